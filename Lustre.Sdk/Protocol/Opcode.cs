@@ -1,0 +1,52 @@
+namespace Lustre.Protocol;
+
+/// <summary>Every operation of the protocol. Values are part of the wire format: never renumber.</summary>
+internal enum Opcode : ushort
+{
+    None = 0,
+
+    // Connection (any role).
+    Connect = 1,
+    Auth = 2,
+    Ping = 3,
+
+    // Management service.
+    MgsRegisterTarget = 10,
+    MgsGetConfig = 11,
+    MgsSetTargetState = 12,
+
+    // Metadata service.
+    MdsGetAttr = 20,
+    MdsOpen = 21,
+    MdsSetAttr = 22,
+    MdsReadDir = 23,
+    MdsMkdir = 24,
+    MdsRmdir = 25,
+    MdsUnlink = 26,
+    MdsRename = 27,
+    MdsStatFs = 28,
+    MdsSetDirLayout = 29,
+
+    // Object storage targets.
+    OstRead = 40,
+    OstWrite = 41,
+    OstPunch = 42,
+    OstSync = 43,
+    OstGetAttr = 44,
+    OstDestroy = 45,
+    OstStatFs = 46,
+}
+
+internal static class OpcodeExtensions
+{
+    public static bool IsMgs(this Opcode opcode) => opcode is >= Opcode.MgsRegisterTarget and <= Opcode.MgsSetTargetState;
+
+    public static bool IsMds(this Opcode opcode) => opcode is >= Opcode.MdsGetAttr and <= Opcode.MdsSetDirLayout;
+
+    public static bool IsOst(this Opcode opcode) => opcode is >= Opcode.OstRead and <= Opcode.OstStatFs;
+
+    /// <summary>Operations that change state, whose resends are answered from the reply cache.</summary>
+    public static bool IsModifying(this Opcode opcode) => opcode is
+        Opcode.MdsOpen or Opcode.MdsSetAttr or Opcode.MdsMkdir or Opcode.MdsRmdir or Opcode.MdsUnlink or
+        Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MgsRegisterTarget or Opcode.MgsSetTargetState;
+}

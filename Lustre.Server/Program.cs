@@ -1,0 +1,6 @@
+namespace Lustre.Server;
+
+internal static class Program
+{
+    public static int Main() => 0;
+}

@@ -1,0 +1,1 @@
+Console.WriteLine("Quickstart: the embedded cluster lands with the foundation issue.");
