@@ -1,0 +1,68 @@
+using System.Threading.Tasks.Sources;
+
+namespace Lustre.Client;
+
+/// <summary>
+/// One request waiting for its reply, completed by the connection's reader loop (or by a timeout,
+/// a cancellation or a connection failure: whoever removes it from the pending table first).
+/// Reused through the connection's pool, so a call allocates no task.
+/// </summary>
+internal sealed class PendingRpc : IValueTaskSource<RpcReply>
+{
+    private readonly RpcConnection _owner;
+    private ManualResetValueTaskSourceCore<RpcReply> _core = new() { RunContinuationsAsynchronously = true };
+
+    public PendingRpc(RpcConnection owner) => _owner = owner;
+
+    public RpcConnection Owner => _owner;
+
+    public ulong Xid { get; private set; }
+
+    /// <summary>Where the reply's bulk goes.</summary>
+    public Memory<byte> BulkDestination { get; private set; }
+
+    public long DeadlineTicks { get; private set; }
+
+    public CancellationTokenRegistration Registration { get; set; }
+
+    public ValueTask<RpcReply> Task => new(this, _core.Version);
+
+    public void Arm(ulong xid, Memory<byte> bulkDestination, long deadlineTicks)
+    {
+        Xid = xid;
+        BulkDestination = bulkDestination;
+        DeadlineTicks = deadlineTicks;
+    }
+
+    public void SetResult(RpcReply reply)
+    {
+        Registration.Unregister();
+        _core.SetResult(reply);
+    }
+
+    public void SetException(Exception exception)
+    {
+        Registration.Unregister();
+        _core.SetException(exception);
+    }
+
+    public RpcReply GetResult(short token)
+    {
+        try
+        {
+            return _core.GetResult(token);
+        }
+        finally
+        {
+            _core.Reset();
+            BulkDestination = default;
+            Registration = default;
+            _owner.ReturnPending(this);
+        }
+    }
+
+    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+}

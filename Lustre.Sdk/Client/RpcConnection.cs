@@ -1,0 +1,355 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Lustre.Protocol;
+using Lustre.Protocol.Messages;
+using Microsoft.Extensions.Logging;
+
+namespace Lustre.Client;
+
+/// <summary>
+/// One TCP connection to one server, with many RPCs in flight matched by xid. A dedicated reader loop
+/// completes pending calls in whatever order replies arrive and receives each reply's bulk straight into
+/// the memory the caller gave. Sends are serialised per connection; nothing is shared across connections.
+/// </summary>
+internal sealed class RpcConnection : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly FrameReader _reader;
+    private readonly FrameSender _sender;
+    private readonly RpcConnectionSettings _settings;
+    private readonly ConcurrentDictionary<ulong, PendingRpc> _pending = new();
+    private readonly ConcurrentBag<PendingRpc> _pool = [];
+    private readonly Timer _timeoutTimer;
+    private readonly CancellationTokenSource _shutdown = new();
+    private Task _readLoop = Task.CompletedTask;
+    private volatile LustreException? _fault;
+
+    private RpcConnection(Socket socket, string target, RpcConnectionSettings settings)
+    {
+        _socket = socket;
+        _reader = new FrameReader(socket);
+        _sender = new FrameSender(socket);
+        _settings = settings;
+        Target = target;
+        var period = TimeSpan.FromMilliseconds(Math.Clamp(settings.RequestTimeout.TotalMilliseconds / 4, 50, 1000));
+        _timeoutTimer = new Timer(static s => ((RpcConnection)s!).ExpireTimedOut(), this, period, period);
+    }
+
+    /// <summary>The server as it appears in messages ("127.0.0.1:9880").</summary>
+    public string Target { get; }
+
+    public ProtocolFeatures Features { get; private set; }
+
+    public int MaxBulkLength { get; private set; }
+
+    public bool IsHealthy => _fault is null;
+
+    public int PendingCount => _pending.Count;
+
+    public static async Task<RpcConnection> ConnectAsync(EndPoint endpoint, RpcConnectionSettings settings, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var target = endpoint.ToString() ?? "server";
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(settings.ConnectTimeout);
+        RpcConnection? connection = null;
+        try
+        {
+            await socket.ConnectAsync(endpoint, timeout.Token).ConfigureAwait(false);
+            connection = new RpcConnection(socket, target, settings);
+            await connection.HandshakeAsync(timeout.Token).ConfigureAwait(false);
+            connection._readLoop = Task.Run(connection.ReadLoopAsync, CancellationToken.None);
+            return connection;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            await DisposeQuietly(connection, socket).ConfigureAwait(false);
+            throw new LustreException($"{target}: no answer to connect within {settings.ConnectTimeout.TotalSeconds:0.#} s.", LustreErrno.ETIMEDOUT, isTransient: true);
+        }
+        catch (SocketException ex)
+        {
+            await DisposeQuietly(connection, socket).ConfigureAwait(false);
+            throw new LustreException($"{target}: cannot connect: {ex.Message}.", LustreErrno.ECONNREFUSED, isTransient: true, ex);
+        }
+        catch (Exception ex) when (ex is EndOfStreamException or ProtocolException)
+        {
+            await DisposeQuietly(connection, socket).ConfigureAwait(false);
+            throw new LustreException($"{target}: connect handshake failed: {ex.Message}", LustreErrno.EPROTO, isTransient: true, ex);
+        }
+        catch
+        {
+            await DisposeQuietly(connection, socket).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static async ValueTask DisposeQuietly(RpcConnection? connection, Socket socket)
+    {
+        if (connection is not null)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+        else
+        {
+            socket.Dispose();
+        }
+    }
+
+    /// <summary>Connect, then prove the shared secret if the server asks for it; runs before the reader loop starts.</summary>
+    private async Task HandshakeAsync(CancellationToken cancellationToken)
+    {
+        var connect = new ConnectRequest(FrameHeader.CurrentVersion, ProtocolFeatures.All, _settings.ClientUuid);
+        ConnectReply reply;
+        using (var frame = new FrameBuffer())
+        {
+            connect.Write(frame.Body);
+            using var raw = await ExchangeDuringHandshakeAsync(Opcode.Connect, frame, cancellationToken).ConfigureAwait(false);
+            var reader = raw.Reader;
+            reply = ConnectReply.Read(ref reader);
+        }
+
+        Features = reply.Features & ProtocolFeatures.All;
+        MaxBulkLength = Math.Min(reply.MaxBulkLength, ProtocolLimits.MaxBulkLength);
+        if (!reply.AuthRequired)
+        {
+            return;
+        }
+
+        if (_settings.Secret is null)
+        {
+            throw new UnauthorizedAccessException($"{Target}: the server requires a shared secret and none is configured (LustreClientOptions.SharedSecret).");
+        }
+
+        using var authFrame = new FrameBuffer();
+        new AuthRequest(AuthProof.Compute(_settings.Secret, reply.Nonce, _settings.ClientUuid)).Write(authFrame.Body);
+        using var authReply = await ExchangeDuringHandshakeAsync(Opcode.Auth, authFrame, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<RpcReply> ExchangeDuringHandshakeAsync(Opcode opcode, FrameBuffer frame, CancellationToken cancellationToken)
+    {
+        var xid = _settings.Xids.Next();
+        await _sender.SendAsync(frame, new FrameHeader(opcode, FrameFlags.None, 0, xid, frame.BodyLength, 0, 0), default, cancellationToken).ConfigureAwait(false);
+        var (hasFrame, error, header) = await _reader.ReadHeaderAsync(ProtocolLimits.MaxBodyLength, 0, cancellationToken).ConfigureAwait(false);
+        if (!hasFrame)
+        {
+            throw new EndOfStreamException("The server closed the connection during the handshake.");
+        }
+
+        if (error != FrameError.None || header.Xid != xid || !header.IsReply)
+        {
+            throw new ProtocolException($"Unexpected handshake reply ({error}, {header}).");
+        }
+
+        var reply = new RpcReply(header.Status, await ReadBodyAsync(header, cancellationToken).ConfigureAwait(false), header.BodyLength, 0);
+        if (reply.Status != 0)
+        {
+            var message = reply.ErrorMessage;
+            reply.Dispose();
+            ErrorMapping.Throw((LustreErrno)header.Status, message, Target);
+        }
+
+        return reply;
+    }
+
+    /// <summary>Reads a reply body into a pooled array that the <see cref="RpcReply"/> made from it returns.</summary>
+    private async ValueTask<byte[]?> ReadBodyAsync(FrameHeader header, CancellationToken cancellationToken)
+    {
+        if (header.BodyLength == 0)
+        {
+            return null;
+        }
+
+        var body = ArrayPool<byte>.Shared.Rent(header.BodyLength);
+        try
+        {
+            await _reader.ReadExactlyAsync(body.AsMemory(0, header.BodyLength), cancellationToken).ConfigureAwait(false);
+            return body;
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(body);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Sends a request and waits for its reply. <paramref name="frame"/> holds the body (the header is stamped here);
+    /// <paramref name="bulkOut"/> is sent after it; the reply's bulk lands in <paramref name="bulkIn"/>.
+    /// A transport failure throws a transient <see cref="LustreException"/>; a server status comes back in the reply.
+    /// </summary>
+    public async ValueTask<RpcReply> CallAsync(
+        Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
+    {
+        ThrowIfFaulted();
+        if (!_pool.TryTake(out var pending))
+        {
+            pending = new PendingRpc(this);
+        }
+
+        pending.Arm(xid, bulkIn, Environment.TickCount64 + (long)_settings.RequestTimeout.TotalMilliseconds);
+        _pending[xid] = pending;
+        var task = pending.Task;
+        if (cancellationToken.CanBeCanceled)
+        {
+            pending.Registration = cancellationToken.UnsafeRegister(static (state, token) =>
+            {
+                var p = (PendingRpc)state!;
+                p.Owner.FailPending(p.Xid, new OperationCanceledException(token));
+            }, pending);
+        }
+
+        var checksum = bulkOut.IsEmpty ? 0 : BulkChecksum.Compute(bulkOut.Span);
+        var header = new FrameHeader(opcode, resend ? FrameFlags.Resend : FrameFlags.None, 0, xid, frame.BodyLength, bulkOut.Length, checksum);
+        try
+        {
+            await _sender.SendAsync(frame, header, bulkOut, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException)
+        {
+            Fault(new LustreException($"{Target}: connection lost while sending {opcode}: {ex.Message}", LustreErrno.ENOTCONN, isTransient: true, ex));
+        }
+
+        return await task.ConfigureAwait(false);
+    }
+
+    internal void ReturnPending(PendingRpc pending) => _pool.Add(pending);
+
+    internal void FailPending(ulong xid, Exception exception)
+    {
+        if (_pending.TryRemove(xid, out var pending))
+        {
+            pending.SetException(exception);
+        }
+    }
+
+    private void ExpireTimedOut()
+    {
+        if (_pending.IsEmpty)
+        {
+            return;
+        }
+
+        var now = Environment.TickCount64;
+        foreach (var (xid, pending) in _pending)
+        {
+            if (pending.DeadlineTicks <= now)
+            {
+                FailPending(xid, new LustreException(
+                    $"{Target}: no reply within {_settings.RequestTimeout.TotalSeconds:0.#} s (xid {xid}).", LustreErrno.ETIMEDOUT, isTransient: true));
+            }
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var (hasFrame, error, header) = await _reader.ReadHeaderAsync(ProtocolLimits.MaxBodyLength, ProtocolLimits.MaxBulkLength, _shutdown.Token).ConfigureAwait(false);
+                if (!hasFrame)
+                {
+                    throw new EndOfStreamException("the server closed the connection");
+                }
+
+                if (error != FrameError.None || !header.IsReply)
+                {
+                    throw new ProtocolException($"bad reply frame ({error}, {header})");
+                }
+
+                var body = await ReadBodyAsync(header, _shutdown.Token).ConfigureAwait(false);
+                var reply = new RpcReply(header.Status, body, header.BodyLength, header.BulkLength);
+                _pending.TryRemove(header.Xid, out var pending);
+                if (header.BulkLength > 0)
+                {
+                    if (pending is null || pending.BulkDestination.Length < header.BulkLength)
+                    {
+                        await _reader.SkipAsync(header.BulkLength, _shutdown.Token).ConfigureAwait(false);
+                        if (pending is not null)
+                        {
+                            reply.Dispose();
+                            pending.SetException(new LustreException(
+                                $"{Target}: reply bulk of {header.BulkLength} bytes is larger than the {pending.BulkDestination.Length} bytes asked for.", LustreErrno.EPROTO, isTransient: false));
+                        }
+
+                        continue;
+                    }
+
+                    var destination = pending.BulkDestination[..header.BulkLength];
+                    await _reader.ReadExactlyAsync(destination, _shutdown.Token).ConfigureAwait(false);
+                    if (BulkChecksum.Compute(destination.Span) != header.BulkChecksum)
+                    {
+                        reply.Dispose();
+                        pending.SetException(new BulkChecksumException(Target, header.Xid, header.BulkLength));
+                        continue;
+                    }
+                }
+
+                if (pending is null)
+                {
+                    reply.Dispose();
+                    continue;
+                }
+
+                pending.SetResult(reply);
+            }
+        }
+        catch (Exception ex)
+        {
+            var reason = ex is OperationCanceledException && _shutdown.IsCancellationRequested ? "connection closed by the client" : ex.Message;
+            Fault(new LustreException($"{Target}: connection lost: {reason}", LustreErrno.ENOTCONN, isTransient: true, ex));
+        }
+    }
+
+    private void Fault(LustreException exception)
+    {
+        if (Interlocked.CompareExchange(ref _fault, exception, null) is null)
+        {
+            _settings.Logger.LogDebug("{Target}: connection faulted: {Reason}", Target, exception.Message);
+            try
+            {
+                _socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (SocketException)
+            {
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+
+        foreach (var xid in _pending.Keys)
+        {
+            FailPending(xid, _fault!);
+        }
+    }
+
+    private void ThrowIfFaulted()
+    {
+        if (_fault is { } fault)
+        {
+            throw new LustreException(fault.Message, fault.Errno, isTransient: true, fault);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _shutdown.Cancel();
+        await _timeoutTimer.DisposeAsync().ConfigureAwait(false);
+        Fault(new LustreException($"{Target}: connection closed by the client.", LustreErrno.ENOTCONN, isTransient: true));
+        try
+        {
+            await _readLoop.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+        }
+
+        _socket.Dispose();
+        _reader.Dispose();
+        _sender.Dispose();
+        _shutdown.Dispose();
+    }
+}

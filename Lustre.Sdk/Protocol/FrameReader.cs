@@ -1,0 +1,113 @@
+using System.Buffers;
+using System.Net.Sockets;
+
+namespace Lustre.Protocol;
+
+/// <summary>
+/// Reads frames from a socket. Headers and bodies go through a small receive buffer; large
+/// reads (bulk) go from the socket straight into the caller's memory once the few bytes already
+/// buffered are copied, so bulk data is received with no intermediate copy.
+/// </summary>
+internal sealed class FrameReader : IDisposable
+{
+    private const int BufferSize = 64 * 1024;
+    private readonly Socket _socket;
+    private byte[] _buffer;
+    private int _start;
+    private int _end;
+
+    public FrameReader(Socket socket)
+    {
+        _socket = socket;
+        _buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+    }
+
+    private int Buffered => _end - _start;
+
+    /// <summary>
+    /// Reads the next header. Returns false when the peer closed the connection cleanly between frames;
+    /// throws <see cref="EndOfStreamException"/> when it closed inside one.
+    /// </summary>
+    public async ValueTask<(bool HasFrame, FrameError Error, FrameHeader Header)> ReadHeaderAsync(
+        int maxBodyLength, int maxBulkLength, CancellationToken cancellationToken)
+    {
+        while (Buffered < FrameHeader.Size)
+        {
+            if (!await FillAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (Buffered == 0)
+                {
+                    return (false, FrameError.None, default);
+                }
+
+                throw new EndOfStreamException($"Connection closed inside a frame header ({Buffered} of {FrameHeader.Size} bytes).");
+            }
+        }
+
+        var error = FrameHeader.TryRead(_buffer.AsSpan(_start, FrameHeader.Size), maxBodyLength, maxBulkLength, out var header);
+        _start += FrameHeader.Size;
+        return (true, error, header);
+    }
+
+    /// <summary>Fills <paramref name="destination"/> completely, from the buffer first, then straight from the socket.</summary>
+    public async ValueTask ReadExactlyAsync(Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        var fromBuffer = Math.Min(Buffered, destination.Length);
+        if (fromBuffer > 0)
+        {
+            _buffer.AsSpan(_start, fromBuffer).CopyTo(destination.Span);
+            _start += fromBuffer;
+            destination = destination[fromBuffer..];
+        }
+
+        while (!destination.IsEmpty)
+        {
+            var read = await _socket.ReceiveAsync(destination, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                throw new EndOfStreamException($"Connection closed with {destination.Length} bytes of the frame still to come.");
+            }
+
+            destination = destination[read..];
+        }
+    }
+
+    /// <summary>Reads and drops <paramref name="count"/> bytes (a bulk nobody waits for).</summary>
+    public async ValueTask SkipAsync(int count, CancellationToken cancellationToken)
+    {
+        while (count > 0)
+        {
+            if (Buffered == 0 && !await FillAsync(cancellationToken).ConfigureAwait(false))
+            {
+                throw new EndOfStreamException($"Connection closed with {count} bytes of the frame still to come.");
+            }
+
+            var take = Math.Min(count, Buffered);
+            _start += take;
+            count -= take;
+        }
+    }
+
+    private async ValueTask<bool> FillAsync(CancellationToken cancellationToken)
+    {
+        if (_start > 0)
+        {
+            Buffer.BlockCopy(_buffer, _start, _buffer, 0, Buffered);
+            _end -= _start;
+            _start = 0;
+        }
+
+        var read = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        _end += read;
+        return read > 0;
+    }
+
+    public void Dispose()
+    {
+        var buffer = Interlocked.Exchange(ref _buffer, []);
+        if (buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

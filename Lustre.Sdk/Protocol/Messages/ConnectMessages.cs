@@ -1,0 +1,69 @@
+namespace Lustre.Protocol.Messages;
+
+/// <summary>Feature bits exchanged at connect; both sides use the intersection (Lustre's obd_connect_data).</summary>
+[Flags]
+internal enum ProtocolFeatures : ulong
+{
+    None = 0,
+
+    /// <summary>Bulk payloads carry an XXH3-64 checksum the receiver verifies.</summary>
+    BulkChecksumXxh3 = 1,
+
+    /// <summary>The server answers resent modifying requests from its reply cache.</summary>
+    ReplyReconstruction = 2,
+
+    /// <summary>Everything this implementation speaks.</summary>
+    All = BulkChecksumXxh3 | ReplyReconstruction,
+}
+
+/// <summary>First request on every connection.</summary>
+internal readonly record struct ConnectRequest(ushort Version, ProtocolFeatures Features, string ClientUuid)
+{
+    public const int MaxUuidLength = 64;
+
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteUInt16(Version);
+        writer.WriteUInt64((ulong)Features);
+        writer.WriteString(ClientUuid);
+    }
+
+    public static ConnectRequest Read(ref BodyReader reader) => new(
+        reader.ReadUInt16("version"),
+        (ProtocolFeatures)reader.ReadUInt64("features"),
+        reader.ReadString("client_uuid", MaxUuidLength));
+}
+
+/// <summary>The server's answer to <see cref="ConnectRequest"/>: what was agreed, and the nonce to prove a secret over.</summary>
+internal readonly record struct ConnectReply(ushort Version, ProtocolFeatures Features, byte[] Nonce, bool AuthRequired, int MaxBulkLength, string ServerName)
+{
+    public const int NonceLength = 32;
+
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteUInt16(Version);
+        writer.WriteUInt64((ulong)Features);
+        writer.WriteBytes(Nonce);
+        writer.WriteBoolean(AuthRequired);
+        writer.WriteInt32(MaxBulkLength);
+        writer.WriteString(ServerName);
+    }
+
+    public static ConnectReply Read(ref BodyReader reader) => new(
+        reader.ReadUInt16("version"),
+        (ProtocolFeatures)reader.ReadUInt64("features"),
+        reader.ReadBytes("nonce", NonceLength).ToArray(),
+        reader.ReadBoolean("auth_required"),
+        reader.ReadInt32("max_bulk"),
+        reader.ReadString("server_name", 256));
+}
+
+/// <summary>Proof that the client holds the shared secret: HMAC-SHA256 over the server's nonce and the client uuid.</summary>
+internal readonly record struct AuthRequest(byte[] Proof)
+{
+    public const int ProofLength = 32;
+
+    public void Write(BodyWriter writer) => writer.WriteBytes(Proof);
+
+    public static AuthRequest Read(ref BodyReader reader) => new(reader.ReadBytes("proof", ProofLength).ToArray());
+}

@@ -1,0 +1,250 @@
+namespace Lustre.Protocol.Messages;
+
+/// <summary>What a namespace entry is.</summary>
+internal enum EntryType : byte
+{
+    File = 1,
+    Directory = 2,
+}
+
+/// <summary>The attributes of a file or directory as the MDS keeps them (Lustre's mdt_body).</summary>
+internal sealed record InodeAttributes(
+    LustreFid Fid,
+    EntryType Type,
+    uint Mode,
+    uint Uid,
+    uint Gid,
+    long Size,
+    uint LinkCount,
+    long AccessTimeNs,
+    long ModifyTimeNs,
+    long ChangeTimeNs,
+    byte[] Layout)
+{
+    /// <summary>Largest encoded layout: 64 components of 2000 stripes would be far more; this bounds what a peer may claim.</summary>
+    public const int MaxLayoutLength = 512 * 1024;
+
+    public void Write(BodyWriter writer)
+    {
+        Fid.Write(writer);
+        writer.WriteByte((byte)Type);
+        writer.WriteUInt32(Mode);
+        writer.WriteUInt32(Uid);
+        writer.WriteUInt32(Gid);
+        writer.WriteInt64(Size);
+        writer.WriteUInt32(LinkCount);
+        writer.WriteInt64(AccessTimeNs);
+        writer.WriteInt64(ModifyTimeNs);
+        writer.WriteInt64(ChangeTimeNs);
+        writer.WriteBytes(Layout);
+    }
+
+    public static InodeAttributes Read(ref BodyReader reader)
+    {
+        var fid = LustreFid.Read(ref reader);
+        var type = (EntryType)reader.ReadByte("type");
+        if (type is not (EntryType.File or EntryType.Directory))
+        {
+            throw new ProtocolException($"Unknown entry type {(byte)type}.");
+        }
+
+        return new InodeAttributes(
+            fid,
+            type,
+            reader.ReadUInt32("mode"),
+            reader.ReadUInt32("uid"),
+            reader.ReadUInt32("gid"),
+            reader.ReadInt64("size"),
+            reader.ReadUInt32("nlink"),
+            reader.ReadInt64("atime"),
+            reader.ReadInt64("mtime"),
+            reader.ReadInt64("ctime"),
+            reader.ReadBytes("layout", MaxLayoutLength).ToArray());
+    }
+}
+
+/// <summary>A request that names one path (getattr, rmdir, unlink).</summary>
+internal readonly record struct PathRequest(string Path)
+{
+    public void Write(BodyWriter writer) => writer.WriteString(Path);
+
+    public static PathRequest Read(ref BodyReader reader) => new(reader.ReadString("path", ProtocolLimits.MaxPathLength));
+}
+
+/// <summary>Flags of an open.</summary>
+[Flags]
+internal enum OpenFlags : uint
+{
+    None = 0,
+
+    /// <summary>Create the file when it does not exist.</summary>
+    Create = 1,
+
+    /// <summary>With <see cref="Create"/>: fail with EEXIST when it exists.</summary>
+    Exclusive = 2,
+}
+
+/// <summary>Opens (and maybe creates) a file; a new file gets the layout given, else its directory's default, else the filesystem's.</summary>
+internal readonly record struct OpenRequest(string Path, OpenFlags Flags, uint Mode, byte[] Layout)
+{
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteString(Path);
+        writer.WriteUInt32((uint)Flags);
+        writer.WriteUInt32(Mode);
+        writer.WriteBytes(Layout);
+    }
+
+    public static OpenRequest Read(ref BodyReader reader) => new(
+        reader.ReadString("path", ProtocolLimits.MaxPathLength),
+        (OpenFlags)reader.ReadUInt32("flags"),
+        reader.ReadUInt32("mode"),
+        reader.ReadBytes("layout", InodeAttributes.MaxLayoutLength).ToArray());
+}
+
+/// <summary>Which fields of a <see cref="SetAttrRequest"/> apply.</summary>
+[Flags]
+internal enum SetAttrMask : uint
+{
+    None = 0,
+
+    /// <summary>Set the size exactly (truncate or extend).</summary>
+    Size = 1,
+    Mode = 2,
+    Uid = 4,
+    Gid = 8,
+    AccessTime = 16,
+    ModifyTime = 32,
+
+    /// <summary>Raise the size to at least the value (a writer's close: concurrent writers never shrink a file).</summary>
+    SizeAtLeast = 64,
+}
+
+/// <summary>Changes attributes of the file or directory with the given FID.</summary>
+internal readonly record struct SetAttrRequest(LustreFid Fid, SetAttrMask Mask, long Size, uint Mode, uint Uid, uint Gid, long AccessTimeNs, long ModifyTimeNs)
+{
+    public void Write(BodyWriter writer)
+    {
+        Fid.Write(writer);
+        writer.WriteUInt32((uint)Mask);
+        writer.WriteInt64(Size);
+        writer.WriteUInt32(Mode);
+        writer.WriteUInt32(Uid);
+        writer.WriteUInt32(Gid);
+        writer.WriteInt64(AccessTimeNs);
+        writer.WriteInt64(ModifyTimeNs);
+    }
+
+    public static SetAttrRequest Read(ref BodyReader reader) => new(
+        LustreFid.Read(ref reader),
+        (SetAttrMask)reader.ReadUInt32("mask"),
+        reader.ReadInt64("size"),
+        reader.ReadUInt32("mode"),
+        reader.ReadUInt32("uid"),
+        reader.ReadUInt32("gid"),
+        reader.ReadInt64("atime"),
+        reader.ReadInt64("mtime"));
+}
+
+/// <summary>Reads one page of a directory, after the name <see cref="Cookie"/> ("" for the first page).</summary>
+internal readonly record struct ReadDirRequest(string Path, string Cookie, int MaxEntries)
+{
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteString(Path);
+        writer.WriteString(Cookie);
+        writer.WriteInt32(MaxEntries);
+    }
+
+    public static ReadDirRequest Read(ref BodyReader reader) => new(
+        reader.ReadString("path", ProtocolLimits.MaxPathLength),
+        reader.ReadString("cookie", ProtocolLimits.MaxNameLength),
+        reader.ReadInt32("max_entries"));
+}
+
+/// <summary>One directory entry.</summary>
+internal readonly record struct DirEntry(string Name, EntryType Type, LustreFid Fid);
+
+/// <summary>A page of entries in name order; <see cref="End"/> when no more follow.</summary>
+internal sealed record ReadDirReply(IReadOnlyList<DirEntry> Entries, bool End)
+{
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteInt32(Entries.Count);
+        foreach (var entry in Entries)
+        {
+            writer.WriteString(entry.Name);
+            writer.WriteByte((byte)entry.Type);
+            entry.Fid.Write(writer);
+        }
+
+        writer.WriteBoolean(End);
+    }
+
+    public static ReadDirReply Read(ref BodyReader reader)
+    {
+        var count = reader.ReadCount("entries", ProtocolLimits.MaxDirectoryPageEntries, 19);
+        var entries = new DirEntry[count];
+        for (var i = 0; i < count; i++)
+        {
+            entries[i] = new DirEntry(reader.ReadString("name", ProtocolLimits.MaxNameLength), (EntryType)reader.ReadByte("type"), LustreFid.Read(ref reader));
+        }
+
+        return new ReadDirReply(entries, reader.ReadBoolean("end"));
+    }
+}
+
+/// <summary>Creates a directory.</summary>
+internal readonly record struct MkdirRequest(string Path, uint Mode)
+{
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteString(Path);
+        writer.WriteUInt32(Mode);
+    }
+
+    public static MkdirRequest Read(ref BodyReader reader) => new(reader.ReadString("path", ProtocolLimits.MaxPathLength), reader.ReadUInt32("mode"));
+}
+
+/// <summary>Renames <see cref="From"/> to <see cref="To"/>, replacing a file or empty directory there as POSIX rename does.</summary>
+internal readonly record struct RenameRequest(string From, string To)
+{
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteString(From);
+        writer.WriteString(To);
+    }
+
+    public static RenameRequest Read(ref BodyReader reader) => new(
+        reader.ReadString("from", ProtocolLimits.MaxPathLength),
+        reader.ReadString("to", ProtocolLimits.MaxPathLength));
+}
+
+/// <summary>Sets (or, with an empty layout, removes) a directory's default layout for new files.</summary>
+internal readonly record struct SetDirLayoutRequest(string Path, byte[] Layout)
+{
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteString(Path);
+        writer.WriteBytes(Layout);
+    }
+
+    public static SetDirLayoutRequest Read(ref BodyReader reader) => new(
+        reader.ReadString("path", ProtocolLimits.MaxPathLength),
+        reader.ReadBytes("layout", InodeAttributes.MaxLayoutLength).ToArray());
+}
+
+/// <summary>Space and inode usage of a target (MDT or OST): the data behind <c>lfs df</c>.</summary>
+internal readonly record struct StatFsReply(long TotalBytes, long AvailableBytes, long UsedBytes, long Objects)
+{
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteInt64(TotalBytes);
+        writer.WriteInt64(AvailableBytes);
+        writer.WriteInt64(UsedBytes);
+        writer.WriteInt64(Objects);
+    }
+
+    public static StatFsReply Read(ref BodyReader reader) => new(
+        reader.ReadInt64("total"), reader.ReadInt64("available"), reader.ReadInt64("used"), reader.ReadInt64("objects"));
+}

@@ -1,0 +1,71 @@
+namespace Lustre.Protocol.Messages;
+
+/// <summary>Names one object on one OST; the head of every OST request.</summary>
+internal readonly record struct ObjectRef(int OstIndex, ulong ObjectId)
+{
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteInt32(OstIndex);
+        writer.WriteUInt64(ObjectId);
+    }
+
+    public static ObjectRef Read(ref BodyReader reader) => new(reader.ReadInt32("ost_index"), reader.ReadUInt64("object_id"));
+}
+
+/// <summary>Reads up to <see cref="Length"/> bytes at <see cref="Offset"/>; the reply's bulk holds what exists (short at the object's end).</summary>
+internal readonly record struct OstReadRequest(ObjectRef Object, long Offset, int Length)
+{
+    public void Write(BodyWriter writer)
+    {
+        Object.Write(writer);
+        writer.WriteInt64(Offset);
+        writer.WriteInt32(Length);
+    }
+
+    public static OstReadRequest Read(ref BodyReader reader) => new(ObjectRef.Read(ref reader), reader.ReadInt64("offset"), reader.ReadInt32("length"));
+}
+
+/// <summary>Writes the request's bulk at <see cref="Offset"/>.</summary>
+internal readonly record struct OstWriteRequest(ObjectRef Object, long Offset)
+{
+    public void Write(BodyWriter writer)
+    {
+        Object.Write(writer);
+        writer.WriteInt64(Offset);
+    }
+
+    public static OstWriteRequest Read(ref BodyReader reader) => new(ObjectRef.Read(ref reader), reader.ReadInt64("offset"));
+}
+
+/// <summary>Sets an object's size (truncate down, or extend with a hole).</summary>
+internal readonly record struct OstPunchRequest(ObjectRef Object, long Size)
+{
+    public void Write(BodyWriter writer)
+    {
+        Object.Write(writer);
+        writer.WriteInt64(Size);
+    }
+
+    public static OstPunchRequest Read(ref BodyReader reader) => new(ObjectRef.Read(ref reader), reader.ReadInt64("size"));
+}
+
+/// <summary>An object's size and allocated bytes; <see cref="Exists"/> false for an object never written.</summary>
+internal readonly record struct OstAttrReply(bool Exists, long Size, long AllocatedBytes)
+{
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteBoolean(Exists);
+        writer.WriteInt64(Size);
+        writer.WriteInt64(AllocatedBytes);
+    }
+
+    public static OstAttrReply Read(ref BodyReader reader) => new(reader.ReadBoolean("exists"), reader.ReadInt64("size"), reader.ReadInt64("allocated"));
+}
+
+/// <summary>Names one OST (statfs).</summary>
+internal readonly record struct OstIndexRequest(int OstIndex)
+{
+    public void Write(BodyWriter writer) => writer.WriteInt32(OstIndex);
+
+    public static OstIndexRequest Read(ref BodyReader reader) => new(reader.ReadInt32("ost_index"));
+}

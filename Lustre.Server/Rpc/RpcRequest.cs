@@ -1,0 +1,44 @@
+using System.Buffers;
+using Lustre.Protocol;
+
+namespace Lustre.Server.Rpc;
+
+/// <summary>A received request: header, body and bulk in pooled arrays that the session returns after the reply.</summary>
+internal sealed class RpcRequest
+{
+    private byte[]? _body;
+    private byte[]? _bulk;
+
+    public RpcRequest(FrameHeader header, byte[]? body, byte[]? bulk, string clientUuid)
+    {
+        Header = header;
+        _body = body;
+        _bulk = bulk;
+        ClientUuid = clientUuid;
+    }
+
+    public FrameHeader Header { get; }
+
+    public Opcode Opcode => Header.Opcode;
+
+    public string ClientUuid { get; }
+
+    public ReadOnlySpan<byte> Body => _body is null ? default : _body.AsSpan(0, Header.BodyLength);
+
+    public BodyReader Reader => new(Body);
+
+    public ReadOnlyMemory<byte> Bulk => _bulk is null ? default : _bulk.AsMemory(0, Header.BulkLength);
+
+    public void Release()
+    {
+        if (Interlocked.Exchange(ref _body, null) is { } body)
+        {
+            ArrayPool<byte>.Shared.Return(body);
+        }
+
+        if (Interlocked.Exchange(ref _bulk, null) is { } bulk)
+        {
+            ArrayPool<byte>.Shared.Return(bulk);
+        }
+    }
+}

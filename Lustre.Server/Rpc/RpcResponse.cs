@@ -1,0 +1,41 @@
+using Lustre.Protocol;
+
+namespace Lustre.Server.Rpc;
+
+/// <summary>
+/// A reply to send: status, an optional body and an optional bulk. A bulk in a pooled array
+/// (<see cref="PooledBulk"/>) is returned to the pool by the session once sent.
+/// </summary>
+internal readonly struct RpcResponse
+{
+    private RpcResponse(int status, FrameBuffer? body, byte[]? pooledBulk, int bulkLength)
+    {
+        Status = status;
+        Body = body;
+        PooledBulk = pooledBulk;
+        BulkLength = bulkLength;
+    }
+
+    public int Status { get; }
+
+    public FrameBuffer? Body { get; }
+
+    public byte[]? PooledBulk { get; }
+
+    public int BulkLength { get; }
+
+    public ReadOnlyMemory<byte> Bulk => PooledBulk is null ? default : PooledBulk.AsMemory(0, BulkLength);
+
+    public static RpcResponse Ok() => new(0, null, null, 0);
+
+    public static RpcResponse Ok(FrameBuffer body) => new(0, body, null, 0);
+
+    public static RpcResponse WithBulk(FrameBuffer? body, byte[] pooledBulk, int length) => new(0, body, pooledBulk, length);
+
+    public static RpcResponse Error(LustreErrno errno, string message)
+    {
+        var body = new FrameBuffer();
+        body.Body.WriteString(message.Length > 1024 ? message[..1024] : message);
+        return new RpcResponse((int)errno, body, null, 0);
+    }
+}

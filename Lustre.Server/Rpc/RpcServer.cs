@@ -1,0 +1,150 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace Lustre.Server.Rpc;
+
+/// <summary>
+/// A TCP listener that serves one or more roles. Each accepted connection gets a <see cref="RpcSession"/>
+/// with its own reader loop; a bad peer costs only its own connection.
+/// </summary>
+internal sealed class RpcServer : IAsyncDisposable
+{
+    private readonly RpcServerOptions _options;
+    private readonly IReadOnlyList<IRpcService> _services;
+    private readonly ILogger _logger;
+    private readonly Socket _listener;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly HashSet<RpcSession> _sessions = [];
+    private readonly Lock _sessionsLock = new();
+    private Task _acceptLoop = Task.CompletedTask;
+
+    public RpcServer(RpcServerOptions options, IReadOnlyList<IRpcService> services, ILogger logger)
+    {
+        _options = options;
+        _services = services;
+        _logger = logger;
+        if (!IPAddress.IsLoopback(options.Endpoint.Address) && options.Secret is null)
+        {
+            throw new InvalidOperationException(
+                $"Refusing to listen on {options.Endpoint} without a shared secret: a non-loopback bind must set one (--secret-file or LUSTRE_SECRET).");
+        }
+
+        _listener = new Socket(options.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        ReplyCache = new ReplyCache(options.ReplyCacheEntries);
+    }
+
+    public IPEndPoint LocalEndPoint => (IPEndPoint)_listener.LocalEndPoint!;
+
+    public string Name => _options.Name;
+
+    internal RpcServerOptions Options => _options;
+
+    internal ReplyCache ReplyCache { get; }
+
+    internal ILogger Logger => _logger;
+
+    internal CancellationToken Stopping => _stopping.Token;
+
+    public int SessionCount
+    {
+        get
+        {
+            lock (_sessionsLock)
+            {
+                return _sessions.Count;
+            }
+        }
+    }
+
+    public void Start()
+    {
+        _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        _listener.Bind(_options.Endpoint);
+        _listener.Listen(512);
+        _acceptLoop = Task.Run(AcceptLoopAsync);
+        ServerLog.Listening(_logger, _options.Name, LocalEndPoint.ToString(), _options.Secret is not null);
+    }
+
+    internal IRpcService? FindService(Protocol.Opcode opcode)
+    {
+        foreach (var service in _services)
+        {
+            if (service.Handles(opcode))
+            {
+                return service;
+            }
+        }
+
+        return null;
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await _listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                if (_stopping.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            socket.NoDelay = true;
+            var session = new RpcSession(this, socket);
+            lock (_sessionsLock)
+            {
+                if (_sessions.Count >= _options.MaxConnections)
+                {
+                    ServerLog.TooManyConnections(_logger, _options.Name, socket.RemoteEndPoint?.ToString() ?? "?", _options.MaxConnections);
+                    socket.Dispose();
+                    continue;
+                }
+
+                _sessions.Add(session);
+            }
+
+            session.Start();
+        }
+    }
+
+    internal void Remove(RpcSession session)
+    {
+        lock (_sessionsLock)
+        {
+            _sessions.Remove(session);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        _stopping.Cancel();
+        _listener.Dispose();
+        await _acceptLoop.ConfigureAwait(false);
+        RpcSession[] sessions;
+        lock (_sessionsLock)
+        {
+            sessions = [.. _sessions];
+        }
+
+        foreach (var session in sessions)
+        {
+            await session.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,22 @@
+using System.Net;
+
+namespace Lustre.Server.Rpc;
+
+/// <summary>How a listener runs: where, under which name, and whether clients must prove the shared secret.</summary>
+internal sealed class RpcServerOptions
+{
+    public IPEndPoint Endpoint { get; init; } = new(IPAddress.Loopback, 0);
+
+    /// <summary>Shown to clients at connect and in logs, e.g. "lustre-OST0000".</summary>
+    public string Name { get; init; } = "lustre";
+
+    /// <summary>The shared secret; required for any non-loopback bind, optional on loopback.</summary>
+    public byte[]? Secret { get; init; }
+
+    public int MaxConnections { get; init; } = 1024;
+
+    public int MaxRequestsInFlightPerConnection { get; init; } = Protocol.ProtocolLimits.MaxRequestsInFlightPerConnection;
+
+    /// <summary>Saved replies kept for resends of modifying requests (reply reconstruction).</summary>
+    public int ReplyCacheEntries { get; init; } = 8192;
+}

@@ -1,0 +1,354 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Lustre.Protocol;
+using Lustre.Protocol.Messages;
+
+namespace Lustre.Server.Rpc;
+
+/// <summary>
+/// One client connection on the server: reads frames, enforces the handshake (connect, then the secret
+/// proof when required, before any other opcode), and runs requests concurrently up to a per-connection
+/// bound. A frame that breaks the framing closes this connection only; a bad body gets an error reply.
+/// </summary>
+internal sealed class RpcSession : IAsyncDisposable
+{
+    private readonly RpcServer _server;
+    private readonly Socket _socket;
+    private readonly FrameReader _reader;
+    private readonly FrameSender _sender;
+    private readonly SemaphoreSlim _inFlight;
+    private readonly string _peer;
+    private readonly bool _authRequired;
+    private Task _loop = Task.CompletedTask;
+    private byte[]? _nonce;
+    private string? _clientUuid;
+    private bool _authenticated;
+
+    public RpcSession(RpcServer server, Socket socket)
+    {
+        _server = server;
+        _socket = socket;
+        _reader = new FrameReader(socket);
+        _sender = new FrameSender(socket);
+        _inFlight = new SemaphoreSlim(server.Options.MaxRequestsInFlightPerConnection);
+        _peer = socket.RemoteEndPoint?.ToString() ?? "?";
+
+        // Loopback peers need the secret only when one is configured; any other peer always does.
+        _authRequired = server.Options.Secret is not null;
+    }
+
+    public void Start() => _loop = Task.Run(RunAsync);
+
+    private async Task RunAsync()
+    {
+        var stopping = _server.Stopping;
+        try
+        {
+            while (!stopping.IsCancellationRequested)
+            {
+                var (hasFrame, error, header) = await _reader.ReadHeaderAsync(ProtocolLimits.MaxBodyLength, ProtocolLimits.MaxBulkLength, stopping).ConfigureAwait(false);
+                if (!hasFrame)
+                {
+                    return;
+                }
+
+                if (error != FrameError.None)
+                {
+                    ServerLog.BadPeer(_server.Logger, _server.Name, _peer, $"bad frame header: {Describe(error)}");
+                    return;
+                }
+
+                if (header.IsReply)
+                {
+                    ServerLog.BadPeer(_server.Logger, _server.Name, _peer, "a reply frame sent to a server");
+                    return;
+                }
+
+                var body = await ReadPooledAsync(header.BodyLength, stopping).ConfigureAwait(false);
+                var bulk = await ReadPooledAsync(header.BulkLength, stopping).ConfigureAwait(false);
+                var request = new RpcRequest(header, body, bulk, _clientUuid ?? string.Empty);
+                if (!await AdmitAsync(request).ConfigureAwait(false))
+                {
+                    request.Release();
+                    return;
+                }
+            }
+        }
+        catch (EndOfStreamException ex)
+        {
+            ServerLog.BadPeer(_server.Logger, _server.Name, _peer, ex.Message);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException or IOException)
+        {
+            // The peer went away or the server is stopping.
+        }
+        finally
+        {
+            await CloseAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static string Describe(FrameError error) => error switch
+    {
+        FrameError.BadMagic => "wrong magic",
+        FrameError.BadVersion => "unsupported protocol version",
+        FrameError.BodyTooLarge => $"body length over the limit of {ProtocolLimits.MaxBodyLength} bytes",
+        FrameError.BulkTooLarge => $"bulk length over the limit of {ProtocolLimits.MaxBulkLength} bytes",
+        FrameError.ReservedNotZero => "reserved header field not zero",
+        _ => error.ToString(),
+    };
+
+    private async ValueTask<byte[]?> ReadPooledAsync(int length, CancellationToken cancellationToken)
+    {
+        if (length == 0)
+        {
+            return null;
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            await _reader.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+            return buffer;
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    /// <summary>Handles the handshake inline and starts everything else concurrently. False closes the connection.</summary>
+    private async ValueTask<bool> AdmitAsync(RpcRequest request)
+    {
+        var header = request.Header;
+        if (_clientUuid is null)
+        {
+            if (header.Opcode != Opcode.Connect)
+            {
+                await ReplyAsync(header, RpcResponse.Error(LustreErrno.EPROTO, $"{header.Opcode} before connect: the first request must be Connect")).ConfigureAwait(false);
+                ServerLog.BadPeer(_server.Logger, _server.Name, _peer, $"{header.Opcode} before connect");
+                return false;
+            }
+
+            return await ConnectAsync(request).ConfigureAwait(false);
+        }
+
+        if (_authRequired && !_authenticated)
+        {
+            if (header.Opcode != Opcode.Auth)
+            {
+                await ReplyAsync(header, RpcResponse.Error(LustreErrno.EACCES, $"{header.Opcode} refused: authenticate first")).ConfigureAwait(false);
+                ServerLog.AuthFailed(_server.Logger, _server.Name, _clientUuid, _peer);
+                return false;
+            }
+
+            return await AuthenticateAsync(request).ConfigureAwait(false);
+        }
+
+        if (header.BulkLength > 0 && BulkChecksum.Compute(request.Bulk.Span) != header.BulkChecksum)
+        {
+            // Never touch storage with bytes that do not match what the client computed; the client resends.
+            await ReplyAsync(header, RpcResponse.Error(LustreErrno.EBADMSG, $"bulk checksum mismatch on {header.BulkLength} bytes; data discarded")).ConfigureAwait(false);
+            request.Release();
+            return true;
+        }
+
+        await _inFlight.WaitAsync(_server.Stopping).ConfigureAwait(false);
+        _ = ProcessAsync(request);
+        return true;
+    }
+
+    private async ValueTask<bool> ConnectAsync(RpcRequest request)
+    {
+        ConnectRequest connect;
+        try
+        {
+            var reader = request.Reader;
+            connect = ConnectRequest.Read(ref reader);
+        }
+        catch (ProtocolException ex)
+        {
+            await ReplyAsync(request.Header, RpcResponse.Error(LustreErrno.EPROTO, ex.Message)).ConfigureAwait(false);
+            ServerLog.BadPeer(_server.Logger, _server.Name, _peer, ex.Message);
+            return false;
+        }
+        finally
+        {
+            request.Release();
+        }
+
+        if (connect.Version != FrameHeader.CurrentVersion || connect.ClientUuid.Length == 0)
+        {
+            await ReplyAsync(request.Header, RpcResponse.Error(LustreErrno.EPROTO, $"protocol version {connect.Version} is not supported (server speaks {FrameHeader.CurrentVersion})")).ConfigureAwait(false);
+            return false;
+        }
+
+        _clientUuid = connect.ClientUuid;
+        _nonce = RandomNumberGenerator.GetBytes(ConnectReply.NonceLength);
+        var reply = new ConnectReply(FrameHeader.CurrentVersion, connect.Features & ProtocolFeatures.All, _nonce, _authRequired, ProtocolLimits.MaxBulkLength, _server.Name);
+        var body = new FrameBuffer();
+        reply.Write(body.Body);
+        await ReplyAsync(request.Header, RpcResponse.Ok(body)).ConfigureAwait(false);
+        return true;
+    }
+
+    private async ValueTask<bool> AuthenticateAsync(RpcRequest request)
+    {
+        bool valid;
+        try
+        {
+            var reader = request.Reader;
+            var auth = AuthRequest.Read(ref reader);
+            valid = AuthProof.Verify(_server.Options.Secret!, _nonce, _clientUuid!, auth.Proof);
+        }
+        catch (ProtocolException)
+        {
+            valid = false;
+        }
+        finally
+        {
+            request.Release();
+        }
+
+        if (!valid)
+        {
+            ServerLog.AuthFailed(_server.Logger, _server.Name, _clientUuid!, _peer);
+            await ReplyAsync(request.Header, RpcResponse.Error(LustreErrno.EACCES, "authentication failed: wrong shared secret")).ConfigureAwait(false);
+            return false;
+        }
+
+        _authenticated = true;
+        await ReplyAsync(request.Header, RpcResponse.Ok()).ConfigureAwait(false);
+        return true;
+    }
+
+    private async Task ProcessAsync(RpcRequest request)
+    {
+        var header = request.Header;
+        try
+        {
+            var modifying = header.Opcode.IsModifying();
+            if (modifying && (header.Flags & FrameFlags.Resend) != 0 && _server.ReplyCache.TryGet(request.ClientUuid, header.Xid, out var saved))
+            {
+                var savedBody = new FrameBuffer(saved.Body.Length + FrameHeader.Size);
+                savedBody.Append(saved.Body);
+                await SendAsync(header, saved.Status, savedBody, default).ConfigureAwait(false);
+                return;
+            }
+
+            var response = await DispatchAsync(request).ConfigureAwait(false);
+            if (modifying)
+            {
+                var bodyBytes = response.Body is null ? [] : response.Body.Written[FrameHeader.Size..].ToArray();
+                _server.ReplyCache.Add(request.ClientUuid, header.Xid, new SavedReply(response.Status, bodyBytes));
+            }
+
+            await ReplyAsync(header, response).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException or OperationCanceledException)
+        {
+            // The connection is gone; the reader loop closes the session.
+        }
+        finally
+        {
+            request.Release();
+            _inFlight.Release();
+        }
+    }
+
+    private async ValueTask<RpcResponse> DispatchAsync(RpcRequest request)
+    {
+        var service = _server.FindService(request.Opcode);
+        if (service is null)
+        {
+            return RpcResponse.Error(LustreErrno.ENOSYS, $"unknown opcode {(ushort)request.Opcode} for {_server.Name}");
+        }
+
+        try
+        {
+            return await service.HandleAsync(request, _server.Stopping).ConfigureAwait(false);
+        }
+        catch (RpcStatusException ex)
+        {
+            ServerLog.ErrorReply(_server.Logger, _server.Name, request.Opcode.ToString(), request.ClientUuid, ex.Errno.ToString(), ex.Message);
+            return RpcResponse.Error(ex.Errno, ex.Message);
+        }
+        catch (ProtocolException ex)
+        {
+            ServerLog.BadPeer(_server.Logger, _server.Name, _peer, $"malformed {request.Opcode} body: {ex.Message}");
+            return RpcResponse.Error(LustreErrno.EPROTO, $"malformed {request.Opcode} request: {ex.Message}");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            ServerLog.HandlerFailed(_server.Logger, _server.Name, request.Opcode.ToString(), ex);
+            return RpcResponse.Error(LustreErrno.EIO, $"{request.Opcode} failed on {_server.Name}: {ex.Message}");
+        }
+    }
+
+    private async ValueTask ReplyAsync(FrameHeader request, RpcResponse response)
+    {
+        try
+        {
+            await SendAsync(request, response.Status, response.Body ?? new FrameBuffer(), response.Bulk).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (response.PooledBulk is { } bulk)
+            {
+                ArrayPool<byte>.Shared.Return(bulk);
+            }
+        }
+    }
+
+    private async ValueTask SendAsync(FrameHeader request, int status, FrameBuffer body, ReadOnlyMemory<byte> bulk)
+    {
+        using (body)
+        {
+            var checksum = bulk.IsEmpty ? 0 : BulkChecksum.Compute(bulk.Span);
+            var header = new FrameHeader(request.Opcode, FrameFlags.Reply, status, request.Xid, body.BodyLength, bulk.Length, checksum);
+            await _sender.SendAsync(body, header, bulk, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask CloseAsync()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+        }
+
+        // Let requests already running finish their replies (or fail on the closed socket) before buffers go.
+        for (var i = 0; i < _server.Options.MaxRequestsInFlightPerConnection; i++)
+        {
+            await _inFlight.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+
+        _socket.Dispose();
+        _reader.Dispose();
+        _sender.Dispose();
+        _server.Remove(this);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+        }
+
+        await _loop.ConfigureAwait(false);
+    }
+
+    public override string ToString() => $"{_clientUuid ?? "?"}@{_peer}";
+
+    internal EndPoint? RemoteEndPoint => _socket.RemoteEndPoint;
+}

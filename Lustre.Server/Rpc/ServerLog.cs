@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Logging;
+
+namespace Lustre.Server.Rpc;
+
+/// <summary>Source-generated log events of the RPC layer; ids are stable.</summary>
+internal static partial class ServerLog
+{
+    [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "{Name} listening on {Endpoint} (auth required: {AuthRequired})")]
+    public static partial void Listening(ILogger logger, string name, string endpoint, bool authRequired);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "{Name}: refused connection from {Peer}: {Max} connections already open")]
+    public static partial void TooManyConnections(ILogger logger, string name, string peer, int max);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "{Name}: closed connection from {Peer}: {Reason}")]
+    public static partial void BadPeer(ILogger logger, string name, string peer, string reason);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "{Name}: authentication failed for client {Client} from {Peer}")]
+    public static partial void AuthFailed(ILogger logger, string name, string client, string peer);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Error, Message = "{Name}: {Opcode} failed unexpectedly")]
+    public static partial void HandlerFailed(ILogger logger, string name, string opcode, Exception exception);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Debug, Message = "{Name}: {Opcode} from {Client} answered {Errno}: {Message}")]
+    public static partial void ErrorReply(ILogger logger, string name, string opcode, string client, string errno, string message);
+}
