@@ -1,0 +1,186 @@
+using System.Collections.ObjectModel;
+using System.Globalization;
+using System.Text;
+
+namespace Lustre.Layouts;
+
+/// <summary>
+/// Where a file's bytes live: a plain RAID0 layout (one component over the whole file) or a
+/// composite, progressive file layout (PFL) whose components cover consecutive extents of the
+/// file, each striped its own way, e.g. [0, 4 MiB) on one OST, [4 MiB, 1 GiB) on four and
+/// [1 GiB, EOF) on all. Instances are immutable and always valid.
+/// </summary>
+public sealed class FileLayout
+{
+    private readonly LayoutComponent[] _components;
+
+    private FileLayout(LayoutComponent[] components, bool isComposite, uint generation)
+    {
+        Validate(components, isComposite);
+        _components = components;
+        Components = new ReadOnlyCollection<LayoutComponent>(components);
+        IsComposite = isComposite;
+        Generation = generation;
+
+        var instantiated = true;
+        var objectCount = 0;
+        foreach (var component in components)
+        {
+            instantiated &= component.IsInstantiated;
+            objectCount += component.Objects.Count;
+        }
+
+        IsInstantiated = instantiated;
+        ObjectCount = objectCount;
+    }
+
+    /// <summary>The components in file-offset order; they cover the file from 0 to EOF without holes or overlaps.</summary>
+    public IReadOnlyList<LayoutComponent> Components { get; }
+
+    /// <summary>The layout generation: bumped by the metadata server each time the layout changes, so clients notice stale copies.</summary>
+    public uint Generation { get; }
+
+    /// <summary>True for a composite (PFL) layout, even one with a single component; false for a plain RAID0 layout.</summary>
+    public bool IsComposite { get; }
+
+    /// <summary>True when every component has its objects allocated.</summary>
+    public bool IsInstantiated { get; }
+
+    /// <summary>The number of objects over all components, in component order then stripe order.</summary>
+    internal int ObjectCount { get; }
+
+    /// <summary>Creates a plain RAID0 layout: one component over the whole file.</summary>
+    /// <param name="stripeSize">Bytes per stripe unit: a multiple of 64 KiB below 4 GiB; 4 MiB by default.</param>
+    /// <param name="stripeCount">The number of OSTs to stripe over: 1 by default, -1 for all.</param>
+    /// <param name="stripeOffset">The OST of the first stripe, or -1 (the default) to let the allocator choose.</param>
+    /// <returns>The layout, not yet instantiated.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of its range.</exception>
+    /// <exception cref="ArgumentException">The stripe size is not a multiple of 64 KiB.</exception>
+    public static FileLayout Raid0(long stripeSize = LayoutDefaults.DefaultStripeSize, int stripeCount = 1, int stripeOffset = -1) =>
+        new([new LayoutComponent(0, LayoutComponent.Eof, stripeSize, stripeCount, stripeOffset)], isComposite: false, generation: 0);
+
+    /// <summary>Creates a composite (PFL) layout from components that cover the file from 0 to EOF, in order.</summary>
+    /// <param name="components">1 to 64 components; the first starts at 0, each next one starts where the previous ends, and the last ends at <see cref="LayoutComponent.Eof"/>.</param>
+    /// <returns>The layout.</returns>
+    /// <exception cref="ArgumentException">The components do not tile the file; the message names the component and the problem.</exception>
+    public static FileLayout Composite(IEnumerable<LayoutComponent> components)
+    {
+        ArgumentNullException.ThrowIfNull(components);
+        return new FileLayout([.. components], isComposite: true, generation: 0);
+    }
+
+    /// <summary>Creates a layout exactly as stored, for the codec.</summary>
+    internal static FileLayout Create(LayoutComponent[] components, bool isComposite, uint generation) =>
+        new(components, isComposite, generation);
+
+    /// <summary>Returns a copy with other components (for example, newly instantiated ones), keeping the kind and generation.</summary>
+    /// <param name="components">The new components, which must tile the file as for <see cref="Composite"/>; exactly one for a plain layout.</param>
+    /// <returns>The new layout.</returns>
+    /// <exception cref="ArgumentException">The components do not tile the file.</exception>
+    public FileLayout WithComponents(IReadOnlyList<LayoutComponent> components)
+    {
+        ArgumentNullException.ThrowIfNull(components);
+        return new FileLayout([.. components], IsComposite, Generation);
+    }
+
+    /// <summary>Returns a copy with another generation.</summary>
+    /// <param name="generation">The new generation.</param>
+    /// <returns>The new layout.</returns>
+    public FileLayout WithGeneration(uint generation) => new(_components, IsComposite, generation);
+
+    /// <summary>Returns the component whose extent holds <paramref name="fileOffset"/>.</summary>
+    /// <param name="fileOffset">A file offset, at least 0 and below <see cref="LayoutComponent.Eof"/>.</param>
+    /// <returns>The component.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="fileOffset"/> is negative or <see cref="LayoutComponent.Eof"/>.</exception>
+    public LayoutComponent ComponentAt(long fileOffset) => _components[IndexOfComponent(fileOffset)];
+
+    /// <summary>The component at <paramref name="index"/>, without going through the read-only wrapper.</summary>
+    internal LayoutComponent ComponentAtIndex(int index) => _components[index];
+
+    /// <summary>The index of the component whose extent holds <paramref name="fileOffset"/>.</summary>
+    internal int IndexOfComponent(long fileOffset)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(fileOffset);
+        ArgumentOutOfRangeException.ThrowIfEqual(fileOffset, LayoutComponent.Eof);
+
+        // At most 64 components, usually 1 to 3: a linear scan beats a binary search here.
+        var index = 0;
+        while (_components[index].End <= fileOffset)
+        {
+            index++;
+        }
+
+        return index;
+    }
+
+    /// <summary>Returns the layout as text: its kind, generation and components, one per line for a composite layout.</summary>
+    /// <returns>The layout as text.</returns>
+    public override string ToString()
+    {
+        var builder = new StringBuilder();
+        if (!IsComposite)
+        {
+            builder.Append(CultureInfo.InvariantCulture, $"raid0 generation={Generation} ");
+            _components[0].AppendTo(builder);
+            return builder.ToString();
+        }
+
+        builder.Append(CultureInfo.InvariantCulture, $"composite generation={Generation} components={_components.Length}");
+        for (var i = 0; i < _components.Length; i++)
+        {
+            builder.Append(CultureInfo.InvariantCulture, $"\n  {i}: ");
+            _components[i].AppendTo(builder);
+        }
+
+        return builder.ToString();
+    }
+
+    private static void Validate(LayoutComponent[] components, bool isComposite)
+    {
+        if (components.Length == 0)
+        {
+            throw new ArgumentException("A layout needs at least one component.", nameof(components));
+        }
+
+        if (components.Length > LayoutDefaults.MaxComponents)
+        {
+            throw new ArgumentException($"A layout has at most {LayoutDefaults.MaxComponents} components, got {components.Length}.", nameof(components));
+        }
+
+        if (!isComposite && components.Length != 1)
+        {
+            throw new ArgumentException($"A plain RAID0 layout has exactly one component, got {components.Length}; use a composite layout.", nameof(components));
+        }
+
+        HashSet<OstObject>? seen = null;
+        for (var i = 0; i < components.Length; i++)
+        {
+            var component = components[i] ?? throw new ArgumentException($"component {i} is null.", nameof(components));
+            if (i == 0 && component.Start != 0)
+            {
+                throw new ArgumentException($"component 0 starts at {component.Start}: the first component must start at 0.", nameof(components));
+            }
+
+            if (i > 0 && component.Start != components[i - 1].End)
+            {
+                throw new ArgumentException($"component {i} starts at {component.Start} but component {i - 1} ends at {components[i - 1].End}: extents must be contiguous.", nameof(components));
+            }
+
+            // Each component has its own objects; sharing one would let two file bytes land on the same object byte.
+            for (var s = 0; s < component.Objects.Count; s++)
+            {
+                seen ??= [];
+                if (!seen.Add(component.ObjectAt(s)))
+                {
+                    throw new ArgumentException($"component {i} object {s} ({component.ObjectAt(s)}) is already used by an earlier component.", nameof(components));
+                }
+            }
+        }
+
+        var last = components[^1];
+        if (last.End != LayoutComponent.Eof)
+        {
+            throw new ArgumentException($"component {components.Length - 1} ends at {last.End}: the last component must extend to EOF.", nameof(components));
+        }
+    }
+}

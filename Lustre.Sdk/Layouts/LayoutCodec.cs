@@ -1,0 +1,186 @@
+using System.Buffers.Binary;
+
+namespace Lustre.Layouts;
+
+/// <summary>
+/// The binary form of a <see cref="FileLayout"/>, the same on the wire and in the metadata store.
+/// Little-endian:
+/// <code>
+/// u8 version (1) | u8 flags (bit 0: composite) | u32 generation | u16 component count
+/// per component: i64 start | i64 end | i64 stripe size | i32 stripe count | i32 stripe offset
+///                | u16 pattern (reserved for mirrors/Data-on-MDT, 0) | u16 object count
+///                | per object: i32 OST index | u64 object id
+/// </code>
+/// </summary>
+/// <remarks>
+/// Decoding never trusts a count before checking it against its limit and the bytes that remain,
+/// and every decoded value goes through the same validation as the public constructors; any
+/// failure is an <see cref="InvalidDataException"/> that names the field.
+/// </remarks>
+internal static class LayoutCodec
+{
+    /// <summary>The format version this code writes and reads.</summary>
+    public const byte FormatVersion = 1;
+
+    private const byte CompositeFlag = 0x01;
+    private const int HeaderLength = 1 + 1 + 4 + 2;
+    private const int ComponentLength = 8 + 8 + 8 + 4 + 4 + 2 + 2;
+    private const int ObjectLength = 4 + 8;
+
+    /// <summary>The number of bytes <see cref="Encode"/> writes for <paramref name="layout"/>.</summary>
+    public static int GetEncodedLength(FileLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        return HeaderLength + (layout.Components.Count * ComponentLength) + (layout.ObjectCount * ObjectLength);
+    }
+
+    /// <summary>Writes <paramref name="layout"/> at the start of <paramref name="destination"/>, which must hold <see cref="GetEncodedLength"/> bytes.</summary>
+    public static void Encode(FileLayout layout, Span<byte> destination)
+    {
+        var length = GetEncodedLength(layout);
+        if (destination.Length < length)
+        {
+            throw new ArgumentException($"The layout needs {length} bytes, the destination has {destination.Length}.", nameof(destination));
+        }
+
+        destination[0] = FormatVersion;
+        destination[1] = layout.IsComposite ? CompositeFlag : (byte)0;
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[2..], layout.Generation);
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[6..], (ushort)layout.Components.Count);
+        var position = HeaderLength;
+        for (var c = 0; c < layout.Components.Count; c++)
+        {
+            var component = layout.ComponentAtIndex(c);
+            var span = destination[position..];
+            BinaryPrimitives.WriteInt64LittleEndian(span, component.Start);
+            BinaryPrimitives.WriteInt64LittleEndian(span[8..], component.End);
+            BinaryPrimitives.WriteInt64LittleEndian(span[16..], component.StripeSize);
+            BinaryPrimitives.WriteInt32LittleEndian(span[24..], component.StripeCount);
+            BinaryPrimitives.WriteInt32LittleEndian(span[28..], component.StripeOffset);
+            BinaryPrimitives.WriteUInt16LittleEndian(span[32..], 0);
+            BinaryPrimitives.WriteUInt16LittleEndian(span[34..], (ushort)component.Objects.Count);
+            position += ComponentLength;
+            for (var s = 0; s < component.Objects.Count; s++)
+            {
+                var obj = component.ObjectAt(s);
+                BinaryPrimitives.WriteInt32LittleEndian(destination[position..], obj.OstIndex);
+                BinaryPrimitives.WriteUInt64LittleEndian(destination[(position + 4)..], obj.ObjectId);
+                position += ObjectLength;
+            }
+        }
+    }
+
+    /// <summary>Reads a layout that fills all of <paramref name="source"/>.</summary>
+    /// <exception cref="InvalidDataException">The bytes are truncated, carry an unknown version or flag, a count over its limit, trailing bytes, or values no valid layout has.</exception>
+    public static FileLayout Decode(ReadOnlySpan<byte> source)
+    {
+        var reader = new Reader(source);
+        var version = reader.ReadByte("version");
+        if (version != FormatVersion)
+        {
+            throw new InvalidDataException($"Layout field 'version' is {version}; only version {FormatVersion} is known.");
+        }
+
+        var flags = reader.ReadByte("flags");
+        if ((flags & ~CompositeFlag) != 0)
+        {
+            throw new InvalidDataException($"Layout field 'flags' has unknown bits set: 0x{flags:x2}.");
+        }
+
+        var generation = reader.ReadUInt32("generation");
+        var componentCount = reader.ReadCount("component count", 1, LayoutDefaults.MaxComponents, ComponentLength);
+        var components = new LayoutComponent[componentCount];
+        for (var c = 0; c < componentCount; c++)
+        {
+            var start = reader.ReadInt64("start");
+            var end = reader.ReadInt64("end");
+            var stripeSize = reader.ReadInt64("stripe size");
+            var stripeCount = reader.ReadInt32("stripe count");
+            var stripeOffset = reader.ReadInt32("stripe offset");
+            var pattern = reader.ReadUInt16("pattern");
+            if (pattern != 0)
+            {
+                throw new InvalidDataException($"Layout component {c} field 'pattern' is {pattern}; only 0 (RAID0) is known.");
+            }
+
+            var objectCount = reader.ReadCount("object count", 0, LayoutDefaults.MaxStripeCount, ObjectLength);
+            var objects = objectCount == 0 ? [] : new OstObject[objectCount];
+            for (var s = 0; s < objectCount; s++)
+            {
+                objects[s] = new OstObject(reader.ReadInt32("OST index"), reader.ReadUInt64("object id"));
+            }
+
+            try
+            {
+                components[c] = new LayoutComponent(start, end, stripeSize, stripeCount, stripeOffset, objects);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new InvalidDataException($"Layout component {c} is invalid: {ex.Message}", ex);
+            }
+        }
+
+        if (reader.Remaining != 0)
+        {
+            throw new InvalidDataException($"Layout has {reader.Remaining} trailing bytes after its last component.");
+        }
+
+        try
+        {
+            return FileLayout.Create(components, (flags & CompositeFlag) != 0, generation);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidDataException($"Layout is invalid: {ex.Message}", ex);
+        }
+    }
+
+    private ref struct Reader(ReadOnlySpan<byte> source)
+    {
+        private readonly ReadOnlySpan<byte> _source = source;
+        private int _position;
+
+        public readonly int Remaining => _source.Length - _position;
+
+        public byte ReadByte(string field) => Take(1, field)[0];
+
+        public ushort ReadUInt16(string field) => BinaryPrimitives.ReadUInt16LittleEndian(Take(2, field));
+
+        public int ReadInt32(string field) => BinaryPrimitives.ReadInt32LittleEndian(Take(4, field));
+
+        public uint ReadUInt32(string field) => BinaryPrimitives.ReadUInt32LittleEndian(Take(4, field));
+
+        public long ReadInt64(string field) => BinaryPrimitives.ReadInt64LittleEndian(Take(8, field));
+
+        public ulong ReadUInt64(string field) => BinaryPrimitives.ReadUInt64LittleEndian(Take(8, field));
+
+        /// <summary>Reads a u16 count and checks it against its limits and against the bytes its items need.</summary>
+        public int ReadCount(string field, int min, int max, int itemLength)
+        {
+            int count = ReadUInt16(field);
+            if (count < min || count > max)
+            {
+                throw new InvalidDataException($"Layout field '{field}' is {count}; it must be between {min} and {max}.");
+            }
+
+            if ((long)count * itemLength > Remaining)
+            {
+                throw new InvalidDataException($"Layout field '{field}' is {count}, needing {(long)count * itemLength} bytes, but only {Remaining} remain.");
+            }
+
+            return count;
+        }
+
+        private ReadOnlySpan<byte> Take(int count, string field)
+        {
+            if (count > Remaining)
+            {
+                throw new InvalidDataException($"Layout is truncated: field '{field}' needs {count} bytes, {Remaining} remain.");
+            }
+
+            var slice = _source.Slice(_position, count);
+            _position += count;
+            return slice;
+        }
+    }
+}

@@ -1,0 +1,172 @@
+using System.Collections.ObjectModel;
+using System.Globalization;
+using System.Text;
+
+namespace Lustre.Layouts;
+
+/// <summary>
+/// One RAID0 component of a file layout: the bytes of the file extent [<see cref="Start"/>,
+/// <see cref="End"/>) are striped in units of <see cref="StripeSize"/> bytes, round robin over
+/// <see cref="StripeCount"/> OST objects. A plain layout has one component over the whole file;
+/// a composite (PFL) layout has several, one after the other.
+/// </summary>
+/// <remarks>
+/// A component is a <em>template</em> until the metadata server allocates its objects
+/// (<see cref="IsInstantiated"/> is false and <see cref="Objects"/> is empty); then it is
+/// <em>instantiated</em> and has exactly <see cref="StripeCount"/> objects. Instances are immutable.
+/// </remarks>
+public sealed class LayoutComponent
+{
+    /// <summary>The end of a component that extends to the end of the file, however long it grows.</summary>
+    public const long Eof = long.MaxValue;
+
+    private readonly OstObject[] _objects;
+
+    /// <summary>Creates a component, validating every value.</summary>
+    /// <param name="start">The first file offset of the extent: at least 0 and a multiple of 64 KiB.</param>
+    /// <param name="end">The file offset just past the extent: greater than <paramref name="start"/>, and <see cref="Eof"/> or a multiple of 64 KiB.</param>
+    /// <param name="stripeSize">Bytes per stripe unit: a multiple of 64 KiB, at most <see cref="LayoutDefaults.MaxStripeSize"/>.</param>
+    /// <param name="stripeCount">-1 for all OSTs (templates only), or 1 to <see cref="LayoutDefaults.MaxStripeCount"/>.</param>
+    /// <param name="stripeOffset">The OST index of the first stripe, or -1 to let the allocator choose.</param>
+    /// <param name="objects">The component's objects, one per stripe in stripe order; null or empty for a template.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of its range; the parameter is named.</exception>
+    /// <exception cref="ArgumentException">A value is not aligned, or the objects do not match the stripe count.</exception>
+    public LayoutComponent(long start, long end, long stripeSize, int stripeCount, int stripeOffset = -1, IReadOnlyList<OstObject>? objects = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(start);
+        ThrowIfUnaligned(start);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(end, start);
+        if (end != Eof)
+        {
+            ThrowIfUnaligned(end);
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(stripeSize);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(stripeSize, LayoutDefaults.MaxStripeSize);
+        ThrowIfUnaligned(stripeSize);
+        Layouts.StripeCount.ThrowIfInvalid(stripeCount);
+        ArgumentOutOfRangeException.ThrowIfLessThan(stripeOffset, -1);
+
+        var copy = objects is null || objects.Count == 0 ? [] : CopyObjects(objects, stripeCount);
+
+        Start = start;
+        End = end;
+        StripeSize = stripeSize;
+        StripeCount = stripeCount;
+        StripeOffset = stripeOffset;
+        _objects = copy;
+        Objects = new ReadOnlyCollection<OstObject>(copy);
+    }
+
+    /// <summary>The first file offset of the component's extent (inclusive).</summary>
+    public long Start { get; }
+
+    /// <summary>The file offset just past the component's extent (exclusive); <see cref="Eof"/> when it extends to the end of the file.</summary>
+    public long End { get; }
+
+    /// <summary>Bytes per stripe unit: consecutive units of this size go to consecutive objects.</summary>
+    public long StripeSize { get; }
+
+    /// <summary>The number of stripes: -1 in a template means one per OST; an instantiated component has exactly this many objects.</summary>
+    public int StripeCount { get; }
+
+    /// <summary>The OST index of the first stripe, or -1 when the allocator chooses.</summary>
+    public int StripeOffset { get; }
+
+    /// <summary>The component's OST objects in stripe order; empty in a template.</summary>
+    public IReadOnlyList<OstObject> Objects { get; }
+
+    /// <summary>True when the objects are allocated, so the component's bytes have a home.</summary>
+    public bool IsInstantiated => _objects.Length > 0;
+
+    /// <summary>The object of stripe <paramref name="stripeIndex"/>, without going through the read-only wrapper.</summary>
+    internal OstObject ObjectAt(int stripeIndex) => _objects[stripeIndex];
+
+    /// <summary>Returns a copy of this component with its objects allocated.</summary>
+    /// <param name="objects">One object per stripe, in stripe order; the stripe count becomes their number and the stripe offset the first object's OST.</param>
+    /// <returns>The instantiated component.</returns>
+    /// <exception cref="ArgumentException"><paramref name="objects"/> is empty, too long, or lists an object twice.</exception>
+    public LayoutComponent WithObjects(IReadOnlyList<OstObject> objects)
+    {
+        ArgumentNullException.ThrowIfNull(objects);
+        if (objects.Count == 0)
+        {
+            throw new ArgumentException("An instantiated component needs at least one object.", nameof(objects));
+        }
+
+        if (objects.Count > LayoutDefaults.MaxStripeCount)
+        {
+            throw new ArgumentException($"A component has at most {LayoutDefaults.MaxStripeCount} objects, got {objects.Count}.", nameof(objects));
+        }
+
+        return new LayoutComponent(Start, End, StripeSize, objects.Count, objects[0].OstIndex, objects);
+    }
+
+    /// <summary>Returns the component as text, e.g. <c>[0, 4194304) stripe_size=1048576 stripe_count=1 stripe_offset=-1</c>, with its objects when instantiated.</summary>
+    /// <returns>The component as text.</returns>
+    public override string ToString()
+    {
+        var builder = new StringBuilder();
+        AppendTo(builder);
+        return builder.ToString();
+    }
+
+    internal void AppendTo(StringBuilder builder)
+    {
+        var culture = CultureInfo.InvariantCulture;
+        builder.Append(culture, $"[{Start}, ");
+        builder.Append(End == Eof ? "EOF" : End.ToString(culture));
+        builder.Append(culture, $") stripe_size={StripeSize} stripe_count={StripeCount} stripe_offset={StripeOffset}");
+        if (_objects.Length > 0)
+        {
+            builder.Append(" objects=[");
+            for (var i = 0; i < _objects.Length; i++)
+            {
+                if (i > 0)
+                {
+                    builder.Append(", ");
+                }
+
+                builder.Append(_objects[i].ToString());
+            }
+
+            builder.Append(']');
+        }
+    }
+
+    private static OstObject[] CopyObjects(IReadOnlyList<OstObject> objects, int stripeCount)
+    {
+        if (objects.Count != stripeCount)
+        {
+            throw new ArgumentException($"An instantiated component needs exactly one object per stripe: stripe count is {stripeCount}, got {objects.Count} objects.", nameof(objects));
+        }
+
+        var copy = new OstObject[objects.Count];
+        var seen = new HashSet<OstObject>(copy.Length);
+        for (var i = 0; i < copy.Length; i++)
+        {
+            var obj = objects[i];
+            if (obj.OstIndex < 0)
+            {
+                throw new ArgumentException($"Object {i} has OST index {obj.OstIndex}; OST indexes are at least 0.", nameof(objects));
+            }
+
+            if (!seen.Add(obj))
+            {
+                throw new ArgumentException($"Object {i} ({obj}) appears twice in one component.", nameof(objects));
+            }
+
+            copy[i] = obj;
+        }
+
+        return copy;
+    }
+
+    private static void ThrowIfUnaligned(long value, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(value))] string? paramName = null)
+    {
+        if (value % LayoutDefaults.StripeAlignment != 0)
+        {
+            throw new ArgumentException($"{paramName} must be a multiple of {LayoutDefaults.StripeAlignment} (64 KiB), got {value}.", paramName);
+        }
+    }
+}

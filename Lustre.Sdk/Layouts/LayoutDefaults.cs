@@ -1,0 +1,20 @@
+namespace Lustre.Layouts;
+
+/// <summary>Defaults and limits of file layouts, the same as Lustre's.</summary>
+public static class LayoutDefaults
+{
+    /// <summary>The stripe size a layout gets when none is given: 4 MiB, as in current Lustre.</summary>
+    public const long DefaultStripeSize = 4L << 20;
+
+    /// <summary>Stripe sizes and component extents are multiples of this: 64 KiB, as in Lustre.</summary>
+    public const long StripeAlignment = 64L << 10;
+
+    /// <summary>The largest stripe size: the largest multiple of 64 KiB below 4 GiB.</summary>
+    public const long MaxStripeSize = (4L << 30) - StripeAlignment;
+
+    /// <summary>The most stripes (OST objects) one component can have: 2000, Lustre's limit.</summary>
+    public const int MaxStripeCount = 2000;
+
+    /// <summary>The most components a composite (PFL) layout can have.</summary>
+    public const int MaxComponents = 64;
+}

@@ -1,0 +1,188 @@
+using Lustre.Layouts;
+
+namespace Lustre.Server.Mds;
+
+/// <summary>
+/// Chooses the OSTs of a new file's objects the way Lustre's LOD does: round robin while the
+/// usable OSTs are about equally full, and a random choice weighted by free space ("QOS") once
+/// they are not, so new data drifts towards the emptier OSTs. An inactive or full OST never gets
+/// an object, and no OST gets two objects of one component.
+/// </summary>
+internal sealed class OstAllocator
+{
+    /// <summary>An OST with less free space than this counts as full.</summary>
+    public const long MinimumFreeBytes = 1L << 20;
+
+    private readonly Random _random;
+    private readonly double _balanceThreshold;
+    private readonly Lock _lock = new();
+    private int _cursor;
+
+    /// <param name="random">The source of randomness for weighted choices (seed it in tests).</param>
+    /// <param name="balanceThreshold">
+    /// The largest difference between the most and least free OST (as fractions of their capacity)
+    /// for which OSTs count as balanced; 0.17 is Lustre's default <c>qos_threshold_rr</c> of 17%.
+    /// </param>
+    public OstAllocator(Random random, double balanceThreshold = 0.17)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        ArgumentOutOfRangeException.ThrowIfNegative(balanceThreshold);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(balanceThreshold, 1.0);
+        _random = random;
+        _balanceThreshold = balanceThreshold;
+    }
+
+    /// <summary>Chooses the OSTs for one layout component.</summary>
+    /// <param name="osts">Every OST the MDS knows, in any order; indexes must be distinct.</param>
+    /// <param name="stripeCount">-1 for every usable OST, or 1 to <see cref="LayoutDefaults.MaxStripeCount"/>.</param>
+    /// <param name="stripeOffset">The OST index of the first object, or -1 to choose freely. When that OST is unusable, round robin starts at the next usable one and QOS ignores it.</param>
+    /// <param name="capped">True when <paramref name="stripeCount"/> was more than the usable OSTs and was reduced to them, as Lustre does.</param>
+    /// <returns>The OST indexes of the objects, in stripe order, all different.</returns>
+    /// <exception cref="IOException">No OST is both active and has free space (ENOSPC).</exception>
+    public IReadOnlyList<int> Choose(IReadOnlyList<OstUsage> osts, int stripeCount, int stripeOffset, out bool capped)
+    {
+        ArgumentNullException.ThrowIfNull(osts);
+        StripeCount.ThrowIfInvalid(stripeCount);
+        ArgumentOutOfRangeException.ThrowIfLessThan(stripeOffset, -1);
+
+        var usable = new List<OstUsage>(osts.Count);
+        var offsetKnown = stripeOffset == -1;
+        for (var i = 0; i < osts.Count; i++)
+        {
+            var ost = osts[i];
+            offsetKnown |= ost.Index == stripeOffset;
+            if (ost.Active && ost.AvailableBytes >= MinimumFreeBytes)
+            {
+                usable.Add(ost);
+            }
+        }
+
+        if (!offsetKnown)
+        {
+            throw new ArgumentOutOfRangeException(nameof(stripeOffset), stripeOffset, $"Stripe offset {stripeOffset} is not the index of any of the {osts.Count} known OSTs.");
+        }
+
+        if (usable.Count == 0)
+        {
+            throw new IOException($"Cannot allocate objects (ENOSPC): no OST has space or is active among the {osts.Count} known OSTs.");
+        }
+
+        usable.Sort(static (a, b) => a.Index.CompareTo(b.Index));
+        for (var i = 1; i < usable.Count; i++)
+        {
+            if (usable[i].Index == usable[i - 1].Index)
+            {
+                throw new ArgumentException($"OST index {usable[i].Index} is listed twice.", nameof(osts));
+            }
+        }
+
+        var count = StripeCount.Resolve(stripeCount, usable.Count, out capped);
+        var chosen = new int[count];
+        lock (_lock)
+        {
+            if (IsBalanced(usable))
+            {
+                ChooseRoundRobin(usable, stripeOffset, chosen);
+            }
+            else
+            {
+                ChooseWeighted(usable, stripeOffset, chosen);
+            }
+        }
+
+        return chosen;
+    }
+
+    private bool IsBalanced(List<OstUsage> usable)
+    {
+        var min = double.MaxValue;
+        var max = double.MinValue;
+        foreach (var ost in usable)
+        {
+            var free = ost.TotalBytes > 0 ? Math.Min(1.0, (double)ost.AvailableBytes / ost.TotalBytes) : 0.0;
+            min = Math.Min(min, free);
+            max = Math.Max(max, free);
+        }
+
+        return max - min <= _balanceThreshold;
+    }
+
+    private void ChooseRoundRobin(List<OstUsage> usable, int stripeOffset, int[] chosen)
+    {
+        int start;
+        if (stripeOffset >= 0)
+        {
+            // The first usable OST at or after the requested one, wrapping around.
+            start = 0;
+            while (start < usable.Count && usable[start].Index < stripeOffset)
+            {
+                start++;
+            }
+
+            start %= usable.Count;
+        }
+        else
+        {
+            // Each new file starts one OST further on, so single-stripe files spread evenly.
+            start = _cursor % usable.Count;
+            _cursor = (_cursor + 1) % usable.Count;
+        }
+
+        for (var i = 0; i < chosen.Length; i++)
+        {
+            chosen[i] = usable[(start + i) % usable.Count].Index;
+        }
+    }
+
+    private void ChooseWeighted(List<OstUsage> usable, int stripeOffset, int[] chosen)
+    {
+        var weights = new double[usable.Count];
+        var total = 0.0;
+        for (var i = 0; i < usable.Count; i++)
+        {
+            weights[i] = usable[i].AvailableBytes;
+            total += weights[i];
+        }
+
+        var next = 0;
+        if (stripeOffset >= 0)
+        {
+            for (var i = 0; i < usable.Count; i++)
+            {
+                if (usable[i].Index == stripeOffset)
+                {
+                    chosen[next++] = stripeOffset;
+                    total -= weights[i];
+                    weights[i] = 0;
+                    break;
+                }
+            }
+        }
+
+        // Draw without replacement: a chosen OST's weight drops to 0.
+        for (; next < chosen.Length; next++)
+        {
+            var target = _random.NextDouble() * total;
+            var pick = -1;
+            for (var i = 0; i < weights.Length; i++)
+            {
+                if (weights[i] == 0)
+                {
+                    continue;
+                }
+
+                pick = i;
+                target -= weights[i];
+                if (target < 0)
+                {
+                    break;
+                }
+            }
+
+            // Rounding can leave target just above 0 after the last weight; pick stays the last candidate then.
+            chosen[next] = usable[pick].Index;
+            total -= weights[pick];
+            weights[pick] = 0;
+        }
+    }
+}
