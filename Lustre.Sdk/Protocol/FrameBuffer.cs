@@ -1,42 +1,87 @@
 using System.Buffers;
-using CommunityToolkit.HighPerformance.Buffers;
 
 namespace Lustre.Protocol;
 
 /// <summary>
-/// A pooled buffer holding one outgoing frame: 40 bytes kept for the header, then the body.
-/// Small bulk payloads are appended too, so a frame goes out in one send.
+/// A pooled buffer holding one outgoing frame: 40 bytes kept for the header, then the body. Small bulk
+/// payloads are appended for the send and trimmed after it, so the same frame can be resent unchanged.
 /// </summary>
 internal sealed class FrameBuffer : IBufferWriter<byte>, IDisposable
 {
     /// <summary>Bulk payloads up to this size are copied behind the body and sent in the same send.</summary>
     public const int InlineBulkLimit = 16 * 1024;
 
-    private readonly ArrayPoolBufferWriter<byte> _writer;
+    private byte[] _buffer;
+    private int _length = FrameHeader.Size;
 
-    public FrameBuffer(int initialCapacity = 256)
-    {
-        _writer = new ArrayPoolBufferWriter<byte>(Math.Max(initialCapacity, FrameHeader.Size + 16));
-        _writer.Advance(FrameHeader.Size);
-    }
+    public FrameBuffer(int initialCapacity = 256) =>
+        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialCapacity, FrameHeader.Size + 64));
 
     public BodyWriter Body => new(this);
 
-    public int BodyLength => _writer.WrittenCount - FrameHeader.Size;
+    public int Length => _length;
+
+    public int BodyLength => _length - FrameHeader.Size;
 
     /// <summary>Header and body, once <see cref="SetHeader"/> has been called.</summary>
-    public ReadOnlyMemory<byte> Written => _writer.WrittenMemory;
+    public ReadOnlyMemory<byte> Written => _buffer.AsMemory(0, _length);
 
-    public void SetHeader(in FrameHeader header) => header.Write(_writer.DangerousGetArray().AsSpan(0, FrameHeader.Size));
+    public void SetHeader(in FrameHeader header) => header.Write(_buffer);
 
-    /// <summary>Appends bytes after the body (used for small bulk payloads).</summary>
-    public void Append(ReadOnlySpan<byte> bytes) => _writer.Write(bytes);
+    /// <summary>Appends bytes after the body (a small bulk for one send).</summary>
+    public void Append(ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(GetSpan(bytes.Length));
+        _length += bytes.Length;
+    }
 
-    public void Advance(int count) => _writer.Advance(count);
+    /// <summary>Drops what was appended after <paramref name="length"/> bytes.</summary>
+    public void TrimTo(int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(length, FrameHeader.Size);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, _length);
+        _length = length;
+    }
 
-    public Memory<byte> GetMemory(int sizeHint = 0) => _writer.GetMemory(sizeHint);
+    public void Advance(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, _buffer.Length - _length);
+        _length += count;
+    }
 
-    public Span<byte> GetSpan(int sizeHint = 0) => _writer.GetSpan(sizeHint);
+    public Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        Ensure(sizeHint);
+        return _buffer.AsMemory(_length);
+    }
 
-    public void Dispose() => _writer.Dispose();
+    public Span<byte> GetSpan(int sizeHint = 0)
+    {
+        Ensure(sizeHint);
+        return _buffer.AsSpan(_length);
+    }
+
+    private void Ensure(int sizeHint)
+    {
+        var needed = _length + Math.Max(sizeHint, 1);
+        if (needed <= _buffer.Length)
+        {
+            return;
+        }
+
+        var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, _buffer.Length * 2));
+        _buffer.AsSpan(0, _length).CopyTo(bigger);
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = bigger;
+    }
+
+    public void Dispose()
+    {
+        var buffer = Interlocked.Exchange(ref _buffer, []);
+        if (buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
 }

@@ -17,15 +17,16 @@ internal sealed class FrameSender : IDisposable
     public async ValueTask SendAsync(FrameBuffer frame, FrameHeader header, ReadOnlyMemory<byte> bulk, CancellationToken cancellationToken)
     {
         frame.SetHeader(header);
+        var bodyEnd = frame.Length;
         var inline = bulk.Length <= FrameBuffer.InlineBulkLimit;
-        if (inline && !bulk.IsEmpty)
-        {
-            frame.Append(bulk.Span);
-        }
-
         await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (inline && !bulk.IsEmpty)
+            {
+                frame.Append(bulk.Span);
+            }
+
             // Once a frame has started it must finish, or the stream is torn: only the wait is cancellable.
             await SendAllAsync(frame.Written).ConfigureAwait(false);
             if (!inline)
@@ -35,6 +36,7 @@ internal sealed class FrameSender : IDisposable
         }
         finally
         {
+            frame.TrimTo(bodyEnd);
             _lock.Release();
         }
     }

@@ -1,0 +1,45 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Net;
+
+namespace Lustre.Network;
+
+/// <summary>Parses and prints the HOST:PORT addresses used in configuration and on the command line.</summary>
+internal static class Endpoints
+{
+    /// <summary>Parses "127.0.0.1:9880", "[::1]:9880" or "localhost:9880" (localhost is loopback, resolved without DNS).</summary>
+    public static bool TryParse(string text, [NotNullWhen(true)] out IPEndPoint? endpoint)
+    {
+        endpoint = null;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return false;
+        }
+
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(text.AsSpan(colon + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535)
+        {
+            return false;
+        }
+
+        var host = text[..colon].Trim('[', ']');
+        if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            endpoint = new IPEndPoint(IPAddress.Loopback, port);
+            return true;
+        }
+
+        if (!IPAddress.TryParse(host, out var address))
+        {
+            return false;
+        }
+
+        endpoint = new IPEndPoint(address, port);
+        return true;
+    }
+
+    public static IPEndPoint Parse(string text, string what) =>
+        TryParse(text, out var endpoint) ? endpoint : throw new FormatException($"{what} '{text}' is not HOST:PORT (for example 127.0.0.1:9880).");
+
+    public static string Format(IPEndPoint endpoint) => endpoint.ToString();
+}

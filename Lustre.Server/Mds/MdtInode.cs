@@ -1,0 +1,73 @@
+using Lustre.Protocol;
+using Lustre.Protocol.Messages;
+
+namespace Lustre.Server.Mds;
+
+/// <summary>An inode as stored on the MDT: attributes, the file's layout, a directory's default layout.</summary>
+internal sealed record MdtInode(
+    EntryType Type,
+    uint Mode,
+    uint Uid,
+    uint Gid,
+    long Size,
+    uint LinkCount,
+    long AccessTimeNs,
+    long ModifyTimeNs,
+    long ChangeTimeNs,
+    byte[] Layout,
+    byte[] DefaultLayout)
+{
+    private const byte FormatVersion = 1;
+
+    public InodeAttributes ToAttributes(LustreFid fid) =>
+        new(fid, Type, Mode, Uid, Gid, Size, LinkCount, AccessTimeNs, ModifyTimeNs, ChangeTimeNs, Layout);
+
+    public byte[] Encode()
+    {
+        using var buffer = new FrameBuffer(128 + Layout.Length + DefaultLayout.Length);
+        var writer = buffer.Body;
+        writer.WriteByte(FormatVersion);
+        writer.WriteByte((byte)Type);
+        writer.WriteUInt32(Mode);
+        writer.WriteUInt32(Uid);
+        writer.WriteUInt32(Gid);
+        writer.WriteInt64(Size);
+        writer.WriteUInt32(LinkCount);
+        writer.WriteInt64(AccessTimeNs);
+        writer.WriteInt64(ModifyTimeNs);
+        writer.WriteInt64(ChangeTimeNs);
+        writer.WriteBytes(Layout);
+        writer.WriteBytes(DefaultLayout);
+        return buffer.Written[FrameHeader.Size..].ToArray();
+    }
+
+    public static MdtInode Decode(ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            var reader = new BodyReader(bytes);
+            var version = reader.ReadByte("version");
+            if (version != FormatVersion)
+            {
+                throw new InvalidDataException($"Inode record format {version} is not known to this MDS.");
+            }
+
+            return new MdtInode(
+                (EntryType)reader.ReadByte("type"),
+                reader.ReadUInt32("mode"),
+                reader.ReadUInt32("uid"),
+                reader.ReadUInt32("gid"),
+                reader.ReadInt64("size"),
+                reader.ReadUInt32("nlink"),
+                reader.ReadInt64("atime"),
+                reader.ReadInt64("mtime"),
+                reader.ReadInt64("ctime"),
+                reader.ReadBytes("layout", InodeAttributes.MaxLayoutLength).ToArray(),
+                reader.ReadBytes("default_layout", InodeAttributes.MaxLayoutLength).ToArray());
+        }
+        catch (ProtocolException ex)
+        {
+            throw new InvalidDataException($"An inode record on the MDT is damaged: {ex.Message}", ex);
+        }
+    }
+}

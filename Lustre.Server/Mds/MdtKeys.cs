@@ -1,0 +1,99 @@
+using System.Buffers.Binary;
+using System.Text;
+using Lustre.Protocol;
+
+namespace Lustre.Server.Mds;
+
+/// <summary>
+/// The MDT's key space in RocksDB, one prefix byte per kind of record. Integers are big-endian so keys sort
+/// numerically; directory entries sort by name bytes under their parent, which is what readdir pages walk.
+/// </summary>
+internal static class MdtKeys
+{
+    public const byte Inode = (byte)'I';
+    public const byte Entry = (byte)'D';
+    public const byte ObjectSequence = (byte)'S';
+    public const byte DestroyQueue = (byte)'Q';
+    public const byte Meta = (byte)'M';
+
+    public static readonly byte[] NextFidKey = Encoding.ASCII.GetBytes("M/next-fid");
+    public static readonly byte[] CommitKey = Encoding.ASCII.GetBytes("M/commit");
+
+    public static byte[] InodeKey(LustreFid fid)
+    {
+        var key = new byte[17];
+        key[0] = Inode;
+        WriteFid(key.AsSpan(1), fid);
+        return key;
+    }
+
+    public static byte[] EntryPrefix(LustreFid parent)
+    {
+        var key = new byte[17];
+        key[0] = Entry;
+        WriteFid(key.AsSpan(1), parent);
+        return key;
+    }
+
+    public static byte[] EntryKey(LustreFid parent, string name)
+    {
+        var nameLength = Encoding.UTF8.GetByteCount(name);
+        var key = new byte[17 + nameLength];
+        key[0] = Entry;
+        WriteFid(key.AsSpan(1), parent);
+        Encoding.UTF8.GetBytes(name, key.AsSpan(17));
+        return key;
+    }
+
+    public static string EntryName(ReadOnlySpan<byte> key) => Encoding.UTF8.GetString(key[17..]);
+
+    public static byte[] SequenceKey(int ostIndex)
+    {
+        var key = new byte[5];
+        key[0] = ObjectSequence;
+        BinaryPrimitives.WriteInt32BigEndian(key.AsSpan(1), ostIndex);
+        return key;
+    }
+
+    public static byte[] DestroyKey(int ostIndex, ulong objectId)
+    {
+        var key = new byte[13];
+        key[0] = DestroyQueue;
+        BinaryPrimitives.WriteInt32BigEndian(key.AsSpan(1), ostIndex);
+        BinaryPrimitives.WriteUInt64BigEndian(key.AsSpan(5), objectId);
+        return key;
+    }
+
+    public static (int OstIndex, ulong ObjectId) ParseDestroyKey(ReadOnlySpan<byte> key) =>
+        (BinaryPrimitives.ReadInt32BigEndian(key[1..]), BinaryPrimitives.ReadUInt64BigEndian(key[5..]));
+
+    public static void WriteFid(Span<byte> destination, LustreFid fid)
+    {
+        BinaryPrimitives.WriteUInt64BigEndian(destination, fid.Sequence);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[8..], fid.ObjectId);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[12..], fid.Version);
+    }
+
+    public static LustreFid ReadFid(ReadOnlySpan<byte> source) => new(
+        BinaryPrimitives.ReadUInt64BigEndian(source),
+        BinaryPrimitives.ReadUInt32BigEndian(source[8..]),
+        BinaryPrimitives.ReadUInt32BigEndian(source[12..]));
+
+    public static byte[] EntryValue(LustreFid child, Protocol.Messages.EntryType type)
+    {
+        var value = new byte[17];
+        WriteFid(value, child);
+        value[16] = (byte)type;
+        return value;
+    }
+
+    public static (LustreFid Fid, Protocol.Messages.EntryType Type) ParseEntryValue(ReadOnlySpan<byte> value)
+    {
+        if (value.Length != 17)
+        {
+            throw new InvalidDataException($"A directory entry value has {value.Length} bytes, not 17: the MDT is damaged.");
+        }
+
+        return (ReadFid(value), (Protocol.Messages.EntryType)value[16]);
+    }
+}

@@ -1,0 +1,507 @@
+using Lustre.Layouts;
+using Lustre.Namespace;
+using Lustre.Protocol;
+using Lustre.Protocol.Messages;
+using Lustre.Server.Rpc;
+using RocksDbSharp;
+
+namespace Lustre.Server.Mds;
+
+/// <summary>
+/// The namespace on one MDT: path walks, and every change as one transaction of the store's writer loop.
+/// Errors are <see cref="RpcStatusException"/>s thrown before anything is written, so a refused operation
+/// changes nothing.
+/// </summary>
+internal sealed class MdtNamespace
+{
+    private readonly MdtStore _store;
+    private readonly IOstPlacement _placement;
+
+    public MdtNamespace(MdtStore store, IOstPlacement placement)
+    {
+        _store = store;
+        _placement = placement;
+        EnsureRoot();
+    }
+
+    public MdtStore Store => _store;
+
+    private static long Now() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
+
+    private void EnsureRoot()
+    {
+        if (_store.Get(MdtKeys.InodeKey(LustreFid.Root)) is null)
+        {
+            var now = Now();
+            var root = new MdtInode(EntryType.Directory, 0x41ED, 0, 0, 0, 2, now, now, now, [], []);
+            _store.ChangeAsync(tx =>
+            {
+                tx.Put(MdtKeys.InodeKey(LustreFid.Root), root.Encode());
+                return true;
+            }).GetAwaiter().GetResult();
+        }
+    }
+
+    private static string[] Components(string path)
+    {
+        var error = LustrePath.Validate(path, out var components);
+        if (error is not null)
+        {
+            throw new RpcStatusException(error.Contains("longer than", StringComparison.Ordinal) ? LustreErrno.ENAMETOOLONG : LustreErrno.EINVAL, error);
+        }
+
+        return components;
+    }
+
+    public MdtInode LoadInode(LustreFid fid) =>
+        _store.Get(MdtKeys.InodeKey(fid)) is { } bytes
+            ? MdtInode.Decode(bytes)
+            : throw new RpcStatusException(LustreErrno.ESTALE, $"no inode {fid}");
+
+    /// <summary>Walks to the directory holding the last component; returns it and the last name ("" for the root).</summary>
+    private (LustreFid Parent, MdtInode ParentInode, string Name) WalkToParent(string path, string[] components)
+    {
+        var current = LustreFid.Root;
+        var inode = LoadInode(current);
+        for (var i = 0; i < components.Length - 1; i++)
+        {
+            var entry = _store.Get(MdtKeys.EntryKey(current, components[i]))
+                ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{path}': no such file or directory ('{components[i]}' is missing)");
+            var (fid, type) = MdtKeys.ParseEntryValue(entry);
+            if (type != EntryType.Directory)
+            {
+                throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{path}': '{components[i]}' is not a directory");
+            }
+
+            current = fid;
+            inode = LoadInode(fid);
+        }
+
+        return (current, inode, components.Length == 0 ? string.Empty : components[^1]);
+    }
+
+    private (LustreFid Fid, EntryType Type)? LookupEntry(LustreFid parent, string name) =>
+        _store.Get(MdtKeys.EntryKey(parent, name)) is { } value ? MdtKeys.ParseEntryValue(value) : null;
+
+    public (LustreFid Fid, MdtInode Inode) Resolve(string path)
+    {
+        var components = Components(path);
+        if (components.Length == 0)
+        {
+            return (LustreFid.Root, LoadInode(LustreFid.Root));
+        }
+
+        var (parent, _, name) = WalkToParent(path, components);
+        var entry = LookupEntry(parent, name) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{path}': no such file or directory");
+        return (entry.Fid, LoadInode(entry.Fid));
+    }
+
+    public InodeAttributes GetAttr(string path)
+    {
+        var (fid, inode) = Resolve(path);
+        return inode.ToAttributes(fid);
+    }
+
+    public ReadDirReply ReadDir(string path, string cookie, int maxEntries)
+    {
+        var (fid, inode) = Resolve(path);
+        if (inode.Type != EntryType.Directory)
+        {
+            throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{path}' is not a directory");
+        }
+
+        if (maxEntries <= 0)
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, $"max entries {maxEntries} must be positive");
+        }
+
+        maxEntries = Math.Min(maxEntries, ProtocolLimits.MaxDirectoryPageEntries);
+        var prefix = MdtKeys.EntryPrefix(fid);
+        var entries = new List<DirEntry>(Math.Min(maxEntries, 128));
+        using var iterator = _store.NewIterator();
+        if (cookie.Length == 0)
+        {
+            iterator.Seek(prefix);
+        }
+        else
+        {
+            // Seek past the cookie name: the same key with a 0 byte appended is its immediate successor.
+            var after = MdtKeys.EntryKey(fid, cookie);
+            Array.Resize(ref after, after.Length + 1);
+            iterator.Seek(after);
+        }
+
+        var end = true;
+        while (iterator.Valid())
+        {
+            var key = iterator.Key();
+            if (!key.AsSpan().StartsWith(prefix))
+            {
+                break;
+            }
+
+            if (entries.Count == maxEntries)
+            {
+                end = false;
+                break;
+            }
+
+            var (child, type) = MdtKeys.ParseEntryValue(iterator.Value());
+            entries.Add(new DirEntry(MdtKeys.EntryName(key), type, child));
+            iterator.Next();
+        }
+
+        return new ReadDirReply(entries, end);
+    }
+
+    public Task<InodeAttributes> OpenAsync(OpenRequest request)
+    {
+        var components = Components(request.Path);
+        if (components.Length == 0)
+        {
+            throw new RpcStatusException(LustreErrno.EISDIR, "'/' is a directory");
+        }
+
+        var requestedLayout = request.Layout.Length == 0 ? null : DecodeLayout(request.Layout, "layout");
+        if ((request.Flags & OpenFlags.Create) == 0)
+        {
+            var existing = GetAttr(request.Path);
+            return existing.Type == EntryType.Directory
+                ? throw new RpcStatusException(LustreErrno.EISDIR, $"'{request.Path}' is a directory")
+                : Task.FromResult(existing);
+        }
+
+        return _store.ChangeAsync(tx =>
+        {
+            var (parent, parentInode, name) = WalkToParent(request.Path, components);
+            if (parentInode.Type != EntryType.Directory)
+            {
+                throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{LustrePath.Parent(request.Path)}' is not a directory");
+            }
+
+            if (LookupEntry(parent, name) is { } found)
+            {
+                if ((request.Flags & OpenFlags.Exclusive) != 0)
+                {
+                    throw new RpcStatusException(LustreErrno.EEXIST, $"'{request.Path}' already exists");
+                }
+
+                var inode = LoadInode(found.Fid);
+                return inode.Type == EntryType.Directory
+                    ? throw new RpcStatusException(LustreErrno.EISDIR, $"'{request.Path}' is a directory")
+                    : inode.ToAttributes(found.Fid);
+            }
+
+            var template = requestedLayout ?? InheritedLayout(parent, parentInode);
+            var layout = _placement.Instantiate(template, tx);
+            var encoded = new byte[LayoutCodec.GetEncodedLength(layout)];
+            LayoutCodec.Encode(layout, encoded);
+            var fid = _store.AllocateFid(tx);
+            var now = Now();
+            var created = new MdtInode(EntryType.File, 0x8000 | (request.Mode & 0xFFF), 0, 0, 0, 1, now, now, now, encoded, []);
+            tx.Put(MdtKeys.InodeKey(fid), created.Encode());
+            tx.Put(MdtKeys.EntryKey(parent, name), MdtKeys.EntryValue(fid, EntryType.File));
+            tx.Put(MdtKeys.InodeKey(parent), (parentInode with { ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
+            return created.ToAttributes(fid);
+        });
+    }
+
+    /// <summary>A new file's layout: its directory's default, else the root's default, else the filesystem's.</summary>
+    private FileLayout InheritedLayout(LustreFid parent, MdtInode parentInode)
+    {
+        if (parentInode.DefaultLayout.Length > 0)
+        {
+            return DecodeLayout(parentInode.DefaultLayout, "directory default layout");
+        }
+
+        if (parent != LustreFid.Root && LoadInode(LustreFid.Root).DefaultLayout is { Length: > 0 } rootDefault)
+        {
+            return DecodeLayout(rootDefault, "root default layout");
+        }
+
+        return _placement.FilesystemDefault();
+    }
+
+    private static FileLayout DecodeLayout(byte[] bytes, string what)
+    {
+        try
+        {
+            return LayoutCodec.Decode(bytes);
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, $"bad {what}: {ex.Message}");
+        }
+        catch (ArgumentException ex)
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, $"bad {what}: {ex.Message}");
+        }
+    }
+
+    public Task<InodeAttributes> SetAttrAsync(SetAttrRequest request)
+    {
+        if ((request.Mask & (SetAttrMask.Size | SetAttrMask.SizeAtLeast)) != 0 && (request.Size < 0 || request.Size > ProtocolLimits.MaxFileSize))
+        {
+            throw new RpcStatusException(LustreErrno.EFBIG, $"size {request.Size} is outside 0..{ProtocolLimits.MaxFileSize}");
+        }
+
+        return _store.ChangeAsync(tx =>
+        {
+            var inode = LoadInode(request.Fid);
+            var now = Now();
+            var size = inode.Size;
+            if ((request.Mask & SetAttrMask.Size) != 0)
+            {
+                if (inode.Type == EntryType.Directory)
+                {
+                    throw new RpcStatusException(LustreErrno.EISDIR, $"{request.Fid} is a directory; it has no size to set");
+                }
+
+                size = request.Size;
+            }
+            else if ((request.Mask & SetAttrMask.SizeAtLeast) != 0)
+            {
+                size = Math.Max(size, request.Size);
+            }
+
+            var updated = inode with
+            {
+                Size = size,
+                Mode = (request.Mask & SetAttrMask.Mode) != 0 ? (inode.Mode & 0xF000) | (request.Mode & 0xFFF) : inode.Mode,
+                Uid = (request.Mask & SetAttrMask.Uid) != 0 ? request.Uid : inode.Uid,
+                Gid = (request.Mask & SetAttrMask.Gid) != 0 ? request.Gid : inode.Gid,
+                AccessTimeNs = (request.Mask & SetAttrMask.AccessTime) != 0 ? request.AccessTimeNs : inode.AccessTimeNs,
+                ModifyTimeNs = (request.Mask & SetAttrMask.ModifyTime) != 0 ? request.ModifyTimeNs : inode.ModifyTimeNs,
+                ChangeTimeNs = now,
+            };
+            tx.Put(MdtKeys.InodeKey(request.Fid), updated.Encode());
+            return updated.ToAttributes(request.Fid);
+        });
+    }
+
+    public Task<InodeAttributes> MkdirAsync(MkdirRequest request)
+    {
+        var components = Components(request.Path);
+        if (components.Length == 0)
+        {
+            throw new RpcStatusException(LustreErrno.EEXIST, "'/' already exists");
+        }
+
+        return _store.ChangeAsync(tx =>
+        {
+            var (parent, parentInode, name) = WalkToParent(request.Path, components);
+            if (parentInode.Type != EntryType.Directory)
+            {
+                throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{LustrePath.Parent(request.Path)}' is not a directory");
+            }
+
+            if (LookupEntry(parent, name) is not null)
+            {
+                throw new RpcStatusException(LustreErrno.EEXIST, $"'{request.Path}' already exists");
+            }
+
+            var fid = _store.AllocateFid(tx);
+            var now = Now();
+            var created = new MdtInode(EntryType.Directory, 0x4000 | (request.Mode & 0xFFF), 0, 0, 0, 2, now, now, now, [], []);
+            tx.Put(MdtKeys.InodeKey(fid), created.Encode());
+            tx.Put(MdtKeys.EntryKey(parent, name), MdtKeys.EntryValue(fid, EntryType.Directory));
+            tx.Put(MdtKeys.InodeKey(parent), (parentInode with { LinkCount = parentInode.LinkCount + 1, ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
+            return created.ToAttributes(fid);
+        });
+    }
+
+    public Task<bool> RemoveAsync(string path, bool directory)
+    {
+        var components = Components(path);
+        if (components.Length == 0)
+        {
+            throw new RpcStatusException(LustreErrno.EBUSY, "'/' cannot be removed");
+        }
+
+        return _store.ChangeAsync(tx =>
+        {
+            var (parent, parentInode, name) = WalkToParent(path, components);
+            var entry = LookupEntry(parent, name) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{path}': no such file or directory");
+            var inode = LoadInode(entry.Fid);
+            if (directory && inode.Type != EntryType.Directory)
+            {
+                throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{path}' is not a directory");
+            }
+
+            if (!directory && inode.Type == EntryType.Directory)
+            {
+                throw new RpcStatusException(LustreErrno.EISDIR, $"'{path}' is a directory (use rmdir)");
+            }
+
+            if (directory && HasEntries(entry.Fid))
+            {
+                throw new RpcStatusException(LustreErrno.ENOTEMPTY, $"'{path}' is not empty");
+            }
+
+            var now = Now();
+            tx.Delete(MdtKeys.EntryKey(parent, name));
+            DropInode(tx, entry.Fid, inode);
+            var linkDelta = directory ? 1u : 0u;
+            tx.Put(MdtKeys.InodeKey(parent), (parentInode with { LinkCount = parentInode.LinkCount - linkDelta, ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
+            return true;
+        });
+    }
+
+    /// <summary>Deletes an inode; a file's objects go to the durable destroy queue in the same batch.</summary>
+    private static void DropInode(MdtTransaction tx, LustreFid fid, MdtInode inode)
+    {
+        tx.Delete(MdtKeys.InodeKey(fid));
+        if (inode.Type == EntryType.File && inode.Layout.Length > 0)
+        {
+            foreach (var component in LayoutCodec.Decode(inode.Layout).Components)
+            {
+                foreach (var obj in component.Objects)
+                {
+                    tx.Put(MdtKeys.DestroyKey(obj.OstIndex, obj.ObjectId), []);
+                }
+            }
+        }
+    }
+
+    private bool HasEntries(LustreFid directory)
+    {
+        var prefix = MdtKeys.EntryPrefix(directory);
+        using var iterator = _store.NewIterator();
+        iterator.Seek(prefix);
+        return iterator.Valid() && iterator.Key().AsSpan().StartsWith(prefix);
+    }
+
+    public Task<bool> RenameAsync(RenameRequest request)
+    {
+        var from = Components(request.From);
+        var to = Components(request.To);
+        if (from.Length == 0 || to.Length == 0)
+        {
+            throw new RpcStatusException(LustreErrno.EBUSY, "the root cannot be renamed or replaced");
+        }
+
+        var fromPath = "/" + string.Join('/', from);
+        var toPath = "/" + string.Join('/', to);
+        if (toPath.StartsWith(fromPath + "/", StringComparison.Ordinal))
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, $"cannot move '{fromPath}' into its own subdirectory '{toPath}'");
+        }
+
+        return _store.ChangeAsync(tx =>
+        {
+            var (fromParent, fromParentInode, fromName) = WalkToParent(request.From, from);
+            var source = LookupEntry(fromParent, fromName) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{request.From}': no such file or directory");
+            var (toParent, toParentInode, toName) = WalkToParent(request.To, to);
+            if (toParentInode.Type != EntryType.Directory)
+            {
+                throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{LustrePath.Parent(request.To)}' is not a directory");
+            }
+
+            if (fromPath == toPath)
+            {
+                return true;
+            }
+
+            var now = Now();
+            var isDirectory = source.Type == EntryType.Directory;
+            if (LookupEntry(toParent, toName) is { } target)
+            {
+                var targetInode = LoadInode(target.Fid);
+                if (isDirectory && targetInode.Type != EntryType.Directory)
+                {
+                    throw new RpcStatusException(LustreErrno.ENOTDIR, $"cannot replace file '{request.To}' with directory '{request.From}'");
+                }
+
+                if (!isDirectory && targetInode.Type == EntryType.Directory)
+                {
+                    throw new RpcStatusException(LustreErrno.EISDIR, $"cannot replace directory '{request.To}' with file '{request.From}'");
+                }
+
+                if (targetInode.Type == EntryType.Directory && HasEntries(target.Fid))
+                {
+                    throw new RpcStatusException(LustreErrno.ENOTEMPTY, $"'{request.To}' is a directory that is not empty");
+                }
+
+                DropInode(tx, target.Fid, targetInode);
+                if (isDirectory)
+                {
+                    // The replaced directory's link to its parent goes away.
+                    toParentInode = toParentInode with { LinkCount = toParentInode.LinkCount - 1 };
+                }
+            }
+
+            tx.Delete(MdtKeys.EntryKey(fromParent, fromName));
+            tx.Put(MdtKeys.EntryKey(toParent, toName), MdtKeys.EntryValue(source.Fid, source.Type));
+            var linkMove = isDirectory ? 1u : 0u;
+            if (fromParent == toParent)
+            {
+                tx.Put(MdtKeys.InodeKey(toParent), (toParentInode with { ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
+            }
+            else
+            {
+                tx.Put(MdtKeys.InodeKey(fromParent), (fromParentInode with { LinkCount = fromParentInode.LinkCount - linkMove, ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
+                tx.Put(MdtKeys.InodeKey(toParent), (toParentInode with { LinkCount = toParentInode.LinkCount + linkMove, ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
+            }
+
+            var moved = LoadInode(source.Fid);
+            tx.Put(MdtKeys.InodeKey(source.Fid), (moved with { ChangeTimeNs = now }).Encode());
+            return true;
+        });
+    }
+
+    public Task<bool> SetDirLayoutAsync(SetDirLayoutRequest request)
+    {
+        if (request.Layout.Length > 0)
+        {
+            var layout = DecodeLayout(request.Layout, "layout");
+            if (layout.IsInstantiated)
+            {
+                throw new RpcStatusException(LustreErrno.EINVAL, "a directory default layout must not name OST objects");
+            }
+        }
+
+        return _store.ChangeAsync(tx =>
+        {
+            var (fid, inode) = Resolve(request.Path);
+            if (inode.Type != EntryType.Directory)
+            {
+                throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{request.Path}' is not a directory");
+            }
+
+            tx.Put(MdtKeys.InodeKey(fid), (inode with { DefaultLayout = request.Layout, ChangeTimeNs = Now() }).Encode());
+            return true;
+        });
+    }
+
+    /// <summary>The objects waiting to be destroyed on their OSTs.</summary>
+    public List<(int OstIndex, ulong ObjectId)> PendingDestroys(int max)
+    {
+        var result = new List<(int, ulong)>();
+        using var iterator = _store.NewIterator();
+        iterator.Seek([MdtKeys.DestroyQueue]);
+        while (iterator.Valid() && result.Count < max)
+        {
+            var key = iterator.Key();
+            if (key.Length != 13 || key[0] != MdtKeys.DestroyQueue)
+            {
+                break;
+            }
+
+            result.Add(MdtKeys.ParseDestroyKey(key));
+            iterator.Next();
+        }
+
+        return result;
+    }
+
+    public Task<bool> ForgetDestroyedAsync(IReadOnlyList<(int OstIndex, ulong ObjectId)> destroyed) =>
+        _store.ChangeAsync(tx =>
+        {
+            foreach (var (ost, id) in destroyed)
+            {
+                tx.Delete(MdtKeys.DestroyKey(ost, id));
+            }
+
+            return true;
+        });
+}

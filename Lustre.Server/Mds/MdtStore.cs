@@ -1,0 +1,196 @@
+using System.Buffers.Binary;
+using System.Threading.Channels;
+using Lustre.Protocol;
+using RocksDbSharp;
+
+namespace Lustre.Server.Mds;
+
+/// <summary>
+/// The MDT: a RocksDB database with one writer. Every metadata change is one write batch; changes queue to a
+/// single writer loop that applies each batch (so later changes see earlier ones), then makes the whole group
+/// durable with one WAL fsync before any of them is acknowledged — group commit: concurrent operations share
+/// one sync. Reads go straight to RocksDB from any thread.
+/// </summary>
+internal sealed class MdtStore : IDisposable
+{
+    private const int MaxGroup = 256;
+    private const ulong FidSequenceBase = 0x200000400;
+    private readonly RocksDb _db;
+    private readonly WriteOptions _applyOptions = new WriteOptions().SetSync(false);
+    private readonly WriteOptions _syncOptions = new WriteOptions().SetSync(true);
+    private readonly Channel<PendingChange> _queue = Channel.CreateUnbounded<PendingChange>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _writer;
+    private ulong _nextFid;
+    private ulong _commits;
+
+    public MdtStore(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        Path = directory;
+        var options = new DbOptions().SetCreateIfMissing(true).SetKeepLogFileNum(4);
+        _db = RocksDb.Open(options, directory);
+        _nextFid = ReadCounter(MdtKeys.NextFidKey) is var next and > 0 ? next : 1;
+        _commits = ReadCounter(MdtKeys.CommitKey);
+        _writer = Task.Factory.StartNew(WriterLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    }
+
+    public string Path { get; }
+
+    /// <summary>How many group commits (WAL syncs) have run; lets tests and benchmarks see grouping.</summary>
+    public ulong Commits => Interlocked.Read(ref _commits);
+
+    public byte[]? Get(byte[] key) => _db.Get(key);
+
+    public Iterator NewIterator() => _db.NewIterator();
+
+    public RocksDb Database => _db;
+
+    /// <summary>Runs <paramref name="change"/> in the writer loop and completes once its batch is durable.</summary>
+    public Task<T> ChangeAsync<T>(Func<MdtTransaction, T> change)
+    {
+        var pending = new PendingChange<T>(change);
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            throw new ObjectDisposedException(nameof(MdtStore), "The MDT is shut down.");
+        }
+
+        return pending.Task;
+    }
+
+    internal LustreFid AllocateFid(MdtTransaction transaction)
+    {
+        var n = _nextFid++;
+        transaction.Put(MdtKeys.NextFidKey, Counter(_nextFid));
+        return new LustreFid(FidSequenceBase + (n >> 32), (uint)n, 0);
+    }
+
+    internal ulong AllocateObjectId(MdtTransaction transaction, int ostIndex)
+    {
+        var key = MdtKeys.SequenceKey(ostIndex);
+        if (!transaction.PendingCounters.TryGetValue(ostIndex, out var next))
+        {
+            next = ReadCounter(key) is var stored and > 0 ? stored : 1;
+        }
+
+        transaction.PendingCounters[ostIndex] = next + 1;
+        transaction.Put(key, Counter(next + 1));
+        return next;
+    }
+
+    private ulong ReadCounter(byte[] key) => _db.Get(key) is { Length: 8 } value ? BinaryPrimitives.ReadUInt64LittleEndian(value) : 0;
+
+    private static byte[] Counter(ulong value)
+    {
+        var bytes = new byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, value);
+        return bytes;
+    }
+
+    private async Task WriterLoopAsync()
+    {
+        var group = new List<PendingChange>(MaxGroup);
+        var reader = _queue.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (group.Count < MaxGroup && reader.TryRead(out var change))
+            {
+                group.Add(change);
+            }
+
+            var wrote = false;
+            foreach (var change in group)
+            {
+                using var batch = new WriteBatch();
+                var transaction = new MdtTransaction(this, batch);
+                try
+                {
+                    change.Run(transaction);
+                    if (batch.Count() > 0)
+                    {
+                        _db.Write(batch, _applyOptions);
+                        wrote = true;
+                    }
+                }
+#pragma warning disable CA1031 // The failure belongs to that one operation and goes back to its caller.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    change.Fail(ex);
+                }
+            }
+
+            Exception? syncError = null;
+            if (wrote)
+            {
+                try
+                {
+                    using var marker = new WriteBatch();
+                    marker.Put(MdtKeys.CommitKey, Counter(_commits + 1));
+                    _db.Write(marker, _syncOptions);
+                    Interlocked.Increment(ref _commits);
+                }
+#pragma warning disable CA1031 // Reported to every operation of the group: none of them is durable.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    syncError = new IOException($"The MDT could not sync its log: {ex.Message}", ex);
+                }
+            }
+
+            foreach (var change in group)
+            {
+                if (syncError is null)
+                {
+                    change.Complete();
+                }
+                else
+                {
+                    change.Fail(syncError);
+                }
+            }
+
+            group.Clear();
+        }
+    }
+
+    public void Dispose()
+    {
+        _queue.Writer.TryComplete();
+        _writer.GetAwaiter().GetResult();
+        _db.Dispose();
+    }
+
+    private abstract class PendingChange
+    {
+        public abstract void Run(MdtTransaction transaction);
+
+        public abstract void Complete();
+
+        public abstract void Fail(Exception exception);
+    }
+
+    private sealed class PendingChange<T>(Func<MdtTransaction, T> change) : PendingChange
+    {
+        private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private T? _result;
+        private bool _failed;
+
+        public Task<T> Task => _completion.Task;
+
+        public override void Run(MdtTransaction transaction) => _result = change(transaction);
+
+        public override void Complete()
+        {
+            if (!_failed)
+            {
+                _completion.TrySetResult(_result!);
+            }
+        }
+
+        public override void Fail(Exception exception)
+        {
+            _failed = true;
+            _completion.TrySetException(exception);
+        }
+    }
+}

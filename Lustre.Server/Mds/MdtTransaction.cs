@@ -1,0 +1,27 @@
+using RocksDbSharp;
+
+namespace Lustre.Server.Mds;
+
+/// <summary>The writes of one metadata operation, applied together as one RocksDB batch or not at all.</summary>
+internal sealed class MdtTransaction
+{
+    private readonly MdtStore _store;
+    private readonly WriteBatch _batch;
+
+    public MdtTransaction(MdtStore store, WriteBatch batch)
+    {
+        _store = store;
+        _batch = batch;
+    }
+
+    public MdtStore Store => _store;
+
+    /// <summary>Object id counters advanced by this operation but not yet applied.</summary>
+    public Dictionary<int, ulong> PendingCounters { get; } = [];
+
+    public byte[]? Get(byte[] key) => _store.Get(key);
+
+    public void Put(byte[] key, byte[] value) => _batch.Put(key, value);
+
+    public void Delete(byte[] key) => _batch.Delete(key);
+}

@@ -1,0 +1,124 @@
+using System.Buffers;
+using Lustre.Protocol;
+using Lustre.Protocol.Messages;
+using Lustre.Server.Rpc;
+
+namespace Lustre.Server.Oss;
+
+/// <summary>
+/// The object storage service: answers OST opcodes for the OSTs this server hosts. Bulk writes were
+/// checksum-verified by the session before they get here; reads go out with a checksum the client verifies.
+/// </summary>
+internal sealed class OssService : IRpcService, IDisposable
+{
+    private readonly Dictionary<int, ObjectStore> _targets;
+
+    public OssService(IEnumerable<ObjectStore> targets) => _targets = targets.ToDictionary(t => t.Index);
+
+    public IReadOnlyCollection<ObjectStore> Targets => _targets.Values;
+
+    public bool Handles(Opcode opcode) => opcode.IsOst();
+
+    public async ValueTask<RpcResponse> HandleAsync(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        switch (request.Opcode)
+        {
+            case Opcode.OstRead:
+            {
+                var read = OstReadRequest.Read(ref reader);
+                var store = Target(read.Object.OstIndex);
+                CheckRange(read.Offset, read.Length, "read");
+                var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(read.Length, 1));
+                try
+                {
+                    var count = await store.ReadAsync(read.Object.ObjectId, read.Offset, buffer.AsMemory(0, read.Length), cancellationToken).ConfigureAwait(false);
+                    return RpcResponse.WithBulk(null, buffer, count);
+                }
+                catch
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    throw;
+                }
+            }
+
+            case Opcode.OstWrite:
+            {
+                var write = OstWriteRequest.Read(ref reader);
+                var store = Target(write.Object.OstIndex);
+                CheckRange(write.Offset, request.Bulk.Length, "write");
+                await store.WriteAsync(write.Object.ObjectId, write.Offset, request.Bulk, cancellationToken).ConfigureAwait(false);
+                return RpcResponse.Ok();
+            }
+
+            case Opcode.OstPunch:
+            {
+                var punch = OstPunchRequest.Read(ref reader);
+                CheckRange(punch.Size, 0, "punch");
+                Target(punch.Object.OstIndex).Punch(punch.Object.ObjectId, punch.Size);
+                return RpcResponse.Ok();
+            }
+
+            case Opcode.OstSync:
+            {
+                var target = ObjectRef.Read(ref reader);
+                Target(target.OstIndex).Sync(target.ObjectId);
+                return RpcResponse.Ok();
+            }
+
+            case Opcode.OstGetAttr:
+            {
+                var target = ObjectRef.Read(ref reader);
+                var (exists, size, allocated) = Target(target.OstIndex).GetAttributes(target.ObjectId);
+                var body = new FrameBuffer();
+                new OstAttrReply(exists, size, allocated).Write(body.Body);
+                return RpcResponse.Ok(body);
+            }
+
+            case Opcode.OstDestroy:
+            {
+                var target = ObjectRef.Read(ref reader);
+                Target(target.OstIndex).Destroy(target.ObjectId);
+                return RpcResponse.Ok();
+            }
+
+            case Opcode.OstStatFs:
+            {
+                var store = Target(OstIndexRequest.Read(ref reader).OstIndex);
+                var (total, available) = store.SpaceUsage();
+                var body = new FrameBuffer();
+                new StatFsReply(total, available, total - available, store.ObjectCount).Write(body.Body);
+                return RpcResponse.Ok(body);
+            }
+
+            default:
+                throw new RpcStatusException(LustreErrno.ENOSYS, $"{request.Opcode} is not an OST operation");
+        }
+    }
+
+    private ObjectStore Target(int index) =>
+        _targets.TryGetValue(index, out var store)
+            ? store
+            : throw new RpcStatusException(LustreErrno.ENOENT, $"no OST with index {index} on this server");
+
+    private static void CheckRange(long offset, long length, string operation)
+    {
+        if (offset < 0 || length < 0 || offset > ProtocolLimits.MaxFileSize - length)
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, $"{operation} range offset {offset}, length {length} is outside 0..{ProtocolLimits.MaxFileSize}");
+        }
+
+        if (length > ProtocolLimits.MaxBulkLength)
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, $"{operation} length {length} is over the bulk limit of {ProtocolLimits.MaxBulkLength}");
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var store in _targets.Values)
+        {
+            store.Dispose();
+        }
+    }
+}
