@@ -1,0 +1,330 @@
+using System.Runtime.CompilerServices;
+using Lustre.IO;
+using Lustre.Layouts;
+using Lustre.Namespace;
+using Lustre.Protocol;
+using Lustre.Protocol.Messages;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Lustre.Client;
+
+/// <summary>
+/// The entry point to a filesystem: made from an address such as <c>127.0.0.1:9880/lustre</c>, it finds the
+/// targets through the MGS, does metadata through the MDS and moves file data straight to and from the OSTs.
+/// Thread-safe; make one per process and share it. Methods are virtual so tests can substitute it.
+/// </summary>
+public class LustreClient : IAsyncDisposable
+{
+    private readonly LustreClientOptions _options = new();
+    private readonly LustreAddress? _address;
+    private readonly TargetDirectory? _targets;
+    private readonly SemaphoreSlim _connectLock = new(1, 1);
+    private readonly Dictionary<int, OstChannel> _osts = [];
+    private readonly Lock _ostLock = new();
+    private ulong _configGeneration = ulong.MaxValue;
+
+    /// <summary>For test doubles only.</summary>
+    protected LustreClient()
+    {
+    }
+
+    /// <summary>Creates a client; no connection is made until the first call.</summary>
+    /// <param name="address">MGS address(es) and filesystem name: <c>host:port[,host:port]/fsname</c>.</param>
+    /// <param name="options">Settings; null for the defaults.</param>
+    public LustreClient(string address, LustreClientOptions? options = null)
+    {
+        _address = LustreAddress.Parse(address);
+        _options = options ?? new LustreClientOptions();
+        _options.Validate();
+        var loggers = _options.LoggerFactory ?? NullLoggerFactory.Instance;
+        Logger = loggers.CreateLogger("Lustre.Sdk");
+        var settings = new RpcConnectionSettings(
+            "client-" + Guid.NewGuid().ToString("N"),
+            new XidGenerator(),
+            _options.ConnectTimeout,
+            _options.RequestTimeout,
+            _options.SharedSecret,
+            Logger);
+        _targets = new TargetDirectory(_address.Mgs, settings, _options.ConnectionsPerServer);
+    }
+
+    /// <summary>The filesystem name from the address.</summary>
+    public virtual string FsName => _address?.FsName ?? string.Empty;
+
+    internal LustreClientOptions Options => _options;
+
+    internal ILogger Logger { get; } = NullLogger.Instance;
+
+    private TargetDirectory Targets => _targets ?? throw new InvalidOperationException("This LustreClient was made for a test double.");
+
+    /// <summary>Fetches the configuration from the MGS when it has not been fetched yet.</summary>
+    internal async ValueTask EnsureConnectedAsync(CancellationToken cancellationToken)
+    {
+        if (Targets.HasConfig)
+        {
+            return;
+        }
+
+        await _connectLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!Targets.HasConfig)
+            {
+                var config = await Targets.RefreshAsync(cancellationToken).ConfigureAwait(false);
+                if (!string.Equals(config.FsName, FsName, StringComparison.Ordinal))
+                {
+                    throw new LustreException($"The MGS serves filesystem '{config.FsName}', not '{FsName}'.", LustreErrno.ENOENT, isTransient: false);
+                }
+            }
+        }
+        finally
+        {
+            _connectLock.Release();
+        }
+    }
+
+    /// <summary>Re-reads the target list from the MGS (new or deactivated OSTs).</summary>
+    public virtual async Task RefreshConfigurationAsync(CancellationToken cancellationToken = default) =>
+        await Targets.RefreshAsync(cancellationToken).ConfigureAwait(false);
+
+    internal OstChannel Ost(int index)
+    {
+        lock (_ostLock)
+        {
+            if (_configGeneration != Targets.Config.Generation)
+            {
+                // Addresses may have changed (a restarted OSS on a new port): rebuild the channels.
+                foreach (var channel in _osts.Values)
+                {
+                    channel.Dispose();
+                }
+
+                _osts.Clear();
+                _configGeneration = Targets.Config.Generation;
+            }
+
+            if (!_osts.TryGetValue(index, out var found))
+            {
+                found = new OstChannel(index, Targets.Ost(index), _options.MaxRpcsInFlightPerOst);
+                _osts[index] = found;
+            }
+
+            return found;
+        }
+    }
+
+    /// <summary>Sends one metadata request and returns the successful reply (throws on an error status).</summary>
+    internal async ValueTask<RpcReply> CallMdsAsync(Opcode opcode, FrameBuffer frame, string? path, CancellationToken cancellationToken)
+    {
+        await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
+        var reply = await Targets.Mds.CallAsync(opcode, frame, default, default, cancellationToken).ConfigureAwait(false);
+        if (reply.Status != 0)
+        {
+            var status = (LustreErrno)reply.Status;
+            var message = reply.ErrorMessage;
+            reply.Dispose();
+            throw status switch
+            {
+                LustreErrno.ENOENT when path is not null => new FileNotFoundException($"{path}: No such file or directory ({message})", path),
+                _ => ErrorMapping.FromStatus(status, message, $"{FsName}-MDT0000"),
+            };
+        }
+
+        return reply;
+    }
+
+    private async Task<InodeAttributes> CallForAttributesAsync(Opcode opcode, FrameBuffer frame, string path, CancellationToken cancellationToken)
+    {
+        using var reply = await CallMdsAsync(opcode, frame, path, cancellationToken).ConfigureAwait(false);
+        var reader = reply.Reader;
+        return InodeAttributes.Read(ref reader);
+    }
+
+    private static string CheckPath(string path, [CallerArgumentExpression(nameof(path))] string? name = null)
+    {
+        var error = LustrePath.Validate(path, out _);
+        return error is null ? LustrePath.Normalize(path) : throw new ArgumentException(error, name);
+    }
+
+    /// <summary>Returns the attributes of a file or directory. Throws <see cref="FileNotFoundException"/> when there is none.</summary>
+    public virtual async Task<LustreFileInfo> GetInfoAsync(string path, CancellationToken cancellationToken = default)
+    {
+        path = CheckPath(path);
+        using var frame = new FrameBuffer();
+        new PathRequest(path).Write(frame.Body);
+        return new LustreFileInfo(path, await CallForAttributesAsync(Opcode.MdsGetAttr, frame, path, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>True when a file or directory exists at <paramref name="path"/>.</summary>
+    public virtual async Task<bool> ExistsAsync(string path, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await GetInfoAsync(path, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (FileNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Creates a directory; its parent must exist.</summary>
+    public virtual async Task<LustreFileInfo> CreateDirectoryAsync(string path, CancellationToken cancellationToken = default)
+    {
+        path = CheckPath(path);
+        using var frame = new FrameBuffer();
+        new MkdirRequest(path, 0x1ED).Write(frame.Body);
+        return new LustreFileInfo(path, await CallForAttributesAsync(Opcode.MdsMkdir, frame, path, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>Deletes a file; its OST objects are destroyed in the background.</summary>
+    public virtual async Task DeleteFileAsync(string path, CancellationToken cancellationToken = default)
+    {
+        path = CheckPath(path);
+        using var frame = new FrameBuffer();
+        new PathRequest(path).Write(frame.Body);
+        using var reply = await CallMdsAsync(Opcode.MdsUnlink, frame, path, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes an empty directory.</summary>
+    public virtual async Task DeleteDirectoryAsync(string path, CancellationToken cancellationToken = default)
+    {
+        path = CheckPath(path);
+        using var frame = new FrameBuffer();
+        new PathRequest(path).Write(frame.Body);
+        using var reply = await CallMdsAsync(Opcode.MdsRmdir, frame, path, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Renames atomically, replacing a file (or empty directory) at <paramref name="destinationPath"/> as POSIX rename does.</summary>
+    public virtual async Task RenameAsync(string sourcePath, string destinationPath, CancellationToken cancellationToken = default)
+    {
+        sourcePath = CheckPath(sourcePath);
+        destinationPath = CheckPath(destinationPath);
+        using var frame = new FrameBuffer();
+        new RenameRequest(sourcePath, destinationPath).Write(frame.Body);
+        using var reply = await CallMdsAsync(Opcode.MdsRename, frame, sourcePath, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Lists a directory in name order, a page at a time under the hood.</summary>
+    public virtual async IAsyncEnumerable<LustreDirectoryEntry> EnumerateDirectoryAsync(
+        string path, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        path = CheckPath(path);
+        var cookie = string.Empty;
+        while (true)
+        {
+            ReadDirReply page;
+            using (var frame = new FrameBuffer())
+            {
+                new ReadDirRequest(path, cookie, 512).Write(frame.Body);
+                using var reply = await CallMdsAsync(Opcode.MdsReadDir, frame, path, cancellationToken).ConfigureAwait(false);
+                var reader = reply.Reader;
+                page = ReadDirReply.Read(ref reader);
+            }
+
+            foreach (var entry in page.Entries)
+            {
+                yield return new LustreDirectoryEntry(LustrePath.Combine(path, entry.Name), entry.Name, entry.Type == EntryType.Directory, entry.Fid);
+            }
+
+            if (page.End || page.Entries.Count == 0)
+            {
+                yield break;
+            }
+
+            cookie = page.Entries[^1].Name;
+        }
+    }
+
+    /// <summary>
+    /// Opens a file for positional, parallel reads and writes. <paramref name="mode"/>: <see cref="FileMode.Open"/>,
+    /// <see cref="FileMode.OpenOrCreate"/>, <see cref="FileMode.CreateNew"/>, <see cref="FileMode.Create"/> (truncates) or
+    /// <see cref="FileMode.Truncate"/>. A new file gets <paramref name="layout"/>, else its directory's default layout.
+    /// </summary>
+    public virtual async Task<LustreFile> OpenFileAsync(string path, FileMode mode = FileMode.Open, FileLayout? layout = null, CancellationToken cancellationToken = default)
+    {
+        path = CheckPath(path);
+        var flags = mode switch
+        {
+            FileMode.Open or FileMode.Truncate => OpenFlags.None,
+            FileMode.OpenOrCreate or FileMode.Create => OpenFlags.Create,
+            FileMode.CreateNew => OpenFlags.Create | OpenFlags.Exclusive,
+            _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "Append is not supported by OpenFileAsync; write at Length instead."),
+        };
+        if (layout is { IsInstantiated: true })
+        {
+            throw new ArgumentException("A layout for a new file must not name OST objects; the MDS allocates them.", nameof(layout));
+        }
+
+        var encoded = layout is null ? [] : EncodeLayout(layout);
+        using var frame = new FrameBuffer(256 + encoded.Length);
+        new OpenRequest(path, flags, 0x1A4, encoded).Write(frame.Body);
+        var attributes = await CallForAttributesAsync(Opcode.MdsOpen, frame, path, cancellationToken).ConfigureAwait(false);
+        var file = new LustreFile(this, path, attributes);
+        if (mode is FileMode.Create or FileMode.Truncate && attributes.Size > 0)
+        {
+            await file.SetLengthAsync(0, cancellationToken).ConfigureAwait(false);
+        }
+
+        return file;
+    }
+
+    /// <summary>Sets (or with null, removes) a directory's default layout for files created in it.</summary>
+    public virtual async Task SetDirectoryLayoutAsync(string path, FileLayout? layout, CancellationToken cancellationToken = default)
+    {
+        path = CheckPath(path);
+        if (layout is { IsInstantiated: true })
+        {
+            throw new ArgumentException("A default layout must not name OST objects.", nameof(layout));
+        }
+
+        var encoded = layout is null ? [] : EncodeLayout(layout);
+        using var frame = new FrameBuffer(256 + encoded.Length);
+        new SetDirLayoutRequest(path, encoded).Write(frame.Body);
+        using var reply = await CallMdsAsync(Opcode.MdsSetDirLayout, frame, path, cancellationToken).ConfigureAwait(false);
+    }
+
+    internal async Task<InodeAttributes> SetAttributesAsync(SetAttrRequest request, string path, CancellationToken cancellationToken)
+    {
+        using var frame = new FrameBuffer();
+        request.Write(frame.Body);
+        return await CallForAttributesAsync(Opcode.MdsSetAttr, frame, path, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static byte[] EncodeLayout(FileLayout layout)
+    {
+        var bytes = new byte[LayoutCodec.GetEncodedLength(layout)];
+        LayoutCodec.Encode(layout, bytes);
+        return bytes;
+    }
+
+    /// <summary>Closes every connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await DisposeAsyncCore().ConfigureAwait(false);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases the client's connections; override in a derived type to release more.</summary>
+    protected virtual async ValueTask DisposeAsyncCore()
+    {
+        if (_targets is not null)
+        {
+            await _targets.DisposeAsync().ConfigureAwait(false);
+        }
+
+        lock (_ostLock)
+        {
+            foreach (var channel in _osts.Values)
+            {
+                channel.Dispose();
+            }
+
+            _osts.Clear();
+        }
+
+        _connectLock.Dispose();
+    }
+}

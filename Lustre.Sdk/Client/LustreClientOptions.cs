@@ -1,0 +1,70 @@
+using Microsoft.Extensions.Logging;
+
+namespace Lustre.Client;
+
+/// <summary>Settings of a <see cref="LustreClient"/>. Every value has a default that suits one training node.</summary>
+public sealed class LustreClientOptions
+{
+    /// <summary>Bulk RPCs in flight per OST (default 8, as Lustre's max_rpcs_in_flight). 1 to 256.</summary>
+    public int MaxRpcsInFlightPerOst { get; set; } = 8;
+
+    /// <summary>Largest bulk RPC in bytes (default 4 MiB, as Lustre). 64 KiB to 16 MiB, a multiple of 64 KiB.</summary>
+    public int MaxBulkSize { get; set; } = 4 << 20;
+
+    /// <summary>TCP connections per server (default 2). 1 to 64.</summary>
+    public int ConnectionsPerServer { get; set; } = 2;
+
+    /// <summary>How long a connect may take (default 10 s).</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a request may wait for its reply before it fails with ETIMEDOUT (default 60 s).</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How many times a request that failed in transport is sent (default 4); resends keep their xid.</summary>
+    public int MaxAttempts { get; set; } = 4;
+
+    /// <summary>Bytes of sequential readahead a stream may hold (default 64 MiB).</summary>
+    public long ReadaheadBudget { get; set; } = 64L << 20;
+
+    /// <summary>Bytes of written data a stream may buffer before it sends them (default 64 MiB).</summary>
+    public long DirtyBudget { get; set; } = 64L << 20;
+
+    /// <summary>The cluster's shared secret, when its servers require one. Load it from a file or the environment, never a command line.</summary>
+    public byte[]? SharedSecret { get; set; }
+
+    /// <summary>Where the client logs; default: nowhere.</summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    internal void Validate()
+    {
+        Check(MaxRpcsInFlightPerOst, 1, 256, nameof(MaxRpcsInFlightPerOst));
+        Check(MaxBulkSize, 64 << 10, 16 << 20, nameof(MaxBulkSize));
+        if (MaxBulkSize % (64 << 10) != 0)
+        {
+            throw new ArgumentException($"{nameof(MaxBulkSize)} must be a multiple of 64 KiB; {MaxBulkSize} is not.", nameof(MaxBulkSize));
+        }
+
+        Check(ConnectionsPerServer, 1, 64, nameof(ConnectionsPerServer));
+        Check(MaxAttempts, 1, 100, nameof(MaxAttempts));
+        CheckTime(ConnectTimeout, nameof(ConnectTimeout));
+        CheckTime(RequestTimeout, nameof(RequestTimeout));
+        ArgumentOutOfRangeException.ThrowIfNegative(ReadaheadBudget, nameof(ReadaheadBudget));
+        ArgumentOutOfRangeException.ThrowIfNegative(DirtyBudget, nameof(DirtyBudget));
+    }
+
+    private static void Check(int value, int min, int max, string name)
+    {
+        if (value < min || value > max)
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be between {min} and {max}.");
+        }
+    }
+
+    private static void CheckTime(TimeSpan value, string name)
+    {
+        if (value <= TimeSpan.Zero || value > TimeSpan.FromHours(1))
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive and at most one hour.");
+        }
+    }
+}

@@ -1,0 +1,66 @@
+using Lustre.Layouts;
+using Lustre.Protocol;
+using Lustre.Protocol.Messages;
+
+namespace Lustre.Client;
+
+/// <summary>What <c>stat</c> tells about a file or directory.</summary>
+public sealed class LustreFileInfo
+{
+    internal LustreFileInfo(string path, InodeAttributes attributes)
+    {
+        Path = path;
+        Fid = attributes.Fid;
+        IsDirectory = attributes.Type == EntryType.Directory;
+        Length = attributes.Size;
+        Mode = (UnixFileMode)(attributes.Mode & 0xFFF);
+        UserId = attributes.Uid;
+        GroupId = attributes.Gid;
+        LinkCount = attributes.LinkCount;
+        LastAccessTime = FromNs(attributes.AccessTimeNs);
+        LastWriteTime = FromNs(attributes.ModifyTimeNs);
+        ChangeTime = FromNs(attributes.ChangeTimeNs);
+        Layout = attributes.Layout.Length == 0 ? null : LayoutCodec.Decode(attributes.Layout);
+    }
+
+    /// <summary>The path it was looked up by.</summary>
+    public string Path { get; }
+
+    /// <summary>The last component of <see cref="Path"/>.</summary>
+    public string Name => Path == "/" ? "/" : Path[(Path.LastIndexOf('/') + 1)..];
+
+    /// <summary>The file identifier, stable across renames.</summary>
+    public LustreFid Fid { get; }
+
+    /// <summary>True for a directory.</summary>
+    public bool IsDirectory { get; }
+
+    /// <summary>Size in bytes as the MDS records it (updated when writers flush or close).</summary>
+    public long Length { get; }
+
+    /// <summary>Permission bits.</summary>
+    public UnixFileMode Mode { get; }
+
+    /// <summary>Owner's user id.</summary>
+    public uint UserId { get; }
+
+    /// <summary>Owner's group id.</summary>
+    public uint GroupId { get; }
+
+    /// <summary>Number of names (files) or 2 + subdirectories (directories).</summary>
+    public uint LinkCount { get; }
+
+    /// <summary>Last access time.</summary>
+    public DateTimeOffset LastAccessTime { get; }
+
+    /// <summary>Last data modification time.</summary>
+    public DateTimeOffset LastWriteTime { get; }
+
+    /// <summary>Last attribute change time.</summary>
+    public DateTimeOffset ChangeTime { get; }
+
+    /// <summary>A file's layout (which OST objects hold its bytes); null for directories.</summary>
+    public FileLayout? Layout { get; }
+
+    private static DateTimeOffset FromNs(long ns) => DateTimeOffset.UnixEpoch.AddTicks(ns / 100);
+}

@@ -1,0 +1,188 @@
+using Lustre.Client;
+using Lustre.Layouts;
+using Lustre.Protocol;
+using Lustre.Protocol.Messages;
+
+namespace Lustre.IO;
+
+/// <summary>
+/// An open file with positional, thread-safe reads and writes that fan out to every OST of the range at once.
+/// Data is durable, and the size recorded on the MDS, when <see cref="FlushAsync"/> returns or the file is disposed.
+/// </summary>
+public sealed class LustreFile : IAsyncDisposable
+{
+    private readonly LustreClient _client;
+    private readonly HashSet<OstObject> _dirty = [];
+    private readonly Lock _lock = new();
+    private long _length;
+    private long _flushedLength;
+    private Exception? _failure;
+    private bool _disposed;
+
+    internal LustreFile(LustreClient client, string path, InodeAttributes attributes)
+    {
+        _client = client;
+        Path = path;
+        Fid = attributes.Fid;
+        Layout = LayoutCodec.Decode(attributes.Layout);
+        _length = attributes.Size;
+        _flushedLength = attributes.Size;
+    }
+
+    /// <summary>The path the file was opened by.</summary>
+    public string Path { get; }
+
+    /// <summary>The file identifier.</summary>
+    public LustreFid Fid { get; }
+
+    /// <summary>Where the file's bytes live.</summary>
+    public FileLayout Layout { get; }
+
+    /// <summary>The size: as recorded at open, grown by this handle's writes, or as set by <see cref="SetLengthAsync"/>.</summary>
+    public long Length => Interlocked.Read(ref _length);
+
+    internal LustreClient Client => _client;
+
+    /// <summary>Reads up to <paramref name="buffer"/>.Length bytes at <paramref name="offset"/>; returns fewer only at end of file. Holes read as zeros.</summary>
+    public async ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(offset, ProtocolLimits.MaxFileSize);
+        var length = Length;
+        if (offset >= length || buffer.IsEmpty)
+        {
+            return 0;
+        }
+
+        var count = (int)Math.Min(buffer.Length, length - offset);
+        await StripedIo.ReadAsync(this, offset, buffer[..count], cancellationToken).ConfigureAwait(false);
+        return count;
+    }
+
+    /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/>, extending the file as needed.</summary>
+    public async ValueTask WriteAtAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        if (offset > ProtocolLimits.MaxFileSize - data.Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), offset, $"Writing {data.Length} bytes at {offset} goes past the maximum file size of {ProtocolLimits.MaxFileSize} bytes.");
+        }
+
+        ThrowIfFailed();
+        if (data.IsEmpty)
+        {
+            return;
+        }
+
+        try
+        {
+            await StripedIo.WriteAsync(this, offset, data, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            lock (_lock)
+            {
+                // Some stripes may have landed and others not: no later flush may claim this data is safe.
+                _failure ??= ex;
+            }
+
+            throw;
+        }
+
+        var end = offset + data.Length;
+        long current;
+        while ((current = Interlocked.Read(ref _length)) < end && Interlocked.CompareExchange(ref _length, end, current) != current)
+        {
+        }
+    }
+
+    internal void MarkDirty(OstObject obj)
+    {
+        lock (_lock)
+        {
+            _dirty.Add(obj);
+        }
+    }
+
+    /// <summary>
+    /// Makes every byte written so far durable on its OST (fsync of each touched object, in parallel) and records
+    /// the size on the MDS. Throws if an earlier write failed: that data is not safe.
+    /// </summary>
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowIfFailed();
+        OstObject[] dirty;
+        lock (_lock)
+        {
+            dirty = [.. _dirty];
+            _dirty.Clear();
+        }
+
+        try
+        {
+            await StripedIo.SyncAsync(this, dirty, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            lock (_lock)
+            {
+                _dirty.UnionWith(dirty);
+            }
+
+            throw;
+        }
+
+        var length = Length;
+        if (dirty.Length > 0 || length != Interlocked.Read(ref _flushedLength))
+        {
+            var now = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
+            await _client.SetAttributesAsync(new SetAttrRequest(Fid, SetAttrMask.SizeAtLeast | SetAttrMask.ModifyTime, length, 0, 0, 0, 0, now), Path, cancellationToken).ConfigureAwait(false);
+            Interlocked.Exchange(ref _flushedLength, length);
+        }
+    }
+
+    /// <summary>Truncates or extends the file (the extension reads as zeros), on every object and on the MDS.</summary>
+    public async Task SetLengthAsync(long length, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, ProtocolLimits.MaxFileSize);
+        ThrowIfFailed();
+        await StripedIo.PunchAsync(this, length, cancellationToken).ConfigureAwait(false);
+        var attributes = await _client.SetAttributesAsync(new SetAttrRequest(Fid, SetAttrMask.Size, length, 0, 0, 0, 0, 0), Path, cancellationToken).ConfigureAwait(false);
+        Interlocked.Exchange(ref _length, attributes.Size);
+        Interlocked.Exchange(ref _flushedLength, attributes.Size);
+    }
+
+    private void ThrowIfFailed()
+    {
+        if (_failure is { } failure)
+        {
+            throw new LustreException($"{Path}: an earlier write failed, so its data is not durable: {failure.Message}", LustreErrno.EIO, isTransient: false, failure);
+        }
+    }
+
+    /// <summary>Flushes (see <see cref="FlushAsync"/>) and closes the file.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        try
+        {
+            if (_failure is null)
+            {
+                await FlushAsync().ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _disposed = true;
+        }
+    }
+}

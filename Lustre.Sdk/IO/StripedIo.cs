@@ -1,0 +1,188 @@
+using Lustre.Client;
+using Lustre.Layouts;
+using Lustre.Protocol;
+using Lustre.Protocol.Messages;
+
+namespace Lustre.IO;
+
+/// <summary>
+/// The parallel data path: a file range is cut by the layout into per-object pieces of at most one bulk RPC, and
+/// all pieces go out at once, bounded per OST. Reads land straight in the caller's buffer; holes read as zeros.
+/// </summary>
+internal static class StripedIo
+{
+    public static async Task ReadAsync(LustreFile file, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        var pieces = Split(file, offset, buffer.Length);
+        var tasks = new Task[pieces.Count];
+        for (var i = 0; i < pieces.Count; i++)
+        {
+            var piece = pieces[i];
+            tasks[i] = ReadPieceAsync(file, piece, buffer.Slice((int)(piece.FileOffset - offset), (int)piece.Length), cancellationToken);
+        }
+
+        await WhenAllOrFirstFailure(tasks).ConfigureAwait(false);
+    }
+
+    public static async Task WriteAsync(LustreFile file, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        var pieces = Split(file, offset, data.Length);
+        var tasks = new Task[pieces.Count];
+        for (var i = 0; i < pieces.Count; i++)
+        {
+            var piece = pieces[i];
+            file.MarkDirty(piece.Object);
+            tasks[i] = WritePieceAsync(file, piece, data.Slice((int)(piece.FileOffset - offset), (int)piece.Length), cancellationToken);
+        }
+
+        await WhenAllOrFirstFailure(tasks).ConfigureAwait(false);
+    }
+
+    public static async Task SyncAsync(LustreFile file, IReadOnlyList<OstObject> objects, CancellationToken cancellationToken)
+    {
+        var tasks = new Task[objects.Count];
+        for (var i = 0; i < objects.Count; i++)
+        {
+            tasks[i] = ObjectCallAsync(file, objects[i], Opcode.OstSync, static (w, o) => new ObjectRef(o.OstIndex, o.ObjectId).Write(w), $"sync of {file.Path}", cancellationToken);
+        }
+
+        await WhenAllOrFirstFailure(tasks).ConfigureAwait(false);
+    }
+
+    /// <summary>Sets every object to the size it has in a file of <paramref name="length"/> bytes.</summary>
+    public static async Task PunchAsync(LustreFile file, long length, CancellationToken cancellationToken)
+    {
+        var objects = new List<(OstObject Object, long Size)>();
+        foreach (var component in file.Layout.Components)
+        {
+            for (var stripe = 0; stripe < component.Objects.Count; stripe++)
+            {
+                var size = StripeMath.ObjectSizeForFileSize(length, component.Start, component.End, component.StripeSize, component.StripeCount, stripe);
+                objects.Add((component.Objects[stripe], size));
+            }
+        }
+
+        var tasks = new Task[objects.Count];
+        for (var i = 0; i < objects.Count; i++)
+        {
+            var (obj, size) = objects[i];
+            tasks[i] = ObjectCallAsync(file, obj, Opcode.OstPunch, (w, o) => new OstPunchRequest(new ObjectRef(o.OstIndex, o.ObjectId), size).Write(w), $"truncate of {file.Path} to {length}", cancellationToken);
+        }
+
+        await WhenAllOrFirstFailure(tasks).ConfigureAwait(false);
+    }
+
+    /// <summary>Pieces of at most one bulk RPC, each inside one stripe unit of one object.</summary>
+    private static List<StripeExtent> Split(LustreFile file, long offset, long length)
+    {
+        var extents = new List<StripeExtent>();
+        StripeMath.MapRange(file.Layout, offset, length, extents);
+        var maxBulk = file.Client.Options.MaxBulkSize;
+        var pieces = new List<StripeExtent>(extents.Count);
+        foreach (var extent in extents)
+        {
+            for (long done = 0; done < extent.Length; done += maxBulk)
+            {
+                var size = Math.Min(maxBulk, extent.Length - done);
+                pieces.Add(extent with { ObjectOffset = extent.ObjectOffset + done, FileOffset = extent.FileOffset + done, Length = size });
+            }
+        }
+
+        return pieces;
+    }
+
+    private static async Task ReadPieceAsync(LustreFile file, StripeExtent piece, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        var channel = file.Client.Ost(piece.Object.OstIndex);
+        await channel.InFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var frame = new FrameBuffer();
+            new OstReadRequest(new ObjectRef(piece.Object.OstIndex, piece.Object.ObjectId), piece.ObjectOffset, destination.Length).Write(frame.Body);
+            using var reply = await channel.Client.CallAsync(Opcode.OstRead, frame, default, destination, cancellationToken).ConfigureAwait(false);
+            ThrowOnError(reply, channel, "read", file, piece);
+            if (reply.BulkLength < destination.Length)
+            {
+                // Past the object's end or in a hole: the file reads zeros there.
+                destination.Span[reply.BulkLength..].Clear();
+            }
+        }
+        catch (LustreException ex) when (ex is not LustreServerException)
+        {
+            throw Wrap(ex, channel, "read", file, piece);
+        }
+        finally
+        {
+            channel.InFlight.Release();
+        }
+    }
+
+    private static async Task WritePieceAsync(LustreFile file, StripeExtent piece, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        var channel = file.Client.Ost(piece.Object.OstIndex);
+        await channel.InFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var frame = new FrameBuffer();
+            new OstWriteRequest(new ObjectRef(piece.Object.OstIndex, piece.Object.ObjectId), piece.ObjectOffset).Write(frame.Body);
+            using var reply = await channel.Client.CallAsync(Opcode.OstWrite, frame, data, default, cancellationToken).ConfigureAwait(false);
+            ThrowOnError(reply, channel, "write", file, piece);
+        }
+        catch (LustreException ex) when (ex is not LustreServerException)
+        {
+            throw Wrap(ex, channel, "write", file, piece);
+        }
+        finally
+        {
+            channel.InFlight.Release();
+        }
+    }
+
+    private static async Task ObjectCallAsync(
+        LustreFile file, OstObject obj, Opcode opcode, Action<BodyWriter, OstObject> body, string what, CancellationToken cancellationToken)
+    {
+        var channel = file.Client.Ost(obj.OstIndex);
+        using var frame = new FrameBuffer();
+        body(frame.Body, obj);
+        using var reply = await channel.Client.CallAsync(opcode, frame, default, default, cancellationToken).ConfigureAwait(false);
+        if (reply.Status != 0)
+        {
+            throw new LustreServerException((LustreErrno)reply.Status, $"{what}: object {obj}: {reply.ErrorMessage}", $"{file.Client.FsName}-{channel.Name}");
+        }
+    }
+
+    private static void ThrowOnError(in RpcReply reply, OstChannel channel, string operation, LustreFile file, StripeExtent piece)
+    {
+        if (reply.Status != 0)
+        {
+            throw new LustreServerException(
+                (LustreErrno)reply.Status,
+                $"{operation} of {piece.Length} bytes at offset {piece.FileOffset} of {file.Path} (object {piece.Object}): {reply.ErrorMessage}",
+                $"{file.Client.FsName}-{channel.Name}");
+        }
+    }
+
+    private static LustreException Wrap(LustreException inner, OstChannel channel, string operation, LustreFile file, StripeExtent piece) =>
+        new($"{file.Client.FsName}-{channel.Name}: {operation} of {piece.Length} bytes at offset {piece.FileOffset} of {file.Path} failed: {inner.Message}", inner.Errno, inner.IsTransient, inner);
+
+    /// <summary>Waits for all; throws the first failure (not an AggregateException) once every piece has finished.</summary>
+    private static async Task WhenAllOrFirstFailure(Task[] tasks)
+    {
+        try
+        {
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+        catch
+        {
+            foreach (var task in tasks)
+            {
+                if (task.IsFaulted && task.Exception!.InnerException is { } first)
+                {
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+                }
+            }
+
+            throw;
+        }
+    }
+}

@@ -1,0 +1,46 @@
+using Microsoft.Extensions.Logging;
+
+namespace Lustre.Server.Cluster;
+
+/// <summary>Settings of an embedded all-in-one cluster (MGS + MDS + OSTs in this process, on loopback).</summary>
+public sealed class LustreClusterOptions
+{
+    /// <summary>Where the cluster keeps its data. Default: a new folder under the system temp folder, deleted on dispose.</summary>
+    public string? DataDirectory { get; set; }
+
+    /// <summary>Number of OSTs (default 4).</summary>
+    public int OstCount { get; set; } = 4;
+
+    /// <summary>TCP port on 127.0.0.1; 0 (the default) picks a free one.</summary>
+    public int Port { get; set; }
+
+    /// <summary>Filesystem name, 1 to 8 characters as in Lustre (default "lustre").</summary>
+    public string FsName { get; set; } = "lustre";
+
+    /// <summary>Default stripe size of new files (default 4 MiB).</summary>
+    public long DefaultStripeSize { get; set; } = Layouts.LayoutDefaults.DefaultStripeSize;
+
+    /// <summary>Default stripe count of new files (default 1, -1 for all OSTs).</summary>
+    public int DefaultStripeCount { get; set; } = 1;
+
+    /// <summary>Shared secret clients must prove; null for none (loopback only).</summary>
+    public byte[]? SharedSecret { get; set; }
+
+    /// <summary>Delete the data folder when the cluster is disposed (default: only when the cluster made the folder).</summary>
+    public bool? DeleteDataOnDispose { get; set; }
+
+    /// <summary>Where the servers log; default: nowhere.</summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    internal void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(OstCount, 1, nameof(OstCount));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(OstCount, 256, nameof(OstCount));
+        ArgumentOutOfRangeException.ThrowIfNegative(Port, nameof(Port));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(Port, 65535, nameof(Port));
+        if (string.IsNullOrEmpty(FsName) || FsName.Length > 8 || !FsName.All(char.IsAsciiLetterOrDigit))
+        {
+            throw new ArgumentException($"FsName '{FsName}' must be 1 to 8 ASCII letters or digits, as Lustre's fsname.", nameof(FsName));
+        }
+    }
+}

@@ -1,0 +1,264 @@
+using System.Net;
+using Lustre.Client;
+using Lustre.Protocol.Messages;
+using Lustre.Server.Mds;
+using Lustre.Server.Mgs;
+using Lustre.Server.Oss;
+using Lustre.Server.Rpc;
+using Microsoft.Extensions.Logging;
+
+namespace Lustre.Server.Cluster;
+
+/// <summary>
+/// One server process: any mix of MGS, MDS and OSS roles behind one listener, as a Lustre server node hosts
+/// several targets on one network address. Targets register with the MGS at start; the MDS then learns the
+/// OSTs from the MGS and keeps their free space fresh.
+/// </summary>
+internal sealed partial class LustreNode : IAsyncDisposable
+{
+    private readonly NodeOptions _options;
+    private readonly ILogger _logger;
+    private readonly List<IAsyncDisposable> _asyncResources = [];
+    private readonly List<IDisposable> _resources = [];
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<Task> _background = [];
+    private RpcServer? _server;
+
+    private LustreNode(NodeOptions options, ILoggerFactory loggers)
+    {
+        _options = options;
+        _logger = loggers.CreateLogger("Lustre.Server");
+    }
+
+    public IPEndPoint Endpoint => _server!.LocalEndPoint;
+
+    public string FsName { get; private set; } = string.Empty;
+
+    internal MdtStore? Mdt { get; private set; }
+
+    internal OssService? Oss { get; private set; }
+
+    internal DestroyQueue? Destroys { get; private set; }
+
+    internal OstPlacement? Placement { get; private set; }
+
+    public static async Task<LustreNode> StartAsync(NodeOptions options, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var node = new LustreNode(options, loggers);
+        try
+        {
+            await node.StartCoreAsync(loggers, cancellationToken).ConfigureAwait(false);
+            return node;
+        }
+        catch
+        {
+            await node.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task StartCoreAsync(ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var options = _options;
+        if (!options.RunMgs && options.Mgs is null)
+        {
+            throw new ArgumentException("A node without the MGS role needs the MGS address (--mgs HOST:PORT).", nameof(options));
+        }
+
+        Directory.CreateDirectory(options.DataDirectory);
+        var services = new List<IRpcService>();
+        FsName = options.FsName;
+        if (options.RunMgs)
+        {
+            var store = new MgsConfigStore(Path.Combine(options.DataDirectory, "mgs"), options.FsName, options.DefaultStripeSize, options.DefaultStripeCount);
+            services.Add(new MgsService(store));
+        }
+
+        if (options.RunOss)
+        {
+            if (options.OstCount is < 1 or > 256)
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), options.OstCount, "An OSS hosts 1 to 256 OSTs.");
+            }
+
+            var stores = Enumerable.Range(options.FirstOstIndex, options.OstCount)
+                .Select(i => new ObjectStore(i, Path.Combine(options.DataDirectory, $"ost{i:X4}")))
+                .ToList();
+            Oss = new OssService(stores);
+            _resources.Add(Oss);
+            services.Add(Oss);
+        }
+
+        TargetDirectory? directory = null;
+        if (options.RunMds)
+        {
+            Mdt = new MdtStore(Path.Combine(options.DataDirectory, "mdt0000"));
+            _resources.Add(Mdt);
+        }
+
+        var listener = options.Listen;
+        _server = new RpcServer(
+            new RpcServerOptions { Endpoint = listener, Name = $"{options.FsName}@{listener}", Secret = options.Secret },
+            services,
+            _logger);
+
+        if (options.RunMds)
+        {
+            // Placement is filled in once the node knows its own address (the MGS may be itself).
+            var mdsHolder = new DeferredService();
+            services.Add(mdsHolder);
+            _server.Start();
+            var mgs = options.Mgs ?? Loopback(Endpoint);
+            directory = new TargetDirectory([mgs], ServerClientSettings(loggers, "mds"), connectionsPerServer: 1);
+            _asyncResources.Add(directory);
+            Placement = new OstPlacement(directory, Mdt!, new OstAllocator(new Random()), _logger);
+            var ns = new MdtNamespace(Mdt!, Placement);
+            Destroys = new DestroyQueue(ns, directory);
+            mdsHolder.Inner = new MdsService(ns);
+        }
+        else
+        {
+            _server.Start();
+        }
+
+        var advertised = Loopback(Endpoint);
+        var registrar = directory ?? new TargetDirectory([options.Mgs ?? advertised], ServerClientSettings(loggers, "oss"), connectionsPerServer: 1);
+        if (!ReferenceEquals(registrar, directory))
+        {
+            _asyncResources.Add(registrar);
+        }
+
+        if (options.RunOss)
+        {
+            foreach (var store in Oss!.Targets)
+            {
+                var config = await registrar.RegisterAsync(new TargetRecord(TargetKind.Ost, store.Index, advertised.ToString(), true), cancellationToken).ConfigureAwait(false);
+                FsName = config.FsName;
+            }
+        }
+
+        if (options.RunMds)
+        {
+            var config = await registrar.RegisterAsync(new TargetRecord(TargetKind.Mdt, 0, advertised.ToString(), true), cancellationToken).ConfigureAwait(false);
+            FsName = config.FsName;
+            await Placement!.RefreshAsync(cancellationToken).ConfigureAwait(false);
+            _background.Add(Task.Run(() => RefreshLoopAsync(_stopping.Token), CancellationToken.None));
+        }
+
+        NodeStarted(_logger, Describe(), Endpoint.ToString(), options.DataDirectory);
+    }
+
+    /// <summary>A wildcard bind is advertised as loopback on one machine; a real address is advertised as is.</summary>
+    private static IPEndPoint Loopback(IPEndPoint endpoint) =>
+        endpoint.Address.Equals(IPAddress.Any) || endpoint.Address.Equals(IPAddress.IPv6Any)
+            ? new IPEndPoint(IPAddress.Loopback, endpoint.Port)
+            : endpoint;
+
+    private RpcConnectionSettings ServerClientSettings(ILoggerFactory loggers, string role) => new(
+        $"{role}-{Guid.NewGuid():N}",
+        new XidGenerator(),
+        TimeSpan.FromSeconds(5),
+        TimeSpan.FromSeconds(30),
+        _options.Secret,
+        loggers.CreateLogger("Lustre.Server.Client"));
+
+    private string Describe()
+    {
+        var roles = new List<string>();
+        if (_options.RunMgs)
+        {
+            roles.Add("MGS");
+        }
+
+        if (_options.RunMds)
+        {
+            roles.Add("MDT0000");
+        }
+
+        if (_options.RunOss)
+        {
+            roles.Add(_options.OstCount == 1 ? $"OST{_options.FirstOstIndex:X4}" : $"OST{_options.FirstOstIndex:X4}..OST{_options.FirstOstIndex + _options.OstCount - 1:X4}");
+        }
+
+        return string.Join(" + ", roles);
+    }
+
+    private async Task RefreshLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Max(100, _options.RefreshInterval.TotalMilliseconds / 2)));
+        var tick = 0;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                try
+                {
+                    await Destroys!.RunOnceAsync(cancellationToken).ConfigureAwait(false);
+                    if (++tick % 2 == 0)
+                    {
+                        await Placement!.RefreshAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                }
+                catch (LustreException ex)
+                {
+                    BackgroundFailed(_logger, ex.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        foreach (var task in _background)
+        {
+            await task.ConfigureAwait(false);
+        }
+
+        if (_server is not null)
+        {
+            await _server.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var resource in _asyncResources)
+        {
+            await resource.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var resource in _resources)
+        {
+            resource.Dispose();
+        }
+
+        _stopping.Dispose();
+        if (_server is not null)
+        {
+            NodeStopped(_logger, Describe());
+        }
+    }
+
+    [LoggerMessage(EventId = 200, Level = LogLevel.Information, Message = "{Roles} up on {Endpoint}, data in {DataDirectory}")]
+    private static partial void NodeStarted(ILogger logger, string roles, string endpoint, string dataDirectory);
+
+    [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "{Roles} stopped cleanly")]
+    private static partial void NodeStopped(ILogger logger, string roles);
+
+    [LoggerMessage(EventId = 202, Level = LogLevel.Warning, Message = "background MDS work failed, will retry: {Reason}")]
+    private static partial void BackgroundFailed(ILogger logger, string reason);
+
+    /// <summary>Stands in for the MDS service until its namespace exists; requests before then are told to retry.</summary>
+    private sealed class DeferredService : IRpcService
+    {
+        public IRpcService? Inner { get; set; }
+
+        public bool Handles(Protocol.Opcode opcode) => Protocol.OpcodeExtensions.IsMds(opcode);
+
+        public ValueTask<RpcResponse> HandleAsync(RpcRequest request, CancellationToken cancellationToken) =>
+            Inner is { } inner
+                ? inner.HandleAsync(request, cancellationToken)
+                : ValueTask.FromResult(RpcResponse.Error(Protocol.LustreErrno.EBUSY, "the MDS is starting"));
+    }
+}

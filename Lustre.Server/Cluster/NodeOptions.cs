@@ -1,0 +1,36 @@
+using System.Net;
+
+namespace Lustre.Server.Cluster;
+
+/// <summary>What one server process runs: which roles, where its data lives, where it listens, which MGS it joins.</summary>
+internal sealed class NodeOptions
+{
+    public required string DataDirectory { get; init; }
+
+    public bool RunMgs { get; init; }
+
+    public bool RunMds { get; init; }
+
+    public bool RunOss { get; init; }
+
+    public IPEndPoint Listen { get; init; } = new(IPAddress.Loopback, 0);
+
+    /// <summary>The MGS to join; null when this node runs the MGS itself.</summary>
+    public IPEndPoint? Mgs { get; init; }
+
+    public string FsName { get; init; } = "lustre";
+
+    /// <summary>Index of this node's first OST.</summary>
+    public int FirstOstIndex { get; init; }
+
+    public int OstCount { get; init; } = 1;
+
+    public long DefaultStripeSize { get; init; } = Layouts.LayoutDefaults.DefaultStripeSize;
+
+    public int DefaultStripeCount { get; init; } = 1;
+
+    public byte[]? Secret { get; init; }
+
+    /// <summary>How often the MDS re-reads the target list and OST free space.</summary>
+    public TimeSpan RefreshInterval { get; init; } = TimeSpan.FromSeconds(2);
+}
