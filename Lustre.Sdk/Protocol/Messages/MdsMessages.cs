@@ -187,7 +187,14 @@ internal sealed record ReadDirReply(IReadOnlyList<DirEntry> Entries, bool End)
         var entries = new DirEntry[count];
         for (var i = 0; i < count; i++)
         {
-            entries[i] = new DirEntry(reader.ReadString("name", ProtocolLimits.MaxNameLength), (EntryType)reader.ReadByte("type"), LustreFid.Read(ref reader));
+            var name = reader.ReadString("name", ProtocolLimits.MaxNameLength);
+            var type = (EntryType)reader.ReadByte("type");
+            if (type is not (EntryType.File or EntryType.Directory))
+            {
+                throw new ProtocolException($"Unknown entry type {(byte)type} for '{name}'.");
+            }
+
+            entries[i] = new DirEntry(name, type, LustreFid.Read(ref reader));
         }
 
         return new ReadDirReply(entries, reader.ReadBoolean("end"));
