@@ -286,6 +286,53 @@ public class LustreClient : IAsyncDisposable
         using var reply = await CallMdsAsync(Opcode.MdsSetDirLayout, frame, path, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Space and object usage of every target, the data behind <c>lfs df</c>. Unreachable OSTs are reported inactive with zeros.</summary>
+    public virtual async Task<IReadOnlyList<LustreTargetUsage>> GetUsageAsync(CancellationToken cancellationToken = default)
+    {
+        await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
+        var config = await Targets.RefreshAsync(cancellationToken).ConfigureAwait(false);
+        var rows = new List<LustreTargetUsage>();
+        using (var frame = new FrameBuffer())
+        {
+            using var reply = await CallMdsAsync(Opcode.MdsStatFs, frame, null, cancellationToken).ConfigureAwait(false);
+            var reader = reply.Reader;
+            var mdt = StatFsReply.Read(ref reader);
+            rows.Add(new LustreTargetUsage($"{FsName}-MDT0000", true, 0, true, mdt.TotalBytes, mdt.UsedBytes, mdt.AvailableBytes, mdt.Objects));
+        }
+
+        var osts = config.Targets.Where(t => t.Kind == TargetKind.Ost).ToList();
+        var usage = await Task.WhenAll(osts.Select(async target =>
+        {
+            try
+            {
+                using var frame = new FrameBuffer();
+                new OstIndexRequest(target.Index).Write(frame.Body);
+                using var reply = await Ost(target.Index).Client.CallAsync(Opcode.OstStatFs, frame, default, default, cancellationToken).ConfigureAwait(false);
+                TargetDirectory.ThrowIfError(reply, $"{FsName}-OST{target.Index:X4}");
+                var reader = reply.Reader;
+                var statfs = StatFsReply.Read(ref reader);
+                return new LustreTargetUsage($"{FsName}-OST{target.Index:X4}", false, target.Index, target.Active, statfs.TotalBytes, statfs.UsedBytes, statfs.AvailableBytes, statfs.Objects);
+            }
+            catch (LustreException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return new LustreTargetUsage($"{FsName}-OST{target.Index:X4}", false, target.Index, false, 0, 0, 0, 0);
+            }
+        })).ConfigureAwait(false);
+        rows.AddRange(usage);
+        return rows;
+    }
+
+    /// <summary>Marks an OST active or inactive on the MGS; an inactive OST receives no new objects (existing data stays readable).</summary>
+    public virtual async Task SetOstActiveAsync(int ostIndex, bool active, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(ostIndex);
+        await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
+        using var frame = new FrameBuffer();
+        new SetTargetStateRequest(TargetKind.Ost, ostIndex, active).Write(frame.Body);
+        using var reply = await Targets.Mgs.CallAsync(Opcode.MgsSetTargetState, frame, default, default, cancellationToken).ConfigureAwait(false);
+        TargetDirectory.ThrowIfError(reply, $"{FsName}-MGS");
+    }
+
     internal async Task<InodeAttributes> SetAttributesAsync(SetAttrRequest request, string path, CancellationToken cancellationToken)
     {
         using var frame = new FrameBuffer();
