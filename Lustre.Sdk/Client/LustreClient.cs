@@ -291,6 +291,23 @@ public class LustreClient : IAsyncDisposable
         return file;
     }
 
+    /// <summary>
+    /// Opens a file as a <see cref="Stream"/> with readahead and write-behind. <see cref="FileMode.Append"/> starts at the
+    /// end (creating the file if needed). Dispose it (or <see cref="Stream.FlushAsync(CancellationToken)"/>) to make writes durable.
+    /// </summary>
+    public virtual async Task<LustreStream> OpenStreamAsync(
+        string path, FileMode mode = FileMode.Open, FileAccess access = FileAccess.ReadWrite, FileLayout? layout = null, CancellationToken cancellationToken = default)
+    {
+        var append = mode == FileMode.Append;
+        if (append && access == FileAccess.Read)
+        {
+            throw new ArgumentException("FileMode.Append needs write access.", nameof(access));
+        }
+
+        var file = await OpenFileAsync(path, append ? FileMode.OpenOrCreate : mode, layout, access, cancellationToken).ConfigureAwait(false);
+        return new LustreStream(file, access, append);
+    }
+
     /// <summary>Sets (or with null, removes) a directory's default layout for files created in it.</summary>
     public virtual async Task SetDirectoryLayoutAsync(string path, FileLayout? layout, CancellationToken cancellationToken = default)
     {
