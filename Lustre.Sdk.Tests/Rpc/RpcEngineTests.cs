@@ -45,7 +45,7 @@ public sealed class RpcEngineTests
             frame.Body.WriteInt32(index);
             frame.Body.WriteString(token);
 
-            using var reply = await connection.CallAsync(Opcode.Ping, frame, payload, bulkIn, settings.Xids.Next(), resend: false, CancellationToken.None);
+            using var reply = await connection.CallAsync(Opcode.OstRead, frame, payload, bulkIn, settings.Xids.Next(), resend: false, CancellationToken.None);
 
             answered.Enqueue(index);
             service.Release(index - 1);
@@ -289,7 +289,7 @@ public sealed class RpcEngineTests
             }
         }
 
-        public bool Handles(Opcode opcode) => opcode == Opcode.Ping;
+        public bool Handles(Opcode opcode) => opcode == Opcode.OstRead;
 
         public async ValueTask<RpcResponse> HandleAsync(RpcRequest request, CancellationToken cancellationToken)
         {

@@ -46,7 +46,7 @@ public class LustreClient : IAsyncDisposable
             _options.RequestTimeout,
             _options.SharedSecret,
             Logger);
-        _targets = new TargetDirectory(_address.Mgs, settings, _options.ConnectionsPerServer);
+        _targets = new TargetDirectory(_address.Mgs, settings, _options.ConnectionsPerServer, _options.MaxAttempts);
     }
 
     /// <summary>The filesystem name from the address.</summary>
@@ -88,6 +88,9 @@ public class LustreClient : IAsyncDisposable
     public virtual async Task RefreshConfigurationAsync(CancellationToken cancellationToken = default) =>
         await Targets.RefreshAsync(cancellationToken).ConfigureAwait(false);
 
+    /// <summary>Tests replace how an OST is reached (to inject faults); null means the real server.</summary>
+    internal Func<int, IRpcCaller, IRpcCaller>? OstCallerOverride { get; set; }
+
     internal OstChannel Ost(int index)
     {
         lock (_ostLock)
@@ -106,7 +109,13 @@ public class LustreClient : IAsyncDisposable
 
             if (!_osts.TryGetValue(index, out var found))
             {
-                found = new OstChannel(index, Targets.Ost(index), _options.MaxRpcsInFlightPerOst);
+                IRpcCaller caller = Targets.Ost(index);
+                if (OstCallerOverride is { } wrap)
+                {
+                    caller = wrap(index, caller);
+                }
+
+                found = new OstChannel(index, caller, _options.MaxRpcsInFlightPerOst);
                 _osts[index] = found;
             }
 
