@@ -229,6 +229,27 @@ public sealed class RpcEngineTests
         Assert.Equal(original, await File.ReadAllBytesAsync(_fixture.ObjectPath(obj)));
     }
 
+    [Fact]
+    public async Task A_ping_after_connect_is_answered_with_success()
+    {
+        await using var peer = await RawPeer.ConnectAsync(_fixture.Cluster.Endpoint);
+        await peer.ConnectAsync();
+
+        var (reply, body, _) = await peer.CallAsync(Opcode.Ping);
+
+        Assert.True(reply.Status == 0, $"Ping answered {(LustreErrno)reply.Status}: {(body.Length > 0 ? RawPeer.ErrorMessage(body) : string.Empty)}");
+    }
+
+    [Fact]
+    public async Task The_server_name_given_at_connect_names_the_port_it_listens_on()
+    {
+        await using var peer = await RawPeer.ConnectAsync(_fixture.Cluster.Endpoint);
+
+        var connect = await peer.ConnectAsync();
+
+        Assert.EndsWith(":" + _fixture.Cluster.Endpoint.Port, connect.ServerName, StringComparison.Ordinal);
+    }
+
     private static RpcConnectionSettings Settings() => new(
         "engine-test-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), null, NullLogger.Instance);
 
