@@ -1,6 +1,25 @@
+using System.CommandLine;
+using Lustre.Server.Cli;
+
 namespace Lustre.Server;
 
 internal static class Program
 {
-    public static int Main() => 0;
+    public static async Task<int> Main(string[] args)
+    {
+        var root = new RootCommand("lustre: a Lustre-style parallel filesystem for .NET (servers and command-line client)")
+        {
+            ServerCommands.Up(),
+            ServerCommands.Serve(),
+        };
+        try
+        {
+            return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException or FileNotFoundException or InvalidDataException)
+        {
+            await Console.Error.WriteLineAsync($"lustre: {ex.Message}").ConfigureAwait(false);
+            return 2;
+        }
+    }
 }

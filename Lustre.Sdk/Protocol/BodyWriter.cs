@@ -64,7 +64,7 @@ internal readonly ref struct BodyWriter
         _output.Advance(count);
     }
 
-    /// <summary>A byte blob: u32 byte count, then the bytes.</summary>
+    /// <summary>A byte blob: i32 byte count, then the bytes.</summary>
     public void WriteBytes(ReadOnlySpan<byte> value)
     {
         WriteInt32(value.Length);

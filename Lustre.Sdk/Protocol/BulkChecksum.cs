@@ -4,7 +4,7 @@ namespace Lustre.Protocol;
 
 /// <summary>
 /// The checksum every bulk transfer carries. XXH3-64: the fastest per core of the candidates on this
-/// hardware (see benchmarks/ and docs/protocol.md for the measurement behind the choice).
+/// hardware (docs/checksums.md has the measurement behind the choice).
 /// </summary>
 internal static class BulkChecksum
 {

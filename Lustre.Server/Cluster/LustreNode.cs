@@ -98,7 +98,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
 
         var listener = options.Listen;
         _server = new RpcServer(
-            new RpcServerOptions { Endpoint = listener, Name = $"{options.FsName}@{listener}", Secret = options.Secret },
+            new RpcServerOptions { Endpoint = listener, Name = $"{options.FsName} {Describe()}", Secret = options.Secret },
             services,
             _logger);
 

@@ -180,9 +180,15 @@ internal sealed class RpcSession : IAsyncDisposable
             request.Release();
         }
 
-        if (connect.Version != FrameHeader.CurrentVersion || connect.ClientUuid.Length == 0)
+        if (connect.Version != FrameHeader.CurrentVersion)
         {
             await ReplyAsync(request.Header, RpcResponse.Error(LustreErrno.EPROTO, $"protocol version {connect.Version} is not supported (server speaks {FrameHeader.CurrentVersion})")).ConfigureAwait(false);
+            return false;
+        }
+
+        if (connect.ClientUuid.Length == 0)
+        {
+            await ReplyAsync(request.Header, RpcResponse.Error(LustreErrno.EPROTO, "connect carries an empty client uuid")).ConfigureAwait(false);
             return false;
         }
 
@@ -261,6 +267,12 @@ internal sealed class RpcSession : IAsyncDisposable
 
     private async ValueTask<RpcResponse> DispatchAsync(RpcRequest request)
     {
+        if (request.Opcode == Opcode.Ping)
+        {
+            // Every role answers Ping: the cheapest proof the connection and the server are alive.
+            return RpcResponse.Ok();
+        }
+
         var service = _server.FindService(request.Opcode);
         if (service is null)
         {

@@ -86,6 +86,11 @@ internal readonly record struct SetTargetStateRequest(TargetKind Kind, int Index
         writer.WriteBoolean(Active);
     }
 
-    public static SetTargetStateRequest Read(ref BodyReader reader) =>
-        new((TargetKind)reader.ReadByte("kind"), reader.ReadInt32("index"), reader.ReadBoolean("active"));
+    public static SetTargetStateRequest Read(ref BodyReader reader)
+    {
+        var kind = (TargetKind)reader.ReadByte("kind");
+        return kind is TargetKind.Mdt or TargetKind.Ost
+            ? new SetTargetStateRequest(kind, reader.ReadInt32("index"), reader.ReadBoolean("active"))
+            : throw new ProtocolException($"Unknown target kind {(byte)kind}.");
+    }
 }

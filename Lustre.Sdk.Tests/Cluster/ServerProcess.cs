@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace Lustre.Tests.Cluster;
+
+/// <summary>A `lustre` server running as a child process, with its output captured line by line.</summary>
+internal sealed partial class ServerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly List<string> _lines = [];
+    private readonly Lock _lock = new();
+    private readonly SemaphoreSlim _newLine = new(0);
+
+    private ServerProcess(Process process) => _process = process;
+
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public string Output
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return string.Join('\n', _lines);
+            }
+        }
+    }
+
+    public static ServerProcess Start(params string[] args)
+    {
+        var lustreDll = Path.Combine(AppContext.BaseDirectory, "lustre.dll");
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+        var info = new ProcessStartInfo(dotnet)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(lustreDll);
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var server = new ServerProcess(process);
+        process.OutputDataReceived += (_, e) => server.Add(e.Data);
+        process.ErrorDataReceived += (_, e) => server.Add(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return server;
+    }
+
+    private void Add(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            _lines.Add(line);
+        }
+
+        _newLine.Release();
+    }
+
+    /// <summary>Waits until a line matches; fails with the captured output when the process exits or time runs out.</summary>
+    public async Task<Match> WaitForLineAsync(Regex pattern, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        var seen = 0;
+        while (true)
+        {
+            lock (_lock)
+            {
+                for (; seen < _lines.Count; seen++)
+                {
+                    var match = pattern.Match(_lines[seen]);
+                    if (match.Success)
+                    {
+                        return match;
+                    }
+                }
+            }
+
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"lustre exited with {_process.ExitCode} before printing /{pattern}/:\n{Output}");
+            }
+
+            try
+            {
+                await _newLine.WaitAsync(TimeSpan.FromMilliseconds(200), cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"lustre did not print /{pattern}/ within {timeout}:\n{Output}");
+            }
+        }
+    }
+
+    /// <summary>Waits for `lustre: serving ADDRESS` and returns the address.</summary>
+    public async Task<string> WaitForAddressAsync() =>
+        (await WaitForLineAsync(ServingLine(), TimeSpan.FromSeconds(60))).Groups[1].Value;
+
+    public Task WaitUntilUpAsync() => WaitForLineAsync(UpLine(), TimeSpan.FromSeconds(60));
+
+    /// <summary>Sends SIGTERM and waits for a clean exit.</summary>
+    public async Task<int> TerminateAsync()
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _process.WaitForExitAsync(cts.Token);
+        return _process.ExitCode;
+    }
+
+    /// <summary>SIGKILL: the process gets no chance to flush or close anything.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _process.WaitForExitAsync(cts.Token);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            await KillAsync();
+        }
+
+        _process.Dispose();
+        _newLine.Dispose();
+    }
+
+    [GeneratedRegex(@"^lustre: serving (\S+)$")]
+    private static partial Regex ServingLine();
+
+    [GeneratedRegex(@" up on ")]
+    private static partial Regex UpLine();
+}

@@ -1,0 +1,281 @@
+using Lustre.Protocol;
+using Lustre.Protocol.Messages;
+
+namespace Lustre.Tests.Protocol;
+
+/// <summary>
+/// Every message body written with its Write and read back with its Read gives the same value and consumes
+/// exactly the bytes written. Field values are distinct and non-default so a dropped or swapped field shows.
+/// </summary>
+public class MessageRoundTripTests
+{
+    private delegate void WriteBody(BodyWriter writer);
+
+    private delegate T ReadBody<T>(ref BodyReader reader);
+
+    private static readonly LustreFid Fid = new(0x200000401, 0x2A, 0x3);
+
+    private static T RoundTrip<T>(WriteBody write, ReadBody<T> read, int? expectedLength = null)
+    {
+        using var frame = new FrameBuffer();
+        write(frame.Body);
+        var body = frame.Written[FrameHeader.Size..].ToArray();
+        if (expectedLength is { } length)
+        {
+            Assert.Equal(length, body.Length);
+        }
+
+        var reader = new BodyReader(body);
+        var value = read(ref reader);
+        Assert.Equal(0, reader.Remaining);
+        return value;
+    }
+
+    private static byte[] Bytes(int length, byte seed)
+    {
+        var bytes = new byte[length];
+        for (var i = 0; i < length; i++)
+        {
+            bytes[i] = (byte)(seed + (i * 7));
+        }
+
+        return bytes;
+    }
+
+    [Fact]
+    public void ConnectRequest_round_trips()
+    {
+        var message = new ConnectRequest(1, ProtocolFeatures.ReplyReconstruction, "client-uuid-1");
+
+        Assert.Equal(message, RoundTrip(message.Write, ConnectRequest.Read, 2 + 8 + 2 + 13));
+    }
+
+    [Fact]
+    public void ConnectReply_round_trips()
+    {
+        var message = new ConnectReply(1, ProtocolFeatures.All, Bytes(ConnectReply.NonceLength, 11), true, 4 << 20, "lustre-OST0003");
+
+        var read = RoundTrip(message.Write, ConnectReply.Read, 2 + 8 + 4 + 32 + 1 + 4 + 2 + 14);
+
+        Assert.Equal(message.Nonce, read.Nonce);
+        Assert.Equal(message, read with { Nonce = message.Nonce });
+    }
+
+    [Fact]
+    public void AuthRequest_round_trips()
+    {
+        var message = new AuthRequest(Bytes(AuthRequest.ProofLength, 3));
+
+        Assert.Equal(message.Proof, RoundTrip(message.Write, AuthRequest.Read, 4 + 32).Proof);
+    }
+
+    [Fact]
+    public void LustreFid_round_trips()
+    {
+        Assert.Equal(Fid, RoundTrip(Fid.Write, LustreFid.Read, 16));
+    }
+
+    [Fact]
+    public void InodeAttributes_round_trip()
+    {
+        var message = new InodeAttributes(Fid, EntryType.File, 0x81A4, 1000, 1001, 123_456_789_012, 2, 1_700_000_000_000_000_001, 1_700_000_000_000_000_002, 1_700_000_000_000_000_003, Bytes(40, 5), InodeFlags.OpenForWrite);
+
+        var read = RoundTrip(message.Write, InodeAttributes.Read, 16 + 1 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8 + 4 + 40 + 4);
+
+        Assert.Equal(message.Layout, read.Layout);
+        Assert.Equal(message, read with { Layout = message.Layout });
+    }
+
+    [Fact]
+    public void InodeAttributes_of_a_directory_with_no_layout_round_trip()
+    {
+        var message = new InodeAttributes(Fid, EntryType.Directory, 0x41ED, 0, 0, 4096, 3, 1, 2, 3, []);
+
+        var read = RoundTrip(message.Write, InodeAttributes.Read);
+
+        Assert.Empty(read.Layout);
+        Assert.Equal(message, read with { Layout = message.Layout });
+    }
+
+    [Fact]
+    public void PathRequest_round_trips()
+    {
+        var message = new PathRequest("/data/shard-0001.tar");
+
+        Assert.Equal(message, RoundTrip(message.Write, PathRequest.Read, 2 + 20));
+    }
+
+    [Fact]
+    public void OpenRequest_round_trips()
+    {
+        var message = new OpenRequest("/ckpt/step-100/model.safetensors", OpenFlags.Create | OpenFlags.Exclusive, 0x1A4, Bytes(24, 9));
+
+        var read = RoundTrip(message.Write, OpenRequest.Read);
+
+        Assert.Equal(message.Layout, read.Layout);
+        Assert.Equal(message, read with { Layout = message.Layout });
+    }
+
+    [Fact]
+    public void SetAttrRequest_round_trips()
+    {
+        var message = new SetAttrRequest(Fid, SetAttrMask.SizeAtLeast | SetAttrMask.ModifyTime | SetAttrMask.Gid, 1L << 40, 0x1ED, 42, 43, 1_700_000_000_000_000_005, 1_700_000_000_000_000_006);
+
+        Assert.Equal(message, RoundTrip(message.Write, SetAttrRequest.Read, 16 + 4 + 8 + 4 + 4 + 4 + 8 + 8));
+    }
+
+    [Fact]
+    public void ReadDirRequest_round_trips()
+    {
+        var message = new ReadDirRequest("/data", "shard-0511.tar", 256);
+
+        Assert.Equal(message, RoundTrip(message.Write, ReadDirRequest.Read, 2 + 5 + 2 + 14 + 4));
+    }
+
+    [Fact]
+    public void ReadDirReply_round_trips_entries_in_order()
+    {
+        var message = new ReadDirReply(
+            [new DirEntry("a", EntryType.Directory, Fid), new DirEntry("b.bin", EntryType.File, Fid with { ObjectId = 0x2B }), new DirEntry("é", EntryType.File, LustreFid.Root)],
+            false);
+
+        var read = RoundTrip(message.Write, ReadDirReply.Read, 4 + (3 * 19) + 1 + 5 + 2 + 1);
+
+        Assert.Equal(message.Entries, read.Entries);
+        Assert.False(read.End);
+    }
+
+    [Fact]
+    public void ReadDirReply_empty_last_page_round_trips()
+    {
+        var message = new ReadDirReply([], true);
+
+        var read = RoundTrip(message.Write, ReadDirReply.Read, 4 + 1);
+
+        Assert.Empty(read.Entries);
+        Assert.True(read.End);
+    }
+
+    [Fact]
+    public void MkdirRequest_round_trips()
+    {
+        var message = new MkdirRequest("/data/new", 0x1ED);
+
+        Assert.Equal(message, RoundTrip(message.Write, MkdirRequest.Read, 2 + 9 + 4));
+    }
+
+    [Fact]
+    public void RenameRequest_round_trips()
+    {
+        var message = new RenameRequest("/ckpt/tmp-100", "/ckpt/step-100");
+
+        Assert.Equal(message, RoundTrip(message.Write, RenameRequest.Read, 2 + 13 + 2 + 14));
+    }
+
+    [Fact]
+    public void SetDirLayoutRequest_round_trips()
+    {
+        var message = new SetDirLayoutRequest("/data", Bytes(33, 1));
+
+        var read = RoundTrip(message.Write, SetDirLayoutRequest.Read, 2 + 5 + 4 + 33);
+
+        Assert.Equal(message.Layout, read.Layout);
+        Assert.Equal(message.Path, read.Path);
+    }
+
+    [Fact]
+    public void StatFsReply_round_trips()
+    {
+        var message = new StatFsReply(1L << 42, 1L << 41, (1L << 41) - 17, 123_456);
+
+        Assert.Equal(message, RoundTrip(message.Write, StatFsReply.Read, 32));
+    }
+
+    [Fact]
+    public void TargetRecord_round_trips()
+    {
+        var message = new TargetRecord(TargetKind.Ost, 7, "10.0.0.7:9883", true);
+
+        Assert.Equal(message, RoundTrip(message.Write, TargetRecord.Read, 1 + 4 + 2 + 13 + 1));
+    }
+
+    [Fact]
+    public void RegisterTargetRequest_round_trips()
+    {
+        var message = new RegisterTargetRequest(new TargetRecord(TargetKind.Mdt, 0, "mds.local:9881", false));
+
+        Assert.Equal(message, RoundTrip(message.Write, RegisterTargetRequest.Read));
+    }
+
+    [Fact]
+    public void FilesystemConfig_round_trips_targets_in_order()
+    {
+        var message = new FilesystemConfig(
+            "lustre",
+            0x0102030405060708,
+            1 << 20,
+            -1,
+            [new TargetRecord(TargetKind.Mdt, 0, "127.0.0.1:9881", true), new TargetRecord(TargetKind.Ost, 1, "127.0.0.1:9883", false)]);
+
+        var read = RoundTrip(message.Write, FilesystemConfig.Read);
+
+        Assert.Equal(message.Targets, read.Targets);
+        Assert.Equal(message, read with { Targets = message.Targets });
+    }
+
+    [Fact]
+    public void SetTargetStateRequest_round_trips()
+    {
+        var message = new SetTargetStateRequest(TargetKind.Ost, 12, true);
+
+        Assert.Equal(message, RoundTrip(message.Write, SetTargetStateRequest.Read, 1 + 4 + 1));
+    }
+
+    [Fact]
+    public void ObjectRef_round_trips()
+    {
+        var message = new ObjectRef(3, 0xDEADBEEF00000001);
+
+        Assert.Equal(message, RoundTrip(message.Write, ObjectRef.Read, 12));
+    }
+
+    [Fact]
+    public void OstReadRequest_round_trips()
+    {
+        var message = new OstReadRequest(new ObjectRef(2, 77), 3L << 32, 4 << 20);
+
+        Assert.Equal(message, RoundTrip(message.Write, OstReadRequest.Read, 12 + 8 + 4));
+    }
+
+    [Fact]
+    public void OstWriteRequest_round_trips()
+    {
+        var message = new OstWriteRequest(new ObjectRef(5, 78), (1L << 33) + 4096);
+
+        Assert.Equal(message, RoundTrip(message.Write, OstWriteRequest.Read, 12 + 8));
+    }
+
+    [Fact]
+    public void OstPunchRequest_round_trips()
+    {
+        var message = new OstPunchRequest(new ObjectRef(6, 79), 12345);
+
+        Assert.Equal(message, RoundTrip(message.Write, OstPunchRequest.Read, 12 + 8));
+    }
+
+    [Fact]
+    public void OstAttrReply_round_trips()
+    {
+        var message = new OstAttrReply(true, 10_000_000, 10_485_760);
+
+        Assert.Equal(message, RoundTrip(message.Write, OstAttrReply.Read, 1 + 8 + 8));
+    }
+
+    [Fact]
+    public void OstIndexRequest_round_trips()
+    {
+        var message = new OstIndexRequest(9);
+
+        Assert.Equal(message, RoundTrip(message.Write, OstIndexRequest.Read, 4));
+    }
+}

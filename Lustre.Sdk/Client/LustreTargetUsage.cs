@@ -1,0 +1,13 @@
+namespace Lustre.Client;
+
+/// <summary>One target's space and object usage: a row of <c>lfs df</c>.</summary>
+/// <param name="Name">Lustre's target name, e.g. <c>lustre-OST0002</c>.</param>
+/// <param name="IsMetadataTarget">True for the MDT, false for an OST.</param>
+/// <param name="Index">The target index.</param>
+/// <param name="IsActive">False for an OST marked inactive (it gets no new objects) or one that did not answer.</param>
+/// <param name="TotalBytes">Capacity of the target's storage.</param>
+/// <param name="UsedBytes">Bytes in use.</param>
+/// <param name="AvailableBytes">Bytes available for new data.</param>
+/// <param name="Objects">Objects (OST) or records (MDT) stored.</param>
+public sealed record LustreTargetUsage(
+    string Name, bool IsMetadataTarget, int Index, bool IsActive, long TotalBytes, long UsedBytes, long AvailableBytes, long Objects);

@@ -1,0 +1,128 @@
+using System.CommandLine;
+using System.Net;
+using Lustre.Network;
+using Lustre.Server.Cluster;
+using Microsoft.Extensions.Logging;
+
+namespace Lustre.Server.Cli;
+
+/// <summary>The server side of the <c>lustre</c> executable: <c>up</c> (all-in-one) and <c>serve</c> (one role per process).</summary>
+internal static class ServerCommands
+{
+    public const int DefaultPort = 9880;
+
+    private static readonly Option<string?> ConfigOption = new("--config") { Description = "JSON file with settings (keys as the long option names); options given here win" };
+    private static readonly Option<string?> SecretFileOption = new("--secret-file") { Description = $"File holding the shared secret clients must prove (or set {SecretLoader.EnvironmentVariable}); required for a non-loopback listener" };
+    private static readonly Option<string?> FsNameOption = new("--fsname") { Description = "Filesystem name, 1-8 letters or digits (default lustre)" };
+    private static readonly Option<string?> StripeSizeOption = new("--stripe-size") { Description = "Default stripe size of new files, e.g. 1M (default 4M)" };
+    private static readonly Option<int?> StripeCountOption = new("--stripe-count") { Description = "Default stripe count of new files, -1 for all OSTs (default 1)" };
+
+    public static Command Up()
+    {
+        var data = new Option<string?>("--data") { Description = "Data folder (default ./lustre-data)" };
+        var osts = new Option<int?>("--osts") { Description = "Number of OSTs (default 4)" };
+        var port = new Option<int?>("--port") { Description = $"TCP port on 127.0.0.1 (default {DefaultPort}; 0 picks a free one)" };
+        var command = new Command("up", "Start an all-in-one cluster (MGS + MDS + N OSTs) on loopback in this process")
+        {
+            data, osts, port, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var file = ServerConfigFile.Load(parse.GetValue(ConfigOption));
+            var options = new NodeOptions
+            {
+                DataDirectory = Path.GetFullPath(parse.GetValue(data) ?? file.Data ?? "lustre-data"),
+                RunMgs = true,
+                RunMds = true,
+                RunOss = true,
+                Listen = new IPEndPoint(IPAddress.Loopback, parse.GetValue(port) ?? file.Port ?? DefaultPort),
+                FsName = parse.GetValue(FsNameOption) ?? file.Fsname ?? "lustre",
+                OstCount = parse.GetValue(osts) ?? file.Osts ?? 4,
+                DefaultStripeSize = StripeSize(parse.GetValue(StripeSizeOption) ?? file.StripeSize),
+                DefaultStripeCount = parse.GetValue(StripeCountOption) ?? file.StripeCount ?? 1,
+                Secret = SecretLoader.Load(parse.GetValue(SecretFileOption) ?? file.SecretFile),
+            };
+            return await RunAsync(options, printAddress: true, cancellationToken).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    public static Command Serve()
+    {
+        var role = new Option<string?>("--role") { Description = "mgs, mds or oss" };
+        role.AcceptOnlyFromAmong("mgs", "mds", "oss");
+        var data = new Option<string?>("--data") { Description = "Data folder of this server (required)" };
+        var listen = new Option<string?>("--listen") { Description = $"HOST:PORT to listen on (default 127.0.0.1:{DefaultPort} for the MGS, 127.0.0.1:0 otherwise)" };
+        var mgs = new Option<string?>("--mgs") { Description = "HOST:PORT of the MGS to join (mds and oss)" };
+        var index = new Option<int?>("--index") { Description = "Index of this OSS's first OST (default 0)" };
+        var osts = new Option<int?>("--osts") { Description = "Number of OSTs this OSS serves (default 1)" };
+        var command = new Command("serve", "Run one role (MGS, MDS or OSS) of a cluster in this process")
+        {
+            role, data, listen, mgs, index, osts, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var file = ServerConfigFile.Load(parse.GetValue(ConfigOption));
+            var chosen = parse.GetValue(role) ?? file.Role ?? throw new ArgumentException("serve needs --role mgs|mds|oss.");
+            var dataDirectory = parse.GetValue(data) ?? file.Data ?? throw new ArgumentException("serve needs --data DIR.");
+            var mgsAddress = parse.GetValue(mgs) ?? file.Mgs;
+            if (chosen != "mgs" && mgsAddress is null)
+            {
+                throw new ArgumentException($"serve --role {chosen} needs --mgs HOST:PORT.");
+            }
+
+            var defaultListen = chosen == "mgs" ? $"127.0.0.1:{DefaultPort}" : "127.0.0.1:0";
+            var options = new NodeOptions
+            {
+                DataDirectory = Path.GetFullPath(dataDirectory),
+                RunMgs = chosen == "mgs",
+                RunMds = chosen == "mds",
+                RunOss = chosen == "oss",
+                Listen = Endpoints.Parse(parse.GetValue(listen) ?? file.Listen ?? defaultListen, "--listen"),
+                Mgs = mgsAddress is null ? null : Endpoints.Parse(mgsAddress, "--mgs"),
+                FsName = parse.GetValue(FsNameOption) ?? file.Fsname ?? "lustre",
+                FirstOstIndex = parse.GetValue(index) ?? file.Index ?? 0,
+                OstCount = parse.GetValue(osts) ?? file.Osts ?? 1,
+                DefaultStripeSize = StripeSize(parse.GetValue(StripeSizeOption) ?? file.StripeSize),
+                DefaultStripeCount = parse.GetValue(StripeCountOption) ?? file.StripeCount ?? 1,
+                Secret = SecretLoader.Load(parse.GetValue(SecretFileOption) ?? file.SecretFile),
+            };
+            return await RunAsync(options, printAddress: chosen == "mgs", cancellationToken).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    private static long StripeSize(string? text) => text is null ? Layouts.LayoutDefaults.DefaultStripeSize : SizeParser.Parse(text, "--stripe-size");
+
+    private static async Task<int> RunAsync(NodeOptions options, bool printAddress, CancellationToken cancellationToken)
+    {
+        using var loggers = ConsoleLogging.Create();
+        var logger = loggers.CreateLogger("lustre");
+        using var signal = new ShutdownSignal();
+        LustreNode node;
+        try
+        {
+            node = await LustreNode.StartAsync(options, loggers, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or ArgumentException or UnauthorizedAccessException or System.Net.Sockets.SocketException or InvalidDataException)
+        {
+            await Console.Error.WriteLineAsync($"lustre: cannot start: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
+
+        await using (node.ConfigureAwait(false))
+        {
+            if (printAddress)
+            {
+                // One plain line on stdout that scripts and tests can read; the log goes to stderr.
+                Console.Out.WriteLine($"lustre: serving {node.Endpoint}/{node.FsName}");
+                Console.Out.Flush();
+            }
+
+            var stop = await Task.WhenAny(signal.Signalled, Task.Delay(Timeout.Infinite, cancellationToken)).ConfigureAwait(false);
+            logger.LogInformation("stopping ({Reason})", stop == signal.Signalled ? signal.Signalled.Result : "cancelled");
+        }
+
+        return 0;
+    }
+}
