@@ -76,6 +76,8 @@ public class LustreClient : IAsyncDisposable
                 {
                     throw new LustreException($"The MGS serves filesystem '{config.FsName}', not '{FsName}'.", LustreErrno.ENOENT, isTransient: false);
                 }
+
+                Diagnostics.ClientLog.Configured(Logger, config.FsName, config.Targets.Count, config.Generation);
             }
         }
         finally
@@ -126,6 +128,7 @@ public class LustreClient : IAsyncDisposable
     /// <summary>Sends one metadata request and returns the successful reply (throws on an error status).</summary>
     internal async ValueTask<RpcReply> CallMdsAsync(Opcode opcode, FrameBuffer frame, string? path, CancellationToken cancellationToken)
     {
+        using var activity = path is null ? null : Diagnostics.LustreDiagnostics.StartOperation(Diagnostics.LustreDiagnostics.ActivityName(opcode), path);
         await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
         var reply = await Targets.Mds.CallAsync(opcode, frame, default, default, cancellationToken).ConfigureAwait(false);
         if (reply.Status != 0)

@@ -9,7 +9,7 @@ internal sealed class OstChannel(int index, IRpcCaller client, int maxInFlight) 
 
     public SemaphoreSlim InFlight { get; } = new(maxInFlight, maxInFlight);
 
-    public string Name => $"OST{Index:X4}";
+    public string Name { get; } = $"OST{index:X4}";
 
     public void Dispose() => InFlight.Dispose();
 }

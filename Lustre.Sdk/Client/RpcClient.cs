@@ -1,4 +1,6 @@
 using System.Net;
+using System.Diagnostics;
+using Lustre.Diagnostics;
 using Lustre.Protocol;
 
 namespace Lustre.Client;
@@ -47,6 +49,23 @@ internal sealed class RpcClient : IRpcCaller, IAsyncDisposable
     public async ValueTask<RpcReply> CallAsync(
         Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, CancellationToken cancellationToken)
     {
+        var started = Stopwatch.GetTimestamp();
+        var tags = new TagList { { "lustre.operation", LustreDiagnostics.OperationName(opcode) }, { "lustre.target", Target } };
+        LustreDiagnostics.RpcsInFlight.Add(1, tags);
+        try
+        {
+            return await CallWithRetriesAsync(opcode, frame, bulkOut, bulkIn, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            LustreDiagnostics.RpcsInFlight.Add(-1, tags);
+            LustreDiagnostics.RpcDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
+        }
+    }
+
+    private async ValueTask<RpcReply> CallWithRetriesAsync(
+        Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, CancellationToken cancellationToken)
+    {
         var xid = _settings.Xids.Next();
         LustreException? last = null;
         for (var attempt = 0; attempt < _maxAttempts; attempt++)
@@ -54,6 +73,8 @@ internal sealed class RpcClient : IRpcCaller, IAsyncDisposable
             cancellationToken.ThrowIfCancellationRequested();
             if (attempt > 0)
             {
+                LustreDiagnostics.Retries.Add(1, new KeyValuePair<string, object?>("lustre.target", Target));
+                ClientLog.Retrying(_settings.Logger, Target, LustreDiagnostics.OperationName(opcode), attempt, last?.Message ?? "unknown");
                 await Task.Delay(RetryDelay(attempt), cancellationToken).ConfigureAwait(false);
             }
 
@@ -75,6 +96,8 @@ internal sealed class RpcClient : IRpcCaller, IAsyncDisposable
             }
             catch (BulkChecksumException ex)
             {
+                LustreDiagnostics.ChecksumErrors.Add(1, new KeyValuePair<string, object?>("lustre.target", Target));
+                ClientLog.ChecksumMismatch(_settings.Logger, Target, LustreDiagnostics.OperationName(opcode));
                 last = ex;
                 continue;
             }
@@ -87,6 +110,7 @@ internal sealed class RpcClient : IRpcCaller, IAsyncDisposable
             if (reply.Status == (int)LustreErrno.EBADMSG && attempt + 1 < _maxAttempts)
             {
                 // The server saw our bulk corrupted in flight and discarded it: send it again.
+                LustreDiagnostics.ChecksumErrors.Add(1, new KeyValuePair<string, object?>("lustre.target", Target));
                 reply.Dispose();
                 last = new BulkChecksumException($"{Target}: the server reported a bulk checksum mismatch on {opcode}.");
                 continue;

@@ -60,6 +60,7 @@ public sealed class LustreFile : IAsyncDisposable
         }
 
         var count = (int)Math.Min(buffer.Length, length - offset);
+        using var activity = Diagnostics.LustreDiagnostics.StartOperation("lustre.read", Path);
         await StripedIo.ReadAsync(this, offset, buffer[..count], cancellationToken).ConfigureAwait(false);
         return count;
     }
@@ -85,6 +86,7 @@ public sealed class LustreFile : IAsyncDisposable
             return;
         }
 
+        using var activity = Diagnostics.LustreDiagnostics.StartOperation("lustre.write", Path);
         try
         {
             await StripedIo.WriteAsync(this, offset, data, cancellationToken).ConfigureAwait(false);
@@ -123,6 +125,7 @@ public sealed class LustreFile : IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ThrowIfFailed();
+        using var activity = Diagnostics.LustreDiagnostics.StartOperation("lustre.flush", Path);
         OstObject[] dirty;
         lock (_lock)
         {

@@ -1,4 +1,5 @@
 using Lustre.Client;
+using Lustre.Diagnostics;
 using Lustre.Layouts;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
@@ -127,6 +128,7 @@ internal static class StripedIo
             new OstReadRequest(new ObjectRef(piece.Object.OstIndex, piece.Object.ObjectId), piece.ObjectOffset, destination.Length).Write(frame.Body);
             using var reply = await channel.Client.CallAsync(Opcode.OstRead, frame, default, destination, cancellationToken).ConfigureAwait(false);
             ThrowOnError(reply, channel, "read", file, piece);
+            LustreDiagnostics.IoBytes.Add(reply.BulkLength, new("lustre.direction", "read"), new("lustre.target", channel.Name));
             if (reply.BulkLength < destination.Length)
             {
                 // Past the object's end or in a hole: the file reads zeros there.
@@ -153,6 +155,7 @@ internal static class StripedIo
             new OstWriteRequest(new ObjectRef(piece.Object.OstIndex, piece.Object.ObjectId), piece.ObjectOffset).Write(frame.Body);
             using var reply = await channel.Client.CallAsync(Opcode.OstWrite, frame, data, default, cancellationToken).ConfigureAwait(false);
             ThrowOnError(reply, channel, "write", file, piece);
+            LustreDiagnostics.IoBytes.Add(data.Length, new("lustre.direction", "write"), new("lustre.target", channel.Name));
         }
         catch (LustreException ex) when (ex is not LustreServerException)
         {
