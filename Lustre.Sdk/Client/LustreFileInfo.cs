@@ -20,7 +20,9 @@ public sealed class LustreFileInfo
         LastAccessTime = FromNs(attributes.AccessTimeNs);
         LastWriteTime = FromNs(attributes.ModifyTimeNs);
         ChangeTime = FromNs(attributes.ChangeTimeNs);
-        Layout = attributes.Layout.Length == 0 ? null : LayoutCodec.Decode(attributes.Layout);
+        var layout = attributes.Layout.Length == 0 ? null : LayoutCodec.Decode(attributes.Layout);
+        Layout = IsDirectory ? null : layout;
+        DefaultLayout = IsDirectory ? layout : null;
     }
 
     /// <summary>The path it was looked up by.</summary>
@@ -61,6 +63,12 @@ public sealed class LustreFileInfo
 
     /// <summary>A file's layout (which OST objects hold its bytes); null for directories.</summary>
     public FileLayout? Layout { get; }
+
+    /// <summary>
+    /// A directory's default layout, which files created in it get (as <c>lfs getstripe -d</c> shows it); null for
+    /// files and for directories without their own default (they inherit the root's, else the filesystem's).
+    /// </summary>
+    public FileLayout? DefaultLayout { get; }
 
     private static DateTimeOffset FromNs(long ns) => DateTimeOffset.UnixEpoch.AddTicks(ns / 100);
 }

@@ -19,8 +19,9 @@ internal sealed record MdtInode(
 {
     private const byte FormatVersion = 1;
 
+    /// <summary>The attributes a reply carries; a directory's layout field is its default layout, as the protocol says.</summary>
     public InodeAttributes ToAttributes(LustreFid fid) =>
-        new(fid, Type, Mode, Uid, Gid, Size, LinkCount, AccessTimeNs, ModifyTimeNs, ChangeTimeNs, Layout);
+        new(fid, Type, Mode, Uid, Gid, Size, LinkCount, AccessTimeNs, ModifyTimeNs, ChangeTimeNs, Type == EntryType.Directory ? DefaultLayout : Layout);
 
     public byte[] Encode()
     {
