@@ -8,21 +8,29 @@ namespace Lustre.Client;
 /// that failed in transport is resent with the same xid and the Resend flag, so a server that already applied
 /// it answers from its reply cache instead of applying it twice. Checksum mismatches are retried too.
 /// </summary>
-internal sealed class RpcClient : IAsyncDisposable
+internal sealed class RpcClient : IRpcCaller, IAsyncDisposable
 {
     private readonly EndPoint _endpoint;
     private readonly RpcConnectionSettings _settings;
-    private readonly RpcConnection?[] _connections;
+    private readonly IRpcConnection?[] _connections;
+    private readonly Func<CancellationToken, Task<IRpcConnection>> _connect;
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private readonly int _maxAttempts;
     private int _next;
     private bool _disposed;
 
     public RpcClient(EndPoint endpoint, RpcConnectionSettings settings, int connectionCount = 2, int maxAttempts = 4)
+        : this(endpoint, settings, async ct => await RpcConnection.ConnectAsync(endpoint, settings, ct).ConfigureAwait(false), connectionCount, maxAttempts)
+    {
+    }
+
+    /// <summary>With a custom way to connect (tests inject faulty connections here).</summary>
+    internal RpcClient(EndPoint endpoint, RpcConnectionSettings settings, Func<CancellationToken, Task<IRpcConnection>> connect, int connectionCount, int maxAttempts)
     {
         _endpoint = endpoint;
         _settings = settings;
-        _connections = new RpcConnection?[Math.Max(1, connectionCount)];
+        _connect = connect;
+        _connections = new IRpcConnection?[Math.Max(1, connectionCount)];
         _maxAttempts = Math.Max(1, maxAttempts);
         Target = endpoint.ToString() ?? "server";
     }
@@ -49,7 +57,7 @@ internal sealed class RpcClient : IAsyncDisposable
                 await Task.Delay(RetryDelay(attempt), cancellationToken).ConfigureAwait(false);
             }
 
-            RpcConnection connection;
+            IRpcConnection connection;
             try
             {
                 connection = await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -92,7 +100,7 @@ internal sealed class RpcClient : IAsyncDisposable
 
     private static TimeSpan RetryDelay(int attempt) => TimeSpan.FromMilliseconds(Math.Min(1000, 50 * (1 << Math.Min(attempt, 5))));
 
-    private async ValueTask<RpcConnection> GetConnectionAsync(CancellationToken cancellationToken)
+    private async ValueTask<IRpcConnection> GetConnectionAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var slot = (int)((uint)Interlocked.Increment(ref _next) % (uint)_connections.Length);
@@ -116,7 +124,7 @@ internal sealed class RpcClient : IAsyncDisposable
                 _ = existing.DisposeAsync().AsTask();
             }
 
-            var created = await RpcConnection.ConnectAsync(_endpoint, _settings, cancellationToken).ConfigureAwait(false);
+            var created = await _connect(cancellationToken).ConfigureAwait(false);
             Volatile.Write(ref _connections[slot], created);
             return created;
         }

@@ -72,6 +72,32 @@ internal static class StripedIo
         await WhenAllOrFirstFailure(tasks).ConfigureAwait(false);
     }
 
+    /// <summary>The file size implied by the objects' sizes on the OSTs (Lustre's glimpse), asked of all of them at once.</summary>
+    public static async Task<long> GlimpseAsync(LustreClient client, string path, FileLayout layout, CancellationToken cancellationToken)
+    {
+        var objects = new List<OstObject>();
+        foreach (var component in layout.Components)
+        {
+            objects.AddRange(component.Objects);
+        }
+
+        var sizes = await Task.WhenAll(objects.Select(async obj =>
+        {
+            var channel = client.Ost(obj.OstIndex);
+            using var frame = new FrameBuffer();
+            new ObjectRef(obj.OstIndex, obj.ObjectId).Write(frame.Body);
+            using var reply = await channel.Client.CallAsync(Opcode.OstGetAttr, frame, default, default, cancellationToken).ConfigureAwait(false);
+            if (reply.Status != 0)
+            {
+                throw new LustreServerException((LustreErrno)reply.Status, $"glimpse of {path}: object {obj}: {reply.ErrorMessage}", $"{client.FsName}-{channel.Name}");
+            }
+
+            var reader = reply.Reader;
+            return OstAttrReply.Read(ref reader).Size;
+        })).ConfigureAwait(false);
+        return StripeMath.FileSizeFromObjectSizes(layout, sizes);
+    }
+
     /// <summary>Pieces of at most one bulk RPC, each inside one stripe unit of one object.</summary>
     private static List<StripeExtent> Split(LustreFile file, long offset, long length)
     {

@@ -94,7 +94,7 @@ internal sealed class CopyLocation
 
     public async Task<ICopySource> OpenReadAsync(CancellationToken cancellationToken) =>
         IsStandardInput ? new StreamSource(Console.OpenStandardInput())
-        : _client is not null ? new ClusterSource(await _client.OpenFileAsync(Path, FileMode.Open, cancellationToken: cancellationToken).ConfigureAwait(false))
+        : _client is not null ? new ClusterSource(await _client.OpenFileAsync(Path, FileMode.Open, access: FileAccess.Read, cancellationToken: cancellationToken).ConfigureAwait(false))
         : new LocalSource(Path);
 
     public async Task<ICopyDestination> OpenWriteAsync(CancellationToken cancellationToken) =>

@@ -159,7 +159,7 @@ internal static class FileCommands
                 var buffer = new byte[ChunkedCopy.ChunkSize];
                 return await ForEachPathAsync(session, parse.GetValue(paths)!, async path =>
                 {
-                    var file = await session.Client.OpenFileAsync(path, FileMode.Open, cancellationToken: ct).ConfigureAwait(false);
+                    var file = await session.Client.OpenFileAsync(path, FileMode.Open, access: FileAccess.Read, cancellationToken: ct).ConfigureAwait(false);
                     await using (file.ConfigureAwait(false))
                     {
                         long offset = 0;

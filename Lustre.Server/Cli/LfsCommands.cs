@@ -55,7 +55,7 @@ internal static class LfsCommands
                     }
                     else
                     {
-                        var file = await session.Client.OpenFileAsync(path, FileMode.CreateNew, wanted, ct).ConfigureAwait(false);
+                        var file = await session.Client.OpenFileAsync(path, FileMode.CreateNew, wanted, cancellationToken: ct).ConfigureAwait(false);
                         await file.DisposeAsync().ConfigureAwait(false);
                     }
                 }
@@ -198,12 +198,12 @@ internal static class LfsCommands
 
         var suffix = Guid.NewGuid().ToString("N")[..8];
         var temporary = ClusterPath.Combine(ClusterPath.Parent(path), info.Name.Length > 200 ? $".migrate.{suffix}" : $".{info.Name}.migrate.{suffix}");
-        var source = new ClusterSource(await client.OpenFileAsync(path, FileMode.Open, cancellationToken: cancellationToken).ConfigureAwait(false));
+        var source = new ClusterSource(await client.OpenFileAsync(path, FileMode.Open, access: FileAccess.Read, cancellationToken: cancellationToken).ConfigureAwait(false));
         await using (source.ConfigureAwait(false))
         {
             try
             {
-                var destination = new ClusterDestination(await client.OpenFileAsync(temporary, FileMode.CreateNew, layout, cancellationToken).ConfigureAwait(false));
+                var destination = new ClusterDestination(await client.OpenFileAsync(temporary, FileMode.CreateNew, layout, cancellationToken: cancellationToken).ConfigureAwait(false));
                 await using (destination.ConfigureAwait(false))
                 {
                     await ChunkedCopy.CopyAsync(source, destination, slots, static _ => { }, cancellationToken).ConfigureAwait(false);

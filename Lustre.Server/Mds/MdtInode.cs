@@ -19,9 +19,9 @@ internal sealed record MdtInode(
 {
     private const byte FormatVersion = 1;
 
-    /// <summary>The attributes a reply carries; a directory's layout field is its default layout, as the protocol says.</summary>
-    public InodeAttributes ToAttributes(LustreFid fid) =>
-        new(fid, Type, Mode, Uid, Gid, Size, LinkCount, AccessTimeNs, ModifyTimeNs, ChangeTimeNs, Type == EntryType.Directory ? DefaultLayout : Layout);
+    /// <summary>The wire attributes; a directory reports its default layout in the layout field.</summary>
+    public InodeAttributes ToAttributes(LustreFid fid, InodeFlags flags = InodeFlags.None) =>
+        new(fid, Type, Mode, Uid, Gid, Size, LinkCount, AccessTimeNs, ModifyTimeNs, ChangeTimeNs, Type == EntryType.Directory ? DefaultLayout : Layout, flags);
 
     public byte[] Encode()
     {
