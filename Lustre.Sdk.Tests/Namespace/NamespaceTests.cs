@@ -530,6 +530,36 @@ public sealed class NamespaceTests
         Assert.Equal(data, back);
     }
 
+    [Fact]
+    public async Task Open_with_FileMode_Create_discards_bytes_written_but_not_yet_flushed()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        var path = dir + "/f";
+
+        // A writer has put bytes on the OST but not flushed, so the MDS still records size 0.
+        await using var unflushed = await Client.OpenFileAsync(path, FileMode.CreateNew, FileLayout.Raid0(StripeSize, 1));
+        await unflushed.WriteAtAsync(0, Enumerable.Repeat((byte)0x77, 4 * StripeSize).ToArray());
+
+        await using (var truncating = await Client.OpenFileAsync(path, FileMode.Create))
+        {
+            await truncating.WriteAtAsync(3 * StripeSize, new byte[] { 1 });
+        }
+
+        // After the truncate, everything before the one byte written is a hole and must read as zeros.
+        var back = await ReadFileAsync(path);
+        Assert.Equal((3 * StripeSize) + 1, back.Length);
+        Assert.Equal(-1, back.AsSpan(0, 3 * StripeSize).IndexOfAnyExcept((byte)0));
+    }
+
+    [Fact]
+    public async Task Exists_is_false_for_a_path_below_a_file()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        await (await Client.OpenFileAsync(dir + "/f", FileMode.CreateNew)).DisposeAsync();
+
+        Assert.False(await Client.ExistsAsync(dir + "/f/x"));
+    }
+
     private static byte[] RandomBytes(int size, int seed)
     {
         var data = new byte[size];

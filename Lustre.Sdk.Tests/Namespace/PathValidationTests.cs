@@ -89,6 +89,18 @@ public sealed class PathValidationTests
         Assert.True(info.IsDirectory);
     }
 
+    [Fact]
+    public async Task A_name_that_is_not_valid_UTF16_is_refused_instead_of_colliding_with_another()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+
+        // Lone surrogates have no UTF-8 form; encoded leniently both become U+FFFD and name the same entry.
+        var ex = await Assert.ThrowsAsync<ArgumentException>(() => _fixture.Client.CreateDirectoryAsync(dir + "/a\uD800"));
+
+        Assert.Equal("path", ex.ParamName);
+        Assert.Empty(await ListAsync(dir));
+    }
+
     public static TheoryData<string, LustreErrno, string> BadPathsOnTheWire() => new()
     {
         { string.Empty, LustreErrno.EINVAL, "empty" },
@@ -146,10 +158,12 @@ public sealed class PathValidationTests
         connectionCount: 1,
         maxAttempts: 1);
 
-    private async Task<List<string>> ListRootAsync()
+    private Task<List<string>> ListRootAsync() => ListAsync("/");
+
+    private async Task<List<string>> ListAsync(string path)
     {
         var names = new List<string>();
-        await foreach (var entry in _fixture.Client.EnumerateDirectoryAsync("/"))
+        await foreach (var entry in _fixture.Client.EnumerateDirectoryAsync(path))
         {
             names.Add(entry.Name);
         }

@@ -238,6 +238,19 @@ public sealed class HostileInputTests
     }
 
     [Fact]
+    public async Task A_request_before_connect_announcing_a_large_bulk_is_refused_without_waiting_for_it()
+    {
+        await using var peer = await RawPeer.ConnectAsync(_fixture.Cluster.Endpoint);
+
+        // Only the header is sent: a server that waits for the 16 MiB before judging the request holds a pooled
+        // 16 MiB buffer per unauthenticated connection for as long as the peer likes.
+        await peer.SendAsync(RawPeer.Header(Opcode.OstWrite, 1, 0, ProtocolLimits.MaxBulkLength));
+
+        await peer.AssertClosedByServerAsync();
+        await _fixture.AssertStillServesAsync();
+    }
+
+    [Fact]
     public async Task Many_hostile_connections_at_once_do_not_disturb_a_client_at_work()
     {
         var dir = await _fixture.NewDirectoryAsync();

@@ -21,6 +21,9 @@ namespace Lustre.Tests.Rpc;
 public sealed class RpcEngineTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>An opcode no product service uses, so the session hands it to the test service untouched.</summary>
+    private const Opcode EchoOpcode = (Opcode)900;
     private readonly ClusterFixture _fixture;
 
     public RpcEngineTests(ClusterFixture fixture) => _fixture = fixture;
@@ -45,7 +48,7 @@ public sealed class RpcEngineTests
             frame.Body.WriteInt32(index);
             frame.Body.WriteString(token);
 
-            using var reply = await connection.CallAsync(Opcode.OstRead, frame, payload, bulkIn, settings.Xids.Next(), resend: false, CancellationToken.None);
+            using var reply = await connection.CallAsync(EchoOpcode, frame, payload, bulkIn, settings.Xids.Next(), resend: false, CancellationToken.None);
 
             answered.Enqueue(index);
             service.Release(index - 1);
@@ -229,6 +232,27 @@ public sealed class RpcEngineTests
         Assert.Equal(original, await File.ReadAllBytesAsync(_fixture.ObjectPath(obj)));
     }
 
+    [Fact]
+    public async Task A_ping_after_connect_is_answered_with_success()
+    {
+        await using var peer = await RawPeer.ConnectAsync(_fixture.Cluster.Endpoint);
+        await peer.ConnectAsync();
+
+        var (reply, body, _) = await peer.CallAsync(Opcode.Ping);
+
+        Assert.True(reply.Status == 0, $"Ping answered {(LustreErrno)reply.Status}: {(body.Length > 0 ? RawPeer.ErrorMessage(body) : string.Empty)}");
+    }
+
+    [Fact]
+    public async Task The_server_name_given_at_connect_names_the_port_it_listens_on()
+    {
+        await using var peer = await RawPeer.ConnectAsync(_fixture.Cluster.Endpoint);
+
+        var connect = await peer.ConnectAsync();
+
+        Assert.EndsWith(":" + _fixture.Cluster.Endpoint.Port, connect.ServerName, StringComparison.Ordinal);
+    }
+
     private static RpcConnectionSettings Settings() => new(
         "engine-test-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), null, NullLogger.Instance);
 
@@ -289,7 +313,7 @@ public sealed class RpcEngineTests
             }
         }
 
-        public bool Handles(Opcode opcode) => opcode == Opcode.OstRead;
+        public bool Handles(Opcode opcode) => opcode == EchoOpcode;
 
         public async ValueTask<RpcResponse> HandleAsync(RpcRequest request, CancellationToken cancellationToken)
         {

@@ -185,6 +185,11 @@ public class LustreClient : IAsyncDisposable
         {
             return false;
         }
+        catch (LustreServerException ex) when (ex.Errno == LustreErrno.ENOTDIR)
+        {
+            // A path below a file: nothing can exist there.
+            return false;
+        }
     }
 
     /// <summary>Creates a directory; its parent must exist.</summary>
@@ -292,7 +297,8 @@ public class LustreClient : IAsyncDisposable
         new OpenRequest(path, flags, 0x1A4, encoded).Write(frame.Body);
         var attributes = await CallForAttributesAsync(Opcode.MdsOpen, frame, path, cancellationToken).ConfigureAwait(false);
         var file = new LustreFile(this, path, attributes, writer);
-        if (mode is FileMode.Create or FileMode.Truncate && attributes.Size > 0)
+        // An existing file may hold unflushed bytes on its OSTs even when the MDS records size 0: punch them all.
+        if (mode is FileMode.Create or FileMode.Truncate && (attributes.Flags & InodeFlags.Created) == 0)
         {
             await file.SetLengthAsync(0, cancellationToken).ConfigureAwait(false);
         }

@@ -111,7 +111,7 @@ internal sealed class MdtNamespace
     public InodeAttributes RegisterWriter(InodeAttributes attributes)
     {
         _writers.AddOrUpdate(attributes.Fid, 1, static (_, count) => count + 1);
-        return attributes with { Flags = InodeFlags.OpenForWrite };
+        return attributes with { Flags = attributes.Flags | InodeFlags.OpenForWrite };
     }
 
     public void Close(CloseRequest request)
@@ -230,7 +230,7 @@ internal sealed class MdtNamespace
             tx.Put(MdtKeys.InodeKey(fid), created.Encode());
             tx.Put(MdtKeys.EntryKey(parent, name), MdtKeys.EntryValue(fid, EntryType.File));
             tx.Put(MdtKeys.InodeKey(parent), (parentInode with { ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
-            return created.ToAttributes(fid);
+            return created.ToAttributes(fid, InodeFlags.Created);
         });
     }
 

@@ -74,6 +74,9 @@ internal enum InodeFlags : uint
 
     /// <summary>Some client has the file open for write: its size on the MDS may be stale, ask the OSTs (glimpse).</summary>
     OpenForWrite = 1,
+
+    /// <summary>This open created the file (so it has no data to truncate).</summary>
+    Created = 2,
 }
 
 /// <summary>Closes a file opened with <see cref="OpenFlags.Write"/>.</summary>
