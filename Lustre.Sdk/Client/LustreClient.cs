@@ -341,6 +341,17 @@ public class LustreClient : IAsyncDisposable
         using var reply = await CallMdsAsync(Opcode.MdsSetDirLayout, frame, path, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Sets a file's or directory's access and modification times (as <c>touch</c> does); a null time is left as it is.</summary>
+    public virtual async Task<LustreFileInfo> SetTimesAsync(string path, DateTimeOffset? lastAccessTime, DateTimeOffset? lastWriteTime, CancellationToken cancellationToken = default)
+    {
+        var info = await GetInfoAsync(path, cancellationToken).ConfigureAwait(false);
+        var mask = (lastAccessTime is null ? SetAttrMask.None : SetAttrMask.AccessTime) | (lastWriteTime is null ? SetAttrMask.None : SetAttrMask.ModifyTime);
+        var request = new SetAttrRequest(info.Fid, mask, 0, 0, 0, 0, ToNs(lastAccessTime), ToNs(lastWriteTime));
+        return new LustreFileInfo(info.Path, await SetAttributesAsync(request, info.Path, cancellationToken).ConfigureAwait(false));
+
+        static long ToNs(DateTimeOffset? time) => time is { } t ? (t - DateTimeOffset.UnixEpoch).Ticks * 100 : 0;
+    }
+
     /// <summary>Space and object usage of every target, the data behind <c>lfs df</c>. Unreachable OSTs are reported inactive with zeros.</summary>
     public virtual async Task<IReadOnlyList<LustreTargetUsage>> GetUsageAsync(CancellationToken cancellationToken = default)
     {
