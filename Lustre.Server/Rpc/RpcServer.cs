@@ -16,6 +16,7 @@ internal sealed class RpcServer : IAsyncDisposable
     private readonly Socket _listener;
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<RpcSession> _sessions = [];
+    private readonly Dictionary<IPAddress, int> _perAddress = [];
     private readonly Lock _sessionsLock = new();
     private Task _acceptLoop = Task.CompletedTask;
 
@@ -102,7 +103,8 @@ internal sealed class RpcServer : IAsyncDisposable
             }
 
             socket.NoDelay = true;
-            var session = new RpcSession(this, socket);
+            var address = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+            RpcSession session;
             lock (_sessionsLock)
             {
                 if (_sessions.Count >= _options.MaxConnections)
@@ -112,6 +114,16 @@ internal sealed class RpcServer : IAsyncDisposable
                     continue;
                 }
 
+                var fromAddress = _perAddress.GetValueOrDefault(address);
+                if (fromAddress >= _options.MaxConnectionsPerAddress)
+                {
+                    ServerLog.TooManyConnectionsFromAddress(_logger, Name, socket.RemoteEndPoint?.ToString() ?? "?", _options.MaxConnectionsPerAddress);
+                    socket.Dispose();
+                    continue;
+                }
+
+                _perAddress[address] = fromAddress + 1;
+                session = new RpcSession(this, socket, address);
                 _sessions.Add(session);
             }
 
@@ -123,7 +135,18 @@ internal sealed class RpcServer : IAsyncDisposable
     {
         lock (_sessionsLock)
         {
-            _sessions.Remove(session);
+            if (_sessions.Remove(session))
+            {
+                var left = _perAddress[session.Address] - 1;
+                if (left == 0)
+                {
+                    _perAddress.Remove(session.Address);
+                }
+                else
+                {
+                    _perAddress[session.Address] = left;
+                }
+            }
         }
     }
 

@@ -15,6 +15,12 @@ internal sealed class RpcServerOptions
 
     public int MaxConnections { get; init; } = 1024;
 
+    /// <summary>
+    /// Connections one client address may hold at once (default 256), so one host cannot take every slot of
+    /// <see cref="MaxConnections"/>. A client uses a few per server (<c>ConnectionsPerServer</c>, default 2).
+    /// </summary>
+    public int MaxConnectionsPerAddress { get; init; } = 256;
+
     public int MaxRequestsInFlightPerConnection { get; init; } = Protocol.ProtocolLimits.MaxRequestsInFlightPerConnection;
 
     /// <summary>Saved replies kept for resends of modifying requests (reply reconstruction).</summary>

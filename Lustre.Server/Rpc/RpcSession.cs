@@ -26,9 +26,10 @@ internal sealed class RpcSession : IAsyncDisposable
     private string? _clientUuid;
     private bool _authenticated;
 
-    public RpcSession(RpcServer server, Socket socket)
+    public RpcSession(RpcServer server, Socket socket, IPAddress address)
     {
         _server = server;
+        Address = address;
         _socket = socket;
         _reader = new FrameReader(socket);
         _sender = new FrameSender(socket);
@@ -44,6 +45,9 @@ internal sealed class RpcSession : IAsyncDisposable
 
     /// <summary>How long a new connection has to complete the handshake before it is closed.</summary>
     internal static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>The peer's address, counted against the per-address connection limit.</summary>
+    public IPAddress Address { get; }
 
     private bool IsAdmitted => _clientUuid is not null && (!_authRequired || _authenticated);
 

@@ -11,6 +11,9 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "{Name}: refused connection from {Peer}: {Max} connections already open")]
     public static partial void TooManyConnections(ILogger logger, string name, string peer, int max);
 
+    [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "{Name}: refused connection from {Peer}: its address already holds {Max} connections")]
+    public static partial void TooManyConnectionsFromAddress(ILogger logger, string name, string peer, int max);
+
     [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "{Name}: closed connection from {Peer}: {Reason}")]
     public static partial void BadPeer(ILogger logger, string name, string peer, string reason);
 
