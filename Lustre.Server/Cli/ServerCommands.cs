@@ -15,6 +15,7 @@ internal static class ServerCommands
     private static readonly Option<string?> SecretFileOption = new("--secret-file") { Description = $"File holding the shared secret clients must prove (or set {SecretLoader.EnvironmentVariable}); required for a non-loopback listener" };
     private static readonly Option<string?> FsNameOption = new("--fsname") { Description = "Filesystem name, 1-8 letters or digits (default lustre)" };
     private static readonly Option<string?> StripeSizeOption = new("--stripe-size") { Description = "Default stripe size of new files, e.g. 1M (default 4M)" };
+    private static readonly Option<string?> OstCapacityOption = new("--ost-capacity") { Description = "Capacity limit of each OST, e.g. 64M (default: the disk's free space); writes past it fail with ENOSPC" };
     private static readonly Option<int?> StripeCountOption = new("--stripe-count") { Description = "Default stripe count of new files, -1 for all OSTs (default 1)" };
 
     public static Command Up()
@@ -24,7 +25,7 @@ internal static class ServerCommands
         var port = new Option<int?>("--port") { Description = $"TCP port on 127.0.0.1 (default {DefaultPort}; 0 picks a free one)" };
         var command = new Command("up", "Start an all-in-one cluster (MGS + MDS + N OSTs) on loopback in this process")
         {
-            data, osts, port, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption,
+            data, osts, port, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption, OstCapacityOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -41,6 +42,7 @@ internal static class ServerCommands
                 DefaultStripeSize = StripeSize(parse.GetValue(StripeSizeOption) ?? file.StripeSize),
                 DefaultStripeCount = parse.GetValue(StripeCountOption) ?? file.StripeCount ?? 1,
                 Secret = SecretLoader.Load(parse.GetValue(SecretFileOption) ?? file.SecretFile),
+                OstCapacityBytes = parse.GetValue(OstCapacityOption) is { } capacity ? SizeParser.Parse(capacity, "--ost-capacity") : null,
             };
             return await RunAsync(options, printAddress: true, cancellationToken).ConfigureAwait(false);
         });
@@ -58,7 +60,7 @@ internal static class ServerCommands
         var osts = new Option<int?>("--osts") { Description = "Number of OSTs this OSS serves (default 1)" };
         var command = new Command("serve", "Run one role (MGS, MDS or OSS) of a cluster in this process")
         {
-            role, data, listen, mgs, index, osts, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption,
+            role, data, listen, mgs, index, osts, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption, OstCapacityOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -86,6 +88,7 @@ internal static class ServerCommands
                 DefaultStripeSize = StripeSize(parse.GetValue(StripeSizeOption) ?? file.StripeSize),
                 DefaultStripeCount = parse.GetValue(StripeCountOption) ?? file.StripeCount ?? 1,
                 Secret = SecretLoader.Load(parse.GetValue(SecretFileOption) ?? file.SecretFile),
+                OstCapacityBytes = parse.GetValue(OstCapacityOption) is { } capacity ? SizeParser.Parse(capacity, "--ost-capacity") : null,
             };
             return await RunAsync(options, printAddress: chosen == "mgs", cancellationToken).ConfigureAwait(false);
         });

@@ -51,6 +51,7 @@ public sealed class LustreCluster : IAsyncDisposable
                 DefaultStripeSize = options.DefaultStripeSize,
                 DefaultStripeCount = options.DefaultStripeCount,
                 Secret = options.SharedSecret,
+                OstCapacityBytes = options.OstCapacityBytes,
             },
             options.LoggerFactory ?? NullLoggerFactory.Instance,
             cancellationToken).ConfigureAwait(false);

@@ -26,6 +26,12 @@ public sealed class LustreClusterOptions
     /// <summary>Shared secret clients must prove; null for none (loopback only).</summary>
     public byte[]? SharedSecret { get; set; }
 
+    /// <summary>
+    /// A capacity limit per OST in bytes, for testing full OSTs: each OST reports it as its size, and writes that would
+    /// take its objects past it fail with ENOSPC. Null (the default): the OSTs share the local disk's space.
+    /// </summary>
+    public long? OstCapacityBytes { get; set; }
+
     /// <summary>Delete the data folder when the cluster is disposed (default: only when the cluster made the folder).</summary>
     public bool? DeleteDataOnDispose { get; set; }
 
@@ -37,6 +43,11 @@ public sealed class LustreClusterOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(OstCount, 1, nameof(OstCount));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(OstCount, 256, nameof(OstCount));
         ArgumentOutOfRangeException.ThrowIfNegative(Port, nameof(Port));
+        if (OstCapacityBytes is { } capacity)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity, nameof(OstCapacityBytes));
+        }
+
         ArgumentOutOfRangeException.ThrowIfGreaterThan(Port, 65535, nameof(Port));
         if (string.IsNullOrEmpty(FsName) || FsName.Length > 8 || !FsName.All(char.IsAsciiLetterOrDigit))
         {

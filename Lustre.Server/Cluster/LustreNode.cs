@@ -82,7 +82,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
             }
 
             var stores = Enumerable.Range(options.FirstOstIndex, options.OstCount)
-                .Select(i => new ObjectStore(i, Path.Combine(options.DataDirectory, $"ost{i:X4}")))
+                .Select(i => new ObjectStore(i, Path.Combine(options.DataDirectory, $"ost{i:X4}"), capacityBytes: options.OstCapacityBytes))
                 .ToList();
             Oss = new OssService(stores);
             _resources.Add(Oss);

@@ -31,6 +31,9 @@ internal sealed class NodeOptions
 
     public byte[]? Secret { get; init; }
 
+    /// <summary>A quota per OST in bytes (statfs reports it; writes past it fail with ENOSPC); null for the disk's own space.</summary>
+    public long? OstCapacityBytes { get; init; }
+
     /// <summary>How often the MDS re-reads the target list and OST free space.</summary>
     public TimeSpan RefreshInterval { get; init; } = TimeSpan.FromSeconds(2);
 }

@@ -14,18 +14,38 @@ internal sealed class ObjectStore : IDisposable
     private const int ErrnoNoSpace = 28;
     private readonly string _objectsRoot;
     private readonly HandleCache _handles;
+    private readonly long? _capacity;
     private long _objectCount;
+    private long _usedBytes;
 
-    public ObjectStore(int index, string root, int handleCacheSize = 256)
+    // Quota accounting (only with a capacity): reserved sizes of objects written since start, under one lock.
+    private readonly Lock _quotaLock = new();
+    private readonly Dictionary<ulong, long> _accounted = [];
+
+    /// <param name="capacityBytes">
+    /// A quota for this OST (tests, small deployments): statfs reports it as the total, and a write that would
+    /// take the objects' sizes past it fails with ENOSPC. Null: the local filesystem's own size and free space.
+    /// </param>
+    public ObjectStore(int index, string root, int handleCacheSize = 256, long? capacityBytes = null)
     {
+        if (capacityBytes is { } capacity)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity, nameof(capacityBytes));
+        }
+
         Index = index;
         Root = root;
+        _capacity = capacityBytes;
         _objectsRoot = Path.Combine(root, "objects");
         Directory.CreateDirectory(_objectsRoot);
         _handles = new HandleCache(handleCacheSize);
         foreach (var shard in Directory.EnumerateDirectories(_objectsRoot))
         {
-            _objectCount += Directory.EnumerateFiles(shard).LongCount();
+            foreach (var file in new DirectoryInfo(shard).EnumerateFiles())
+            {
+                _objectCount++;
+                _usedBytes += file.Length;
+            }
         }
     }
 
@@ -67,6 +87,12 @@ internal sealed class ObjectStore : IDisposable
     public async ValueTask WriteAsync(ulong objectId, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         using var lease = OpenOrCreate(objectId);
+        if (_capacity is not null)
+        {
+            // A reservation is kept even if the write then fails: the object may have grown partly.
+            Reserve(lease.Handle!, objectId, offset + data.Length);
+        }
+
         try
         {
             await RandomAccess.WriteAsync(lease.Handle!, data, offset, cancellationToken).ConfigureAwait(false);
@@ -74,6 +100,47 @@ internal sealed class ObjectStore : IDisposable
         catch (IOException ex) when (IsNoSpace(ex))
         {
             throw new RpcStatusException(LustreErrno.ENOSPC, $"OST{Index:X4} is full: no space for {data.Length} bytes of object {objectId:x}");
+        }
+    }
+
+    /// <summary>Counts the bytes a write past the object's end adds against the quota; refuses with ENOSPC when they do not fit.</summary>
+    private void Reserve(SafeFileHandle handle, ulong objectId, long end)
+    {
+        lock (_quotaLock)
+        {
+            var accounted = AccountedSize(handle, objectId);
+            var growth = Math.Max(0, end - accounted);
+            if (growth == 0)
+            {
+                return;
+            }
+
+            if (_usedBytes + growth > _capacity)
+            {
+                throw new RpcStatusException(LustreErrno.ENOSPC, $"OST{Index:X4} is full: {growth} more bytes for object {objectId:x} do not fit in its {_capacity} byte quota ({_usedBytes} used)");
+            }
+
+            _usedBytes += growth;
+            _accounted[objectId] = end;
+        }
+    }
+
+    /// <summary>
+    /// The size an object counts for: its furthest reserved byte, which runs ahead of the file while concurrent
+    /// writes are landing, so two pieces extending one object are not both charged from the same old length.
+    /// </summary>
+    private long AccountedSize(SafeFileHandle? handle, ulong objectId) =>
+        _accounted.TryGetValue(objectId, out var size) ? size : handle is null ? 0 : RandomAccess.GetLength(handle);
+
+    /// <summary>Bytes held by objects (their sizes; holes count), as counted against the quota.</summary>
+    public long UsedBytes
+    {
+        get
+        {
+            lock (_quotaLock)
+            {
+                return _usedBytes;
+            }
         }
     }
 
@@ -86,7 +153,24 @@ internal sealed class ObjectStore : IDisposable
         }
 
         using var lease = OpenOrCreate(objectId);
-        RandomAccess.SetLength(lease.Handle!, size);
+        if (_capacity is null)
+        {
+            RandomAccess.SetLength(lease.Handle!, size);
+            return;
+        }
+
+        lock (_quotaLock)
+        {
+            var before = AccountedSize(lease.Handle, objectId);
+            if (size > before && _usedBytes + size - before > _capacity)
+            {
+                throw new RpcStatusException(LustreErrno.ENOSPC, $"OST{Index:X4} is full: cannot extend object {objectId:x} to {size} bytes within its {_capacity} byte quota");
+            }
+
+            RandomAccess.SetLength(lease.Handle!, size);
+            _usedBytes += size - before;
+            _accounted[objectId] = size;
+        }
     }
 
     /// <summary>Makes the object's data durable (fsync).</summary>
@@ -109,16 +193,27 @@ internal sealed class ObjectStore : IDisposable
     public void Destroy(ulong objectId)
     {
         _handles.Evict(objectId);
-        var path = PathOf(objectId);
-        if (File.Exists(path))
+        var info = new FileInfo(PathOf(objectId));
+        if (info.Exists)
         {
-            File.Delete(path);
+            lock (_quotaLock)
+            {
+                var length = _accounted.Remove(objectId, out var accounted) ? accounted : info.Length;
+                info.Delete();
+                _usedBytes -= length;
+            }
+
             Interlocked.Decrement(ref _objectCount);
         }
     }
 
     public (long Total, long Available) SpaceUsage()
     {
+        if (_capacity is { } capacity)
+        {
+            return (capacity, Math.Max(0, capacity - UsedBytes));
+        }
+
         var drive = new DriveInfo(Path.GetFullPath(Root));
         return (drive.TotalSize, drive.AvailableFreeSpace);
     }
