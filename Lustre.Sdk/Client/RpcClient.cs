@@ -145,6 +145,8 @@ internal sealed class RpcClient : IRpcCaller, IAsyncDisposable
 
             if (existing is not null)
             {
+                // Empty the slot first: if the reconnect below fails, nobody may dispose this connection again.
+                Volatile.Write(ref _connections[slot], null);
                 _ = existing.DisposeAsync().AsTask();
             }
 
