@@ -22,7 +22,7 @@ public class LustreClient : IAsyncDisposable
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private readonly Dictionary<int, OstChannel> _osts = [];
     private readonly Lock _ostLock = new();
-    private ulong _configGeneration = ulong.MaxValue;
+    private TargetCaller? _mds;
 
     /// <summary>For test doubles only.</summary>
     protected LustreClient()
@@ -97,21 +97,11 @@ public class LustreClient : IAsyncDisposable
     {
         lock (_ostLock)
         {
-            if (_configGeneration != Targets.Config.Generation)
-            {
-                // Addresses may have changed (a restarted OSS on a new port): rebuild the channels.
-                foreach (var channel in _osts.Values)
-                {
-                    channel.Dispose();
-                }
-
-                _osts.Clear();
-                _configGeneration = Targets.Config.Generation;
-            }
-
             if (!_osts.TryGetValue(index, out var found))
             {
-                IRpcCaller caller = Targets.Ost(index);
+                // The caller resolves the OST's address on every call, so a channel (and its in-flight bound,
+                // which running I/O holds) stays valid when the configuration changes.
+                IRpcCaller caller = new TargetCaller(Targets, TargetKind.Ost, index);
                 if (OstCallerOverride is { } wrap)
                 {
                     caller = wrap(index, caller);
@@ -130,7 +120,8 @@ public class LustreClient : IAsyncDisposable
     {
         using var activity = path is null ? null : Diagnostics.LustreDiagnostics.StartOperation(Diagnostics.LustreDiagnostics.ActivityName(opcode), path);
         await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
-        var reply = await Targets.Mds.CallAsync(opcode, frame, default, default, cancellationToken).ConfigureAwait(false);
+        _mds ??= new TargetCaller(Targets, TargetKind.Mdt, 0);
+        var reply = await _mds.CallAsync(opcode, frame, default, default, cancellationToken).ConfigureAwait(false);
         if (reply.Status != 0)
         {
             var status = (LustreErrno)reply.Status;

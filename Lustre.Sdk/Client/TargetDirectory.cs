@@ -92,7 +92,8 @@ internal sealed class TargetDirectory : IAsyncDisposable
         throw new LustreException($"{kind} {index} is not in the filesystem configuration of '{Config.FsName}'.", LustreErrno.ENOENT, isTransient: true);
     }
 
-    private RpcClient ClientForTarget(TargetKind kind, int index) => ClientFor(Endpoints.Parse(Target(kind, index).Address, $"{kind} {index} address"));
+    /// <summary>The client of the server that holds a target, by the configuration as last fetched.</summary>
+    public RpcClient ClientForTarget(TargetKind kind, int index) => ClientFor(Endpoints.Parse(Target(kind, index).Address, $"{kind} {index} address"));
 
     public RpcClient ClientFor(IPEndPoint endpoint)
     {
