@@ -61,4 +61,34 @@ public sealed class ServerMoveTests : IDisposable
         Assert.Equal(data, all[..data.Length]);
         Assert.Equal(data, all[data.Length..]);
     }
+
+    [Fact]
+    public async Task Objects_of_files_unlinked_while_their_OSS_is_down_are_destroyed_soon_after_it_returns_on_a_new_port()
+    {
+        await using var cluster = await ProcessCluster.StartAsync(_data, 1);
+        await using var client = new LustreClient(cluster.Address);
+        const int files = 30;
+        for (var i = 0; i < files; i++)
+        {
+            await using var file = await client.OpenFileAsync($"/f{i}", FileMode.CreateNew);
+            await file.WriteAtAsync(0, new byte[1000]);
+        }
+
+        Assert.Equal(files, cluster.ObjectFiles().Count());
+        await cluster.KillOssAsync(0);
+        for (var i = 0; i < files; i++)
+        {
+            await client.DeleteFileAsync($"/f{i}");
+        }
+
+        await cluster.RestartOssAsync(0, samePort: false);
+
+        // The MDS destroy queue runs every second; once the OSS is back, a pass or two must clear all 30.
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        while (cluster.ObjectFiles().Any())
+        {
+            Assert.True(started.Elapsed < TimeSpan.FromSeconds(6), $"{cluster.ObjectFiles().Count()} objects still there after {started.Elapsed}");
+            await Task.Delay(100);
+        }
+    }
 }

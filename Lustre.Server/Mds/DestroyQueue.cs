@@ -29,13 +29,23 @@ internal sealed class DestroyQueue
         }
 
         var done = new List<(int, ulong)>(pending.Count);
+        var unreachable = new HashSet<int>();
         foreach (var (ost, objectId) in pending)
         {
+            if (unreachable.Contains(ost))
+            {
+                // One failure is enough to know: trying each queued object of an OST that is away would cost
+                // every object its full retries and hold the whole queue up behind it.
+                continue;
+            }
+
             try
             {
                 using var frame = new FrameBuffer();
                 new ObjectRef(ost, objectId).Write(frame.Body);
-                using var reply = await _targets.Ost(ost).CallAsync(Opcode.OstDestroy, frame, default, default, cancellationToken).ConfigureAwait(false);
+
+                // Through the MGS config: an OSS restarted on another port is found at its new address.
+                using var reply = await new TargetCaller(_targets, TargetKind.Ost, ost).CallAsync(Opcode.OstDestroy, frame, default, default, cancellationToken).ConfigureAwait(false);
                 if (reply.Status == 0 || reply.Status == (int)LustreErrno.ENOENT)
                 {
                     done.Add((ost, objectId));
@@ -43,7 +53,8 @@ internal sealed class DestroyQueue
             }
             catch (LustreException)
             {
-                // The OST is away; the entry stays queued.
+                // The OST is away; its entries stay queued.
+                unreachable.Add(ost);
             }
         }
 
