@@ -28,7 +28,10 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static ServerProcess Start(params string[] args)
+    public static ServerProcess Start(params string[] args) => StartWithEnvironment(null, args);
+
+    /// <summary>Starts with extra environment variables (e.g. LUSTRE_SECRET).</summary>
+    public static ServerProcess StartWithEnvironment(IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var lustreDll = Path.Combine(AppContext.BaseDirectory, "lustre.dll");
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
@@ -38,6 +41,11 @@ internal sealed partial class ServerProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
         info.ArgumentList.Add(lustreDll);
         foreach (var arg in args)
         {
