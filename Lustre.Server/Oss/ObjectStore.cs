@@ -18,8 +18,8 @@ internal sealed class ObjectStore : IDisposable
     private long _objectCount;
     private long _usedBytes;
 
-    // Quota accounting (only with a capacity): reserved sizes of objects written since start, under one lock.
-    private readonly Lock _quotaLock = new();
+    // Object count and quota accounting (the quota only with a capacity: reserved sizes of objects written since start).
+    private readonly Lock _accountingLock = new();
     private readonly Dictionary<ulong, long> _accounted = [];
 
     /// <param name="capacityBytes">
@@ -53,7 +53,16 @@ internal sealed class ObjectStore : IDisposable
 
     public string Root { get; }
 
-    public long ObjectCount => Interlocked.Read(ref _objectCount);
+    public long ObjectCount
+    {
+        get
+        {
+            lock (_accountingLock)
+            {
+                return _objectCount;
+            }
+        }
+    }
 
     /// <summary>Lustre's target name, e.g. lustre-OST0003.</summary>
     public static string TargetName(string fsName, int index) => $"{fsName}-OST{index:X4}";
@@ -106,7 +115,7 @@ internal sealed class ObjectStore : IDisposable
     /// <summary>Counts the bytes a write past the object's end adds against the quota; refuses with ENOSPC when they do not fit.</summary>
     private void Reserve(SafeFileHandle handle, ulong objectId, long end)
     {
-        lock (_quotaLock)
+        lock (_accountingLock)
         {
             var accounted = AccountedSize(handle, objectId);
             var growth = Math.Max(0, end - accounted);
@@ -137,7 +146,7 @@ internal sealed class ObjectStore : IDisposable
     {
         get
         {
-            lock (_quotaLock)
+            lock (_accountingLock)
             {
                 return _usedBytes;
             }
@@ -159,7 +168,7 @@ internal sealed class ObjectStore : IDisposable
             return;
         }
 
-        lock (_quotaLock)
+        lock (_accountingLock)
         {
             var before = AccountedSize(lease.Handle, objectId);
             if (size > before && _usedBytes + size - before > _capacity)
@@ -193,17 +202,17 @@ internal sealed class ObjectStore : IDisposable
     public void Destroy(ulong objectId)
     {
         _handles.Evict(objectId);
-        var info = new FileInfo(PathOf(objectId));
-        if (info.Exists)
+        // Under the lock, so two destroys of one object (a retried queue entry) cannot both count it gone.
+        lock (_accountingLock)
         {
-            lock (_quotaLock)
+            var info = new FileInfo(PathOf(objectId));
+            if (info.Exists)
             {
                 var length = _accounted.Remove(objectId, out var accounted) ? accounted : info.Length;
                 info.Delete();
                 _usedBytes -= length;
+                _objectCount--;
             }
-
-            Interlocked.Decrement(ref _objectCount);
         }
     }
 
@@ -250,21 +259,33 @@ internal sealed class ObjectStore : IDisposable
         }
 
         var path = PathOf(objectId);
-        var existed = File.Exists(path);
         SafeFileHandle handle;
+        var created = false;
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+            try
+            {
+                // Only the opener that creates the file counts it: concurrent first writes of one object race here.
+                handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+                created = true;
+            }
+            catch (IOException ex) when (!IsNoSpace(ex) && ex is not (FileNotFoundException or DirectoryNotFoundException))
+            {
+                handle = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+            }
         }
         catch (IOException ex) when (IsNoSpace(ex))
         {
             throw new RpcStatusException(LustreErrno.ENOSPC, $"OST{Index:X4} is full: cannot create object {objectId:x}");
         }
 
-        if (!existed)
+        if (created)
         {
-            Interlocked.Increment(ref _objectCount);
+            lock (_accountingLock)
+            {
+                _objectCount++;
+            }
         }
 
         return _handles.Install(objectId, handle);
