@@ -28,9 +28,12 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static ServerProcess Start(params string[] args)
+    public static ServerProcess Start(params string[] args) => StartAssembly("lustre.dll", args);
+
+    /// <summary>Runs another app built next to the tests (such as a sample) as a child process.</summary>
+    public static ServerProcess StartAssembly(string dll, params string[] args)
     {
-        var lustreDll = Path.Combine(AppContext.BaseDirectory, "lustre.dll");
+        var lustreDll = Path.Combine(AppContext.BaseDirectory, dll);
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
         var info = new ProcessStartInfo(dotnet)
         {

@@ -76,7 +76,7 @@ while (state.Step < options.Steps)
     if (options.CrashDuringSave)
     {
         // Die somewhere between "staged" and "committed": the files may be half written, the manifest missing or renamed.
-        var delay = random.Next(0, 200);
+        var delay = random.Next(0, options.CrashWindowMs);
         Console.WriteLine($"crashing {delay} ms into the save of step {saved}");
         await Task.Delay(delay);
         Process.GetCurrentProcess().Kill();
@@ -91,11 +91,11 @@ Console.WriteLine($"committed steps kept: {string.Join(", ", await checkpoints.L
 return 0;
 
 /// <summary>The command line.</summary>
-internal sealed record Arguments(string? Mgs, string? Data, string Root, long SizeMiB, long Steps, long Every, int Keep, int Seed, int StepMs, bool CrashDuringSave)
+internal sealed record Arguments(string? Mgs, string? Data, string Root, long SizeMiB, long Steps, long Every, int Keep, int Seed, int StepMs, bool CrashDuringSave, int CrashWindowMs)
 {
     public static Arguments Parse(string[] args)
     {
-        var result = new Arguments(null, null, "/checkpoints", 256, 40, 10, 3, 1, 0, false);
+        var result = new Arguments(null, null, "/checkpoints", 256, 40, 10, 3, 1, 0, false, 200);
         for (var i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
@@ -112,8 +112,9 @@ internal sealed record Arguments(string? Mgs, string? Data, string Root, long Si
                 "--seed" => result with { Seed = (int)Number() },
                 "--step-ms" => result with { StepMs = (int)Number() },
                 "--crash-during-save" => result with { CrashDuringSave = true },
+                "--crash-window-ms" => result with { CrashWindowMs = (int)Number() },
                 _ => throw new ArgumentException(
-                    $"unknown option {args[i]}; use --mgs ADDRESS | --data DIR, --root PATH, --size-mb N, --steps N, --every N, --keep N, --seed N, --step-ms N, --crash-during-save"),
+                    $"unknown option {args[i]}; use --mgs ADDRESS | --data DIR, --root PATH, --size-mb N, --steps N, --every N, --keep N, --seed N, --step-ms N, --crash-during-save [--crash-window-ms N]"),
             };
         }
 
