@@ -22,7 +22,8 @@ public class CheckpointManager : IAsyncDisposable
     internal const string ManifestName = "manifest.json";
     internal const string StagingFolder = ".staging";
     internal const string TrashFolder = ".trash";
-    internal const int MaxPooledLoadBuffer = 1 << 30;
+    /// <summary>Files up to this size load into pooled arrays; larger ones into exact-size arrays, since the pool would round them up to twice the size.</summary>
+    internal const int MaxPooledLoadBuffer = 64 << 20;
 
     private readonly LustreClient _client = null!;
     private readonly CheckpointManagerOptions _options = null!;

@@ -95,7 +95,7 @@ internal sealed record Arguments(string? Mgs, string? Data, string Root, long Si
 {
     public static Arguments Parse(string[] args)
     {
-        var result = new Arguments(null, null, "/checkpoints", 256, 40, 10, 3, 1, 0, false, 200);
+        var result = new Arguments(null, null, "/checkpoints", 256, 40, 10, 3, 1, 100, false, 200);
         for (var i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
