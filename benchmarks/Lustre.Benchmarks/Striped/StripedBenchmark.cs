@@ -9,7 +9,7 @@ namespace Lustre.Benchmarks.Striped;
 
 /// <summary>
 /// <c>striped [--size 4G] [--quick] [--markdown FILE] [--stripe-size 4M] [--chunk N] [--depth 2] [--tasks 32]
-/// [--seconds 10] [--dir DIR] [--keep] [--no-verify] [--fail-on-miss]</c>: our striped I/O on an embedded 4-OST
+/// [--seconds 10] [--dir DIR] [--keep] [--no-verify] [--no-baselines] [--fail-on-miss]</c>: our striped I/O on an embedded 4-OST
 /// cluster against this machine's baselines measured in the same run, on the same disk, printed as a table of
 /// ratios. Exit code 1 when data read back differs from what was written; 2 on a missed target with --fail-on-miss.
 /// </summary>
@@ -25,6 +25,9 @@ internal static class StripedBenchmark
         var markdown = args.Text("markdown");
         var keep = args.Flag("keep");
         var failOnMiss = args.Flag("fail-on-miss");
+
+        // For profiling our side alone: the baselines would only add noise to a trace.
+        var baselines = !args.Flag("no-baselines");
         args.ThrowIfUnused();
 
         var scratch = Path.Combine(settings.Directory, $"lustre-bench-{Environment.ProcessId}-{DateTime.UtcNow:yyyyMMddHHmmss}");
@@ -58,25 +61,31 @@ internal static class StripedBenchmark
             var localFile = Path.Combine(scratch, "local.bin");
 
             // Writes first (the disk's share), each ending durable; then reads, both from the page cache they left.
-            var localWrite = Run(table, () => LocalFileBaseline.Write(localFile, settings.Size, pattern, buffers[0]));
+            var localWrite = baselines ? Run(table, LocalFileBaseline.Write(localFile, settings.Size, pattern, buffers[0])) : null;
             var oursWrite = Run(table, await workload.WriteAsync(file));
-            var tcp = Run(table, await LoopbackTcpBaseline.MeasureAsync(connections, settings.Size, 1 << 20));
-            var localRead = Run(table, () => LocalFileBaseline.Read(localFile, settings.Size, buffers[0]));
+            var tcp = baselines ? Run(table, await LoopbackTcpBaseline.MeasureAsync(connections, settings.Size, 1 << 20)) : null;
+            if (baselines)
+            {
+                Run(table, LocalFileBaseline.Read(localFile, settings.Size, buffers[0]));
+            }
+
             var oursRead = Run(table, await workload.ReadAsync(file));
             if (settings.Verify)
             {
                 verified &= Report("sequential read-back", await workload.VerifyAsync(file));
             }
 
-            var requestReply = Run(table, await LoopbackRequestReplyBaseline.MeasureAsync(connections, settings.RandomTasks, settings.Warmup, settings.RandomDuration));
+            var requestReply = baselines ? Run(table, await LoopbackRequestReplyBaseline.MeasureAsync(connections, settings.RandomTasks, settings.Warmup, settings.RandomDuration)) : null;
             var (oursRandom, mismatches) = await workload.RandomReadAsync(file);
             Run(table, oursRandom);
             verified &= Report($"random 4 KiB reads ({mismatches} wrong)", mismatches == 0);
 
-            table.Compare("sequential write + flush", oursWrite, localWrite, "FileStream write + fsync", 0.7);
-            table.Compare("sequential read", oursRead, tcp, "raw loopback TCP", 0.7);
-            table.Compare("4 KiB random ReadAtAsync", oursRandom, requestReply, "loopback req/resp", 0.5);
-            _ = localRead;
+            if (localWrite is not null && tcp is not null && requestReply is not null)
+            {
+                table.Compare("sequential write + flush", oursWrite, localWrite, "FileStream write + fsync", 0.7);
+                table.Compare("sequential read", oursRead, tcp, "raw loopback TCP", 0.7);
+                table.Compare("4 KiB random ReadAtAsync", oursRandom, requestReply, "loopback req/resp", 0.5);
+            }
         }
         finally
         {
@@ -105,8 +114,6 @@ internal static class StripedBenchmark
         var missed = table.Comparisons.Count(c => !c.Passed);
         return judged && failOnMiss && missed > 0 ? 2 : 0;
     }
-
-    private static PhaseResult Run(ResultTable table, Func<PhaseResult> phase) => Run(table, phase());
 
     private static PhaseResult Run(ResultTable table, PhaseResult result)
     {
