@@ -8,6 +8,22 @@ internal sealed record PhaseResult(string Name, double Rate, RateUnit Unit, Phas
         RateUnit.BytesPerSecond => $"{Rate / 1e9:0.00} GB/s",
         _ => $"{Rate / 1e3:0.0} kop/s",
     };
+
+    /// <summary>What one unit of work cost in CPU and allocations, which stays comparable when the machine is busy and wall time is not.</summary>
+    public string FormatUnitCost()
+    {
+        var units = Rate * Cost.Wall.TotalSeconds;
+        if (units <= 0)
+        {
+            return "-";
+        }
+
+        return Unit switch
+        {
+            RateUnit.BytesPerSecond => $"{Cost.Cpu.TotalSeconds / (units / 1e9):0.00} CPU s/GB, {Cost.AllocatedBytes / (units / (1 << 20)):0} B/MiB",
+            _ => $"{Cost.Cpu.TotalMicroseconds / units:0.0} CPU µs/op, {Cost.AllocatedBytes / units:0} B/op",
+        };
+    }
 }
 
 /// <summary>How a rate is expressed.</summary>

@@ -31,13 +31,13 @@ internal sealed class ResultTable
         }
 
         text.AppendLine();
-        text.AppendLine("| measured phase | rate | wall | CPU | cores busy | allocated | GCs (0/1/2) |");
-        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine("| measured phase | rate | wall | CPU | cores busy | allocated | GCs (0/1/2) | per unit |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---|");
         foreach (var p in _phases)
         {
             var cost = p.Cost;
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| {p.Name} | {p.FormatRate()} | {cost.Wall.TotalSeconds:0.00} s | {cost.Cpu.TotalSeconds:0.00} s | {cost.CoresBusy:0.00} | {FormatBytes(cost.AllocatedBytes)} | {cost.Gen0}/{cost.Gen1}/{cost.Gen2} |");
+                $"| {p.Name} | {p.FormatRate()} | {cost.Wall.TotalSeconds:0.00} s | {cost.Cpu.TotalSeconds:0.00} s | {cost.CoresBusy:0.00} | {FormatBytes(cost.AllocatedBytes)} | {cost.Gen0}/{cost.Gen1}/{cost.Gen2} | {p.FormatUnitCost()} |");
         }
 
         return text.ToString();

@@ -119,7 +119,7 @@ internal static class StripedBenchmark
     {
         table.Add(result);
         var cost = result.Cost;
-        Console.WriteLine($"  {result.Name}: {result.FormatRate()} ({cost.Wall.TotalSeconds:0.00} s, CPU {cost.Cpu.TotalSeconds:0.00} s = {cost.CoresBusy:0.00} cores, allocated {ResultTable.FormatBytes(cost.AllocatedBytes)})");
+        Console.WriteLine($"  {result.Name}: {result.FormatRate()} ({cost.Wall.TotalSeconds:0.00} s, CPU {cost.Cpu.TotalSeconds:0.00} s = {cost.CoresBusy:0.00} cores, allocated {ResultTable.FormatBytes(cost.AllocatedBytes)}; {result.FormatUnitCost()})");
         return result;
     }
 
