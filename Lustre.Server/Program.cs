@@ -7,11 +7,7 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
-        var root = new RootCommand("lustre: a Lustre-style parallel filesystem for .NET (servers and command-line client)")
-        {
-            ServerCommands.Up(),
-            ServerCommands.Serve(),
-        };
+        var root = CreateRootCommand();
         try
         {
             return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
@@ -22,4 +18,20 @@ internal static class Program
             return 2;
         }
     }
+
+    /// <summary>Every command of the executable; tests invoke this tree in-process.</summary>
+    internal static RootCommand CreateRootCommand() => new("lustre: a Lustre-style parallel filesystem for .NET (servers and command-line client)")
+        {
+            ServerCommands.Up(),
+            ServerCommands.Serve(),
+            LfsCommands.Create(),
+            FileCommands.Ls(),
+            FileCommands.Stat(),
+            FileCommands.Mkdir(),
+            FileCommands.Rm(),
+            FileCommands.Mv(),
+            FileCommands.Cat(),
+            FileCommands.Touch(),
+            CopyCommand.Create(),
+        };
 }

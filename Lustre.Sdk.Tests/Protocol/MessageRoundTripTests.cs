@@ -78,9 +78,9 @@ public class MessageRoundTripTests
     [Fact]
     public void InodeAttributes_round_trip()
     {
-        var message = new InodeAttributes(Fid, EntryType.File, 0x81A4, 1000, 1001, 123_456_789_012, 2, 1_700_000_000_000_000_001, 1_700_000_000_000_000_002, 1_700_000_000_000_000_003, Bytes(40, 5));
+        var message = new InodeAttributes(Fid, EntryType.File, 0x81A4, 1000, 1001, 123_456_789_012, 2, 1_700_000_000_000_000_001, 1_700_000_000_000_000_002, 1_700_000_000_000_000_003, Bytes(40, 5), InodeFlags.OpenForWrite);
 
-        var read = RoundTrip(message.Write, InodeAttributes.Read, 16 + 1 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8 + 4 + 40);
+        var read = RoundTrip(message.Write, InodeAttributes.Read, 16 + 1 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8 + 4 + 40 + 4);
 
         Assert.Equal(message.Layout, read.Layout);
         Assert.Equal(message, read with { Layout = message.Layout });

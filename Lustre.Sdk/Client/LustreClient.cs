@@ -46,7 +46,7 @@ public class LustreClient : IAsyncDisposable
             _options.RequestTimeout,
             _options.SharedSecret,
             Logger);
-        _targets = new TargetDirectory(_address.Mgs, settings, _options.ConnectionsPerServer);
+        _targets = new TargetDirectory(_address.Mgs, settings, _options.ConnectionsPerServer, _options.MaxAttempts);
     }
 
     /// <summary>The filesystem name from the address.</summary>
@@ -76,6 +76,8 @@ public class LustreClient : IAsyncDisposable
                 {
                     throw new LustreException($"The MGS serves filesystem '{config.FsName}', not '{FsName}'.", LustreErrno.ENOENT, isTransient: false);
                 }
+
+                Diagnostics.ClientLog.Configured(Logger, config.FsName, config.Targets.Count, config.Generation);
             }
         }
         finally
@@ -87,6 +89,9 @@ public class LustreClient : IAsyncDisposable
     /// <summary>Re-reads the target list from the MGS (new or deactivated OSTs).</summary>
     public virtual async Task RefreshConfigurationAsync(CancellationToken cancellationToken = default) =>
         await Targets.RefreshAsync(cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Tests replace how an OST is reached (to inject faults); null means the real server.</summary>
+    internal Func<int, IRpcCaller, IRpcCaller>? OstCallerOverride { get; set; }
 
     internal OstChannel Ost(int index)
     {
@@ -106,7 +111,13 @@ public class LustreClient : IAsyncDisposable
 
             if (!_osts.TryGetValue(index, out var found))
             {
-                found = new OstChannel(index, Targets.Ost(index), _options.MaxRpcsInFlightPerOst);
+                IRpcCaller caller = Targets.Ost(index);
+                if (OstCallerOverride is { } wrap)
+                {
+                    caller = wrap(index, caller);
+                }
+
+                found = new OstChannel(index, caller, _options.MaxRpcsInFlightPerOst);
                 _osts[index] = found;
             }
 
@@ -117,6 +128,7 @@ public class LustreClient : IAsyncDisposable
     /// <summary>Sends one metadata request and returns the successful reply (throws on an error status).</summary>
     internal async ValueTask<RpcReply> CallMdsAsync(Opcode opcode, FrameBuffer frame, string? path, CancellationToken cancellationToken)
     {
+        using var activity = path is null ? null : Diagnostics.LustreDiagnostics.StartOperation(Diagnostics.LustreDiagnostics.ActivityName(opcode), path);
         await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
         var reply = await Targets.Mds.CallAsync(opcode, frame, default, default, cancellationToken).ConfigureAwait(false);
         if (reply.Status != 0)
@@ -153,7 +165,15 @@ public class LustreClient : IAsyncDisposable
         path = CheckPath(path);
         using var frame = new FrameBuffer();
         new PathRequest(path).Write(frame.Body);
-        return new LustreFileInfo(path, await CallForAttributesAsync(Opcode.MdsGetAttr, frame, path, cancellationToken).ConfigureAwait(false));
+        var attributes = await CallForAttributesAsync(Opcode.MdsGetAttr, frame, path, cancellationToken).ConfigureAwait(false);
+        if ((attributes.Flags & InodeFlags.OpenForWrite) == 0 || attributes.Type != EntryType.File || attributes.Layout.Length == 0)
+        {
+            return new LustreFileInfo(path, attributes);
+        }
+
+        // A writer may hold data the MDS has not heard of yet: the size is the furthest byte any object holds.
+        var glimpsed = await StripedIo.GlimpseAsync(this, path, LayoutCodec.Decode(attributes.Layout), cancellationToken).ConfigureAwait(false);
+        return new LustreFileInfo(path, attributes, Math.Max(glimpsed, attributes.Size));
     }
 
     /// <summary>True when a file or directory exists at <paramref name="path"/>.</summary>
@@ -166,6 +186,11 @@ public class LustreClient : IAsyncDisposable
         }
         catch (FileNotFoundException)
         {
+            return false;
+        }
+        catch (LustreServerException ex) when (ex.Errno == LustreErrno.ENOTDIR)
+        {
+            // A path below a file: nothing can exist there.
             return false;
         }
     }
@@ -243,16 +268,28 @@ public class LustreClient : IAsyncDisposable
     /// <see cref="FileMode.OpenOrCreate"/>, <see cref="FileMode.CreateNew"/>, <see cref="FileMode.Create"/> (truncates) or
     /// <see cref="FileMode.Truncate"/>. A new file gets <paramref name="layout"/>, else its directory's default layout.
     /// </summary>
-    public virtual async Task<LustreFile> OpenFileAsync(string path, FileMode mode = FileMode.Open, FileLayout? layout = null, CancellationToken cancellationToken = default)
+    public virtual async Task<LustreFile> OpenFileAsync(
+        string path, FileMode mode = FileMode.Open, FileLayout? layout = null, FileAccess access = FileAccess.ReadWrite, CancellationToken cancellationToken = default)
     {
         path = CheckPath(path);
+        if (access == FileAccess.Read && mode != FileMode.Open)
+        {
+            throw new ArgumentException($"FileMode.{mode} needs write access; open read-only files with FileMode.Open.", nameof(access));
+        }
+
         var flags = mode switch
         {
             FileMode.Open or FileMode.Truncate => OpenFlags.None,
             FileMode.OpenOrCreate or FileMode.Create => OpenFlags.Create,
             FileMode.CreateNew => OpenFlags.Create | OpenFlags.Exclusive,
-            _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "Append is not supported by OpenFileAsync; write at Length instead."),
+            _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "Append is not supported by OpenFileAsync; write at Length instead, or use OpenStreamAsync."),
         };
+        var writer = (access & FileAccess.Write) != 0;
+        if (writer)
+        {
+            flags |= OpenFlags.Write;
+        }
+
         if (layout is { IsInstantiated: true })
         {
             throw new ArgumentException("A layout for a new file must not name OST objects; the MDS allocates them.", nameof(layout));
@@ -262,13 +299,31 @@ public class LustreClient : IAsyncDisposable
         using var frame = new FrameBuffer(256 + encoded.Length);
         new OpenRequest(path, flags, 0x1A4, encoded).Write(frame.Body);
         var attributes = await CallForAttributesAsync(Opcode.MdsOpen, frame, path, cancellationToken).ConfigureAwait(false);
-        var file = new LustreFile(this, path, attributes);
-        if (mode is FileMode.Create or FileMode.Truncate && attributes.Size > 0)
+        var file = new LustreFile(this, path, attributes, writer);
+        // An existing file may hold unflushed bytes on its OSTs even when the MDS records size 0: punch them all.
+        if (mode is FileMode.Create or FileMode.Truncate && (attributes.Flags & InodeFlags.Created) == 0)
         {
             await file.SetLengthAsync(0, cancellationToken).ConfigureAwait(false);
         }
 
         return file;
+    }
+
+    /// <summary>
+    /// Opens a file as a <see cref="Stream"/> with readahead and write-behind. <see cref="FileMode.Append"/> starts at the
+    /// end (creating the file if needed). Dispose it (or <see cref="Stream.FlushAsync(CancellationToken)"/>) to make writes durable.
+    /// </summary>
+    public virtual async Task<LustreStream> OpenStreamAsync(
+        string path, FileMode mode = FileMode.Open, FileAccess access = FileAccess.ReadWrite, FileLayout? layout = null, CancellationToken cancellationToken = default)
+    {
+        var append = mode == FileMode.Append;
+        if (append && access == FileAccess.Read)
+        {
+            throw new ArgumentException("FileMode.Append needs write access.", nameof(access));
+        }
+
+        var file = await OpenFileAsync(path, append ? FileMode.OpenOrCreate : mode, layout, access, cancellationToken).ConfigureAwait(false);
+        return new LustreStream(file, access, append);
     }
 
     /// <summary>Sets (or with null, removes) a directory's default layout for files created in it.</summary>
@@ -284,6 +339,17 @@ public class LustreClient : IAsyncDisposable
         using var frame = new FrameBuffer(256 + encoded.Length);
         new SetDirLayoutRequest(path, encoded).Write(frame.Body);
         using var reply = await CallMdsAsync(Opcode.MdsSetDirLayout, frame, path, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Sets a file's or directory's access and modification times (as <c>touch</c> does); a null time is left as it is.</summary>
+    public virtual async Task<LustreFileInfo> SetTimesAsync(string path, DateTimeOffset? lastAccessTime, DateTimeOffset? lastWriteTime, CancellationToken cancellationToken = default)
+    {
+        var info = await GetInfoAsync(path, cancellationToken).ConfigureAwait(false);
+        var mask = (lastAccessTime is null ? SetAttrMask.None : SetAttrMask.AccessTime) | (lastWriteTime is null ? SetAttrMask.None : SetAttrMask.ModifyTime);
+        var request = new SetAttrRequest(info.Fid, mask, 0, 0, 0, 0, ToNs(lastAccessTime), ToNs(lastWriteTime));
+        return new LustreFileInfo(info.Path, await SetAttributesAsync(request, info.Path, cancellationToken).ConfigureAwait(false));
+
+        static long ToNs(DateTimeOffset? time) => time is { } t ? (t - DateTimeOffset.UnixEpoch).Ticks * 100 : 0;
     }
 
     /// <summary>Space and object usage of every target, the data behind <c>lfs df</c>. Unreachable OSTs are reported inactive with zeros.</summary>
@@ -331,6 +397,13 @@ public class LustreClient : IAsyncDisposable
         new SetTargetStateRequest(TargetKind.Ost, ostIndex, active).Write(frame.Body);
         using var reply = await Targets.Mgs.CallAsync(Opcode.MgsSetTargetState, frame, default, default, cancellationToken).ConfigureAwait(false);
         TargetDirectory.ThrowIfError(reply, $"{FsName}-MGS");
+    }
+
+    internal async Task CloseAsync(LustreFid fid, bool writer, CancellationToken cancellationToken)
+    {
+        using var frame = new FrameBuffer();
+        new CloseRequest(fid, writer).Write(frame.Body);
+        using var reply = await CallMdsAsync(Opcode.MdsClose, frame, null, cancellationToken).ConfigureAwait(false);
     }
 
     internal async Task<InodeAttributes> SetAttributesAsync(SetAttrRequest request, string path, CancellationToken cancellationToken)

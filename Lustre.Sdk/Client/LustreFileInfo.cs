@@ -7,12 +7,12 @@ namespace Lustre.Client;
 /// <summary>What <c>stat</c> tells about a file or directory.</summary>
 public sealed class LustreFileInfo
 {
-    internal LustreFileInfo(string path, InodeAttributes attributes)
+    internal LustreFileInfo(string path, InodeAttributes attributes, long? glimpsedLength = null)
     {
         Path = path;
         Fid = attributes.Fid;
         IsDirectory = attributes.Type == EntryType.Directory;
-        Length = attributes.Size;
+        Length = glimpsedLength ?? attributes.Size;
         Mode = (UnixFileMode)(attributes.Mode & 0xFFF);
         UserId = attributes.Uid;
         GroupId = attributes.Gid;
@@ -20,7 +20,10 @@ public sealed class LustreFileInfo
         LastAccessTime = FromNs(attributes.AccessTimeNs);
         LastWriteTime = FromNs(attributes.ModifyTimeNs);
         ChangeTime = FromNs(attributes.ChangeTimeNs);
-        Layout = attributes.Layout.Length == 0 ? null : LayoutCodec.Decode(attributes.Layout);
+        var layout = attributes.Layout.Length == 0 ? null : LayoutCodec.Decode(attributes.Layout);
+        Layout = IsDirectory ? null : layout;
+        DefaultLayout = IsDirectory ? layout : null;
+        IsOpenForWrite = (attributes.Flags & InodeFlags.OpenForWrite) != 0;
     }
 
     /// <summary>The path it was looked up by.</summary>
@@ -61,6 +64,15 @@ public sealed class LustreFileInfo
 
     /// <summary>A file's layout (which OST objects hold its bytes); null for directories.</summary>
     public FileLayout? Layout { get; }
+
+    /// <summary>A directory's default layout for new files in it; null when it has none, and for files.</summary>
+    public FileLayout? DefaultLayout { get; }
+
+    /// <summary>
+    /// True when some client had the file open for write at the time of the stat; <see cref="Length"/> then
+    /// comes from the OSTs' object sizes (a glimpse), not only from the MDS.
+    /// </summary>
+    public bool IsOpenForWrite { get; }
 
     private static DateTimeOffset FromNs(long ns) => DateTimeOffset.UnixEpoch.AddTicks(ns / 100);
 }

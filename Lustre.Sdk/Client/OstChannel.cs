@@ -1,15 +1,15 @@
 namespace Lustre.Client;
 
 /// <summary>The way to one OST: the client of its server, and the bound on bulk RPCs in flight to it.</summary>
-internal sealed class OstChannel(int index, RpcClient client, int maxInFlight) : IDisposable
+internal sealed class OstChannel(int index, IRpcCaller client, int maxInFlight) : IDisposable
 {
     public int Index { get; } = index;
 
-    public RpcClient Client { get; } = client;
+    public IRpcCaller Client { get; } = client;
 
     public SemaphoreSlim InFlight { get; } = new(maxInFlight, maxInFlight);
 
-    public string Name => $"OST{Index:X4}";
+    public string Name { get; } = $"OST{index:X4}";
 
     public void Dispose() => InFlight.Dispose();
 }

@@ -1,4 +1,6 @@
 using System.Net;
+using System.Diagnostics;
+using Lustre.Diagnostics;
 using Lustre.Protocol;
 
 namespace Lustre.Client;
@@ -8,21 +10,29 @@ namespace Lustre.Client;
 /// that failed in transport is resent with the same xid and the Resend flag, so a server that already applied
 /// it answers from its reply cache instead of applying it twice. Checksum mismatches are retried too.
 /// </summary>
-internal sealed class RpcClient : IAsyncDisposable
+internal sealed class RpcClient : IRpcCaller, IAsyncDisposable
 {
     private readonly EndPoint _endpoint;
     private readonly RpcConnectionSettings _settings;
-    private readonly RpcConnection?[] _connections;
+    private readonly IRpcConnection?[] _connections;
+    private readonly Func<CancellationToken, Task<IRpcConnection>> _connect;
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private readonly int _maxAttempts;
     private int _next;
     private bool _disposed;
 
     public RpcClient(EndPoint endpoint, RpcConnectionSettings settings, int connectionCount = 2, int maxAttempts = 4)
+        : this(endpoint, settings, async ct => await RpcConnection.ConnectAsync(endpoint, settings, ct).ConfigureAwait(false), connectionCount, maxAttempts)
+    {
+    }
+
+    /// <summary>With a custom way to connect (tests inject faulty connections here).</summary>
+    internal RpcClient(EndPoint endpoint, RpcConnectionSettings settings, Func<CancellationToken, Task<IRpcConnection>> connect, int connectionCount, int maxAttempts)
     {
         _endpoint = endpoint;
         _settings = settings;
-        _connections = new RpcConnection?[Math.Max(1, connectionCount)];
+        _connect = connect;
+        _connections = new IRpcConnection?[Math.Max(1, connectionCount)];
         _maxAttempts = Math.Max(1, maxAttempts);
         Target = endpoint.ToString() ?? "server";
     }
@@ -39,6 +49,23 @@ internal sealed class RpcClient : IAsyncDisposable
     public async ValueTask<RpcReply> CallAsync(
         Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, CancellationToken cancellationToken)
     {
+        var started = Stopwatch.GetTimestamp();
+        var tags = new TagList { { "lustre.operation", LustreDiagnostics.OperationName(opcode) }, { "lustre.target", Target } };
+        LustreDiagnostics.RpcsInFlight.Add(1, tags);
+        try
+        {
+            return await CallWithRetriesAsync(opcode, frame, bulkOut, bulkIn, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            LustreDiagnostics.RpcsInFlight.Add(-1, tags);
+            LustreDiagnostics.RpcDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
+        }
+    }
+
+    private async ValueTask<RpcReply> CallWithRetriesAsync(
+        Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, CancellationToken cancellationToken)
+    {
         var xid = _settings.Xids.Next();
         LustreException? last = null;
         for (var attempt = 0; attempt < _maxAttempts; attempt++)
@@ -46,10 +73,12 @@ internal sealed class RpcClient : IAsyncDisposable
             cancellationToken.ThrowIfCancellationRequested();
             if (attempt > 0)
             {
+                LustreDiagnostics.Retries.Add(1, new KeyValuePair<string, object?>("lustre.target", Target));
+                ClientLog.Retrying(_settings.Logger, Target, LustreDiagnostics.OperationName(opcode), attempt, last?.Message ?? "unknown");
                 await Task.Delay(RetryDelay(attempt), cancellationToken).ConfigureAwait(false);
             }
 
-            RpcConnection connection;
+            IRpcConnection connection;
             try
             {
                 connection = await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -67,6 +96,8 @@ internal sealed class RpcClient : IAsyncDisposable
             }
             catch (BulkChecksumException ex)
             {
+                LustreDiagnostics.ChecksumErrors.Add(1, new KeyValuePair<string, object?>("lustre.target", Target));
+                ClientLog.ChecksumMismatch(_settings.Logger, Target, LustreDiagnostics.OperationName(opcode));
                 last = ex;
                 continue;
             }
@@ -79,6 +110,7 @@ internal sealed class RpcClient : IAsyncDisposable
             if (reply.Status == (int)LustreErrno.EBADMSG && attempt + 1 < _maxAttempts)
             {
                 // The server saw our bulk corrupted in flight and discarded it: send it again.
+                LustreDiagnostics.ChecksumErrors.Add(1, new KeyValuePair<string, object?>("lustre.target", Target));
                 reply.Dispose();
                 last = new BulkChecksumException($"{Target}: the server reported a bulk checksum mismatch on {opcode}.");
                 continue;
@@ -92,7 +124,7 @@ internal sealed class RpcClient : IAsyncDisposable
 
     private static TimeSpan RetryDelay(int attempt) => TimeSpan.FromMilliseconds(Math.Min(1000, 50 * (1 << Math.Min(attempt, 5))));
 
-    private async ValueTask<RpcConnection> GetConnectionAsync(CancellationToken cancellationToken)
+    private async ValueTask<IRpcConnection> GetConnectionAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var slot = (int)((uint)Interlocked.Increment(ref _next) % (uint)_connections.Length);
@@ -116,7 +148,7 @@ internal sealed class RpcClient : IAsyncDisposable
                 _ = existing.DisposeAsync().AsTask();
             }
 
-            var created = await RpcConnection.ConnectAsync(_endpoint, _settings, cancellationToken).ConfigureAwait(false);
+            var created = await _connect(cancellationToken).ConfigureAwait(false);
             Volatile.Write(ref _connections[slot], created);
             return created;
         }

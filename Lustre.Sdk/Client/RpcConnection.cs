@@ -13,7 +13,7 @@ namespace Lustre.Client;
 /// completes pending calls in whatever order replies arrive and receives each reply's bulk straight into
 /// the memory the caller gave. Sends are serialised per connection; nothing is shared across connections.
 /// </summary>
-internal sealed class RpcConnection : IAsyncDisposable
+internal sealed class RpcConnection : IRpcConnection
 {
     private readonly Socket _socket;
     private readonly FrameReader _reader;

@@ -14,12 +14,14 @@ internal sealed class TargetDirectory : IAsyncDisposable
     private readonly IReadOnlyList<IPEndPoint> _mgs;
     private readonly RpcConnectionSettings _settings;
     private readonly int _connectionsPerServer;
+    private readonly int _maxAttempts;
     private readonly Dictionary<string, RpcClient> _clients = [];
     private readonly Lock _lock = new();
     private volatile FilesystemConfig? _config;
 
-    public TargetDirectory(IReadOnlyList<IPEndPoint> mgs, RpcConnectionSettings settings, int connectionsPerServer)
+    public TargetDirectory(IReadOnlyList<IPEndPoint> mgs, RpcConnectionSettings settings, int connectionsPerServer, int maxAttempts = 4)
     {
+        _maxAttempts = maxAttempts;
         ArgumentOutOfRangeException.ThrowIfZero(mgs.Count);
         _mgs = mgs;
         _settings = settings;
@@ -99,7 +101,7 @@ internal sealed class TargetDirectory : IAsyncDisposable
         {
             if (!_clients.TryGetValue(key, out var client))
             {
-                client = new RpcClient(endpoint, _settings, _connectionsPerServer);
+                client = new RpcClient(endpoint, _settings, _connectionsPerServer, _maxAttempts);
                 _clients[key] = client;
             }
 

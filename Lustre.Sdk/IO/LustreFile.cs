@@ -19,15 +19,19 @@ public sealed class LustreFile : IAsyncDisposable
     private Exception? _failure;
     private bool _disposed;
 
-    internal LustreFile(LustreClient client, string path, InodeAttributes attributes)
+    internal LustreFile(LustreClient client, string path, InodeAttributes attributes, bool writable)
     {
         _client = client;
+        CanWrite = writable;
         Path = path;
         Fid = attributes.Fid;
         Layout = LayoutCodec.Decode(attributes.Layout);
         _length = attributes.Size;
         _flushedLength = attributes.Size;
     }
+
+    /// <summary>True when opened with write access.</summary>
+    public bool CanWrite { get; }
 
     /// <summary>The path the file was opened by.</summary>
     public string Path { get; }
@@ -56,6 +60,7 @@ public sealed class LustreFile : IAsyncDisposable
         }
 
         var count = (int)Math.Min(buffer.Length, length - offset);
+        using var activity = Diagnostics.LustreDiagnostics.StartOperation("lustre.read", Path);
         await StripedIo.ReadAsync(this, offset, buffer[..count], cancellationToken).ConfigureAwait(false);
         return count;
     }
@@ -71,11 +76,17 @@ public sealed class LustreFile : IAsyncDisposable
         }
 
         ThrowIfFailed();
+        if (!CanWrite)
+        {
+            throw new NotSupportedException($"{Path} was opened read-only.");
+        }
+
         if (data.IsEmpty)
         {
             return;
         }
 
+        using var activity = Diagnostics.LustreDiagnostics.StartOperation("lustre.write", Path);
         try
         {
             await StripedIo.WriteAsync(this, offset, data, cancellationToken).ConfigureAwait(false);
@@ -114,6 +125,7 @@ public sealed class LustreFile : IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ThrowIfFailed();
+        using var activity = Diagnostics.LustreDiagnostics.StartOperation("lustre.flush", Path);
         OstObject[] dirty;
         lock (_lock)
         {
@@ -151,6 +163,11 @@ public sealed class LustreFile : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, ProtocolLimits.MaxFileSize);
         ThrowIfFailed();
+        if (!CanWrite)
+        {
+            throw new NotSupportedException($"{Path} was opened read-only.");
+        }
+
         await StripedIo.PunchAsync(this, length, cancellationToken).ConfigureAwait(false);
         var attributes = await _client.SetAttributesAsync(new SetAttrRequest(Fid, SetAttrMask.Size, length, 0, 0, 0, 0, 0), Path, cancellationToken).ConfigureAwait(false);
         Interlocked.Exchange(ref _length, attributes.Size);
@@ -175,7 +192,7 @@ public sealed class LustreFile : IAsyncDisposable
 
         try
         {
-            if (_failure is null)
+            if (_failure is null && CanWrite)
             {
                 await FlushAsync().ConfigureAwait(false);
             }
@@ -183,6 +200,22 @@ public sealed class LustreFile : IAsyncDisposable
         finally
         {
             _disposed = true;
+            if (CanWrite)
+            {
+                await CloseQuietlyAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task CloseQuietlyAsync()
+    {
+        try
+        {
+            await _client.CloseAsync(Fid, writer: true, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            // The MDS forgets open handles at restart anyway; a lost close only costs later stats a glimpse.
         }
     }
 }

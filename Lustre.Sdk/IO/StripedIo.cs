@@ -1,4 +1,5 @@
 using Lustre.Client;
+using Lustre.Diagnostics;
 using Lustre.Layouts;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
@@ -11,9 +12,19 @@ namespace Lustre.IO;
 /// </summary>
 internal static class StripedIo
 {
+    [ThreadStatic]
+    private static List<StripeExtent>? t_extents;
+
     public static async Task ReadAsync(LustreFile file, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         var pieces = Split(file, offset, buffer.Length);
+        if (pieces.Count == 1)
+        {
+            // Small reads (one stripe unit) skip the fan-out bookkeeping.
+            await ReadPieceAsync(file, pieces[0], buffer, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var tasks = new Task[pieces.Count];
         for (var i = 0; i < pieces.Count; i++)
         {
@@ -27,6 +38,13 @@ internal static class StripedIo
     public static async Task WriteAsync(LustreFile file, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var pieces = Split(file, offset, data.Length);
+        if (pieces.Count == 1)
+        {
+            file.MarkDirty(pieces[0].Object);
+            await WritePieceAsync(file, pieces[0], data, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var tasks = new Task[pieces.Count];
         for (var i = 0; i < pieces.Count; i++)
         {
@@ -72,10 +90,38 @@ internal static class StripedIo
         await WhenAllOrFirstFailure(tasks).ConfigureAwait(false);
     }
 
+    /// <summary>The file size implied by the objects' sizes on the OSTs (Lustre's glimpse), asked of all of them at once.</summary>
+    public static async Task<long> GlimpseAsync(LustreClient client, string path, FileLayout layout, CancellationToken cancellationToken)
+    {
+        var objects = new List<OstObject>();
+        foreach (var component in layout.Components)
+        {
+            objects.AddRange(component.Objects);
+        }
+
+        var sizes = await Task.WhenAll(objects.Select(async obj =>
+        {
+            var channel = client.Ost(obj.OstIndex);
+            using var frame = new FrameBuffer();
+            new ObjectRef(obj.OstIndex, obj.ObjectId).Write(frame.Body);
+            using var reply = await channel.Client.CallAsync(Opcode.OstGetAttr, frame, default, default, cancellationToken).ConfigureAwait(false);
+            if (reply.Status != 0)
+            {
+                throw new LustreServerException((LustreErrno)reply.Status, $"glimpse of {path}: object {obj}: {reply.ErrorMessage}", $"{client.FsName}-{channel.Name}");
+            }
+
+            var reader = reply.Reader;
+            return OstAttrReply.Read(ref reader).Size;
+        })).ConfigureAwait(false);
+        return StripeMath.FileSizeFromObjectSizes(layout, sizes);
+    }
+
     /// <summary>Pieces of at most one bulk RPC, each inside one stripe unit of one object.</summary>
     private static List<StripeExtent> Split(LustreFile file, long offset, long length)
     {
-        var extents = new List<StripeExtent>();
+        // Mapping is synchronous, so a per-thread scratch list is safe and saves an allocation per call.
+        var extents = t_extents ??= new List<StripeExtent>(16);
+        extents.Clear();
         StripeMath.MapRange(file.Layout, offset, length, extents);
         var maxBulk = file.Client.Options.MaxBulkSize;
         var pieces = new List<StripeExtent>(extents.Count);
@@ -101,6 +147,7 @@ internal static class StripedIo
             new OstReadRequest(new ObjectRef(piece.Object.OstIndex, piece.Object.ObjectId), piece.ObjectOffset, destination.Length).Write(frame.Body);
             using var reply = await channel.Client.CallAsync(Opcode.OstRead, frame, default, destination, cancellationToken).ConfigureAwait(false);
             ThrowOnError(reply, channel, "read", file, piece);
+            LustreDiagnostics.IoBytes.Add(reply.BulkLength, new("lustre.direction", "read"), new("lustre.target", channel.Name));
             if (reply.BulkLength < destination.Length)
             {
                 // Past the object's end or in a hole: the file reads zeros there.
@@ -127,6 +174,7 @@ internal static class StripedIo
             new OstWriteRequest(new ObjectRef(piece.Object.OstIndex, piece.Object.ObjectId), piece.ObjectOffset).Write(frame.Body);
             using var reply = await channel.Client.CallAsync(Opcode.OstWrite, frame, data, default, cancellationToken).ConfigureAwait(false);
             ThrowOnError(reply, channel, "write", file, piece);
+            LustreDiagnostics.IoBytes.Add(data.Length, new("lustre.direction", "write"), new("lustre.target", channel.Name));
         }
         catch (LustreException ex) when (ex is not LustreServerException)
         {

@@ -23,12 +23,24 @@ internal static class LustrePath
     }
 
     /// <summary>Returns null when the path is valid, else a message naming the problem.</summary>
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     public static string? Validate(string? path, out string[] components)
     {
         components = [];
         if (string.IsNullOrEmpty(path))
         {
             return "The path is empty.";
+        }
+
+        try
+        {
+            StrictUtf8.GetByteCount(path);
+        }
+        catch (EncoderFallbackException)
+        {
+            // A lone surrogate would turn into U+FFFD on the wire and collide with other names.
+            return "The path is not valid Unicode (it has an unpaired surrogate).";
         }
 
         if (path[0] != '/')

@@ -22,7 +22,15 @@ internal sealed class MdsService : IRpcService
                 return Attributes(_namespace.GetAttr(PathRequest.Read(ref reader).Path));
 
             case Opcode.MdsOpen:
-                return Attributes(await _namespace.OpenAsync(OpenRequest.Read(ref reader)).ConfigureAwait(false));
+            {
+                var open = OpenRequest.Read(ref reader);
+                var attributes = await _namespace.OpenAsync(open).ConfigureAwait(false);
+                return Attributes((open.Flags & OpenFlags.Write) != 0 ? _namespace.RegisterWriter(attributes) : attributes);
+            }
+
+            case Opcode.MdsClose:
+                _namespace.Close(CloseRequest.Read(ref reader));
+                return RpcResponse.Ok();
 
             case Opcode.MdsSetAttr:
                 return Attributes(await _namespace.SetAttrAsync(SetAttrRequest.Read(ref reader)).ConfigureAwait(false));

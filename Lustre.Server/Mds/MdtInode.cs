@@ -19,8 +19,9 @@ internal sealed record MdtInode(
 {
     private const byte FormatVersion = 1;
 
-    public InodeAttributes ToAttributes(LustreFid fid) =>
-        new(fid, Type, Mode, Uid, Gid, Size, LinkCount, AccessTimeNs, ModifyTimeNs, ChangeTimeNs, Layout);
+    /// <summary>The wire attributes; a directory reports its default layout in the layout field.</summary>
+    public InodeAttributes ToAttributes(LustreFid fid, InodeFlags flags = InodeFlags.None) =>
+        new(fid, Type, Mode, Uid, Gid, Size, LinkCount, AccessTimeNs, ModifyTimeNs, ChangeTimeNs, Type == EntryType.Directory ? DefaultLayout : Layout, flags);
 
     public byte[] Encode()
     {

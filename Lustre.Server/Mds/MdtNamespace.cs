@@ -17,6 +17,10 @@ internal sealed class MdtNamespace
     private readonly MdtStore _store;
     private readonly IOstPlacement _placement;
 
+    // Files open for write, by FID: in memory only, as Lustre's open handles; a restart forgets them (and
+    // clients that still write will update the size on their close or flush anyway).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<LustreFid, int> _writers = new();
+
     public MdtNamespace(MdtStore store, IOstPlacement placement)
     {
         _store = store;
@@ -99,7 +103,31 @@ internal sealed class MdtNamespace
     public InodeAttributes GetAttr(string path)
     {
         var (fid, inode) = Resolve(path);
-        return inode.ToAttributes(fid);
+        return inode.ToAttributes(fid, FlagsOf(fid));
+    }
+
+    private InodeFlags FlagsOf(LustreFid fid) => _writers.TryGetValue(fid, out var count) && count > 0 ? InodeFlags.OpenForWrite : InodeFlags.None;
+
+    public InodeAttributes RegisterWriter(InodeAttributes attributes)
+    {
+        _writers.AddOrUpdate(attributes.Fid, 1, static (_, count) => count + 1);
+        return attributes with { Flags = attributes.Flags | InodeFlags.OpenForWrite };
+    }
+
+    public void Close(CloseRequest request)
+    {
+        if (!request.Writer)
+        {
+            return;
+        }
+
+        while (_writers.TryGetValue(request.Fid, out var count))
+        {
+            if (count <= 1 ? _writers.TryRemove(new KeyValuePair<LustreFid, int>(request.Fid, count)) : _writers.TryUpdate(request.Fid, count - 1, count))
+            {
+                return;
+            }
+        }
     }
 
     public ReadDirReply ReadDir(string path, string cookie, int maxEntries)
@@ -189,11 +217,17 @@ internal sealed class MdtNamespace
                 var inode = LoadInode(found.Fid);
                 return inode.Type == EntryType.Directory
                     ? throw new RpcStatusException(LustreErrno.EISDIR, $"'{request.Path}' is a directory")
-                    : inode.ToAttributes(found.Fid);
+                    : inode.ToAttributes(found.Fid, FlagsOf(found.Fid));
             }
 
             var template = requestedLayout ?? InheritedLayout(parent, parentInode);
             var layout = _placement.Instantiate(template, tx);
+            if (LayoutCodec.GetEncodedLength(layout) > InodeAttributes.MaxLayoutLength)
+            {
+                // 64 components of 2000 stripes would not fit a reply; no real layout comes near.
+                throw new RpcStatusException(LustreErrno.EINVAL, $"the layout of '{request.Path}' would take {LayoutCodec.GetEncodedLength(layout)} bytes, over the limit of {InodeAttributes.MaxLayoutLength}");
+            }
+
             var encoded = new byte[LayoutCodec.GetEncodedLength(layout)];
             LayoutCodec.Encode(layout, encoded);
             var fid = _store.AllocateFid(tx);
@@ -202,7 +236,7 @@ internal sealed class MdtNamespace
             tx.Put(MdtKeys.InodeKey(fid), created.Encode());
             tx.Put(MdtKeys.EntryKey(parent, name), MdtKeys.EntryValue(fid, EntryType.File));
             tx.Put(MdtKeys.InodeKey(parent), (parentInode with { ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
-            return created.ToAttributes(fid);
+            return created.ToAttributes(fid, InodeFlags.Created);
         });
     }
 
@@ -275,7 +309,7 @@ internal sealed class MdtNamespace
                 ChangeTimeNs = now,
             };
             tx.Put(MdtKeys.InodeKey(request.Fid), updated.Encode());
-            return updated.ToAttributes(request.Fid);
+            return updated.ToAttributes(request.Fid, FlagsOf(request.Fid));
         });
     }
 

@@ -31,12 +31,14 @@ internal sealed class RpcServer : IAsyncDisposable
         }
 
         _listener = new Socket(options.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        Name = options.Name;
         ReplyCache = new ReplyCache(options.ReplyCacheEntries);
     }
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)_listener.LocalEndPoint!;
 
-    public string Name => _options.Name;
+    /// <summary>Shown to clients and in logs: the configured name and, once bound, the endpoint (e.g. "lustre MGS@127.0.0.1:9880").</summary>
+    public string Name { get; private set; }
 
     internal RpcServerOptions Options => _options;
 
@@ -62,8 +64,9 @@ internal sealed class RpcServer : IAsyncDisposable
         _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         _listener.Bind(_options.Endpoint);
         _listener.Listen(512);
+        Name = $"{_options.Name}@{LocalEndPoint}";
         _acceptLoop = Task.Run(AcceptLoopAsync);
-        ServerLog.Listening(_logger, _options.Name, LocalEndPoint.ToString(), _options.Secret is not null);
+        ServerLog.Listening(_logger, Name, LocalEndPoint.ToString(), _options.Secret is not null);
     }
 
     internal IRpcService? FindService(Protocol.Opcode opcode)
@@ -104,7 +107,7 @@ internal sealed class RpcServer : IAsyncDisposable
             {
                 if (_sessions.Count >= _options.MaxConnections)
                 {
-                    ServerLog.TooManyConnections(_logger, _options.Name, socket.RemoteEndPoint?.ToString() ?? "?", _options.MaxConnections);
+                    ServerLog.TooManyConnections(_logger, Name, socket.RemoteEndPoint?.ToString() ?? "?", _options.MaxConnections);
                     socket.Dispose();
                     continue;
                 }

@@ -39,7 +39,43 @@ internal sealed class RpcSession : IAsyncDisposable
         _authRequired = server.Options.Secret is not null;
     }
 
-    public void Start() => _loop = Task.Run(RunAsync);
+    /// <summary>Largest body accepted before the handshake completes (Connect and Auth are far smaller).</summary>
+    private const int MaxHandshakeBodyLength = 1024;
+
+    /// <summary>How long a new connection has to complete the handshake before it is closed.</summary>
+    internal static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+
+    private bool IsAdmitted => _clientUuid is not null && (!_authRequired || _authenticated);
+
+    public void Start()
+    {
+        _loop = Task.Run(RunAsync);
+        _ = CloseIfNoHandshakeAsync();
+    }
+
+    private async Task CloseIfNoHandshakeAsync()
+    {
+        try
+        {
+            await Task.Delay(HandshakeTimeout, _server.Stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
+        if (!IsAdmitted)
+        {
+            ServerLog.BadPeer(_server.Logger, _server.Name, _peer, $"no handshake within {HandshakeTimeout.TotalSeconds:0} s");
+            try
+            {
+                _socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+            }
+        }
+    }
 
     private async Task RunAsync()
     {
@@ -63,6 +99,13 @@ internal sealed class RpcSession : IAsyncDisposable
                 if (header.IsReply)
                 {
                     ServerLog.BadPeer(_server.Logger, _server.Name, _peer, "a reply frame sent to a server");
+                    return;
+                }
+
+                if (!IsAdmitted && (header.BulkLength > 0 || header.BodyLength > MaxHandshakeBodyLength))
+                {
+                    // Nothing unauthenticated gets the server to set memory aside: refuse before reading.
+                    ServerLog.BadPeer(_server.Logger, _server.Name, _peer, $"{header.Opcode} with {header.BodyLength}+{header.BulkLength} bytes before the handshake completed");
                     return;
                 }
 

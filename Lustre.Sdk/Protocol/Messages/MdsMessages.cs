@@ -19,7 +19,8 @@ internal sealed record InodeAttributes(
     long AccessTimeNs,
     long ModifyTimeNs,
     long ChangeTimeNs,
-    byte[] Layout)
+    byte[] Layout,
+    InodeFlags Flags = InodeFlags.None)
 {
     /// <summary>Largest encoded layout: 64 components of 2000 stripes would be far more; this bounds what a peer may claim.</summary>
     public const int MaxLayoutLength = 512 * 1024;
@@ -37,6 +38,7 @@ internal sealed record InodeAttributes(
         writer.WriteInt64(ModifyTimeNs);
         writer.WriteInt64(ChangeTimeNs);
         writer.WriteBytes(Layout);
+        writer.WriteUInt32((uint)Flags);
     }
 
     public static InodeAttributes Read(ref BodyReader reader)
@@ -59,8 +61,34 @@ internal sealed record InodeAttributes(
             reader.ReadInt64("atime"),
             reader.ReadInt64("mtime"),
             reader.ReadInt64("ctime"),
-            reader.ReadBytes("layout", MaxLayoutLength).ToArray());
+            reader.ReadBytes("layout", MaxLayoutLength).ToArray(),
+            (InodeFlags)reader.ReadUInt32("flags"));
     }
+}
+
+/// <summary>State the MDS reports with attributes.</summary>
+[Flags]
+internal enum InodeFlags : uint
+{
+    None = 0,
+
+    /// <summary>Some client has the file open for write: its size on the MDS may be stale, ask the OSTs (glimpse).</summary>
+    OpenForWrite = 1,
+
+    /// <summary>This open created the file (so it has no data to truncate).</summary>
+    Created = 2,
+}
+
+/// <summary>Closes a file opened with <see cref="OpenFlags.Write"/>.</summary>
+internal readonly record struct CloseRequest(LustreFid Fid, bool Writer)
+{
+    public void Write(BodyWriter writer)
+    {
+        Fid.Write(writer);
+        writer.WriteBoolean(Writer);
+    }
+
+    public static CloseRequest Read(ref BodyReader reader) => new(LustreFid.Read(ref reader), reader.ReadBoolean("writer"));
 }
 
 /// <summary>A request that names one path (getattr, rmdir, unlink).</summary>
@@ -82,6 +110,9 @@ internal enum OpenFlags : uint
 
     /// <summary>With <see cref="Create"/>: fail with EEXIST when it exists.</summary>
     Exclusive = 2,
+
+    /// <summary>Opened for writing: until the matching close, stats of the file glimpse the OSTs for its size.</summary>
+    Write = 4,
 }
 
 /// <summary>Opens (and maybe creates) a file; a new file gets the layout given, else its directory's default, else the filesystem's.</summary>

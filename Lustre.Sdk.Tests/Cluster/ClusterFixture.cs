@@ -1,0 +1,103 @@
+using Lustre.Client;
+using Lustre.Layouts;
+using Lustre.Server.Cluster;
+
+namespace Lustre.Tests.Cluster;
+
+/// <summary>
+/// One embedded cluster (MGS + MDT + 4 OSTs on loopback, port 0, data in a temp folder) and one client, shared by
+/// every end-to-end test class of the <see cref="ClusterCollection"/>. Tests keep out of each other's way by
+/// working in their own directory (<see cref="NewDirectoryAsync"/>).
+/// </summary>
+public sealed class ClusterFixture : IAsyncLifetime
+{
+    public const int OstCount = 4;
+
+    private LustreCluster? _cluster;
+    private LustreClient? _client;
+
+    internal LustreCluster Cluster => _cluster ?? throw new InvalidOperationException("The cluster is not started.");
+
+    public LustreClient Client => _client ?? throw new InvalidOperationException("The cluster is not started.");
+
+    public string Address => Cluster.Address;
+
+    public string DataDirectory => Cluster.DataDirectory;
+
+    public async Task InitializeAsync()
+    {
+        _cluster = await LustreCluster.StartAsync(new LustreClusterOptions { OstCount = OstCount });
+        _client = new LustreClient(_cluster.Address);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_client is not null)
+        {
+            await _client.DisposeAsync();
+        }
+
+        if (_cluster is not null)
+        {
+            var data = _cluster.DataDirectory;
+            await _cluster.DisposeAsync();
+            Assert.False(Directory.Exists(data), $"the cluster left its data folder {data} behind");
+        }
+    }
+
+    /// <summary>Creates a fresh directory <c>/t-&lt;guid&gt;</c> for one test and returns its path.</summary>
+    public async Task<string> NewDirectoryAsync()
+    {
+        var path = "/t-" + Guid.NewGuid().ToString("N");
+        await Client.CreateDirectoryAsync(path);
+        return path;
+    }
+
+    /// <summary>Where an OST keeps the file of one object: <c>&lt;data&gt;/ostNNNN/objects/&lt;id &amp; 0xff&gt;/&lt;id&gt;</c>.</summary>
+    public string ObjectPath(OstObject obj) =>
+        Path.Combine(DataDirectory, $"ost{obj.OstIndex:X4}", "objects", (obj.ObjectId & 0xFF).ToString("x2", System.Globalization.CultureInfo.InvariantCulture), obj.ObjectId.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>
+    /// Runs the MDS destroy queue until none of <paramref name="objects"/> is left on disk, or fails after
+    /// <paramref name="timeout"/>. Each pass destroys what is queued, so this returns after one or two passes.
+    /// </summary>
+    public async Task DestroyAndWaitAsync(IReadOnlyCollection<OstObject> objects, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        while (objects.Any(o => File.Exists(ObjectPath(o))))
+        {
+            cts.Token.ThrowIfCancellationRequested();
+            await Cluster.Node.Destroys!.RunOnceAsync(cts.Token);
+        }
+    }
+
+    /// <summary>Proves the cluster still serves: a brand-new client creates, writes, flushes and reads back a file.</summary>
+    public async Task AssertStillServesAsync()
+    {
+        await using var client = new LustreClient(Address);
+        var path = "/alive-" + Guid.NewGuid().ToString("N");
+        var data = new byte[100_000];
+        Random.Shared.NextBytes(data);
+        await using (var file = await client.OpenFileAsync(path, FileMode.CreateNew))
+        {
+            await file.WriteAtAsync(0, data);
+            await file.FlushAsync();
+        }
+
+        await using (var file = await client.OpenFileAsync(path))
+        {
+            var back = new byte[data.Length];
+            Assert.Equal(data.Length, await file.ReadAtAsync(0, back));
+            Assert.Equal(data, back);
+        }
+
+        await client.DeleteFileAsync(path);
+    }
+}
+
+/// <summary>The end-to-end test classes that share one <see cref="ClusterFixture"/>; they run one after the other.</summary>
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "Cluster";
+}

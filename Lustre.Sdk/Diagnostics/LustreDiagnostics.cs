@@ -1,0 +1,56 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Lustre.Protocol;
+
+namespace Lustre.Diagnostics;
+
+/// <summary>
+/// The SDK's metrics and traces: one <see cref="Meter"/> and one <see cref="ActivitySource"/>, both named
+/// <c>Lustre.Sdk</c>. Instruments follow OpenTelemetry naming; tags name the target and the operation.
+/// </summary>
+public static class LustreDiagnostics
+{
+    /// <summary>The name of the meter and of the activity source.</summary>
+    public const string Name = "Lustre.Sdk";
+
+    private static readonly string[] OpcodeNames = BuildOpcodeNames();
+    private static readonly string[] ActivityNames = [.. OpcodeNames.Select(n => "lustre." + n)];
+
+    internal static Meter Meter { get; } = new(Name, "1.0");
+
+    internal static ActivitySource ActivitySource { get; } = new(Name, "1.0");
+
+    /// <summary>Duration of each RPC, from send to reply (retries included), in seconds.</summary>
+    internal static Histogram<double> RpcDuration { get; } = Meter.CreateHistogram<double>("lustre.client.rpc.duration", "s", "Duration of RPCs, including retries");
+
+    internal static UpDownCounter<long> RpcsInFlight { get; } = Meter.CreateUpDownCounter<long>("lustre.client.rpc.in_flight", "{rpc}", "RPCs sent and not yet answered");
+
+    internal static Counter<long> Retries { get; } = Meter.CreateCounter<long>("lustre.client.rpc.retries", "{rpc}", "RPCs sent again after a transport failure or a checksum mismatch");
+
+    internal static Counter<long> ChecksumErrors { get; } = Meter.CreateCounter<long>("lustre.client.checksum.errors", "{transfer}", "Bulk transfers that arrived corrupt and were discarded");
+
+    internal static Counter<long> IoBytes { get; } = Meter.CreateCounter<long>("lustre.client.io.bytes", "By", "File data moved to or from OSTs");
+
+    internal static string OperationName(Opcode opcode) => (int)opcode < OpcodeNames.Length ? OpcodeNames[(int)opcode] : "unknown";
+
+    internal static string ActivityName(Opcode opcode) => (int)opcode < ActivityNames.Length ? ActivityNames[(int)opcode] : "lustre.unknown";
+
+    /// <summary>Starts a span for a high-level operation (null when nobody listens).</summary>
+    internal static Activity? StartOperation(string name, string path)
+    {
+        var activity = ActivitySource.StartActivity(name, ActivityKind.Client);
+        activity?.SetTag("lustre.path", path);
+        return activity;
+    }
+
+    private static string[] BuildOpcodeNames()
+    {
+        var names = new string[64];
+        for (var i = 0; i < names.Length; i++)
+        {
+            names[i] = Enum.IsDefined((Opcode)i) ? ((Opcode)i).ToString() : "unknown";
+        }
+
+        return names;
+    }
+}

@@ -1,0 +1,514 @@
+using System.Buffers;
+using Lustre.Layouts;
+
+namespace Lustre.IO;
+
+/// <summary>
+/// A <see cref="Stream"/> over a striped file. Sequential reads are detected and read ahead in a window that
+/// doubles up to <c>LustreClientOptions.ReadaheadBudget</c>; writes are copied into chunks of a full stripe row and
+/// sent in the background (write-behind) while at most <c>DirtyBudget</c> bytes are outstanding. Every chunk fans
+/// out to all the OSTs it covers at once. <see cref="FlushAsync(CancellationToken)"/> returns when every byte
+/// written is durable on its OST and the size is recorded on the MDS; disposing flushes too.
+/// The async methods are the fast path; the sync ones block on them.
+/// </summary>
+public sealed class LustreStream : Stream
+{
+    private const int MinChunk = 1 << 20;
+    private const int MaxChunk = 16 << 20;
+    private readonly LustreFile _file;
+    private readonly bool _canRead;
+    private readonly bool _canWrite;
+    private readonly int _chunkSize;
+    private readonly long _readaheadBudget;
+    private readonly long _dirtyBudget;
+    private readonly List<Segment> _readahead = [];
+    private readonly Queue<PendingWrite> _writes = new();
+    private long _position;
+    private long _pendingEnd;
+    private long _inFlightBytes;
+    private byte[]? _writeBuffer;
+    private long _writeOffset;
+    private int _writeCount;
+    private long _lastReadEnd;
+    private long _window;
+    private bool _disposed;
+
+    internal LustreStream(LustreFile file, FileAccess access, bool append)
+    {
+        _file = file;
+        _canRead = (access & FileAccess.Read) != 0;
+        _canWrite = (access & FileAccess.Write) != 0 && file.CanWrite;
+        var options = file.Client.Options;
+        _readaheadBudget = options.ReadaheadBudget;
+        _dirtyBudget = options.DirtyBudget;
+        var first = file.Layout.Components[0];
+        var row = first.StripeSize * Math.Max(1, first.Objects.Count);
+        _chunkSize = (int)Math.Clamp(row, MinChunk, MaxChunk);
+        _position = append ? file.Length : 0;
+        _lastReadEnd = 0;
+    }
+
+    /// <summary>The file under the stream, for positional reads and writes and its layout.</summary>
+    public LustreFile File => _file;
+
+    /// <inheritdoc/>
+    public override bool CanRead => !_disposed && _canRead;
+
+    /// <inheritdoc/>
+    public override bool CanWrite => !_disposed && _canWrite;
+
+    /// <inheritdoc/>
+    public override bool CanSeek => !_disposed;
+
+    /// <summary>The size, including bytes written through this stream that are still on their way.</summary>
+    public override long Length
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var length = Math.Max(_file.Length, _pendingEnd);
+            return _writeBuffer is null ? length : Math.Max(length, _writeOffset + _writeCount);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override long Position
+    {
+        get => _position;
+        set
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, Protocol.ProtocolLimits.MaxFileSize);
+            _position = value;
+        }
+    }
+
+    /// <inheritdoc/>
+    public override long Seek(long offset, SeekOrigin origin)
+    {
+        var target = origin switch
+        {
+            SeekOrigin.Begin => offset,
+            SeekOrigin.Current => _position + offset,
+            SeekOrigin.End => Length + offset,
+            _ => throw new ArgumentOutOfRangeException(nameof(origin), origin, null),
+        };
+        if (target < 0)
+        {
+            throw new IOException($"Seek to {target} is before the beginning of {_file.Path}.");
+        }
+
+        Position = target;
+        return target;
+    }
+
+    /// <summary>Reads at an offset without moving <see cref="Position"/>; thread-safe (see <see cref="LustreFile.ReadAtAsync"/>).</summary>
+    public ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        _file.ReadAtAsync(offset, buffer, cancellationToken);
+
+    /// <summary>Writes at an offset without moving <see cref="Position"/>; thread-safe (see <see cref="LustreFile.WriteAtAsync"/>).</summary>
+    public ValueTask WriteAtAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
+        _file.WriteAtAsync(offset, data, cancellationToken);
+
+    /// <inheritdoc/>
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_canRead)
+        {
+            throw new NotSupportedException($"{_file.Path} was opened without read access.");
+        }
+
+        if (_writeBuffer is not null || _writes.Count > 0)
+        {
+            // Read-your-writes: what this stream wrote must be on the OSTs before it can be read back.
+            await DrainWritesAsync().ConfigureAwait(false);
+        }
+
+        var length = _file.Length;
+        if (_position >= length || buffer.IsEmpty)
+        {
+            return 0;
+        }
+
+        var count = (int)Math.Min(buffer.Length, length - _position);
+        var sequential = _position == _lastReadEnd;
+        if (!sequential || _readaheadBudget < _chunkSize)
+        {
+            DropReadahead();
+            _window = 0;
+            var direct = await _file.ReadAtAsync(_position, buffer[..count], cancellationToken).ConfigureAwait(false);
+            Advance(direct);
+            return direct;
+        }
+
+        _window = Math.Min(_readaheadBudget, Math.Max(_chunkSize, _window * 2));
+        var done = 0;
+        if (FindSegment(_position) is null && count >= _chunkSize)
+        {
+            // A large read with nothing prefetched goes straight into the caller's buffer, no copy.
+            done = await _file.ReadAtAsync(_position, buffer[..count], cancellationToken).ConfigureAwait(false);
+            Advance(done);
+            StartReadahead(length);
+            return done;
+        }
+
+        StartReadahead(length);
+        while (done < count)
+        {
+            var segment = FindSegment(_position);
+            if (segment is null)
+            {
+                break;
+            }
+
+            var filled = await segment.Fill.WaitAsync(cancellationToken).ConfigureAwait(false);
+            var start = (int)(_position - segment.Offset);
+            var available = filled - start;
+            if (available <= 0)
+            {
+                break;
+            }
+
+            var take = Math.Min(available, count - done);
+            segment.Buffer.AsSpan(start, take).CopyTo(buffer.Span[done..]);
+            done += take;
+            Advance(take);
+        }
+
+        DropBefore(_position);
+        StartReadahead(length);
+        return done;
+    }
+
+    private void Advance(int count)
+    {
+        _position += count;
+        _lastReadEnd = _position;
+    }
+
+    private Segment? FindSegment(long offset)
+    {
+        foreach (var segment in _readahead)
+        {
+            if (offset >= segment.Offset && offset < segment.Offset + segment.Length)
+            {
+                return segment;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Keeps chunk-aligned reads in flight from the current position up to the window.</summary>
+    private void StartReadahead(long length)
+    {
+        var next = _position / _chunkSize * _chunkSize;
+        var limit = Math.Min(length, _position + _window);
+        while (next < limit)
+        {
+            if (FindSegment(next) is null)
+            {
+                var size = (int)Math.Min(_chunkSize, length - next);
+                var buffer = ArrayPool<byte>.Shared.Rent(size);
+                var fill = _file.ReadAtAsync(next, buffer.AsMemory(0, size)).AsTask();
+                _readahead.Add(new Segment(next, size, buffer, fill));
+            }
+
+            next += _chunkSize;
+        }
+    }
+
+    private void DropBefore(long offset)
+    {
+        for (var i = _readahead.Count - 1; i >= 0; i--)
+        {
+            var segment = _readahead[i];
+            if (segment.Offset + segment.Length <= offset)
+            {
+                _readahead.RemoveAt(i);
+                Release(segment);
+            }
+        }
+    }
+
+    private void DropReadahead()
+    {
+        foreach (var segment in _readahead)
+        {
+            Release(segment);
+        }
+
+        _readahead.Clear();
+    }
+
+    /// <summary>Returns a segment's buffer once nothing can still be receiving into it.</summary>
+    private static void Release(Segment segment)
+    {
+        if (segment.Fill.IsCompleted)
+        {
+            ArrayPool<byte>.Shared.Return(segment.Buffer);
+        }
+        else
+        {
+            segment.Fill.ContinueWith(static (_, state) => ArrayPool<byte>.Shared.Return((byte[])state!), segment.Buffer, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_canWrite)
+        {
+            throw new NotSupportedException($"{_file.Path} was opened without write access.");
+        }
+
+        if (_position > Protocol.ProtocolLimits.MaxFileSize - buffer.Length)
+        {
+            throw new IOException($"Writing {buffer.Length} bytes at {_position} goes past the maximum file size of {Protocol.ProtocolLimits.MaxFileSize} bytes of {_file.Path}.");
+        }
+
+        if (_readahead.Count > 0)
+        {
+            DropReadahead();
+        }
+
+        while (!buffer.IsEmpty)
+        {
+            if (_writeBuffer is not null && _writeOffset + _writeCount != _position)
+            {
+                await SubmitBufferAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            if (_writeBuffer is null)
+            {
+                _writeBuffer = ArrayPool<byte>.Shared.Rent(_chunkSize);
+                _writeOffset = _position;
+                _writeCount = 0;
+            }
+
+            // Fill up to the next chunk boundary, so bulk RPCs stay aligned with the stripes.
+            var room = (int)Math.Min(_chunkSize - _writeCount, _chunkSize - (_writeOffset + _writeCount) % _chunkSize);
+            var take = Math.Min(room, buffer.Length);
+            buffer.Span[..take].CopyTo(_writeBuffer.AsSpan(_writeCount));
+            _writeCount += take;
+            _position += take;
+            buffer = buffer[take..];
+            if (take == room)
+            {
+                await SubmitBufferAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Sends the write buffer in the background, keeping byte order and the dirty budget.</summary>
+    private async ValueTask SubmitBufferAsync(CancellationToken cancellationToken)
+    {
+        var buffer = _writeBuffer!;
+        var offset = _writeOffset;
+        var count = _writeCount;
+        _writeBuffer = null;
+        _writeCount = 0;
+        if (count == 0)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            return;
+        }
+
+        // A rewrite of bytes still in flight must land after them: wait for any overlapping write first.
+        foreach (var pending in _writes)
+        {
+            if (pending.Offset < offset + count && offset < pending.Offset + pending.Length)
+            {
+                await pending.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        var task = _file.WriteAtAsync(offset, buffer.AsMemory(0, count), CancellationToken.None).AsTask();
+        _writes.Enqueue(new PendingWrite(offset, count, buffer, task));
+        _inFlightBytes += count;
+        _pendingEnd = Math.Max(_pendingEnd, offset + count);
+        while (_inFlightBytes > _dirtyBudget && _writes.Count > 0)
+        {
+            await CompleteOldestAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask CompleteOldestAsync()
+    {
+        var oldest = _writes.Dequeue();
+        _inFlightBytes -= oldest.Length;
+        try
+        {
+            await oldest.Task.ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(oldest.Buffer);
+        }
+    }
+
+    /// <summary>Sends what is buffered and waits for every write in flight.</summary>
+    private async ValueTask DrainWritesAsync()
+    {
+        if (_writeBuffer is not null)
+        {
+            await SubmitBufferAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
+        Exception? first = null;
+        while (_writes.Count > 0)
+        {
+            try
+            {
+                await CompleteOldestAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                first ??= ex;
+            }
+        }
+
+        if (first is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+        }
+    }
+
+    /// <summary>Sends buffered writes, waits for them, and makes every byte durable (fsync on each OST) with the size on the MDS.</summary>
+    public override async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!_canWrite)
+        {
+            return;
+        }
+
+        await DrainWritesAsync().ConfigureAwait(false);
+        await _file.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Truncates or extends the file (the extension reads as zeros).</summary>
+    public Task SetLengthAsync(long value, CancellationToken cancellationToken = default) => SetLengthCoreAsync(value, cancellationToken);
+
+    private async Task SetLengthCoreAsync(long value, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(value);
+        if (!_canWrite)
+        {
+            throw new NotSupportedException($"{_file.Path} was opened without write access.");
+        }
+
+        await DrainWritesAsync().ConfigureAwait(false);
+        DropReadahead();
+        await _file.SetLengthAsync(value, cancellationToken).ConfigureAwait(false);
+        _pendingEnd = value;
+    }
+
+    /// <inheritdoc/>
+    public override void SetLength(long value) => SetLengthCoreAsync(value, CancellationToken.None).GetAwaiter().GetResult();
+
+    /// <inheritdoc/>
+    public override void Flush() => FlushAsync(CancellationToken.None).GetAwaiter().GetResult();
+
+    /// <inheritdoc/>
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        ValidateBufferArguments(buffer, offset, count);
+        return ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    }
+
+    /// <inheritdoc/>
+    public override int Read(Span<byte> buffer)
+    {
+        var rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
+        try
+        {
+            var read = ReadAsync(rented.AsMemory(0, buffer.Length)).AsTask().GetAwaiter().GetResult();
+            rented.AsSpan(0, read).CopyTo(buffer);
+            return read;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    {
+        ValidateBufferArguments(buffer, offset, count);
+        return ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    }
+
+    /// <inheritdoc/>
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        ValidateBufferArguments(buffer, offset, count);
+        WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    }
+
+    /// <inheritdoc/>
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        var rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
+        try
+        {
+            buffer.CopyTo(rented);
+            WriteAsync(rented.AsMemory(0, buffer.Length)).AsTask().GetAwaiter().GetResult();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    {
+        ValidateBufferArguments(buffer, offset, count);
+        return WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    }
+
+    /// <inheritdoc/>
+    public override async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        try
+        {
+            if (_canWrite)
+            {
+                await FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _disposed = true;
+            DropReadahead();
+            await _file.DisposeAsync().ConfigureAwait(false);
+            GC.SuppressFinalize(this);
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && !_disposed)
+        {
+            DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private sealed record Segment(long Offset, int Length, byte[] Buffer, Task<int> Fill);
+
+    private sealed record PendingWrite(long Offset, int Length, byte[] Buffer, Task Task);
+}

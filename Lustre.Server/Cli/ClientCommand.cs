@@ -1,0 +1,84 @@
+using System.CommandLine;
+using Lustre.Client;
+
+namespace Lustre.Server.Cli;
+
+/// <summary>Builds the client commands: each takes <c>--mgs</c> (or LUSTRE_MGS) and runs in a <see cref="CliSession"/>.</summary>
+internal static class ClientCommand
+{
+    public const string MgsEnvironmentVariable = "LUSTRE_MGS";
+
+    /// <summary>How long the command line waits for a server to accept a connection: short, so a stopped cluster fails fast.</summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
+
+    public static LustreClientOptions ClientOptions() => new()
+    {
+        ConnectTimeout = ConnectTimeout,
+        MaxAttempts = 2,
+        SharedSecret = SecretLoader.Load(null),
+    };
+
+    /// <summary>The cluster address: the option if given, else the environment variable, else null.</summary>
+    public static string? ResolveAddress(string? option, Func<string, string?> environment) =>
+        !string.IsNullOrWhiteSpace(option) ? option
+        : environment(MgsEnvironmentVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment
+        : null;
+
+    /// <summary>Creates a command with an <c>--mgs</c> option whose action gets a session; errors become one line and exit 1.</summary>
+    public static Command Create(string tool, string name, string description, IEnumerable<Symbol> symbols, Func<CliSession, ParseResult, CancellationToken, Task<int>> action)
+    {
+        var mgs = new Option<string?>("--mgs") { Description = $"Cluster address HOST:PORT/fsname (default: ${MgsEnvironmentVariable})" };
+        var command = new Command(name, description) { mgs };
+        foreach (var symbol in symbols)
+        {
+            switch (symbol)
+            {
+                case Option option:
+                    command.Options.Add(option);
+                    break;
+                case Argument argument:
+                    RejectOptionLikeValues(argument);
+                    command.Arguments.Add(argument);
+                    break;
+            }
+        }
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var address = ResolveAddress(parse.GetValue(mgs), Environment.GetEnvironmentVariable);
+            var session = new CliSession(parse, tool, name, address);
+            await using (session.ConfigureAwait(false))
+            {
+                try
+                {
+                    return await action(session, parse, cancellationToken).ConfigureAwait(false);
+                }
+                catch (MissingAddressException ex)
+                {
+                    return session.Fail(ex.Message, 2);
+                }
+                catch (Exception ex) when (ex is ClusterUnreachableException || CliErrors.IsUnreachable(ex))
+                {
+                    return session.Fail($"cannot reach the cluster at {address}: {(ex.InnerException ?? ex).Message}");
+                }
+                catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidDataException)
+                {
+                    return session.Fail(ex.Message, 2);
+                }
+            }
+        });
+        return command;
+    }
+
+    /// <summary>Paths are arguments of unbounded arity, which would swallow a misspelt option; say so instead, as getopt does.</summary>
+    private static void RejectOptionLikeValues(Argument argument) => argument.Validators.Add(result =>
+    {
+        foreach (var token in result.Tokens)
+        {
+            if (token.Value.Length > 1 && token.Value[0] == '-')
+            {
+                result.AddError($"unrecognized option '{token.Value}'");
+            }
+        }
+    });
+}

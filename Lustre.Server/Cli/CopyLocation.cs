@@ -1,0 +1,104 @@
+using System.Runtime.CompilerServices;
+using Lustre.Client;
+using Lustre.Protocol;
+
+namespace Lustre.Server.Cli;
+
+/// <summary>One side of a <c>cp</c>: a local path, a cluster path (<c>lustre:/...</c>) or standard input (<c>-</c>).</summary>
+internal sealed class CopyLocation
+{
+    private readonly LustreClient? _client;
+
+    private CopyLocation(string path, LustreClient? client, bool isStandardInput)
+    {
+        Path = path;
+        _client = client;
+        IsStandardInput = isStandardInput;
+    }
+
+    /// <summary>The local full path or the cluster path.</summary>
+    public string Path { get; }
+
+    public bool IsCluster => _client is not null;
+
+    public bool IsStandardInput { get; }
+
+    /// <summary>As the user would write it: <c>lustre:/a/b</c> for the cluster.</summary>
+    public string Display => IsStandardInput ? "-" : IsCluster ? ClusterPath.Prefix + Path : Path;
+
+    public string Name => IsCluster ? ClusterPath.Name(Path) : System.IO.Path.GetFileName(Path);
+
+    public static CopyLocation Parse(string argument, Func<LustreClient> client) =>
+        argument == "-" ? new CopyLocation("-", null, isStandardInput: true)
+        : ClusterPath.IsCluster(argument) ? new CopyLocation(ClusterPath.Normalize(argument), client(), isStandardInput: false)
+        : new CopyLocation(System.IO.Path.GetFullPath(argument), null, isStandardInput: false);
+
+    public CopyLocation Child(string name) => IsCluster
+        ? new CopyLocation(ClusterPath.Combine(Path, name), _client, isStandardInput: false)
+        : new CopyLocation(System.IO.Path.Combine(Path, name), null, isStandardInput: false);
+
+    /// <summary>Whether it exists, is a directory, and its length.</summary>
+    public async Task<(bool Exists, bool IsDirectory, long Length)> StatAsync(CancellationToken cancellationToken)
+    {
+        if (IsStandardInput)
+        {
+            return (true, false, -1);
+        }
+
+        if (_client is not null)
+        {
+            var info = await LfsCommands.TryGetInfoAsync(_client, Path, cancellationToken).ConfigureAwait(false);
+            return info is null ? (false, false, 0) : (true, info.IsDirectory, info.Length);
+        }
+
+        return Directory.Exists(Path) ? (true, true, 0)
+            : File.Exists(Path) ? (true, false, new FileInfo(Path).Length)
+            : (false, false, 0);
+    }
+
+    public async IAsyncEnumerable<(string Name, bool IsDirectory)> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (_client is not null)
+        {
+            await foreach (var entry in _client.EnumerateDirectoryAsync(Path, cancellationToken).ConfigureAwait(false))
+            {
+                yield return (entry.Name, entry.IsDirectory);
+            }
+
+            yield break;
+        }
+
+        foreach (var entry in new DirectoryInfo(Path).EnumerateFileSystemInfos())
+        {
+            yield return (entry.Name, entry is DirectoryInfo);
+        }
+    }
+
+    public async Task CreateDirectoryAsync(CancellationToken cancellationToken)
+    {
+        if (_client is null)
+        {
+            Directory.CreateDirectory(Path);
+            return;
+        }
+
+        try
+        {
+            await _client.CreateDirectoryAsync(Path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (LustreServerException ex) when (ex.Errno == LustreErrno.EEXIST)
+        {
+            // Copying into an existing directory is fine, as cp -r.
+        }
+    }
+
+    public async Task<ICopySource> OpenReadAsync(CancellationToken cancellationToken) =>
+        IsStandardInput ? new StreamSource(Console.OpenStandardInput())
+        : _client is not null ? new ClusterSource(await _client.OpenFileAsync(Path, FileMode.Open, access: FileAccess.Read, cancellationToken: cancellationToken).ConfigureAwait(false))
+        : new LocalSource(Path);
+
+    public async Task<ICopyDestination> OpenWriteAsync(CancellationToken cancellationToken) =>
+        _client is not null
+            ? new ClusterDestination(await _client.OpenFileAsync(Path, FileMode.Create, cancellationToken: cancellationToken).ConfigureAwait(false))
+            : new LocalDestination(Path);
+}

@@ -1,0 +1,294 @@
+using System.CommandLine;
+using System.Globalization;
+using Lustre.Client;
+using Lustre.Protocol;
+
+namespace Lustre.Server.Cli;
+
+/// <summary>Plain file commands on cluster paths (<c>/dir/file</c> or <c>lustre:/dir/file</c>): ls, stat, mkdir, rm, mv, cat, touch.</summary>
+internal static class FileCommands
+{
+    private const string Tool = "lustre";
+
+    public static Command Ls()
+    {
+        var longFormat = new Option<bool>("-l") { Description = "Long listing: mode, links, owner, group, size, time, name" };
+        var paths = new Argument<string[]>("PATH") { Description = "Directories or files (default /)", Arity = ArgumentArity.ZeroOrMore };
+        return ClientCommand.Create(Tool, "ls", "List directory contents", [longFormat, paths], async (session, parse, ct) =>
+        {
+            var targets = parse.GetValue(paths) is { Length: > 0 } given ? given : ["/"];
+            var exit = 0;
+            for (var i = 0; i < targets.Length; i++)
+            {
+                var path = ClusterPath.Normalize(targets[i]);
+                try
+                {
+                    var info = await session.Client.GetInfoAsync(path, ct).ConfigureAwait(false);
+                    if (!info.IsDirectory)
+                    {
+                        WriteEntry(session.Out, info, info.Path, parse.GetValue(longFormat));
+                        continue;
+                    }
+
+                    if (targets.Length > 1)
+                    {
+                        await session.Out.WriteLineAsync($"{(i > 0 ? "\n" : string.Empty)}{path}:").ConfigureAwait(false);
+                    }
+
+                    await foreach (var entry in session.Client.EnumerateDirectoryAsync(path, ct).ConfigureAwait(false))
+                    {
+                        if (parse.GetValue(longFormat))
+                        {
+                            WriteEntry(session.Out, await session.Client.GetInfoAsync(entry.Path, ct).ConfigureAwait(false), entry.Name, longFormat: true);
+                        }
+                        else
+                        {
+                            await session.Out.WriteLineAsync(entry.Name).ConfigureAwait(false);
+                        }
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+                {
+                    exit = session.Fail(path, ex);
+                }
+            }
+
+            return exit;
+        });
+    }
+
+    public static Command Stat()
+    {
+        var paths = new Argument<string[]>("PATH") { Arity = ArgumentArity.OneOrMore };
+        return ClientCommand.Create(Tool, "stat", "Show a file's or directory's attributes and FID", [paths], async (session, parse, ct) =>
+            await ForEachPathAsync(session, parse.GetValue(paths)!, async path =>
+            {
+                var info = await session.Client.GetInfoAsync(path, ct).ConfigureAwait(false);
+                var w = session.Out;
+                w.WriteLine($"  File: {info.Path}");
+                w.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  Size: {info.Length,-15} Blocks: {(info.Length + 511) / 512,-10} IO Block: {IoBlock(info),-7} {(info.IsDirectory ? "directory" : info.Length == 0 ? "regular empty file" : "regular file")}"));
+                w.WriteLine($"   FID: {info.Fid}  Links: {info.LinkCount}");
+                w.WriteLine($"Access: ({Convert.ToString((int)info.Mode, 8).PadLeft(4, '0')}/{ModeString(info)})  Uid: ({info.UserId,5})   Gid: ({info.GroupId,5})");
+                w.WriteLine($"Access: {Time(info.LastAccessTime)}");
+                w.WriteLine($"Modify: {Time(info.LastWriteTime)}");
+                w.WriteLine($"Change: {Time(info.ChangeTime)}");
+            }).ConfigureAwait(false));
+    }
+
+    public static Command Mkdir()
+    {
+        var parents = new Option<bool>("--parents", "-p") { Description = "Make parent directories as needed; no error if the directory exists" };
+        var paths = new Argument<string[]>("DIR") { Arity = ArgumentArity.OneOrMore };
+        return ClientCommand.Create(Tool, "mkdir", "Make directories", [parents, paths], async (session, parse, ct) =>
+            await ForEachPathAsync(session, parse.GetValue(paths)!, async path =>
+            {
+                if (!parse.GetValue(parents))
+                {
+                    await session.Client.CreateDirectoryAsync(path, ct).ConfigureAwait(false);
+                    return;
+                }
+
+                await CreateDirectoriesAsync(session.Client, path, ct).ConfigureAwait(false);
+            }).ConfigureAwait(false));
+    }
+
+    public static Command Rm()
+    {
+        var recursive = new Option<bool>("--recursive", "-r", "-R") { Description = "Remove directories and their contents" };
+        var force = new Option<bool>("--force", "-f") { Description = "Ignore paths that do not exist" };
+        var paths = new Argument<string[]>("PATH") { Arity = ArgumentArity.OneOrMore };
+        return ClientCommand.Create(Tool, "rm", "Remove files (and with -r, directories)", [recursive, force, paths], async (session, parse, ct) =>
+            await ForEachPathAsync(session, parse.GetValue(paths)!, async path =>
+            {
+                var info = await LfsCommands.TryGetInfoAsync(session.Client, path, ct).ConfigureAwait(false);
+                if (info is null)
+                {
+                    if (!parse.GetValue(force))
+                    {
+                        throw new FileNotFoundException(path);
+                    }
+                }
+                else if (!info.IsDirectory)
+                {
+                    await session.Client.DeleteFileAsync(path, ct).ConfigureAwait(false);
+                }
+                else if (!parse.GetValue(recursive))
+                {
+                    throw new LustreServerException(LustreErrno.EISDIR, "is a directory", Tool);
+                }
+                else
+                {
+                    await DeleteTreeAsync(session.Client, path, ct).ConfigureAwait(false);
+                }
+            }).ConfigureAwait(false));
+    }
+
+    public static Command Mv()
+    {
+        var source = new Argument<string>("SOURCE");
+        var destination = new Argument<string>("DEST") { Description = "New name, or an existing directory to move into" };
+        return ClientCommand.Create(Tool, "mv", "Rename or move a file or directory (atomic)", [source, destination], async (session, parse, ct) =>
+        {
+            var from = ClusterPath.Normalize(parse.GetValue(source)!);
+            var to = ClusterPath.Normalize(parse.GetValue(destination)!);
+            try
+            {
+                if (await LfsCommands.TryGetInfoAsync(session.Client, to, ct).ConfigureAwait(false) is { IsDirectory: true })
+                {
+                    to = ClusterPath.Combine(to, ClusterPath.Name(from));
+                }
+
+                await session.Client.RenameAsync(from, to, ct).ConfigureAwait(false);
+                return 0;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                return session.Fail(from, ex);
+            }
+        });
+    }
+
+    public static Command Cat()
+    {
+        var paths = new Argument<string[]>("FILE") { Arity = ArgumentArity.OneOrMore };
+        return ClientCommand.Create(Tool, "cat", "Write files to standard output", [paths], async (session, parse, ct) =>
+        {
+            var output = session.OpenStandardOutput();
+            await using (output.ConfigureAwait(false))
+            {
+                var buffer = new byte[ChunkedCopy.ChunkSize];
+                return await ForEachPathAsync(session, parse.GetValue(paths)!, async path =>
+                {
+                    var file = await session.Client.OpenFileAsync(path, FileMode.Open, access: FileAccess.Read, cancellationToken: ct).ConfigureAwait(false);
+                    await using (file.ConfigureAwait(false))
+                    {
+                        long offset = 0;
+                        int read;
+                        while ((read = await file.ReadAtAsync(offset, buffer, ct).ConfigureAwait(false)) > 0)
+                        {
+                            await output.WriteAsync(buffer.AsMemory(0, read), ct).ConfigureAwait(false);
+                            offset += read;
+                        }
+                    }
+                }).ConfigureAwait(false);
+            }
+        });
+    }
+
+    public static Command Touch()
+    {
+        var paths = new Argument<string[]>("FILE") { Arity = ArgumentArity.OneOrMore };
+        return ClientCommand.Create(Tool, "touch", "Create empty files, or set the times of existing ones to now", [paths], async (session, parse, ct) =>
+            await ForEachPathAsync(session, parse.GetValue(paths)!, async path =>
+            {
+                if (await session.Client.ExistsAsync(path, ct).ConfigureAwait(false))
+                {
+                    var now = DateTimeOffset.UtcNow;
+                    await session.Client.SetTimesAsync(path, now, now, ct).ConfigureAwait(false);
+                    return;
+                }
+
+                var file = await session.Client.OpenFileAsync(path, FileMode.OpenOrCreate, cancellationToken: ct).ConfigureAwait(false);
+                await file.DisposeAsync().ConfigureAwait(false);
+            }).ConfigureAwait(false));
+    }
+
+    internal static async Task CreateDirectoriesAsync(LustreClient client, string path, CancellationToken cancellationToken)
+    {
+        if (path == "/" || await LfsCommands.TryGetInfoAsync(client, path, cancellationToken).ConfigureAwait(false) is { IsDirectory: true })
+        {
+            return;
+        }
+
+        await CreateDirectoriesAsync(client, ClusterPath.Parent(path), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await client.CreateDirectoryAsync(path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (LustreServerException ex) when (ex.Errno == LustreErrno.EEXIST)
+        {
+            // Made by someone else meanwhile; mkdir -p is happy with that.
+        }
+    }
+
+    private static async Task DeleteTreeAsync(LustreClient client, string path, CancellationToken cancellationToken)
+    {
+        var entries = new List<LustreDirectoryEntry>();
+        await foreach (var entry in client.EnumerateDirectoryAsync(path, cancellationToken).ConfigureAwait(false))
+        {
+            entries.Add(entry);
+        }
+
+        foreach (var entry in entries)
+        {
+            if (entry.IsDirectory)
+            {
+                await DeleteTreeAsync(client, entry.Path, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await client.DeleteFileAsync(entry.Path, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await client.DeleteDirectoryAsync(path, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs the work for every path; a failure is reported as <c>'path': reason</c> and the rest still run, as coreutils do.</summary>
+    private static async Task<int> ForEachPathAsync(CliSession session, string[] arguments, Func<string, Task> work)
+    {
+        var exit = 0;
+        foreach (var argument in arguments)
+        {
+            var path = ClusterPath.Normalize(argument);
+            try
+            {
+                await work(path).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                exit = session.Fail(path, ex);
+            }
+        }
+
+        return exit;
+    }
+
+    private static void WriteEntry(TextWriter writer, LustreFileInfo info, string name, bool longFormat)
+    {
+        if (!longFormat)
+        {
+            writer.WriteLine(name);
+            return;
+        }
+
+        writer.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{ModeString(info)} {info.LinkCount,2} {info.UserId,5} {info.GroupId,5} {info.Length,12} {ListTime(info.LastWriteTime)} {name}"));
+    }
+
+    private static long IoBlock(LustreFileInfo info) => info.Layout?.Components[0].StripeSize ?? 4096;
+
+    internal static string ModeString(LustreFileInfo info)
+    {
+        Span<char> text = stackalloc char[10];
+        text[0] = info.IsDirectory ? 'd' : '-';
+        var mode = (int)info.Mode;
+        const string Letters = "rwxrwxrwx";
+        for (var i = 0; i < 9; i++)
+        {
+            text[i + 1] = (mode & (1 << (8 - i))) != 0 ? Letters[i] : '-';
+        }
+
+        return new string(text);
+    }
+
+    private static string Time(DateTimeOffset time) => time.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss.fffffff +0000", CultureInfo.InvariantCulture);
+
+    // As ls: month, day and time for the last six months, else month, day and year.
+    private static string ListTime(DateTimeOffset time)
+    {
+        var utc = time.ToUniversalTime();
+        return (DateTimeOffset.UtcNow - utc).TotalDays < 182
+            ? utc.ToString("MMM dd HH:mm", CultureInfo.InvariantCulture)
+            : utc.ToString("MMM dd  yyyy", CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,166 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using Lustre.Layouts;
+
+namespace Lustre.Server.Cli;
+
+/// <summary>
+/// The layout options of <c>lfs setstripe</c> and <c>lfs migrate</c>: <c>-c</c>, <c>-S</c>, <c>-i</c> and, for a
+/// composite (PFL) layout, <c>-E END</c> starting each component, as in <c>-E 4M -c 1 -E 1G -c 4 -E -1 -c -1</c>.
+/// </summary>
+internal sealed class LayoutOptions
+{
+    public LayoutOptions()
+    {
+        // Arrays, because -c/-S/-i repeat once per -E component.
+        StripeCount = new Option<string[]>("--stripe-count", "-c") { Description = "Number of OSTs to stripe over (-1: all)", HelpName = "COUNT" };
+        StripeSize = new Option<string[]>("--stripe-size", "-S") { Description = "Bytes per stripe, a multiple of 64K (K/M/G suffixes)", HelpName = "SIZE" };
+        StripeIndex = new Option<string[]>("--stripe-index", "-i") { Description = "OST index of the first stripe (-1: the allocator chooses)", HelpName = "INDEX" };
+        ComponentEnd = new Option<string[]>("--component-end", "-E") { Description = "End of a composite layout component (K/M/G, -1 or eof for the end of file)", HelpName = "END" };
+    }
+
+    public Option<string[]> StripeCount { get; }
+
+    public Option<string[]> StripeSize { get; }
+
+    public Option<string[]> StripeIndex { get; }
+
+    public Option<string[]> ComponentEnd { get; }
+
+    public IEnumerable<Symbol> Symbols => [StripeCount, StripeSize, StripeIndex, ComponentEnd];
+
+    /// <summary>True when any layout option was given.</summary>
+    public bool AnyGiven(ParseResult parse) =>
+        parse.GetResult(StripeCount) is not null || parse.GetResult(StripeSize) is not null
+        || parse.GetResult(StripeIndex) is not null || parse.GetResult(ComponentEnd) is not null;
+
+    /// <summary>
+    /// Builds the layout from the options in command-line order. Unset values of a component are taken from the
+    /// component before it, as lfs does; the first component defaults to 1 stripe of 4 MiB.
+    /// </summary>
+    /// <exception cref="FormatException">A value is not a number or size, or a stripe size is not a multiple of 64 KiB.</exception>
+    public FileLayout Build(ParseResult parse)
+    {
+        var segments = new List<Segment>();
+        var current = new Segment();
+        var sawEnd = false;
+        var tokens = parse.Tokens;
+        for (var i = 0; i < tokens.Count - 1; i++)
+        {
+            if (tokens[i].Type != TokenType.Option)
+            {
+                continue;
+            }
+
+            var value = tokens[i + 1].Value;
+            var name = tokens[i].Value;
+            if (Matches(ComponentEnd, name))
+            {
+                if (sawEnd)
+                {
+                    segments.Add(current);
+                    current = new Segment();
+                }
+
+                sawEnd = true;
+                current.End = ParseEnd(value);
+            }
+            else if (Matches(StripeCount, name))
+            {
+                current.Count = ParseInt(value, "stripe count");
+            }
+            else if (Matches(StripeSize, name))
+            {
+                current.Size = ParseStripeSize(value);
+            }
+            else if (Matches(StripeIndex, name))
+            {
+                current.Index = ParseInt(value, "stripe index");
+            }
+        }
+
+        segments.Add(current);
+        if (!sawEnd)
+        {
+            return FileLayout.Raid0(current.Size ?? LayoutDefaults.DefaultStripeSize, CheckCount(current.Count ?? 1), current.Index ?? -1);
+        }
+
+        var components = new List<LayoutComponent>();
+        long start = 0;
+        long size = LayoutDefaults.DefaultStripeSize;
+        var count = 1;
+        foreach (var segment in segments)
+        {
+            size = segment.Size ?? size;
+            count = CheckCount(segment.Count ?? count);
+            var end = segment.End ?? LayoutComponent.Eof;
+            if (end <= start)
+            {
+                throw new FormatException($"component end {Text(end)} is not after the previous component's end {start}");
+            }
+
+            if (end != LayoutComponent.Eof && end % LayoutDefaults.StripeAlignment != 0)
+            {
+                throw new FormatException($"component end {end} is not a multiple of 64 KiB (65536 bytes)");
+            }
+
+            components.Add(new LayoutComponent(start, end, size, count, segment.Index ?? -1));
+            start = end;
+        }
+
+        if (start != LayoutComponent.Eof)
+        {
+            throw new FormatException($"the last component ends at {start}: end it with -E -1 (EOF)");
+        }
+
+        return FileLayout.Composite(components);
+    }
+
+    /// <summary>The largest explicit stripe count requested, or 0 when none is above 1.</summary>
+    public static int LargestCount(FileLayout layout)
+    {
+        var largest = 0;
+        foreach (var component in layout.Components)
+        {
+            largest = Math.Max(largest, component.StripeCount);
+        }
+
+        return largest;
+    }
+
+    public static long ParseStripeSize(string text)
+    {
+        var size = SizeParser.Parse(text, "stripe size");
+        return size <= 0 || size % LayoutDefaults.StripeAlignment != 0 || size > LayoutDefaults.MaxStripeSize
+            ? throw new FormatException($"invalid stripe size '{text}': must be a multiple of 64 KiB (65536 bytes), at most {LayoutDefaults.MaxStripeSize}")
+            : size;
+    }
+
+    private static int CheckCount(int count) => count == 0 || count < -1 || count > LayoutDefaults.MaxStripeCount
+        ? throw new FormatException($"invalid stripe count {count}: use -1 (all OSTs) or 1 to {LayoutDefaults.MaxStripeCount}")
+        : count;
+
+    private static long ParseEnd(string text) =>
+        text is "-1" or "eof" or "EOF" ? LayoutComponent.Eof : SizeParser.Parse(text, "component end");
+
+    private static int ParseInt(string text, string what) =>
+        int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw new FormatException($"invalid {what} '{text}'");
+
+    private static string Text(long end) => end == LayoutComponent.Eof ? "EOF" : end.ToString(CultureInfo.InvariantCulture);
+
+    private static bool Matches(Option option, string token) => option.Name == token || option.Aliases.Contains(token);
+
+    private sealed class Segment
+    {
+        public long? End { get; set; }
+
+        public int? Count { get; set; }
+
+        public long? Size { get; set; }
+
+        public int? Index { get; set; }
+    }
+}

@@ -1,0 +1,269 @@
+using System.CommandLine;
+using System.Globalization;
+using Lustre.Client;
+using Lustre.Layouts;
+
+namespace Lustre.Server.Cli;
+
+/// <summary><c>lustre lfs ...</c>: Lustre's lfs subcommands, option names and output shapes, on top of the SDK.</summary>
+internal static class LfsCommands
+{
+    private const string Tool = "lfs";
+
+    public static Command Create() => new("lfs", "Lustre's lfs: layouts (setstripe, getstripe, migrate), space (df) and find")
+    {
+        SetStripe(),
+        GetStripe(),
+        Df(),
+        FindCommand.Create(),
+        Migrate(),
+    };
+
+    private static Command SetStripe()
+    {
+        var layout = new LayoutOptions();
+        var delete = new Option<bool>("--delete", "-d") { Description = "Remove a directory's default layout" };
+        var paths = new Argument<string[]>("PATH") { Description = "A directory (sets its default layout) or a new file (created empty with this layout)", Arity = ArgumentArity.OneOrMore };
+        return ClientCommand.Create(Tool, "setstripe", "Set the layout of a new file or the default layout of a directory", [.. layout.Symbols, delete, paths], async (session, parse, ct) =>
+        {
+            FileLayout? wanted = null;
+            if (!parse.GetValue(delete))
+            {
+                wanted = layout.Build(parse);
+                await WarnIfCappedAsync(session, wanted, ct).ConfigureAwait(false);
+            }
+
+            var exit = 0;
+            foreach (var argument in parse.GetValue(paths)!)
+            {
+                var path = ClusterPath.Normalize(argument);
+                try
+                {
+                    var info = await TryGetInfoAsync(session.Client, path, ct).ConfigureAwait(false);
+                    if (info is { IsDirectory: true })
+                    {
+                        await session.Client.SetDirectoryLayoutAsync(path, wanted, ct).ConfigureAwait(false);
+                    }
+                    else if (wanted is null)
+                    {
+                        exit = session.Fail(path, new LustreServerException(Protocol.LustreErrno.ENOTDIR, "not a directory", "lfs"));
+                    }
+                    else if (info is not null)
+                    {
+                        // As Lustre: the layout of an existing file is changed with lfs migrate, not setstripe.
+                        exit = session.Fail(path, new LustreServerException(Protocol.LustreErrno.EEXIST, "exists", "lfs"));
+                    }
+                    else
+                    {
+                        var file = await session.Client.OpenFileAsync(path, FileMode.CreateNew, wanted, cancellationToken: ct).ConfigureAwait(false);
+                        await file.DisposeAsync().ConfigureAwait(false);
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+                {
+                    exit = session.Fail(path, ex);
+                }
+            }
+
+            return exit;
+        });
+    }
+
+    private static Command GetStripe()
+    {
+        var count = new Option<bool>("--stripe-count", "-c") { Description = "Print only the stripe count" };
+        var size = new Option<bool>("--stripe-size", "-S") { Description = "Print only the stripe size" };
+        var index = new Option<bool>("--stripe-index", "-i") { Description = "Print only the index of the first OST" };
+        var directory = new Option<bool>("--directory", "-d") { Description = "For a directory, print its default layout only, not its files" };
+        var yaml = new Option<bool>("--yaml", "-y") { Description = "Print the layout as YAML" };
+        var paths = new Argument<string[]>("PATH") { Description = "Files and directories", Arity = ArgumentArity.OneOrMore };
+        return ClientCommand.Create(Tool, "getstripe", "Print the layout of files and the default layout of directories", [count, size, index, directory, yaml, paths], async (session, parse, ct) =>
+        {
+            var only = (parse.GetValue(count) ? StripeFields.Count : 0) | (parse.GetValue(size) ? StripeFields.Size : 0) | (parse.GetValue(index) ? StripeFields.Offset : 0);
+            var targets = parse.GetValue(paths)!;
+
+            // lfs prints the bare value for one field of one file, so scripts can do $(lfs getstripe -c f).
+            var showNames = only == StripeFields.None || targets.Length > 1;
+            var exit = 0;
+            foreach (var argument in targets)
+            {
+                var path = ClusterPath.Normalize(argument);
+                try
+                {
+                    var info = await session.Client.GetInfoAsync(path, ct).ConfigureAwait(false);
+                    Print(session.Out, info, only, parse.GetValue(yaml), showNames && (!parse.GetValue(yaml) || targets.Length > 1));
+                    if (info.IsDirectory && !parse.GetValue(directory))
+                    {
+                        await foreach (var entry in session.Client.EnumerateDirectoryAsync(path, ct).ConfigureAwait(false))
+                        {
+                            Print(session.Out, await session.Client.GetInfoAsync(entry.Path, ct).ConfigureAwait(false), only, parse.GetValue(yaml), showNames: true);
+                        }
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+                {
+                    exit = session.Fail(path, ex);
+                }
+            }
+
+            return exit;
+        });
+    }
+
+    private static void Print(TextWriter writer, LustreFileInfo info, StripeFields only, bool yaml, bool showNames)
+    {
+        if (showNames && !yaml)
+        {
+            writer.WriteLine(info.Path);
+        }
+        else if (yaml && showNames)
+        {
+            writer.WriteLine($"--- # {info.Path}");
+        }
+
+        var layout = info.IsDirectory ? info.DefaultLayout : info.Layout;
+        if (layout is null)
+        {
+            return;
+        }
+
+        if (yaml)
+        {
+            LayoutPrinter.PrintYaml(writer, layout);
+        }
+        else if (info.IsDirectory)
+        {
+            LayoutPrinter.PrintDirectoryDefault(writer, layout, only);
+        }
+        else
+        {
+            LayoutPrinter.PrintFile(writer, layout, only);
+        }
+    }
+
+    private static Command Df()
+    {
+        var human = new Option<bool>("--human-readable", "-h") { Description = "Sizes in K, M, G, T (powers of 1024)" };
+        return ClientCommand.Create(Tool, "df", "Space used and available on every MDT and OST, and the filesystem summary", [human], async (session, parse, ct) =>
+        {
+            var rows = await session.Client.GetUsageAsync(ct).ConfigureAwait(false);
+            DfPrinter.Print(session.Out, session.Client.FsName, rows, parse.GetValue(human));
+            return 0;
+        });
+    }
+
+    private static Command Migrate()
+    {
+        var layout = new LayoutOptions();
+        var files = new Argument<string[]>("FILE") { Description = "Files to restripe", Arity = ArgumentArity.OneOrMore };
+        return ClientCommand.Create(Tool, "migrate", "Restripe files: copy to the new layout and switch atomically (the data is kept)", [.. layout.Symbols, files], async (session, parse, ct) =>
+        {
+            FileLayout? wanted = layout.AnyGiven(parse) ? layout.Build(parse) : null;
+            if (wanted is not null)
+            {
+                await WarnIfCappedAsync(session, wanted, ct).ConfigureAwait(false);
+            }
+
+            var exit = 0;
+            using var slots = new SemaphoreSlim(ChunkedCopy.ChunksPerFile);
+            foreach (var argument in parse.GetValue(files)!)
+            {
+                var path = ClusterPath.Normalize(argument);
+                try
+                {
+                    await MigrateAsync(session.Client, path, wanted, slots, ct).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+                {
+                    exit = session.Fail(path, ex);
+                }
+            }
+
+            return exit;
+        });
+    }
+
+    /// <summary>
+    /// Copies the file to a new file with the wanted layout in the same directory, makes it durable, then renames
+    /// it over the original: readers see the old or the new file, never a mix. Unlike Lustre's layout swap the
+    /// file gets a new FID.
+    /// </summary>
+    private static async Task MigrateAsync(LustreClient client, string path, FileLayout? layout, SemaphoreSlim slots, CancellationToken cancellationToken)
+    {
+        var info = await client.GetInfoAsync(path, cancellationToken).ConfigureAwait(false);
+        if (info.IsDirectory)
+        {
+            throw new LustreServerException(Protocol.LustreErrno.EISDIR, "is a directory", "lfs");
+        }
+
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var temporary = ClusterPath.Combine(ClusterPath.Parent(path), info.Name.Length > 200 ? $".migrate.{suffix}" : $".{info.Name}.migrate.{suffix}");
+        var source = new ClusterSource(await client.OpenFileAsync(path, FileMode.Open, access: FileAccess.Read, cancellationToken: cancellationToken).ConfigureAwait(false));
+        await using (source.ConfigureAwait(false))
+        {
+            try
+            {
+                var destination = new ClusterDestination(await client.OpenFileAsync(temporary, FileMode.CreateNew, layout, cancellationToken: cancellationToken).ConfigureAwait(false));
+                await using (destination.ConfigureAwait(false))
+                {
+                    await ChunkedCopy.CopyAsync(source, destination, slots, static _ => { }, cancellationToken).ConfigureAwait(false);
+                }
+
+                // lfs migrate keeps the modification time: the data did not change.
+                await client.SetTimesAsync(temporary, info.LastAccessTime, info.LastWriteTime, cancellationToken).ConfigureAwait(false);
+                await client.RenameAsync(temporary, path, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await DeleteQuietlyAsync(client, temporary).ConfigureAwait(false);
+                throw;
+            }
+        }
+    }
+
+    private static async Task DeleteQuietlyAsync(LustreClient client, string path)
+    {
+        try
+        {
+            await client.DeleteFileAsync(path, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The temporary file may not exist yet; nothing else can be done here.
+        }
+    }
+
+    /// <summary>The MDS caps a count larger than the OSTs; say so here, where the user can see it, as lfs does.</summary>
+    internal static async Task WarnIfCappedAsync(CliSession session, FileLayout layout, CancellationToken cancellationToken)
+    {
+        var largest = LayoutOptions.LargestCount(layout);
+        if (largest <= 1)
+        {
+            return;
+        }
+
+        var usage = await session.Client.GetUsageAsync(cancellationToken).ConfigureAwait(false);
+        var osts = 0;
+        foreach (var row in usage)
+        {
+            osts += !row.IsMetadataTarget && row.IsActive ? 1 : 0;
+        }
+
+        if (largest > osts)
+        {
+            session.Warn(string.Create(CultureInfo.InvariantCulture, $"stripe count {largest} is larger than the {osts} available OSTs: it will be capped at {osts}"));
+        }
+    }
+
+    internal static async Task<LustreFileInfo?> TryGetInfoAsync(LustreClient client, string path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await client.GetInfoAsync(path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
+    }
+}
