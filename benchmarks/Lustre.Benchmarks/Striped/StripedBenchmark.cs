@@ -9,7 +9,7 @@ namespace Lustre.Benchmarks.Striped;
 
 /// <summary>
 /// <c>striped [--size 4G] [--quick] [--markdown FILE] [--stripe-size 4M] [--chunk N] [--depth 2] [--tasks 32]
-/// [--seconds 10] [--dir DIR] [--keep] [--no-verify] [--no-baselines] [--fail-on-miss]</c>: our striped I/O on an embedded 4-OST
+/// [--seconds 10] [--api positional|stream] [--dir DIR] [--keep] [--no-verify] [--no-baselines] [--fail-on-miss]</c>: our striped I/O on an embedded 4-OST
 /// cluster against this machine's baselines measured in the same run, on the same disk, printed as a table of
 /// ratios. Exit code 1 when data read back differs from what was written; 2 on a missed target with --fail-on-miss.
 /// </summary>

@@ -27,6 +27,9 @@ internal sealed record StripedSettings
 
     public required string Directory { get; init; }
 
+    /// <summary>Sequential phases through <c>LustreStream</c> (one call at a time, the stream's readahead and write-behind) instead of positional calls.</summary>
+    public required bool Stream { get; init; }
+
     public static StripedSettings Parse(RunnerArguments args, int ostCount, int rpcsInFlightPerOst)
     {
         var quick = args.Flag("quick");
@@ -47,6 +50,12 @@ internal sealed record StripedSettings
             Quick = quick,
             Verify = !args.Flag("no-verify"),
             Directory = args.Text("dir") ?? Path.GetTempPath(),
+            Stream = (args.Text("api") ?? "positional") switch
+            {
+                "positional" => false,
+                "stream" => true,
+                var other => throw new ArgumentException($"--api is positional or stream, not '{other}'.", "api"),
+            },
         };
         settings.Validate();
         return settings;
@@ -70,6 +79,9 @@ internal sealed record StripedSettings
 
     public string Describe(int ostCount, int connections) =>
         $"file {ResultTable.FormatBytes(Size)} striped over {ostCount} OSTs, stripe size {ResultTable.FormatBytes(StripeSize)}; " +
-        $"sequential calls of {ResultTable.FormatBytes(ChunkSize)}, {Depth} in flight; random 4 KiB reads from {RandomTasks} tasks for {RandomDuration.TotalSeconds:0.#} s; " +
+        (Stream
+            ? $"sequential LustreStream ReadAsync/WriteAsync calls of {ResultTable.FormatBytes(ChunkSize)}, one at a time; random"
+            : $"sequential ReadAtAsync/WriteAtAsync calls of {ResultTable.FormatBytes(ChunkSize)}, {Depth} in flight; random") +
+        $"  4 KiB reads from {RandomTasks} tasks for {RandomDuration.TotalSeconds:0.#} s; " +
         $"{connections} TCP connections to the OSS";
 }

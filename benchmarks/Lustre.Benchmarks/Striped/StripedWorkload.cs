@@ -13,6 +13,11 @@ internal sealed class StripedWorkload(LustreClient client, TestPattern pattern, 
 {
     public async Task<PhaseResult> WriteAsync(string path)
     {
+        if (settings.Stream)
+        {
+            return await StreamWriteAsync(path);
+        }
+
         var layout = FileLayout.Raid0(settings.StripeSize, stripeCount: -1);
         var meter = new PhaseMeter();
         await using var file = await client.OpenFileAsync(path, FileMode.CreateNew, layout);
@@ -37,6 +42,11 @@ internal sealed class StripedWorkload(LustreClient client, TestPattern pattern, 
 
     public async Task<PhaseResult> ReadAsync(string path)
     {
+        if (settings.Stream)
+        {
+            return await StreamReadAsync(path);
+        }
+
         var meter = new PhaseMeter();
         await using var file = await client.OpenFileAsync(path);
         var inFlight = new Queue<(Task Call, byte[] Buffer)>();
@@ -54,6 +64,48 @@ internal sealed class StripedWorkload(LustreClient client, TestPattern pattern, 
         }
 
         return PhaseMeter.Bytes("ours: sequential read (after write: OSS page cache)", settings.Size, meter.Stop());
+    }
+
+    private async Task<PhaseResult> StreamWriteAsync(string path)
+    {
+        var layout = FileLayout.Raid0(settings.StripeSize, stripeCount: -1);
+        var buffer = buffers[0];
+        var meter = new PhaseMeter();
+        await using (var stream = await client.OpenStreamAsync(path, FileMode.CreateNew, FileAccess.Write, layout))
+        {
+            for (long offset = 0; offset < settings.Size; offset += settings.ChunkSize)
+            {
+                var length = (int)Math.Min(settings.ChunkSize, settings.Size - offset);
+                pattern.Stamp(buffer.AsSpan(0, length), offset);
+                await stream.WriteAsync(buffer.AsMemory(0, length));
+            }
+
+            await stream.FlushAsync();
+        }
+
+        return PhaseMeter.Bytes("ours: LustreStream sequential write + FlushAsync", settings.Size, meter.Stop());
+    }
+
+    private async Task<PhaseResult> StreamReadAsync(string path)
+    {
+        var buffer = buffers[0];
+        var meter = new PhaseMeter();
+        long total = 0;
+        await using (var stream = await client.OpenStreamAsync(path, FileMode.Open, FileAccess.Read))
+        {
+            int read;
+            while ((read = await stream.ReadAsync(buffer.AsMemory(0, settings.ChunkSize))) > 0)
+            {
+                total += read;
+            }
+        }
+
+        if (total != settings.Size)
+        {
+            throw new IOException($"{path}: the stream read {total} bytes, the file has {settings.Size}.");
+        }
+
+        return PhaseMeter.Bytes("ours: LustreStream sequential read (after write: OSS page cache)", settings.Size, meter.Stop());
     }
 
     /// <summary>Reads the whole file again, one call at a time, and checks every byte. Not timed.</summary>
