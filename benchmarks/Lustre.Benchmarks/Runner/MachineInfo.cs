@@ -13,6 +13,10 @@ internal sealed record MachineInfo(int Cores, string Cpu, string Memory, string 
         RuntimeInformation.FrameworkDescription,
         DescribeDisk(dataDirectory));
 
+    /// <summary>The 1-minute load average: the machine is shared, and a figure measured at load 12 on 2 cores is not one measured idle.</summary>
+    public static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
+
     public override string ToString() => $"{Cores} cores ({Cpu}), {Memory} RAM, {Os}, {Runtime}; data on {Disk}";
 
     private static string? ReadProc(string file, string key)

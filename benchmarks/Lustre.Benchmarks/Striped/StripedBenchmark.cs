@@ -9,7 +9,7 @@ namespace Lustre.Benchmarks.Striped;
 
 /// <summary>
 /// <c>striped [--size 4G] [--quick] [--markdown FILE] [--stripe-size 4M] [--chunk N] [--depth 2] [--tasks 32]
-/// [--seconds 10] [--api positional|stream] [--dir DIR] [--keep] [--no-verify] [--no-baselines] [--fail-on-miss]</c>: our striped I/O on an embedded 4-OST
+/// [--seconds 10] [--api positional|stream] [--dir DIR] [--keep] [--no-verify] [--no-baselines] [--rpc-diagnostic] [--fail-on-miss]</c>: our striped I/O on an embedded 4-OST
 /// cluster against this machine's baselines measured in the same run, on the same disk, printed as a table of
 /// ratios. Exit code 1 when data read back differs from what was written; 2 on a missed target with --fail-on-miss.
 /// </summary>
@@ -28,13 +28,17 @@ internal static class StripedBenchmark
 
         // For profiling our side alone: the baselines would only add noise to a trace.
         var baselines = !args.Flag("no-baselines");
+
+        // Splits a small read's cost: the same reads as bare RPCs, below the I/O layer.
+        var rpcDiagnostic = args.Flag("rpc-diagnostic");
         args.ThrowIfUnused();
 
         var scratch = Path.Combine(settings.Directory, $"lustre-bench-{Environment.ProcessId}-{DateTime.UtcNow:yyyyMMddHHmmss}");
         Directory.CreateDirectory(scratch);
         var machine = MachineInfo.Describe(scratch);
         var connections = options.ConnectionsPerServer;
-        Console.WriteLine($"machine: {machine}");
+        var loadBefore = MachineInfo.LoadAverage();
+        Console.WriteLine($"machine: {machine}; load average {loadBefore}");
         Console.WriteLine($"run: {settings.Describe(OstCount, connections)}");
 
         var table = new ResultTable();
@@ -79,6 +83,12 @@ internal static class StripedBenchmark
             var (oursRandom, mismatches) = await workload.RandomReadAsync(file);
             Run(table, oursRandom);
             verified &= Report($"random 4 KiB reads ({mismatches} wrong)", mismatches == 0);
+            if (rpcDiagnostic)
+            {
+                var (raw, rawMismatches) = await workload.RawRpcReadAsync(file);
+                Run(table, raw);
+                verified &= Report($"bare RPC 4 KiB reads ({rawMismatches} wrong)", rawMismatches == 0);
+            }
 
             if (localWrite is not null && tcp is not null && requestReply is not null)
             {
@@ -101,7 +111,8 @@ internal static class StripedBenchmark
         Console.WriteLine(text);
         if (markdown is not null)
         {
-            await File.WriteAllTextAsync(markdown, Document(machine, settings, connections, rawArgs, text));
+            var load = $"1-minute load average {loadBefore} at start, {MachineInfo.LoadAverage()} at end";
+            await File.WriteAllTextAsync(markdown, Document(machine, load, settings, connections, rawArgs, text));
             Console.WriteLine($"table written to {markdown}");
         }
 
@@ -129,13 +140,13 @@ internal static class StripedBenchmark
         return ok;
     }
 
-    private static string Document(MachineInfo machine, StripedSettings settings, int connections, string[] args, string table)
+    private static string Document(MachineInfo machine, string load, StripedSettings settings, int connections, string[] args, string table)
     {
         var text = new StringBuilder();
         var command = string.Join(' ', ["dotnet run -c Release --project benchmarks/Lustre.Benchmarks -- striped", .. args]);
         text.AppendLine(CultureInfo.InvariantCulture, $"Command: `{command}`");
         text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"Machine: {machine}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Machine: {machine}; {load}");
         text.AppendLine();
         text.AppendLine(CultureInfo.InvariantCulture, $"Run: {settings.Describe(OstCount, connections)}; run at {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         text.AppendLine();

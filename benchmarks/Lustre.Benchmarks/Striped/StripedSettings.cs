@@ -82,6 +82,6 @@ internal sealed record StripedSettings
         (Stream
             ? $"sequential LustreStream ReadAsync/WriteAsync calls of {ResultTable.FormatBytes(ChunkSize)}, one at a time; random"
             : $"sequential ReadAtAsync/WriteAtAsync calls of {ResultTable.FormatBytes(ChunkSize)}, {Depth} in flight; random") +
-        $"  4 KiB reads from {RandomTasks} tasks for {RandomDuration.TotalSeconds:0.#} s; " +
+        $" 4 KiB reads from {RandomTasks} tasks for {RandomDuration.TotalSeconds:0.#} s; " +
         $"{connections} TCP connections to the OSS";
 }

@@ -2,6 +2,8 @@ using Lustre.Benchmarks.Runner;
 using Lustre.Client;
 using Lustre.IO;
 using Lustre.Layouts;
+using Lustre.Protocol;
+using Lustre.Protocol.Messages;
 
 namespace Lustre.Benchmarks.Striped;
 
@@ -172,6 +174,57 @@ internal sealed class StripedWorkload(LustreClient client, TestPattern pattern, 
         await stop.CancelAsync();
         await Task.WhenAll(tasks);
         return (PhaseMeter.Operations($"ours: 4 KiB ReadAtAsync, random offsets, {settings.RandomTasks} tasks", after - before, cost), Interlocked.Read(ref mismatches));
+    }
+
+    /// <summary>
+    /// The same random 4 KiB reads sent as bare OstRead RPCs through the client's RPC engine (no LustreFile, no striping
+    /// layer, no per-OST bound): splits the cost of a small read between the I/O layer and the engine plus the server.
+    /// </summary>
+    public async Task<(PhaseResult Result, long Mismatches)> RawRpcReadAsync(string path)
+    {
+        await using var file = await client.OpenFileAsync(path);
+        var component = file.Layout.Components[0];
+        var pages = settings.Size / TestPattern.PageSize;
+        long completed = 0;
+        long mismatches = 0;
+        using var stop = new CancellationTokenSource();
+        var tasks = new Task[settings.RandomTasks];
+        for (var t = 0; t < tasks.Length; t++)
+        {
+            var seed = t;
+            tasks[t] = Task.Run(async () =>
+            {
+                var random = new Random(seed);
+                var buffer = new byte[TestPattern.PageSize];
+                while (!stop.IsCancellationRequested)
+                {
+                    var offset = random.NextInt64(pages) * TestPattern.PageSize;
+                    var unit = offset / component.StripeSize;
+                    var obj = component.Objects[(int)(unit % component.StripeCount)];
+                    var objectOffset = (unit / component.StripeCount * component.StripeSize) + (offset % component.StripeSize);
+                    var channel = client.Ost(obj.OstIndex);
+                    using var frame = new FrameBuffer();
+                    new OstReadRequest(new ObjectRef(obj.OstIndex, obj.ObjectId), objectOffset, buffer.Length).Write(frame.Body);
+                    using var reply = await channel.Client.CallAsync(Opcode.OstRead, frame, default, buffer, default);
+                    if (reply.Status != 0 || reply.BulkLength != buffer.Length || !pattern.Verify(buffer, offset))
+                    {
+                        Interlocked.Increment(ref mismatches);
+                    }
+
+                    Interlocked.Increment(ref completed);
+                }
+            });
+        }
+
+        await Task.Delay(settings.Warmup);
+        var meter = new PhaseMeter();
+        var before = Interlocked.Read(ref completed);
+        await Task.Delay(settings.RandomDuration);
+        var after = Interlocked.Read(ref completed);
+        var cost = meter.Stop();
+        await stop.CancelAsync();
+        await Task.WhenAll(tasks);
+        return (PhaseMeter.Operations($"diagnostic: bare 4 KiB OstRead RPCs, {settings.RandomTasks} tasks", after - before, cost), Interlocked.Read(ref mismatches));
     }
 
     private static async Task<byte[]> Dequeue(Queue<(Task Call, byte[] Buffer)> inFlight)
