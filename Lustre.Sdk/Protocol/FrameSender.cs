@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
 
@@ -30,6 +31,7 @@ internal sealed class FrameSender : IDisposable
     public FrameSender(Socket socket) => _socket = socket;
 
     /// <summary>Stamps <paramref name="header"/> into <paramref name="frame"/> and sends it with <paramref name="bulk"/>; returns once all of it is sent.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SendAsync(FrameBuffer frame, FrameHeader header, ReadOnlyMemory<byte> bulk, CancellationToken cancellationToken)
     {
         // Once a frame is queued it must go out whole, or the stream is torn: only this point is cancellable.
@@ -79,6 +81,7 @@ internal sealed class FrameSender : IDisposable
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteBatchAsync(ReadOnlyMemory<byte> frame, ReadOnlyMemory<byte> bulk)
     {
         _segments.Clear();
@@ -158,6 +161,7 @@ internal sealed class FrameSender : IDisposable
         return segment.Count;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SendAllAsync(long bytes)
     {
         while (bytes > 0)
