@@ -140,7 +140,8 @@ internal static class StripedIo
     private static async Task ReadPieceAsync(LustreFile file, StripeExtent piece, Memory<byte> destination, CancellationToken cancellationToken)
     {
         var channel = file.Client.Ost(piece.Object.OstIndex);
-        await channel.InFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var allowance = channel.AllowanceFor(piece.Length);
+        await allowance.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             using var frame = new FrameBuffer();
@@ -160,14 +161,15 @@ internal static class StripedIo
         }
         finally
         {
-            channel.InFlight.Release();
+            allowance.Release();
         }
     }
 
     private static async Task WritePieceAsync(LustreFile file, StripeExtent piece, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var channel = file.Client.Ost(piece.Object.OstIndex);
-        await channel.InFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var allowance = channel.AllowanceFor(piece.Length);
+        await allowance.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             using var frame = new FrameBuffer();
@@ -182,7 +184,7 @@ internal static class StripedIo
         }
         finally
         {
-            channel.InFlight.Release();
+            allowance.Release();
         }
     }
 

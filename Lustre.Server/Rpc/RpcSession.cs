@@ -26,6 +26,7 @@ internal sealed class RpcSession : IAsyncDisposable
     private byte[]? _nonce;
     private string? _clientUuid;
     private bool _authenticated;
+    private bool _checksums = true;
 
     public RpcSession(RpcServer server, Socket socket)
     {
@@ -194,7 +195,7 @@ internal sealed class RpcSession : IAsyncDisposable
             return await AuthenticateAsync(request).ConfigureAwait(false);
         }
 
-        if (header.BulkLength > 0 && BulkChecksum.Compute(request.Bulk.Span) != header.BulkChecksum)
+        if (header.BulkLength > 0 && _checksums && BulkChecksum.Compute(request.Bulk.Span) != header.BulkChecksum)
         {
             // Never touch storage with bytes that do not match what the client computed; the client resends.
             await ReplyAsync(header, RpcResponse.Error(LustreErrno.EBADMSG, $"bulk checksum mismatch on {header.BulkLength} bytes; data discarded")).ConfigureAwait(false);
@@ -240,7 +241,9 @@ internal sealed class RpcSession : IAsyncDisposable
 
         _clientUuid = connect.ClientUuid;
         _nonce = RandomNumberGenerator.GetBytes(ConnectReply.NonceLength);
-        var reply = new ConnectReply(FrameHeader.CurrentVersion, connect.Features & ProtocolFeatures.All, _nonce, _authRequired, ProtocolLimits.MaxBulkLength, _server.Name);
+        var agreed = connect.Features & ProtocolFeatures.All;
+        _checksums = (agreed & ProtocolFeatures.BulkChecksumXxh3) != 0;
+        var reply = new ConnectReply(FrameHeader.CurrentVersion, agreed, _nonce, _authRequired, ProtocolLimits.MaxBulkLength, _server.Name);
         var body = new FrameBuffer();
         reply.Write(body.Body);
         await ReplyAsync(request.Header, RpcResponse.Ok(body)).ConfigureAwait(false);
@@ -368,7 +371,7 @@ internal sealed class RpcSession : IAsyncDisposable
     {
         using (body)
         {
-            var checksum = bulk.IsEmpty ? 0 : BulkChecksum.Compute(bulk.Span);
+            var checksum = bulk.IsEmpty || !_checksums ? 0 : BulkChecksum.Compute(bulk.Span);
             var header = new FrameHeader(request.Opcode, FrameFlags.Reply, status, request.Xid, body.BodyLength, bulk.Length, checksum);
             await _sender.SendAsync(body, header, bulk, CancellationToken.None).ConfigureAwait(false);
         }
