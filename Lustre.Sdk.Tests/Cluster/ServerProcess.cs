@@ -28,12 +28,18 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static ServerProcess Start(params string[] args) => StartWithEnvironment(null, args);
+    public static ServerProcess Start(params string[] args) => StartAssembly("lustre.dll", null, args);
 
-    /// <summary>Starts with extra environment variables (e.g. LUSTRE_SECRET).</summary>
-    public static ServerProcess StartWithEnvironment(IReadOnlyDictionary<string, string>? environment, params string[] args)
+    /// <summary>Starts `lustre` with extra environment variables (e.g. LUSTRE_SECRET).</summary>
+    public static ServerProcess StartWithEnvironment(IReadOnlyDictionary<string, string>? environment, params string[] args) =>
+        StartAssembly("lustre.dll", environment, args);
+
+    /// <summary>Runs another app built next to the tests (such as a sample) as a child process.</summary>
+    public static ServerProcess StartAssembly(string dll, params string[] args) => StartAssembly(dll, null, args);
+
+    private static ServerProcess StartAssembly(string dll, IReadOnlyDictionary<string, string>? environment, string[] args)
     {
-        var lustreDll = Path.Combine(AppContext.BaseDirectory, "lustre.dll");
+        var lustreDll = Path.Combine(AppContext.BaseDirectory, dll);
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
         var info = new ProcessStartInfo(dotnet)
         {

@@ -45,7 +45,8 @@ public class LustreClient : IAsyncDisposable
             _options.ConnectTimeout,
             _options.RequestTimeout,
             _options.SharedSecret,
-            Logger);
+            Logger,
+            _options.BulkChecksums);
         _targets = new TargetDirectory(_address.Mgs, settings, _options.ConnectionsPerServer, _options.MaxAttempts);
     }
 

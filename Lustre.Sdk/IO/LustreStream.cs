@@ -39,11 +39,13 @@ public sealed class LustreStream : Stream
         _canRead = (access & FileAccess.Read) != 0;
         _canWrite = (access & FileAccess.Write) != 0 && file.CanWrite;
         var options = file.Client.Options;
-        _readaheadBudget = options.ReadaheadBudget;
         _dirtyBudget = options.DirtyBudget;
         var first = file.Layout.Components[0];
         var row = first.StripeSize * Math.Max(1, first.Objects.Count);
         _chunkSize = (int)Math.Clamp(row, MinChunk, MaxChunk);
+
+        // More readahead than the OSTs' RPC windows can carry only queues in the client.
+        _readaheadBudget = Math.Min(options.ReadaheadBudget, (long)_chunkSize * options.MaxRpcsInFlightPerOst);
         _position = append ? file.Length : 0;
         _lastReadEnd = 0;
     }
