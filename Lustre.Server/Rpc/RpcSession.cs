@@ -86,6 +86,7 @@ internal sealed class RpcSession : IAsyncDisposable
     private async Task RunAsync()
     {
         var stopping = _server.Stopping;
+        var graceful = false;
         try
         {
             while (!stopping.IsCancellationRequested)
@@ -93,6 +94,8 @@ internal sealed class RpcSession : IAsyncDisposable
                 var (hasFrame, error, header) = await _reader.ReadHeaderAsync(ProtocolLimits.MaxBodyLength, ProtocolLimits.MaxBulkLength, stopping).ConfigureAwait(false);
                 if (!hasFrame)
                 {
+                    // The peer will send nothing more, at a frame boundary: answer what it already asked, then close.
+                    graceful = true;
                     return;
                 }
 
@@ -135,7 +138,7 @@ internal sealed class RpcSession : IAsyncDisposable
         }
         finally
         {
-            await CloseAsync().ConfigureAwait(false);
+            await CloseAsync(graceful).ConfigureAwait(false);
         }
     }
 
@@ -381,8 +384,14 @@ internal sealed class RpcSession : IAsyncDisposable
         }
     }
 
-    private async ValueTask CloseAsync()
+    private async ValueTask CloseAsync(bool graceful)
     {
+        if (graceful)
+        {
+            // Replies to requests already running go out whole before the close (a half-closed peer still reads).
+            await WaitForRequestsInFlightAsync().ConfigureAwait(false);
+        }
+
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
@@ -391,16 +400,24 @@ internal sealed class RpcSession : IAsyncDisposable
         {
         }
 
-        // Let requests already running finish their replies (or fail on the closed socket) before buffers go.
-        for (var i = 0; i < _server.Options.MaxRequestsInFlightPerConnection; i++)
+        if (!graceful)
         {
-            await _inFlight.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            // Let requests already running finish their replies (or fail on the closed socket) before buffers go.
+            await WaitForRequestsInFlightAsync().ConfigureAwait(false);
         }
 
         _socket.Dispose();
         _reader.Dispose();
         _sender.Dispose();
         _server.Remove(this);
+    }
+
+    private async ValueTask WaitForRequestsInFlightAsync()
+    {
+        for (var i = 0; i < _server.Options.MaxRequestsInFlightPerConnection; i++)
+        {
+            await _inFlight.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
     }
 
     public async ValueTask DisposeAsync()
