@@ -205,6 +205,7 @@ public sealed class WireFuzzTests(ITestOutputHelper output) : IDisposable
         var warm = memory.Count > 4 ? memory[memory.Count / 4] : memory.FirstOrDefault();
         var peak = memory.Count == 0 ? 0 : memory.Max();
         output.WriteLine($"{sent} mutated frames on {connections} connections in {started.Elapsed.TotalSeconds:0.0} s, {replies} replies, seed {Seed}; server RSS {warm >> 20} MiB after warm-up, peak {peak >> 20} MiB, last {memory.LastOrDefault() >> 20} MiB");
+        output.WriteLine($"server RSS (MiB) per second: {string.Join(" ", memory.Select(m => (m >> 20).ToString(CultureInfo.InvariantCulture)))}");
         Assert.Equal(Inputs / Parallel * Parallel, sent);
         Assert.True(peak < 1L << 30, $"server RSS peaked at {peak >> 20} MiB");
         Assert.Equal(0, await server.TerminateAsync());
