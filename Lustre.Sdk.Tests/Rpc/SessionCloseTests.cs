@@ -37,6 +37,26 @@ public sealed class SessionCloseTests
         await peer.AssertClosedByServerAsync();
     }
 
+    [Fact]
+    public async Task A_bad_header_after_a_request_closes_the_connection_only_after_that_request_is_answered_whole()
+    {
+        await using var server = new RpcServer(new RpcServerOptions { Name = "slow" }, [new SlowService()], NullLogger.Instance);
+        server.Start();
+        await using var peer = await RawPeer.ConnectAsync(server.LocalEndPoint);
+        await peer.ConnectAsync();
+        var xid = peer.NextXid();
+        await peer.SendAsync(RawPeer.Frame(SlowOpcode, xid, w => w.WriteInt32(200)));
+        var bad = RawPeer.Header(Opcode.Ping, peer.NextXid(), 0);
+        RawPeer.Patch32(bad, 0, 0x50545448);
+        await peer.SendAsync(bad);
+
+        var (header, body, _) = await peer.ReceiveAsync();
+
+        Assert.Equal(xid, header.Xid);
+        Assert.Equal(3000, body.Length);
+        await peer.AssertClosedByServerAsync();
+    }
+
     private sealed class SlowService : IRpcService
     {
         public bool Handles(Opcode opcode) => opcode == SlowOpcode;

@@ -86,7 +86,9 @@ internal sealed class RpcSession : IAsyncDisposable
     private async Task RunAsync()
     {
         var stopping = _server.Stopping;
-        var graceful = false;
+        // Closing because the peer is done or broke the framing: requests already running still answer whole.
+        // Only a transport failure (the replies could not be sent anyway) skips that.
+        var graceful = true;
         try
         {
             while (!stopping.IsCancellationRequested)
@@ -94,8 +96,6 @@ internal sealed class RpcSession : IAsyncDisposable
                 var (hasFrame, error, header) = await _reader.ReadHeaderAsync(ProtocolLimits.MaxBodyLength, ProtocolLimits.MaxBulkLength, stopping).ConfigureAwait(false);
                 if (!hasFrame)
                 {
-                    // The peer will send nothing more, at a frame boundary: answer what it already asked, then close.
-                    graceful = true;
                     return;
                 }
 
@@ -135,6 +135,7 @@ internal sealed class RpcSession : IAsyncDisposable
         catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException or IOException)
         {
             // The peer went away or the server is stopping.
+            graceful = false;
         }
         finally
         {
