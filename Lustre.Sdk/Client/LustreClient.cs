@@ -441,6 +441,21 @@ public class LustreClient : IAsyncDisposable
         TargetDirectory.ThrowIfError(reply, $"{FsName}-MGS");
     }
 
+    /// <summary>
+    /// Takes an online backup of the MDT (a RocksDB checkpoint at a point between two metadata operations) into
+    /// the MDS's backup folder under <paramref name="name"/>; returns the folder on the MDS host and its commit.
+    /// An administrator's operation, behind <c>lustre lctl backup-mdt</c>.
+    /// </summary>
+    internal async Task<(string Path, ulong Commit)> BackupMdtAsync(string name, CancellationToken cancellationToken)
+    {
+        using var frame = new FrameBuffer();
+        new MdtBackupRequest(name).Write(frame.Body);
+        using var reply = await CallMdsAsync(Opcode.MdsBackup, frame, null, cancellationToken).ConfigureAwait(false);
+        var reader = reply.Reader;
+        var backup = MdtBackupReply.Read(ref reader);
+        return (backup.Path, backup.Commit);
+    }
+
     internal async Task CloseAsync(LustreFid fid, bool writer, CancellationToken cancellationToken)
     {
         using var frame = new FrameBuffer();
