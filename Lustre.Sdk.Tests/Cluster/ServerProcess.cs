@@ -28,16 +28,28 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static ServerProcess Start(params string[] args)
+    public static ServerProcess Start(params string[] args) => StartIn(null, args);
+
+    /// <summary>Starts <c>lustre ARGS</c> inside a network namespace (<c>ip netns exec NETNS dotnet lustre.dll ARGS</c>), or here when null.</summary>
+    public static ServerProcess StartIn(string? netns, params string[] args)
     {
         var lustreDll = Path.Combine(AppContext.BaseDirectory, "lustre.dll");
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-        var info = new ProcessStartInfo(dotnet)
+        var info = new ProcessStartInfo(netns is null ? dotnet : "ip")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (netns is not null)
+        {
+            // ip execs the command in place, so the process id is dotnet's and SIGTERM reaches the server.
+            foreach (var arg in (string[])["netns", "exec", netns, dotnet])
+            {
+                info.ArgumentList.Add(arg);
+            }
+        }
+
         info.ArgumentList.Add(lustreDll);
         foreach (var arg in args)
         {
