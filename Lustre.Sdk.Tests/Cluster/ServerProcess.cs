@@ -28,12 +28,15 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static ServerProcess Start(params string[] args) => StartIn(null, args);
+    public static ServerProcess Start(params string[] args) => StartAssembly("lustre.dll", args);
 
-    /// <summary>Starts <c>lustre ARGS</c> inside a network namespace (<c>ip netns exec NETNS dotnet lustre.dll ARGS</c>), or here when null.</summary>
-    public static ServerProcess StartIn(string? netns, params string[] args)
+    /// <summary>Starts <c>lustre ARGS</c> inside a network namespace (<c>ip netns exec NETNS dotnet lustre.dll ARGS</c>).</summary>
+    public static ServerProcess StartIn(string netns, params string[] args) => StartAssembly("lustre.dll", args, netns);
+
+    /// <summary>Runs another app built next to the tests (such as a sample) as a child process, inside <paramref name="netns"/> when given.</summary>
+    public static ServerProcess StartAssembly(string dll, string[] args, string? netns = null)
     {
-        var lustreDll = Path.Combine(AppContext.BaseDirectory, "lustre.dll");
+        var lustreDll = Path.Combine(AppContext.BaseDirectory, dll);
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
         var info = new ProcessStartInfo(netns is null ? dotnet : "ip")
         {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Microsoft.Extensions.Logging;
@@ -154,6 +155,7 @@ internal sealed class RpcConnection : IRpcConnection
     }
 
     /// <summary>Reads a reply body into a pooled array that the <see cref="RpcReply"/> made from it returns.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<byte[]?> ReadBodyAsync(FrameHeader header, CancellationToken cancellationToken)
     {
         if (header.BodyLength == 0)
@@ -179,6 +181,7 @@ internal sealed class RpcConnection : IRpcConnection
     /// <paramref name="bulkOut"/> is sent after it; the reply's bulk lands in <paramref name="bulkIn"/>.
     /// A transport failure throws a transient <see cref="LustreException"/>; a server status comes back in the reply.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RpcReply> CallAsync(
         Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
     {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Server.Rpc;
@@ -19,6 +20,7 @@ internal sealed class OssService : IRpcService, IDisposable
 
     public bool Handles(Opcode opcode) => opcode.IsOst();
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RpcResponse> HandleAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;

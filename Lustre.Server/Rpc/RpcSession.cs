@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
@@ -143,6 +144,7 @@ internal sealed class RpcSession : IAsyncDisposable
         _ => error.ToString(),
     };
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<byte[]?> ReadPooledAsync(int length, CancellationToken cancellationToken)
     {
         if (length == 0)
@@ -164,6 +166,7 @@ internal sealed class RpcSession : IAsyncDisposable
     }
 
     /// <summary>Handles the handshake inline and starts everything else concurrently. False closes the connection.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> AdmitAsync(RpcRequest request)
     {
         var header = request.Header;
@@ -308,6 +311,7 @@ internal sealed class RpcSession : IAsyncDisposable
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<RpcResponse> DispatchAsync(RpcRequest request)
     {
         if (request.Opcode == Opcode.Ping)
@@ -343,6 +347,7 @@ internal sealed class RpcSession : IAsyncDisposable
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReplyAsync(FrameHeader request, RpcResponse response)
     {
         try
@@ -358,6 +363,7 @@ internal sealed class RpcSession : IAsyncDisposable
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SendAsync(FrameHeader request, int status, FrameBuffer body, ReadOnlyMemory<byte> bulk)
     {
         using (body)
