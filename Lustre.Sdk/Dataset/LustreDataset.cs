@@ -417,22 +417,22 @@ public sealed class LustreDataset : IAsyncDisposable
                     end++;
                 }
 
-                var (groups, groupOf) = PlanReads(mine, at, end);
+                // Gaps read by coalescing count too: halve the window until its reads fit in half the budget, so the
+                // producer never waits for bytes that only the window it is still building could give back.
+                var (groups, groupOf, total) = PlanReads(mine, at, end);
+                while (end - at > 1 && total > _windowBytes * 2)
+                {
+                    end = at + ((end - at) / 2);
+                    (groups, groupOf, total) = PlanReads(mine, at, end);
+                }
+
+                await _budget.AcquireAsync(total, cancellationToken).ConfigureAwait(false);
                 var buffers = new SharedBuffer[groups.Count];
                 var reads = new Task[groups.Count];
-                try
+                for (var g = 0; g < groups.Count; g++)
                 {
-                    for (var g = 0; g < groups.Count; g++)
-                    {
-                        await _budget.AcquireAsync(groups[g].Length, cancellationToken).ConfigureAwait(false);
-                        buffers[g] = new SharedBuffer(groups[g].Length, _budget);
-                        reads[g] = ReadGroupAsync(groups[g], buffers[g], cancellationToken);
-                    }
-                }
-                catch
-                {
-                    await ReleaseAfterAsync(reads, buffers).ConfigureAwait(false);
-                    throw;
+                    buffers[g] = new SharedBuffer(groups[g].Length, _budget);
+                    reads[g] = ReadGroupAsync(groups[g], buffers[g], cancellationToken);
                 }
 
                 var window = AssembleAsync(mine, at, end, groups, groupOf, buffers, reads);
@@ -465,7 +465,7 @@ public sealed class LustreDataset : IAsyncDisposable
         }
     }
 
-    private (List<ReadGroup> Groups, int[] GroupOf) PlanReads(int[] mine, int start, int end)
+    private (List<ReadGroup> Groups, int[] GroupOf, long Total) PlanReads(int[] mine, int start, int end)
     {
         var count = end - start;
         var keys = new (int Shard, long Offset)[count];
@@ -501,7 +501,13 @@ public sealed class LustreDataset : IAsyncDisposable
             groupOf[positions[k]] = groups.Count - 1;
         }
 
-        return (groups, groupOf);
+        long total = 0;
+        foreach (var group in groups)
+        {
+            total += group.Length;
+        }
+
+        return (groups, groupOf, total);
     }
 
     private async Task ReadGroupAsync(ReadGroup group, SharedBuffer buffer, CancellationToken cancellationToken)
@@ -575,26 +581,6 @@ public sealed class LustreDataset : IAsyncDisposable
             {
                 buffer.Release();
             }
-        }
-    }
-
-    private static async Task ReleaseAfterAsync(Task?[] reads, SharedBuffer?[] buffers)
-    {
-        for (var g = 0; g < buffers.Length; g++)
-        {
-            if (reads[g] is { } read)
-            {
-                try
-                {
-                    await read.ConfigureAwait(false);
-                }
-                catch (Exception)
-                {
-                    // The failure is reported through the caller's own exception.
-                }
-            }
-
-            buffers[g]?.Release();
         }
     }
 
