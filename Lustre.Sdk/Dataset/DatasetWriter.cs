@@ -37,16 +37,23 @@ public sealed class DatasetWriter : IAsyncDisposable
     /// <summary>Samples written so far.</summary>
     public long SampleCount { get; private set; }
 
-    /// <summary>Creates <paramref name="directory"/> if needed and returns a writer into it.</summary>
+    /// <summary>Creates <paramref name="directory"/> (and its missing parents) if needed and returns a writer into it.</summary>
     public static async Task<DatasetWriter> CreateAsync(LustreClient client, string directory, DatasetWriterOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentException.ThrowIfNullOrEmpty(directory);
         options ??= new DatasetWriterOptions();
         options.Validate();
-        if (!await client.ExistsAsync(directory, cancellationToken).ConfigureAwait(false))
+        // Like mkdir -p: create the missing ancestors too.
+        var missing = new Stack<string>();
+        for (var path = directory.TrimEnd('/'); path.Length > 0 && !await client.ExistsAsync(path, cancellationToken).ConfigureAwait(false); path = path[..path.LastIndexOf('/')])
         {
-            await client.CreateDirectoryAsync(directory, cancellationToken).ConfigureAwait(false);
+            missing.Push(path);
+        }
+
+        while (missing.TryPop(out var path))
+        {
+            await client.CreateDirectoryAsync(path, cancellationToken).ConfigureAwait(false);
         }
 
         return new DatasetWriter(client, directory, options);
