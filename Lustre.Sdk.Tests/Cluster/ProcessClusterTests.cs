@@ -137,4 +137,41 @@ public sealed class ProcessClusterTests : IDisposable
         Assert.False(await client.ExistsAsync("/data/striped.bin"));
         Assert.DoesNotMatch(new Regex("fail|error", RegexOptions.IgnoreCase), mds.Output);
     }
+
+    [Fact]
+    public async Task Lustre_up_reads_its_settings_from_a_config_file_and_the_command_line_wins()
+    {
+        var config = Path.Combine(_data, "lustre.json");
+        await File.WriteAllTextAsync(config, $$"""
+            {
+              // Comments are allowed.
+              "data": "{{Path.Combine(_data, "from-config").Replace("\\", "/", StringComparison.Ordinal)}}",
+              "port": 0,
+              "osts": 2,
+              "fsname": "cfgfs",
+              "stripeCount": -1,
+            }
+            """);
+        await using var server = ServerProcess.Start("up", "--config", config, "--osts", "3");
+
+        var address = await server.WaitForAddressAsync();
+
+        Assert.EndsWith("/cfgfs", address, StringComparison.Ordinal);
+        await using var client = new LustreClient(address);
+        await using (var file = await client.OpenFileAsync("/default-layout", FileMode.CreateNew))
+        {
+            // The config's default stripe count -1 (all OSTs), over the 3 OSTs the command line asked for.
+            Assert.Equal(3, file.Layout.Components[0].Objects.Count);
+        }
+
+        Assert.Equal(3, Directory.GetDirectories(Path.Combine(_data, "from-config"), "ost*").Length);
+    }
+
+    [Fact]
+    public async Task Lustre_serve_with_a_missing_option_says_what_is_missing_and_exits_non_zero()
+    {
+        await using var server = ServerProcess.Start("serve", "--role", "oss", "--data", _data);
+        await server.WaitForLineAsync(new Regex("needs --mgs HOST:PORT"), TimeSpan.FromSeconds(60));
+        Assert.DoesNotContain("   at ", server.Output, StringComparison.Ordinal);
+    }
 }

@@ -28,16 +28,31 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static ServerProcess Start(params string[] args)
+    public static ServerProcess Start(params string[] args) => StartAssembly("lustre.dll", args);
+
+    /// <summary>Starts <c>lustre ARGS</c> inside a network namespace (<c>ip netns exec NETNS dotnet lustre.dll ARGS</c>).</summary>
+    public static ServerProcess StartIn(string netns, params string[] args) => StartAssembly("lustre.dll", args, netns);
+
+    /// <summary>Runs another app built next to the tests (such as a sample) as a child process, inside <paramref name="netns"/> when given.</summary>
+    public static ServerProcess StartAssembly(string dll, string[] args, string? netns = null)
     {
-        var lustreDll = Path.Combine(AppContext.BaseDirectory, "lustre.dll");
+        var lustreDll = Path.Combine(AppContext.BaseDirectory, dll);
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-        var info = new ProcessStartInfo(dotnet)
+        var info = new ProcessStartInfo(netns is null ? dotnet : "ip")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (netns is not null)
+        {
+            // ip execs the command in place, so the process id is dotnet's and SIGTERM reaches the server.
+            foreach (var arg in (string[])["netns", "exec", netns, dotnet])
+            {
+                info.ArgumentList.Add(arg);
+            }
+        }
+
         info.ArgumentList.Add(lustreDll);
         foreach (var arg in args)
         {

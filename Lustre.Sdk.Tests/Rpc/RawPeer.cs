@@ -82,6 +82,16 @@ internal sealed class RawPeer : IAsyncDisposable
         return reply;
     }
 
+    /// <summary>Sends a request with a bulk payload (and its true checksum) and reads the reply.</summary>
+    public async Task<(FrameHeader Header, byte[] Body, byte[] Bulk)> CallWithBulkAsync(Opcode opcode, Action<BodyWriter> body, byte[] bulk)
+    {
+        var xid = NextXid();
+        await SendAsync(Frame(opcode, xid, body, bulk));
+        var reply = await ReceiveAsync();
+        Assert.Equal(xid, reply.Header.Xid);
+        return reply;
+    }
+
     /// <summary>The handshake of a client that needs no secret; returns the server's answer.</summary>
     public async Task<ConnectReply> ConnectAsync(string? clientUuid = null)
     {

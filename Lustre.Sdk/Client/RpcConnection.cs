@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Microsoft.Extensions.Logging;
@@ -41,6 +42,9 @@ internal sealed class RpcConnection : IRpcConnection
     public string Target { get; }
 
     public ProtocolFeatures Features { get; private set; }
+
+    // Whether bulk checksums were agreed at connect (both sides compute and verify them, or neither does).
+    private bool _checksums = true;
 
     public int MaxBulkLength { get; private set; }
 
@@ -100,7 +104,8 @@ internal sealed class RpcConnection : IRpcConnection
     /// <summary>Connect, then prove the shared secret if the server asks for it; runs before the reader loop starts.</summary>
     private async Task HandshakeAsync(CancellationToken cancellationToken)
     {
-        var connect = new ConnectRequest(FrameHeader.CurrentVersion, ProtocolFeatures.All, _settings.ClientUuid);
+        var wanted = _settings.BulkChecksums ? ProtocolFeatures.All : ProtocolFeatures.All & ~ProtocolFeatures.BulkChecksumXxh3;
+        var connect = new ConnectRequest(FrameHeader.CurrentVersion, wanted, _settings.ClientUuid);
         ConnectReply reply;
         using (var frame = new FrameBuffer())
         {
@@ -110,7 +115,8 @@ internal sealed class RpcConnection : IRpcConnection
             reply = ConnectReply.Read(ref reader);
         }
 
-        Features = reply.Features & ProtocolFeatures.All;
+        Features = reply.Features & wanted;
+        _checksums = (Features & ProtocolFeatures.BulkChecksumXxh3) != 0;
         MaxBulkLength = Math.Min(reply.MaxBulkLength, ProtocolLimits.MaxBulkLength);
         if (!reply.AuthRequired)
         {
@@ -154,6 +160,7 @@ internal sealed class RpcConnection : IRpcConnection
     }
 
     /// <summary>Reads a reply body into a pooled array that the <see cref="RpcReply"/> made from it returns.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<byte[]?> ReadBodyAsync(FrameHeader header, CancellationToken cancellationToken)
     {
         if (header.BodyLength == 0)
@@ -179,6 +186,7 @@ internal sealed class RpcConnection : IRpcConnection
     /// <paramref name="bulkOut"/> is sent after it; the reply's bulk lands in <paramref name="bulkIn"/>.
     /// A transport failure throws a transient <see cref="LustreException"/>; a server status comes back in the reply.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RpcReply> CallAsync(
         Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
     {
@@ -200,7 +208,7 @@ internal sealed class RpcConnection : IRpcConnection
             }, pending);
         }
 
-        var checksum = bulkOut.IsEmpty ? 0 : BulkChecksum.Compute(bulkOut.Span);
+        var checksum = bulkOut.IsEmpty || !_checksums ? 0 : BulkChecksum.Compute(bulkOut.Span);
         var header = new FrameHeader(opcode, resend ? FrameFlags.Resend : FrameFlags.None, 0, xid, frame.BodyLength, bulkOut.Length, checksum);
         try
         {
@@ -279,7 +287,7 @@ internal sealed class RpcConnection : IRpcConnection
 
                     var destination = pending.BulkDestination[..header.BulkLength];
                     await _reader.ReadExactlyAsync(destination, _shutdown.Token).ConfigureAwait(false);
-                    if (BulkChecksum.Compute(destination.Span) != header.BulkChecksum)
+                    if (_checksums && BulkChecksum.Compute(destination.Span) != header.BulkChecksum)
                     {
                         reply.Dispose();
                         pending.SetException(new BulkChecksumException(Target, header.Xid, header.BulkLength));

@@ -9,4 +9,5 @@ internal sealed record RpcConnectionSettings(
     TimeSpan ConnectTimeout,
     TimeSpan RequestTimeout,
     byte[]? Secret,
-    ILogger Logger);
+    ILogger Logger,
+    bool BulkChecksums = true);

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Lustre.Layouts;
+using Lustre.Protocol;
 
 namespace Lustre.IO;
 
@@ -39,11 +40,13 @@ public sealed class LustreStream : Stream
         _canRead = (access & FileAccess.Read) != 0;
         _canWrite = (access & FileAccess.Write) != 0 && file.CanWrite;
         var options = file.Client.Options;
-        _readaheadBudget = options.ReadaheadBudget;
         _dirtyBudget = options.DirtyBudget;
         var first = file.Layout.Components[0];
         var row = first.StripeSize * Math.Max(1, first.Objects.Count);
         _chunkSize = (int)Math.Clamp(row, MinChunk, MaxChunk);
+
+        // More readahead than the OSTs' RPC windows can carry only queues in the client.
+        _readaheadBudget = Math.Min(options.ReadaheadBudget, (long)_chunkSize * options.MaxRpcsInFlightPerOst);
         _position = append ? file.Length : 0;
         _lastReadEnd = 0;
     }
@@ -211,7 +214,7 @@ public sealed class LustreStream : Stream
             if (FindSegment(next) is null)
             {
                 var size = (int)Math.Min(_chunkSize, length - next);
-                var buffer = ArrayPool<byte>.Shared.Rent(size);
+                var buffer = BulkPool.Shared.Rent(size);
                 var fill = _file.ReadAtAsync(next, buffer.AsMemory(0, size)).AsTask();
                 _readahead.Add(new Segment(next, size, buffer, fill));
             }
@@ -248,11 +251,11 @@ public sealed class LustreStream : Stream
     {
         if (segment.Fill.IsCompleted)
         {
-            ArrayPool<byte>.Shared.Return(segment.Buffer);
+            BulkPool.Shared.Return(segment.Buffer);
         }
         else
         {
-            segment.Fill.ContinueWith(static (_, state) => ArrayPool<byte>.Shared.Return((byte[])state!), segment.Buffer, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            segment.Fill.ContinueWith(static (_, state) => BulkPool.Shared.Return((byte[])state!), segment.Buffer, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
@@ -284,7 +287,7 @@ public sealed class LustreStream : Stream
 
             if (_writeBuffer is null)
             {
-                _writeBuffer = ArrayPool<byte>.Shared.Rent(_chunkSize);
+                _writeBuffer = BulkPool.Shared.Rent(_chunkSize);
                 _writeOffset = _position;
                 _writeCount = 0;
             }
@@ -313,7 +316,7 @@ public sealed class LustreStream : Stream
         _writeCount = 0;
         if (count == 0)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            BulkPool.Shared.Return(buffer);
             return;
         }
 
@@ -346,7 +349,7 @@ public sealed class LustreStream : Stream
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(oldest.Buffer);
+            BulkPool.Shared.Return(oldest.Buffer);
         }
     }
 

@@ -12,9 +12,19 @@ namespace Lustre.IO;
 /// </summary>
 internal static class StripedIo
 {
+    [ThreadStatic]
+    private static List<StripeExtent>? t_extents;
+
     public static async Task ReadAsync(LustreFile file, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         var pieces = Split(file, offset, buffer.Length);
+        if (pieces.Count == 1)
+        {
+            // Small reads (one stripe unit) skip the fan-out bookkeeping.
+            await ReadPieceAsync(file, pieces[0], buffer, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var tasks = new Task[pieces.Count];
         for (var i = 0; i < pieces.Count; i++)
         {
@@ -28,6 +38,13 @@ internal static class StripedIo
     public static async Task WriteAsync(LustreFile file, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var pieces = Split(file, offset, data.Length);
+        if (pieces.Count == 1)
+        {
+            file.MarkDirty(pieces[0].Object);
+            await WritePieceAsync(file, pieces[0], data, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var tasks = new Task[pieces.Count];
         for (var i = 0; i < pieces.Count; i++)
         {
@@ -102,7 +119,9 @@ internal static class StripedIo
     /// <summary>Pieces of at most one bulk RPC, each inside one stripe unit of one object.</summary>
     private static List<StripeExtent> Split(LustreFile file, long offset, long length)
     {
-        var extents = new List<StripeExtent>();
+        // Mapping is synchronous, so a per-thread scratch list is safe and saves an allocation per call.
+        var extents = t_extents ??= new List<StripeExtent>(16);
+        extents.Clear();
         StripeMath.MapRange(file.Layout, offset, length, extents);
         var maxBulk = file.Client.Options.MaxBulkSize;
         var pieces = new List<StripeExtent>(extents.Count);
@@ -121,7 +140,8 @@ internal static class StripedIo
     private static async Task ReadPieceAsync(LustreFile file, StripeExtent piece, Memory<byte> destination, CancellationToken cancellationToken)
     {
         var channel = file.Client.Ost(piece.Object.OstIndex);
-        await channel.InFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var allowance = channel.AllowanceFor(piece.Length);
+        await allowance.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             using var frame = new FrameBuffer();
@@ -141,14 +161,15 @@ internal static class StripedIo
         }
         finally
         {
-            channel.InFlight.Release();
+            allowance.Release();
         }
     }
 
     private static async Task WritePieceAsync(LustreFile file, StripeExtent piece, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var channel = file.Client.Ost(piece.Object.OstIndex);
-        await channel.InFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var allowance = channel.AllowanceFor(piece.Length);
+        await allowance.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             using var frame = new FrameBuffer();
@@ -163,7 +184,7 @@ internal static class StripedIo
         }
         finally
         {
-            channel.InFlight.Release();
+            allowance.Release();
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 
 namespace Lustre.Protocol;
 
@@ -28,6 +29,7 @@ internal sealed class FrameReader : IDisposable
     /// Reads the next header. Returns false when the peer closed the connection cleanly between frames;
     /// throws <see cref="EndOfStreamException"/> when it closed inside one.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<(bool HasFrame, FrameError Error, FrameHeader Header)> ReadHeaderAsync(
         int maxBodyLength, int maxBulkLength, CancellationToken cancellationToken)
     {
@@ -50,6 +52,7 @@ internal sealed class FrameReader : IDisposable
     }
 
     /// <summary>Fills <paramref name="destination"/> completely, from the buffer first, then straight from the socket.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask ReadExactlyAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
         var fromBuffer = Math.Min(Buffered, destination.Length);
@@ -88,6 +91,7 @@ internal sealed class FrameReader : IDisposable
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> FillAsync(CancellationToken cancellationToken)
     {
         if (_start > 0)

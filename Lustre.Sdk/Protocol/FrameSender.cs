@@ -1,54 +1,277 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Threading.Tasks.Sources;
 
 namespace Lustre.Protocol;
 
 /// <summary>
-/// Sends whole frames on a socket, one at a time: header and body in one send and, for a large
-/// bulk, the caller's memory in a second send with no copy.
+/// Sends whole frames on a socket with write combining. The first sender to find the socket idle becomes the
+/// writer: it sends its frame and every frame queued behind it meanwhile in one gathered send (header, body and
+/// bulk of each, no copy), so many RPCs in flight cost a few syscalls instead of one or two each. A frame queued
+/// while the writer was busy is handed the writer's role when the writer's own batch is done, so no caller waits
+/// longer than one batch behind its own frame.
 /// </summary>
 internal sealed class FrameSender : IDisposable
 {
+    /// <summary>A batch stops growing past this many bytes, so one writer does not hold large bulks back for long.</summary>
+    private const int MaxBatchBytes = 16 << 20;
+
     private readonly Socket _socket;
-    private readonly SemaphoreSlim _lock = new(1, 1);
+    private readonly Lock _lock = new();
+    private readonly Queue<QueuedFrame> _queue = new();
+    private readonly Stack<QueuedFrame> _pool = new();
+
+    // Touched only by the current writer.
+    private readonly List<ArraySegment<byte>> _segments = [];
+    private readonly List<QueuedFrame> _batch = [];
+    private bool _writing;
+    private Exception? _failure;
 
     public FrameSender(Socket socket) => _socket = socket;
 
-    /// <summary>Stamps <paramref name="header"/> into <paramref name="frame"/> and sends it with <paramref name="bulk"/>.</summary>
+    /// <summary>Stamps <paramref name="header"/> into <paramref name="frame"/> and sends it with <paramref name="bulk"/>; returns once all of it is sent.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask SendAsync(FrameBuffer frame, FrameHeader header, ReadOnlyMemory<byte> bulk, CancellationToken cancellationToken)
     {
+        // Once a frame is queued it must go out whole, or the stream is torn: only this point is cancellable.
+        cancellationToken.ThrowIfCancellationRequested();
         frame.SetHeader(header);
         var bodyEnd = frame.Length;
-        var inline = bulk.Length <= FrameBuffer.InlineBulkLimit;
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (!bulk.IsEmpty && bulk.Length <= FrameBuffer.InlineBulkLimit)
+        {
+            frame.Append(bulk.Span);
+            bulk = default;
+        }
+
         try
         {
-            if (inline && !bulk.IsEmpty)
+            QueuedFrame? waiting = null;
+            lock (_lock)
             {
-                frame.Append(bulk.Span);
+                if (_failure is { } failure)
+                {
+                    throw new IOException($"An earlier send on this connection failed: {failure.Message}", failure);
+                }
+
+                if (_writing)
+                {
+                    waiting = _pool.TryPop(out var pooled) ? pooled : new QueuedFrame(this);
+                    waiting.Arm(frame.Written, bulk);
+                    _queue.Enqueue(waiting);
+                }
+                else
+                {
+                    _writing = true;
+                }
             }
 
-            // Once a frame has started it must finish, or the stream is torn: only the wait is cancellable.
-            await SendAllAsync(frame.Written).ConfigureAwait(false);
-            if (!inline)
+            if (waiting is not null && !await waiting.Task.ConfigureAwait(false))
             {
-                await SendAllAsync(bulk).ConfigureAwait(false);
+                // The writer sent it.
+                return;
             }
+
+            // Our role now: send our frame (not yet sent) and whatever queued behind it.
+            await WriteBatchAsync(frame.Written, bulk).ConfigureAwait(false);
         }
         finally
         {
             frame.TrimTo(bodyEnd);
-            _lock.Release();
         }
     }
 
-    private async ValueTask SendAllAsync(ReadOnlyMemory<byte> bytes)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WriteBatchAsync(ReadOnlyMemory<byte> frame, ReadOnlyMemory<byte> bulk)
     {
-        while (!bytes.IsEmpty)
+        _segments.Clear();
+        _batch.Clear();
+        long bytes = Add(frame) + Add(bulk);
+        lock (_lock)
         {
-            var sent = await _socket.SendAsync(bytes, SocketFlags.None).ConfigureAwait(false);
-            bytes = bytes[sent..];
+            while (bytes < MaxBatchBytes && _queue.TryDequeue(out var next))
+            {
+                _batch.Add(next);
+                bytes += Add(next.Frame) + Add(next.Bulk);
+            }
+        }
+
+        Exception? failure = null;
+        try
+        {
+            await SendAllAsync(bytes).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+
+        // Complete the batch while still the writer: the lists are the writer's, and the next writer clears them.
+        _segments.Clear();
+        foreach (var sent in _batch)
+        {
+            sent.Complete(failure);
+        }
+
+        _batch.Clear();
+        QueuedFrame? successor = null;
+        QueuedFrame[] orphans = [];
+        lock (_lock)
+        {
+            if (failure is not null)
+            {
+                _failure ??= failure;
+                orphans = [.. _queue];
+                _queue.Clear();
+                _writing = false;
+            }
+            else if (!_queue.TryDequeue(out successor))
+            {
+                _writing = false;
+            }
+        }
+
+        foreach (var orphan in orphans)
+        {
+            orphan.Complete(failure);
+        }
+
+        // Hand the writer's role to the oldest queued frame: its caller resumes on the thread pool and sends it.
+        successor?.BecomeWriter();
+        if (failure is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
     }
 
-    public void Dispose() => _lock.Dispose();
+    private int Add(ReadOnlyMemory<byte> bytes)
+    {
+        if (bytes.IsEmpty)
+        {
+            return 0;
+        }
+
+        if (!MemoryMarshal.TryGetArray(bytes, out var segment))
+        {
+            // Memory not backed by an array cannot go in a gathered send; copy it (rare: callers pass arrays).
+            segment = new ArraySegment<byte>(bytes.ToArray());
+        }
+
+        _segments.Add(segment);
+        return segment.Count;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendAllAsync(long bytes)
+    {
+        while (bytes > 0)
+        {
+            var sent = _segments.Count == 1
+                ? await _socket.SendAsync(_segments[0].AsMemory(), SocketFlags.None).ConfigureAwait(false)
+                : await _socket.SendAsync(_segments, SocketFlags.None).ConfigureAwait(false);
+            bytes -= sent;
+            if (bytes > 0)
+            {
+                DropSent(sent);
+            }
+        }
+    }
+
+    /// <summary>After a partial send, drops the <paramref name="sent"/> bytes from the front of the segments.</summary>
+    private void DropSent(int sent)
+    {
+        while (sent > 0)
+        {
+            var first = _segments[0];
+            if (sent >= first.Count)
+            {
+                sent -= first.Count;
+                _segments.RemoveAt(0);
+            }
+            else
+            {
+                _segments[0] = first[sent..];
+                sent = 0;
+            }
+        }
+    }
+
+    private void Return(QueuedFrame frame)
+    {
+        lock (_lock)
+        {
+            _pool.Push(frame);
+        }
+    }
+
+    public void Dispose()
+    {
+        QueuedFrame[] orphans;
+        lock (_lock)
+        {
+            _failure ??= new ObjectDisposedException(nameof(FrameSender));
+            orphans = [.. _queue];
+            _queue.Clear();
+        }
+
+        foreach (var orphan in orphans)
+        {
+            orphan.Complete(_failure);
+        }
+    }
+
+    /// <summary>
+    /// A frame waiting for the writer. Completes with false once sent, with true when its caller becomes the writer
+    /// (frame not sent yet), or with the send's exception. Pooled per sender, so a queued send allocates nothing.
+    /// </summary>
+    private sealed class QueuedFrame(FrameSender owner) : IValueTaskSource<bool>
+    {
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+
+        public ReadOnlyMemory<byte> Frame { get; private set; }
+
+        public ReadOnlyMemory<byte> Bulk { get; private set; }
+
+        public ValueTask<bool> Task => new(this, _core.Version);
+
+        public void Arm(ReadOnlyMemory<byte> frame, ReadOnlyMemory<byte> bulk)
+        {
+            Frame = frame;
+            Bulk = bulk;
+        }
+
+        public void Complete(Exception? failure)
+        {
+            if (failure is null)
+            {
+                _core.SetResult(false);
+            }
+            else
+            {
+                _core.SetException(new IOException($"Send failed: {failure.Message}", failure));
+            }
+        }
+
+        public void BecomeWriter() => _core.SetResult(true);
+
+        public bool GetResult(short token)
+        {
+            try
+            {
+                return _core.GetResult(token);
+            }
+            finally
+            {
+                _core.Reset();
+                Frame = default;
+                Bulk = default;
+                owner.Return(this);
+            }
+        }
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
+    }
 }

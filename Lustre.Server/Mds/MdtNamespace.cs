@@ -222,6 +222,12 @@ internal sealed class MdtNamespace
 
             var template = requestedLayout ?? InheritedLayout(parent, parentInode);
             var layout = _placement.Instantiate(template, tx);
+            if (LayoutCodec.GetEncodedLength(layout) > InodeAttributes.MaxLayoutLength)
+            {
+                // 64 components of 2000 stripes would not fit a reply; no real layout comes near.
+                throw new RpcStatusException(LustreErrno.EINVAL, $"the layout of '{request.Path}' would take {LayoutCodec.GetEncodedLength(layout)} bytes, over the limit of {InodeAttributes.MaxLayoutLength}");
+            }
+
             var encoded = new byte[LayoutCodec.GetEncodedLength(layout)];
             LayoutCodec.Encode(layout, encoded);
             var fid = _store.AllocateFid(tx);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Lustre.Protocol;
 using Lustre.Server.Rpc;
 using Microsoft.Win32.SafeHandles;
@@ -41,6 +42,7 @@ internal sealed class ObjectStore : IDisposable
     private string PathOf(ulong objectId) => Path.Combine(_objectsRoot, (objectId & 0xFF).ToString("x2", System.Globalization.CultureInfo.InvariantCulture), objectId.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>Reads into <paramref name="destination"/>; returns how many bytes the object has there (0 for a missing object).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<int> ReadAsync(ulong objectId, long offset, Memory<byte> destination, CancellationToken cancellationToken)
     {
         using var lease = OpenExisting(objectId);
@@ -64,6 +66,7 @@ internal sealed class ObjectStore : IDisposable
         return total;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteAsync(ulong objectId, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         using var lease = OpenOrCreate(objectId);

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
@@ -25,6 +26,7 @@ internal sealed class RpcSession : IAsyncDisposable
     private byte[]? _nonce;
     private string? _clientUuid;
     private bool _authenticated;
+    private bool _checksums = true;
 
     public RpcSession(RpcServer server, Socket socket)
     {
@@ -109,8 +111,8 @@ internal sealed class RpcSession : IAsyncDisposable
                     return;
                 }
 
-                var body = await ReadPooledAsync(header.BodyLength, stopping).ConfigureAwait(false);
-                var bulk = await ReadPooledAsync(header.BulkLength, stopping).ConfigureAwait(false);
+                var body = await ReadPooledAsync(header.BodyLength, ArrayPool<byte>.Shared, stopping).ConfigureAwait(false);
+                var bulk = await ReadPooledAsync(header.BulkLength, BulkPool.Shared, stopping).ConfigureAwait(false);
                 var request = new RpcRequest(header, body, bulk, _clientUuid ?? string.Empty);
                 if (!await AdmitAsync(request).ConfigureAwait(false))
                 {
@@ -143,14 +145,15 @@ internal sealed class RpcSession : IAsyncDisposable
         _ => error.ToString(),
     };
 
-    private async ValueTask<byte[]?> ReadPooledAsync(int length, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<byte[]?> ReadPooledAsync(int length, ArrayPool<byte> pool, CancellationToken cancellationToken)
     {
         if (length == 0)
         {
             return null;
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        var buffer = pool.Rent(length);
         try
         {
             await _reader.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
@@ -158,12 +161,13 @@ internal sealed class RpcSession : IAsyncDisposable
         }
         catch
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            pool.Return(buffer);
             throw;
         }
     }
 
     /// <summary>Handles the handshake inline and starts everything else concurrently. False closes the connection.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> AdmitAsync(RpcRequest request)
     {
         var header = request.Header;
@@ -191,7 +195,7 @@ internal sealed class RpcSession : IAsyncDisposable
             return await AuthenticateAsync(request).ConfigureAwait(false);
         }
 
-        if (header.BulkLength > 0 && BulkChecksum.Compute(request.Bulk.Span) != header.BulkChecksum)
+        if (header.BulkLength > 0 && _checksums && BulkChecksum.Compute(request.Bulk.Span) != header.BulkChecksum)
         {
             // Never touch storage with bytes that do not match what the client computed; the client resends.
             await ReplyAsync(header, RpcResponse.Error(LustreErrno.EBADMSG, $"bulk checksum mismatch on {header.BulkLength} bytes; data discarded")).ConfigureAwait(false);
@@ -237,7 +241,9 @@ internal sealed class RpcSession : IAsyncDisposable
 
         _clientUuid = connect.ClientUuid;
         _nonce = RandomNumberGenerator.GetBytes(ConnectReply.NonceLength);
-        var reply = new ConnectReply(FrameHeader.CurrentVersion, connect.Features & ProtocolFeatures.All, _nonce, _authRequired, ProtocolLimits.MaxBulkLength, _server.Name);
+        var agreed = connect.Features & ProtocolFeatures.All;
+        _checksums = (agreed & ProtocolFeatures.BulkChecksumXxh3) != 0;
+        var reply = new ConnectReply(FrameHeader.CurrentVersion, agreed, _nonce, _authRequired, ProtocolLimits.MaxBulkLength, _server.Name);
         var body = new FrameBuffer();
         reply.Write(body.Body);
         await ReplyAsync(request.Header, RpcResponse.Ok(body)).ConfigureAwait(false);
@@ -308,6 +314,7 @@ internal sealed class RpcSession : IAsyncDisposable
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<RpcResponse> DispatchAsync(RpcRequest request)
     {
         if (request.Opcode == Opcode.Ping)
@@ -343,6 +350,7 @@ internal sealed class RpcSession : IAsyncDisposable
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask ReplyAsync(FrameHeader request, RpcResponse response)
     {
         try
@@ -353,16 +361,17 @@ internal sealed class RpcSession : IAsyncDisposable
         {
             if (response.PooledBulk is { } bulk)
             {
-                ArrayPool<byte>.Shared.Return(bulk);
+                BulkPool.Shared.Return(bulk);
             }
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SendAsync(FrameHeader request, int status, FrameBuffer body, ReadOnlyMemory<byte> bulk)
     {
         using (body)
         {
-            var checksum = bulk.IsEmpty ? 0 : BulkChecksum.Compute(bulk.Span);
+            var checksum = bulk.IsEmpty || !_checksums ? 0 : BulkChecksum.Compute(bulk.Span);
             var header = new FrameHeader(request.Opcode, FrameFlags.Reply, status, request.Xid, body.BodyLength, bulk.Length, checksum);
             await _sender.SendAsync(body, header, bulk, CancellationToken.None).ConfigureAwait(false);
         }

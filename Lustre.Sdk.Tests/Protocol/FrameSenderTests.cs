@@ -1,0 +1,80 @@
+using System.Net;
+using System.Net.Sockets;
+using Lustre.Protocol;
+
+namespace Lustre.Tests.Protocol;
+
+public class FrameSenderTests
+{
+    [Fact]
+    public async Task Concurrent_senders_each_frame_arrives_whole_and_once()
+    {
+        const int Senders = 16;
+        const int FramesEach = 300;
+        var (server, client) = await ConnectAsync();
+        using var _ = server;
+        using var __ = client;
+        using var sender = new FrameSender(client);
+        using var reader = new FrameReader(server);
+
+        // Bulk sizes cross the inline limit both ways, so gathered and inline frames interleave.
+        int BulkSize(ulong xid) => (int)(xid % 5) switch { 0 => 0, 1 => 100, 2 => FrameBuffer.InlineBulkLimit, 3 => FrameBuffer.InlineBulkLimit + 1, _ => 200_000 };
+        byte Fill(ulong xid) => (byte)(xid * 31);
+
+        var sends = Enumerable.Range(0, Senders).Select(s => Task.Run(async () =>
+        {
+            for (var i = 0; i < FramesEach; i++)
+            {
+                var xid = (ulong)(s * FramesEach + i + 1);
+                using var frame = new FrameBuffer();
+                frame.Body.WriteUInt64(xid);
+                var bulk = new byte[BulkSize(xid)];
+                Array.Fill(bulk, Fill(xid));
+                await sender.SendAsync(frame, new FrameHeader(Opcode.Ping, FrameFlags.None, 0, xid, frame.BodyLength, bulk.Length, 0), bulk, default);
+            }
+        })).ToArray();
+
+        var seen = new HashSet<ulong>();
+        var body = new byte[8];
+        for (var n = 0; n < Senders * FramesEach; n++)
+        {
+            var (hasFrame, error, header) = await reader.ReadHeaderAsync(ProtocolLimits.MaxBodyLength, ProtocolLimits.MaxBulkLength, default);
+            Assert.True(hasFrame);
+            Assert.Equal(FrameError.None, error);
+            await reader.ReadExactlyAsync(body, default);
+            Assert.Equal(header.Xid, BitConverter.ToUInt64(body));
+            Assert.Equal(BulkSize(header.Xid), header.BulkLength);
+            var bulk = new byte[header.BulkLength];
+            await reader.ReadExactlyAsync(bulk, default);
+            Assert.All(bulk, b => Assert.Equal(Fill(header.Xid), b));
+            Assert.True(seen.Add(header.Xid), $"xid {header.Xid} arrived twice");
+        }
+
+        await Task.WhenAll(sends).WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task Send_on_a_closed_socket_fails_and_later_sends_fail_too()
+    {
+        var (server, client) = await ConnectAsync();
+        server.Dispose();
+        using var sender = new FrameSender(client);
+        client.Dispose();
+        using var frame = new FrameBuffer();
+        var header = new FrameHeader(Opcode.Ping, FrameFlags.None, 0, 1, 0, 0, 0);
+
+        await Assert.ThrowsAnyAsync<Exception>(async () => await sender.SendAsync(frame, header, default, default));
+        await Assert.ThrowsAnyAsync<Exception>(async () => await sender.SendAsync(frame, header, default, default));
+    }
+
+    private static async Task<(Socket Server, Socket Client)> ConnectAsync()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var accept = listener.AcceptAsync();
+        await client.ConnectAsync(listener.LocalEndPoint!);
+        return (await accept, client);
+    }
+}

@@ -1,0 +1,112 @@
+using System.Globalization;
+using Lustre.Layouts;
+
+namespace Lustre.Checkpoints;
+
+/// <summary>
+/// Settings of a <see cref="CheckpointManager"/>. The defaults suit one rank saving a few GiB: files striped over
+/// every OST, 8 MiB chunks, 16 chunks in flight, 4 GiB of staging memory, the last 3 checkpoints kept.
+/// Rank, world size and run id default to the variables distributed launchers set (<c>RANK</c>, <c>WORLD_SIZE</c>,
+/// <c>LUSTRE_RUN_ID</c> or <c>TORCHELASTIC_RUN_ID</c>).
+/// </summary>
+public sealed class CheckpointManagerOptions
+{
+    /// <summary>This process's rank, 0 to <see cref="WorldSize"/> − 1 (default: <c>RANK</c>, else 0). Rank 0 commits.</summary>
+    public int Rank { get; set; } = EnvironmentInt("RANK", 0);
+
+    /// <summary>How many ranks save parts of each checkpoint (default: <c>WORLD_SIZE</c>, else 1). 1 to 65536.</summary>
+    public int WorldSize { get; set; } = EnvironmentInt("WORLD_SIZE", 1);
+
+    /// <summary>
+    /// A name shared by all ranks of one launch and different for every launch, so a restarted job never mistakes
+    /// a crashed launch's half-written files for its own (default: <c>LUSTRE_RUN_ID</c>, else <c>TORCHELASTIC_RUN_ID</c>;
+    /// with one rank, a fresh random id). Required when <see cref="WorldSize"/> is above 1. Letters, digits, '-' and '_'.
+    /// </summary>
+    public string? RunId { get; set; } = Environment.GetEnvironmentVariable("LUSTRE_RUN_ID") is { Length: > 0 } id ? id
+        : Environment.GetEnvironmentVariable("TORCHELASTIC_RUN_ID") is { Length: > 0 } elastic && elastic != "none" ? elastic : null;
+
+    /// <summary>How many committed checkpoints to keep (default 3); older ones are deleted after each commit. 0 keeps all.</summary>
+    public int KeepLast { get; set; } = 3;
+
+    /// <summary>
+    /// The most staging memory all saves in flight may hold (default 4 GiB). A save larger than what is free copies
+    /// what fits, then waits for written chunks to free their memory, so <see cref="CheckpointManager.SaveAsync"/> blocks longer.
+    /// At least <see cref="ChunkSize"/>.
+    /// </summary>
+    public long StagingBudget { get; set; } = 4L << 30;
+
+    /// <summary>The unit of staging, writing, reading and checksumming, in bytes (default 8 MiB). 64 KiB to 256 MiB, a multiple of 64 KiB.</summary>
+    public int ChunkSize { get; set; } = 8 << 20;
+
+    /// <summary>Chunk reads or writes in flight per manager (default 16). 1 to 1024.</summary>
+    public int MaxConcurrency { get; set; } = 16;
+
+    /// <summary>
+    /// The size a data file grows to before the next tensor starts a new file (default 1 GiB); a larger single tensor
+    /// gets a file of its own. 1 MiB to 2 GiB.
+    /// </summary>
+    public long MaxFileSize { get; set; } = 1L << 30;
+
+    /// <summary>The layout of data files (default: 4 MiB stripes over every OST), so each file is written by all OSTs at once.</summary>
+    public FileLayout DataLayout { get; set; } = FileLayout.Raid0(LayoutDefaults.DefaultStripeSize, stripeCount: -1);
+
+    /// <summary>How long rank 0 waits for the other ranks' parts, and they for its commit (default 10 minutes).</summary>
+    public TimeSpan BarrierTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    internal void Validate()
+    {
+        Check(WorldSize, 1, 65536, nameof(WorldSize));
+        Check(Rank, 0, WorldSize - 1, nameof(Rank));
+        Check(KeepLast, 0, int.MaxValue, nameof(KeepLast));
+        Check(ChunkSize, 64 << 10, 256 << 20, nameof(ChunkSize));
+        if (ChunkSize % (64 << 10) != 0)
+        {
+            throw new ArgumentException($"{nameof(ChunkSize)} must be a multiple of 64 KiB; {ChunkSize} is not.", nameof(ChunkSize));
+        }
+
+        Check(MaxConcurrency, 1, 1024, nameof(MaxConcurrency));
+        if (StagingBudget < ChunkSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(StagingBudget), StagingBudget, $"{nameof(StagingBudget)} must be at least {nameof(ChunkSize)} ({ChunkSize}).");
+        }
+
+        if (MaxFileSize < 1 << 20 || MaxFileSize > 2L << 30)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxFileSize), MaxFileSize, $"{nameof(MaxFileSize)} must be between 1 MiB and 2 GiB.");
+        }
+
+        ArgumentNullException.ThrowIfNull(DataLayout, nameof(DataLayout));
+        if (DataLayout.IsInstantiated)
+        {
+            throw new ArgumentException($"{nameof(DataLayout)} must not name OST objects.", nameof(DataLayout));
+        }
+
+        if (BarrierTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(BarrierTimeout), BarrierTimeout, $"{nameof(BarrierTimeout)} must be positive.");
+        }
+
+        if (RunId is { } id && (id.Length is 0 or > 64 || !id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')))
+        {
+            throw new ArgumentException($"{nameof(RunId)} must be 1 to 64 letters, digits, '-' or '_'; '{id}' is not.", nameof(RunId));
+        }
+
+        if (WorldSize > 1 && RunId is null)
+        {
+            throw new ArgumentException(
+                $"{nameof(RunId)} is required when {nameof(WorldSize)} is {WorldSize}: set it (or LUSTRE_RUN_ID) to the same value on every rank, new for every launch.",
+                nameof(RunId));
+        }
+    }
+
+    private static void Check(long value, long min, long max, string name)
+    {
+        if (value < min || value > max)
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be between {min} and {max}.");
+        }
+    }
+
+    private static int EnvironmentInt(string name, int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : fallback;
+}

@@ -1,0 +1,485 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.IO.Hashing;
+using Lustre.Client;
+using Lustre.IO;
+using Lustre.Namespace;
+using Lustre.Protocol;
+
+namespace Lustre.Checkpoints;
+
+/// <summary>
+/// One rank's save of one step: plans the files, stages the tensors chunk by chunk into pooled memory (the part
+/// the caller waits for), then writes, flushes and commits in the background. See <c>docs/checkpoints.md</c>.
+/// </summary>
+internal sealed class CheckpointSaveJob : IDisposable
+{
+    private readonly CheckpointManager _manager;
+    private readonly CheckpointManagerOptions _options;
+    private readonly IReadOnlyDictionary<string, string> _metadata;
+    private readonly PlannedFile[] _files;
+    private readonly CancellationTokenSource _cancel;
+    private readonly List<Task> _writes = [];
+    private Task<LustreFile[]>? _prepare;
+
+    public CheckpointSaveJob(CheckpointManager manager, long step, IReadOnlyList<NamedTensor> tensors, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
+    {
+        _manager = manager;
+        _options = manager.Options;
+        _metadata = metadata;
+        Step = step;
+        _files = Plan(tensors, step, manager.Rank, metadata, _options.MaxFileSize, _options.ChunkSize);
+        long bytes = 0;
+        foreach (var tensor in tensors)
+        {
+            bytes += tensor.Data.Length;
+        }
+
+        Operation = new CheckpointSaveOperation(step, manager.Rank, bytes);
+        _cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+    }
+
+    public long Step { get; }
+
+    public CheckpointSaveOperation Operation { get; }
+
+    private CancellationToken Token => _cancel.Token;
+
+    private string StagingDirectory => _manager.StagingPath(Step);
+
+    /// <summary>Copies every chunk into staging memory, starting each chunk's write as soon as its batch is copied.</summary>
+    public async Task StageAsync()
+    {
+        _prepare = PrepareAsync();
+        var batch = new List<StagedChunk>();
+        try
+        {
+            foreach (var file in _files)
+            {
+                for (long offset = 0; offset < file.Size; offset += _options.ChunkSize)
+                {
+                    var length = (int)Math.Min(_options.ChunkSize, file.Size - offset);
+                    if (!_manager.Staging.TryAcquire(length))
+                    {
+                        // Out of budget: send what is copied so far, then wait for written chunks to free memory.
+                        Publish(batch);
+                        await _manager.Staging.AcquireAsync(length, Token).ConfigureAwait(false);
+                    }
+
+                    batch.Add(new StagedChunk(file, offset, length, _manager.StagingPool.Rent(length)));
+                }
+            }
+
+            Publish(batch);
+        }
+        catch (Exception ex)
+        {
+            foreach (var chunk in batch)
+            {
+                Release(chunk);
+            }
+
+            await _cancel.CancelAsync().ConfigureAwait(false);
+            await AbandonAsync(ex).ConfigureAwait(false);
+            throw;
+        }
+
+        Operation.StagingTime = Stopwatch.GetElapsedTime(Operation.StartTimestamp);
+        Operation.Run(WriteAndCommitAsync);
+    }
+
+    public void Dispose() => _cancel.Dispose();
+
+    private void Publish(List<StagedChunk> batch)
+    {
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        // The copies are the only thing the training loop waits for: spread them over the cores.
+        Parallel.For(0, batch.Count, i => batch[i].File.Fill(batch[i].Offset, batch[i].Buffer.AsSpan(0, batch[i].Length)));
+        foreach (var chunk in batch)
+        {
+            _writes.Add(WriteChunkAsync(chunk));
+        }
+
+        batch.Clear();
+    }
+
+    private async Task WriteChunkAsync(StagedChunk chunk)
+    {
+        var gate = _manager.WriteGate;
+        try
+        {
+            var files = await _prepare!.ConfigureAwait(false);
+            await gate.WaitAsync(Token).ConfigureAwait(false);
+            try
+            {
+                Operation.Advance(CheckpointSaveStatus.Writing);
+                var data = chunk.Buffer.AsMemory(0, chunk.Length);
+                chunk.File.Checksums[chunk.Offset / _options.ChunkSize] = XxHash3.HashToUInt64(data.Span);
+                await files[chunk.File.Index].WriteAtAsync(chunk.Offset, data, Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }
+        catch
+        {
+            // One failed chunk dooms the save: stop the others instead of writing bytes nobody will commit.
+            await _cancel.CancelAsync().ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            Release(chunk);
+        }
+    }
+
+    private void Release(StagedChunk chunk)
+    {
+        _manager.StagingPool.Return(chunk.Buffer);
+        _manager.Staging.Release(chunk.Length);
+    }
+
+    /// <summary>Creates the staging directory and the (empty) data files while the caller's tensors are being copied.</summary>
+    private async Task<LustreFile[]> PrepareAsync()
+    {
+        if (_manager.Rank == 0)
+        {
+            await _manager.SetUpAsync(Token).ConfigureAwait(false);
+        }
+
+        await _manager.EnsureDirectoryAsync(StagingDirectory, Token).ConfigureAwait(false);
+        var opens = new Task<LustreFile>[_files.Length];
+        for (var i = 0; i < _files.Length; i++)
+        {
+            opens[i] = _manager.Client.OpenFileAsync(LustrePath.Combine(StagingDirectory, _files[i].Name), FileMode.Create, _options.DataLayout, FileAccess.ReadWrite, Token);
+        }
+
+        try
+        {
+            return await Task.WhenAll(opens).ConfigureAwait(false);
+        }
+        catch
+        {
+            foreach (var open in opens)
+            {
+                if (open.IsCompletedSuccessfully)
+                {
+                    await CloseQuietlyAsync(open.Result).ConfigureAwait(false);
+                }
+            }
+
+            throw;
+        }
+    }
+
+    private async Task WriteAndCommitAsync()
+    {
+        try
+        {
+            await Task.WhenAll(_writes).ConfigureAwait(false);
+            var files = await _prepare!.ConfigureAwait(false);
+            var flushes = new Task[files.Length];
+            for (var i = 0; i < files.Length; i++)
+            {
+                flushes[i] = FlushAndCloseAsync(files[i]);
+            }
+
+            await Task.WhenAll(flushes).ConfigureAwait(false);
+            Operation.Advance(CheckpointSaveStatus.Durable);
+            var entries = new ManifestFile[_files.Length];
+            for (var i = 0; i < entries.Length; i++)
+            {
+                entries[i] = _files[i].ToManifest(_manager.Rank, _options.ChunkSize);
+            }
+
+            if (_manager.Rank == 0)
+            {
+                await CommitAsync(entries).ConfigureAwait(false);
+            }
+            else
+            {
+                await ReportAndWaitForCommitAsync(entries).ConfigureAwait(false);
+            }
+
+            Operation.Advance(CheckpointSaveStatus.Committed);
+        }
+        catch (Exception ex)
+        {
+            await _cancel.CancelAsync().ConfigureAwait(false);
+            await AbandonAsync(ex).ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            _cancel.Dispose();
+        }
+    }
+
+    private async Task FlushAndCloseAsync(LustreFile file)
+    {
+        await file.FlushAsync(Token).ConfigureAwait(false);
+        await file.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Rank 0: gathers the other ranks' parts, writes the manifest durably, renames the directory into place.</summary>
+    private async Task CommitAsync(ManifestFile[] own)
+    {
+        var all = new List<ManifestFile>(own);
+        for (var rank = 1; rank < _manager.WorldSize; rank++)
+        {
+            var marker = LustrePath.Combine(StagingDirectory, MarkerName(rank));
+            await CheckpointManager.WaitUntilAsync(
+                ct => _manager.Client.ExistsAsync(marker, ct), _options.BarrierTimeout, $"rank {rank} to finish step {Step} ({marker})", Token).ConfigureAwait(false);
+            var bytes = await _manager.ReadSmallFileAsync(marker, CheckpointManifest.MaxBytes, Token).ConfigureAwait(false);
+            all.AddRange(CheckpointManifest.ParseMarker(bytes, rank, marker));
+        }
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var file in all)
+        {
+            foreach (var tensor in file.Tensors)
+            {
+                if (!names.Add(tensor))
+                {
+                    throw new InvalidDataException($"Checkpoint step {Step}: tensor '{tensor}' is saved by more than one rank.");
+                }
+            }
+        }
+
+        var manifest = new CheckpointManifest { Step = Step, WorldSize = _manager.WorldSize, Metadata = _metadata, Files = all };
+        await _manager.WriteSmallFileAsync(LustrePath.Combine(StagingDirectory, CheckpointManager.ManifestName), manifest.Serialize(), Token).ConfigureAwait(false);
+        try
+        {
+            // The commit point: one atomic, durable metadata operation makes the whole directory visible.
+            await _manager.Client.RenameAsync(StagingDirectory, _manager.StepPath(Step), Token).ConfigureAwait(false);
+        }
+        catch (LustreServerException ex) when (ex.Errno is LustreErrno.ENOTEMPTY or LustreErrno.EEXIST)
+        {
+            throw new IOException($"Checkpoint step {Step} is already committed at {_manager.StepPath(Step)}; delete it first to save that step again.", ex);
+        }
+
+        try
+        {
+            await _manager.ApplyRetentionAsync(Step, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            // The checkpoint is committed; an old one that could not be deleted now is retried after the next commit.
+        }
+    }
+
+    /// <summary>Other ranks: a marker (written under a temporary name, flushed, renamed) says this rank's files are durable.</summary>
+    private async Task ReportAndWaitForCommitAsync(ManifestFile[] own)
+    {
+        var marker = LustrePath.Combine(StagingDirectory, MarkerName(_manager.Rank));
+        await _manager.WriteSmallFileAsync(marker + ".tmp", CheckpointManifest.SerializeMarker(_manager.Rank, own), Token).ConfigureAwait(false);
+        await _manager.Client.RenameAsync(marker + ".tmp", marker, Token).ConfigureAwait(false);
+        var committed = LustrePath.Combine(_manager.StepPath(Step), CheckpointManager.ManifestName);
+        await CheckpointManager.WaitUntilAsync(IsCommittedAsync, _options.BarrierTimeout, $"rank 0 to commit step {Step}", Token).ConfigureAwait(false);
+
+        async Task<bool> IsCommittedAsync(CancellationToken cancellationToken)
+        {
+            if (await _manager.Client.ExistsAsync(committed, cancellationToken).ConfigureAwait(false))
+            {
+                return true;
+            }
+
+            // Rank 0 deletes the staging directory when it gives up; look again in case it was renamed just now.
+            if (!await _manager.Client.ExistsAsync(StagingDirectory, cancellationToken).ConfigureAwait(false) &&
+                !await _manager.Client.ExistsAsync(committed, cancellationToken).ConfigureAwait(false))
+            {
+                throw new IOException($"Checkpoint step {Step}: rank 0 abandoned the save (its staging directory {StagingDirectory} is gone).");
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>Best effort after a failure: stop, close, and delete what this rank (rank 0: the whole step) staged.</summary>
+    private async Task AbandonAsync(Exception cause)
+    {
+        _ = cause;
+        try
+        {
+            await Task.WhenAll(_writes).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or TimeoutException or InvalidDataException or UnauthorizedAccessException)
+        {
+            // The first failure is the one reported.
+        }
+
+        if (_prepare is null)
+        {
+            return;
+        }
+
+        try
+        {
+            foreach (var file in await _prepare.ConfigureAwait(false))
+            {
+                await CloseQuietlyAsync(file).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or TimeoutException or UnauthorizedAccessException)
+        {
+            // Nothing was opened.
+        }
+
+        try
+        {
+            if (_manager.Rank == 0)
+            {
+                await _manager.DeleteTreeAsync(StagingDirectory, isDirectory: true, CancellationToken.None).ConfigureAwait(false);
+            }
+            else
+            {
+                foreach (var file in _files)
+                {
+                    await _manager.DeleteTreeAsync(LustrePath.Combine(StagingDirectory, file.Name), isDirectory: false, CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (IOException)
+        {
+            // Left for the next clean-up (CheckpointManager.CleanUpAsync).
+        }
+    }
+
+    private static async Task CloseQuietlyAsync(LustreFile file)
+    {
+        try
+        {
+            await file.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or TimeoutException)
+        {
+            // The file is abandoned anyway.
+        }
+    }
+
+    private static string MarkerName(int rank) => "rank" + rank.ToString("D5", CultureInfo.InvariantCulture) + ".done";
+
+    private static PlannedFile[] Plan(IReadOnlyList<NamedTensor> tensors, long step, int rank, IReadOnlyDictionary<string, string> metadata, long maxFileSize, int chunkSize)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var fileMetadata = new Dictionary<string, string>(metadata, StringComparer.Ordinal)
+        {
+            ["step"] = step.ToString(CultureInfo.InvariantCulture),
+        };
+        var files = new List<PlannedFile>();
+        var current = new List<NamedTensor>();
+        long size = 0;
+        foreach (var tensor in tensors)
+        {
+            ArgumentNullException.ThrowIfNull(tensor, nameof(tensors));
+            if (!names.Add(tensor.Name))
+            {
+                throw new ArgumentException($"Tensor name '{tensor.Name}' appears twice.", nameof(tensors));
+            }
+
+            if (current.Count > 0 && size + tensor.Data.Length > maxFileSize)
+            {
+                files.Add(new PlannedFile(files.Count, rank, [.. current], fileMetadata, chunkSize));
+                current.Clear();
+                size = 0;
+            }
+
+            current.Add(tensor);
+            size += tensor.Data.Length;
+        }
+
+        if (current.Count > 0)
+        {
+            files.Add(new PlannedFile(files.Count, rank, [.. current], fileMetadata, chunkSize));
+        }
+
+        return [.. files];
+    }
+
+    private readonly record struct StagedChunk(PlannedFile File, long Offset, int Length, byte[] Buffer);
+
+    /// <summary>One safetensors file: its header, where each tensor's bytes go, and its chunks' checksums once written.</summary>
+    private sealed class PlannedFile
+    {
+        private readonly NamedTensor[] _tensors;
+        private readonly long[] _starts;
+
+        public PlannedFile(int index, int rank, NamedTensor[] tensors, IReadOnlyDictionary<string, string> metadata, int chunkSize)
+        {
+            Index = index;
+            Name = "rank" + rank.ToString("D5", CultureInfo.InvariantCulture) + "-" + index.ToString("D5", CultureInfo.InvariantCulture) + ".safetensors";
+            _tensors = tensors;
+            Header = SafetensorsCodec.CreateHeader(tensors, metadata);
+            _starts = new long[tensors.Length];
+            long position = Header.Length;
+            for (var i = 0; i < tensors.Length; i++)
+            {
+                _starts[i] = position;
+                position += tensors[i].Data.Length;
+            }
+
+            Size = position;
+            Checksums = new ulong[(position + chunkSize - 1) / chunkSize];
+        }
+
+        public int Index { get; }
+
+        public string Name { get; }
+
+        public byte[] Header { get; }
+
+        public long Size { get; }
+
+        /// <summary>XXH3-64 of each chunk, filled in as the chunks are written.</summary>
+        public ulong[] Checksums { get; }
+
+        public ManifestFile ToManifest(int rank, int chunkSize)
+        {
+            var names = new string[_tensors.Length];
+            for (var i = 0; i < names.Length; i++)
+            {
+                names[i] = _tensors[i].Name;
+            }
+
+            return new ManifestFile(Name, rank, Size, chunkSize, Checksums, names);
+        }
+
+        /// <summary>Copies the file's bytes [offset, offset + destination.Length) from the header and the caller's tensors.</summary>
+        public void Fill(long offset, Span<byte> destination)
+        {
+            if (offset < Header.Length)
+            {
+                var take = (int)Math.Min(destination.Length, Header.Length - offset);
+                Header.AsSpan((int)offset, take).CopyTo(destination);
+                destination = destination[take..];
+                offset += take;
+            }
+
+            var i = Array.BinarySearch(_starts, offset);
+            if (i < 0)
+            {
+                i = Math.Max(0, ~i - 1);
+            }
+
+            for (; destination.Length > 0 && i < _tensors.Length; i++)
+            {
+                var data = _tensors[i].Data.Span;
+                var within = (int)(offset - _starts[i]);
+                if (within >= data.Length)
+                {
+                    continue;
+                }
+
+                var take = Math.Min(destination.Length, data.Length - within);
+                data.Slice(within, take).CopyTo(destination);
+                destination = destination[take..];
+                offset += take;
+            }
+        }
+    }
+}

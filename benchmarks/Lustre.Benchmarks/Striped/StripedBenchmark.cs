@@ -1,0 +1,169 @@
+using System.Globalization;
+using System.Text;
+using Lustre.Benchmarks.Baselines;
+using Lustre.Benchmarks.Runner;
+using Lustre.Client;
+using Lustre.Server.Cluster;
+
+namespace Lustre.Benchmarks.Striped;
+
+/// <summary>
+/// <c>striped [--size 4G] [--quick] [--markdown FILE] [--stripe-size 4M] [--chunk N] [--depth 2] [--tasks 32]
+/// [--seconds 10] [--api positional|stream] [--dir DIR] [--keep] [--no-verify] [--no-baselines] [--rpc-diagnostic] [--fail-on-miss]</c>: our striped I/O on an embedded 4-OST
+/// cluster against this machine's baselines measured in the same run, on the same disk, printed as a table of
+/// ratios. Exit code 1 when data read back differs from what was written; 2 on a missed target with --fail-on-miss.
+/// </summary>
+internal static class StripedBenchmark
+{
+    private const int OstCount = 4;
+
+    public static async Task<int> RunAsync(string[] rawArgs)
+    {
+        var args = new RunnerArguments(rawArgs);
+        // --no-checksums measures the data path without bulk checksums (LustreClientOptions.BulkChecksums).
+        var options = new LustreClientOptions { BulkChecksums = !args.Flag("no-checksums") };
+        var settings = StripedSettings.Parse(args, OstCount, options.MaxRpcsInFlightPerOst);
+        var markdown = args.Text("markdown");
+        var keep = args.Flag("keep");
+        var failOnMiss = args.Flag("fail-on-miss");
+
+        // For profiling our side alone: the baselines would only add noise to a trace.
+        var baselines = !args.Flag("no-baselines");
+
+        // Splits a small read's cost: the same reads as bare RPCs, below the I/O layer.
+        var rpcDiagnostic = args.Flag("rpc-diagnostic");
+        args.ThrowIfUnused();
+
+        var scratch = Path.Combine(settings.Directory, $"lustre-bench-{Environment.ProcessId}-{DateTime.UtcNow:yyyyMMddHHmmss}");
+        Directory.CreateDirectory(scratch);
+        var machine = MachineInfo.Describe(scratch);
+        var connections = options.ConnectionsPerServer;
+        var loadBefore = MachineInfo.LoadAverage();
+        Console.WriteLine($"machine: {machine}; load average {loadBefore}");
+        Console.WriteLine($"run: {settings.Describe(OstCount, connections)}; bulk checksums {(options.BulkChecksums ? "on" : "off")}");
+
+        var table = new ResultTable();
+        var pattern = new TestPattern(seed: 20240611);
+        var buffers = new byte[settings.Depth][];
+        for (var i = 0; i < buffers.Length; i++)
+        {
+            buffers[i] = pattern.NewBuffer(settings.ChunkSize);
+        }
+
+        var verified = true;
+        try
+        {
+            await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions
+            {
+                OstCount = OstCount,
+                DataDirectory = Path.Combine(scratch, "cluster"),
+                DeleteDataOnDispose = !keep,
+            });
+            await using var client = new LustreClient(cluster.Address, options);
+            await client.CreateDirectoryAsync("/bench");
+            var workload = new StripedWorkload(client, pattern, settings, buffers);
+            const string file = "/bench/striped.bin";
+            var localFile = Path.Combine(scratch, "local.bin");
+
+            // Writes first (the disk's share), each ending durable; then reads, both from the page cache they left.
+            var localWrite = baselines ? Run(table, LocalFileBaseline.Write(localFile, settings.Size, pattern, buffers[0])) : null;
+            var oursWrite = Run(table, await workload.WriteAsync(file));
+            var tcp = baselines ? Run(table, await LoopbackTcpBaseline.MeasureAsync(connections, settings.Size, 1 << 20)) : null;
+            if (baselines)
+            {
+                Run(table, LocalFileBaseline.Read(localFile, settings.Size, buffers[0]));
+            }
+
+            var oursRead = Run(table, await workload.ReadAsync(file));
+            if (settings.Verify)
+            {
+                verified &= Report("sequential read-back", await workload.VerifyAsync(file));
+            }
+
+            var requestReply = baselines ? Run(table, await LoopbackRequestReplyBaseline.MeasureAsync(connections, settings.RandomTasks, settings.Warmup, settings.RandomDuration)) : null;
+            var (oursRandom, mismatches) = await workload.RandomReadAsync(file);
+            Run(table, oursRandom);
+            verified &= Report($"random 4 KiB reads ({mismatches} wrong)", mismatches == 0);
+            if (rpcDiagnostic)
+            {
+                var (raw, rawMismatches) = await workload.RawRpcReadAsync(file);
+                Run(table, raw);
+                verified &= Report($"bare RPC 4 KiB reads ({rawMismatches} wrong)", rawMismatches == 0);
+            }
+
+            if (localWrite is not null && tcp is not null && requestReply is not null)
+            {
+                table.Compare("sequential write + flush", oursWrite, localWrite, "FileStream write + fsync", 0.7);
+                table.Compare("sequential read", oursRead, tcp, "raw loopback TCP", 0.7);
+                table.Compare("4 KiB random ReadAtAsync", oursRandom, requestReply, "loopback req/resp", 0.5);
+            }
+        }
+        finally
+        {
+            if (!keep)
+            {
+                TryDelete(scratch);
+            }
+        }
+
+        var judged = !settings.Quick;
+        var text = table.ToMarkdown(judged);
+        Console.WriteLine();
+        Console.WriteLine(text);
+        if (markdown is not null)
+        {
+            var load = $"1-minute load average {loadBefore} at start, {MachineInfo.LoadAverage()} at end";
+            await File.WriteAllTextAsync(markdown, Document(machine, load, settings, connections, rawArgs, text));
+            Console.WriteLine($"table written to {markdown}");
+        }
+
+        if (!verified)
+        {
+            Console.Error.WriteLine("FAILED: data read back differs from what was written.");
+            return 1;
+        }
+
+        var missed = table.Comparisons.Count(c => !c.Passed);
+        return judged && failOnMiss && missed > 0 ? 2 : 0;
+    }
+
+    private static PhaseResult Run(ResultTable table, PhaseResult result)
+    {
+        table.Add(result);
+        var cost = result.Cost;
+        Console.WriteLine($"  {result.Name}: {result.FormatRate()} ({cost.Wall.TotalSeconds:0.00} s, CPU {cost.Cpu.TotalSeconds:0.00} s = {cost.CoresBusy:0.00} cores, allocated {ResultTable.FormatBytes(cost.AllocatedBytes)}; {result.FormatUnitCost()})");
+        return result;
+    }
+
+    private static bool Report(string what, bool ok)
+    {
+        Console.WriteLine($"  verify {what}: {(ok ? "OK" : "FAILED")}");
+        return ok;
+    }
+
+    private static string Document(MachineInfo machine, string load, StripedSettings settings, int connections, string[] args, string table)
+    {
+        var text = new StringBuilder();
+        var command = string.Join(' ', ["dotnet run -c Release --project benchmarks/Lustre.Benchmarks -- striped", .. args]);
+        text.AppendLine(CultureInfo.InvariantCulture, $"Command: `{command}`");
+        text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Machine: {machine}; {load}");
+        text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Run: {settings.Describe(OstCount, connections)}; run at {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        text.AppendLine();
+        text.Append(table);
+        return text.ToString();
+    }
+
+    private static void TryDelete(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException ex)
+        {
+            Console.Error.WriteLine($"could not delete {directory}: {ex.Message}");
+        }
+    }
+}
