@@ -33,5 +33,6 @@ internal static class Program
             FileCommands.Cat(),
             FileCommands.Touch(),
             CopyCommand.Create(),
+            LctlCommands.Create(),
         };
 }

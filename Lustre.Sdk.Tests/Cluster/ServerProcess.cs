@@ -28,20 +28,21 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static ServerProcess Start(params string[] args) => StartAssembly("lustre.dll", null, args);
+    public static ServerProcess Start(params string[] args) => StartAssembly("lustre.dll", args);
 
     /// <summary>Starts `lustre` with extra environment variables (e.g. LUSTRE_SECRET).</summary>
-    public static ServerProcess StartWithEnvironment(IReadOnlyDictionary<string, string>? environment, params string[] args) =>
-        StartAssembly("lustre.dll", environment, args);
+    public static ServerProcess StartWithEnvironment(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        StartAssembly("lustre.dll", args, environment: environment);
 
-    /// <summary>Runs another app built next to the tests (such as a sample) as a child process.</summary>
-    public static ServerProcess StartAssembly(string dll, params string[] args) => StartAssembly(dll, null, args);
+    /// <summary>Starts <c>lustre ARGS</c> inside a network namespace (<c>ip netns exec NETNS dotnet lustre.dll ARGS</c>).</summary>
+    public static ServerProcess StartIn(string netns, params string[] args) => StartAssembly("lustre.dll", args, netns);
 
-    private static ServerProcess StartAssembly(string dll, IReadOnlyDictionary<string, string>? environment, string[] args)
+    /// <summary>Runs another app built next to the tests (such as a sample) as a child process, inside <paramref name="netns"/> when given.</summary>
+    public static ServerProcess StartAssembly(string dll, string[] args, string? netns = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var lustreDll = Path.Combine(AppContext.BaseDirectory, dll);
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-        var info = new ProcessStartInfo(dotnet)
+        var info = new ProcessStartInfo(netns is null ? dotnet : "ip")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -50,6 +51,15 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
         {
             info.Environment[name] = value;
+        }
+
+        if (netns is not null)
+        {
+            // ip execs the command in place, so the process id is dotnet's and SIGTERM reaches the server.
+            foreach (var arg in (string[])["netns", "exec", netns, dotnet])
+            {
+                info.ArgumentList.Add(arg);
+            }
         }
 
         info.ArgumentList.Add(lustreDll);

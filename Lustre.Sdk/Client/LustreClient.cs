@@ -20,7 +20,7 @@ public class LustreClient : IAsyncDisposable
     private readonly LustreAddress? _address;
     private readonly TargetDirectory? _targets;
     private readonly SemaphoreSlim _connectLock = new(1, 1);
-    private readonly Dictionary<int, OstChannel> _osts = [];
+    private readonly Dictionary<int, (ulong Generation, string Address, OstChannel Channel)> _osts = [];
     private readonly Lock _ostLock = new();
     private TargetCaller? _mds;
 
@@ -96,24 +96,67 @@ public class LustreClient : IAsyncDisposable
 
     internal OstChannel Ost(int index)
     {
+        var config = Targets.Config;
         lock (_ostLock)
         {
-            if (!_osts.TryGetValue(index, out var found))
+            if (_osts.TryGetValue(index, out var known) && known.Generation == config.Generation)
             {
-                // The caller resolves the OST's address on every call, so a channel (and its in-flight bound,
-                // which running I/O holds) stays valid when the configuration changes.
-                IRpcCaller caller = new TargetCaller(Targets, TargetKind.Ost, index);
-                if (OstCallerOverride is { } wrap)
-                {
-                    caller = wrap(index, caller);
-                }
-
-                found = new OstChannel(index, caller, _options.MaxRpcsInFlightPerOst);
-                _osts[index] = found;
+                return known.Channel;
             }
 
-            return found;
+            var address = Targets.Target(TargetKind.Ost, index).Address;
+            if (known.Channel is not null && known.Address == address)
+            {
+                _osts[index] = (config.Generation, address, known.Channel);
+                return known.Channel;
+            }
+
+            // A new OST, or one that came back at a new address (a restarted OSS on a new port). The old channel is
+            // not disposed: requests still in flight on it release its semaphore when they finish. The caller
+            // re-reads the configuration from the MGS when the OST's server cannot be reached (it may have moved).
+            IRpcCaller caller = new TargetCaller(Targets, TargetKind.Ost, index);
+            if (OstCallerOverride is { } wrap)
+            {
+                caller = wrap(index, caller);
+            }
+
+            var channel = new OstChannel(index, caller, _options.MaxRpcsInFlightPerOst);
+            _osts[index] = (config.Generation, address, channel);
+            return channel;
         }
+    }
+
+    /// <summary>
+    /// Re-reads the configuration when a layout names an OST this client has not heard of: an OSS that joined the
+    /// running cluster after this client fetched its configuration. Clients never need a restart to see new targets.
+    /// </summary>
+    internal async ValueTask EnsureOstsKnownAsync(FileLayout layout, CancellationToken cancellationToken)
+    {
+        foreach (var component in layout.Components)
+        {
+            foreach (var obj in component.Objects)
+            {
+                if (!IsKnownOst(obj.OstIndex))
+                {
+                    var config = await Targets.RefreshAsync(cancellationToken).ConfigureAwait(false);
+                    Diagnostics.ClientLog.Configured(Logger, config.FsName, config.Targets.Count, config.Generation);
+                    return;
+                }
+            }
+        }
+    }
+
+    private bool IsKnownOst(int index)
+    {
+        foreach (var target in Targets.Config.Targets)
+        {
+            if (target.Kind == TargetKind.Ost && target.Index == index)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Sends one metadata request and returns the successful reply (throws on an error status).</summary>
@@ -164,7 +207,9 @@ public class LustreClient : IAsyncDisposable
         }
 
         // A writer may hold data the MDS has not heard of yet: the size is the furthest byte any object holds.
-        var glimpsed = await StripedIo.GlimpseAsync(this, path, LayoutCodec.Decode(attributes.Layout), cancellationToken).ConfigureAwait(false);
+        var layout = LayoutCodec.Decode(attributes.Layout);
+        await EnsureOstsKnownAsync(layout, cancellationToken).ConfigureAwait(false);
+        var glimpsed = await StripedIo.GlimpseAsync(this, path, layout, cancellationToken).ConfigureAwait(false);
         return new LustreFileInfo(path, attributes, Math.Max(glimpsed, attributes.Size));
     }
 
@@ -292,6 +337,15 @@ public class LustreClient : IAsyncDisposable
         new OpenRequest(path, flags, 0x1A4, encoded).Write(frame.Body);
         var attributes = await CallForAttributesAsync(Opcode.MdsOpen, frame, path, cancellationToken).ConfigureAwait(false);
         var file = new LustreFile(this, path, attributes, writer);
+        try
+        {
+            await EnsureOstsKnownAsync(file.Layout, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await file.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
         // An existing file may hold unflushed bytes on its OSTs even when the MDS records size 0: punch them all.
         if (mode is FileMode.Create or FileMode.Truncate && (attributes.Flags & InodeFlags.Created) == 0)
         {
@@ -391,6 +445,21 @@ public class LustreClient : IAsyncDisposable
         TargetDirectory.ThrowIfError(reply, $"{FsName}-MGS");
     }
 
+    /// <summary>
+    /// Takes an online backup of the MDT (a RocksDB checkpoint at a point between two metadata operations) into
+    /// the MDS's backup folder under <paramref name="name"/>; returns the folder on the MDS host and its commit.
+    /// An administrator's operation, behind <c>lustre lctl backup-mdt</c>.
+    /// </summary>
+    internal async Task<(string Path, ulong Commit)> BackupMdtAsync(string name, CancellationToken cancellationToken)
+    {
+        using var frame = new FrameBuffer();
+        new MdtBackupRequest(name).Write(frame.Body);
+        using var reply = await CallMdsAsync(Opcode.MdsBackup, frame, null, cancellationToken).ConfigureAwait(false);
+        var reader = reply.Reader;
+        var backup = MdtBackupReply.Read(ref reader);
+        return (backup.Path, backup.Commit);
+    }
+
     internal async Task CloseAsync(LustreFid fid, bool writer, CancellationToken cancellationToken)
     {
         using var frame = new FrameBuffer();
@@ -429,7 +498,7 @@ public class LustreClient : IAsyncDisposable
 
         lock (_ostLock)
         {
-            foreach (var channel in _osts.Values)
+            foreach (var (_, _, channel) in _osts.Values)
             {
                 channel.Dispose();
             }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Lustre.Layouts;
+using Lustre.Protocol;
 
 namespace Lustre.IO;
 
@@ -213,7 +214,7 @@ public sealed class LustreStream : Stream
             if (FindSegment(next) is null)
             {
                 var size = (int)Math.Min(_chunkSize, length - next);
-                var buffer = ArrayPool<byte>.Shared.Rent(size);
+                var buffer = BulkPool.Shared.Rent(size);
                 var fill = _file.ReadAtAsync(next, buffer.AsMemory(0, size)).AsTask();
                 _readahead.Add(new Segment(next, size, buffer, fill));
             }
@@ -250,11 +251,11 @@ public sealed class LustreStream : Stream
     {
         if (segment.Fill.IsCompleted)
         {
-            ArrayPool<byte>.Shared.Return(segment.Buffer);
+            BulkPool.Shared.Return(segment.Buffer);
         }
         else
         {
-            segment.Fill.ContinueWith(static (_, state) => ArrayPool<byte>.Shared.Return((byte[])state!), segment.Buffer, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            segment.Fill.ContinueWith(static (_, state) => BulkPool.Shared.Return((byte[])state!), segment.Buffer, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
@@ -286,7 +287,7 @@ public sealed class LustreStream : Stream
 
             if (_writeBuffer is null)
             {
-                _writeBuffer = ArrayPool<byte>.Shared.Rent(_chunkSize);
+                _writeBuffer = BulkPool.Shared.Rent(_chunkSize);
                 _writeOffset = _position;
                 _writeCount = 0;
             }
@@ -315,7 +316,7 @@ public sealed class LustreStream : Stream
         _writeCount = 0;
         if (count == 0)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            BulkPool.Shared.Return(buffer);
             return;
         }
 
@@ -348,7 +349,7 @@ public sealed class LustreStream : Stream
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(oldest.Buffer);
+            BulkPool.Shared.Return(oldest.Buffer);
         }
     }
 

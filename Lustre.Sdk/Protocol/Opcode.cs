@@ -27,6 +27,7 @@ internal enum Opcode : ushort
     MdsStatFs = 28,
     MdsSetDirLayout = 29,
     MdsClose = 30,
+    MdsBackup = 31,
 
     // Object storage targets.
     OstRead = 40,
@@ -42,12 +43,12 @@ internal static class OpcodeExtensions
 {
     public static bool IsMgs(this Opcode opcode) => opcode is >= Opcode.MgsRegisterTarget and <= Opcode.MgsSetTargetState;
 
-    public static bool IsMds(this Opcode opcode) => opcode is >= Opcode.MdsGetAttr and <= Opcode.MdsClose;
+    public static bool IsMds(this Opcode opcode) => opcode is >= Opcode.MdsGetAttr and <= Opcode.MdsBackup;
 
     public static bool IsOst(this Opcode opcode) => opcode is >= Opcode.OstRead and <= Opcode.OstStatFs;
 
     /// <summary>Operations that change state, whose resends are answered from the reply cache.</summary>
     public static bool IsModifying(this Opcode opcode) => opcode is
         Opcode.MdsOpen or Opcode.MdsSetAttr or Opcode.MdsMkdir or Opcode.MdsRmdir or Opcode.MdsUnlink or
-        Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MgsRegisterTarget or Opcode.MgsSetTargetState;
+        Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsBackup or Opcode.MgsRegisterTarget or Opcode.MgsSetTargetState;
 }

@@ -56,11 +56,12 @@ internal static class ServerCommands
         var data = new Option<string?>("--data") { Description = "Data folder of this server (required)" };
         var listen = new Option<string?>("--listen") { Description = $"HOST:PORT to listen on (default 127.0.0.1:{DefaultPort} for the MGS, 127.0.0.1:0 otherwise)" };
         var mgs = new Option<string?>("--mgs") { Description = "HOST:PORT of the MGS to join (mds and oss)" };
+        var advertise = new Option<string?>("--advertise") { Description = "HOST:PORT other hosts reach this server at, registered with the MGS (default: the --listen address; needed with a wildcard --listen such as 0.0.0.0:9881; port 0 means the bound port)" };
         var index = new Option<int?>("--index") { Description = "Index of this OSS's first OST (default 0)" };
         var osts = new Option<int?>("--osts") { Description = "Number of OSTs this OSS serves (default 1)" };
         var command = new Command("serve", "Run one role (MGS, MDS or OSS) of a cluster in this process")
         {
-            role, data, listen, mgs, index, osts, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption, OstCapacityOption,
+            role, data, listen, mgs, advertise, index, osts, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption, OstCapacityOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -82,6 +83,7 @@ internal static class ServerCommands
                 RunOss = chosen == "oss",
                 Listen = Endpoints.Parse(parse.GetValue(listen) ?? file.Listen ?? defaultListen, "--listen"),
                 Mgs = mgsAddress is null ? null : Endpoints.Parse(mgsAddress, "--mgs"),
+                Advertise = (parse.GetValue(advertise) ?? file.Advertise) is { } advertised ? Endpoints.Parse(advertised, "--advertise") : null,
                 FsName = parse.GetValue(FsNameOption) ?? file.Fsname ?? "lustre",
                 FirstOstIndex = parse.GetValue(index) ?? file.Index ?? 0,
                 OstCount = parse.GetValue(osts) ?? file.Osts ?? 1,

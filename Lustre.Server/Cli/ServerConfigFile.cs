@@ -29,6 +29,8 @@ internal sealed class ServerConfigFile
 
     public string? Mgs { get; set; }
 
+    public string? Advertise { get; set; }
+
     public int? Index { get; set; }
 
     public string? StripeSize { get; set; }

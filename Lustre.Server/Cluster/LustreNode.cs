@@ -108,7 +108,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
             var mdsHolder = new DeferredService();
             services.Add(mdsHolder);
             _server.Start();
-            var mgs = options.Mgs ?? Loopback(Endpoint);
+            var mgs = options.Mgs ?? Advertised();
             directory = new TargetDirectory([mgs], ServerClientSettings(loggers, "mds"), connectionsPerServer: 1);
             _asyncResources.Add(directory);
             Placement = new OstPlacement(directory, Mdt!, new OstAllocator(new Random()), _logger);
@@ -121,7 +121,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
             _server.Start();
         }
 
-        var advertised = Loopback(Endpoint);
+        var advertised = Advertised();
         var registrar = directory ?? new TargetDirectory([options.Mgs ?? advertised], ServerClientSettings(loggers, "oss"), connectionsPerServer: 1);
         if (!ReferenceEquals(registrar, directory))
         {
@@ -147,6 +147,11 @@ internal sealed partial class LustreNode : IAsyncDisposable
 
         NodeStarted(_logger, Describe(), Endpoint.ToString(), options.DataDirectory);
     }
+
+    /// <summary>What this node registers with the MGS: --advertise if given, else the bound address.</summary>
+    private IPEndPoint Advertised() => _options.Advertise is { } advertise
+        ? new IPEndPoint(advertise.Address, advertise.Port == 0 ? Endpoint.Port : advertise.Port)
+        : Loopback(Endpoint);
 
     /// <summary>A wildcard bind is advertised as loopback on one machine; a real address is advertised as is.</summary>
     private static IPEndPoint Loopback(IPEndPoint endpoint) =>

@@ -15,6 +15,12 @@ internal sealed class NodeOptions
 
     public IPEndPoint Listen { get; init; } = new(IPAddress.Loopback, 0);
 
+    /// <summary>
+    /// The address other hosts reach this node at, registered with the MGS; null for the bound address (a wildcard
+    /// bind is then advertised as loopback, which only works on one machine). Port 0 means the bound port.
+    /// </summary>
+    public IPEndPoint? Advertise { get; init; }
+
     /// <summary>The MGS to join; null when this node runs the MGS itself.</summary>
     public IPEndPoint? Mgs { get; init; }
 

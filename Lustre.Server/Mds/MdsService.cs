@@ -72,6 +72,30 @@ internal sealed class MdsService : IRpcService
                 return RpcResponse.Ok(body);
             }
 
+            case Opcode.MdsBackup:
+            {
+                var name = MdtBackupRequest.Read(ref reader).Name;
+                if (!MdtBackupRequest.IsValidName(name))
+                {
+                    throw new RpcStatusException(LustreErrno.EINVAL, $"backup name '{name}' must be 1-{MdtBackupRequest.MaxNameLength} letters, digits, '.', '-' or '_', not starting with '.'");
+                }
+
+                (string Path, ulong Commit) backup;
+                try
+                {
+                    // A checkpoint flushes the memtable and links files: blocking work, kept off the session's thread.
+                    backup = await Task.Run(() => _namespace.Store.Backup(name), cancellationToken).ConfigureAwait(false);
+                }
+                catch (IOException ex)
+                {
+                    throw new RpcStatusException(LustreErrno.EEXIST, ex.Message);
+                }
+
+                var body = new FrameBuffer(256);
+                new MdtBackupReply(backup.Path, backup.Commit).Write(body.Body);
+                return RpcResponse.Ok(body);
+            }
+
             default:
                 throw new RpcStatusException(LustreErrno.ENOSYS, $"{request.Opcode} is not an MDS operation");
         }

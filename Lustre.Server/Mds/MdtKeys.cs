@@ -19,6 +19,9 @@ internal static class MdtKeys
     public static readonly byte[] NextFidKey = Encoding.ASCII.GetBytes("M/next-fid");
     public static readonly byte[] CommitKey = Encoding.ASCII.GetBytes("M/commit");
 
+    /// <summary>Present in a backup until an MDS first starts on it: the counters must then skip ahead.</summary>
+    public static readonly byte[] RestoredKey = Encoding.ASCII.GetBytes("M/restored");
+
     public static byte[] InodeKey(LustreFid fid)
     {
         var key = new byte[17];

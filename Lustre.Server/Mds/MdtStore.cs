@@ -15,6 +15,13 @@ internal sealed class MdtStore : IDisposable
 {
     private const int MaxGroup = 256;
     private const ulong FidSequenceBase = 0x200000400;
+
+    /// <summary>
+    /// How far the FID and object-id counters jump when an MDS first starts on a restored backup. Files created
+    /// after the backup left objects on the OSTs and FIDs in clients' hands; the restored MDT must never hand out
+    /// those numbers again (Lustre's MDT resynchronises its last object ids with the OSTs for the same reason).
+    /// </summary>
+    internal const ulong RestoreSkip = 1UL << 32;
     private readonly RocksDb _db;
     private readonly WriteOptions _applyOptions = new WriteOptions().SetSync(false);
     private readonly WriteOptions _syncOptions = new WriteOptions().SetSync(true);
@@ -29,6 +36,11 @@ internal sealed class MdtStore : IDisposable
         Path = directory;
         var options = new DbOptions().SetCreateIfMissing(true).SetKeepLogFileNum(4);
         _db = RocksDb.Open(options, directory);
+        if (_db.Get(MdtKeys.RestoredKey) is not null)
+        {
+            SkipCountersAfterRestore();
+        }
+
         _nextFid = ReadCounter(MdtKeys.NextFidKey) is var next and > 0 ? next : 1;
         _commits = ReadCounter(MdtKeys.CommitKey);
         _writer = Task.Factory.StartNew(WriterLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
@@ -75,6 +87,52 @@ internal sealed class MdtStore : IDisposable
         transaction.PendingCounters[ostIndex] = next + 1;
         transaction.Put(key, Counter(next + 1));
         return next;
+    }
+
+    /// <summary>
+    /// An online backup: a RocksDB checkpoint (hard links to the immutable table files plus a copy of the live
+    /// log), a consistent point between two write batches, so between two metadata operations, taken without
+    /// stopping writers. It goes to <c>DATA/mdt-backups/NAME</c> next to the MDT; returns its path and commit.
+    /// </summary>
+    public (string Path, ulong Commit) Backup(string name)
+    {
+        var root = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!, "mdt-backups");
+        Directory.CreateDirectory(root);
+        var destination = System.IO.Path.Combine(root, name);
+        if (Directory.Exists(destination))
+        {
+            throw new IOException($"the backup '{destination}' already exists");
+        }
+
+        using (var checkpoint = _db.Checkpoint())
+        {
+            checkpoint.Save(destination);
+        }
+
+        // Mark the copy so an MDS started on it skips its counters ahead (see RestoreSkip).
+        using var backup = RocksDb.Open(new DbOptions(), destination);
+        var commit = backup.Get(MdtKeys.CommitKey) is { Length: 8 } value ? BinaryPrimitives.ReadUInt64LittleEndian(value) : 0;
+        backup.Put(MdtKeys.RestoredKey, new byte[] { 1 }, writeOptions: _syncOptions);
+        return (destination, commit);
+    }
+
+    private void SkipCountersAfterRestore()
+    {
+        using var batch = new WriteBatch();
+        var nextFid = ReadCounter(MdtKeys.NextFidKey);
+        batch.Put(MdtKeys.NextFidKey, Counter(Math.Max(nextFid, 1) + RestoreSkip));
+        using (var iterator = _db.NewIterator())
+        {
+            for (iterator.Seek([MdtKeys.ObjectSequence]); iterator.Valid() && iterator.Key()[0] == MdtKeys.ObjectSequence; iterator.Next())
+            {
+                var value = iterator.Value();
+                var next = value.Length == 8 ? BinaryPrimitives.ReadUInt64LittleEndian(value) : 1;
+                batch.Put(iterator.Key(), Counter(next + RestoreSkip));
+            }
+        }
+
+        batch.Delete(MdtKeys.RestoredKey);
+        _db.Write(batch, _syncOptions);
     }
 
     private ulong ReadCounter(byte[] key) => _db.Get(key) is { Length: 8 } value ? BinaryPrimitives.ReadUInt64LittleEndian(value) : 0;

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
@@ -31,7 +30,7 @@ internal sealed class OssService : IRpcService, IDisposable
                 var read = OstReadRequest.Read(ref reader);
                 var store = Target(read.Object.OstIndex);
                 CheckRange(read.Offset, read.Length, "read");
-                var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(read.Length, 1));
+                var buffer = BulkPool.Shared.Rent(Math.Max(read.Length, 1));
                 try
                 {
                     var count = await store.ReadAsync(read.Object.ObjectId, read.Offset, buffer.AsMemory(0, read.Length), cancellationToken).ConfigureAwait(false);
@@ -39,7 +38,7 @@ internal sealed class OssService : IRpcService, IDisposable
                 }
                 catch
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    BulkPool.Shared.Return(buffer);
                     throw;
                 }
             }

@@ -38,7 +38,7 @@ internal sealed class RpcRequest
 
         if (Interlocked.Exchange(ref _bulk, null) is { } bulk)
         {
-            ArrayPool<byte>.Shared.Return(bulk);
+            Protocol.BulkPool.Shared.Return(bulk);
         }
     }
 }

@@ -4,7 +4,7 @@ namespace Lustre.Server.Rpc;
 
 /// <summary>
 /// A reply to send: status, an optional body and an optional bulk. A bulk in a pooled array
-/// (<see cref="PooledBulk"/>) is returned to the pool by the session once sent.
+/// (<see cref="PooledBulk"/>) is returned to BulkPool by the session once sent.
 /// </summary>
 internal readonly struct RpcResponse
 {

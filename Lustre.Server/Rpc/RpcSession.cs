@@ -118,8 +118,8 @@ internal sealed class RpcSession : IAsyncDisposable
                     return;
                 }
 
-                var body = await ReadPooledAsync(header.BodyLength, stopping).ConfigureAwait(false);
-                var bulk = await ReadPooledAsync(header.BulkLength, stopping).ConfigureAwait(false);
+                var body = await ReadPooledAsync(header.BodyLength, ArrayPool<byte>.Shared, stopping).ConfigureAwait(false);
+                var bulk = await ReadPooledAsync(header.BulkLength, BulkPool.Shared, stopping).ConfigureAwait(false);
                 var request = new RpcRequest(header, body, bulk, _clientUuid ?? string.Empty);
                 if (!await AdmitAsync(request).ConfigureAwait(false))
                 {
@@ -154,14 +154,14 @@ internal sealed class RpcSession : IAsyncDisposable
     };
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<byte[]?> ReadPooledAsync(int length, CancellationToken cancellationToken)
+    private async ValueTask<byte[]?> ReadPooledAsync(int length, ArrayPool<byte> pool, CancellationToken cancellationToken)
     {
         if (length == 0)
         {
             return null;
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        var buffer = pool.Rent(length);
         try
         {
             await _reader.ReadExactlyAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
@@ -169,7 +169,7 @@ internal sealed class RpcSession : IAsyncDisposable
         }
         catch
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            pool.Return(buffer);
             throw;
         }
     }
@@ -369,7 +369,7 @@ internal sealed class RpcSession : IAsyncDisposable
         {
             if (response.PooledBulk is { } bulk)
             {
-                ArrayPool<byte>.Shared.Return(bulk);
+                BulkPool.Shared.Return(bulk);
             }
         }
     }

@@ -286,3 +286,44 @@ internal readonly record struct StatFsReply(long TotalBytes, long AvailableBytes
     public static StatFsReply Read(ref BodyReader reader) => new(
         reader.ReadInt64("total"), reader.ReadInt64("available"), reader.ReadInt64("used"), reader.ReadInt64("objects"));
 }
+
+/// <summary>Asks the MDS for an online backup of the MDT (a RocksDB checkpoint) in its backup folder, under <paramref name="Name"/>.</summary>
+internal readonly record struct MdtBackupRequest(string Name)
+{
+    /// <summary>Backup names are one path component: letters, digits, '.', '-' and '_', not starting with '.'.</summary>
+    public const int MaxNameLength = 64;
+
+    public void Write(BodyWriter writer) => writer.WriteString(Name);
+
+    public static MdtBackupRequest Read(ref BodyReader reader) => new(reader.ReadString("name", MaxNameLength));
+
+    public static bool IsValidName(string name)
+    {
+        if (name.Length is 0 or > MaxNameLength || name[0] == '.')
+        {
+            return false;
+        }
+
+        foreach (var c in name)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
+
+/// <summary>Where the MDS wrote the backup (a folder on the MDS host) and the MDT commit it holds.</summary>
+internal readonly record struct MdtBackupReply(string Path, ulong Commit)
+{
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteString(Path);
+        writer.WriteUInt64(Commit);
+    }
+
+    public static MdtBackupReply Read(ref BodyReader reader) => new(reader.ReadString("path", ProtocolLimits.MaxPathLength), reader.ReadUInt64("commit"));
+}

@@ -20,7 +20,8 @@ internal static class StripedBenchmark
     public static async Task<int> RunAsync(string[] rawArgs)
     {
         var args = new RunnerArguments(rawArgs);
-        var options = new LustreClientOptions();
+        // --no-checksums measures the data path without bulk checksums (LustreClientOptions.BulkChecksums).
+        var options = new LustreClientOptions { BulkChecksums = !args.Flag("no-checksums") };
         var settings = StripedSettings.Parse(args, OstCount, options.MaxRpcsInFlightPerOst);
         var markdown = args.Text("markdown");
         var keep = args.Flag("keep");
@@ -39,7 +40,7 @@ internal static class StripedBenchmark
         var connections = options.ConnectionsPerServer;
         var loadBefore = MachineInfo.LoadAverage();
         Console.WriteLine($"machine: {machine}; load average {loadBefore}");
-        Console.WriteLine($"run: {settings.Describe(OstCount, connections)}");
+        Console.WriteLine($"run: {settings.Describe(OstCount, connections)}; bulk checksums {(options.BulkChecksums ? "on" : "off")}");
 
         var table = new ResultTable();
         var pattern = new TestPattern(seed: 20240611);

@@ -1,0 +1,70 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace Lustre.Server.Cli;
+
+/// <summary>
+/// <c>lustre lctl ...</c>: administration of a running cluster, after Lustre's lctl. <c>deactivate</c>/<c>activate</c>
+/// an OST (Lustre: <c>lctl --device lustre-OST0002-osc-MDT0000 deactivate</c>, or <c>lctl set_param osp.*.active=0</c>)
+/// and <c>backup-mdt</c>, an online MDT backup.
+/// </summary>
+internal static class LctlCommands
+{
+    private const string Tool = "lctl";
+
+    public static Command Create() => new("lctl", "Administer a running cluster: activate or deactivate an OST, back up the MDT online")
+    {
+        SetActive("deactivate", active: false, "Stop placing new objects on an OST (its data stays readable); clients and the MDS see it without restart"),
+        SetActive("activate", active: true, "Place new objects on an OST again"),
+        BackupMdt(),
+    };
+
+    private static Command SetActive(string name, bool active, string description)
+    {
+        var target = new Argument<string>("OST") { Description = "The OST: its index (2), its name (OST0002) or its UUID (lustre-OST0002_UUID)" };
+        return ClientCommand.Create(Tool, name, description, [target], async (session, parse, ct) =>
+        {
+            var index = ParseOst(parse.GetValue(target)!);
+            await session.Client.SetOstActiveAsync(index, active, ct).ConfigureAwait(false);
+            session.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{session.Client.FsName}-OST{index:X4}: {(active ? "active" : "inactive")}"));
+            return 0;
+        });
+    }
+
+    private static Command BackupMdt()
+    {
+        var name = new Argument<string>("NAME") { Description = "Name of the backup: a folder created under DATA/mdt-backups on the MDS host" };
+        return ClientCommand.Create(Tool, "backup-mdt", "Back up the MDT online, while clients work: a consistent RocksDB checkpoint on the MDS host", [name], async (session, parse, ct) =>
+        {
+            var (path, commit) = await session.Client.BackupMdtAsync(parse.GetValue(name)!, ct).ConfigureAwait(false);
+            session.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{session.Client.FsName}-MDT0000: backup at commit {commit} in {path} (on the MDS host)"));
+            return 0;
+        });
+    }
+
+    /// <summary>Accepts 2, 0x2, OST0002, lustre-OST0002 or lustre-OST0002_UUID.</summary>
+    internal static int ParseOst(string text)
+    {
+        var value = text.Trim();
+        if (value.EndsWith("_UUID", StringComparison.Ordinal))
+        {
+            value = value[..^5];
+        }
+
+        var ost = value.LastIndexOf("OST", StringComparison.OrdinalIgnoreCase);
+        if (ost >= 0 && int.TryParse(value.AsSpan(ost + 3), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var hex) && hex is >= 0 and <= 0xFFFF)
+        {
+            return hex;
+        }
+
+        if (value.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+            && int.TryParse(value.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var prefixed) && prefixed is >= 0 and <= 0xFFFF)
+        {
+            return prefixed;
+        }
+
+        return int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var index) && index <= 0xFFFF
+            ? index
+            : throw new ArgumentException($"'{text}' is not an OST (an index such as 2, or a name such as OST0002).");
+    }
+}
