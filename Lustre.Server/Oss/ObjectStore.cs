@@ -23,6 +23,9 @@ internal sealed class ObjectStore : IDisposable
     private readonly Lock _accountingLock = new();
     private readonly Dictionary<ulong, long> _accounted = [];
 
+    /// <param name="index">The OST index.</param>
+    /// <param name="root">The OST's folder.</param>
+    /// <param name="handleCacheSize">Open object handles kept.</param>
     /// <param name="capacityBytes">
     /// A quota for this OST (tests, small deployments): statfs reports it as the total, and a write that would
     /// take the objects' sizes past it fails with ENOSPC. Null: the local filesystem's own size and free space.
