@@ -19,24 +19,57 @@ internal sealed class DestroyQueue
         _targets = targets;
     }
 
-    /// <summary>Destroys what is queued; returns how many objects were destroyed. Unreachable OSTs keep theirs for later.</summary>
+    /// <summary>Objects fetched from the queue at a time.</summary>
+    private const int BatchSize = 512;
+
+    /// <summary>Destroy RPCs in flight at once: enough to keep up with many clients unlinking striped files.</summary>
+    private const int Parallelism = 16;
+
+    /// <summary>
+    /// Destroys what is queued, batch after batch until the queue is empty or a batch makes no progress; returns how
+    /// many objects were destroyed. Unreachable OSTs keep theirs for later.
+    /// </summary>
     public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
     {
-        var pending = _namespace.PendingDestroys(512);
-        if (pending.Count == 0)
+        var total = 0;
+        while (true)
         {
-            return 0;
-        }
+            var pending = _namespace.PendingDestroys(BatchSize);
+            if (pending.Count == 0)
+            {
+                return total;
+            }
 
+            var done = await DestroyBatchAsync(pending, cancellationToken).ConfigureAwait(false);
+            if (done.Count > 0)
+            {
+                await _namespace.ForgetDestroyedAsync(done).ConfigureAwait(false);
+            }
+
+            total += done.Count;
+            if (pending.Count < BatchSize || done.Count == 0)
+            {
+                return total;
+            }
+        }
+    }
+
+    private async Task<List<(int, ulong)>> DestroyBatchAsync(List<(int OstIndex, ulong ObjectId)> pending, CancellationToken cancellationToken)
+    {
         var done = new List<(int, ulong)>(pending.Count);
         var unreachable = new HashSet<int>();
-        foreach (var (ost, objectId) in pending)
+        var gate = new Lock();
+        await Parallel.ForEachAsync(pending, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (item, ct) =>
         {
-            if (unreachable.Contains(ost))
+            var (ost, objectId) = item;
+            lock (gate)
             {
-                // One failure is enough to know: trying each queued object of an OST that is away would cost
-                // every object its full retries and hold the whole queue up behind it.
-                continue;
+                if (unreachable.Contains(ost))
+                {
+                    // One failure is enough to know: trying each queued object of an OST that is away would cost
+                    // every object its full retries and hold the whole queue up behind it.
+                    return;
+                }
             }
 
             try
@@ -45,24 +78,24 @@ internal sealed class DestroyQueue
                 new ObjectRef(ost, objectId).Write(frame.Body);
 
                 // Through the MGS config: an OSS restarted on another port is found at its new address.
-                using var reply = await new TargetCaller(_targets, TargetKind.Ost, ost).CallAsync(Opcode.OstDestroy, frame, default, default, cancellationToken).ConfigureAwait(false);
+                using var reply = await new TargetCaller(_targets, TargetKind.Ost, ost).CallAsync(Opcode.OstDestroy, frame, default, default, ct).ConfigureAwait(false);
                 if (reply.Status == 0 || reply.Status == (int)LustreErrno.ENOENT)
                 {
-                    done.Add((ost, objectId));
+                    lock (gate)
+                    {
+                        done.Add((ost, objectId));
+                    }
                 }
             }
             catch (LustreException)
             {
                 // The OST is away; its entries stay queued.
-                unreachable.Add(ost);
+                lock (gate)
+                {
+                    unreachable.Add(ost);
+                }
             }
-        }
-
-        if (done.Count > 0)
-        {
-            await _namespace.ForgetDestroyedAsync(done).ConfigureAwait(false);
-        }
-
-        return done.Count;
+        }).ConfigureAwait(false);
+        return done;
     }
 }
