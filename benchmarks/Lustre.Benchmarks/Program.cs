@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Running;
+using Lustre.Benchmarks.Dataset;
 using Lustre.Benchmarks.Striped;
 
 namespace Lustre.Benchmarks;
@@ -15,6 +16,8 @@ internal static class BenchmarkProgram
         {
             return await StripedBenchmark.RunAsync(args[1..]);
         }
+
+        if (args.Length > 0 && args[0] == "dataset") { return await DatasetBenchmark.RunAsync(args[1..]); }
 
         BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
         return 0;
