@@ -44,42 +44,11 @@ internal static class DatasetBenchmark
         {
             foreach (var scale in settings.Scales)
             {
-                var content = new SampleContent(seed: 20240611, scale.SampleSize);
                 var folder = Path.Combine(scratch, $"{scale.SampleSize}");
-                await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions
-                {
-                    OstCount = OstCount,
-                    DataDirectory = Path.Combine(folder, "cluster"),
-                    DeleteDataOnDispose = true,
-                });
-                await using var client = new LustreClient(cluster.Address);
-                const string directory = "/bench/dataset";
-                Console.WriteLine($"== {scale.Describe()}");
+                ok &= await RunScaleAsync(scale, folder, settings, rates, stalls, phases);
 
-                // Write: the samples in index order, one field each.
-                var shards = await WriteAsync(client, directory, scale, content, settings);
-                phases.Add(shards.Phase);
-                Print(shards.Phase);
-                using var local = await CopyAsync(client, shards.Paths, Path.Combine(folder, "local"), phases);
-
-                foreach (var mode in settings.Modes)
-                {
-                    var options = ReaderOptions(settings, mode);
-                    var order = await DatasetEpoch.OrderAsync(client, directory, options);
-                    var baseline = DatasetEpoch.Local($"local RandomAccess, {Name(mode)}, {scale.Describe()}", local, order, content, settings.VerifyAll, TimeSpan.Zero);
-                    ok &= Check(baseline, phases);
-                    var ours = await DatasetEpoch.RunAsync($"ours LustreDataset, {Name(mode)}, {scale.Describe()}", client, directory, options, content, settings.VerifyAll, TimeSpan.Zero);
-                    ok &= Check(ours, phases);
-                    rates.Add((scale, mode, ours, baseline));
-                }
-
-                foreach (var mode in settings.Modes)
-                {
-                    var options = ReaderOptions(settings, mode);
-                    var ours = await DatasetEpoch.RunAsync($"ours LustreDataset + {settings.Compute.TotalMicroseconds:0} µs compute/sample, {Name(mode)}, {scale.Describe()}", client, directory, options, content, settings.VerifyAll, settings.Compute);
-                    ok &= Check(ours, phases);
-                    stalls.Add((scale, mode, ours));
-                }
+                // Free the page cache and the disk for the next scale.
+                TryDelete(folder);
             }
         }
         finally
@@ -107,6 +76,54 @@ internal static class DatasetBenchmark
 
         var missed = rates.Count(r => Ratio(r.Ours, r.Local) < RateTarget) + stalls.Count(s => s.Ours.WaitedShare >= StallTarget);
         return judged && failOnMiss && missed > 0 ? 2 : 0;
+    }
+
+    private static async Task<bool> RunScaleAsync(
+        DatasetScale scale,
+        string folder,
+        DatasetSettings settings,
+        List<(DatasetScale Scale, DatasetShuffle Mode, EpochResult Ours, EpochResult Local)> rates,
+        List<(DatasetScale Scale, DatasetShuffle Mode, EpochResult Ours)> stalls,
+        List<(string Name, string Rate, PhaseCost Cost, string Note)> phases)
+    {
+        var ok = true;
+        var content = new SampleContent(seed: 20240611, scale.SampleSize);
+        await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions
+        {
+            OstCount = OstCount,
+            DataDirectory = Path.Combine(folder, "cluster"),
+            DeleteDataOnDispose = true,
+        });
+        await using var client = new LustreClient(cluster.Address);
+        const string directory = "/bench/dataset";
+        Console.WriteLine($"== {scale.Describe()}");
+
+        // Write: the samples in index order, one field each.
+        var shards = await WriteAsync(client, directory, scale, content, settings);
+        phases.Add(shards.Phase);
+        Print(shards.Phase);
+        using var local = await CopyAsync(client, shards.Paths, Path.Combine(folder, "local"), phases);
+
+        foreach (var mode in settings.Modes)
+        {
+            var options = ReaderOptions(settings, mode);
+            var order = await DatasetEpoch.OrderAsync(client, directory, options);
+            var baseline = DatasetEpoch.Local($"local RandomAccess, {Name(mode)}, {scale.Describe()}", local, order, content, settings.VerifyAll, TimeSpan.Zero);
+            ok &= Check(baseline, phases);
+            var ours = await DatasetEpoch.RunAsync($"ours LustreDataset, {Name(mode)}, {scale.Describe()}", client, directory, options, content, settings.VerifyAll, TimeSpan.Zero);
+            ok &= Check(ours, phases);
+            rates.Add((scale, mode, ours, baseline));
+        }
+
+        foreach (var mode in settings.ComputeModes)
+        {
+            var options = ReaderOptions(settings, mode);
+            var ours = await DatasetEpoch.RunAsync($"ours LustreDataset + {settings.Compute.TotalMicroseconds:0} µs compute/sample, {Name(mode)}, {scale.Describe()}", client, directory, options, content, settings.VerifyAll, settings.Compute);
+            ok &= Check(ours, phases);
+            stalls.Add((scale, mode, ours));
+        }
+
+        return ok;
     }
 
     private static LustreDatasetOptions ReaderOptions(DatasetSettings settings, DatasetShuffle mode)

@@ -16,6 +16,9 @@ internal sealed record DatasetSettings
 
     public required IReadOnlyList<DatasetShuffle> Modes { get; init; }
 
+    /// <summary>The modes whose epoch is read again with the simulated compute (default: the first mode; all in --quick or with --compute-all).</summary>
+    public required IReadOnlyList<DatasetShuffle> ComputeModes { get; init; }
+
     /// <summary>Simulated compute per sample (busy-wait) in the stall phases.</summary>
     public required TimeSpan Compute { get; init; }
 
@@ -68,7 +71,9 @@ internal sealed record DatasetSettings
         var reader = new LustreDatasetOptions
         {
             Seed = 20240611,
-            PrefetchBudget = args.Size("budget", defaults.PrefetchBudget),
+            // 256 MiB, not the default 64: shard-aware reads coalesce only when a shuffle window's bytes (16,384 × 4 KiB =
+            // 64 MiB) fit in a prefetch window, a quarter of the budget.
+            PrefetchBudget = args.Size("budget", 256L << 20),
             MaxConcurrentReads = args.Int("reads", defaults.MaxConcurrentReads),
             CoalesceGap = (int)args.Size("gap", defaults.CoalesceGap),
             MaxReadSize = (int)args.Size("max-read", defaults.MaxReadSize),
@@ -87,6 +92,7 @@ internal sealed record DatasetSettings
         {
             Scales = scales,
             Modes = modes,
+            ComputeModes = quick || args.Flag("compute-all") ? modes : modes.Take(1).ToList(),
             Compute = TimeSpan.FromMicroseconds(args.Double("compute-us", 50)),
             Quick = quick,
             VerifyAll = quick || args.Flag("verify-all"),
