@@ -22,15 +22,12 @@ internal sealed class LustreIo500Storage(LustreClient client, string root, long 
     public async ValueTask<IIo500File> OpenReadAsync(string path) =>
         new File(await client.OpenFileAsync(Full(path), FileMode.Open, layout: null, FileAccess.Read));
 
-    public async ValueTask CreateEmptyAsync(string path)
-    {
-        // Open with create, then close: the MDS commits the create before it answers.
-        await using var file = await client.OpenFileAsync(Full(path), FileMode.CreateNew, layout: null, FileAccess.Write);
-    }
+    // One MDS operation: the MDS commits the create (group commit) before it answers.
+    public async ValueTask CreateEmptyAsync(string path) => await client.CreateFileAsync(Full(path));
 
     public async ValueTask CreateWithDataAsync(string path, ReadOnlyMemory<byte> data)
     {
-        // Dispose flushes: the object is fsynced on its OST and the size recorded on the MDS.
+        // Dispose flushes: the object is fsynced on its OST and the size recorded on the MDS with the close.
         await using var file = await client.OpenFileAsync(Full(path), FileMode.CreateNew, layout: null, FileAccess.Write);
         await file.WriteAtAsync(0, data);
     }
