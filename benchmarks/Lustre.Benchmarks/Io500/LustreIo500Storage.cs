@@ -16,11 +16,12 @@ internal sealed class LustreIo500Storage(LustreClient client, string root, long 
 
     public async ValueTask CreateDirectoryAsync(string path) => await client.CreateDirectoryAsync(Full(path));
 
+    // Through LustreStream, as IOR's POSIX calls go through a Lustre client's readahead and write-behind.
     public async ValueTask<IIo500File> OpenWriteAsync(string path, bool striped) =>
-        new File(await client.OpenFileAsync(Full(path), FileMode.OpenOrCreate, striped ? _striped : null, FileAccess.Write));
+        new File(await client.OpenStreamAsync(Full(path), FileMode.OpenOrCreate, FileAccess.Write, striped ? _striped : null));
 
     public async ValueTask<IIo500File> OpenReadAsync(string path) =>
-        new File(await client.OpenFileAsync(Full(path), FileMode.Open, layout: null, FileAccess.Read));
+        new File(await client.OpenStreamAsync(Full(path), FileMode.Open, FileAccess.Read));
 
     // One MDS operation: the MDS commits the create (group commit) before it answers.
     public async ValueTask CreateEmptyAsync(string path) => await client.CreateFileAsync(Full(path));
@@ -52,14 +53,48 @@ internal sealed class LustreIo500Storage(LustreClient client, string root, long 
         }
     }
 
-    private sealed class File(LustreFile file) : IIo500File
+    /// <summary>
+    /// Sequential access (the next offset is where the last one ended: ior-easy) uses the stream, so readahead and
+    /// write-behind overlap the transfers; anything else (ior-hard's interleaved records) is positional.
+    /// </summary>
+    private sealed class File(LustreStream stream) : IIo500File
     {
-        public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data) => file.WriteAtAsync(offset, data);
+        public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data)
+        {
+            if (offset == stream.Position)
+            {
+                await stream.WriteAsync(data);
+            }
+            else
+            {
+                await stream.WriteAtAsync(offset, data);
+            }
+        }
 
-        public async ValueTask<int> ReadAsync(long offset, Memory<byte> buffer) => await file.ReadAtAsync(offset, buffer);
+        public async ValueTask<int> ReadAsync(long offset, Memory<byte> buffer)
+        {
+            if (offset != stream.Position)
+            {
+                return await stream.ReadAtAsync(offset, buffer);
+            }
 
-        public async ValueTask FlushAsync() => await file.FlushAsync();
+            var total = 0;
+            while (total < buffer.Length)
+            {
+                var read = await stream.ReadAsync(buffer[total..]);
+                if (read == 0)
+                {
+                    break;
+                }
 
-        public ValueTask DisposeAsync() => file.DisposeAsync();
+                total += read;
+            }
+
+            return total;
+        }
+
+        public async ValueTask FlushAsync() => await stream.FlushAsync();
+
+        public ValueTask DisposeAsync() => stream.DisposeAsync();
     }
 }
