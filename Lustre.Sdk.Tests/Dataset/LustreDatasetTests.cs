@@ -161,6 +161,18 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Shard_window_reads_each_shuffle_window_once_even_with_a_smaller_prefetch_window()
+    {
+        var dir = await WriteDatasetAsync();
+        await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, ShuffleWindow = 256, PrefetchWindow = 16 });
+        await ReadVerifiedAsync(dataset);
+
+        // Planned 16 at a time, each pick from a 256-sample span would coalesce into a read of most of the span.
+        Assert.Equal(dataset.Statistics.BytesRead, dataset.Statistics.BytesFetched);
+        Assert.True(dataset.Statistics.Reads <= 20, $"{dataset.Statistics.Reads} reads for {SampleCount} samples");
+    }
+
+    [Fact]
     public async Task A_small_budget_and_an_early_stop_return_every_buffer()
     {
         var dir = await WriteDatasetAsync();

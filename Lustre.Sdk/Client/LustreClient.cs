@@ -356,6 +356,24 @@ public class LustreClient : IAsyncDisposable
     }
 
     /// <summary>
+    /// Creates an empty file (failing with EEXIST if the name exists) without opening it: one durable MDS
+    /// operation, no open handle to close — what <c>touch</c> and metadata benchmarks need.
+    /// </summary>
+    public virtual async Task<LustreFileInfo> CreateFileAsync(string path, FileLayout? layout = null, CancellationToken cancellationToken = default)
+    {
+        path = CheckPath(path);
+        if (layout is { IsInstantiated: true })
+        {
+            throw new ArgumentException("A layout for a new file must not name OST objects; the MDS allocates them.", nameof(layout));
+        }
+
+        var encoded = layout is null ? [] : EncodeLayout(layout);
+        using var frame = new FrameBuffer(256 + encoded.Length);
+        new OpenRequest(path, OpenFlags.Create | OpenFlags.Exclusive, 0x1A4, encoded).Write(frame.Body);
+        return new LustreFileInfo(path, await CallForAttributesAsync(Opcode.MdsOpen, frame, path, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>
     /// Opens a file as a <see cref="Stream"/> with readahead and write-behind. <see cref="FileMode.Append"/> starts at the
     /// end (creating the file if needed). Dispose it (or <see cref="Stream.FlushAsync(CancellationToken)"/>) to make writes durable.
     /// </summary>
@@ -460,10 +478,10 @@ public class LustreClient : IAsyncDisposable
         return (backup.Path, backup.Commit);
     }
 
-    internal async Task CloseAsync(LustreFid fid, bool writer, CancellationToken cancellationToken)
+    internal async Task CloseAsync(CloseRequest request, CancellationToken cancellationToken)
     {
         using var frame = new FrameBuffer();
-        new CloseRequest(fid, writer).Write(frame.Body);
+        request.Write(frame.Body);
         using var reply = await CallMdsAsync(Opcode.MdsClose, frame, null, cancellationToken).ConfigureAwait(false);
     }
 

@@ -46,7 +46,12 @@ public sealed class LustreDataset : IAsyncDisposable
         _remainder = options.Remainder;
         _coalesceGap = options.CoalesceGap;
         _maxReadSize = options.MaxReadSize;
-        _prefetchWindow = options.PrefetchWindow;
+        // Shard-aware order is a permutation of each window of consecutive samples: plan a whole shuffle window (this
+        // rank's share of it) at once, or each prefetch window is a sparse pick from the window's span and coalescing
+        // reads the same span again for every pick (16× the bytes for 4 KiB samples with the defaults).
+        _prefetchWindow = options.Shuffle == DatasetShuffle.ShardWindow
+            ? Math.Max(options.PrefetchWindow, (int)Math.Min(1 << 20, ((long)options.ShuffleWindow + options.ResolvedWorldSize - 1) / options.ResolvedWorldSize))
+            : options.PrefetchWindow;
         _budget = new ByteBudget(options.PrefetchBudget);
         _windowBytes = Math.Max(1, options.PrefetchBudget / 4);
         _reads = new SemaphoreSlim(options.MaxConcurrentReads, options.MaxConcurrentReads);

@@ -1,0 +1,100 @@
+using System.Runtime.CompilerServices;
+using Lustre.Client;
+using Lustre.IO;
+using Lustre.Layouts;
+
+namespace Lustre.Benchmarks.Io500;
+
+/// <summary>Our side: one task's <see cref="LustreClient"/>, under a root directory of the filesystem.</summary>
+internal sealed class LustreIo500Storage(LustreClient client, string root, long stripeSize) : IIo500Storage
+{
+    private readonly FileLayout _striped = FileLayout.Raid0(stripeSize, stripeCount: -1);
+
+    public LustreClient Client => client;
+
+    private string Full(string path) => path.Length == 0 ? root : $"{root}/{path}";
+
+    public async ValueTask CreateDirectoryAsync(string path) => await client.CreateDirectoryAsync(Full(path));
+
+    // Through LustreStream, as IOR's POSIX calls go through a Lustre client's readahead and write-behind.
+    public async ValueTask<IIo500File> OpenWriteAsync(string path, bool striped) =>
+        new File(await client.OpenStreamAsync(Full(path), FileMode.OpenOrCreate, FileAccess.Write, striped ? _striped : null));
+
+    public async ValueTask<IIo500File> OpenReadAsync(string path) =>
+        new File(await client.OpenStreamAsync(Full(path), FileMode.Open, FileAccess.Read));
+
+    // One MDS operation: the MDS commits the create (group commit) before it answers.
+    public async ValueTask CreateEmptyAsync(string path) => await client.CreateFileAsync(Full(path));
+
+    public async ValueTask CreateWithDataAsync(string path, ReadOnlyMemory<byte> data)
+    {
+        // Dispose flushes: the object is fsynced on its OST and the size recorded on the MDS with the close.
+        await using var file = await client.OpenFileAsync(Full(path), FileMode.CreateNew, layout: null, FileAccess.Write);
+        await file.WriteAtAsync(0, data);
+    }
+
+    public async ValueTask<int> ReadSmallAsync(string path, Memory<byte> buffer)
+    {
+        await using var file = await client.OpenFileAsync(Full(path), FileMode.Open, layout: null, FileAccess.Read);
+        return await file.ReadAtAsync(0, buffer);
+    }
+
+    public async ValueTask<long> StatAsync(string path) => (await client.GetInfoAsync(Full(path))).Length;
+
+    public async ValueTask DeleteAsync(string path) => await client.DeleteFileAsync(Full(path));
+
+    public async ValueTask DeleteDirectoryAsync(string path) => await client.DeleteDirectoryAsync(Full(path));
+
+    public async IAsyncEnumerable<(string Name, bool IsDirectory)> ListAsync(string path)
+    {
+        await foreach (var entry in client.EnumerateDirectoryAsync(Full(path)))
+        {
+            yield return (entry.Name, entry.IsDirectory);
+        }
+    }
+
+    /// <summary>
+    /// Sequential access (the next offset is where the last one ended: ior-easy) uses the stream, so readahead and
+    /// write-behind overlap the transfers; anything else (ior-hard's interleaved records) is positional.
+    /// </summary>
+    private sealed class File(LustreStream stream) : IIo500File
+    {
+        public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> data)
+        {
+            if (offset == stream.Position)
+            {
+                await stream.WriteAsync(data);
+            }
+            else
+            {
+                await stream.WriteAtAsync(offset, data);
+            }
+        }
+
+        public async ValueTask<int> ReadAsync(long offset, Memory<byte> buffer)
+        {
+            if (offset != stream.Position)
+            {
+                return await stream.ReadAtAsync(offset, buffer);
+            }
+
+            var total = 0;
+            while (total < buffer.Length)
+            {
+                var read = await stream.ReadAsync(buffer[total..]);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                total += read;
+            }
+
+            return total;
+        }
+
+        public async ValueTask FlushAsync() => await stream.FlushAsync();
+
+        public ValueTask DisposeAsync() => stream.DisposeAsync();
+    }
+}
