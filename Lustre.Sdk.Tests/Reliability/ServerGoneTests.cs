@@ -46,7 +46,7 @@ public sealed class ServerGoneTests
             await file.WriteAtAsync(0, new byte[1000]);
         }
 
-        await using var open = await client.OpenFileAsync("/f");
+        await using var open = await client.OpenFileAsync("/f", access: FileAccess.Read);
         await cluster.DisposeAsync();
 
         var meta = await AssertFailsWithinBoundAsync(() => client.GetInfoAsync("/f"));
