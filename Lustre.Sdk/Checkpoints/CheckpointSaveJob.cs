@@ -112,6 +112,8 @@ internal sealed class CheckpointSaveJob : IDisposable
     {
         var gate = _manager.WriteGate;
         byte[]? frame = null;
+        var frameShared = false;
+        var plainReturned = false;
         try
         {
             var files = await _prepare!.ConfigureAwait(false);
@@ -120,10 +122,23 @@ internal sealed class CheckpointSaveJob : IDisposable
             var position = chunk.Offset;
             if (chunk.File.Frames is { } frames)
             {
-                // Compressed on the thread pool, never on the caller's thread; the frame's place in the file is known
-                // once every earlier frame of the file is compressed, so writes stay parallel and the file stays in order.
-                frame = ArrayPool<byte>.Shared.Rent(ZstdChunkCodec.MaxFrameLength(chunk.Length));
+                // Compressed on the thread pool, never on the caller's thread, into another staging buffer; the plain
+                // one goes back at once, so compression holds no more memory than staging does. The frame's place in
+                // the file is known once every earlier frame is compressed: writes stay parallel and the file in order.
+                frame = _manager.StagingPool.Rent(chunk.Length);
                 var length = await CompressAsync(chunk, frame).ConfigureAwait(false);
+                if (length < 0)
+                {
+                    // Incompressible: the frame is a little larger than the chunk (zstd stores it raw).
+                    _manager.StagingPool.Return(frame);
+                    frame = null;
+                    frame = ArrayPool<byte>.Shared.Rent(ZstdChunkCodec.MaxFrameLength(chunk.Length));
+                    frameShared = true;
+                    length = await CompressAsync(chunk, frame).ConfigureAwait(false);
+                }
+
+                _manager.StagingPool.Return(chunk.Buffer);
+                plainReturned = true;
                 position = await chunk.File.FrameStarts[index].Task.WaitAsync(Token).ConfigureAwait(false);
                 chunk.File.FrameStarts[index + 1].SetResult(position + length);
                 frames[index] = new ManifestFrame(position, length, chunk.Length, XxHash3.HashToUInt64(frame.AsSpan(0, length)));
@@ -155,14 +170,20 @@ internal sealed class CheckpointSaveJob : IDisposable
         {
             if (frame is not null)
             {
-                ArrayPool<byte>.Shared.Return(frame);
+                (frameShared ? ArrayPool<byte>.Shared : _manager.StagingPool).Return(frame);
             }
 
-            Release(chunk);
+            if (!plainReturned)
+            {
+                _manager.StagingPool.Return(chunk.Buffer);
+            }
+
+            _manager.Staging.Release(chunk.Length);
         }
     }
 
     /// <summary>Checksums the chunk's plain bytes and compresses them into one zstd frame, on a pool thread, one chunk per core at a time.</summary>
+    /// <returns>The frame's length, or -1 when it does not fit in <paramref name="frame"/>.</returns>
     private async Task<int> CompressAsync(StagedChunk chunk, byte[] frame)
     {
         await _manager.CompressGate.WaitAsync(Token).ConfigureAwait(false);
@@ -174,7 +195,7 @@ internal sealed class CheckpointSaveJob : IDisposable
                 {
                     var plain = chunk.Buffer.AsSpan(0, chunk.Length);
                     chunk.File.Checksums[chunk.Offset / _options.ChunkSize] = XxHash3.HashToUInt64(plain);
-                    return codec.Compress(plain, frame);
+                    return codec.TryCompress(plain, frame);
                 },
                 Token).ConfigureAwait(false);
         }

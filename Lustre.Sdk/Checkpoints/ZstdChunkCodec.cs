@@ -19,9 +19,9 @@ internal sealed class ZstdChunkCodec : IDisposable
     /// <summary>The most a frame of <paramref name="uncompressed"/> bytes can take: zstd's bound (incompressible data is stored raw).</summary>
     public static int MaxFrameLength(int uncompressed) => Compressor.GetCompressBound(uncompressed);
 
-    /// <summary>Compresses <paramref name="source"/> into <paramref name="destination"/> (at least <see cref="MaxFrameLength"/> bytes).</summary>
-    /// <returns>The frame's length.</returns>
-    public int Compress(ReadOnlySpan<byte> source, Span<byte> destination)
+    /// <summary>Compresses <paramref name="source"/> into <paramref name="destination"/> if the frame fits (it always does in <see cref="MaxFrameLength"/> bytes).</summary>
+    /// <returns>The frame's length, or -1 when it does not fit.</returns>
+    public int TryCompress(ReadOnlySpan<byte> source, Span<byte> destination)
     {
         if (!_compressors.TryTake(out var compressor))
         {
@@ -30,7 +30,7 @@ internal sealed class ZstdChunkCodec : IDisposable
 
         try
         {
-            return compressor.Wrap(source, destination);
+            return compressor.TryWrap(source, destination, out var written) ? written : -1;
         }
         finally
         {
