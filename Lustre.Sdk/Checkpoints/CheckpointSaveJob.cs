@@ -125,18 +125,7 @@ internal sealed class CheckpointSaveJob : IDisposable
                 // Compressed on the thread pool, never on the caller's thread, into another staging buffer; the plain
                 // one goes back at once, so compression holds no more memory than staging does. The frame's place in
                 // the file is known once every earlier frame is compressed: writes stay parallel and the file in order.
-                frame = _manager.StagingPool.Rent(chunk.Length);
-                var length = await CompressAsync(chunk, frame).ConfigureAwait(false);
-                if (length < 0)
-                {
-                    // Incompressible: the frame is a little larger than the chunk (zstd stores it raw).
-                    _manager.StagingPool.Return(frame);
-                    frame = null;
-                    frame = ArrayPool<byte>.Shared.Rent(ZstdChunkCodec.MaxFrameLength(chunk.Length));
-                    frameShared = true;
-                    length = await CompressAsync(chunk, frame).ConfigureAwait(false);
-                }
-
+                (frame, var length, frameShared) = await CompressAsync(chunk).ConfigureAwait(false);
                 _manager.StagingPool.Return(chunk.Buffer);
                 plainReturned = true;
                 position = await chunk.File.FrameStarts[index].Task.WaitAsync(Token).ConfigureAwait(false);
@@ -182,22 +171,35 @@ internal sealed class CheckpointSaveJob : IDisposable
         }
     }
 
-    /// <summary>Checksums the chunk's plain bytes and compresses them into one zstd frame, on a pool thread, one chunk per core at a time.</summary>
-    /// <returns>The frame's length, or -1 when it does not fit in <paramref name="frame"/>.</returns>
-    private async Task<int> CompressAsync(StagedChunk chunk, byte[] frame)
+    /// <summary>
+    /// Checksums the chunk's plain bytes and compresses them into one zstd frame, on a pool thread, one chunk per core
+    /// at a time. The frame buffer is rented only then (not when the chunk is queued), so frames never outnumber the
+    /// plain chunks they replace; an incompressible chunk, whose frame is a little larger, gets a shared-pool buffer.
+    /// </summary>
+    private async Task<(byte[] Frame, int Length, bool Shared)> CompressAsync(StagedChunk chunk)
     {
         await _manager.CompressGate.WaitAsync(Token).ConfigureAwait(false);
         try
         {
             var codec = _manager.Codec;
-            return await Task.Run(
+            var frame = _manager.StagingPool.Rent(chunk.Length);
+            var length = await Task.Run(
                 () =>
                 {
                     var plain = chunk.Buffer.AsSpan(0, chunk.Length);
                     chunk.File.Checksums[chunk.Offset / _options.ChunkSize] = XxHash3.HashToUInt64(plain);
                     return codec.TryCompress(plain, frame);
                 },
-                Token).ConfigureAwait(false);
+                CancellationToken.None).ConfigureAwait(false);
+            if (length >= 0)
+            {
+                return (frame, length, false);
+            }
+
+            _manager.StagingPool.Return(frame);
+            frame = ArrayPool<byte>.Shared.Rent(ZstdChunkCodec.MaxFrameLength(chunk.Length));
+            length = codec.TryCompress(chunk.Buffer.AsSpan(0, chunk.Length), frame);
+            return (frame, length, true);
         }
         finally
         {
