@@ -457,10 +457,10 @@ public class LustreClient : IAsyncDisposable
         return (backup.Path, backup.Commit);
     }
 
-    internal async Task CloseAsync(LustreFid fid, bool writer, CancellationToken cancellationToken)
+    internal async Task CloseAsync(CloseRequest request, CancellationToken cancellationToken)
     {
         using var frame = new FrameBuffer();
-        new CloseRequest(fid, writer).Write(frame.Body);
+        request.Write(frame.Body);
         using var reply = await CallMdsAsync(Opcode.MdsClose, frame, null, cancellationToken).ConfigureAwait(false);
     }
 

@@ -29,7 +29,7 @@ internal sealed class MdsService : IRpcService
             }
 
             case Opcode.MdsClose:
-                _namespace.Close(CloseRequest.Read(ref reader));
+                await _namespace.CloseAsync(CloseRequest.Read(ref reader)).ConfigureAwait(false);
                 return RpcResponse.Ok();
 
             case Opcode.MdsSetAttr:

@@ -114,7 +114,18 @@ internal sealed class MdtNamespace
         return attributes with { Flags = attributes.Flags | InodeFlags.OpenForWrite };
     }
 
-    public void Close(CloseRequest request)
+    /// <summary>Records the size a closing writer reports (durably, "at least" as a flush does), then forgets the writer.</summary>
+    public async Task CloseAsync(CloseRequest request)
+    {
+        if (request.Size != CloseRequest.NoSize)
+        {
+            await SetAttrAsync(new SetAttrRequest(request.Fid, SetAttrMask.SizeAtLeast | SetAttrMask.ModifyTime, request.Size, 0, 0, 0, 0, request.ModifyTimeNs)).ConfigureAwait(false);
+        }
+
+        Close(request);
+    }
+
+    private void Close(CloseRequest request)
     {
         if (!request.Writer)
         {

@@ -1,11 +1,14 @@
 using BenchmarkDotNet.Running;
+using Lustre.Benchmarks.Dataset;
+using Lustre.Benchmarks.Io500;
 using Lustre.Benchmarks.Striped;
 
 namespace Lustre.Benchmarks;
 
 /// <summary>
-/// <c>striped [options]</c> runs the striped-IO benchmark with its same-run baselines (a plain runner, one pass,
-/// a table of ratios); anything else goes to BenchmarkDotNet's switcher for the microbenchmarks.
+/// <c>striped [options]</c> runs the striped-IO benchmark, <c>io500 [options]</c> the IO500 phases and <c>dataset [options]</c> a shuffled dataset epoch, each with its
+/// same-run baselines (a plain runner, one pass, a table of ratios); <c>io500-worker</c> is a child process of
+/// <c>io500 --processes N</c>; anything else goes to BenchmarkDotNet's switcher for the microbenchmarks.
 /// </summary>
 internal static class BenchmarkProgram
 {
@@ -14,6 +17,21 @@ internal static class BenchmarkProgram
         if (args.Length > 0 && args[0] == "striped")
         {
             return await StripedBenchmark.RunAsync(args[1..]);
+        }
+
+        if (args.Length > 0 && args[0] == "io500")
+        {
+            return await Io500Benchmark.RunAsync(args[1..]);
+        }
+
+        if (args.Length > 0 && args[0] == "io500-worker")
+        {
+            return await WorkerProcessTasks.WorkerMainAsync(args[1..]);
+        }
+
+        if (args.Length > 0 && args[0] == "dataset")
+        {
+            return await DatasetBenchmark.RunAsync(args[1..]);
         }
 
         if (args.Length > 0 && args[0] == "checkpoint") return await Checkpoints.CheckpointBenchmark.RunAsync(args[1..]);

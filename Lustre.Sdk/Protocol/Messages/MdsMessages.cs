@@ -79,16 +79,25 @@ internal enum InodeFlags : uint
     Created = 2,
 }
 
-/// <summary>Closes a file opened with <see cref="OpenFlags.Write"/>.</summary>
-internal readonly record struct CloseRequest(LustreFid Fid, bool Writer)
+/// <summary>
+/// Closes a file opened with <see cref="OpenFlags.Write"/>. A writer that flushed its data sends the size it knows
+/// (<see cref="Size"/> &gt;= 0) so the MDS records it durably in the same operation (Lustre's size-on-close): one
+/// commit instead of a setattr and a close. <see cref="NoSize"/> closes without touching the size.
+/// </summary>
+internal readonly record struct CloseRequest(LustreFid Fid, bool Writer, long Size = CloseRequest.NoSize, long ModifyTimeNs = 0)
 {
+    public const long NoSize = -1;
+
     public void Write(BodyWriter writer)
     {
         Fid.Write(writer);
         writer.WriteBoolean(Writer);
+        writer.WriteInt64(Size);
+        writer.WriteInt64(ModifyTimeNs);
     }
 
-    public static CloseRequest Read(ref BodyReader reader) => new(LustreFid.Read(ref reader), reader.ReadBoolean("writer"));
+    public static CloseRequest Read(ref BodyReader reader) =>
+        new(LustreFid.Read(ref reader), reader.ReadBoolean("writer"), reader.ReadInt64("size"), reader.ReadInt64("mtime"));
 }
 
 /// <summary>A request that names one path (getattr, rmdir, unlink).</summary>

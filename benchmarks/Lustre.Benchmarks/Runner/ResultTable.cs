@@ -14,9 +14,12 @@ internal sealed class ResultTable
 
     public IReadOnlyList<Comparison> Comparisons => _comparisons;
 
+    /// <summary>Rates in GiB/s and kIOPS (IO500's units) instead of GB/s and kop/s.</summary>
+    public bool BinaryUnits { get; init; }
+
     public void Add(PhaseResult phase) => _phases.Add(phase);
 
-    public void Compare(string name, PhaseResult ours, PhaseResult baseline, string baselineName, double targetRatio) =>
+    public void Compare(string name, PhaseResult ours, PhaseResult baseline, string baselineName, double? targetRatio) =>
         _comparisons.Add(new Comparison(name, ours, baseline, baselineName, targetRatio));
 
     public string ToMarkdown(bool judge)
@@ -26,8 +29,9 @@ internal sealed class ResultTable
         text.AppendLine("|---|---:|---:|---:|---:|---|");
         foreach (var c in _comparisons)
         {
-            var result = judge ? (c.Passed ? "PASS" : "MISS") : "(quick: not judged)";
-            text.AppendLine(CultureInfo.InvariantCulture, $"| {c.Name} | {c.Ours.FormatRate()} | {c.Baseline.FormatRate()} ({c.BaselineName}) | {c.Ratio:0.00}× | ≥ {c.TargetRatio:0.0#}× | {result} |");
+            var result = c.TargetRatio is null ? "reference" : judge ? (c.Passed ? "PASS" : "MISS") : "(quick: not judged)";
+            var target = c.TargetRatio is { } t ? string.Create(CultureInfo.InvariantCulture, $"≥ {t:0.0#}×") : "—";
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {c.Name} | {c.Ours.FormatRate(BinaryUnits)} | {c.Baseline.FormatRate(BinaryUnits)} ({c.BaselineName}) | {c.Ratio:0.00}× | {target} | {result} |");
         }
 
         text.AppendLine();
@@ -37,7 +41,7 @@ internal sealed class ResultTable
         {
             var cost = p.Cost;
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| {p.Name} | {p.FormatRate()} | {cost.Wall.TotalSeconds:0.00} s | {cost.Cpu.TotalSeconds:0.00} s | {cost.CoresBusy:0.00} | {FormatBytes(cost.AllocatedBytes)} | {cost.Gen0}/{cost.Gen1}/{cost.Gen2} | {p.FormatUnitCost()} |");
+                $"| {p.Name} | {p.FormatRate(BinaryUnits)} | {cost.Wall.TotalSeconds:0.00} s | {cost.Cpu.TotalSeconds:0.00} s | {cost.CoresBusy:0.00} | {FormatBytes(cost.AllocatedBytes)} | {cost.Gen0}/{cost.Gen1}/{cost.Gen2} | {p.FormatUnitCost()} |");
         }
 
         return text.ToString();

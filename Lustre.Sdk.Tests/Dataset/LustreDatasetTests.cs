@@ -1,0 +1,330 @@
+using System.Diagnostics.Metrics;
+using System.Text.Json;
+using Lustre.Client;
+using Lustre.Dataset;
+using Lustre.Tests.Cluster;
+
+namespace Lustre.Tests.Dataset;
+
+[Collection(ClusterCollection.Name)]
+public sealed class LustreDatasetTests(ClusterFixture fixture)
+{
+    private const int SampleCount = 1001;
+
+    [Theory]
+    [InlineData(1, DatasetShuffle.Global)]
+    [InlineData(2, DatasetShuffle.Global)]
+    [InlineData(3, DatasetShuffle.Global)]
+    [InlineData(8, DatasetShuffle.Global)]
+    [InlineData(3, DatasetShuffle.ShardWindow)]
+    public async Task Every_sample_is_read_by_exactly_one_rank_per_epoch(int world, DatasetShuffle shuffle)
+    {
+        var dir = await WriteDatasetAsync();
+        foreach (var epoch in new[] { 0, 1 })
+        {
+            var seen = new List<long>();
+            var counts = new HashSet<int>();
+            for (var rank = 0; rank < world; rank++)
+            {
+                await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Rank = rank, WorldSize = world, Seed = 11, Epoch = epoch, Shuffle = shuffle, ShuffleWindow = 100 });
+                var mine = await ReadVerifiedAsync(dataset);
+                counts.Add(mine.Count);
+                seen.AddRange(mine);
+                Assert.Equal(epoch + 1, dataset.Epoch);
+            }
+
+            Assert.Single(counts);
+            Assert.Equal(SampleCount - (SampleCount % world), seen.Count);
+            Assert.Equal(seen.Count, seen.Distinct().Count());
+        }
+    }
+
+    [Fact]
+    public async Task Environment_variables_set_rank_and_world_size_and_pad_repeats_the_fewest_samples()
+    {
+        var dir = await WriteDatasetAsync();
+        var seen = new List<long>();
+        for (var rank = 0; rank < 8; rank++)
+        {
+            Environment.SetEnvironmentVariable("RANK", rank.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Environment.SetEnvironmentVariable("WORLD_SIZE", "8");
+            try
+            {
+                await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Remainder = DatasetRemainder.Pad });
+                Assert.Equal((rank, 8), (dataset.Rank, dataset.WorldSize));
+                seen.AddRange(await ReadVerifiedAsync(dataset));
+            }
+            finally
+            {
+                Environment.SetEnvironmentVariable("RANK", null);
+                Environment.SetEnvironmentVariable("WORLD_SIZE", null);
+            }
+        }
+
+        Assert.Equal(1008, seen.Count);
+        Assert.Equal(Enumerable.Range(0, SampleCount).Select(i => (long)i), seen.Distinct().Order());
+    }
+
+    [Theory]
+    [InlineData(1, 1, 0)]
+    [InlineData(1, 1, 437)]
+    [InlineData(3, 3, 123)]
+    [InlineData(3, 2, 200)]
+    [InlineData(2, 8, 1)]
+    public async Task Resuming_from_a_saved_state_reads_exactly_the_remaining_samples(int world, int newWorld, int perRank)
+    {
+        var dir = await WriteDatasetAsync();
+        var options = new LustreDatasetOptions { Seed = 5, Epoch = 2, Shuffle = DatasetShuffle.Global };
+        var order = await OrderAsync(dir, options);
+        var read = new List<long>();
+        LustreDatasetState? state = null;
+        for (var rank = 0; rank < world; rank++)
+        {
+            await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Seed = 5, Epoch = 2, Rank = rank, WorldSize = world });
+            var taken = 0;
+            while (taken < perRank)
+            {
+                await foreach (var sample in dataset.ReadAsync())
+                {
+                    using (sample)
+                    {
+                        read.Add(sample.Index);
+                    }
+
+                    if (++taken == perRank)
+                    {
+                        break;
+                    }
+                }
+            }
+
+            var mine = dataset.GetState();
+            Assert.True(state is null || state == mine, "lockstep ranks must save the same state");
+            state = mine;
+        }
+
+        // The state is small and survives JSON.
+        var json = JsonSerializer.Serialize(state);
+        var restored = JsonSerializer.Deserialize<LustreDatasetState>(json)!;
+        Assert.Equal(state, restored);
+        Assert.Equal((long)perRank * world, restored.Position);
+
+        var rest = new List<long>();
+        for (var rank = 0; rank < newWorld; rank++)
+        {
+            await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { ResumeFrom = restored, Rank = rank, WorldSize = newWorld });
+            rest.AddRange(await ReadVerifiedAsync(dataset));
+            Assert.Equal(3, dataset.Epoch);
+        }
+
+        var remaining = order.Skip(read.Count).ToArray();
+        Assert.Equal(order.Take(read.Count).Order(), read.Order());
+        Assert.Equal(remaining.Length - (remaining.Length % newWorld), rest.Count);
+        Assert.Equal(rest.Count, rest.Distinct().Count());
+        Assert.Empty(rest.Intersect(read));
+        Assert.Subset(remaining.ToHashSet(), rest.ToHashSet());
+    }
+
+    [Fact]
+    public async Task The_same_seed_and_epoch_give_the_same_order_from_fresh_readers_and_in_a_child_process()
+    {
+        var dir = await WriteDatasetAsync();
+        var options = () => new LustreDatasetOptions { Seed = 1234, Epoch = 7, Rank = 1, WorldSize = 3 };
+        var first = await OrderAsync(dir, options());
+        var second = await OrderAsync(dir, options());
+        Assert.Equal(first, second);
+        Assert.NotEqual(first, await OrderAsync(dir, new LustreDatasetOptions { Seed = 1234, Epoch = 8, Rank = 1, WorldSize = 3 }));
+
+        // The order actually read equals the announced order.
+        await using (var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, options()))
+        {
+            Assert.Equal(first, await ReadVerifiedAsync(dataset));
+        }
+
+        var child = await ChildOrderAsync(dir, "--seed", "1234", "--epoch", "7", "--rank", "1", "--world-size", "3");
+        Assert.Equal(first, child);
+    }
+
+    [Fact]
+    public async Task Shard_window_reads_coalesce_neighbouring_samples_into_few_requests()
+    {
+        var dir = await WriteDatasetAsync();
+        await using var global = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.Global, PrefetchWindow = 64, CoalesceGap = -1 });
+        await ReadVerifiedAsync(global);
+        await using var window = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, ShuffleWindow = 256, PrefetchWindow = 256 });
+        await ReadVerifiedAsync(window);
+
+        Assert.Equal(SampleCount, global.Statistics.Reads);
+        Assert.True(window.Statistics.Reads <= 20, $"{window.Statistics.Reads} reads for {SampleCount} samples");
+        Assert.Equal(global.Statistics.BytesRead, window.Statistics.BytesRead);
+        Assert.Equal(0, window.Statistics.PrefetchedBytes);
+    }
+
+    [Fact]
+    public async Task Shard_window_reads_each_shuffle_window_once_even_with_a_smaller_prefetch_window()
+    {
+        var dir = await WriteDatasetAsync();
+        await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, ShuffleWindow = 256, PrefetchWindow = 16 });
+        await ReadVerifiedAsync(dataset);
+
+        // Planned 16 at a time, each pick from a 256-sample span would coalesce into a read of most of the span.
+        Assert.Equal(dataset.Statistics.BytesRead, dataset.Statistics.BytesFetched);
+        Assert.True(dataset.Statistics.Reads <= 20, $"{dataset.Statistics.Reads} reads for {SampleCount} samples");
+    }
+
+    [Fact]
+    public async Task A_small_budget_and_an_early_stop_return_every_buffer()
+    {
+        var dir = await WriteDatasetAsync();
+        await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { PrefetchBudget = 64 << 10, MaxConcurrentReads = 2, PrefetchWindow = 8 });
+        var taken = 0;
+        await foreach (var sample in dataset.ReadAsync())
+        {
+            sample.Dispose();
+            if (++taken == 300)
+            {
+                break;
+            }
+        }
+
+        Assert.Equal(0, dataset.Statistics.PrefetchedBytes);
+        Assert.Equal(300, dataset.GetState().Position);
+        Assert.Equal(SampleCount - 300, (await ReadVerifiedAsync(dataset)).Count);
+        Assert.Equal(0, dataset.Statistics.PrefetchedBytes);
+    }
+
+    [Fact]
+    public async Task Cancellation_stops_the_reader_and_returns_its_buffers()
+    {
+        var dir = await WriteDatasetAsync();
+        await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir);
+        using var cts = new CancellationTokenSource();
+        var taken = 0;
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var sample in dataset.ReadAsync(cts.Token))
+            {
+                sample.Dispose();
+                if (++taken == 10)
+                {
+                    await cts.CancelAsync();
+                }
+            }
+        });
+        Assert.Equal(0, dataset.Statistics.PrefetchedBytes);
+    }
+
+    [Fact]
+    public async Task Batches_cover_the_epoch_and_metrics_count_samples_and_stalls()
+    {
+        var dir = await WriteDatasetAsync();
+        long samples = 0;
+        var stalls = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Lustre.Sdk" && instrument.Name.StartsWith("lustre.dataset.", StringComparison.Ordinal))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
+        {
+            if (instrument.Name == "lustre.dataset.samples")
+            {
+                Interlocked.Add(ref samples, value);
+            }
+        });
+        listener.SetMeasurementEventCallback<double>((instrument, _, _, _) =>
+        {
+            if (instrument.Name == "lustre.dataset.stall.duration")
+            {
+                Interlocked.Increment(ref stalls);
+            }
+        });
+        listener.Start();
+
+        await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir);
+        var sizes = new List<int>();
+        await foreach (var batch in dataset.ReadBatchesAsync(100))
+        {
+            using (batch)
+            {
+                sizes.Add(batch.Count);
+            }
+        }
+
+        Assert.Equal([.. Enumerable.Repeat(100, 10), 1], sizes);
+        Assert.True(Interlocked.Read(ref samples) >= SampleCount);
+        Assert.True(stalls >= 1, "the first sample always waits for its read");
+        Assert.True(dataset.Statistics.StallTime > TimeSpan.Zero);
+    }
+
+    /// <summary>1001 samples of 1 to 3000 bytes whose content is derived from the index, in 4 indexed shards.</summary>
+    private async Task<string> WriteDatasetAsync()
+    {
+        var dir = await fixture.NewDirectoryAsync() + "/data";
+        await using var writer = await DatasetWriter.CreateAsync(fixture.Client, dir, new DatasetWriterOptions { TargetShardSize = 400_000 });
+        for (var i = 0; i < SampleCount; i++)
+        {
+            await writer.WriteAsync(Key(i), [new DatasetField("a", Content(i, 1 + (i * 7919 % 3000))), new DatasetField("b", Content(i + 1, i % 5))]);
+        }
+
+        await writer.CompleteAsync();
+        Assert.Equal(4, writer.Shards.Count);
+        return dir;
+    }
+
+    private static string Key(long i) => "k" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private static byte[] Content(int seed, int length)
+    {
+        var bytes = new byte[length];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+
+    private static async Task<List<long>> ReadVerifiedAsync(LustreDataset dataset)
+    {
+        var indices = new List<long>();
+        await foreach (var sample in dataset.ReadAsync())
+        {
+            using (sample)
+            {
+                var i = (int)sample.Index;
+                Assert.Equal(Key(i), sample.Key);
+                Assert.Equal(Content(i, 1 + (i * 7919 % 3000)), sample["a"].ToArray());
+                Assert.Equal(Content(i + 1, i % 5), sample["b"].ToArray());
+                indices.Add(sample.Index);
+            }
+        }
+
+        return indices;
+    }
+
+    private async Task<long[]> OrderAsync(string dir, LustreDatasetOptions options)
+    {
+        await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, options);
+        return dataset.GetSampleOrder();
+    }
+
+    /// <summary>Runs the DataLoader sample in a child process to print the order it computes for the same dataset.</summary>
+    private async Task<long[]> ChildOrderAsync(string dir, params string[] args)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "DataLoader.dll");
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+        var info = new System.Diagnostics.ProcessStartInfo(dotnet) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in (string[])[dll, "print-order", "--mgs", fixture.Address, "--path", dir, .. args])
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(cts.Token);
+        Assert.True(process.ExitCode == 0, $"DataLoader print-order exited with {process.ExitCode}: {await error}");
+        return [.. (await output).Split([',', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(long.Parse)];
+    }
+}

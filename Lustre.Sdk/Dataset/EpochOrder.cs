@@ -1,0 +1,110 @@
+namespace Lustre.Dataset;
+
+/// <summary>
+/// The order of an epoch and each rank's share of it. Pure functions of (seed, epoch, sample counts): a SplitMix64
+/// generator and Fisher–Yates, so the order is the same on every machine and .NET version (System.Random promises no such thing).
+/// </summary>
+internal static class EpochOrder
+{
+    /// <summary>The global order: a permutation of the sample indices 0..n−1.</summary>
+    public static int[] Permute(DatasetShuffle shuffle, ulong seed, int epoch, int[] shardStarts, int window)
+    {
+        var n = shardStarts[^1];
+        var order = new int[n];
+        var rng = new SplitMix64(seed ^ (0x9E3779B97F4A7C15UL * ((ulong)(uint)epoch + 1)));
+        switch (shuffle)
+        {
+            case DatasetShuffle.None:
+                for (var i = 0; i < n; i++)
+                {
+                    order[i] = i;
+                }
+
+                break;
+            case DatasetShuffle.Global:
+                for (var i = 0; i < n; i++)
+                {
+                    order[i] = i;
+                }
+
+                Shuffle(order, ref rng);
+                break;
+            default:
+                var shards = new int[shardStarts.Length - 1];
+                for (var s = 0; s < shards.Length; s++)
+                {
+                    shards[s] = s;
+                }
+
+                Shuffle(shards, ref rng);
+                var at = 0;
+                foreach (var s in shards)
+                {
+                    for (var i = shardStarts[s]; i < shardStarts[s + 1]; i++)
+                    {
+                        order[at++] = i;
+                    }
+                }
+
+                for (var start = 0; start < n; start += window)
+                {
+                    Shuffle(order.AsSpan(start, Math.Min(window, n - start)), ref rng);
+                }
+
+                break;
+        }
+
+        return order;
+    }
+
+    /// <summary>How many samples each rank reads from <paramref name="position"/> to the end of the epoch.</summary>
+    public static long PerRank(long sampleCount, long position, int worldSize, DatasetRemainder remainder)
+    {
+        var remaining = Math.Max(0, sampleCount - position);
+        return remainder == DatasetRemainder.Drop ? remaining / worldSize : (remaining + worldSize - 1) / worldSize;
+    }
+
+    /// <summary>
+    /// This rank's samples from <paramref name="position"/> on: entries position + rank, position + rank + world, … of the
+    /// global order, so after each rank has read k samples the ranks together have read exactly entries [position, position + k·world).
+    /// Padding wraps to the start of the order.
+    /// </summary>
+    public static int[] ForRank(int[] order, long position, int rank, int worldSize, DatasetRemainder remainder)
+    {
+        var n = order.Length;
+        var count = PerRank(n, position, worldSize, remainder);
+        var mine = new int[count];
+        for (long i = 0; i < count; i++)
+        {
+            var p = position + rank + (i * worldSize);
+            mine[i] = order[p < n ? p : (p - n) % n];
+        }
+
+        return mine;
+    }
+
+    private static void Shuffle(Span<int> items, ref SplitMix64 rng)
+    {
+        for (var i = items.Length - 1; i > 0; i--)
+        {
+            var j = (int)rng.NextBelow((ulong)i + 1);
+            (items[i], items[j]) = (items[j], items[i]);
+        }
+    }
+
+    private struct SplitMix64(ulong state)
+    {
+        private ulong _state = state;
+
+        public ulong Next()
+        {
+            var z = _state += 0x9E3779B97F4A7C15UL;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return z ^ (z >> 31);
+        }
+
+        /// <summary>Lemire's multiply-high: uniform enough for shuffling (bias below 2^-32 for any count we allow).</summary>
+        public ulong NextBelow(ulong bound) => Math.BigMul(Next(), bound, out _);
+    }
+}

@@ -1,0 +1,611 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Lustre.Client;
+using Lustre.Dataset.Formats;
+using Lustre.IO;
+
+namespace Lustre.Dataset;
+
+/// <summary>
+/// Reads the samples of one or more shard files (our indexed format, WebDataset tar, TFRecord, token <c>.bin</c>) for a
+/// training loop: in a deterministic shuffled order from (seed, epoch), partitioned between ranks, prefetched under a byte
+/// budget with neighbouring samples coalesced into large parallel reads, and resumable mid-epoch from <see cref="GetState"/>.
+/// One enumeration at a time; each yielded <see cref="DatasetSample"/> must be disposed.
+/// </summary>
+public sealed class LustreDataset : IAsyncDisposable
+{
+    private readonly LustreFile[] _files;
+    private readonly SampleIndex _index;
+    private readonly DatasetShuffle _shuffle;
+    private readonly int _shuffleWindow;
+    private readonly DatasetRemainder _remainder;
+    private readonly int _coalesceGap;
+    private readonly int _maxReadSize;
+    private readonly int _prefetchWindow;
+    private readonly long _windowBytes;
+    private readonly ByteBudget _budget;
+    private readonly SemaphoreSlim _reads;
+    private int _epoch;
+    private long _position;
+    private int _reading;
+    private long _samplesRead;
+    private long _bytesRead;
+    private long _bytesFetched;
+    private long _readCount;
+    private long _stallTicks;
+    private bool _disposed;
+
+    private LustreDataset(LustreFile[] files, SampleIndex index, LustreDatasetOptions options)
+    {
+        _files = files;
+        _index = index;
+        _shuffle = options.Shuffle;
+        _shuffleWindow = options.ShuffleWindow;
+        _remainder = options.Remainder;
+        _coalesceGap = options.CoalesceGap;
+        _maxReadSize = options.MaxReadSize;
+        // Shard-aware order is a permutation of each window of consecutive samples: plan a whole shuffle window (this
+        // rank's share of it) at once, or each prefetch window is a sparse pick from the window's span and coalescing
+        // reads the same span again for every pick (16× the bytes for 4 KiB samples with the defaults).
+        _prefetchWindow = options.Shuffle == DatasetShuffle.ShardWindow
+            ? Math.Max(options.PrefetchWindow, (int)Math.Min(1 << 20, ((long)options.ShuffleWindow + options.ResolvedWorldSize - 1) / options.ResolvedWorldSize))
+            : options.PrefetchWindow;
+        _budget = new ByteBudget(options.PrefetchBudget);
+        _windowBytes = Math.Max(1, options.PrefetchBudget / 4);
+        _reads = new SemaphoreSlim(options.MaxConcurrentReads, options.MaxConcurrentReads);
+        Rank = options.ResolvedRank;
+        WorldSize = options.ResolvedWorldSize;
+        Seed = options.ResumeFrom?.Seed ?? options.Seed;
+        _epoch = options.ResumeFrom?.Epoch ?? options.Epoch;
+        _position = options.ResumeFrom?.Position ?? 0;
+    }
+
+    /// <summary>The number of samples in all shards together.</summary>
+    public long Count => _index.Count;
+
+    /// <summary>The shard files, in the order their samples are numbered.</summary>
+    public IReadOnlyList<string> Shards => _index.ShardPaths;
+
+    /// <summary>This reader's rank.</summary>
+    public int Rank { get; }
+
+    /// <summary>The number of ranks the epochs are divided between.</summary>
+    public int WorldSize { get; }
+
+    /// <summary>The shuffle seed.</summary>
+    public ulong Seed { get; }
+
+    /// <summary>The epoch that <see cref="ReadAsync"/> reads next; it advances when the last sample of an epoch is handed out.</summary>
+    public int Epoch => Volatile.Read(ref _epoch);
+
+    /// <summary>The samples this rank has still to read in the current epoch.</summary>
+    public long RemainingInEpoch => EpochOrder.PerRank(_index.Count, Interlocked.Read(ref _position), WorldSize, _remainder);
+
+    /// <summary>What the reader has done so far.</summary>
+    public DatasetStatistics Statistics => new(
+        Interlocked.Read(ref _samplesRead),
+        Interlocked.Read(ref _bytesRead),
+        Interlocked.Read(ref _bytesFetched),
+        Interlocked.Read(ref _readCount),
+        Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _stallTicks)),
+        _budget.InUse);
+
+    /// <summary>Opens the shards under <paramref name="path"/> (a shard file, or a directory of them).</summary>
+    public static Task<LustreDataset> OpenAsync(LustreClient client, string path, LustreDatasetOptions? options = null, CancellationToken cancellationToken = default) =>
+        OpenAsync(client, [path], options, cancellationToken);
+
+    /// <summary>
+    /// Opens shard files and directories of them (a directory contributes its files in name order: with
+    /// <see cref="DatasetFormat.Auto"/> those with a known extension, else all). Formats without an index are scanned
+    /// once here: tar headers and TFRecord lengths (with their CRCs) are read, not the samples.
+    /// </summary>
+    public static async Task<LustreDataset> OpenAsync(LustreClient client, IEnumerable<string> paths, LustreDatasetOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(paths);
+        options ??= new LustreDatasetOptions();
+        options.Validate();
+        var shards = new List<(string Path, DatasetFormat Format)>();
+        foreach (var path in paths)
+        {
+            var info = await client.GetInfoAsync(path, cancellationToken).ConfigureAwait(false);
+            if (!info.IsDirectory)
+            {
+                shards.Add((info.Path, FormatOf(info.Path, options.Format) ?? throw new ArgumentException($"{info.Path}: cannot tell the format from the extension; set {nameof(LustreDatasetOptions)}.{nameof(LustreDatasetOptions.Format)}.", nameof(paths))));
+                continue;
+            }
+
+            var found = new List<(string, DatasetFormat)>();
+            await foreach (var entry in client.EnumerateDirectoryAsync(path, cancellationToken).ConfigureAwait(false))
+            {
+                if (!entry.IsDirectory && FormatOf(entry.Path, options.Format) is { } format)
+                {
+                    found.Add((entry.Path, format));
+                }
+            }
+
+            found.Sort((a, b) => string.CompareOrdinal(a.Item1, b.Item1));
+            shards.AddRange(found);
+        }
+
+        if (shards.Count == 0)
+        {
+            throw new ArgumentException("No shard files found in the given paths.", nameof(paths));
+        }
+
+        var files = new List<LustreFile>(shards.Count);
+        try
+        {
+            var builder = new SampleIndexBuilder();
+            foreach (var (path, format) in shards)
+            {
+                var file = await client.OpenFileAsync(path, FileMode.Open, access: FileAccess.Read, cancellationToken: cancellationToken).ConfigureAwait(false);
+                files.Add(file);
+                builder.BeginShard(path, format);
+                var first = builder.Count;
+                switch (format)
+                {
+                    case DatasetFormat.Indexed:
+                        await IndexedShard.ScanAsync(file, builder, cancellationToken).ConfigureAwait(false);
+                        builder.CheckRequired(first, options.RequiredFields);
+                        break;
+                    case DatasetFormat.WebDataset:
+                        await TarShard.ScanAsync(file, builder, options.RequiredFields, cancellationToken).ConfigureAwait(false);
+                        break;
+                    case DatasetFormat.TfRecord:
+                        await TfRecordShard.ScanAsync(file, builder, cancellationToken).ConfigureAwait(false);
+                        builder.CheckRequired(first, options.RequiredFields);
+                        break;
+                    default:
+                        TokenShard.Scan(file, builder, options.TokenWidth, options.SequenceLength);
+                        builder.CheckRequired(first, options.RequiredFields);
+                        break;
+                }
+            }
+
+            var index = builder.Build();
+            if (options.ResumeFrom is { } state)
+            {
+                if (state.SampleCount != index.Count)
+                {
+                    throw new ArgumentException($"The state was saved for {state.SampleCount} samples; these shards hold {index.Count}.", nameof(options));
+                }
+
+                if (state.Position < 0 || state.Epoch < 0)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(options), state, "The state's epoch and position must not be negative.");
+                }
+            }
+
+            return new LustreDataset([.. files], index, options);
+        }
+        catch
+        {
+            foreach (var file in files)
+            {
+                await file.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The state to resume from: seed, epoch, and the position in the epoch's global order up to which the ranks have
+    /// read, assuming every rank has read as many samples as this one (as equal per-rank counts and lockstep training give).
+    /// </summary>
+    public LustreDatasetState GetState() => new(Seed, Epoch, Interlocked.Read(ref _position), _index.Count);
+
+    /// <summary>Starts <paramref name="epoch"/> from its beginning at the next <see cref="ReadAsync"/>.</summary>
+    public void SetEpoch(int epoch)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(epoch);
+        if (Volatile.Read(ref _reading) != 0)
+        {
+            throw new InvalidOperationException("Cannot change the epoch while it is being read.");
+        }
+
+        Volatile.Write(ref _epoch, epoch);
+        Interlocked.Exchange(ref _position, 0);
+    }
+
+    /// <summary>The <see cref="DatasetSample.Index"/> of each sample this rank will read in the rest of the current epoch, in order.</summary>
+    public long[] GetSampleOrder()
+    {
+        var mine = PlanRank(Epoch, Interlocked.Read(ref _position));
+        var result = new long[mine.Length];
+        for (var i = 0; i < mine.Length; i++)
+        {
+            result[i] = mine[i];
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Yields this rank's samples for the rest of the current epoch, then advances to the next epoch. Stop early and the
+    /// position stays after the last sample handed out. Dispose every sample; its fields are valid until then.
+    /// </summary>
+    public async IAsyncEnumerable<DatasetSample> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Interlocked.Exchange(ref _reading, 1) != 0)
+        {
+            throw new InvalidOperationException("The dataset is already being read; one enumeration at a time.");
+        }
+
+        var epoch = Epoch;
+        var start = Interlocked.Read(ref _position);
+        var mine = PlanRank(epoch, start);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var channel = Channel.CreateBounded<Task<DatasetSample[]>>(new BoundedChannelOptions(64) { SingleReader = true, SingleWriter = true });
+        var producer = ProduceAsync(mine, channel.Writer, cts.Token);
+        DatasetSample[]? window = null;
+        var next = 0;
+        long consumed = 0;
+        try
+        {
+            while (true)
+            {
+                long stallStart = 0;
+                if (!channel.Reader.TryRead(out var pending))
+                {
+                    stallStart = Stopwatch.GetTimestamp();
+                    if (!await channel.Reader.WaitToReadAsync(cts.Token).ConfigureAwait(false) || !channel.Reader.TryRead(out pending))
+                    {
+                        break;
+                    }
+                }
+
+                if (!pending.IsCompleted && stallStart == 0)
+                {
+                    stallStart = Stopwatch.GetTimestamp();
+                }
+
+                window = await pending.ConfigureAwait(false);
+                next = 0;
+                if (stallStart != 0)
+                {
+                    var ticks = Stopwatch.GetTimestamp() - stallStart;
+                    Interlocked.Add(ref _stallTicks, ticks);
+                    DatasetMetrics.Stall.Record(Stopwatch.GetElapsedTime(0, ticks).TotalSeconds);
+                }
+
+                while (next < window.Length)
+                {
+                    var sample = window[next];
+                    window[next++] = null!;
+                    consumed++;
+                    if (consumed == mine.Length)
+                    {
+                        Volatile.Write(ref _epoch, epoch + 1);
+                        Interlocked.Exchange(ref _position, 0);
+                    }
+                    else
+                    {
+                        Interlocked.Exchange(ref _position, start + (consumed * WorldSize));
+                    }
+
+                    var length = sample.Length;
+                    Interlocked.Increment(ref _samplesRead);
+                    Interlocked.Add(ref _bytesRead, length);
+                    DatasetMetrics.Samples.Add(1);
+                    DatasetMetrics.Bytes.Add(length);
+                    yield return sample;
+                }
+            }
+
+            if (mine.Length == 0)
+            {
+                Volatile.Write(ref _epoch, epoch + 1);
+                Interlocked.Exchange(ref _position, 0);
+            }
+        }
+        finally
+        {
+            await cts.CancelAsync().ConfigureAwait(false);
+            if (window is not null)
+            {
+                for (; next < window.Length; next++)
+                {
+                    window[next]?.Dispose();
+                }
+            }
+
+            await producer.ConfigureAwait(false);
+            while (channel.Reader.TryRead(out var left))
+            {
+                await DisposeWhenDoneAsync(left).ConfigureAwait(false);
+            }
+
+            Volatile.Write(ref _reading, 0);
+        }
+    }
+
+    /// <summary>
+    /// Yields this rank's samples for the rest of the current epoch in batches of <paramref name="batchSize"/> (the last one
+    /// smaller unless <paramref name="dropLast"/>). Disposing a batch disposes its samples.
+    /// </summary>
+    public async IAsyncEnumerable<DatasetBatch> ReadBatchesAsync(int batchSize, bool dropLast = false, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var samples = new List<DatasetSample>(batchSize);
+        try
+        {
+            await foreach (var sample in ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                samples.Add(sample);
+                if (samples.Count == batchSize)
+                {
+                    var batch = new DatasetBatch([.. samples]);
+                    samples.Clear();
+                    yield return batch;
+                }
+            }
+
+            if (samples.Count > 0 && !dropLast)
+            {
+                var batch = new DatasetBatch([.. samples]);
+                samples.Clear();
+                yield return batch;
+            }
+        }
+        finally
+        {
+            foreach (var sample in samples)
+            {
+                sample.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Closes the shard files. Samples already handed out stay valid until disposed.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        foreach (var file in _files)
+        {
+            await file.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _reads.Dispose();
+    }
+
+    private static DatasetFormat? FormatOf(string path, DatasetFormat format)
+    {
+        if (format != DatasetFormat.Auto)
+        {
+            return format;
+        }
+
+        var extension = Path.GetExtension(path);
+        return extension.ToUpperInvariant() switch
+        {
+            ".LDS" => DatasetFormat.Indexed,
+            ".TAR" => DatasetFormat.WebDataset,
+            ".TFRECORD" or ".TFRECORDS" => DatasetFormat.TfRecord,
+            ".BIN" => DatasetFormat.Tokens,
+            _ => null,
+        };
+    }
+
+    private int[] PlanRank(int epoch, long position)
+    {
+        var order = EpochOrder.Permute(_shuffle, Seed, epoch, _index.ShardStarts, _shuffleWindow);
+        return EpochOrder.ForRank(order, position, Rank, WorldSize, _remainder);
+    }
+
+    /// <summary>
+    /// Cuts this rank's order into windows, sorts each window by shard and offset, merges neighbours into reads of at most
+    /// <c>MaxReadSize</c>, and starts each read as soon as the budget has room, in order; the consumer gets the windows in order.
+    /// </summary>
+    private async Task ProduceAsync(int[] mine, ChannelWriter<Task<DatasetSample[]>> writer, CancellationToken cancellationToken)
+    {
+        Exception? failure = null;
+        try
+        {
+            var at = 0;
+            while (at < mine.Length)
+            {
+                var end = at;
+                long bytes = 0;
+                while (end < mine.Length && end - at < _prefetchWindow && (end == at || bytes + _index.Length[mine[end]] <= _windowBytes))
+                {
+                    bytes += _index.Length[mine[end]];
+                    end++;
+                }
+
+                // Gaps read by coalescing count too: halve the window until its reads fit in half the budget, so the
+                // producer never waits for bytes that only the window it is still building could give back.
+                var (groups, groupOf, total) = PlanReads(mine, at, end);
+                while (end - at > 1 && total > _windowBytes * 2)
+                {
+                    end = at + ((end - at) / 2);
+                    (groups, groupOf, total) = PlanReads(mine, at, end);
+                }
+
+                await _budget.AcquireAsync(total, cancellationToken).ConfigureAwait(false);
+                var buffers = new SharedBuffer[groups.Count];
+                var reads = new Task[groups.Count];
+                for (var g = 0; g < groups.Count; g++)
+                {
+                    buffers[g] = new SharedBuffer(groups[g].Length, _budget);
+                    reads[g] = ReadGroupAsync(groups[g], buffers[g], cancellationToken);
+                }
+
+                var window = AssembleAsync(mine, at, end, groups, groupOf, buffers, reads);
+                if (!writer.TryWrite(window))
+                {
+                    try
+                    {
+                        await writer.WriteAsync(window, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        await DisposeWhenDoneAsync(window).ConfigureAwait(false);
+                        throw;
+                    }
+                }
+
+                at = end;
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+        finally
+        {
+            writer.TryComplete(failure);
+        }
+    }
+
+    private (List<ReadGroup> Groups, int[] GroupOf, long Total) PlanReads(int[] mine, int start, int end)
+    {
+        var count = end - start;
+        var keys = new (int Shard, long Offset)[count];
+        var positions = new int[count];
+        for (var k = 0; k < count; k++)
+        {
+            var id = mine[start + k];
+            keys[k] = (_index.Shard[id], _index.Offset[id]);
+            positions[k] = k;
+        }
+
+        Array.Sort(keys, positions);
+        var groups = new List<ReadGroup>();
+        var groupOf = new int[count];
+        var current = default(ReadGroup);
+        for (var k = 0; k < count; k++)
+        {
+            var id = mine[start + positions[k]];
+            var (shard, offset) = keys[k];
+            var sampleEnd = offset + _index.Length[id];
+            if (groups.Count > 0 && shard == current.Shard && _coalesceGap >= 0 && offset - current.End <= _coalesceGap
+                && Math.Max(sampleEnd, current.End) - current.Offset <= _maxReadSize)
+            {
+                current = current with { End = Math.Max(current.End, sampleEnd) };
+                groups[^1] = current;
+            }
+            else
+            {
+                current = new ReadGroup(shard, offset, sampleEnd);
+                groups.Add(current);
+            }
+
+            groupOf[positions[k]] = groups.Count - 1;
+        }
+
+        long total = 0;
+        foreach (var group in groups)
+        {
+            total += group.Length;
+        }
+
+        return (groups, groupOf, total);
+    }
+
+    private async Task ReadGroupAsync(ReadGroup group, SharedBuffer buffer, CancellationToken cancellationToken)
+    {
+        await _reads.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var file = _files[group.Shard];
+            var read = await file.ReadAtAsync(group.Offset, buffer.Memory, cancellationToken).ConfigureAwait(false);
+            if (read != group.Length)
+            {
+                throw new DatasetFormatException(file.Path, group.Offset + read, $"the shard ends before the samples its index lists (read {read} of {group.Length} bytes at {group.Offset}); was it truncated after opening?");
+            }
+        }
+        finally
+        {
+            _reads.Release();
+        }
+
+        Interlocked.Increment(ref _readCount);
+        Interlocked.Add(ref _bytesFetched, group.Length);
+        DatasetMetrics.Reads.Add(1);
+    }
+
+    /// <summary>Waits for a window's reads, then cuts the samples (with their fields) out of the shared buffers, checking TFRecord CRCs.</summary>
+    private async Task<DatasetSample[]> AssembleAsync(int[] mine, int start, int end, List<ReadGroup> groups, int[] groupOf, SharedBuffer[] buffers, Task[] reads)
+    {
+        var samples = new DatasetSample[end - start];
+        var made = 0;
+        try
+        {
+            await Task.WhenAll(reads).ConfigureAwait(false);
+            for (; made < samples.Length; made++)
+            {
+                var id = mine[start + made];
+                var g = groupOf[made];
+                var relative = (int)(_index.Offset[id] - groups[g].Offset);
+                var memory = buffers[g].Memory;
+                var shard = _index.Shard[id];
+                if (_index.ShardFormats[shard] == DatasetFormat.TfRecord)
+                {
+                    TfRecordShard.Verify(memory.Span.Slice(relative, _index.Length[id]), _index.ShardPaths[shard], _index.Offset[id]);
+                }
+
+                var first = _index.FieldStart[id];
+                var fields = new DatasetField[_index.FieldStart[id + 1] - first];
+                for (var f = 0; f < fields.Length; f++)
+                {
+                    var e = first + f;
+                    fields[f] = new DatasetField(_index.FieldNames[_index.FieldName[e]], memory.Slice(relative + _index.FieldOffset[e], _index.FieldLength[e]));
+                }
+
+                var key = _index.Keys[id] ?? id.ToString(CultureInfo.InvariantCulture);
+                samples[made] = new DatasetSample(id, key, _index.ShardPaths[shard], fields, buffers[g].AddReference());
+            }
+
+            return samples;
+        }
+        catch
+        {
+            for (var i = 0; i < made; i++)
+            {
+                samples[i].Dispose();
+            }
+
+            throw;
+        }
+        finally
+        {
+            foreach (var buffer in buffers)
+            {
+                buffer.Release();
+            }
+        }
+    }
+
+    private static async Task DisposeWhenDoneAsync(Task<DatasetSample[]> window)
+    {
+        try
+        {
+            foreach (var sample in await window.ConfigureAwait(false))
+            {
+                sample?.Dispose();
+            }
+        }
+        catch (Exception)
+        {
+            // The window failed or was cancelled; its buffers are already released.
+        }
+    }
+
+    private readonly record struct ReadGroup(int Shard, long Offset, long End)
+    {
+        public int Length => (int)(End - Offset);
+    }
+}

@@ -1,0 +1,115 @@
+using System.Globalization;
+
+namespace Lustre.Dataset;
+
+/// <summary>Settings of a <see cref="LustreDataset"/>. Every value has a documented default; they are checked once when the dataset opens.</summary>
+public sealed class LustreDatasetOptions
+{
+    /// <summary>The format of the shards (default <see cref="DatasetFormat.Auto"/>: by each file's extension).</summary>
+    public DatasetFormat Format { get; set; } = DatasetFormat.Auto;
+
+    /// <summary>The order of each epoch (default <see cref="DatasetShuffle.Global"/>).</summary>
+    public DatasetShuffle Shuffle { get; set; } = DatasetShuffle.Global;
+
+    /// <summary>The shuffle seed (default 0). The same seed and epoch give the same order on every machine and every run.</summary>
+    public ulong Seed { get; set; }
+
+    /// <summary>The first epoch to read (default 0); ignored when <see cref="ResumeFrom"/> is set.</summary>
+    public int Epoch { get; set; }
+
+    /// <summary>Samples per shuffle window for <see cref="DatasetShuffle.ShardWindow"/> (default 16,384). 1 to 2^30.</summary>
+    public int ShuffleWindow { get; set; } = 16_384;
+
+    /// <summary>This process's rank, 0 to <see cref="WorldSize"/> − 1. Default: the <c>RANK</c> environment variable, else 0.</summary>
+    public int? Rank { get; set; }
+
+    /// <summary>The number of ranks sharing the epoch. Default: the <c>WORLD_SIZE</c> environment variable, else 1.</summary>
+    public int? WorldSize { get; set; }
+
+    /// <summary>Equal counts per rank by dropping or by padding the remainder (default <see cref="DatasetRemainder.Drop"/>).</summary>
+    public DatasetRemainder Remainder { get; set; } = DatasetRemainder.Drop;
+
+    /// <summary>Bytes the prefetcher may hold, counting samples handed out and not yet disposed (default 64 MiB). At least 64 KiB.</summary>
+    public long PrefetchBudget { get; set; } = 64L << 20;
+
+    /// <summary>Read requests in flight at once (default 16). 1 to 1024. Each fans out to the OSTs of its range.</summary>
+    public int MaxConcurrentReads { get; set; } = 16;
+
+    /// <summary>Neighbouring samples of one shard no further apart than this are read with one request (default 64 KiB; 0 merges only adjacent ones; −1 never merges).</summary>
+    public int CoalesceGap { get; set; } = 64 << 10;
+
+    /// <summary>The largest coalesced read in bytes (default 4 MiB). 4 KiB to 256 MiB.</summary>
+    public int MaxReadSize { get; set; } = 4 << 20;
+
+    /// <summary>Samples the prefetcher plans together, sorted by position to find neighbours (default 1,024). 1 to 1,048,576.</summary>
+    public int PrefetchWindow { get; set; } = 1024;
+
+    /// <summary>Fields every sample must have (default none); a sample without one fails at open with its shard and key.</summary>
+    public IReadOnlyList<string> RequiredFields { get; set; } = [];
+
+    /// <summary>Bytes per token for <see cref="DatasetFormat.Tokens"/>: 2 (uint16) or 4 (uint32). Default 2.</summary>
+    public int TokenWidth { get; set; } = 2;
+
+    /// <summary>Tokens per sample for <see cref="DatasetFormat.Tokens"/> (default 1,024). At least 1.</summary>
+    public int SequenceLength { get; set; } = 1024;
+
+    /// <summary>Resume from a state saved by <see cref="LustreDataset.GetState"/>: its seed, epoch and position win over <see cref="Seed"/> and <see cref="Epoch"/>.</summary>
+    public LustreDatasetState? ResumeFrom { get; set; }
+
+    internal int ResolvedRank { get; private set; }
+
+    internal int ResolvedWorldSize { get; private set; }
+
+    internal void Validate()
+    {
+        ResolvedWorldSize = WorldSize ?? FromEnvironment("WORLD_SIZE") ?? 1;
+        ResolvedRank = Rank ?? FromEnvironment("RANK") ?? 0;
+        if (ResolvedWorldSize < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(WorldSize), ResolvedWorldSize, $"{nameof(WorldSize)} (or WORLD_SIZE) must be at least 1.");
+        }
+
+        if (ResolvedRank < 0 || ResolvedRank >= ResolvedWorldSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Rank), ResolvedRank, $"{nameof(Rank)} (or RANK) must be between 0 and {ResolvedWorldSize - 1} for a world size of {ResolvedWorldSize}.");
+        }
+
+        Check(ShuffleWindow, 1, 1 << 30, nameof(ShuffleWindow));
+        Check(MaxConcurrentReads, 1, 1024, nameof(MaxConcurrentReads));
+        Check(CoalesceGap, -1, int.MaxValue, nameof(CoalesceGap));
+        Check(MaxReadSize, 4 << 10, 256 << 20, nameof(MaxReadSize));
+        Check(PrefetchWindow, 1, 1 << 20, nameof(PrefetchWindow));
+        Check(SequenceLength, 1, int.MaxValue, nameof(SequenceLength));
+        Check(Epoch, 0, int.MaxValue, nameof(Epoch));
+        if (TokenWidth is not (2 or 4))
+        {
+            throw new ArgumentOutOfRangeException(nameof(TokenWidth), TokenWidth, $"{nameof(TokenWidth)} must be 2 (uint16) or 4 (uint32).");
+        }
+
+        if (PrefetchBudget < 64 << 10)
+        {
+            throw new ArgumentOutOfRangeException(nameof(PrefetchBudget), PrefetchBudget, $"{nameof(PrefetchBudget)} must be at least 64 KiB.");
+        }
+
+        ArgumentNullException.ThrowIfNull(RequiredFields, nameof(RequiredFields));
+        if (!Enum.IsDefined(Format) || !Enum.IsDefined(Shuffle) || !Enum.IsDefined(Remainder))
+        {
+            throw new ArgumentException($"Unknown {nameof(Format)}, {nameof(Shuffle)} or {nameof(Remainder)} value.", nameof(Format));
+        }
+    }
+
+    private static int? FromEnvironment(string name) =>
+        Environment.GetEnvironmentVariable(name) is { Length: > 0 } text
+            ? int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
+                ? value
+                : throw new ArgumentException($"The environment variable {name}='{text}' is not an integer.", name)
+            : null;
+
+    private static void Check(int value, int min, int max, string name)
+    {
+        if (value < min || value > max)
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be between {min} and {max}.");
+        }
+    }
+}

@@ -1,0 +1,249 @@
+using System.Globalization;
+using System.Text;
+using Lustre.Benchmarks.Runner;
+using Lustre.Client;
+using Lustre.Dataset;
+using Lustre.Server.Cluster;
+
+namespace Lustre.Benchmarks.Dataset;
+
+/// <summary>
+/// <c>dataset [--quick] [--markdown FILE] [--only small|large] [--small-count N] [--large-count N] [--small-size 4K]
+/// [--large-size 100K] [--modes shard,global] [--compute-us 50] [--shard-size 256M] [--budget B] [--reads N] [--gap B]
+/// [--max-read B] [--prefetch-window N] [--shuffle-window N] [--dir DIR] [--verify-all] [--fail-on-miss]</c>:
+/// samples written with DatasetWriter into indexed shards on an embedded 4-OST cluster, then one shuffled epoch with
+/// one client, against the same order read with local <see cref="RandomAccess"/> reads of byte-identical shard files
+/// on the same disk; then the same epoch with a busy-wait of the compute time per sample, for the consumer's stall.
+/// Exit 1 when a sample is wrong or missing; 2 on a missed target with --fail-on-miss.
+/// </summary>
+internal static class DatasetBenchmark
+{
+    private const int OstCount = 4;
+    private const double RateTarget = 0.8;
+    private const double StallTarget = 0.05;
+
+    public static async Task<int> RunAsync(string[] rawArgs)
+    {
+        var args = new RunnerArguments(rawArgs);
+        var settings = DatasetSettings.Parse(args);
+        var markdown = args.Text("markdown");
+        var failOnMiss = args.Flag("fail-on-miss");
+        args.ThrowIfUnused();
+
+        var scratch = Path.Combine(settings.Directory, $"lustre-dsbench-{Environment.ProcessId}-{DateTime.UtcNow:yyyyMMddHHmmss}");
+        Directory.CreateDirectory(scratch);
+        var machine = MachineInfo.Describe(scratch);
+        var loadBefore = MachineInfo.LoadAverage();
+        Console.WriteLine($"machine: {machine}; load average {loadBefore}");
+        Console.WriteLine($"run: {settings.Describe()}");
+        var rates = new List<(DatasetScale Scale, DatasetShuffle Mode, EpochResult Ours, EpochResult Local)>();
+        var stalls = new List<(DatasetScale Scale, DatasetShuffle Mode, EpochResult Ours)>();
+        var phases = new List<(string Name, string Rate, PhaseCost Cost, string Note)>();
+        var ok = true;
+        try
+        {
+            foreach (var scale in settings.Scales)
+            {
+                var folder = Path.Combine(scratch, $"{scale.SampleSize}");
+                ok &= await RunScaleAsync(scale, folder, settings, rates, stalls, phases);
+
+                // Free the page cache and the disk for the next scale.
+                TryDelete(folder);
+            }
+        }
+        finally
+        {
+            TryDelete(scratch);
+        }
+
+        var judged = !settings.Quick;
+        var text = Table(rates, stalls, phases, judged, settings.Compute);
+        Console.WriteLine();
+        Console.WriteLine(text);
+        if (markdown is not null)
+        {
+            var load = $"1-minute load average {loadBefore} at start, {MachineInfo.LoadAverage()} at end";
+            var command = string.Join(' ', ["dotnet run -c Release --project benchmarks/Lustre.Benchmarks -- dataset", .. rawArgs]);
+            await File.WriteAllTextAsync(markdown, $"Command: `{command}`\n\nMachine: {machine}; {load}\n\nRun: {settings.Describe()}; run at {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC\n\n{text}");
+            Console.WriteLine($"table written to {markdown}");
+        }
+
+        if (!ok)
+        {
+            Console.Error.WriteLine("FAILED: a sample read differs from what was written, or an epoch missed samples.");
+            return 1;
+        }
+
+        var missed = rates.Count(r => Ratio(r.Ours, r.Local) < RateTarget) + stalls.Count(s => s.Ours.WaitedShare >= StallTarget);
+        return judged && failOnMiss && missed > 0 ? 2 : 0;
+    }
+
+    private static async Task<bool> RunScaleAsync(
+        DatasetScale scale,
+        string folder,
+        DatasetSettings settings,
+        List<(DatasetScale Scale, DatasetShuffle Mode, EpochResult Ours, EpochResult Local)> rates,
+        List<(DatasetScale Scale, DatasetShuffle Mode, EpochResult Ours)> stalls,
+        List<(string Name, string Rate, PhaseCost Cost, string Note)> phases)
+    {
+        var ok = true;
+        var content = new SampleContent(seed: 20240611, scale.SampleSize);
+        await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions
+        {
+            OstCount = OstCount,
+            DataDirectory = Path.Combine(folder, "cluster"),
+            DeleteDataOnDispose = true,
+        });
+        await using var client = new LustreClient(cluster.Address);
+        const string directory = "/bench/dataset";
+        Console.WriteLine($"== {scale.Describe()}");
+
+        // Write: the samples in index order, one field each.
+        var shards = await WriteAsync(client, directory, scale, content, settings);
+        phases.Add(shards.Phase);
+        Print(shards.Phase);
+        using var local = await CopyAsync(client, shards.Paths, Path.Combine(folder, "local"), phases);
+
+        foreach (var mode in settings.Modes)
+        {
+            var options = ReaderOptions(settings, mode);
+            var order = await DatasetEpoch.OrderAsync(client, directory, options);
+            var baseline = DatasetEpoch.Local($"local RandomAccess, {Name(mode)}, {scale.Describe()}", local, order, content, settings.VerifyAll, TimeSpan.Zero);
+            ok &= Check(baseline, phases);
+            var ours = await DatasetEpoch.RunAsync($"ours LustreDataset, {Name(mode)}, {scale.Describe()}", client, directory, options, content, settings.VerifyAll, TimeSpan.Zero);
+            ok &= Check(ours, phases);
+            rates.Add((scale, mode, ours, baseline));
+        }
+
+        foreach (var mode in settings.ComputeModes)
+        {
+            var options = ReaderOptions(settings, mode);
+            var ours = await DatasetEpoch.RunAsync($"ours LustreDataset + {settings.Compute.TotalMicroseconds:0} µs compute/sample, {Name(mode)}, {scale.Describe()}", client, directory, options, content, settings.VerifyAll, settings.Compute);
+            ok &= Check(ours, phases);
+            stalls.Add((scale, mode, ours));
+        }
+
+        return ok;
+    }
+
+    private static LustreDatasetOptions ReaderOptions(DatasetSettings settings, DatasetShuffle mode)
+    {
+        var r = settings.Reader;
+        return new LustreDatasetOptions
+        {
+            Shuffle = mode,
+            Seed = r.Seed,
+            Epoch = 0,
+            Rank = 0,
+            WorldSize = 1,
+            PrefetchBudget = r.PrefetchBudget,
+            MaxConcurrentReads = r.MaxConcurrentReads,
+            CoalesceGap = r.CoalesceGap,
+            MaxReadSize = r.MaxReadSize,
+            PrefetchWindow = r.PrefetchWindow,
+            ShuffleWindow = r.ShuffleWindow,
+        };
+    }
+
+    private static async Task<(IReadOnlyList<string> Paths, (string, string, PhaseCost, string) Phase)> WriteAsync(LustreClient client, string directory, DatasetScale scale, SampleContent content, DatasetSettings settings)
+    {
+        var buffer = new byte[scale.SampleSize];
+        var meter = new PhaseMeter();
+        IReadOnlyList<string> shards;
+        await using (var writer = await DatasetWriter.CreateAsync(client, directory, new DatasetWriterOptions { TargetShardSize = settings.TargetShardSize }))
+        {
+            for (var i = 0; i < scale.Count; i++)
+            {
+                content.Fill(buffer, i);
+                await writer.WriteAsync(SampleContent.Key(i), "data", buffer);
+            }
+
+            await writer.CompleteAsync();
+            shards = [.. writer.Shards];
+        }
+
+        var cost = meter.Stop();
+        var bytes = (long)scale.Count * scale.SampleSize;
+        var rate = $"{scale.Count / cost.Wall.TotalSeconds:N0} samples/s, {bytes / cost.Wall.TotalSeconds / 1e9:0.00} GB/s";
+        return (shards, ($"ours DatasetWriter write + flush, {scale.Describe()}", rate, cost, $"{shards.Count} shards"));
+    }
+
+    private static async Task<LocalShards> CopyAsync(LustreClient client, IReadOnlyList<string> shards, string folder, List<(string, string, PhaseCost, string)> phases)
+    {
+        var meter = new PhaseMeter();
+        var local = await LocalShards.CopyAsync(client, shards, folder);
+        var phase = ("copy shards to local files + fsync (untimed setup)", "-", meter.Stop(), $"{local.Count:N0} samples indexed");
+        phases.Add(phase);
+        Print(phase);
+        return local;
+    }
+
+    private static bool Check(EpochResult result, List<(string, string, PhaseCost, string)> phases)
+    {
+        var stats = result.Reader is { } s
+            ? $"waited {result.Waited.TotalSeconds:0.00} s; {s.Reads:N0} reads, fetched {ResultTable.FormatBytes(s.BytesFetched)} for {ResultTable.FormatBytes(s.BytesRead)} ({(double)s.BytesFetched / Math.Max(1, s.BytesRead):0.00}×); reader stall {s.StallTime.TotalSeconds:0.00} s; open {result.Open.TotalMilliseconds:0} ms"
+            : $"in reads {result.Waited.TotalSeconds:0.00} s";
+        var phase = (result.Name, $"{result.SamplesPerSecond:N0} samples/s", result.Cost, stats);
+        phases.Add(phase);
+        Print(phase);
+        var ok = result.Wrong == 0 && result.Missing == 0;
+        Console.WriteLine($"  verify {result.Samples:N0} samples: {(ok ? "OK" : $"FAILED ({result.Wrong} wrong, {result.Missing} missing)")}");
+        return ok;
+    }
+
+    private static void Print((string Name, string Rate, PhaseCost Cost, string Note) phase) =>
+        Console.WriteLine($"  {phase.Name}: {phase.Rate} ({phase.Cost.Wall.TotalSeconds:0.00} s, CPU {phase.Cost.Cpu.TotalSeconds:0.00} s = {phase.Cost.CoresBusy:0.00} cores, allocated {ResultTable.FormatBytes(phase.Cost.AllocatedBytes)}; {phase.Note})");
+
+    private static double Ratio(EpochResult ours, EpochResult local) => ours.SamplesPerSecond / local.SamplesPerSecond;
+
+    private static string Name(DatasetShuffle mode) => mode == DatasetShuffle.ShardWindow ? "shard-aware shuffle" : "global shuffle";
+
+    private static string Table(
+        List<(DatasetScale Scale, DatasetShuffle Mode, EpochResult Ours, EpochResult Local)> rates,
+        List<(DatasetScale Scale, DatasetShuffle Mode, EpochResult Ours)> stalls,
+        List<(string Name, string Rate, PhaseCost Cost, string Note)> phases,
+        bool judge,
+        TimeSpan compute)
+    {
+        string Result(bool pass) => judge ? (pass ? "PASS" : "MISS") : "(quick: not judged)";
+        var text = new StringBuilder();
+        text.AppendLine("| samples | shuffle | ours (LustreDataset) | local RandomAccess | ratio | target | result |");
+        text.AppendLine("|---|---|---:|---:|---:|---:|---|");
+        foreach (var (scale, mode, ours, local) in rates)
+        {
+            var ratio = Ratio(ours, local);
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {scale.Describe()} | {Name(mode)} | {ours.SamplesPerSecond:N0} samples/s | {local.SamplesPerSecond:N0} samples/s | {ratio:0.00}× | ≥ {RateTarget:0.0}× | {Result(ratio >= RateTarget)} |");
+        }
+
+        text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"| samples | shuffle | epoch with {compute.TotalMicroseconds:0} µs compute/sample | samples/s | consumer waited | share of epoch | target | result |");
+        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---|");
+        foreach (var (scale, mode, ours) in stalls)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {scale.Describe()} | {Name(mode)} | {ours.Cost.Wall.TotalSeconds:0.00} s | {ours.SamplesPerSecond:N0} | {ours.Waited.TotalSeconds:0.000} s | {ours.WaitedShare * 100:0.0} % | < {StallTarget * 100:0} % | {Result(ours.WaitedShare < StallTarget)} |");
+        }
+
+        text.AppendLine();
+        text.AppendLine("| measured phase | rate | wall | CPU | cores busy | allocated | GCs (0/1/2) | notes |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---|");
+        foreach (var (name, rate, cost, note) in phases)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {name} | {rate} | {cost.Wall.TotalSeconds:0.00} s | {cost.Cpu.TotalSeconds:0.00} s | {cost.CoresBusy:0.00} | {ResultTable.FormatBytes(cost.AllocatedBytes)} | {cost.Gen0}/{cost.Gen1}/{cost.Gen2} | {note} |");
+        }
+
+        return text.ToString();
+    }
+
+    private static void TryDelete(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException ex)
+        {
+            Console.Error.WriteLine($"could not delete {directory}: {ex.Message}");
+        }
+    }
+}

@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using Lustre.Benchmarks.Runner;
+using Lustre.Client;
+using Lustre.Dataset;
+
+namespace Lustre.Benchmarks.Dataset;
+
+/// <summary>What one epoch measured: the rate, what the consumer waited, what the reader fetched, and what was wrong.</summary>
+internal sealed record EpochResult(string Name, long Samples, PhaseCost Cost, TimeSpan Waited, DatasetStatistics? Reader, long Wrong, long Missing, TimeSpan Open)
+{
+    public double SamplesPerSecond => Samples / Cost.Wall.TotalSeconds;
+
+    public double WaitedShare => Waited / Cost.Wall;
+}
+
+/// <summary>Our side: one epoch through <see cref="LustreDataset.ReadAsync"/>, timing every wait for the next sample.</summary>
+internal static class DatasetEpoch
+{
+    public static async Task<long[]> OrderAsync(LustreClient client, string directory, LustreDatasetOptions options)
+    {
+        await using var dataset = await LustreDataset.OpenAsync(client, directory, options);
+        return dataset.GetSampleOrder();
+    }
+
+    public static async Task<EpochResult> RunAsync(string name, LustreClient client, string directory, LustreDatasetOptions options, SampleContent content, bool verifyAll, TimeSpan compute)
+    {
+        var opening = Stopwatch.StartNew();
+        await using var dataset = await LustreDataset.OpenAsync(client, directory, options);
+        var open = opening.Elapsed;
+        var seen = new bool[dataset.Count];
+        var computeTicks = (long)(compute.TotalSeconds * Stopwatch.Frequency);
+        long wrong = 0;
+        long samples = 0;
+        long waited = 0;
+        var meter = new PhaseMeter();
+        await using (var samplesOf = dataset.ReadAsync().GetAsyncEnumerator())
+        {
+            while (true)
+            {
+                var start = Stopwatch.GetTimestamp();
+                if (!await samplesOf.MoveNextAsync())
+                {
+                    break;
+                }
+
+                var got = Stopwatch.GetTimestamp();
+                waited += got - start;
+                using var sample = samplesOf.Current;
+                var index = sample.Index;
+                if (sample.Fields.Count != 1 || !content.Check(sample.Fields[0].Data.Span, index, verifyAll) || sample.Key != SampleContent.Key(index) || seen[index])
+                {
+                    wrong++;
+                }
+
+                seen[index] = true;
+                samples++;
+                LocalShards.Spin(got, computeTicks);
+            }
+        }
+
+        var cost = meter.Stop();
+        var missing = seen.LongLength - seen.Count(s => s);
+        return new EpochResult(name, samples, cost, Stopwatch.GetElapsedTime(0, waited), dataset.Statistics, wrong, missing, open);
+    }
+
+    public static EpochResult Local(string name, LocalShards local, long[] order, SampleContent content, bool verifyAll, TimeSpan compute)
+    {
+        var meter = new PhaseMeter();
+        var wrong = local.Epoch(order, content, verifyAll, compute, out var readTicks);
+        var cost = meter.Stop();
+        return new EpochResult(name, order.Length, cost, Stopwatch.GetElapsedTime(0, readTicks), null, wrong, local.Count - order.Length, TimeSpan.Zero);
+    }
+}

@@ -1,0 +1,250 @@
+using System.Globalization;
+using System.Text;
+using Lustre.Benchmarks.Baselines;
+using Lustre.Benchmarks.Runner;
+using Lustre.Client;
+using Lustre.Server.Cluster;
+
+namespace Lustre.Benchmarks.Io500;
+
+/// <summary>
+/// <c>io500 [--quick] [--processes N] [--tasks N] [--params FILE] [--markdown FILE] [--dir DIR] [--keep] [--no-baselines] [--fail-on-miss]</c>:
+/// the IO500 phases against an embedded cluster, each phase also run on the local filesystem in the same run (the
+/// baseline), plus raw loopback TCP and the disk's durable-commit rate; prints ours / baseline / ratio / target per
+/// phase and the IO500 score of both. Exit code 1 when any data read back is wrong; 2 on a missed target with --fail-on-miss.
+/// </summary>
+internal static class Io500Benchmark
+{
+    private const string Root = "/io500";
+
+    public static async Task<int> RunAsync(string[] rawArgs)
+    {
+        var args = new RunnerArguments(rawArgs);
+        var quick = args.Flag("quick");
+        var parameterFile = Path.GetFullPath(args.Text("params") ?? Io500Settings.DefaultFile);
+        var settings = Io500Settings.Load(parameterFile, quick, args.Int("tasks", 0) is var t and > 0 ? t : null);
+        var processes = args.Int("processes", 0);
+        var markdown = args.Text("markdown");
+        var directory = args.Text("dir") ?? Path.GetTempPath();
+        var keep = args.Flag("keep");
+        var baselines = !args.Flag("no-baselines");
+        var failOnMiss = args.Flag("fail-on-miss");
+        args.ThrowIfUnused();
+
+        var scratch = Path.Combine(directory, $"lustre-io500-{Environment.ProcessId}-{DateTime.UtcNow:yyyyMMddHHmmss}");
+        var localRoot = Path.Combine(scratch, "local");
+        Directory.CreateDirectory(localRoot);
+        var machine = MachineInfo.Describe(scratch);
+        var loadBefore = MachineInfo.LoadAverage();
+        var taskKind = processes > 0 ? $"{settings.Tasks} tasks in {processes} worker processes" : $"{settings.Tasks} tasks in this process";
+        Console.WriteLine($"machine: {machine}; load average {loadBefore}");
+        Console.WriteLine($"run: {settings.Describe()}; {taskKind}");
+
+        var table = new ResultTable { BinaryUnits = true };
+        var phases = new Io500Phases(settings);
+        var ours = new Dictionary<Io500Phase, PhaseResult>();
+        var local = new Dictionary<Io500Phase, PhaseResult>();
+        PhaseResult? tcp = null;
+        PhaseResult? commitOne = null;
+        PhaseResult? commitMany = null;
+        var verified = true;
+        var clients = new List<LustreClient>();
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        try
+        {
+            await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions
+            {
+                OstCount = settings.OstCount,
+                DataDirectory = Path.Combine(scratch, "cluster"),
+                DeleteDataOnDispose = !keep,
+            });
+
+            // A client per task, as IO500's ranks each mount the filesystem.
+            var storages = new List<IIo500Storage>();
+            for (var i = 0; i < settings.Tasks; i++)
+            {
+                var client = new LustreClient(cluster.Address);
+                clients.Add(client);
+                storages.Add(new LustreIo500Storage(client, Root, settings.StripeSize));
+            }
+
+            await clients[0].CreateDirectoryAsync(Root);
+            await Io500Phases.PrepareAsync(storages[0]);
+            var localStorage = new LocalIo500Storage(localRoot);
+            await Io500Phases.PrepareAsync(localStorage);
+
+            await using IIo500Tasks ourTasks = processes > 0
+                ? await WorkerProcessTasks.StartAsync(processes, cluster.Address, Root, parameterFile, quick, settings.Tasks, phases, storages)
+                : new InProcessTasks(phases, storages, dedicatedThreads: false);
+            await using IIo500Tasks localTasks = new InProcessTasks(phases, Enumerable.Repeat<IIo500Storage>(localStorage, settings.Tasks).ToList(), dedicatedThreads: true);
+
+            if (baselines)
+            {
+                var connections = settings.Tasks * new LustreClientOptions().ConnectionsPerServer;
+                tcp = Report(table, await LoopbackTcpBaseline.MeasureAsync(connections, settings.Tasks * settings.IorEasyBytesPerTask, 1 << 20));
+                commitOne = Report(table, DurableCommitBaseline.Measure(scratch, 1, settings.DurableCommitDuration));
+                commitMany = Report(table, DurableCommitBaseline.Measure(scratch, settings.Tasks, settings.DurableCommitDuration));
+            }
+
+            foreach (var phase in Enum.GetValues<Io500Phase>())
+            {
+                // The baseline first, then ours, phase by phase: both see the machine in about the same state.
+                if (baselines)
+                {
+                    local[phase] = Report(table, await MeasureAsync(phase, "local", localTasks));
+                }
+
+                ours[phase] = Report(table, await MeasureAsync(phase, "ours", ourTasks));
+            }
+        }
+        catch (InvalidDataException ex)
+        {
+            Console.Error.WriteLine($"FAILED: {ex.Message}");
+            verified = false;
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+
+            if (!keep)
+            {
+                TryDelete(scratch);
+            }
+        }
+
+        Console.WriteLine($"all phases took {started.Elapsed.TotalSeconds:0.0} s");
+        if (!verified)
+        {
+            Console.Error.WriteLine("FAILED: data read back differs from what was written.");
+            return 1;
+        }
+
+        if (baselines)
+        {
+            Compare(table, ours, local, tcp!, commitMany!);
+        }
+
+        var judged = !settings.Quick;
+        var text = new StringBuilder();
+        text.AppendLine(Score(ours, local, baselines));
+        text.Append(table.ToMarkdown(judged));
+        Console.WriteLine();
+        Console.WriteLine(text);
+        if (markdown is not null)
+        {
+            var load = $"1-minute load average {loadBefore} at start, {MachineInfo.LoadAverage()} at end";
+            await File.WriteAllTextAsync(markdown, Document(machine, load, settings, taskKind, rawArgs, text.ToString()));
+            Console.WriteLine($"table written to {markdown}");
+        }
+
+        var missed = table.Comparisons.Count(c => !c.Passed);
+        return judged && failOnMiss && missed > 0 ? 2 : 0;
+    }
+
+    private static async Task<PhaseResult> MeasureAsync(Io500Phase phase, string side, IIo500Tasks tasks)
+    {
+        var meter = new PhaseMeter();
+        var units = await tasks.RunAsync(phase);
+        var cost = meter.Stop();
+        var name = $"{side}: {phase.Name()}";
+        return phase.IsBandwidth() ? PhaseMeter.Bytes(name, units, cost) : PhaseMeter.Operations(name, units, cost);
+    }
+
+    private static void Compare(ResultTable table, Dictionary<Io500Phase, PhaseResult> ours, Dictionary<Io500Phase, PhaseResult> local, PhaseResult tcp, PhaseResult commit)
+    {
+        foreach (var phase in Enum.GetValues<Io500Phase>())
+        {
+            var (baselineName, target) = phase switch
+            {
+                Io500Phase.IorEasyWrite => ("local write + fsync", 0.7),
+                Io500Phase.IorHardWrite => ("local shared-file write + fsync", 0.5),
+                Io500Phase.MdtestEasyWrite => ("local create + fsync each", 0.5),
+                Io500Phase.MdtestHardWrite => ("local create + write + fsync each", 0.5),
+                Io500Phase.IorEasyRead or Io500Phase.IorHardRead => ("local read, page cache", (double?)null),
+                _ => ("local", (double?)null),
+            };
+            table.Compare(phase.Name(), ours[phase], local[phase], baselineName, target);
+            if (phase == Io500Phase.IorEasyRead)
+            {
+                table.Compare("ior-easy-read vs network", ours[phase], tcp, "raw loopback TCP", 0.7);
+            }
+
+            if (phase == Io500Phase.MdtestEasyWrite)
+            {
+                table.Compare("mdtest-easy-write vs disk", ours[phase], commit, "64 B append + fsync", null);
+            }
+        }
+    }
+
+    /// <summary>IO500's score: the geometric mean of the bandwidth phases (GiB/s), of the metadata phases (kIOPS), and of those two.</summary>
+    private static string Score(Dictionary<Io500Phase, PhaseResult> ours, Dictionary<Io500Phase, PhaseResult> local, bool baselines)
+    {
+        var o = Scores(ours);
+        var text = new StringBuilder();
+        text.AppendLine("| IO500 score | ours | local baseline | ratio |");
+        text.AppendLine("|---|---:|---:|---:|");
+        if (!baselines || local.Count == 0)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"| bandwidth (GiB/s) | {o.Bandwidth:0.000} | — | — |");
+            text.AppendLine(CultureInfo.InvariantCulture, $"| metadata (kIOPS) | {o.Metadata:0.000} | — | — |");
+            text.AppendLine(CultureInfo.InvariantCulture, $"| score | {o.Total:0.000} | — | — |");
+            return text.ToString();
+        }
+
+        var l = Scores(local);
+        text.AppendLine(CultureInfo.InvariantCulture, $"| bandwidth (GiB/s) | {o.Bandwidth:0.000} | {l.Bandwidth:0.000} | {o.Bandwidth / l.Bandwidth:0.00}× |");
+        text.AppendLine(CultureInfo.InvariantCulture, $"| metadata (kIOPS) | {o.Metadata:0.000} | {l.Metadata:0.000} | {o.Metadata / l.Metadata:0.00}× |");
+        text.AppendLine(CultureInfo.InvariantCulture, $"| score | {o.Total:0.000} | {l.Total:0.000} | {o.Total / l.Total:0.00}× |");
+        return text.ToString();
+    }
+
+    private static (double Bandwidth, double Metadata, double Total) Scores(Dictionary<Io500Phase, PhaseResult> results)
+    {
+        var bandwidth = GeometricMean(results.Where(r => r.Key.IsBandwidth()).Select(r => r.Value.Rate / (1L << 30)));
+        var metadata = GeometricMean(results.Where(r => !r.Key.IsBandwidth()).Select(r => r.Value.Rate / 1e3));
+        return (bandwidth, metadata, Math.Sqrt(bandwidth * metadata));
+    }
+
+    private static double GeometricMean(IEnumerable<double> values)
+    {
+        var list = values.ToList();
+        return list.Count == 0 ? 0 : Math.Exp(list.Sum(Math.Log) / list.Count);
+    }
+
+    private static PhaseResult Report(ResultTable table, PhaseResult result)
+    {
+        table.Add(result);
+        var cost = result.Cost;
+        Console.WriteLine($"  {result.Name}: {result.FormatRate(binary: true)} ({cost.Wall.TotalSeconds:0.00} s, CPU {cost.Cpu.TotalSeconds:0.00} s = {cost.CoresBusy:0.00} cores, allocated {ResultTable.FormatBytes(cost.AllocatedBytes)}; {result.FormatUnitCost()})");
+        return result;
+    }
+
+    private static string Document(MachineInfo machine, string load, Io500Settings settings, string taskKind, string[] args, string table)
+    {
+        var text = new StringBuilder();
+        var command = string.Join(' ', ["dotnet run -c Release --project benchmarks/Lustre.Benchmarks -- io500", .. args]);
+        text.AppendLine(CultureInfo.InvariantCulture, $"Command: `{command}`");
+        text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Machine: {machine}; {load}");
+        text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Run: {settings.Describe()}; {taskKind}; run at {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        text.AppendLine();
+        text.Append(table);
+        return text.ToString();
+    }
+
+    private static void TryDelete(string directory)
+    {
+        try
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException ex)
+        {
+            Console.Error.WriteLine($"could not delete {directory}: {ex.Message}");
+        }
+    }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Packs Lustre.Sdk, Lustre.Testing and the lustre tool, then builds and runs nuget/consumer against the packed
+# packages (by version, from a local folder feed), and installs the tool from the same feed and runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+# A version of its own for every run, so a package cached by an earlier run is never mistaken for this one.
+suffix="local.$(date -u +%Y%m%d%H%M%S)"
+version="$(sed -n 's:.*<VersionPrefix>\(.*\)</VersionPrefix>.*:\1:p' Directory.Build.props)-$suffix"
+out=artifacts/packages
+mkdir -p "$out"
+
+echo "== pack $version"
+for project in Lustre.Sdk/Lustre.Sdk.csproj nuget/Lustre.Testing/Lustre.Testing.csproj Lustre.Server/Lustre.Server.csproj; do
+  dotnet pack "$project" -c Release --version-suffix "$suffix" -o "$out" -p:ContinuousIntegrationBuild=true
+done
+
+echo "== package contents"
+for id in Lustre.Sdk Lustre.Testing lustre; do
+  nupkg="$out/$id.$version.nupkg"
+  test -f "$nupkg" || { echo "missing $nupkg"; exit 1; }
+  echo "$id: $(unzip -Z1 "$nupkg" | grep -vE '^(_rels|package|\[Content_Types\])' | tr '\n' ' ')"
+  if unzip -Z1 "$nupkg" | grep -qiE '(\.tests|benchmarks|xunit|nsubstitute)'; then
+    echo "$id contains test or benchmark files"; exit 1
+  fi
+done
+
+echo "== consumer (nuget/consumer) against $version"
+dotnet run -c Release --project nuget/consumer -p:LustreVersion="$version"
+
+echo "== dotnet tool install lustre from the feed"
+tools=artifacts/tools
+rm -rf "$tools"
+dotnet tool install lustre --tool-path "$tools" --version "$version" --add-source "$out"
+"$tools/lustre" --help | head -5
+
+echo "== vulnerable packages"
+dotnet list Lustre.Sdk/Lustre.Sdk.csproj package --vulnerable --include-transitive | tee artifacts/vulnerable.txt
+if grep -q "has the following vulnerable packages" artifacts/vulnerable.txt; then
+  echo "vulnerable packages found"; exit 1
+fi
+echo "pack-and-consume: OK ($version)"
