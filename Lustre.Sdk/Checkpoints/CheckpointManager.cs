@@ -57,6 +57,8 @@ public class CheckpointManager : IAsyncDisposable
         Staging = new StagingBudget(_options.StagingBudget);
         StagingPool = ArrayPool<byte>.Create(_options.ChunkSize, (int)Math.Min(4096, (_options.StagingBudget / _options.ChunkSize) + 1));
         WriteGate = new SemaphoreSlim(_options.MaxConcurrency, _options.MaxConcurrency);
+        Codec = new ZstdChunkCodec(_options.CompressionLevel);
+        CompressGate = new SemaphoreSlim(Environment.ProcessorCount, Environment.ProcessorCount);
     }
 
     /// <summary>The checkpoint directory.</summary>
@@ -79,6 +81,11 @@ public class CheckpointManager : IAsyncDisposable
     internal ArrayPool<byte> StagingPool { get; } = null!;
 
     internal SemaphoreSlim WriteGate { get; } = null!;
+
+    /// <summary>Chunk compressions or decompressions at once: one per core, since each is CPU work.</summary>
+    internal SemaphoreSlim CompressGate { get; } = null!;
+
+    internal ZstdChunkCodec Codec { get; } = null!;
 
     /// <summary>
     /// Starts saving this rank's part of the checkpoint of <paramref name="step"/>. Returns once every tensor has been
@@ -169,26 +176,7 @@ public class CheckpointManager : IAsyncDisposable
     /// <exception cref="InvalidDataException">A file does not match its manifest: wrong size, checksum or header.</exception>
     public virtual async Task<Checkpoint> LoadAsync(long? step = null, CancellationToken cancellationToken = default)
     {
-        var chosen = step ?? await GetLatestStepAsync(cancellationToken).ConfigureAwait(false)
-            ?? throw new FileNotFoundException($"{Root}: there is no committed checkpoint.", Root);
-        var directory = StepPath(chosen);
-        var manifestPath = LustrePath.Combine(directory, ManifestName);
-        byte[] manifestBytes;
-        try
-        {
-            manifestBytes = await ReadSmallFileAsync(manifestPath, CheckpointManifest.MaxBytes, cancellationToken).ConfigureAwait(false);
-        }
-        catch (FileNotFoundException ex)
-        {
-            throw new FileNotFoundException($"{Root}: there is no committed checkpoint of step {chosen}.", directory, ex);
-        }
-
-        var manifest = CheckpointManifest.Parse(manifestBytes, manifestPath);
-        if (manifest.Step != chosen)
-        {
-            throw new InvalidDataException($"{manifestPath}: the manifest is for step {manifest.Step}, not {chosen}.");
-        }
-
+        var (chosen, directory, manifest) = await ReadManifestAsync(step, cancellationToken).ConfigureAwait(false);
         var buffers = new byte[manifest.Files.Count][];
         try
         {
@@ -211,6 +199,46 @@ public class CheckpointManager : IAsyncDisposable
             ReturnLoadBuffers(buffers);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Loads the tensors named in <paramref name="destinations"/> of a committed checkpoint straight into the caller's
+    /// memory, verified like <see cref="LoadAsync(long?, CancellationToken)"/>. Every destination is checked against the
+    /// stored tensor before any byte is read; tensors not named are not read (apart from chunks they share with named ones).
+    /// </summary>
+    /// <param name="step">The step; null for the newest.</param>
+    /// <param name="destinations">Tensor name → where its bytes go; each exactly the tensor's byte count (shape × element size).</param>
+    /// <param name="cancellationToken">Cancels the load; destinations may then hold part of the data.</param>
+    /// <returns>The checkpoint's step and metadata, and the loaded tensors, whose <see cref="NamedTensor.Data"/> is the caller's memory.</returns>
+    /// <exception cref="ArgumentException">A name is not in the checkpoint, or a destination's length is not the tensor's byte count.</exception>
+    /// <exception cref="FileNotFoundException">There is no committed checkpoint (of that step).</exception>
+    /// <exception cref="InvalidDataException">A file does not match its manifest: wrong size, checksum or header. Destinations may hold part of the data.</exception>
+    public virtual Task<Checkpoint> LoadAsync(long? step, IReadOnlyDictionary<string, Memory<byte>> destinations, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(destinations);
+        return LoadIntoAsync(step, tensor => destinations.TryGetValue(tensor.Name, out var destination) ? destination : (Memory<byte>?)null, destinations.Keys, nameof(destinations), cancellationToken);
+    }
+
+    /// <summary>
+    /// Loads a committed checkpoint into memory the caller chooses per tensor: <paramref name="destinations"/> is called
+    /// once per stored tensor, in file order, on one thread at a time, before any tensor byte is read, and returns where
+    /// that tensor's bytes go (exactly <see cref="TensorDescription.ByteCount"/> bytes) or null to skip it. Verified like
+    /// <see cref="LoadAsync(long?, CancellationToken)"/>; chunks that lie inside one destination are read straight into it.
+    /// </summary>
+    /// <param name="step">The step; null for the newest.</param>
+    /// <param name="destinations">
+    /// Chooses each tensor's destination (check its dtype and shape there), or null to skip it. Mind that a null
+    /// <c>byte[]</c> converts to empty memory, not to null: write <c>(Memory&lt;byte&gt;?)null</c>.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the load; destinations may then hold part of the data.</param>
+    /// <returns>The checkpoint's step and metadata, and the loaded tensors, whose <see cref="NamedTensor.Data"/> is the caller's memory.</returns>
+    /// <exception cref="ArgumentException">A destination's length is not the tensor's byte count.</exception>
+    /// <exception cref="FileNotFoundException">There is no committed checkpoint (of that step).</exception>
+    /// <exception cref="InvalidDataException">A file does not match its manifest: wrong size, checksum or header. Destinations may hold part of the data.</exception>
+    public virtual Task<Checkpoint> LoadAsync(long? step, Func<TensorDescription, Memory<byte>?> destinations, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(destinations);
+        return LoadIntoAsync(step, destinations, null, nameof(destinations), cancellationToken);
     }
 
     /// <summary>
@@ -270,6 +298,7 @@ public class CheckpointManager : IAsyncDisposable
             }
         }
 
+        Codec?.Dispose();
         GC.SuppressFinalize(this);
     }
 
@@ -423,16 +452,55 @@ public class CheckpointManager : IAsyncDisposable
         }
     }
 
+    private async Task<(long Step, string Directory, CheckpointManifest Manifest)> ReadManifestAsync(long? step, CancellationToken cancellationToken)
+    {
+        var chosen = step ?? await GetLatestStepAsync(cancellationToken).ConfigureAwait(false)
+            ?? throw new FileNotFoundException($"{Root}: there is no committed checkpoint.", Root);
+        var directory = StepPath(chosen);
+        var manifestPath = LustrePath.Combine(directory, ManifestName);
+        byte[] manifestBytes;
+        try
+        {
+            manifestBytes = await ReadSmallFileAsync(manifestPath, CheckpointManifest.MaxBytes, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FileNotFoundException ex)
+        {
+            throw new FileNotFoundException($"{Root}: there is no committed checkpoint of step {chosen}.", directory, ex);
+        }
+
+        var manifest = CheckpointManifest.Parse(manifestBytes, manifestPath);
+        if (manifest.Step != chosen)
+        {
+            throw new InvalidDataException($"{manifestPath}: the manifest is for step {manifest.Step}, not {chosen}.");
+        }
+
+        return (chosen, directory, manifest);
+    }
+
+    private static void CheckListed(string path, ManifestFile entry, int count, IEnumerable<string> names)
+    {
+        if (count != entry.Tensors.Length)
+        {
+            throw new InvalidDataException($"{path}: the file holds {count} tensors but the manifest lists {entry.Tensors.Length}.");
+        }
+
+        var listed = new HashSet<string>(entry.Tensors, StringComparer.Ordinal);
+        foreach (var name in names)
+        {
+            if (!listed.Contains(name))
+            {
+                throw new InvalidDataException($"{path}: tensor '{name}' is not in the manifest.");
+            }
+        }
+    }
+
     private async Task<NamedTensor[]> LoadFileAsync(string directory, ManifestFile entry, byte[][] buffers, int index, CancellationToken cancellationToken)
     {
         var path = LustrePath.Combine(directory, entry.Name);
         var file = await _client.OpenFileAsync(path, FileMode.Open, access: FileAccess.Read, cancellationToken: cancellationToken).ConfigureAwait(false);
         await using var closer = file.ConfigureAwait(false);
-        if (file.Length != entry.Size)
-        {
-            throw new InvalidDataException($"{path}: the file holds {file.Length} bytes but the manifest records {entry.Size}.");
-        }
-
+        var reader = new CheckpointFileReader(this, file, path, entry);
+        reader.CheckStoredSize();
         if (entry.Size > Array.MaxLength)
         {
             throw new InvalidDataException($"{path}: {entry.Size} bytes is more than one file of a checkpoint may hold.");
@@ -444,51 +512,264 @@ public class CheckpointManager : IAsyncDisposable
         var reads = new Task[entry.Chunks.Length];
         for (var chunk = 0; chunk < reads.Length; chunk++)
         {
-            reads[chunk] = ReadChunkAsync(file, path, buffer, entry, chunk, cancellationToken);
+            reads[chunk] = reader.ReadChunkAsync(chunk, buffer.AsMemory(chunk * entry.ChunkSize, entry.ChunkLength(chunk)), cancellationToken);
         }
 
         await Task.WhenAll(reads).ConfigureAwait(false);
         var contents = SafetensorsCodec.Parse(buffer.AsMemory(0, size), path);
-        if (contents.Tensors.Length != entry.Tensors.Length)
+        var names = new string[contents.Tensors.Length];
+        for (var i = 0; i < names.Length; i++)
         {
-            throw new InvalidDataException($"{path}: the file holds {contents.Tensors.Length} tensors but the manifest lists {entry.Tensors.Length}.");
+            names[i] = contents.Tensors[i].Name;
         }
 
-        var listed = new HashSet<string>(entry.Tensors, StringComparer.Ordinal);
-        foreach (var tensor in contents.Tensors)
-        {
-            if (!listed.Contains(tensor.Name))
-            {
-                throw new InvalidDataException($"{path}: tensor '{tensor.Name}' is not in the manifest.");
-            }
-        }
-
+        CheckListed(path, entry, names.Length, names);
         return contents.Tensors;
     }
 
-    private async Task ReadChunkAsync(IO.LustreFile file, string path, byte[] buffer, ManifestFile entry, int chunk, CancellationToken cancellationToken)
+    private async Task<Checkpoint> LoadIntoAsync(
+        long? step, Func<TensorDescription, Memory<byte>?> resolve, IEnumerable<string>? required, string parameter, CancellationToken cancellationToken)
     {
-        var offset = (long)chunk * entry.ChunkSize;
-        var length = (int)Math.Min(entry.ChunkSize, entry.Size - offset);
-        await WriteGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var (chosen, directory, manifest) = await ReadManifestAsync(step, cancellationToken).ConfigureAwait(false);
+        var files = new IO.LustreFile?[manifest.Files.Count];
+        var headers = new Task<StoredHeader>[files.Length];
         try
         {
-            var read = await file.ReadAtAsync(offset, buffer.AsMemory((int)offset, length), cancellationToken).ConfigureAwait(false);
-            if (read != length)
+            // 1. Every file's header, in parallel: the bytes each tensor occupies.
+            for (var i = 0; i < files.Length; i++)
             {
-                throw new InvalidDataException($"{path}: read {read} bytes at {offset}, expected {length}.");
+                headers[i] = ReadHeaderAsync(directory, manifest.Files[i], files, i, cancellationToken);
+            }
+
+            await Task.WhenAll(headers).ConfigureAwait(false);
+
+            // 2. The caller's destinations, all checked before anything is written into them.
+            var loaded = new List<NamedTensor>();
+            var found = new HashSet<string>(StringComparer.Ordinal);
+            var placements = new List<Placement>[files.Length];
+            for (var i = 0; i < files.Length; i++)
+            {
+                var header = headers[i].Result;
+                placements[i] = [];
+                foreach (var entry in header.Entries)
+                {
+                    var bytes = entry.End - entry.Begin;
+                    var description = new TensorDescription(entry.Name, entry.DType, entry.Shape, bytes);
+                    if (resolve(description) is not { } destination)
+                    {
+                        continue;
+                    }
+
+                    if (destination.Length != bytes)
+                    {
+                        throw new ArgumentException(
+                            $"Tensor '{entry.Name}' of checkpoint step {chosen} is {entry.DType.ToSafetensorsName()}[{string.Join(",", entry.Shape)}] = {bytes} bytes, but its destination holds {destination.Length}." +
+                            (destination.Length == 0 ? " To skip a tensor, return null as a Memory<byte>?, not a null array (which converts to empty memory)." : string.Empty),
+                            parameter);
+                    }
+
+                    found.Add(entry.Name);
+                    loaded.Add(new NamedTensor(entry.Name, entry.DType, entry.Shape, destination));
+                    placements[i].Add(new Placement(header.DataStart + entry.Begin, destination));
+                }
+            }
+
+            if (required is not null)
+            {
+                var missing = new List<string>();
+                foreach (var name in required)
+                {
+                    if (!found.Contains(name))
+                    {
+                        missing.Add(name);
+                    }
+                }
+
+                if (missing.Count > 0)
+                {
+                    throw new ArgumentException($"Checkpoint step {chosen} has no tensor named {string.Join(", ", missing.Select(n => "'" + n + "'"))}.", parameter);
+                }
+            }
+
+            // 3. The data, every file and chunk in parallel, straight into the destinations where a chunk allows.
+            var bounceGate = new SemaphoreSlim(_options.MaxConcurrency, _options.MaxConcurrency);
+            var fills = new Task[files.Length];
+            for (var i = 0; i < files.Length; i++)
+            {
+                fills[i] = FillAsync(headers[i].Result, placements[i], bounceGate, cancellationToken);
+            }
+
+            await Task.WhenAll(fills).ConfigureAwait(false);
+            return new Checkpoint(chosen, manifest.Metadata, loaded, []);
+        }
+        finally
+        {
+            foreach (var header in headers)
+            {
+                if (header is { IsCompletedSuccessfully: true })
+                {
+                    ArrayPool<byte>.Shared.Return(header.Result.Prefix);
+                }
+            }
+
+            foreach (var file in files)
+            {
+                if (file is not null)
+                {
+                    await file.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    /// <summary>Opens a file and reads, verified, the chunks that hold its safetensors header (usually just the first).</summary>
+    private async Task<StoredHeader> ReadHeaderAsync(string directory, ManifestFile entry, IO.LustreFile?[] files, int index, CancellationToken cancellationToken)
+    {
+        var path = LustrePath.Combine(directory, entry.Name);
+        var file = files[index] = await _client.OpenFileAsync(path, FileMode.Open, access: FileAccess.Read, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var reader = new CheckpointFileReader(this, file, path, entry);
+        reader.CheckStoredSize();
+        var first = entry.ChunkLength(0);
+        var prefix = ArrayPool<byte>.Shared.Rent(first);
+        try
+        {
+            await reader.ReadChunkAsync(0, prefix.AsMemory(0, first), cancellationToken).ConfigureAwait(false);
+            var headerLength = SafetensorsCodec.ReadHeaderLength(prefix.AsSpan(0, first), entry.Size, path);
+            var dataStart = 8 + headerLength;
+            var chunks = (dataStart + entry.ChunkSize - 1) / entry.ChunkSize;
+            var covered = (int)Math.Min((long)chunks * entry.ChunkSize, entry.Size);
+            if (chunks > 1)
+            {
+                // A header longer than a chunk (thousands of tensors): read the chunks it spans too.
+                var larger = ArrayPool<byte>.Shared.Rent(covered);
+                prefix.AsSpan(0, first).CopyTo(larger);
+                ArrayPool<byte>.Shared.Return(prefix);
+                prefix = larger;
+                var reads = new Task[chunks - 1];
+                for (var chunk = 1; chunk < chunks; chunk++)
+                {
+                    reads[chunk - 1] = reader.ReadChunkAsync(chunk, prefix.AsMemory(chunk * entry.ChunkSize, entry.ChunkLength(chunk)), cancellationToken);
+                }
+
+                await Task.WhenAll(reads).ConfigureAwait(false);
+            }
+
+            var entries = SafetensorsCodec.ParseHeader(prefix.AsSpan(8, headerLength), entry.Size - dataStart, path, out _);
+            var names = new string[entries.Count];
+            for (var i = 0; i < names.Length; i++)
+            {
+                names[i] = entries[i].Name;
+            }
+
+            CheckListed(path, entry, names.Length, names);
+            return new StoredHeader(reader, prefix, covered, chunks, dataStart, entries);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(prefix);
+            throw;
+        }
+    }
+
+    /// <summary>Puts the placed tensors' bytes of one file into their destinations; chunks holding none of them are not read.</summary>
+    private static async Task FillAsync(StoredHeader header, List<Placement> placements, SemaphoreSlim bounceGate, CancellationToken cancellationToken)
+    {
+        var entry = header.Reader.Entry;
+        foreach (var placement in placements)
+        {
+            CopyOverlap(header.Prefix.AsSpan(0, header.Covered), 0, placement);
+        }
+
+        var reads = new List<Task>();
+        var first = 0;
+        for (var chunk = header.PrefixChunks; chunk < entry.Chunks.Length; chunk++)
+        {
+            var start = (long)chunk * entry.ChunkSize;
+            var end = start + entry.ChunkLength(chunk);
+            while (first < placements.Count && placements[first].End <= start)
+            {
+                first++;
+            }
+
+            var pieces = new List<Memory<byte>>();
+            long covered = 0;
+            var smallest = int.MaxValue;
+            for (var p = first; p < placements.Count && placements[p].Offset < end; p++)
+            {
+                var from = Math.Max(start, placements[p].Offset);
+                var to = Math.Min(end, placements[p].End);
+                if (to > from)
+                {
+                    pieces.Add(placements[p].Destination.Slice((int)(from - placements[p].Offset), (int)(to - from)));
+                    covered += to - from;
+                    smallest = Math.Min(smallest, (int)(to - from));
+                }
+            }
+
+            if (pieces.Count == 0)
+            {
+                continue;
+            }
+
+            var whole = covered == end - start;
+            if (whole && pieces.Count == 1)
+            {
+                reads.Add(header.Reader.ReadChunkAsync(chunk, pieces[0], cancellationToken));
+            }
+            else if (whole && !entry.IsCompressed && smallest >= DirectPieceMinimum)
+            {
+                reads.Add(header.Reader.ReadChunkIntoPiecesAsync(chunk, [.. pieces], cancellationToken));
+            }
+            else
+            {
+                reads.Add(BounceAsync(header.Reader, chunk, start, placements, first, bounceGate, cancellationToken));
+            }
+        }
+
+        await Task.WhenAll(reads).ConfigureAwait(false);
+    }
+
+    /// <summary>A chunk shared with skipped tensors, split into tiny pieces, or compressed across tensors: read whole into scratch, then copied out.</summary>
+    private static async Task BounceAsync(CheckpointFileReader reader, int chunk, long start, List<Placement> placements, int first, SemaphoreSlim bounceGate, CancellationToken cancellationToken)
+    {
+        var length = reader.Entry.ChunkLength(chunk);
+        await bounceGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var scratch = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            await reader.ReadChunkAsync(chunk, scratch.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+            for (var p = first; p < placements.Count && placements[p].Offset < start + length; p++)
+            {
+                CopyOverlap(scratch.AsSpan(0, length), start, placements[p]);
             }
         }
         finally
         {
-            WriteGate.Release();
-        }
-
-        var actual = XxHash3.HashToUInt64(buffer.AsSpan((int)offset, length));
-        if (actual != entry.Chunks[chunk])
-        {
-            throw new InvalidDataException(
-                $"{path}: checksum mismatch in chunk {chunk} (bytes {offset} to {offset + length}): XXH3 {actual:x16}, manifest {entry.Chunks[chunk]:x16}.");
+            ArrayPool<byte>.Shared.Return(scratch);
+            bounceGate.Release();
         }
     }
+
+    /// <summary>Copies the part of <paramref name="placement"/> that lies in <paramref name="source"/> (file bytes from <paramref name="sourceOffset"/>).</summary>
+    private static void CopyOverlap(ReadOnlySpan<byte> source, long sourceOffset, Placement placement)
+    {
+        var from = Math.Max(sourceOffset, placement.Offset);
+        var to = Math.Min(sourceOffset + source.Length, placement.End);
+        if (to > from)
+        {
+            source.Slice((int)(from - sourceOffset), (int)(to - from)).CopyTo(placement.Destination.Span.Slice((int)(from - placement.Offset)));
+        }
+    }
+
+    /// <summary>Below this, a piece of a chunk is not worth its own read: the chunk is read into scratch and copied.</summary>
+    private const int DirectPieceMinimum = 64 << 10;
+
+    /// <summary>Where one tensor's bytes lie in its file and where they go.</summary>
+    private readonly record struct Placement(long Offset, Memory<byte> Destination)
+    {
+        public long End => Offset + Destination.Length;
+    }
+
+    /// <summary>A file's parsed header and the verified chunks read to get it (<see cref="Prefix"/>, <see cref="Covered"/> bytes).</summary>
+    private sealed record StoredHeader(CheckpointFileReader Reader, byte[] Prefix, int Covered, int PrefixChunks, int DataStart, List<SafetensorsEntry> Entries);
 }

@@ -50,6 +50,17 @@ public sealed class CheckpointManagerOptions
     /// <summary>The layout of data files (default: 4 MiB stripes over every OST), so each file is written by all OSTs at once.</summary>
     public FileLayout DataLayout { get; set; } = FileLayout.Raid0(LayoutDefaults.DefaultStripeSize, stripeCount: -1);
 
+    /// <summary>
+    /// How data files are stored (default <see cref="CheckpointCompression.None"/>: plain safetensors). With
+    /// <see cref="CheckpointCompression.Zstd"/> each chunk is compressed in the background after staging, so
+    /// <see cref="CheckpointManager.SaveAsync"/> blocks no longer, but the writes wait for the compression (CPU bound).
+    /// Loading reads either kind whatever this is set to.
+    /// </summary>
+    public CheckpointCompression Compression { get; set; } = CheckpointCompression.None;
+
+    /// <summary>The zstd level when <see cref="Compression"/> is <see cref="CheckpointCompression.Zstd"/> (default 1, the fastest regular level). -5 to 19; negative levels are faster still and compress less.</summary>
+    public int CompressionLevel { get; set; } = 1;
+
     /// <summary>How long rank 0 waits for the other ranks' parts, and they for its commit (default 10 minutes).</summary>
     public TimeSpan BarrierTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
@@ -65,6 +76,12 @@ public sealed class CheckpointManagerOptions
         }
 
         Check(MaxConcurrency, 1, 1024, nameof(MaxConcurrency));
+        if (!Enum.IsDefined(Compression))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Compression), Compression, $"{nameof(Compression)} must be None or Zstd.");
+        }
+
+        Check(CompressionLevel, -5, 19, nameof(CompressionLevel));
         if (StagingBudget < ChunkSize)
         {
             throw new ArgumentOutOfRangeException(nameof(StagingBudget), StagingBudget, $"{nameof(StagingBudget)} must be at least {nameof(ChunkSize)} ({ChunkSize}).");

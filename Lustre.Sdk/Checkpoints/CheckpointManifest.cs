@@ -5,8 +5,24 @@ using System.Text.Json;
 
 namespace Lustre.Checkpoints;
 
-/// <summary>One data file as the manifest records it: size, per-chunk XXH3-64 checksums and the tensors it holds.</summary>
-internal sealed record ManifestFile(string Name, int Rank, long Size, int ChunkSize, ulong[] Chunks, string[] Tensors);
+/// <summary>
+/// One data file as the manifest records it: the size of its safetensors content, the XXH3-64 of each
+/// <see cref="ChunkSize"/> bytes of that content, the tensors it holds and, for a zstd file, where each chunk's frame is stored.
+/// </summary>
+internal sealed record ManifestFile(string Name, int Rank, long Size, int ChunkSize, ulong[] Chunks, string[] Tensors, ManifestFrame[]? Frames = null)
+{
+    /// <summary>True when the file is a sequence of zstd frames, one per chunk, rather than plain safetensors.</summary>
+    public bool IsCompressed => Frames is not null;
+
+    /// <summary>The bytes the file holds on the filesystem: <see cref="Size"/>, or the frames' total when compressed.</summary>
+    public long StoredSize => Frames is { Length: > 0 } frames ? frames[^1].Offset + frames[^1].Length : Frames is null ? Size : 0;
+
+    /// <summary>The uncompressed length of chunk <paramref name="chunk"/>.</summary>
+    public int ChunkLength(int chunk) => (int)Math.Min(ChunkSize, Size - ((long)chunk * ChunkSize));
+}
+
+/// <summary>Where one chunk's zstd frame is stored in a compressed file, its length, the chunk's uncompressed size and the frame's XXH3-64.</summary>
+internal readonly record struct ManifestFrame(long Offset, int Length, int Size, ulong Checksum);
 
 /// <summary>
 /// <c>manifest.json</c> of a committed checkpoint (and, with only <c>rank</c> and <c>files</c>, the <c>rankNNNNN.done</c>
@@ -15,7 +31,10 @@ internal sealed record ManifestFile(string Name, int Rank, long Size, int ChunkS
 internal sealed class CheckpointManifest
 {
     public const string Format = "lustre-checkpoint";
+    /// <summary>Version 1: plain safetensors files only. Version 2 adds zstd files (<c>compression</c>, <c>stored_size</c>, <c>frames</c>).</summary>
     public const int Version = 1;
+    public const int CompressedVersion = 2;
+    public const string Zstd = "zstd";
     private const int MaxSize = 64 << 20;
 
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, Indented = true };
@@ -39,7 +58,14 @@ internal sealed class CheckpointManifest
         {
             writer.WriteStartObject();
             writer.WriteString("format", Format);
-            writer.WriteNumber("version", Version);
+            var compressed = false;
+            foreach (var file in Files)
+            {
+                compressed |= file.IsCompressed;
+            }
+
+            // Only manifests with compressed files say version 2, so a reader that knows only plain files refuses them clearly.
+            writer.WriteNumber("version", compressed ? CompressedVersion : Version);
             writer.WriteNumber("step", Step);
             writer.WriteNumber("world_size", WorldSize);
             writer.WriteString("created", Created.ToString("O", CultureInfo.InvariantCulture));
@@ -84,9 +110,9 @@ internal sealed class CheckpointManifest
         {
             using var document = JsonDocument.Parse(json);
             var root = document.RootElement;
-            if (root.GetProperty("format").GetString() != Format || root.GetProperty("version").GetInt32() != Version)
+            if (root.GetProperty("format").GetString() != Format || root.GetProperty("version").GetInt32() is not (Version or CompressedVersion))
             {
-                throw new InvalidDataException($"{source}: not a {Format} manifest of version {Version}.");
+                throw new InvalidDataException($"{source}: not a {Format} manifest of version {Version} or {CompressedVersion}.");
             }
 
             var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -143,6 +169,24 @@ internal sealed class CheckpointManifest
             }
 
             writer.WriteEndArray();
+            if (file.Frames is { } frames)
+            {
+                writer.WriteString("compression", Zstd);
+                writer.WriteNumber("stored_size", file.StoredSize);
+                writer.WriteStartArray("frames");
+                foreach (var frame in frames)
+                {
+                    writer.WriteStartObject();
+                    writer.WriteNumber("offset", frame.Offset);
+                    writer.WriteNumber("length", frame.Length);
+                    writer.WriteNumber("size", frame.Size);
+                    writer.WriteString("checksum", frame.Checksum.ToString("x16", CultureInfo.InvariantCulture));
+                    writer.WriteEndObject();
+                }
+
+                writer.WriteEndArray();
+            }
+
             writer.WriteStartArray("tensors");
             foreach (var name in file.Tensors)
             {
@@ -191,9 +235,45 @@ internal sealed class CheckpointManifest
                 tensors.Add(tensor.GetString()!);
             }
 
-            files.Add(new ManifestFile(name, element.GetProperty("rank").GetInt32(), size, chunkSize, [.. chunks], [.. tensors]));
+            var frames = element.TryGetProperty("compression", out var compression) ? ReadFrames(element, compression, name, size, chunkSize, chunks.Count, source) : null;
+            files.Add(new ManifestFile(name, element.GetProperty("rank").GetInt32(), size, chunkSize, [.. chunks], [.. tensors], frames));
         }
 
         return files;
+    }
+
+    /// <summary>Reads a compressed file's frame index; frames must be back to back from offset 0, one per chunk, each no larger than zstd's bound for its chunk.</summary>
+    private static ManifestFrame[] ReadFrames(JsonElement element, JsonElement compression, string name, long size, int chunkSize, int chunkCount, string source)
+    {
+        if (compression.GetString() != Zstd)
+        {
+            throw new InvalidDataException($"{source}: {name} uses an unknown compression '{compression}'.");
+        }
+
+        var frames = new List<ManifestFrame>(chunkCount);
+        long expectedOffset = 0;
+        foreach (var frame in element.GetProperty("frames").EnumerateArray())
+        {
+            var offset = frame.GetProperty("offset").GetInt64();
+            var length = frame.GetProperty("length").GetInt32();
+            var uncompressed = frame.GetProperty("size").GetInt32();
+            var expectedSize = (int)Math.Min(chunkSize, size - ((long)frames.Count * chunkSize));
+            if (offset != expectedOffset || length <= 0 || length > ZstdChunkCodec.MaxFrameLength(uncompressed) || uncompressed != expectedSize)
+            {
+                throw new InvalidDataException(
+                    $"{source}: {name} frame {frames.Count} (offset {offset}, length {length}, size {uncompressed}) does not follow the previous frame at {expectedOffset} or does not match its {expectedSize}-byte chunk.");
+            }
+
+            var checksum = ulong.Parse(frame.GetProperty("checksum").GetString()!, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture);
+            frames.Add(new ManifestFrame(offset, length, uncompressed, checksum));
+            expectedOffset = offset + length;
+        }
+
+        if (frames.Count != chunkCount || element.GetProperty("stored_size").GetInt64() != expectedOffset)
+        {
+            throw new InvalidDataException($"{source}: {name} has {frames.Count} frames for {chunkCount} chunks, or a stored_size other than their total {expectedOffset}.");
+        }
+
+        return [.. frames];
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO.Hashing;
@@ -28,7 +29,7 @@ internal sealed class CheckpointSaveJob : IDisposable
         _options = manager.Options;
         _metadata = metadata;
         Step = step;
-        _files = Plan(tensors, step, manager.Rank, metadata, _options.MaxFileSize, _options.ChunkSize);
+        _files = Plan(tensors, step, manager.Rank, metadata, _options.MaxFileSize, _options.ChunkSize, _options.Compression == CheckpointCompression.Zstd);
         long bytes = 0;
         foreach (var tensor in tensors)
         {
@@ -110,16 +111,38 @@ internal sealed class CheckpointSaveJob : IDisposable
     private async Task WriteChunkAsync(StagedChunk chunk)
     {
         var gate = _manager.WriteGate;
+        byte[]? frame = null;
+        var frameShared = false;
+        var plainReturned = false;
         try
         {
             var files = await _prepare!.ConfigureAwait(false);
+            var index = (int)(chunk.Offset / _options.ChunkSize);
+            var data = chunk.Buffer.AsMemory(0, chunk.Length);
+            var position = chunk.Offset;
+            if (chunk.File.Frames is { } frames)
+            {
+                // Compressed on the thread pool, never on the caller's thread, into another staging buffer; the plain
+                // one goes back at once, so compression holds no more memory than staging does. The frame's place in
+                // the file is known once every earlier frame is compressed: writes stay parallel and the file in order.
+                (frame, var length, frameShared) = await CompressAsync(chunk).ConfigureAwait(false);
+                _manager.StagingPool.Return(chunk.Buffer);
+                plainReturned = true;
+                position = await chunk.File.FrameStarts[index].Task.WaitAsync(Token).ConfigureAwait(false);
+                chunk.File.FrameStarts[index + 1].SetResult(position + length);
+                frames[index] = new ManifestFrame(position, length, chunk.Length, XxHash3.HashToUInt64(frame.AsSpan(0, length)));
+                data = frame.AsMemory(0, length);
+            }
+            else
+            {
+                chunk.File.Checksums[index] = XxHash3.HashToUInt64(data.Span);
+            }
+
             await gate.WaitAsync(Token).ConfigureAwait(false);
             try
             {
                 Operation.Advance(CheckpointSaveStatus.Writing);
-                var data = chunk.Buffer.AsMemory(0, chunk.Length);
-                chunk.File.Checksums[chunk.Offset / _options.ChunkSize] = XxHash3.HashToUInt64(data.Span);
-                await files[chunk.File.Index].WriteAtAsync(chunk.Offset, data, Token).ConfigureAwait(false);
+                await files[chunk.File.Index].WriteAtAsync(position, data, Token).ConfigureAwait(false);
             }
             finally
             {
@@ -134,7 +157,53 @@ internal sealed class CheckpointSaveJob : IDisposable
         }
         finally
         {
-            Release(chunk);
+            if (frame is not null)
+            {
+                (frameShared ? ArrayPool<byte>.Shared : _manager.StagingPool).Return(frame);
+            }
+
+            if (!plainReturned)
+            {
+                _manager.StagingPool.Return(chunk.Buffer);
+            }
+
+            _manager.Staging.Release(chunk.Length);
+        }
+    }
+
+    /// <summary>
+    /// Checksums the chunk's plain bytes and compresses them into one zstd frame, on a pool thread, one chunk per core
+    /// at a time. The frame buffer is rented only then (not when the chunk is queued), so frames never outnumber the
+    /// plain chunks they replace; an incompressible chunk, whose frame is a little larger, gets a shared-pool buffer.
+    /// </summary>
+    private async Task<(byte[] Frame, int Length, bool Shared)> CompressAsync(StagedChunk chunk)
+    {
+        await _manager.CompressGate.WaitAsync(Token).ConfigureAwait(false);
+        try
+        {
+            var codec = _manager.Codec;
+            var frame = _manager.StagingPool.Rent(chunk.Length);
+            var length = await Task.Run(
+                () =>
+                {
+                    var plain = chunk.Buffer.AsSpan(0, chunk.Length);
+                    chunk.File.Checksums[chunk.Offset / _options.ChunkSize] = XxHash3.HashToUInt64(plain);
+                    return codec.TryCompress(plain, frame);
+                },
+                CancellationToken.None).ConfigureAwait(false);
+            if (length >= 0)
+            {
+                return (frame, length, false);
+            }
+
+            _manager.StagingPool.Return(frame);
+            frame = ArrayPool<byte>.Shared.Rent(ZstdChunkCodec.MaxFrameLength(chunk.Length));
+            length = codec.TryCompress(chunk.Buffer.AsSpan(0, chunk.Length), frame);
+            return (frame, length, true);
+        }
+        finally
+        {
+            _manager.CompressGate.Release();
         }
     }
 
@@ -364,7 +433,7 @@ internal sealed class CheckpointSaveJob : IDisposable
 
     private static string MarkerName(int rank) => "rank" + rank.ToString("D5", CultureInfo.InvariantCulture) + ".done";
 
-    private static PlannedFile[] Plan(IReadOnlyList<NamedTensor> tensors, long step, int rank, IReadOnlyDictionary<string, string> metadata, long maxFileSize, int chunkSize)
+    private static PlannedFile[] Plan(IReadOnlyList<NamedTensor> tensors, long step, int rank, IReadOnlyDictionary<string, string> metadata, long maxFileSize, int chunkSize, bool compress)
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
         var fileMetadata = new Dictionary<string, string>(metadata, StringComparer.Ordinal)
@@ -384,7 +453,7 @@ internal sealed class CheckpointSaveJob : IDisposable
 
             if (current.Count > 0 && size + tensor.Data.Length > maxFileSize)
             {
-                files.Add(new PlannedFile(files.Count, rank, [.. current], fileMetadata, chunkSize));
+                files.Add(new PlannedFile(files.Count, rank, [.. current], fileMetadata, chunkSize, compress));
                 current.Clear();
                 size = 0;
             }
@@ -395,7 +464,7 @@ internal sealed class CheckpointSaveJob : IDisposable
 
         if (current.Count > 0)
         {
-            files.Add(new PlannedFile(files.Count, rank, [.. current], fileMetadata, chunkSize));
+            files.Add(new PlannedFile(files.Count, rank, [.. current], fileMetadata, chunkSize, compress));
         }
 
         return [.. files];
@@ -409,10 +478,11 @@ internal sealed class CheckpointSaveJob : IDisposable
         private readonly NamedTensor[] _tensors;
         private readonly long[] _starts;
 
-        public PlannedFile(int index, int rank, NamedTensor[] tensors, IReadOnlyDictionary<string, string> metadata, int chunkSize)
+        public PlannedFile(int index, int rank, NamedTensor[] tensors, IReadOnlyDictionary<string, string> metadata, int chunkSize, bool compress)
         {
             Index = index;
-            Name = "rank" + rank.ToString("D5", CultureInfo.InvariantCulture) + "-" + index.ToString("D5", CultureInfo.InvariantCulture) + ".safetensors";
+            Name = "rank" + rank.ToString("D5", CultureInfo.InvariantCulture) + "-" + index.ToString("D5", CultureInfo.InvariantCulture) +
+                   (compress ? ".safetensors.zst" : ".safetensors");
             _tensors = tensors;
             Header = SafetensorsCodec.CreateHeader(tensors, metadata);
             _starts = new long[tensors.Length];
@@ -425,6 +495,17 @@ internal sealed class CheckpointSaveJob : IDisposable
 
             Size = position;
             Checksums = new ulong[(position + chunkSize - 1) / chunkSize];
+            if (compress)
+            {
+                Frames = new ManifestFrame[Checksums.Length];
+                FrameStarts = new TaskCompletionSource<long>[Checksums.Length + 1];
+                for (var i = 0; i < FrameStarts.Length; i++)
+                {
+                    FrameStarts[i] = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+
+                FrameStarts[0].SetResult(0);
+            }
         }
 
         public int Index { get; }
@@ -435,8 +516,14 @@ internal sealed class CheckpointSaveJob : IDisposable
 
         public long Size { get; }
 
-        /// <summary>XXH3-64 of each chunk, filled in as the chunks are written.</summary>
+        /// <summary>XXH3-64 of each chunk's plain bytes, filled in as the chunks are written.</summary>
         public ulong[] Checksums { get; }
+
+        /// <summary>Compressed files: each chunk's frame, filled in as the chunks are compressed; null for plain files.</summary>
+        public ManifestFrame[]? Frames { get; }
+
+        /// <summary>Compressed files: where frame i starts, known once frame i − 1 is compressed (entry 0 is 0).</summary>
+        public TaskCompletionSource<long>[] FrameStarts { get; } = [];
 
         public ManifestFile ToManifest(int rank, int chunkSize)
         {
@@ -446,7 +533,7 @@ internal sealed class CheckpointSaveJob : IDisposable
                 names[i] = _tensors[i].Name;
             }
 
-            return new ManifestFile(Name, rank, Size, chunkSize, Checksums, names);
+            return new ManifestFile(Name, rank, Size, chunkSize, Checksums, names, Frames);
         }
 
         /// <summary>Copies the file's bytes [offset, offset + destination.Length) from the header and the caller's tensors.</summary>

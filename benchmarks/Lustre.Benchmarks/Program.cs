@@ -34,6 +34,8 @@ internal static class BenchmarkProgram
             return await DatasetBenchmark.RunAsync(args[1..]);
         }
 
+        if (args.Length > 0 && args[0] == "checkpoint") return await Checkpoints.CheckpointBenchmark.RunAsync(args[1..]);
+
         BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
         return 0;
     }

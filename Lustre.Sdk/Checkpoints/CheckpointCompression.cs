@@ -1,0 +1,15 @@
+namespace Lustre.Checkpoints;
+
+/// <summary>How a <see cref="CheckpointManager"/> stores its data files. See <c>docs/checkpoints.md</c> for the compressed layout.</summary>
+public enum CheckpointCompression
+{
+    /// <summary>Plain <c>.safetensors</c> files that any safetensors reader opens (the default).</summary>
+    None = 0,
+
+    /// <summary>
+    /// <c>.safetensors.zst</c> files: each chunk of the safetensors content compressed as an independent zstd frame,
+    /// the frames back to back, their offsets and checksums in the manifest, so chunks still load in parallel.
+    /// <c>zstd -d</c> turns such a file back into the plain safetensors file.
+    /// </summary>
+    Zstd = 1,
+}

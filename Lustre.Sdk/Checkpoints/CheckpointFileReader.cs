@@ -1,0 +1,156 @@
+using System.Buffers;
+using System.IO.Hashing;
+using Lustre.IO;
+
+namespace Lustre.Checkpoints;
+
+/// <summary>
+/// Reads verified chunks of one data file of a checkpoint, plain or zstd: every chunk's bytes are checked against
+/// the manifest's XXH3-64 (and a compressed chunk's frame against its own) before anyone sees them.
+/// </summary>
+internal sealed class CheckpointFileReader
+{
+    private readonly CheckpointManager _manager;
+    private readonly LustreFile _file;
+
+    public CheckpointFileReader(CheckpointManager manager, LustreFile file, string path, ManifestFile entry)
+    {
+        _manager = manager;
+        _file = file;
+        Path = path;
+        Entry = entry;
+    }
+
+    public string Path { get; }
+
+    public ManifestFile Entry { get; }
+
+    /// <summary>Checks the file's size on the filesystem against the manifest's stored size.</summary>
+    public void CheckStoredSize()
+    {
+        if (_file.Length != Entry.StoredSize)
+        {
+            throw new InvalidDataException($"{Path}: the file holds {_file.Length} bytes but the manifest records {Entry.StoredSize}.");
+        }
+    }
+
+    /// <summary>Reads chunk <paramref name="chunk"/>'s plain bytes into <paramref name="target"/> (exactly the chunk's length) and verifies them.</summary>
+    public async Task ReadChunkAsync(int chunk, Memory<byte> target, CancellationToken cancellationToken)
+    {
+        if (Entry.Frames is not { } frames)
+        {
+            await ReadExactlyAsync(ChunkOffset(chunk), target, cancellationToken).ConfigureAwait(false);
+            Verify(chunk, target.Span);
+            return;
+        }
+
+        var frame = frames[chunk];
+        byte[] stored;
+        await _manager.WriteGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // Rented inside the gate, so at most MaxConcurrency frames are held however many chunks are queued.
+            stored = ArrayPool<byte>.Shared.Rent(frame.Length);
+            try
+            {
+                await ReadPieceAsync(frame.Offset, stored.AsMemory(0, frame.Length), cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                ArrayPool<byte>.Shared.Return(stored);
+                throw;
+            }
+        }
+        finally
+        {
+            _manager.WriteGate.Release();
+        }
+
+        try
+        {
+            var actual = XxHash3.HashToUInt64(stored.AsSpan(0, frame.Length));
+            if (actual != frame.Checksum)
+            {
+                throw new InvalidDataException(
+                    $"{Path}: checksum mismatch in compressed chunk {chunk} (stored bytes {frame.Offset} to {frame.Offset + frame.Length}): XXH3 {actual:x16}, manifest {frame.Checksum:x16}.");
+            }
+
+            _manager.Codec.Decompress(stored.AsSpan(0, frame.Length), target.Span, $"{Path}: compressed chunk {chunk}");
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(stored);
+        }
+
+        Verify(chunk, target.Span);
+    }
+
+    /// <summary>
+    /// Plain files only: reads chunk <paramref name="chunk"/> straight into <paramref name="pieces"/>, which cover it
+    /// in order (all at once, in one slot of the concurrency gate), then verifies the chunk across them.
+    /// </summary>
+    public async Task ReadChunkIntoPiecesAsync(int chunk, Memory<byte>[] pieces, CancellationToken cancellationToken)
+    {
+        var offset = ChunkOffset(chunk);
+        await _manager.WriteGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var reads = new Task[pieces.Length];
+            for (var i = 0; i < pieces.Length; i++)
+            {
+                reads[i] = ReadPieceAsync(offset, pieces[i], cancellationToken);
+                offset += pieces[i].Length;
+            }
+
+            await Task.WhenAll(reads).ConfigureAwait(false);
+        }
+        finally
+        {
+            _manager.WriteGate.Release();
+        }
+
+        var hash = new XxHash3();
+        foreach (var piece in pieces)
+        {
+            hash.Append(piece.Span);
+        }
+
+        Check(chunk, hash.GetCurrentHashAsUInt64());
+    }
+
+    private long ChunkOffset(int chunk) => (long)chunk * Entry.ChunkSize;
+
+    private async Task ReadPieceAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        var read = await _file.ReadAtAsync(offset, destination, cancellationToken).ConfigureAwait(false);
+        if (read != destination.Length)
+        {
+            throw new InvalidDataException($"{Path}: read {read} bytes at {offset}, expected {destination.Length}.");
+        }
+    }
+
+    private async Task ReadExactlyAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        await _manager.WriteGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ReadPieceAsync(offset, destination, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _manager.WriteGate.Release();
+        }
+    }
+
+    private void Verify(int chunk, ReadOnlySpan<byte> plain) => Check(chunk, XxHash3.HashToUInt64(plain));
+
+    private void Check(int chunk, ulong actual)
+    {
+        if (actual != Entry.Chunks[chunk])
+        {
+            var offset = ChunkOffset(chunk);
+            throw new InvalidDataException(
+                $"{Path}: checksum mismatch in chunk {chunk} (bytes {offset} to {offset + Entry.ChunkLength(chunk)}): XXH3 {actual:x16}, manifest {Entry.Chunks[chunk]:x16}.");
+        }
+    }
+}
