@@ -155,7 +155,7 @@ internal static class CheckpointBenchmark
         {
             if (!keep)
             {
-                TryDelete(scratch);
+                Scratch.TryDelete(scratch);
             }
         }
 
@@ -286,17 +286,5 @@ internal static class CheckpointBenchmark
     {
         Console.WriteLine($"  verify {what}: {(ok ? "OK" : "FAILED")}");
         return ok;
-    }
-
-    private static void TryDelete(string directory)
-    {
-        try
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-        catch (IOException ex)
-        {
-            Console.Error.WriteLine($"could not delete {directory}: {ex.Message}");
-        }
     }
 }

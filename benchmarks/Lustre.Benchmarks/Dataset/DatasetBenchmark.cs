@@ -48,12 +48,12 @@ internal static class DatasetBenchmark
                 ok &= await RunScaleAsync(scale, folder, settings, rates, stalls, phases);
 
                 // Free the page cache and the disk for the next scale.
-                TryDelete(folder);
+                Scratch.TryDelete(folder);
             }
         }
         finally
         {
-            TryDelete(scratch);
+            Scratch.TryDelete(scratch);
         }
 
         var judged = !settings.Quick;
@@ -233,17 +233,5 @@ internal static class DatasetBenchmark
         }
 
         return text.ToString();
-    }
-
-    private static void TryDelete(string directory)
-    {
-        try
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-        catch (IOException ex)
-        {
-            Console.Error.WriteLine($"could not delete {directory}: {ex.Message}");
-        }
     }
 }

@@ -111,7 +111,7 @@ internal static class Io500Benchmark
 
             if (!keep)
             {
-                TryDelete(scratch);
+                Scratch.TryDelete(scratch);
             }
         }
 
@@ -136,7 +136,7 @@ internal static class Io500Benchmark
         if (markdown is not null)
         {
             var load = $"1-minute load average {loadBefore} at start, {MachineInfo.LoadAverage()} at end";
-            await File.WriteAllTextAsync(markdown, Document(machine, load, settings, taskKind, rawArgs, text.ToString()));
+            await File.WriteAllTextAsync(markdown, RunDocument.Markdown("io500", machine, load, $"{settings.Describe()}; {taskKind}", rawArgs, text.ToString()));
             Console.WriteLine($"table written to {markdown}");
         }
 
@@ -220,31 +220,5 @@ internal static class Io500Benchmark
         var cost = result.Cost;
         Console.WriteLine($"  {result.Name}: {result.FormatRate(binary: true)} ({cost.Wall.TotalSeconds:0.00} s, CPU {cost.Cpu.TotalSeconds:0.00} s = {cost.CoresBusy:0.00} cores, allocated {ResultTable.FormatBytes(cost.AllocatedBytes)}; {result.FormatUnitCost()})");
         return result;
-    }
-
-    private static string Document(MachineInfo machine, string load, Io500Settings settings, string taskKind, string[] args, string table)
-    {
-        var text = new StringBuilder();
-        var command = string.Join(' ', ["dotnet run -c Release --project benchmarks/Lustre.Benchmarks -- io500", .. args]);
-        text.AppendLine(CultureInfo.InvariantCulture, $"Command: `{command}`");
-        text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"Machine: {machine}; {load}");
-        text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"Run: {settings.Describe()}; {taskKind}; run at {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
-        text.AppendLine();
-        text.Append(table);
-        return text.ToString();
-    }
-
-    private static void TryDelete(string directory)
-    {
-        try
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-        catch (IOException ex)
-        {
-            Console.Error.WriteLine($"could not delete {directory}: {ex.Message}");
-        }
     }
 }

@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text;
 using Lustre.Benchmarks.Baselines;
 using Lustre.Benchmarks.Runner;
 using Lustre.Client;
@@ -102,7 +100,7 @@ internal static class StripedBenchmark
         {
             if (!keep)
             {
-                TryDelete(scratch);
+                Scratch.TryDelete(scratch);
             }
         }
 
@@ -113,7 +111,7 @@ internal static class StripedBenchmark
         if (markdown is not null)
         {
             var load = $"1-minute load average {loadBefore} at start, {MachineInfo.LoadAverage()} at end";
-            await File.WriteAllTextAsync(markdown, Document(machine, load, settings, connections, rawArgs, text));
+            await File.WriteAllTextAsync(markdown, RunDocument.Markdown("striped", machine, load, settings.Describe(OstCount, connections), rawArgs, text));
             Console.WriteLine($"table written to {markdown}");
         }
 
@@ -139,31 +137,5 @@ internal static class StripedBenchmark
     {
         Console.WriteLine($"  verify {what}: {(ok ? "OK" : "FAILED")}");
         return ok;
-    }
-
-    private static string Document(MachineInfo machine, string load, StripedSettings settings, int connections, string[] args, string table)
-    {
-        var text = new StringBuilder();
-        var command = string.Join(' ', ["dotnet run -c Release --project benchmarks/Lustre.Benchmarks -- striped", .. args]);
-        text.AppendLine(CultureInfo.InvariantCulture, $"Command: `{command}`");
-        text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"Machine: {machine}; {load}");
-        text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"Run: {settings.Describe(OstCount, connections)}; run at {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
-        text.AppendLine();
-        text.Append(table);
-        return text.ToString();
-    }
-
-    private static void TryDelete(string directory)
-    {
-        try
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-        catch (IOException ex)
-        {
-            Console.Error.WriteLine($"could not delete {directory}: {ex.Message}");
-        }
     }
 }
