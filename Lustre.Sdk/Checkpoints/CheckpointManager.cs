@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO.Hashing;
 using Lustre.Client;
+using Lustre.IO;
 using Lustre.Namespace;
 using Lustre.Protocol;
 
@@ -54,7 +55,7 @@ public class CheckpointManager : IAsyncDisposable
         _options = options ?? new CheckpointManagerOptions();
         _options.Validate();
         RunId = _options.RunId ?? Guid.NewGuid().ToString("N");
-        Staging = new StagingBudget(_options.StagingBudget);
+        Staging = new ByteBudget(_options.StagingBudget);
         StagingPool = ArrayPool<byte>.Create(_options.ChunkSize, (int)Math.Min(4096, (_options.StagingBudget / _options.ChunkSize) + 1));
         WriteGate = new SemaphoreSlim(_options.MaxConcurrency, _options.MaxConcurrency);
         Codec = new ZstdChunkCodec(_options.CompressionLevel);
@@ -76,7 +77,7 @@ public class CheckpointManager : IAsyncDisposable
 
     internal LustreClient Client => _client;
 
-    internal StagingBudget Staging { get; } = null!;
+    internal ByteBudget Staging { get; } = null!;
 
     internal ArrayPool<byte> StagingPool { get; } = null!;
 

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Lustre.IO;
 
 namespace Lustre.Dataset;
 

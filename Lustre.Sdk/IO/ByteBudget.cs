@@ -1,6 +1,10 @@
-namespace Lustre.Dataset;
+namespace Lustre.IO;
 
-/// <summary>An async, first-come first-served budget of bytes: the prefetcher waits here until disposed samples give bytes back.</summary>
+/// <summary>
+/// An async, first-come first-served budget of bytes, so a large request cannot starve behind a stream of small
+/// ones: the dataset prefetcher waits here until disposed samples give bytes back, and checkpoint staging until
+/// written chunks do.
+/// </summary>
 internal sealed class ByteBudget
 {
     private readonly Lock _lock = new();
@@ -15,7 +19,25 @@ internal sealed class ByteBudget
 
     public long Capacity { get; }
 
-    public long InUse => Capacity - Volatile.Read(ref _available);
+    public long Available => Volatile.Read(ref _available);
+
+    public long InUse => Capacity - Available;
+
+    /// <summary>Takes <paramref name="bytes"/> now if nobody is waiting and they are available.</summary>
+    public bool TryAcquire(long bytes)
+    {
+        bytes = Math.Min(bytes, Capacity);
+        lock (_lock)
+        {
+            if (_waiters.Count == 0 && _available >= bytes)
+            {
+                _available -= bytes;
+                return true;
+            }
+
+            return false;
+        }
+    }
 
     /// <summary>Takes <paramref name="bytes"/> (at most the capacity, so one huge request still proceeds alone).</summary>
     public Task AcquireAsync(long bytes, CancellationToken cancellationToken)
