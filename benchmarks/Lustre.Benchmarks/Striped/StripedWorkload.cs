@@ -139,41 +139,9 @@ internal sealed class StripedWorkload(LustreClient client, TestPattern pattern, 
     public async Task<(PhaseResult Result, long Mismatches)> RandomReadAsync(string path)
     {
         await using var file = await client.OpenFileAsync(path);
-        var pages = settings.Size / TestPattern.PageSize;
-        long completed = 0;
-        long mismatches = 0;
-        using var stop = new CancellationTokenSource();
-        var tasks = new Task[settings.RandomTasks];
-        for (var t = 0; t < tasks.Length; t++)
-        {
-            var seed = t;
-            tasks[t] = Task.Run(async () =>
-            {
-                var random = new Random(seed);
-                var buffer = new byte[TestPattern.PageSize];
-                while (!stop.IsCancellationRequested)
-                {
-                    var offset = random.NextInt64(pages) * TestPattern.PageSize;
-                    var read = await file.ReadAtAsync(offset, buffer);
-                    if (read != buffer.Length || !pattern.Verify(buffer, offset))
-                    {
-                        Interlocked.Increment(ref mismatches);
-                    }
-
-                    Interlocked.Increment(ref completed);
-                }
-            });
-        }
-
-        await Task.Delay(settings.Warmup);
-        var meter = new PhaseMeter();
-        var before = Interlocked.Read(ref completed);
-        await Task.Delay(settings.RandomDuration);
-        var after = Interlocked.Read(ref completed);
-        var cost = meter.Stop();
-        await stop.CancelAsync();
-        await Task.WhenAll(tasks);
-        return (PhaseMeter.Operations($"ours: 4 KiB ReadAtAsync, random offsets, {settings.RandomTasks} tasks", after - before, cost), Interlocked.Read(ref mismatches));
+        return await RandomPagesAsync(
+            $"ours: 4 KiB ReadAtAsync, random offsets, {settings.RandomTasks} tasks",
+            async (offset, buffer) => await file.ReadAtAsync(offset, buffer) == buffer.Length);
     }
 
     /// <summary>
@@ -184,6 +152,27 @@ internal sealed class StripedWorkload(LustreClient client, TestPattern pattern, 
     {
         await using var file = await client.OpenFileAsync(path);
         var component = file.Layout.Components[0];
+        return await RandomPagesAsync(
+            $"diagnostic: bare 4 KiB OstRead RPCs, {settings.RandomTasks} tasks",
+            async (offset, buffer) =>
+            {
+                var unit = offset / component.StripeSize;
+                var obj = component.Objects[(int)(unit % component.StripeCount)];
+                var objectOffset = (unit / component.StripeCount * component.StripeSize) + (offset % component.StripeSize);
+                var channel = client.Ost(obj.OstIndex);
+                using var frame = new FrameBuffer();
+                new OstReadRequest(new ObjectRef(obj.OstIndex, obj.ObjectId), objectOffset, buffer.Length).Write(frame.Body);
+                using var reply = await channel.Client.CallAsync(Opcode.OstRead, frame, default, buffer, default);
+                return reply.Status == 0 && reply.BulkLength == buffer.Length;
+            });
+    }
+
+    /// <summary>
+    /// Runs <see cref="StripedSettings.RandomTasks"/> tasks that each read random 4 KiB pages with <paramref name="readPage"/>
+    /// (true when the whole page arrived) and check their content; measures after a warm-up for a fixed time.
+    /// </summary>
+    private async Task<(PhaseResult Result, long Mismatches)> RandomPagesAsync(string name, Func<long, byte[], Task<bool>> readPage)
+    {
         var pages = settings.Size / TestPattern.PageSize;
         long completed = 0;
         long mismatches = 0;
@@ -199,14 +188,7 @@ internal sealed class StripedWorkload(LustreClient client, TestPattern pattern, 
                 while (!stop.IsCancellationRequested)
                 {
                     var offset = random.NextInt64(pages) * TestPattern.PageSize;
-                    var unit = offset / component.StripeSize;
-                    var obj = component.Objects[(int)(unit % component.StripeCount)];
-                    var objectOffset = (unit / component.StripeCount * component.StripeSize) + (offset % component.StripeSize);
-                    var channel = client.Ost(obj.OstIndex);
-                    using var frame = new FrameBuffer();
-                    new OstReadRequest(new ObjectRef(obj.OstIndex, obj.ObjectId), objectOffset, buffer.Length).Write(frame.Body);
-                    using var reply = await channel.Client.CallAsync(Opcode.OstRead, frame, default, buffer, default);
-                    if (reply.Status != 0 || reply.BulkLength != buffer.Length || !pattern.Verify(buffer, offset))
+                    if (!await readPage(offset, buffer) || !pattern.Verify(buffer, offset))
                     {
                         Interlocked.Increment(ref mismatches);
                     }
@@ -224,7 +206,7 @@ internal sealed class StripedWorkload(LustreClient client, TestPattern pattern, 
         var cost = meter.Stop();
         await stop.CancelAsync();
         await Task.WhenAll(tasks);
-        return (PhaseMeter.Operations($"diagnostic: bare 4 KiB OstRead RPCs, {settings.RandomTasks} tasks", after - before, cost), Interlocked.Read(ref mismatches));
+        return (PhaseMeter.Operations(name, after - before, cost), Interlocked.Read(ref mismatches));
     }
 
     private static async Task<byte[]> Dequeue(Queue<(Task Call, byte[] Buffer)> inFlight)
