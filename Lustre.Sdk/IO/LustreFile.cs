@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Lustre.Client;
 using Lustre.Layouts;
 using Lustre.Protocol;
@@ -48,6 +49,7 @@ public sealed class LustreFile : IAsyncDisposable
     internal LustreClient Client => _client;
 
     /// <summary>Reads up to <paramref name="buffer"/>.Length bytes at <paramref name="offset"/>; returns fewer only at end of file. Holes read as zeros.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -66,6 +68,7 @@ public sealed class LustreFile : IAsyncDisposable
     }
 
     /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/>, extending the file as needed.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteAtAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Lustre.Client;
 using Lustre.Diagnostics;
 using Lustre.Layouts;
@@ -15,7 +16,8 @@ internal static class StripedIo
     [ThreadStatic]
     private static List<StripeExtent>? t_extents;
 
-    public static async Task ReadAsync(LustreFile file, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public static async ValueTask ReadAsync(LustreFile file, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         var pieces = Split(file, offset, buffer.Length);
         if (pieces.Count == 1)
@@ -29,13 +31,14 @@ internal static class StripedIo
         for (var i = 0; i < pieces.Count; i++)
         {
             var piece = pieces[i];
-            tasks[i] = ReadPieceAsync(file, piece, buffer.Slice((int)(piece.FileOffset - offset), (int)piece.Length), cancellationToken);
+            tasks[i] = ReadPieceAsync(file, piece, buffer.Slice((int)(piece.FileOffset - offset), (int)piece.Length), cancellationToken).AsTask();
         }
 
         await WhenAllOrFirstFailure(tasks).ConfigureAwait(false);
     }
 
-    public static async Task WriteAsync(LustreFile file, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public static async ValueTask WriteAsync(LustreFile file, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var pieces = Split(file, offset, data.Length);
         if (pieces.Count == 1)
@@ -50,7 +53,7 @@ internal static class StripedIo
         {
             var piece = pieces[i];
             file.MarkDirty(piece.Object);
-            tasks[i] = WritePieceAsync(file, piece, data.Slice((int)(piece.FileOffset - offset), (int)piece.Length), cancellationToken);
+            tasks[i] = WritePieceAsync(file, piece, data.Slice((int)(piece.FileOffset - offset), (int)piece.Length), cancellationToken).AsTask();
         }
 
         await WhenAllOrFirstFailure(tasks).ConfigureAwait(false);
@@ -137,7 +140,8 @@ internal static class StripedIo
         return pieces;
     }
 
-    private static async Task ReadPieceAsync(LustreFile file, StripeExtent piece, Memory<byte> destination, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask ReadPieceAsync(LustreFile file, StripeExtent piece, Memory<byte> destination, CancellationToken cancellationToken)
     {
         var channel = file.Client.Ost(piece.Object.OstIndex);
         var allowance = channel.AllowanceFor(piece.Length);
@@ -165,7 +169,8 @@ internal static class StripedIo
         }
     }
 
-    private static async Task WritePieceAsync(LustreFile file, StripeExtent piece, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask WritePieceAsync(LustreFile file, StripeExtent piece, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var channel = file.Client.Ost(piece.Object.OstIndex);
         var allowance = channel.AllowanceFor(piece.Length);
