@@ -16,6 +16,8 @@ internal sealed class TargetDirectory : IAsyncDisposable
     private readonly int _connectionsPerServer;
     private readonly int _maxAttempts;
     private readonly Dictionary<string, RpcClient> _clients = [];
+    private readonly Dictionary<(TargetKind Kind, int Index), RpcClient> _byTarget = [];
+    private FilesystemConfig? _byTargetConfig;
     private readonly Lock _lock = new();
     private volatile FilesystemConfig? _config;
 
@@ -93,7 +95,38 @@ internal sealed class TargetDirectory : IAsyncDisposable
     }
 
     /// <summary>The client of the server that holds a target, by the configuration as last fetched.</summary>
-    public RpcClient ClientForTarget(TargetKind kind, int index) => ClientFor(Endpoints.Parse(Target(kind, index).Address, $"{kind} {index} address"));
+    /// <summary>
+    /// The client for a target's current address. Called for every RPC, so the answer is cached per target until the
+    /// configuration is replaced: no scan of the target list, address parsing or string formatting on the hot path.
+    /// </summary>
+    public RpcClient ClientForTarget(TargetKind kind, int index)
+    {
+        var config = Config;
+        lock (_lock)
+        {
+            if (!ReferenceEquals(_byTargetConfig, config))
+            {
+                _byTarget.Clear();
+                _byTargetConfig = config;
+            }
+
+            if (_byTarget.TryGetValue((kind, index), out var cached))
+            {
+                return cached;
+            }
+        }
+
+        var client = ClientFor(Endpoints.Parse(Target(kind, index).Address, $"{kind} {index} address"));
+        lock (_lock)
+        {
+            if (ReferenceEquals(_byTargetConfig, config))
+            {
+                _byTarget[(kind, index)] = client;
+            }
+        }
+
+        return client;
+    }
 
     public RpcClient ClientFor(IPEndPoint endpoint)
     {
