@@ -202,6 +202,42 @@ public sealed class RpcEngineTests
     }
 
     [Fact]
+    public async Task An_end_to_end_verified_read_goes_without_a_bulk_checksum_and_the_client_leaves_the_check_to_its_caller()
+    {
+        var (obj, data) = await WriteObjectAsync(256 * 1024);
+        await using var proxy = new FrameProxy(_fixture.Cluster.Endpoint);
+        var settings = Settings();
+        await using var connection = await RpcConnection.ConnectAsync(proxy.Endpoint, settings, CancellationToken.None);
+        Assert.True((connection.Features & ProtocolFeatures.BulkChecksumXxh3) != 0);
+        var back = new byte[data.Length];
+
+        // A plain read on this connection carries a checksum; an end-to-end verified one carries none and says so.
+        using (var frame = ReadFrame(obj, back.Length))
+        {
+            using var reply = await connection.CallAsync(Opcode.OstRead, frame, default, back, settings.Xids.Next(), resend: false, CancellationToken.None);
+        }
+
+        proxy.RepliesToCorrupt = 1;
+        using (var frame = ReadFrame(obj, back.Length))
+        {
+            frame.Flags = FrameFlags.EndToEndVerified;
+            using var reply = await connection.CallAsync(Opcode.OstRead, frame, default, back, settings.Xids.Next(), resend: false, CancellationToken.None);
+            Assert.Equal(0, reply.Status);
+        }
+
+        var reads = proxy.Replies.Where(h => h.Opcode == Opcode.OstRead).ToArray();
+        Assert.Equal(2, reads.Length);
+        Assert.NotEqual(0UL, reads[0].BulkChecksum);
+        Assert.Equal(FrameFlags.Reply, reads[0].Flags);
+        Assert.Equal(0UL, reads[1].BulkChecksum);
+        Assert.Equal(FrameFlags.Reply | FrameFlags.EndToEndVerified, reads[1].Flags);
+
+        // The corrupted bytes were handed over unchecked: catching them is now the caller's job.
+        Assert.Equal(1, proxy.CorruptedReplies);
+        Assert.NotEqual(data, back);
+    }
+
+    [Fact]
     public async Task A_corrupted_write_bulk_is_refused_with_EBADMSG_and_the_resend_lands_the_right_bytes()
     {
         var (obj, _) = await WriteObjectAsync(1 << 20);

@@ -6,7 +6,10 @@ namespace Lustre.Checkpoints;
 
 /// <summary>
 /// Reads verified chunks of one data file of a checkpoint, plain or zstd: every chunk's bytes are checked against
-/// the manifest's XXH3-64 (and a compressed chunk's frame against its own) before anyone sees them.
+/// the manifest's XXH3-64 (and a compressed chunk's frame against its own) before anyone sees them. Because of that
+/// end-to-end check the reads skip the per-transfer bulk checksum (two XXH3 passes fewer per byte); a chunk that
+/// fails its check is read once more with bulk checksums, so a transfer error is retried as before and only bytes
+/// that are wrong on the OSTs are reported.
 /// </summary>
 internal sealed class CheckpointFileReader
 {
@@ -37,9 +40,21 @@ internal sealed class CheckpointFileReader
     /// <summary>Reads chunk <paramref name="chunk"/>'s plain bytes into <paramref name="target"/> (exactly the chunk's length) and verifies them.</summary>
     public async Task ReadChunkAsync(int chunk, Memory<byte> target, CancellationToken cancellationToken)
     {
+        try
+        {
+            await ReadChunkAsync(chunk, target, checkedTransfers: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidDataException)
+        {
+            await ReadChunkAsync(chunk, target, checkedTransfers: true, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReadChunkAsync(int chunk, Memory<byte> target, bool checkedTransfers, CancellationToken cancellationToken)
+    {
         if (Entry.Frames is not { } frames)
         {
-            await ReadExactlyAsync(ChunkOffset(chunk), target, cancellationToken).ConfigureAwait(false);
+            await ReadExactlyAsync(ChunkOffset(chunk), target, checkedTransfers, cancellationToken).ConfigureAwait(false);
             Verify(chunk, target.Span);
             return;
         }
@@ -53,7 +68,7 @@ internal sealed class CheckpointFileReader
             stored = ArrayPool<byte>.Shared.Rent(frame.Length);
             try
             {
-                await ReadPieceAsync(frame.Offset, stored.AsMemory(0, frame.Length), cancellationToken).ConfigureAwait(false);
+                await ReadPieceAsync(frame.Offset, stored.AsMemory(0, frame.Length), checkedTransfers, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
@@ -91,6 +106,18 @@ internal sealed class CheckpointFileReader
     /// </summary>
     public async Task ReadChunkIntoPiecesAsync(int chunk, Memory<byte>[] pieces, CancellationToken cancellationToken)
     {
+        try
+        {
+            await ReadChunkIntoPiecesAsync(chunk, pieces, checkedTransfers: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidDataException)
+        {
+            await ReadChunkIntoPiecesAsync(chunk, pieces, checkedTransfers: true, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReadChunkIntoPiecesAsync(int chunk, Memory<byte>[] pieces, bool checkedTransfers, CancellationToken cancellationToken)
+    {
         var offset = ChunkOffset(chunk);
         await _manager.WriteGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -98,7 +125,7 @@ internal sealed class CheckpointFileReader
             var reads = new Task[pieces.Length];
             for (var i = 0; i < pieces.Length; i++)
             {
-                reads[i] = ReadPieceAsync(offset, pieces[i], cancellationToken);
+                reads[i] = ReadPieceAsync(offset, pieces[i], checkedTransfers, cancellationToken);
                 offset += pieces[i].Length;
             }
 
@@ -120,21 +147,21 @@ internal sealed class CheckpointFileReader
 
     private long ChunkOffset(int chunk) => (long)chunk * Entry.ChunkSize;
 
-    private async Task ReadPieceAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    private async Task ReadPieceAsync(long offset, Memory<byte> destination, bool checkedTransfers, CancellationToken cancellationToken)
     {
-        var read = await _file.ReadAtAsync(offset, destination, cancellationToken).ConfigureAwait(false);
+        var read = await _file.ReadAtAsync(offset, destination, verifiedByCaller: !checkedTransfers, cancellationToken).ConfigureAwait(false);
         if (read != destination.Length)
         {
             throw new InvalidDataException($"{Path}: read {read} bytes at {offset}, expected {destination.Length}.");
         }
     }
 
-    private async Task ReadExactlyAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    private async Task ReadExactlyAsync(long offset, Memory<byte> destination, bool checkedTransfers, CancellationToken cancellationToken)
     {
         await _manager.WriteGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await ReadPieceAsync(offset, destination, cancellationToken).ConfigureAwait(false);
+            await ReadPieceAsync(offset, destination, checkedTransfers, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

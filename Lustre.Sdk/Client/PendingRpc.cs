@@ -23,15 +23,19 @@ internal sealed class PendingRpc : IValueTaskSource<RpcReply>
 
     public long DeadlineTicks { get; private set; }
 
+    /// <summary>Whether the reply's bulk is checked against its checksum (checksums agreed, and the caller does not verify end to end).</summary>
+    public bool VerifyBulk { get; private set; }
+
     public CancellationTokenRegistration Registration { get; set; }
 
     public ValueTask<RpcReply> Task => new(this, _core.Version);
 
-    public void Arm(ulong xid, Memory<byte> bulkDestination, long deadlineTicks)
+    public void Arm(ulong xid, Memory<byte> bulkDestination, long deadlineTicks, bool verifyBulk)
     {
         Xid = xid;
         BulkDestination = bulkDestination;
         DeadlineTicks = deadlineTicks;
+        VerifyBulk = verifyBulk;
     }
 
     public void SetResult(RpcReply reply)

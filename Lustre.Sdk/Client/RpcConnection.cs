@@ -196,7 +196,8 @@ internal sealed class RpcConnection : IRpcConnection
             pending = new PendingRpc(this);
         }
 
-        pending.Arm(xid, bulkIn, Environment.TickCount64 + (long)_settings.RequestTimeout.TotalMilliseconds);
+        var endToEnd = frame.Flags & FrameFlags.EndToEndVerified;
+        pending.Arm(xid, bulkIn, Environment.TickCount64 + (long)_settings.RequestTimeout.TotalMilliseconds, verifyBulk: _checksums && endToEnd == 0);
         _pending[xid] = pending;
         var task = pending.Task;
         if (cancellationToken.CanBeCanceled)
@@ -209,7 +210,7 @@ internal sealed class RpcConnection : IRpcConnection
         }
 
         var checksum = bulkOut.IsEmpty || !_checksums ? 0 : BulkChecksum.Compute(bulkOut.Span);
-        var header = new FrameHeader(opcode, resend ? FrameFlags.Resend : FrameFlags.None, 0, xid, frame.BodyLength, bulkOut.Length, checksum);
+        var header = new FrameHeader(opcode, (resend ? FrameFlags.Resend : FrameFlags.None) | endToEnd, 0, xid, frame.BodyLength, bulkOut.Length, checksum);
         try
         {
             await _sender.SendAsync(frame, header, bulkOut, CancellationToken.None).ConfigureAwait(false);
@@ -287,7 +288,7 @@ internal sealed class RpcConnection : IRpcConnection
 
                     var destination = pending.BulkDestination[..header.BulkLength];
                     await _reader.ReadExactlyAsync(destination, _shutdown.Token).ConfigureAwait(false);
-                    if (_checksums && BulkChecksum.Compute(destination.Span) != header.BulkChecksum)
+                    if (pending.VerifyBulk && BulkChecksum.Compute(destination.Span) != header.BulkChecksum)
                     {
                         reply.Dispose();
                         pending.SetException(new BulkChecksumException(Target, header.Xid, header.BulkLength));

@@ -49,8 +49,15 @@ public sealed class LustreFile : IAsyncDisposable
     internal LustreClient Client => _client;
 
     /// <summary>Reads up to <paramref name="buffer"/>.Length bytes at <paramref name="offset"/>; returns fewer only at end of file. Holes read as zeros.</summary>
+    public ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        ReadAtAsync(offset, buffer, verifiedByCaller: false, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="ReadAtAsync(long, Memory{byte}, CancellationToken)"/>; with <paramref name="verifiedByCaller"/> the
+    /// caller checks the bytes against its own checksum (a checkpoint's chunk hash), so the transfers skip the bulk checksum.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default)
+    internal async ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, bool verifiedByCaller, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
@@ -63,7 +70,7 @@ public sealed class LustreFile : IAsyncDisposable
 
         var count = (int)Math.Min(buffer.Length, length - offset);
         using var activity = Diagnostics.LustreDiagnostics.StartOperation("lustre.read", Path);
-        await StripedIo.ReadAsync(this, offset, buffer[..count], cancellationToken).ConfigureAwait(false);
+        await StripedIo.ReadAsync(this, offset, buffer[..count], verifiedByCaller, cancellationToken).ConfigureAwait(false);
         return count;
     }
 

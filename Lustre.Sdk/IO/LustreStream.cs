@@ -106,7 +106,7 @@ public sealed class LustreStream : Stream
         return target;
     }
 
-    /// <summary>Reads at an offset without moving <see cref="Position"/>; thread-safe (see <see cref="LustreFile.ReadAtAsync"/>).</summary>
+    /// <summary>Reads at an offset without moving <see cref="Position"/>; thread-safe (see <see cref="LustreFile.ReadAtAsync(long, Memory{byte}, CancellationToken)"/>).</summary>
     public ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default) =>
         _file.ReadAtAsync(offset, buffer, cancellationToken);
 

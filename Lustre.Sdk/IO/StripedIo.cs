@@ -17,13 +17,13 @@ internal static class StripedIo
     private static List<StripeExtent>? t_extents;
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public static async ValueTask ReadAsync(LustreFile file, long offset, Memory<byte> buffer, CancellationToken cancellationToken)
+    public static async ValueTask ReadAsync(LustreFile file, long offset, Memory<byte> buffer, bool verifiedByCaller, CancellationToken cancellationToken)
     {
         var pieces = Split(file, offset, buffer.Length);
         if (pieces.Count == 1)
         {
             // Small reads (one stripe unit) skip the fan-out bookkeeping.
-            await ReadPieceAsync(file, pieces[0], buffer, cancellationToken).ConfigureAwait(false);
+            await ReadPieceAsync(file, pieces[0], buffer, verifiedByCaller, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -31,7 +31,7 @@ internal static class StripedIo
         for (var i = 0; i < pieces.Count; i++)
         {
             var piece = pieces[i];
-            tasks[i] = ReadPieceAsync(file, piece, buffer.Slice((int)(piece.FileOffset - offset), (int)piece.Length), cancellationToken).AsTask();
+            tasks[i] = ReadPieceAsync(file, piece, buffer.Slice((int)(piece.FileOffset - offset), (int)piece.Length), verifiedByCaller, cancellationToken).AsTask();
         }
 
         await WhenAllOrFirstFailure(tasks).ConfigureAwait(false);
@@ -141,14 +141,14 @@ internal static class StripedIo
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private static async ValueTask ReadPieceAsync(LustreFile file, StripeExtent piece, Memory<byte> destination, CancellationToken cancellationToken)
+    private static async ValueTask ReadPieceAsync(LustreFile file, StripeExtent piece, Memory<byte> destination, bool verifiedByCaller, CancellationToken cancellationToken)
     {
         var channel = file.Client.Ost(piece.Object.OstIndex);
         var allowance = channel.AllowanceFor(piece.Length);
         await allowance.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            using var frame = new FrameBuffer();
+            using var frame = new FrameBuffer { Flags = verifiedByCaller ? FrameFlags.EndToEndVerified : FrameFlags.None };
             new OstReadRequest(new ObjectRef(piece.Object.OstIndex, piece.Object.ObjectId), piece.ObjectOffset, destination.Length).Write(frame.Body);
             using var reply = await channel.Client.CallAsync(Opcode.OstRead, frame, default, destination, cancellationToken).ConfigureAwait(false);
             ThrowOnError(reply, channel, "read", file, piece);

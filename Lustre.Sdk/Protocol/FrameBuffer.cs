@@ -19,6 +19,9 @@ internal sealed class FrameBuffer : IBufferWriter<byte>, IDisposable
 
     public BodyWriter Body => new(this);
 
+    /// <summary>Request flags the sender adds to the header it stamps (only <see cref="FrameFlags.EndToEndVerified"/> is honoured).</summary>
+    public FrameFlags Flags { get; set; }
+
     public int Length => _length;
 
     public int BodyLength => _length - FrameHeader.Size;

@@ -11,4 +11,11 @@ internal enum FrameFlags : ushort
 
     /// <summary>The request is a resend of an earlier one with the same xid (reply reconstruction).</summary>
     Resend = 0x2,
+
+    /// <summary>
+    /// On a request: the client verifies the reply's bulk end to end with its own checksum over the data (a
+    /// checkpoint's chunk hash), so the reply's bulk goes without a per-transfer checksum, on a connection that
+    /// has them, and the client does not check one. The server echoes the bit on the reply.
+    /// </summary>
+    EndToEndVerified = 0x4,
 }

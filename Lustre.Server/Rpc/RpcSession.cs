@@ -379,8 +379,10 @@ internal sealed class RpcSession : IAsyncDisposable
     {
         using (body)
         {
-            var checksum = bulk.IsEmpty || !_checksums ? 0 : BulkChecksum.Compute(bulk.Span);
-            var header = new FrameHeader(request.Opcode, FrameFlags.Reply, status, request.Xid, body.BodyLength, bulk.Length, checksum);
+            // A client that verifies the bytes end to end (EndToEndVerified) needs no per-transfer checksum.
+            var endToEnd = request.Flags & FrameFlags.EndToEndVerified;
+            var checksum = bulk.IsEmpty || !_checksums || endToEnd != 0 ? 0 : BulkChecksum.Compute(bulk.Span);
+            var header = new FrameHeader(request.Opcode, FrameFlags.Reply | endToEnd, status, request.Xid, body.BodyLength, bulk.Length, checksum);
             await _sender.SendAsync(body, header, bulk, CancellationToken.None).ConfigureAwait(false);
         }
     }
