@@ -100,9 +100,11 @@ internal sealed class CheckpointSaveJob : IDisposable
 
         // The copies are the only thing the training loop waits for: spread them over the cores.
         Parallel.For(0, batch.Count, i => batch[i].File.Fill(batch[i].Offset, batch[i].Buffer.AsSpan(0, batch[i].Length)));
+        // Each write starts on the thread pool: run inline, a chunk's XXH3 (and the first RPCs) would run on the
+        // caller's thread whenever the files are already open, adding ~0.3 s per 4 GiB to the time SaveAsync blocks.
         foreach (var chunk in batch)
         {
-            _writes.Add(WriteChunkAsync(chunk));
+            _writes.Add(Task.Run(() => WriteChunkAsync(chunk), CancellationToken.None));
         }
 
         batch.Clear();

@@ -1,0 +1,42 @@
+using System.Runtime.InteropServices;
+
+namespace Lustre.Benchmarks.Runner;
+
+/// <summary>
+/// Drops files' clean pages from the page cache (posix_fadvise DONTNEED; no root needed), so a read that follows
+/// comes from the disk, as a restart reading a checkpoint written long ago, or by another node, does.
+/// </summary>
+internal static partial class PageCache
+{
+    private const int PosixFadvDontNeed = 4;
+
+    [LibraryImport("libc", EntryPoint = "posix_fadvise")]
+    private static partial int PosixFadvise(int fd, long offset, long length, int advice);
+
+    /// <summary>
+    /// Evicts every file under <paramref name="directory"/>, except under <paramref name="except"/> (fsync'd data only:
+    /// dirty pages stay); returns the bytes they hold.
+    /// </summary>
+    public static long Evict(string directory, string? except = null)
+    {
+        long bytes = 0;
+        foreach (var path in Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories))
+        {
+            if (except is not null && path.StartsWith(except + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            var error = PosixFadvise((int)handle.DangerousGetHandle(), 0, 0, PosixFadvDontNeed);
+            if (error != 0)
+            {
+                throw new IOException($"posix_fadvise(DONTNEED) failed on {path}: errno {error}");
+            }
+
+            bytes += RandomAccess.GetLength(handle);
+        }
+
+        return bytes;
+    }
+}
