@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using Lustre.Server.Oss;
 
 namespace Lustre.Tests.Oss;
@@ -32,5 +34,67 @@ public sealed class ObjectStoreTests : IDisposable
 
         Assert.Equal(0, FilesOnDisk());
         Assert.Equal(0, store.ObjectCount);
+    }
+
+    [Fact]
+    public async Task A_mapped_region_is_clipped_to_the_object_and_reads_its_bytes()
+    {
+        using var store = new ObjectStore(0, _root);
+        var data = new byte[300_000];
+        new Random(3).NextBytes(data);
+        await store.WriteAsync(9, 0, data, CancellationToken.None);
+
+        using (var region = store.MapRegion(9, 5_000, 1 << 20))
+        {
+            Assert.NotNull(region);
+            Assert.Equal(data.Length - 5_000, region.Length);
+            Assert.True(region.Memory.Span.SequenceEqual(data.AsSpan(5_000)));
+        }
+
+        Assert.Null(store.MapRegion(9, data.Length, 4096));
+        Assert.Null(store.MapRegion(10, 0, 4096));
+    }
+
+    [Fact]
+    public async Task Sending_a_mapped_region_of_an_object_truncated_meanwhile_fails_the_send_and_the_process_lives()
+    {
+        using var store = new ObjectStore(0, _root);
+        await store.WriteAsync(7, 0, new byte[8 << 20], CancellationToken.None);
+        using var region = store.MapRegion(7, 0, 8 << 20)!;
+        store.Punch(7, 0);
+
+        // Only the kernel touches the mapping: the pages past the new end fault inside the send (EFAULT), not in
+        // user code (SIGBUS), so the send fails and the connection can be closed.
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var accept = listener.AcceptAsync();
+        await sender.ConnectAsync(listener.LocalEndPoint!);
+        using var receiver = await accept;
+        var drain = Task.Run(async () =>
+        {
+            var buffer = new byte[1 << 20];
+            while (await receiver.ReceiveAsync(buffer) > 0)
+            {
+            }
+        });
+
+        var ex = await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            for (var sent = 0; sent < region.Length;)
+            {
+                var n = await sender.SendAsync(region.Memory[sent..], SocketFlags.None);
+                if (n == 0)
+                {
+                    throw new IOException("send made no progress");
+                }
+
+                sent += n;
+            }
+        });
+        Assert.True(ex is SocketException or IOException, ex.ToString());
+        sender.Shutdown(SocketShutdown.Both);
+        await drain.WaitAsync(TimeSpan.FromSeconds(10));
     }
 }

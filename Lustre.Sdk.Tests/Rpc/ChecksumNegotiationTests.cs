@@ -45,4 +45,38 @@ public sealed class ChecksumNegotiationTests
         Assert.Equal(data.Length, await reader.ReadAtAsync(0, back));
         Assert.Equal(data, back);
     }
+
+    [Fact]
+    public async Task Reads_without_checksums_are_sent_from_mapped_object_regions_exact_at_object_ends_and_holes()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        await using var client = new LustreClient(_fixture.Address, new LustreClientOptions { BulkChecksums = false });
+        const int Stripe = 1 << 20;
+        var model = new byte[(9 * Stripe) + 4321];
+        var random = new Random(7);
+        await using (var file = await client.OpenFileAsync($"{dir}/sparse", FileMode.CreateNew, FileLayout.Raid0(Stripe, -1)))
+        {
+            // Data, a hole of several stripes (some objects end early, others hold only the tail), then a tail.
+            var head = model.AsMemory(0, (2 * Stripe) + 100);
+            random.NextBytes(head.Span);
+            await file.WriteAtAsync(0, head);
+            var tail = model.AsMemory(7 * Stripe, model.Length - (7 * Stripe));
+            random.NextBytes(tail.Span);
+            await file.WriteAtAsync(7 * Stripe, tail);
+        }
+
+        await using var reader = await client.OpenFileAsync($"{dir}/sparse", FileMode.Open, access: FileAccess.Read);
+        var whole = new byte[model.Length + Stripe];
+        Assert.Equal(model.Length, await reader.ReadAtAsync(0, whole));
+        Assert.True(whole.AsSpan(0, model.Length).SequenceEqual(model), "whole-file read differs from what was written");
+
+        // Ranges starting at unaligned offsets inside pieces, crossing the hole and running past the end of the file.
+        foreach (var (offset, length) in new (long, int)[] { (100_001, 3 * Stripe), ((2 * Stripe) - 5, 200_000), ((7 * Stripe) - 70_000, 2 * Stripe), (model.Length - 70_003, 300_000) })
+        {
+            var piece = new byte[length];
+            var expected = (int)Math.Min(length, model.Length - offset);
+            Assert.Equal(expected, await reader.ReadAtAsync(offset, piece));
+            Assert.True(piece.AsSpan(0, expected).SequenceEqual(model.AsSpan((int)offset, expected)), $"read at {offset} of {length} differs");
+        }
+    }
 }

@@ -10,7 +10,8 @@ namespace Lustre.Protocol;
 /// writer: it sends its frame and every frame queued behind it meanwhile in one gathered send (header, body and
 /// bulk of each, no copy), so many RPCs in flight cost a few syscalls instead of one or two each. A frame queued
 /// while the writer was busy is handed the writer's role when the writer's own batch is done, so no caller waits
-/// longer than one batch behind its own frame.
+/// longer than one batch behind its own frame. A bulk that is not in an array (an OSS's mapping of the page cache)
+/// cannot join a gathered send; it goes out in its own send, in its place, without being copied.
 /// </summary>
 internal sealed class FrameSender : IDisposable
 {
@@ -24,6 +25,7 @@ internal sealed class FrameSender : IDisposable
 
     // Touched only by the current writer.
     private readonly List<ArraySegment<byte>> _segments = [];
+    private readonly List<(int Before, ReadOnlyMemory<byte> Memory)> _direct = [];
     private readonly List<QueuedFrame> _batch = [];
     private bool _writing;
     private Exception? _failure;
@@ -85,6 +87,7 @@ internal sealed class FrameSender : IDisposable
     private async ValueTask WriteBatchAsync(ReadOnlyMemory<byte> frame, ReadOnlyMemory<byte> bulk)
     {
         _segments.Clear();
+        _direct.Clear();
         _batch.Clear();
         long bytes = Add(frame) + Add(bulk);
         lock (_lock)
@@ -99,7 +102,14 @@ internal sealed class FrameSender : IDisposable
         Exception? failure = null;
         try
         {
-            await SendAllAsync(bytes).ConfigureAwait(false);
+            if (_direct.Count == 0)
+            {
+                await SendAllAsync(bytes).ConfigureAwait(false);
+            }
+            else
+            {
+                await SendInPlacesAsync().ConfigureAwait(false);
+            }
         }
         catch (Exception ex)
         {
@@ -108,6 +118,7 @@ internal sealed class FrameSender : IDisposable
 
         // Complete the batch while still the writer: the lists are the writer's, and the next writer clears them.
         _segments.Clear();
+        _direct.Clear();
         foreach (var sent in _batch)
         {
             sent.Complete(failure);
@@ -153,12 +164,45 @@ internal sealed class FrameSender : IDisposable
 
         if (!MemoryMarshal.TryGetArray(bytes, out var segment))
         {
-            // Memory not backed by an array cannot go in a gathered send; copy it (rare: callers pass arrays).
-            segment = new ArraySegment<byte>(bytes.ToArray());
+            // Not an array: sent on its own after the segments gathered so far (see SendInPlacesAsync).
+            _direct.Add((_segments.Count, bytes));
+            return bytes.Length;
         }
 
         _segments.Add(segment);
         return segment.Count;
+    }
+
+    /// <summary>Sends the batch in order: each run of array segments gathered, each non-array bulk in its own send.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendInPlacesAsync()
+    {
+        var segments = _segments.ToArray();
+        var from = 0;
+        foreach (var (before, memory) in _direct)
+        {
+            await SendGatheredAsync(segments, from, before).ConfigureAwait(false);
+            from = before;
+            for (var sent = 0; sent < memory.Length;)
+            {
+                sent += await _socket.SendAsync(memory[sent..], SocketFlags.None).ConfigureAwait(false);
+            }
+        }
+
+        await SendGatheredAsync(segments, from, segments.Length).ConfigureAwait(false);
+    }
+
+    private async ValueTask SendGatheredAsync(ArraySegment<byte>[] segments, int from, int to)
+    {
+        _segments.Clear();
+        long bytes = 0;
+        for (var i = from; i < to; i++)
+        {
+            _segments.Add(segments[i]);
+            bytes += segments[i].Count;
+        }
+
+        await SendAllAsync(bytes).ConfigureAwait(false);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]

@@ -98,6 +98,36 @@ internal sealed class ObjectStore : IDisposable
         return total;
     }
 
+    /// <summary>
+    /// The object's bytes in [offset, offset + length), clipped to its end as <see cref="ReadAsync"/> reads them, mapped
+    /// for a send without a copy (<see cref="MappedRegion"/>); null for a missing object or a range past its end.
+    /// </summary>
+    public MappedRegion? MapRegion(ulong objectId, long offset, int length)
+    {
+        var lease = OpenExisting(objectId);
+        if (lease.Handle is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var count = (int)Math.Clamp(RandomAccess.GetLength(lease.Handle) - offset, 0, length);
+            if (count > 0)
+            {
+                return MappedRegion.Map(lease, offset, count);
+            }
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
+
+        lease.Dispose();
+        return null;
+    }
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteAsync(ulong objectId, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {

@@ -11,6 +11,12 @@ namespace Lustre.Server.Oss;
 /// </summary>
 internal sealed class OssService : IRpcService, IDisposable
 {
+    /// <summary>
+    /// Reads at least this large whose reply needs no checksum are sent from a mapping of the page cache
+    /// (<see cref="MappedRegion"/>); below it, mapping costs more than the copy it saves.
+    /// </summary>
+    internal const int ZeroCopyMinimum = 64 * 1024;
+
     private readonly Dictionary<int, ObjectStore> _targets;
 
     public OssService(IEnumerable<ObjectStore> targets) => _targets = targets.ToDictionary(t => t.Index);
@@ -30,6 +36,13 @@ internal sealed class OssService : IRpcService, IDisposable
                 var read = OstReadRequest.Read(ref reader);
                 var store = Target(read.Object.OstIndex);
                 CheckRange(read.Offset, read.Length, "read");
+                if (!request.ReplyBulkChecksummed && read.Length >= ZeroCopyMinimum)
+                {
+                    // Nothing to hash: the socket copies the bytes straight from the page cache.
+                    var region = store.MapRegion(read.Object.ObjectId, read.Offset, read.Length);
+                    return region is null ? RpcResponse.Ok() : RpcResponse.WithBulk(region, region.Length);
+                }
+
                 var buffer = BulkPool.Shared.Rent(Math.Max(read.Length, 1));
                 try
                 {

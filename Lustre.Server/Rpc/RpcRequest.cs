@@ -9,13 +9,20 @@ internal sealed class RpcRequest
     private byte[]? _body;
     private byte[]? _bulk;
 
-    public RpcRequest(FrameHeader header, byte[]? body, byte[]? bulk, string clientUuid)
+    public RpcRequest(FrameHeader header, byte[]? body, byte[]? bulk, string clientUuid, bool bulkChecksums = true)
     {
         Header = header;
         _body = body;
         _bulk = bulk;
         ClientUuid = clientUuid;
+        ReplyBulkChecksummed = bulkChecksums && (header.Flags & FrameFlags.EndToEndVerified) == 0;
     }
+
+    /// <summary>
+    /// Whether the reply's bulk carries a checksum: the connection agreed to bulk checksums and the client does not
+    /// verify this reply end to end. Without one, a large read can go out from the page cache without a copy.
+    /// </summary>
+    public bool ReplyBulkChecksummed { get; }
 
     public FrameHeader Header { get; }
 

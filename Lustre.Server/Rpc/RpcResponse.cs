@@ -4,16 +4,18 @@ namespace Lustre.Server.Rpc;
 
 /// <summary>
 /// A reply to send: status, an optional body and an optional bulk. A bulk in a pooled array
-/// (<see cref="PooledBulk"/>) is returned to BulkPool by the session once sent.
+/// (<see cref="PooledBulk"/>) is returned to BulkPool by the session once sent; a bulk in other memory
+/// (<see cref="BulkOwner"/>, e.g. a mapped file region) is disposed once sent.
 /// </summary>
 internal readonly struct RpcResponse
 {
-    private RpcResponse(int status, FrameBuffer? body, byte[]? pooledBulk, int bulkLength)
+    private RpcResponse(int status, FrameBuffer? body, byte[]? pooledBulk, int bulkLength, System.Buffers.MemoryManager<byte>? bulkOwner = null)
     {
         Status = status;
         Body = body;
         PooledBulk = pooledBulk;
         BulkLength = bulkLength;
+        BulkOwner = bulkOwner;
     }
 
     public int Status { get; }
@@ -24,13 +26,19 @@ internal readonly struct RpcResponse
 
     public int BulkLength { get; }
 
-    public ReadOnlyMemory<byte> Bulk => PooledBulk is null ? default : PooledBulk.AsMemory(0, BulkLength);
+    /// <summary>Memory (not a pooled array) holding the bulk, disposed by the session once sent.</summary>
+    public System.Buffers.MemoryManager<byte>? BulkOwner { get; }
+
+    public ReadOnlyMemory<byte> Bulk =>
+        BulkOwner is not null ? BulkOwner.Memory[..BulkLength] : PooledBulk is null ? default : PooledBulk.AsMemory(0, BulkLength);
 
     public static RpcResponse Ok() => new(0, null, null, 0);
 
     public static RpcResponse Ok(FrameBuffer body) => new(0, body, null, 0);
 
     public static RpcResponse WithBulk(FrameBuffer? body, byte[] pooledBulk, int length) => new(0, body, pooledBulk, length);
+
+    public static RpcResponse WithBulk(System.Buffers.MemoryManager<byte> owner, int length) => new(0, null, null, length, owner);
 
     public static RpcResponse Error(LustreErrno errno, string message)
     {

@@ -120,7 +120,7 @@ internal sealed class RpcSession : IAsyncDisposable
 
                 var body = await ReadPooledAsync(header.BodyLength, ArrayPool<byte>.Shared, stopping).ConfigureAwait(false);
                 var bulk = await ReadPooledAsync(header.BulkLength, BulkPool.Shared, stopping).ConfigureAwait(false);
-                var request = new RpcRequest(header, body, bulk, _clientUuid ?? string.Empty);
+                var request = new RpcRequest(header, body, bulk, _clientUuid ?? string.Empty, _checksums);
                 if (!await AdmitAsync(request).ConfigureAwait(false))
                 {
                     request.Release();
@@ -371,6 +371,8 @@ internal sealed class RpcSession : IAsyncDisposable
             {
                 BulkPool.Shared.Return(bulk);
             }
+
+            ((IDisposable?)response.BulkOwner)?.Dispose();
         }
     }
 
