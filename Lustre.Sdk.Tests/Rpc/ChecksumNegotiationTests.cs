@@ -15,15 +15,16 @@ public sealed class ChecksumNegotiationTests
     public ChecksumNegotiationTests(ClusterFixture fixture) => _fixture = fixture;
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task The_checksum_feature_is_agreed_as_the_client_asks(bool checksums)
+    [InlineData(true, true)]
+    [InlineData(false, false)]
+    [InlineData(null, false)] // the default: a server on loopback gets no checksums
+    public async Task The_checksum_feature_is_agreed_as_the_client_asks(bool? asked, bool agreed)
     {
-        var settings = new RpcConnectionSettings("neg-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), null, NullLogger.Instance, checksums);
+        var settings = new RpcConnectionSettings("neg-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), null, NullLogger.Instance, asked);
 
         await using var connection = await RpcConnection.ConnectAsync(_fixture.Cluster.Endpoint, settings, CancellationToken.None);
 
-        Assert.Equal(checksums, (connection.Features & ProtocolFeatures.BulkChecksumXxh3) != 0);
+        Assert.Equal(agreed, (connection.Features & ProtocolFeatures.BulkChecksumXxh3) != 0);
         Assert.True((connection.Features & ProtocolFeatures.ReplyReconstruction) != 0);
     }
 
@@ -40,7 +41,8 @@ public sealed class ChecksumNegotiationTests
         }
 
         // Read back with a checksumming client: the server stored exactly what was sent.
-        await using var reader = await _fixture.Client.OpenFileAsync($"{dir}/f", FileMode.Open, access: FileAccess.Read);
+        await using var checksumming = new LustreClient(_fixture.Address, new LustreClientOptions { BulkChecksums = true });
+        await using var reader = await checksumming.OpenFileAsync($"{dir}/f", FileMode.Open, access: FileAccess.Read);
         var back = new byte[data.Length];
         Assert.Equal(data.Length, await reader.ReadAtAsync(0, back));
         Assert.Equal(data, back);

@@ -33,11 +33,13 @@ public sealed class LustreClientOptions
     public long DirtyBudget { get; set; } = 128L << 20;
 
     /// <summary>
-    /// Checksum every bulk transfer (XXH3-64, verified by the receiver; default true). As Lustre's
-    /// <c>osc.*.checksums</c>: turning it off saves CPU per byte on both sides, at the price of trusting TCP's
-    /// own 16-bit checksum and the memory of both hosts. Agreed per connection at connect.
+    /// Checksum every bulk transfer (XXH3-64, verified by the receiver), as Lustre's <c>osc.*.checksums</c>. Null
+    /// (the default): on for every server reached over a network, off for servers on this host's loopback, where the
+    /// bytes never leave memory and the two hashes per byte would be the largest cost of a read. True or false: on
+    /// or off for every server. Off saves CPU per byte on both sides, at the price of trusting TCP's own 16-bit
+    /// checksum and the memory of both hosts. Agreed per connection at connect.
     /// </summary>
-    public bool BulkChecksums { get; set; } = true;
+    public bool? BulkChecksums { get; set; }
 
     /// <summary>The cluster's shared secret, when its servers require one. Load it from a file or the environment, never a command line.</summary>
     public byte[]? SharedSecret { get; set; }

@@ -101,10 +101,15 @@ internal sealed class RpcConnection : IRpcConnection
         }
     }
 
+    /// <summary>Whether the peer is on this host's loopback (where, by default, bulks go without checksums).</summary>
+    private static bool IsLoopback(EndPoint? endpoint) =>
+        endpoint is IPEndPoint ip && IPAddress.IsLoopback(ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address);
+
     /// <summary>Connect, then prove the shared secret if the server asks for it; runs before the reader loop starts.</summary>
     private async Task HandshakeAsync(CancellationToken cancellationToken)
     {
-        var wanted = _settings.BulkChecksums ? ProtocolFeatures.All : ProtocolFeatures.All & ~ProtocolFeatures.BulkChecksumXxh3;
+        var checksums = _settings.BulkChecksums ?? !IsLoopback(_socket.RemoteEndPoint);
+        var wanted = checksums ? ProtocolFeatures.All : ProtocolFeatures.All & ~ProtocolFeatures.BulkChecksumXxh3;
         var connect = new ConnectRequest(FrameHeader.CurrentVersion, wanted, _settings.ClientUuid);
         ConnectReply reply;
         using (var frame = new FrameBuffer())

@@ -10,4 +10,4 @@ internal sealed record RpcConnectionSettings(
     TimeSpan RequestTimeout,
     byte[]? Secret,
     ILogger Logger,
-    bool BulkChecksums = true);
+    bool? BulkChecksums = true);

@@ -18,8 +18,11 @@ internal static class StripedBenchmark
     public static async Task<int> RunAsync(string[] rawArgs)
     {
         var args = new RunnerArguments(rawArgs);
-        // --no-checksums measures the data path without bulk checksums (LustreClientOptions.BulkChecksums).
-        var options = new LustreClientOptions { BulkChecksums = !args.Flag("no-checksums") };
+        // Bulk checksums (LustreClientOptions.BulkChecksums): by default as a client gets them (off on loopback);
+        // --checksums forces them on, --no-checksums off.
+        var forceOn = args.Flag("checksums");
+        var forceOff = args.Flag("no-checksums");
+        var options = new LustreClientOptions { BulkChecksums = forceOn ? true : forceOff ? false : null };
         var settings = StripedSettings.Parse(args, OstCount, options.MaxRpcsInFlightPerOst);
         var markdown = args.Text("markdown");
         var keep = args.Flag("keep");
@@ -38,7 +41,7 @@ internal static class StripedBenchmark
         var connections = options.ConnectionsPerServer;
         var loadBefore = MachineInfo.LoadAverage();
         Console.WriteLine($"machine: {machine}; load average {loadBefore}");
-        Console.WriteLine($"run: {settings.Describe(OstCount, connections)}; bulk checksums {(options.BulkChecksums ? "on" : "off")}");
+        Console.WriteLine($"run: {settings.Describe(OstCount, connections)}; bulk checksums {options.BulkChecksums switch { true => "on (forced)", false => "off (forced)", null => "default (off: the servers are on loopback)" }}");
 
         var table = new ResultTable();
         var pattern = new TestPattern(seed: 20240611);
