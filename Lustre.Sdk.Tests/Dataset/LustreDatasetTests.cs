@@ -173,6 +173,25 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Prefetch_buffers_are_reused_across_reads_and_epochs()
+    {
+        var dir = await WriteDatasetAsync();
+        const long budget = 64 << 10;
+        await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { PrefetchBudget = budget, PrefetchWindow = 8, CoalesceGap = -1 });
+        await ReadVerifiedAsync(dataset);
+        var afterFirst = dataset.BufferBytesAllocated;
+        await ReadVerifiedAsync(dataset);
+        await ReadVerifiedAsync(dataset);
+
+        // One read per sample (1001 per epoch, 1 to 3000 bytes each): a fresh array per read would allocate at least
+        // the bytes fetched; the pool allocates what one budget's worth of reads holds in each power-of-two size.
+        Assert.Equal(3 * SampleCount, dataset.Statistics.Reads);
+        Assert.True(dataset.BufferBytesAllocated < dataset.Statistics.BytesFetched / 4, $"{dataset.BufferBytesAllocated} bytes of buffers allocated to fetch {dataset.Statistics.BytesFetched}");
+        Assert.True(dataset.BufferBytesAllocated - afterFirst <= 2 * budget, $"epochs 2 and 3 allocated {dataset.BufferBytesAllocated - afterFirst} bytes of buffers after epoch 1 allocated {afterFirst}");
+        Assert.Equal(0, dataset.Statistics.PrefetchedBytes);
+    }
+
+    [Fact]
     public async Task A_small_budget_and_an_early_stop_return_every_buffer()
     {
         var dir = await WriteDatasetAsync();

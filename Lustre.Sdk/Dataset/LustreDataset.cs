@@ -26,6 +26,7 @@ public sealed class LustreDataset : IAsyncDisposable
     private readonly int _prefetchWindow;
     private readonly long _windowBytes;
     private readonly ByteBudget _budget;
+    private readonly PrefetchPool _pool;
     private readonly SemaphoreSlim _reads;
     private int _epoch;
     private long _position;
@@ -53,6 +54,7 @@ public sealed class LustreDataset : IAsyncDisposable
             ? Math.Max(options.PrefetchWindow, (int)Math.Min(1 << 20, ((long)options.ShuffleWindow + options.ResolvedWorldSize - 1) / options.ResolvedWorldSize))
             : options.PrefetchWindow;
         _budget = new ByteBudget(options.PrefetchBudget);
+        _pool = new PrefetchPool(options.PrefetchBudget);
         _windowBytes = Math.Max(1, options.PrefetchBudget / 4);
         _reads = new SemaphoreSlim(options.MaxConcurrentReads, options.MaxConcurrentReads);
         Rank = options.ResolvedRank;
@@ -91,6 +93,9 @@ public sealed class LustreDataset : IAsyncDisposable
         Interlocked.Read(ref _readCount),
         Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _stallTicks)),
         _budget.InUse);
+
+    /// <summary>Bytes of prefetch buffers allocated so far: after the first windows, buffers are reused.</summary>
+    internal long BufferBytesAllocated => _pool.AllocatedBytes;
 
     /// <summary>Opens the shards under <paramref name="path"/> (a shard file, or a directory of them).</summary>
     public static Task<LustreDataset> OpenAsync(LustreClient client, string path, LustreDatasetOptions? options = null, CancellationToken cancellationToken = default) =>
@@ -436,7 +441,7 @@ public sealed class LustreDataset : IAsyncDisposable
                 var reads = new Task[groups.Count];
                 for (var g = 0; g < groups.Count; g++)
                 {
-                    buffers[g] = new SharedBuffer(groups[g].Length, _budget);
+                    buffers[g] = new SharedBuffer(groups[g].Length, _budget, _pool);
                     reads[g] = ReadGroupAsync(groups[g], buffers[g], cancellationToken);
                 }
 
