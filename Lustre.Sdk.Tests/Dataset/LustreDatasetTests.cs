@@ -66,21 +66,26 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
     }
 
     [Theory]
-    [InlineData(1, 1, 0)]
-    [InlineData(1, 1, 437)]
-    [InlineData(3, 3, 123)]
-    [InlineData(3, 2, 200)]
-    [InlineData(2, 8, 1)]
-    public async Task Resuming_from_a_saved_state_reads_exactly_the_remaining_samples(int world, int newWorld, int perRank)
+    [InlineData(1, 1, 0, DatasetShuffle.Global)]
+    [InlineData(1, 1, 437, DatasetShuffle.Global)]
+    [InlineData(3, 3, 123, DatasetShuffle.Global)]
+    [InlineData(3, 2, 200, DatasetShuffle.Global)]
+    [InlineData(2, 8, 1, DatasetShuffle.Global)]
+    [InlineData(1, 1, 437, DatasetShuffle.ShardWindow)]
+    [InlineData(3, 2, 123, DatasetShuffle.ShardWindow)]
+    [InlineData(2, 3, 250, DatasetShuffle.ShardWindow)]
+    public async Task Resuming_from_a_saved_state_reads_exactly_the_remaining_samples(int world, int newWorld, int perRank, DatasetShuffle shuffle)
     {
         var dir = await WriteDatasetAsync();
-        var options = new LustreDatasetOptions { Seed = 5, Epoch = 2, Shuffle = DatasetShuffle.Global };
-        var order = await OrderAsync(dir, options);
+
+        // With ShardWindow, a 64 KiB budget bounds the shuffle windows to 16 KiB (about 11 samples) of the 100 asked for.
+        LustreDatasetOptions Options(int rank, int worldSize) => new() { Seed = 5, Epoch = 2, Shuffle = shuffle, ShuffleWindow = 100, PrefetchBudget = 64 << 10, Rank = rank, WorldSize = worldSize };
+        var order = await OrderAsync(dir, Options(0, 1));
         var read = new List<long>();
         LustreDatasetState? state = null;
         for (var rank = 0; rank < world; rank++)
         {
-            await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Seed = 5, Epoch = 2, Rank = rank, WorldSize = world });
+            await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, Options(rank, world));
             var taken = 0;
             while (taken < perRank)
             {
@@ -112,7 +117,11 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
         var rest = new List<long>();
         for (var rank = 0; rank < newWorld; rank++)
         {
-            await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { ResumeFrom = restored, Rank = rank, WorldSize = newWorld });
+            var options = Options(rank, newWorld);
+            options.Seed = 0;
+            options.Epoch = 0;
+            options.ResumeFrom = restored;
+            await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, options);
             rest.AddRange(await ReadVerifiedAsync(dataset));
             Assert.Equal(3, dataset.Epoch);
         }
@@ -170,6 +179,49 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
         // Planned 16 at a time, each pick from a 256-sample span would coalesce into a read of most of the span.
         Assert.Equal(dataset.Statistics.BytesRead, dataset.Statistics.BytesFetched);
         Assert.True(dataset.Statistics.Reads <= 20, $"{dataset.Statistics.Reads} reads for {SampleCount} samples");
+    }
+
+    [Fact]
+    public async Task Shard_window_bounded_by_the_budget_reads_large_samples_in_few_large_requests()
+    {
+        // 400 samples of 16 KiB; a 1 MiB budget holds a 256 KiB prefetch window, 16 samples. A shuffle window of the
+        // default 16,384 samples (all 400) would leave each prefetch window 16 random picks 400 KiB apart on average:
+        // about one read per sample. Bounded by bytes, each shuffle window is 16 neighbours read in one request.
+        var dir = await fixture.NewDirectoryAsync() + "/large";
+        await using (var writer = await DatasetWriter.CreateAsync(fixture.Client, dir, new DatasetWriterOptions { TargetShardSize = 2 << 20 }))
+        {
+            for (var i = 0; i < 400; i++)
+            {
+                await writer.WriteAsync(Key(i), [new DatasetField("a", Content(i, 16 << 10))]);
+            }
+
+            await writer.CompleteAsync();
+        }
+
+        var options = () => new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, PrefetchBudget = 1 << 20, Seed = 3 };
+        await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, options());
+        var order = dataset.GetSampleOrder();
+        var read = new List<long>();
+        await foreach (var sample in dataset.ReadAsync())
+        {
+            using (sample)
+            {
+                Assert.Equal(Content((int)sample.Index, 16 << 10), sample["a"].ToArray());
+                read.Add(sample.Index);
+            }
+        }
+
+        Assert.Equal(order, read);
+        Assert.Equal(Enumerable.Range(0, 400).Select(i => (long)i), read.Order());
+        Assert.NotEqual(read.Order(), read);
+        Assert.Equal(dataset.Statistics.BytesRead, dataset.Statistics.BytesFetched);
+        Assert.True(dataset.Statistics.Reads <= 40, $"{dataset.Statistics.Reads} reads for 400 samples");
+        Assert.Equal(0, dataset.Statistics.PrefetchedBytes);
+
+        // Still a shuffle within each window, the same from a fresh reader.
+        await using var again = await LustreDataset.OpenAsync(fixture.Client, dir, options());
+        Assert.Equal(order, again.GetSampleOrder());
+        Assert.True(order.Take(16).Distinct().Count() == 16 && !order.Take(16).Order().SequenceEqual(order.Take(16)));
     }
 
     [Fact]

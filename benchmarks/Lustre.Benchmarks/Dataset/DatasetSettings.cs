@@ -71,8 +71,8 @@ internal sealed record DatasetSettings
         var reader = new LustreDatasetOptions
         {
             Seed = 20240611,
-            // 256 MiB, not the default 64: shard-aware reads coalesce only when a shuffle window's bytes (16,384 × 4 KiB =
-            // 64 MiB) fit in a prefetch window, a quarter of the budget.
+            // 256 MiB, not the default 64: a shard-aware shuffle window is bounded by a quarter of the budget, so 64 MiB
+            // lets the whole 16,384-sample window of 4 KiB samples (and 655 samples of 100 KiB) shuffle together.
             PrefetchBudget = args.Size("budget", 256L << 20),
             MaxConcurrentReads = args.Int("reads", defaults.MaxConcurrentReads),
             CoalesceGap = (int)args.Size("gap", defaults.CoalesceGap),
