@@ -187,17 +187,7 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
         // 400 samples of 16 KiB; a 1 MiB budget holds a 256 KiB prefetch window, 16 samples. A shuffle window of the
         // default 16,384 samples (all 400) would leave each prefetch window 16 random picks 400 KiB apart on average:
         // about one read per sample. Bounded by bytes, each shuffle window is 16 neighbours read in one request.
-        var dir = await fixture.NewDirectoryAsync() + "/large";
-        await using (var writer = await DatasetWriter.CreateAsync(fixture.Client, dir, new DatasetWriterOptions { TargetShardSize = 2 << 20 }))
-        {
-            for (var i = 0; i < 400; i++)
-            {
-                await writer.WriteAsync(Key(i), [new DatasetField("a", Content(i, 16 << 10))]);
-            }
-
-            await writer.CompleteAsync();
-        }
-
+        var dir = await WriteLargeDatasetAsync();
         var options = () => new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, PrefetchBudget = 1 << 20, Seed = 3 };
         await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, options());
         var order = dataset.GetSampleOrder();
@@ -222,6 +212,37 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
         await using var again = await LustreDataset.OpenAsync(fixture.Client, dir, options());
         Assert.Equal(order, again.GetSampleOrder());
         Assert.True(order.Take(16).Distinct().Count() == 16 && !order.Take(16).Order().SequenceEqual(order.Take(16)));
+    }
+
+    [Theory]
+    [InlineData(7)]
+    [InlineData(123)]
+    public async Task Resuming_inside_a_shuffle_window_still_reads_each_window_once(int position)
+    {
+        // Prefetch windows start where the resumed position is, then follow the shuffle windows (16 samples here):
+        // planned from the position on without that, each would straddle two shuffle windows and coalescing would
+        // read the neighbours of its picks too.
+        var dir = await WriteLargeDatasetAsync();
+        var state = new LustreDatasetState(3, 0, position, 400);
+        await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, PrefetchBudget = 1 << 20, ResumeFrom = state });
+        var expected = dataset.GetSampleOrder();
+        var read = new List<long>();
+        await foreach (var sample in dataset.ReadAsync())
+        {
+            using (sample)
+            {
+                Assert.Equal(Content((int)sample.Index, 16 << 10), sample["a"].ToArray());
+                read.Add(sample.Index);
+            }
+        }
+
+        Assert.Equal(expected, read);
+        Assert.Equal(400 - position, read.Count);
+
+        // Only the first, partly read shuffle window may read samples consumed before the save (the gaps between its rest).
+        var stats = dataset.Statistics;
+        Assert.True(stats.BytesFetched - stats.BytesRead < 16 * (16 << 10), $"fetched {stats.BytesFetched} bytes for {stats.BytesRead}");
+        Assert.True(stats.Reads <= 40, $"{stats.Reads} reads for {read.Count} samples");
     }
 
     [Fact]
@@ -343,6 +364,20 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
 
         await writer.CompleteAsync();
         Assert.Equal(4, writer.Shards.Count);
+        return dir;
+    }
+
+    /// <summary>400 samples of 16 KiB in shards of about 2 MiB.</summary>
+    private async Task<string> WriteLargeDatasetAsync()
+    {
+        var dir = await fixture.NewDirectoryAsync() + "/large";
+        await using var writer = await DatasetWriter.CreateAsync(fixture.Client, dir, new DatasetWriterOptions { TargetShardSize = 2 << 20 });
+        for (var i = 0; i < 400; i++)
+        {
+            await writer.WriteAsync(Key(i), [new DatasetField("a", Content(i, 16 << 10))]);
+        }
+
+        await writer.CompleteAsync();
         return dir;
     }
 
