@@ -265,6 +265,28 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_sample_kept_past_the_dataset_stays_valid_until_disposed()
+    {
+        var dir = await WriteDatasetAsync();
+        var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.None });
+        DatasetSample kept;
+        await using (var samples = dataset.ReadAsync().GetAsyncEnumerator())
+        {
+            Assert.True(await samples.MoveNextAsync());
+            kept = samples.Current;
+        }
+
+        await dataset.DisposeAsync();
+        using (kept)
+        {
+            Assert.Equal(Content(0, 1), kept["a"].ToArray());
+        }
+
+        Assert.Equal(0, dataset.Statistics.PrefetchedBytes);
+        Assert.Throws<ObjectDisposedException>(() => kept["a"]);
+    }
+
+    [Fact]
     public async Task A_small_budget_and_an_early_stop_return_every_buffer()
     {
         var dir = await WriteDatasetAsync();

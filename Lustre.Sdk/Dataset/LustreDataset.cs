@@ -383,6 +383,7 @@ public sealed class LustreDataset : IAsyncDisposable
         }
 
         _reads.Dispose();
+        _pool.Close();
     }
 
     private static DatasetFormat? FormatOf(string path, DatasetFormat format)

@@ -19,6 +19,7 @@ internal sealed class PrefetchPool
     private readonly long _limit;
     private long _kept;
     private long _allocated;
+    private bool _closed;
 
     public PrefetchPool(long budget)
     {
@@ -66,10 +67,24 @@ internal sealed class PrefetchPool
 
         lock (_lock)
         {
-            if (_kept + array.Length <= _limit)
+            if (!_closed && _kept + array.Length <= _limit)
             {
                 _kept += array.Length;
                 _buckets[BitOperations.Log2((uint)array.Length) - MinShift].Push(array);
+            }
+        }
+    }
+
+    /// <summary>Drops the kept arrays and keeps no more: the dataset is closed, so its memory goes back to the GC now.</summary>
+    public void Close()
+    {
+        lock (_lock)
+        {
+            _closed = true;
+            _kept = 0;
+            foreach (var bucket in _buckets)
+            {
+                bucket.Clear();
             }
         }
     }
