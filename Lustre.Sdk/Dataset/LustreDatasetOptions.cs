@@ -36,6 +36,7 @@ public sealed class LustreDatasetOptions
     /// <summary>
     /// Bytes the prefetcher may hold, counting samples handed out and not yet disposed (default 64 MiB). At least 64 KiB.
     /// With <see cref="DatasetShuffle.ShardWindow"/> a quarter of it bounds a shuffle window: raise it to shuffle large samples more widely.
+    /// The reader keeps its buffers for reuse until disposed, as arrays rounded up to a power of two: up to twice this in memory.
     /// </summary>
     public long PrefetchBudget { get; set; } = 64L << 20;
 
