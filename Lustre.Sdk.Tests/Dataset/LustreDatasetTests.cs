@@ -66,21 +66,26 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
     }
 
     [Theory]
-    [InlineData(1, 1, 0)]
-    [InlineData(1, 1, 437)]
-    [InlineData(3, 3, 123)]
-    [InlineData(3, 2, 200)]
-    [InlineData(2, 8, 1)]
-    public async Task Resuming_from_a_saved_state_reads_exactly_the_remaining_samples(int world, int newWorld, int perRank)
+    [InlineData(1, 1, 0, DatasetShuffle.Global)]
+    [InlineData(1, 1, 437, DatasetShuffle.Global)]
+    [InlineData(3, 3, 123, DatasetShuffle.Global)]
+    [InlineData(3, 2, 200, DatasetShuffle.Global)]
+    [InlineData(2, 8, 1, DatasetShuffle.Global)]
+    [InlineData(1, 1, 437, DatasetShuffle.ShardWindow)]
+    [InlineData(3, 2, 123, DatasetShuffle.ShardWindow)]
+    [InlineData(2, 3, 250, DatasetShuffle.ShardWindow)]
+    public async Task Resuming_from_a_saved_state_reads_exactly_the_remaining_samples(int world, int newWorld, int perRank, DatasetShuffle shuffle)
     {
         var dir = await WriteDatasetAsync();
-        var options = new LustreDatasetOptions { Seed = 5, Epoch = 2, Shuffle = DatasetShuffle.Global };
-        var order = await OrderAsync(dir, options);
+
+        // With ShardWindow, a 64 KiB budget bounds the shuffle windows to 16 KiB (about 11 samples) of the 100 asked for.
+        LustreDatasetOptions Options(int rank, int worldSize) => new() { Seed = 5, Epoch = 2, Shuffle = shuffle, ShuffleWindow = 100, PrefetchBudget = 64 << 10, Rank = rank, WorldSize = worldSize };
+        var order = await OrderAsync(dir, Options(0, 1));
         var read = new List<long>();
         LustreDatasetState? state = null;
         for (var rank = 0; rank < world; rank++)
         {
-            await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Seed = 5, Epoch = 2, Rank = rank, WorldSize = world });
+            await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, Options(rank, world));
             var taken = 0;
             while (taken < perRank)
             {
@@ -112,7 +117,11 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
         var rest = new List<long>();
         for (var rank = 0; rank < newWorld; rank++)
         {
-            await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { ResumeFrom = restored, Rank = rank, WorldSize = newWorld });
+            var options = Options(rank, newWorld);
+            options.Seed = 0;
+            options.Epoch = 0;
+            options.ResumeFrom = restored;
+            await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, options);
             rest.AddRange(await ReadVerifiedAsync(dataset));
             Assert.Equal(3, dataset.Epoch);
         }
@@ -170,6 +179,111 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
         // Planned 16 at a time, each pick from a 256-sample span would coalesce into a read of most of the span.
         Assert.Equal(dataset.Statistics.BytesRead, dataset.Statistics.BytesFetched);
         Assert.True(dataset.Statistics.Reads <= 20, $"{dataset.Statistics.Reads} reads for {SampleCount} samples");
+    }
+
+    [Fact]
+    public async Task Shard_window_bounded_by_the_budget_reads_large_samples_in_few_large_requests()
+    {
+        // 400 samples of 16 KiB; a 1 MiB budget holds a 256 KiB prefetch window, 16 samples. A shuffle window of the
+        // default 16,384 samples (all 400) would leave each prefetch window 16 random picks 400 KiB apart on average:
+        // about one read per sample. Bounded by bytes, each shuffle window is 16 neighbours read in one request.
+        var dir = await WriteLargeDatasetAsync();
+        var options = () => new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, PrefetchBudget = 1 << 20, Seed = 3 };
+        await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, options());
+        var order = dataset.GetSampleOrder();
+        var read = new List<long>();
+        await foreach (var sample in dataset.ReadAsync())
+        {
+            using (sample)
+            {
+                Assert.Equal(Content((int)sample.Index, 16 << 10), sample["a"].ToArray());
+                read.Add(sample.Index);
+            }
+        }
+
+        Assert.Equal(order, read);
+        Assert.Equal(Enumerable.Range(0, 400).Select(i => (long)i), read.Order());
+        Assert.NotEqual(read.Order(), read);
+        Assert.Equal(dataset.Statistics.BytesRead, dataset.Statistics.BytesFetched);
+        Assert.True(dataset.Statistics.Reads <= 40, $"{dataset.Statistics.Reads} reads for 400 samples");
+        Assert.Equal(0, dataset.Statistics.PrefetchedBytes);
+
+        // Still a shuffle within each window, the same from a fresh reader.
+        await using var again = await LustreDataset.OpenAsync(fixture.Client, dir, options());
+        Assert.Equal(order, again.GetSampleOrder());
+        Assert.True(order.Take(16).Distinct().Count() == 16 && !order.Take(16).Order().SequenceEqual(order.Take(16)));
+    }
+
+    [Theory]
+    [InlineData(7)]
+    [InlineData(123)]
+    public async Task Resuming_inside_a_shuffle_window_still_reads_each_window_once(int position)
+    {
+        // Prefetch windows start where the resumed position is, then follow the shuffle windows (16 samples here):
+        // planned from the position on without that, each would straddle two shuffle windows and coalescing would
+        // read the neighbours of its picks too.
+        var dir = await WriteLargeDatasetAsync();
+        var state = new LustreDatasetState(3, 0, position, 400);
+        await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, PrefetchBudget = 1 << 20, ResumeFrom = state });
+        var expected = dataset.GetSampleOrder();
+        var read = new List<long>();
+        await foreach (var sample in dataset.ReadAsync())
+        {
+            using (sample)
+            {
+                Assert.Equal(Content((int)sample.Index, 16 << 10), sample["a"].ToArray());
+                read.Add(sample.Index);
+            }
+        }
+
+        Assert.Equal(expected, read);
+        Assert.Equal(400 - position, read.Count);
+
+        // Only the first, partly read shuffle window may read samples consumed before the save (the gaps between its rest).
+        var stats = dataset.Statistics;
+        Assert.True(stats.BytesFetched - stats.BytesRead < 16 * (16 << 10), $"fetched {stats.BytesFetched} bytes for {stats.BytesRead}");
+        Assert.True(stats.Reads <= 40, $"{stats.Reads} reads for {read.Count} samples");
+    }
+
+    [Fact]
+    public async Task Prefetch_buffers_are_reused_across_reads_and_epochs()
+    {
+        var dir = await WriteDatasetAsync();
+        const long budget = 64 << 10;
+        await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { PrefetchBudget = budget, PrefetchWindow = 8, CoalesceGap = -1 });
+        await ReadVerifiedAsync(dataset);
+        var afterFirst = dataset.BufferBytesAllocated;
+        await ReadVerifiedAsync(dataset);
+        await ReadVerifiedAsync(dataset);
+
+        // One read per sample (1001 per epoch, 1 to 3000 bytes each): a fresh array per read would allocate at least
+        // the bytes fetched; the pool allocates what one budget's worth of reads holds in each power-of-two size.
+        Assert.Equal(3 * SampleCount, dataset.Statistics.Reads);
+        Assert.True(dataset.BufferBytesAllocated < dataset.Statistics.BytesFetched / 4, $"{dataset.BufferBytesAllocated} bytes of buffers allocated to fetch {dataset.Statistics.BytesFetched}");
+        Assert.True(dataset.BufferBytesAllocated - afterFirst <= 2 * budget, $"epochs 2 and 3 allocated {dataset.BufferBytesAllocated - afterFirst} bytes of buffers after epoch 1 allocated {afterFirst}");
+        Assert.Equal(0, dataset.Statistics.PrefetchedBytes);
+    }
+
+    [Fact]
+    public async Task A_sample_kept_past_the_dataset_stays_valid_until_disposed()
+    {
+        var dir = await WriteDatasetAsync();
+        var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.None });
+        DatasetSample kept;
+        await using (var samples = dataset.ReadAsync().GetAsyncEnumerator())
+        {
+            Assert.True(await samples.MoveNextAsync());
+            kept = samples.Current;
+        }
+
+        await dataset.DisposeAsync();
+        using (kept)
+        {
+            Assert.Equal(Content(0, 1), kept["a"].ToArray());
+        }
+
+        Assert.Equal(0, dataset.Statistics.PrefetchedBytes);
+        Assert.Throws<ObjectDisposedException>(() => kept["a"]);
     }
 
     [Fact]
@@ -272,6 +386,20 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
 
         await writer.CompleteAsync();
         Assert.Equal(4, writer.Shards.Count);
+        return dir;
+    }
+
+    /// <summary>400 samples of 16 KiB in shards of about 2 MiB.</summary>
+    private async Task<string> WriteLargeDatasetAsync()
+    {
+        var dir = await fixture.NewDirectoryAsync() + "/large";
+        await using var writer = await DatasetWriter.CreateAsync(fixture.Client, dir, new DatasetWriterOptions { TargetShardSize = 2 << 20 });
+        for (var i = 0; i < 400; i++)
+        {
+            await writer.WriteAsync(Key(i), [new DatasetField("a", Content(i, 16 << 10))]);
+        }
+
+        await writer.CompleteAsync();
         return dir;
     }
 

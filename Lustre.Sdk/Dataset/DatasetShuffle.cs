@@ -10,8 +10,9 @@ public enum DatasetShuffle
     Global,
 
     /// <summary>
-    /// The shards in a random order, then the samples shuffled within consecutive windows of
-    /// <see cref="LustreDatasetOptions.ShuffleWindow"/> samples: reads stay within a few shards and coalesce into large requests.
+    /// The shards in a random order, then the samples shuffled within consecutive windows of at most
+    /// <see cref="LustreDatasetOptions.ShuffleWindow"/> samples and a quarter of <see cref="LustreDatasetOptions.PrefetchBudget"/>
+    /// bytes: reads stay within a few shards and coalesce into large requests.
     /// </summary>
     ShardWindow,
 }

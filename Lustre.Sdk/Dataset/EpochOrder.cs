@@ -6,8 +6,13 @@ namespace Lustre.Dataset;
 /// </summary>
 internal static class EpochOrder
 {
-    /// <summary>The global order: a permutation of the sample indices 0..n−1.</summary>
-    public static int[] Permute(DatasetShuffle shuffle, ulong seed, int epoch, int[] shardStarts, int window)
+    /// <summary>
+    /// The global order: a permutation of the sample indices 0..n−1. For <see cref="DatasetShuffle.ShardWindow"/> a shuffle
+    /// window ends after <paramref name="window"/> samples or before the sample that would take its bytes (by
+    /// <paramref name="lengths"/>) past <paramref name="windowBytes"/>, whichever comes first, and always holds at least one
+    /// sample; the start of each window in the order is added to <paramref name="windowStarts"/> when given.
+    /// </summary>
+    public static int[] Permute(DatasetShuffle shuffle, ulong seed, int epoch, int[] shardStarts, int window, int[] lengths, long windowBytes, List<int>? windowStarts = null)
     {
         var n = shardStarts[^1];
         var order = new int[n];
@@ -46,9 +51,21 @@ internal static class EpochOrder
                     }
                 }
 
-                for (var start = 0; start < n; start += window)
+                // Bounded by bytes as well as by count, so a window of large samples fits in the prefetch memory and is read
+                // in a few large requests (as WebDataset's shuffle buffer is bounded by the memory it holds).
+                for (var start = 0; start < n;)
                 {
-                    Shuffle(order.AsSpan(start, Math.Min(window, n - start)), ref rng);
+                    var end = start + 1;
+                    long bytes = lengths[order[start]];
+                    while (end < n && end - start < window && bytes + lengths[order[end]] <= windowBytes)
+                    {
+                        bytes += lengths[order[end]];
+                        end++;
+                    }
+
+                    windowStarts?.Add(start);
+                    Shuffle(order.AsSpan(start, end - start), ref rng);
+                    start = end;
                 }
 
                 break;
@@ -81,6 +98,36 @@ internal static class EpochOrder
         }
 
         return mine;
+    }
+
+    /// <summary>
+    /// Where this rank's share of each window starts, as indices into <see cref="ForRank"/>'s result (ascending, above 0):
+    /// the first i with entry <c>position + rank + i·world</c> at or after a window start.
+    /// </summary>
+    public static int[] RankWindowStarts(List<int> windowStarts, long position, int rank, int worldSize, int count)
+    {
+        var starts = new List<int>();
+        foreach (var start in windowStarts)
+        {
+            var first = start - position - rank;
+            if (first <= 0)
+            {
+                continue;
+            }
+
+            var i = (first + worldSize - 1) / worldSize;
+            if (i >= count)
+            {
+                break;
+            }
+
+            if (starts.Count == 0 || starts[^1] != i)
+            {
+                starts.Add((int)i);
+            }
+        }
+
+        return [.. starts];
     }
 
     private static void Shuffle(Span<int> items, ref SplitMix64 rng)

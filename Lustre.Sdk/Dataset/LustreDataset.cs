@@ -26,6 +26,7 @@ public sealed class LustreDataset : IAsyncDisposable
     private readonly int _prefetchWindow;
     private readonly long _windowBytes;
     private readonly ByteBudget _budget;
+    private readonly PrefetchPool _pool;
     private readonly SemaphoreSlim _reads;
     private int _epoch;
     private long _position;
@@ -53,6 +54,9 @@ public sealed class LustreDataset : IAsyncDisposable
             ? Math.Max(options.PrefetchWindow, (int)Math.Min(1 << 20, ((long)options.ShuffleWindow + options.ResolvedWorldSize - 1) / options.ResolvedWorldSize))
             : options.PrefetchWindow;
         _budget = new ByteBudget(options.PrefetchBudget);
+        _pool = new PrefetchPool(options.PrefetchBudget);
+        // A prefetch window's bytes, and the bound of a shard-aware shuffle window's bytes: a quarter of the budget leaves
+        // room for the window being consumed while the next ones are read.
         _windowBytes = Math.Max(1, options.PrefetchBudget / 4);
         _reads = new SemaphoreSlim(options.MaxConcurrentReads, options.MaxConcurrentReads);
         Rank = options.ResolvedRank;
@@ -91,6 +95,9 @@ public sealed class LustreDataset : IAsyncDisposable
         Interlocked.Read(ref _readCount),
         Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _stallTicks)),
         _budget.InUse);
+
+    /// <summary>Bytes of prefetch buffers allocated so far: after the first windows, buffers are reused.</summary>
+    internal long BufferBytesAllocated => _pool.AllocatedBytes;
 
     /// <summary>Opens the shards under <paramref name="path"/> (a shard file, or a directory of them).</summary>
     public static Task<LustreDataset> OpenAsync(LustreClient client, string path, LustreDatasetOptions? options = null, CancellationToken cancellationToken = default) =>
@@ -214,7 +221,7 @@ public sealed class LustreDataset : IAsyncDisposable
     /// <summary>The <see cref="DatasetSample.Index"/> of each sample this rank will read in the rest of the current epoch, in order.</summary>
     public long[] GetSampleOrder()
     {
-        var mine = PlanRank(Epoch, Interlocked.Read(ref _position));
+        var (mine, _) = PlanRank(Epoch, Interlocked.Read(ref _position));
         var result = new long[mine.Length];
         for (var i = 0; i < mine.Length; i++)
         {
@@ -238,10 +245,10 @@ public sealed class LustreDataset : IAsyncDisposable
 
         var epoch = Epoch;
         var start = Interlocked.Read(ref _position);
-        var mine = PlanRank(epoch, start);
+        var (mine, windowStarts) = PlanRank(epoch, start);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var channel = Channel.CreateBounded<Task<DatasetSample[]>>(new BoundedChannelOptions(64) { SingleReader = true, SingleWriter = true });
-        var producer = ProduceAsync(mine, channel.Writer, cts.Token);
+        var producer = ProduceAsync(mine, windowStarts, channel.Writer, cts.Token);
         DatasetSample[]? window = null;
         var next = 0;
         long consumed = 0;
@@ -376,6 +383,7 @@ public sealed class LustreDataset : IAsyncDisposable
         }
 
         _reads.Dispose();
+        _pool.Close();
     }
 
     private static DatasetFormat? FormatOf(string path, DatasetFormat format)
@@ -396,22 +404,31 @@ public sealed class LustreDataset : IAsyncDisposable
         };
     }
 
-    private int[] PlanRank(int epoch, long position)
+    /// <summary>
+    /// This rank's samples from <paramref name="position"/> on, and where its share of each shuffle window starts. A shuffle
+    /// window holds at most a prefetch window's bytes (a quarter of the budget), so one window is planned and read at once.
+    /// </summary>
+    private (int[] Mine, int[] WindowStarts) PlanRank(int epoch, long position)
     {
-        var order = EpochOrder.Permute(_shuffle, Seed, epoch, _index.ShardStarts, _shuffleWindow);
-        return EpochOrder.ForRank(order, position, Rank, WorldSize, _remainder);
+        var windows = _shuffle == DatasetShuffle.ShardWindow ? new List<int>() : null;
+        var order = EpochOrder.Permute(_shuffle, Seed, epoch, _index.ShardStarts, _shuffleWindow, _index.Length, _windowBytes, windows);
+        var mine = EpochOrder.ForRank(order, position, Rank, WorldSize, _remainder);
+        return (mine, windows is null ? [] : EpochOrder.RankWindowStarts(windows, position, Rank, WorldSize, mine.Length));
     }
 
     /// <summary>
     /// Cuts this rank's order into windows, sorts each window by shard and offset, merges neighbours into reads of at most
     /// <c>MaxReadSize</c>, and starts each read as soon as the budget has room, in order; the consumer gets the windows in order.
+    /// A prefetch window cut short by its limits ends at the last shuffle window start it holds, so the next one begins
+    /// with a whole shuffle window and each shuffle window's span is read once.
     /// </summary>
-    private async Task ProduceAsync(int[] mine, ChannelWriter<Task<DatasetSample[]>> writer, CancellationToken cancellationToken)
+    private async Task ProduceAsync(int[] mine, int[] windowStarts, ChannelWriter<Task<DatasetSample[]>> writer, CancellationToken cancellationToken)
     {
         Exception? failure = null;
         try
         {
             var at = 0;
+            var nextStart = 0;
             while (at < mine.Length)
             {
                 var end = at;
@@ -420,6 +437,22 @@ public sealed class LustreDataset : IAsyncDisposable
                 {
                     bytes += _index.Length[mine[end]];
                     end++;
+                }
+
+                while (nextStart < windowStarts.Length && windowStarts[nextStart] <= at)
+                {
+                    nextStart++;
+                }
+
+                if (end < mine.Length)
+                {
+                    var cut = end;
+                    for (var k = nextStart; k < windowStarts.Length && windowStarts[k] <= end; k++)
+                    {
+                        cut = windowStarts[k];
+                    }
+
+                    end = cut;
                 }
 
                 // Gaps read by coalescing count too: halve the window until its reads fit in half the budget, so the
@@ -436,7 +469,7 @@ public sealed class LustreDataset : IAsyncDisposable
                 var reads = new Task[groups.Count];
                 for (var g = 0; g < groups.Count; g++)
                 {
-                    buffers[g] = new SharedBuffer(groups[g].Length, _budget);
+                    buffers[g] = new SharedBuffer(groups[g].Length, _budget, _pool);
                     reads[g] = ReadGroupAsync(groups[g], buffers[g], cancellationToken);
                 }
 

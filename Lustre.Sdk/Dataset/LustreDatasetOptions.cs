@@ -17,7 +17,11 @@ public sealed class LustreDatasetOptions
     /// <summary>The first epoch to read (default 0); ignored when <see cref="ResumeFrom"/> is set.</summary>
     public int Epoch { get; set; }
 
-    /// <summary>Samples per shuffle window for <see cref="DatasetShuffle.ShardWindow"/> (default 16,384). 1 to 2^30.</summary>
+    /// <summary>
+    /// The most samples per shuffle window for <see cref="DatasetShuffle.ShardWindow"/> (default 16,384). 1 to 2^30. A window
+    /// also ends before its bytes pass a quarter of <see cref="PrefetchBudget"/>, so that it is read with a few large
+    /// requests; every rank, and a resumed reader, must use the same values of both.
+    /// </summary>
     public int ShuffleWindow { get; set; } = 16_384;
 
     /// <summary>This process's rank, 0 to <see cref="WorldSize"/> − 1. Default: the <c>RANK</c> environment variable, else 0.</summary>
@@ -29,7 +33,11 @@ public sealed class LustreDatasetOptions
     /// <summary>Equal counts per rank by dropping or by padding the remainder (default <see cref="DatasetRemainder.Drop"/>).</summary>
     public DatasetRemainder Remainder { get; set; } = DatasetRemainder.Drop;
 
-    /// <summary>Bytes the prefetcher may hold, counting samples handed out and not yet disposed (default 64 MiB). At least 64 KiB.</summary>
+    /// <summary>
+    /// Bytes the prefetcher may hold, counting samples handed out and not yet disposed (default 64 MiB). At least 64 KiB.
+    /// With <see cref="DatasetShuffle.ShardWindow"/> a quarter of it bounds a shuffle window: raise it to shuffle large samples more widely.
+    /// The reader keeps its buffers for reuse until disposed, as arrays rounded up to a power of two: up to twice this in memory.
+    /// </summary>
     public long PrefetchBudget { get; set; } = 64L << 20;
 
     /// <summary>Read requests in flight at once (default 16). 1 to 1024. Each fans out to the OSTs of its range.</summary>

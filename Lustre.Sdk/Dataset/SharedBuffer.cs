@@ -1,22 +1,24 @@
-using System.Buffers;
 using Lustre.IO;
 
 namespace Lustre.Dataset;
 
 /// <summary>
-/// A pooled array shared by the samples of one coalesced read, with a reference count: the read holds one reference and
-/// each sample one more. When the last is released the array goes back to the pool and its bytes back to the budget.
+/// An array from the dataset's <see cref="PrefetchPool"/> shared by the samples of one coalesced read, with a reference
+/// count: the read holds one reference and each sample one more. When the last is released the array goes back to the
+/// pool and its bytes back to the budget.
 /// </summary>
 internal sealed class SharedBuffer
 {
     private readonly ByteBudget _budget;
+    private readonly PrefetchPool _pool;
     private byte[]? _array;
     private int _references = 1;
 
-    public SharedBuffer(int length, ByteBudget budget)
+    public SharedBuffer(int length, ByteBudget budget, PrefetchPool pool)
     {
         _budget = budget;
-        _array = ArrayPool<byte>.Shared.Rent(length);
+        _pool = pool;
+        _array = pool.Rent(length);
         Length = length;
         DatasetMetrics.PrefetchBytes.Add(length);
     }
@@ -41,7 +43,7 @@ internal sealed class SharedBuffer
         var array = Interlocked.Exchange(ref _array, null);
         if (array is not null)
         {
-            ArrayPool<byte>.Shared.Return(array);
+            _pool.Return(array);
             DatasetMetrics.PrefetchBytes.Add(-Length);
             _budget.Release(Length);
         }

@@ -175,6 +175,11 @@ internal static class DatasetBenchmark
         var phase = ("copy shards to local files + fsync (untimed setup)", "-", meter.Stop(), $"{local.Count:N0} samples indexed");
         phases.Add(phase);
         Print(phase);
+        meter = new PhaseMeter();
+        var bytes = local.Warm();
+        phase = ("read the local copies once (untimed setup: page cache, as the copy did for ours)", "-", meter.Stop(), ResultTable.FormatBytes(bytes));
+        phases.Add(phase);
+        Print(phase);
         return local;
     }
 

@@ -71,8 +71,8 @@ internal sealed record DatasetSettings
         var reader = new LustreDatasetOptions
         {
             Seed = 20240611,
-            // 256 MiB, not the default 64: shard-aware reads coalesce only when a shuffle window's bytes (16,384 × 4 KiB =
-            // 64 MiB) fit in a prefetch window, a quarter of the budget.
+            // 256 MiB, not the default 64: a shard-aware shuffle window is bounded by a quarter of the budget, so 64 MiB
+            // lets the whole 16,384-sample window of 4 KiB samples (and 655 samples of 100 KiB) shuffle together.
             PrefetchBudget = args.Size("budget", 256L << 20),
             MaxConcurrentReads = args.Int("reads", defaults.MaxConcurrentReads),
             CoalesceGap = (int)args.Size("gap", defaults.CoalesceGap),
@@ -108,7 +108,7 @@ internal sealed record DatasetSettings
         return $"samples {string.Join(" and ", Scales.Select(s => s.Describe()))}; shards of {ResultTable.FormatBytes(TargetShardSize)} " +
             $"(DatasetWriter, indexed format, 1 MiB stripes over all 4 OSTs); one client; reader: prefetch budget {ResultTable.FormatBytes(r.PrefetchBudget)}, " +
             $"{r.MaxConcurrentReads} reads in flight, coalesce gap {ResultTable.FormatBytes(r.CoalesceGap)}, max read {ResultTable.FormatBytes(r.MaxReadSize)}, " +
-            $"prefetch window {r.PrefetchWindow} samples, shard-aware shuffle window {r.ShuffleWindow} samples; " +
+            $"prefetch window {r.PrefetchWindow} samples, shard-aware shuffle window {r.ShuffleWindow} samples or {ResultTable.FormatBytes(r.PrefetchBudget / 4)}; " +
             $"simulated compute {Compute.TotalMicroseconds:0} µs per sample (busy-wait); verify {(VerifyAll ? "every byte" : "stamp, key and length")} of every sample";
     }
 }
