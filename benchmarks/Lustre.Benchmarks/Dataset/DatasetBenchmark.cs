@@ -36,8 +36,8 @@ internal static class DatasetBenchmark
         var loadBefore = MachineInfo.LoadAverage();
         Console.WriteLine($"machine: {machine}; load average {loadBefore}");
         Console.WriteLine($"run: {settings.Describe()}");
-        var rates = new List<(DatasetScale Scale, DatasetShuffle Mode, EpochResult Ours, EpochResult Local)>();
-        var stalls = new List<(DatasetScale Scale, DatasetShuffle Mode, EpochResult Ours)>();
+        var rates = new List<(DatasetScale Scale, DatasetShuffle Mode, bool Cold, EpochResult Ours, EpochResult Local)>();
+        var stalls = new List<(DatasetScale Scale, DatasetShuffle Mode, bool Cold, EpochResult Ours)>();
         var phases = new List<(string Name, string Rate, PhaseCost Cost, string Note)>();
         var ok = true;
         try
@@ -82,8 +82,8 @@ internal static class DatasetBenchmark
         DatasetScale scale,
         string folder,
         DatasetSettings settings,
-        List<(DatasetScale Scale, DatasetShuffle Mode, EpochResult Ours, EpochResult Local)> rates,
-        List<(DatasetScale Scale, DatasetShuffle Mode, EpochResult Ours)> stalls,
+        List<(DatasetScale Scale, DatasetShuffle Mode, bool Cold, EpochResult Ours, EpochResult Local)> rates,
+        List<(DatasetScale Scale, DatasetShuffle Mode, bool Cold, EpochResult Ours)> stalls,
         List<(string Name, string Rate, PhaseCost Cost, string Note)> phases)
     {
         var ok = true;
@@ -102,28 +102,46 @@ internal static class DatasetBenchmark
         var shards = await WriteAsync(client, directory, scale, content, settings);
         phases.Add(shards.Phase);
         Print(shards.Phase);
-        using var local = await CopyAsync(client, shards.Paths, Path.Combine(folder, "local"), phases);
+        var localFolder = Path.Combine(folder, "local");
+        using var local = await CopyAsync(client, shards.Paths, localFolder, phases);
 
-        foreach (var mode in settings.Modes)
+        // Warm: both sides read shards the writes and the copy left in the page cache. Cold (--cold): each epoch starts
+        // with both copies evicted, as an epoch over a dataset larger than memory reads from the disk.
+        foreach (var cold in settings.Cold ? new[] { false, true } : [false])
         {
-            var options = ReaderOptions(settings, mode);
-            var order = await DatasetEpoch.OrderAsync(client, directory, options);
-            var baseline = DatasetEpoch.Local($"local RandomAccess, {Name(mode)}, {scale.Describe()}", local, order, content, settings.VerifyAll, TimeSpan.Zero);
-            ok &= Check(baseline, phases);
-            var ours = await DatasetEpoch.RunAsync($"ours LustreDataset, {Name(mode)}, {scale.Describe()}", client, directory, options, content, settings.VerifyAll, TimeSpan.Zero);
-            ok &= Check(ours, phases);
-            rates.Add((scale, mode, ours, baseline));
-        }
+            var cache = cold ? ", cold page cache" : string.Empty;
+            foreach (var mode in settings.Modes)
+            {
+                var options = ReaderOptions(settings, mode);
+                var order = await DatasetEpoch.OrderAsync(client, directory, options);
+                EvictIf(cold, localFolder);
+                var baseline = DatasetEpoch.Local($"local RandomAccess, {Name(mode)}, {scale.Describe()}{cache}", local, order, content, settings.VerifyAll, TimeSpan.Zero);
+                ok &= Check(baseline, phases);
+                EvictIf(cold, cluster.DataDirectory);
+                var ours = await DatasetEpoch.RunAsync($"ours LustreDataset, {Name(mode)}, {scale.Describe()}{cache}", client, directory, options, content, settings.VerifyAll, TimeSpan.Zero);
+                ok &= Check(ours, phases);
+                rates.Add((scale, mode, cold, ours, baseline));
+            }
 
-        foreach (var mode in settings.ComputeModes)
-        {
-            var options = ReaderOptions(settings, mode);
-            var ours = await DatasetEpoch.RunAsync($"ours LustreDataset + {settings.Compute.TotalMicroseconds:0} µs compute/sample, {Name(mode)}, {scale.Describe()}", client, directory, options, content, settings.VerifyAll, settings.Compute);
-            ok &= Check(ours, phases);
-            stalls.Add((scale, mode, ours));
+            foreach (var mode in settings.ComputeModes)
+            {
+                var options = ReaderOptions(settings, mode);
+                EvictIf(cold, cluster.DataDirectory);
+                var ours = await DatasetEpoch.RunAsync($"ours LustreDataset + {settings.Compute.TotalMicroseconds:0} µs compute/sample, {Name(mode)}, {scale.Describe()}{cache}", client, directory, options, content, settings.VerifyAll, settings.Compute);
+                ok &= Check(ours, phases);
+                stalls.Add((scale, mode, cold, ours));
+            }
         }
 
         return ok;
+    }
+
+    private static void EvictIf(bool cold, string folder)
+    {
+        if (cold)
+        {
+            PageCache.Evict(folder);
+        }
     }
 
     private static LustreDatasetOptions ReaderOptions(DatasetSettings settings, DatasetShuffle mode)
@@ -204,28 +222,29 @@ internal static class DatasetBenchmark
     private static string Name(DatasetShuffle mode) => mode == DatasetShuffle.ShardWindow ? "shard-aware shuffle" : "global shuffle";
 
     private static string Table(
-        List<(DatasetScale Scale, DatasetShuffle Mode, EpochResult Ours, EpochResult Local)> rates,
-        List<(DatasetScale Scale, DatasetShuffle Mode, EpochResult Ours)> stalls,
+        List<(DatasetScale Scale, DatasetShuffle Mode, bool Cold, EpochResult Ours, EpochResult Local)> rates,
+        List<(DatasetScale Scale, DatasetShuffle Mode, bool Cold, EpochResult Ours)> stalls,
         List<(string Name, string Rate, PhaseCost Cost, string Note)> phases,
         bool judge,
         TimeSpan compute)
     {
         string Result(bool pass) => judge ? (pass ? "PASS" : "MISS") : "(quick: not judged)";
         var text = new StringBuilder();
-        text.AppendLine("| samples | shuffle | ours (LustreDataset) | local RandomAccess | ratio | target | result |");
-        text.AppendLine("|---|---|---:|---:|---:|---:|---|");
-        foreach (var (scale, mode, ours, local) in rates)
+        string Cache(bool cold) => cold ? "cold" : "warm";
+        text.AppendLine("| samples | shuffle | page cache | ours (LustreDataset) | local RandomAccess | ratio | target | result |");
+        text.AppendLine("|---|---|---|---:|---:|---:|---:|---|");
+        foreach (var (scale, mode, cold, ours, local) in rates)
         {
             var ratio = Ratio(ours, local);
-            text.AppendLine(CultureInfo.InvariantCulture, $"| {scale.Describe()} | {Name(mode)} | {ours.SamplesPerSecond:N0} samples/s | {local.SamplesPerSecond:N0} samples/s | {ratio:0.00}× | ≥ {RateTarget:0.0}× | {Result(ratio >= RateTarget)} |");
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {scale.Describe()} | {Name(mode)} | {Cache(cold)} | {ours.SamplesPerSecond:N0} samples/s | {local.SamplesPerSecond:N0} samples/s | {ratio:0.00}× | ≥ {RateTarget:0.0}× | {Result(ratio >= RateTarget)} |");
         }
 
         text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"| samples | shuffle | epoch with {compute.TotalMicroseconds:0} µs compute/sample | samples/s | consumer waited | share of epoch | target | result |");
-        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---|");
-        foreach (var (scale, mode, ours) in stalls)
+        text.AppendLine(CultureInfo.InvariantCulture, $"| samples | shuffle | page cache | epoch with {compute.TotalMicroseconds:0} µs compute/sample | samples/s | consumer waited | share of epoch | target | result |");
+        text.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---|");
+        foreach (var (scale, mode, cold, ours) in stalls)
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"| {scale.Describe()} | {Name(mode)} | {ours.Cost.Wall.TotalSeconds:0.00} s | {ours.SamplesPerSecond:N0} | {ours.Waited.TotalSeconds:0.000} s | {ours.WaitedShare * 100:0.0} % | < {StallTarget * 100:0} % | {Result(ours.WaitedShare < StallTarget)} |");
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {scale.Describe()} | {Name(mode)} | {Cache(cold)} | {ours.Cost.Wall.TotalSeconds:0.00} s | {ours.SamplesPerSecond:N0} | {ours.Waited.TotalSeconds:0.000} s | {ours.WaitedShare * 100:0.0} % | < {StallTarget * 100:0} % | {Result(ours.WaitedShare < StallTarget)} |");
         }
 
         text.AppendLine();

@@ -33,6 +33,9 @@ internal sealed record DatasetSettings
 
     public required LustreDatasetOptions Reader { get; init; }
 
+    /// <summary>Also run every epoch from a cold page cache (shards evicted before each), as a dataset larger than memory reads.</summary>
+    public required bool Cold { get; init; }
+
     public static DatasetSettings Parse(RunnerArguments args)
     {
         var quick = args.Flag("quick");
@@ -99,6 +102,7 @@ internal sealed record DatasetSettings
             Directory = args.Text("dir") ?? Path.GetTempPath(),
             TargetShardSize = args.Size("shard-size", quick ? 8L << 20 : 256L << 20),
             Reader = reader,
+            Cold = quick || args.Flag("cold"),
         };
     }
 
@@ -109,6 +113,6 @@ internal sealed record DatasetSettings
             $"(DatasetWriter, indexed format, 1 MiB stripes over all 4 OSTs); one client; reader: prefetch budget {ResultTable.FormatBytes(r.PrefetchBudget)}, " +
             $"{r.MaxConcurrentReads} reads in flight, coalesce gap {ResultTable.FormatBytes(r.CoalesceGap)}, max read {ResultTable.FormatBytes(r.MaxReadSize)}, " +
             $"prefetch window {r.PrefetchWindow} samples, shard-aware shuffle window {r.ShuffleWindow} samples or {ResultTable.FormatBytes(r.PrefetchBudget / 4)}; " +
-            $"simulated compute {Compute.TotalMicroseconds:0} µs per sample (busy-wait); verify {(VerifyAll ? "every byte" : "stamp, key and length")} of every sample";
+            $"simulated compute {Compute.TotalMicroseconds:0} µs per sample (busy-wait); page cache {(Cold ? "warm, then cold (evicted before each epoch)" : "warm")}; verify {(VerifyAll ? "every byte" : "stamp, key and length")} of every sample";
     }
 }
