@@ -14,8 +14,11 @@ public sealed class DatasetWriterOptions
     /// <summary>A shard is closed and the next begun once it holds at least this many bytes (default 256 MiB). At least 1.</summary>
     public long TargetShardSize { get; set; } = 256L << 20;
 
-    /// <summary>The layout of each shard (default: 1 MiB stripes over every OST, so reads of one shard use them all).</summary>
-    public FileLayout? Layout { get; set; } = FileLayout.Raid0(1 << 20, stripeCount: -1);
+    /// <summary>
+    /// The layout of each shard (default: 4 MiB stripes over every OST, as Lustre's default stripe size: reads of one
+    /// shard use every OST, and a coalesced read of up to 4 MiB is one RPC).
+    /// </summary>
+    public FileLayout? Layout { get; set; } = FileLayout.Raid0(4 << 20, stripeCount: -1);
 
     /// <summary>Shard file names are <c>{prefix}-{number:D5}{extension}</c> (default prefix <c>shard</c>).</summary>
     public string ShardNamePrefix { get; set; } = "shard";

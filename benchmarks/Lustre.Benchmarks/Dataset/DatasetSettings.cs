@@ -110,7 +110,7 @@ internal sealed record DatasetSettings
     {
         var r = Reader;
         return $"samples {string.Join(" and ", Scales.Select(s => s.Describe()))}; shards of {ResultTable.FormatBytes(TargetShardSize)} " +
-            $"(DatasetWriter, indexed format, 1 MiB stripes over all 4 OSTs); one client; reader: prefetch budget {ResultTable.FormatBytes(r.PrefetchBudget)}, " +
+            $"(DatasetWriter, indexed format, 4 MiB stripes over all 4 OSTs); one client; reader: prefetch budget {ResultTable.FormatBytes(r.PrefetchBudget)}, " +
             $"{r.MaxConcurrentReads} reads in flight, coalesce gap {ResultTable.FormatBytes(r.CoalesceGap)}, max read {ResultTable.FormatBytes(r.MaxReadSize)}, " +
             $"prefetch window {r.PrefetchWindow} samples, shard-aware shuffle window {r.ShuffleWindow} samples or {ResultTable.FormatBytes(r.PrefetchBudget / 4)}; " +
             $"simulated compute {Compute.TotalMicroseconds:0} µs per sample (busy-wait); page cache {(Cold ? "warm, then cold (evicted before each epoch)" : "warm")}; verify {(VerifyAll ? "every byte" : "stamp, key and length")} of every sample";
