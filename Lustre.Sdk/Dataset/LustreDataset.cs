@@ -252,6 +252,7 @@ public sealed class LustreDataset : IAsyncDisposable
         DatasetSample[]? window = null;
         var next = 0;
         long consumed = 0;
+        long windowBytes = 0;
         try
         {
             while (true)
@@ -280,6 +281,14 @@ public sealed class LustreDataset : IAsyncDisposable
                     DatasetMetrics.Stall.Record(Stopwatch.GetElapsedTime(0, ticks).TotalSeconds);
                 }
 
+                // Counters and metrics are published once per window (the part delivered, if the reader stops inside
+                // one: see finally); the position, which GetState saves, per sample.
+                windowBytes = 0;
+                foreach (var sample in window)
+                {
+                    windowBytes += sample.Length;
+                }
+
                 while (next < window.Length)
                 {
                     var sample = window[next];
@@ -288,20 +297,19 @@ public sealed class LustreDataset : IAsyncDisposable
                     if (consumed == mine.Length)
                     {
                         Volatile.Write(ref _epoch, epoch + 1);
-                        Interlocked.Exchange(ref _position, 0);
+                        Volatile.Write(ref _position, 0);
                     }
                     else
                     {
-                        Interlocked.Exchange(ref _position, start + (consumed * WorldSize));
+                        // Only this loop writes the position; a 64-bit store is atomic, readers use Interlocked.Read.
+                        Volatile.Write(ref _position, start + (consumed * WorldSize));
                     }
 
-                    var length = sample.Length;
-                    Interlocked.Increment(ref _samplesRead);
-                    Interlocked.Add(ref _bytesRead, length);
-                    DatasetMetrics.Samples.Add(1);
-                    DatasetMetrics.Bytes.Add(length);
                     yield return sample;
                 }
+
+                CountDelivered(window.Length, windowBytes);
+                window = null;
             }
 
             if (mine.Length == 0)
@@ -315,10 +323,14 @@ public sealed class LustreDataset : IAsyncDisposable
             await cts.CancelAsync().ConfigureAwait(false);
             if (window is not null)
             {
+                var delivered = next;
                 for (; next < window.Length; next++)
                 {
-                    window[next]?.Dispose();
+                    windowBytes -= window[next].Length;
+                    window[next].Dispose();
                 }
+
+                CountDelivered(delivered, windowBytes);
             }
 
             await producer.ConfigureAwait(false);
@@ -620,6 +632,14 @@ public sealed class LustreDataset : IAsyncDisposable
                 buffer.Release();
             }
         }
+    }
+
+    private void CountDelivered(int samples, long bytes)
+    {
+        Interlocked.Add(ref _samplesRead, samples);
+        Interlocked.Add(ref _bytesRead, bytes);
+        DatasetMetrics.Samples.Add(samples);
+        DatasetMetrics.Bytes.Add(bytes);
     }
 
     private static async Task DisposeWhenDoneAsync(Task<DatasetSample[]> window)
