@@ -13,7 +13,7 @@ internal sealed class OssService : IRpcService, IDisposable
 {
     /// <summary>
     /// Reads at least this large whose reply needs no checksum are sent from a mapping of the page cache
-    /// (<see cref="MappedRegion"/>); below it, mapping costs more than the copy it saves.
+    /// (<see cref="MappedRegion"/>, Linux only: its mmap flags are Linux's); below it, mapping costs more than the copy it saves.
     /// </summary>
     internal const int ZeroCopyMinimum = 64 * 1024;
 
@@ -36,7 +36,7 @@ internal sealed class OssService : IRpcService, IDisposable
                 var read = OstReadRequest.Read(ref reader);
                 var store = Target(read.Object.OstIndex);
                 CheckRange(read.Offset, read.Length, "read");
-                if (!request.ReplyBulkChecksummed && read.Length >= ZeroCopyMinimum)
+                if (!request.ReplyBulkChecksummed && read.Length >= ZeroCopyMinimum && OperatingSystem.IsLinux())
                 {
                     // Nothing to hash: the socket copies the bytes straight from the page cache.
                     var region = store.MapRegion(read.Object.ObjectId, read.Offset, read.Length);
