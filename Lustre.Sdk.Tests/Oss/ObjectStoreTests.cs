@@ -37,6 +37,41 @@ public sealed class ObjectStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Small_reads_of_cached_objects_are_exact_at_the_end_and_past_it()
+    {
+        using var store = new ObjectStore(0, _root);
+        var data = new byte[10_000];
+        new Random(5).NextBytes(data);
+        await store.WriteAsync(4, 0, data, CancellationToken.None);
+
+        // Just written, so cached: read inline; and the same answers as the async path at and past the end.
+        var buffer = new byte[4096];
+        Assert.Equal(4096, await store.ReadAsync(4, 1000, buffer, CancellationToken.None));
+        Assert.True(buffer.AsSpan().SequenceEqual(data.AsSpan(1000, 4096)));
+        Assert.Equal(10_000 - 8000, await store.ReadAsync(4, 8000, buffer, CancellationToken.None));
+        Assert.True(buffer.AsSpan(0, 2000).SequenceEqual(data.AsSpan(8000)));
+        Assert.Equal(0, await store.ReadAsync(4, 10_000, buffer, CancellationToken.None));
+        Assert.Equal(0, await store.ReadAsync(4, 50_000, buffer, CancellationToken.None));
+        Assert.Equal(0, await store.ReadAsync(99, 0, buffer, CancellationToken.None));
+    }
+
+    [Fact]
+    public void The_cache_only_read_returns_cached_bytes_and_flags_the_end_of_the_file()
+    {
+        var path = Path.Combine(_root, "cached");
+        var data = new byte[8192];
+        new Random(6).NextBytes(data);
+        File.WriteAllBytes(path, data);
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
+        var buffer = new byte[4096];
+
+        Assert.Equal(4096, CachedRead.TryRead(handle, buffer, 100));
+        Assert.True(buffer.AsSpan().SequenceEqual(data.AsSpan(100, 4096)));
+        Assert.Equal(92, CachedRead.TryRead(handle, buffer, 8100));
+        Assert.Equal(-1, CachedRead.TryRead(handle, buffer, 8192));
+    }
+
+    [Fact]
     public async Task A_mapped_region_is_clipped_to_the_object_and_reads_its_bytes()
     {
         using var store = new ObjectStore(0, _root);

@@ -68,6 +68,9 @@ internal sealed class ObjectStore : IDisposable
         }
     }
 
+    /// <summary>Reads up to this size first try the page cache inline (<see cref="CachedRead"/>).</summary>
+    private const int CachedReadLimit = 64 * 1024;
+
     /// <summary>Lustre's target name, e.g. lustre-OST0003.</summary>
     public static string TargetName(string fsName, int index) => $"{fsName}-OST{index:X4}";
 
@@ -83,7 +86,14 @@ internal sealed class ObjectStore : IDisposable
             return 0;
         }
 
-        var total = 0;
+        // A small read whose pages are cached completes here, without the thread-pool hop of an async read.
+        var total = destination.Length <= CachedReadLimit ? CachedRead.TryRead(lease.Handle, destination.Span, offset) : 0;
+        if (total < 0)
+        {
+            // Past the object's end.
+            return 0;
+        }
+
         while (total < destination.Length)
         {
             var read = await RandomAccess.ReadAsync(lease.Handle, destination[total..], offset + total, cancellationToken).ConfigureAwait(false);
