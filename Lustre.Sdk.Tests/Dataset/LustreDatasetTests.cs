@@ -214,6 +214,32 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
         Assert.True(order.Take(16).Distinct().Count() == 16 && !order.Take(16).Order().SequenceEqual(order.Take(16)));
     }
 
+    [Fact]
+    public async Task A_state_saved_with_other_order_settings_is_refused_and_a_matching_one_resumes()
+    {
+        var dir = await WriteLargeDatasetAsync();
+        LustreDatasetState state;
+        await using (var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, Seed = 9, PrefetchBudget = 1 << 20 }))
+        {
+            await using var samples = dataset.ReadAsync().GetAsyncEnumerator();
+            for (var i = 0; i < 50 && await samples.MoveNextAsync(); i++)
+            {
+                samples.Current.Dispose();
+            }
+
+            state = dataset.GetState();
+        }
+
+        // A budget of 4 MiB bounds the 16 KiB samples' windows at 64 samples, 1 MiB at 16: another order, so refused.
+        var ex = await Assert.ThrowsAsync<ArgumentException>(() => LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, PrefetchBudget = 4 << 20, ResumeFrom = state }));
+        Assert.Contains("PrefetchBudget", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(state.Order!, ex.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<ArgumentException>(() => LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.Global, PrefetchBudget = 1 << 20, ResumeFrom = state }));
+
+        await using var resumed = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, PrefetchBudget = 1 << 20, ResumeFrom = state });
+        Assert.Equal(state.SampleCount - 50, resumed.RemainingInEpoch);
+    }
+
     [Theory]
     [InlineData(7)]
     [InlineData(123)]

@@ -55,9 +55,8 @@ public sealed class LustreDataset : IAsyncDisposable
             : options.PrefetchWindow;
         _budget = new ByteBudget(options.PrefetchBudget);
         _pool = new PrefetchPool(options.PrefetchBudget);
-        // A prefetch window's bytes, and the bound of a shard-aware shuffle window's bytes: a quarter of the budget leaves
-        // room for the window being consumed while the next ones are read.
-        _windowBytes = Math.Max(1, options.PrefetchBudget / 4);
+        // A prefetch window's bytes, and the bound of a shard-aware shuffle window's bytes.
+        _windowBytes = WindowBytes(options);
         _reads = new SemaphoreSlim(options.MaxConcurrentReads, options.MaxConcurrentReads);
         Rank = options.ResolvedRank;
         WorldSize = options.ResolvedWorldSize;
@@ -184,6 +183,14 @@ public sealed class LustreDataset : IAsyncDisposable
                 {
                     throw new ArgumentOutOfRangeException(nameof(options), state, "The state's epoch and position must not be negative.");
                 }
+
+                var order = DescribeOrder(options.Shuffle, options.ShuffleWindow, WindowBytes(options));
+                if (state.Order is not null && state.Order != order)
+                {
+                    throw new ArgumentException(
+                        $"The state was saved by a reader whose order was '{state.Order}'; these options give '{order}' (Shuffle, ShuffleWindow and PrefetchBudget decide it), so the rest of the epoch would not be the samples left. Open with the settings it was saved with.",
+                        nameof(options));
+                }
             }
 
             return new LustreDataset([.. files], index, options);
@@ -203,7 +210,17 @@ public sealed class LustreDataset : IAsyncDisposable
     /// The state to resume from: seed, epoch, and the position in the epoch's global order up to which the ranks have
     /// read, assuming every rank has read as many samples as this one (as equal per-rank counts and lockstep training give).
     /// </summary>
-    public LustreDatasetState GetState() => new(Seed, Epoch, Interlocked.Read(ref _position), _index.Count);
+    public LustreDatasetState GetState() => new(Seed, Epoch, Interlocked.Read(ref _position), _index.Count, DescribeOrder(_shuffle, _shuffleWindow, _windowBytes));
+
+    /// <summary>The settings besides seed and epoch that decide the order (<see cref="LustreDatasetState.Order"/>).</summary>
+    private static string DescribeOrder(DatasetShuffle shuffle, int shuffleWindow, long windowBytes) => shuffle switch
+    {
+        DatasetShuffle.ShardWindow => string.Create(CultureInfo.InvariantCulture, $"shard-aware, windows of {shuffleWindow} samples or {windowBytes} bytes"),
+        _ => shuffle.ToString(),
+    };
+
+    /// <summary>A shard-aware window's byte bound: a quarter of the budget leaves room for the window being consumed while the next ones are read.</summary>
+    private static long WindowBytes(LustreDatasetOptions options) => Math.Max(1, options.PrefetchBudget / 4);
 
     /// <summary>Starts <paramref name="epoch"/> from its beginning at the next <see cref="ReadAsync"/>.</summary>
     public void SetEpoch(int epoch)
