@@ -223,11 +223,14 @@ internal sealed class CheckpointSaveJob : IDisposable
             await _manager.SetUpAsync(Token).ConfigureAwait(false);
         }
 
-        await _manager.EnsureDirectoryAsync(StagingDirectory, Token).ConfigureAwait(false);
+        // Not cancellable: a create already sent still lands on the MDS after its caller stops waiting, so an abandoned
+        // save could delete its staging directory first and leave the late arrivals behind. Waiting for these few
+        // metadata operations lets AbandonAsync delete everything the save created.
+        await _manager.EnsureDirectoryAsync(StagingDirectory, CancellationToken.None).ConfigureAwait(false);
         var opens = new Task<LustreFile>[_files.Length];
         for (var i = 0; i < _files.Length; i++)
         {
-            opens[i] = _manager.Client.OpenFileAsync(LustrePath.Combine(StagingDirectory, _files[i].Name), FileMode.Create, _options.DataLayout, FileAccess.ReadWrite, Token);
+            opens[i] = _manager.Client.OpenFileAsync(LustrePath.Combine(StagingDirectory, _files[i].Name), FileMode.Create, _options.DataLayout, FileAccess.ReadWrite, CancellationToken.None);
         }
 
         try
