@@ -38,7 +38,10 @@ internal sealed class OssService : IRpcService, IDisposable
                 CheckRange(read.Offset, read.Length, "read");
                 if (!request.ReplyBulkChecksummed && read.Length >= ZeroCopyMinimum && OperatingSystem.IsLinux())
                 {
-                    // Nothing to hash: the socket copies the bytes straight from the page cache.
+                    // Nothing to hash: the socket copies the bytes straight from the page cache. Mapping populates the
+                    // pages, which waits for the disk when they are not cached, so it runs on the thread pool: here the
+                    // session's reader loop would stop reading this connection's requests for the whole wait.
+                    await Task.Yield();
                     var region = store.MapRegion(read.Object.ObjectId, read.Offset, read.Length);
                     return region is null ? RpcResponse.Ok() : RpcResponse.WithBulk(region, region.Length);
                 }
