@@ -4,6 +4,7 @@ using Lustre.Protocol;
 using Lustre.Tests.Cluster;
 using NSubstitute;
 using NSubstitute.ExceptionExtensions;
+using static Lustre.Tests.Checkpoints.CheckpointTestData;
 
 namespace Lustre.Tests.Checkpoints;
 
@@ -11,52 +12,21 @@ namespace Lustre.Tests.Checkpoints;
 [Collection(ClusterCollection.Name)]
 public sealed class CheckpointManagerTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Timeout = CheckpointTestData.TestTimeout;
     private readonly ClusterFixture _fixture;
 
     public CheckpointManagerTests(ClusterFixture fixture) => _fixture = fixture;
 
-    /// <summary>Small chunks and files so a few MiB already exercise many chunks, several files and budget waits.</summary>
-    private static CheckpointManagerOptions SmallOptions(int keepLast = 0) => new()
+    /// <summary>The shared small options (many chunks, several files, budget waits in a few MiB) with a retention count.</summary>
+    private static CheckpointManagerOptions SmallOptions(int keepLast = 0)
     {
-        Rank = 0,
-        WorldSize = 1,
-        RunId = null,
-        ChunkSize = 256 << 10,
-        MaxFileSize = 4 << 20,
-        StagingBudget = 64L << 20,
-        KeepLast = keepLast,
-        // Stripes small enough that every file of a few MiB touches all four OSTs.
-        DataLayout = Lustre.Layouts.FileLayout.Raid0(64 << 10, stripeCount: -1),
-    };
-
-    private static NamedTensor Random(string name, TensorDType dtype, long[] shape, int seed)
-    {
-        long count = 1;
-        foreach (var d in shape)
-        {
-            count *= d;
-        }
-
-        var data = new byte[count * dtype.GetElementSize()];
-        new Random(seed).NextBytes(data);
-        return new NamedTensor(name, dtype, shape, data);
+        var options = CheckpointTestData.SmallOptions();
+        options.KeepLast = keepLast;
+        return options;
     }
 
     private static List<NamedTensor> State(int seed, int count = 4, int floats = 300_000) =>
         [.. Enumerable.Range(0, count).Select(i => Random($"layer{i}.weight", TensorDType.F32, [floats], seed * 100 + i))];
-
-    private static void AssertSame(IReadOnlyList<NamedTensor> expected, Checkpoint actual)
-    {
-        Assert.Equal(expected.Count, actual.Tensors.Count);
-        foreach (var tensor in expected)
-        {
-            var loaded = actual[tensor.Name];
-            Assert.Equal(tensor.DType, loaded.DType);
-            Assert.Equal(tensor.Shape, loaded.Shape);
-            Assert.True(tensor.Data.Span.SequenceEqual(loaded.Data.Span), $"tensor {tensor.Name} differs");
-        }
-    }
 
     private async Task<string[]> StagingLeftoversAsync(string root)
     {
