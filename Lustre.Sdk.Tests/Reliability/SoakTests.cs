@@ -50,7 +50,7 @@ public sealed class SoakTests(ITestOutputHelper output) : IDisposable
         while (!all.IsCompleted)
         {
             Assert.False(server.HasExited, $"the server exited:\n{server.Output}");
-            samples.Add((deadline.Elapsed.TotalSeconds, ResidentBytes(server.Id)));
+            samples.Add((deadline.Elapsed.TotalSeconds, server.ResidentBytes()));
             await Task.WhenAny(all, Task.Delay(1000));
         }
 
@@ -206,24 +206,5 @@ public sealed class SoakTests(ITestOutputHelper output) : IDisposable
         {
             throw new InvalidOperationException(message);
         }
-    }
-
-    internal static long ResidentBytes(int pid)
-    {
-        try
-        {
-            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-            {
-                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                {
-                    return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) * 1024;
-                }
-            }
-        }
-        catch (IOException)
-        {
-        }
-
-        return 0;
     }
 }

@@ -182,7 +182,7 @@ public sealed class WireFuzzTests(ITestOutputHelper output) : IDisposable
             while (!all.IsCompleted)
             {
                 Assert.False(server.HasExited, $"the server exited:\n{server.Output}");
-                memory.Add(ResidentBytes(server.Id));
+                memory.Add(server.ResidentBytes());
                 await Task.WhenAny(all, Task.Delay(1000));
             }
         }
@@ -255,24 +255,5 @@ public sealed class WireFuzzTests(ITestOutputHelper output) : IDisposable
                 replies++;
             }
         }
-    }
-
-    private static long ResidentBytes(int pid)
-    {
-        try
-        {
-            foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-            {
-                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                {
-                    return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) * 1024;
-                }
-            }
-        }
-        catch (IOException)
-        {
-        }
-
-        return 0;
     }
 }
