@@ -2,8 +2,6 @@ using Lustre.Checkpoints;
 using Lustre.Client;
 using Lustre.Protocol;
 using Lustre.Tests.Cluster;
-using NSubstitute;
-using NSubstitute.ExceptionExtensions;
 using static Lustre.Tests.Checkpoints.CheckpointTestData;
 
 namespace Lustre.Tests.Checkpoints;
@@ -136,22 +134,7 @@ public sealed class CheckpointManagerTests
             await (await healthy.SaveAsync(1, first)).Completion.WaitAsync(Timeout);
         }
 
-        await using var client = new LustreClient(_fixture.Address);
-        client.OstCallerOverride = (index, real) =>
-        {
-            if (index != 2)
-            {
-                return real;
-            }
-
-            var faulty = Substitute.For<IRpcCaller>();
-            faulty.Target.Returns("faulty-ost2");
-            faulty.CallAsync(Opcode.OstWrite, Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<Memory<byte>>(), Arg.Any<CancellationToken>())
-                .Throws(new LustreException("connection lost", LustreErrno.ENOTCONN, isTransient: true));
-            faulty.CallAsync(Arg.Is<Opcode>(o => o != Opcode.OstWrite), Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<Memory<byte>>(), Arg.Any<CancellationToken>())
-                .Returns(call => real.CallAsync(call.ArgAt<Opcode>(0), call.ArgAt<FrameBuffer>(1), call.ArgAt<ReadOnlyMemory<byte>>(2), call.ArgAt<Memory<byte>>(3), call.ArgAt<CancellationToken>(4)));
-            return faulty;
-        };
+        await using var client = _fixture.ClientWithFaultyOst2(new LustreException("connection lost", LustreErrno.ENOTCONN, isTransient: true));
         await using var manager = new CheckpointManager(client, root, SmallOptions());
 
         var second = await manager.SaveAsync(2, State(seed: 21));

@@ -1,4 +1,7 @@
 using Lustre.Client;
+using Lustre.Protocol;
+using NSubstitute;
+using NSubstitute.ExceptionExtensions;
 using Lustre.Layouts;
 using Lustre.Server.Cluster;
 
@@ -21,6 +24,28 @@ public sealed class ClusterFixture : IAsyncLifetime
     public LustreClient Client => _client ?? throw new InvalidOperationException("The cluster is not started.");
 
     public string Address => Cluster.Address;
+
+    /// <summary>A new client of this cluster whose OST 2 answers every write with <paramref name="failure"/>; every other call, and the other OSTs, are real.</summary>
+    public LustreClient ClientWithFaultyOst2(Exception failure)
+    {
+        var client = new LustreClient(Address);
+        client.OstCallerOverride = (index, real) =>
+        {
+            if (index != 2)
+            {
+                return real;
+            }
+
+            var faulty = Substitute.For<IRpcCaller>();
+            faulty.Target.Returns("faulty-ost2");
+            faulty.CallAsync(Opcode.OstWrite, Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<Memory<byte>>(), Arg.Any<CancellationToken>())
+                .Throws(failure);
+            faulty.CallAsync(Arg.Is<Opcode>(o => o != Opcode.OstWrite), Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<Memory<byte>>(), Arg.Any<CancellationToken>())
+                .Returns(call => real.CallAsync(call.ArgAt<Opcode>(0), call.ArgAt<FrameBuffer>(1), call.ArgAt<ReadOnlyMemory<byte>>(2), call.ArgAt<Memory<byte>>(3), call.ArgAt<CancellationToken>(4)));
+            return faulty;
+        };
+        return client;
+    }
 
     public string DataDirectory => Cluster.DataDirectory;
 

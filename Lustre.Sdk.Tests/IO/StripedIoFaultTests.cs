@@ -5,7 +5,6 @@ using Lustre.Protocol;
 using Lustre.Tests.Cluster;
 using Microsoft.Extensions.Logging.Abstractions;
 using NSubstitute;
-using NSubstitute.ExceptionExtensions;
 
 namespace Lustre.Tests.IO;
 
@@ -18,28 +17,6 @@ public sealed class StripedIoFaultTests
 
     public StripedIoFaultTests(ClusterFixture fixture) => _fixture = fixture;
 
-    /// <summary>A client whose OST 2 answers every write with <paramref name="failure"/>; other OSTs are real.</summary>
-    private LustreClient ClientWithFaultyOst2(Exception failure)
-    {
-        var client = new LustreClient(_fixture.Address);
-        client.OstCallerOverride = (index, real) =>
-        {
-            if (index != 2)
-            {
-                return real;
-            }
-
-            var faulty = Substitute.For<IRpcCaller>();
-            faulty.Target.Returns("faulty-ost2");
-            faulty.CallAsync(Opcode.OstWrite, Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<Memory<byte>>(), Arg.Any<CancellationToken>())
-                .Throws(failure);
-            faulty.CallAsync(Arg.Is<Opcode>(o => o != Opcode.OstWrite), Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<Memory<byte>>(), Arg.Any<CancellationToken>())
-                .Returns(call => real.CallAsync(call.ArgAt<Opcode>(0), call.ArgAt<FrameBuffer>(1), call.ArgAt<ReadOnlyMemory<byte>>(2), call.ArgAt<Memory<byte>>(3), call.ArgAt<CancellationToken>(4)));
-            return faulty;
-        };
-        return client;
-    }
-
     public static TheoryData<string> Failures() => ["lost", "timeout"];
 
     [Theory]
@@ -50,7 +27,7 @@ public sealed class StripedIoFaultTests
             ? new LustreException("no reply within 60 s", LustreErrno.ETIMEDOUT, isTransient: true)
             : new LustreException("connection lost", LustreErrno.ENOTCONN, isTransient: true);
         var dir = await _fixture.NewDirectoryAsync();
-        await using var client = ClientWithFaultyOst2(failure);
+        await using var client = _fixture.ClientWithFaultyOst2(failure);
         var file = await client.OpenFileAsync($"{dir}/f", FileMode.CreateNew, FileLayout.Raid0(Stripe, -1, stripeOffset: 0));
         Assert.Equal(2, file.Layout.Components[0].Objects[2].OstIndex);
 
@@ -68,7 +45,7 @@ public sealed class StripedIoFaultTests
     public async Task A_stream_over_a_failing_OST_never_reports_a_successful_flush()
     {
         var dir = await _fixture.NewDirectoryAsync();
-        await using var client = ClientWithFaultyOst2(new LustreException("connection lost", LustreErrno.ENOTCONN, isTransient: true));
+        await using var client = _fixture.ClientWithFaultyOst2(new LustreException("connection lost", LustreErrno.ENOTCONN, isTransient: true));
         var stream = await client.OpenStreamAsync($"{dir}/s", FileMode.CreateNew, FileAccess.Write, FileLayout.Raid0(Stripe, -1, stripeOffset: 0));
         await stream.WriteAsync(new byte[8 * Stripe]);
         var ex = await Assert.ThrowsAnyAsync<IOException>(() => stream.FlushAsync());
