@@ -9,13 +9,13 @@ internal sealed class RpcRequest
     private byte[]? _body;
     private byte[]? _bulk;
 
-    public RpcRequest(FrameHeader header, byte[]? body, byte[]? bulk, string clientUuid, bool bulkChecksums = true)
+    public RpcRequest(FrameHeader header, byte[]? body, byte[]? bulk, string clientUuid, bool replyBulkChecksummed)
     {
         Header = header;
         _body = body;
         _bulk = bulk;
         ClientUuid = clientUuid;
-        ReplyBulkChecksummed = bulkChecksums && (header.Flags & FrameFlags.EndToEndVerified) == 0;
+        ReplyBulkChecksummed = replyBulkChecksummed;
     }
 
     /// <summary>

@@ -120,7 +120,7 @@ internal sealed class RpcSession : IAsyncDisposable
 
                 var body = await ReadPooledAsync(header.BodyLength, ArrayPool<byte>.Shared, stopping).ConfigureAwait(false);
                 var bulk = await ReadPooledAsync(header.BulkLength, BulkPool.Shared, stopping).ConfigureAwait(false);
-                var request = new RpcRequest(header, body, bulk, _clientUuid ?? string.Empty, _checksums);
+                var request = new RpcRequest(header, body, bulk, _clientUuid ?? string.Empty, ReplyBulkChecksummed(header));
                 if (!await AdmitAsync(request).ConfigureAwait(false))
                 {
                     request.Release();
@@ -382,12 +382,17 @@ internal sealed class RpcSession : IAsyncDisposable
         using (body)
         {
             // A client that verifies the bytes end to end (EndToEndVerified) needs no per-transfer checksum.
-            var endToEnd = request.Flags & FrameFlags.EndToEndVerified;
-            var checksum = bulk.IsEmpty || !_checksums || endToEnd != 0 ? 0 : BulkChecksum.Compute(bulk.Span);
-            var header = new FrameHeader(request.Opcode, FrameFlags.Reply | endToEnd, status, request.Xid, body.BodyLength, bulk.Length, checksum);
+            var checksum = bulk.IsEmpty || !ReplyBulkChecksummed(request) ? 0 : BulkChecksum.Compute(bulk.Span);
+            var header = new FrameHeader(request.Opcode, FrameFlags.Reply | (request.Flags & FrameFlags.EndToEndVerified), status, request.Xid, body.BodyLength, bulk.Length, checksum);
             await _sender.SendAsync(body, header, bulk, CancellationToken.None).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// Whether the reply to <paramref name="request"/> carries a bulk checksum: the connection agreed to them and the
+    /// client does not verify this reply end to end (<see cref="FrameFlags.EndToEndVerified"/>).
+    /// </summary>
+    private bool ReplyBulkChecksummed(FrameHeader request) => _checksums && (request.Flags & FrameFlags.EndToEndVerified) == 0;
 
     private async ValueTask CloseAsync(bool graceful)
     {
