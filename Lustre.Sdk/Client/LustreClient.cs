@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Lustre.IO;
 using Lustre.Layouts;
@@ -20,7 +21,8 @@ public class LustreClient : IAsyncDisposable
     private readonly LustreAddress? _address;
     private readonly TargetDirectory? _targets;
     private readonly SemaphoreSlim _connectLock = new(1, 1);
-    private readonly Dictionary<int, (ulong Generation, string Address, OstChannel Channel)> _osts = [];
+    // Read without a lock on every piece of every I/O; written under _ostLock when the configuration changes.
+    private readonly ConcurrentDictionary<int, (ulong Generation, string Address, OstChannel Channel)> _osts = new();
     private readonly Lock _ostLock = new();
     private TargetCaller? _mds;
 
@@ -97,6 +99,11 @@ public class LustreClient : IAsyncDisposable
     internal OstChannel Ost(int index)
     {
         var config = Targets.Config;
+        if (_osts.TryGetValue(index, out var current) && current.Generation == config.Generation)
+        {
+            return current.Channel;
+        }
+
         lock (_ostLock)
         {
             if (_osts.TryGetValue(index, out var known) && known.Generation == config.Generation)
