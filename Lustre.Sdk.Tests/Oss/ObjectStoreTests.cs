@@ -79,15 +79,68 @@ public sealed class ObjectStoreTests : IDisposable
         new Random(3).NextBytes(data);
         await store.WriteAsync(9, 0, data, CancellationToken.None);
 
-        using (var region = store.MapRegion(9, 5_000, 1 << 20))
+        using (var region = await store.ReadRegionAsync(9, 5_000, 1 << 20))
         {
-            Assert.NotNull(region);
-            Assert.Equal(data.Length - 5_000, region.Length);
+            Assert.IsType<MappedRegion>(region);
+            Assert.Equal(data.Length - 5_000, region.Memory.Length);
             Assert.True(region.Memory.Span.SequenceEqual(data.AsSpan(5_000)));
         }
 
-        Assert.Null(store.MapRegion(9, data.Length, 4096));
-        Assert.Null(store.MapRegion(10, 0, 4096));
+        Assert.Null(await store.ReadRegionAsync(9, data.Length, 4096));
+        Assert.Null(await store.ReadRegionAsync(10, 0, 4096));
+    }
+
+    [Fact]
+    public async Task With_direct_reads_a_range_not_all_in_the_page_cache_is_read_past_it_and_a_cached_one_is_mapped()
+    {
+        using var direct = new DirectReader(threads: 3);
+        using var store = new ObjectStore(0, _root, directReads: direct);
+
+        // Bytes at [8 MiB, 11 MiB) only: [0, 8 MiB) is a hole that no read has brought into the page cache.
+        var data = new byte[3 << 20];
+        new Random(5).NextBytes(data);
+        await store.WriteAsync(4, 8 << 20, data, CancellationToken.None);
+        var expected = new byte[11 << 20];
+        data.CopyTo(expected, 8 << 20);
+
+        // Unaligned, across the hole and the written bytes, across 1 MiB pieces, and clipped at the object's end.
+        foreach (var (offset, length) in new[] { (1_000_003L, 1 << 20), ((7L << 20) + 5, 8 << 20), ((10L << 20) - 4097, 3 << 20) })
+        {
+            using var region = await store.ReadRegionAsync(4, offset, length);
+            var end = Math.Min(offset + length, expected.Length);
+            Assert.Equal(end - offset, region!.Memory.Length);
+            Assert.True(region.Memory.Span.SequenceEqual(expected.AsSpan((int)offset, (int)(end - offset))), $"bytes at {offset}");
+        }
+
+        Assert.True(store.DirectReadCount >= 2, $"{store.DirectReadCount} direct reads");
+
+        // The written bytes are in the page cache: mapped, not read again from the disk.
+        var before = store.DirectReadCount;
+        using (var cached = await store.ReadRegionAsync(4, 8 << 20, 2 << 20))
+        {
+            Assert.IsType<MappedRegion>(cached);
+            Assert.True(cached.Memory.Span.SequenceEqual(data.AsSpan(0, 2 << 20)));
+        }
+
+        Assert.Equal(before, store.DirectReadCount);
+    }
+
+    [Fact]
+    public async Task A_direct_read_gives_the_files_bytes_at_any_offset_and_stops_at_its_end()
+    {
+        var path = Path.Combine(_root, "file");
+        var bytes = new byte[(5 << 20) + 1234];
+        new Random(8).NextBytes(bytes);
+        await File.WriteAllBytesAsync(path, bytes);
+        using var direct = new DirectReader(threads: 2);
+        using var handle = File.OpenHandle(path);
+        foreach (var (offset, length) in new[] { (0L, 1 << 20), (4095L, (3 << 20) + 2), ((4L << 20) + 17, 2 << 20), ((long)bytes.Length, 1 << 20) })
+        {
+            using var region = await direct.ReadAsync(handle, offset, length);
+            var expected = bytes.AsSpan((int)Math.Min(offset, bytes.Length))[..(int)Math.Min(length, bytes.Length - offset)];
+            Assert.Equal(expected.Length, region!.Length);
+            Assert.True(region.Memory.Span.SequenceEqual(expected), $"bytes at {offset}");
+        }
     }
 
     [Fact]
@@ -95,7 +148,7 @@ public sealed class ObjectStoreTests : IDisposable
     {
         using var store = new ObjectStore(0, _root);
         await store.WriteAsync(7, 0, new byte[8 << 20], CancellationToken.None);
-        using var region = store.MapRegion(7, 0, 8 << 20)!;
+        using var region = (await store.ReadRegionAsync(7, 0, 8 << 20))!;
         store.Punch(7, 0);
 
         // Only the kernel touches the mapping: the pages past the new end fault inside the send (EFAULT), not in
@@ -117,7 +170,7 @@ public sealed class ObjectStoreTests : IDisposable
 
         var ex = await Assert.ThrowsAnyAsync<Exception>(async () =>
         {
-            for (var sent = 0; sent < region.Length;)
+            for (var sent = 0; sent < region.Memory.Length;)
             {
                 var n = await sender.SendAsync(region.Memory[sent..], SocketFlags.None);
                 if (n == 0)

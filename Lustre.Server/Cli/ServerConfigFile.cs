@@ -39,6 +39,8 @@ internal sealed class ServerConfigFile
 
     public string? SecretFile { get; set; }
 
+    public bool? DirectReads { get; set; }
+
     public static ServerConfigFile Load(string? path)
     {
         if (string.IsNullOrEmpty(path))

@@ -52,6 +52,7 @@ public sealed class LustreCluster : IAsyncDisposable
                 DefaultStripeCount = options.DefaultStripeCount,
                 Secret = options.SharedSecret,
                 OstCapacityBytes = options.OstCapacityBytes,
+                DirectReads = options.DirectReads,
             },
             options.LoggerFactory ?? NullLoggerFactory.Instance,
             cancellationToken).ConfigureAwait(false);

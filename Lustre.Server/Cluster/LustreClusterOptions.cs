@@ -32,6 +32,13 @@ public sealed class LustreClusterOptions
     /// </summary>
     public long? OstCapacityBytes { get; set; }
 
+    /// <summary>
+    /// OSTs read ranges of 1 MiB or more that are not all in the page cache with O_DIRECT, past the cache (Linux). For
+    /// data sets larger than memory: less CPU per byte read from disk, and the page cache keeps what is read again.
+    /// Off by default: reads fill the page cache, as Lustre's OSS does.
+    /// </summary>
+    public bool DirectReads { get; set; }
+
     /// <summary>Delete the data folder when the cluster is disposed (default: only when the cluster made the folder).</summary>
     public bool? DeleteDataOnDispose { get; set; }
 

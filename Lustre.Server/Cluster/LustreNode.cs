@@ -81,8 +81,15 @@ internal sealed partial class LustreNode : IAsyncDisposable
                 throw new ArgumentOutOfRangeException(nameof(options), options.OstCount, "An OSS hosts 1 to 256 OSTs.");
             }
 
+            DirectReader? directReads = null;
+            if (options.DirectReads && OperatingSystem.IsLinux())
+            {
+                directReads = new DirectReader();
+                _resources.Add(directReads);
+            }
+
             var stores = Enumerable.Range(options.FirstOstIndex, options.OstCount)
-                .Select(i => new ObjectStore(i, Path.Combine(options.DataDirectory, $"ost{i:X4}"), capacityBytes: options.OstCapacityBytes))
+                .Select(i => new ObjectStore(i, Path.Combine(options.DataDirectory, $"ost{i:X4}"), capacityBytes: options.OstCapacityBytes, directReads: directReads))
                 .ToList();
             Oss = new OssService(stores);
             _resources.Add(Oss);

@@ -40,6 +40,13 @@ internal sealed class NodeOptions
     /// <summary>A quota per OST in bytes (statfs reports it; writes past it fail with ENOSPC); null for the disk's own space.</summary>
     public long? OstCapacityBytes { get; init; }
 
+    /// <summary>
+    /// OSTs read ranges of 1 MiB or more that are not all in the page cache with O_DIRECT, past the cache (Linux;
+    /// <see cref="Oss.DirectReader"/>). For data sets larger than the servers' memory: less CPU per byte, and no page
+    /// cache filled with data that is evicted before it is read again. Off by default, as Lustre's OSS caches reads.
+    /// </summary>
+    public bool DirectReads { get; init; }
+
     /// <summary>How often the MDS re-reads the target list and OST free space.</summary>
     public TimeSpan RefreshInterval { get; init; } = TimeSpan.FromSeconds(2);
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace Lustre.Server.Oss;
 
@@ -62,6 +63,48 @@ internal sealed unsafe partial class MappedRegion : MemoryManager<byte>
         }
     }
 
+    /// <summary>
+    /// Whether every page of [offset, offset + length) of the file is in the page cache (mincore over a mapping that is
+    /// not populated, so nothing is read): the test for serving a read from the cache or past it.
+    /// </summary>
+    public static bool IsCached(SafeFileHandle handle, long offset, int length)
+    {
+        var aligned = offset - (offset % PageSize);
+        var mappedLength = (nuint)(offset - aligned + length);
+        var mapping = Mmap(0, mappedLength, ProtRead, MapShared, (int)handle.DangerousGetHandle(), aligned);
+        if (mapping == -1)
+        {
+            throw new IOException($"mmap of {length} bytes at {offset} failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+
+        try
+        {
+            var pages = (int)((mappedLength + (nuint)PageSize - 1) / (nuint)PageSize);
+            var resident = pages <= 4096 ? stackalloc byte[pages] : new byte[pages];
+            fixed (byte* vector = resident)
+            {
+                if (Mincore(mapping, mappedLength, vector) != 0)
+                {
+                    throw new IOException($"mincore of {length} bytes at {offset} failed: errno {Marshal.GetLastPInvokeError()}");
+                }
+            }
+
+            foreach (var page in resident)
+            {
+                if ((page & 1) == 0)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+        finally
+        {
+            _ = Munmap(mapping, mappedLength);
+        }
+    }
+
     public override Span<byte> GetSpan() => new((byte*)_mapping + _skip, _length);
 
     public override MemoryHandle Pin(int elementIndex = 0) => new((byte*)_mapping + _skip + elementIndex);
@@ -87,6 +130,9 @@ internal sealed unsafe partial class MappedRegion : MemoryManager<byte>
 
     [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]
     private static partial nint Mmap(nint address, nuint length, int protection, int flags, int fd, long offset);
+
+    [LibraryImport("libc", EntryPoint = "mincore", SetLastError = true)]
+    private static partial int Mincore(nint address, nuint length, byte* vector);
 
     [LibraryImport("libc", EntryPoint = "munmap", SetLastError = true)]
     private static partial int Munmap(nint address, nuint length);

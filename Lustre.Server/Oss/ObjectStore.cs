@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using Lustre.Protocol;
 using Lustre.Server.Rpc;
@@ -16,6 +17,8 @@ internal sealed class ObjectStore : IDisposable
     private readonly string _objectsRoot;
     private readonly HandleCache _handles;
     private readonly long? _capacity;
+    private readonly DirectReader? _directReads;
+    private long _directReadCount;
     private long _objectCount;
     private long _usedBytes;
 
@@ -30,7 +33,8 @@ internal sealed class ObjectStore : IDisposable
     /// A quota for this OST (tests, small deployments): statfs reports it as the total, and a write that would
     /// take the objects' sizes past it fails with ENOSPC. Null: the local filesystem's own size and free space.
     /// </param>
-    public ObjectStore(int index, string root, int handleCacheSize = 256, long? capacityBytes = null)
+    /// <param name="directReads">Reads large ranges that are not in the page cache past it (<see cref="DirectReader"/>); null: all reads use the cache.</param>
+    public ObjectStore(int index, string root, int handleCacheSize = 256, long? capacityBytes = null, DirectReader? directReads = null)
     {
         if (capacityBytes is { } capacity)
         {
@@ -40,6 +44,7 @@ internal sealed class ObjectStore : IDisposable
         Index = index;
         Root = root;
         _capacity = capacityBytes;
+        _directReads = directReads;
         _objectsRoot = Path.Combine(root, "objects");
         Directory.CreateDirectory(_objectsRoot);
         _handles = new HandleCache(handleCacheSize);
@@ -109,10 +114,39 @@ internal sealed class ObjectStore : IDisposable
     }
 
     /// <summary>
-    /// The object's bytes in [offset, offset + length), clipped to its end as <see cref="ReadAsync"/> reads them, mapped
-    /// for a send without a copy (<see cref="MappedRegion"/>); null for a missing object or a range past its end.
+    /// The object's bytes in [offset, offset + length), clipped to its end as <see cref="ReadAsync"/> reads them, for a
+    /// send without a copy into a buffer of ours: mapped from the page cache (<see cref="MappedRegion"/>), or, with
+    /// direct reads on and the range not all cached, read past the cache into the reply's buffer
+    /// (<see cref="DirectRegion"/>). Null for a missing object or a range past its end; the caller disposes the region.
     /// </summary>
-    public MappedRegion? MapRegion(ulong objectId, long offset, int length)
+    public async ValueTask<MemoryManager<byte>?> ReadRegionAsync(ulong objectId, long offset, int length)
+    {
+        if (_directReads is { Supported: true } direct && length >= DirectReader.MinimumLength)
+        {
+            using var lease = OpenExisting(objectId);
+            if (lease.Handle is null)
+            {
+                return null;
+            }
+
+            var count = (int)Math.Clamp(RandomAccess.GetLength(lease.Handle) - offset, 0, length);
+            if (count >= DirectReader.MinimumLength && !MappedRegion.IsCached(lease.Handle, offset, count)
+                && await direct.ReadAsync(lease.Handle, offset, count).ConfigureAwait(false) is { } region)
+            {
+                Interlocked.Increment(ref _directReadCount);
+                return region;
+            }
+
+            // Cached, short, or the filesystem refused O_DIRECT (then the page cache serves every read from now on).
+        }
+
+        return MapRegion(objectId, offset, length);
+    }
+
+    /// <summary>Reads served past the page cache so far (<see cref="ReadRegionAsync"/>).</summary>
+    public long DirectReadCount => Interlocked.Read(ref _directReadCount);
+
+    private MappedRegion? MapRegion(ulong objectId, long offset, int length)
     {
         var lease = OpenExisting(objectId);
         if (lease.Handle is null)

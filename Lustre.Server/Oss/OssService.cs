@@ -38,12 +38,13 @@ internal sealed class OssService : IRpcService, IDisposable
                 CheckRange(read.Offset, read.Length, "read");
                 if (!request.ReplyBulkChecksummed && read.Length >= ZeroCopyMinimum && OperatingSystem.IsLinux())
                 {
-                    // Nothing to hash: the socket copies the bytes straight from the page cache. Mapping populates the
-                    // pages, which waits for the disk when they are not cached, so it runs on the thread pool: here the
+                    // Nothing to hash: the socket copies the bytes straight from the page cache, or, for an uncached
+                    // range with direct reads on, from the buffer the disk wrote them into. Mapping populates the pages,
+                    // which waits for the disk when they are not cached, so it runs on the thread pool: here the
                     // session's reader loop would stop reading this connection's requests for the whole wait.
                     await Task.Yield();
-                    var region = store.MapRegion(read.Object.ObjectId, read.Offset, read.Length);
-                    return region is null ? RpcResponse.Ok() : RpcResponse.WithBulk(region, region.Length);
+                    var region = await store.ReadRegionAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false);
+                    return region is null ? RpcResponse.Ok() : RpcResponse.WithBulk(region, region.Memory.Length);
                 }
 
                 var buffer = BulkPool.Shared.Rent(Math.Max(read.Length, 1));

@@ -1,0 +1,37 @@
+using Lustre.Client;
+using Lustre.Layouts;
+using Lustre.Server.Cluster;
+
+namespace Lustre.Tests.Oss;
+
+/// <summary>An embedded cluster with direct reads on serves uncached ranges past the page cache, with the right bytes.</summary>
+public sealed class DirectReadTests
+{
+    [Fact]
+    public async Task A_client_reads_the_right_bytes_when_the_ost_reads_an_uncached_range_past_the_page_cache()
+    {
+        await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions { OstCount = 2, DirectReads = true });
+        await using var client = new LustreClient(cluster.Address);
+
+        // One stripe of 4 MiB units, written only from 9 MiB on: the object's first 9 MiB are a hole that nothing has
+        // read into the page cache, so reading them through the client is a direct read on the OST.
+        var tail = new byte[(2 << 20) + 333];
+        new Random(11).NextBytes(tail);
+        await using (var file = await client.OpenFileAsync("/sparse", FileMode.Create, FileLayout.Raid0(stripeCount: 1)))
+        {
+            await file.WriteAtAsync(9 << 20, tail);
+        }
+
+        var expected = new byte[(9 << 20) + tail.Length];
+        tail.CopyTo(expected, 9 << 20);
+        var read = new byte[expected.Length];
+        await using (var file = await client.OpenFileAsync("/sparse", FileMode.Open, access: FileAccess.Read))
+        {
+            Assert.Equal(expected.Length, await file.ReadAtAsync(0, read));
+        }
+
+        Assert.True(read.AsSpan().SequenceEqual(expected));
+        var direct = cluster.Node.Oss!.Targets.Sum(t => t.DirectReadCount);
+        Assert.True(direct >= 2, $"{direct} direct reads on the OSTs");
+    }
+}

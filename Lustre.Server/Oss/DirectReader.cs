@@ -1,0 +1,191 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Lustre.Server.Oss;
+
+/// <summary>
+/// Reads object bytes that are not in the page cache with O_DIRECT (Linux), as Lustre's OSS does for bulk I/O: the disk
+/// writes them straight into the reply's buffer, without filling the page cache first. Measured on a 100 KiB-sample
+/// cold epoch, that fill (page allocation, readahead, mapping) was a third of the server's CPU. A read is cut into
+/// 1 MiB pieces that dedicated I/O threads issue at once, so the disk sees a queue of requests as it does under the
+/// kernel's readahead; blocking reads on the thread pool would starve it instead (measured: 1.4 GB/s against 2.3).
+/// </summary>
+internal sealed partial class DirectReader : IDisposable
+{
+    /// <summary>Reads at least this large are worth a direct read; smaller ones go through the page cache.</summary>
+    internal const int MinimumLength = 1 << 20;
+
+    private const int PieceLength = 1 << 20;
+    private const int Alignment = 4096;
+    private const int ORdOnly = 0;
+    private const int ODirect = 0x4000;
+    private const int OCloExec = 0x80000;
+    private const int ErrnoInvalid = 22;
+
+    private readonly BlockingCollection<(Request Request, int Piece)> _queue = new(new ConcurrentQueue<(Request, int)>());
+    private readonly Thread[] _threads;
+    private readonly AlignedPool _pool = new(retainedBytes: 128L << 20);
+    private volatile bool _unsupported;
+
+    public DirectReader(int threads = 16)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        _threads = new Thread[threads];
+        for (var i = 0; i < threads; i++)
+        {
+            _threads[i] = new Thread(Run) { IsBackground = true, Name = $"OSS direct read {i}" };
+            _threads[i].Start();
+        }
+    }
+
+    /// <summary>False once the filesystem refused O_DIRECT (tmpfs, some FUSE mounts): every read then uses the page cache.</summary>
+    public bool Supported => !_unsupported && OperatingSystem.IsLinux();
+
+    /// <summary>
+    /// The bytes [offset, offset + length) of the open file, read past the page cache; fewer if the file ends sooner.
+    /// Null when the filesystem does not support O_DIRECT. The caller disposes the region.
+    /// </summary>
+    public async ValueTask<DirectRegion?> ReadAsync(SafeFileHandle handle, long offset, int length)
+    {
+        // A second descriptor of the same open file with O_DIRECT: the cached handle stays buffered for writes, and
+        // /proc/self/fd reaches the file even if it was unlinked since it was opened.
+        var fd = Open($"/proc/self/fd/{handle.DangerousGetHandle()}", ORdOnly | ODirect | OCloExec);
+        if (fd < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno == ErrnoInvalid)
+            {
+                _unsupported = true;
+                return null;
+            }
+
+            throw new IOException($"open with O_DIRECT for a read of {length} bytes at {offset} failed: errno {errno}");
+        }
+
+        var start = offset - (offset % Alignment);
+        var skip = (int)(offset - start);
+        var span = (skip + length + Alignment - 1) / Alignment * Alignment;
+        // Buffers come in whole pieces, so reads of nearly the same length share them.
+        var capacity = (span + PieceLength - 1) / PieceLength * PieceLength;
+        var request = new Request(fd, start, span, _pool.Rent(capacity));
+        for (var piece = 0; piece < request.Pieces; piece++)
+        {
+            _queue.Add((request, piece));
+        }
+
+        int read;
+        try
+        {
+            read = await request.Completion.Task.ConfigureAwait(false);
+        }
+        catch
+        {
+            _pool.Return(request.Buffer, capacity);
+            throw;
+        }
+
+        return new DirectRegion(_pool, request.Buffer, capacity, skip, Math.Clamp(read - skip, 0, length));
+    }
+
+    public void Dispose()
+    {
+        _queue.CompleteAdding();
+        foreach (var thread in _threads)
+        {
+            thread.Join();
+        }
+
+        _queue.Dispose();
+        _pool.Dispose();
+    }
+
+    private void Run()
+    {
+        foreach (var (request, piece) in _queue.GetConsumingEnumerable())
+        {
+            request.ReadPiece(piece);
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "pread", SetLastError = true)]
+    private static partial nint Pread(int fd, nint buffer, nuint count, long offset);
+
+    /// <summary>One read's pieces: each I/O thread reads one; the last to finish closes the descriptor and completes it.</summary>
+    private sealed class Request(int fd, long start, int span, nint buffer)
+    {
+        private readonly int[] _read = new int[(span + PieceLength - 1) / PieceLength];
+        private int _left = (span + PieceLength - 1) / PieceLength;
+        private int _errno;
+
+        public nint Buffer => buffer;
+
+        public int Pieces => _read.Length;
+
+        public TaskCompletionSource<int> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void ReadPiece(int piece)
+        {
+            var at = piece * PieceLength;
+            var length = Math.Min(PieceLength, span - at);
+            var total = 0;
+            while (total < length && Volatile.Read(ref _errno) == 0)
+            {
+                var got = Pread(fd, buffer + at + total, (nuint)(length - total), start + at + total);
+                if (got < 0)
+                {
+                    var errno = Marshal.GetLastPInvokeError();
+                    if (errno != 4)
+                    {
+                        Interlocked.CompareExchange(ref _errno, errno, 0);
+                    }
+
+                    continue;
+                }
+
+                if (got == 0)
+                {
+                    break;
+                }
+
+                total += (int)got;
+            }
+
+            _read[piece] = total;
+            if (Interlocked.Decrement(ref _left) == 0)
+            {
+                Finish();
+            }
+        }
+
+        private void Finish()
+        {
+            _ = Close(fd);
+            if (_errno != 0)
+            {
+                Completion.SetException(new IOException($"direct read of {span} bytes at {start} failed: errno {_errno}"));
+                return;
+            }
+
+            // The bytes read run up to the first piece that came back short (the end of the file).
+            var read = 0;
+            for (var piece = 0; piece < _read.Length; piece++)
+            {
+                read += _read[piece];
+                if (_read[piece] < Math.Min(PieceLength, span - (piece * PieceLength)))
+                {
+                    break;
+                }
+            }
+
+            Completion.SetResult(read);
+        }
+    }
+}
