@@ -36,6 +36,9 @@ internal sealed record DatasetSettings
     /// <summary>Also run every epoch from a cold page cache (shards evicted before each), as a dataset larger than memory reads.</summary>
     public required bool Cold { get; init; }
 
+    /// <summary>The OSTs read ranges of 1 MiB or more that are not in the page cache past it (on unless --no-direct-reads).</summary>
+    public required bool DirectReads { get; init; }
+
     public static DatasetSettings Parse(RunnerArguments args)
     {
         var quick = args.Flag("quick");
@@ -103,6 +106,7 @@ internal sealed record DatasetSettings
             TargetShardSize = args.Size("shard-size", quick ? 8L << 20 : 256L << 20),
             Reader = reader,
             Cold = quick || args.Flag("cold"),
+            DirectReads = !args.Flag("no-direct-reads"),
         };
     }
 
@@ -113,6 +117,6 @@ internal sealed record DatasetSettings
             $"(DatasetWriter, indexed format, 4 MiB stripes over all 4 OSTs); one client; reader: prefetch budget {ResultTable.FormatBytes(r.PrefetchBudget)}, " +
             $"{r.MaxConcurrentReads} reads in flight, coalesce gap {ResultTable.FormatBytes(r.CoalesceGap)}, max read {ResultTable.FormatBytes(r.MaxReadSize)}, " +
             $"prefetch window {r.PrefetchWindow} samples, shard-aware shuffle window {r.ShuffleWindow} samples or {ResultTable.FormatBytes(r.PrefetchBudget / 4)}; " +
-            $"simulated compute {Compute.TotalMicroseconds:0} µs per sample (busy-wait); page cache {(Cold ? "warm, then cold (evicted before each epoch)" : "warm")}; verify {(VerifyAll ? "every byte" : "stamp, key and length")} of every sample";
+            $"OSTs {(DirectReads ? "with" : "without")} direct reads of uncached ranges; simulated compute {Compute.TotalMicroseconds:0} µs per sample (busy-wait); page cache {(Cold ? "warm, then cold (evicted before each epoch)" : "warm")}; verify {(VerifyAll ? "every byte" : "stamp, key and length")} of every sample";
     }
 }
