@@ -16,7 +16,7 @@ internal static class ServerCommands
     private static readonly Option<string?> FsNameOption = new("--fsname") { Description = "Filesystem name, 1-8 letters or digits (default lustre)" };
     private static readonly Option<string?> StripeSizeOption = new("--stripe-size") { Description = "Default stripe size of new files, e.g. 1M (default 4M)" };
     private static readonly Option<string?> OstCapacityOption = new("--ost-capacity") { Description = "Capacity limit of each OST, e.g. 64M (default: the disk's free space); writes past it fail with ENOSPC" };
-    private static readonly Option<bool> DirectReadsOption = new("--direct-reads") { Description = "OSTs read ranges of 1 MiB or more that are not in the page cache with O_DIRECT, past the cache (Linux; for data sets larger than the servers' memory)" };
+    private static readonly Option<bool> DirectReadsOption = new("--direct-reads") { Description = "OSTs read ranges of 64 KiB or more that are not in the page cache with O_DIRECT, past the cache (Linux; for data sets larger than the servers' memory)" };
     private static readonly Option<int?> StripeCountOption = new("--stripe-count") { Description = "Default stripe count of new files, -1 for all OSTs (default 1)" };
 
     public static Command Up()

@@ -33,7 +33,7 @@ public sealed class LustreClusterOptions
     public long? OstCapacityBytes { get; set; }
 
     /// <summary>
-    /// OSTs read ranges of 1 MiB or more that are not all in the page cache with O_DIRECT, past the cache (Linux). For
+    /// OSTs read ranges of 64 KiB or more that are not all in the page cache with O_DIRECT, past the cache (Linux). For
     /// data sets larger than memory: less CPU per byte read from disk, and the page cache keeps what is read again.
     /// Off by default: reads fill the page cache, as Lustre's OSS does.
     /// </summary>

@@ -41,7 +41,7 @@ internal sealed class NodeOptions
     public long? OstCapacityBytes { get; init; }
 
     /// <summary>
-    /// OSTs read ranges of 1 MiB or more that are not all in the page cache with O_DIRECT, past the cache (Linux;
+    /// OSTs read ranges of 64 KiB or more that are not all in the page cache with O_DIRECT, past the cache (Linux;
     /// <see cref="Oss.DirectReader"/>). For data sets larger than the servers' memory: less CPU per byte, and no page
     /// cache filled with data that is evicted before it is read again. Off by default, as Lustre's OSS caches reads.
     /// </summary>

@@ -138,16 +138,19 @@ internal static class DatasetBenchmark
                 computed.Add((mode, ours));
             }
 
-            // Cold, the disk bounds the stall: read the same objects back cold with nothing else running, right after
-            // the epochs (the same state of the host's cache behind the virtual disk).
+            // Cold, the disk can bound the stall: read the same objects back cold with nothing else running, right after
+            // the epochs (as near as it gets to their state of the host's cache behind the virtual disk).
             double? diskRate = null;
             if (cold)
             {
-                var disk = ColdReadBaseline.Run(cluster.DataDirectory);
-                diskRate = disk.Rate;
-                var phase = (disk.Name, disk.FormatRate(), disk.Cost, "the fastest any reader gets these bytes off the disk");
-                phases.Add(phase);
-                Print(phase);
+                var (direct, buffered) = ColdReadBaseline.Run(cluster.DataDirectory);
+                diskRate = Math.Max(direct.Rate, buffered.Rate);
+                foreach (var disk in new[] { direct, buffered })
+                {
+                    var phase = (disk.Name, disk.FormatRate(), disk.Cost, disk.Rate == diskRate ? "the faster: the disk-bound estimate" : "-");
+                    phases.Add(phase);
+                    Print(phase);
+                }
             }
 
             foreach (var (mode, ours) in computed)
@@ -241,10 +244,12 @@ internal static class DatasetBenchmark
         Console.WriteLine($"  {phase.Name}: {phase.Rate} ({phase.Cost.Wall.TotalSeconds:0.00} s, CPU {phase.Cost.Cpu.TotalSeconds:0.00} s = {phase.Cost.CoresBusy:0.00} cores, allocated {ResultTable.FormatBytes(phase.Cost.AllocatedBytes)}; {phase.Note})");
 
     /// <summary>
-    /// The least share of a cold epoch the consumer can wait, whatever the reader does: the epoch lasts at least its
-    /// fetched bytes ÷ the disk's cold read rate, of which the consumer computes for samples × compute.
+    /// The share of a cold epoch the consumer would wait if the reader got its bytes at the disk-only rate measured
+    /// right after (<see cref="ColdReadBaseline"/>): the epoch would last fetched bytes ÷ that rate, of which the
+    /// consumer computes for samples × compute. An estimate: the host's cache behind the virtual disk speeds up bytes
+    /// read recently, so the rate moves between runs and an epoch can beat it.
     /// </summary>
-    private static double DiskFloor(EpochResult ours, TimeSpan compute, double diskRate)
+    private static double DiskBound(EpochResult ours, TimeSpan compute, double diskRate)
     {
         var fromDisk = (ours.Reader?.BytesFetched ?? 0) / diskRate;
         var computing = ours.Samples * compute.TotalSeconds;
@@ -274,12 +279,12 @@ internal static class DatasetBenchmark
         }
 
         text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"| samples | shuffle | page cache | epoch with {compute.TotalMicroseconds:0} µs compute/sample | samples/s | consumer waited | share of epoch | disk floor | target | result |");
+        text.AppendLine(CultureInfo.InvariantCulture, $"| samples | shuffle | page cache | epoch with {compute.TotalMicroseconds:0} µs compute/sample | samples/s | consumer waited | share of epoch | share if disk-bound | target | result |");
         text.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|---|");
         foreach (var (scale, mode, cold, ours, diskRate) in stalls)
         {
-            var floor = diskRate is { } rate ? $"{DiskFloor(ours, compute, rate) * 100:0.0} % ({rate / 1e9:0.00} GB/s)" : "-";
-            text.AppendLine(CultureInfo.InvariantCulture, $"| {scale.Describe()} | {Name(mode)} | {Cache(cold)} | {ours.Cost.Wall.TotalSeconds:0.00} s | {ours.SamplesPerSecond:N0} | {ours.Waited.TotalSeconds:0.000} s | {ours.WaitedShare * 100:0.0} % | {floor} | < {StallTarget * 100:0} % | {Result(ours.WaitedShare < StallTarget)} |");
+            var diskBound = diskRate is { } rate ? $"{DiskBound(ours, compute, rate) * 100:0.0} % ({rate / 1e9:0.00} GB/s)" : "-";
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {scale.Describe()} | {Name(mode)} | {Cache(cold)} | {ours.Cost.Wall.TotalSeconds:0.00} s | {ours.SamplesPerSecond:N0} | {ours.Waited.TotalSeconds:0.000} s | {ours.WaitedShare * 100:0.0} % | {diskBound} | < {StallTarget * 100:0} % | {Result(ours.WaitedShare < StallTarget)} |");
         }
 
         text.AppendLine();

@@ -36,7 +36,7 @@ internal sealed record DatasetSettings
     /// <summary>Also run every epoch from a cold page cache (shards evicted before each), as a dataset larger than memory reads.</summary>
     public required bool Cold { get; init; }
 
-    /// <summary>The OSTs read ranges of 1 MiB or more that are not in the page cache past it (on unless --no-direct-reads).</summary>
+    /// <summary>The OSTs read ranges of 64 KiB or more that are not in the page cache past it (on unless --no-direct-reads).</summary>
     public required bool DirectReads { get; init; }
 
     public static DatasetSettings Parse(RunnerArguments args)
