@@ -4,14 +4,16 @@ using Lustre.Server.Cluster;
 
 namespace Lustre.Tests.Oss;
 
-/// <summary>An embedded cluster with direct reads on serves uncached ranges past the page cache, with the right bytes.</summary>
+/// <summary>An embedded cluster with direct reads on serves uncached ranges past the page cache, with the right bytes, checksummed or not.</summary>
 public sealed class DirectReadTests
 {
-    [Fact]
-    public async Task A_client_reads_the_right_bytes_when_the_ost_reads_an_uncached_range_past_the_page_cache()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_client_reads_the_right_bytes_when_the_ost_reads_an_uncached_range_past_the_page_cache(bool bulkChecksums)
     {
         await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions { OstCount = 2, DirectReads = true });
-        await using var client = new LustreClient(cluster.Address);
+        await using var client = new LustreClient(cluster.Address, new LustreClientOptions { BulkChecksums = bulkChecksums });
 
         // One stripe of 4 MiB units, written only from 9 MiB on: the object's first 9 MiB are a hole that nothing has
         // read into the page cache, so reading them through the client is a direct read on the OST.

@@ -115,32 +115,45 @@ internal sealed class ObjectStore : IDisposable
 
     /// <summary>
     /// The object's bytes in [offset, offset + length), clipped to its end as <see cref="ReadAsync"/> reads them, for a
-    /// send without a copy into a buffer of ours: mapped from the page cache (<see cref="MappedRegion"/>), or, with
-    /// direct reads on and the range not all cached, read past the cache into the reply's buffer
-    /// (<see cref="DirectRegion"/>). Null for a missing object or a range past its end; the caller disposes the region.
+    /// send without a copy into a buffer of ours: read past the page cache when <see cref="TryReadDirectAsync"/> does,
+    /// else mapped from it (<see cref="MappedRegion"/>). Null for a missing object or a range past its end; the caller
+    /// disposes the region.
     /// </summary>
-    public async ValueTask<MemoryManager<byte>?> ReadRegionAsync(ulong objectId, long offset, int length)
+    public async ValueTask<MemoryManager<byte>?> ReadRegionAsync(ulong objectId, long offset, int length) =>
+        (MemoryManager<byte>?)await TryReadDirectAsync(objectId, offset, length).ConfigureAwait(false) ?? MapRegion(objectId, offset, length);
+
+    /// <summary>
+    /// With direct reads on, the object's bytes in [offset, offset + length) (clipped to its end) read past the page
+    /// cache into a buffer of ours (<see cref="DirectRegion"/>), when the range is at least
+    /// <see cref="DirectReader.MinimumLength"/> and not all cached. Null otherwise: off, small, cached, missing, or a file
+    /// system that refuses O_DIRECT (then the page cache serves every read from now on).
+    /// </summary>
+    public async ValueTask<DirectRegion?> TryReadDirectAsync(ulong objectId, long offset, int length)
     {
-        if (_directReads is { Supported: true } direct && length >= DirectReader.MinimumLength)
+        if (_directReads is not { Supported: true } direct || length < DirectReader.MinimumLength)
         {
-            using var lease = OpenExisting(objectId);
-            if (lease.Handle is null)
-            {
-                return null;
-            }
-
-            var count = (int)Math.Clamp(RandomAccess.GetLength(lease.Handle) - offset, 0, length);
-            if (count >= DirectReader.MinimumLength && !MappedRegion.IsCached(lease.Handle, offset, count)
-                && await direct.ReadAsync(lease.Handle, offset, count).ConfigureAwait(false) is { } region)
-            {
-                Interlocked.Increment(ref _directReadCount);
-                return region;
-            }
-
-            // Cached, short, or the filesystem refused O_DIRECT (then the page cache serves every read from now on).
+            return null;
         }
 
-        return MapRegion(objectId, offset, length);
+        using var lease = OpenExisting(objectId);
+        if (lease.Handle is null)
+        {
+            return null;
+        }
+
+        var count = (int)Math.Clamp(RandomAccess.GetLength(lease.Handle) - offset, 0, length);
+        if (count < DirectReader.MinimumLength || MappedRegion.IsCached(lease.Handle, offset, count))
+        {
+            return null;
+        }
+
+        var region = await direct.ReadAsync(lease.Handle, offset, count).ConfigureAwait(false);
+        if (region is not null)
+        {
+            Interlocked.Increment(ref _directReadCount);
+        }
+
+        return region;
     }
 
     /// <summary>Reads served past the page cache so far (<see cref="ReadRegionAsync"/>).</summary>

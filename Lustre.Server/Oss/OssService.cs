@@ -36,15 +36,26 @@ internal sealed class OssService : IRpcService, IDisposable
                 var read = OstReadRequest.Read(ref reader);
                 var store = Target(read.Object.OstIndex);
                 CheckRange(read.Offset, read.Length, "read");
-                if (!request.ReplyBulkChecksummed && read.Length >= ZeroCopyMinimum && OperatingSystem.IsLinux())
+                if (read.Length >= ZeroCopyMinimum && OperatingSystem.IsLinux())
                 {
-                    // Nothing to hash: the socket copies the bytes straight from the page cache, or, for an uncached
-                    // range with direct reads on, from the buffer the disk wrote them into. Mapping populates the pages,
-                    // which waits for the disk when they are not cached, so it runs on the thread pool: here the
-                    // session's reader loop would stop reading this connection's requests for the whole wait.
-                    await Task.Yield();
-                    var region = await store.ReadRegionAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false);
-                    return region is null ? RpcResponse.Ok() : RpcResponse.WithBulk(region, region.Memory.Length);
+                    if (!request.ReplyBulkChecksummed)
+                    {
+                        // Nothing to hash: the socket copies the bytes straight from the page cache, or, for an
+                        // uncached range with direct reads on, from the buffer the disk wrote them into. Mapping
+                        // populates the pages, which waits for the disk when they are not cached, so it runs on the
+                        // thread pool: here the session's reader loop would stop reading this connection's requests
+                        // for the whole wait.
+                        await Task.Yield();
+                        var region = await store.ReadRegionAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false);
+                        return region is null ? RpcResponse.Ok() : RpcResponse.WithBulk(region, region.Memory.Length);
+                    }
+
+                    // The session hashes a checksummed reply's bulk, which a mapping must not be (an object truncated
+                    // meanwhile would raise SIGBUS in this process); a direct read's buffer is ours, so it may.
+                    if (await store.TryReadDirectAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false) is { } direct)
+                    {
+                        return RpcResponse.WithBulk(direct, direct.Length);
+                    }
                 }
 
                 var buffer = BulkPool.Shared.Rent(Math.Max(read.Length, 1));
