@@ -156,7 +156,7 @@ internal sealed class ObjectStore : IDisposable
         return region;
     }
 
-    /// <summary>Reads served past the page cache so far (<see cref="ReadRegionAsync"/>).</summary>
+    /// <summary>Reads served past the page cache so far (<see cref="TryReadDirectAsync"/>).</summary>
     public long DirectReadCount => Interlocked.Read(ref _directReadCount);
 
     private MappedRegion? MapRegion(ulong objectId, long offset, int length)
