@@ -10,8 +10,8 @@ namespace Lustre.Server.Oss;
 /// writes them straight into the reply's buffer, without filling the page cache first. Measured on a 100 KiB-sample
 /// cold epoch, that fill (page allocation, readahead, mapping) was 18 % of the CPU of client and servers together.
 /// A read is cut into 1 MiB pieces that dedicated I/O threads issue at once, so the disk sees a queue of requests:
-/// blocking reads on the thread pool starved it (1.4 GB/s), the I/O threads get 2.6–2.8 GB/s from the disk that gives
-/// four buffered sequential streams 1.7–1.8.
+/// blocking reads on the thread pool starved it (1.4 GB/s), the I/O threads get 2.7–3.0 GB/s from the disk that gives
+/// four buffered sequential streams 1.1–1.8.
 /// </summary>
 internal sealed partial class DirectReader : IDisposable
 {
