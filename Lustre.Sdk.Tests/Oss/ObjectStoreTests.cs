@@ -126,6 +126,20 @@ public sealed class ObjectStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_direct_read_after_the_reader_stopped_fails_and_does_not_hang()
+    {
+        var path = Path.Combine(_root, "file");
+        await File.WriteAllBytesAsync(path, new byte[3 << 20]);
+        using var handle = File.OpenHandle(path);
+        var direct = new DirectReader(threads: 1);
+        direct.Dispose();
+        var read = direct.ReadAsync(handle, 0, 3 << 20).AsTask();
+        Assert.Same(read, await Task.WhenAny(read, Task.Delay(TimeSpan.FromSeconds(30))));
+        var ex = await Assert.ThrowsAsync<IOException>(() => read);
+        Assert.Contains("stopped", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_direct_read_gives_the_files_bytes_at_any_offset_and_stops_at_its_end()
     {
         var path = Path.Combine(_root, "file");

@@ -26,7 +26,9 @@ internal sealed partial class DirectReader : IDisposable
     private const int ORdOnly = 0;
     private const int ODirect = 0x4000;
     private const int OCloExec = 0x80000;
+    private const int ErrnoInterrupted = 4;
     private const int ErrnoInvalid = 22;
+    private const int ErrnoCanceled = 125;
 
     private readonly BlockingCollection<(Request Request, int Piece)> _queue = new(new ConcurrentQueue<(Request, int)>());
     private readonly Thread[] _threads;
@@ -74,9 +76,18 @@ internal sealed partial class DirectReader : IDisposable
         // Buffers come in whole pieces, so reads of nearly the same length share them.
         var capacity = (span + PieceLength - 1) / PieceLength * PieceLength;
         var request = new Request(fd, start, span, _pool.Rent(capacity));
-        for (var piece = 0; piece < request.Pieces; piece++)
+        var queued = 0;
+        try
         {
-            _queue.Add((request, piece));
+            for (; queued < request.Pieces; queued++)
+            {
+                _queue.Add((request, queued));
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // Stopped meanwhile (adding completed, or the queue disposed): the pieces not queued fail the read.
+            request.Abandon(request.Pieces - queued);
         }
 
         int read;
@@ -146,7 +157,7 @@ internal sealed partial class DirectReader : IDisposable
                 if (got < 0)
                 {
                     var errno = Marshal.GetLastPInvokeError();
-                    if (errno != 4)
+                    if (errno != ErrnoInterrupted)
                     {
                         Interlocked.CompareExchange(ref _errno, errno, 0);
                     }
@@ -169,12 +180,23 @@ internal sealed partial class DirectReader : IDisposable
             }
         }
 
+        /// <summary>Fails the read for <paramref name="pieces"/> pieces that will never be read.</summary>
+        public void Abandon(int pieces)
+        {
+            Interlocked.CompareExchange(ref _errno, ErrnoCanceled, 0);
+            if (Interlocked.Add(ref _left, -pieces) == 0)
+            {
+                Finish();
+            }
+        }
+
         private void Finish()
         {
             _ = Close(fd);
             if (_errno != 0)
             {
-                Completion.SetException(new IOException($"direct read of {span} bytes at {start} failed: errno {_errno}"));
+                var why = _errno == ErrnoCanceled ? "the OSS's direct reader was stopped" : $"errno {_errno}";
+                Completion.SetException(new IOException($"direct read of {span} bytes at {start} failed: {why}"));
                 return;
             }
 
