@@ -8,7 +8,7 @@ using Lustre.Server.Cluster;
 namespace Lustre.Benchmarks.Checkpoints;
 
 /// <summary>
-/// <c>checkpoint [--size 4G] [--quick] [--rounds 2] [--level 1] [--no-compression] [--markdown FILE] [--dir DIR] [--keep]</c>:
+/// <c>checkpoint [--size 4G] [--quick] [--rounds 2] [--level 1] [--no-compression] [--markdown FILE] [--dir DIR] [--keep] [--direct-reads]</c>:
 /// <see cref="CheckpointManager"/> on an embedded 4-OST cluster against same-run baselines on the same disk: how long
 /// <c>SaveAsync</c> blocks vs a plain in-memory copy of the same bytes (target ≤ 1.5×), how long until committed vs
 /// <see cref="FileStream"/> writes + fsync of the same bytes to local files (≤ 1.25×), and a verified load into
@@ -30,6 +30,7 @@ internal static class CheckpointBenchmark
         var compression = !args.Flag("no-compression");
         var markdown = args.Text("markdown");
         var keep = args.Flag("keep");
+        var directReads = args.Flag("direct-reads");
         var directory = args.Text("dir") ?? Path.GetTempPath();
         args.ThrowIfUnused();
 
@@ -41,7 +42,7 @@ internal static class CheckpointBenchmark
 
         var state = CheckpointState.Create(size, seed: 20240611);
         var destinations = state.NewDestinations();
-        var describe = $"{ResultTable.FormatBytes(state.Bytes)} in {state.Tensors.Count} F32 tensors (256 MiB to 4 KiB), {rounds} rounds, 8 MiB chunks, 1 GiB files, 4 MiB stripes over {OstCount} OSTs, zstd level {level}";
+        var describe = $"{ResultTable.FormatBytes(state.Bytes)} in {state.Tensors.Count} F32 tensors (256 MiB to 4 KiB), {rounds} rounds, 8 MiB chunks, 1 GiB files, 4 MiB stripes over {OstCount} OSTs, zstd level {level}{(directReads ? ", OSTs with direct reads" : string.Empty)}";
         Console.WriteLine($"run: {describe}");
         var rows = new List<string>();
         var details = new List<string>();
@@ -53,6 +54,7 @@ internal static class CheckpointBenchmark
                 OstCount = OstCount,
                 DataDirectory = Path.Combine(scratch, "cluster"),
                 DeleteDataOnDispose = !keep,
+                DirectReads = directReads,
             });
             await using var client = new LustreClient(cluster.Address);
 
