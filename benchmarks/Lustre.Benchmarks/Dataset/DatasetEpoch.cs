@@ -16,17 +16,18 @@ internal sealed record EpochResult(string Name, long Samples, PhaseCost Cost, Ti
 /// <summary>Our side: one epoch through <see cref="LustreDataset.ReadAsync"/>, timing every wait for the next sample.</summary>
 internal static class DatasetEpoch
 {
-    public static async Task<long[]> OrderAsync(LustreClient client, string directory, LustreDatasetOptions options)
-    {
-        await using var dataset = await LustreDataset.OpenAsync(client, directory, options);
-        return dataset.GetSampleOrder();
-    }
-
     public static async Task<EpochResult> RunAsync(string name, LustreClient client, string directory, LustreDatasetOptions options, SampleContent content, bool verifyAll, TimeSpan compute)
     {
         var opening = Stopwatch.StartNew();
         await using var dataset = await LustreDataset.OpenAsync(client, directory, options);
-        var open = opening.Elapsed;
+        return await ReadEpochAsync(name, dataset, opening.Elapsed, content, verifyAll, compute);
+    }
+
+    /// <summary>The rest of <paramref name="dataset"/>'s current epoch; <paramref name="open"/> is what opening it took (zero after its first epoch).</summary>
+    public static async Task<EpochResult> ReadEpochAsync(string name, LustreDataset dataset, TimeSpan open, SampleContent content, bool verifyAll, TimeSpan compute)
+    {
+        // The dataset's counters run from its opening: this epoch's figures are the difference.
+        var before = dataset.Statistics;
         var seen = new bool[dataset.Count];
         var computeTicks = (long)(compute.TotalSeconds * Stopwatch.Frequency);
         long wrong = 0;
@@ -60,7 +61,16 @@ internal static class DatasetEpoch
 
         var cost = meter.Stop();
         var missing = seen.LongLength - seen.Count(s => s);
-        return new EpochResult(name, samples, cost, Stopwatch.GetElapsedTime(0, waited), dataset.Statistics, wrong, missing, open);
+        var after = dataset.Statistics;
+        var epoch = after with
+        {
+            SamplesRead = after.SamplesRead - before.SamplesRead,
+            BytesRead = after.BytesRead - before.BytesRead,
+            BytesFetched = after.BytesFetched - before.BytesFetched,
+            Reads = after.Reads - before.Reads,
+            StallTime = after.StallTime - before.StallTime,
+        };
+        return new EpochResult(name, samples, cost, Stopwatch.GetElapsedTime(0, waited), epoch, wrong, missing, open);
     }
 
     public static EpochResult Local(string name, LocalShards local, long[] order, SampleContent content, bool verifyAll, TimeSpan compute)

@@ -39,6 +39,9 @@ internal sealed record DatasetSettings
     /// <summary>The OSTs read ranges of 64 KiB or more that are not in the page cache past it (on unless --no-direct-reads).</summary>
     public required bool DirectReads { get; init; }
 
+    /// <summary>Epochs read in a row by one reader in the rate phase, each against the local baseline in the same order (default 1).</summary>
+    public required int Epochs { get; init; }
+
     public static DatasetSettings Parse(RunnerArguments args)
     {
         var quick = args.Flag("quick");
@@ -87,6 +90,8 @@ internal sealed record DatasetSettings
             ShuffleWindow = args.Int("shuffle-window", defaults.ShuffleWindow),
         };
 
+        var epochs = args.Int("epochs", 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(epochs, 1, "--epochs");
         foreach (var scale in scales)
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(scale.SampleSize, 16, "--small-size/--large-size");
@@ -107,13 +112,14 @@ internal sealed record DatasetSettings
             Reader = reader,
             Cold = quick || args.Flag("cold"),
             DirectReads = !args.Flag("no-direct-reads"),
+            Epochs = epochs,
         };
     }
 
     public string Describe()
     {
         var r = Reader;
-        return $"samples {string.Join(" and ", Scales.Select(s => s.Describe()))}; shards of {ResultTable.FormatBytes(TargetShardSize)} " +
+        return $"samples {string.Join(" and ", Scales.Select(s => s.Describe()))}{(Epochs > 1 ? $", {Epochs} epochs per reader" : string.Empty)}; shards of {ResultTable.FormatBytes(TargetShardSize)} " +
             $"(DatasetWriter, indexed format, 4 MiB stripes over all 4 OSTs); one client; reader: prefetch budget {ResultTable.FormatBytes(r.PrefetchBudget)}, " +
             $"{r.MaxConcurrentReads} reads in flight, coalesce gap {ResultTable.FormatBytes(r.CoalesceGap)}, max read {ResultTable.FormatBytes(r.MaxReadSize)}, " +
             $"prefetch window {r.PrefetchWindow} samples, shard-aware shuffle window {r.ShuffleWindow} samples or {ResultTable.FormatBytes(r.PrefetchBudget / 4)}; " +
