@@ -26,6 +26,7 @@ internal sealed partial class DirectReader : IDisposable
     private const int ORdOnly = 0;
     private const int ODirect = 0x4000;
     private const int OCloExec = 0x80000;
+    private const int ErrnoNoEntry = 2;
     private const int ErrnoInterrupted = 4;
     private const int ErrnoInvalid = 22;
     private const int ErrnoCanceled = 125;
@@ -46,7 +47,10 @@ internal sealed partial class DirectReader : IDisposable
         }
     }
 
-    /// <summary>False once the filesystem refused O_DIRECT (tmpfs, some FUSE mounts): every read then uses the page cache.</summary>
+    /// <summary>
+    /// False once a direct open failed for want of support (a filesystem that refuses O_DIRECT, such as tmpfs before
+    /// Linux 6.6 or some FUSE mounts, or no /proc): every read of this OSS then uses the page cache.
+    /// </summary>
     public bool Supported => !_unsupported && OperatingSystem.IsLinux();
 
     /// <summary>
@@ -60,8 +64,9 @@ internal sealed partial class DirectReader : IDisposable
         var fd = Open($"/proc/self/fd/{handle.DangerousGetHandle()}", ORdOnly | ODirect | OCloExec);
         if (fd < 0)
         {
+            // EINVAL: the filesystem refuses O_DIRECT; ENOENT: no /proc (some containers). Either way, not here.
             var errno = Marshal.GetLastPInvokeError();
-            if (errno == ErrnoInvalid)
+            if (errno is ErrnoInvalid or ErrnoNoEntry)
             {
                 _unsupported = true;
                 return null;
