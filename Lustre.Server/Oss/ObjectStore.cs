@@ -115,12 +115,11 @@ internal sealed class ObjectStore : IDisposable
 
     /// <summary>
     /// The object's bytes in [offset, offset + length), clipped to its end as <see cref="ReadAsync"/> reads them, for a
-    /// send without a copy into a buffer of ours: read past the page cache when <see cref="TryReadDirectAsync"/> does,
+    /// send without a copy into a buffer of ours: read past the page cache as <see cref="TryReadDirectAsync"/> does,
     /// else mapped from it (<see cref="MappedRegion"/>). Null for a missing object or a range past its end; the caller
     /// disposes the region.
     /// </summary>
-    public async ValueTask<MemoryManager<byte>?> ReadRegionAsync(ulong objectId, long offset, int length) =>
-        (MemoryManager<byte>?)await TryReadDirectAsync(objectId, offset, length).ConfigureAwait(false) ?? MapRegion(objectId, offset, length);
+    public ValueTask<MemoryManager<byte>?> ReadRegionAsync(ulong objectId, long offset, int length) => ReadRegionAsync(objectId, offset, length, map: true);
 
     /// <summary>
     /// With direct reads on, the object's bytes in [offset, offset + length) (clipped to its end) read past the page
@@ -128,38 +127,16 @@ internal sealed class ObjectStore : IDisposable
     /// <see cref="DirectReader.MinimumLength"/> and not all cached. Null otherwise: off, small, cached, missing, or a file
     /// system that refuses O_DIRECT (then the page cache serves every read from now on).
     /// </summary>
-    public async ValueTask<DirectRegion?> TryReadDirectAsync(ulong objectId, long offset, int length)
-    {
-        if (_directReads is not { Supported: true } direct || length < DirectReader.MinimumLength)
-        {
-            return null;
-        }
-
-        using var lease = OpenExisting(objectId);
-        if (lease.Handle is null)
-        {
-            return null;
-        }
-
-        var count = (int)Math.Clamp(RandomAccess.GetLength(lease.Handle) - offset, 0, length);
-        if (count < DirectReader.MinimumLength || MappedRegion.IsCached(lease.Handle, offset, count))
-        {
-            return null;
-        }
-
-        var region = await direct.ReadAsync(lease.Handle, offset, count).ConfigureAwait(false);
-        if (region is not null)
-        {
-            Interlocked.Increment(ref _directReadCount);
-        }
-
-        return region;
-    }
+    public ValueTask<MemoryManager<byte>?> TryReadDirectAsync(ulong objectId, long offset, int length) =>
+        _directReads is { Supported: true } && length >= DirectReader.MinimumLength
+            ? ReadRegionAsync(objectId, offset, length, map: false)
+            : ValueTask.FromResult<MemoryManager<byte>?>(null);
 
     /// <summary>Reads served past the page cache so far (<see cref="TryReadDirectAsync"/>).</summary>
     public long DirectReadCount => Interlocked.Read(ref _directReadCount);
 
-    private MappedRegion? MapRegion(ulong objectId, long offset, int length)
+    /// <summary>One lease and one size lookup for both: a direct read when it applies, else a mapping if <paramref name="map"/>.</summary>
+    private async ValueTask<MemoryManager<byte>?> ReadRegionAsync(ulong objectId, long offset, int length, bool map)
     {
         var lease = OpenExisting(objectId);
         if (lease.Handle is null)
@@ -167,22 +144,39 @@ internal sealed class ObjectStore : IDisposable
             return null;
         }
 
+        // The lease is given back here unless a mapping takes it over.
+        var leased = true;
         try
         {
             var count = (int)Math.Clamp(RandomAccess.GetLength(lease.Handle) - offset, 0, length);
-            if (count > 0)
+            if (count <= 0)
             {
-                return MappedRegion.Map(lease, offset, count);
+                return null;
+            }
+
+            if (_directReads is { Supported: true } direct && count >= DirectReader.MinimumLength && !MappedRegion.IsCached(lease.Handle, offset, count)
+                && await direct.ReadAsync(lease.Handle, offset, count).ConfigureAwait(false) is { } region)
+            {
+                Interlocked.Increment(ref _directReadCount);
+                return region;
+            }
+
+            if (!map)
+            {
+                return null;
+            }
+
+            var mapped = MappedRegion.Map(lease, offset, count);
+            leased = false;
+            return mapped;
+        }
+        finally
+        {
+            if (leased)
+            {
+                lease.Dispose();
             }
         }
-        catch
-        {
-            lease.Dispose();
-            throw;
-        }
-
-        lease.Dispose();
-        return null;
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]

@@ -54,7 +54,7 @@ internal sealed class OssService : IRpcService, IDisposable
                     // meanwhile would raise SIGBUS in this process); a direct read's buffer is ours, so it may.
                     if (await store.TryReadDirectAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false) is { } direct)
                     {
-                        return RpcResponse.WithBulk(direct, direct.Length);
+                        return RpcResponse.WithBulk(direct, direct.Memory.Length);
                     }
                 }
 
