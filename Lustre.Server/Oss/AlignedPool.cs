@@ -28,18 +28,18 @@ internal sealed unsafe class AlignedPool(long retainedBytes) : IDisposable
 
     public void Return(nint buffer, int length)
     {
-        if (Volatile.Read(ref _disposed) || Interlocked.Add(ref _retained, length) > retainedBytes)
+        if (!Volatile.Read(ref _disposed))
         {
-            if (!Volatile.Read(ref _disposed))
+            if (Interlocked.Add(ref _retained, length) <= retainedBytes)
             {
-                Interlocked.Add(ref _retained, -length);
+                _free.GetOrAdd(length, _ => new ConcurrentStack<nint>()).Push(buffer);
+                return;
             }
 
-            NativeMemory.AlignedFree((void*)buffer);
-            return;
+            Interlocked.Add(ref _retained, -length);
         }
 
-        _free.GetOrAdd(length, _ => new ConcurrentStack<nint>()).Push(buffer);
+        NativeMemory.AlignedFree((void*)buffer);
     }
 
     public void Dispose()

@@ -79,7 +79,7 @@ internal sealed partial class DirectReader : IDisposable
         var skip = (int)(offset - start);
         var span = (skip + length + Alignment - 1) / Alignment * Alignment;
         // Buffers come in whole pieces, so reads of nearly the same length share them.
-        var capacity = (span + PieceLength - 1) / PieceLength * PieceLength;
+        var capacity = PiecesOf(span) * PieceLength;
         var request = new Request(fd, start, span, _pool.Rent(capacity));
         var queued = 0;
         try
@@ -129,6 +129,8 @@ internal sealed partial class DirectReader : IDisposable
         }
     }
 
+    private static int PiecesOf(int span) => (span + PieceLength - 1) / PieceLength;
+
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int Open(string path, int flags);
 
@@ -141,8 +143,8 @@ internal sealed partial class DirectReader : IDisposable
     /// <summary>One read's pieces: each I/O thread reads one; the last to finish closes the descriptor and completes it.</summary>
     private sealed class Request(int fd, long start, int span, nint buffer)
     {
-        private readonly int[] _read = new int[(span + PieceLength - 1) / PieceLength];
-        private int _left = (span + PieceLength - 1) / PieceLength;
+        private readonly int[] _read = new int[PiecesOf(span)];
+        private int _left = PiecesOf(span);
         private int _errno;
 
         public nint Buffer => buffer;
