@@ -48,14 +48,7 @@ internal static partial class ColdReadBaseline
             (path, _, local) =>
             {
                 using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.SequentialScan);
-                long at = 0;
-                int read;
-                while ((read = RandomAccess.Read(handle, local.Buffer, at)) > 0)
-                {
-                    at += read;
-                }
-
-                local.Bytes += at;
+                local.Bytes += PageCache.ReadWhole(handle, local.Buffer);
                 return local;
             },
             local => Interlocked.Add(ref total, local.Bytes));

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;
+using Lustre.Benchmarks.Runner;
 using Lustre.Client;
 using Microsoft.Win32.SafeHandles;
 
@@ -159,18 +160,7 @@ internal sealed class LocalShards : IDisposable
         long total = 0;
         foreach (var handle in _handles)
         {
-            var length = RandomAccess.GetLength(handle);
-            for (long at = 0; at < length;)
-            {
-                var read = RandomAccess.Read(handle, buffer, at);
-                if (read <= 0)
-                {
-                    break;
-                }
-
-                at += read;
-                total += read;
-            }
+            total += PageCache.ReadWhole(handle, buffer);
         }
 
         return total;

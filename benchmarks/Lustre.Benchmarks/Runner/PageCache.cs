@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace Lustre.Benchmarks.Runner;
 
@@ -38,5 +39,18 @@ internal static partial class PageCache
         }
 
         return bytes;
+    }
+
+    /// <summary>Reads the whole file through the page cache with <paramref name="buffer"/>; returns the bytes read.</summary>
+    public static long ReadWhole(SafeFileHandle handle, byte[] buffer)
+    {
+        long at = 0;
+        int read;
+        while ((read = RandomAccess.Read(handle, buffer, at)) > 0)
+        {
+            at += read;
+        }
+
+        return at;
     }
 }
