@@ -1,6 +1,6 @@
 using System.CommandLine;
+using Lustre.Cli;
 using Lustre.Client;
-using Lustre.Server;
 using Lustre.Server.Cluster;
 
 namespace Lustre.Tests.Cli;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Lustre.Server.Cli;
+using Lustre.Cli;
 
 namespace Lustre.Tests.Cli;
 

@@ -1,4 +1,4 @@
-using Lustre.Server.Cli;
+using Lustre.Cli;
 
 namespace Lustre.Tests.Cli;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Lustre.Benchmarks.Runner;
-using Lustre.Server.Cli;
+using Lustre.Cli;
 
 namespace Lustre.Benchmarks.Io500;
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Lustre.Server.Cli;
+using Lustre.Cli;
 
 namespace Lustre.Benchmarks.Runner;
 

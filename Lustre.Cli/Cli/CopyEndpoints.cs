@@ -1,7 +1,7 @@
 using Lustre.IO;
 using Microsoft.Win32.SafeHandles;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>Where <c>cp</c> and <c>lfs migrate</c> read bytes from: positional when the length is known, else in order.</summary>
 internal interface ICopySource : IAsyncDisposable

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Lustre.Client;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>Builds the client commands: each takes <c>--mgs</c> (or LUSTRE_MGS) and runs in a <see cref="CliSession"/>.</summary>
 internal static class ClientCommand

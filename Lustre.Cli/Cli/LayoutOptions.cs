@@ -3,7 +3,7 @@ using System.CommandLine.Parsing;
 using System.Globalization;
 using Lustre.Layouts;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>
 /// The layout options of <c>lfs setstripe</c> and <c>lfs migrate</c>: <c>-c</c>, <c>-S</c>, <c>-i</c> and, for a

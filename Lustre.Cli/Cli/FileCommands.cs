@@ -3,7 +3,7 @@ using System.Globalization;
 using Lustre.Client;
 using Lustre.Protocol;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>Plain file commands on cluster paths (<c>/dir/file</c> or <c>lustre:/dir/file</c>): ls, stat, mkdir, rm, mv, cat, touch.</summary>
 internal static class FileCommands

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>
 /// <c>lustre cp [-r] SRC... DST</c> between the local filesystem and the cluster (<c>lustre:/path</c>) either way,

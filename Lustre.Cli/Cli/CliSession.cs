@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Lustre.Client;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>
 /// What one client command runs with: the output and error writers of the invocation (so tests can capture

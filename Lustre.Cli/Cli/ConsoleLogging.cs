@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>One-line console logs with timestamps on standard error.</summary>
 internal static class ConsoleLogging

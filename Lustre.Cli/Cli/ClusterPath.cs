@@ -1,4 +1,4 @@
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>
 /// Paths on the command line. Cluster paths are written <c>lustre:/dir/file</c>, as scp writes <c>host:path</c>;

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using Lustre.Client;
 using Lustre.Protocol;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>One side of a <c>cp</c>: a local path, a cluster path (<c>lustre:/...</c>) or standard input (<c>-</c>).</summary>
 internal sealed class CopyLocation

@@ -1,7 +1,7 @@
 using Lustre.Client;
 using Lustre.Protocol;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>Turns exceptions into the reasons a shell user expects after <c>'path': </c>, as strerror would word them.</summary>
 internal static class CliErrors

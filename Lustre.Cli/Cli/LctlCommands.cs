@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>
 /// <c>lustre lctl ...</c>: administration of a running cluster, after Lustre's lctl. <c>deactivate</c>/<c>activate</c>

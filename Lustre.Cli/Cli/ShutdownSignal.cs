@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>Completes when the process is asked to stop (Ctrl-C or SIGTERM), so servers can shut down cleanly.</summary>
 internal sealed class ShutdownSignal : IDisposable

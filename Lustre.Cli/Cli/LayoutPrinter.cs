@@ -1,7 +1,7 @@
 using System.Globalization;
 using Lustre.Layouts;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>Which <c>lfs getstripe</c> fields to print: all of them, or only those asked for with -c, -S, -i.</summary>
 [Flags]

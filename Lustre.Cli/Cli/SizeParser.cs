@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>Parses sizes the way lfs does: a number with an optional K, M, G or T suffix (powers of 1024).</summary>
 internal static class SizeParser

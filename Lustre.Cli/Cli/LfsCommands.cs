@@ -3,7 +3,7 @@ using System.Globalization;
 using Lustre.Client;
 using Lustre.Layouts;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary><c>lustre lfs ...</c>: Lustre's lfs subcommands, option names and output shapes, on top of the SDK.</summary>
 internal static class LfsCommands

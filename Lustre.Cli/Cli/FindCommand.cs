@@ -3,7 +3,7 @@ using System.Globalization;
 using System.IO.Enumeration;
 using Lustre.Client;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary><c>lfs find DIR [--name GLOB] [--type f|d] [--size [+-]N[KMG]] [--stripe-count [+-]N] [--mtime [+-]N] [--maxdepth N]</c>.</summary>
 internal static class FindCommand

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>
 /// Settings read from --config FILE (JSON). Keys match the long option names; an option given on the command

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Spectre.Console;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>
 /// How <c>cp</c> shows progress: a Spectre.Console bar per running file and one for the total (bytes, rate,

@@ -4,7 +4,7 @@ using Lustre.Network;
 using Lustre.Server.Cluster;
 using Microsoft.Extensions.Logging;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>The server side of the <c>lustre</c> executable: <c>up</c> (all-in-one) and <c>serve</c> (one role per process).</summary>
 internal static class ServerCommands

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Lustre.Client;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>
 /// Prints <c>lfs df</c>: one row per MDT and OST (<c>UUID 1K-blocks Used Available Use% Mounted on</c>), then

@@ -1,7 +1,6 @@
 using System.CommandLine;
-using Lustre.Server.Cli;
 
-namespace Lustre.Server;
+namespace Lustre.Cli;
 
 internal static class Program
 {

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>
 /// Loads the shared secret from a file (--secret-file) or the LUSTRE_SECRET environment variable. Never from the

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Lustre.Server.Cli;
+namespace Lustre.Cli;
 
 /// <summary>
 /// Copies one file in large chunks, several at once: each cluster chunk read or write fans out over the file's
