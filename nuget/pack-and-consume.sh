@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Packs Lustre.Sdk, Lustre.Testing and the lustre tool, then builds and runs nuget/consumer against the packed
+# Packs Lustre.Sdk, Lustre.Server and the lustre tool, checks that no type is compiled into two of their assemblies
+# and that Lustre.Server pins Lustre.Sdk to its exact version, then builds and runs nuget/consumer against the packed
 # packages (by version, from a local folder feed), and installs the tool from the same feed and runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,12 +13,12 @@ out=artifacts/packages
 mkdir -p "$out"
 
 echo "== pack $version"
-for project in Lustre.Sdk/Lustre.Sdk.csproj nuget/Lustre.Testing/Lustre.Testing.csproj Lustre.Server/Lustre.Server.csproj; do
+for project in Lustre.Sdk/Lustre.Sdk.csproj Lustre.Server/Lustre.Server.csproj Lustre.Cli/Lustre.Cli.csproj; do
   dotnet pack "$project" -c Release --version-suffix "$suffix" -o "$out" -p:ContinuousIntegrationBuild=true
 done
 
 echo "== package contents"
-for id in Lustre.Sdk Lustre.Testing lustre; do
+for id in Lustre.Sdk Lustre.Server lustre; do
   nupkg="$out/$id.$version.nupkg"
   test -f "$nupkg" || { echo "missing $nupkg"; exit 1; }
   echo "$id: $(unzip -Z1 "$nupkg" | grep -vE '^(_rels|package|\[Content_Types\])' | tr '\n' ' ')"
@@ -25,6 +26,19 @@ for id in Lustre.Sdk Lustre.Testing lustre; do
     echo "$id contains test or benchmark files"; exit 1
   fi
 done
+
+echo "== Lustre.Server depends on exactly this Lustre.Sdk (it uses the SDK's internals)"
+dependency="$(unzip -p "$out/Lustre.Server.$version.nupkg" '*.nuspec' | grep '<dependency id="Lustre.Sdk"')"
+echo "$dependency"
+grep -qF "version=\"[$version]\"" <<<"$dependency" || { echo "Lustre.Server must depend on Lustre.Sdk [$version]"; exit 1; }
+
+echo "== every type in exactly one of our assemblies (no source file compiled twice)"
+assemblies=artifacts/typecheck
+rm -rf "$assemblies" && mkdir -p "$assemblies"
+for id in Lustre.Sdk Lustre.Server lustre; do
+  unzip -q "$out/$id.$version.nupkg" '*.dll' -d "$assemblies/$id"
+done
+dotnet run -c Release --project nuget/typecheck -- "$assemblies" Lustre.Sdk Lustre.Server lustre
 
 echo "== consumer (nuget/consumer) against $version"
 dotnet run -c Release --project nuget/consumer -p:LustreVersion="$version"
