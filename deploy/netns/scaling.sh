@@ -37,8 +37,8 @@ cleanup() {
 trap 'cleanup; rm -rf "$WORK" "$SHM"' EXIT
 
 echo "== build (Release)" >&2
-dotnet build -c Release Lustre.Server -v q -nologo >&2
-LUSTRE=(dotnet "$PWD/Lustre.Server/bin/Release/net10.0/lustre.dll")
+dotnet build -c Release Lustre.Cli -v q -nologo >&2
+LUSTRE=(dotnet "$PWD/Lustre.Cli/bin/Release/net10.0/lustre.dll")
 
 head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/secret"
 export LUSTRE_SECRET
