@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Lustre.Client;
+using Lustre.Namespace;
 using Lustre.Protocol;
 
 namespace Lustre.Cli;
@@ -88,7 +89,7 @@ internal static class FileCommands
                     return;
                 }
 
-                await CreateDirectoriesAsync(session.Client, path, ct).ConfigureAwait(false);
+                await DirectoryTree.CreateAsync(session.Client, path, ct).ConfigureAwait(false);
             }).ConfigureAwait(false));
     }
 
@@ -118,7 +119,7 @@ internal static class FileCommands
                 }
                 else
                 {
-                    await DeleteTreeAsync(session.Client, path, ct).ConfigureAwait(false);
+                    await DirectoryTree.DeleteAsync(session.Client, path, isDirectory: true, ct).ConfigureAwait(false);
                 }
             }).ConfigureAwait(false));
     }
@@ -191,47 +192,6 @@ internal static class FileCommands
                 var file = await session.Client.OpenFileAsync(path, FileMode.OpenOrCreate, cancellationToken: ct).ConfigureAwait(false);
                 await file.DisposeAsync().ConfigureAwait(false);
             }).ConfigureAwait(false));
-    }
-
-    internal static async Task CreateDirectoriesAsync(LustreClient client, string path, CancellationToken cancellationToken)
-    {
-        if (path == "/" || await LfsCommands.TryGetInfoAsync(client, path, cancellationToken).ConfigureAwait(false) is { IsDirectory: true })
-        {
-            return;
-        }
-
-        await CreateDirectoriesAsync(client, ClusterPath.Parent(path), cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await client.CreateDirectoryAsync(path, cancellationToken).ConfigureAwait(false);
-        }
-        catch (LustreServerException ex) when (ex.Errno == LustreErrno.EEXIST)
-        {
-            // Made by someone else meanwhile; mkdir -p is happy with that.
-        }
-    }
-
-    private static async Task DeleteTreeAsync(LustreClient client, string path, CancellationToken cancellationToken)
-    {
-        var entries = new List<LustreDirectoryEntry>();
-        await foreach (var entry in client.EnumerateDirectoryAsync(path, cancellationToken).ConfigureAwait(false))
-        {
-            entries.Add(entry);
-        }
-
-        foreach (var entry in entries)
-        {
-            if (entry.IsDirectory)
-            {
-                await DeleteTreeAsync(client, entry.Path, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                await client.DeleteFileAsync(entry.Path, cancellationToken).ConfigureAwait(false);
-            }
-        }
-
-        await client.DeleteDirectoryAsync(path, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Runs the work for every path; a failure is reported as <c>'path': reason</c> and the rest still run, as coreutils do.</summary>

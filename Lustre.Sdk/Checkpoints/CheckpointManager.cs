@@ -278,7 +278,7 @@ public class CheckpointManager : IAsyncDisposable
                     continue;
                 }
 
-                await DeleteTreeAsync(entry.Path, entry.IsDirectory, cancellationToken).ConfigureAwait(false);
+                await DirectoryTree.DeleteAsync(_client, entry.Path, entry.IsDirectory, cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -331,7 +331,7 @@ public class CheckpointManager : IAsyncDisposable
         {
             if (!_setUp)
             {
-                await EnsureDirectoryAsync(Root, cancellationToken).ConfigureAwait(false);
+                await DirectoryTree.CreateAsync(_client, Root, cancellationToken).ConfigureAwait(false);
                 await CleanUpAsync(cancellationToken).ConfigureAwait(false);
                 Volatile.Write(ref _setUp, true);
             }
@@ -360,57 +360,10 @@ public class CheckpointManager : IAsyncDisposable
 
             // Rename first so no reader ever sees a half-deleted checkpoint, then delete at leisure.
             var trash = LustrePath.Combine(Root, TrashFolder);
-            await EnsureDirectoryAsync(trash, cancellationToken).ConfigureAwait(false);
+            await DirectoryTree.CreateAsync(_client, trash, cancellationToken).ConfigureAwait(false);
             var doomed = LustrePath.Combine(trash, StepName(steps[i]) + "." + Guid.NewGuid().ToString("N"));
             await _client.RenameAsync(StepPath(steps[i]), doomed, cancellationToken).ConfigureAwait(false);
-            await DeleteTreeAsync(doomed, isDirectory: true, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    internal async Task EnsureDirectoryAsync(string path, CancellationToken cancellationToken)
-    {
-        if (path == "/" || await _client.ExistsAsync(path, cancellationToken).ConfigureAwait(false))
-        {
-            return;
-        }
-
-        await EnsureDirectoryAsync(LustrePath.Parent(path), cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await _client.CreateDirectoryAsync(path, cancellationToken).ConfigureAwait(false);
-        }
-        catch (LustreServerException ex) when (ex.Errno == LustreErrno.EEXIST)
-        {
-            // Another rank made it first.
-        }
-    }
-
-    internal async Task DeleteTreeAsync(string path, bool isDirectory, CancellationToken cancellationToken)
-    {
-        try
-        {
-            if (!isDirectory)
-            {
-                await _client.DeleteFileAsync(path, cancellationToken).ConfigureAwait(false);
-                return;
-            }
-
-            var entries = new List<LustreDirectoryEntry>();
-            await foreach (var entry in _client.EnumerateDirectoryAsync(path, cancellationToken).ConfigureAwait(false))
-            {
-                entries.Add(entry);
-            }
-
-            foreach (var entry in entries)
-            {
-                await DeleteTreeAsync(entry.Path, entry.IsDirectory, cancellationToken).ConfigureAwait(false);
-            }
-
-            await _client.DeleteDirectoryAsync(path, cancellationToken).ConfigureAwait(false);
-        }
-        catch (FileNotFoundException)
-        {
-            // Already gone.
+            await DirectoryTree.DeleteAsync(_client, doomed, isDirectory: true, cancellationToken).ConfigureAwait(false);
         }
     }
 

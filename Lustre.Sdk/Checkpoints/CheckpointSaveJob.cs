@@ -226,7 +226,7 @@ internal sealed class CheckpointSaveJob : IDisposable
         // Not cancellable: a create already sent still lands on the MDS after its caller stops waiting, so an abandoned
         // save could delete its staging directory first and leave the late arrivals behind. Waiting for these few
         // metadata operations lets AbandonAsync delete everything the save created.
-        await _manager.EnsureDirectoryAsync(StagingDirectory, CancellationToken.None).ConfigureAwait(false);
+        await DirectoryTree.CreateAsync(_manager.Client, StagingDirectory, CancellationToken.None).ConfigureAwait(false);
         var opens = new Task<LustreFile>[_files.Length];
         for (var i = 0; i < _files.Length; i++)
         {
@@ -408,13 +408,13 @@ internal sealed class CheckpointSaveJob : IDisposable
         {
             if (_manager.Rank == 0)
             {
-                await _manager.DeleteTreeAsync(StagingDirectory, isDirectory: true, CancellationToken.None).ConfigureAwait(false);
+                await DirectoryTree.DeleteAsync(_manager.Client, StagingDirectory, isDirectory: true, CancellationToken.None).ConfigureAwait(false);
             }
             else
             {
                 foreach (var file in _files)
                 {
-                    await _manager.DeleteTreeAsync(LustrePath.Combine(StagingDirectory, file.Name), isDirectory: false, CancellationToken.None).ConfigureAwait(false);
+                    await DirectoryTree.DeleteAsync(_manager.Client, LustrePath.Combine(StagingDirectory, file.Name), isDirectory: false, CancellationToken.None).ConfigureAwait(false);
                 }
             }
         }
