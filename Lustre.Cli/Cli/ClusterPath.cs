@@ -18,14 +18,4 @@ internal static class ClusterPath
         path = path.TrimEnd('/');
         return path.Length == 0 ? "/" : path[0] == '/' ? path : "/" + path;
     }
-
-    public static string Combine(string directory, string name) => directory == "/" ? "/" + name : directory + "/" + name;
-
-    public static string Parent(string path)
-    {
-        var slash = path.LastIndexOf('/');
-        return slash <= 0 ? "/" : path[..slash];
-    }
-
-    public static string Name(string path) => path == "/" ? "/" : path[(path.LastIndexOf('/') + 1)..];
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Lustre.Client;
+using Lustre.Namespace;
 using Lustre.Protocol;
 
 namespace Lustre.Cli;
@@ -26,7 +27,7 @@ internal sealed class CopyLocation
     /// <summary>As the user would write it: <c>lustre:/a/b</c> for the cluster.</summary>
     public string Display => IsStandardInput ? "-" : IsCluster ? ClusterPath.Prefix + Path : Path;
 
-    public string Name => IsCluster ? ClusterPath.Name(Path) : System.IO.Path.GetFileName(Path);
+    public string Name => IsCluster ? LustrePath.FileName(Path) : System.IO.Path.GetFileName(Path);
 
     public static CopyLocation Parse(string argument, Func<LustreClient> client) =>
         argument == "-" ? new CopyLocation("-", null, isStandardInput: true)
@@ -34,7 +35,7 @@ internal sealed class CopyLocation
         : new CopyLocation(System.IO.Path.GetFullPath(argument), null, isStandardInput: false);
 
     public CopyLocation Child(string name) => IsCluster
-        ? new CopyLocation(ClusterPath.Combine(Path, name), _client, isStandardInput: false)
+        ? new CopyLocation(LustrePath.Combine(Path, name), _client, isStandardInput: false)
         : new CopyLocation(System.IO.Path.Combine(Path, name), null, isStandardInput: false);
 
     /// <summary>Whether it exists, is a directory, and its length.</summary>

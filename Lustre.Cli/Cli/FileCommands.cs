@@ -136,7 +136,7 @@ internal static class FileCommands
             {
                 if (await LfsCommands.TryGetInfoAsync(session.Client, to, ct).ConfigureAwait(false) is { IsDirectory: true })
                 {
-                    to = ClusterPath.Combine(to, ClusterPath.Name(from));
+                    to = LustrePath.Combine(to, LustrePath.FileName(from));
                 }
 
                 await session.Client.RenameAsync(from, to, ct).ConfigureAwait(false);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Lustre.Client;
 using Lustre.Layouts;
+using Lustre.Namespace;
 
 namespace Lustre.Cli;
 
@@ -197,7 +198,7 @@ internal static class LfsCommands
         }
 
         var suffix = Guid.NewGuid().ToString("N")[..8];
-        var temporary = ClusterPath.Combine(ClusterPath.Parent(path), info.Name.Length > 200 ? $".migrate.{suffix}" : $".{info.Name}.migrate.{suffix}");
+        var temporary = LustrePath.Combine(LustrePath.Parent(path), info.Name.Length > 200 ? $".migrate.{suffix}" : $".{info.Name}.migrate.{suffix}");
         var source = new ClusterSource(await client.OpenFileAsync(path, FileMode.Open, access: FileAccess.Read, cancellationToken: cancellationToken).ConfigureAwait(false));
         await using (source.ConfigureAwait(false))
         {

@@ -1,3 +1,5 @@
+using Lustre.Cli;
+
 namespace Lustre.Tests.Cli;
 
 public sealed class CopyCommandTests(CliClusterFixture cluster) : IClassFixture<CliClusterFixture>, IDisposable
@@ -75,5 +77,16 @@ public sealed class CopyCommandTests(CliClusterFixture cluster) : IClassFixture<
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("-r not specified; omitting directory", result.Error, StringComparison.Ordinal);
         Assert.False(await cluster.Client.ExistsAsync("/dir-no-r"));
+    }
+
+    [Fact]
+    public void Cp_of_the_cluster_root_into_a_local_directory_targets_that_directory()
+    {
+        // The root has no name of its own: its entries go into the directory, as cp -r / DIR does, and never to the
+        // local root (which the name "/" once made the target).
+        var root = CopyLocation.Parse("lustre:/", () => cluster.Client);
+        var local = CopyLocation.Parse(_local, () => cluster.Client);
+
+        Assert.Equal(_local, local.Child(root.Name).Path);
     }
 }
