@@ -50,7 +50,9 @@ dotnet tool install lustre --tool-path "$tools" --version "$version" --add-sourc
 "$tools/lustre" --help | head -5
 
 echo "== vulnerable packages"
-dotnet list Lustre.Sdk/Lustre.Sdk.csproj package --vulnerable --include-transitive | tee artifacts/vulnerable.txt
+for project in Lustre.Sdk/Lustre.Sdk.csproj Lustre.Server/Lustre.Server.csproj; do
+  dotnet list "$project" package --vulnerable --include-transitive
+done | tee artifacts/vulnerable.txt
 if grep -q "has the following vulnerable packages" artifacts/vulnerable.txt; then
   echo "vulnerable packages found"; exit 1
 fi
