@@ -8,4 +8,7 @@ internal interface IOstPlacement
     FileLayout FilesystemDefault();
 
     FileLayout Instantiate(FileLayout template, MdtTransaction transaction);
+
+    /// <summary>Re-reads the OSTs and their free space.</summary>
+    Task RefreshAsync(CancellationToken cancellationToken);
 }

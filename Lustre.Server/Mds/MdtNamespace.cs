@@ -210,7 +210,7 @@ internal sealed class MdtNamespace
                 : Task.FromResult(existing);
         }
 
-        return _store.ChangeAsync(tx =>
+        return ChangeWithFreshPlacementAsync(tx =>
         {
             var (parent, parentInode, name) = WalkToParent(request.Path, components);
             if (parentInode.Type != EntryType.Directory)
@@ -249,6 +249,36 @@ internal sealed class MdtNamespace
             tx.Put(MdtKeys.InodeKey(parent), (parentInode with { ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
             return created.ToAttributes(fid, InodeFlags.Created);
         });
+    }
+
+    /// <summary>
+    /// Runs a change that places objects; when no OST could take them (ENOSPC), re-reads the OSTs from the MGS and
+    /// their free space once and tries again. The MDS otherwise learns of OSTs every refresh interval, so an OST that
+    /// registered since (a cluster whose OSSs start after its MDS, an OSS that joined) would fail creates meanwhile.
+    /// </summary>
+    private async Task<T> ChangeWithFreshPlacementAsync<T>(Func<MdtTransaction, T> change)
+    {
+        RpcStatusException noSpace;
+        try
+        {
+            return await _store.ChangeAsync(change).ConfigureAwait(false);
+        }
+        catch (RpcStatusException ex) when (ex.Errno == LustreErrno.ENOSPC)
+        {
+            noSpace = ex;
+        }
+
+        try
+        {
+            await _placement.RefreshAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Client.LustreException)
+        {
+            // The MGS did not answer: the OSTs known so far are all there is to go by.
+            throw noSpace;
+        }
+
+        return await _store.ChangeAsync(change).ConfigureAwait(false);
     }
 
     /// <summary>A new file's layout: its directory's default, else the root's default, else the filesystem's.</summary>
