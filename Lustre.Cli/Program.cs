@@ -16,6 +16,12 @@ internal static class Program
             await Console.Error.WriteLineAsync($"lustre: {ex.Message}").ConfigureAwait(false);
             return 2;
         }
+        catch (Exception ex)
+        {
+            // The client commands report their own errors; this is the last resort, for the servers too: one line, no stack trace.
+            await Console.Error.WriteLineAsync($"lustre: {CliErrors.Reason(ex)}").ConfigureAwait(false);
+            return 1;
+        }
     }
 
     /// <summary>Every command of the executable; tests invoke this tree in-process.</summary>

@@ -35,6 +35,26 @@ internal sealed class CliSession : IAsyncDisposable
 
     public string Address => _address ?? string.Empty;
 
+    /// <summary>
+    /// Fetches the cluster's configuration from the MGS, so that a cluster that refuses this client (wrong or missing
+    /// secret, another filesystem name) is reported once as such, not as an error of the first path.
+    /// </summary>
+    public async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Client.EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new ClusterRefusedException($"{ex.Message.TrimEnd('.')}; the command line reads the secret from {SecretLoader.EnvironmentVariable}", ex);
+        }
+        catch (LustreException ex) when (!ex.IsTransient)
+        {
+            throw new ClusterRefusedException(ex.Message, ex);
+        }
+    }
+
     /// <summary>Writes <c>tool: command: 'path': reason</c> and returns 1, the exit code of a failed command.</summary>
     public int Fail(string path, Exception exception)
     {
@@ -94,6 +114,9 @@ internal sealed class MissingAddressException : Exception
     {
     }
 }
+
+/// <summary>The cluster answered but refused this client (authentication, filesystem name): the command stops with one line.</summary>
+internal sealed class ClusterRefusedException(string message, Exception inner) : Exception(message, inner);
 
 /// <summary>The cluster did not answer at all: the command stops with one line, not one per path.</summary>
 internal sealed class ClusterUnreachableException(Exception inner) : Exception(inner.Message, inner);

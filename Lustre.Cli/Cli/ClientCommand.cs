@@ -24,8 +24,12 @@ internal static class ClientCommand
         : environment(MgsEnvironmentVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment
         : null;
 
-    /// <summary>Creates a command with an <c>--mgs</c> option whose action gets a session; errors become one line and exit 1.</summary>
-    public static Command Create(string tool, string name, string description, IEnumerable<Symbol> symbols, Func<CliSession, ParseResult, CancellationToken, Task<int>> action)
+    /// <summary>
+    /// Creates a command with an <c>--mgs</c> option whose action gets a session connected to the cluster (unless
+    /// <paramref name="connect"/> is false: the action then calls <see cref="CliSession.ConnectAsync"/> when it needs
+    /// the cluster). Every error becomes one line on standard error and a non-zero exit, never a stack trace.
+    /// </summary>
+    public static Command Create(string tool, string name, string description, IEnumerable<Symbol> symbols, Func<CliSession, ParseResult, CancellationToken, Task<int>> action, bool connect = true)
     {
         var mgs = new Option<string?>("--mgs") { Description = $"Cluster address HOST:PORT/fsname (default: ${MgsEnvironmentVariable})" };
         var command = new Command(name, description) { mgs };
@@ -51,11 +55,20 @@ internal static class ClientCommand
             {
                 try
                 {
+                    if (connect)
+                    {
+                        await session.ConnectAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
                     return await action(session, parse, cancellationToken).ConfigureAwait(false);
                 }
                 catch (MissingAddressException ex)
                 {
                     return session.Fail(ex.Message, 2);
+                }
+                catch (ClusterRefusedException ex)
+                {
+                    return session.Fail($"cannot use the cluster at {address}: {ex.Message}");
                 }
                 catch (Exception ex) when (ex is ClusterUnreachableException || CliErrors.IsUnreachable(ex))
                 {
@@ -64,6 +77,11 @@ internal static class ClientCommand
                 catch (Exception ex) when (ex is ArgumentException or FormatException or InvalidDataException)
                 {
                     return session.Fail(ex.Message, 2);
+                }
+                catch (Exception ex)
+                {
+                    // The last resort of a command line: whatever failed is one line and exit 1, never a stack trace.
+                    return session.Fail(CliErrors.Reason(ex));
                 }
             }
         });

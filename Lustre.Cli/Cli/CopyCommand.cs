@@ -24,6 +24,11 @@ internal static class CopyCommand
         return ClientCommand.Create("lustre", "cp", "Copy files and directories to, from and within the cluster, with progress", [recursive, arguments], async (session, parse, ct) =>
         {
             var values = parse.GetValue(arguments)!;
+            if (Array.Exists(values, ClusterPath.IsCluster))
+            {
+                await session.ConnectAsync(ct).ConfigureAwait(false);
+            }
+
             var jobs = new List<CopyJob>();
             var directories = new List<CopyLocation>();
             var exit = 0;
@@ -87,7 +92,7 @@ internal static class CopyCommand
 
             var failed = await RunAsync(session, jobs, ct).ConfigureAwait(false);
             return failed ? 1 : exit;
-        });
+        }, connect: false);
     }
 
     private static async Task PlanTreeAsync(CopyLocation source, CopyLocation target, List<CopyJob> jobs, List<CopyLocation> directories, CancellationToken cancellationToken)

@@ -24,8 +24,17 @@ internal static class LctlCommands
         var target = new Argument<string>("OST") { Description = "The OST: its index (2), its name (OST0002) or its UUID (lustre-OST0002_UUID)" };
         return ClientCommand.Create(Tool, name, description, [target], async (session, parse, ct) =>
         {
-            var index = ParseOst(parse.GetValue(target)!);
-            await session.Client.SetOstActiveAsync(index, active, ct).ConfigureAwait(false);
+            var text = parse.GetValue(target)!;
+            var index = ParseOst(text);
+            try
+            {
+                await session.Client.SetOstActiveAsync(index, active, ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return session.Fail(text, ex);
+            }
+
             session.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{session.Client.FsName}-OST{index:X4}: {(active ? "active" : "inactive")}"));
             return 0;
         });
@@ -36,7 +45,18 @@ internal static class LctlCommands
         var name = new Argument<string>("NAME") { Description = "Name of the backup: a folder created under DATA/mdt-backups on the MDS host" };
         return ClientCommand.Create(Tool, "backup-mdt", "Back up the MDT online, while clients work: a consistent RocksDB checkpoint on the MDS host", [name], async (session, parse, ct) =>
         {
-            var (path, commit) = await session.Client.BackupMdtAsync(parse.GetValue(name)!, ct).ConfigureAwait(false);
+            var backup = parse.GetValue(name)!;
+            string path;
+            ulong commit;
+            try
+            {
+                (path, commit) = await session.Client.BackupMdtAsync(backup, ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return session.Fail(backup, ex);
+            }
+
             session.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{session.Client.FsName}-MDT0000: backup at commit {commit} in {path} (on the MDS host)"));
             return 0;
         });

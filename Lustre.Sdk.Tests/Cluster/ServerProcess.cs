@@ -58,10 +58,13 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     public static ServerProcess StartIn(string netns, params string[] args) => StartAssembly("lustre.dll", args, netns);
 
     /// <summary>Runs another app built next to the tests (such as a sample) as a child process, inside <paramref name="netns"/> when given.</summary>
+    /// <summary>The dotnet host that runs the apps built next to the tests.</summary>
+    public static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+
     public static ServerProcess StartAssembly(string dll, string[] args, string? netns = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var lustreDll = Path.Combine(AppContext.BaseDirectory, dll);
-        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+        var dotnet = Dotnet;
         var info = new ProcessStartInfo(netns is null ? dotnet : "ip")
         {
             RedirectStandardOutput = true,
