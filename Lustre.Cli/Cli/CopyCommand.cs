@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Lustre.Protocol;
 
 namespace Lustre.Cli;
 
@@ -38,7 +39,7 @@ internal static class CopyCommand
                 return session.Fail("cannot copy to '-': name a file or directory", 2);
             }
 
-            var (destinationExists, destinationIsDirectory, _) = await destination.StatAsync(ct).ConfigureAwait(false);
+            var (destinationExists, destinationIsDirectory, _, destinationFid) = await destination.StatAsync(ct).ConfigureAwait(false);
             if (values.Length > 2 && !destinationIsDirectory)
             {
                 return session.Fail(destination.Display, new DirectoryNotFoundException($"target '{destination.Display}' is not a directory"));
@@ -49,7 +50,7 @@ internal static class CopyCommand
                 var source = CopyLocation.Parse(argument, () => session.Client);
                 try
                 {
-                    var (exists, isDirectory, length) = await source.StatAsync(ct).ConfigureAwait(false);
+                    var (exists, isDirectory, length, fid) = await source.StatAsync(ct).ConfigureAwait(false);
                     if (!exists)
                     {
                         throw new FileNotFoundException(source.Display);
@@ -67,8 +68,22 @@ internal static class CopyCommand
                         continue;
                     }
 
+                    // As POSIX: a trailing slash names a directory, which must exist (a directory source may create it).
+                    if (!isDirectory && !destinationIsDirectory && ClusterPath.NamesDirectory(values[^1]))
+                    {
+                        exit = session.Fail($"{(destinationExists ? "failed to access" : "cannot create regular file")} '{values[^1]}': Not a directory");
+                        continue;
+                    }
+
                     // As cp: into an existing directory under the source's name, else to the destination name itself.
                     var target = destinationIsDirectory ? destination.Child(source.Name) : destination;
+                    var (targetExists, targetIsDirectory, _, targetFid) = destinationIsDirectory ? await target.StatAsync(ct).ConfigureAwait(false) : (destinationExists, destinationIsDirectory, 0, destinationFid);
+                    if (await RefuseAsync(session, source, fid, isDirectory, target, targetExists, targetIsDirectory, targetFid, ct).ConfigureAwait(false) is { } refusal)
+                    {
+                        exit = session.Fail(refusal);
+                        continue;
+                    }
+
                     if (isDirectory)
                     {
                         await PlanTreeAsync(source, target, jobs, directories, ct).ConfigureAwait(false);
@@ -84,7 +99,6 @@ internal static class CopyCommand
                 }
             }
 
-            _ = destinationExists;
             foreach (var directory in directories)
             {
                 await directory.CreateDirectoryAsync(ct).ConfigureAwait(false);
@@ -93,6 +107,32 @@ internal static class CopyCommand
             var failed = await RunAsync(session, jobs, ct).ConfigureAwait(false);
             return failed ? 1 : exit;
         }, connect: false);
+    }
+
+    /// <summary>
+    /// Why copying <paramref name="source"/> to <paramref name="target"/> must not start, in coreutils' words, or null.
+    /// Within the cluster the check is by FID: a file copied onto itself would be truncated before it is read.
+    /// </summary>
+    private static async Task<string?> RefuseAsync(CliSession session, CopyLocation source, LustreFid? sourceFid, bool sourceIsDirectory, CopyLocation target, bool targetExists, bool targetIsDirectory, LustreFid? targetFid, CancellationToken cancellationToken)
+    {
+        if (targetExists && sourceIsDirectory && !targetIsDirectory)
+        {
+            return $"cannot overwrite non-directory '{target.Display}' with directory '{source.Display}'";
+        }
+
+        if (sourceFid is not { } fid || !target.IsCluster)
+        {
+            return null;
+        }
+
+        if (targetFid == fid)
+        {
+            return $"'{source.Display}' and '{target.Display}' are the same file";
+        }
+
+        return sourceIsDirectory && await Subtree.ContainsAsync(session.Client, fid, target.Path, cancellationToken).ConfigureAwait(false)
+            ? $"cannot copy a directory, '{source.Display}', into itself, '{target.Display}'"
+            : null;
     }
 
     private static async Task PlanTreeAsync(CopyLocation source, CopyLocation target, List<CopyJob> jobs, List<CopyLocation> directories, CancellationToken cancellationToken)
@@ -107,7 +147,7 @@ internal static class CopyCommand
             }
             else
             {
-                var (_, _, length) = await child.StatAsync(cancellationToken).ConfigureAwait(false);
+                var (_, _, length, _) = await child.StatAsync(cancellationToken).ConfigureAwait(false);
                 jobs.Add(new CopyJob(child, target.Child(name), length));
             }
         }

@@ -38,23 +38,23 @@ internal sealed class CopyLocation
         ? new CopyLocation(LustrePath.Combine(Path, name), _client, isStandardInput: false)
         : new CopyLocation(System.IO.Path.Combine(Path, name), null, isStandardInput: false);
 
-    /// <summary>Whether it exists, is a directory, and its length.</summary>
-    public async Task<(bool Exists, bool IsDirectory, long Length)> StatAsync(CancellationToken cancellationToken)
+    /// <summary>Whether it exists, is a directory, its length, and (in the cluster) its FID.</summary>
+    public async Task<(bool Exists, bool IsDirectory, long Length, LustreFid? Fid)> StatAsync(CancellationToken cancellationToken)
     {
         if (IsStandardInput)
         {
-            return (true, false, -1);
+            return (true, false, -1, null);
         }
 
         if (_client is not null)
         {
             var info = await LfsCommands.TryGetInfoAsync(_client, Path, cancellationToken).ConfigureAwait(false);
-            return info is null ? (false, false, 0) : (true, info.IsDirectory, info.Length);
+            return info is null ? (false, false, 0, null) : (true, info.IsDirectory, info.Length, info.Fid);
         }
 
-        return Directory.Exists(Path) ? (true, true, 0)
-            : File.Exists(Path) ? (true, false, new FileInfo(Path).Length)
-            : (false, false, 0);
+        return Directory.Exists(Path) ? (true, true, 0, null)
+            : File.Exists(Path) ? (true, false, new FileInfo(Path).Length, null)
+            : (false, false, 0, null);
     }
 
     public async IAsyncEnumerable<(string Name, bool IsDirectory)> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken)

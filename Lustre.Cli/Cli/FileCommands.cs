@@ -97,9 +97,27 @@ internal static class FileCommands
     {
         var recursive = new Option<bool>("--recursive", "-r", "-R") { Description = "Remove directories and their contents" };
         var force = new Option<bool>("--force", "-f") { Description = "Ignore paths that do not exist" };
+        var noPreserveRoot = new Option<bool>("--no-preserve-root") { Description = "Let -r remove everything under '/' (refused without it, as rm(1))" };
         var paths = new Argument<string[]>("PATH") { Arity = ArgumentArity.OneOrMore };
-        return ClientCommand.Create(Tool, "rm", "Remove files (and with -r, directories)", [recursive, force, paths], async (session, parse, ct) =>
-            await ForEachPathAsync(session, parse.GetValue(paths)!, async path =>
+        return ClientCommand.Create(Tool, "rm", "Remove files (and with -r, directories)", [recursive, force, noPreserveRoot, paths], async (session, parse, ct) =>
+        {
+            // As rm(1) --preserve-root: the root is refused however it is spelt ('//', '/.', '/a/..'); the other paths go on.
+            var exit = 0;
+            var targets = new List<string>();
+            foreach (var argument in parse.GetValue(paths)!)
+            {
+                if (parse.GetValue(recursive) && !parse.GetValue(noPreserveRoot) && ClusterPath.Normalize(argument) == "/")
+                {
+                    session.Fail($"it is dangerous to operate recursively on '{argument}'{(argument == "/" ? string.Empty : " (same as '/')")}");
+                    exit = session.Fail("use --no-preserve-root to override this failsafe");
+                }
+                else
+                {
+                    targets.Add(argument);
+                }
+            }
+
+            var removed = await ForEachPathAsync(session, [.. targets], async path =>
             {
                 var info = await LfsCommands.TryGetInfoAsync(session.Client, path, ct).ConfigureAwait(false);
                 if (info is null)
@@ -117,11 +135,27 @@ internal static class FileCommands
                 {
                     throw new LustreServerException(LustreErrno.EISDIR, "is a directory", Tool);
                 }
+                else if (path == "/")
+                {
+                    // --no-preserve-root: everything under the root goes; the root itself cannot be removed and stays.
+                    var entries = new List<LustreDirectoryEntry>();
+                    await foreach (var entry in session.Client.EnumerateDirectoryAsync(path, ct).ConfigureAwait(false))
+                    {
+                        entries.Add(entry);
+                    }
+
+                    foreach (var entry in entries)
+                    {
+                        await DirectoryTree.DeleteAsync(session.Client, entry.Path, entry.IsDirectory, ct).ConfigureAwait(false);
+                    }
+                }
                 else
                 {
                     await DirectoryTree.DeleteAsync(session.Client, path, isDirectory: true, ct).ConfigureAwait(false);
                 }
-            }).ConfigureAwait(false));
+            }).ConfigureAwait(false);
+            return Math.Max(exit, removed);
+        });
     }
 
     public static Command Mv()
@@ -131,12 +165,32 @@ internal static class FileCommands
         return ClientCommand.Create(Tool, "mv", "Rename or move a file or directory (atomic)", [source, destination], async (session, parse, ct) =>
         {
             var from = ClusterPath.Normalize(parse.GetValue(source)!);
-            var to = ClusterPath.Normalize(parse.GetValue(destination)!);
+            var destinationArgument = parse.GetValue(destination)!;
+            var to = ClusterPath.Normalize(destinationArgument);
             try
             {
-                if (await LfsCommands.TryGetInfoAsync(session.Client, to, ct).ConfigureAwait(false) is { IsDirectory: true })
+                var moved = await session.Client.GetInfoAsync(from, ct).ConfigureAwait(false);
+                var existing = await LfsCommands.TryGetInfoAsync(session.Client, to, ct).ConfigureAwait(false);
+                if (existing is { IsDirectory: true })
                 {
                     to = LustrePath.Combine(to, LustrePath.FileName(from));
+                    existing = await LfsCommands.TryGetInfoAsync(session.Client, to, ct).ConfigureAwait(false);
+                }
+                else if (!moved.IsDirectory && ClusterPath.NamesDirectory(destinationArgument))
+                {
+                    // As POSIX: a trailing slash names a directory, which must exist.
+                    return session.Fail($"cannot move '{from}' to '{destinationArgument}': Not a directory");
+                }
+
+                // The MDS would take a rename onto itself as done; mv(1) says what the user got wrong.
+                if (existing?.Fid == moved.Fid)
+                {
+                    return session.Fail($"'{from}' and '{to}' are the same file");
+                }
+
+                if (moved.IsDirectory && await Subtree.ContainsAsync(session.Client, moved.Fid, to, ct).ConfigureAwait(false))
+                {
+                    return session.Fail($"cannot move '{from}' to a subdirectory of itself, '{to}'");
                 }
 
                 await session.Client.RenameAsync(from, to, ct).ConfigureAwait(false);
