@@ -6,6 +6,12 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        if (ArgumentEncoding.FindInvalid(args) is { } invalid)
+        {
+            await Console.Error.WriteLineAsync($"lustre: argument {invalid.Position} is not valid UTF-8: '{invalid.Printable}' (nothing was done)").ConfigureAwait(false);
+            return 2;
+        }
+
         var root = CreateRootCommand();
         try
         {

@@ -119,4 +119,15 @@ public sealed class SafetyTests(CliClusterFixture cluster) : IClassFixture<CliCl
         Assert.False(await cluster.Client.ExistsAsync("/nodir"));
         Assert.Equal(3, (await cluster.Client.GetInfoAsync("/plain")).Length);
     }
+
+    [Fact]
+    public async Task An_argument_that_is_not_valid_UTF8_is_refused_before_anything_is_done()
+    {
+        // Bytes, not a string: bash builds the argument, so it reaches lustre exactly as a user's shell passes it.
+        var result = await CliProcess.RunInShellAsync("exec \"$0\" \"$1\" mkdir /utf8-ok \"$(printf '/bad\\377name')\" --mgs \"$2\"", cluster.Address);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal("lustre: argument 3 is not valid UTF-8: '/bad\\xFFname' (nothing was done)", result.Error.Trim());
+        Assert.False(await cluster.Client.ExistsAsync("/utf8-ok"));
+    }
 }
