@@ -99,6 +99,12 @@ internal static class CopyCommand
                 }
             }
 
+            if (jobs.Count == 0 && directories.Count == 0 && exit != 0)
+            {
+                // Everything was refused or failed: the messages said it all, as cp(1) prints nothing more.
+                return exit;
+            }
+
             foreach (var directory in directories)
             {
                 await directory.CreateDirectoryAsync(ct).ConfigureAwait(false);

@@ -48,7 +48,10 @@ public sealed class SafetyTests(CliClusterFixture cluster) : IClassFixture<CliCl
 
         var before = await ReadAsync("/same/f");
 
-        ShouldFailWith(await cluster.RunAsync("cp", source, destination), $"lustre: cp: 'lustre:/same/f' and '{target}' are the same file");
+        var result = await cluster.RunAsync("cp", source, destination);
+
+        ShouldFailWith(result, $"lustre: cp: 'lustre:/same/f' and '{target}' are the same file");
+        Assert.Empty(result.Output);
         Assert.Equal(before, await ReadAsync("/same/f"));
     }
 
