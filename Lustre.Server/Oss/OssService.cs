@@ -25,6 +25,24 @@ internal sealed class OssService : IRpcService, IDisposable
 
     public bool Handles(Opcode opcode) => opcode.IsOst();
 
+    /// <summary>
+    /// A small read of an object whose handle is open runs on the reader loop: it tries the page cache without
+    /// waiting (<see cref="CachedRead"/>) and, on a miss, its async read waits on the thread pool, not here.
+    /// Anything that may open a file, map pages or wait for the disk on the calling thread goes to the OST's queue.
+    /// </summary>
+    public bool CanRunInline(RpcRequest request)
+    {
+        if (request.Opcode != Opcode.OstRead || request.Body.Length < OstReadRequest.Size)
+        {
+            return false;
+        }
+
+        var reader = request.Reader;
+        var read = OstReadRequest.Read(ref reader);
+        return read.Length is >= 0 and <= ObjectStore.CachedReadLimit && read.Offset >= 0
+            && _targets.TryGetValue(read.Object.OstIndex, out var store) && store.HasOpenHandle(read.Object.ObjectId);
+    }
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RpcResponse> HandleAsync(RpcRequest request, CancellationToken cancellationToken)
     {
@@ -41,11 +59,7 @@ internal sealed class OssService : IRpcService, IDisposable
                     if (!request.ReplyBulkChecksummed)
                     {
                         // Nothing to hash: the socket copies the bytes straight from the page cache, or, for an
-                        // uncached range with direct reads on, from the buffer the disk wrote them into. Mapping
-                        // populates the pages, which waits for the disk when they are not cached, so it runs on the
-                        // thread pool: here the session's reader loop would stop reading this connection's requests
-                        // for the whole wait.
-                        await Task.Yield();
+                        // uncached range with direct reads on, from the buffer the disk wrote them into.
                         var region = await store.ReadRegionAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false);
                         return region is null ? RpcResponse.Ok() : RpcResponse.WithBulk(region, region.Memory.Length);
                     }

@@ -30,6 +30,12 @@ internal sealed class RpcRequest
 
     public string ClientUuid { get; }
 
+    /// <summary>The connection that received the request and sends its reply.</summary>
+    public RpcSession? Session { get; set; }
+
+    /// <summary>The role that answers it (<see cref="RpcDispatcher.ServiceFor"/>); null: none, or <c>Ping</c>.</summary>
+    public IRpcService? Service { get; set; }
+
     public ReadOnlySpan<byte> Body => _body is null ? default : _body.AsSpan(0, Header.BodyLength);
 
     public BodyReader Reader => new(Body);

@@ -212,7 +212,28 @@ internal sealed class RpcSession : IAsyncDisposable
         }
 
         await _inFlight.WaitAsync(_server.Stopping).ConfigureAwait(false);
-        _ = ProcessAsync(request);
+        var dispatcher = _server.Dispatcher;
+        request.Session = this;
+        request.Service = dispatcher.ServiceFor(header.Opcode);
+        if (dispatcher.QueueFor(request) is not { } queue)
+        {
+            // Cannot block: runs here until its first wait, as cheap as a queue hop would be.
+            _ = ProcessAsync(request);
+            return true;
+        }
+
+        try
+        {
+            // A full queue stops this loop, and so this connection's reads: TCP pushes back on the client.
+            await queue.EnqueueAsync(request, _server.Stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            request.Release();
+            _inFlight.Release();
+            throw;
+        }
+
         return true;
     }
 
@@ -288,7 +309,9 @@ internal sealed class RpcSession : IAsyncDisposable
         return true;
     }
 
-    private async Task ProcessAsync(RpcRequest request)
+    /// <summary>Answers one admitted request: from the reply cache for a resend, else from its service. Never throws.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    internal async ValueTask ProcessAsync(RpcRequest request)
     {
         var header = request.Header;
         try
@@ -331,7 +354,7 @@ internal sealed class RpcSession : IAsyncDisposable
             return RpcResponse.Ok();
         }
 
-        var service = _server.FindService(request.Opcode);
+        var service = request.Service;
         if (service is null)
         {
             return RpcResponse.Error(LustreErrno.ENOSYS, $"unknown opcode {(ushort)request.Opcode} for {_server.Name}");
