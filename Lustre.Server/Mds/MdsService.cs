@@ -83,8 +83,8 @@ internal sealed class MdsService : IRpcService
                 (string Path, ulong Commit) backup;
                 try
                 {
-                    // A checkpoint flushes the memtable and links files: blocking, on one of the MDT queue's workers.
-                    backup = _namespace.Store.Backup(name);
+                    // A checkpoint flushes the memtable and links files.
+                    backup = await BlockingCall.RunAsync(static b => b.Store.Backup(b.name), (_namespace.Store, name)).ConfigureAwait(false);
                 }
                 catch (IOException ex)
                 {

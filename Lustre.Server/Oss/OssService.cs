@@ -98,14 +98,14 @@ internal sealed class OssService : IRpcService, IDisposable
             {
                 var punch = OstPunchRequest.Read(ref reader);
                 CheckRange(punch.Size, 0, "punch");
-                Target(punch.Object.OstIndex).Punch(punch.Object.ObjectId, punch.Size);
+                await BlockingCall.RunAsync(static p => p.Store.Punch(p.ObjectId, p.Size), (Store: Target(punch.Object.OstIndex), punch.Object.ObjectId, punch.Size)).ConfigureAwait(false);
                 return RpcResponse.Ok();
             }
 
             case Opcode.OstSync:
             {
                 var target = ObjectRef.Read(ref reader);
-                Target(target.OstIndex).Sync(target.ObjectId);
+                await BlockingCall.RunAsync(static t => t.Store.Sync(t.ObjectId), (Store: Target(target.OstIndex), target.ObjectId)).ConfigureAwait(false);
                 return RpcResponse.Ok();
             }
 
@@ -121,7 +121,7 @@ internal sealed class OssService : IRpcService, IDisposable
             case Opcode.OstDestroy:
             {
                 var target = ObjectRef.Read(ref reader);
-                Target(target.OstIndex).Destroy(target.ObjectId);
+                await BlockingCall.RunAsync(static t => t.Store.Destroy(t.ObjectId), (Store: Target(target.OstIndex), target.ObjectId)).ConfigureAwait(false);
                 return RpcResponse.Ok();
             }
 

@@ -10,7 +10,8 @@ namespace Lustre.Server.Rpc;
 /// everything else. A session's reader loop only hands requests over, so a handler that fsyncs, truncates or stats
 /// never stops that connection's other requests. Two kinds run on the reader loop instead, because they cannot
 /// block: <c>Ping</c>, and small reads the service says it can answer from its open handles without waiting
-/// (<see cref="IRpcService.CanRunInline"/>).
+/// (<see cref="IRpcService.CanRunInline"/>). Workers run on the thread pool; a handler whose call blocks the
+/// thread for long (fsync, truncate, unlink, checkpoint) runs that call on a thread of its own (<see cref="BlockingCall"/>).
 /// </summary>
 internal sealed class RpcDispatcher : IAsyncDisposable
 {
