@@ -13,6 +13,7 @@ namespace Lustre.Tests.Rpc;
 /// Server dispatch: a request that blocks in the kernel (an fsync of a large object) holds one worker of its own
 /// target, not the connection it came on, nor the OSS's other targets.
 /// </summary>
+[Collection(TimingCollection.Name)]
 public sealed class DispatchTests
 {
     private const int ReadSize = 4096;
