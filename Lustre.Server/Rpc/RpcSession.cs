@@ -203,6 +203,13 @@ internal sealed class RpcSession : IAsyncDisposable
             return await AuthenticateAsync(request).ConfigureAwait(false);
         }
 
+        if (request.MalformedTraceContext)
+        {
+            await ReplyAsync(header, RpcResponse.Error(LustreErrno.EPROTO, $"trace context flag on a body of {header.BodyLength} bytes, fewer than the context's {TraceContext.Size}")).ConfigureAwait(false);
+            request.Release();
+            return true;
+        }
+
         if (header.BulkLength > 0 && _checksums && BulkChecksum.Compute(request.Bulk.Span) != header.BulkChecksum)
         {
             // Never touch storage with bytes that do not match what the client computed; the client resends.
