@@ -42,6 +42,7 @@ internal sealed class ObjectStore : IDisposable
         }
 
         Index = index;
+        Name = $"OST{index:X4}";
         Root = root;
         _capacity = capacityBytes;
         _directReads = directReads;
@@ -59,6 +60,9 @@ internal sealed class ObjectStore : IDisposable
     }
 
     public int Index { get; }
+
+    /// <summary>"OST" and the index in four hex digits, as in Lustre's target names (OST0003); a tag of its metrics.</summary>
+    public string Name { get; }
 
     public string Root { get; }
 

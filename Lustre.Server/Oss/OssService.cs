@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
+using Lustre.Server.Diagnostics;
 using Lustre.Server.Rpc;
 
 namespace Lustre.Server.Oss;
@@ -16,6 +17,9 @@ internal sealed class OssService : IRpcService, IDisposable
     /// (<see cref="MappedRegion"/>, Linux only: its mmap flags are Linux's); below it, mapping costs more than the copy it saves.
     /// </summary>
     internal const int ZeroCopyMinimum = 64 * 1024;
+
+    private const string ReadDirection = "read";
+    private const string WriteDirection = "write";
 
     private readonly Dictionary<int, ObjectStore> _targets;
 
@@ -61,14 +65,14 @@ internal sealed class OssService : IRpcService, IDisposable
                         // Nothing to hash: the socket copies the bytes straight from the page cache, or, for an
                         // uncached range with direct reads on, from the buffer the disk wrote them into.
                         var region = await store.ReadRegionAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false);
-                        return region is null ? RpcResponse.Ok() : RpcResponse.WithBulk(region, region.Memory.Length);
+                        return region is null ? RpcResponse.Ok() : RpcResponse.WithBulk(region, Counted(store, ReadDirection, region.Memory.Length));
                     }
 
                     // The session hashes a checksummed reply's bulk, which a mapping must not be (an object truncated
                     // meanwhile would raise SIGBUS in this process); a direct read's buffer is ours, so it may.
                     if (await store.TryReadDirectAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false) is { } direct)
                     {
-                        return RpcResponse.WithBulk(direct, direct.Memory.Length);
+                        return RpcResponse.WithBulk(direct, Counted(store, ReadDirection, direct.Memory.Length));
                     }
                 }
 
@@ -76,7 +80,7 @@ internal sealed class OssService : IRpcService, IDisposable
                 try
                 {
                     var count = await store.ReadAsync(read.Object.ObjectId, read.Offset, buffer.AsMemory(0, read.Length), cancellationToken).ConfigureAwait(false);
-                    return RpcResponse.WithBulk(null, buffer, count);
+                    return RpcResponse.WithBulk(null, buffer, Counted(store, ReadDirection, count));
                 }
                 catch
                 {
@@ -91,6 +95,7 @@ internal sealed class OssService : IRpcService, IDisposable
                 var store = Target(write.Object.OstIndex);
                 CheckRange(write.Offset, request.Bulk.Length, "write");
                 await store.WriteAsync(write.Object.ObjectId, write.Offset, request.Bulk, cancellationToken).ConfigureAwait(false);
+                Counted(store, WriteDirection, request.Bulk.Length);
                 return RpcResponse.Ok();
             }
 
@@ -137,6 +142,13 @@ internal sealed class OssService : IRpcService, IDisposable
             default:
                 throw new RpcStatusException(LustreErrno.ENOSYS, $"{request.Opcode} is not an OST operation");
         }
+    }
+
+    /// <summary>Adds <paramref name="bytes"/> to the OST's I/O counter; returns them.</summary>
+    private static int Counted(ObjectStore store, string direction, int bytes)
+    {
+        ServerDiagnostics.IoBytes.Add(bytes, new KeyValuePair<string, object?>(ServerDiagnostics.TargetTag, store.Name), new KeyValuePair<string, object?>(ServerDiagnostics.DirectionTag, direction));
+        return bytes;
     }
 
     private ObjectStore Target(int index) =>

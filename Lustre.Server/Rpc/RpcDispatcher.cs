@@ -42,8 +42,9 @@ internal sealed class RpcDispatcher : IAsyncDisposable
     private readonly TargetQueue? _mdt;
     private readonly Dictionary<int, TargetQueue> _osts = [];
 
+    /// <param name="server">The server's name, a tag of its metrics.</param>
     /// <param name="services">The roles served; asked once per opcode which one answers it.</param>
-    public RpcDispatcher(IReadOnlyList<IRpcService> services)
+    public RpcDispatcher(string server, IReadOnlyList<IRpcService> services)
     {
         if (services.Count > byte.MaxValue - 1)
         {
@@ -67,15 +68,15 @@ internal sealed class RpcDispatcher : IAsyncDisposable
             }
         }
 
-        _control = new TargetQueue("control", QueueCapacity, ControlWorkers);
-        _mdt = hasMds ? new TargetQueue("MDT0000", QueueCapacity, MdtWorkers) : null;
+        _control = new TargetQueue(server, "control", QueueCapacity, ControlWorkers);
+        _mdt = hasMds ? new TargetQueue(server, "MDT0000", QueueCapacity, MdtWorkers) : null;
         foreach (var service in services)
         {
             if (service is OssService oss)
             {
                 foreach (var store in oss.Targets)
                 {
-                    _osts[store.Index] = new TargetQueue($"OST{store.Index:X4}", QueueCapacity, OstWorkers);
+                    _osts[store.Index] = new TargetQueue(server, store.Name, QueueCapacity, OstWorkers);
                 }
             }
         }
@@ -103,18 +104,16 @@ internal sealed class RpcDispatcher : IAsyncDisposable
     public IRpcService? ServiceFor(Opcode opcode) => _services[_routes[(ushort)opcode]];
 
     /// <summary>
-    /// Runs <paramref name="request"/> on the caller's thread until its first wait when it cannot block (returns
-    /// null), else names the queue of its target.
+    /// Whether <paramref name="request"/> runs on the reader loop until its first wait: <c>Ping</c>, an opcode nobody
+    /// serves (answered ENOSYS), or what its service says cannot block (<see cref="IRpcService.CanRunInline"/>).
     /// </summary>
-    public TargetQueue? QueueFor(RpcRequest request)
+    public static bool RunsInline(RpcRequest request) =>
+        request.Opcode == Opcode.Ping || request.Service is not { } service || service.CanRunInline(request);
+
+    /// <summary>The queue of the request's target.</summary>
+    public TargetQueue TargetOf(RpcRequest request)
     {
         var opcode = request.Opcode;
-        var service = request.Service;
-        if (opcode == Opcode.Ping || service is null || service.CanRunInline(request))
-        {
-            return null;
-        }
-
         if (opcode.IsOst())
         {
             // Every OST request starts with its ost_index; a short body, or an OST not hosted here, is answered

@@ -58,6 +58,12 @@ internal sealed class RpcRequest
     /// <summary>The connection that received the request and sends its reply.</summary>
     public RpcSession? Session { get; set; }
 
+    /// <summary>The queue of its target (<see cref="RpcDispatcher.TargetOf"/>), whose name tags its metrics and span.</summary>
+    public TargetQueue? Target { get; set; }
+
+    /// <summary>When it was admitted (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>): its duration includes the queue wait.</summary>
+    public long AdmittedAt { get; set; }
+
     /// <summary>The role that answers it (<see cref="RpcDispatcher.ServiceFor"/>); null: none, or <c>Ping</c>.</summary>
     public IRpcService? Service { get; set; }
 

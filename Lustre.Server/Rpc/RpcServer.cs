@@ -63,12 +63,17 @@ internal sealed class RpcServer : IAsyncDisposable
 
     public void Start()
     {
-        _dispatcher = new RpcDispatcher(_services);
         _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         _listener.Bind(_options.Endpoint);
         _listener.Listen(512);
         Name = $"{_options.Name}@{LocalEndPoint}";
-        _acceptLoop = Task.Run(AcceptLoopAsync);
+        _dispatcher = new RpcDispatcher(Name, _services);
+        // Sessions start without the caller's execution context: an activity current there is no parent of requests.
+        using (ExecutionContext.SuppressFlow())
+        {
+            _acceptLoop = Task.Run(AcceptLoopAsync);
+        }
+
         ServerLog.Listening(_logger, Name, LocalEndPoint.ToString(), _options.Secret is not null);
     }
 

@@ -1,10 +1,12 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
+using Lustre.Server.Diagnostics;
 
 namespace Lustre.Server.Rpc;
 
@@ -221,8 +223,10 @@ internal sealed class RpcSession : IAsyncDisposable
         await _inFlight.WaitAsync(_server.Stopping).ConfigureAwait(false);
         var dispatcher = _server.Dispatcher;
         request.Session = this;
+        request.AdmittedAt = Stopwatch.GetTimestamp();
         request.Service = dispatcher.ServiceFor(header.Opcode);
-        if (dispatcher.QueueFor(request) is not { } queue)
+        var queue = request.Target = dispatcher.TargetOf(request);
+        if (RpcDispatcher.RunsInline(request))
         {
             // Cannot block: runs here until its first wait, as cheap as a queue hop would be.
             _ = ProcessAsync(request);
@@ -321,6 +325,9 @@ internal sealed class RpcSession : IAsyncDisposable
     internal async ValueTask ProcessAsync(RpcRequest request)
     {
         var header = request.Header;
+        var target = request.Target?.Name ?? string.Empty;
+        using var activity = ServerDiagnostics.StartRequest(request, target);
+        var status = 0;
         try
         {
             var modifying = header.Opcode.IsModifying();
@@ -328,11 +335,13 @@ internal sealed class RpcSession : IAsyncDisposable
             {
                 var savedBody = new FrameBuffer(saved.Body.Length + FrameHeader.Size);
                 savedBody.Append(saved.Body);
+                status = saved.Status;
                 await SendAsync(header, saved.Status, savedBody, default).ConfigureAwait(false);
                 return;
             }
 
             var response = await DispatchAsync(request).ConfigureAwait(false);
+            status = response.Status;
             if (modifying)
             {
                 var bodyBytes = response.Body is null ? [] : response.Body.Written[FrameHeader.Size..].ToArray();
@@ -344,11 +353,28 @@ internal sealed class RpcSession : IAsyncDisposable
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException or OperationCanceledException)
         {
             // The connection is gone; the reader loop closes the session.
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
         }
         finally
         {
+            Record(request, target, status, activity);
             request.Release();
             _inFlight.Release();
+        }
+    }
+
+    private static void Record(RpcRequest request, string target, int status, Activity? activity)
+    {
+        var opcode = ServerDiagnostics.OperationName(request.Opcode);
+        ServerDiagnostics.Requests.Add(1, new KeyValuePair<string, object?>(ServerDiagnostics.OpcodeTag, opcode), new KeyValuePair<string, object?>(ServerDiagnostics.TargetTag, target));
+        if (ServerDiagnostics.RequestDuration.Enabled)
+        {
+            ServerDiagnostics.RequestDuration.Record(Stopwatch.GetElapsedTime(request.AdmittedAt).TotalSeconds, new KeyValuePair<string, object?>(ServerDiagnostics.OpcodeTag, opcode));
+        }
+
+        if (status != 0 && activity is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, ((LustreErrno)status).ToString());
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Lustre.Server.Diagnostics;
 
 namespace Lustre.Server.Rpc;
 
@@ -12,11 +13,13 @@ internal sealed class TargetQueue : IAsyncDisposable
     private readonly Channel<RpcRequest> _channel;
     private readonly Task[] _workers;
 
-    /// <param name="name">The target, e.g. "OST0001", "MDT0000" or "control"; the queue-depth metric's tag.</param>
+    /// <param name="server">The server's name, a tag of the target's metrics.</param>
+    /// <param name="name">The target, e.g. "OST0001", "MDT0000" or "control"; a tag of its metrics and spans.</param>
     /// <param name="capacity">Requests that may wait; a session that finds the queue full stops reading its socket until one leaves.</param>
     /// <param name="workers">Requests of this target that run at once.</param>
-    public TargetQueue(string name, int capacity, int workers)
+    public TargetQueue(string server, string name, int capacity, int workers)
     {
+        Server = server;
         Name = name;
         _channel = Channel.CreateBounded<RpcRequest>(new BoundedChannelOptions(capacity)
         {
@@ -24,11 +27,19 @@ internal sealed class TargetQueue : IAsyncDisposable
             SingleReader = workers == 1,
         });
         _workers = new Task[workers];
-        for (var i = 0; i < workers; i++)
+        // Workers start without the starter's execution context: an activity current there is no parent of requests.
+        using (ExecutionContext.SuppressFlow())
         {
-            _workers[i] = Task.Run(RunAsync);
+            for (var i = 0; i < workers; i++)
+            {
+                _workers[i] = Task.Run(RunAsync);
+            }
         }
+
+        ServerDiagnostics.Register(this);
     }
+
+    public string Server { get; }
 
     public string Name { get; }
 
@@ -56,5 +67,6 @@ internal sealed class TargetQueue : IAsyncDisposable
     {
         _channel.Writer.TryComplete();
         await Task.WhenAll(_workers).ConfigureAwait(false);
+        ServerDiagnostics.Unregister(this);
     }
 }
