@@ -53,12 +53,20 @@ internal sealed class TargetQueue : IAsyncDisposable
     private async Task RunAsync()
     {
         var reader = _channel.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        while (true)
         {
-            while (reader.TryRead(out var request))
+            RpcRequest request;
+            try
             {
-                await request.Session!.ProcessAsync(request).ConfigureAwait(false);
+                // ReadAsync, not WaitToReadAsync: a write hands its request to one waiting worker instead of waking all.
+                request = await reader.ReadAsync().ConfigureAwait(false);
             }
+            catch (ChannelClosedException)
+            {
+                return;
+            }
+
+            await request.Session!.ProcessAsync(request).ConfigureAwait(false);
         }
     }
 
