@@ -11,7 +11,7 @@ namespace Lustre.Server.Rpc;
 /// never stops that connection's other requests. Two kinds run on the reader loop instead, because they cannot
 /// block: <c>Ping</c>, and small reads the service says it can answer from its open handles without waiting
 /// (<see cref="IRpcService.CanRunInline"/>). Workers run on the thread pool; a handler whose call blocks the
-/// thread for long (fsync, truncate, unlink, checkpoint) runs that call on a thread of its own (<see cref="BlockingCall"/>).
+/// thread for long (fsync, truncate, checkpoint) runs that call on a thread of its own (<see cref="BlockingCall"/>).
 /// </summary>
 internal sealed class RpcDispatcher : IAsyncDisposable
 {
@@ -82,8 +82,7 @@ internal sealed class RpcDispatcher : IAsyncDisposable
         }
     }
 
-    /// <summary>Every queue, for the queue-depth metric.</summary>
-    public IEnumerable<TargetQueue> Queues
+    private IEnumerable<TargetQueue> Queues
     {
         get
         {

@@ -228,7 +228,7 @@ internal sealed class RpcSession : IAsyncDisposable
         var queue = request.Target = dispatcher.TargetOf(request);
         if (RpcDispatcher.RunsInline(request))
         {
-            // Cannot block: runs here until its first wait, as cheap as a queue hop would be.
+            // Cannot block: runs here until its first wait, without the cost of a queue hop.
             _ = ProcessAsync(request);
             return true;
         }
