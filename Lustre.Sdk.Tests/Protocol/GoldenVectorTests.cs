@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text;
 using System.Text.RegularExpressions;
 using Lustre.Client;
@@ -29,6 +30,18 @@ public class GoldenVectorTests
         02 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
         00 00 00 00 00 00 00 00
         """;
+
+    public const string TracedPingRequestHex = """
+        4c 53 54 52 01 00 03 00 08 00 00 00 00 00 00 00
+        05 00 00 00 00 00 00 00 19 00 00 00 00 00 00 00
+        00 00 00 00 00 00 00 00 4b f9 2f 35 77 b3 4d a6
+        a3 ce 92 9d 0e 0e 47 36 00 f0 67 aa 0b a9 02 b7
+        01
+        """;
+
+    /// <summary>The W3C Trace Context specification's example trace and parent ids.</summary>
+    private const string TraceIdHex = "4bf92f3577b34da6a3ce929d0e0e4736";
+    private const string SpanIdHex = "00f067aa0ba902b7";
 
     public const string ErrorReplyHex = """
         4c 53 54 52 01 00 14 00 01 00 00 00 02 00 00 00
@@ -69,6 +82,42 @@ public class GoldenVectorTests
         new FrameHeader(Opcode.Ping, FrameFlags.None, 0, 2, 0, 0, 0).Write(bytes);
 
         Assert.Equal(Hex(PingRequestHex), Convert.ToHexStringLower(bytes));
+    }
+
+    [Fact]
+    public void Ping_request_with_a_trace_context_matches_the_spec()
+    {
+        using var frame = new FrameBuffer();
+        TraceContext.Write(frame.GetSpan(TraceContext.Size), ActivityTraceId.CreateFromString(TraceIdHex), ActivitySpanId.CreateFromString(SpanIdHex), ActivityTraceFlags.Recorded);
+        frame.Advance(TraceContext.Size);
+        frame.SetHeader(new FrameHeader(Opcode.Ping, FrameFlags.TraceContext, 0, 5, frame.BodyLength, 0, 0));
+
+        Assert.Equal(Hex(TracedPingRequestHex), Convert.ToHexStringLower(frame.Written.Span));
+    }
+
+    [Fact]
+    public void Trace_context_vector_decodes_to_the_parent_span_and_an_empty_body()
+    {
+        var bytes = Convert.FromHexString(Hex(TracedPingRequestHex));
+        Assert.Equal(FrameError.None, FrameHeader.TryRead(bytes, ProtocolLimits.MaxBodyLength, ProtocolLimits.MaxBulkLength, out var header));
+        var request = new RpcRequest(header, bytes[FrameHeader.Size..], null, ClientUuid, replyBulkChecksummed: false);
+
+        Assert.False(request.MalformedTraceContext);
+        Assert.Equal(0, request.Body.Length);
+        Assert.Equal(TraceIdHex, request.TraceParent.TraceId.ToHexString());
+        Assert.Equal(SpanIdHex, request.TraceParent.SpanId.ToHexString());
+        Assert.Equal(ActivityTraceFlags.Recorded, request.TraceParent.TraceFlags);
+        Assert.True(request.TraceParent.IsRemote);
+    }
+
+    [Fact]
+    public void Trace_context_flag_on_a_body_shorter_than_the_context_is_malformed()
+    {
+        var header = new FrameHeader(Opcode.Ping, FrameFlags.TraceContext, 0, 6, TraceContext.Size - 1, 0, 0);
+        var request = new RpcRequest(header, new byte[TraceContext.Size - 1], null, ClientUuid, replyBulkChecksummed: false);
+
+        Assert.True(request.MalformedTraceContext);
+        Assert.Equal(default, request.TraceParent);
     }
 
     [Fact]
@@ -135,6 +184,7 @@ public class GoldenVectorTests
     [Theory]
     [InlineData("connect-request", ConnectRequestHex)]
     [InlineData("ping-request", PingRequestHex)]
+    [InlineData("traced-ping-request", TracedPingRequestHex)]
     [InlineData("error-reply", ErrorReplyHex)]
     [InlineData("ostwrite-request", OstWriteRequestHex)]
     [InlineData("auth-proof", AuthProofHex)]

@@ -171,6 +171,25 @@ public sealed class HostileInputTests
     }
 
     [Fact]
+    public async Task A_trace_context_flag_on_a_body_too_short_for_one_gets_EPROTO_and_the_connection_stays_usable()
+    {
+        await using var peer = await RawPeer.ConnectAsync(_fixture.Cluster.Endpoint);
+        await peer.ConnectAsync();
+
+        // The flag promises 25 trailing bytes; the body has 3.
+        var xid = peer.NextXid();
+        byte[] frame = [.. RawPeer.Header(Opcode.Ping, xid, 3, flags: FrameFlags.TraceContext), 1, 2, 3];
+        await peer.SendAsync(frame);
+        var (bad, body, _) = await peer.ReceiveAsync();
+        var (good, _, _) = await peer.CallAsync(Opcode.Ping);
+
+        Assert.Equal(xid, bad.Xid);
+        Assert.Equal((int)LustreErrno.EPROTO, bad.Status);
+        Assert.Contains("trace context", RawPeer.ErrorMessage(body), StringComparison.Ordinal);
+        Assert.Equal(0, good.Status);
+    }
+
+    [Fact]
     public async Task A_request_before_connect_gets_EPROTO_and_the_connection_is_closed()
     {
         var dir = await _fixture.NewDirectoryAsync();

@@ -215,7 +215,15 @@ internal sealed class RpcConnection : IRpcConnection
         }
 
         var checksum = bulkOut.IsEmpty || !_checksums ? 0 : BulkChecksum.Compute(bulkOut.Span);
-        var header = new FrameHeader(opcode, (resend ? FrameFlags.Resend : FrameFlags.None) | endToEnd, 0, xid, frame.BodyLength, bulkOut.Length, checksum);
+        var flags = (resend ? FrameFlags.Resend : FrameFlags.None) | endToEnd;
+        // The trace context goes behind the body for this send only: a resend of the frame appends the context current then.
+        var bodyEnd = frame.Length;
+        if (TraceContext.TryAppendCurrent(frame))
+        {
+            flags |= FrameFlags.TraceContext;
+        }
+
+        var header = new FrameHeader(opcode, flags, 0, xid, frame.BodyLength, bulkOut.Length, checksum);
         try
         {
             await _sender.SendAsync(frame, header, bulkOut, CancellationToken.None).ConfigureAwait(false);
@@ -223,6 +231,10 @@ internal sealed class RpcConnection : IRpcConnection
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException)
         {
             Fault(new LustreException($"{Target}: connection lost while sending {opcode}: {ex.Message}", LustreErrno.ENOTCONN, isTransient: true, ex));
+        }
+        finally
+        {
+            frame.TrimTo(bodyEnd);
         }
 
         return await task.ConfigureAwait(false);

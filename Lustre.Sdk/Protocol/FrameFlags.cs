@@ -18,4 +18,10 @@ internal enum FrameFlags : ushort
     /// has them, and the client does not check one. The server echoes the bit on the reply.
     /// </summary>
     EndToEndVerified = 0x4,
+
+    /// <summary>
+    /// On a request: the body ends with a W3C trace context (<see cref="Protocol.TraceContext"/>, 25 bytes counted in
+    /// the body length), sent only while the client traces the call.
+    /// </summary>
+    TraceContext = 0x8,
 }

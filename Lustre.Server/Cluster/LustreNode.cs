@@ -1,6 +1,7 @@
 using System.Net;
 using Lustre.Client;
 using Lustre.Protocol.Messages;
+using Lustre.Server.Diagnostics;
 using Lustre.Server.Mds;
 using Lustre.Server.Mgs;
 using Lustre.Server.Oss;
@@ -121,6 +122,8 @@ internal sealed partial class LustreNode : IAsyncDisposable
             Placement = new OstPlacement(directory, Mdt!, new OstAllocator(new Random()), _logger);
             var ns = new MdtNamespace(Mdt!, Placement);
             Destroys = new DestroyQueue(ns, directory);
+            // First to go: the metric must stop reading the MDT before the MDT closes.
+            _resources.Insert(0, ServerDiagnostics.RegisterDestroyQueue(_server.Name, ns.PendingDestroyCount));
             mdsHolder.Inner = new MdsService(ns);
         }
         else

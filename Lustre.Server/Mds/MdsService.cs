@@ -83,8 +83,8 @@ internal sealed class MdsService : IRpcService
                 (string Path, ulong Commit) backup;
                 try
                 {
-                    // A checkpoint flushes the memtable and links files: blocking work, kept off the session's thread.
-                    backup = await Task.Run(() => _namespace.Store.Backup(name), cancellationToken).ConfigureAwait(false);
+                    // A checkpoint flushes the memtable and links files.
+                    backup = await BlockingCall.RunAsync(static b => b.Store.Backup(b.name), (_namespace.Store, name)).ConfigureAwait(false);
                 }
                 catch (IOException ex)
                 {

@@ -569,6 +569,25 @@ internal sealed class MdtNamespace
         return result;
     }
 
+    /// <summary>Objects waiting in the destroy queue: a walk over its keys, for the destroy-queue metric.</summary>
+    public long PendingDestroyCount()
+    {
+        long count = 0;
+        using var iterator = _store.NewIterator();
+        for (iterator.Seek([MdtKeys.DestroyQueue]); iterator.Valid(); iterator.Next())
+        {
+            var key = iterator.Key();
+            if (key.Length != 13 || key[0] != MdtKeys.DestroyQueue)
+            {
+                break;
+            }
+
+            count++;
+        }
+
+        return count;
+    }
+
     public Task<bool> ForgetDestroyedAsync(IReadOnlyList<(int OstIndex, ulong ObjectId)> destroyed) =>
         _store.ChangeAsync(tx =>
         {

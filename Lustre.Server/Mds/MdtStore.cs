@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Threading.Channels;
 using Lustre.Protocol;
+using Lustre.Server.Diagnostics;
 using RocksDbSharp;
 
 namespace Lustre.Server.Mds;
@@ -186,6 +187,7 @@ internal sealed class MdtStore : IDisposable
                     marker.Put(MdtKeys.CommitKey, Counter(_commits + 1));
                     _db.Write(marker, _syncOptions);
                     Interlocked.Increment(ref _commits);
+                    ServerDiagnostics.CommitSize.Record(group.Count);
                 }
 #pragma warning disable CA1031 // Reported to every operation of the group: none of them is durable.
                 catch (Exception ex)

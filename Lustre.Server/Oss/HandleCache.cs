@@ -31,6 +31,14 @@ internal sealed class HandleCache : IDisposable
         }
     }
 
+    public bool Contains(ulong objectId)
+    {
+        lock (_lock)
+        {
+            return _entries.ContainsKey(objectId);
+        }
+    }
+
     /// <summary>Caches a freshly opened handle (or, if another thread won the race, closes it and uses theirs).</summary>
     public Lease Install(ulong objectId, SafeFileHandle handle)
     {

@@ -42,6 +42,7 @@ internal sealed class ObjectStore : IDisposable
         }
 
         Index = index;
+        Name = $"OST{index:X4}";
         Root = root;
         _capacity = capacityBytes;
         _directReads = directReads;
@@ -60,6 +61,9 @@ internal sealed class ObjectStore : IDisposable
 
     public int Index { get; }
 
+    /// <summary>"OST" and the index in four hex digits, as in Lustre's target names (OST0003); a tag of its metrics.</summary>
+    public string Name { get; }
+
     public string Root { get; }
 
     public long ObjectCount
@@ -74,7 +78,7 @@ internal sealed class ObjectStore : IDisposable
     }
 
     /// <summary>Reads up to this size first try the page cache inline (<see cref="CachedRead"/>).</summary>
-    private const int CachedReadLimit = 64 * 1024;
+    internal const int CachedReadLimit = 64 * 1024;
 
     /// <summary>Lustre's target name, e.g. lustre-OST0003.</summary>
     public static string TargetName(string fsName, int index) => $"{fsName}-OST{index:X4}";
@@ -239,6 +243,9 @@ internal sealed class ObjectStore : IDisposable
             }
         }
     }
+
+    /// <summary>Whether the object's handle is open (cached): then a read needs no open() on the calling thread.</summary>
+    public bool HasOpenHandle(ulong objectId) => _handles.Contains(objectId);
 
     /// <summary>Sets the object's size: truncates, or extends with a hole.</summary>
     public void Punch(ulong objectId, long size)

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
+using Lustre.Server.Diagnostics;
 using Lustre.Server.Rpc;
 
 namespace Lustre.Server.Oss;
@@ -17,6 +18,9 @@ internal sealed class OssService : IRpcService, IDisposable
     /// </summary>
     internal const int ZeroCopyMinimum = 64 * 1024;
 
+    private const string ReadDirection = "read";
+    private const string WriteDirection = "write";
+
     private readonly Dictionary<int, ObjectStore> _targets;
 
     public OssService(IEnumerable<ObjectStore> targets) => _targets = targets.ToDictionary(t => t.Index);
@@ -24,6 +28,24 @@ internal sealed class OssService : IRpcService, IDisposable
     public IReadOnlyCollection<ObjectStore> Targets => _targets.Values;
 
     public bool Handles(Opcode opcode) => opcode.IsOst();
+
+    /// <summary>
+    /// A small read of an object whose handle is open runs on the reader loop: it tries the page cache without
+    /// waiting (<see cref="CachedRead"/>) and, on a miss, its async read waits on the thread pool, not here.
+    /// Anything that may open a file, map pages or wait for the disk on the calling thread goes to the OST's queue.
+    /// </summary>
+    public bool CanRunInline(RpcRequest request)
+    {
+        if (request.Opcode != Opcode.OstRead || request.Body.Length < OstReadRequest.Size)
+        {
+            return false;
+        }
+
+        var reader = request.Reader;
+        var read = OstReadRequest.Read(ref reader);
+        return read.Length is >= 0 and <= ObjectStore.CachedReadLimit && read.Offset >= 0
+            && _targets.TryGetValue(read.Object.OstIndex, out var store) && store.HasOpenHandle(read.Object.ObjectId);
+    }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RpcResponse> HandleAsync(RpcRequest request, CancellationToken cancellationToken)
@@ -41,20 +63,16 @@ internal sealed class OssService : IRpcService, IDisposable
                     if (!request.ReplyBulkChecksummed)
                     {
                         // Nothing to hash: the socket copies the bytes straight from the page cache, or, for an
-                        // uncached range with direct reads on, from the buffer the disk wrote them into. Mapping
-                        // populates the pages, which waits for the disk when they are not cached, so it runs on the
-                        // thread pool: here the session's reader loop would stop reading this connection's requests
-                        // for the whole wait.
-                        await Task.Yield();
+                        // uncached range with direct reads on, from the buffer the disk wrote them into.
                         var region = await store.ReadRegionAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false);
-                        return region is null ? RpcResponse.Ok() : RpcResponse.WithBulk(region, region.Memory.Length);
+                        return region is null ? RpcResponse.Ok() : RpcResponse.WithBulk(region, Counted(store, ReadDirection, region.Memory.Length));
                     }
 
                     // The session hashes a checksummed reply's bulk, which a mapping must not be (an object truncated
                     // meanwhile would raise SIGBUS in this process); a direct read's buffer is ours, so it may.
                     if (await store.TryReadDirectAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false) is { } direct)
                     {
-                        return RpcResponse.WithBulk(direct, direct.Memory.Length);
+                        return RpcResponse.WithBulk(direct, Counted(store, ReadDirection, direct.Memory.Length));
                     }
                 }
 
@@ -62,7 +80,7 @@ internal sealed class OssService : IRpcService, IDisposable
                 try
                 {
                     var count = await store.ReadAsync(read.Object.ObjectId, read.Offset, buffer.AsMemory(0, read.Length), cancellationToken).ConfigureAwait(false);
-                    return RpcResponse.WithBulk(null, buffer, count);
+                    return RpcResponse.WithBulk(null, buffer, Counted(store, ReadDirection, count));
                 }
                 catch
                 {
@@ -77,6 +95,7 @@ internal sealed class OssService : IRpcService, IDisposable
                 var store = Target(write.Object.OstIndex);
                 CheckRange(write.Offset, request.Bulk.Length, "write");
                 await store.WriteAsync(write.Object.ObjectId, write.Offset, request.Bulk, cancellationToken).ConfigureAwait(false);
+                Counted(store, WriteDirection, request.Bulk.Length);
                 return RpcResponse.Ok();
             }
 
@@ -84,14 +103,14 @@ internal sealed class OssService : IRpcService, IDisposable
             {
                 var punch = OstPunchRequest.Read(ref reader);
                 CheckRange(punch.Size, 0, "punch");
-                Target(punch.Object.OstIndex).Punch(punch.Object.ObjectId, punch.Size);
+                await BlockingCall.RunAsync(static p => p.Store.Punch(p.ObjectId, p.Size), (Store: Target(punch.Object.OstIndex), punch.Object.ObjectId, punch.Size)).ConfigureAwait(false);
                 return RpcResponse.Ok();
             }
 
             case Opcode.OstSync:
             {
                 var target = ObjectRef.Read(ref reader);
-                Target(target.OstIndex).Sync(target.ObjectId);
+                await BlockingCall.RunAsync(static t => t.Store.Sync(t.ObjectId), (Store: Target(target.OstIndex), target.ObjectId)).ConfigureAwait(false);
                 return RpcResponse.Ok();
             }
 
@@ -107,6 +126,8 @@ internal sealed class OssService : IRpcService, IDisposable
             case Opcode.OstDestroy:
             {
                 var target = ObjectRef.Read(ref reader);
+                // On the OST's worker, not a thread of its own: the MDS destroys objects by the thousand, and a thread
+                // each would cost more than most unlinks.
                 Target(target.OstIndex).Destroy(target.ObjectId);
                 return RpcResponse.Ok();
             }
@@ -123,6 +144,13 @@ internal sealed class OssService : IRpcService, IDisposable
             default:
                 throw new RpcStatusException(LustreErrno.ENOSYS, $"{request.Opcode} is not an OST operation");
         }
+    }
+
+    /// <summary>Adds <paramref name="bytes"/> to the OST's I/O counter; returns them.</summary>
+    private static int Counted(ObjectStore store, string direction, int bytes)
+    {
+        ServerDiagnostics.IoBytes.Add(bytes, new KeyValuePair<string, object?>(ServerDiagnostics.TargetTag, store.Name), new KeyValuePair<string, object?>(ServerDiagnostics.DirectionTag, direction));
+        return bytes;
     }
 
     private ObjectStore Target(int index) =>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using Lustre.Protocol;
 
 namespace Lustre.Server.Rpc;
@@ -9,6 +10,8 @@ internal sealed class RpcRequest
     private byte[]? _body;
     private byte[]? _bulk;
 
+    private readonly int _bodyLength;
+
     public RpcRequest(FrameHeader header, byte[]? body, byte[]? bulk, string clientUuid, bool replyBulkChecksummed)
     {
         Header = header;
@@ -16,7 +19,29 @@ internal sealed class RpcRequest
         _bulk = bulk;
         ClientUuid = clientUuid;
         ReplyBulkChecksummed = replyBulkChecksummed;
+        _bodyLength = header.BodyLength;
+        if ((header.Flags & FrameFlags.TraceContext) != 0)
+        {
+            // The body length was checked against its limit with the header; here only against the context's size.
+            if (_bodyLength < TraceContext.Size)
+            {
+                MalformedTraceContext = true;
+                return;
+            }
+
+            _bodyLength -= TraceContext.Size;
+            if (TraceContext.TryRead(body.AsSpan(_bodyLength, TraceContext.Size), out var parent))
+            {
+                TraceParent = parent;
+            }
+        }
     }
+
+    /// <summary>The client's span, from the frame's trace context; default when the request carries none.</summary>
+    public ActivityContext TraceParent { get; }
+
+    /// <summary>The trace-context flag is set on a body too short to hold one: the request is answered EPROTO.</summary>
+    public bool MalformedTraceContext { get; }
 
     /// <summary>
     /// Whether the reply's bulk carries a checksum: the connection agreed to bulk checksums and the client does not
@@ -30,7 +55,19 @@ internal sealed class RpcRequest
 
     public string ClientUuid { get; }
 
-    public ReadOnlySpan<byte> Body => _body is null ? default : _body.AsSpan(0, Header.BodyLength);
+    /// <summary>The connection that received the request and sends its reply.</summary>
+    public RpcSession? Session { get; set; }
+
+    /// <summary>The queue of its target (<see cref="RpcDispatcher.TargetOf"/>), whose name tags its metrics and span.</summary>
+    public TargetQueue? Target { get; set; }
+
+    /// <summary>When it was admitted (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>): its duration includes the queue wait.</summary>
+    public long AdmittedAt { get; set; }
+
+    /// <summary>The role that answers it (<see cref="RpcDispatcher.ServiceFor"/>); null: none, or <c>Ping</c>.</summary>
+    public IRpcService? Service { get; set; }
+
+    public ReadOnlySpan<byte> Body => _body is null ? default : _body.AsSpan(0, _bodyLength);
 
     public BodyReader Reader => new(Body);
 

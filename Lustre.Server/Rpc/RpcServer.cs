@@ -19,6 +19,7 @@ internal sealed class RpcServer : IAsyncDisposable
     private readonly Dictionary<IPAddress, int> _perAddress = [];
     private readonly Lock _sessionsLock = new();
     private Task _acceptLoop = Task.CompletedTask;
+    private RpcDispatcher? _dispatcher;
 
     public RpcServer(RpcServerOptions options, IReadOnlyList<IRpcService> services, ILogger logger)
     {
@@ -66,22 +67,18 @@ internal sealed class RpcServer : IAsyncDisposable
         _listener.Bind(_options.Endpoint);
         _listener.Listen(512);
         Name = $"{_options.Name}@{LocalEndPoint}";
-        _acceptLoop = Task.Run(AcceptLoopAsync);
+        _dispatcher = new RpcDispatcher(Name, _services);
+        // Sessions start without the caller's execution context: an activity current there is no parent of requests.
+        using (ExecutionContext.SuppressFlow())
+        {
+            _acceptLoop = Task.Run(AcceptLoopAsync);
+        }
+
         ServerLog.Listening(_logger, Name, LocalEndPoint.ToString(), _options.Secret is not null);
     }
 
-    internal IRpcService? FindService(Protocol.Opcode opcode)
-    {
-        foreach (var service in _services)
-        {
-            if (service.Handles(opcode))
-            {
-                return service;
-            }
-        }
-
-        return null;
-    }
+    /// <summary>Routes requests to their target's queue; built at <see cref="Start"/>, once every service is known.</summary>
+    internal RpcDispatcher Dispatcher => _dispatcher ?? throw new InvalidOperationException("The server is not started.");
 
     private async Task AcceptLoopAsync()
     {
@@ -169,6 +166,11 @@ internal sealed class RpcServer : IAsyncDisposable
         foreach (var session in sessions)
         {
             await session.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_dispatcher is not null)
+        {
+            await _dispatcher.DisposeAsync().ConfigureAwait(false);
         }
 
         _stopping.Dispose();

@@ -1,10 +1,12 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
+using Lustre.Server.Diagnostics;
 
 namespace Lustre.Server.Rpc;
 
@@ -203,6 +205,13 @@ internal sealed class RpcSession : IAsyncDisposable
             return await AuthenticateAsync(request).ConfigureAwait(false);
         }
 
+        if (request.MalformedTraceContext)
+        {
+            await ReplyAsync(header, RpcResponse.Error(LustreErrno.EPROTO, $"trace context flag on a body of {header.BodyLength} bytes, fewer than the context's {TraceContext.Size}")).ConfigureAwait(false);
+            request.Release();
+            return true;
+        }
+
         if (header.BulkLength > 0 && _checksums && BulkChecksum.Compute(request.Bulk.Span) != header.BulkChecksum)
         {
             // Never touch storage with bytes that do not match what the client computed; the client resends.
@@ -212,7 +221,30 @@ internal sealed class RpcSession : IAsyncDisposable
         }
 
         await _inFlight.WaitAsync(_server.Stopping).ConfigureAwait(false);
-        _ = ProcessAsync(request);
+        var dispatcher = _server.Dispatcher;
+        request.Session = this;
+        request.AdmittedAt = Stopwatch.GetTimestamp();
+        request.Service = dispatcher.ServiceFor(header.Opcode);
+        var queue = request.Target = dispatcher.TargetOf(request);
+        if (RpcDispatcher.RunsInline(request))
+        {
+            // Cannot block: runs here until its first wait, without the cost of a queue hop.
+            _ = ProcessAsync(request);
+            return true;
+        }
+
+        try
+        {
+            // A full queue stops this loop, and so this connection's reads: TCP pushes back on the client.
+            await queue.EnqueueAsync(request, _server.Stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            request.Release();
+            _inFlight.Release();
+            throw;
+        }
+
         return true;
     }
 
@@ -288,9 +320,14 @@ internal sealed class RpcSession : IAsyncDisposable
         return true;
     }
 
-    private async Task ProcessAsync(RpcRequest request)
+    /// <summary>Answers one admitted request: from the reply cache for a resend, else from its service. Never throws.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    internal async ValueTask ProcessAsync(RpcRequest request)
     {
         var header = request.Header;
+        var target = request.Target?.Name ?? string.Empty;
+        using var activity = ServerDiagnostics.StartRequest(request, target);
+        var status = 0;
         try
         {
             var modifying = header.Opcode.IsModifying();
@@ -298,11 +335,13 @@ internal sealed class RpcSession : IAsyncDisposable
             {
                 var savedBody = new FrameBuffer(saved.Body.Length + FrameHeader.Size);
                 savedBody.Append(saved.Body);
+                status = saved.Status;
                 await SendAsync(header, saved.Status, savedBody, default).ConfigureAwait(false);
                 return;
             }
 
             var response = await DispatchAsync(request).ConfigureAwait(false);
+            status = response.Status;
             if (modifying)
             {
                 var bodyBytes = response.Body is null ? [] : response.Body.Written[FrameHeader.Size..].ToArray();
@@ -314,11 +353,28 @@ internal sealed class RpcSession : IAsyncDisposable
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException or OperationCanceledException)
         {
             // The connection is gone; the reader loop closes the session.
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
         }
         finally
         {
+            Record(request, target, status, activity);
             request.Release();
             _inFlight.Release();
+        }
+    }
+
+    private static void Record(RpcRequest request, string target, int status, Activity? activity)
+    {
+        var opcode = ServerDiagnostics.OperationName(request.Opcode);
+        ServerDiagnostics.Requests.Add(1, new KeyValuePair<string, object?>(ServerDiagnostics.OpcodeTag, opcode), new KeyValuePair<string, object?>(ServerDiagnostics.TargetTag, target));
+        if (ServerDiagnostics.RequestDuration.Enabled)
+        {
+            ServerDiagnostics.RequestDuration.Record(Stopwatch.GetElapsedTime(request.AdmittedAt).TotalSeconds, new KeyValuePair<string, object?>(ServerDiagnostics.OpcodeTag, opcode));
+        }
+
+        if (status != 0 && activity is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, ((LustreErrno)status).ToString());
         }
     }
 
@@ -331,7 +387,7 @@ internal sealed class RpcSession : IAsyncDisposable
             return RpcResponse.Ok();
         }
 
-        var service = _server.FindService(request.Opcode);
+        var service = request.Service;
         if (service is null)
         {
             return RpcResponse.Error(LustreErrno.ENOSYS, $"unknown opcode {(ushort)request.Opcode} for {_server.Name}");

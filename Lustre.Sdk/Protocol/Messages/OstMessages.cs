@@ -15,6 +15,9 @@ internal readonly record struct ObjectRef(int OstIndex, ulong ObjectId)
 /// <summary>Reads up to <see cref="Length"/> bytes at <see cref="Offset"/>; the reply's bulk holds what exists (short at the object's end).</summary>
 internal readonly record struct OstReadRequest(ObjectRef Object, long Offset, int Length)
 {
+    /// <summary>Encoded bytes: ost_index, object_id, offset, length.</summary>
+    public const int Size = 4 + 8 + 8 + 4;
+
     public void Write(BodyWriter writer)
     {
         Object.Write(writer);

@@ -1,0 +1,134 @@
+using System.Buffers.Binary;
+using Lustre.Protocol;
+using Lustre.Server.Oss;
+
+namespace Lustre.Server.Rpc;
+
+/// <summary>
+/// Where an admitted request runs. A table indexed by opcode, built once at start, names the service; the target
+/// names the queue: one <see cref="TargetQueue"/> per OST this server hosts, one for the MDT, one for the MGS and
+/// everything else. A session's reader loop only hands requests over, so a handler that fsyncs, truncates or stats
+/// never stops that connection's other requests. Two kinds run on the reader loop instead, because they cannot
+/// block: <c>Ping</c>, and small reads the service says it can answer from its open handles without waiting
+/// (<see cref="IRpcService.CanRunInline"/>). Workers run on the thread pool; a handler whose call blocks the
+/// thread for long (fsync, truncate, checkpoint) runs that call on a thread of its own (<see cref="BlockingCall"/>).
+/// </summary>
+internal sealed class RpcDispatcher : IAsyncDisposable
+{
+    /// <summary>Requests that may wait per target before the sessions feeding it stop reading.</summary>
+    internal const int QueueCapacity = 256;
+
+    /// <summary>
+    /// Requests of one OST that run at once: twice the client's default bulk RPCs in flight per OST, so one client's
+    /// full window runs while another's fsync or cold read holds a worker.
+    /// </summary>
+    internal const int OstWorkers = 16;
+
+    /// <summary>
+    /// Requests of the MDT that run at once. Most of them wait for a group commit (no thread held), and the group
+    /// is as large as the requests waiting, so this bounds the batch: 64, one connection's requests in flight.
+    /// </summary>
+    internal const int MdtWorkers = ProtocolLimits.MaxRequestsInFlightPerConnection;
+
+    /// <summary>
+    /// Requests of the MGS (and of any opcode outside the three roles) that run at once: as many as one connection
+    /// has in flight, since MGS requests are short and a peer may hold that many waiting on each other.
+    /// </summary>
+    internal const int ControlWorkers = ProtocolLimits.MaxRequestsInFlightPerConnection;
+
+    private readonly IRpcService?[] _services;
+    private readonly byte[] _routes;
+    private readonly TargetQueue _control;
+    private readonly TargetQueue? _mdt;
+    private readonly Dictionary<int, TargetQueue> _osts = [];
+
+    /// <param name="server">The server's name, a tag of its metrics.</param>
+    /// <param name="services">The roles served; asked once per opcode which one answers it.</param>
+    public RpcDispatcher(string server, IReadOnlyList<IRpcService> services)
+    {
+        if (services.Count > byte.MaxValue - 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(services), services.Count, "At most 254 services share a listener.");
+        }
+
+        // Slot 0: no service. An opcode is a u16, so a 64 KiB table covers every value a peer can send.
+        _services = [null, .. services];
+        _routes = new byte[ushort.MaxValue + 1];
+        var hasMds = false;
+        for (var opcode = 0; opcode <= ushort.MaxValue; opcode++)
+        {
+            for (var i = 0; i < services.Count; i++)
+            {
+                if (services[i].Handles((Opcode)opcode))
+                {
+                    _routes[opcode] = (byte)(i + 1);
+                    hasMds |= ((Opcode)opcode).IsMds();
+                    break;
+                }
+            }
+        }
+
+        _control = new TargetQueue(server, "control", QueueCapacity, ControlWorkers);
+        _mdt = hasMds ? new TargetQueue(server, "MDT0000", QueueCapacity, MdtWorkers) : null;
+        foreach (var service in services)
+        {
+            if (service is OssService oss)
+            {
+                foreach (var store in oss.Targets)
+                {
+                    _osts[store.Index] = new TargetQueue(server, store.Name, QueueCapacity, OstWorkers);
+                }
+            }
+        }
+    }
+
+    private IEnumerable<TargetQueue> Queues
+    {
+        get
+        {
+            yield return _control;
+            if (_mdt is not null)
+            {
+                yield return _mdt;
+            }
+
+            foreach (var queue in _osts.Values)
+            {
+                yield return queue;
+            }
+        }
+    }
+
+    /// <summary>The service that answers <paramref name="opcode"/>, or null (then the request gets ENOSYS).</summary>
+    public IRpcService? ServiceFor(Opcode opcode) => _services[_routes[(ushort)opcode]];
+
+    /// <summary>
+    /// Whether <paramref name="request"/> runs on the reader loop until its first wait: <c>Ping</c>, an opcode nobody
+    /// serves (answered ENOSYS), or what its service says cannot block (<see cref="IRpcService.CanRunInline"/>).
+    /// </summary>
+    public static bool RunsInline(RpcRequest request) =>
+        request.Opcode == Opcode.Ping || request.Service is not { } service || service.CanRunInline(request);
+
+    /// <summary>The queue of the request's target.</summary>
+    public TargetQueue TargetOf(RpcRequest request)
+    {
+        var opcode = request.Opcode;
+        if (opcode.IsOst())
+        {
+            // Every OST request starts with its ost_index; a short body, or an OST not hosted here, is answered
+            // (EPROTO, ENOENT) from the control queue.
+            var body = request.Body;
+            return body.Length >= sizeof(int) && _osts.TryGetValue(BinaryPrimitives.ReadInt32LittleEndian(body), out var ost) ? ost : _control;
+        }
+
+        return opcode.IsMds() && _mdt is not null ? _mdt : _control;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var queue in Queues)
+        {
+            await queue.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
