@@ -3,6 +3,7 @@ using Lustre.Client;
 using Lustre.Layouts;
 using Lustre.Protocol;
 using Lustre.Tests.Cluster;
+using Lustre.Tests.Rpc;
 using Microsoft.Extensions.Logging.Abstractions;
 using NSubstitute;
 
@@ -54,11 +55,9 @@ public sealed class StripedIoFaultTests
         await Assert.ThrowsAnyAsync<IOException>(async () => await stream.DisposeAsync());
     }
 
-    private static RpcClient ClientOver(IRpcConnection connection, int maxAttempts) => new(
-        new IPEndPoint(IPAddress.Loopback, 1),
+    private static ServerCaller ClientOver(IRpcConnection connection, int maxAttempts) => new(
+        new ServerConnections(new IPEndPoint(IPAddress.Loopback, 1), _ => Task.FromResult(connection), connectionCount: 1),
         new RpcConnectionSettings("unit", new XidGenerator(), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), null, NullLogger.Instance),
-        _ => Task.FromResult(connection),
-        connectionCount: 1,
         maxAttempts);
 
     [Fact]

@@ -39,7 +39,7 @@ public sealed class LustreStream : Stream
         _file = file;
         _canRead = (access & FileAccess.Read) != 0;
         _canWrite = (access & FileAccess.Write) != 0 && file.CanWrite;
-        var options = file.Client.Options;
+        var options = file.Session.Options;
         _dirtyBudget = options.DirtyBudget;
         var first = file.Layout.Components[0];
         var row = first.StripeSize * Math.Max(1, first.Objects.Count);
