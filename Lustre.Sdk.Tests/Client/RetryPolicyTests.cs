@@ -24,7 +24,7 @@ public sealed class RetryPolicyTests
         await using var client = new LustreClient(cluster.Address, options);
         var data = new byte[100_000];
         Random.Shared.NextBytes(data);
-        await using (var file = await client.OpenFileAsync("/f", FileMode.CreateNew, FileLayout.Raid0(1 << 20, 1)))
+        await using (var file = await client.OpenFileAsync("/f", FileMode.CreateNew, layout: FileLayout.Raid0(1 << 20, 1)))
         {
             await file.WriteAtAsync(0, data);
         }

@@ -29,7 +29,7 @@ public sealed class StripedIoFaultTests
             : new LustreException("connection lost", LustreErrno.ENOTCONN, isTransient: true);
         var dir = await _fixture.NewDirectoryAsync();
         await using var client = _fixture.ClientWithFaultyOst2(failure);
-        var file = await client.OpenFileAsync($"{dir}/f", FileMode.CreateNew, FileLayout.Raid0(Stripe, -1, stripeOffset: 0));
+        var file = await client.OpenFileAsync($"{dir}/f", FileMode.CreateNew, layout: FileLayout.Raid0(Stripe, -1, stripeOffset: 0));
         Assert.Equal(2, file.Layout.Components[0].Objects[2].OstIndex);
 
         var write = await Assert.ThrowsAnyAsync<IOException>(async () => await file.WriteAtAsync(0, new byte[4 * Stripe]));

@@ -100,7 +100,7 @@ public sealed class RpcEngineTests
         await using var client = new LustreClient(cluster.Address, new LustreClientOptions { SharedSecret = secret });
         var data = RandomNumberGenerator.GetBytes(300_000);
 
-        await using (var file = await client.OpenFileAsync("/f", FileMode.CreateNew, FileLayout.Raid0(64 * 1024, -1)))
+        await using (var file = await client.OpenFileAsync("/f", FileMode.CreateNew, layout: FileLayout.Raid0(64 * 1024, -1)))
         {
             await file.WriteAtAsync(0, data);
         }
@@ -300,7 +300,7 @@ public sealed class RpcEngineTests
     {
         var dir = await _fixture.NewDirectoryAsync();
         var data = RandomNumberGenerator.GetBytes(size);
-        await using var file = await _fixture.Client.OpenFileAsync(dir + "/f", FileMode.CreateNew, FileLayout.Raid0(4 << 20, 1));
+        await using var file = await _fixture.Client.OpenFileAsync(dir + "/f", FileMode.CreateNew, layout: FileLayout.Raid0(4 << 20, 1));
         await file.WriteAtAsync(0, data);
         await file.FlushAsync();
         return (file.Layout.Components[0].Objects[0], data);

@@ -164,9 +164,10 @@ public class LustreClient : IAsyncDisposable
     /// Opens a file for positional, parallel reads and writes. <paramref name="mode"/>: <see cref="FileMode.Open"/>,
     /// <see cref="FileMode.OpenOrCreate"/>, <see cref="FileMode.CreateNew"/>, <see cref="FileMode.Create"/> (truncates) or
     /// <see cref="FileMode.Truncate"/>. A new file gets <paramref name="layout"/>, else its directory's default layout.
+    /// The parameters come in the order of <see cref="File.Open(string, FileMode, FileAccess)"/>, as in <see cref="OpenStreamAsync"/>.
     /// </summary>
     public virtual async Task<LustreFile> OpenFileAsync(
-        string path, FileMode mode = FileMode.Open, FileLayout? layout = null, FileAccess access = FileAccess.ReadWrite, CancellationToken cancellationToken = default)
+        string path, FileMode mode = FileMode.Open, FileAccess access = FileAccess.ReadWrite, FileLayout? layout = null, CancellationToken cancellationToken = default)
     {
         path = CheckPath(path);
         if (access == FileAccess.Read && mode != FileMode.Open)
@@ -246,7 +247,7 @@ public class LustreClient : IAsyncDisposable
             throw new ArgumentException("FileMode.Append needs write access.", nameof(access));
         }
 
-        var file = await OpenFileAsync(path, append ? FileMode.OpenOrCreate : mode, layout, access, cancellationToken).ConfigureAwait(false);
+        var file = await OpenFileAsync(path, append ? FileMode.OpenOrCreate : mode, access, layout, cancellationToken).ConfigureAwait(false);
         return new LustreStream(file, access, append);
     }
 

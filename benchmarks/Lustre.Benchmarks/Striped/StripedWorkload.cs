@@ -22,7 +22,7 @@ internal sealed class StripedWorkload(LustreClient client, TestPattern pattern, 
 
         var layout = FileLayout.Raid0(settings.StripeSize, stripeCount: -1);
         var meter = new PhaseMeter();
-        await using var file = await client.OpenFileAsync(path, FileMode.CreateNew, layout);
+        await using var file = await client.OpenFileAsync(path, FileMode.CreateNew, layout: layout);
         var inFlight = new Queue<(Task Call, byte[] Buffer)>();
         var next = 0;
         for (long offset = 0; offset < settings.Size; offset += settings.ChunkSize)
