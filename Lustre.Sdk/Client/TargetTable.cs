@@ -296,6 +296,7 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         ServerConnections[] servers;
+        Snapshot? snapshot;
         lock (_lock)
         {
             if (_disposed)
@@ -304,8 +305,15 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
             }
 
             _disposed = true;
+            snapshot = _snapshot;
             servers = [.. _servers.Values.Select(e => e.Server)];
             _servers.Clear();
+        }
+
+        // Retire every channel: each releases its allowances when its last call has finished.
+        foreach (var channel in snapshot?.Addresses.Keys ?? Enumerable.Empty<TargetChannel>())
+        {
+            channel.Exit();
         }
 
         foreach (var server in servers)
