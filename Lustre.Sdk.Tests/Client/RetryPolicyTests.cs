@@ -50,6 +50,37 @@ public sealed class RetryPolicyTests
         Assert.Contains("OST0000", ex.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Concurrent_reads_failing_together_share_their_lookups_at_the_MGS()
+    {
+        const int readers = 8;
+        await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions { OstCount = 1 });
+        await using var mgs = new FrameProxy(cluster.Endpoint);
+        var options = new LustreClientOptions { MaxAttempts = MaxAttempts, ConnectionsPerServer = 1 };
+        await using var client = new LustreClient($"{mgs.Endpoint}/{cluster.Address.Split('/')[1]}", options);
+        await using (var file = await client.OpenFileAsync("/f", FileMode.CreateNew, layout: FileLayout.Raid0(1 << 20, 1)))
+        {
+            await file.WriteAtAsync(0, new byte[readers << 20]);
+        }
+
+        await using var dropping = new FrameProxy(cluster.Endpoint) { DropRequestsOf = Opcode.OstRead };
+        await using var registrar = new TargetTable([cluster.Endpoint], Settings(), connectionsPerServer: 1);
+        await registrar.RegisterAsync(new TargetRecord(TargetKind.Ost, 0, dropping.Endpoint.ToString(), true), CancellationToken.None);
+        await client.RefreshConfigurationAsync();
+        await using var open = await client.OpenFileAsync("/f", access: FileAccess.Read);
+        var before = mgs.Replies.Count(h => h.Opcode == Opcode.MgsGetConfig);
+
+        var reads = Enumerable.Range(0, readers).Select(i => Assert.ThrowsAnyAsync<LustreException>(async () => await open.ReadAtAsync((long)i << 20, new byte[1 << 20])));
+        await Task.WhenAll(reads);
+
+        // Each reader re-resolves after each of its MaxAttempts - 1 failures; unshared that would be 8 x 2 lookups.
+        var lookups = mgs.Replies.Count(h => h.Opcode == Opcode.MgsGetConfig) - before;
+        Assert.InRange(lookups, 1, 2 * (MaxAttempts - 1));
+
+        // Reads that shared a connection with a dropped one fail with it unseen, so the proxy sees at most this many.
+        Assert.InRange(dropping.Dropped.Count, readers, readers * MaxAttempts);
+    }
+
     private static RpcConnectionSettings Settings() => new(
         "registrar-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2), null, NullLogger.Instance);
 }
