@@ -54,6 +54,16 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
     /// <summary>The current channel of an OST, for its name and bulk limit (calls go through <see cref="CallAsync"/>).</summary>
     public TargetChannel Ost(int index) => Find(TargetKind.Ost, index);
 
+    /// <summary>
+    /// The largest bulk one RPC to an OST may carry (<see cref="TargetChannel.MaxBulkLength"/>); the client's own limit
+    /// for an OST not in the configuration, whose calls then fail or find it through the <see cref="Policy"/>.
+    /// </summary>
+    public int OstMaxBulkLength(int index)
+    {
+        var osts = _snapshot?.Osts;
+        return osts is not null && (uint)index < (uint)osts.Length && osts[index] is { } channel ? channel.MaxBulkLength : _maxBulkSize;
+    }
+
     public TargetChannel Acquire(TargetKind kind, int index)
     {
         while (true)

@@ -129,7 +129,7 @@ internal static class StripedIo
         foreach (var extent in extents)
         {
             // Capped per OST at what its server accepts (it said so at connect).
-            var maxBulk = targets.Ost(extent.Object.OstIndex).MaxBulkLength;
+            var maxBulk = targets.OstMaxBulkLength(extent.Object.OstIndex);
             for (long done = 0; done < extent.Length; done += maxBulk)
             {
                 var size = Math.Min(maxBulk, extent.Length - done);
