@@ -56,7 +56,7 @@ internal static class LfsCommands
                     }
                     else
                     {
-                        var file = await session.Client.OpenFileAsync(path, FileMode.CreateNew, wanted, cancellationToken: ct).ConfigureAwait(false);
+                        var file = await session.Client.OpenFileAsync(path, FileMode.CreateNew, layout: wanted, cancellationToken: ct).ConfigureAwait(false);
                         await file.DisposeAsync().ConfigureAwait(false);
                     }
                 }
@@ -204,7 +204,7 @@ internal static class LfsCommands
         {
             try
             {
-                var destination = new ClusterDestination(await client.OpenFileAsync(temporary, FileMode.CreateNew, layout, cancellationToken: cancellationToken).ConfigureAwait(false));
+                var destination = new ClusterDestination(await client.OpenFileAsync(temporary, FileMode.CreateNew, layout: layout, cancellationToken: cancellationToken).ConfigureAwait(false));
                 await using (destination.ConfigureAwait(false))
                 {
                     await ChunkedCopy.CopyAsync(source, destination, slots, static _ => { }, cancellationToken).ConfigureAwait(false);

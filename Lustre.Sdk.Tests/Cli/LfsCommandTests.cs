@@ -147,7 +147,7 @@ public sealed partial class LfsCommandTests(CliClusterFixture cluster) : IClassF
     {
         var data = new byte[length];
         new Random(length).NextBytes(data);
-        var file = await cluster.Client.OpenFileAsync(path, FileMode.CreateNew, layout);
+        var file = await cluster.Client.OpenFileAsync(path, FileMode.CreateNew, layout: layout);
         await using (file)
         {
             await file.WriteAtAsync(0, data);

@@ -29,21 +29,17 @@ public sealed class ClusterFixture : IAsyncLifetime
     public LustreClient ClientWithFaultyOst2(Exception failure)
     {
         var client = new LustreClient(Address);
-        client.OstCallerOverride = (index, real) =>
+        var faulty = new System.Collections.Concurrent.ConcurrentDictionary<IRpcConnection, IRpcConnection>();
+        client.Session.Targets.OstConnectionOverride = (index, real) => index != 2 ? real : faulty.GetOrAdd(real, r =>
         {
-            if (index != 2)
-            {
-                return real;
-            }
-
-            var faulty = Substitute.For<IRpcCaller>();
-            faulty.Target.Returns("faulty-ost2");
-            faulty.CallAsync(Opcode.OstWrite, Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<Memory<byte>>(), Arg.Any<CancellationToken>())
+            var connection = Substitute.For<IRpcConnection>();
+            connection.IsHealthy.Returns(true);
+            connection.CallAsync(Opcode.OstWrite, Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<Memory<byte>>(), Arg.Any<ulong>(), Arg.Any<bool>(), Arg.Any<CancellationToken>())
                 .Throws(failure);
-            faulty.CallAsync(Arg.Is<Opcode>(o => o != Opcode.OstWrite), Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<Memory<byte>>(), Arg.Any<CancellationToken>())
-                .Returns(call => real.CallAsync(call.ArgAt<Opcode>(0), call.ArgAt<FrameBuffer>(1), call.ArgAt<ReadOnlyMemory<byte>>(2), call.ArgAt<Memory<byte>>(3), call.ArgAt<CancellationToken>(4)));
-            return faulty;
-        };
+            connection.CallAsync(Arg.Is<Opcode>(o => o != Opcode.OstWrite), Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<Memory<byte>>(), Arg.Any<ulong>(), Arg.Any<bool>(), Arg.Any<CancellationToken>())
+                .Returns(call => r.CallAsync(call.ArgAt<Opcode>(0), call.ArgAt<FrameBuffer>(1), call.ArgAt<ReadOnlyMemory<byte>>(2), call.ArgAt<Memory<byte>>(3), call.ArgAt<ulong>(4), call.ArgAt<bool>(5), call.ArgAt<CancellationToken>(6)));
+            return connection;
+        });
         return client;
     }
 

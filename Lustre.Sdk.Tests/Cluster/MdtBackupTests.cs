@@ -51,7 +51,7 @@ public sealed class MdtBackupTests : IDisposable
             var name = $"{directory}/f{i}";
             var file = new FileEvents(name) { CreateStart = Tick() };
             events.Add(file);
-            await using (var tmp = await client.OpenFileAsync($"{directory}/tmp-{i}", FileMode.CreateNew, FileLayout.Raid0(64 << 10, -1), cancellationToken: CancellationToken.None))
+            await using (var tmp = await client.OpenFileAsync($"{directory}/tmp-{i}", FileMode.CreateNew, layout: FileLayout.Raid0(64 << 10, -1), cancellationToken: CancellationToken.None))
             {
                 await tmp.WriteAtAsync(0, Content(name), CancellationToken.None);
                 await tmp.FlushAsync(CancellationToken.None);
@@ -153,7 +153,7 @@ public sealed class MdtBackupTests : IDisposable
             // New files after the restore get object ids past anything handed out before, so they cannot land in
             // an object a post-backup file left on an OST.
             await client.CreateDirectoryAsync("/after-restore");
-            await using (var fresh = await client.OpenFileAsync("/after-restore/new.bin", FileMode.CreateNew, FileLayout.Raid0(64 << 10, -1)))
+            await using (var fresh = await client.OpenFileAsync("/after-restore/new.bin", FileMode.CreateNew, layout: FileLayout.Raid0(64 << 10, -1)))
             {
                 Assert.All(fresh.Layout.Components.SelectMany(c => c.Objects), o => Assert.True(o.ObjectId > MdtStore.RestoreSkip, $"object {o} reuses the id range of before the restore"));
                 await fresh.WriteAtAsync(0, Content("new"));

@@ -34,7 +34,7 @@ public sealed class ProcessClusterTests : IDisposable
     private static async Task WriteFileAsync(LustreClient client, string path, long size)
     {
         var chunk = new byte[32 << 20];
-        await using var file = await client.OpenFileAsync(path, FileMode.CreateNew, FileLayout.Raid0(1 << 20, -1));
+        await using var file = await client.OpenFileAsync(path, FileMode.CreateNew, layout: FileLayout.Raid0(1 << 20, -1));
         for (long offset = 0; offset < size; offset += chunk.Length)
         {
             var length = (int)Math.Min(chunk.Length, size - offset);

@@ -58,7 +58,7 @@ public sealed class TargetMembershipTests : IAsyncLifetime
 
     private static async Task<FileLayout> WriteAsync(LustreClient client, string path, byte[] content, int stripeCount)
     {
-        await using var file = await client.OpenFileAsync(path, FileMode.CreateNew, FileLayout.Raid0(64 << 10, stripeCount));
+        await using var file = await client.OpenFileAsync(path, FileMode.CreateNew, layout: FileLayout.Raid0(64 << 10, stripeCount));
         await file.WriteAtAsync(0, content);
         await file.FlushAsync();
         return file.Layout;

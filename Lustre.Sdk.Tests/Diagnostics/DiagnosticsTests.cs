@@ -53,7 +53,7 @@ public sealed class DiagnosticsTests
         };
         ActivitySource.AddActivityListener(activities);
 
-        await using (var file = await _fixture.Client.OpenFileAsync(path, FileMode.CreateNew, FileLayout.Raid0(65536, -1)))
+        await using (var file = await _fixture.Client.OpenFileAsync(path, FileMode.CreateNew, layout: FileLayout.Raid0(65536, -1)))
         {
             await file.WriteAtAsync(0, new byte[4 * 65536]);
         }

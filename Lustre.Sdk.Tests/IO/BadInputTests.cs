@@ -45,7 +45,7 @@ public sealed class BadInputTests
     public async Task A_stripe_offset_beyond_the_OSTs_is_refused_by_the_MDS_and_creates_nothing()
     {
         var dir = await _fixture.NewDirectoryAsync();
-        var ex = await Assert.ThrowsAsync<LustreServerException>(() => _fixture.Client.OpenFileAsync($"{dir}/f", FileMode.CreateNew, FileLayout.Raid0(65536, 1, stripeOffset: 9)));
+        var ex = await Assert.ThrowsAsync<LustreServerException>(() => _fixture.Client.OpenFileAsync($"{dir}/f", FileMode.CreateNew, layout: FileLayout.Raid0(65536, 1, stripeOffset: 9)));
         Assert.Equal(LustreErrno.EINVAL, ex.Errno);
         Assert.Contains("stripe offset 9", ex.Message, StringComparison.Ordinal);
         Assert.False(await _fixture.Client.ExistsAsync($"{dir}/f"));
@@ -70,7 +70,7 @@ public sealed class BadInputTests
     public async Task A_stripe_count_above_the_OST_count_is_capped_not_refused()
     {
         var dir = await _fixture.NewDirectoryAsync();
-        await using var file = await _fixture.Client.OpenFileAsync($"{dir}/wide", FileMode.CreateNew, FileLayout.Raid0(65536, 50));
+        await using var file = await _fixture.Client.OpenFileAsync($"{dir}/wide", FileMode.CreateNew, layout: FileLayout.Raid0(65536, 50));
         Assert.Equal(ClusterFixture.OstCount, file.Layout.Components[0].Objects.Count);
     }
 }

@@ -207,7 +207,7 @@ public sealed class LustreStreamTests
     {
         var dir = await _fixture.NewDirectoryAsync();
         var path = $"{dir}/shared";
-        await (await Client.OpenFileAsync(path, FileMode.CreateNew, FileLayout.Raid0(Stripe, -1))).DisposeAsync();
+        await (await Client.OpenFileAsync(path, FileMode.CreateNew, layout: FileLayout.Raid0(Stripe, -1))).DisposeAsync();
         var data = Bytes(64 * (int)Stripe, 11);
         await using var second = new LustreClient(_fixture.Address);
 
@@ -252,7 +252,7 @@ public sealed class LustreStreamTests
     {
         var dir = await _fixture.NewDirectoryAsync();
         await using var other = new LustreClient(_fixture.Address);
-        var file = await Client.OpenFileAsync($"{dir}/g", FileMode.CreateNew, FileLayout.Raid0(Stripe, -1));
+        var file = await Client.OpenFileAsync($"{dir}/g", FileMode.CreateNew, layout: FileLayout.Raid0(Stripe, -1));
         await file.WriteAtAsync(0, Bytes((3 << 20) + 17, 1));
 
         // Not flushed: the MDS still records 0 bytes; the OST objects hold the data.

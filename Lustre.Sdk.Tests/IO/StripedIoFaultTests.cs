@@ -3,6 +3,7 @@ using Lustre.Client;
 using Lustre.Layouts;
 using Lustre.Protocol;
 using Lustre.Tests.Cluster;
+using Lustre.Tests.Rpc;
 using Microsoft.Extensions.Logging.Abstractions;
 using NSubstitute;
 
@@ -28,7 +29,7 @@ public sealed class StripedIoFaultTests
             : new LustreException("connection lost", LustreErrno.ENOTCONN, isTransient: true);
         var dir = await _fixture.NewDirectoryAsync();
         await using var client = _fixture.ClientWithFaultyOst2(failure);
-        var file = await client.OpenFileAsync($"{dir}/f", FileMode.CreateNew, FileLayout.Raid0(Stripe, -1, stripeOffset: 0));
+        var file = await client.OpenFileAsync($"{dir}/f", FileMode.CreateNew, layout: FileLayout.Raid0(Stripe, -1, stripeOffset: 0));
         Assert.Equal(2, file.Layout.Components[0].Objects[2].OstIndex);
 
         var write = await Assert.ThrowsAnyAsync<IOException>(async () => await file.WriteAtAsync(0, new byte[4 * Stripe]));
@@ -54,11 +55,9 @@ public sealed class StripedIoFaultTests
         await Assert.ThrowsAnyAsync<IOException>(async () => await stream.DisposeAsync());
     }
 
-    private static RpcClient ClientOver(IRpcConnection connection, int maxAttempts) => new(
-        new IPEndPoint(IPAddress.Loopback, 1),
+    private static ServerCaller ClientOver(IRpcConnection connection, int maxAttempts) => new(
+        new ServerConnections(new IPEndPoint(IPAddress.Loopback, 1), _ => Task.FromResult(connection), connectionCount: 1),
         new RpcConnectionSettings("unit", new XidGenerator(), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), null, NullLogger.Instance),
-        _ => Task.FromResult(connection),
-        connectionCount: 1,
         maxAttempts);
 
     [Fact]

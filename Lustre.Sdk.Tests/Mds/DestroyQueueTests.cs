@@ -16,7 +16,7 @@ public sealed class DestroyQueueTests
         var data = new byte[4 * 4096];
         await Parallel.ForAsync(0, files, new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, ct) =>
         {
-            await using var file = await client.OpenFileAsync($"/f{i}", FileMode.CreateNew, FileLayout.Raid0(64 << 10, 4), cancellationToken: ct);
+            await using var file = await client.OpenFileAsync($"/f{i}", FileMode.CreateNew, layout: FileLayout.Raid0(64 << 10, 4), cancellationToken: ct);
             await file.WriteAtAsync(0, data, ct);
             for (var stripe = 1; stripe < 4; stripe++)
             {

@@ -359,7 +359,7 @@ public sealed class NamespaceTests
         var dir = await _fixture.NewDirectoryAsync();
         await Client.SetDirectoryLayoutAsync(dir, FileLayout.Raid0(2 * StripeSize, 3));
 
-        await using var file = await Client.OpenFileAsync(dir + "/f", FileMode.CreateNew, FileLayout.Raid0(StripeSize, 1));
+        await using var file = await Client.OpenFileAsync(dir + "/f", FileMode.CreateNew, layout: FileLayout.Raid0(StripeSize, 1));
 
         var component = Assert.Single(file.Layout.Components);
         Assert.Equal(StripeSize, component.StripeSize);
@@ -435,7 +435,7 @@ public sealed class NamespaceTests
         var dir = await _fixture.NewDirectoryAsync();
         const int hole = 10 << 20;
         var tail = new byte[] { 1, 2, 3, 4, 5 };
-        await using (var file = await Client.OpenFileAsync(dir + "/sparse", FileMode.CreateNew, FileLayout.Raid0(StripeSize, -1)))
+        await using (var file = await Client.OpenFileAsync(dir + "/sparse", FileMode.CreateNew, layout: FileLayout.Raid0(StripeSize, -1)))
         {
             await file.WriteAtAsync(hole, tail);
         }
@@ -499,7 +499,7 @@ public sealed class NamespaceTests
         var data = RandomBytes(3 * StripeSize + 7, seed: 10);
         await using var other = new LustreClient(_fixture.Address);
 
-        await using var writer = await Client.OpenFileAsync(path, FileMode.CreateNew, FileLayout.Raid0(StripeSize, 4));
+        await using var writer = await Client.OpenFileAsync(path, FileMode.CreateNew, layout: FileLayout.Raid0(StripeSize, 4));
         await writer.WriteAtAsync(0, data);
         await writer.FlushAsync();
 
@@ -518,7 +518,7 @@ public sealed class NamespaceTests
         var data = RandomBytes(2 * StripeSize, seed: 11);
         await using var other = new LustreClient(_fixture.Address);
 
-        await using (var writer = await Client.OpenFileAsync(path, FileMode.CreateNew, FileLayout.Raid0(StripeSize, 2)))
+        await using (var writer = await Client.OpenFileAsync(path, FileMode.CreateNew, layout: FileLayout.Raid0(StripeSize, 2)))
         {
             await writer.WriteAtAsync(0, data);
         }
@@ -537,7 +537,7 @@ public sealed class NamespaceTests
         var path = dir + "/f";
 
         // A writer has put bytes on the OST but not flushed, so the MDS still records size 0.
-        await using var unflushed = await Client.OpenFileAsync(path, FileMode.CreateNew, FileLayout.Raid0(StripeSize, 1));
+        await using var unflushed = await Client.OpenFileAsync(path, FileMode.CreateNew, layout: FileLayout.Raid0(StripeSize, 1));
         await unflushed.WriteAtAsync(0, Enumerable.Repeat((byte)0x77, 4 * StripeSize).ToArray());
 
         await using (var truncating = await Client.OpenFileAsync(path, FileMode.Create))
@@ -570,7 +570,7 @@ public sealed class NamespaceTests
     private async Task<byte[]> WriteFileAsync(string path, int size, int seed, FileLayout? layout = null)
     {
         var data = RandomBytes(size, seed);
-        await using var file = await Client.OpenFileAsync(path, FileMode.CreateNew, layout);
+        await using var file = await Client.OpenFileAsync(path, FileMode.CreateNew, layout: layout);
         await file.WriteAtAsync(0, data);
         await file.FlushAsync();
         return data;

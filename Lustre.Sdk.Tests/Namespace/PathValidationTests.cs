@@ -2,6 +2,7 @@ using Lustre.Client;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Tests.Cluster;
+using Lustre.Tests.Rpc;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Lustre.Tests.Namespace;
@@ -142,7 +143,7 @@ public sealed class PathValidationTests
         Assert.Contains(problem, ex.Message, StringComparison.Ordinal);
     }
 
-    private static async Task AssertRawRefusedAsync(RpcClient rpc, Opcode opcode, Action<BodyWriter> body, LustreErrno errno, string problem)
+    private static async Task AssertRawRefusedAsync(ServerCaller rpc, Opcode opcode, Action<BodyWriter> body, LustreErrno errno, string problem)
     {
         using var frame = new FrameBuffer();
         body(frame.Body);
@@ -152,10 +153,9 @@ public sealed class PathValidationTests
     }
 
     /// <summary>A bare RPC client to the MDS: no client-side path checks in the way.</summary>
-    private RpcClient RawMdsClient() => new(
+    private ServerCaller RawMdsClient() => new(
         _fixture.Cluster.Endpoint,
         new RpcConnectionSettings("raw-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), null, NullLogger.Instance),
-        connectionCount: 1,
         maxAttempts: 1);
 
     private Task<List<string>> ListRootAsync() => ListAsync("/");

@@ -49,7 +49,7 @@ public sealed class DirectReadTests
     {
         var tail = new byte[(2 << 20) + 333];
         new Random(11).NextBytes(tail);
-        await using (var file = await client.OpenFileAsync("/sparse", FileMode.Create, FileLayout.Raid0(stripeCount: 1)))
+        await using (var file = await client.OpenFileAsync("/sparse", FileMode.Create, layout: FileLayout.Raid0(stripeCount: 1)))
         {
             await file.WriteAtAsync(9 << 20, tail);
         }

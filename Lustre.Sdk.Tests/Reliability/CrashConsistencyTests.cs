@@ -258,7 +258,7 @@ public sealed class CrashConsistencyTests : IDisposable
             Register(async c => await ResolveUnknownFileAsync(c, path));
             var data = new byte[length];
             Fill(data, key);
-            var file = await client.OpenFileAsync(path, FileMode.CreateNew, layout);
+            var file = await client.OpenFileAsync(path, FileMode.CreateNew, layout: layout);
             try
             {
                 await file.WriteAtAsync(0, data);

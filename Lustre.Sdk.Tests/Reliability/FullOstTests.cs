@@ -21,7 +21,7 @@ public sealed class FullOstTests
         var data = new byte[Capacity + (1 << 20)];
         new Random(5).NextBytes(data);
 
-        await using var file = await client.OpenFileAsync("/big", FileMode.CreateNew, FileLayout.Raid0(1 << 20, 1, stripeOffset: 0));
+        await using var file = await client.OpenFileAsync("/big", FileMode.CreateNew, layout: FileLayout.Raid0(1 << 20, 1, stripeOffset: 0));
         var ex = await Assert.ThrowsAnyAsync<IOException>(async () => await file.WriteAtAsync(0, data));
 
         var lustre = Assert.IsAssignableFrom<LustreException>(ex);
@@ -39,12 +39,12 @@ public sealed class FullOstTests
         await cluster.Node.Placement!.RefreshAsync(CancellationToken.None);
         for (var i = 0; i < 8; i++)
         {
-            await using var fresh = await client.OpenFileAsync($"/fresh-{i}", FileMode.CreateNew, FileLayout.Raid0(1 << 20, 1));
+            await using var fresh = await client.OpenFileAsync($"/fresh-{i}", FileMode.CreateNew, layout: FileLayout.Raid0(1 << 20, 1));
             Assert.Equal(1, Assert.Single(fresh.Layout.Components[0].Objects).OstIndex);
         }
 
         // Fill OST0001 too: then there is nowhere to put a new file, and the create says so.
-        await using (var second = await client.OpenFileAsync("/big2", FileMode.CreateNew, FileLayout.Raid0(1 << 20, 1, stripeOffset: 1)))
+        await using (var second = await client.OpenFileAsync("/big2", FileMode.CreateNew, layout: FileLayout.Raid0(1 << 20, 1, stripeOffset: 1)))
         {
             await Assert.ThrowsAnyAsync<IOException>(async () => await second.WriteAtAsync(0, data));
         }

@@ -5,6 +5,7 @@ using Lustre.Client;
 using Lustre.Protocol;
 using Lustre.Server.Cluster;
 using Lustre.Server.Rpc;
+using Lustre.Tests.Rpc;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Lustre.Tests.Reliability;
@@ -92,7 +93,7 @@ public sealed class ServerGoneTests
         await using var server = new RpcServer(new RpcServerOptions { Name = "silent" }, [hang], NullLogger.Instance);
         server.Start();
         var settings = new RpcConnectionSettings("gone-test", new XidGenerator(), Fast.ConnectTimeout, Fast.RequestTimeout, null, NullLogger.Instance);
-        await using var rpc = new RpcClient(server.LocalEndPoint, settings, connectionCount: 1, maxAttempts: 3);
+        await using var rpc = new ServerCaller(server.LocalEndPoint, settings, maxAttempts: 3);
         using var frame = new FrameBuffer();
 
         var ex = await AssertFailsWithinBoundAsync(async () => (await rpc.CallAsync(Opcode.MdsStatFs, frame, default, default, CancellationToken.None)).Dispose());

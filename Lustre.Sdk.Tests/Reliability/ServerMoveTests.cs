@@ -32,7 +32,7 @@ public sealed class ServerMoveTests : IDisposable
         await using var client = new LustreClient(cluster.Address);
         var data = new byte[3 << 20];
         new Random(7).NextBytes(data);
-        await using var open = await client.OpenFileAsync("/a", FileMode.CreateNew, FileLayout.Raid0(1 << 20, -1));
+        await using var open = await client.OpenFileAsync("/a", FileMode.CreateNew, layout: FileLayout.Raid0(1 << 20, -1));
         await open.WriteAtAsync(0, data);
         await open.FlushAsync();
 

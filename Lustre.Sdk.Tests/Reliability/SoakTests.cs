@@ -117,7 +117,7 @@ public sealed class SoakTests(ITestOutputHelper output) : IDisposable
                     }
                     else
                     {
-                        await using var file = await client.OpenFileAsync(path, FileMode.CreateNew, layout);
+                        await using var file = await client.OpenFileAsync(path, FileMode.CreateNew, layout: layout);
                         await file.WriteAtAsync(0, data);
                         await file.FlushAsync();
                     }

@@ -35,7 +35,7 @@ public sealed class ChecksumNegotiationTests
         await using var client = new LustreClient(_fixture.Address, new LustreClientOptions { BulkChecksums = false });
         var data = new byte[(3 << 20) + 5];
         new Random(1).NextBytes(data);
-        await using (var file = await client.OpenFileAsync($"{dir}/f", FileMode.CreateNew, FileLayout.Raid0(1 << 20, -1)))
+        await using (var file = await client.OpenFileAsync($"{dir}/f", FileMode.CreateNew, layout: FileLayout.Raid0(1 << 20, -1)))
         {
             await file.WriteAtAsync(0, data);
         }
@@ -56,7 +56,7 @@ public sealed class ChecksumNegotiationTests
         const int Stripe = 1 << 20;
         var model = new byte[(9 * Stripe) + 4321];
         var random = new Random(7);
-        await using (var file = await client.OpenFileAsync($"{dir}/sparse", FileMode.CreateNew, FileLayout.Raid0(Stripe, -1)))
+        await using (var file = await client.OpenFileAsync($"{dir}/sparse", FileMode.CreateNew, layout: FileLayout.Raid0(Stripe, -1)))
         {
             // Data, a hole of several stripes (some objects end early, others hold only the tail), then a tail.
             var head = model.AsMemory(0, (2 * Stripe) + 100);

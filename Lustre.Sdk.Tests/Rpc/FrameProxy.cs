@@ -58,6 +58,15 @@ internal sealed class FrameProxy : IAsyncDisposable
     /// <summary>Headers of every reply forwarded to a client, in order.</summary>
     public ConcurrentQueue<FrameHeader> Replies { get; } = new();
 
+    /// <summary>
+    /// Requests with this opcode are not forwarded: the proxy records their header in <see cref="Dropped"/> and closes
+    /// the connection, as a server that crashes on receipt would. Null (the default): everything is forwarded.
+    /// </summary>
+    public Opcode? DropRequestsOf { get; set; }
+
+    /// <summary>Headers of the requests dropped by <see cref="DropRequestsOf"/>, in order.</summary>
+    public ConcurrentQueue<FrameHeader> Dropped { get; } = new();
+
     private async Task AcceptLoopAsync()
     {
         while (!_stopping.IsCancellationRequested)
@@ -116,6 +125,11 @@ internal sealed class FrameProxy : IAsyncDisposable
 
                 var rest = new byte[parsed.BodyLength + parsed.BulkLength];
                 await input.ReadExactlyAsync(rest, _stopping.Token);
+                if (toServer && parsed.Opcode == DropRequestsOf)
+                {
+                    Dropped.Enqueue(parsed);
+                    break;
+                }
                 if (parsed.BulkLength > LargeBulk && TakeOne(ref toServer ? ref _requestsToCorrupt : ref _repliesToCorrupt))
                 {
                     rest[parsed.BodyLength + (parsed.BulkLength / 2)] ^= 0x5A;

@@ -224,7 +224,7 @@ public sealed class HostileInputTests
         var original = new byte[200_000];
         new Random(12).NextBytes(original);
         OstObject existing;
-        await using (var file = await _fixture.Client.OpenFileAsync(dir + "/f", FileMode.CreateNew, FileLayout.Raid0(1 << 20, 1)))
+        await using (var file = await _fixture.Client.OpenFileAsync(dir + "/f", FileMode.CreateNew, layout: FileLayout.Raid0(1 << 20, 1)))
         {
             await file.WriteAtAsync(0, original);
             existing = file.Layout.Components[0].Objects[0];
@@ -287,7 +287,7 @@ public sealed class HostileInputTests
 
         async Task WorkAsync()
         {
-            await using (var file = await _fixture.Client.OpenFileAsync(dir + "/busy", FileMode.CreateNew, FileLayout.Raid0(1 << 20, -1)))
+            await using (var file = await _fixture.Client.OpenFileAsync(dir + "/busy", FileMode.CreateNew, layout: FileLayout.Raid0(1 << 20, -1)))
             {
                 await file.WriteAtAsync(0, data);
             }

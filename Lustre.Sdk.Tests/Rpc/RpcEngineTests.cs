@@ -100,7 +100,7 @@ public sealed class RpcEngineTests
         await using var client = new LustreClient(cluster.Address, new LustreClientOptions { SharedSecret = secret });
         var data = RandomNumberGenerator.GetBytes(300_000);
 
-        await using (var file = await client.OpenFileAsync("/f", FileMode.CreateNew, FileLayout.Raid0(64 * 1024, -1)))
+        await using (var file = await client.OpenFileAsync("/f", FileMode.CreateNew, layout: FileLayout.Raid0(64 * 1024, -1)))
         {
             await file.WriteAtAsync(0, data);
         }
@@ -148,7 +148,7 @@ public sealed class RpcEngineTests
     {
         var (obj, data) = await WriteObjectAsync(1 << 20);
         await using var proxy = new FrameProxy(_fixture.Cluster.Endpoint) { RepliesToCorrupt = 1 };
-        await using var rpc = new RpcClient(proxy.Endpoint, Settings(), connectionCount: 1, maxAttempts: 4);
+        await using var rpc = new ServerCaller(proxy.Endpoint, Settings(), maxAttempts: 4);
         var back = new byte[data.Length];
 
         using var reply = await ReadObjectAsync(rpc, obj, back);
@@ -165,7 +165,7 @@ public sealed class RpcEngineTests
     {
         var (obj, _) = await WriteObjectAsync(1 << 20);
         await using var proxy = new FrameProxy(_fixture.Cluster.Endpoint) { RepliesToCorrupt = int.MaxValue };
-        await using var rpc = new RpcClient(proxy.Endpoint, Settings(), connectionCount: 1, maxAttempts: 3);
+        await using var rpc = new ServerCaller(proxy.Endpoint, Settings(), maxAttempts: 3);
         var back = new byte[1 << 20];
 
         var ex = await Assert.ThrowsAsync<BulkChecksumException>(async () =>
@@ -243,7 +243,7 @@ public sealed class RpcEngineTests
         var (obj, _) = await WriteObjectAsync(1 << 20);
         var data = RandomNumberGenerator.GetBytes(1 << 20);
         await using var proxy = new FrameProxy(_fixture.Cluster.Endpoint) { RequestsToCorrupt = 1 };
-        await using var rpc = new RpcClient(proxy.Endpoint, Settings(), connectionCount: 1, maxAttempts: 4);
+        await using var rpc = new ServerCaller(proxy.Endpoint, Settings(), maxAttempts: 4);
 
         using var reply = await WriteObjectAsync(rpc, obj, data);
 
@@ -258,7 +258,7 @@ public sealed class RpcEngineTests
     {
         var (obj, original) = await WriteObjectAsync(1 << 20);
         await using var proxy = new FrameProxy(_fixture.Cluster.Endpoint) { RequestsToCorrupt = int.MaxValue };
-        await using var rpc = new RpcClient(proxy.Endpoint, Settings(), connectionCount: 1, maxAttempts: 3);
+        await using var rpc = new ServerCaller(proxy.Endpoint, Settings(), maxAttempts: 3);
 
         using var reply = await WriteObjectAsync(rpc, obj, RandomNumberGenerator.GetBytes(1 << 20));
 
@@ -300,7 +300,7 @@ public sealed class RpcEngineTests
     {
         var dir = await _fixture.NewDirectoryAsync();
         var data = RandomNumberGenerator.GetBytes(size);
-        await using var file = await _fixture.Client.OpenFileAsync(dir + "/f", FileMode.CreateNew, FileLayout.Raid0(4 << 20, 1));
+        await using var file = await _fixture.Client.OpenFileAsync(dir + "/f", FileMode.CreateNew, layout: FileLayout.Raid0(4 << 20, 1));
         await file.WriteAtAsync(0, data);
         await file.FlushAsync();
         return (file.Layout.Components[0].Objects[0], data);
@@ -313,13 +313,13 @@ public sealed class RpcEngineTests
         return frame;
     }
 
-    private static async Task<RpcReply> ReadObjectAsync(RpcClient rpc, OstObject obj, byte[] destination)
+    private static async Task<RpcReply> ReadObjectAsync(ServerCaller rpc, OstObject obj, byte[] destination)
     {
         using var frame = ReadFrame(obj, destination.Length);
         return await rpc.CallAsync(Opcode.OstRead, frame, default, destination, CancellationToken.None).AsTask().WaitAsync(Timeout);
     }
 
-    private static async Task<RpcReply> WriteObjectAsync(RpcClient rpc, OstObject obj, byte[] data)
+    private static async Task<RpcReply> WriteObjectAsync(ServerCaller rpc, OstObject obj, byte[] data)
     {
         using var frame = new FrameBuffer();
         new OstWriteRequest(new ObjectRef(obj.OstIndex, obj.ObjectId), 0).Write(frame.Body);

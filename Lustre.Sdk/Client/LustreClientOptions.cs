@@ -20,7 +20,11 @@ public sealed class LustreClientOptions
     /// <summary>How long a request may wait for its reply before it fails with ETIMEDOUT (default 60 s).</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>How many times a request that failed in transport is sent (default 4); resends keep their xid.</summary>
+    /// <summary>
+    /// How many times one request is sent in all (default 4), counting sends to a target's new address after it moved;
+    /// resends keep their xid. Between attempts the client waits (100 ms doubling to 1 s, with jitter) and looks the
+    /// target up again at the MGS.
+    /// </summary>
     public int MaxAttempts { get; set; } = 4;
 
     /// <summary>

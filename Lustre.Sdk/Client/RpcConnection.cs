@@ -46,6 +46,7 @@ internal sealed class RpcConnection : IRpcConnection
     // Whether bulk checksums were agreed at connect (both sides compute and verify them, or neither does).
     private bool _checksums = true;
 
+    /// <summary>The largest bulk the server accepts, as it said at connect (never more than the protocol's limit).</summary>
     public int MaxBulkLength { get; private set; }
 
     public bool IsHealthy => _fault is null;
@@ -196,6 +197,13 @@ internal sealed class RpcConnection : IRpcConnection
         Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
     {
         ThrowIfFaulted();
+        if (bulkOut.Length > MaxBulkLength || bulkIn.Length > MaxBulkLength)
+        {
+            // The sender splits bulk at TargetChannel.MaxBulkLength; more would make the server close the connection.
+            throw new LustreException(
+                $"{Target}: a bulk of {Math.Max(bulkOut.Length, bulkIn.Length)} bytes is over the server's limit of {MaxBulkLength}.", LustreErrno.EINVAL, isTransient: false);
+        }
+
         if (!_pool.TryTake(out var pending))
         {
             pending = new PendingRpc(this);

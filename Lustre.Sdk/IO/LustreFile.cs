@@ -12,7 +12,7 @@ namespace Lustre.IO;
 /// </summary>
 public sealed class LustreFile : IAsyncDisposable
 {
-    private readonly LustreClient _client;
+    private readonly FilesystemSession _session;
     private readonly HashSet<OstObject> _dirty = [];
     private readonly Lock _lock = new();
     private long _length;
@@ -20,9 +20,9 @@ public sealed class LustreFile : IAsyncDisposable
     private Exception? _failure;
     private bool _disposed;
 
-    internal LustreFile(LustreClient client, string path, InodeAttributes attributes, bool writable)
+    internal LustreFile(FilesystemSession session, string path, InodeAttributes attributes, bool writable)
     {
-        _client = client;
+        _session = session;
         CanWrite = writable;
         Path = path;
         Fid = attributes.Fid;
@@ -46,7 +46,7 @@ public sealed class LustreFile : IAsyncDisposable
     /// <summary>The size: as recorded at open, grown by this handle's writes, or as set by <see cref="SetLengthAsync"/>.</summary>
     public long Length => Interlocked.Read(ref _length);
 
-    internal LustreClient Client => _client;
+    internal FilesystemSession Session => _session;
 
     /// <summary>Reads up to <paramref name="buffer"/>.Length bytes at <paramref name="offset"/>; returns fewer only at end of file. Holes read as zeros.</summary>
     public ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default) =>
@@ -168,12 +168,12 @@ public sealed class LustreFile : IAsyncDisposable
         var now = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
         if (closing)
         {
-            await _client.CloseAsync(new CloseRequest(Fid, Writer: true, changed ? length : CloseRequest.NoSize, now), cancellationToken).ConfigureAwait(false);
+            await _session.CloseAsync(new CloseRequest(Fid, Writer: true, changed ? length : CloseRequest.NoSize, now), cancellationToken).ConfigureAwait(false);
             Interlocked.Exchange(ref _flushedLength, length);
         }
         else if (changed)
         {
-            await _client.SetAttributesAsync(new SetAttrRequest(Fid, SetAttrMask.SizeAtLeast | SetAttrMask.ModifyTime, length, 0, 0, 0, 0, now), Path, cancellationToken).ConfigureAwait(false);
+            await _session.SetAttributesAsync(new SetAttrRequest(Fid, SetAttrMask.SizeAtLeast | SetAttrMask.ModifyTime, length, 0, 0, 0, 0, now), Path, cancellationToken).ConfigureAwait(false);
             Interlocked.Exchange(ref _flushedLength, length);
         }
     }
@@ -191,7 +191,7 @@ public sealed class LustreFile : IAsyncDisposable
         }
 
         await StripedIo.PunchAsync(this, length, cancellationToken).ConfigureAwait(false);
-        var attributes = await _client.SetAttributesAsync(new SetAttrRequest(Fid, SetAttrMask.Size, length, 0, 0, 0, 0, 0), Path, cancellationToken).ConfigureAwait(false);
+        var attributes = await _session.SetAttributesAsync(new SetAttrRequest(Fid, SetAttrMask.Size, length, 0, 0, 0, 0, 0), Path, cancellationToken).ConfigureAwait(false);
         Interlocked.Exchange(ref _length, attributes.Size);
         Interlocked.Exchange(ref _flushedLength, attributes.Size);
     }
@@ -241,7 +241,7 @@ public sealed class LustreFile : IAsyncDisposable
     {
         try
         {
-            await _client.CloseAsync(new CloseRequest(Fid, Writer: true), CancellationToken.None).ConfigureAwait(false);
+            await _session.CloseAsync(new CloseRequest(Fid, Writer: true), CancellationToken.None).ConfigureAwait(false);
         }
         catch (IOException)
         {

@@ -39,7 +39,7 @@ public sealed class LustreStream : Stream
         _file = file;
         _canRead = (access & FileAccess.Read) != 0;
         _canWrite = (access & FileAccess.Write) != 0 && file.CanWrite;
-        var options = file.Client.Options;
+        var options = file.Session.Options;
         _dirtyBudget = options.DirtyBudget;
         var first = file.Layout.Components[0];
         var row = first.StripeSize * Math.Max(1, first.Objects.Count);
@@ -421,7 +421,7 @@ public sealed class LustreStream : Stream
     public override int Read(byte[] buffer, int offset, int count)
     {
         ValidateBufferArguments(buffer, offset, count);
-        return ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+        return Wait(ReadAsync(buffer.AsMemory(offset, count)));
     }
 
     /// <inheritdoc/>
@@ -430,7 +430,7 @@ public sealed class LustreStream : Stream
         var rented = ArrayPool<byte>.Shared.Rent(buffer.Length);
         try
         {
-            var read = ReadAsync(rented.AsMemory(0, buffer.Length)).AsTask().GetAwaiter().GetResult();
+            var read = Wait(ReadAsync(rented.AsMemory(0, buffer.Length)));
             rented.AsSpan(0, read).CopyTo(buffer);
             return read;
         }
@@ -451,7 +451,7 @@ public sealed class LustreStream : Stream
     public override void Write(byte[] buffer, int offset, int count)
     {
         ValidateBufferArguments(buffer, offset, count);
-        WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+        Wait(WriteAsync(buffer.AsMemory(offset, count)));
     }
 
     /// <inheritdoc/>
@@ -461,12 +461,28 @@ public sealed class LustreStream : Stream
         try
         {
             buffer.CopyTo(rented);
-            WriteAsync(rented.AsMemory(0, buffer.Length)).AsTask().GetAwaiter().GetResult();
+            Wait(WriteAsync(rented.AsMemory(0, buffer.Length)));
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(rented);
         }
+    }
+
+    /// <summary>
+    /// The synchronous methods block on the async path. Most calls complete at once (a read served from readahead, a
+    /// write copied into the write-behind buffer) and cost no task; only a call that waits for an RPC makes one.
+    /// </summary>
+    private static int Wait(ValueTask<int> pending) => pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
+
+    private static void Wait(ValueTask pending)
+    {
+        if (pending.IsCompletedSuccessfully)
+        {
+            return;
+        }
+
+        pending.AsTask().GetAwaiter().GetResult();
     }
 
     /// <inheritdoc/>

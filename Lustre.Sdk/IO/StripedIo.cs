@@ -73,44 +73,30 @@ internal static class StripedIo
     /// <summary>Sets every object to the size it has in a file of <paramref name="length"/> bytes.</summary>
     public static async Task PunchAsync(LustreFile file, long length, CancellationToken cancellationToken)
     {
-        var objects = new List<(OstObject Object, long Size)>();
-        foreach (var component in file.Layout.Components)
+        var objects = Objects(file.Layout);
+        var sizes = new long[objects.Length];
+        StripeMath.ObjectSizesForFileSize(file.Layout, length, sizes);
+        var tasks = new Task[objects.Length];
+        for (var i = 0; i < objects.Length; i++)
         {
-            for (var stripe = 0; stripe < component.Objects.Count; stripe++)
-            {
-                var size = StripeMath.ObjectSizeForFileSize(length, component.Start, component.End, component.StripeSize, component.StripeCount, stripe);
-                objects.Add((component.Objects[stripe], size));
-            }
-        }
-
-        var tasks = new Task[objects.Count];
-        for (var i = 0; i < objects.Count; i++)
-        {
-            var (obj, size) = objects[i];
-            tasks[i] = ObjectCallAsync(file, obj, Opcode.OstPunch, (w, o) => new OstPunchRequest(new ObjectRef(o.OstIndex, o.ObjectId), size).Write(w), $"truncate of {file.Path} to {length}", cancellationToken);
+            var size = sizes[i];
+            tasks[i] = ObjectCallAsync(file, objects[i], Opcode.OstPunch, (w, o) => new OstPunchRequest(new ObjectRef(o.OstIndex, o.ObjectId), size).Write(w), $"truncate of {file.Path} to {length}", cancellationToken);
         }
 
         await WhenAllOrFirstFailure(tasks).ConfigureAwait(false);
     }
 
     /// <summary>The file size implied by the objects' sizes on the OSTs (Lustre's glimpse), asked of all of them at once.</summary>
-    public static async Task<long> GlimpseAsync(LustreClient client, string path, FileLayout layout, CancellationToken cancellationToken)
+    public static async Task<long> GlimpseAsync(FilesystemSession session, string path, FileLayout layout, CancellationToken cancellationToken)
     {
-        var objects = new List<OstObject>();
-        foreach (var component in layout.Components)
+        var sizes = await Task.WhenAll(Objects(layout).Select(async obj =>
         {
-            objects.AddRange(component.Objects);
-        }
-
-        var sizes = await Task.WhenAll(objects.Select(async obj =>
-        {
-            var channel = client.Ost(obj.OstIndex);
             using var frame = new FrameBuffer();
             new ObjectRef(obj.OstIndex, obj.ObjectId).Write(frame.Body);
-            using var reply = await channel.Client.CallAsync(Opcode.OstGetAttr, frame, default, default, cancellationToken).ConfigureAwait(false);
+            using var reply = await session.Targets.CallAsync(TargetKind.Ost, obj.OstIndex, Opcode.OstGetAttr, frame, default, default, cancellationToken).ConfigureAwait(false);
             if (reply.Status != 0)
             {
-                throw new LustreServerException((LustreErrno)reply.Status, $"glimpse of {path}: object {obj}: {reply.ErrorMessage}", $"{client.FsName}-{channel.Name}");
+                throw new LustreServerException((LustreErrno)reply.Status, $"glimpse of {path}: object {obj}: {reply.ErrorMessage}", $"{session.FsName}-OST{obj.OstIndex:X4}");
             }
 
             var reader = reply.Reader;
@@ -119,17 +105,31 @@ internal static class StripedIo
         return StripeMath.FileSizeFromObjectSizes(layout, sizes);
     }
 
-    /// <summary>Pieces of at most one bulk RPC, each inside one stripe unit of one object.</summary>
+    /// <summary>Every object of a layout, in layout order (the order <see cref="StripeMath"/>'s per-object sizes use).</summary>
+    private static OstObject[] Objects(FileLayout layout)
+    {
+        var objects = new List<OstObject>();
+        foreach (var component in layout.Components)
+        {
+            objects.AddRange(component.Objects);
+        }
+
+        return [.. objects];
+    }
+
+    /// <summary>Pieces of at most one bulk RPC to their OST, each inside one stripe unit of one object.</summary>
     private static List<StripeExtent> Split(LustreFile file, long offset, long length)
     {
         // Mapping is synchronous, so a per-thread scratch list is safe and saves an allocation per call.
         var extents = t_extents ??= new List<StripeExtent>(16);
         extents.Clear();
         StripeMath.MapRange(file.Layout, offset, length, extents);
-        var maxBulk = file.Client.Options.MaxBulkSize;
+        var targets = file.Session.Targets;
         var pieces = new List<StripeExtent>(extents.Count);
         foreach (var extent in extents)
         {
+            // Capped per OST at what its server accepts (it said so at connect).
+            var maxBulk = targets.OstMaxBulkLength(extent.Object.OstIndex);
             for (long done = 0; done < extent.Length; done += maxBulk)
             {
                 var size = Math.Min(maxBulk, extent.Length - done);
@@ -143,16 +143,14 @@ internal static class StripedIo
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask ReadPieceAsync(LustreFile file, StripeExtent piece, Memory<byte> destination, bool verifiedByCaller, CancellationToken cancellationToken)
     {
-        var channel = file.Client.Ost(piece.Object.OstIndex);
-        var allowance = channel.AllowanceFor(piece.Length);
-        await allowance.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var ost = piece.Object.OstIndex;
         try
         {
             using var frame = new FrameBuffer { Flags = verifiedByCaller ? FrameFlags.EndToEndVerified : FrameFlags.None };
-            new OstReadRequest(new ObjectRef(piece.Object.OstIndex, piece.Object.ObjectId), piece.ObjectOffset, destination.Length).Write(frame.Body);
-            using var reply = await channel.Client.CallAsync(Opcode.OstRead, frame, default, destination, cancellationToken).ConfigureAwait(false);
-            ThrowOnError(reply, channel, "read", file, piece);
-            LustreDiagnostics.IoBytes.Add(reply.BulkLength, new("lustre.direction", "read"), new("lustre.target", channel.Name));
+            new OstReadRequest(new ObjectRef(ost, piece.Object.ObjectId), piece.ObjectOffset, destination.Length).Write(frame.Body);
+            using var reply = await file.Session.Targets.CallAsync(TargetKind.Ost, ost, Opcode.OstRead, frame, default, destination, cancellationToken).ConfigureAwait(false);
+            ThrowOnError(reply, "read", file, piece);
+            LustreDiagnostics.IoBytes.Add(reply.BulkLength, new("lustre.direction", "read"), new("lustre.target", file.Session.Targets.Ost(ost).Name));
             if (reply.BulkLength < destination.Length)
             {
                 // Past the object's end or in a hole: the file reads zeros there.
@@ -161,64 +159,56 @@ internal static class StripedIo
         }
         catch (LustreException ex) when (ex is not LustreServerException)
         {
-            throw Wrap(ex, channel, "read", file, piece);
-        }
-        finally
-        {
-            allowance.Release();
+            throw Wrap(ex, "read", file, piece);
         }
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask WritePieceAsync(LustreFile file, StripeExtent piece, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        var channel = file.Client.Ost(piece.Object.OstIndex);
-        var allowance = channel.AllowanceFor(piece.Length);
-        await allowance.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var ost = piece.Object.OstIndex;
         try
         {
             using var frame = new FrameBuffer();
-            new OstWriteRequest(new ObjectRef(piece.Object.OstIndex, piece.Object.ObjectId), piece.ObjectOffset).Write(frame.Body);
-            using var reply = await channel.Client.CallAsync(Opcode.OstWrite, frame, data, default, cancellationToken).ConfigureAwait(false);
-            ThrowOnError(reply, channel, "write", file, piece);
-            LustreDiagnostics.IoBytes.Add(data.Length, new("lustre.direction", "write"), new("lustre.target", channel.Name));
+            new OstWriteRequest(new ObjectRef(ost, piece.Object.ObjectId), piece.ObjectOffset).Write(frame.Body);
+            using var reply = await file.Session.Targets.CallAsync(TargetKind.Ost, ost, Opcode.OstWrite, frame, data, default, cancellationToken).ConfigureAwait(false);
+            ThrowOnError(reply, "write", file, piece);
+            LustreDiagnostics.IoBytes.Add(data.Length, new("lustre.direction", "write"), new("lustre.target", file.Session.Targets.Ost(ost).Name));
         }
         catch (LustreException ex) when (ex is not LustreServerException)
         {
-            throw Wrap(ex, channel, "write", file, piece);
-        }
-        finally
-        {
-            allowance.Release();
+            throw Wrap(ex, "write", file, piece);
         }
     }
 
     private static async Task ObjectCallAsync(
         LustreFile file, OstObject obj, Opcode opcode, Action<BodyWriter, OstObject> body, string what, CancellationToken cancellationToken)
     {
-        var channel = file.Client.Ost(obj.OstIndex);
         using var frame = new FrameBuffer();
         body(frame.Body, obj);
-        using var reply = await channel.Client.CallAsync(opcode, frame, default, default, cancellationToken).ConfigureAwait(false);
+        using var reply = await file.Session.Targets.CallAsync(TargetKind.Ost, obj.OstIndex, opcode, frame, default, default, cancellationToken).ConfigureAwait(false);
         if (reply.Status != 0)
         {
-            throw new LustreServerException((LustreErrno)reply.Status, $"{what}: object {obj}: {reply.ErrorMessage}", $"{file.Client.FsName}-{channel.Name}");
+            throw new LustreServerException((LustreErrno)reply.Status, $"{what}: object {obj}: {reply.ErrorMessage}", OstName(file, obj.OstIndex));
         }
     }
 
-    private static void ThrowOnError(in RpcReply reply, OstChannel channel, string operation, LustreFile file, StripeExtent piece)
+    private static void ThrowOnError(in RpcReply reply, string operation, LustreFile file, StripeExtent piece)
     {
         if (reply.Status != 0)
         {
             throw new LustreServerException(
                 (LustreErrno)reply.Status,
                 $"{operation} of {piece.Length} bytes at offset {piece.FileOffset} of {file.Path} (object {piece.Object}): {reply.ErrorMessage}",
-                $"{file.Client.FsName}-{channel.Name}");
+                OstName(file, piece.Object.OstIndex));
         }
     }
 
-    private static LustreException Wrap(LustreException inner, OstChannel channel, string operation, LustreFile file, StripeExtent piece) =>
-        new($"{file.Client.FsName}-{channel.Name}: {operation} of {piece.Length} bytes at offset {piece.FileOffset} of {file.Path} failed: {inner.Message}", inner.Errno, inner.IsTransient, inner);
+    private static LustreException Wrap(LustreException inner, string operation, LustreFile file, StripeExtent piece) =>
+        new($"{OstName(file, piece.Object.OstIndex)}: {operation} of {piece.Length} bytes at offset {piece.FileOffset} of {file.Path} failed: {inner.Message}", inner.Errno, inner.IsTransient, inner);
+
+    /// <summary>An OST as messages name it ("lustre-OST0002"), for error paths only.</summary>
+    private static string OstName(LustreFile file, int index) => $"{file.Session.FsName}-OST{index:X4}";
 
     /// <summary>Waits for all; throws the first failure (not an AggregateException) once every piece has finished.</summary>
     private static async Task WhenAllOrFirstFailure(Task[] tasks)

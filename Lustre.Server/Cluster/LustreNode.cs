@@ -97,7 +97,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
             services.Add(Oss);
         }
 
-        TargetDirectory? directory = null;
+        TargetTable? directory = null;
         if (options.RunMds)
         {
             Mdt = new MdtStore(Path.Combine(options.DataDirectory, "mdt0000"));
@@ -117,7 +117,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
             services.Add(mdsHolder);
             _server.Start();
             var mgs = options.Mgs ?? Advertised();
-            directory = new TargetDirectory([mgs], ServerClientSettings(loggers, "mds"), connectionsPerServer: 1);
+            directory = new TargetTable([mgs], ServerClientSettings(loggers, "mds"), connectionsPerServer: 1);
             _asyncResources.Add(directory);
             Placement = new OstPlacement(directory, Mdt!, new OstAllocator(new Random()), _logger);
             var ns = new MdtNamespace(Mdt!, Placement);
@@ -132,7 +132,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
         }
 
         var advertised = Advertised();
-        var registrar = directory ?? new TargetDirectory([options.Mgs ?? advertised], ServerClientSettings(loggers, "oss"), connectionsPerServer: 1);
+        var registrar = directory ?? new TargetTable([options.Mgs ?? advertised], ServerClientSettings(loggers, "oss"), connectionsPerServer: 1);
         if (!ReferenceEquals(registrar, directory))
         {
             _asyncResources.Add(registrar);

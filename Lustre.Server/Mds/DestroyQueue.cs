@@ -11,9 +11,9 @@ namespace Lustre.Server.Mds;
 internal sealed class DestroyQueue
 {
     private readonly MdtNamespace _namespace;
-    private readonly TargetDirectory _targets;
+    private readonly TargetTable _targets;
 
-    public DestroyQueue(MdtNamespace ns, TargetDirectory targets)
+    public DestroyQueue(MdtNamespace ns, TargetTable targets)
     {
         _namespace = ns;
         _targets = targets;
@@ -78,7 +78,7 @@ internal sealed class DestroyQueue
                 new ObjectRef(ost, objectId).Write(frame.Body);
 
                 // Through the MGS config: an OSS restarted on another port is found at its new address.
-                using var reply = await new TargetCaller(_targets, TargetKind.Ost, ost).CallAsync(Opcode.OstDestroy, frame, default, default, ct).ConfigureAwait(false);
+                using var reply = await _targets.CallAsync(TargetKind.Ost, ost, Opcode.OstDestroy, frame, default, default, ct).ConfigureAwait(false);
                 if (reply.Status == 0 || reply.Status == (int)LustreErrno.ENOENT)
                 {
                     lock (gate)

@@ -13,13 +13,13 @@ namespace Lustre.Server.Mds;
 /// </summary>
 internal sealed partial class OstPlacement : IOstPlacement
 {
-    private readonly TargetDirectory _targets;
+    private readonly TargetTable _targets;
     private readonly MdtStore _store;
     private readonly OstAllocator _allocator;
     private readonly ILogger _logger;
     private volatile IReadOnlyList<OstUsage> _usage = [];
 
-    public OstPlacement(TargetDirectory targets, MdtStore store, OstAllocator allocator, ILogger logger)
+    public OstPlacement(TargetTable targets, MdtStore store, OstAllocator allocator, ILogger logger)
     {
         _targets = targets;
         _store = store;
@@ -90,8 +90,8 @@ internal sealed partial class OstPlacement : IOstPlacement
                 timeout.CancelAfter(TimeSpan.FromSeconds(5));
                 using var frame = new FrameBuffer();
                 new OstIndexRequest(target.Index).Write(frame.Body);
-                using var reply = await _targets.Ost(target.Index).CallAsync(Opcode.OstStatFs, frame, default, default, timeout.Token).ConfigureAwait(false);
-                TargetDirectory.ThrowIfError(reply, $"OST{target.Index:X4}");
+                using var reply = await _targets.CallAsync(TargetKind.Ost, target.Index, Opcode.OstStatFs, frame, default, default, timeout.Token).ConfigureAwait(false);
+                TargetTable.ThrowIfError(reply, $"OST{target.Index:X4}");
                 var reader = reply.Reader;
                 var statfs = StatFsReply.Read(ref reader);
                 usage.Add(new OstUsage(target.Index, target.Active, statfs.TotalBytes, statfs.AvailableBytes));

@@ -169,7 +169,7 @@ static async Task<int> TokensAsync(LustreClient client, Dictionary<string, strin
     // The layout numpy's tofile gives a uint16 array: little-endian, no header.
     var root = options.GetValueOrDefault("path", "/tokens-" + Guid.NewGuid().ToString("N")[..8]);
     await client.CreateDirectoryAsync(root);
-    await using (var file = await client.OpenFileAsync($"{root}/fortunes.bin", FileMode.CreateNew, Lustre.Layouts.FileLayout.Raid0(1 << 20, stripeCount: -1)))
+    await using (var file = await client.OpenFileAsync($"{root}/fortunes.bin", FileMode.CreateNew, layout: Lustre.Layouts.FileLayout.Raid0(1 << 20, stripeCount: -1)))
     {
         await file.WriteAtAsync(0, MemoryMarshal.AsBytes(tokens.AsSpan()).ToArray());
     }

@@ -15,7 +15,7 @@ await client.CreateDirectoryAsync("/demo");
 var layout = FileLayout.Raid0(stripeSize: 1 << 20, stripeCount: -1);
 var data = RandomNumberGenerator.GetBytes(256 << 20);
 var timer = Stopwatch.StartNew();
-await using (var file = await client.OpenFileAsync("/demo/data.bin", FileMode.CreateNew, layout))
+await using (var file = await client.OpenFileAsync("/demo/data.bin", FileMode.CreateNew, layout: layout))
 {
     await file.WriteAtAsync(0, data);
     await file.FlushAsync();

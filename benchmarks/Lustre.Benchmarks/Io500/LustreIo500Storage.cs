@@ -29,13 +29,13 @@ internal sealed class LustreIo500Storage(LustreClient client, string root, long 
     public async ValueTask CreateWithDataAsync(string path, ReadOnlyMemory<byte> data)
     {
         // Dispose flushes: the object is fsynced on its OST and the size recorded on the MDS with the close.
-        await using var file = await client.OpenFileAsync(Full(path), FileMode.CreateNew, layout: null, FileAccess.Write);
+        await using var file = await client.OpenFileAsync(Full(path), FileMode.CreateNew, FileAccess.Write);
         await file.WriteAtAsync(0, data);
     }
 
     public async ValueTask<int> ReadSmallAsync(string path, Memory<byte> buffer)
     {
-        await using var file = await client.OpenFileAsync(Full(path), FileMode.Open, layout: null, FileAccess.Read);
+        await using var file = await client.OpenFileAsync(Full(path), FileMode.Open, FileAccess.Read);
         return await file.ReadAtAsync(0, buffer);
     }
 

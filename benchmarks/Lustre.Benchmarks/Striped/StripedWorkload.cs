@@ -22,7 +22,7 @@ internal sealed class StripedWorkload(LustreClient client, TestPattern pattern, 
 
         var layout = FileLayout.Raid0(settings.StripeSize, stripeCount: -1);
         var meter = new PhaseMeter();
-        await using var file = await client.OpenFileAsync(path, FileMode.CreateNew, layout);
+        await using var file = await client.OpenFileAsync(path, FileMode.CreateNew, layout: layout);
         var inFlight = new Queue<(Task Call, byte[] Buffer)>();
         var next = 0;
         for (long offset = 0; offset < settings.Size; offset += settings.ChunkSize)
@@ -145,8 +145,8 @@ internal sealed class StripedWorkload(LustreClient client, TestPattern pattern, 
     }
 
     /// <summary>
-    /// The same random 4 KiB reads sent as bare OstRead RPCs through the client's RPC engine (no LustreFile, no striping
-    /// layer, no per-OST bound): splits the cost of a small read between the I/O layer and the engine plus the server.
+    /// The same random 4 KiB reads sent as bare OstRead RPCs through the client's target layer (no LustreFile, no striping
+    /// layer): splits the cost of a small read between the I/O layer and the engine plus the server.
     /// </summary>
     public async Task<(PhaseResult Result, long Mismatches)> RawRpcReadAsync(string path)
     {
@@ -159,10 +159,9 @@ internal sealed class StripedWorkload(LustreClient client, TestPattern pattern, 
                 var unit = offset / component.StripeSize;
                 var obj = component.Objects[(int)(unit % component.StripeCount)];
                 var objectOffset = (unit / component.StripeCount * component.StripeSize) + (offset % component.StripeSize);
-                var channel = client.Ost(obj.OstIndex);
                 using var frame = new FrameBuffer();
                 new OstReadRequest(new ObjectRef(obj.OstIndex, obj.ObjectId), objectOffset, buffer.Length).Write(frame.Body);
-                using var reply = await channel.Client.CallAsync(Opcode.OstRead, frame, default, buffer, default);
+                using var reply = await client.Session.Targets.CallAsync(TargetKind.Ost, obj.OstIndex, Opcode.OstRead, frame, default, buffer, default);
                 return reply.Status == 0 && reply.BulkLength == buffer.Length;
             });
     }

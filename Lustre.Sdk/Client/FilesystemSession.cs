@@ -1,0 +1,150 @@
+using Lustre.Diagnostics;
+using Lustre.Layouts;
+using Lustre.Protocol;
+using Lustre.Protocol.Messages;
+using Microsoft.Extensions.Logging;
+
+namespace Lustre.Client;
+
+/// <summary>
+/// What a <see cref="LustreClient"/> shares with the files and streams it opens: the filesystem's name, the options,
+/// the <see cref="TargetTable"/>, and the metadata call with its error mapping. Files depend on this, not on the
+/// public client, so the IO layer sits on top of the target layer.
+/// </summary>
+internal sealed class FilesystemSession : IAsyncDisposable
+{
+    private readonly SemaphoreSlim _connectLock = new(1, 1);
+
+    public FilesystemSession(LustreAddress address, LustreClientOptions options, ILogger logger)
+    {
+        FsName = address.FsName;
+        Options = options;
+        Logger = logger;
+        var settings = new RpcConnectionSettings(
+            "client-" + Guid.NewGuid().ToString("N"),
+            new XidGenerator(),
+            options.ConnectTimeout,
+            options.RequestTimeout,
+            options.SharedSecret,
+            logger,
+            options.BulkChecksums);
+        Targets = new TargetTable(address.Mgs, settings, options.ConnectionsPerServer, options.MaxAttempts, options.MaxRpcsInFlightPerOst, options.MaxBulkSize);
+    }
+
+    public string FsName { get; }
+
+    public LustreClientOptions Options { get; }
+
+    public ILogger Logger { get; }
+
+    public TargetTable Targets { get; }
+
+    /// <summary>Fetches the configuration from the MGS when it has not been fetched yet.</summary>
+    public async ValueTask EnsureConnectedAsync(CancellationToken cancellationToken)
+    {
+        if (Targets.HasConfig)
+        {
+            return;
+        }
+
+        await _connectLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!Targets.HasConfig)
+            {
+                var config = await Targets.RefreshAsync(cancellationToken).ConfigureAwait(false);
+                if (!string.Equals(config.FsName, FsName, StringComparison.Ordinal))
+                {
+                    throw new LustreException($"The MGS serves filesystem '{config.FsName}', not '{FsName}'.", LustreErrno.ENOENT, isTransient: false);
+                }
+
+                ClientLog.Configured(Logger, config.FsName, config.Targets.Count, config.Generation);
+            }
+        }
+        finally
+        {
+            _connectLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Re-reads the configuration when a layout names an OST this client has not heard of: an OSS that joined the
+    /// running cluster after this client fetched its configuration. Clients never need a restart to see new targets.
+    /// </summary>
+    public async ValueTask EnsureOstsKnownAsync(FileLayout layout, CancellationToken cancellationToken)
+    {
+        foreach (var component in layout.Components)
+        {
+            foreach (var obj in component.Objects)
+            {
+                if (!IsKnownOst(obj.OstIndex))
+                {
+                    var config = await Targets.RefreshAsync(cancellationToken).ConfigureAwait(false);
+                    ClientLog.Configured(Logger, config.FsName, config.Targets.Count, config.Generation);
+                    return;
+                }
+            }
+        }
+    }
+
+    private bool IsKnownOst(int index)
+    {
+        foreach (var target in Targets.Config.Targets)
+        {
+            if (target.Kind == TargetKind.Ost && target.Index == index)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Sends one metadata request and returns the successful reply (throws on an error status).</summary>
+    public async ValueTask<RpcReply> CallMdsAsync(Opcode opcode, FrameBuffer frame, string? path, CancellationToken cancellationToken)
+    {
+        using var activity = path is null ? null : LustreDiagnostics.StartOperation(LustreDiagnostics.ActivityName(opcode), path);
+        await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
+        var reply = await Targets.CallAsync(TargetKind.Mdt, 0, opcode, frame, default, default, cancellationToken).ConfigureAwait(false);
+        if (reply.Status != 0)
+        {
+            var status = (LustreErrno)reply.Status;
+            var message = reply.ErrorMessage;
+            reply.Dispose();
+            throw status switch
+            {
+                LustreErrno.ENOENT when path is not null => new FileNotFoundException($"{path}: No such file or directory ({message})", path),
+                _ => ErrorMapping.FromStatus(status, message, $"{FsName}-MDT0000"),
+            };
+        }
+
+        return reply;
+    }
+
+    public async Task<InodeAttributes> CallForAttributesAsync(Opcode opcode, FrameBuffer frame, string path, CancellationToken cancellationToken)
+    {
+        using var reply = await CallMdsAsync(opcode, frame, path, cancellationToken).ConfigureAwait(false);
+        var reader = reply.Reader;
+        return InodeAttributes.Read(ref reader);
+    }
+
+    public async Task CloseAsync(CloseRequest request, CancellationToken cancellationToken)
+    {
+        using var frame = new FrameBuffer();
+        request.Write(frame.Body);
+        using var reply = await CallMdsAsync(Opcode.MdsClose, frame, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<InodeAttributes> SetAttributesAsync(SetAttrRequest request, string path, CancellationToken cancellationToken)
+    {
+        using var frame = new FrameBuffer();
+        request.Write(frame.Body);
+        return await CallForAttributesAsync(Opcode.MdsSetAttr, frame, path, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Targets.DisposeAsync().ConfigureAwait(false);
+        _connectLock.Dispose();
+    }
+}

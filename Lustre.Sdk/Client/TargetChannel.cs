@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Lustre.Diagnostics;
+using Lustre.Protocol;
+
+namespace Lustre.Client;
+
+/// <summary>
+/// The client's way to one target (the MDT, one OST, one MGS address) at one address: the connections of the server
+/// there and the bound on bulk RPCs in flight to the target (Lustre's <c>max_rpcs_in_flight</c>). A
+/// <see cref="TargetTable"/> replaces the channel of a target that moved with a new one; the old one is disposed
+/// when its last call has finished. Sends one attempt of a request; whether to send again is the
+/// <see cref="RetryPolicy"/>'s call.
+/// </summary>
+internal sealed class TargetChannel
+{
+    /// <summary>Largest bulk that counts as small I/O.</summary>
+    public const int SmallIoLimit = 64 * 1024;
+
+    private readonly ServerConnections _server;
+    private readonly SemaphoreSlim? _inFlight;
+    private readonly SemaphoreSlim? _smallInFlight;
+    private readonly int _maxBulkSize;
+    private readonly Action<TargetChannel>? _idle;
+    private readonly Func<IRpcConnection, IRpcConnection>? _wrap;
+
+    // The owner's reference plus one per call in progress; the channel is disposed when it reaches zero.
+    private int _leases = 1;
+
+    /// <param name="name">The target as it appears in messages ("OST0002").</param>
+    /// <param name="server">The connections to the target's server; the channel holds one reference to them.</param>
+    /// <param name="maxRpcsInFlight">Bulk RPCs in flight to this target; 0 for no bound.</param>
+    /// <param name="maxBulkSize">The client's own largest bulk (<see cref="LustreClientOptions.MaxBulkSize"/>).</param>
+    /// <param name="idle">Called once when the channel is retired and its last call has finished.</param>
+    /// <param name="wrap">Tests replace the connection a call goes over here, to inject faults.</param>
+    public TargetChannel(string name, ServerConnections server, int maxRpcsInFlight, int maxBulkSize, Action<TargetChannel>? idle, Func<IRpcConnection, IRpcConnection>? wrap = null)
+    {
+        Name = name;
+        _server = server;
+        _maxBulkSize = maxBulkSize;
+        _idle = idle;
+        _wrap = wrap;
+        if (maxRpcsInFlight > 0)
+        {
+            _inFlight = new SemaphoreSlim(maxRpcsInFlight, maxRpcsInFlight);
+
+            // Small I/O has its own, wider allowance: many concurrent 4 KiB readers should not queue behind the bulk
+            // window, and their RPCs cost the server little memory.
+            _smallInFlight = new SemaphoreSlim(maxRpcsInFlight * 4, maxRpcsInFlight * 4);
+        }
+    }
+
+    public string Name { get; }
+
+    public ServerConnections Server => _server;
+
+    /// <summary>
+    /// The largest bulk one RPC to this target may carry: the client's <see cref="LustreClientOptions.MaxBulkSize"/>,
+    /// capped at what the server said it accepts at connect once a connection has been made.
+    /// </summary>
+    public int MaxBulkLength => _server.MaxBulkLength is > 0 and var advertised ? Math.Min(advertised, _maxBulkSize) : _maxBulkSize;
+
+    /// <summary>Takes a lease for one call; false when the channel has been retired and has already gone idle.</summary>
+    public bool TryEnter()
+    {
+        var leases = Volatile.Read(ref _leases);
+        while (leases > 0)
+        {
+            var seen = Interlocked.CompareExchange(ref _leases, leases + 1, leases);
+            if (seen == leases)
+            {
+                return true;
+            }
+
+            leases = seen;
+        }
+
+        return false;
+    }
+
+    /// <summary>Returns a lease from <see cref="TryEnter"/>, or the owner's reference (retirement).</summary>
+    public void Exit()
+    {
+        if (Interlocked.Decrement(ref _leases) == 0)
+        {
+            _inFlight?.Dispose();
+            _smallInFlight?.Dispose();
+            _idle?.Invoke(this);
+        }
+    }
+
+    /// <summary>
+    /// One attempt: waits for the target's allowance (bulk RPCs only), takes a connection and sends. The caller holds
+    /// a lease. A transport failure throws a transient <see cref="LustreException"/>; a server status comes back in the reply.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<RpcReply> CallOnceAsync(
+        Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
+    {
+        var bulk = bulkOut.Length + bulkIn.Length;
+        var allowance = bulk == 0 ? null : bulk <= SmallIoLimit ? _smallInFlight : _inFlight;
+        if (allowance is not null)
+        {
+            await allowance.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        var tags = new TagList { { "lustre.operation", LustreDiagnostics.OperationName(opcode) }, { "lustre.target", _server.Address } };
+        LustreDiagnostics.RpcsInFlight.Add(1, tags);
+        try
+        {
+            var connection = await _server.GetAsync(cancellationToken).ConfigureAwait(false);
+            if (_wrap is not null)
+            {
+                connection = _wrap(connection);
+            }
+
+            return await connection.CallAsync(opcode, frame, bulkOut, bulkIn, xid, resend, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            LustreDiagnostics.RpcsInFlight.Add(-1, tags);
+            LustreDiagnostics.RpcDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
+            allowance?.Release();
+        }
+    }
+}
