@@ -43,7 +43,7 @@ internal sealed class CliSession : IAsyncDisposable
     {
         try
         {
-            await Client.EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
+            await Client.Session.EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (UnauthorizedAccessException ex)
         {

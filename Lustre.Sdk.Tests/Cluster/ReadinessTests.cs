@@ -39,7 +39,7 @@ public sealed class ReadinessTests : IDisposable
             await using var client = new LustreClient(address);
             for (var i = 0; i < 4; i++)
             {
-                await using var file = await client.OpenFileAsync($"/f{i}", FileMode.CreateNew, FileLayout.Raid0(1 << 20, -1));
+                await using var file = await client.OpenFileAsync($"/f{i}", FileMode.CreateNew, FileAccess.ReadWrite, FileLayout.Raid0(1 << 20, -1));
                 await file.WriteAtAsync(0, new byte[16]);
                 await file.FlushAsync();
             }

@@ -102,7 +102,7 @@ public sealed class ServerDiagnosticsTests
         {
             Assert.NotNull(root);
             traceId = root.TraceId;
-            await using var file = await client.OpenFileAsync("/traced", FileMode.CreateNew, FileLayout.Raid0(StripeSize, 2));
+            await using var file = await client.OpenFileAsync("/traced", FileMode.CreateNew, FileAccess.ReadWrite, FileLayout.Raid0(StripeSize, 2));
             await file.WriteAtAsync(0, data);
             await file.FlushAsync();
             var back = new byte[data.Length];
