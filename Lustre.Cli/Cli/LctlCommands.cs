@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Lustre.Protocol;
 
 namespace Lustre.Cli;
 
@@ -35,7 +36,7 @@ internal static class LctlCommands
                 return session.Fail(text, ex);
             }
 
-            session.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{session.Client.FsName}-OST{index:X4}: {(active ? "active" : "inactive")}"));
+            session.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{TargetNames.Ost(session.Client.FsName, index)}: {(active ? "active" : "inactive")}"));
             return 0;
         });
     }
@@ -57,7 +58,7 @@ internal static class LctlCommands
                 return session.Fail(backup, ex);
             }
 
-            session.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{session.Client.FsName}-MDT0000: backup at commit {commit} in {path} (on the MDS host)"));
+            session.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{TargetNames.Mdt(session.Client.FsName)}: backup at commit {commit} in {path} (on the MDS host)"));
             return 0;
         });
     }

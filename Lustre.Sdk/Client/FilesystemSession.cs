@@ -114,7 +114,7 @@ internal sealed class FilesystemSession : IAsyncDisposable
             throw status switch
             {
                 LustreErrno.ENOENT when path is not null => new FileNotFoundException($"{path}: No such file or directory ({message})", path),
-                _ => ErrorMapping.FromStatus(status, message, $"{FsName}-MDT0000"),
+                _ => ErrorMapping.FromStatus(status, message, TargetNames.Mdt(FsName)),
             };
         }
 

@@ -288,7 +288,7 @@ public class LustreClient : IAsyncDisposable
             using var reply = await Session.CallMdsAsync(Opcode.MdsStatFs, frame, null, cancellationToken).ConfigureAwait(false);
             var reader = reply.Reader;
             var mdt = StatFsReply.Read(ref reader);
-            rows.Add(new LustreTargetUsage($"{FsName}-MDT0000", true, 0, true, mdt.TotalBytes, mdt.UsedBytes, mdt.AvailableBytes, mdt.Objects));
+            rows.Add(new LustreTargetUsage(TargetNames.Mdt(FsName), true, 0, true, mdt.TotalBytes, mdt.UsedBytes, mdt.AvailableBytes, mdt.Objects));
         }
 
         var osts = config.Targets.Where(t => t.Kind == TargetKind.Ost).ToList();
@@ -299,14 +299,14 @@ public class LustreClient : IAsyncDisposable
                 using var frame = new FrameBuffer();
                 new OstIndexRequest(target.Index).Write(frame.Body);
                 using var reply = await Targets.CallAsync(TargetKind.Ost, target.Index, Opcode.OstStatFs, frame, default, default, cancellationToken).ConfigureAwait(false);
-                TargetTable.ThrowIfError(reply, $"{FsName}-OST{target.Index:X4}");
+                TargetTable.ThrowIfError(reply, TargetNames.Ost(FsName, target.Index));
                 var reader = reply.Reader;
                 var statfs = StatFsReply.Read(ref reader);
-                return new LustreTargetUsage($"{FsName}-OST{target.Index:X4}", false, target.Index, target.Active, statfs.TotalBytes, statfs.UsedBytes, statfs.AvailableBytes, statfs.Objects);
+                return new LustreTargetUsage(TargetNames.Ost(FsName, target.Index), false, target.Index, target.Active, statfs.TotalBytes, statfs.UsedBytes, statfs.AvailableBytes, statfs.Objects);
             }
             catch (LustreException) when (!cancellationToken.IsCancellationRequested)
             {
-                return new LustreTargetUsage($"{FsName}-OST{target.Index:X4}", false, target.Index, false, 0, 0, 0, 0);
+                return new LustreTargetUsage(TargetNames.Ost(FsName, target.Index), false, target.Index, false, 0, 0, 0, 0);
             }
         })).ConfigureAwait(false);
         rows.AddRange(usage);

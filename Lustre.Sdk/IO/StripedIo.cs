@@ -96,7 +96,7 @@ internal static class StripedIo
             using var reply = await session.Targets.CallAsync(TargetKind.Ost, obj.OstIndex, Opcode.OstGetAttr, frame, default, default, cancellationToken).ConfigureAwait(false);
             if (reply.Status != 0)
             {
-                throw new LustreServerException((LustreErrno)reply.Status, $"glimpse of {path}: object {obj}: {reply.ErrorMessage}", $"{session.FsName}-OST{obj.OstIndex:X4}");
+                throw new LustreServerException((LustreErrno)reply.Status, $"glimpse of {path}: object {obj}: {reply.ErrorMessage}", TargetNames.Ost(session.FsName, obj.OstIndex));
             }
 
             var reader = reply.Reader;
@@ -208,7 +208,7 @@ internal static class StripedIo
         new($"{OstName(file, piece.Object.OstIndex)}: {operation} of {piece.Length} bytes at offset {piece.FileOffset} of {file.Path} failed: {inner.Message}", inner.Errno, inner.IsTransient, inner);
 
     /// <summary>An OST as messages name it ("lustre-OST0002"), for error paths only.</summary>
-    private static string OstName(LustreFile file, int index) => $"{file.Session.FsName}-OST{index:X4}";
+    private static string OstName(LustreFile file, int index) => TargetNames.Ost(file.Session.FsName, index);
 
     /// <summary>Waits for all; throws the first failure (not an AggregateException) once every piece has finished.</summary>
     private static async Task WhenAllOrFirstFailure(Task[] tasks)

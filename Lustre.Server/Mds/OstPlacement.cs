@@ -91,7 +91,7 @@ internal sealed partial class OstPlacement : IOstPlacement
                 using var frame = new FrameBuffer();
                 new OstIndexRequest(target.Index).Write(frame.Body);
                 using var reply = await _targets.CallAsync(TargetKind.Ost, target.Index, Opcode.OstStatFs, frame, default, default, timeout.Token).ConfigureAwait(false);
-                TargetTable.ThrowIfError(reply, $"OST{target.Index:X4}");
+                TargetTable.ThrowIfError(reply, TargetNames.Ost(target.Index));
                 var reader = reply.Reader;
                 var statfs = StatFsReply.Read(ref reader);
                 usage.Add(new OstUsage(target.Index, target.Active, statfs.TotalBytes, statfs.AvailableBytes));

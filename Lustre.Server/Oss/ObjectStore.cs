@@ -42,7 +42,7 @@ internal sealed class ObjectStore : IDisposable
         }
 
         Index = index;
-        Name = $"OST{index:X4}";
+        Name = TargetNames.Ost(index);
         Root = root;
         _capacity = capacityBytes;
         _directReads = directReads;
@@ -81,7 +81,6 @@ internal sealed class ObjectStore : IDisposable
     internal const int CachedReadLimit = 64 * 1024;
 
     /// <summary>Lustre's target name, e.g. lustre-OST0003.</summary>
-    public static string TargetName(string fsName, int index) => $"{fsName}-OST{index:X4}";
 
     private string PathOf(ulong objectId) => Path.Combine(_objectsRoot, (objectId & 0xFF).ToString("x2", System.Globalization.CultureInfo.InvariantCulture), objectId.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
 
@@ -199,7 +198,7 @@ internal sealed class ObjectStore : IDisposable
         }
         catch (IOException ex) when (IsNoSpace(ex))
         {
-            throw new RpcStatusException(LustreErrno.ENOSPC, $"OST{Index:X4} is full: no space for {data.Length} bytes of object {objectId:x}");
+            throw new RpcStatusException(LustreErrno.ENOSPC, $"{Name} is full: no space for {data.Length} bytes of object {objectId:x}");
         }
     }
 
@@ -217,7 +216,7 @@ internal sealed class ObjectStore : IDisposable
 
             if (_usedBytes + growth > _capacity)
             {
-                throw new RpcStatusException(LustreErrno.ENOSPC, $"OST{Index:X4} is full: {growth} more bytes for object {objectId:x} do not fit in its {_capacity} byte quota ({_usedBytes} used)");
+                throw new RpcStatusException(LustreErrno.ENOSPC, $"{Name} is full: {growth} more bytes for object {objectId:x} do not fit in its {_capacity} byte quota ({_usedBytes} used)");
             }
 
             _usedBytes += growth;
@@ -267,7 +266,7 @@ internal sealed class ObjectStore : IDisposable
             var before = AccountedSize(lease.Handle, objectId);
             if (size > before && _usedBytes + size - before > _capacity)
             {
-                throw new RpcStatusException(LustreErrno.ENOSPC, $"OST{Index:X4} is full: cannot extend object {objectId:x} to {size} bytes within its {_capacity} byte quota");
+                throw new RpcStatusException(LustreErrno.ENOSPC, $"{Name} is full: cannot extend object {objectId:x} to {size} bytes within its {_capacity} byte quota");
             }
 
             RandomAccess.SetLength(lease.Handle!, size);
@@ -371,7 +370,7 @@ internal sealed class ObjectStore : IDisposable
         }
         catch (IOException ex) when (IsNoSpace(ex))
         {
-            throw new RpcStatusException(LustreErrno.ENOSPC, $"OST{Index:X4} is full: cannot create object {objectId:x}");
+            throw new RpcStatusException(LustreErrno.ENOSPC, $"{Name} is full: cannot create object {objectId:x}");
         }
 
         if (created)
