@@ -108,9 +108,11 @@ public sealed class ServerGoneTests
 
         public void Release() => _release.TrySetResult();
 
-        public bool Handles(Opcode opcode) => true;
+        /// <summary>Every opcode but Ping, which the session answers itself.</summary>
+        public IEnumerable<(Opcode Opcode, RpcHandler Handler)> Handlers =>
+            Enum.GetValues<Opcode>().Where(o => o != Opcode.Ping).Select(o => (o, (RpcHandler)HandleAsync));
 
-        public async ValueTask<RpcResponse> HandleAsync(RpcRequest request, CancellationToken cancellationToken)
+        private async ValueTask<RpcResponse> HandleAsync(RpcRequest request, CancellationToken cancellationToken)
         {
             await _release.Task.WaitAsync(cancellationToken);
             return RpcResponse.Ok();

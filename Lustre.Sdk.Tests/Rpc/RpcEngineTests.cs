@@ -349,9 +349,9 @@ public sealed class RpcEngineTests
             }
         }
 
-        public bool Handles(Opcode opcode) => opcode == EchoOpcode;
+        public IEnumerable<(Opcode Opcode, RpcHandler Handler)> Handlers => [(EchoOpcode, HandleAsync)];
 
-        public async ValueTask<RpcResponse> HandleAsync(RpcRequest request, CancellationToken cancellationToken)
+        private async ValueTask<RpcResponse> HandleAsync(RpcRequest request, CancellationToken cancellationToken)
         {
             var reader = request.Reader;
             var index = reader.ReadInt32("index");

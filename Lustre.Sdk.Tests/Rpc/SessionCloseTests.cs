@@ -59,9 +59,9 @@ public sealed class SessionCloseTests
 
     private sealed class SlowService : IRpcService
     {
-        public bool Handles(Opcode opcode) => opcode == SlowOpcode;
+        public IEnumerable<(Opcode Opcode, RpcHandler Handler)> Handlers => [(SlowOpcode, HandleAsync)];
 
-        public async ValueTask<RpcResponse> HandleAsync(RpcRequest request, CancellationToken cancellationToken)
+        private async ValueTask<RpcResponse> HandleAsync(RpcRequest request, CancellationToken cancellationToken)
         {
             var reader = request.Reader;
             await Task.Delay(reader.ReadInt32("delay"), cancellationToken);

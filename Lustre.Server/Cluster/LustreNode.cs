@@ -1,5 +1,6 @@
 using System.Net;
 using Lustre.Client;
+using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Server.Diagnostics;
 using Lustre.Server.Mds;
@@ -113,8 +114,8 @@ internal sealed partial class LustreNode : IAsyncDisposable
         if (options.RunMds)
         {
             // Placement is filled in once the node knows its own address (the MGS may be itself).
-            var mdsHolder = new DeferredService();
-            services.Add(mdsHolder);
+            var mds = new MdsService();
+            services.Add(mds);
             _server.Start();
             var mgs = options.Mgs ?? Advertised();
             directory = new TargetTable([mgs], ServerClientSettings(loggers, "mds"), connectionsPerServer: 1);
@@ -124,7 +125,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
             Destroys = new DestroyQueue(ns, directory);
             // First to go: the metric must stop reading the MDT before the MDT closes.
             _resources.Insert(0, ServerDiagnostics.RegisterDestroyQueue(_server.Name, ns.PendingDestroyCount));
-            mdsHolder.Inner = new MdsService(ns);
+            mds.Attach(ns);
         }
         else
         {
@@ -192,7 +193,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
 
         if (_options.RunOss)
         {
-            roles.Add(_options.OstCount == 1 ? $"OST{_options.FirstOstIndex:X4}" : $"OST{_options.FirstOstIndex:X4}..OST{_options.FirstOstIndex + _options.OstCount - 1:X4}");
+            roles.Add(_options.OstCount == 1 ? TargetNames.Ost(_options.FirstOstIndex) : $"{TargetNames.Ost(_options.FirstOstIndex)}..{TargetNames.Ost(_options.FirstOstIndex + _options.OstCount - 1)}");
         }
 
         return string.Join(" + ", roles);
@@ -263,17 +264,4 @@ internal sealed partial class LustreNode : IAsyncDisposable
 
     [LoggerMessage(EventId = 202, Level = LogLevel.Warning, Message = "background MDS work failed, will retry: {Reason}")]
     private static partial void BackgroundFailed(ILogger logger, string reason);
-
-    /// <summary>Stands in for the MDS service until its namespace exists; requests before then are told to retry.</summary>
-    private sealed class DeferredService : IRpcService
-    {
-        public IRpcService? Inner { get; set; }
-
-        public bool Handles(Protocol.Opcode opcode) => Protocol.OpcodeExtensions.IsMds(opcode);
-
-        public ValueTask<RpcResponse> HandleAsync(RpcRequest request, CancellationToken cancellationToken) =>
-            Inner is { } inner
-                ? inner.HandleAsync(request, cancellationToken)
-                : ValueTask.FromResult(RpcResponse.Error(Protocol.LustreErrno.EBUSY, "the MDS is starting"));
-    }
 }

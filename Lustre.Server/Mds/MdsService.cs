@@ -4,101 +4,133 @@ using Lustre.Server.Rpc;
 
 namespace Lustre.Server.Mds;
 
-/// <summary>The metadata service: decodes MDS requests and answers them from the namespace.</summary>
+/// <summary>
+/// The metadata service: decodes MDS requests and answers them from the namespace. It is served from the node's
+/// start, before the namespace exists (the MDS learns its own address only once it listens); until
+/// <see cref="Attach"/>, every request is told EBUSY, which clients retry.
+/// </summary>
 internal sealed class MdsService : IRpcService
 {
-    private readonly MdtNamespace _namespace;
+    private MdtNamespace? _namespace;
 
-    public MdsService(MdtNamespace ns) => _namespace = ns;
+    public IEnumerable<(Opcode Opcode, RpcHandler Handler)> Handlers =>
+    [
+        (Opcode.MdsGetAttr, GetAttr),
+        (Opcode.MdsOpen, OpenAsync),
+        (Opcode.MdsClose, CloseAsync),
+        (Opcode.MdsSetAttr, SetAttrAsync),
+        (Opcode.MdsReadDir, ReadDir),
+        (Opcode.MdsMkdir, MkdirAsync),
+        (Opcode.MdsRmdir, (request, _) => RemoveAsync(request, directory: true)),
+        (Opcode.MdsUnlink, (request, _) => RemoveAsync(request, directory: false)),
+        (Opcode.MdsRename, RenameAsync),
+        (Opcode.MdsSetDirLayout, SetDirLayoutAsync),
+        (Opcode.MdsStatFs, StatFs),
+        (Opcode.MdsBackup, BackupAsync),
+    ];
 
-    public bool Handles(Opcode opcode) => opcode.IsMds();
+    private MdtNamespace Namespace => _namespace ?? throw new RpcStatusException(LustreErrno.EBUSY, "the MDS is starting");
 
-    public async ValueTask<RpcResponse> HandleAsync(RpcRequest request, CancellationToken cancellationToken)
+    /// <summary>Starts answering from <paramref name="ns"/>.</summary>
+    public void Attach(MdtNamespace ns) => _namespace = ns;
+
+    private ValueTask<RpcResponse> GetAttr(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
-        switch (request.Opcode)
+        return ValueTask.FromResult(Attributes(Namespace.GetAttr(PathRequest.Read(ref reader).Path)));
+    }
+
+    private async ValueTask<RpcResponse> OpenAsync(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        var open = OpenRequest.Read(ref reader);
+        var attributes = await Namespace.OpenAsync(open).ConfigureAwait(false);
+        return Attributes((open.Flags & OpenFlags.Write) != 0 ? Namespace.RegisterWriter(attributes) : attributes);
+    }
+
+    private async ValueTask<RpcResponse> CloseAsync(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        await Namespace.CloseAsync(CloseRequest.Read(ref reader)).ConfigureAwait(false);
+        return RpcResponse.Ok();
+    }
+
+    private async ValueTask<RpcResponse> SetAttrAsync(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        return Attributes(await Namespace.SetAttrAsync(SetAttrRequest.Read(ref reader)).ConfigureAwait(false));
+    }
+
+    private ValueTask<RpcResponse> ReadDir(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        var readDir = ReadDirRequest.Read(ref reader);
+        var page = Namespace.ReadDir(readDir.Path, readDir.Cookie, readDir.MaxEntries);
+        var body = new FrameBuffer(4096);
+        page.Write(body.Body);
+        return ValueTask.FromResult(RpcResponse.Ok(body));
+    }
+
+    private async ValueTask<RpcResponse> MkdirAsync(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        return Attributes(await Namespace.MkdirAsync(MkdirRequest.Read(ref reader)).ConfigureAwait(false));
+    }
+
+    private async ValueTask<RpcResponse> RemoveAsync(RpcRequest request, bool directory)
+    {
+        var reader = request.Reader;
+        await Namespace.RemoveAsync(PathRequest.Read(ref reader).Path, directory).ConfigureAwait(false);
+        return RpcResponse.Ok();
+    }
+
+    private async ValueTask<RpcResponse> RenameAsync(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        await Namespace.RenameAsync(RenameRequest.Read(ref reader)).ConfigureAwait(false);
+        return RpcResponse.Ok();
+    }
+
+    private async ValueTask<RpcResponse> SetDirLayoutAsync(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        await Namespace.SetDirLayoutAsync(SetDirLayoutRequest.Read(ref reader)).ConfigureAwait(false);
+        return RpcResponse.Ok();
+    }
+
+    private ValueTask<RpcResponse> StatFs(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var store = Namespace.Store;
+        var drive = new DriveInfo(Path.GetFullPath(store.Path));
+        var keys = long.TryParse(store.Database.GetProperty("rocksdb.estimate-num-keys"), out var estimate) ? estimate : 0;
+        var body = new FrameBuffer();
+        new StatFsReply(drive.TotalSize, drive.AvailableFreeSpace, drive.TotalSize - drive.AvailableFreeSpace, keys).Write(body.Body);
+        return ValueTask.FromResult(RpcResponse.Ok(body));
+    }
+
+    private async ValueTask<RpcResponse> BackupAsync(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        var name = MdtBackupRequest.Read(ref reader).Name;
+        if (!MdtBackupRequest.IsValidName(name))
         {
-            case Opcode.MdsGetAttr:
-                return Attributes(_namespace.GetAttr(PathRequest.Read(ref reader).Path));
-
-            case Opcode.MdsOpen:
-            {
-                var open = OpenRequest.Read(ref reader);
-                var attributes = await _namespace.OpenAsync(open).ConfigureAwait(false);
-                return Attributes((open.Flags & OpenFlags.Write) != 0 ? _namespace.RegisterWriter(attributes) : attributes);
-            }
-
-            case Opcode.MdsClose:
-                await _namespace.CloseAsync(CloseRequest.Read(ref reader)).ConfigureAwait(false);
-                return RpcResponse.Ok();
-
-            case Opcode.MdsSetAttr:
-                return Attributes(await _namespace.SetAttrAsync(SetAttrRequest.Read(ref reader)).ConfigureAwait(false));
-
-            case Opcode.MdsReadDir:
-            {
-                var readDir = ReadDirRequest.Read(ref reader);
-                var page = _namespace.ReadDir(readDir.Path, readDir.Cookie, readDir.MaxEntries);
-                var body = new FrameBuffer(4096);
-                page.Write(body.Body);
-                return RpcResponse.Ok(body);
-            }
-
-            case Opcode.MdsMkdir:
-                return Attributes(await _namespace.MkdirAsync(MkdirRequest.Read(ref reader)).ConfigureAwait(false));
-
-            case Opcode.MdsRmdir:
-                await _namespace.RemoveAsync(PathRequest.Read(ref reader).Path, directory: true).ConfigureAwait(false);
-                return RpcResponse.Ok();
-
-            case Opcode.MdsUnlink:
-                await _namespace.RemoveAsync(PathRequest.Read(ref reader).Path, directory: false).ConfigureAwait(false);
-                return RpcResponse.Ok();
-
-            case Opcode.MdsRename:
-                await _namespace.RenameAsync(RenameRequest.Read(ref reader)).ConfigureAwait(false);
-                return RpcResponse.Ok();
-
-            case Opcode.MdsSetDirLayout:
-                await _namespace.SetDirLayoutAsync(SetDirLayoutRequest.Read(ref reader)).ConfigureAwait(false);
-                return RpcResponse.Ok();
-
-            case Opcode.MdsStatFs:
-            {
-                var drive = new DriveInfo(Path.GetFullPath(_namespace.Store.Path));
-                var keys = long.TryParse(_namespace.Store.Database.GetProperty("rocksdb.estimate-num-keys"), out var estimate) ? estimate : 0;
-                var body = new FrameBuffer();
-                new StatFsReply(drive.TotalSize, drive.AvailableFreeSpace, drive.TotalSize - drive.AvailableFreeSpace, keys).Write(body.Body);
-                return RpcResponse.Ok(body);
-            }
-
-            case Opcode.MdsBackup:
-            {
-                var name = MdtBackupRequest.Read(ref reader).Name;
-                if (!MdtBackupRequest.IsValidName(name))
-                {
-                    throw new RpcStatusException(LustreErrno.EINVAL, $"backup name '{name}' must be 1-{MdtBackupRequest.MaxNameLength} letters, digits, '.', '-' or '_', not starting with '.'");
-                }
-
-                (string Path, ulong Commit) backup;
-                try
-                {
-                    // A checkpoint flushes the memtable and links files.
-                    backup = await BlockingCall.RunAsync(static b => b.Store.Backup(b.name), (_namespace.Store, name)).ConfigureAwait(false);
-                }
-                catch (IOException ex)
-                {
-                    throw new RpcStatusException(LustreErrno.EEXIST, ex.Message);
-                }
-
-                var body = new FrameBuffer(256);
-                new MdtBackupReply(backup.Path, backup.Commit).Write(body.Body);
-                return RpcResponse.Ok(body);
-            }
-
-            default:
-                throw new RpcStatusException(LustreErrno.ENOSYS, $"{request.Opcode} is not an MDS operation");
+            throw new RpcStatusException(LustreErrno.EINVAL, $"backup name '{name}' must be 1-{MdtBackupRequest.MaxNameLength} letters, digits, '.', '-' or '_', not starting with '.'");
         }
+
+        (string Path, ulong Commit) backup;
+        try
+        {
+            // A checkpoint flushes the memtable and links files.
+            backup = await BlockingCall.RunAsync(static b => b.Store.Backup(b.name), (Namespace.Store, name)).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            throw new RpcStatusException(LustreErrno.EEXIST, ex.Message);
+        }
+
+        var body = new FrameBuffer(256);
+        new MdtBackupReply(backup.Path, backup.Commit).Write(body.Body);
+        return RpcResponse.Ok(body);
     }
 
     private static RpcResponse Attributes(InodeAttributes attributes)

@@ -11,47 +11,41 @@ internal sealed class MgsService : IRpcService
 
     public MgsService(MgsConfigStore store) => _store = store;
 
-    public bool Handles(Opcode opcode) => opcode.IsMgs();
+    public IEnumerable<(Opcode Opcode, RpcHandler Handler)> Handlers =>
+    [
+        (Opcode.MgsRegisterTarget, RegisterTarget),
+        (Opcode.MgsGetConfig, (_, _) => ValueTask.FromResult(ConfigReply())),
+        (Opcode.MgsSetTargetState, SetTargetState),
+    ];
 
-    public ValueTask<RpcResponse> HandleAsync(RpcRequest request, CancellationToken cancellationToken)
+    private ValueTask<RpcResponse> RegisterTarget(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
-        switch (request.Opcode)
+        var target = RegisterTargetRequest.Read(ref reader).Target;
+        if (target.Index is < 0 or > 0xFFFF)
         {
-            case Opcode.MgsRegisterTarget:
-            {
-                var target = RegisterTargetRequest.Read(ref reader).Target;
-                if (target.Index is < 0 or > 0xFFFF)
-                {
-                    throw new RpcStatusException(LustreErrno.EINVAL, $"target index {target.Index} is outside 0..65535");
-                }
-
-                if (!Network.Endpoints.TryParse(target.Address, out _))
-                {
-                    throw new RpcStatusException(LustreErrno.EINVAL, $"target address '{target.Address}' is not HOST:PORT");
-                }
-
-                _store.Register(target);
-                return ValueTask.FromResult(ConfigReply());
-            }
-
-            case Opcode.MgsGetConfig:
-                return ValueTask.FromResult(ConfigReply());
-
-            case Opcode.MgsSetTargetState:
-            {
-                var change = SetTargetStateRequest.Read(ref reader);
-                if (!_store.SetActive(change.Kind, change.Index, change.Active))
-                {
-                    throw new RpcStatusException(LustreErrno.ENOENT, $"no {change.Kind} with index {change.Index}");
-                }
-
-                return ValueTask.FromResult(ConfigReply());
-            }
-
-            default:
-                throw new RpcStatusException(LustreErrno.ENOSYS, $"{request.Opcode} is not an MGS operation");
+            throw new RpcStatusException(LustreErrno.EINVAL, $"target index {target.Index} is outside 0..65535");
         }
+
+        if (!Network.Endpoints.TryParse(target.Address, out _))
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, $"target address '{target.Address}' is not HOST:PORT");
+        }
+
+        _store.Register(target);
+        return ValueTask.FromResult(ConfigReply());
+    }
+
+    private ValueTask<RpcResponse> SetTargetState(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        var change = SetTargetStateRequest.Read(ref reader);
+        if (!_store.SetActive(change.Kind, change.Index, change.Active))
+        {
+            throw new RpcStatusException(LustreErrno.ENOENT, $"no {change.Kind} with index {change.Index}");
+        }
+
+        return ValueTask.FromResult(ConfigReply());
     }
 
     private RpcResponse ConfigReply()

@@ -27,7 +27,16 @@ internal sealed class OssService : IRpcService, IDisposable
 
     public IReadOnlyCollection<ObjectStore> Targets => _targets.Values;
 
-    public bool Handles(Opcode opcode) => opcode.IsOst();
+    public IEnumerable<(Opcode Opcode, RpcHandler Handler)> Handlers =>
+    [
+        (Opcode.OstRead, ReadAsync),
+        (Opcode.OstWrite, WriteAsync),
+        (Opcode.OstPunch, PunchAsync),
+        (Opcode.OstSync, SyncAsync),
+        (Opcode.OstGetAttr, GetAttr),
+        (Opcode.OstDestroy, Destroy),
+        (Opcode.OstStatFs, StatFs),
+    ];
 
     /// <summary>
     /// A small read of an object whose handle is open runs on the reader loop: it tries the page cache without
@@ -48,102 +57,100 @@ internal sealed class OssService : IRpcService, IDisposable
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<RpcResponse> HandleAsync(RpcRequest request, CancellationToken cancellationToken)
+    private async ValueTask<RpcResponse> ReadAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
-        switch (request.Opcode)
+        var read = OstReadRequest.Read(ref reader);
+        var store = Target(read.Object.OstIndex);
+        CheckRange(read.Offset, read.Length, "read");
+        if (read.Length >= ZeroCopyMinimum && OperatingSystem.IsLinux())
         {
-            case Opcode.OstRead:
+            if (!request.ReplyBulkChecksummed)
             {
-                var read = OstReadRequest.Read(ref reader);
-                var store = Target(read.Object.OstIndex);
-                CheckRange(read.Offset, read.Length, "read");
-                if (read.Length >= ZeroCopyMinimum && OperatingSystem.IsLinux())
-                {
-                    if (!request.ReplyBulkChecksummed)
-                    {
-                        // Nothing to hash: the socket copies the bytes straight from the page cache, or, for an
-                        // uncached range with direct reads on, from the buffer the disk wrote them into.
-                        var region = await store.ReadRegionAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false);
-                        return region is null ? RpcResponse.Ok() : RpcResponse.WithBulk(region, Counted(store, ReadDirection, region.Memory.Length));
-                    }
-
-                    // The session hashes a checksummed reply's bulk, which a mapping must not be (an object truncated
-                    // meanwhile would raise SIGBUS in this process); a direct read's buffer is ours, so it may.
-                    if (await store.TryReadDirectAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false) is { } direct)
-                    {
-                        return RpcResponse.WithBulk(direct, Counted(store, ReadDirection, direct.Memory.Length));
-                    }
-                }
-
-                var buffer = BulkPool.Shared.Rent(Math.Max(read.Length, 1));
-                try
-                {
-                    var count = await store.ReadAsync(read.Object.ObjectId, read.Offset, buffer.AsMemory(0, read.Length), cancellationToken).ConfigureAwait(false);
-                    return RpcResponse.WithBulk(null, buffer, Counted(store, ReadDirection, count));
-                }
-                catch
-                {
-                    BulkPool.Shared.Return(buffer);
-                    throw;
-                }
+                // Nothing to hash: the socket copies the bytes straight from the page cache, or, for an
+                // uncached range with direct reads on, from the buffer the disk wrote them into.
+                var region = await store.ReadRegionAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false);
+                return region is null ? RpcResponse.Ok() : RpcResponse.WithBulk(region, Counted(store, ReadDirection, region.Memory.Length));
             }
 
-            case Opcode.OstWrite:
+            // The session hashes a checksummed reply's bulk, which a mapping must not be (an object truncated
+            // meanwhile would raise SIGBUS in this process); a direct read's buffer is ours, so it may.
+            if (await store.TryReadDirectAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false) is { } direct)
             {
-                var write = OstWriteRequest.Read(ref reader);
-                var store = Target(write.Object.OstIndex);
-                CheckRange(write.Offset, request.Bulk.Length, "write");
-                await store.WriteAsync(write.Object.ObjectId, write.Offset, request.Bulk, cancellationToken).ConfigureAwait(false);
-                Counted(store, WriteDirection, request.Bulk.Length);
-                return RpcResponse.Ok();
+                return RpcResponse.WithBulk(direct, Counted(store, ReadDirection, direct.Memory.Length));
             }
-
-            case Opcode.OstPunch:
-            {
-                var punch = OstPunchRequest.Read(ref reader);
-                CheckRange(punch.Size, 0, "punch");
-                await BlockingCall.RunAsync(static p => p.Store.Punch(p.ObjectId, p.Size), (Store: Target(punch.Object.OstIndex), punch.Object.ObjectId, punch.Size)).ConfigureAwait(false);
-                return RpcResponse.Ok();
-            }
-
-            case Opcode.OstSync:
-            {
-                var target = ObjectRef.Read(ref reader);
-                await BlockingCall.RunAsync(static t => t.Store.Sync(t.ObjectId), (Store: Target(target.OstIndex), target.ObjectId)).ConfigureAwait(false);
-                return RpcResponse.Ok();
-            }
-
-            case Opcode.OstGetAttr:
-            {
-                var target = ObjectRef.Read(ref reader);
-                var (exists, size, allocated) = Target(target.OstIndex).GetAttributes(target.ObjectId);
-                var body = new FrameBuffer();
-                new OstAttrReply(exists, size, allocated).Write(body.Body);
-                return RpcResponse.Ok(body);
-            }
-
-            case Opcode.OstDestroy:
-            {
-                var target = ObjectRef.Read(ref reader);
-                // On the OST's worker, not a thread of its own: the MDS destroys objects by the thousand, and a thread
-                // each would cost more than most unlinks.
-                Target(target.OstIndex).Destroy(target.ObjectId);
-                return RpcResponse.Ok();
-            }
-
-            case Opcode.OstStatFs:
-            {
-                var store = Target(OstIndexRequest.Read(ref reader).OstIndex);
-                var (total, available) = store.SpaceUsage();
-                var body = new FrameBuffer();
-                new StatFsReply(total, available, total - available, store.ObjectCount).Write(body.Body);
-                return RpcResponse.Ok(body);
-            }
-
-            default:
-                throw new RpcStatusException(LustreErrno.ENOSYS, $"{request.Opcode} is not an OST operation");
         }
+
+        var buffer = BulkPool.Shared.Rent(Math.Max(read.Length, 1));
+        try
+        {
+            var count = await store.ReadAsync(read.Object.ObjectId, read.Offset, buffer.AsMemory(0, read.Length), cancellationToken).ConfigureAwait(false);
+            return RpcResponse.WithBulk(null, buffer, Counted(store, ReadDirection, count));
+        }
+        catch
+        {
+            BulkPool.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<RpcResponse> WriteAsync(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        var write = OstWriteRequest.Read(ref reader);
+        var store = Target(write.Object.OstIndex);
+        CheckRange(write.Offset, request.Bulk.Length, "write");
+        await store.WriteAsync(write.Object.ObjectId, write.Offset, request.Bulk, cancellationToken).ConfigureAwait(false);
+        Counted(store, WriteDirection, request.Bulk.Length);
+        return RpcResponse.Ok();
+    }
+
+    private async ValueTask<RpcResponse> PunchAsync(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        var punch = OstPunchRequest.Read(ref reader);
+        CheckRange(punch.Size, 0, "punch");
+        await BlockingCall.RunAsync(static p => p.Store.Punch(p.ObjectId, p.Size), (Store: Target(punch.Object.OstIndex), punch.Object.ObjectId, punch.Size)).ConfigureAwait(false);
+        return RpcResponse.Ok();
+    }
+
+    private async ValueTask<RpcResponse> SyncAsync(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        var target = ObjectRef.Read(ref reader);
+        await BlockingCall.RunAsync(static t => t.Store.Sync(t.ObjectId), (Store: Target(target.OstIndex), target.ObjectId)).ConfigureAwait(false);
+        return RpcResponse.Ok();
+    }
+
+    private ValueTask<RpcResponse> GetAttr(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        var target = ObjectRef.Read(ref reader);
+        var (exists, size, allocated) = Target(target.OstIndex).GetAttributes(target.ObjectId);
+        var body = new FrameBuffer();
+        new OstAttrReply(exists, size, allocated).Write(body.Body);
+        return ValueTask.FromResult(RpcResponse.Ok(body));
+    }
+
+    private ValueTask<RpcResponse> Destroy(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        var target = ObjectRef.Read(ref reader);
+        // On the OST's worker, not a thread of its own: the MDS destroys objects by the thousand, and a thread
+        // each would cost more than most unlinks.
+        Target(target.OstIndex).Destroy(target.ObjectId);
+        return ValueTask.FromResult(RpcResponse.Ok());
+    }
+
+    private ValueTask<RpcResponse> StatFs(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        var store = Target(OstIndexRequest.Read(ref reader).OstIndex);
+        var (total, available) = store.SpaceUsage();
+        var body = new FrameBuffer();
+        new StatFsReply(total, available, total - available, store.ObjectCount).Write(body.Body);
+        return ValueTask.FromResult(RpcResponse.Ok(body));
     }
 
     /// <summary>Adds <paramref name="bytes"/> to the OST's I/O counter; returns them.</summary>

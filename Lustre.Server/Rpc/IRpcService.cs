@@ -2,10 +2,17 @@ using Lustre.Protocol;
 
 namespace Lustre.Server.Rpc;
 
+/// <summary>Answers one request. Throw <see cref="RpcStatusException"/> for an error reply.</summary>
+internal delegate ValueTask<RpcResponse> RpcHandler(RpcRequest request, CancellationToken cancellationToken);
+
 /// <summary>A role (MGS, MDS, OSS) that answers some opcodes on a shared listener.</summary>
 internal interface IRpcService
 {
-    bool Handles(Opcode opcode);
+    /// <summary>
+    /// The opcodes this role answers, each with the method that answers it. The <see cref="RpcDispatcher"/> reads them
+    /// once at start into its opcode table; an opcode claimed by two services is a start-up error.
+    /// </summary>
+    IEnumerable<(Opcode Opcode, RpcHandler Handler)> Handlers { get; }
 
     /// <summary>
     /// Whether <paramref name="request"/> can run on the session's reader loop: it never blocks the thread (no
@@ -13,7 +20,4 @@ internal interface IRpcService
     /// target's queue (<see cref="RpcDispatcher"/>).
     /// </summary>
     bool CanRunInline(RpcRequest request) => false;
-
-    /// <summary>Answers one request. Throw <see cref="RpcStatusException"/> for an error reply.</summary>
-    ValueTask<RpcResponse> HandleAsync(RpcRequest request, CancellationToken cancellationToken);
 }

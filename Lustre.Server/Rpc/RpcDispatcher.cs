@@ -5,7 +5,7 @@ using Lustre.Server.Oss;
 namespace Lustre.Server.Rpc;
 
 /// <summary>
-/// Where an admitted request runs. A table indexed by opcode, built once at start, names the service; the target
+/// Where an admitted request runs. A table indexed by opcode, built once at start, names the handler; the target
 /// names the queue: one <see cref="TargetQueue"/> per OST this server hosts, one for the MDT, one for the MGS and
 /// everything else. A session's reader loop only hands requests over, so a handler that fsyncs, truncates or stats
 /// never stops that connection's other requests. Two kinds run on the reader loop instead, because they cannot
@@ -36,38 +36,41 @@ internal sealed class RpcDispatcher : IAsyncDisposable
     /// </summary>
     internal const int ControlWorkers = ProtocolLimits.MaxRequestsInFlightPerConnection;
 
-    private readonly IRpcService?[] _services;
+    private readonly (IRpcService? Service, RpcHandler? Handler)[] _handlers;
     private readonly byte[] _routes;
     private readonly TargetQueue _control;
     private readonly TargetQueue? _mdt;
     private readonly Dictionary<int, TargetQueue> _osts = [];
 
     /// <param name="server">The server's name, a tag of its metrics.</param>
-    /// <param name="services">The roles served; asked once per opcode which one answers it.</param>
+    /// <param name="services">The roles served, each with the handlers of its opcodes.</param>
     public RpcDispatcher(string server, IReadOnlyList<IRpcService> services)
     {
-        if (services.Count > byte.MaxValue - 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(services), services.Count, "At most 254 services share a listener.");
-        }
-
-        // Slot 0: no service. An opcode is a u16, so a 64 KiB table covers every value a peer can send.
-        _services = [null, .. services];
+        // Slot 0: no handler. An opcode is a u16, so a 64 KiB table of slots covers every value a peer can send.
+        var handlers = new List<(IRpcService? Service, RpcHandler? Handler)> { (null, null) };
         _routes = new byte[ushort.MaxValue + 1];
         var hasMds = false;
-        for (var opcode = 0; opcode <= ushort.MaxValue; opcode++)
+        foreach (var service in services)
         {
-            for (var i = 0; i < services.Count; i++)
+            foreach (var (opcode, handler) in service.Handlers)
             {
-                if (services[i].Handles((Opcode)opcode))
+                if (opcode == Opcode.Ping || _routes[(ushort)opcode] != 0)
                 {
-                    _routes[opcode] = (byte)(i + 1);
-                    hasMds |= ((Opcode)opcode).IsMds();
-                    break;
+                    throw new ArgumentException($"Opcode {opcode} is answered twice on server {server}.", nameof(services));
                 }
+
+                if (handlers.Count > byte.MaxValue)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(services), $"At most {byte.MaxValue} handlers share a listener.");
+                }
+
+                _routes[(ushort)opcode] = (byte)handlers.Count;
+                handlers.Add((service, handler));
+                hasMds |= opcode.IsMds();
             }
         }
 
+        _handlers = [.. handlers];
         _control = new TargetQueue(server, "control", QueueCapacity, ControlWorkers);
         _mdt = hasMds ? new TargetQueue(server, "MDT0000", QueueCapacity, MdtWorkers) : null;
         foreach (var service in services)
@@ -99,8 +102,11 @@ internal sealed class RpcDispatcher : IAsyncDisposable
         }
     }
 
-    /// <summary>The service that answers <paramref name="opcode"/>, or null (then the request gets ENOSYS).</summary>
-    public IRpcService? ServiceFor(Opcode opcode) => _services[_routes[(ushort)opcode]];
+    /// <summary>
+    /// The service and handler that answer <paramref name="opcode"/>: one load from the opcode table. Both are null
+    /// for an opcode nobody serves (the request gets ENOSYS) and for <c>Ping</c>, which the session answers itself.
+    /// </summary>
+    public (IRpcService? Service, RpcHandler? Handler) Route(Opcode opcode) => _handlers[_routes[(ushort)opcode]];
 
     /// <summary>
     /// Whether <paramref name="request"/> runs on the reader loop until its first wait: <c>Ping</c>, an opcode nobody

@@ -64,8 +64,11 @@ internal sealed class RpcRequest
     /// <summary>When it was admitted (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>): its duration includes the queue wait.</summary>
     public long AdmittedAt { get; set; }
 
-    /// <summary>The role that answers it (<see cref="RpcDispatcher.ServiceFor"/>); null: none, or <c>Ping</c>.</summary>
+    /// <summary>The role that answers it (<see cref="RpcDispatcher.Route"/>); null: none, or <c>Ping</c>.</summary>
     public IRpcService? Service { get; set; }
+
+    /// <summary>The method of <see cref="Service"/> that answers its opcode; null when <see cref="Service"/> is.</summary>
+    public RpcHandler? Handler { get; set; }
 
     public ReadOnlySpan<byte> Body => _body is null ? default : _body.AsSpan(0, _bodyLength);
 

@@ -224,7 +224,7 @@ internal sealed class RpcSession : IAsyncDisposable
         var dispatcher = _server.Dispatcher;
         request.Session = this;
         request.AdmittedAt = Stopwatch.GetTimestamp();
-        request.Service = dispatcher.ServiceFor(header.Opcode);
+        (request.Service, request.Handler) = dispatcher.Route(header.Opcode);
         var queue = request.Target = dispatcher.TargetOf(request);
         if (RpcDispatcher.RunsInline(request))
         {
@@ -387,15 +387,14 @@ internal sealed class RpcSession : IAsyncDisposable
             return RpcResponse.Ok();
         }
 
-        var service = request.Service;
-        if (service is null)
+        if (request.Handler is not { } handler)
         {
             return RpcResponse.Error(LustreErrno.ENOSYS, $"unknown opcode {(ushort)request.Opcode} for {_server.Name}");
         }
 
         try
         {
-            return await service.HandleAsync(request, _server.Stopping).ConfigureAwait(false);
+            return await handler(request, _server.Stopping).ConfigureAwait(false);
         }
         catch (RpcStatusException ex)
         {
