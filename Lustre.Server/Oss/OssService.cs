@@ -23,6 +23,13 @@ internal sealed class OssService : IRpcService, IDisposable
 
     private readonly Dictionary<int, ObjectStore> _targets;
 
+    /// <summary>
+    /// Destroys that run at once on this server. A destroy unlinks a file, which blocks its thread; the MDS sends them
+    /// 16 at a time, and 16 threads of a 2-core pool blocked in unlink starve every other request of the server (the
+    /// IO500 hard-delete phase ran at 0.6× of its rate with them on the OST's 16 workers). Waiting here holds no thread.
+    /// </summary>
+    private readonly SemaphoreSlim _destroys = new(Math.Max(1, Environment.ProcessorCount / 2));
+
     public OssService(IEnumerable<ObjectStore> targets) => _targets = targets.ToDictionary(t => t.Index);
 
     public IReadOnlyCollection<ObjectStore> Targets => _targets.Values;
@@ -34,7 +41,7 @@ internal sealed class OssService : IRpcService, IDisposable
         (Opcode.OstPunch, PunchAsync),
         (Opcode.OstSync, SyncAsync),
         (Opcode.OstGetAttr, GetAttr),
-        (Opcode.OstDestroy, Destroy),
+        (Opcode.OstDestroy, DestroyAsync),
         (Opcode.OstStatFs, StatFs),
     ];
 
@@ -133,14 +140,25 @@ internal sealed class OssService : IRpcService, IDisposable
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }
 
-    private ValueTask<RpcResponse> Destroy(RpcRequest request, CancellationToken cancellationToken)
+    private async ValueTask<RpcResponse> DestroyAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
         var target = ObjectRef.Read(ref reader);
-        // On the OST's worker, not a thread of its own: the MDS destroys objects by the thousand, and a thread
-        // each would cost more than most unlinks.
-        Target(target.OstIndex).Destroy(target.ObjectId);
-        return ValueTask.FromResult(RpcResponse.Ok());
+        var store = Target(target.OstIndex);
+
+        // On the OST's worker, not a thread of its own (the MDS destroys objects by the thousand, and a thread each
+        // would cost more than most unlinks), but only a few at once.
+        await _destroys.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            store.Destroy(target.ObjectId);
+        }
+        finally
+        {
+            _destroys.Release();
+        }
+
+        return RpcResponse.Ok();
     }
 
     private ValueTask<RpcResponse> StatFs(RpcRequest request, CancellationToken cancellationToken)
@@ -180,6 +198,7 @@ internal sealed class OssService : IRpcService, IDisposable
 
     public void Dispose()
     {
+        _destroys.Dispose();
         foreach (var store in _targets.Values)
         {
             store.Dispose();
