@@ -67,6 +67,16 @@ internal sealed class FrameProxy : IAsyncDisposable
     /// <summary>Headers of the requests dropped by <see cref="DropRequestsOf"/>, in order.</summary>
     public ConcurrentQueue<FrameHeader> Dropped { get; } = new();
 
+    /// <summary>
+    /// Replies with this opcode are not forwarded: the server applied the request and answered, and the proxy records
+    /// the reply's header in <see cref="DroppedReplies"/> and closes the connection, as a network that fails right
+    /// after the server sent would. Null (the default): everything is forwarded.
+    /// </summary>
+    public Opcode? DropRepliesOf { get; set; }
+
+    /// <summary>Headers of the replies dropped by <see cref="DropRepliesOf"/>, in order.</summary>
+    public ConcurrentQueue<FrameHeader> DroppedReplies { get; } = new();
+
     private async Task AcceptLoopAsync()
     {
         while (!_stopping.IsCancellationRequested)
@@ -130,6 +140,13 @@ internal sealed class FrameProxy : IAsyncDisposable
                     Dropped.Enqueue(parsed);
                     break;
                 }
+
+                if (!toServer && parsed.Opcode == DropRepliesOf)
+                {
+                    DroppedReplies.Enqueue(parsed);
+                    break;
+                }
+
                 if (parsed.BulkLength > LargeBulk && TakeOne(ref toServer ? ref _requestsToCorrupt : ref _repliesToCorrupt))
                 {
                     rest[parsed.BodyLength + (parsed.BulkLength / 2)] ^= 0x5A;

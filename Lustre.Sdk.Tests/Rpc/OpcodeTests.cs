@@ -98,6 +98,7 @@ public sealed class OpcodeTests
         await Call(Opcode.OstDestroy, w => obj.Write(w));
         await Call(Opcode.MdsRmdir, w => new PathRequest(dir).Write(w));
         await Call(Opcode.MdsBackup, w => new MdtBackupRequest("opcode-" + Guid.NewGuid().ToString("N")).Write(w));
+        await Call(Opcode.MdsDisconnect);
 
         // Auth is only meaningful on a server with a secret (RpcEngineTests); everything else was exercised here.
         var missing = Enum.GetValues<Opcode>().Where(o => o is not (Opcode.None or Opcode.Auth) && !seen.Contains(o)).ToList();

@@ -13,14 +13,19 @@ namespace Lustre.Client;
 /// </summary>
 internal sealed class FilesystemSession : IAsyncDisposable
 {
+    /// <summary>How long disposing waits for the MDS to acknowledge the disconnect; it ages the records out otherwise.</summary>
+    private static readonly TimeSpan DisconnectTimeout = TimeSpan.FromSeconds(2);
+
     private readonly SemaphoreSlim _connectLock = new(1, 1);
+    private readonly RpcConnectionSettings _settings;
+    private volatile bool _changedMetadata;
 
     public FilesystemSession(LustreAddress address, LustreClientOptions options, ILogger logger)
     {
         FsName = address.FsName;
         Options = options;
         Logger = logger;
-        var settings = new RpcConnectionSettings(
+        var settings = _settings = new RpcConnectionSettings(
             "client-" + Guid.NewGuid().ToString("N"),
             new XidGenerator(),
             options.ConnectTimeout,
@@ -105,6 +110,7 @@ internal sealed class FilesystemSession : IAsyncDisposable
     {
         using var activity = path is null ? null : LustreDiagnostics.StartOperation(LustreDiagnostics.ActivityName(opcode), path);
         await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
+        _changedMetadata |= opcode.IsModifying();
         var reply = await Targets.CallAsync(TargetKind.Mdt, 0, opcode, frame, default, default, cancellationToken).ConfigureAwait(false);
         if (reply.Status != 0)
         {
@@ -144,7 +150,46 @@ internal sealed class FilesystemSession : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await DisconnectAsync().ConfigureAwait(false);
         await Targets.DisposeAsync().ConfigureAwait(false);
         _connectLock.Dispose();
+    }
+
+    /// <summary>
+    /// Tells the MDS this client is leaving, so it drops the records of this client's results that let it answer
+    /// resends (only when this client changed metadata, since only then does it have any). One attempt, briefly:
+    /// an MDS that does not answer drops them itself once the client has been idle long enough.
+    /// </summary>
+    private async Task DisconnectAsync()
+    {
+        if (!_changedMetadata || !Targets.HasConfig)
+        {
+            return;
+        }
+
+        TargetChannel channel;
+        try
+        {
+            channel = Targets.Acquire(TargetKind.Mdt, 0);
+        }
+        catch (Exception ex) when (ex is LustreException or ObjectDisposedException)
+        {
+            return;
+        }
+
+        try
+        {
+            using var timeout = new CancellationTokenSource(DisconnectTimeout);
+            using var frame = new FrameBuffer();
+            using var reply = await channel.CallOnceAsync(Opcode.MdsDisconnect, frame, default, default, _settings.Xids.Next(), resend: false, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is LustreException or OperationCanceledException or ObjectDisposedException)
+        {
+            ClientLog.DisconnectFailed(Logger, ex.Message);
+        }
+        finally
+        {
+            channel.Exit();
+        }
     }
 }

@@ -13,4 +13,7 @@ internal static partial class ClientLog
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "connected to {FsName}: {Targets} targets, configuration generation {Generation}")]
     public static partial void Configured(ILogger logger, string fsName, int targets, ulong generation);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Debug, Message = "the MDS did not acknowledge this client's disconnect ({Reason}); it drops the client's reply records once they age out")]
+    public static partial void DisconnectFailed(ILogger logger, string reason);
 }

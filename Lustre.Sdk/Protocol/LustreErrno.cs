@@ -69,6 +69,12 @@ public enum LustreErrno
     /// <summary>Connection refused.</summary>
     ECONNREFUSED = 111,
 
+    /// <summary>
+    /// Operation already in progress: here, a resend the server can no longer tell was applied or not (its record of
+    /// the client's results no longer reaches back that far). It was not run again; check the state before retrying.
+    /// </summary>
+    EALREADY = 114,
+
     /// <summary>Stale handle (the object is gone).</summary>
     ESTALE = 116,
 }

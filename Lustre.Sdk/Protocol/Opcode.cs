@@ -29,6 +29,9 @@ internal enum Opcode : ushort
     MdsClose = 30,
     MdsBackup = 31,
 
+    /// <summary>A client leaving cleanly: the MDT drops its reply records (Lustre's MDS_DISCONNECT).</summary>
+    MdsDisconnect = 32,
+
     // Object storage targets.
     OstRead = 40,
     OstWrite = 41,
@@ -43,7 +46,7 @@ internal static class OpcodeExtensions
 {
     public static bool IsMgs(this Opcode opcode) => opcode is >= Opcode.MgsRegisterTarget and <= Opcode.MgsSetTargetState;
 
-    public static bool IsMds(this Opcode opcode) => opcode is >= Opcode.MdsGetAttr and <= Opcode.MdsBackup;
+    public static bool IsMds(this Opcode opcode) => opcode is >= Opcode.MdsGetAttr and <= Opcode.MdsDisconnect;
 
     public static bool IsOst(this Opcode opcode) => opcode is >= Opcode.OstRead and <= Opcode.OstStatFs;
 

@@ -27,6 +27,7 @@ internal sealed class MdsService : IRpcService
         (Opcode.MdsSetDirLayout, SetDirLayoutAsync),
         (Opcode.MdsStatFs, StatFs),
         (Opcode.MdsBackup, BackupAsync),
+        (Opcode.MdsDisconnect, DisconnectAsync),
     ];
 
     private MdtNamespace Namespace => _namespace ?? throw new RpcStatusException(LustreErrno.EBUSY, "the MDS is starting");
@@ -44,21 +45,21 @@ internal sealed class MdsService : IRpcService
     {
         var reader = request.Reader;
         var open = OpenRequest.Read(ref reader);
-        var attributes = await Namespace.OpenAsync(open).ConfigureAwait(false);
+        var attributes = await Namespace.OpenAsync(open, ChangeOrigin.Of(request)).ConfigureAwait(false);
         return Attributes((open.Flags & OpenFlags.Write) != 0 ? Namespace.RegisterWriter(attributes) : attributes);
     }
 
     private async ValueTask<RpcResponse> CloseAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
-        await Namespace.CloseAsync(CloseRequest.Read(ref reader)).ConfigureAwait(false);
+        await Namespace.CloseAsync(CloseRequest.Read(ref reader), ChangeOrigin.Of(request)).ConfigureAwait(false);
         return RpcResponse.Ok();
     }
 
     private async ValueTask<RpcResponse> SetAttrAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
-        return Attributes(await Namespace.SetAttrAsync(SetAttrRequest.Read(ref reader)).ConfigureAwait(false));
+        return Attributes(await Namespace.SetAttrAsync(ChangeOrigin.Of(request), SetAttrRequest.Read(ref reader)).ConfigureAwait(false));
     }
 
     private ValueTask<RpcResponse> ReadDir(RpcRequest request, CancellationToken cancellationToken)
@@ -74,27 +75,27 @@ internal sealed class MdsService : IRpcService
     private async ValueTask<RpcResponse> MkdirAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
-        return Attributes(await Namespace.MkdirAsync(MkdirRequest.Read(ref reader)).ConfigureAwait(false));
+        return Attributes(await Namespace.MkdirAsync(MkdirRequest.Read(ref reader), ChangeOrigin.Of(request)).ConfigureAwait(false));
     }
 
     private async ValueTask<RpcResponse> RemoveAsync(RpcRequest request, bool directory)
     {
         var reader = request.Reader;
-        await Namespace.RemoveAsync(PathRequest.Read(ref reader).Path, directory).ConfigureAwait(false);
+        await Namespace.RemoveAsync(PathRequest.Read(ref reader).Path, directory, ChangeOrigin.Of(request)).ConfigureAwait(false);
         return RpcResponse.Ok();
     }
 
     private async ValueTask<RpcResponse> RenameAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
-        await Namespace.RenameAsync(RenameRequest.Read(ref reader)).ConfigureAwait(false);
+        await Namespace.RenameAsync(RenameRequest.Read(ref reader), ChangeOrigin.Of(request)).ConfigureAwait(false);
         return RpcResponse.Ok();
     }
 
     private async ValueTask<RpcResponse> SetDirLayoutAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
-        await Namespace.SetDirLayoutAsync(SetDirLayoutRequest.Read(ref reader)).ConfigureAwait(false);
+        await Namespace.SetDirLayoutAsync(SetDirLayoutRequest.Read(ref reader), ChangeOrigin.Of(request)).ConfigureAwait(false);
         return RpcResponse.Ok();
     }
 
@@ -106,6 +107,18 @@ internal sealed class MdsService : IRpcService
         var body = new FrameBuffer();
         new StatFsReply(drive.TotalSize, drive.AvailableFreeSpace, drive.TotalSize - drive.AvailableFreeSpace, keys).Write(body.Body);
         return ValueTask.FromResult(RpcResponse.Ok(body));
+    }
+
+    /// <summary>A client going away cleanly: it will resend nothing, so its reply records go.</summary>
+    private async ValueTask<RpcResponse> DisconnectAsync(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var store = Namespace.Store;
+        await store.ChangeAsync(tx =>
+        {
+            store.Replies.Forget(tx, request.ClientUuid);
+            return true;
+        }).ConfigureAwait(false);
+        return RpcResponse.Ok();
     }
 
     private async ValueTask<RpcResponse> BackupAsync(RpcRequest request, CancellationToken cancellationToken)

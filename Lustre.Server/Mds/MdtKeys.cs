@@ -16,6 +16,12 @@ internal static class MdtKeys
     public const byte DestroyQueue = (byte)'Q';
     public const byte Meta = (byte)'M';
 
+    /// <summary>A client's recorded result (<see cref="ReplyRecords"/>).</summary>
+    public const byte Reply = (byte)'R';
+
+    /// <summary>A client's floor: the newest xid whose record was dropped (<see cref="ReplyRecords"/>).</summary>
+    public const byte ReplyFloor = (byte)'F';
+
     public static readonly byte[] NextFidKey = Encoding.ASCII.GetBytes("M/next-fid");
     public static readonly byte[] CommitKey = Encoding.ASCII.GetBytes("M/commit");
 

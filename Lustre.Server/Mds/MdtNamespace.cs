@@ -115,11 +115,11 @@ internal sealed class MdtNamespace
     }
 
     /// <summary>Records the size a closing writer reports (durably, "at least" as a flush does), then forgets the writer.</summary>
-    public async Task CloseAsync(CloseRequest request)
+    public async Task CloseAsync(CloseRequest request, ChangeOrigin origin)
     {
         if (request.Size != CloseRequest.NoSize)
         {
-            await SetAttrAsync(new SetAttrRequest(request.Fid, SetAttrMask.SizeAtLeast | SetAttrMask.ModifyTime, request.Size, 0, 0, 0, 0, request.ModifyTimeNs)).ConfigureAwait(false);
+            await SetAttrAsync(origin, new SetAttrRequest(request.Fid, SetAttrMask.SizeAtLeast | SetAttrMask.ModifyTime, request.Size, 0, 0, 0, 0, request.ModifyTimeNs)).ConfigureAwait(false);
         }
 
         Close(request);
@@ -193,7 +193,7 @@ internal sealed class MdtNamespace
         return new ReadDirReply(entries, end);
     }
 
-    public Task<InodeAttributes> OpenAsync(OpenRequest request)
+    public Task<InodeAttributes> OpenAsync(OpenRequest request, ChangeOrigin origin)
     {
         var components = Components(request.Path);
         if (components.Length == 0)
@@ -210,7 +210,7 @@ internal sealed class MdtNamespace
                 : Task.FromResult(existing);
         }
 
-        return ChangeWithFreshPlacementAsync(tx =>
+        return ChangeWithFreshPlacementAsync(origin, ChangeResults.Attributes, tx =>
         {
             var (parent, parentInode, name) = WalkToParent(request.Path, components);
             if (parentInode.Type != EntryType.Directory)
@@ -256,12 +256,12 @@ internal sealed class MdtNamespace
     /// their free space once and tries again. The MDS otherwise learns of OSTs every refresh interval, so an OST that
     /// registered since (a cluster whose OSSs start after its MDS, an OSS that joined) would fail creates meanwhile.
     /// </summary>
-    private async Task<T> ChangeWithFreshPlacementAsync<T>(Func<MdtTransaction, T> change)
+    private async Task<T> ChangeWithFreshPlacementAsync<T>(ChangeOrigin origin, ChangeResult<T> result, Func<MdtTransaction, T> change)
     {
         RpcStatusException noSpace;
         try
         {
-            return await _store.ChangeAsync(change).ConfigureAwait(false);
+            return await _store.ChangeAsync(origin, result, change).ConfigureAwait(false);
         }
         catch (RpcStatusException ex) when (ex.Errno == LustreErrno.ENOSPC)
         {
@@ -278,7 +278,7 @@ internal sealed class MdtNamespace
             throw noSpace;
         }
 
-        return await _store.ChangeAsync(change).ConfigureAwait(false);
+        return await _store.ChangeAsync(origin, result, change).ConfigureAwait(false);
     }
 
     /// <summary>A new file's layout: its directory's default, else the root's default, else the filesystem's.</summary>
@@ -313,14 +313,14 @@ internal sealed class MdtNamespace
         }
     }
 
-    public Task<InodeAttributes> SetAttrAsync(SetAttrRequest request)
+    public Task<InodeAttributes> SetAttrAsync(ChangeOrigin origin, SetAttrRequest request)
     {
         if ((request.Mask & (SetAttrMask.Size | SetAttrMask.SizeAtLeast)) != 0 && (request.Size < 0 || request.Size > ProtocolLimits.MaxFileSize))
         {
             throw new RpcStatusException(LustreErrno.EFBIG, $"size {request.Size} is outside 0..{ProtocolLimits.MaxFileSize}");
         }
 
-        return _store.ChangeAsync(tx =>
+        return _store.ChangeAsync(origin, ChangeResults.Attributes, tx =>
         {
             var inode = LoadInode(request.Fid);
             var now = Now();
@@ -354,7 +354,7 @@ internal sealed class MdtNamespace
         });
     }
 
-    public Task<InodeAttributes> MkdirAsync(MkdirRequest request)
+    public Task<InodeAttributes> MkdirAsync(MkdirRequest request, ChangeOrigin origin)
     {
         var components = Components(request.Path);
         if (components.Length == 0)
@@ -362,7 +362,7 @@ internal sealed class MdtNamespace
             throw new RpcStatusException(LustreErrno.EEXIST, "'/' already exists");
         }
 
-        return _store.ChangeAsync(tx =>
+        return _store.ChangeAsync(origin, ChangeResults.Attributes, tx =>
         {
             var (parent, parentInode, name) = WalkToParent(request.Path, components);
             if (parentInode.Type != EntryType.Directory)
@@ -385,7 +385,7 @@ internal sealed class MdtNamespace
         });
     }
 
-    public Task<bool> RemoveAsync(string path, bool directory)
+    public Task<bool> RemoveAsync(string path, bool directory, ChangeOrigin origin)
     {
         var components = Components(path);
         if (components.Length == 0)
@@ -393,7 +393,7 @@ internal sealed class MdtNamespace
             throw new RpcStatusException(LustreErrno.EBUSY, "'/' cannot be removed");
         }
 
-        return _store.ChangeAsync(tx =>
+        return _store.ChangeAsync(origin, ChangeResults.Done, tx =>
         {
             var (parent, parentInode, name) = WalkToParent(path, components);
             var entry = LookupEntry(parent, name) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{path}': no such file or directory");
@@ -446,7 +446,7 @@ internal sealed class MdtNamespace
         return iterator.Valid() && iterator.Key().AsSpan().StartsWith(prefix);
     }
 
-    public Task<bool> RenameAsync(RenameRequest request)
+    public Task<bool> RenameAsync(RenameRequest request, ChangeOrigin origin)
     {
         var from = Components(request.From);
         var to = Components(request.To);
@@ -462,7 +462,7 @@ internal sealed class MdtNamespace
             throw new RpcStatusException(LustreErrno.EINVAL, $"cannot move '{fromPath}' into its own subdirectory '{toPath}'");
         }
 
-        return _store.ChangeAsync(tx =>
+        return _store.ChangeAsync(origin, ChangeResults.Done, tx =>
         {
             var (fromParent, fromParentInode, fromName) = WalkToParent(request.From, from);
             var source = LookupEntry(fromParent, fromName) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{request.From}': no such file or directory");
@@ -524,7 +524,7 @@ internal sealed class MdtNamespace
         });
     }
 
-    public Task<bool> SetDirLayoutAsync(SetDirLayoutRequest request)
+    public Task<bool> SetDirLayoutAsync(SetDirLayoutRequest request, ChangeOrigin origin)
     {
         if (request.Layout.Length > 0)
         {
@@ -535,7 +535,7 @@ internal sealed class MdtNamespace
             }
         }
 
-        return _store.ChangeAsync(tx =>
+        return _store.ChangeAsync(origin, ChangeResults.Done, tx =>
         {
             var (fid, inode) = Resolve(request.Path);
             if (inode.Type != EntryType.Directory)

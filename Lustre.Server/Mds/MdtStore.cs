@@ -31,7 +31,10 @@ internal sealed class MdtStore : IDisposable
     private ulong _nextFid;
     private ulong _commits;
 
-    public MdtStore(string directory)
+    /// <summary>How long the results of a client that made no change are kept (<see cref="ReplyRecords.IdleLifetime"/>).</summary>
+    public static readonly TimeSpan DefaultReplyLifetime = TimeSpan.FromHours(1);
+
+    public MdtStore(string directory, TimeSpan? replyLifetime = null)
     {
         Directory.CreateDirectory(directory);
         Path = directory;
@@ -44,6 +47,7 @@ internal sealed class MdtStore : IDisposable
 
         _nextFid = ReadCounter(MdtKeys.NextFidKey) is var next and > 0 ? next : 1;
         _commits = ReadCounter(MdtKeys.CommitKey);
+        Replies = new ReplyRecords(_db, replyLifetime ?? DefaultReplyLifetime);
         _writer = Task.Factory.StartNew(WriterLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 
@@ -58,10 +62,21 @@ internal sealed class MdtStore : IDisposable
 
     public RocksDb Database => _db;
 
+    /// <summary>Each client's recorded results; touched only by the writer loop.</summary>
+    internal ReplyRecords Replies { get; }
+
     /// <summary>Runs <paramref name="change"/> in the writer loop and completes once its batch is durable.</summary>
-    public Task<T> ChangeAsync<T>(Func<MdtTransaction, T> change)
+    public Task<T> ChangeAsync<T>(Func<MdtTransaction, T> change) => Enqueue(new PendingChange<T>(change, null, null));
+
+    /// <summary>
+    /// Runs a change a client asked for, exactly once per (client, xid): its result is recorded in the same batch, and
+    /// a resend of an applied change gets the recorded result instead of running it again (<see cref="ReplyRecords"/>).
+    /// </summary>
+    public Task<T> ChangeAsync<T>(ChangeOrigin origin, ChangeResult<T> result, Func<MdtTransaction, T> change) =>
+        Enqueue(new PendingChange<T>(change, origin, result));
+
+    private Task<T> Enqueue<T>(PendingChange<T> pending)
     {
-        var pending = new PendingChange<T>(change);
         if (!_queue.Writer.TryWrite(pending))
         {
             throw new ObjectDisposedException(nameof(MdtStore), "The MDT is shut down.");
@@ -229,7 +244,7 @@ internal sealed class MdtStore : IDisposable
         public abstract void Fail(Exception exception);
     }
 
-    private sealed class PendingChange<T>(Func<MdtTransaction, T> change) : PendingChange
+    private sealed class PendingChange<T>(Func<MdtTransaction, T> change, ChangeOrigin? origin, ChangeResult<T>? result) : PendingChange
     {
         private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private T? _result;
@@ -237,7 +252,26 @@ internal sealed class MdtStore : IDisposable
 
         public Task<T> Task => _completion.Task;
 
-        public override void Run(MdtTransaction transaction) => _result = change(transaction);
+        public override void Run(MdtTransaction transaction)
+        {
+            if (origin is not { } from || result is null)
+            {
+                _result = change(transaction);
+                return;
+            }
+
+            // Every send is checked, not only resends: a resend can overtake its first send on the way here.
+            var replies = transaction.Store.Replies;
+            if (replies.TryGet(transaction, from, out var recorded))
+            {
+                // Applied before (its reply was lost, perhaps with the MDS that sent it): answer as then.
+                _result = result.Decode(recorded);
+                return;
+            }
+
+            _result = change(transaction);
+            replies.Record(transaction, from, result.Encode(_result));
+        }
 
         public override void Complete()
         {

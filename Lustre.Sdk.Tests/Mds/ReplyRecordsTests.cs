@@ -1,0 +1,114 @@
+using System.Text;
+using Lustre.Protocol;
+using Lustre.Server.Mds;
+using Lustre.Server.Rpc;
+
+namespace Lustre.Tests.Mds;
+
+/// <summary>
+/// The MDT's records of client results on a real RocksDB: a resend of an applied change is answered from its record
+/// (across a reopen), never run twice; records are bounded per client, and a resend older than what is kept is refused
+/// rather than run; a clean disconnect or a long idle drops a client's records.
+/// </summary>
+public sealed class ReplyRecordsTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("lustre-replies-").FullName;
+    private int _runs;
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [Fact]
+    public async Task A_resend_of_an_applied_change_gets_its_recorded_result_even_after_a_reopen()
+    {
+        var first = new ChangeOrigin("c1", 7);
+        using (var store = new MdtStore(_directory))
+        {
+            Assert.Equal("applied 1", await Change(store, first));
+            Assert.Equal("applied 1", await Change(store, first));
+        }
+
+        using (var reopened = new MdtStore(_directory))
+        {
+            Assert.Equal("applied 1", await Change(reopened, first));
+
+            // Another client's request with the same xid is its own.
+            Assert.Equal("applied 2", await Change(reopened, new ChangeOrigin("c2", 7)));
+        }
+
+        Assert.Equal(2, _runs);
+    }
+
+    [Fact]
+    public async Task Records_are_bounded_per_client_and_a_resend_beyond_them_is_refused_not_run()
+    {
+        using var store = new MdtStore(_directory);
+        // All queued at once, in xid order, so that they share group commits.
+        await Task.WhenAll(Enumerable.Range(1, ReplyRecords.PerClient + 1).Select(xid => Change(store, new ChangeOrigin("busy", (ulong)xid))));
+
+        var runs = _runs;
+        var refused = await Assert.ThrowsAsync<RpcStatusException>(() => Change(store, new ChangeOrigin("busy", 1)));
+        Assert.Equal(LustreErrno.EALREADY, refused.Errno);
+        Assert.Equal($"applied {runs}", await Change(store, new ChangeOrigin("busy", ReplyRecords.PerClient + 1)));
+        Assert.Equal(runs, _runs);
+        Assert.Equal(ReplyRecords.PerClient, CountRecords(store));
+    }
+
+    [Fact]
+    public async Task A_clean_disconnect_and_a_long_idle_drop_a_clients_records()
+    {
+        using (var store = new MdtStore(_directory))
+        {
+            await Change(store, new ChangeOrigin("leaving", 1));
+            await Change(store, new ChangeOrigin("idle", 1));
+            Assert.Equal(2, store.Replies.ClientCount);
+            await store.ChangeAsync(tx =>
+            {
+                store.Replies.Forget(tx, "leaving");
+                return true;
+            });
+            Assert.Equal(1, store.Replies.ClientCount);
+            Assert.Equal(1, CountRecords(store));
+        }
+
+        await Task.Delay(20);
+        using (var reopened = new MdtStore(_directory, replyLifetime: TimeSpan.FromMilliseconds(10)))
+        {
+            Assert.Equal(0, reopened.Replies.ClientCount);
+            Assert.Equal(0, CountRecords(reopened));
+
+            // Nothing is known of it any more: a resend now runs (its client gave up resending long ago).
+            Assert.Equal($"applied {_runs + 1}", await Change(reopened, new ChangeOrigin("idle", 1)));
+        }
+    }
+
+    private Task<string> Change(MdtStore store, ChangeOrigin origin) =>
+        store.ChangeAsync(origin, Text, tx =>
+        {
+            var run = Interlocked.Increment(ref _runs);
+            tx.Put(Encoding.ASCII.GetBytes($"M/test-{run}"), [1]);
+            return $"applied {run}";
+        });
+
+    private static readonly ChangeResult<string> Text = new(Encoding.UTF8.GetBytes, Encoding.UTF8.GetString);
+
+    private static int CountRecords(MdtStore store)
+    {
+        using var iterator = store.NewIterator();
+        var count = 0;
+        for (iterator.Seek([MdtKeys.Reply]); iterator.Valid() && iterator.Key()[0] == MdtKeys.Reply; iterator.Next())
+        {
+            count++;
+        }
+
+        return count;
+    }
+}

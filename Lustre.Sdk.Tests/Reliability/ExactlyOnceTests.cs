@@ -1,0 +1,134 @@
+using Lustre.Client;
+using Lustre.Layouts;
+using Lustre.Protocol;
+using Lustre.Protocol.Messages;
+using Lustre.Tests.Cluster;
+using Lustre.Tests.Rpc;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Lustre.Tests.Reliability;
+
+/// <summary>
+/// A modifying request whose reply is lost, then the MDS killed and restarted, then the request resent (same client,
+/// same xid, the Resend flag), as a client does after reconnecting. The resend must get the original result and
+/// change nothing, whatever other clients did in between: the MDT recorded the result with the change.
+/// </summary>
+public sealed class ExactlyOnceTests : IDisposable
+{
+    private readonly string _data = Directory.CreateTempSubdirectory("lustre-once-").FullName;
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_data, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [Fact]
+    public async Task Resends_after_an_MDS_restart_are_answered_from_the_record_not_applied_again()
+    {
+        await using var cluster = await ProcessCluster.StartAsync(_data, 1);
+        await using var other = new LustreClient(cluster.Address);
+        await WriteAsync(other, "/u", "B's first /u");
+        await WriteAsync(other, "/r", "old checkpoint");
+        await WriteAsync(other, "/r.new", "complete checkpoint");
+        await other.CreateFileAsync("/s");
+
+        var sFid = (await other.GetInfoAsync("/s")).Fid;
+        var firstMtime = new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var client = "client-once-" + Guid.NewGuid().ToString("N");
+        (Opcode Opcode, ulong Xid, Action<BodyWriter> Body)[] requests =
+        [
+            (Opcode.MdsUnlink, 101, w => new PathRequest("/u").Write(w)),
+            (Opcode.MdsRename, 102, w => new RenameRequest("/r.new", "/r").Write(w)),
+            (Opcode.MdsOpen, 103, w => new OpenRequest("/x", OpenFlags.Create | OpenFlags.Exclusive, 0x1A4, []).Write(w)),
+            (Opcode.MdsMkdir, 104, w => new MkdirRequest("/m", 0x1ED).Write(w)),
+            (Opcode.MdsSetAttr, 105, w => new SetAttrRequest(sFid, SetAttrMask.ModifyTime, 0, 0, 0, 0, 0, firstMtime.ToUnixTimeMilliseconds() * 1_000_000).Write(w)),
+        ];
+
+        // Each is applied and answered, and each answer is lost on the way back.
+        await using (var proxy = new FrameProxy(Endpoint(cluster.MdsEndpoint)))
+        {
+            foreach (var (opcode, xid, body) in requests)
+            {
+                proxy.DropRepliesOf = opcode;
+                var lost = proxy.DroppedReplies.Count;
+                await using var connection = await RpcConnection.ConnectAsync(proxy.Endpoint, Settings(client), CancellationToken.None);
+                await Assert.ThrowsAnyAsync<LustreException>(async () => (await CallAsync(connection, opcode, xid, body, resend: false)).Dispose());
+                Assert.Equal(lost + 1, proxy.DroppedReplies.Count);
+            }
+        }
+
+        var created = await other.GetInfoAsync("/x");
+        await cluster.KillMdsAsync();
+        await cluster.RestartMdsAsync(samePort: true);
+
+        // Meanwhile another client writes a new /u and a new, partial /r.new, and sets /s's time.
+        await WriteAsync(other, "/u", "B's second /u");
+        await WriteAsync(other, "/r.new", "partial");
+        var laterMtime = new DateTimeOffset(2024, 6, 1, 0, 0, 0, TimeSpan.Zero);
+        await other.SetTimesAsync("/s", null, laterMtime);
+
+        // The resends, on a new connection to the restarted MDS: each is answered as the first send was.
+        await using (var connection = await RpcConnection.ConnectAsync(Endpoint(cluster.MdsEndpoint), Settings(client), CancellationToken.None))
+        {
+            foreach (var (opcode, xid, body) in requests)
+            {
+                using var reply = await CallAsync(connection, opcode, xid, body, resend: true);
+                Assert.True(reply.Status == 0, $"{opcode} resent: {(LustreErrno)reply.Status} {reply.ErrorMessage}");
+                if (opcode == Opcode.MdsOpen)
+                {
+                    var reader = reply.Reader;
+                    Assert.Equal(created.Fid, InodeAttributes.Read(ref reader).Fid);
+                }
+
+                if (opcode == Opcode.MdsSetAttr)
+                {
+                    var reader = reply.Reader;
+                    Assert.Equal(firstMtime.ToUnixTimeMilliseconds() * 1_000_000, InodeAttributes.Read(ref reader).ModifyTimeNs);
+                }
+            }
+        }
+
+        // Nothing was applied a second time.
+        Assert.Equal("B's second /u", await ReadAsync(other, "/u"));
+        Assert.Equal("complete checkpoint", await ReadAsync(other, "/r"));
+        Assert.Equal("partial", await ReadAsync(other, "/r.new"));
+        Assert.Equal(created.Fid, (await other.GetInfoAsync("/x")).Fid);
+        Assert.True(await other.ExistsAsync("/m"));
+        Assert.Equal(laterMtime, (await other.GetInfoAsync("/s")).LastWriteTime);
+    }
+
+    private static RpcConnectionSettings Settings(string client) =>
+        new(client, new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10), null, NullLogger.Instance);
+
+    private static System.Net.IPEndPoint Endpoint(string hostPort) => System.Net.IPEndPoint.Parse(hostPort);
+
+    private static async Task<RpcReply> CallAsync(RpcConnection connection, Opcode opcode, ulong xid, Action<BodyWriter> body, bool resend)
+    {
+        using var frame = new FrameBuffer();
+        body(frame.Body);
+        return await connection.CallAsync(opcode, frame, default, default, xid, resend, CancellationToken.None);
+    }
+
+    private static async Task WriteAsync(LustreClient client, string path, string text)
+    {
+        await using var file = await client.OpenFileAsync(path, FileMode.Create, FileAccess.Write, FileLayout.Raid0(1 << 20, 1));
+        var bytes = System.Text.Encoding.UTF8.GetBytes(text);
+        await file.WriteAtAsync(0, bytes);
+        await file.SetLengthAsync(bytes.Length);
+        await file.FlushAsync();
+    }
+
+    private static async Task<string> ReadAsync(LustreClient client, string path)
+    {
+        await using var file = await client.OpenFileAsync(path);
+        var bytes = new byte[(int)file.Length];
+        var read = await file.ReadAtAsync(0, bytes);
+        return System.Text.Encoding.UTF8.GetString(bytes, 0, read);
+    }
+}

@@ -1,0 +1,34 @@
+using System.Buffers;
+using Lustre.Protocol;
+using Lustre.Protocol.Messages;
+
+namespace Lustre.Server.Mds;
+
+/// <summary>How the result of a change is kept in its client's reply record, and read back for a resend.</summary>
+internal sealed class ChangeResult<T>(Func<T, byte[]> encode, Func<byte[], T> decode)
+{
+    public byte[] Encode(T value) => encode(value);
+
+    public T Decode(byte[] recorded) => decode(recorded);
+}
+
+/// <summary>The results the MDS's changes answer with.</summary>
+internal static class ChangeResults
+{
+    /// <summary>The inode's attributes as the change left them (open-create, mkdir, setattr, close with a size).</summary>
+    public static readonly ChangeResult<InodeAttributes> Attributes = new(
+        attributes =>
+        {
+            var written = new ArrayBufferWriter<byte>(128 + attributes.Layout.Length);
+            attributes.Write(new BodyWriter(written));
+            return written.WrittenSpan.ToArray();
+        },
+        recorded =>
+        {
+            var reader = new BodyReader(recorded);
+            return InodeAttributes.Read(ref reader);
+        });
+
+    /// <summary>Done, with nothing more to say (unlink, rmdir, rename, a directory's default layout).</summary>
+    public static readonly ChangeResult<bool> Done = new(_ => [], _ => true);
+}

@@ -1,0 +1,212 @@
+using System.Buffers.Binary;
+using System.Text;
+using Lustre.Protocol;
+using Lustre.Server.Rpc;
+using RocksDbSharp;
+
+namespace Lustre.Server.Mds;
+
+/// <summary>Who asked for a metadata change: the client's uuid and the request's xid.</summary>
+internal readonly record struct ChangeOrigin(string Client, ulong Xid)
+{
+    public static ChangeOrigin Of(RpcRequest request) => new(request.ClientUuid, request.Header.Xid);
+}
+
+/// <summary>
+/// The MDT's record of each client's results (Lustre's <c>last_rcvd</c> and reply data): every change a client asked
+/// for writes, in the same RocksDB batch as the change itself, its (client, xid) and the result it answered. So the
+/// record exists exactly when the change does, and a resend whose first reply was lost is answered from it, never
+/// applied a second time, even after the MDS restarted in between.
+/// <para>
+/// Bounded: per client the newest <see cref="PerClient"/> records are kept; dropping one raises the client's floor,
+/// and a resend at or below the floor with no record is refused (<see cref="LustreErrno.EALREADY"/>: whether it was
+/// applied cannot be told) rather than run again. A client's records go when it disconnects cleanly
+/// (<c>MdsDisconnect</c>) or after <see cref="IdleLifetime"/> without a change (eviction), far longer than a client
+/// keeps resending one request.
+/// </para>
+/// Used only from the MDT's writer loop (and its constructor, before the loop starts): no locks.
+/// </summary>
+internal sealed class ReplyRecords
+{
+    /// <summary>Results kept per client: well above the requests one client can have in flight to the MDT.</summary>
+    public const int PerClient = 4096;
+
+    /// <summary>Key of a record: <c>'R'</c>, u16 uuid length, uuid (UTF-8), xid (big-endian); value: time, result.</summary>
+    private const byte RecordPrefix = MdtKeys.Reply;
+
+    /// <summary>Key of a client's floor: <c>'F'</c>, u16 uuid length, uuid; value: the newest dropped xid, time.</summary>
+    private const byte FloorPrefix = MdtKeys.ReplyFloor;
+
+    /// <summary>Records between two sweeps of idle clients.</summary>
+    private const int SweepInterval = 4096;
+
+    private readonly Dictionary<string, ClientLog> _clients = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time;
+    private int _sinceSweep;
+
+    /// <summary>Loads the records (and floors) of every client, then forgets clients idle longer than the lifetime.</summary>
+    public ReplyRecords(RocksDb db, TimeSpan idleLifetime, TimeProvider? time = null)
+    {
+        IdleLifetime = idleLifetime;
+        _time = time ?? TimeProvider.System;
+        using (var iterator = db.NewIterator())
+        {
+            for (iterator.Seek([RecordPrefix]); iterator.Valid() && iterator.Key() is [RecordPrefix, ..] key; iterator.Next())
+            {
+                var (client, tail) = ParseClient(key);
+                var log = Log(client);
+                log.Xids.Enqueue(BinaryPrimitives.ReadUInt64BigEndian(tail));
+                log.LastChangeMs = Math.Max(log.LastChangeMs, BinaryPrimitives.ReadInt64BigEndian(iterator.Value()));
+            }
+
+            for (iterator.Seek([FloorPrefix]); iterator.Valid() && iterator.Key() is [FloorPrefix, ..] key; iterator.Next())
+            {
+                var (client, _) = ParseClient(key);
+                var value = iterator.Value();
+                var log = Log(client);
+                log.Floor = BinaryPrimitives.ReadUInt64BigEndian(value);
+                log.LastChangeMs = Math.Max(log.LastChangeMs, BinaryPrimitives.ReadInt64BigEndian(value.AsSpan(8)));
+            }
+        }
+
+        using var batch = new WriteBatch();
+        SweepIdle(key => batch.Delete(key));
+        if (batch.Count() > 0)
+        {
+            db.Write(batch);
+        }
+    }
+
+    public TimeSpan IdleLifetime { get; }
+
+    /// <summary>Clients with records; for tests and the operations doc.</summary>
+    public int ClientCount => _clients.Count;
+
+    /// <summary>
+    /// The result recorded for <paramref name="origin"/>, if the change was applied. Throws EALREADY when the record
+    /// may have existed but was dropped (the xid is at or below the client's floor).
+    /// </summary>
+    public bool TryGet(MdtTransaction transaction, ChangeOrigin origin, out byte[] result)
+    {
+        if (transaction.Get(RecordKey(origin.Client, origin.Xid)) is { } value)
+        {
+            result = value[8..];
+            return true;
+        }
+
+        if (_clients.TryGetValue(origin.Client, out var log) && origin.Xid <= log.Floor)
+        {
+            throw new RpcStatusException(
+                LustreErrno.EALREADY,
+                $"request {origin.Xid} is older than the MDT's record of this client's results (it keeps the last {PerClient}); whether it was applied cannot be told, so it was not run again");
+        }
+
+        result = [];
+        return false;
+    }
+
+    /// <summary>Records <paramref name="result"/> for <paramref name="origin"/> in the batch of the change it answers.</summary>
+    public void Record(MdtTransaction transaction, ChangeOrigin origin, byte[] result)
+    {
+        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var value = new byte[8 + result.Length];
+        BinaryPrimitives.WriteInt64BigEndian(value, now);
+        result.CopyTo(value.AsSpan(8));
+        transaction.Put(RecordKey(origin.Client, origin.Xid), value);
+
+        var log = Log(origin.Client);
+        log.Xids.Enqueue(origin.Xid);
+        log.LastChangeMs = now;
+        if (log.Xids.Count > PerClient)
+        {
+            var dropped = log.Xids.Dequeue();
+            transaction.Delete(RecordKey(origin.Client, dropped));
+            log.Floor = Math.Max(log.Floor, dropped);
+            var floor = new byte[16];
+            BinaryPrimitives.WriteUInt64BigEndian(floor, log.Floor);
+            BinaryPrimitives.WriteInt64BigEndian(floor.AsSpan(8), now);
+            transaction.Put(ClientKey(FloorPrefix, origin.Client), floor);
+        }
+
+        if (++_sinceSweep >= SweepInterval)
+        {
+            _sinceSweep = 0;
+            SweepIdle(transaction.Delete);
+        }
+    }
+
+    /// <summary>Drops every record of <paramref name="client"/>: it disconnected cleanly and will not resend.</summary>
+    public void Forget(MdtTransaction transaction, string client)
+    {
+        if (_clients.Remove(client, out var log))
+        {
+            Delete(client, log, transaction.Delete);
+        }
+    }
+
+    private void SweepIdle(Action<byte[]> delete)
+    {
+        var cutoff = _time.GetUtcNow().ToUnixTimeMilliseconds() - (long)IdleLifetime.TotalMilliseconds;
+        foreach (var (client, log) in _clients.Where(c => c.Value.LastChangeMs < cutoff).ToList())
+        {
+            _clients.Remove(client);
+            Delete(client, log, delete);
+        }
+    }
+
+    private static void Delete(string client, ClientLog log, Action<byte[]> delete)
+    {
+        foreach (var xid in log.Xids)
+        {
+            delete(RecordKey(client, xid));
+        }
+
+        delete(ClientKey(FloorPrefix, client));
+    }
+
+    private ClientLog Log(string client)
+    {
+        if (!_clients.TryGetValue(client, out var log))
+        {
+            log = new ClientLog();
+            _clients[client] = log;
+        }
+
+        return log;
+    }
+
+    private static byte[] RecordKey(string client, ulong xid)
+    {
+        var prefix = ClientKey(RecordPrefix, client);
+        var key = new byte[prefix.Length + 8];
+        prefix.CopyTo(key, 0);
+        BinaryPrimitives.WriteUInt64BigEndian(key.AsSpan(prefix.Length), xid);
+        return key;
+    }
+
+    private static byte[] ClientKey(byte kind, string client)
+    {
+        var length = Encoding.UTF8.GetByteCount(client);
+        var key = new byte[3 + length];
+        key[0] = kind;
+        BinaryPrimitives.WriteUInt16BigEndian(key.AsSpan(1), (ushort)length);
+        Encoding.UTF8.GetBytes(client, key.AsSpan(3));
+        return key;
+    }
+
+    private static (string Client, byte[] Tail) ParseClient(byte[] key)
+    {
+        var length = BinaryPrimitives.ReadUInt16BigEndian(key.AsSpan(1));
+        return (Encoding.UTF8.GetString(key, 3, length), key[(3 + length)..]);
+    }
+
+    /// <summary>What the writer loop knows of one client: its recorded xids (oldest first), floor and last change.</summary>
+    private sealed class ClientLog
+    {
+        public Queue<ulong> Xids { get; } = new();
+
+        public ulong Floor { get; set; }
+
+        public long LastChangeMs { get; set; }
+    }
+}
