@@ -111,6 +111,7 @@ public sealed class DecoderFuzzTests(ITestOutputHelper output)
             ("OstPunchRequest", Message(OstPunchRequest.Read), [Body(new OstPunchRequest(new ObjectRef(1, 99), 0).Write)]),
             ("OstAttrReply", Message(OstAttrReply.Read), [Body(new OstAttrReply(true, 10, 4096).Write)]),
             ("OstIndexRequest", Message(OstIndexRequest.Read), [Body(new OstIndexRequest(2).Write)]),
+            ("OstDestroyObjectsRequest", Message(OstDestroyObjectsRequest.Read), [Body(new OstDestroyObjectsRequest(2, [7, 8, 9]).Write)]),
             ("LayoutCodec.Decode", input => LayoutCodec.Decode(input) is not null, [layout, CompositeLayout(), Layout(FileLayout.Raid0())]),
         ];
     }

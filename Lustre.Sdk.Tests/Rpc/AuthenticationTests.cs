@@ -57,6 +57,9 @@ public sealed partial class AuthenticationTests
             case Opcode.OstStatFs:
                 new OstIndexRequest(0).Write(w);
                 break;
+            case Opcode.OstDestroyObjects:
+                new OstDestroyObjectsRequest(0, [1, 2]).Write(w);
+                break;
             default:
                 break;
         }

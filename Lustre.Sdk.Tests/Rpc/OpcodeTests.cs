@@ -96,6 +96,7 @@ public sealed class OpcodeTests
         await Call(Opcode.MdsStatFs);
         await Call(Opcode.MdsUnlink, w => new PathRequest(dir + "/g").Write(w));
         await Call(Opcode.OstDestroy, w => obj.Write(w));
+        await Call(Opcode.OstDestroyObjects, w => new OstDestroyObjectsRequest(obj.OstIndex, [obj.ObjectId, obj.ObjectId + 1_000_000]).Write(w));
         await Call(Opcode.MdsRmdir, w => new PathRequest(dir).Write(w));
         await Call(Opcode.MdsBackup, w => new MdtBackupRequest("opcode-" + Guid.NewGuid().ToString("N")).Write(w));
         await Call(Opcode.MdsDisconnect);

@@ -68,6 +68,7 @@ public sealed class WireFuzzTests(ITestOutputHelper output) : IDisposable
             Frame(Opcode.OstGetAttr, w => obj.Write(w)),
             Frame(Opcode.OstDestroy, w => new ObjectRef(0, 1_000_000).Write(w)),
             Frame(Opcode.OstStatFs, w => new OstIndexRequest(0).Write(w)),
+            Frame(Opcode.OstDestroyObjects, w => new OstDestroyObjectsRequest(0, [1_000_001, 1_000_002]).Write(w)),
         ];
     }
 

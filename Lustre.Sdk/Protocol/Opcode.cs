@@ -40,6 +40,9 @@ internal enum Opcode : ushort
     OstGetAttr = 44,
     OstDestroy = 45,
     OstStatFs = 46,
+
+    /// <summary>Destroys many objects of one OST (<c>OstDestroyObjectsRequest</c>): the MDS's destroy queue.</summary>
+    OstDestroyObjects = 47,
 }
 
 internal static class OpcodeExtensions
@@ -48,7 +51,7 @@ internal static class OpcodeExtensions
 
     public static bool IsMds(this Opcode opcode) => opcode is >= Opcode.MdsGetAttr and <= Opcode.MdsDisconnect;
 
-    public static bool IsOst(this Opcode opcode) => opcode is >= Opcode.OstRead and <= Opcode.OstStatFs;
+    public static bool IsOst(this Opcode opcode) => opcode is >= Opcode.OstRead and <= Opcode.OstDestroyObjects;
 
     /// <summary>Operations that change state, whose resends are answered from the reply cache.</summary>
     public static bool IsModifying(this Opcode opcode) => opcode is

@@ -22,8 +22,8 @@ internal sealed class DestroyQueue
     /// <summary>Objects fetched from the queue at a time.</summary>
     private const int BatchSize = 512;
 
-    /// <summary>Destroy RPCs in flight at once: enough to keep up with many clients unlinking striped files.</summary>
-    private const int Parallelism = 16;
+    /// <summary>Destroy requests in flight at once, each for up to <see cref="OstDestroyObjectsRequest.MaxObjects"/> objects of one OST.</summary>
+    private const int Parallelism = 4;
 
     /// <summary>
     /// Destroys what is queued, batch after batch until the queue is empty or a batch makes no progress; returns how
@@ -54,46 +54,38 @@ internal sealed class DestroyQueue
         }
     }
 
+    /// <summary>
+    /// Sends the batch as one request per OST (in pieces of at most <see cref="OstDestroyObjectsRequest.MaxObjects"/>);
+    /// returns the objects destroyed. An OST that does not answer keeps its objects queued.
+    /// </summary>
     private async Task<List<(int, ulong)>> DestroyBatchAsync(List<(int OstIndex, ulong ObjectId)> pending, CancellationToken cancellationToken)
     {
+        var requests = pending
+            .GroupBy(p => p.OstIndex)
+            .SelectMany(ost => ost.Select(p => p.ObjectId).Chunk(OstDestroyObjectsRequest.MaxObjects).Select(ids => new OstDestroyObjectsRequest(ost.Key, ids)))
+            .ToList();
         var done = new List<(int, ulong)>(pending.Count);
-        var unreachable = new HashSet<int>();
         var gate = new Lock();
-        await Parallel.ForEachAsync(pending, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (item, ct) =>
+        await Parallel.ForEachAsync(requests, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (request, ct) =>
         {
-            var (ost, objectId) = item;
-            lock (gate)
-            {
-                if (unreachable.Contains(ost))
-                {
-                    // One failure is enough to know: trying each queued object of an OST that is away would cost
-                    // every object its full retries and hold the whole queue up behind it.
-                    return;
-                }
-            }
-
             try
             {
-                using var frame = new FrameBuffer();
-                new ObjectRef(ost, objectId).Write(frame.Body);
+                using var frame = new FrameBuffer(16 + (8 * request.ObjectIds.Length));
+                request.Write(frame.Body);
 
                 // Through the MGS config: an OSS restarted on another port is found at its new address.
-                using var reply = await _targets.CallAsync(TargetKind.Ost, ost, Opcode.OstDestroy, frame, default, default, ct).ConfigureAwait(false);
+                using var reply = await _targets.CallAsync(TargetKind.Ost, request.OstIndex, Opcode.OstDestroyObjects, frame, default, default, ct).ConfigureAwait(false);
                 if (reply.Status == 0 || reply.Status == (int)LustreErrno.ENOENT)
                 {
                     lock (gate)
                     {
-                        done.Add((ost, objectId));
+                        done.AddRange(request.ObjectIds.Select(id => (request.OstIndex, id)));
                     }
                 }
             }
             catch (LustreException)
             {
                 // The OST is away; its entries stay queued.
-                lock (gate)
-                {
-                    unreachable.Add(ost);
-                }
             }
         }).ConfigureAwait(false);
         return done;

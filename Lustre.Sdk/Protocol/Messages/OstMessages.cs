@@ -72,3 +72,32 @@ internal readonly record struct OstIndexRequest(int OstIndex)
 
     public static OstIndexRequest Read(ref BodyReader reader) => new(reader.ReadInt32("ost_index"));
 }
+
+/// <summary>Destroys many objects of one OST in one request: what the MDS sends for the objects of unlinked files.</summary>
+internal readonly record struct OstDestroyObjectsRequest(int OstIndex, ulong[] ObjectIds)
+{
+    /// <summary>Objects per request at most.</summary>
+    public const int MaxObjects = 1024;
+
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteInt32(OstIndex);
+        writer.WriteInt32(ObjectIds.Length);
+        foreach (var id in ObjectIds)
+        {
+            writer.WriteUInt64(id);
+        }
+    }
+
+    public static OstDestroyObjectsRequest Read(ref BodyReader reader)
+    {
+        var ost = reader.ReadInt32("ost_index");
+        var ids = new ulong[reader.ReadCount("object_ids", MaxObjects, sizeof(ulong))];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = reader.ReadUInt64("object_id");
+        }
+
+        return new OstDestroyObjectsRequest(ost, ids);
+    }
+}
