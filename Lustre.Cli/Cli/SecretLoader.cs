@@ -1,4 +1,5 @@
 using System.Text;
+using Lustre.Protocol;
 
 namespace Lustre.Cli;
 
@@ -19,18 +20,17 @@ internal static class SecretLoader
                 throw new FileNotFoundException($"The secret file '{secretFile}' does not exist.", secretFile);
             }
 
-            var text = File.ReadAllText(secretFile).Trim();
-            return text.Length >= 16 ? Encoding.UTF8.GetBytes(text) : throw new InvalidDataException($"The secret in '{secretFile}' is shorter than 16 characters.");
+            return Checked(File.ReadAllText(secretFile), $"The secret in '{secretFile}'");
         }
 
         var fromEnvironment = Environment.GetEnvironmentVariable(EnvironmentVariable);
-        if (string.IsNullOrEmpty(fromEnvironment))
-        {
-            return null;
-        }
+        return string.IsNullOrEmpty(fromEnvironment) ? null : Checked(fromEnvironment, EnvironmentVariable);
+    }
 
-        return fromEnvironment.Length >= 16
-            ? Encoding.UTF8.GetBytes(fromEnvironment.Trim())
-            : throw new InvalidDataException($"{EnvironmentVariable} is shorter than 16 characters.");
+    /// <summary>The secret without the whitespace around it, when what is left is long enough to be one.</summary>
+    private static byte[] Checked(string text, string source)
+    {
+        var secret = Encoding.UTF8.GetBytes(text.Trim());
+        return SharedSecrets.Problem(secret, source) is { } problem ? throw new InvalidDataException(problem) : secret;
     }
 }

@@ -15,7 +15,7 @@ namespace Lustre.Tests.Cli;
 /// </summary>
 public sealed partial class CliFailureTests : IAsyncLifetime
 {
-    private const string Secret = "the-cluster-secret-0123";
+    private const string Secret = "the-cluster-secret-0123456789abcdef";
     private readonly string _data = Directory.CreateTempSubdirectory("lustre-fail-").FullName;
     private LustreCluster? _cluster;
 
@@ -46,7 +46,7 @@ public sealed partial class CliFailureTests : IAsyncLifetime
             var endpoint = _cluster!.Endpoint.ToString();
             var (mgs, secret, expected) = scenario switch
             {
-                Scenario.WrongSecret => (endpoint, "not-the-secret-0123456", "wrong shared secret"),
+                Scenario.WrongSecret => (endpoint, "not-the-secret-0123456789abcdefgh", "wrong shared secret"),
                 Scenario.MissingSecret => (endpoint, null, "requires a shared secret"),
                 Scenario.StoppedCluster => ($"127.0.0.1:{FreePort()}", Secret, "Connection refused"),
                 Scenario.WrongFsName => (endpoint, Secret, "'wrong'"),

@@ -110,8 +110,8 @@ public sealed partial class NetnsClusterTests(ITestOutputHelper output) : IDispo
         try
         {
             network = await NetnsNetwork.CreateAsync();
-            await File.WriteAllTextAsync(Path.Combine(_work, "secret"), "netns-test-secret-" + network.RunId);
-            _clientEnvironment = new() { ["LUSTRE_SECRET"] = "netns-test-secret-" + network.RunId };
+            await File.WriteAllTextAsync(Path.Combine(_work, "secret"), "netns-test-secret-0123456789abcdef-" + network.RunId);
+            _clientEnvironment = new() { ["LUSTRE_SECRET"] = "netns-test-secret-0123456789abcdef-" + network.RunId };
             var mds = await network.AddHostAsync("mds", 1);
             var oss = new string[5];
             for (var i = 0; i < oss.Length; i++)

@@ -169,7 +169,7 @@ public sealed partial class AuthenticationTests
             foreach (var server in new[] { fromEnv, fromFile })
             {
                 var address = await server.WaitForAddressAsync();
-                await using (var wrong = new LustreClient(address, new LustreClientOptions { SharedSecret = Encoding.UTF8.GetBytes("not-the-secret-at-all") }))
+                await using (var wrong = new LustreClient(address, new LustreClientOptions { SharedSecret = Encoding.UTF8.GetBytes("not-the-secret-at-all-but-long-enough") }))
                 {
                     await Assert.ThrowsAsync<UnauthorizedAccessException>(() => wrong.GetInfoAsync("/"));
                 }

@@ -1,3 +1,4 @@
+using Lustre.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace Lustre.Client;
@@ -66,6 +67,10 @@ public sealed class LustreClientOptions
         CheckTime(RequestTimeout, nameof(RequestTimeout));
         ArgumentOutOfRangeException.ThrowIfNegative(ReadaheadBudget, nameof(ReadaheadBudget));
         ArgumentOutOfRangeException.ThrowIfNegative(DirtyBudget, nameof(DirtyBudget));
+        if (SharedSecret is { } secret)
+        {
+            SharedSecrets.Validate(secret, nameof(SharedSecret));
+        }
     }
 
     private static void Check(int value, int min, int max, string name)

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Lustre.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace Lustre.Server.Rpc;
@@ -30,6 +31,11 @@ internal sealed class RpcServer : IAsyncDisposable
         {
             throw new InvalidOperationException(
                 $"Refusing to listen on {options.Endpoint} without a shared secret: a non-loopback bind must set one (--secret-file or LUSTRE_SECRET).");
+        }
+
+        if (options.Secret is { } secret)
+        {
+            SharedSecrets.Validate(secret, "The server's shared secret");
         }
 
         _listener = new Socket(options.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
