@@ -14,6 +14,7 @@ internal sealed partial class ProcessCluster : IAsyncDisposable
     private readonly ServerProcess?[] _oss;
     private ServerProcess? _mgs;
     private ServerProcess? _mds;
+    private Rpc.FrameProxy? _mdsFront;
     private string _mdsListen = "127.0.0.1:0";
 
     private ProcessCluster(string data, int ostCount, string[] extraOssArgs)
@@ -41,9 +42,16 @@ internal sealed partial class ProcessCluster : IAsyncDisposable
         new[] { ("mgs", _mgs), ("mds", _mds) }.Concat(_oss.Select((p, i) => ($"oss{i}", p)))
             .Select(p => $"--- {p.Item1} ---\n{p.Item2?.Output}"));
 
-    public static async Task<ProcessCluster> StartAsync(string data, int ostCount, params string[] extraOssArgs)
+    public static Task<ProcessCluster> StartAsync(string data, int ostCount, params string[] extraOssArgs) =>
+        StartAsync(data, ostCount, null, extraOssArgs);
+
+    /// <summary>
+    /// With <paramref name="mdsFront"/>, the MDS advertises that proxy's address to the MGS, so every client reaches
+    /// the MDS through it (and its replies can be dropped); the proxy follows the MDS across restarts.
+    /// </summary>
+    public static async Task<ProcessCluster> StartAsync(string data, int ostCount, Rpc.FrameProxy? mdsFront, params string[] extraOssArgs)
     {
-        var cluster = new ProcessCluster(data, ostCount, extraOssArgs);
+        var cluster = new ProcessCluster(data, ostCount, extraOssArgs) { _mdsFront = mdsFront };
         try
         {
             cluster._mgs = ServerProcess.Start("serve", "--role", "mgs", "--data", Path.Combine(data, "mgs"), "--listen", "127.0.0.1:0");
@@ -70,8 +78,13 @@ internal sealed partial class ProcessCluster : IAsyncDisposable
 
     private async Task StartMdsAsync(bool samePort)
     {
-        _mds = ServerProcess.Start("serve", "--role", "mds", "--data", Path.Combine(_data, "mds"), "--mgs", MgsEndpoint, "--listen", samePort ? _mdsListen : "127.0.0.1:0");
+        string[] args = ["serve", "--role", "mds", "--data", Path.Combine(_data, "mds"), "--mgs", MgsEndpoint, "--listen", samePort ? _mdsListen : "127.0.0.1:0"];
+        _mds = ServerProcess.Start(_mdsFront is null ? args : [.. args, "--advertise", _mdsFront.Endpoint.ToString()]);
         _mdsListen = await UpEndpointAsync(_mds);
+        if (_mdsFront is not null)
+        {
+            _mdsFront.Upstream = System.Net.IPEndPoint.Parse(_mdsListen);
+        }
     }
 
     private static async Task<string> UpEndpointAsync(ServerProcess process) =>

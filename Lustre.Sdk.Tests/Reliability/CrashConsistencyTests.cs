@@ -1,7 +1,9 @@
 using System.Globalization;
 using Lustre.Client;
 using Lustre.Layouts;
+using Lustre.Protocol;
 using Lustre.Tests.Cluster;
+using Lustre.Tests.Rpc;
 using Xunit.Abstractions;
 
 namespace Lustre.Tests.Reliability;
@@ -14,7 +16,8 @@ namespace Lustre.Tests.Reliability;
 /// only whole: a rename is at its source or its destination, never both or neither. Unlinked files' objects must
 /// be destroyed without help. Exactly once: no call may fail with an answer that only a second application of one
 /// request explains (EEXIST for a fresh name, ENOENT for a name the model knows is there), which is what a resend
-/// applied again after the restart answers. CI runs a few iterations per role; the full run:
+/// applied again after the restart answers. Before each MDS kill, a proxy in front of the MDS loses the reply of one
+/// committed change, so that change's resend reaches the restarted MDS. CI runs a few iterations per role; the full run:
 /// <c>LUSTRE_CRASH_ITERATIONS=100 dotnet test Lustre.Sdk.Tests --filter CrashConsistency</c> (100 per role).
 /// </summary>
 public sealed class CrashConsistencyTests : IDisposable
@@ -48,7 +51,9 @@ public sealed class CrashConsistencyTests : IDisposable
         var seed = BaseSeed + (role == "mds" ? 0 : 1_000_003);
         var random = new Random(seed);
         var stats = new CrashStats();
-        await using var cluster = await ProcessCluster.StartAsync(_data, 2);
+        // For the MDS, clients reach it through a proxy that can lose a reply just before the MDS is killed.
+        await using var front = role == "mds" ? new FrameProxy() : null;
+        await using var cluster = await ProcessCluster.StartAsync(_data, 2, front);
         var options = new LustreClientOptions
         {
             ConnectTimeout = TimeSpan.FromSeconds(2),
@@ -86,6 +91,7 @@ public sealed class CrashConsistencyTests : IDisposable
                 var samePort = random.Next(4) != 0;
                 if (role == "mds")
                 {
+                    await LoseOneReplyAsync(front!, stats);
                     await cluster.KillMdsAsync();
                     await cluster.RestartMdsAsync(samePort);
                 }
@@ -117,7 +123,38 @@ public sealed class CrashConsistencyTests : IDisposable
 
         _output.WriteLine($"{role}: {Iterations} SIGKILL iterations, seed {seed}: {stats}");
         Assert.True(stats.Acknowledged > 0, "no operation was acknowledged: the harness checked nothing");
+        Assert.True(role != "mds" || stats.Lost > 0, "no reply was lost before a kill: the exactly-once path was not exercised");
         Assert.True(stats.WrongAnswers.IsEmpty, $"answers only a second application explains: {string.Join("; ", stats.WrongAnswers)}");
+    }
+
+    /// <summary>
+    /// Lets the next successful reply to a modifying request vanish on its way back, and from that moment forwards
+    /// nothing to the MDS, so the client's resend can only reach the MDS that starts after the kill: the lost reply
+    /// of a committed change, then a restart, then the resend. Waits up to 2 s for such a reply.
+    /// </summary>
+    private static async Task LoseOneReplyAsync(FrameProxy front, CrashStats stats)
+    {
+        var before = front.DroppedReplies.Count;
+        var armed = 1;
+        front.DropReply = header =>
+        {
+            if (header.Status != 0 || !header.Opcode.IsModifying() || Interlocked.Exchange(ref armed, 0) != 1)
+            {
+                return false;
+            }
+
+            front.Upstream = null;
+            return true;
+        };
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (front.DroppedReplies.Count == before && waited.Elapsed < TimeSpan.FromSeconds(2))
+        {
+            await Task.Delay(2);
+        }
+
+        front.DropReply = null;
+        front.Upstream = null;
+        stats.LostReplies(front.DroppedReplies.Count - before);
     }
 
     private static async Task RunWorkerAsync(LustreClient client, WorkerModel model, CrashStats stats, CancellationToken stop)
@@ -170,6 +207,7 @@ public sealed class CrashConsistencyTests : IDisposable
         private long _acknowledged;
         private long _failed;
         private long _verified;
+        private long _lost;
 
         public long Acknowledged => Interlocked.Read(ref _acknowledged);
 
@@ -179,11 +217,15 @@ public sealed class CrashConsistencyTests : IDisposable
 
         public void Verified() => Interlocked.Increment(ref _verified);
 
+        public long Lost => Interlocked.Read(ref _lost);
+
+        public void LostReplies(int count) => Interlocked.Add(ref _lost, count);
+
         /// <summary>Failures whose errno only a request applied twice explains.</summary>
         public System.Collections.Concurrent.ConcurrentQueue<string> WrongAnswers { get; } = new();
 
         public override string ToString() =>
-            $"{Acknowledged} operations acknowledged, {Interlocked.Read(ref _failed)} failed in flight (uncertain), {Interlocked.Read(ref _verified)} checks passed, {WrongAnswers.Count} wrong answers";
+            $"{Acknowledged} operations acknowledged, {Interlocked.Read(ref _failed)} failed in flight (uncertain), {Interlocked.Read(ref _verified)} checks passed, {Lost} replies lost before a kill, {WrongAnswers.Count} wrong answers";
     }
 
     /// <summary>

@@ -15,7 +15,7 @@ internal sealed class FrameProxy : IAsyncDisposable
     /// <summary>Only bulks larger than this are corrupted: handshakes and small replies pass untouched.</summary>
     public const int LargeBulk = 64 * 1024;
 
-    private readonly IPEndPoint _upstream;
+    private volatile IPEndPoint? _upstream;
     private readonly Socket _listener;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentBag<Socket> _sockets = [];
@@ -27,8 +27,14 @@ internal sealed class FrameProxy : IAsyncDisposable
     private int _corruptedRequests;
 
     public FrameProxy(IPEndPoint upstream)
+        : this()
     {
         _upstream = upstream;
+    }
+
+    /// <summary>A proxy whose server is named later (<see cref="Upstream"/>); until then it closes whoever connects.</summary>
+    public FrameProxy()
+    {
         _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         _listener.Listen(16);
@@ -36,6 +42,13 @@ internal sealed class FrameProxy : IAsyncDisposable
     }
 
     public IPEndPoint Endpoint => (IPEndPoint)_listener.LocalEndPoint!;
+
+    /// <summary>The server new connections are forwarded to (a restarted server may have moved).</summary>
+    public IPEndPoint? Upstream
+    {
+        get => _upstream;
+        set => _upstream = value;
+    }
 
     /// <summary>How many more large server-to-client bulks to corrupt (<see cref="int.MaxValue"/>: all).</summary>
     public int RepliesToCorrupt
@@ -74,7 +87,10 @@ internal sealed class FrameProxy : IAsyncDisposable
     /// </summary>
     public Opcode? DropRepliesOf { get; set; }
 
-    /// <summary>Headers of the replies dropped by <see cref="DropRepliesOf"/>, in order.</summary>
+    /// <summary>Replies for which this says true are dropped as <see cref="DropRepliesOf"/>'s are.</summary>
+    public Predicate<FrameHeader>? DropReply { get; set; }
+
+    /// <summary>Headers of the replies dropped by <see cref="DropRepliesOf"/> or <see cref="DropReply"/>, in order.</summary>
     public ConcurrentQueue<FrameHeader> DroppedReplies { get; } = new();
 
     private async Task AcceptLoopAsync()
@@ -91,13 +107,19 @@ internal sealed class FrameProxy : IAsyncDisposable
                 return;
             }
 
+            if (_upstream is not { } upstream)
+            {
+                client.Dispose();
+                continue;
+            }
+
             var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             client.NoDelay = true;
             _sockets.Add(client);
             _sockets.Add(server);
             try
             {
-                await server.ConnectAsync(_upstream, _stopping.Token);
+                await server.ConnectAsync(upstream, _stopping.Token);
             }
             catch (Exception ex) when (ex is OperationCanceledException or SocketException)
             {
@@ -141,7 +163,7 @@ internal sealed class FrameProxy : IAsyncDisposable
                     break;
                 }
 
-                if (!toServer && parsed.Opcode == DropRepliesOf)
+                if (!toServer && (parsed.Opcode == DropRepliesOf || DropReply?.Invoke(parsed) == true))
                 {
                     DroppedReplies.Enqueue(parsed);
                     break;
