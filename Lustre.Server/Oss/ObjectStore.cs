@@ -80,8 +80,6 @@ internal sealed class ObjectStore : IDisposable
     /// <summary>Reads up to this size first try the page cache inline (<see cref="CachedRead"/>).</summary>
     internal const int CachedReadLimit = 64 * 1024;
 
-    /// <summary>Lustre's target name, e.g. lustre-OST0003.</summary>
-
     private string PathOf(ulong objectId) => Path.Combine(_objectsRoot, (objectId & 0xFF).ToString("x2", System.Globalization.CultureInfo.InvariantCulture), objectId.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>Reads into <paramref name="destination"/>; returns how many bytes the object has there (0 for a missing object).</summary>
