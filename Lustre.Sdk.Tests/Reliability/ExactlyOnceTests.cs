@@ -103,6 +103,59 @@ public sealed class ExactlyOnceTests : IDisposable
         Assert.Equal(laterMtime, (await other.GetInfoAsync("/s")).LastWriteTime);
     }
 
+    [Fact]
+    public async Task A_punch_resent_after_an_OSS_restart_does_not_cut_what_another_client_wrote_since()
+    {
+        await using var cluster = await ProcessCluster.StartAsync(_data, 1);
+        await using var other = new LustreClient(cluster.Address);
+        var first = new byte[64 << 10];
+        new Random(1).NextBytes(first);
+        await using (var file = await other.OpenFileAsync("/p", FileMode.CreateNew, FileAccess.Write, FileLayout.Raid0(1 << 20, 1)))
+        {
+            await file.WriteAtAsync(0, first);
+            await file.FlushAsync();
+        }
+
+        var obj = (await other.GetInfoAsync("/p")).Layout!.Components[0].Objects[0];
+        var client = "client-once-" + Guid.NewGuid().ToString("N");
+        Action<BodyWriter> punch = w => new OstPunchRequest(new ObjectRef(obj.OstIndex, obj.ObjectId), 4096).Write(w);
+
+        // The punch is applied and answered, and the answer is lost; then the OSS is killed and restarted.
+        await using (var proxy = new FrameProxy(Endpoint(cluster.OssEndpoint(0))) { DropRepliesOf = Opcode.OstPunch })
+        {
+            await using var connection = await RpcConnection.ConnectAsync(proxy.Endpoint, Settings(client), CancellationToken.None);
+            await Assert.ThrowsAnyAsync<LustreException>(async () => (await CallAsync(connection, Opcode.OstPunch, 301, punch, resend: false)).Dispose());
+            Assert.Single(proxy.DroppedReplies);
+        }
+
+        await cluster.KillOssAsync(0);
+        await cluster.RestartOssAsync(0, samePort: true);
+
+        // Meanwhile another client writes past the punched size.
+        var second = new byte[32 << 10];
+        new Random(2).NextBytes(second);
+        await using (var file = await other.OpenFileAsync("/p", FileMode.Open, FileAccess.ReadWrite))
+        {
+            await file.SetLengthAsync(4096);
+            await file.WriteAtAsync(4096, second);
+            await file.FlushAsync();
+        }
+
+        await using (var connection = await RpcConnection.ConnectAsync(Endpoint(cluster.OssEndpoint(0)), Settings(client), CancellationToken.None))
+        {
+            using var reply = await CallAsync(connection, Opcode.OstPunch, 301, punch, resend: true);
+            Assert.True(reply.Status == 0, $"punch resent: {(LustreErrno)reply.Status} {reply.ErrorMessage}");
+        }
+
+        await using (var file = await other.OpenFileAsync("/p"))
+        {
+            var back = new byte[4096 + second.Length];
+            Assert.Equal(back.Length, await file.ReadAtAsync(0, back));
+            Assert.Equal(first.AsSpan(0, 4096).ToArray(), back[..4096]);
+            Assert.Equal(second, back[4096..]);
+        }
+    }
+
     private static RpcConnectionSettings Settings(string client) =>
         new(client, new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10), null, NullLogger.Instance);
 

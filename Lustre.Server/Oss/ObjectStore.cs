@@ -16,6 +16,8 @@ internal sealed class ObjectStore : IDisposable
     private const int ErrnoNoSpace = 28;
     private readonly string _objectsRoot;
     private readonly HandleCache _handles;
+    private readonly PunchRecords _punches;
+    private readonly Lock _punchLock = new();
     private readonly long? _capacity;
     private readonly DirectReader? _directReads;
     private long _directReadCount;
@@ -49,6 +51,7 @@ internal sealed class ObjectStore : IDisposable
         _objectsRoot = Path.Combine(root, "objects");
         Directory.CreateDirectory(_objectsRoot);
         _handles = new HandleCache(handleCacheSize);
+        _punches = new PunchRecords(root);
         foreach (var shard in Directory.EnumerateDirectories(_objectsRoot))
         {
             foreach (var file in new DirectoryInfo(shard).EnumerateFiles())
@@ -245,6 +248,25 @@ internal sealed class ObjectStore : IDisposable
     public bool HasOpenHandle(ulong objectId) => _handles.Contains(objectId);
 
     /// <summary>Sets the object's size: truncates, or extends with a hole.</summary>
+    /// <summary>
+    /// A client's punch, applied once per (client, xid) even across restarts (<see cref="PunchRecords"/>): durable
+    /// before it is recorded, and a resend of a recorded one changes nothing.
+    /// </summary>
+    public void Punch(ulong objectId, long size, string client, ulong xid)
+    {
+        lock (_punchLock)
+        {
+            if (_punches.Contains(client, xid))
+            {
+                return;
+            }
+
+            Punch(objectId, size);
+            Sync(objectId);
+            _punches.Add(client, xid);
+        }
+    }
+
     public void Punch(ulong objectId, long size)
     {
         if (size == 0 && !File.Exists(PathOf(objectId)))
@@ -384,5 +406,9 @@ internal sealed class ObjectStore : IDisposable
 
     private static bool IsNoSpace(IOException ex) => (ex.HResult & 0xFFFF) == ErrnoNoSpace || ex.Message.Contains("No space left", StringComparison.Ordinal);
 
-    public void Dispose() => _handles.Dispose();
+    public void Dispose()
+    {
+        _handles.Dispose();
+        _punches.Dispose();
+    }
 }

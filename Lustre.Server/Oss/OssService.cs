@@ -118,7 +118,9 @@ internal sealed class OssService : IRpcService, IDisposable
         var reader = request.Reader;
         var punch = OstPunchRequest.Read(ref reader);
         CheckRange(punch.Size, 0, "punch");
-        await BlockingCall.RunAsync(static p => p.Store.Punch(p.ObjectId, p.Size), (Store: Target(punch.Object.OstIndex), punch.Object.ObjectId, punch.Size)).ConfigureAwait(false);
+        await BlockingCall.RunAsync(
+            static p => p.Store.Punch(p.ObjectId, p.Size, p.ClientUuid, p.Xid),
+            (Store: Target(punch.Object.OstIndex), punch.Object.ObjectId, punch.Size, request.ClientUuid, request.Header.Xid)).ConfigureAwait(false);
         return RpcResponse.Ok();
     }
 
