@@ -102,6 +102,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
         if (options.RunMds)
         {
             Mdt = new MdtStore(Path.Combine(options.DataDirectory, "mdt0000"));
+            Mdt.FoundFull += reason => MdtFull(_logger, reason);
             _resources.Add(Mdt);
         }
 
@@ -215,8 +216,9 @@ internal sealed partial class LustreNode : IAsyncDisposable
                         await Placement!.RefreshAsync(cancellationToken).ConfigureAwait(false);
                     }
                 }
-                catch (LustreException ex)
+                catch (Exception ex) when (ex is LustreException or RpcStatusException)
                 {
+                    // An OSS away, or a full MDT (ENOSPC): the next tick tries again.
                     BackgroundFailed(_logger, ex.Message);
                 }
             }
@@ -261,6 +263,9 @@ internal sealed partial class LustreNode : IAsyncDisposable
 
     [LoggerMessage(EventId = 201, Level = LogLevel.Information, Message = "{Roles} stopped cleanly")]
     private static partial void NodeStopped(ILogger logger, string roles);
+
+    [LoggerMessage(EventId = 203, Level = LogLevel.Error, Message = "the MDT is full: every change now gets ENOSPC; free space on this host, then restart the MDS ({Reason})")]
+    private static partial void MdtFull(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 202, Level = LogLevel.Warning, Message = "background MDS work failed, will retry: {Reason}")]
     private static partial void BackgroundFailed(ILogger logger, string reason);

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Threading.Channels;
 using Lustre.Protocol;
 using Lustre.Server.Diagnostics;
+using Lustre.Server.Rpc;
 using RocksDbSharp;
 
 namespace Lustre.Server.Mds;
@@ -30,6 +31,7 @@ internal sealed class MdtStore : IDisposable
     private readonly Task _writer;
     private ulong _nextFid;
     private ulong _commits;
+    private int _fullReported;
 
     /// <summary>How long the results of a client that made no change are kept (<see cref="ReplyRecords.IdleLifetime"/>).</summary>
     public static readonly TimeSpan DefaultReplyLifetime = TimeSpan.FromHours(1);
@@ -61,6 +63,9 @@ internal sealed class MdtStore : IDisposable
     public Iterator NewIterator() => _db.NewIterator();
 
     public RocksDb Database => _db;
+
+    /// <summary>Called once, with RocksDB's message, the first time a change meets a full MDT (the node logs it).</summary>
+    public event Action<string>? FoundFull;
 
     /// <summary>Each client's recorded results; touched only by the writer loop.</summary>
     internal ReplyRecords Replies { get; }
@@ -189,7 +194,7 @@ internal sealed class MdtStore : IDisposable
                 catch (Exception ex)
 #pragma warning restore CA1031
                 {
-                    change.Fail(ex);
+                    change.Fail(IsNoSpace(ex) ? Full(ex) : ex);
                 }
             }
 
@@ -208,7 +213,7 @@ internal sealed class MdtStore : IDisposable
                 catch (Exception ex)
 #pragma warning restore CA1031
                 {
-                    syncError = new IOException($"The MDT could not sync its log: {ex.Message}", ex);
+                    syncError = IsNoSpace(ex) ? Full(ex) : new IOException($"The MDT could not sync its log: {ex.Message}", ex);
                 }
             }
 
@@ -226,6 +231,24 @@ internal sealed class MdtStore : IDisposable
 
             group.Clear();
         }
+    }
+
+    /// <summary>RocksDB could not append to its log because the MDT's filesystem is full.</summary>
+    private static bool IsNoSpace(Exception exception) =>
+        exception is RocksDbException && exception.Message.Contains("No space left on device", StringComparison.Ordinal);
+
+    /// <summary>
+    /// What the caller of a change that met a full MDT gets: ENOSPC saying so, not an I/O error. RocksDB refuses every
+    /// write after a failed log append until it is reopened, so the MDS must be restarted once space is freed.
+    /// </summary>
+    private RpcStatusException Full(Exception exception)
+    {
+        if (Interlocked.Exchange(ref _fullReported, 1) == 0)
+        {
+            FoundFull?.Invoke(exception.Message);
+        }
+
+        return new RpcStatusException(LustreErrno.ENOSPC, $"the MDT is full ({exception.Message}); free space on the MDS host, then restart the MDS");
     }
 
     public void Dispose()
