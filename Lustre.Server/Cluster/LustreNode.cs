@@ -103,6 +103,17 @@ internal sealed partial class LustreNode : IAsyncDisposable
         {
             Mdt = new MdtStore(Path.Combine(options.DataDirectory, "mdt0000"));
             Mdt.FoundFull += reason => MdtFull(_logger, reason);
+            Mdt.SpaceChanged += (low, free) =>
+            {
+                if (low)
+                {
+                    MdtSpaceLow(_logger, free, Mdt.ReserveBytes);
+                }
+                else
+                {
+                    MdtSpaceBack(_logger, free);
+                }
+            };
             _resources.Add(Mdt);
         }
 
@@ -266,6 +277,12 @@ internal sealed partial class LustreNode : IAsyncDisposable
 
     [LoggerMessage(EventId = 203, Level = LogLevel.Error, Message = "the MDT is full: every change now gets ENOSPC; free space on this host, then restart the MDS ({Reason})")]
     private static partial void MdtFull(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 204, Level = LogLevel.Warning, Message = "the MDT has {Free} bytes free, under its reserve of {Reserve}: creates get ENOSPC, unlink, rmdir and rename go on")]
+    private static partial void MdtSpaceLow(ILogger logger, long free, long reserve);
+
+    [LoggerMessage(EventId = 205, Level = LogLevel.Information, Message = "the MDT has {Free} bytes free again: creates resume")]
+    private static partial void MdtSpaceBack(ILogger logger, long free);
 
     [LoggerMessage(EventId = 202, Level = LogLevel.Warning, Message = "background MDS work failed, will retry: {Reason}")]
     private static partial void BackgroundFailed(ILogger logger, string reason);

@@ -261,7 +261,7 @@ internal sealed class MdtNamespace
         RpcStatusException noSpace;
         try
         {
-            return await _store.ChangeAsync(origin, result, change).ConfigureAwait(false);
+            return await _store.ChangeAsync(origin, result, change, creates: true).ConfigureAwait(false);
         }
         catch (RpcStatusException ex) when (ex.Errno == LustreErrno.ENOSPC)
         {
@@ -278,7 +278,7 @@ internal sealed class MdtNamespace
             throw noSpace;
         }
 
-        return await _store.ChangeAsync(origin, result, change).ConfigureAwait(false);
+        return await _store.ChangeAsync(origin, result, change, creates: true).ConfigureAwait(false);
     }
 
     /// <summary>A new file's layout: its directory's default, else the root's default, else the filesystem's.</summary>
@@ -382,7 +382,7 @@ internal sealed class MdtNamespace
             tx.Put(MdtKeys.EntryKey(parent, name), MdtKeys.EntryValue(fid, EntryType.Directory));
             tx.Put(MdtKeys.InodeKey(parent), (parentInode with { LinkCount = parentInode.LinkCount + 1, ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
             return created.ToAttributes(fid);
-        });
+        }, creates: true);
     }
 
     public Task<bool> RemoveAsync(string path, bool directory, ChangeOrigin origin)
