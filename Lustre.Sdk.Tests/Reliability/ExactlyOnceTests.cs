@@ -104,7 +104,7 @@ public sealed class ExactlyOnceTests : IDisposable
     }
 
     [Fact]
-    public async Task A_punch_resent_after_an_OSS_restart_does_not_cut_what_another_client_wrote_since()
+    public async Task A_punch_or_destroy_resent_after_an_OSS_restart_is_answered_as_the_first_and_cuts_nothing_written_since()
     {
         await using var cluster = await ProcessCluster.StartAsync(_data, 1);
         await using var other = new LustreClient(cluster.Address);
@@ -154,6 +154,35 @@ public sealed class ExactlyOnceTests : IDisposable
             Assert.Equal(first.AsSpan(0, 4096).ToArray(), back[..4096]);
             Assert.Equal(second, back[4096..]);
         }
+
+        // A destroy whose reply is lost across an OSS restart: the resend gets the original answer, and the object
+        // stays gone (object ids are never reused, so there is nothing a second destroy could take).
+        await using (var file = await other.OpenFileAsync("/q", FileMode.CreateNew, FileAccess.Write, FileLayout.Raid0(1 << 20, 1)))
+        {
+            await file.WriteAtAsync(0, first);
+            await file.FlushAsync();
+        }
+
+        var doomed = (await other.GetInfoAsync("/q")).Layout!.Components[0].Objects[0];
+        Action<BodyWriter> destroy = w => new ObjectRef(doomed.OstIndex, doomed.ObjectId).Write(w);
+        await using (var proxy = new FrameProxy(Endpoint(cluster.OssEndpoint(0))) { DropRepliesOf = Opcode.OstDestroy })
+        {
+            await using var connection = await RpcConnection.ConnectAsync(proxy.Endpoint, Settings(client), CancellationToken.None);
+            await Assert.ThrowsAnyAsync<LustreException>(async () => (await CallAsync(connection, Opcode.OstDestroy, 302, destroy, resend: false)).Dispose());
+            Assert.Single(proxy.DroppedReplies);
+        }
+
+        await cluster.KillOssAsync(0);
+        await cluster.RestartOssAsync(0, samePort: true);
+        Assert.DoesNotContain((doomed.OstIndex, doomed.ObjectId), cluster.ObjectFiles());
+        await using (var connection = await RpcConnection.ConnectAsync(Endpoint(cluster.OssEndpoint(0)), Settings(client), CancellationToken.None))
+        {
+            using var reply = await CallAsync(connection, Opcode.OstDestroy, 302, destroy, resend: true);
+            Assert.True(reply.Status == 0, $"destroy resent: {(LustreErrno)reply.Status} {reply.ErrorMessage}");
+        }
+
+        Assert.DoesNotContain((doomed.OstIndex, doomed.ObjectId), cluster.ObjectFiles());
+        Assert.Contains((obj.OstIndex, obj.ObjectId), cluster.ObjectFiles());
     }
 
     private static RpcConnectionSettings Settings(string client) =>
