@@ -347,13 +347,7 @@ internal sealed class MdtStore : IDisposable
         public override bool AnsweredFromRecord(MdtStore store)
         {
             using var batch = new WriteBatch();
-            if (origin is { } from && result is not null && store.Replies.TryGet(new MdtTransaction(store, batch), from, out var recorded))
-            {
-                _result = result.Decode(recorded);
-                return true;
-            }
-
-            return false;
+            return Answered(new MdtTransaction(store, batch));
         }
 
         private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -371,16 +365,23 @@ internal sealed class MdtStore : IDisposable
             }
 
             // Every send is checked, not only resends: a resend can overtake its first send on the way here.
-            var replies = transaction.Store.Replies;
-            if (replies.TryGet(transaction, from, out var recorded))
+            if (!Answered(transaction))
             {
-                // Applied before (its reply was lost, perhaps with the MDS that sent it): answer as then.
+                _result = change(transaction);
+                transaction.Store.Replies.Record(transaction, from, result.Encode(_result));
+            }
+        }
+
+        /// <summary>Applied before (its reply was lost, perhaps with the MDS that sent it): takes the result as then.</summary>
+        private bool Answered(MdtTransaction transaction)
+        {
+            if (origin is { } from && result is not null && transaction.Store.Replies.TryGet(transaction, from, out var recorded))
+            {
                 _result = result.Decode(recorded);
-                return;
+                return true;
             }
 
-            _result = change(transaction);
-            replies.Record(transaction, from, result.Encode(_result));
+            return false;
         }
 
         public override void Complete()

@@ -142,48 +142,40 @@ internal sealed class OssService : IRpcService, IDisposable
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }
 
-    private async ValueTask<RpcResponse> DestroyAsync(RpcRequest request, CancellationToken cancellationToken)
+    /// <summary>One object: the same path as <see cref="DestroyObjectsAsync"/> with a list of one.</summary>
+    private ValueTask<RpcResponse> DestroyAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
         var target = ObjectRef.Read(ref reader);
-        var store = Target(target.OstIndex);
-
-        // On the OST's worker, not a thread of its own (the MDS destroys objects by the thousand, and a thread each
-        // would cost more than most unlinks), but only a few at once.
-        await _destroys.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            store.Destroy(target.ObjectId);
-        }
-        finally
-        {
-            _destroys.Release();
-        }
-
-        return RpcResponse.Ok();
+        return DestroyAsync(Target(target.OstIndex), [target.ObjectId], cancellationToken);
     }
 
     /// <summary>
     /// The objects of unlinked files, up to <see cref="OstDestroyObjectsRequest.MaxObjects"/> in one request: one queue
-    /// hop and one reply for all of them, the unlinks on a thread of their own. Objects already gone count as destroyed.
+    /// hop and one reply for all of them. Objects already gone count as destroyed.
     /// </summary>
-    private async ValueTask<RpcResponse> DestroyObjectsAsync(RpcRequest request, CancellationToken cancellationToken)
+    private ValueTask<RpcResponse> DestroyObjectsAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
         var destroy = OstDestroyObjectsRequest.Read(ref reader);
-        var store = Target(destroy.OstIndex);
+        return DestroyAsync(Target(destroy.OstIndex), destroy.ObjectIds, cancellationToken);
+    }
+
+    /// <summary>Unlinks on a thread of their own (each blocks it), behind the server's destroy gate.</summary>
+    private async ValueTask<RpcResponse> DestroyAsync(ObjectStore store, ulong[] objectIds, CancellationToken cancellationToken)
+    {
         await _destroys.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             await BlockingCall.RunAsync(
                 static d =>
                 {
-                    foreach (var id in d.ObjectIds)
+                    foreach (var id in d.objectIds)
                     {
                         d.store.Destroy(id);
                     }
                 },
-                (store, destroy.ObjectIds)).ConfigureAwait(false);
+                (store, objectIds)).ConfigureAwait(false);
         }
         finally
         {
