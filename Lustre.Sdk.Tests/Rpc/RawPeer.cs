@@ -19,9 +19,16 @@ internal sealed class RawPeer : IAsyncDisposable
 
     private RawPeer(Socket socket) => _socket = socket;
 
-    public static async Task<RawPeer> ConnectAsync(IPEndPoint endpoint)
+    /// <param name="endpoint">The server.</param>
+    /// <param name="source">The local address to connect from (another loopback address, 127.0.0.2 and up, is another "host").</param>
+    public static async Task<RawPeer> ConnectAsync(IPEndPoint endpoint, IPAddress? source = null)
     {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (source is not null)
+        {
+            socket.Bind(new IPEndPoint(source, 0));
+        }
+
         using var cts = new CancellationTokenSource(Timeout);
         await socket.ConnectAsync(endpoint, cts.Token);
         return new RawPeer(socket);

@@ -18,6 +18,9 @@ internal sealed class RpcServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<RpcSession> _sessions = [];
     private readonly Dictionary<IPAddress, int> _perAddress = [];
+    private readonly Dictionary<IPAddress, int> _pendingPerAddress = [];
+    private int _pending;
+    private int _admitted;
     private readonly Lock _sessionsLock = new();
     private Task _acceptLoop = Task.CompletedTask;
     private RpcDispatcher? _dispatcher;
@@ -110,27 +113,58 @@ internal sealed class RpcServer : IAsyncDisposable
             RpcSession session;
             lock (_sessionsLock)
             {
-                if (_sessions.Count >= _options.MaxConnections)
+                // A new connection takes a slot of the handshake budget only; the connection slots are for
+                // connections that complete the handshake (TryAdmit).
+                var pendingFromAddress = _pendingPerAddress.GetValueOrDefault(address);
+                if (_pending >= _options.MaxPendingHandshakes || pendingFromAddress >= _options.MaxPendingHandshakesPerAddress)
                 {
-                    ServerLog.TooManyConnections(_logger, Name, socket.RemoteEndPoint?.ToString() ?? "?", _options.MaxConnections);
+                    ServerLog.TooManyHandshakes(_logger, Name, socket.RemoteEndPoint?.ToString() ?? "?", _options.MaxPendingHandshakes, _options.MaxPendingHandshakesPerAddress);
                     socket.Dispose();
                     continue;
                 }
 
-                var fromAddress = _perAddress.GetValueOrDefault(address);
-                if (fromAddress >= _options.MaxConnectionsPerAddress)
-                {
-                    ServerLog.TooManyConnectionsFromAddress(_logger, Name, socket.RemoteEndPoint?.ToString() ?? "?", _options.MaxConnectionsPerAddress);
-                    socket.Dispose();
-                    continue;
-                }
-
-                _perAddress[address] = fromAddress + 1;
+                _pending++;
+                _pendingPerAddress[address] = pendingFromAddress + 1;
                 session = new RpcSession(this, socket, address);
                 _sessions.Add(session);
             }
 
             session.Start();
+        }
+    }
+
+    /// <summary>
+    /// Moves a session that completed its handshake from the handshake budget to a connection slot; false when the
+    /// server or the session's address already holds as many connections as allowed (the session is refused).
+    /// </summary>
+    internal bool TryAdmit(RpcSession session)
+    {
+        lock (_sessionsLock)
+        {
+            if (session.Admitted || !_sessions.Contains(session))
+            {
+                return session.Admitted;
+            }
+
+            if (_admitted >= _options.MaxConnections)
+            {
+                ServerLog.TooManyConnections(_logger, Name, session.Peer, _options.MaxConnections);
+                return false;
+            }
+
+            var fromAddress = _perAddress.GetValueOrDefault(session.Address);
+            if (fromAddress >= _options.MaxConnectionsPerAddress)
+            {
+                ServerLog.TooManyConnectionsFromAddress(_logger, Name, session.Peer, _options.MaxConnectionsPerAddress);
+                return false;
+            }
+
+            Decrement(_pendingPerAddress, session.Address);
+            _pending--;
+            _perAddress[session.Address] = fromAddress + 1;
+            _admitted++;
+            session.Admitted = true;
+            return true;
         }
     }
 
@@ -140,16 +174,30 @@ internal sealed class RpcServer : IAsyncDisposable
         {
             if (_sessions.Remove(session))
             {
-                var left = _perAddress[session.Address] - 1;
-                if (left == 0)
+                if (session.Admitted)
                 {
-                    _perAddress.Remove(session.Address);
+                    Decrement(_perAddress, session.Address);
+                    _admitted--;
                 }
                 else
                 {
-                    _perAddress[session.Address] = left;
+                    Decrement(_pendingPerAddress, session.Address);
+                    _pending--;
                 }
             }
+        }
+    }
+
+    private static void Decrement(Dictionary<IPAddress, int> counts, IPAddress address)
+    {
+        var left = counts[address] - 1;
+        if (left == 0)
+        {
+            counts.Remove(address);
+        }
+        else
+        {
+            counts[address] = left;
         }
     }
 

@@ -13,10 +13,23 @@ internal sealed class RpcServerOptions
     /// <summary>The shared secret; required for any non-loopback bind, optional on loopback.</summary>
     public byte[]? Secret { get; init; }
 
+    /// <summary>Connections that completed the handshake, at once. Connections still in it do not take these slots.</summary>
     public int MaxConnections { get; init; } = 1024;
 
     /// <summary>
-    /// Connections one client address may hold at once (default 256), so one host cannot take every slot of
+    /// Connections still in the handshake (before Connect, or Auth where a secret is set), at once: their own small
+    /// budget, so connections that never handshake cannot keep clients that do out of <see cref="MaxConnections"/>.
+    /// </summary>
+    public int MaxPendingHandshakes { get; init; } = 128;
+
+    /// <summary>Connections in the handshake one address may hold at once.</summary>
+    public int MaxPendingHandshakesPerAddress { get; init; } = 8;
+
+    /// <summary>How long a new connection has to complete the handshake before it is closed.</summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// Handshaken connections one client address may hold at once (default 256), so one host cannot take every slot of
     /// <see cref="MaxConnections"/>. A client uses a few per server (<c>ConnectionsPerServer</c>, default 2).
     /// </summary>
     public int MaxConnectionsPerAddress { get; init; } = 256;

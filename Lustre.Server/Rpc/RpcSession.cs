@@ -47,11 +47,14 @@ internal sealed class RpcSession : IAsyncDisposable
     /// <summary>Largest body accepted before the handshake completes (Connect and Auth are far smaller).</summary>
     private const int MaxHandshakeBodyLength = 1024;
 
-    /// <summary>How long a new connection has to complete the handshake before it is closed.</summary>
-    internal static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
-
     /// <summary>The peer's address, counted against the per-address connection limit.</summary>
     public IPAddress Address { get; }
+
+    /// <summary>The peer as "address:port", for logs.</summary>
+    public string Peer => _peer;
+
+    /// <summary>Completed the handshake and holds a connection slot (<see cref="RpcServer.TryAdmit"/>).</summary>
+    public bool Admitted { get; set; }
 
     private bool IsAdmitted => _clientUuid is not null && (!_authRequired || _authenticated);
 
@@ -65,7 +68,7 @@ internal sealed class RpcSession : IAsyncDisposable
     {
         try
         {
-            await Task.Delay(HandshakeTimeout, _server.Stopping).ConfigureAwait(false);
+            await Task.Delay(_server.Options.HandshakeTimeout, _server.Stopping).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -74,7 +77,7 @@ internal sealed class RpcSession : IAsyncDisposable
 
         if (!IsAdmitted)
         {
-            ServerLog.BadPeer(_server.Logger, _server.Name, _peer, $"no handshake within {HandshakeTimeout.TotalSeconds:0} s");
+            ServerLog.BadPeer(_server.Logger, _server.Name, _peer, $"no handshake within {_server.Options.HandshakeTimeout.TotalSeconds:0.#} s");
             try
             {
                 _socket.Shutdown(SocketShutdown.Both);
@@ -279,6 +282,12 @@ internal sealed class RpcSession : IAsyncDisposable
             return false;
         }
 
+        if (!_authRequired && !_server.TryAdmit(this))
+        {
+            await ReplyAsync(request.Header, RpcResponse.Error(LustreErrno.EBUSY, "the server holds as many connections as it allows (from this address, or in all); try again later")).ConfigureAwait(false);
+            return false;
+        }
+
         _clientUuid = connect.ClientUuid;
         _nonce = RandomNumberGenerator.GetBytes(ConnectReply.NonceLength);
         var agreed = connect.Features & ProtocolFeatures.All;
@@ -312,6 +321,12 @@ internal sealed class RpcSession : IAsyncDisposable
         {
             ServerLog.AuthFailed(_server.Logger, _server.Name, _clientUuid!, _peer);
             await ReplyAsync(request.Header, RpcResponse.Error(LustreErrno.EACCES, "authentication failed: wrong shared secret")).ConfigureAwait(false);
+            return false;
+        }
+
+        if (!_server.TryAdmit(this))
+        {
+            await ReplyAsync(request.Header, RpcResponse.Error(LustreErrno.EBUSY, "the server holds as many connections as it allows (from this address, or in all); try again later")).ConfigureAwait(false);
             return false;
         }
 

@@ -11,6 +11,9 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "{Name}: refused connection from {Peer}: {Max} connections already open")]
     public static partial void TooManyConnections(ILogger logger, string name, string peer, int max);
 
+    [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "{Name}: refused connection from {Peer}: {Max} connections are in the handshake already, or {MaxPerAddress} from its address")]
+    public static partial void TooManyHandshakes(ILogger logger, string name, string peer, int max, int maxPerAddress);
+
     [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "{Name}: refused connection from {Peer}: its address already holds {Max} connections")]
     public static partial void TooManyConnectionsFromAddress(ILogger logger, string name, string peer, int max);
 
