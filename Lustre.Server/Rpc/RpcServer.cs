@@ -23,6 +23,7 @@ internal sealed class RpcServer : IAsyncDisposable
     private int _admitted;
     private readonly Lock _sessionsLock = new();
     private Task _acceptLoop = Task.CompletedTask;
+    private Task _idleLoop = Task.CompletedTask;
     private RpcDispatcher? _dispatcher;
 
     public RpcServer(RpcServerOptions options, IReadOnlyList<IRpcService> services, ILogger logger)
@@ -81,6 +82,10 @@ internal sealed class RpcServer : IAsyncDisposable
         using (ExecutionContext.SuppressFlow())
         {
             _acceptLoop = Task.Run(AcceptLoopAsync);
+            if (_options.IdleTimeout != Timeout.InfiniteTimeSpan)
+            {
+                _idleLoop = Task.Run(CloseIdleLoopAsync);
+            }
         }
 
         ServerLog.Listening(_logger, Name, LocalEndPoint.ToString(), _options.Secret is not null);
@@ -168,6 +173,31 @@ internal sealed class RpcServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Every quarter of the idle timeout (at least each 100 ms), closes the handshaken sessions idle that long.</summary>
+    private async Task CloseIdleLoopAsync()
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Max(100, _options.IdleTimeout.TotalMilliseconds / 4)));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                List<RpcSession> idle;
+                lock (_sessionsLock)
+                {
+                    idle = [.. _sessions.Where(s => s.Admitted && s.IdleFor >= _options.IdleTimeout)];
+                }
+
+                foreach (var session in idle)
+                {
+                    session.CloseIdle();
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     internal void Remove(RpcSession session)
     {
         lock (_sessionsLock)
@@ -211,6 +241,7 @@ internal sealed class RpcServer : IAsyncDisposable
         _stopping.Cancel();
         _listener.Dispose();
         await _acceptLoop.ConfigureAwait(false);
+        await _idleLoop.ConfigureAwait(false);
         RpcSession[] sessions;
         lock (_sessionsLock)
         {

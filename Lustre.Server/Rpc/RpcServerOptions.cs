@@ -25,6 +25,12 @@ internal sealed class RpcServerOptions
     /// <summary>Connections in the handshake one address may hold at once.</summary>
     public int MaxPendingHandshakesPerAddress { get; init; } = 8;
 
+    /// <summary>
+    /// A handshaken connection with no request for this long, and none running, is closed, its slot freed (a client
+    /// reconnects at its next call). Default 15 minutes; <see cref="Timeout.InfiniteTimeSpan"/> keeps them open.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(15);
+
     /// <summary>How long a new connection has to complete the handshake before it is closed.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(3);
 

@@ -21,6 +21,8 @@ internal sealed class RpcSession : IAsyncDisposable
     private readonly Socket _socket;
     private readonly FrameReader _reader;
     private readonly FrameSender _sender;
+    private long _lastRequest = Environment.TickCount64;
+    private int _closingIdle;
     private readonly SemaphoreSlim _inFlight;
     private readonly string _peer;
     private readonly bool _authRequired;
@@ -55,6 +57,29 @@ internal sealed class RpcSession : IAsyncDisposable
 
     /// <summary>Completed the handshake and holds a connection slot (<see cref="RpcServer.TryAdmit"/>).</summary>
     public bool Admitted { get; set; }
+
+    /// <summary>How long since the last request arrived or finished; zero while any request is running.</summary>
+    public TimeSpan IdleFor => _inFlight.CurrentCount < _server.Options.MaxRequestsInFlightPerConnection
+        ? TimeSpan.Zero
+        : TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref _lastRequest));
+
+    /// <summary>Closes an idle connection once: the reader loop ends and the slot is freed; the client reconnects when it needs to.</summary>
+    public void CloseIdle()
+    {
+        if (Interlocked.Exchange(ref _closingIdle, 1) != 0)
+        {
+            return;
+        }
+
+        ServerLog.ClosedIdle(_server.Logger, _server.Name, _peer, _server.Options.IdleTimeout.TotalSeconds);
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+        }
+    }
 
     private bool IsAdmitted => _clientUuid is not null && (!_authRequired || _authenticated);
 
@@ -99,6 +124,7 @@ internal sealed class RpcSession : IAsyncDisposable
             while (!stopping.IsCancellationRequested)
             {
                 var (hasFrame, error, header) = await _reader.ReadHeaderAsync(ProtocolLimits.MaxBodyLength, ProtocolLimits.MaxBulkLength, stopping).ConfigureAwait(false);
+                Volatile.Write(ref _lastRequest, Environment.TickCount64);
                 if (!hasFrame)
                 {
                     return;
@@ -374,6 +400,7 @@ internal sealed class RpcSession : IAsyncDisposable
         {
             Record(request, target, status, activity);
             request.Release();
+            Volatile.Write(ref _lastRequest, Environment.TickCount64);
             _inFlight.Release();
         }
     }
