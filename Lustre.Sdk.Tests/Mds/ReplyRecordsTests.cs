@@ -50,16 +50,24 @@ public sealed class ReplyRecordsTests : IDisposable
     [Fact]
     public async Task Records_are_bounded_per_client_and_a_resend_beyond_them_is_refused_not_run()
     {
-        using var store = new MdtStore(_directory);
-        // All queued at once, in xid order, so that they share group commits.
-        await Task.WhenAll(Enumerable.Range(1, ReplyRecords.PerClient + 1).Select(xid => Change(store, new ChangeOrigin("busy", (ulong)xid))));
+        int runs;
+        using (var store = new MdtStore(_directory))
+        {
+            // All queued at once, in xid order, so that they share group commits.
+            await Task.WhenAll(Enumerable.Range(1, ReplyRecords.PerClient + 1).Select(xid => Change(store, new ChangeOrigin("busy", (ulong)xid))));
 
-        var runs = _runs;
-        var refused = await Assert.ThrowsAsync<RpcStatusException>(() => Change(store, new ChangeOrigin("busy", 1)));
-        Assert.Equal(LustreErrno.EALREADY, refused.Errno);
-        Assert.Equal($"applied {runs}", await Change(store, new ChangeOrigin("busy", ReplyRecords.PerClient + 1)));
+            runs = _runs;
+            var refused = await Assert.ThrowsAsync<RpcStatusException>(() => Change(store, new ChangeOrigin("busy", 1)));
+            Assert.Equal(LustreErrno.EALREADY, refused.Errno);
+            Assert.Equal($"applied {runs}", await Change(store, new ChangeOrigin("busy", ReplyRecords.PerClient + 1)));
+            Assert.Equal(runs, _runs);
+            Assert.Equal(ReplyRecords.PerClient, CountRecords(store));
+        }
+
+        // The floor survives a restart with the records that carry it.
+        using var reopened = new MdtStore(_directory);
+        Assert.Equal(LustreErrno.EALREADY, (await Assert.ThrowsAsync<RpcStatusException>(() => Change(reopened, new ChangeOrigin("busy", 1)))).Errno);
         Assert.Equal(runs, _runs);
-        Assert.Equal(ReplyRecords.PerClient, CountRecords(store));
     }
 
     [Fact]

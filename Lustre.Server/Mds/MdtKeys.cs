@@ -19,9 +19,6 @@ internal static class MdtKeys
     /// <summary>A client's recorded result (<see cref="ReplyRecords"/>).</summary>
     public const byte Reply = (byte)'R';
 
-    /// <summary>A client's floor: the newest xid whose record was dropped (<see cref="ReplyRecords"/>).</summary>
-    public const byte ReplyFloor = (byte)'F';
-
     public static readonly byte[] NextFidKey = Encoding.ASCII.GetBytes("M/next-fid");
     public static readonly byte[] CommitKey = Encoding.ASCII.GetBytes("M/commit");
 

@@ -31,11 +31,15 @@ internal sealed class ReplyRecords
     /// <summary>Results kept per client: well above the requests one client can have in flight to the MDT.</summary>
     public const int PerClient = 4096;
 
-    /// <summary>Key of a record: <c>'R'</c>, u16 uuid length, uuid (UTF-8), xid (big-endian); value: time, result.</summary>
+    /// <summary>
+    /// Key of a record: <c>'R'</c>, u16 uuid length, uuid (UTF-8), xid (big-endian). Value: time (ms), the client's
+    /// floor when it was written, the result. The floor rides in the newest record rather than a key of its own: one
+    /// write fewer per change once a client has dropped records, and it goes with the records.
+    /// </summary>
     private const byte RecordPrefix = MdtKeys.Reply;
 
-    /// <summary>Key of a client's floor: <c>'F'</c>, u16 uuid length, uuid; value: the newest dropped xid, time.</summary>
-    private const byte FloorPrefix = MdtKeys.ReplyFloor;
+    /// <summary>Bytes of a record's value before its result: time and floor.</summary>
+    private const int ValueHead = 16;
 
     /// <summary>Records between two sweeps of idle clients.</summary>
     private const int SweepInterval = 4096;
@@ -44,7 +48,7 @@ internal sealed class ReplyRecords
     private readonly TimeProvider _time;
     private int _sinceSweep;
 
-    /// <summary>Loads the records (and floors) of every client, then forgets clients idle longer than the lifetime.</summary>
+    /// <summary>Loads the records of every client (their floors with them), then forgets clients idle longer than the lifetime.</summary>
     public ReplyRecords(RocksDb db, TimeSpan idleLifetime, TimeProvider? time = null)
     {
         IdleLifetime = idleLifetime;
@@ -54,18 +58,11 @@ internal sealed class ReplyRecords
             for (iterator.Seek([RecordPrefix]); iterator.Valid() && iterator.Key() is [RecordPrefix, ..] key; iterator.Next())
             {
                 var (client, tail) = ParseClient(key);
-                var log = Log(client);
-                log.Xids.Enqueue(BinaryPrimitives.ReadUInt64BigEndian(tail));
-                log.LastChangeMs = Math.Max(log.LastChangeMs, BinaryPrimitives.ReadInt64BigEndian(iterator.Value()));
-            }
-
-            for (iterator.Seek([FloorPrefix]); iterator.Valid() && iterator.Key() is [FloorPrefix, ..] key; iterator.Next())
-            {
-                var (client, _) = ParseClient(key);
                 var value = iterator.Value();
                 var log = Log(client);
-                log.Floor = BinaryPrimitives.ReadUInt64BigEndian(value);
-                log.LastChangeMs = Math.Max(log.LastChangeMs, BinaryPrimitives.ReadInt64BigEndian(value.AsSpan(8)));
+                log.Xids.Enqueue(BinaryPrimitives.ReadUInt64BigEndian(tail));
+                log.LastChangeMs = Math.Max(log.LastChangeMs, BinaryPrimitives.ReadInt64BigEndian(value));
+                log.Floor = Math.Max(log.Floor, BinaryPrimitives.ReadUInt64BigEndian(value.AsSpan(8)));
             }
         }
 
@@ -90,7 +87,7 @@ internal sealed class ReplyRecords
     {
         if (transaction.Get(RecordKey(origin.Client, origin.Xid)) is { } value)
         {
-            result = value[8..];
+            result = value[ValueHead..];
             return true;
         }
 
@@ -109,11 +106,6 @@ internal sealed class ReplyRecords
     public void Record(MdtTransaction transaction, ChangeOrigin origin, byte[] result)
     {
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        var value = new byte[8 + result.Length];
-        BinaryPrimitives.WriteInt64BigEndian(value, now);
-        result.CopyTo(value.AsSpan(8));
-        transaction.Put(RecordKey(origin.Client, origin.Xid), value);
-
         var log = Log(origin.Client);
         log.Xids.Enqueue(origin.Xid);
         log.LastChangeMs = now;
@@ -122,11 +114,14 @@ internal sealed class ReplyRecords
             var dropped = log.Xids.Dequeue();
             transaction.Delete(RecordKey(origin.Client, dropped));
             log.Floor = Math.Max(log.Floor, dropped);
-            var floor = new byte[16];
-            BinaryPrimitives.WriteUInt64BigEndian(floor, log.Floor);
-            BinaryPrimitives.WriteInt64BigEndian(floor.AsSpan(8), now);
-            transaction.Put(ClientKey(FloorPrefix, origin.Client), floor);
         }
+
+        // The floor goes into this record, the newest, in the same batch as the drop that raised it.
+        var value = new byte[ValueHead + result.Length];
+        BinaryPrimitives.WriteInt64BigEndian(value, now);
+        BinaryPrimitives.WriteUInt64BigEndian(value.AsSpan(8), log.Floor);
+        result.CopyTo(value.AsSpan(ValueHead));
+        transaction.Put(RecordKey(origin.Client, origin.Xid), value);
 
         if (++_sinceSweep >= SweepInterval)
         {
@@ -160,8 +155,6 @@ internal sealed class ReplyRecords
         {
             delete(RecordKey(client, xid));
         }
-
-        delete(ClientKey(FloorPrefix, client));
     }
 
     private ClientLog Log(string client)
@@ -177,18 +170,18 @@ internal sealed class ReplyRecords
 
     private static byte[] RecordKey(string client, ulong xid)
     {
-        var prefix = ClientKey(RecordPrefix, client);
+        var prefix = ClientKey(client);
         var key = new byte[prefix.Length + 8];
         prefix.CopyTo(key, 0);
         BinaryPrimitives.WriteUInt64BigEndian(key.AsSpan(prefix.Length), xid);
         return key;
     }
 
-    private static byte[] ClientKey(byte kind, string client)
+    private static byte[] ClientKey(string client)
     {
         var length = Encoding.UTF8.GetByteCount(client);
         var key = new byte[3 + length];
-        key[0] = kind;
+        key[0] = RecordPrefix;
         BinaryPrimitives.WriteUInt16BigEndian(key.AsSpan(1), (ushort)length);
         Encoding.UTF8.GetBytes(client, key.AsSpan(3));
         return key;
