@@ -110,7 +110,10 @@ internal sealed class FilesystemSession : IAsyncDisposable
     {
         using var activity = path is null ? null : LustreDiagnostics.StartOperation(LustreDiagnostics.ActivityName(opcode), path);
         await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
-        _changedMetadata |= opcode.IsModifying();
+        if (!_changedMetadata && opcode.IsModifying())
+        {
+            _changedMetadata = true;
+        }
         var reply = await Targets.CallAsync(TargetKind.Mdt, 0, opcode, frame, default, default, cancellationToken).ConfigureAwait(false);
         if (reply.Status != 0)
         {

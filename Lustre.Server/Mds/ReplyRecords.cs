@@ -170,20 +170,12 @@ internal sealed class ReplyRecords
 
     private static byte[] RecordKey(string client, ulong xid)
     {
-        var prefix = ClientKey(client);
-        var key = new byte[prefix.Length + 8];
-        prefix.CopyTo(key, 0);
-        BinaryPrimitives.WriteUInt64BigEndian(key.AsSpan(prefix.Length), xid);
-        return key;
-    }
-
-    private static byte[] ClientKey(string client)
-    {
         var length = Encoding.UTF8.GetByteCount(client);
-        var key = new byte[3 + length];
+        var key = new byte[3 + length + 8];
         key[0] = RecordPrefix;
         BinaryPrimitives.WriteUInt16BigEndian(key.AsSpan(1), (ushort)length);
         Encoding.UTF8.GetBytes(client, key.AsSpan(3));
+        BinaryPrimitives.WriteUInt64BigEndian(key.AsSpan(3 + length), xid);
         return key;
     }
 
