@@ -140,7 +140,7 @@ public class LayoutCodecTests
     public void Unknown_version_is_rejected()
     {
         var bytes = Encode(FileLayout.Raid0());
-        bytes[0] = 2;
+        bytes[0] = 3;
 
         var ex = Assert.Throws<InvalidDataException>(() => LayoutCodec.Decode(bytes));
         Assert.Contains("'version'", ex.Message, StringComparison.Ordinal);

@@ -78,16 +78,13 @@ internal sealed class FilesystemSession : IAsyncDisposable
     /// </summary>
     public async ValueTask EnsureOstsKnownAsync(FileLayout layout, CancellationToken cancellationToken)
     {
-        foreach (var component in layout.Components)
+        foreach (var obj in layout.AllObjects())
         {
-            foreach (var obj in component.Objects)
+            if (!IsKnownOst(obj.OstIndex))
             {
-                if (!IsKnownOst(obj.OstIndex))
-                {
-                    var config = await Targets.RefreshAsync(cancellationToken).ConfigureAwait(false);
-                    ClientLog.Configured(Logger, config.FsName, config.Targets.Count, config.Generation);
-                    return;
-                }
+                var config = await Targets.RefreshAsync(cancellationToken).ConfigureAwait(false);
+                ClientLog.Configured(Logger, config.FsName, config.Targets.Count, config.Generation);
+                return;
             }
         }
     }
@@ -149,6 +146,13 @@ internal sealed class FilesystemSession : IAsyncDisposable
         using var frame = new FrameBuffer();
         request.Write(frame.Body);
         return await CallForAttributesAsync(Opcode.MdsSetAttr, frame, path, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<InodeAttributes> MirrorAsync(MirrorRequest request, string path, CancellationToken cancellationToken)
+    {
+        using var frame = new FrameBuffer(64 + request.Template.Length);
+        request.Write(frame.Body);
+        return await CallForAttributesAsync(Opcode.MdsMirror, frame, path, cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()

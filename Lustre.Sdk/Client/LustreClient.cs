@@ -266,6 +266,74 @@ public class LustreClient : IAsyncDisposable
         using var reply = await Session.CallMdsAsync(Opcode.MdsSetDirLayout, frame, path, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Adds mirrors to a file (<c>lfs mirror extend</c>): each mirror of <paramref name="template"/> (a plain or PFL
+    /// layout adds one; a mirrored one adds its mirrors) gets objects on OSTs the file's mirrors do not use, then the file
+    /// is copied to them. A file without mirrors becomes mirror 1 of the result.
+    /// </summary>
+    /// <returns>The file's layout with the new mirrors in sync.</returns>
+    /// <exception cref="ArgumentException">The template names OST objects.</exception>
+    /// <exception cref="LustreServerException">More than <see cref="FileLayout.MaxMirrors"/> mirrors, or no OSTs left for a new one.</exception>
+    public virtual async Task<FileLayout> ExtendMirrorsAsync(string path, FileLayout template, CancellationToken cancellationToken = default)
+    {
+        path = CheckPath(path);
+        ArgumentNullException.ThrowIfNull(template);
+        if (template.AllObjects().Any())
+        {
+            throw new ArgumentException("A mirror template must not name OST objects; the MDS allocates them.", nameof(template));
+        }
+
+        var info = await GetInfoAsync(path, cancellationToken).ConfigureAwait(false);
+        var attributes = await Session.MirrorAsync(new MirrorRequest(info.Fid, MirrorOperation.Extend, 0, 0, EncodeLayout(template)), path, cancellationToken).ConfigureAwait(false);
+        await Mirrors.MirrorSync.ResyncAsync(Session, path, attributes, cancellationToken).ConfigureAwait(false);
+        return (await GetInfoAsync(path, cancellationToken).ConfigureAwait(false)).Layout!;
+    }
+
+    /// <summary>Removes mirror <paramref name="mirrorId"/> of a file and destroys its objects (<c>lfs mirror split -d</c>).</summary>
+    /// <returns>The file's layout without that mirror.</returns>
+    /// <exception cref="LustreServerException">The file has no such mirror (ENOENT), or it is the last one, or the last one in sync (EINVAL).</exception>
+    public virtual async Task<FileLayout> SplitMirrorAsync(string path, int mirrorId, CancellationToken cancellationToken = default)
+    {
+        path = CheckPath(path);
+        var info = await GetInfoAsync(path, cancellationToken).ConfigureAwait(false);
+        var attributes = await Session.MirrorAsync(new MirrorRequest(info.Fid, MirrorOperation.Split, mirrorId, 0, []), path, cancellationToken).ConfigureAwait(false);
+        return LayoutCodec.Decode(attributes.Layout);
+    }
+
+    /// <summary>
+    /// Copies a mirrored file to its stale mirrors and marks them in sync (<c>lfs mirror resync</c>). Fails with EBUSY
+    /// while the file is open for writing and ESTALE when a writer opened it during the copy; run it again then.
+    /// </summary>
+    /// <returns>The ids of the mirrors resynced; empty when none was stale.</returns>
+    public virtual async Task<IReadOnlyList<int>> ResyncMirrorsAsync(string path, CancellationToken cancellationToken = default)
+    {
+        path = CheckPath(path);
+        var attributes = await GetAttributesAsync(path, cancellationToken).ConfigureAwait(false);
+        return await Mirrors.MirrorSync.ResyncAsync(Session, path, attributes, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads every in-sync mirror of a file and compares them byte for byte (<c>lfs mirror verify</c>).</summary>
+    /// <returns>The mirrors compared and where they differ.</returns>
+    public virtual async Task<Mirrors.MirrorVerifyResult> VerifyMirrorsAsync(string path, CancellationToken cancellationToken = default)
+    {
+        path = CheckPath(path);
+        var attributes = await GetAttributesAsync(path, cancellationToken).ConfigureAwait(false);
+        return await Mirrors.MirrorSync.VerifyAsync(Session, path, attributes, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<InodeAttributes> GetAttributesAsync(string path, CancellationToken cancellationToken)
+    {
+        using var frame = new FrameBuffer();
+        new PathRequest(path).Write(frame.Body);
+        var attributes = await Session.CallForAttributesAsync(Opcode.MdsGetAttr, frame, path, cancellationToken).ConfigureAwait(false);
+        if (attributes.Type != EntryType.File)
+        {
+            throw new LustreException($"{path} is a directory: mirrors are a file's", LustreErrno.EISDIR, isTransient: false);
+        }
+
+        return attributes;
+    }
+
     /// <summary>Sets a file's or directory's access and modification times (as <c>touch</c> does); a null time is left as it is.</summary>
     public virtual async Task<LustreFileInfo> SetTimesAsync(string path, DateTimeOffset? lastAccessTime, DateTimeOffset? lastWriteTime, CancellationToken cancellationToken = default)
     {

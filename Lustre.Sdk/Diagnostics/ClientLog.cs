@@ -16,4 +16,10 @@ internal static partial class ClientLog
 
     [LoggerMessage(EventId = 1003, Level = LogLevel.Debug, Message = "the MDS did not acknowledge this client's disconnect ({Reason}); it drops the client's reply records once they age out")]
     public static partial void DisconnectFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "{Path}: mirror {Mirror} failed a read, reading mirror {Next} instead: {Reason}")]
+    public static partial void MirrorFailover(ILogger logger, string path, int mirror, int next, string reason);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "{Path}: mirror {Mirror} missed a {Operation} and is now stale (layout generation {Generation}); the file stays available from its other mirrors until a resync: {Reason}")]
+    public static partial void MirrorStale(ILogger logger, string path, int mirror, string operation, uint generation, string reason);
 }

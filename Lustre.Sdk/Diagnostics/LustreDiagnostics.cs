@@ -31,6 +31,12 @@ public static class LustreDiagnostics
 
     internal static Counter<long> IoBytes { get; } = Meter.CreateCounter<long>("lustre.client.io.bytes", "By", "File data moved to or from OSTs");
 
+    /// <summary>Reads of a mirrored file that one mirror failed and another served.</summary>
+    internal static Counter<long> MirrorFailovers { get; } = Meter.CreateCounter<long>("lustre.client.mirror.failovers", "{read}", "Reads a mirror failed and another mirror served");
+
+    /// <summary>Mirrors this client marked stale because a write or sync missed them.</summary>
+    internal static Counter<long> MirrorsMarkedStale { get; } = Meter.CreateCounter<long>("lustre.client.mirror.stale", "{mirror}", "Mirrors marked stale after a write missed them");
+
     internal static string OperationName(Opcode opcode) => (int)opcode < OpcodeNames.Length ? OpcodeNames[(int)opcode] : "unknown";
 
     internal static string ActivityName(Opcode opcode) => (int)opcode < ActivityNames.Length ? ActivityNames[(int)opcode] : "lustre.unknown";

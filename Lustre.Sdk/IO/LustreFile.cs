@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Lustre.Client;
+using Lustre.Diagnostics;
 using Lustre.Layouts;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
@@ -13,8 +14,14 @@ namespace Lustre.IO;
 public sealed class LustreFile : IAsyncDisposable
 {
     private readonly FilesystemSession _session;
+    /// <summary>How long a mirror that failed a read goes last in the read order of this handle.</summary>
+    private static readonly TimeSpan MirrorFailurePenalty = TimeSpan.FromSeconds(30);
+
     private readonly HashSet<OstObject> _dirty = [];
     private readonly Lock _lock = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, long> _failedMirrors = new();
+    private volatile FileLayout _layout;
+    private int _readCursor;
     private long _length;
     private long _flushedLength;
     private Exception? _failure;
@@ -26,7 +33,7 @@ public sealed class LustreFile : IAsyncDisposable
         CanWrite = writable;
         Path = path;
         Fid = attributes.Fid;
-        Layout = LayoutCodec.Decode(attributes.Layout);
+        _layout = LayoutCodec.Decode(attributes.Layout);
         _length = attributes.Size;
         _flushedLength = attributes.Size;
     }
@@ -40,8 +47,8 @@ public sealed class LustreFile : IAsyncDisposable
     /// <summary>The file identifier.</summary>
     public LustreFid Fid { get; }
 
-    /// <summary>Where the file's bytes live.</summary>
-    public FileLayout Layout { get; }
+    /// <summary>Where the file's bytes live: as at open, or as changed since by a mirror this handle marked stale.</summary>
+    public FileLayout Layout => _layout;
 
     /// <summary>The size: as recorded at open, grown by this handle's writes, or as set by <see cref="SetLengthAsync"/>.</summary>
     public long Length => Interlocked.Read(ref _length);
@@ -69,7 +76,7 @@ public sealed class LustreFile : IAsyncDisposable
         }
 
         var count = (int)Math.Min(buffer.Length, length - offset);
-        using var activity = Diagnostics.LustreDiagnostics.StartOperation("lustre.read", Path);
+        using var activity = LustreDiagnostics.StartOperation("lustre.read", Path);
         await StripedIo.ReadAsync(this, offset, buffer[..count], verifiedByCaller, cancellationToken).ConfigureAwait(false);
         return count;
     }
@@ -96,7 +103,7 @@ public sealed class LustreFile : IAsyncDisposable
             return;
         }
 
-        using var activity = Diagnostics.LustreDiagnostics.StartOperation("lustre.write", Path);
+        using var activity = LustreDiagnostics.StartOperation("lustre.write", Path);
         try
         {
             await StripedIo.WriteAsync(this, offset, data, cancellationToken).ConfigureAwait(false);
@@ -127,6 +134,104 @@ public sealed class LustreFile : IAsyncDisposable
         }
     }
 
+    /// <summary>The in-sync mirrors in the order a read tries them: preferred first, else starting one further each call; recently failed ones last.</summary>
+    internal LayoutMirror[] ReadOrder(FileLayout layout)
+    {
+        var inSync = layout.Mirrors.Where(m => !m.IsStale).ToArray();
+        if (inSync.Length == 0)
+        {
+            throw new LustreException($"{Path}: no mirror is in sync, so there is no copy to read", LustreErrno.EIO, isTransient: false);
+        }
+
+        var start = (int)((uint)Interlocked.Increment(ref _readCursor) % (uint)inSync.Length);
+        var now = Environment.TickCount64;
+        return [.. inSync
+            .Select((m, i) => (Mirror: m, Rank: (i - start + inSync.Length) % inSync.Length))
+            .OrderBy(x => _failedMirrors.TryGetValue(x.Mirror.Id, out var until) && until > now)
+            .ThenBy(x => !x.Mirror.IsPreferred)
+            .ThenBy(x => x.Rank)
+            .Select(x => x.Mirror)];
+    }
+
+    /// <summary>Sends this handle's reads to other mirrors first for a while.</summary>
+    internal void MirrorFailed(int mirrorId) => _failedMirrors[mirrorId] = Environment.TickCount64 + (long)MirrorFailurePenalty.TotalMilliseconds;
+
+    /// <summary>
+    /// Runs <paramref name="action"/> on every in-sync mirror at once. Mirrors it failed on are marked stale on the MDS
+    /// (durably, before this returns); it throws only when it failed on every mirror, or a failed mirror could not be
+    /// marked stale (then a later read could find old bytes there, so the data is not safe).
+    /// </summary>
+    internal async Task OnEachMirrorAsync(FileLayout layout, Func<LayoutMirror, Task> action, string operation, CancellationToken cancellationToken)
+    {
+        var mirrors = layout.Mirrors.Where(m => !m.IsStale).ToArray();
+        if (mirrors.Length == 0)
+        {
+            throw new LustreException($"{Path}: no mirror is in sync, so the {operation} has nowhere to go", LustreErrno.EIO, isTransient: false);
+        }
+
+        var tasks = new Task[mirrors.Length];
+        for (var i = 0; i < mirrors.Length; i++)
+        {
+            tasks[i] = action(mirrors[i]);
+        }
+
+        try
+        {
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+            return;
+        }
+        catch when (!cancellationToken.IsCancellationRequested && tasks.Any(t => t.IsCompletedSuccessfully) && !tasks.Any(t => t.IsCanceled))
+        {
+            // Some mirrors took it: the others go stale below.
+        }
+
+        for (var i = 0; i < mirrors.Length; i++)
+        {
+            if (tasks[i].IsFaulted)
+            {
+                await MarkStaleAsync(mirrors[i].Id, operation, tasks[i].Exception!.InnerException!, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task MarkStaleAsync(int mirrorId, string operation, Exception reason, CancellationToken cancellationToken)
+    {
+        InodeAttributes attributes;
+        try
+        {
+            attributes = await _session.MirrorAsync(new MirrorRequest(Fid, MirrorOperation.MarkStale, mirrorId, 0, []), Path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is LustreException or IOException)
+        {
+            throw new LustreException(
+                $"{Path}: mirror {mirrorId} missed a {operation} ({reason.Message}) and could not be marked stale, so the {operation} is not safe: {ex.Message}",
+                LustreErrno.EIO,
+                isTransient: false,
+                ex);
+        }
+
+        var layout = LayoutCodec.Decode(attributes.Layout);
+        UpdateLayout(layout);
+        LustreDiagnostics.MirrorsMarkedStale.Add(1);
+        ClientLog.MirrorStale(_session.Logger, Path, mirrorId, operation, layout.Generation, reason.Message);
+    }
+
+    /// <summary>Takes a layout the MDS returned, unless this handle already holds a newer one.</summary>
+    internal void UpdateLayout(FileLayout layout)
+    {
+        var current = _layout;
+        while (layout.Generation > current.Generation)
+        {
+            var seen = Interlocked.CompareExchange(ref _layout, layout, current);
+            if (ReferenceEquals(seen, current))
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
+
     /// <summary>
     /// Makes every byte written so far durable on its OST (fsync of each touched object, in parallel) and records
     /// the size on the MDS. Throws if an earlier write failed: that data is not safe.
@@ -141,7 +246,7 @@ public sealed class LustreFile : IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ThrowIfFailed();
-        using var activity = Diagnostics.LustreDiagnostics.StartOperation("lustre.flush", Path);
+        using var activity = LustreDiagnostics.StartOperation("lustre.flush", Path);
         OstObject[] dirty;
         lock (_lock)
         {
@@ -151,7 +256,24 @@ public sealed class LustreFile : IAsyncDisposable
 
         try
         {
-            await StripedIo.SyncAsync(this, dirty, cancellationToken).ConfigureAwait(false);
+            var layout = _layout;
+            if (layout.IsMirrored)
+            {
+                // Each in-sync mirror syncs its own objects; one that fails goes stale. Objects of stale mirrors are not synced.
+                await OnEachMirrorAsync(
+                    layout,
+                    mirror =>
+                    {
+                        var own = mirror.Layout.AllObjects().ToHashSet();
+                        return StripedIo.SyncAsync(this, [.. dirty.Where(own.Contains)], cancellationToken);
+                    },
+                    "sync",
+                    cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await StripedIo.SyncAsync(this, dirty, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch
         {

@@ -16,10 +16,44 @@ internal static class StripedIo
     [ThreadStatic]
     private static List<StripeExtent>? t_extents;
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public static async ValueTask ReadAsync(LustreFile file, long offset, Memory<byte> buffer, bool verifiedByCaller, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads a range. A mirrored file is read from one in-sync mirror (the preferred one, else each call the next, to
+    /// spread the load); when that mirror fails, the range is read again from the next one, and the caller sees an error
+    /// only when every in-sync mirror failed.
+    /// </summary>
+    public static ValueTask ReadAsync(LustreFile file, long offset, Memory<byte> buffer, bool verifiedByCaller, CancellationToken cancellationToken)
     {
-        var pieces = Split(file, offset, buffer.Length);
+        var layout = file.Layout;
+        return layout.IsMirrored
+            ? new ValueTask(ReadMirroredAsync(file, layout, offset, buffer, verifiedByCaller, cancellationToken))
+            : ReadLayoutAsync(file, layout, offset, buffer, verifiedByCaller, cancellationToken);
+    }
+
+    private static async Task ReadMirroredAsync(LustreFile file, FileLayout layout, long offset, Memory<byte> buffer, bool verifiedByCaller, CancellationToken cancellationToken)
+    {
+        var order = file.ReadOrder(layout);
+        for (var i = 0; ; i++)
+        {
+            var mirror = order[i];
+            try
+            {
+                await ReadLayoutAsync(file, mirror.Layout, offset, buffer, verifiedByCaller, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (LustreException ex) when (i + 1 < order.Length && !cancellationToken.IsCancellationRequested)
+            {
+                file.MirrorFailed(mirror.Id);
+                LustreDiagnostics.MirrorFailovers.Add(1);
+                ClientLog.MirrorFailover(file.Session.Logger, file.Path, mirror.Id, order[i + 1].Id, ex.Message);
+            }
+        }
+    }
+
+    /// <summary>Reads a range through one plain layout (the file's, or one mirror's).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public static async ValueTask ReadLayoutAsync(LustreFile file, FileLayout layout, long offset, Memory<byte> buffer, bool verifiedByCaller, CancellationToken cancellationToken)
+    {
+        var pieces = Split(file, layout, offset, buffer.Length);
         if (pieces.Count == 1)
         {
             // Small reads (one stripe unit) skip the fan-out bookkeeping.
@@ -37,10 +71,23 @@ internal static class StripedIo
         await WhenAllOrFirstFailure(tasks).ConfigureAwait(false);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public static async ValueTask WriteAsync(LustreFile file, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes a range. A mirrored file is written to every in-sync mirror at once (immediate mirroring); a mirror
+    /// that fails is marked stale on the MDS before this returns, and the write fails only when no mirror took it.
+    /// </summary>
+    public static ValueTask WriteAsync(LustreFile file, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        var pieces = Split(file, offset, data.Length);
+        var layout = file.Layout;
+        return layout.IsMirrored
+            ? new ValueTask(file.OnEachMirrorAsync(layout, mirror => WriteLayoutAsync(file, mirror.Layout, offset, data, cancellationToken).AsTask(), "write", cancellationToken))
+            : WriteLayoutAsync(file, layout, offset, data, cancellationToken);
+    }
+
+    /// <summary>Writes a range through one plain layout (the file's, or one mirror's).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public static async ValueTask WriteLayoutAsync(LustreFile file, FileLayout layout, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        var pieces = Split(file, layout, offset, data.Length);
         if (pieces.Count == 1)
         {
             file.MarkDirty(pieces[0].Object);
@@ -70,12 +117,21 @@ internal static class StripedIo
         await WhenAllOrFirstFailure(tasks).ConfigureAwait(false);
     }
 
-    /// <summary>Sets every object to the size it has in a file of <paramref name="length"/> bytes.</summary>
-    public static async Task PunchAsync(LustreFile file, long length, CancellationToken cancellationToken)
+    /// <summary>Sets every object to the size it has in a file of <paramref name="length"/> bytes (of every in-sync mirror).</summary>
+    public static Task PunchAsync(LustreFile file, long length, CancellationToken cancellationToken)
     {
-        var objects = Objects(file.Layout);
+        var layout = file.Layout;
+        return layout.IsMirrored
+            ? file.OnEachMirrorAsync(layout, mirror => PunchLayoutAsync(file, mirror.Layout, length, cancellationToken), "truncate", cancellationToken)
+            : PunchLayoutAsync(file, layout, length, cancellationToken);
+    }
+
+    /// <summary>Sets every object of one plain layout to the size it has in a file of <paramref name="length"/> bytes.</summary>
+    public static async Task PunchLayoutAsync(LustreFile file, FileLayout layout, long length, CancellationToken cancellationToken)
+    {
+        var objects = Objects(layout);
         var sizes = new long[objects.Length];
-        StripeMath.ObjectSizesForFileSize(file.Layout, length, sizes);
+        StripeMath.ObjectSizesForFileSize(layout, length, sizes);
         var tasks = new Task[objects.Length];
         for (var i = 0; i < objects.Length; i++)
         {
@@ -86,8 +142,32 @@ internal static class StripedIo
         await WhenAllOrFirstFailure(tasks).ConfigureAwait(false);
     }
 
-    /// <summary>The file size implied by the objects' sizes on the OSTs (Lustre's glimpse), asked of all of them at once.</summary>
+    /// <summary>
+    /// The file size implied by the objects' sizes on the OSTs (Lustre's glimpse), asked of all of them at once; of a
+    /// mirrored file, from the first in-sync mirror that answers.
+    /// </summary>
     public static async Task<long> GlimpseAsync(FilesystemSession session, string path, FileLayout layout, CancellationToken cancellationToken)
+    {
+        if (!layout.IsMirrored)
+        {
+            return await GlimpseLayoutAsync(session, path, layout, cancellationToken).ConfigureAwait(false);
+        }
+
+        var inSync = layout.Mirrors.Where(m => !m.IsStale).ToArray();
+        for (var i = 0; ; i++)
+        {
+            try
+            {
+                return await GlimpseLayoutAsync(session, path, inSync[i].Layout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (LustreException) when (i + 1 < inSync.Length && !cancellationToken.IsCancellationRequested)
+            {
+                LustreDiagnostics.MirrorFailovers.Add(1);
+            }
+        }
+    }
+
+    private static async Task<long> GlimpseLayoutAsync(FilesystemSession session, string path, FileLayout layout, CancellationToken cancellationToken)
     {
         var sizes = await Task.WhenAll(Objects(layout).Select(async obj =>
         {
@@ -105,25 +185,16 @@ internal static class StripedIo
         return StripeMath.FileSizeFromObjectSizes(layout, sizes);
     }
 
-    /// <summary>Every object of a layout, in layout order (the order <see cref="StripeMath"/>'s per-object sizes use).</summary>
-    private static OstObject[] Objects(FileLayout layout)
-    {
-        var objects = new List<OstObject>();
-        foreach (var component in layout.Components)
-        {
-            objects.AddRange(component.Objects);
-        }
-
-        return [.. objects];
-    }
+    /// <summary>Every object of a plain layout, in layout order (the order <see cref="StripeMath"/>'s per-object sizes use).</summary>
+    private static OstObject[] Objects(FileLayout layout) => [.. layout.AllObjects()];
 
     /// <summary>Pieces of at most one bulk RPC to their OST, each inside one stripe unit of one object.</summary>
-    private static List<StripeExtent> Split(LustreFile file, long offset, long length)
+    private static List<StripeExtent> Split(LustreFile file, FileLayout layout, long offset, long length)
     {
         // Mapping is synchronous, so a per-thread scratch list is safe and saves an allocation per call.
         var extents = t_extents ??= new List<StripeExtent>(16);
         extents.Clear();
-        StripeMath.MapRange(file.Layout, offset, length, extents);
+        StripeMath.MapRange(layout, offset, length, extents);
         var targets = file.Session.Targets;
         var pieces = new List<StripeExtent>(extents.Count);
         foreach (var extent in extents)
@@ -211,7 +282,7 @@ internal static class StripedIo
     private static string OstName(LustreFile file, int index) => TargetNames.Ost(file.Session.FsName, index);
 
     /// <summary>Waits for all; throws the first failure (not an AggregateException) once every piece has finished.</summary>
-    private static async Task WhenAllOrFirstFailure(Task[] tasks)
+    internal static async Task WhenAllOrFirstFailure(Task[] tasks)
     {
         try
         {

@@ -8,17 +8,24 @@ namespace Lustre.Layouts;
 /// Where a file's bytes live: a plain RAID0 layout (one component over the whole file) or a
 /// composite, progressive file layout (PFL) whose components cover consecutive extents of the
 /// file, each striped its own way, e.g. [0, 4 MiB) on one OST, [4 MiB, 1 GiB) on four and
-/// [1 GiB, EOF) on all. Instances are immutable and always valid.
+/// [1 GiB, EOF) on all. A mirrored layout (Lustre's FLR) holds 1 to <see cref="MaxMirrors"/> such layouts, each a
+/// whole copy of the file on OSTs of its own. Instances are immutable and always valid.
 /// </summary>
 public sealed class FileLayout
 {
+    /// <summary>The most mirrors a file can have.</summary>
+    public const int MaxMirrors = 4;
+
     private readonly LayoutComponent[] _components;
+    private readonly LayoutMirror[] _mirrors;
 
     private FileLayout(LayoutComponent[] components, bool isComposite, uint generation)
     {
         Validate(components, isComposite);
         _components = components;
+        _mirrors = [];
         Components = new ReadOnlyCollection<LayoutComponent>(components);
+        Mirrors = [];
         IsComposite = isComposite;
         Generation = generation;
 
@@ -34,7 +41,24 @@ public sealed class FileLayout
         ObjectCount = objectCount;
     }
 
-    /// <summary>The components in file-offset order; they cover the file from 0 to EOF without holes or overlaps.</summary>
+    private FileLayout(LayoutMirror[] mirrors, uint generation)
+    {
+        ValidateMirrors(mirrors);
+        _mirrors = mirrors;
+        Mirrors = new ReadOnlyCollection<LayoutMirror>(mirrors);
+        var first = mirrors[0].Layout;
+        _components = first._components;
+        Components = first.Components;
+        ObjectCount = first.ObjectCount;
+        IsComposite = true;
+        Generation = generation;
+        IsInstantiated = Array.TrueForAll(mirrors, m => m.Layout.IsInstantiated);
+    }
+
+    /// <summary>
+    /// The components in file-offset order; they cover the file from 0 to EOF without holes or overlaps. For a
+    /// mirrored layout, those of its first mirror (each mirror's are in <see cref="Mirrors"/>).
+    /// </summary>
     public IReadOnlyList<LayoutComponent> Components { get; }
 
     /// <summary>The layout generation: bumped by the metadata server each time the layout changes, so clients notice stale copies.</summary>
@@ -46,8 +70,17 @@ public sealed class FileLayout
     /// <summary>True when every component has its objects allocated.</summary>
     public bool IsInstantiated { get; }
 
-    /// <summary>The number of objects over all components, in component order then stripe order.</summary>
+    /// <summary>The number of objects over all components, in component order then stripe order (of the first mirror, for a mirrored layout).</summary>
     internal int ObjectCount { get; }
+
+    /// <summary>The mirrors, in id order, of a mirrored layout; empty for a layout without mirrors.</summary>
+    public IReadOnlyList<LayoutMirror> Mirrors { get; }
+
+    /// <summary>True for a mirrored (FLR) layout, even one with a single mirror.</summary>
+    public bool IsMirrored => _mirrors.Length > 0;
+
+    /// <summary>The number of copies of the file's bytes: the mirrors, or 1 for a layout without mirrors.</summary>
+    public int MirrorCount => Math.Max(1, _mirrors.Length);
 
     /// <summary>Creates a plain RAID0 layout: one component over the whole file.</summary>
     /// <param name="stripeSize">Bytes per stripe unit: a multiple of 64 KiB below 4 GiB; 4 MiB by default.</param>
@@ -69,6 +102,71 @@ public sealed class FileLayout
         return new FileLayout([.. components], isComposite: true, generation: 0);
     }
 
+    /// <summary>Creates a mirrored layout: one mirror per layout given, with ids 1, 2, ... and no flags.</summary>
+    /// <param name="mirrors">1 to <see cref="MaxMirrors"/> layouts, none mirrored itself; instantiated ones must use disjoint OSTs.</param>
+    /// <returns>The layout.</returns>
+    /// <exception cref="ArgumentException">There are no mirrors or too many, a mirror is mirrored itself, or two mirrors share an OST.</exception>
+    public static FileLayout Mirrored(IEnumerable<FileLayout> mirrors)
+    {
+        ArgumentNullException.ThrowIfNull(mirrors);
+        var layouts = mirrors.ToArray();
+        var built = new LayoutMirror[layouts.Length];
+        for (var i = 0; i < layouts.Length; i++)
+        {
+            ArgumentNullException.ThrowIfNull(layouts[i], nameof(mirrors));
+            if (layouts[i].IsMirrored)
+            {
+                throw new ArgumentException($"mirror {i + 1}'s layout is mirrored itself.", nameof(mirrors));
+            }
+
+            built[i] = new LayoutMirror(i + 1, layouts[i]);
+        }
+
+        return new FileLayout(built, generation: 0);
+    }
+
+    /// <summary>Creates a mirrored layout from <paramref name="count"/> copies of one layout template, with ids 1 to <paramref name="count"/>.</summary>
+    /// <param name="count">1 to <see cref="MaxMirrors"/>.</param>
+    /// <param name="template">The layout of each mirror; not instantiated (each mirror gets its own objects) and not mirrored.</param>
+    /// <returns>The layout.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is out of range.</exception>
+    /// <exception cref="ArgumentException">The template names objects or is mirrored.</exception>
+    public static FileLayout Mirrored(int count, FileLayout template)
+    {
+        ArgumentNullException.ThrowIfNull(template);
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, MaxMirrors);
+        if (template.ObjectCount > 0)
+        {
+            throw new ArgumentException("A mirror template must not name OST objects: each mirror gets its own.", nameof(template));
+        }
+
+        return Mirrored(Enumerable.Repeat(template, count));
+    }
+
+    /// <summary>Creates a mirrored layout exactly as stored, for the codec and the metadata server.</summary>
+    internal static FileLayout Create(LayoutMirror[] mirrors, uint generation) => new(mirrors, generation);
+
+    /// <summary>Returns a copy with other mirrors, keeping the generation.</summary>
+    /// <exception cref="ArgumentException">The mirrors are not a valid set (see <see cref="Mirrored(IEnumerable{FileLayout})"/>).</exception>
+    internal FileLayout WithMirrors(LayoutMirror[] mirrors) => new(mirrors, Generation);
+
+    /// <summary>The mirror with id <paramref name="id"/>, or null.</summary>
+    /// <param name="id">A mirror id.</param>
+    /// <returns>The mirror, or null when the layout has none with that id.</returns>
+    public LayoutMirror? MirrorById(int id) => Array.Find(_mirrors, m => m.Id == id);
+
+    /// <summary>Every object of the file, in every mirror: what a destroy or a truncate must reach.</summary>
+    internal IEnumerable<OstObject> AllObjects()
+    {
+        if (_mirrors.Length == 0)
+        {
+            return _components.SelectMany(c => c.Objects);
+        }
+
+        return _mirrors.SelectMany(m => m.Layout._components).SelectMany(c => c.Objects);
+    }
+
     /// <summary>Creates a layout exactly as stored, for the codec.</summary>
     internal static FileLayout Create(LayoutComponent[] components, bool isComposite, uint generation) =>
         new(components, isComposite, generation);
@@ -77,16 +175,22 @@ public sealed class FileLayout
     /// <param name="components">The new components, which must tile the file as for <see cref="Composite"/>; exactly one for a plain layout.</param>
     /// <returns>The new layout.</returns>
     /// <exception cref="ArgumentException">The components do not tile the file.</exception>
+    /// <exception cref="InvalidOperationException">The layout is mirrored: change a mirror's layout instead.</exception>
     public FileLayout WithComponents(IReadOnlyList<LayoutComponent> components)
     {
         ArgumentNullException.ThrowIfNull(components);
+        if (IsMirrored)
+        {
+            throw new InvalidOperationException("A mirrored layout's components belong to its mirrors: change a mirror's layout instead.");
+        }
+
         return new FileLayout([.. components], IsComposite, Generation);
     }
 
     /// <summary>Returns a copy with another generation.</summary>
     /// <param name="generation">The new generation.</param>
     /// <returns>The new layout.</returns>
-    public FileLayout WithGeneration(uint generation) => new(_components, IsComposite, generation);
+    public FileLayout WithGeneration(uint generation) => IsMirrored ? new(_mirrors, generation) : new(_components, IsComposite, generation);
 
     /// <summary>Returns the component whose extent holds <paramref name="fileOffset"/>.</summary>
     /// <param name="fileOffset">A file offset, at least 0 and below <see cref="LayoutComponent.Eof"/>.</param>
@@ -118,6 +222,17 @@ public sealed class FileLayout
     public override string ToString()
     {
         var builder = new StringBuilder();
+        if (IsMirrored)
+        {
+            builder.Append(CultureInfo.InvariantCulture, $"mirrored generation={Generation} mirrors={_mirrors.Length}");
+            foreach (var mirror in _mirrors)
+            {
+                builder.Append(CultureInfo.InvariantCulture, $"\n  {mirror}");
+            }
+
+            return builder.ToString();
+        }
+
         if (!IsComposite)
         {
             builder.Append(CultureInfo.InvariantCulture, $"raid0 generation={Generation} ");
@@ -133,6 +248,38 @@ public sealed class FileLayout
         }
 
         return builder.ToString();
+    }
+
+    private static void ValidateMirrors(LayoutMirror[] mirrors)
+    {
+        if (mirrors.Length is 0 or > MaxMirrors)
+        {
+            throw new ArgumentException($"A mirrored layout has 1 to {MaxMirrors} mirrors, got {mirrors.Length}.", nameof(mirrors));
+        }
+
+        var osts = new Dictionary<int, int>();
+        for (var i = 0; i < mirrors.Length; i++)
+        {
+            var mirror = mirrors[i] ?? throw new ArgumentException($"mirror {i} is null.", nameof(mirrors));
+            for (var j = 0; j < i; j++)
+            {
+                if (mirrors[j].Id == mirror.Id)
+                {
+                    throw new ArgumentException($"mirror id {mirror.Id} appears twice.", nameof(mirrors));
+                }
+            }
+
+            // Disjoint OSTs: a mirror that shared one with another would be lost with it.
+            foreach (var obj in mirror.Layout.AllObjects())
+            {
+                if (osts.TryGetValue(obj.OstIndex, out var other) && other != mirror.Id)
+                {
+                    throw new ArgumentException($"mirrors {other} and {mirror.Id} both use OST {obj.OstIndex}: mirrors must be on different OSTs.", nameof(mirrors));
+                }
+
+                osts[obj.OstIndex] = mirror.Id;
+            }
+        }
     }
 
     private static void Validate(LayoutComponent[] components, bool isComposite)

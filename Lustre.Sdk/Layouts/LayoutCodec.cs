@@ -11,6 +11,9 @@ namespace Lustre.Layouts;
 ///                | u16 pattern (reserved for mirrors/Data-on-MDT, 0) | u16 object count
 ///                | per object: i32 OST index | u64 object id
 /// </code>
+/// A mirrored layout is version 2, flags bit 1 set, and its u16 count counts mirrors; each mirror is
+/// <c>u16 id | u16 mirror flags (1 stale, 2 prefer) | u8 composite | u16 component count | components as above</c>.
+/// Layouts without mirrors are still written as version 1, so stored layouts and old readers keep working.
 /// </summary>
 /// <remarks>
 /// Decoding never trusts a count before checking it against its limit and the bytes that remain,
@@ -22,8 +25,13 @@ internal static class LayoutCodec
     /// <summary>The format version this code writes and reads.</summary>
     public const byte FormatVersion = 1;
 
+    /// <summary>The format version of mirrored layouts.</summary>
+    public const byte MirroredFormatVersion = 2;
+
     private const byte CompositeFlag = 0x01;
+    private const byte MirroredFlag = 0x02;
     private const int HeaderLength = 1 + 1 + 4 + 2;
+    private const int MirrorHeaderLength = 2 + 2 + 1 + 2;
     private const int ComponentLength = 8 + 8 + 8 + 4 + 4 + 2 + 2;
     private const int ObjectLength = 4 + 8;
 
@@ -31,8 +39,21 @@ internal static class LayoutCodec
     public static int GetEncodedLength(FileLayout layout)
     {
         ArgumentNullException.ThrowIfNull(layout);
-        return HeaderLength + (layout.Components.Count * ComponentLength) + (layout.ObjectCount * ObjectLength);
+        if (!layout.IsMirrored)
+        {
+            return HeaderLength + ComponentsLength(layout);
+        }
+
+        var length = HeaderLength;
+        foreach (var mirror in layout.Mirrors)
+        {
+            length += MirrorHeaderLength + ComponentsLength(mirror.Layout);
+        }
+
+        return length;
     }
+
+    private static int ComponentsLength(FileLayout layout) => (layout.Components.Count * ComponentLength) + (layout.ObjectCount * ObjectLength);
 
     /// <summary>Writes <paramref name="layout"/> at the start of <paramref name="destination"/>, which must hold <see cref="GetEncodedLength"/> bytes.</summary>
     public static void Encode(FileLayout layout, Span<byte> destination)
@@ -43,11 +64,34 @@ internal static class LayoutCodec
             throw new ArgumentException($"The layout needs {length} bytes, the destination has {destination.Length}.", nameof(destination));
         }
 
+        if (layout.IsMirrored)
+        {
+            destination[0] = MirroredFormatVersion;
+            destination[1] = CompositeFlag | MirroredFlag;
+            BinaryPrimitives.WriteUInt32LittleEndian(destination[2..], layout.Generation);
+            BinaryPrimitives.WriteUInt16LittleEndian(destination[6..], (ushort)layout.Mirrors.Count);
+            var at = HeaderLength;
+            foreach (var mirror in layout.Mirrors)
+            {
+                BinaryPrimitives.WriteUInt16LittleEndian(destination[at..], (ushort)mirror.Id);
+                BinaryPrimitives.WriteUInt16LittleEndian(destination[(at + 2)..], (ushort)mirror.Flags);
+                destination[at + 4] = mirror.Layout.IsComposite ? (byte)1 : (byte)0;
+                BinaryPrimitives.WriteUInt16LittleEndian(destination[(at + 5)..], (ushort)mirror.Layout.Components.Count);
+                at = EncodeComponents(mirror.Layout, destination, at + MirrorHeaderLength);
+            }
+
+            return;
+        }
+
         destination[0] = FormatVersion;
         destination[1] = layout.IsComposite ? CompositeFlag : (byte)0;
         BinaryPrimitives.WriteUInt32LittleEndian(destination[2..], layout.Generation);
         BinaryPrimitives.WriteUInt16LittleEndian(destination[6..], (ushort)layout.Components.Count);
-        var position = HeaderLength;
+        EncodeComponents(layout, destination, HeaderLength);
+    }
+
+    private static int EncodeComponents(FileLayout layout, Span<byte> destination, int position)
+    {
         for (var c = 0; c < layout.Components.Count; c++)
         {
             var component = layout.ComponentAtIndex(c);
@@ -68,6 +112,8 @@ internal static class LayoutCodec
                 position += ObjectLength;
             }
         }
+
+        return position;
     }
 
     /// <summary>Reads a layout that fills all of <paramref name="source"/>.</summary>
@@ -76,18 +122,80 @@ internal static class LayoutCodec
     {
         var reader = new Reader(source);
         var version = reader.ReadByte("version");
-        if (version != FormatVersion)
+        if (version is not (FormatVersion or MirroredFormatVersion))
         {
-            throw new InvalidDataException($"Layout field 'version' is {version}; only version {FormatVersion} is known.");
+            throw new InvalidDataException($"Layout field 'version' is {version}; only versions {FormatVersion} and {MirroredFormatVersion} are known.");
         }
 
         var flags = reader.ReadByte("flags");
-        if ((flags & ~CompositeFlag) != 0)
+        var knownFlags = version == FormatVersion ? CompositeFlag : CompositeFlag | MirroredFlag;
+        if ((flags & ~knownFlags) != 0)
         {
-            throw new InvalidDataException($"Layout field 'flags' has unknown bits set: 0x{flags:x2}.");
+            throw new InvalidDataException($"Layout field 'flags' has unknown bits set for version {version}: 0x{flags:x2}.");
+        }
+
+        if (version == MirroredFormatVersion && (flags & MirroredFlag) == 0)
+        {
+            throw new InvalidDataException($"Layout field 'flags' is 0x{flags:x2}: version {MirroredFormatVersion} layouts are mirrored, and must say so.");
         }
 
         var generation = reader.ReadUInt32("generation");
+        FileLayout layout;
+        if ((flags & MirroredFlag) != 0)
+        {
+            var mirrorCount = reader.ReadCount("mirror count", 1, FileLayout.MaxMirrors, MirrorHeaderLength + ComponentLength);
+            var mirrors = new LayoutMirror[mirrorCount];
+            for (var m = 0; m < mirrorCount; m++)
+            {
+                var id = reader.ReadUInt16("mirror id");
+                var mirrorFlags = reader.ReadUInt16("mirror flags");
+                var composite = reader.ReadByte("mirror composite");
+                if (composite > 1)
+                {
+                    throw new InvalidDataException($"Layout mirror {m} field 'composite' is {composite}; it must be 0 or 1.");
+                }
+
+                var components = ReadComponents(ref reader);
+                try
+                {
+                    mirrors[m] = new LayoutMirror(id, FileLayout.Create(components, composite == 1, 0), (MirrorFlags)mirrorFlags);
+                }
+                catch (ArgumentException ex)
+                {
+                    throw new InvalidDataException($"Layout mirror {m} is invalid: {ex.Message}", ex);
+                }
+            }
+
+            layout = Build(() => FileLayout.Create(mirrors, generation));
+        }
+        else
+        {
+            var components = ReadComponents(ref reader);
+            layout = Build(() => FileLayout.Create(components, (flags & CompositeFlag) != 0, generation));
+        }
+
+        if (reader.Remaining != 0)
+        {
+            throw new InvalidDataException($"Layout has {reader.Remaining} trailing bytes after its last component.");
+        }
+
+        return layout;
+    }
+
+    private static FileLayout Build(Func<FileLayout> create)
+    {
+        try
+        {
+            return create();
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidDataException($"Layout is invalid: {ex.Message}", ex);
+        }
+    }
+
+    private static LayoutComponent[] ReadComponents(ref Reader reader)
+    {
         var componentCount = reader.ReadCount("component count", 1, LayoutDefaults.MaxComponents, ComponentLength);
         var components = new LayoutComponent[componentCount];
         for (var c = 0; c < componentCount; c++)
@@ -120,19 +228,7 @@ internal static class LayoutCodec
             }
         }
 
-        if (reader.Remaining != 0)
-        {
-            throw new InvalidDataException($"Layout has {reader.Remaining} trailing bytes after its last component.");
-        }
-
-        try
-        {
-            return FileLayout.Create(components, (flags & CompositeFlag) != 0, generation);
-        }
-        catch (ArgumentException ex)
-        {
-            throw new InvalidDataException($"Layout is invalid: {ex.Message}", ex);
-        }
+        return components;
     }
 
     private ref struct Reader(ReadOnlySpan<byte> source)

@@ -28,6 +28,7 @@ internal static class StripeMath
     public static void MapRange(FileLayout layout, long offset, long length, List<StripeExtent> result)
     {
         ArgumentNullException.ThrowIfNull(layout);
+        ThrowIfMirrored(layout);
         ArgumentNullException.ThrowIfNull(result);
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfNegative(length);
@@ -178,8 +179,18 @@ internal static class StripeMath
         }
     }
 
+    /// <summary>A mirrored layout maps bytes through one of its mirrors: the caller must choose which.</summary>
+    private static void ThrowIfMirrored(FileLayout layout)
+    {
+        if (layout.IsMirrored)
+        {
+            throw new ArgumentException("A mirrored layout has one mapping per mirror: map through a mirror's layout.", nameof(layout));
+        }
+    }
+
     private static void ThrowIfWrongLength(FileLayout layout, int length, string paramName)
     {
+        ThrowIfMirrored(layout);
         if (length != layout.ObjectCount)
         {
             throw new ArgumentException($"Expected one entry per object ({layout.ObjectCount}), got {length}.", paramName);

@@ -32,6 +32,9 @@ internal enum Opcode : ushort
     /// <summary>A client leaving cleanly: the MDT drops its reply records (Lustre's MDS_DISCONNECT).</summary>
     MdsDisconnect = 32,
 
+    /// <summary>Changes a file's mirrors (<c>MirrorRequest</c>): stale after a failed write, in sync after a resync, split, extend.</summary>
+    MdsMirror = 33,
+
     // Object storage targets.
     OstRead = 40,
     OstWrite = 41,
@@ -49,12 +52,12 @@ internal static class OpcodeExtensions
 {
     public static bool IsMgs(this Opcode opcode) => opcode is >= Opcode.MgsRegisterTarget and <= Opcode.MgsSetTargetState;
 
-    public static bool IsMds(this Opcode opcode) => opcode is >= Opcode.MdsGetAttr and <= Opcode.MdsDisconnect;
+    public static bool IsMds(this Opcode opcode) => opcode is >= Opcode.MdsGetAttr and <= Opcode.MdsMirror;
 
     public static bool IsOst(this Opcode opcode) => opcode is >= Opcode.OstRead and <= Opcode.OstDestroyObjects;
 
     /// <summary>Operations that change state, whose resends are answered from the reply cache.</summary>
     public static bool IsModifying(this Opcode opcode) => opcode is
         Opcode.MdsOpen or Opcode.MdsSetAttr or Opcode.MdsMkdir or Opcode.MdsRmdir or Opcode.MdsUnlink or
-        Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsBackup or Opcode.MgsRegisterTarget or Opcode.MgsSetTargetState;
+        Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsBackup or Opcode.MdsMirror or Opcode.MgsRegisterTarget or Opcode.MgsSetTargetState;
 }

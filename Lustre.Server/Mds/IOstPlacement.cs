@@ -7,7 +7,11 @@ internal interface IOstPlacement
 {
     FileLayout FilesystemDefault();
 
+    /// <summary>Allocates the template's objects; each mirror of a mirrored template on OSTs of its own.</summary>
     FileLayout Instantiate(FileLayout template, MdtTransaction transaction);
+
+    /// <summary>Adds the mirrors of <paramref name="template"/> (plain or mirrored) to <paramref name="layout"/>, stale, on OSTs its mirrors do not use.</summary>
+    FileLayout AddMirrors(FileLayout layout, FileLayout template, MdtTransaction transaction);
 
     /// <summary>Re-reads the OSTs and their free space.</summary>
     Task RefreshAsync(CancellationToken cancellationToken);

@@ -28,6 +28,7 @@ internal sealed class MdsService : IRpcService
         (Opcode.MdsStatFs, StatFs),
         (Opcode.MdsBackup, BackupAsync),
         (Opcode.MdsDisconnect, DisconnectAsync),
+        (Opcode.MdsMirror, MirrorAsync),
     ];
 
     private MdtNamespace Namespace => _namespace ?? throw new RpcStatusException(LustreErrno.EBUSY, "the MDS is starting");
@@ -46,7 +47,13 @@ internal sealed class MdsService : IRpcService
         var reader = request.Reader;
         var open = OpenRequest.Read(ref reader);
         var attributes = await Namespace.OpenAsync(open, ChangeOrigin.Of(request)).ConfigureAwait(false);
-        return Attributes((open.Flags & OpenFlags.Write) != 0 ? Namespace.RegisterWriter(attributes) : attributes);
+        return Attributes((open.Flags & OpenFlags.Write) != 0 ? await Namespace.OpenForWriteAsync(attributes).ConfigureAwait(false) : attributes);
+    }
+
+    private async ValueTask<RpcResponse> MirrorAsync(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        return Attributes(await Namespace.MirrorAsync(MirrorRequest.Read(ref reader), ChangeOrigin.Of(request)).ConfigureAwait(false));
     }
 
     private async ValueTask<RpcResponse> CloseAsync(RpcRequest request, CancellationToken cancellationToken)

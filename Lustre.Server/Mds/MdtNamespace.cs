@@ -428,13 +428,149 @@ internal sealed class MdtNamespace
         tx.Delete(MdtKeys.InodeKey(fid));
         if (inode.Type == EntryType.File && inode.Layout.Length > 0)
         {
-            foreach (var component in LayoutCodec.Decode(inode.Layout).Components)
+            QueueDestroy(tx, LayoutCodec.Decode(inode.Layout).AllObjects());
+        }
+    }
+
+    private static void QueueDestroy(MdtTransaction tx, IEnumerable<OstObject> objects)
+    {
+        foreach (var obj in objects)
+        {
+            tx.Put(MdtKeys.DestroyKey(obj.OstIndex, obj.ObjectId), []);
+        }
+    }
+
+    /// <summary>
+    /// Changes a file's mirrors (see <see cref="MirrorOperation"/>); every change bumps the layout generation, so a
+    /// resync that started before it cannot mark a mirror in sync after it.
+    /// </summary>
+    public Task<InodeAttributes> MirrorAsync(MirrorRequest request, ChangeOrigin origin)
+    {
+        var template = request.Operation == MirrorOperation.Extend ? DecodeLayout(request.Template, "mirror template") : null;
+        if (template is { IsInstantiated: true } || template?.Components.Any(c => c.IsInstantiated) == true)
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, "a mirror template must not name OST objects");
+        }
+
+        return _store.ChangeAsync(origin, ChangeResults.Attributes, tx =>
+        {
+            var inode = LoadInode(request.Fid);
+            if (inode.Type != EntryType.File || inode.Layout.Length == 0)
             {
-                foreach (var obj in component.Objects)
-                {
-                    tx.Put(MdtKeys.DestroyKey(obj.OstIndex, obj.ObjectId), []);
-                }
+                throw new RpcStatusException(LustreErrno.EINVAL, $"{request.Fid} is not a file with a layout");
             }
+
+            var layout = LayoutCodec.Decode(inode.Layout);
+            var changed = request.Operation switch
+            {
+                MirrorOperation.MarkStale => MarkStale(layout, request.MirrorId),
+                MirrorOperation.MarkSynced => MarkSynced(layout, request, FlagsOf(request.Fid)),
+                MirrorOperation.Split => Split(tx, layout, request.MirrorId),
+                MirrorOperation.Extend => _placement.AddMirrors(layout, template!, tx),
+                _ => throw new RpcStatusException(LustreErrno.EINVAL, $"unknown mirror operation {(byte)request.Operation}"),
+            };
+            if (ReferenceEquals(changed, layout))
+            {
+                return inode.ToAttributes(request.Fid, FlagsOf(request.Fid));
+            }
+
+            var updated = inode with { Layout = Encode(changed.WithGeneration(layout.Generation + 1)), ChangeTimeNs = Now() };
+            tx.Put(MdtKeys.InodeKey(request.Fid), updated.Encode());
+            return updated.ToAttributes(request.Fid, FlagsOf(request.Fid));
+        });
+    }
+
+    private static LayoutMirror Mirror(FileLayout layout, int id) =>
+        (layout.IsMirrored ? layout.MirrorById(id) : null)
+        ?? throw new RpcStatusException(LustreErrno.ENOENT, $"the file has no mirror {id}; its mirrors are {(layout.IsMirrored ? string.Join(", ", layout.Mirrors.Select(m => m.Id)) : "none (it is not mirrored)")}");
+
+    private static FileLayout Replace(FileLayout layout, LayoutMirror mirror) =>
+        layout.WithMirrors([.. layout.Mirrors.Select(m => m.Id == mirror.Id ? mirror : m)]);
+
+    private static FileLayout MarkStale(FileLayout layout, int id)
+    {
+        var mirror = Mirror(layout, id);
+        if (mirror.IsStale)
+        {
+            return layout;
+        }
+
+        if (!layout.Mirrors.Any(m => m.Id != id && !m.IsStale))
+        {
+            throw new RpcStatusException(LustreErrno.EIO, $"mirror {id} is the file's last mirror in sync: it cannot be marked stale, so the write that missed it fails");
+        }
+
+        return Replace(layout, mirror.WithFlags(mirror.Flags | MirrorFlags.Stale));
+    }
+
+    private static FileLayout MarkSynced(FileLayout layout, MirrorRequest request, InodeFlags flags)
+    {
+        var mirror = Mirror(layout, request.MirrorId);
+        if (layout.Generation != request.Generation)
+        {
+            throw new RpcStatusException(LustreErrno.ESTALE, $"the layout changed during the resync (generation {request.Generation} then, {layout.Generation} now): run the resync again");
+        }
+
+        if ((flags & InodeFlags.OpenForWrite) != 0)
+        {
+            throw new RpcStatusException(LustreErrno.EBUSY, "the file is open for writing: a resync can only mark mirrors in sync once every writer has closed it");
+        }
+
+        return mirror.IsStale ? Replace(layout, mirror.WithFlags(mirror.Flags & ~MirrorFlags.Stale)) : layout;
+    }
+
+    private static FileLayout Split(MdtTransaction tx, FileLayout layout, int id)
+    {
+        var mirror = Mirror(layout, id);
+        if (layout.Mirrors.Count == 1)
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, $"mirror {id} is the file's only mirror: splitting it would leave no copy");
+        }
+
+        if (!mirror.IsStale && !layout.Mirrors.Any(m => m.Id != id && !m.IsStale))
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, $"mirror {id} is the file's only mirror in sync: resync another before splitting it");
+        }
+
+        QueueDestroy(tx, mirror.Layout.AllObjects());
+        return layout.WithMirrors([.. layout.Mirrors.Where(m => m.Id != id)]);
+    }
+
+    private static byte[] Encode(FileLayout layout)
+    {
+        var encoded = new byte[LayoutCodec.GetEncodedLength(layout)];
+        LayoutCodec.Encode(layout, encoded);
+        return encoded;
+    }
+
+    /// <summary>
+    /// A writer is opening a file with a stale mirror: the generation moves on, so a resync that started before
+    /// this open cannot mark the mirror in sync without the bytes this writer may add.
+    /// </summary>
+    public async Task<InodeAttributes> OpenForWriteAsync(InodeAttributes attributes)
+    {
+        if (attributes.Layout.Length == 0 || LayoutCodec.Decode(attributes.Layout) is not { IsMirrored: true } layout || !layout.Mirrors.Any(m => m.IsStale))
+        {
+            return RegisterWriter(attributes);
+        }
+
+        // Registered first: a resync that looks now sees the writer; one that looked before sees the new generation.
+        var registered = RegisterWriter(attributes);
+        try
+        {
+            return await _store.ChangeAsync(tx =>
+            {
+                var inode = LoadInode(attributes.Fid);
+                var current = LayoutCodec.Decode(inode.Layout);
+                var updated = inode with { Layout = Encode(current.WithGeneration(current.Generation + 1)) };
+                tx.Put(MdtKeys.InodeKey(attributes.Fid), updated.Encode());
+                return updated.ToAttributes(attributes.Fid, registered.Flags);
+            }).ConfigureAwait(false);
+        }
+        catch
+        {
+            Close(new CloseRequest(attributes.Fid, Writer: true));
+            throw;
         }
     }
 

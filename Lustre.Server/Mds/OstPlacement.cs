@@ -37,15 +37,87 @@ internal sealed partial class OstPlacement : IOstPlacement
 
     public FileLayout Instantiate(FileLayout template, MdtTransaction transaction)
     {
+        if (!template.IsMirrored)
+        {
+            return InstantiatePlain(template, _usage, 0, transaction);
+        }
+
+        return template.WithMirrors(PlaceMirrors(template.Mirrors, [], transaction));
+    }
+
+    public FileLayout AddMirrors(FileLayout layout, FileLayout template, MdtTransaction transaction)
+    {
+        var existing = layout.IsMirrored ? layout.Mirrors : [new LayoutMirror(1, layout)];
+        var nextId = existing.Max(m => m.Id) + 1;
+        var added = template.IsMirrored ? template.Mirrors : [new LayoutMirror(1, template)];
+        if (existing.Count + added.Count > FileLayout.MaxMirrors)
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, $"the file has {existing.Count} mirrors and {added.Count} more were asked for: at most {FileLayout.MaxMirrors}");
+        }
+
+        if (nextId + added.Count - 1 > LayoutMirror.MaxId)
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, $"mirror ids are used up to {nextId - 1}");
+        }
+
+        // New mirrors hold nothing yet: stale until a resync copies the file to them.
+        var fresh = added.Select((m, i) => new LayoutMirror(nextId + i, m.Layout, MirrorFlags.Stale)).ToArray();
+        var placed = PlaceMirrors(fresh, existing, transaction);
+        return layout.IsMirrored
+            ? layout.WithMirrors([.. existing, .. placed])
+            : FileLayout.Create([.. existing, .. placed], layout.Generation);
+    }
+
+    /// <summary>
+    /// Places each mirror on OSTs no other mirror of the file uses, and on servers no other mirror uses when enough
+    /// OSTs remain on other servers: one OSS lost must leave a whole copy.
+    /// </summary>
+    private LayoutMirror[] PlaceMirrors(IReadOnlyList<LayoutMirror> mirrors, IReadOnlyList<LayoutMirror> placed, MdtTransaction transaction)
+    {
         var usage = _usage;
+        var usedOsts = new HashSet<int>(placed.SelectMany(m => m.Layout.AllObjects()).Select(o => o.OstIndex));
+        var result = new LayoutMirror[mirrors.Count];
+        for (var m = 0; m < mirrors.Count; m++)
+        {
+            var usedServers = usage.Where(u => usedOsts.Contains(u.Index)).Select(u => u.Server).ToHashSet(StringComparer.Ordinal);
+            var free = usage.Where(u => !usedOsts.Contains(u.Index)).ToList();
+            var otherServers = free.Where(u => !usedServers.Contains(u.Server)).ToList();
+            var wanted = Math.Max(1, mirrors[m].Layout.Components.Max(c => c.StripeCount));
+            var pool = otherServers.Count(IsUsable) >= Math.Min(wanted, free.Count(IsUsable)) ? otherServers : free;
+            if (!pool.Any(IsUsable))
+            {
+                throw new RpcStatusException(
+                    LustreErrno.ENOSPC,
+                    $"mirror {mirrors[m].Id} needs OSTs that no other mirror of the file uses, and none of the {usage.Count} OSTs is left (in use by other mirrors, inactive or full)");
+            }
+
+            // "All OSTs" shares the usable ones among the mirrors still to place, so each gets some.
+            var layout = InstantiatePlain(mirrors[m].Layout, pool, mirrors.Count - m, transaction);
+            result[m] = mirrors[m].WithLayout(layout);
+            usedOsts.UnionWith(layout.AllObjects().Select(o => o.OstIndex));
+        }
+
+        return result;
+    }
+
+    private static bool IsUsable(OstUsage ost) => ost.Active && ost.AvailableBytes >= OstAllocator.MinimumFreeBytes;
+
+    private FileLayout InstantiatePlain(FileLayout template, IReadOnlyList<OstUsage> usage, int shareAmong, MdtTransaction transaction)
+    {
         var components = new LayoutComponent[template.Components.Count];
         for (var c = 0; c < components.Length; c++)
         {
             var component = template.Components[c];
+            var stripeCount = component.StripeCount;
+            if (shareAmong > 1 && stripeCount == StripeCount.All)
+            {
+                stripeCount = Math.Max(1, usage.Count(IsUsable) / shareAmong);
+            }
+
             IReadOnlyList<int> chosen;
             try
             {
-                chosen = _allocator.Choose(usage, component.StripeCount, component.StripeOffset, out var capped);
+                chosen = _allocator.Choose(usage, stripeCount, component.StripeOffset, out var capped);
                 if (capped)
                 {
                     StripeCountCapped(_logger, component.StripeCount, chosen.Count);
@@ -94,11 +166,11 @@ internal sealed partial class OstPlacement : IOstPlacement
                 TargetTable.ThrowIfError(reply, TargetNames.Ost(target.Index));
                 var reader = reply.Reader;
                 var statfs = StatFsReply.Read(ref reader);
-                usage.Add(new OstUsage(target.Index, target.Active, statfs.TotalBytes, statfs.AvailableBytes));
+                usage.Add(new OstUsage(target.Index, target.Active, statfs.TotalBytes, statfs.AvailableBytes, target.Address));
             }
             catch (Exception ex) when (ex is LustreException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
-                usage.Add(new OstUsage(target.Index, Active: false, 0, 0));
+                usage.Add(new OstUsage(target.Index, Active: false, 0, 0, target.Address));
             }
         }
 

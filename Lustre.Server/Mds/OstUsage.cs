@@ -5,4 +5,5 @@ namespace Lustre.Server.Mds;
 /// <param name="Active">False when the OST is down or deactivated; it then gets no new objects.</param>
 /// <param name="TotalBytes">The OST's capacity.</param>
 /// <param name="AvailableBytes">The bytes still free for new data.</param>
-internal readonly record struct OstUsage(int Index, bool Active, long TotalBytes, long AvailableBytes);
+/// <param name="Server">The address of the OSS serving it: OSTs with the same one fail together, so mirrors avoid sharing it.</param>
+internal readonly record struct OstUsage(int Index, bool Active, long TotalBytes, long AvailableBytes, string Server = "");

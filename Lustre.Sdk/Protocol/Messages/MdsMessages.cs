@@ -336,3 +336,44 @@ internal readonly record struct MdtBackupReply(string Path, ulong Commit)
 
     public static MdtBackupReply Read(ref BodyReader reader) => new(reader.ReadString("path", ProtocolLimits.MaxPathLength), reader.ReadUInt64("commit"));
 }
+
+/// <summary>What a <see cref="MirrorRequest"/> does to a file's mirrors.</summary>
+internal enum MirrorOperation : byte
+{
+    /// <summary>A write missed the mirror: mark it stale (refused when it is the last one in sync).</summary>
+    MarkStale = 1,
+
+    /// <summary>A resync copied the file to the mirror: clear its stale flag, if the layout is still at the generation the resync started from and no one has the file open for writing.</summary>
+    MarkSynced = 2,
+
+    /// <summary>Remove the mirror and destroy its objects (refused for the last one in sync).</summary>
+    Split = 3,
+
+    /// <summary>Add the mirrors of the template in <see cref="MirrorRequest.Template"/>, stale until resynced.</summary>
+    Extend = 4,
+}
+
+/// <summary>Changes the mirrors of the file <paramref name="Fid"/>; the reply is its attributes with the new layout.</summary>
+/// <param name="Fid">The file.</param>
+/// <param name="Operation">What to do.</param>
+/// <param name="MirrorId">The mirror (MarkStale, MarkSynced, Split).</param>
+/// <param name="Generation">The layout generation the caller read (MarkSynced).</param>
+/// <param name="Template">The layout of the mirrors to add, plain or mirrored, without objects (Extend).</param>
+internal readonly record struct MirrorRequest(LustreFid Fid, MirrorOperation Operation, int MirrorId, uint Generation, byte[] Template)
+{
+    public void Write(BodyWriter writer)
+    {
+        Fid.Write(writer);
+        writer.WriteByte((byte)Operation);
+        writer.WriteUInt32((uint)MirrorId);
+        writer.WriteUInt32(Generation);
+        writer.WriteBytes(Template);
+    }
+
+    public static MirrorRequest Read(ref BodyReader reader) => new(
+        LustreFid.Read(ref reader),
+        (MirrorOperation)reader.ReadByte("operation"),
+        (int)Math.Min(reader.ReadUInt32("mirror id"), int.MaxValue),
+        reader.ReadUInt32("generation"),
+        reader.ReadBytes("template", InodeAttributes.MaxLayoutLength).ToArray());
+}
