@@ -383,7 +383,7 @@ public class CheckpointManager : IAsyncDisposable
 
     internal async Task WriteSmallFileAsync(string path, byte[] content, CancellationToken cancellationToken)
     {
-        var file = await _client.OpenFileAsync(path, FileMode.Create, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var file = await _client.OpenFileAsync(path, FileMode.Create, FileAccess.ReadWrite, _options.SmallFileLayout, cancellationToken).ConfigureAwait(false);
         await using var closer = file.ConfigureAwait(false);
         await file.WriteAtAsync(0, content, cancellationToken).ConfigureAwait(false);
         await file.FlushAsync(cancellationToken).ConfigureAwait(false);

@@ -51,6 +51,19 @@ public sealed class CheckpointManagerOptions
     public FileLayout DataLayout { get; set; } = FileLayout.Raid0(LayoutDefaults.DefaultStripeSize, stripeCount: -1);
 
     /// <summary>
+    /// Copies of every checkpoint file (default 1): with 2 to <see cref="FileLayout.MaxMirrors"/>, data files, manifests
+    /// and markers are mirrored (FLR) on OSTs of different servers, so a save commits and a load succeeds with a server
+    /// gone. The writes move that many times the bytes.
+    /// </summary>
+    public int MirrorCount { get; set; } = 1;
+
+    /// <summary>The layout data files get: <see cref="DataLayout"/>, mirrored <see cref="MirrorCount"/> times.</summary>
+    internal FileLayout EffectiveDataLayout => MirrorCount > 1 ? FileLayout.Mirrored(MirrorCount, DataLayout) : DataLayout;
+
+    /// <summary>The layout manifests and markers get: null (the directory's default) unless mirrored.</summary>
+    internal FileLayout? SmallFileLayout => MirrorCount > 1 ? FileLayout.Mirrored(MirrorCount, FileLayout.Raid0()) : null;
+
+    /// <summary>
     /// How data files are stored (default <see cref="CheckpointCompression.None"/>: plain safetensors). With
     /// <see cref="CheckpointCompression.Zstd"/> each chunk is compressed in the background after staging, so
     /// <see cref="CheckpointManager.SaveAsync"/> blocks no longer, but the writes wait for the compression (CPU bound).
@@ -96,6 +109,16 @@ public sealed class CheckpointManagerOptions
         if (DataLayout.IsInstantiated)
         {
             throw new ArgumentException($"{nameof(DataLayout)} must not name OST objects.", nameof(DataLayout));
+        }
+
+        if (MirrorCount is < 1 or > FileLayout.MaxMirrors)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MirrorCount), MirrorCount, $"{nameof(MirrorCount)} must be between 1 and {FileLayout.MaxMirrors}.");
+        }
+
+        if (MirrorCount > 1 && DataLayout.IsMirrored)
+        {
+            throw new ArgumentException($"{nameof(DataLayout)} is mirrored already; set {nameof(MirrorCount)} to 1 or give a layout without mirrors.", nameof(DataLayout));
         }
 
         if (BarrierTimeout <= TimeSpan.Zero)

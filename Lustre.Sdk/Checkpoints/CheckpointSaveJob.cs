@@ -230,7 +230,7 @@ internal sealed class CheckpointSaveJob : IDisposable
         var opens = new Task<LustreFile>[_files.Length];
         for (var i = 0; i < _files.Length; i++)
         {
-            opens[i] = _manager.Client.OpenFileAsync(LustrePath.Combine(StagingDirectory, _files[i].Name), FileMode.Create, FileAccess.ReadWrite, _options.DataLayout, CancellationToken.None);
+            opens[i] = _manager.Client.OpenFileAsync(LustrePath.Combine(StagingDirectory, _files[i].Name), FileMode.Create, FileAccess.ReadWrite, _options.EffectiveDataLayout, CancellationToken.None);
         }
 
         try

@@ -16,7 +16,7 @@ internal sealed class OstAllocator
     private readonly Random _random;
     private readonly double _balanceThreshold;
     private readonly Lock _lock = new();
-    private int _cursor;
+    private uint _cursor;
 
     /// <param name="random">The source of randomness for weighted choices (seed it in tests).</param>
     /// <param name="balanceThreshold">
@@ -123,9 +123,10 @@ internal sealed class OstAllocator
         }
         else
         {
-            // Each new file starts one OST further on, so single-stripe files spread evenly.
-            start = _cursor % usable.Count;
-            _cursor = (_cursor + 1) % usable.Count;
+            // Each new file starts one OST further on, so single-stripe files spread evenly. The cursor is not reduced
+            // modulo this call's OST count: the mirrors of one file choose from different subsets, and must still rotate.
+            start = (int)(_cursor % (uint)usable.Count);
+            _cursor++;
         }
 
         for (var i = 0; i < chosen.Length; i++)
