@@ -17,7 +17,9 @@ namespace Lustre.Tests.Reliability;
 /// be destroyed without help. Exactly once: no call may fail with an answer that only a second application of one
 /// request explains (EEXIST for a fresh name, ENOENT for a name the model knows is there), which is what a resend
 /// applied again after the restart answers. Before each MDS kill, a proxy in front of the MDS loses the reply of one
-/// committed change, so that change's resend reaches the restarted MDS. CI runs a few iterations per role; the full run:
+/// committed change, so that change's resend reaches the restarted MDS. Role <c>oss-mirrored</c> mirrors every file
+/// twice (FLR) on three OSSes and kills one for good: the workers go on and every acknowledged byte is checked while it
+/// is down, then it returns, every file is resynced and its mirrors verified identical. CI runs a few iterations per role; the full run:
 /// <c>LUSTRE_CRASH_ITERATIONS=100 dotnet test Lustre.Sdk.Tests --filter CrashConsistency</c> (100 per role).
 /// </summary>
 public sealed class CrashConsistencyTests : IDisposable
@@ -46,14 +48,16 @@ public sealed class CrashConsistencyTests : IDisposable
     [Theory]
     [InlineData("mds")]
     [InlineData("oss")]
+    [InlineData("oss-mirrored")]
     public async Task Acknowledged_operations_survive_SIGKILL_of_a_server_at_random_moments(string role)
     {
-        var seed = BaseSeed + (role == "mds" ? 0 : 1_000_003);
+        var mirrored = role == "oss-mirrored";
+        var seed = BaseSeed + role switch { "mds" => 0, "oss" => 1_000_003, _ => 2_000_006 };
         var random = new Random(seed);
         var stats = new CrashStats();
         // For the MDS, clients reach it through a proxy that can lose a reply just before the MDS is killed.
         await using var front = role == "mds" ? new FrameProxy() : null;
-        await using var cluster = await ProcessCluster.StartAsync(_data, 2, front);
+        await using var cluster = await ProcessCluster.StartAsync(_data, mirrored ? 3 : 2, front);
         var options = new LustreClientOptions
         {
             ConnectTimeout = TimeSpan.FromSeconds(2),
@@ -75,11 +79,12 @@ public sealed class CrashConsistencyTests : IDisposable
         var models = new WorkerModel[Workers];
         for (var w = 0; w < Workers; w++)
         {
-            models[w] = new WorkerModel($"/w{w}", seed * 31 + w);
+            models[w] = new WorkerModel($"/w{w}", seed * 31 + w, mirrored);
             await client.CreateDirectoryAsync(models[w].Root);
         }
 
         var iteration = 0;
+        int? dead = null;
         try
         {
             for (; iteration < Iterations; iteration++)
@@ -95,20 +100,33 @@ public sealed class CrashConsistencyTests : IDisposable
                     await cluster.KillMdsAsync();
                     await cluster.RestartMdsAsync(samePort);
                 }
-                else
+                else if (!mirrored)
                 {
                     var index = random.Next(cluster.OstCount);
                     await cluster.KillOssAsync(index);
                     await cluster.RestartOssAsync(index, samePort);
                 }
+                else
+                {
+                    // Gone for good while the workers go on and while every acknowledged byte is checked.
+                    dead = random.Next(cluster.OstCount);
+                    await cluster.KillOssAsync(dead.Value);
+                }
 
-                await Task.Delay(random.Next(100, 500));
+                await Task.Delay(random.Next(100, 500) + (mirrored ? 1000 : 0));
                 await stop.CancelAsync();
                 await Task.WhenAll(workers);
 
                 foreach (var model in models)
                 {
                     await model.VerifyAsync(client, stats);
+                }
+
+                if (dead is { } gone)
+                {
+                    await cluster.RestartOssAsync(gone, samePort);
+                    dead = null;
+                    await ResyncAndVerifyMirrorsAsync(client, models, stats);
                 }
 
                 var verified = System.Diagnostics.Stopwatch.StartNew();
@@ -125,6 +143,19 @@ public sealed class CrashConsistencyTests : IDisposable
         Assert.True(stats.Acknowledged > 0, "no operation was acknowledged: the harness checked nothing");
         Assert.True(role != "mds" || stats.Lost > 0, "no reply was lost before a kill: the exactly-once path was not exercised");
         Assert.True(stats.WrongAnswers.IsEmpty, $"answers only a second application explains: {string.Join("; ", stats.WrongAnswers)}");
+        Assert.True(!mirrored || stats.Resynced > 0, "no mirror went stale while an OSS was down: the mirrored path was not exercised");
+    }
+
+    /// <summary>Every file's stale mirrors copied back, then all mirrors compared: identical, none stale.</summary>
+    private static async Task ResyncAndVerifyMirrorsAsync(LustreClient client, WorkerModel[] models, CrashStats stats)
+    {
+        foreach (var path in models.SelectMany(m => m.Files))
+        {
+            stats.Resync((await client.ResyncMirrorsAsync(path)).Count);
+            var verify = await client.VerifyMirrorsAsync(path);
+            Assert.True(verify.IsConsistent, $"{path}: mirrors differ after the resync: {string.Join("; ", verify.Differences)}");
+            Assert.All((await client.GetInfoAsync(path)).Layout!.Mirrors, m => Assert.False(m.IsStale, $"{path}: mirror {m.Id} still stale"));
+        }
     }
 
     /// <summary>
@@ -174,12 +205,9 @@ public sealed class CrashConsistencyTests : IDisposable
             foreach (var path in model.Files)
             {
                 var info = await client.GetInfoAsync(path);
-                foreach (var component in info.Layout!.Components)
+                foreach (var obj in info.Layout!.AllObjects())
                 {
-                    foreach (var obj in component.Objects)
-                    {
-                        referenced.Add((obj.OstIndex, obj.ObjectId));
-                    }
+                    referenced.Add((obj.OstIndex, obj.ObjectId));
                 }
             }
         }
@@ -208,6 +236,11 @@ public sealed class CrashConsistencyTests : IDisposable
         private long _failed;
         private long _verified;
         private long _lost;
+        private long _resynced;
+
+        public long Resynced => Interlocked.Read(ref _resynced);
+
+        public void Resync(int mirrors) => Interlocked.Add(ref _resynced, mirrors);
 
         public long Acknowledged => Interlocked.Read(ref _acknowledged);
 
@@ -225,14 +258,14 @@ public sealed class CrashConsistencyTests : IDisposable
         public System.Collections.Concurrent.ConcurrentQueue<string> WrongAnswers { get; } = new();
 
         public override string ToString() =>
-            $"{Acknowledged} operations acknowledged, {Interlocked.Read(ref _failed)} failed in flight (uncertain), {Interlocked.Read(ref _verified)} checks passed, {Lost} replies lost before a kill, {WrongAnswers.Count} wrong answers";
+            $"{Acknowledged} operations acknowledged, {Interlocked.Read(ref _failed)} failed in flight (uncertain), {Interlocked.Read(ref _verified)} checks passed, {Lost} replies lost before a kill, {Resynced} stale mirrors resynced, {WrongAnswers.Count} wrong answers";
     }
 
     /// <summary>
     /// One worker's directory and what must be in it: files (with their content key and length) and subdirectories,
     /// plus the operations that failed and so may or may not have happened.
     /// </summary>
-    internal sealed class WorkerModel(string root, int seed)
+    internal sealed class WorkerModel(string root, int seed, bool mirrored = false)
     {
         private readonly Random _random = new(seed);
         private readonly Dictionary<string, (long Key, int Length)> _files = [];
@@ -308,7 +341,12 @@ public sealed class CrashConsistencyTests : IDisposable
             var path = NewName("f");
             var key = ++_nextKey;
             var length = _random.Next(5) == 0 ? 0 : _random.Next(1, 3 << 20);
-            var layout = FileLayout.Raid0(_random.Next(2) == 0 ? 64 << 10 : 1 << 20, _random.Next(1, 3));
+            var layout = FileLayout.Raid0(_random.Next(2) == 0 ? 64 << 10 : 1 << 20, mirrored ? 1 : _random.Next(1, 3));
+            if (mirrored)
+            {
+                layout = FileLayout.Mirrored(2, layout);
+            }
+
             Register(async c => await ResolveUnknownFileAsync(c, path));
             var data = new byte[length];
             Fill(data, key);

@@ -148,6 +148,41 @@ internal sealed class FilesystemSession : IAsyncDisposable
         return await CallForAttributesAsync(Opcode.MdsSetAttr, frame, path, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>How long an OST that failed a mirrored read or write is tried last (reads) or skipped (writes, marking its mirror stale).</summary>
+    internal static readonly TimeSpan SuspectTime = TimeSpan.FromSeconds(30);
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, long> _suspectOsts = new();
+
+    /// <summary>Remembers that a mirror failed: its OSTs go last for every file of this client for <see cref="SuspectTime"/>.</summary>
+    public void MarkSuspect(FileLayout mirror)
+    {
+        var until = Environment.TickCount64 + (long)SuspectTime.TotalMilliseconds;
+        foreach (var obj in mirror.AllObjects())
+        {
+            _suspectOsts[obj.OstIndex] = until;
+        }
+    }
+
+    /// <summary>True when an OST of <paramref name="mirror"/> failed a mirrored operation within <see cref="SuspectTime"/>.</summary>
+    public bool IsSuspect(FileLayout mirror)
+    {
+        if (_suspectOsts.IsEmpty)
+        {
+            return false;
+        }
+
+        var now = Environment.TickCount64;
+        foreach (var obj in mirror.AllObjects())
+        {
+            if (_suspectOsts.TryGetValue(obj.OstIndex, out var until) && until > now)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     public async Task<InodeAttributes> MirrorAsync(MirrorRequest request, string path, CancellationToken cancellationToken)
     {
         using var frame = new FrameBuffer(64 + request.Template.Length);

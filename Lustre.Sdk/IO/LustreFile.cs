@@ -14,12 +14,8 @@ namespace Lustre.IO;
 public sealed class LustreFile : IAsyncDisposable
 {
     private readonly FilesystemSession _session;
-    /// <summary>How long a mirror that failed a read goes last in the read order of this handle.</summary>
-    private static readonly TimeSpan MirrorFailurePenalty = TimeSpan.FromSeconds(30);
-
     private readonly HashSet<OstObject> _dirty = [];
     private readonly Lock _lock = new();
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, long> _failedMirrors = new();
     private volatile FileLayout _layout;
     private int _readCursor;
     private long _length;
@@ -134,7 +130,7 @@ public sealed class LustreFile : IAsyncDisposable
         }
     }
 
-    /// <summary>The in-sync mirrors in the order a read tries them: preferred first, else starting one further each call; recently failed ones last.</summary>
+    /// <summary>The in-sync mirrors in the order a read tries them: preferred first, else starting one further each call; those on OSTs that failed lately last.</summary>
     internal LayoutMirror[] ReadOrder(FileLayout layout)
     {
         var inSync = layout.Mirrors.Where(m => !m.IsStale).ToArray();
@@ -144,22 +140,19 @@ public sealed class LustreFile : IAsyncDisposable
         }
 
         var start = (int)((uint)Interlocked.Increment(ref _readCursor) % (uint)inSync.Length);
-        var now = Environment.TickCount64;
         return [.. inSync
             .Select((m, i) => (Mirror: m, Rank: (i - start + inSync.Length) % inSync.Length))
-            .OrderBy(x => _failedMirrors.TryGetValue(x.Mirror.Id, out var until) && until > now)
+            .OrderBy(x => _session.IsSuspect(x.Mirror.Layout))
             .ThenBy(x => !x.Mirror.IsPreferred)
             .ThenBy(x => x.Rank)
             .Select(x => x.Mirror)];
     }
 
-    /// <summary>Sends this handle's reads to other mirrors first for a while.</summary>
-    internal void MirrorFailed(int mirrorId) => _failedMirrors[mirrorId] = Environment.TickCount64 + (long)MirrorFailurePenalty.TotalMilliseconds;
-
     /// <summary>
     /// Runs <paramref name="action"/> on every in-sync mirror at once. Mirrors it failed on are marked stale on the MDS
     /// (durably, before this returns); it throws only when it failed on every mirror, or a failed mirror could not be
-    /// marked stale (then a later read could find old bytes there, so the data is not safe).
+    /// marked stale (then a later read could find old bytes there, so the data is not safe). A mirror on an OST that
+    /// failed lately is not tried while another is not: it is marked stale at once, without waiting out its retries.
     /// </summary>
     internal async Task OnEachMirrorAsync(FileLayout layout, Func<LayoutMirror, Task> action, string operation, CancellationToken cancellationToken)
     {
@@ -169,10 +162,14 @@ public sealed class LustreFile : IAsyncDisposable
             throw new LustreException($"{Path}: no mirror is in sync, so the {operation} has nowhere to go", LustreErrno.EIO, isTransient: false);
         }
 
+        var suspect = mirrors.Select(m => _session.IsSuspect(m.Layout)).ToArray();
+        var skipSuspect = suspect.Contains(false);
         var tasks = new Task[mirrors.Length];
         for (var i = 0; i < mirrors.Length; i++)
         {
-            tasks[i] = action(mirrors[i]);
+            tasks[i] = skipSuspect && suspect[i]
+                ? Task.FromException(new LustreException($"an OST of mirror {mirrors[i].Id} failed within the last {FilesystemSession.SuspectTime.TotalSeconds:0} s", LustreErrno.EIO, isTransient: true))
+                : action(mirrors[i]);
         }
 
         try
@@ -189,6 +186,7 @@ public sealed class LustreFile : IAsyncDisposable
         {
             if (tasks[i].IsFaulted)
             {
+                _session.MarkSuspect(mirrors[i].Layout);
                 await MarkStaleAsync(mirrors[i].Id, operation, tasks[i].Exception!.InnerException!, cancellationToken).ConfigureAwait(false);
             }
         }

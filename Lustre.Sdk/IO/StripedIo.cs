@@ -42,7 +42,7 @@ internal static class StripedIo
             }
             catch (LustreException ex) when (i + 1 < order.Length && !cancellationToken.IsCancellationRequested)
             {
-                file.MirrorFailed(mirror.Id);
+                file.Session.MarkSuspect(mirror.Layout);
                 LustreDiagnostics.MirrorFailovers.Add(1);
                 ClientLog.MirrorFailover(file.Session.Logger, file.Path, mirror.Id, order[i + 1].Id, ex.Message);
             }
@@ -153,7 +153,7 @@ internal static class StripedIo
             return await GlimpseLayoutAsync(session, path, layout, cancellationToken).ConfigureAwait(false);
         }
 
-        var inSync = layout.Mirrors.Where(m => !m.IsStale).ToArray();
+        var inSync = layout.Mirrors.Where(m => !m.IsStale).OrderBy(m => session.IsSuspect(m.Layout)).ToArray();
         for (var i = 0; ; i++)
         {
             try
@@ -162,6 +162,7 @@ internal static class StripedIo
             }
             catch (LustreException) when (i + 1 < inSync.Length && !cancellationToken.IsCancellationRequested)
             {
+                session.MarkSuspect(inSync[i].Layout);
                 LustreDiagnostics.MirrorFailovers.Add(1);
             }
         }
