@@ -148,7 +148,7 @@ internal sealed class FilesystemSession : IAsyncDisposable
         return await CallForAttributesAsync(Opcode.MdsSetAttr, frame, path, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>How long an OST that failed a mirrored read or write is tried last (reads) or skipped (writes, marking its mirror stale).</summary>
+    /// <summary>How long an OST that failed a mirrored read or write goes last when a read chooses a mirror, unless it answers again before.</summary>
     internal static readonly TimeSpan SuspectTime = TimeSpan.FromSeconds(30);
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, long> _suspectOsts = new();
@@ -163,7 +163,16 @@ internal sealed class FilesystemSession : IAsyncDisposable
         }
     }
 
-    /// <summary>True when an OST of <paramref name="mirror"/> failed a mirrored operation within <see cref="SuspectTime"/>.</summary>
+    /// <summary>An OST answered: it is no longer suspect.</summary>
+    public void Answered(int ostIndex)
+    {
+        if (!_suspectOsts.IsEmpty)
+        {
+            _suspectOsts.TryRemove(ostIndex, out _);
+        }
+    }
+
+    /// <summary>True when an OST of <paramref name="mirror"/> failed a mirrored operation within <see cref="SuspectTime"/> and has not answered since.</summary>
     public bool IsSuspect(FileLayout mirror)
     {
         if (_suspectOsts.IsEmpty)

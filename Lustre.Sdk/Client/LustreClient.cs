@@ -285,7 +285,23 @@ public class LustreClient : IAsyncDisposable
 
         var info = await GetInfoAsync(path, cancellationToken).ConfigureAwait(false);
         var attributes = await Session.MirrorAsync(new MirrorRequest(info.Fid, MirrorOperation.Extend, 0, 0, EncodeLayout(template)), path, cancellationToken).ConfigureAwait(false);
-        await Mirrors.MirrorSync.ResyncAsync(Session, path, attributes, cancellationToken).ConfigureAwait(false);
+        // The first attempt starts from the layout the extend returned; a retry re-reads it.
+        var first = true;
+        await Mirrors.MirrorSync.ResyncAsync(
+            Session,
+            path,
+            ct =>
+            {
+                if (first)
+                {
+                    first = false;
+                    return Task.FromResult(attributes);
+                }
+
+                return GetAttributesAsync(path, ct);
+            },
+            ResyncBusyWait,
+            cancellationToken).ConfigureAwait(false);
         return (await GetInfoAsync(path, cancellationToken).ConfigureAwait(false)).Layout!;
     }
 
@@ -301,15 +317,15 @@ public class LustreClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// Copies a mirrored file to its stale mirrors and marks them in sync (<c>lfs mirror resync</c>). Fails with EBUSY
-    /// while the file is open for writing and ESTALE when a writer opened it during the copy; run it again then.
+    /// Copies a mirrored file to its stale mirrors and marks them in sync (<c>lfs mirror resync</c>). Waits up to 30 s
+    /// while the file is open for writing or another resync (the MDS's own, say) runs, then fails with EBUSY; starts
+    /// again when a writer came and went during the copy, and fails with ESTALE after three such tries.
     /// </summary>
-    /// <returns>The ids of the mirrors resynced; empty when none was stale.</returns>
+    /// <returns>The ids of the mirrors this call resynced; empty when none was stale or another resync did it.</returns>
     public virtual async Task<IReadOnlyList<int>> ResyncMirrorsAsync(string path, CancellationToken cancellationToken = default)
     {
         path = CheckPath(path);
-        var attributes = await GetAttributesAsync(path, cancellationToken).ConfigureAwait(false);
-        return await Mirrors.MirrorSync.ResyncAsync(Session, path, attributes, cancellationToken).ConfigureAwait(false);
+        return await Mirrors.MirrorSync.ResyncAsync(Session, path, ct => GetAttributesAsync(path, ct), ResyncBusyWait, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Reads every in-sync mirror of a file and compares them byte for byte (<c>lfs mirror verify</c>).</summary>
@@ -320,6 +336,9 @@ public class LustreClient : IAsyncDisposable
         var attributes = await GetAttributesAsync(path, cancellationToken).ConfigureAwait(false);
         return await Mirrors.MirrorSync.VerifyAsync(Session, path, attributes, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>How long a resync waits for another resync (the MDS's own, say) or a writer to let go of the file.</summary>
+    private static readonly TimeSpan ResyncBusyWait = TimeSpan.FromSeconds(30);
 
     private async Task<InodeAttributes> GetAttributesAsync(string path, CancellationToken cancellationToken)
     {

@@ -151,8 +151,8 @@ public sealed class LustreFile : IAsyncDisposable
     /// <summary>
     /// Runs <paramref name="action"/> on every in-sync mirror at once. Mirrors it failed on are marked stale on the MDS
     /// (durably, before this returns); it throws only when it failed on every mirror, or a failed mirror could not be
-    /// marked stale (then a later read could find old bytes there, so the data is not safe). A mirror on an OST that
-    /// failed lately is not tried while another is not: it is marked stale at once, without waiting out its retries.
+    /// marked stale (then a later read could find old bytes there, so the data is not safe). Every in-sync mirror is
+    /// tried, even one whose OST failed lately: a mirror is only marked stale for a failure it had.
     /// </summary>
     internal async Task OnEachMirrorAsync(FileLayout layout, Func<LayoutMirror, Task> action, string operation, CancellationToken cancellationToken)
     {
@@ -162,14 +162,10 @@ public sealed class LustreFile : IAsyncDisposable
             throw new LustreException($"{Path}: no mirror is in sync, so the {operation} has nowhere to go", LustreErrno.EIO, isTransient: false);
         }
 
-        var suspect = mirrors.Select(m => _session.IsSuspect(m.Layout)).ToArray();
-        var skipSuspect = suspect.Contains(false);
         var tasks = new Task[mirrors.Length];
         for (var i = 0; i < mirrors.Length; i++)
         {
-            tasks[i] = skipSuspect && suspect[i]
-                ? Task.FromException(new LustreException($"an OST of mirror {mirrors[i].Id} failed within the last {FilesystemSession.SuspectTime.TotalSeconds:0} s", LustreErrno.EIO, isTransient: true))
-                : action(mirrors[i]);
+            tasks[i] = action(mirrors[i]);
         }
 
         try

@@ -222,6 +222,7 @@ internal static class StripedIo
             new OstReadRequest(new ObjectRef(ost, piece.Object.ObjectId), piece.ObjectOffset, destination.Length).Write(frame.Body);
             using var reply = await file.Session.Targets.CallAsync(TargetKind.Ost, ost, Opcode.OstRead, frame, default, destination, cancellationToken).ConfigureAwait(false);
             ThrowOnError(reply, "read", file, piece);
+            file.Session.Answered(ost);
             LustreDiagnostics.IoBytes.Add(reply.BulkLength, new("lustre.direction", "read"), new("lustre.target", file.Session.Targets.Ost(ost).Name));
             if (reply.BulkLength < destination.Length)
             {
@@ -245,6 +246,7 @@ internal static class StripedIo
             new OstWriteRequest(new ObjectRef(ost, piece.Object.ObjectId), piece.ObjectOffset).Write(frame.Body);
             using var reply = await file.Session.Targets.CallAsync(TargetKind.Ost, ost, Opcode.OstWrite, frame, data, default, cancellationToken).ConfigureAwait(false);
             ThrowOnError(reply, "write", file, piece);
+            file.Session.Answered(ost);
             LustreDiagnostics.IoBytes.Add(data.Length, new("lustre.direction", "write"), new("lustre.target", file.Session.Targets.Ost(ost).Name));
         }
         catch (LustreException ex) when (ex is not LustreServerException)

@@ -20,25 +20,91 @@ internal static class MirrorSync
     /// <summary>Steps in flight at once.</summary>
     private const int Parallelism = 4;
 
-    /// <summary>Copies the file to each stale mirror and marks it in sync; returns the mirrors resynced (none when none was stale).</summary>
-    public static async Task<IReadOnlyList<int>> ResyncAsync(FilesystemSession session, string path, InodeAttributes attributes, CancellationToken cancellationToken)
+    /// <summary>Times a resync starts again after the layout changed under it (another resync finished first, or a writer came and went).</summary>
+    private const int Attempts = 3;
+
+    /// <summary>
+    /// Copies the file to each stale mirror and marks it in sync; returns the mirrors this call resynced (none when
+    /// none was stale, or another resync got there first). When the layout changes during the copy, the MDS refuses
+    /// (ESTALE) and the resync starts again from <paramref name="reload"/>, up to <see cref="Attempts"/> times. While
+    /// another resync or a writer has the file (EBUSY), it waits up to <paramref name="busyWait"/>, then fails.
+    /// </summary>
+    public static async Task<IReadOnlyList<int>> ResyncAsync(
+        FilesystemSession session, string path, Func<CancellationToken, Task<InodeAttributes>> reload, TimeSpan busyWait, CancellationToken cancellationToken)
+    {
+        var resynced = new List<int>();
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var pause = TimeSpan.FromMilliseconds(100);
+        for (var attempt = 1; ; )
+        {
+            try
+            {
+                await ResyncOnceAsync(session, path, await reload(cancellationToken).ConfigureAwait(false), resynced, cancellationToken).ConfigureAwait(false);
+                return resynced;
+            }
+            catch (LustreException ex) when (ex.Errno == LustreErrno.ESTALE && ++attempt <= Attempts)
+            {
+                // Start again from the layout as it is now.
+            }
+            catch (LustreException ex) when (ex.Errno == LustreErrno.EBUSY && started.Elapsed + pause < busyWait)
+            {
+                // Another resync (perhaps the MDS's own) or a writer has it: when it is done, there may be nothing left to do.
+                await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
+                pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+            }
+        }
+    }
+
+    private static async Task ResyncOnceAsync(FilesystemSession session, string path, InodeAttributes attributes, List<int> resynced, CancellationToken cancellationToken)
+    {
+        if (LayoutCodec.Decode(attributes.Layout) is not { IsMirrored: true } current || !current.Mirrors.Any(m => m.IsStale))
+        {
+            return;
+        }
+
+        // The MDS gives this resync the file alone (EBUSY while a writer or another resync has it) and a new generation.
+        attributes = await session.MirrorAsync(new MirrorRequest(attributes.Fid, MirrorOperation.BeginResync, 0, 0, []), path, cancellationToken).ConfigureAwait(false);
+        var finished = false;
+        try
+        {
+            await CopyToStaleMirrorsAsync(session, path, attributes, resynced, cancellationToken).ConfigureAwait(false);
+            finished = true;
+        }
+        finally
+        {
+            if (!finished)
+            {
+                await EndResyncQuietlyAsync(session, path, attributes.Fid).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task EndResyncQuietlyAsync(FilesystemSession session, string path, LustreFid fid)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await session.MirrorAsync(new MirrorRequest(fid, MirrorOperation.EndResync, 0, 0, []), path, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is LustreException or IOException or OperationCanceledException)
+        {
+            // The MDS lets the hold lapse by itself.
+        }
+    }
+
+    private static async Task CopyToStaleMirrorsAsync(FilesystemSession session, string path, InodeAttributes attributes, List<int> resynced, CancellationToken cancellationToken)
     {
         var file = new LustreFile(session, path, attributes, writable: false);
         var layout = file.Layout;
-        if (!layout.IsMirrored || !layout.Mirrors.Any(m => m.IsStale))
+        if (!layout.Mirrors.Any(m => m.IsStale))
         {
-            return [];
+            return;
         }
 
-        if ((attributes.Flags & InodeFlags.OpenForWrite) != 0)
-        {
-            throw new LustreException($"{path} is open for writing: resync it once every writer has closed it", LustreErrno.EBUSY, isTransient: true);
-        }
-
+        await session.EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
         await session.EnsureOstsKnownAsync(layout, cancellationToken).ConfigureAwait(false);
         var size = Math.Max(attributes.Size, await StripedIo.GlimpseAsync(session, path, layout, cancellationToken).ConfigureAwait(false));
         var generation = layout.Generation;
-        var resynced = new List<int>();
         foreach (var stale in layout.Mirrors.Where(m => m.IsStale))
         {
             // Empty first, so bytes the mirror held from before cannot show through the holes the copy skips.
@@ -67,8 +133,6 @@ internal static class MirrorSync
             generation = LayoutCodec.Decode(synced.Layout).Generation;
             resynced.Add(stale.Id);
         }
-
-        return resynced;
     }
 
     /// <summary>Reads every in-sync mirror whole and compares each with the first.</summary>
@@ -82,6 +146,7 @@ internal static class MirrorSync
             return new MirrorVerifyResult(path, attributes.Size, [.. mirrors.Select(m => m.Id)], []);
         }
 
+        await session.EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
         await session.EnsureOstsKnownAsync(layout, cancellationToken).ConfigureAwait(false);
         var size = Math.Max(attributes.Size, await StripedIo.GlimpseAsync(session, path, layout, cancellationToken).ConfigureAwait(false));
         var first = new long[mirrors.Length];

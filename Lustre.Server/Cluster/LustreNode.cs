@@ -42,6 +42,9 @@ internal sealed partial class LustreNode : IAsyncDisposable
 
     internal DestroyQueue? Destroys { get; private set; }
 
+    /// <summary>Copies mirrored files back to their stale mirrors once the OSTs return (MDS nodes only).</summary>
+    internal MirrorResyncAgent? Resyncs { get; private set; }
+
     internal OstPlacement? Placement { get; private set; }
 
     public static async Task<LustreNode> StartAsync(NodeOptions options, ILoggerFactory loggers, CancellationToken cancellationToken)
@@ -135,8 +138,15 @@ internal sealed partial class LustreNode : IAsyncDisposable
             Placement = new OstPlacement(directory, Mdt!, new OstAllocator(new Random()), _logger);
             var ns = new MdtNamespace(Mdt!, Placement);
             Destroys = new DestroyQueue(ns, directory);
-            // First to go: the metric must stop reading the MDT before the MDT closes.
+            Resyncs = new MirrorResyncAgent(
+                ns,
+                Placement,
+                () => new LustreClient($"{mgs}/{FsName}", new LustreClientOptions { SharedSecret = options.Secret, LoggerFactory = loggers }),
+                loggers.CreateLogger("Lustre.Server.Resync"));
+
+            // First to go: the metrics must stop reading the MDT before the MDT closes.
             _resources.Insert(0, ServerDiagnostics.RegisterDestroyQueue(_server.Name, ns.PendingDestroyCount));
+            _resources.Insert(0, ServerDiagnostics.RegisterStaleMirrorFiles(_server.Name, ns.StaleMirrorFileCount));
             mds.Attach(ns);
         }
         else
@@ -166,6 +176,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
             FsName = config.FsName;
             await Placement!.RefreshAsync(cancellationToken).ConfigureAwait(false);
             _background.Add(Task.Run(() => RefreshLoopAsync(_stopping.Token), CancellationToken.None));
+            _background.Add(Task.Run(() => ResyncLoopAsync(_stopping.Token), CancellationToken.None));
         }
 
         NodeStarted(_logger, Describe(), Endpoint.ToString(), options.DataDirectory);
@@ -211,6 +222,22 @@ internal sealed partial class LustreNode : IAsyncDisposable
         return string.Join(" + ", roles);
     }
 
+    /// <summary>The MDS's automatic resync, on a loop of its own: a long copy must not hold up destroys and placement.</summary>
+    private async Task ResyncLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.RefreshInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await Resyncs!.RunOnceAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     private async Task RefreshLoopAsync(CancellationToken cancellationToken)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Max(100, _options.RefreshInterval.TotalMilliseconds / 2)));
@@ -245,6 +272,12 @@ internal sealed partial class LustreNode : IAsyncDisposable
         foreach (var task in _background)
         {
             await task.ConfigureAwait(false);
+        }
+
+        // The agent is a client of this node: it leaves while the node still answers.
+        if (Resyncs is not null)
+        {
+            await Resyncs.DisposeAsync().ConfigureAwait(false);
         }
 
         if (_server is not null)

@@ -24,6 +24,7 @@ internal static class ServerDiagnostics
     private static readonly Lock RegistryLock = new();
     private static readonly List<TargetQueue> LiveQueues = [];
     private static readonly List<(string Server, Func<long> Count)> LiveDestroyQueues = [];
+    private static readonly List<(string Server, Func<long> Count)> LiveStaleMirrorFiles = [];
 
     internal static Meter Meter { get; } = new(Name, "1.0");
 
@@ -40,7 +41,8 @@ internal static class ServerDiagnostics
     static ServerDiagnostics()
     {
         Meter.CreateObservableGauge("lustre.server.queue.depth", ObserveQueues, "{request}", "Requests waiting in a target's queue for a worker");
-        Meter.CreateObservableGauge("lustre.server.mds.destroy_queue.length", ObserveDestroyQueues, "{object}", "OST objects of unlinked files not destroyed yet");
+        Meter.CreateObservableGauge("lustre.server.mds.destroy_queue.length", () => ObserveCounts(LiveDestroyQueues), "{object}", "OST objects of unlinked files not destroyed yet");
+        Meter.CreateObservableGauge("lustre.server.mds.mirrors.stale_files", () => ObserveCounts(LiveStaleMirrorFiles), "{file}", "Mirrored files with a stale mirror: data with fewer copies than asked for until a resync");
     }
 
     /// <summary>Starts the span of one request (null when nobody listens), the child of the client's span if it sent one.</summary>
@@ -82,19 +84,24 @@ internal static class ServerDiagnostics
     }
 
     /// <summary>Reports <paramref name="count"/> as the destroy-queue length of <paramref name="server"/> until the returned handle is disposed.</summary>
-    public static IDisposable RegisterDestroyQueue(string server, Func<long> count)
+    public static IDisposable RegisterDestroyQueue(string server, Func<long> count) => RegisterCount(LiveDestroyQueues, server, count);
+
+    /// <summary>Reports <paramref name="count"/> as the files with a stale mirror on <paramref name="server"/> until the returned handle is disposed.</summary>
+    public static IDisposable RegisterStaleMirrorFiles(string server, Func<long> count) => RegisterCount(LiveStaleMirrorFiles, server, count);
+
+    private static IDisposable RegisterCount(List<(string Server, Func<long> Count)> registry, string server, Func<long> count)
     {
         var entry = (server, count);
         lock (RegistryLock)
         {
-            LiveDestroyQueues.Add(entry);
+            registry.Add(entry);
         }
 
         return new Registration(() =>
         {
             lock (RegistryLock)
             {
-                LiveDestroyQueues.Remove(entry);
+                registry.Remove(entry);
             }
         });
     }
@@ -113,12 +120,12 @@ internal static class ServerDiagnostics
         }
     }
 
-    private static List<Measurement<long>> ObserveDestroyQueues()
+    private static List<Measurement<long>> ObserveCounts(List<(string Server, Func<long> Count)> registry)
     {
         (string Server, Func<long> Count)[] live;
         lock (RegistryLock)
         {
-            live = [.. LiveDestroyQueues];
+            live = [.. registry];
         }
 
         var measurements = new List<Measurement<long>>(live.Length);

@@ -7,6 +7,9 @@ internal interface IOstPlacement
 {
     FileLayout FilesystemDefault();
 
+    /// <summary>The OSTs as last refreshed: which are up, and their space.</summary>
+    IReadOnlyList<OstUsage> Usage { get; }
+
     /// <summary>Allocates the template's objects; each mirror of a mirrored template on OSTs of its own.</summary>
     FileLayout Instantiate(FileLayout template, MdtTransaction transaction);
 

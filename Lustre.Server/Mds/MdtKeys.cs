@@ -16,6 +16,9 @@ internal static class MdtKeys
     public const byte DestroyQueue = (byte)'Q';
     public const byte Meta = (byte)'M';
 
+    /// <summary>A file with a stale mirror, for the MDS's resync agent (<see cref="MirrorResyncAgent"/>): 'F' + fid, no value.</summary>
+    public const byte StaleMirrors = (byte)'F';
+
     /// <summary>A client's recorded result (<see cref="ReplyRecords"/>).</summary>
     public const byte Reply = (byte)'R';
 
@@ -58,6 +61,14 @@ internal static class MdtKeys
         var key = new byte[5];
         key[0] = ObjectSequence;
         BinaryPrimitives.WriteInt32BigEndian(key.AsSpan(1), ostIndex);
+        return key;
+    }
+
+    public static byte[] StaleMirrorsKey(LustreFid fid)
+    {
+        var key = new byte[17];
+        key[0] = StaleMirrors;
+        WriteFid(key.AsSpan(1), fid);
         return key;
     }
 

@@ -21,6 +21,13 @@ internal sealed class MdtNamespace
     // clients that still write will update the size on their close or flush anyway).
     private readonly System.Collections.Concurrent.ConcurrentDictionary<LustreFid, int> _writers = new();
 
+    // Resyncs running, by FID, with when their hold lapses: one at a time per file, so two copies never write the same
+    // mirror. In memory, as open handles: a restart forgets them, and the generation each began with still guards.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<LustreFid, long> _resyncs = new();
+
+    /// <summary>How long a resync holds a file without finishing before another may start.</summary>
+    public static readonly TimeSpan ResyncHold = TimeSpan.FromMinutes(5);
+
     public MdtNamespace(MdtStore store, IOstPlacement placement)
     {
         _store = store;
@@ -428,7 +435,12 @@ internal sealed class MdtNamespace
         tx.Delete(MdtKeys.InodeKey(fid));
         if (inode.Type == EntryType.File && inode.Layout.Length > 0)
         {
-            QueueDestroy(tx, LayoutCodec.Decode(inode.Layout).AllObjects());
+            var layout = LayoutCodec.Decode(inode.Layout);
+            QueueDestroy(tx, layout.AllObjects());
+            if (layout.IsMirrored)
+            {
+                tx.Delete(MdtKeys.StaleMirrorsKey(fid));
+            }
         }
     }
 
@@ -464,9 +476,11 @@ internal sealed class MdtNamespace
             var changed = request.Operation switch
             {
                 MirrorOperation.MarkStale => MarkStale(layout, request.MirrorId),
-                MirrorOperation.MarkSynced => MarkSynced(layout, request, FlagsOf(request.Fid)),
+                MirrorOperation.MarkSynced => MarkSynced(layout, request),
                 MirrorOperation.Split => Split(tx, layout, request.MirrorId),
                 MirrorOperation.Extend => _placement.AddMirrors(layout, template!, tx),
+                MirrorOperation.BeginResync => BeginResync(layout, request.Fid),
+                MirrorOperation.EndResync => EndResync(layout, request.Fid),
                 _ => throw new RpcStatusException(LustreErrno.EINVAL, $"unknown mirror operation {(byte)request.Operation}"),
             };
             if (ReferenceEquals(changed, layout))
@@ -476,13 +490,24 @@ internal sealed class MdtNamespace
 
             var updated = inode with { Layout = Encode(changed.WithGeneration(layout.Generation + 1)), ChangeTimeNs = Now() };
             tx.Put(MdtKeys.InodeKey(request.Fid), updated.Encode());
+
+            // Files with a stale mirror are listed for the resync agent, in the same batch.
+            if (changed.Mirrors.Any(m => m.IsStale))
+            {
+                tx.Put(MdtKeys.StaleMirrorsKey(request.Fid), []);
+            }
+            else
+            {
+                tx.Delete(MdtKeys.StaleMirrorsKey(request.Fid));
+            }
+
             return updated.ToAttributes(request.Fid, FlagsOf(request.Fid));
         });
     }
 
     private static LayoutMirror Mirror(FileLayout layout, int id) =>
         (layout.IsMirrored ? layout.MirrorById(id) : null)
-        ?? throw new RpcStatusException(LustreErrno.ENOENT, $"the file has no mirror {id}; its mirrors are {(layout.IsMirrored ? string.Join(", ", layout.Mirrors.Select(m => m.Id)) : "none (it is not mirrored)")}");
+        ?? throw new RpcStatusException(LustreErrno.EINVAL, $"the file has no mirror {id}; its mirrors are {(layout.IsMirrored ? string.Join(", ", layout.Mirrors.Select(m => m.Id)) : "none (it is not mirrored)")}");
 
     private static FileLayout Replace(FileLayout layout, LayoutMirror mirror) =>
         layout.WithMirrors([.. layout.Mirrors.Select(m => m.Id == mirror.Id ? mirror : m)]);
@@ -503,20 +528,65 @@ internal sealed class MdtNamespace
         return Replace(layout, mirror.WithFlags(mirror.Flags | MirrorFlags.Stale));
     }
 
-    private static FileLayout MarkSynced(FileLayout layout, MirrorRequest request, InodeFlags flags)
+    private FileLayout BeginResync(FileLayout layout, LustreFid fid)
     {
-        var mirror = Mirror(layout, request.MirrorId);
-        if (layout.Generation != request.Generation)
+        if (!layout.IsMirrored || !layout.Mirrors.Any(m => m.IsStale))
         {
-            throw new RpcStatusException(LustreErrno.ESTALE, $"the layout changed during the resync (generation {request.Generation} then, {layout.Generation} now): run the resync again");
+            return layout;
         }
 
-        if ((flags & InodeFlags.OpenForWrite) != 0)
+        if ((FlagsOf(fid) & InodeFlags.OpenForWrite) != 0)
         {
-            throw new RpcStatusException(LustreErrno.EBUSY, "the file is open for writing: a resync can only mark mirrors in sync once every writer has closed it");
+            throw new RpcStatusException(LustreErrno.EBUSY, "the file is open for writing: resync it once every writer has closed it");
         }
 
-        return mirror.IsStale ? Replace(layout, mirror.WithFlags(mirror.Flags & ~MirrorFlags.Stale)) : layout;
+        var now = Environment.TickCount64;
+        if (_resyncs.TryGetValue(fid, out var until) && until > now)
+        {
+            throw new RpcStatusException(LustreErrno.EBUSY, $"a resync of this file is running (it holds the file for up to {ResyncHold.TotalMinutes:0} more minutes)");
+        }
+
+        _resyncs[fid] = now + (long)ResyncHold.TotalMilliseconds;
+
+        // A new generation, so a resync that began before this one cannot mark anything in sync.
+        return layout.WithMirrors([.. layout.Mirrors]);
+    }
+
+    private FileLayout EndResync(FileLayout layout, LustreFid fid)
+    {
+        _resyncs.TryRemove(fid, out _);
+        return layout;
+    }
+
+    private FileLayout MarkSynced(FileLayout layout, MirrorRequest request)
+    {
+        try
+        {
+            var mirror = Mirror(layout, request.MirrorId);
+            if (layout.Generation != request.Generation)
+            {
+                throw new RpcStatusException(LustreErrno.ESTALE, $"the layout changed during the resync (generation {request.Generation} then, {layout.Generation} now): run the resync again");
+            }
+
+            if (!_resyncs.ContainsKey(request.Fid))
+            {
+                throw new RpcStatusException(LustreErrno.ESTALE, "no resync of this file is running (it was not begun, or its hold lapsed): run the resync again");
+            }
+
+            var synced = mirror.IsStale ? Replace(layout, mirror.WithFlags(mirror.Flags & ~MirrorFlags.Stale)) : layout;
+            if (!synced.Mirrors.Any(m => m.IsStale))
+            {
+                _resyncs.TryRemove(request.Fid, out _);
+            }
+
+            return synced;
+        }
+        catch (RpcStatusException)
+        {
+            // Refused: this resync is over.
+            _resyncs.TryRemove(request.Fid, out _);
+            throw;
+        }
     }
 
     private static FileLayout Split(MdtTransaction tx, FileLayout layout, int id)
@@ -723,6 +793,46 @@ internal sealed class MdtNamespace
 
         return count;
     }
+
+    /// <summary>Files with a stale mirror, up to <paramref name="max"/>, after <paramref name="after"/> (null: from the start).</summary>
+    public List<LustreFid> FilesWithStaleMirrors(int max, LustreFid? after = null)
+    {
+        var result = new List<LustreFid>();
+        using var iterator = _store.NewIterator();
+        iterator.Seek(after is { } from ? MdtKeys.StaleMirrorsKey(from) : [MdtKeys.StaleMirrors]);
+        for (; iterator.Valid() && result.Count < max; iterator.Next())
+        {
+            var key = iterator.Key();
+            if (key.Length != 17 || key[0] != MdtKeys.StaleMirrors)
+            {
+                break;
+            }
+
+            var fid = MdtKeys.ReadFid(key.AsSpan(1));
+            if (fid != after)
+            {
+                result.Add(fid);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Files with a stale mirror: a walk over their keys, for the metric.</summary>
+    public long StaleMirrorFileCount()
+    {
+        long count = 0;
+        using var iterator = _store.NewIterator();
+        for (iterator.Seek([MdtKeys.StaleMirrors]); iterator.Valid() && iterator.Key() is [MdtKeys.StaleMirrors, ..]; iterator.Next())
+        {
+            count++;
+        }
+
+        return count;
+    }
+
+    /// <summary>True while a client has the file open for writing (this MDS's memory of open handles).</summary>
+    public bool IsOpenForWrite(LustreFid fid) => (FlagsOf(fid) & InodeFlags.OpenForWrite) != 0;
 
     public Task<bool> ForgetDestroyedAsync(IReadOnlyList<(int OstIndex, ulong ObjectId)> destroyed) =>
         _store.ChangeAsync(tx =>

@@ -351,6 +351,15 @@ internal enum MirrorOperation : byte
 
     /// <summary>Add the mirrors of the template in <see cref="MirrorRequest.Template"/>, stale until resynced.</summary>
     Extend = 4,
+
+    /// <summary>
+    /// A resync starts: the MDS gives it the file alone (EBUSY while another resync runs or a writer has it open) and a
+    /// new generation, which its <see cref="MarkSynced"/> must quote.
+    /// </summary>
+    BeginResync = 5,
+
+    /// <summary>A resync gave up: the file is free for another.</summary>
+    EndResync = 6,
 }
 
 /// <summary>Changes the mirrors of the file <paramref name="Fid"/>; the reply is its attributes with the new layout.</summary>
