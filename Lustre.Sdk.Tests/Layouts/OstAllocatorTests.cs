@@ -7,6 +7,45 @@ public class OstAllocatorTests
     private const long GiB = 1L << 30;
 
     [Fact]
+    public void A_mirror_goes_to_another_server_while_one_has_room_and_to_another_ost_of_the_same_server_after()
+    {
+        OstUsage[] osts =
+        [
+            new(0, true, 100 * GiB, 50 * GiB, "oss-a"),
+            new(1, true, 100 * GiB, 50 * GiB, "oss-a"),
+            new(2, true, 100 * GiB, 50 * GiB, "oss-b"),
+            new(3, true, 100 * GiB, 50 * GiB, "oss-b"),
+        ];
+
+        Assert.Equal([2, 3], OstAllocator.MirrorPool(osts, new HashSet<int> { 0 }, 1).Select(o => o.Index));
+        Assert.Equal([2, 3], OstAllocator.MirrorPool(osts, new HashSet<int> { 0, 1 }, -1).Select(o => o.Index));
+
+        // Two stripes wanted and only one OST left on the other server: the pool widens to every OST not in use.
+        osts[3] = osts[3] with { Active = false };
+        Assert.Equal([1, 2, 3], OstAllocator.MirrorPool(osts, new HashSet<int> { 0 }, 2).Select(o => o.Index));
+
+        // The other server gone: another OST of the same server, still never one the other mirror uses.
+        osts[2] = osts[2] with { Active = false };
+        Assert.Equal([1, 2, 3], OstAllocator.MirrorPool(osts, new HashSet<int> { 0 }, 1).Select(o => o.Index));
+        Assert.DoesNotContain(0, OstAllocator.MirrorPool(osts, new HashSet<int> { 0 }, 1).Select(o => o.Index));
+    }
+
+    [Fact]
+    public void Round_robin_keeps_turning_when_calls_choose_from_different_numbers_of_osts()
+    {
+        // The mirrors of one file choose from different subsets; the cursor must not reset between them.
+        var allocator = new OstAllocator(new Random(1));
+        var firsts = new List<int>();
+        for (var i = 0; i < 6; i++)
+        {
+            firsts.Add(allocator.Choose(Balanced(3), 1, -1, out _)[0]);
+            allocator.Choose(Balanced(2), 1, -1, out _);
+        }
+
+        Assert.Equal([0, 1, 2], firsts.Distinct().Order());
+    }
+
+    [Fact]
     public void Balanced_osts_are_used_round_robin_one_further_each_file()
     {
         var allocator = new OstAllocator(new Random(1));

@@ -93,6 +93,25 @@ internal sealed class OstAllocator
         return chosen;
     }
 
+    /// <summary>True when an OST may get new objects: active, with at least <see cref="MinimumFreeBytes"/> free.</summary>
+    public static bool IsUsable(OstUsage ost) => ost.Active && ost.AvailableBytes >= MinimumFreeBytes;
+
+    /// <summary>
+    /// The OSTs one more mirror of a file may use: none the file's other mirrors use, and none on their servers when
+    /// the other servers have usable OSTs enough for <paramref name="stripeCount"/> stripes (or as many as remain).
+    /// </summary>
+    /// <param name="osts">Every OST the MDS knows.</param>
+    /// <param name="usedOsts">The OSTs of the file's other mirrors.</param>
+    /// <param name="stripeCount">The mirror's stripe count; -1 (all) wants one at least.</param>
+    public static List<OstUsage> MirrorPool(IReadOnlyList<OstUsage> osts, IReadOnlySet<int> usedOsts, int stripeCount)
+    {
+        var usedServers = osts.Where(u => usedOsts.Contains(u.Index)).Select(u => u.Server).ToHashSet(StringComparer.Ordinal);
+        var free = osts.Where(u => !usedOsts.Contains(u.Index)).ToList();
+        var otherServers = free.Where(u => !usedServers.Contains(u.Server)).ToList();
+        var wanted = Math.Min(Math.Max(1, stripeCount), free.Count(IsUsable));
+        return otherServers.Count(IsUsable) >= wanted ? otherServers : free;
+    }
+
     private bool IsBalanced(List<OstUsage> usable)
     {
         var min = double.MaxValue;

@@ -79,12 +79,8 @@ internal sealed partial class OstPlacement : IOstPlacement
         var result = new LayoutMirror[mirrors.Count];
         for (var m = 0; m < mirrors.Count; m++)
         {
-            var usedServers = usage.Where(u => usedOsts.Contains(u.Index)).Select(u => u.Server).ToHashSet(StringComparer.Ordinal);
-            var free = usage.Where(u => !usedOsts.Contains(u.Index)).ToList();
-            var otherServers = free.Where(u => !usedServers.Contains(u.Server)).ToList();
-            var wanted = Math.Max(1, mirrors[m].Layout.Components.Max(c => c.StripeCount));
-            var pool = otherServers.Count(IsUsable) >= Math.Min(wanted, free.Count(IsUsable)) ? otherServers : free;
-            if (!pool.Any(IsUsable))
+            var pool = OstAllocator.MirrorPool(usage, usedOsts, mirrors[m].Layout.Components.Max(c => c.StripeCount));
+            if (!pool.Any(OstAllocator.IsUsable))
             {
                 throw new RpcStatusException(
                     LustreErrno.ENOSPC,
@@ -100,8 +96,6 @@ internal sealed partial class OstPlacement : IOstPlacement
         return result;
     }
 
-    private static bool IsUsable(OstUsage ost) => ost.Active && ost.AvailableBytes >= OstAllocator.MinimumFreeBytes;
-
     private FileLayout InstantiatePlain(FileLayout template, IReadOnlyList<OstUsage> usage, int shareAmong, MdtTransaction transaction)
     {
         var components = new LayoutComponent[template.Components.Count];
@@ -111,7 +105,7 @@ internal sealed partial class OstPlacement : IOstPlacement
             var stripeCount = component.StripeCount;
             if (shareAmong > 1 && stripeCount == StripeCount.All)
             {
-                stripeCount = Math.Max(1, usage.Count(IsUsable) / shareAmong);
+                stripeCount = Math.Max(1, usage.Count(OstAllocator.IsUsable) / shareAmong);
             }
 
             IReadOnlyList<int> chosen;

@@ -6,7 +6,8 @@ using Lustre.Benchmarks.Striped;
 namespace Lustre.Benchmarks;
 
 /// <summary>
-/// <c>striped [options]</c> runs the striped-IO benchmark, <c>io500 [options]</c> the IO500 phases and <c>dataset [options]</c> a shuffled dataset epoch, each with its
+/// <c>striped [options]</c> runs the striped-IO benchmark, <c>io500 [options]</c> the IO500 phases, <c>dataset [options]</c> a shuffled dataset epoch
+/// and <c>mirror [options]</c> the cost of mirrored files, each with its
 /// same-run baselines (a plain runner, one pass, a table of ratios); <c>io500-worker</c> is a child process of
 /// <c>io500 --processes N</c>; anything else goes to BenchmarkDotNet's switcher for the microbenchmarks.
 /// </summary>
@@ -35,6 +36,11 @@ internal static class BenchmarkProgram
         }
 
         if (args.Length > 0 && args[0] == "checkpoint") return await Checkpoints.CheckpointBenchmark.RunAsync(args[1..]);
+
+        if (args.Length > 0 && args[0] == "mirror")
+        {
+            return await Mirrors.MirrorBenchmark.RunAsync(args[1..]);
+        }
 
         BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
         return 0;
