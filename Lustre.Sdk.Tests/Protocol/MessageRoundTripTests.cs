@@ -64,9 +64,27 @@ public class MessageRoundTripTests
     [Fact]
     public void AuthRequest_round_trips()
     {
-        var message = new AuthRequest(Bytes(AuthRequest.ProofLength, 3));
+        var message = new AuthRequest(Bytes(AuthRequest.ProofLength, 3), Bytes(ConnectReply.NonceLength, 4));
 
-        Assert.Equal(message.Proof, RoundTrip(message.Write, AuthRequest.Read, 4 + 32).Proof);
+        var read = RoundTrip(message.Write, AuthRequest.Read, 4 + 32 + 4 + 32);
+        Assert.Equal(message.Proof, read.Proof);
+        Assert.Equal(message.ClientNonce, read.ClientNonce);
+    }
+
+    [Fact]
+    public void AuthRequest_without_a_client_nonce_reads_as_an_empty_one()
+    {
+        var writer = new System.Buffers.ArrayBufferWriter<byte>();
+        new BodyWriter(writer).WriteBytes(Bytes(AuthRequest.ProofLength, 3));
+        var reader = new BodyReader(writer.WrittenSpan);
+        Assert.Empty(AuthRequest.Read(ref reader).ClientNonce);
+    }
+
+    [Fact]
+    public void AuthReply_round_trips()
+    {
+        var message = new AuthReply(Bytes(AuthRequest.ProofLength, 5));
+        Assert.Equal(message.ServerProof, RoundTrip(message.Write, AuthReply.Read, 4 + 32).ServerProof);
     }
 
     [Fact]

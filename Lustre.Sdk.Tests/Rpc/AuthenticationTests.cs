@@ -119,6 +119,43 @@ public sealed partial class AuthenticationTests
     }
 
     [Fact]
+    public async Task A_client_with_a_secret_refuses_a_server_that_does_not_ask_for_it_before_sending_anything()
+    {
+        // An impostor on loopback with no secret, the client reaching it through a proxy that sees every reply.
+        await using var impostor = await LustreCluster.StartAsync(new LustreClusterOptions { OstCount = 1 });
+        await using var proxy = new FrameProxy(impostor.Endpoint);
+        await using var client = new LustreClient($"{proxy.Endpoint}/{impostor.Address.Split('/')[1]}", new LustreClientOptions { SharedSecret = Encoding.UTF8.GetBytes(Secret), MaxAttempts = 1 });
+
+        var ex = await Assert.ThrowsAnyAsync<Exception>(() => client.CreateFileAsync("/stolen"));
+        Assert.Contains("does not ask for the shared secret", ex.ToString(), StringComparison.Ordinal);
+
+        // The impostor answered a Connect and nothing else, and learned nothing: no file, no other request.
+        Assert.NotEmpty(proxy.Replies);
+        Assert.All(proxy.Replies, header => Assert.Equal(Opcode.Connect, header.Opcode));
+        await using var owner = new LustreClient(impostor.Address);
+        Assert.False(await owner.ExistsAsync("/stolen"));
+    }
+
+    [Fact]
+    public async Task The_server_proves_the_secret_over_the_clients_nonce_so_its_answer_cannot_be_replayed()
+    {
+        var secret = Encoding.UTF8.GetBytes(Secret);
+        var serverNonce = Enumerable.Range(0, 32).Select(i => (byte)i).ToArray();
+        var clientNonce = Enumerable.Range(100, 32).Select(i => (byte)i).ToArray();
+        var proof = AuthProof.ComputeServer(secret, serverNonce, clientNonce, "client-1");
+
+        Assert.True(AuthProof.VerifyServer(secret, serverNonce, clientNonce, "client-1", proof));
+        Assert.False(AuthProof.VerifyServer(secret, serverNonce, [.. clientNonce.Reverse()], "client-1", proof));
+        Assert.False(AuthProof.VerifyServer(Encoding.UTF8.GetBytes(Secret + "x"), serverNonce, clientNonce, "client-1", proof));
+        Assert.False(AuthProof.VerifyServer(secret, serverNonce, clientNonce, "client-1", AuthProof.Compute(secret, serverNonce, "client-1")));
+
+        // And end to end, against a server that holds the secret: the client checks its proof and goes on.
+        await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions { OstCount = 1, SharedSecret = secret });
+        await using var client = new LustreClient(cluster.Address, new LustreClientOptions { SharedSecret = secret });
+        Assert.Equal("/mutual", (await client.CreateFileAsync("/mutual")).Path);
+    }
+
+    [Fact]
     public async Task The_secret_never_appears_in_the_servers_or_the_clients_logs()
     {
         var secret = Encoding.UTF8.GetBytes(Secret);
@@ -146,7 +183,7 @@ public sealed partial class AuthenticationTests
 
             await using var peer = await RawPeer.ConnectAsync(cluster.Endpoint);
             await peer.ConnectAsync("guesser");
-            var (reply, _, _) = await peer.CallAsync(Opcode.Auth, w => new AuthRequest(new byte[32]).Write(w));
+            var (reply, _, _) = await peer.CallAsync(Opcode.Auth, w => new AuthRequest(new byte[32], []).Write(w));
             Assert.Equal((int)LustreErrno.EACCES, reply.Status);
         }
 

@@ -137,7 +137,7 @@ public sealed class RpcEngineTests
         // A proof replayed from another connection: right secret, right uuid, stale nonce.
         await peer.ConnectAsync("replayer");
         var stale = AuthProof.Compute(secret, RandomNumberGenerator.GetBytes(ConnectReply.NonceLength), "replayer");
-        var (reply, _, _) = await peer.CallAsync(Opcode.Auth, w => new AuthRequest(stale).Write(w));
+        var (reply, _, _) = await peer.CallAsync(Opcode.Auth, w => new AuthRequest(stale, []).Write(w));
 
         Assert.Equal((int)LustreErrno.EACCES, reply.Status);
         await peer.AssertClosedByServerAsync();

@@ -126,6 +126,12 @@ internal sealed class RpcConnection : IRpcConnection
         MaxBulkLength = Math.Min(reply.MaxBulkLength, ProtocolLimits.MaxBulkLength);
         if (!reply.AuthRequired)
         {
+            if (_settings.Secret is not null)
+            {
+                // A client that holds a secret talks only to servers that prove they hold it: one that does not ask may be an impostor.
+                throw new UnauthorizedAccessException($"{Target} ({reply.ServerName}) does not ask for the shared secret this client holds, so it cannot prove it is the real server; refused before sending anything.");
+            }
+
             return;
         }
 
@@ -134,9 +140,25 @@ internal sealed class RpcConnection : IRpcConnection
             throw new UnauthorizedAccessException($"{Target}: the server requires a shared secret and none is configured (LustreClientOptions.SharedSecret).");
         }
 
+        var clientNonce = System.Security.Cryptography.RandomNumberGenerator.GetBytes(ConnectReply.NonceLength);
         using var authFrame = new FrameBuffer();
-        new AuthRequest(AuthProof.Compute(_settings.Secret, reply.Nonce, _settings.ClientUuid)).Write(authFrame.Body);
+        new AuthRequest(AuthProof.Compute(_settings.Secret, reply.Nonce, _settings.ClientUuid), clientNonce).Write(authFrame.Body);
         using var authReply = await ExchangeDuringHandshakeAsync(Opcode.Auth, authFrame, cancellationToken).ConfigureAwait(false);
+        AuthReply proof;
+        try
+        {
+            var reader = authReply.Reader;
+            proof = AuthReply.Read(ref reader);
+        }
+        catch (ProtocolException ex)
+        {
+            throw new UnauthorizedAccessException($"{Target}: the server accepted this client's proof but sent none of its own ({ex.Message}); refused before sending anything.", ex);
+        }
+
+        if (!AuthProof.VerifyServer(_settings.Secret, reply.Nonce, clientNonce, _settings.ClientUuid, proof.ServerProof))
+        {
+            throw new UnauthorizedAccessException($"{Target}: the server could not prove it holds the shared secret; refused before sending anything.");
+        }
     }
 
     private async Task<RpcReply> ExchangeDuringHandshakeAsync(Opcode opcode, FrameBuffer frame, CancellationToken cancellationToken)

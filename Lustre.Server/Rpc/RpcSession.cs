@@ -328,11 +328,13 @@ internal sealed class RpcSession : IAsyncDisposable
     private async ValueTask<bool> AuthenticateAsync(RpcRequest request)
     {
         bool valid;
+        byte[] clientNonce = [];
         try
         {
             var reader = request.Reader;
             var auth = AuthRequest.Read(ref reader);
             valid = AuthProof.Verify(_server.Options.Secret!, _nonce, _clientUuid!, auth.Proof);
+            clientNonce = auth.ClientNonce;
         }
         catch (ProtocolException)
         {
@@ -357,7 +359,11 @@ internal sealed class RpcSession : IAsyncDisposable
         }
 
         _authenticated = true;
-        await ReplyAsync(request.Header, RpcResponse.Ok()).ConfigureAwait(false);
+
+        // Mutual: this server proves it holds the secret too, over the client's nonce.
+        var body = new FrameBuffer(64);
+        new AuthReply(AuthProof.ComputeServer(_server.Options.Secret!, _nonce, clientNonce, _clientUuid!)).Write(body.Body);
+        await ReplyAsync(request.Header, RpcResponse.Ok(body)).ConfigureAwait(false);
         return true;
     }
 

@@ -58,12 +58,29 @@ internal readonly record struct ConnectReply(ushort Version, ProtocolFeatures Fe
         reader.ReadString("server_name", 256));
 }
 
-/// <summary>Proof that the client holds the shared secret: HMAC-SHA256 over the server's nonce and the client uuid.</summary>
-internal readonly record struct AuthRequest(byte[] Proof)
+/// <summary>
+/// Proof that the client holds the shared secret (HMAC-SHA256 over the server's nonce and the client uuid), and the
+/// client's fresh nonce for the server to prove it holds the secret too (a trailing field: empty when absent).
+/// </summary>
+internal readonly record struct AuthRequest(byte[] Proof, byte[] ClientNonce)
 {
     public const int ProofLength = 32;
 
-    public void Write(BodyWriter writer) => writer.WriteBytes(Proof);
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteBytes(Proof);
+        writer.WriteBytes(ClientNonce);
+    }
 
-    public static AuthRequest Read(ref BodyReader reader) => new(reader.ReadBytes("proof", ProofLength).ToArray());
+    public static AuthRequest Read(ref BodyReader reader) => new(
+        reader.ReadBytes("proof", ProofLength).ToArray(),
+        reader.Remaining > 0 ? reader.ReadBytes("client_nonce", ConnectReply.NonceLength).ToArray() : []);
+}
+
+/// <summary>The server's answer to a good <see cref="AuthRequest"/>: its proof over the client's nonce (<see cref="AuthProof.ComputeServer"/>).</summary>
+internal readonly record struct AuthReply(byte[] ServerProof)
+{
+    public void Write(BodyWriter writer) => writer.WriteBytes(ServerProof);
+
+    public static AuthReply Read(ref BodyReader reader) => new(reader.ReadBytes("server_proof", AuthRequest.ProofLength).ToArray());
 }
