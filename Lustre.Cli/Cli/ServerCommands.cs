@@ -17,6 +17,7 @@ internal static class ServerCommands
     private static readonly Option<string?> StripeSizeOption = new("--stripe-size") { Description = "Default stripe size of new files, e.g. 1M (default 4M)" };
     private static readonly Option<string?> OstCapacityOption = new("--ost-capacity") { Description = "Capacity limit of each OST, e.g. 64M (default: the disk's free space); writes past it fail with ENOSPC" };
     private static readonly Option<bool> DirectReadsOption = new("--direct-reads") { Description = "OSTs read ranges of 64 KiB or more that are not in the page cache with O_DIRECT, past the cache (Linux; for data sets larger than the servers' memory)" };
+    private static readonly Option<string?> MemoryBudgetOption = new("--memory-budget") { Description = "Bytes of request and reply data all connections may hold at once, e.g. 512M (default 1G); each connection at most a sixteenth, and a connection whose replies go unread for 30 s is closed" };
     private static readonly Option<int?> StripeCountOption = new("--stripe-count") { Description = "Default stripe count of new files, -1 for all OSTs (default 1)" };
 
     public static Command Up()
@@ -26,7 +27,7 @@ internal static class ServerCommands
         var port = new Option<int?>("--port") { Description = $"TCP port on 127.0.0.1 (default {DefaultPort}; 0 picks a free one)" };
         var command = new Command("up", "Start an all-in-one cluster (MGS + MDS + N OSTs) on loopback in this process")
         {
-            data, osts, port, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption,
+            data, osts, port, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption, MemoryBudgetOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -45,6 +46,7 @@ internal static class ServerCommands
                 Secret = SecretLoader.Load(parse.GetValue(SecretFileOption) ?? file.SecretFile),
                 OstCapacityBytes = parse.GetValue(OstCapacityOption) is { } capacity ? SizeParser.Parse(capacity, "--ost-capacity") : null,
                 DirectReads = parse.GetValue(DirectReadsOption) || (file.DirectReads ?? false),
+                MemoryBudget = MemoryBudget(parse.GetValue(MemoryBudgetOption) ?? file.MemoryBudget),
             };
             return await RunAsync(options, printAddress: true, cancellationToken).ConfigureAwait(false);
         });
@@ -63,7 +65,7 @@ internal static class ServerCommands
         var osts = new Option<int?>("--osts") { Description = "Number of OSTs this OSS serves (default 1)" };
         var command = new Command("serve", "Run one role (MGS, MDS or OSS) of a cluster in this process")
         {
-            role, data, listen, mgs, advertise, index, osts, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption,
+            role, data, listen, mgs, advertise, index, osts, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption, MemoryBudgetOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -94,11 +96,14 @@ internal static class ServerCommands
                 Secret = SecretLoader.Load(parse.GetValue(SecretFileOption) ?? file.SecretFile),
                 OstCapacityBytes = parse.GetValue(OstCapacityOption) is { } capacity ? SizeParser.Parse(capacity, "--ost-capacity") : null,
                 DirectReads = parse.GetValue(DirectReadsOption) || (file.DirectReads ?? false),
+                MemoryBudget = MemoryBudget(parse.GetValue(MemoryBudgetOption) ?? file.MemoryBudget),
             };
             return await RunAsync(options, printAddress: chosen == "mgs", cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
+
+    private static long MemoryBudget(string? text) => text is null ? NodeOptions.DefaultMemoryBudget : SizeParser.Parse(text, "--memory-budget");
 
     private static long StripeSize(string? text) => text is null ? Layouts.LayoutDefaults.DefaultStripeSize : SizeParser.Parse(text, "--stripe-size");
 

@@ -41,6 +41,8 @@ internal sealed class ServerConfigFile
 
     public bool? DirectReads { get; set; }
 
+    public string? MemoryBudget { get; set; }
+
     public static ServerConfigFile Load(string? path)
     {
         if (string.IsNullOrEmpty(path))

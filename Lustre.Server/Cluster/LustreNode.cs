@@ -122,7 +122,15 @@ internal sealed partial class LustreNode : IAsyncDisposable
 
         var listener = options.Listen;
         _server = new RpcServer(
-            new RpcServerOptions { Endpoint = listener, Name = $"{options.FsName} {Describe()}", Secret = options.Secret },
+            new RpcServerOptions
+            {
+                Endpoint = listener,
+                Name = $"{options.FsName} {Describe()}",
+                Secret = options.Secret,
+                MemoryBudget = options.MemoryBudget,
+                ConnectionMemoryBudget = Math.Min(64L << 20, options.MemoryBudget / 16),
+                SendTimeout = options.SendTimeout,
+            },
             services,
             _logger);
 

@@ -47,6 +47,18 @@ internal sealed class NodeOptions
     /// </summary>
     public bool DirectReads { get; init; }
 
+    /// <summary>The default <see cref="MemoryBudget"/>: 1 GiB.</summary>
+    public const long DefaultMemoryBudget = 1L << 30;
+
+    /// <summary>
+    /// Bytes of request and reply bulk all connections may hold at once (<see cref="Rpc.RpcServerOptions.MemoryBudget"/>);
+    /// one connection may hold a sixteenth of it, at most 64 MiB.
+    /// </summary>
+    public long MemoryBudget { get; init; } = DefaultMemoryBudget;
+
+    /// <summary>A connection whose replies go unread this long is closed (<see cref="Rpc.RpcServerOptions.SendTimeout"/>; default 30 s).</summary>
+    public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How often the MDS re-reads the target list and OST free space.</summary>
     public TimeSpan RefreshInterval { get; init; } = TimeSpan.FromSeconds(2);
 }

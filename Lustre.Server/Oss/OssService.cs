@@ -50,6 +50,17 @@ internal sealed class OssService : IRpcService, IDisposable
     /// waiting (<see cref="CachedRead"/>) and, on a miss, its async read waits on the thread pool, not here.
     /// Anything that may open a file, map pages or wait for the disk on the calling thread goes to the OST's queue.
     /// </summary>
+    public long ReplyBulkBytes(Opcode opcode, ReadOnlySpan<byte> body)
+    {
+        if (opcode != Opcode.OstRead || body.Length < OstReadRequest.Size)
+        {
+            return 0;
+        }
+
+        var reader = new BodyReader(body);
+        return Math.Clamp(OstReadRequest.Read(ref reader).Length, 0, ProtocolLimits.MaxBulkLength);
+    }
+
     public bool CanRunInline(RpcRequest request)
     {
         if (request.Opcode != Opcode.OstRead || request.Body.Length < OstReadRequest.Size)

@@ -20,4 +20,11 @@ internal interface IRpcService
     /// target's queue (<see cref="RpcDispatcher"/>).
     /// </summary>
     bool CanRunInline(RpcRequest request) => false;
+
+    /// <summary>
+    /// The most bulk bytes the reply to a request with this opcode and body can carry (a read's length), so the server
+    /// can set them aside before it reads the request (<see cref="RpcServerOptions.MemoryBudget"/>). The body is not
+    /// validated yet: a malformed one counts 0.
+    /// </summary>
+    long ReplyBulkBytes(Opcode opcode, ReadOnlySpan<byte> body) => 0;
 }

@@ -108,6 +108,9 @@ internal sealed class RpcDispatcher : IAsyncDisposable
     /// </summary>
     public (IRpcService? Service, RpcHandler? Handler) Route(Opcode opcode) => _handlers[_routes[(ushort)opcode]];
 
+    /// <summary>The most bulk bytes the reply to this request can carry, as its service says (<see cref="IRpcService.ReplyBulkBytes"/>).</summary>
+    public long ReplyBulkBytes(Opcode opcode, ReadOnlySpan<byte> body) => Route(opcode).Service?.ReplyBulkBytes(opcode, body) ?? 0;
+
     /// <summary>
     /// Whether <paramref name="request"/> runs on the reader loop until its first wait: <c>Ping</c>, an opcode nobody
     /// serves (answered ENOSYS), or what its service says cannot block (<see cref="IRpcService.CanRunInline"/>).

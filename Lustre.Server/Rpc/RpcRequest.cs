@@ -1,3 +1,4 @@
+using Lustre.IO;
 using System.Buffers;
 using System.Diagnostics;
 using Lustre.Protocol;
@@ -74,10 +75,32 @@ internal sealed class RpcRequest
 
     public BodyReader Reader => new(Body);
 
+    /// <summary>The request's bulk; set by the reader once the memory for it is set aside.</summary>
     public ReadOnlyMemory<byte> Bulk => _bulk is null ? default : _bulk.AsMemory(0, Header.BulkLength);
+
+    /// <summary>Takes the pooled bulk buffer the reader filled (returned by <see cref="Release"/>).</summary>
+    public void SetBulk(byte[]? bulk) => _bulk = bulk;
+
+    private ByteBudget? _connectionMemory;
+    private ByteBudget? _serverMemory;
+    private long _charged;
+
+    /// <summary>Holds <paramref name="bytes"/> of both budgets until <see cref="Release"/> (the reply was sent, or the request dropped).</summary>
+    public void Charge(ByteBudget connection, ByteBudget server, long bytes)
+    {
+        _connectionMemory = connection;
+        _serverMemory = server;
+        _charged = bytes;
+    }
 
     public void Release()
     {
+        if (Interlocked.Exchange(ref _charged, 0) is > 0 and var charged)
+        {
+            _serverMemory!.Release(charged);
+            _connectionMemory!.Release(charged);
+        }
+
         if (Interlocked.Exchange(ref _body, null) is { } body)
         {
             ArrayPool<byte>.Shared.Return(body);

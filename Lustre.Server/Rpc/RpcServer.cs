@@ -1,3 +1,4 @@
+using Lustre.IO;
 using System.Net;
 using System.Net.Sockets;
 using Lustre.Protocol;
@@ -42,9 +43,17 @@ internal sealed class RpcServer : IAsyncDisposable
             SharedSecrets.Validate(secret, "The server's shared secret");
         }
 
+        if (options.MemoryBudget < ProtocolLimits.MaxBulkLength || options.ConnectionMemoryBudget < 1 << 20 || options.ConnectionMemoryBudget > options.MemoryBudget)
+        {
+            throw new ArgumentException(
+                $"The memory budget ({options.MemoryBudget} bytes; --memory-budget) must hold at least one largest bulk ({ProtocolLimits.MaxBulkLength} bytes), and a connection's ({options.ConnectionMemoryBudget}) at least 1 MiB and no more than the whole.",
+                nameof(options));
+        }
+
         _listener = new Socket(options.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         Name = options.Name;
         ReplyCache = new ReplyCache(options.ReplyCacheEntries);
+        Memory = new ByteBudget(options.MemoryBudget);
     }
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)_listener.LocalEndPoint!;
@@ -55,6 +64,9 @@ internal sealed class RpcServer : IAsyncDisposable
     internal RpcServerOptions Options => _options;
 
     internal ReplyCache ReplyCache { get; }
+
+    /// <summary>The bulk bytes all connections may hold at once (<see cref="RpcServerOptions.MemoryBudget"/>).</summary>
+    internal ByteBudget Memory { get; }
 
     internal ILogger Logger => _logger;
 
@@ -82,10 +94,7 @@ internal sealed class RpcServer : IAsyncDisposable
         using (ExecutionContext.SuppressFlow())
         {
             _acceptLoop = Task.Run(AcceptLoopAsync);
-            if (_options.IdleTimeout != Timeout.InfiniteTimeSpan)
-            {
-                _idleLoop = Task.Run(CloseIdleLoopAsync);
-            }
+            _idleLoop = Task.Run(CloseIdleLoopAsync);
         }
 
         ServerLog.Listening(_logger, Name, LocalEndPoint.ToString(), _options.Secret is not null);
@@ -173,23 +182,34 @@ internal sealed class RpcServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Every quarter of the idle timeout (at least each 100 ms), closes the handshaken sessions idle that long.</summary>
+    /// <summary>
+    /// Every quarter of the idle or send timeout (the shorter; at least each 100 ms), closes the handshaken sessions
+    /// idle that long, and those whose replies could not be sent that long.
+    /// </summary>
     private async Task CloseIdleLoopAsync()
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Max(100, _options.IdleTimeout.TotalMilliseconds / 4)));
+        var idleTimeout = _options.IdleTimeout == Timeout.InfiniteTimeSpan ? TimeSpan.MaxValue : _options.IdleTimeout;
+        var shortest = Math.Min(idleTimeout.TotalMilliseconds, _options.SendTimeout.TotalMilliseconds);
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(Math.Max(100, shortest / 4)));
         try
         {
             while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
             {
-                List<RpcSession> idle;
+                List<RpcSession> idle, stalled;
                 lock (_sessionsLock)
                 {
-                    idle = [.. _sessions.Where(s => s.Admitted && s.IdleFor >= _options.IdleTimeout)];
+                    idle = [.. _sessions.Where(s => s.Admitted && s.IdleFor >= idleTimeout)];
+                    stalled = [.. _sessions.Where(s => s.SendStalledFor >= _options.SendTimeout)];
                 }
 
                 foreach (var session in idle)
                 {
                     session.CloseIdle();
+                }
+
+                foreach (var session in stalled)
+                {
+                    session.CloseStalled();
                 }
             }
         }

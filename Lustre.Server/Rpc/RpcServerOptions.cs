@@ -42,6 +42,19 @@ internal sealed class RpcServerOptions
 
     public int MaxRequestsInFlightPerConnection { get; init; } = Protocol.ProtocolLimits.MaxRequestsInFlightPerConnection;
 
+    /// <summary>
+    /// Bytes of request and reply bulk all connections together may hold at once (default 1 GiB): a request is read
+    /// only once its bulk and the bulk its reply will carry fit, so clients that never read their replies cannot grow
+    /// the server's memory past this.
+    /// </summary>
+    public long MemoryBudget { get; init; } = 1L << 30;
+
+    /// <summary>The same bytes one connection may hold at once (default 64 MiB), so a few connections cannot take the whole <see cref="MemoryBudget"/>.</summary>
+    public long ConnectionMemoryBudget { get; init; } = 64L << 20;
+
+    /// <summary>A connection whose replies could not be sent for this long (its peer does not read them) is closed, and what it held freed. Default 30 s.</summary>
+    public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Saved replies kept for resends of modifying requests (reply reconstruction).</summary>
     public int ReplyCacheEntries { get; init; } = 8192;
 }

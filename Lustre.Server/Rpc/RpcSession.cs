@@ -1,3 +1,4 @@
+using Lustre.IO;
 using System.Buffers;
 using System.Diagnostics;
 using System.Net;
@@ -23,6 +24,9 @@ internal sealed class RpcSession : IAsyncDisposable
     private readonly FrameSender _sender;
     private long _lastRequest = Environment.TickCount64;
     private int _closingIdle;
+    private readonly ByteBudget _memory;
+    private int _sending;
+    private long _sendProgress = Environment.TickCount64;
     private readonly SemaphoreSlim _inFlight;
     private readonly string _peer;
     private readonly bool _authRequired;
@@ -40,6 +44,7 @@ internal sealed class RpcSession : IAsyncDisposable
         _reader = new FrameReader(socket);
         _sender = new FrameSender(socket);
         _inFlight = new SemaphoreSlim(server.Options.MaxRequestsInFlightPerConnection);
+        _memory = new ByteBudget(server.Options.ConnectionMemoryBudget);
         _peer = socket.RemoteEndPoint?.ToString() ?? "?";
 
         // Loopback peers need the secret only when one is configured; any other peer always does.
@@ -62,6 +67,35 @@ internal sealed class RpcSession : IAsyncDisposable
     public TimeSpan IdleFor => _inFlight.CurrentCount < _server.Options.MaxRequestsInFlightPerConnection
         ? TimeSpan.Zero
         : TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref _lastRequest));
+
+    /// <summary>How long replies have been waiting to go out without one finishing; zero while none waits.</summary>
+    public TimeSpan SendStalledFor => Volatile.Read(ref _sending) == 0
+        ? TimeSpan.Zero
+        : TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref _sendProgress));
+
+    /// <summary>
+    /// Closes a connection whose peer does not read its replies (<see cref="RpcServerOptions.SendTimeout"/>): the
+    /// replies waiting to go out fail, and the memory they held is freed.
+    /// </summary>
+    public void CloseStalled()
+    {
+        if (Interlocked.Exchange(ref _closingIdle, 1) != 0)
+        {
+            return;
+        }
+
+        ServerLog.ClosedStalled(_server.Logger, _server.Name, _peer, _server.Options.SendTimeout.TotalSeconds);
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+        }
+
+        // A send blocked on a full socket buffer ends only when the socket goes.
+        _socket.Dispose();
+    }
 
     /// <summary>Closes an idle connection once: the reader loop ends and the slot is freed; the client reconnects when it needs to.</summary>
     public void CloseIdle()
@@ -150,8 +184,38 @@ internal sealed class RpcSession : IAsyncDisposable
                 }
 
                 var body = await ReadPooledAsync(header.BodyLength, ArrayPool<byte>.Shared, stopping).ConfigureAwait(false);
-                var bulk = await ReadPooledAsync(header.BulkLength, BulkPool.Shared, stopping).ConfigureAwait(false);
-                var request = new RpcRequest(header, body, bulk, _clientUuid ?? string.Empty, ReplyBulkChecksummed(header));
+
+                // The bulk this request brings and the most its reply can carry are set aside first: past the budget,
+                // this connection stops reading (TCP pushes back) until replies go out.
+                var charge = IsAdmitted ? header.BulkLength + _server.Dispatcher.ReplyBulkBytes(header.Opcode, body.AsSpan(0, header.BodyLength)) : 0;
+                var request = new RpcRequest(header, body, null, _clientUuid ?? string.Empty, ReplyBulkChecksummed(header));
+                try
+                {
+                    if (charge > 0)
+                    {
+                        charge = Math.Min(charge, Math.Min(_memory.Capacity, _server.Memory.Capacity));
+                        await _memory.AcquireAsync(charge, stopping).ConfigureAwait(false);
+                        try
+                        {
+                            await _server.Memory.AcquireAsync(charge, stopping).ConfigureAwait(false);
+                        }
+                        catch
+                        {
+                            _memory.Release(charge);
+                            throw;
+                        }
+
+                        request.Charge(_memory, _server.Memory, charge);
+                    }
+
+                    request.SetBulk(await ReadPooledAsync(header.BulkLength, BulkPool.Shared, stopping).ConfigureAwait(false));
+                }
+                catch
+                {
+                    request.Release();
+                    throw;
+                }
+
                 if (!await AdmitAsync(request).ConfigureAwait(false))
                 {
                     request.Release();
@@ -479,15 +543,29 @@ internal sealed class RpcSession : IAsyncDisposable
         }
     }
 
+    /// <summary>Sends one reply; while any waits to go out, <see cref="SendStalledFor"/> counts from the last one that went.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SendAsync(FrameHeader request, int status, FrameBuffer body, ReadOnlyMemory<byte> bulk)
     {
+        if (Interlocked.Increment(ref _sending) == 1)
+        {
+            Volatile.Write(ref _sendProgress, Environment.TickCount64);
+        }
+
         using (body)
         {
-            // A client that verifies the bytes end to end (EndToEndVerified) needs no per-transfer checksum.
-            var checksum = bulk.IsEmpty || !ReplyBulkChecksummed(request) ? 0 : BulkChecksum.Compute(bulk.Span);
-            var header = new FrameHeader(request.Opcode, FrameFlags.Reply | (request.Flags & FrameFlags.EndToEndVerified), status, request.Xid, body.BodyLength, bulk.Length, checksum);
-            await _sender.SendAsync(body, header, bulk, CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                // A client that verifies the bytes end to end (EndToEndVerified) needs no per-transfer checksum.
+                var checksum = bulk.IsEmpty || !ReplyBulkChecksummed(request) ? 0 : BulkChecksum.Compute(bulk.Span);
+                var header = new FrameHeader(request.Opcode, FrameFlags.Reply | (request.Flags & FrameFlags.EndToEndVerified), status, request.Xid, body.BodyLength, bulk.Length, checksum);
+                await _sender.SendAsync(body, header, bulk, CancellationToken.None).ConfigureAwait(false);
+            }
+            finally
+            {
+                Volatile.Write(ref _sendProgress, Environment.TickCount64);
+                Interlocked.Decrement(ref _sending);
+            }
         }
     }
 

@@ -14,6 +14,9 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "{Name}: refused connection from {Peer}: {Max} connections are in the handshake already, or {MaxPerAddress} from its address")]
     public static partial void TooManyHandshakes(ILogger logger, string name, string peer, int max, int maxPerAddress);
 
+    [LoggerMessage(EventId = 109, Level = LogLevel.Warning, Message = "{Name}: closed connection from {Peer}: its replies could not be sent for {Seconds} s (the peer does not read them)")]
+    public static partial void ClosedStalled(ILogger logger, string name, string peer, double seconds);
+
     [LoggerMessage(EventId = 108, Level = LogLevel.Information, Message = "{Name}: closed connection from {Peer}: no request for {Seconds} s")]
     public static partial void ClosedIdle(ILogger logger, string name, string peer, double seconds);
 
