@@ -11,7 +11,7 @@ internal static class LfsCommands
 {
     private const string Tool = "lfs";
 
-    public static Command Create() => new("lfs", "Lustre's lfs: layouts (setstripe, getstripe, migrate), mirrors (mirror create), space (df) and find")
+    public static Command Create() => new("lfs", "Lustre's lfs: layouts (setstripe, getstripe, migrate), mirrors (mirror create, extend, split, resync, verify), space (df) and find")
     {
         SetStripe(),
         GetStripe(),

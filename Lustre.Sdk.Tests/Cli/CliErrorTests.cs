@@ -119,6 +119,10 @@ public sealed class CliErrorTests(CliClusterFixture cluster) : IClassFixture<Cli
     [InlineData("find")]
     [InlineData("migrate")]
     [InlineData("mirror create")]
+    [InlineData("mirror extend")]
+    [InlineData("mirror split")]
+    [InlineData("mirror resync")]
+    [InlineData("mirror verify")]
     public async Task Every_lfs_command_has_help(string command)
     {
         var result = (await CliClusterFixture.Run(["lfs", .. command.Split(' '), "--help"])).ShouldSucceed();

@@ -130,11 +130,12 @@ public sealed partial class CliFailureTests : IAsyncLifetime
         }
 
         // -N takes an optional count, so the parser cannot require these commands' paths; they still need one. And
-        // the option without which mirror create stops before it asks the cluster anything.
-        var needsPath = path is [.., "setstripe"] or [.., "mirror", "create"];
+        // the options without which a mirror command stops before it asks the cluster anything.
+        var needsPath = path is [.., "setstripe"] or [.., "mirror", "create" or "extend"];
         List<string> values = path switch
         {
             [.., "mirror", "create"] => ["-N"],
+            [.., "mirror", "split"] => ["--mirror-id", "1", "-d"],
             _ => [],
         };
         var options = values.Count;

@@ -1,9 +1,10 @@
+using System.Globalization;
 using Lustre.Layouts;
 using Lustre.Protocol.Messages;
 
 namespace Lustre.Tests.Cli;
 
-/// <summary>Files for the command tests to work on, made and checked through the SDK.</summary>
+/// <summary>Files for the command tests to work on, made and checked through the SDK and, for mirrors, the OST object files.</summary>
 internal static class ClusterFiles
 {
     /// <summary>Creates a file with that layout (null: the directory's default) holding <paramref name="length"/> random bytes, and returns them.</summary>
@@ -37,5 +38,23 @@ internal static class ClusterFiles
         var info = await cluster.Client.GetInfoAsync(path);
         await cluster.Client.Session.MirrorAsync(new MirrorRequest(info.Fid, MirrorOperation.MarkStale, mirrorId, 0, []), path, CancellationToken.None);
         Assert.True((await cluster.Client.GetInfoAsync(path)).Layout!.MirrorById(mirrorId)!.IsStale);
+    }
+
+    /// <summary>Where the OST keeps an object: <c>DATA/ostNNNN/objects/XX/ID</c>.</summary>
+    public static string ObjectFile(this CliClusterFixture cluster, OstObject obj) => Path.Combine(
+        cluster.DataDirectory, $"ost{obj.OstIndex:X4}", "objects", (obj.ObjectId & 0xFF).ToString("x2", CultureInfo.InvariantCulture), obj.ObjectId.ToString("x", CultureInfo.InvariantCulture));
+
+    /// <summary>Flips 16 bytes of an OST object on disk, under the servers, as a failing disk would.</summary>
+    public static async Task CorruptAsync(this CliClusterFixture cluster, OstObject obj, long offset)
+    {
+        using var handle = File.OpenHandle(cluster.ObjectFile(obj), FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+        var bytes = new byte[16];
+        Assert.Equal(bytes.Length, await RandomAccess.ReadAsync(handle, bytes, offset));
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            bytes[i] ^= 0xFF;
+        }
+
+        await RandomAccess.WriteAsync(handle, bytes, offset);
     }
 }
