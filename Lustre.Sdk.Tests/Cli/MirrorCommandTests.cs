@@ -64,6 +64,27 @@ public sealed class MirrorCommandTests(CliClusterFixture cluster) : IClassFixtur
     }
 
     [Fact]
+    public async Task Resync_of_a_file_open_for_writing_is_busy_for_that_file_only()
+    {
+        await cluster.WriteAsync("/busy", 1 << 20, FileLayout.Mirrored(2, FileLayout.Raid0(1L << 20, stripeCount: 1)));
+        await cluster.MarkStaleAsync("/busy", 2);
+
+        var writer = await cluster.Client.OpenFileAsync("/busy", FileMode.Open, FileAccess.ReadWrite);
+        await using (writer)
+        {
+            var result = await cluster.RunAsync("lfs", "mirror", "resync", "/busy");
+
+            Assert.Equal(1, result.ExitCode);
+            var line = Assert.Single(result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith("lfs: mirror resync: '/busy': Device or resource busy (", line, StringComparison.Ordinal);
+            Assert.True((await cluster.Client.GetInfoAsync("/busy")).Layout!.Mirrors[1].IsStale);
+        }
+
+        (await cluster.RunAsync("lfs", "mirror", "resync", "/busy")).ShouldSucceed();
+        Assert.False((await cluster.Client.GetInfoAsync("/busy")).Layout!.Mirrors[1].IsStale);
+    }
+
+    [Fact]
     public async Task Verify_says_where_mirrors_differ_and_exits_1()
     {
         await cluster.WriteAsync("/differ", 6 << 20, FileLayout.Mirrored(2, FileLayout.Raid0(1L << 20, stripeCount: 1)));
