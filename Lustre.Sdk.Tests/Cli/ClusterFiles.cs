@@ -32,12 +32,25 @@ internal static class ClusterFiles
         }
     }
 
-    /// <summary>Marks a mirror stale as a client does when a write misses it (its OSS was down).</summary>
-    public static async Task MarkStaleAsync(this CliClusterFixture cluster, string path, int mirrorId)
+    /// <summary>
+    /// Marks a mirror stale, as a client does when a write misses it (its OSS was down), and keeps the file open for
+    /// writing until the result is disposed: an MDS that resyncs stale files by itself leaves alone a file that a
+    /// writer has, so the mirror stays stale for as long as the test looks at it.
+    /// </summary>
+    public static async Task<IAsyncDisposable> MarkStaleAsync(this CliClusterFixture cluster, string path, int mirrorId)
     {
-        var info = await cluster.Client.GetInfoAsync(path);
-        await cluster.Client.Session.MirrorAsync(new MirrorRequest(info.Fid, MirrorOperation.MarkStale, mirrorId, 0, []), path, CancellationToken.None);
-        Assert.True((await cluster.Client.GetInfoAsync(path)).Layout!.MirrorById(mirrorId)!.IsStale);
+        var writer = await cluster.Client.OpenFileAsync(path, FileMode.Open, FileAccess.ReadWrite);
+        try
+        {
+            await cluster.Client.Session.MirrorAsync(new MirrorRequest(writer.Fid, MirrorOperation.MarkStale, mirrorId, 0, []), path, CancellationToken.None);
+            Assert.True((await cluster.Client.GetInfoAsync(path)).Layout!.MirrorById(mirrorId)!.IsStale);
+            return writer;
+        }
+        catch
+        {
+            await writer.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>Where the OST keeps an object: <c>DATA/ostNNNN/objects/XX/ID</c>.</summary>

@@ -43,7 +43,7 @@ public sealed class MirrorCommandTests(CliClusterFixture cluster) : IClassFixtur
     public async Task Resync_copies_the_file_to_a_stale_mirror()
     {
         var data = await cluster.WriteAsync("/stale", 3 << 20, FileLayout.Mirrored(2, FileLayout.Raid0(1L << 20, stripeCount: 1)));
-        await cluster.MarkStaleAsync("/stale", 2);
+        var writer = await cluster.MarkStaleAsync("/stale", 2);
 
         // What a stale mirror holds is not the file: here, bytes it missed.
         var staleObject = (await cluster.Client.GetInfoAsync("/stale")).Layout!.Mirrors[1].Layout.Components[0].Objects[0];
@@ -53,6 +53,7 @@ public sealed class MirrorCommandTests(CliClusterFixture cluster) : IClassFixtur
         var stale = await cluster.RunAsync("lfs", "mirror", "verify", "/stale");
         Assert.Equal(1, stale.ExitCode);
         Assert.Equal("lfs: mirror verify: '/stale': mirror 2 is stale, not compared (lfs mirror resync brings it in sync)", stale.Error.Trim());
+        await writer.DisposeAsync();
 
         (await cluster.RunAsync("lfs", "mirror", "resync", "/stale")).ShouldSucceed();
 
@@ -67,9 +68,8 @@ public sealed class MirrorCommandTests(CliClusterFixture cluster) : IClassFixtur
     public async Task Resync_of_a_file_open_for_writing_is_busy_for_that_file_only()
     {
         await cluster.WriteAsync("/busy", 1 << 20, FileLayout.Mirrored(2, FileLayout.Raid0(1L << 20, stripeCount: 1)));
-        await cluster.MarkStaleAsync("/busy", 2);
 
-        var writer = await cluster.Client.OpenFileAsync("/busy", FileMode.Open, FileAccess.ReadWrite);
+        var writer = await cluster.MarkStaleAsync("/busy", 2);
         await using (writer)
         {
             var result = await cluster.RunAsync("lfs", "mirror", "resync", "/busy");
@@ -105,8 +105,10 @@ public sealed class MirrorCommandTests(CliClusterFixture cluster) : IClassFixtur
     public async Task Splitting_the_only_mirror_in_sync_resyncs_first_as_lfs_does()
     {
         var data = await cluster.WriteAsync("/last-in-sync", 2 << 20, FileLayout.Mirrored(2, FileLayout.Raid0(1L << 20, stripeCount: 1)));
-        await cluster.MarkStaleAsync("/last-in-sync", 2);
-        await cluster.CorruptAsync((await cluster.Client.GetInfoAsync("/last-in-sync")).Layout!.Mirrors[1].Layout.Components[0].Objects[0], 0);
+        await using (await cluster.MarkStaleAsync("/last-in-sync", 2))
+        {
+            await cluster.CorruptAsync((await cluster.Client.GetInfoAsync("/last-in-sync")).Layout!.Mirrors[1].Layout.Components[0].Objects[0], 0);
+        }
 
         (await cluster.RunAsync("lfs", "mirror", "split", "--mirror-id", "1", "-d", "/last-in-sync")).ShouldSucceed();
 

@@ -13,7 +13,7 @@ public sealed class MirrorFindTests(CliClusterFixture cluster) : IClassFixture<C
         await cluster.WriteAsync("/find-mirrors/pfl", 10, FileLayout.Composite([new LayoutComponent(0, 1L << 20, 1L << 20, 1), new LayoutComponent(1L << 20, LayoutComponent.Eof, 1L << 20, 1)]));
         await cluster.WriteAsync("/find-mirrors/two", 10, FileLayout.Mirrored(2, FileLayout.Raid0()));
         await cluster.WriteAsync("/find-mirrors/three", 10, FileLayout.Mirrored(3, FileLayout.Raid0()));
-        await cluster.MarkStaleAsync("/find-mirrors/three", 3);
+        await using var writer = await cluster.MarkStaleAsync("/find-mirrors/three", 3);
 
         async Task<string[]> Find(params string[] filters) =>
             [.. (await cluster.RunAsync(["lfs", "find", "/find-mirrors", .. filters])).ShouldSucceed().Lines.Order(StringComparer.Ordinal)];

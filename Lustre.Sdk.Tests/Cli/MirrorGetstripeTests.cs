@@ -98,7 +98,7 @@ public sealed partial class MirrorGetstripeTests(CliClusterFixture cluster) : IC
     public async Task Getstripe_shows_a_stale_mirror_in_lcme_flags()
     {
         await cluster.WriteAsync("/stale-flags", 10, FileLayout.Mirrored(2, FileLayout.Raid0(stripeCount: 1)));
-        await cluster.MarkStaleAsync("/stale-flags", 2);
+        await using var writer = await cluster.MarkStaleAsync("/stale-flags", 2);
 
         var flags = (await cluster.RunAsync("lfs", "getstripe", "/stale-flags")).ShouldSucceed().Lines.Where(l => l.Contains("lcme_flags", StringComparison.Ordinal));
 
