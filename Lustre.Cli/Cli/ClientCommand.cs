@@ -28,8 +28,9 @@ internal static class ClientCommand
     /// Creates a command with an <c>--mgs</c> option whose action gets a session connected to the cluster (unless
     /// <paramref name="connect"/> is false: the action then calls <see cref="CliSession.ConnectAsync"/> when it needs
     /// the cluster). Every error becomes one line on standard error and a non-zero exit, never a stack trace.
+    /// A subcommand names its <paramref name="parent"/> so that its errors read <c>lfs: mirror create: ...</c>.
     /// </summary>
-    public static Command Create(string tool, string name, string description, IEnumerable<Symbol> symbols, Func<CliSession, ParseResult, CancellationToken, Task<int>> action, bool connect = true)
+    public static Command Create(string tool, string name, string description, IEnumerable<Symbol> symbols, Func<CliSession, ParseResult, CancellationToken, Task<int>> action, bool connect = true, string? parent = null)
     {
         var mgs = new Option<string?>("--mgs") { Description = $"Cluster address HOST:PORT/fsname (default: ${MgsEnvironmentVariable})" };
         var command = new Command(name, description) { mgs };
@@ -50,7 +51,7 @@ internal static class ClientCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             var address = ResolveAddress(parse.GetValue(mgs), Environment.GetEnvironmentVariable);
-            var session = new CliSession(parse, tool, name, address);
+            var session = new CliSession(parse, tool, parent is null ? name : $"{parent} {name}", address);
             await using (session.ConfigureAwait(false))
             {
                 try

@@ -5,7 +5,10 @@ using Lustre.Client;
 
 namespace Lustre.Cli;
 
-/// <summary><c>lfs find DIR [--name GLOB] [--type f|d] [--size [+-]N[KMG]] [--stripe-count [+-]N] [--mtime [+-]N] [--maxdepth N]</c>.</summary>
+/// <summary>
+/// <c>lfs find DIR [--name GLOB] [--type f|d] [--size [+-]N[KMG]] [--stripe-count [+-]N] [--mirror-count [+-]N]
+/// [--mirror-state [^]STATE] [--mtime [+-]N] [--maxdepth N]</c>.
+/// </summary>
 internal static class FindCommand
 {
     public static Command Create()
@@ -15,16 +18,20 @@ internal static class FindCommand
         type.AcceptOnlyFromAmong("f", "d");
         var size = new Option<string?>("--size", "-s") { Description = "Size: +N more than, -N less than, N exactly (rounded up to the unit), with K/M/G/T", HelpName = "[+-]N[KMG]" };
         var stripeCount = new Option<string?>("--stripe-count", "-c") { Description = "Files striped over +N more, -N fewer, or exactly N OSTs (any component)", HelpName = "[+-]N" };
+        var mirrorCount = new Option<string?>("--mirror-count", "-N") { Description = "Composite files with +N more, -N fewer or exactly N mirrors (plain files have none, as in lfs)", HelpName = "[+-]N" };
+        var mirrorState = new Option<string?>("--mirror-state") { Description = "Mirrored files in state ro (every mirror in sync) or wp (a mirror is stale); ^STATE: not in it", HelpName = "[^]ro|wp|sp" };
         var mtime = new Option<string?>("--mtime", "-M") { Description = "Modified +N more than, -N less than, or N days ago", HelpName = "[+-]N" };
         var maxDepth = new Option<int?>("--maxdepth", "-D") { Description = "Descend at most N levels below DIR", HelpName = "N" };
         var roots = new Argument<string[]>("DIR") { Description = "Where to start", Arity = ArgumentArity.OneOrMore };
-        return ClientCommand.Create("lfs", "find", "Find files and directories by name, type, size, stripe count or age", [name, type, size, stripeCount, mtime, maxDepth, roots], async (session, parse, ct) =>
+        return ClientCommand.Create("lfs", "find", "Find files and directories by name, type, size, stripe count, mirrors or age", [name, type, size, stripeCount, mirrorCount, mirrorState, mtime, maxDepth, roots], async (session, parse, ct) =>
         {
             var filter = new Filter(
                 parse.GetValue(name),
                 parse.GetValue(type),
                 parse.GetValue(size) is { } s ? Comparison.ParseSize(s) : null,
                 parse.GetValue(stripeCount) is { } c ? Comparison.ParseNumber(c, "stripe count") : null,
+                parse.GetValue(mirrorCount) is { } n ? Comparison.ParseNumber(n, "mirror count") : null,
+                parse.GetValue(mirrorState) is { } state ? MirrorState.Parse(state) : null,
                 parse.GetValue(mtime) is { } m ? Comparison.ParseNumber(m, "mtime") : null,
                 DateTimeOffset.UtcNow);
             var depth = parse.GetValue(maxDepth) ?? int.MaxValue;
@@ -66,7 +73,7 @@ internal static class FindCommand
         }
     }
 
-    private sealed record Filter(string? Name, string? Type, Comparison? Size, Comparison? StripeCount, Comparison? ModifiedDaysAgo, DateTimeOffset Now)
+    private sealed record Filter(string? Name, string? Type, Comparison? Size, Comparison? StripeCount, Comparison? MirrorCount, MirrorState? MirrorState, Comparison? ModifiedDaysAgo, DateTimeOffset Now)
     {
         public bool Matches(LustreFileInfo info)
         {
@@ -86,6 +93,17 @@ internal static class FindCommand
             }
 
             if (StripeCount is { } count && !MatchesStripeCount(info, count))
+            {
+                return false;
+            }
+
+            // As lfs: only a composite layout (PFL or mirrored) has a mirror count and a mirror state.
+            if (MirrorCount is { } mirrors && (info.Layout is not { IsComposite: true } composite || !mirrors.Matches(composite.MirrorCount)))
+            {
+                return false;
+            }
+
+            if (MirrorState is { } state && !state.Matches(info.Layout))
             {
                 return false;
             }
@@ -110,6 +128,34 @@ internal static class FindCommand
             }
 
             return false;
+        }
+    }
+
+    /// <summary>
+    /// <c>--mirror-state [^]STATE</c>: Lustre's file states are ro (mirrors in sync), wp (write pending: a mirror is
+    /// stale) and sp (sync pending, while a resync runs). Here a write goes to every mirror in sync, so a file is ro
+    /// until a mirror misses a write, then wp until a resync; sp is accepted and never seen.
+    /// </summary>
+    internal readonly record struct MirrorState(string State, bool Negated)
+    {
+        public bool Matches(Layouts.FileLayout? layout)
+        {
+            if (layout is not { IsComposite: true })
+            {
+                return false;
+            }
+
+            var actual = !layout.IsMirrored ? string.Empty : layout.Mirrors.Any(m => m.IsStale) ? "wp" : "ro";
+            return Negated ? actual != State : actual == State;
+        }
+
+        public static MirrorState Parse(string text)
+        {
+            var negated = text.StartsWith('^');
+            var state = negated ? text[1..] : text;
+            return state is "ro" or "wp" or "sp"
+                ? new MirrorState(state, negated)
+                : throw new FormatException($"bad mirrored file state '{text}': use ro, wp or sp, or ^STATE for files not in it");
         }
     }
 

@@ -40,13 +40,20 @@ internal sealed class LayoutOptions
     /// component before it, as lfs does; the first component defaults to 1 stripe of 4 MiB.
     /// </summary>
     /// <exception cref="FormatException">A value is not a number or size, or a stripe size is not a multiple of 64 KiB.</exception>
-    public FileLayout Build(ParseResult parse)
+    public FileLayout Build(ParseResult parse) => Build(parse.Tokens, 0, parse.Tokens.Count, new Inherited());
+
+    /// <summary>
+    /// Builds one layout from the layout options among <c>tokens[from..to)</c> (one mirror's, for <c>-N</c>): unset
+    /// values come from <paramref name="inherited"/>, which then holds this layout's last stripe count and size, as lfs
+    /// carries them from one component to the next and from one mirror to the next. The stripe index is not carried.
+    /// </summary>
+    /// <exception cref="FormatException">A value is not a number or size, or a stripe size is not a multiple of 64 KiB.</exception>
+    public FileLayout Build(IReadOnlyList<Token> tokens, int from, int to, Inherited inherited)
     {
         var segments = new List<Segment>();
         var current = new Segment();
         var sawEnd = false;
-        var tokens = parse.Tokens;
-        for (var i = 0; i < tokens.Count - 1; i++)
+        for (var i = from; i < to - 1; i++)
         {
             if (tokens[i].Type != TokenType.Option)
             {
@@ -83,17 +90,17 @@ internal sealed class LayoutOptions
         segments.Add(current);
         if (!sawEnd)
         {
-            return FileLayout.Raid0(current.Size ?? LayoutDefaults.DefaultStripeSize, CheckCount(current.Count ?? 1), current.Index ?? -1);
+            inherited.Size = current.Size ?? inherited.Size;
+            inherited.Count = CheckCount(current.Count ?? inherited.Count);
+            return FileLayout.Raid0(inherited.Size, inherited.Count, current.Index ?? -1);
         }
 
         var components = new List<LayoutComponent>();
         long start = 0;
-        long size = LayoutDefaults.DefaultStripeSize;
-        var count = 1;
         foreach (var segment in segments)
         {
-            size = segment.Size ?? size;
-            count = CheckCount(segment.Count ?? count);
+            inherited.Size = segment.Size ?? inherited.Size;
+            inherited.Count = CheckCount(segment.Count ?? inherited.Count);
             var end = segment.End ?? LayoutComponent.Eof;
             if (end <= start)
             {
@@ -105,7 +112,7 @@ internal sealed class LayoutOptions
                 throw new FormatException($"component end {end} is not a multiple of 64 KiB (65536 bytes)");
             }
 
-            components.Add(new LayoutComponent(start, end, size, count, segment.Index ?? -1));
+            components.Add(new LayoutComponent(start, end, inherited.Size, inherited.Count, segment.Index ?? -1));
             start = end;
         }
 
@@ -151,7 +158,15 @@ internal sealed class LayoutOptions
 
     private static string Text(long end) => end == LayoutComponent.Eof ? "EOF" : end.ToString(CultureInfo.InvariantCulture);
 
-    private static bool Matches(Option option, string token) => option.Name == token || option.Aliases.Contains(token);
+    internal static bool Matches(Option option, string token) => option.Name == token || option.Aliases.Contains(token);
+
+    /// <summary>The stripe count and size that a component or mirror without its own takes from the one before it.</summary>
+    internal sealed class Inherited
+    {
+        public long Size { get; set; } = LayoutDefaults.DefaultStripeSize;
+
+        public int Count { get; set; } = 1;
+    }
 
     private sealed class Segment
     {

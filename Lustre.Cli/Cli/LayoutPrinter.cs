@@ -15,7 +15,7 @@ internal enum StripeFields
 
 /// <summary>
 /// Prints layouts the way Lustre's <c>lfs getstripe</c> does: <c>lmm_*</c> lines and the <c>obdidx</c> table for a
-/// plain file, <c>lcm_*</c>/<c>lcme_*</c> blocks for a composite one, a one-line default for a directory, or YAML (-y).
+/// plain file, <c>lcm_*</c>/<c>lcme_*</c> blocks for a composite or mirrored one, a one-line default for a directory, or YAML (-y).
 /// </summary>
 internal static class LayoutPrinter
 {
@@ -31,26 +31,20 @@ internal static class LayoutPrinter
 
         if (only != StripeFields.None)
         {
-            foreach (var component in layout.Components)
+            foreach (var entry in LayoutEntry.Of(layout))
             {
-                PrintFields(writer, component, only, string.Empty);
+                PrintFields(writer, entry.Component, only, string.Empty);
             }
 
             return;
         }
 
-        writer.WriteLine($"  lcm_layout_gen:    {layout.Generation}");
-        writer.WriteLine("  lcm_mirror_count:  1");
-        writer.WriteLine($"  lcm_entry_count:   {layout.Components.Count}");
-        for (var i = 0; i < layout.Components.Count; i++)
+        PrintHeader(writer, layout, "  ");
+        foreach (var entry in LayoutEntry.Of(layout))
         {
-            var component = layout.Components[i];
-            writer.WriteLine($"    lcme_id:             {i + 1}");
-            writer.WriteLine("    lcme_mirror_id:      0");
-            writer.WriteLine($"    lcme_flags:          {(component.IsInstantiated ? "init" : "0")}");
-            writer.WriteLine($"    lcme_extent.e_start: {component.Start}");
-            writer.WriteLine($"    lcme_extent.e_end:   {End(component.End)}");
-            PrintComponent(writer, component, layout.Generation, StripeFields.None, indent: "      ", table: false);
+            PrintEntry(writer, entry, "    ");
+            // A component's own lmm_layout_gen, which Lustre shows as 0 next to the file's lcm_layout_gen.
+            PrintComponent(writer, entry.Component, generation: 0, StripeFields.None, indent: "      ", table: false);
             writer.WriteLine();
         }
     }
@@ -82,20 +76,14 @@ internal static class LayoutPrinter
             return;
         }
 
-        writer.WriteLine($"lcm_layout_gen:    {layout.Generation}");
-        writer.WriteLine("lcm_mirror_count:  1");
-        writer.WriteLine($"lcm_entry_count:   {layout.Components.Count}");
-        for (var i = 0; i < layout.Components.Count; i++)
+        PrintHeader(writer, layout, string.Empty);
+        var i = 0;
+        foreach (var entry in LayoutEntry.Of(layout))
         {
-            var component = layout.Components[i];
-            writer.WriteLine($"component{i}:");
-            writer.WriteLine($"  lcme_id:             {i + 1}");
-            writer.WriteLine("  lcme_mirror_id:      0");
-            writer.WriteLine($"  lcme_flags:          {(component.IsInstantiated ? "init" : "0")}");
-            writer.WriteLine($"  lcme_extent.e_start: {component.Start}");
-            writer.WriteLine($"  lcme_extent.e_end:   {End(component.End)}");
+            writer.WriteLine($"component{i++}:");
+            PrintEntry(writer, entry, "  ");
             writer.WriteLine("  sub_layout:");
-            PrintYamlComponent(writer, component, layout.Generation, "    ");
+            PrintYamlComponent(writer, entry.Component, generation: 0, "    ");
         }
     }
 
@@ -177,6 +165,24 @@ internal static class LayoutPrinter
                 writer.WriteLine($"{indent}    l_fid:     {Fid(obj)}");
             }
         }
+    }
+
+    /// <summary>The <c>lcm_*</c> lines of a composite layout, as lfs aligns them.</summary>
+    private static void PrintHeader(TextWriter writer, FileLayout layout, string indent)
+    {
+        writer.WriteLine($"{indent}lcm_layout_gen:    {layout.Generation}");
+        writer.WriteLine($"{indent}lcm_mirror_count:  {layout.MirrorCount}");
+        writer.WriteLine($"{indent}lcm_entry_count:   {LayoutEntry.Count(layout)}");
+    }
+
+    /// <summary>The <c>lcme_*</c> lines of one component.</summary>
+    private static void PrintEntry(TextWriter writer, LayoutEntry entry, string indent)
+    {
+        writer.WriteLine($"{indent}lcme_id:             {entry.Id}");
+        writer.WriteLine($"{indent}lcme_mirror_id:      {entry.MirrorId}");
+        writer.WriteLine($"{indent}lcme_flags:          {entry.Flags}");
+        writer.WriteLine($"{indent}lcme_extent.e_start: {entry.Component.Start}");
+        writer.WriteLine($"{indent}lcme_extent.e_end:   {End(entry.Component.End)}");
     }
 
     private static string End(long end) => end == LayoutComponent.Eof ? "EOF" : end.ToString(Invariant);

@@ -11,10 +11,11 @@ internal static class LfsCommands
 {
     private const string Tool = "lfs";
 
-    public static Command Create() => new("lfs", "Lustre's lfs: layouts (setstripe, getstripe, migrate), space (df) and find")
+    public static Command Create() => new("lfs", "Lustre's lfs: layouts (setstripe, getstripe, migrate), mirrors (mirror create, extend, split, resync, verify), space (df) and find")
     {
         SetStripe(),
         GetStripe(),
+        MirrorCommands.Create(),
         Df(),
         FindCommand.Create(),
         Migrate(),
@@ -22,52 +23,66 @@ internal static class LfsCommands
 
     private static Command SetStripe()
     {
-        var layout = new LayoutOptions();
+        var mirror = new MirrorOptions();
         var delete = new Option<bool>("--delete", "-d") { Description = "Remove a directory's default layout" };
-        var paths = new Argument<string[]>("PATH") { Description = "A directory (sets its default layout) or a new file (created empty with this layout)", Arity = ArgumentArity.OneOrMore };
-        return ClientCommand.Create(Tool, "setstripe", "Set the layout of a new file or the default layout of a directory", [.. layout.Symbols, delete, paths], async (session, parse, ct) =>
+        var paths = new Argument<string[]>("PATH") { Description = "A directory (sets its default layout) or a new file (created empty with this layout)", Arity = ArgumentArity.ZeroOrMore };
+        var command = ClientCommand.Create(Tool, "setstripe", "Set the layout of a new file or the default layout of a directory; with -N, a mirrored one (as lfs mirror create)", [.. mirror.Symbols, delete, paths], async (session, parse, ct) =>
         {
             FileLayout? wanted = null;
             if (!parse.GetValue(delete))
             {
-                wanted = layout.Build(parse);
+                wanted = mirror.AnyGiven(parse) ? FileLayout.Mirrored(mirror.Build(parse)) : mirror.Layout.Build(parse);
                 await WarnIfCappedAsync(session, wanted, ct).ConfigureAwait(false);
             }
 
             var exit = 0;
-            foreach (var argument in parse.GetValue(paths)!)
+            foreach (var argument in mirror.Paths(parse, paths))
             {
-                var path = ClusterPath.Normalize(argument);
-                try
-                {
-                    var info = await TryGetInfoAsync(session.Client, path, ct).ConfigureAwait(false);
-                    if (info is { IsDirectory: true })
-                    {
-                        await session.Client.SetDirectoryLayoutAsync(path, wanted, ct).ConfigureAwait(false);
-                    }
-                    else if (wanted is null)
-                    {
-                        exit = session.Fail(path, new LustreServerException(Protocol.LustreErrno.ENOTDIR, "not a directory", "lfs"));
-                    }
-                    else if (info is not null)
-                    {
-                        // As Lustre: the layout of an existing file is changed with lfs migrate, not setstripe.
-                        exit = session.Fail(path, new LustreServerException(Protocol.LustreErrno.EEXIST, "exists", "lfs"));
-                    }
-                    else
-                    {
-                        var file = await session.Client.OpenFileAsync(path, FileMode.CreateNew, layout: wanted, cancellationToken: ct).ConfigureAwait(false);
-                        await file.DisposeAsync().ConfigureAwait(false);
-                    }
-                }
-                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
-                {
-                    exit = session.Fail(path, ex);
-                }
+                exit = Math.Max(exit, await SetLayoutAsync(session, ClusterPath.Normalize(argument), wanted, ct).ConfigureAwait(false));
             }
 
             return exit;
         });
+        mirror.RequirePaths(command, paths);
+        return command;
+    }
+
+    /// <summary>
+    /// What setstripe and mirror create do to one path: a directory gets <paramref name="wanted"/> as its default (null
+    /// removes it), a new file is created empty with it, and an existing file is refused, as Lustre refuses to set the
+    /// layout of a file that has one (lfs migrate restripes it, lfs mirror extend adds mirrors).
+    /// </summary>
+    internal static async Task<int> SetLayoutAsync(CliSession session, string path, FileLayout? wanted, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var info = await TryGetInfoAsync(session.Client, path, cancellationToken).ConfigureAwait(false);
+            if (info is { IsDirectory: true })
+            {
+                await session.Client.SetDirectoryLayoutAsync(path, wanted, cancellationToken).ConfigureAwait(false);
+            }
+            else if (wanted is null)
+            {
+                return session.Fail(path, new LustreServerException(Protocol.LustreErrno.ENOTDIR, "not a directory", "lfs"));
+            }
+            else if (info is not null)
+            {
+                return wanted.IsMirrored
+                    ? session.Fail($"'{path}': File exists (lfs mirror extend adds mirrors to an existing file)")
+                    : session.Fail(path, new LustreServerException(Protocol.LustreErrno.EEXIST, "exists", "lfs"));
+            }
+            else
+            {
+                var file = await session.Client.OpenFileAsync(path, FileMode.CreateNew, layout: wanted, cancellationToken: cancellationToken).ConfigureAwait(false);
+                await file.DisposeAsync().ConfigureAwait(false);
+            }
+
+            return 0;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return wanted is { IsMirrored: true } ? MirrorCommands.Fail(session, path, ex) : session.Fail(path, ex);
+        }
     }
 
     private static Command GetStripe()
@@ -234,15 +249,33 @@ internal static class LfsCommands
         }
     }
 
-    /// <summary>The MDS caps a count larger than the OSTs; say so here, where the user can see it, as lfs does.</summary>
+    /// <summary>
+    /// The MDS caps a count larger than the OSTs; say so here, where the user can see it, as lfs does. For a mirrored
+    /// layout, per mirror: each takes OSTs that the mirrors before it do not use.
+    /// </summary>
     internal static async Task WarnIfCappedAsync(CliSession session, FileLayout layout, CancellationToken cancellationToken)
     {
+        if (layout.IsMirrored)
+        {
+            await MirrorCommands.WarnIfCappedAsync(session, layout, usedOsts: 0, "mirror", cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var largest = LayoutOptions.LargestCount(layout);
         if (largest <= 1)
         {
             return;
         }
 
+        var osts = await ActiveOstCountAsync(session, cancellationToken).ConfigureAwait(false);
+        if (largest > osts)
+        {
+            session.Warn(string.Create(CultureInfo.InvariantCulture, $"stripe count {largest} is larger than the {osts} available OSTs: it will be capped at {osts}"));
+        }
+    }
+
+    internal static async Task<int> ActiveOstCountAsync(CliSession session, CancellationToken cancellationToken)
+    {
         var usage = await session.Client.GetUsageAsync(cancellationToken).ConfigureAwait(false);
         var osts = 0;
         foreach (var row in usage)
@@ -250,10 +283,7 @@ internal static class LfsCommands
             osts += !row.IsMetadataTarget && row.IsActive ? 1 : 0;
         }
 
-        if (largest > osts)
-        {
-            session.Warn(string.Create(CultureInfo.InvariantCulture, $"stripe count {largest} is larger than the {osts} available OSTs: it will be capped at {osts}"));
-        }
+        return osts;
     }
 
     internal static async Task<LustreFileInfo?> TryGetInfoAsync(LustreClient client, string path, CancellationToken cancellationToken)

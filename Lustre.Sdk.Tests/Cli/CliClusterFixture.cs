@@ -15,6 +15,9 @@ public sealed class CliClusterFixture : IAsyncLifetime
 
     public string Address => _cluster!.Address;
 
+    /// <summary>The cluster's data folder: OST objects are files under <c>ostNNNN/objects</c>.</summary>
+    public string DataDirectory => _cluster!.DataDirectory;
+
     /// <summary>An SDK client to set up and check what the commands did.</summary>
     public LustreClient Client => _client!;
 

@@ -129,10 +129,19 @@ public sealed partial class CliFailureTests : IAsyncLifetime
             };
         }
 
-        var values = new List<string>();
+        // -N takes an optional count, so the parser cannot require these commands' paths; they still need one. And
+        // the options without which a mirror command stops before it asks the cluster anything.
+        var needsPath = path is [.., "setstripe"] or [.., "mirror", "create" or "extend"];
+        List<string> values = path switch
+        {
+            [.., "mirror", "create"] => ["-N"],
+            [.., "mirror", "split"] => ["--mirror-id", "1", "-d"],
+            _ => [],
+        };
+        var options = values.Count;
         foreach (var argument in command.Arguments)
         {
-            for (var i = 0; i < argument.Arity.MinimumNumberOfValues; i++)
+            for (var i = 0; i < Math.Max(argument.Arity.MinimumNumberOfValues, needsPath ? 1 : 0); i++)
             {
                 values.Add((path[^1], scenario) switch
                 {
@@ -146,7 +155,7 @@ public sealed partial class CliFailureTests : IAsyncLifetime
         }
 
         // Without a path there is nothing the server can refuse (lfs df).
-        return scenario == Scenario.ServerError && values.Count == 0 && path[^1] != "up"
+        return scenario == Scenario.ServerError && values.Count == options && path[^1] != "up"
             ? null
             : [.. path, .. values, "--mgs", $"{mgs}/{(scenario == Scenario.WrongFsName ? "wrong" : "lustre")}"];
     }
