@@ -199,7 +199,8 @@ internal static class MirrorCommands
                         continue;
                     }
 
-                    await session.Client.ResyncMirrorsAsync(path, ct).ConfigureAwait(false);
+                    // As lfs: a file a writer or another resync holds fails at once (EBUSY), it is not waited for.
+                    await session.Client.ResyncMirrorsAsync(path, TimeSpan.Zero, ct).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
                 {

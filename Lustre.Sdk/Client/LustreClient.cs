@@ -322,10 +322,16 @@ public class LustreClient : IAsyncDisposable
     /// again when a writer came and went during the copy, and fails with ESTALE after three such tries.
     /// </summary>
     /// <returns>The ids of the mirrors this call resynced; empty when none was stale or another resync did it.</returns>
-    public virtual async Task<IReadOnlyList<int>> ResyncMirrorsAsync(string path, CancellationToken cancellationToken = default)
+    public virtual Task<IReadOnlyList<int>> ResyncMirrorsAsync(string path, CancellationToken cancellationToken = default) =>
+        ResyncMirrorsAsync(path, ResyncBusyWait, cancellationToken);
+
+    /// <summary>As <see cref="ResyncMirrorsAsync(string, CancellationToken)"/>, waiting at most <paramref name="busyWait"/> (zero: not at all) while a writer or another resync has the file.</summary>
+    /// <returns>The ids of the mirrors this call resynced; empty when none was stale or another resync did it.</returns>
+    public virtual async Task<IReadOnlyList<int>> ResyncMirrorsAsync(string path, TimeSpan busyWait, CancellationToken cancellationToken = default)
     {
         path = CheckPath(path);
-        return await Mirrors.MirrorSync.ResyncAsync(Session, path, ct => GetAttributesAsync(path, ct), ResyncBusyWait, cancellationToken).ConfigureAwait(false);
+        ArgumentOutOfRangeException.ThrowIfLessThan(busyWait, TimeSpan.Zero);
+        return await Mirrors.MirrorSync.ResyncAsync(Session, path, ct => GetAttributesAsync(path, ct), busyWait, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Reads every in-sync mirror of a file and compares them byte for byte (<c>lfs mirror verify</c>).</summary>

@@ -6,8 +6,8 @@ namespace Lustre.Layouts;
 /// </summary>
 public sealed class LayoutMirror
 {
-    /// <summary>The largest mirror id.</summary>
-    public const int MaxId = 0xFFFF;
+    /// <summary>The largest mirror id: 15 bits, as in Lustre's component ids (mirror id, shifted left 16, or the component number).</summary>
+    public const int MaxId = 0x7FFF;
 
     /// <summary>Creates a mirror.</summary>
     /// <param name="id">The mirror id, 1 to <see cref="MaxId"/>, unique within the file (Lustre's <c>lcme_mirror_id</c>).</param>
