@@ -169,7 +169,7 @@ public sealed class MirrorCommandTests(CliClusterFixture cluster) : IClassFixtur
         await Refused(2, "only the destroy form is supported: add -d (--destroy) to remove the mirror and destroy its objects (lfs would keep them as FILE.mirror~ID)", "--mirror-id", "2", "/split-refused");
         await Refused(2, "-f NEW_FILE (keeping the split mirror as a file of its own) is not supported: use -d to destroy the mirror", "--mirror-id", "2", "-f", "/kept", "/split-refused");
         await Refused(2, "give the mirror to split with --mirror-id ID or --component-id COMP_ID (one of them)", "-d", "/split-refused");
-        await Refused(2, "bad mirror id 'x': use 1 to 65535", "--mirror-id", "x", "-d", "/split-refused");
+        await Refused(2, "bad mirror id 'x': use 1 to 32767", "--mirror-id", "x", "-d", "/split-refused");
         await Refused(1, "'/split-plain': cannot split: the file has no mirrors; splitting would leave no copy", "--mirror-id", "1", "-d", "/split-plain");
         Assert.Equal(before, (await cluster.Client.GetInfoAsync("/split-refused")).Layout!.ToString());
         Assert.False(await cluster.Client.ExistsAsync("/kept"));
