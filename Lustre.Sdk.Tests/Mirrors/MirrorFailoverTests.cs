@@ -168,6 +168,35 @@ public sealed class MirrorFailoverTests : IDisposable
         Assert.Equal(data, back);
     }
 
+    [Fact]
+    public async Task Reads_go_to_the_preferred_mirror_first_and_never_touch_the_other_while_it_answers()
+    {
+        await using var cluster = await ProcessCluster.StartAsync(_data, 2);
+        await using var client = new LustreClient(cluster.Address);
+        var plain = FileLayout.Raid0(1L << 20, stripeCount: 1);
+        var layout = FileLayout.Mirrored([new LayoutMirror(1, plain, MirrorFlags.Prefer), new LayoutMirror(2, plain)]);
+        var data = RandomBytes(2 << 20, seed: 8);
+        await using (var file = await client.OpenFileAsync("/preferred", FileMode.CreateNew, layout: layout))
+        {
+            await file.WriteAtAsync(0, data);
+            Assert.True(file.Layout.Mirrors[0].IsPreferred);
+        }
+
+        // Mirror 2's OSS gone. Without the preference a new handle tries mirror 2 first (reads take turns), fails
+        // over, and remembers its OST as failed; with it, no read ever goes there.
+        var other = (await client.GetInfoAsync("/preferred")).Layout!.Mirrors[1];
+        await cluster.KillOssAsync(other.Layout.Components[0].Objects[0].OstIndex);
+        for (var i = 0; i < 4; i++)
+        {
+            await using var file = await client.OpenFileAsync("/preferred", FileMode.Open, FileAccess.Read);
+            var back = new byte[data.Length];
+            Assert.Equal(data.Length, await file.ReadAtAsync(0, back));
+            Assert.Equal(data, back);
+        }
+
+        Assert.False(client.Session.IsSuspect(other.Layout), "a read went to the mirror that is not preferred");
+    }
+
     private static byte[] RandomBytes(int length, int seed)
     {
         var bytes = new byte[length];

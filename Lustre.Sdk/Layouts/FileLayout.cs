@@ -125,6 +125,16 @@ public sealed class FileLayout
         return new FileLayout(built, generation: 0);
     }
 
+    /// <summary>Creates a mirrored layout from mirrors with ids and flags of their own, e.g. one marked <see cref="MirrorFlags.Prefer"/> for reads.</summary>
+    /// <param name="mirrors">1 to <see cref="MaxMirrors"/> mirrors with distinct ids; instantiated ones must use disjoint OSTs.</param>
+    /// <returns>The layout.</returns>
+    /// <exception cref="ArgumentException">There are no mirrors or too many, two share an id or an OST.</exception>
+    public static FileLayout Mirrored(IEnumerable<LayoutMirror> mirrors)
+    {
+        ArgumentNullException.ThrowIfNull(mirrors);
+        return new FileLayout([.. mirrors], generation: 0);
+    }
+
     /// <summary>Creates a mirrored layout from <paramref name="count"/> copies of one layout template, with ids 1 to <paramref name="count"/>.</summary>
     /// <param name="count">1 to <see cref="MaxMirrors"/>.</param>
     /// <param name="template">The layout of each mirror; not instantiated (each mirror gets its own objects) and not mirrored.</param>

@@ -42,7 +42,8 @@ internal sealed partial class OstPlacement : IOstPlacement
             return InstantiatePlain(template, _usage, 0, transaction);
         }
 
-        return template.WithMirrors(PlaceMirrors(template.Mirrors, [], transaction));
+        // A new file's mirrors all start in sync (empty): a template's stale flag means nothing yet.
+        return template.WithMirrors(PlaceMirrors([.. template.Mirrors.Select(m => m.WithFlags(m.Flags & ~MirrorFlags.Stale))], [], transaction));
     }
 
     public FileLayout AddMirrors(FileLayout layout, FileLayout template, MdtTransaction transaction)
