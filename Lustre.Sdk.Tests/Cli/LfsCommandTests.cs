@@ -104,9 +104,9 @@ public sealed partial class LfsCommandTests(CliClusterFixture cluster) : IClassF
     {
         await cluster.Client.CreateDirectoryAsync("/find");
         await cluster.Client.CreateDirectoryAsync("/find/sub");
-        await WriteAsync("/find/small.txt", 10, FileLayout.Raid0(stripeCount: 1));
-        await WriteAsync("/find/big.bin", 2 << 20, FileLayout.Raid0(stripeCount: 1));
-        await WriteAsync("/find/sub/wide.bin", 100, FileLayout.Raid0(stripeCount: 4));
+        await cluster.WriteAsync("/find/small.txt", 10, FileLayout.Raid0(stripeCount: 1));
+        await cluster.WriteAsync("/find/big.bin", 2 << 20, FileLayout.Raid0(stripeCount: 1));
+        await cluster.WriteAsync("/find/sub/wide.bin", 100, FileLayout.Raid0(stripeCount: 4));
 
         async Task<string[]> Find(params string[] filters) =>
             [.. (await cluster.RunAsync(["lfs", "find", "/find", .. filters])).ShouldSucceed().Lines.Order(StringComparer.Ordinal)];
@@ -127,7 +127,7 @@ public sealed partial class LfsCommandTests(CliClusterFixture cluster) : IClassF
     [Fact]
     public async Task Migrate_keeps_the_bytes_and_changes_the_layout()
     {
-        var data = await WriteAsync("/migrate.bin", (5 << 20) + 123, FileLayout.Raid0(stripeCount: 1));
+        var data = await cluster.WriteAsync("/migrate.bin", (5 << 20) + 123, FileLayout.Raid0(stripeCount: 1));
         var before = await cluster.Client.GetInfoAsync("/migrate.bin");
 
         (await cluster.RunAsync("lfs", "migrate", "-c", "4", "-S", "64K", "/migrate.bin")).ShouldSucceed();
@@ -138,33 +138,9 @@ public sealed partial class LfsCommandTests(CliClusterFixture cluster) : IClassF
         Assert.Equal(data.Length, after.Length);
         Assert.Equal(before.LastWriteTime, after.LastWriteTime);
         Assert.NotEqual(before.Fid, after.Fid);
-        Assert.Equal(data, await ReadAsync("/migrate.bin"));
+        Assert.Equal(data, await cluster.ReadAsync("/migrate.bin"));
         Assert.Equal("4", (await cluster.RunAsync("lfs", "getstripe", "-c", "/migrate.bin")).ShouldSucceed().Output.Trim());
         Assert.DoesNotContain(cluster.Client.EnumerateDirectoryAsync("/").ToBlockingEnumerable(), e => e.Name.Contains("migrate.", StringComparison.Ordinal) && e.Name.StartsWith('.'));
-    }
-
-    private async Task<byte[]> WriteAsync(string path, int length, FileLayout layout)
-    {
-        var data = new byte[length];
-        new Random(length).NextBytes(data);
-        var file = await cluster.Client.OpenFileAsync(path, FileMode.CreateNew, layout: layout);
-        await using (file)
-        {
-            await file.WriteAtAsync(0, data);
-        }
-
-        return data;
-    }
-
-    private async Task<byte[]> ReadAsync(string path)
-    {
-        var file = await cluster.Client.OpenFileAsync(path);
-        await using (file)
-        {
-            var data = new byte[file.Length];
-            Assert.Equal(data.Length, await file.ReadAtAsync(0, data));
-            return data;
-        }
     }
 
     [GeneratedRegex(@"^filesystem_summary:\s+\d+\.\d[BKMGTPE]\s+\d+\.\d[BKMGTPE]\s+\d+\.\d[BKMGTPE]\s+\d+% /lustre$")]

@@ -5,6 +5,7 @@ using Lustre.Layouts;
 using Lustre.Tests.Checkpoints;
 using Lustre.Tests.Cli;
 using Lustre.Tests.Cluster;
+using static Lustre.Tests.Mirrors.MirrorFiles;
 
 namespace Lustre.Tests.Mirrors;
 
@@ -40,7 +41,7 @@ public sealed class MirrorAcceptanceTests : IDisposable
         {
             for (var i = 0; i < samples; i++)
             {
-                await writer.WriteAsync(Key(i), [new DatasetField("x", Content(i, 8 << 10))]);
+                await writer.WriteAsync(Key(i), [new DatasetField("x", RandomBytes(8 << 10, i))]);
             }
 
             await writer.CompleteAsync();
@@ -69,7 +70,7 @@ public sealed class MirrorAcceptanceTests : IDisposable
             {
                 using (sample)
                 {
-                    Assert.Equal(Content((int)sample.Index, 8 << 10), sample["x"].ToArray());
+                    Assert.Equal(RandomBytes(8 << 10, (int)sample.Index), sample["x"].ToArray());
                     Assert.Equal(Key(sample.Index), sample.Key);
                     Assert.True(seen.Add(sample.Index));
                 }
@@ -119,7 +120,7 @@ public sealed class MirrorAcceptanceTests : IDisposable
         await using var cluster = await StartMirroredAsync();
         await using var client = new LustreClient(cluster.Address);
         var local = Path.Combine(_data, "big.bin");
-        var content = Content(9, 192 << 20);
+        var content = RandomBytes(192 << 20, 9);
         await File.WriteAllBytesAsync(local, content);
 
         var copy = CliProcess.RunAsync(["cp", local, "lustre:/big.bin", "--mgs", cluster.Address]);
@@ -130,7 +131,7 @@ public sealed class MirrorAcceptanceTests : IDisposable
         Assert.True(result.ExitCode == 0, $"cp exited {result.ExitCode}: {result.Error}");
 
         Assert.True((await client.GetInfoAsync("/big.bin")).Layout!.Mirrors[1].IsStale);
-        Assert.Equal(content, await ReadAllAsync(client, "/big.bin"));
+        Assert.Equal(content, await ReadAsync(client, "/big.bin"));
         await ReturnAndResyncAsync(cluster, client, victim);
     }
 
@@ -212,20 +213,5 @@ public sealed class MirrorAcceptanceTests : IDisposable
         Assert.Fail($"the copy finished or stalled before {bytes} bytes of {path} were written: {(copy.IsCompleted ? (await copy).Error : "still running")}");
     }
 
-    private static async Task<byte[]> ReadAllAsync(LustreClient client, string path)
-    {
-        await using var file = await client.OpenFileAsync(path, FileMode.Open, FileAccess.Read);
-        var buffer = new byte[file.Length];
-        Assert.Equal(buffer.Length, await file.ReadAtAsync(0, buffer));
-        return buffer;
-    }
-
     private static string Key(long i) => "k" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
-
-    private static byte[] Content(int seed, int length)
-    {
-        var bytes = new byte[length];
-        new Random(seed).NextBytes(bytes);
-        return bytes;
-    }
 }

@@ -1,6 +1,7 @@
 using Lustre.Client;
 using Lustre.Layouts;
 using Lustre.Tests.Cluster;
+using static Lustre.Tests.Mirrors.MirrorFiles;
 
 namespace Lustre.Tests.Mirrors;
 
@@ -105,10 +106,7 @@ public sealed class MirrorFailoverTests : IDisposable
 
         // Mirror 2 gone too, reads come from mirror 1, which the MDS copied back.
         await cluster.KillOssAsync(now.Mirrors[1].Layout.Components[0].Objects[0].OstIndex);
-        await using var read = await client.OpenFileAsync("/auto", FileMode.Open, FileAccess.Read);
-        var back = new byte[data.Length];
-        Assert.Equal(data.Length, await read.ReadAtAsync(0, back));
-        Assert.Equal(data, back);
+        Assert.Equal(data, await ReadAsync(client, "/auto"));
     }
 
     [Fact]
@@ -162,10 +160,7 @@ public sealed class MirrorFailoverTests : IDisposable
         var unknown = await Assert.ThrowsAnyAsync<LustreException>(() => client.SplitMirrorAsync("/plain", 9));
         Assert.Contains("no mirror 9", unknown.Message, StringComparison.Ordinal);
 
-        await using var read = await client.OpenFileAsync("/plain", FileMode.Open, FileAccess.Read);
-        var back = new byte[data.Length];
-        Assert.Equal(data.Length, await read.ReadAtAsync(0, back));
-        Assert.Equal(data, back);
+        Assert.Equal(data, await ReadAsync(client, "/plain"));
     }
 
     [Fact]
@@ -188,33 +183,15 @@ public sealed class MirrorFailoverTests : IDisposable
         await cluster.KillOssAsync(other.Layout.Components[0].Objects[0].OstIndex);
         for (var i = 0; i < 4; i++)
         {
-            await using var file = await client.OpenFileAsync("/preferred", FileMode.Open, FileAccess.Read);
-            var back = new byte[data.Length];
-            Assert.Equal(data.Length, await file.ReadAtAsync(0, back));
-            Assert.Equal(data, back);
+            Assert.Equal(data, await ReadAsync(client, "/preferred"));
         }
 
         Assert.False(client.Session.IsSuspect(other.Layout), "a read went to the mirror that is not preferred");
-    }
-
-    private static byte[] RandomBytes(int length, int seed)
-    {
-        var bytes = new byte[length];
-        new Random(seed).NextBytes(bytes);
-        return bytes;
     }
 
     private static async Task WriteAsync(LustreClient client, string path, byte[] data)
     {
         await using var file = await client.OpenFileAsync(path, FileMode.CreateNew);
         await file.WriteAtAsync(0, data);
-    }
-
-    private static async Task<byte[]> ReadAsync(LustreClient client, string path)
-    {
-        await using var file = await client.OpenFileAsync(path, FileMode.Open, FileAccess.Read);
-        var buffer = new byte[file.Length];
-        Assert.Equal(buffer.Length, await file.ReadAtAsync(0, buffer));
-        return buffer;
     }
 }

@@ -23,7 +23,7 @@ internal sealed class RpcSession : IAsyncDisposable
     private readonly FrameReader _reader;
     private readonly FrameSender _sender;
     private long _lastRequest = Environment.TickCount64;
-    private int _closingIdle;
+    private int _closing;
     private readonly ByteBudget _memory;
     private int _sending;
     private long _sendProgress = Environment.TickCount64;
@@ -79,33 +79,32 @@ internal sealed class RpcSession : IAsyncDisposable
     /// </summary>
     public void CloseStalled()
     {
-        if (Interlocked.Exchange(ref _closingIdle, 1) != 0)
+        if (CloseOnce())
         {
-            return;
-        }
+            ServerLog.ClosedStalled(_server.Logger, _server.Name, _peer, _server.Options.SendTimeout.TotalSeconds);
 
-        ServerLog.ClosedStalled(_server.Logger, _server.Name, _peer, _server.Options.SendTimeout.TotalSeconds);
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
+            // A send blocked on a full socket buffer ends only when the socket goes.
+            _socket.Dispose();
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-        }
-
-        // A send blocked on a full socket buffer ends only when the socket goes.
-        _socket.Dispose();
     }
 
     /// <summary>Closes an idle connection once: the reader loop ends and the slot is freed; the client reconnects when it needs to.</summary>
     public void CloseIdle()
     {
-        if (Interlocked.Exchange(ref _closingIdle, 1) != 0)
+        if (CloseOnce())
         {
-            return;
+            ServerLog.ClosedIdle(_server.Logger, _server.Name, _peer, _server.Options.IdleTimeout.TotalSeconds);
+        }
+    }
+
+    /// <summary>Shuts the socket down, the first time only (the reader loop then ends and frees the slot); false after that.</summary>
+    private bool CloseOnce()
+    {
+        if (Interlocked.Exchange(ref _closing, 1) != 0)
+        {
+            return false;
         }
 
-        ServerLog.ClosedIdle(_server.Logger, _server.Name, _peer, _server.Options.IdleTimeout.TotalSeconds);
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
@@ -113,6 +112,8 @@ internal sealed class RpcSession : IAsyncDisposable
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
         }
+
+        return true;
     }
 
     private bool IsAdmitted => _clientUuid is not null && (!_authRequired || _authenticated);
