@@ -54,12 +54,19 @@ public sealed class ReplyRecordsTests : IDisposable
         using (var store = new MdtStore(_directory))
         {
             // All queued at once, in xid order, so that they share group commits.
-            await Task.WhenAll(Enumerable.Range(1, ReplyRecords.PerClient + 1).Select(xid => Change(store, new ChangeOrigin("busy", (ulong)xid))));
+            // The last of them takes the count to PerClient + DropBatch: the lowest DropBatch xids go, in one range.
+            const int total = ReplyRecords.PerClient + ReplyRecords.DropBatch;
+            await Task.WhenAll(Enumerable.Range(1, total).Select(xid => Change(store, new ChangeOrigin("busy", (ulong)xid))));
 
             runs = _runs;
-            var refused = await Assert.ThrowsAsync<RpcStatusException>(() => Change(store, new ChangeOrigin("busy", 1)));
-            Assert.Equal(LustreErrno.EALREADY, refused.Errno);
-            Assert.Equal($"applied {runs}", await Change(store, new ChangeOrigin("busy", ReplyRecords.PerClient + 1)));
+            foreach (var dropped in new ulong[] { 1, ReplyRecords.DropBatch })
+            {
+                var refused = await Assert.ThrowsAsync<RpcStatusException>(() => Change(store, new ChangeOrigin("busy", dropped)));
+                Assert.Equal(LustreErrno.EALREADY, refused.Errno);
+            }
+
+            Assert.Equal($"applied {ReplyRecords.DropBatch + 1}", await Change(store, new ChangeOrigin("busy", ReplyRecords.DropBatch + 1)));
+            Assert.Equal($"applied {runs}", await Change(store, new ChangeOrigin("busy", total)));
             Assert.Equal(runs, _runs);
             Assert.Equal(ReplyRecords.PerClient, CountRecords(store));
         }

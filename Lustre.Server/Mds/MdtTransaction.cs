@@ -24,4 +24,7 @@ internal sealed class MdtTransaction
     public void Put(byte[] key, byte[] value) => _batch.Put(key, value);
 
     public void Delete(byte[] key) => _batch.Delete(key);
+
+    /// <summary>Deletes every key from <paramref name="start"/> (inclusive) to <paramref name="end"/> (exclusive), in one range tombstone.</summary>
+    public void DeleteRange(byte[] start, byte[] end) => _batch.DeleteRange(start, (ulong)start.Length, end, (ulong)end.Length);
 }

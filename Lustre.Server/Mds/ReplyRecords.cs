@@ -18,8 +18,9 @@ internal readonly record struct ChangeOrigin(string Client, ulong Xid)
 /// record exists exactly when the change does, and a resend whose first reply was lost is answered from it, never
 /// applied a second time, even after the MDS restarted in between.
 /// <para>
-/// Bounded: per client the newest <see cref="PerClient"/> records are kept; dropping one raises the client's floor,
-/// and a resend at or below the floor with no record is refused (<see cref="LustreErrno.EALREADY"/>: whether it was
+/// Bounded: per client at least the <see cref="PerClient"/> highest xids keep their records; at
+/// <see cref="PerClient"/> + <see cref="DropBatch"/> the lowest <see cref="DropBatch"/> go in one range delete and
+/// raise the client's floor, and a resend at or below the floor with no record is refused (<see cref="LustreErrno.EALREADY"/>: whether it was
 /// applied cannot be told) rather than run again. A client's records go when it disconnects cleanly
 /// (<c>MdsDisconnect</c>) or after <see cref="IdleLifetime"/> without a change (eviction), far longer than a client
 /// keeps resending one request.
@@ -30,6 +31,12 @@ internal sealed class ReplyRecords
 {
     /// <summary>Results kept per client: well above the requests one client can have in flight to the MDT.</summary>
     public const int PerClient = 4096;
+
+    /// <summary>
+    /// Records dropped at once, with one range delete, once a client has this many over <see cref="PerClient"/>: one
+    /// tombstone per 64 changes instead of a point delete per change.
+    /// </summary>
+    public const int DropBatch = 64;
 
     /// <summary>
     /// Key of a record: <c>'R'</c>, u16 uuid length, uuid (UTF-8), xid (big-endian). Value: time (ms), the client's
@@ -60,7 +67,7 @@ internal sealed class ReplyRecords
                 var (client, tail) = ParseClient(key);
                 var value = iterator.Value();
                 var log = Log(client);
-                log.Xids.Enqueue(BinaryPrimitives.ReadUInt64BigEndian(tail));
+                log.Add(BinaryPrimitives.ReadUInt64BigEndian(tail));
                 log.LastChangeMs = Math.Max(log.LastChangeMs, BinaryPrimitives.ReadInt64BigEndian(value));
                 log.Floor = Math.Max(log.Floor, BinaryPrimitives.ReadUInt64BigEndian(value.AsSpan(8)));
             }
@@ -85,13 +92,16 @@ internal sealed class ReplyRecords
     /// </summary>
     public bool TryGet(MdtTransaction transaction, ChangeOrigin origin, out byte[] result)
     {
-        if (transaction.Get(RecordKey(origin.Client, origin.Xid)) is { } value)
+        // The log in memory holds every xid with a record (loaded at start, added in each batch that writes one): a
+        // first send, the common case, is answered without reading the MDT.
+        var known = _clients.TryGetValue(origin.Client, out var log);
+        if (known && log!.Xids.Contains(origin.Xid) && transaction.Get(RecordKey(origin.Client, origin.Xid)) is { } value)
         {
             result = value[ValueHead..];
             return true;
         }
 
-        if (_clients.TryGetValue(origin.Client, out var log) && origin.Xid <= log.Floor)
+        if (known && origin.Xid <= log!.Floor)
         {
             throw new RpcStatusException(
                 LustreErrno.EALREADY,
@@ -107,13 +117,14 @@ internal sealed class ReplyRecords
     {
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var log = Log(origin.Client);
-        log.Xids.Enqueue(origin.Xid);
+        log.Add(origin.Xid);
         log.LastChangeMs = now;
-        if (log.Xids.Count > PerClient)
+        if (log.Xids.Count >= PerClient + DropBatch)
         {
-            var dropped = log.Xids.Dequeue();
-            transaction.Delete(RecordKey(origin.Client, dropped));
-            log.Floor = Math.Max(log.Floor, dropped);
+            // The lowest xids go as one range (no other record of this client lies between them), and the floor rises to the top one.
+            var (lowest, highest) = log.RemoveLowest(DropBatch);
+            transaction.DeleteRange(RecordKey(origin.Client, lowest), RecordKey(origin.Client, highest + 1));
+            log.Floor = Math.Max(log.Floor, highest);
         }
 
         // The floor goes into this record, the newest, in the same batch as the drop that raised it.
@@ -185,10 +196,26 @@ internal sealed class ReplyRecords
         return (Encoding.UTF8.GetString(key, 3, length), key[(3 + length)..]);
     }
 
-    /// <summary>What the writer loop knows of one client: its recorded xids (oldest first), floor and last change.</summary>
+    /// <summary>What the writer loop knows of one client: its recorded xids, in order, its floor and its last change.</summary>
     private sealed class ClientLog
     {
-        public Queue<ulong> Xids { get; } = new();
+        public SortedSet<ulong> Xids { get; } = [];
+
+        public void Add(ulong xid) => Xids.Add(xid);
+
+        /// <summary>Forgets the <paramref name="count"/> lowest xids; returns the lowest and the highest of them.</summary>
+        public (ulong Lowest, ulong Highest) RemoveLowest(int count)
+        {
+            var lowest = Xids.Min;
+            var highest = lowest;
+            for (var i = 0; i < count; i++)
+            {
+                highest = Xids.Min;
+                Xids.Remove(highest);
+            }
+
+            return (lowest, highest);
+        }
 
         public ulong Floor { get; set; }
 
