@@ -35,6 +35,7 @@ internal static class Program
         {
             ServerCommands.Up(),
             ServerCommands.Serve(),
+            KeyCommands.Create(),
             LfsCommands.Create(),
             FileCommands.Ls(),
             FileCommands.Stat(),

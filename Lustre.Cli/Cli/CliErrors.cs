@@ -9,7 +9,7 @@ internal static class CliErrors
     public static string Reason(Exception exception) => exception switch
     {
         FileNotFoundException or DirectoryNotFoundException => "No such file or directory",
-        UnauthorizedAccessException => "Permission denied",
+        UnauthorizedAccessException e => $"Permission denied ({e.Message.TrimEnd('.')})",
         LustreException { Errno: LustreErrno.EINVAL } e => $"Invalid argument ({ServerMessage(e)})",
         LustreException { Errno: not LustreErrno.None } e when !e.IsTransient => Describe(e.Errno),
         ArgumentException e => $"Invalid argument ({FirstSentence(e.Message)})",

@@ -11,12 +11,17 @@ internal static class ClientCommand
     /// <summary>How long the command line waits for a server to accept a connection: short, so a stopped cluster fails fast.</summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(5);
 
-    public static LustreClientOptions ClientOptions() => new()
+    public static LustreClientOptions ClientOptions()
     {
-        ConnectTimeout = ConnectTimeout,
-        MaxAttempts = 2,
-        SharedSecret = SecretLoader.Load(null),
-    };
+        var key = SecretLoader.LoadClientKey();
+        return new LustreClientOptions
+        {
+            ConnectTimeout = ConnectTimeout,
+            MaxAttempts = 2,
+            SharedSecret = key?.Secret ?? SecretLoader.Load(null),
+            KeyName = key?.Name,
+        };
+    }
 
     /// <summary>The cluster address: the option if given, else the environment variable, else null.</summary>
     public static string? ResolveAddress(string? option, Func<string, string?> environment) =>

@@ -11,6 +11,31 @@ internal static class SecretLoader
 {
     public const string EnvironmentVariable = "LUSTRE_SECRET";
 
+    /// <summary>A key file for the command line's client commands; with <see cref="KeyNameVariable"/>, instead of LUSTRE_SECRET.</summary>
+    public const string KeyFileVariable = "LUSTRE_KEY_FILE";
+
+    /// <summary>The name of the key in <see cref="KeyFileVariable"/> the client commands prove.</summary>
+    public const string KeyNameVariable = "LUSTRE_KEY";
+
+    /// <summary>The named key the client commands use (LUSTRE_KEY_FILE and LUSTRE_KEY), or null to use LUSTRE_SECRET.</summary>
+    public static Server.Rpc.NamedKey? LoadClientKey()
+    {
+        var file = Environment.GetEnvironmentVariable(KeyFileVariable);
+        var name = Environment.GetEnvironmentVariable(KeyNameVariable);
+        if (string.IsNullOrEmpty(file) && string.IsNullOrEmpty(name))
+        {
+            return null;
+        }
+
+        if (string.IsNullOrEmpty(file) || string.IsNullOrEmpty(name))
+        {
+            throw new ArgumentException($"{KeyFileVariable} and {KeyNameVariable} go together: the key file, and the name of the key in it to use.");
+        }
+
+        return Server.Rpc.KeyFile.Load(file).FirstOrDefault(k => k.Name == name)
+            ?? throw new ArgumentException($"the key file {file} has no key named '{name}' ({KeyNameVariable}).");
+    }
+
     public static byte[]? Load(string? secretFile)
     {
         if (!string.IsNullOrEmpty(secretFile))

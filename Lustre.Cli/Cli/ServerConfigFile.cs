@@ -43,6 +43,8 @@ internal sealed class ServerConfigFile
 
     public string? MemoryBudget { get; set; }
 
+    public string? KeyFile { get; set; }
+
     public static ServerConfigFile Load(string? path)
     {
         if (string.IsNullOrEmpty(path))

@@ -118,6 +118,12 @@ public sealed partial class CliFailureTests : IAsyncLifetime
     /// <summary>A command line that makes <paramref name="command"/> talk to the cluster at <paramref name="mgs"/>, or null when the scenario cannot apply.</summary>
     private string[]? Arguments(string[] path, Command command, string mgs, Scenario scenario)
     {
+        if (path is ["key", "new"])
+        {
+            // Talks to no cluster: its own failures (a name taken, a bad name) are KeyCommandTests'.
+            return null;
+        }
+
         if (path is ["up"] or ["serve"])
         {
             // The servers: serve joins the cluster as an OSS; up starts its own, and can only fail on its own data folder.

@@ -35,6 +35,8 @@ internal static class CliProcess
 
         info.Environment.Remove("LUSTRE_MGS");
         info.Environment.Remove("LUSTRE_SECRET");
+        info.Environment.Remove("LUSTRE_KEY_FILE");
+        info.Environment.Remove("LUSTRE_KEY");
         foreach (var (name, value) in environment ?? new Dictionary<string, string>())
         {
             info.Environment[name] = value;

@@ -64,11 +64,12 @@ public class MessageRoundTripTests
     [Fact]
     public void AuthRequest_round_trips()
     {
-        var message = new AuthRequest(Bytes(AuthRequest.ProofLength, 3), Bytes(ConnectReply.NonceLength, 4));
+        var message = new AuthRequest(Bytes(AuthRequest.ProofLength, 3), Bytes(ConnectReply.NonceLength, 4), "alice");
 
-        var read = RoundTrip(message.Write, AuthRequest.Read, 4 + 32 + 4 + 32);
+        var read = RoundTrip(message.Write, AuthRequest.Read, 4 + 32 + 4 + 32 + 2 + 5);
         Assert.Equal(message.Proof, read.Proof);
         Assert.Equal(message.ClientNonce, read.ClientNonce);
+        Assert.Equal("alice", read.KeyName);
     }
 
     [Fact]
@@ -77,7 +78,9 @@ public class MessageRoundTripTests
         var writer = new System.Buffers.ArrayBufferWriter<byte>();
         new BodyWriter(writer).WriteBytes(Bytes(AuthRequest.ProofLength, 3));
         var reader = new BodyReader(writer.WrittenSpan);
-        Assert.Empty(AuthRequest.Read(ref reader).ClientNonce);
+        var read = AuthRequest.Read(ref reader);
+        Assert.Empty(read.ClientNonce);
+        Assert.Equal(string.Empty, read.KeyName);
     }
 
     [Fact]

@@ -32,7 +32,8 @@ internal sealed class FilesystemSession : IAsyncDisposable
             options.RequestTimeout,
             options.SharedSecret,
             logger,
-            options.BulkChecksums);
+            options.BulkChecksums,
+            options.KeyName ?? string.Empty);
         Targets = new TargetTable(address.Mgs, settings, options.ConnectionsPerServer, options.MaxAttempts, options.MaxRpcsInFlightPerOst, options.MaxBulkSize);
     }
 

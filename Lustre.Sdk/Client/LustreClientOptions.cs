@@ -49,6 +49,12 @@ public sealed class LustreClientOptions
     /// <summary>The cluster's shared secret, when its servers require one. Load it from a file or the environment, never a command line.</summary>
     public byte[]? SharedSecret { get; set; }
 
+    /// <summary>
+    /// The name of the key <see cref="SharedSecret"/> is, when the servers hold a key file of named keys with roles
+    /// (client, server, admin) rather than one shared secret; null for the shared secret. 1-64 letters, digits, '.', '-', '_'.
+    /// </summary>
+    public string? KeyName { get; set; }
+
     /// <summary>Where the client logs; default: nowhere.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 
@@ -67,6 +73,16 @@ public sealed class LustreClientOptions
         CheckTime(RequestTimeout, nameof(RequestTimeout));
         ArgumentOutOfRangeException.ThrowIfNegative(ReadaheadBudget, nameof(ReadaheadBudget));
         ArgumentOutOfRangeException.ThrowIfNegative(DirtyBudget, nameof(DirtyBudget));
+        if (KeyName is { } name && (name.Length is 0 or > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_')))
+        {
+            throw new ArgumentException($"{nameof(KeyName)} '{name}' must be 1-64 letters, digits, '.', '-' or '_'.", nameof(KeyName));
+        }
+
+        if (KeyName is not null && SharedSecret is null)
+        {
+            throw new ArgumentException($"{nameof(KeyName)} names a key, so {nameof(SharedSecret)} must hold its secret.", nameof(KeyName));
+        }
+
         if (SharedSecret is { } secret)
         {
             SharedSecrets.Validate(secret, nameof(SharedSecret));

@@ -142,7 +142,7 @@ internal sealed class RpcConnection : IRpcConnection
 
         var clientNonce = System.Security.Cryptography.RandomNumberGenerator.GetBytes(ConnectReply.NonceLength);
         using var authFrame = new FrameBuffer();
-        new AuthRequest(AuthProof.Compute(_settings.Secret, reply.Nonce, _settings.ClientUuid), clientNonce).Write(authFrame.Body);
+        new AuthRequest(AuthProof.Compute(_settings.Secret, reply.Nonce, _settings.ClientUuid), clientNonce, _settings.KeyName).Write(authFrame.Body);
         using var authReply = await ExchangeDuringHandshakeAsync(Opcode.Auth, authFrame, cancellationToken).ConfigureAwait(false);
         AuthReply proof;
         try

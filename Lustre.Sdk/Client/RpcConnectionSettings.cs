@@ -10,4 +10,5 @@ internal sealed record RpcConnectionSettings(
     TimeSpan RequestTimeout,
     byte[]? Secret,
     ILogger Logger,
-    bool? BulkChecksums = true);
+    bool? BulkChecksums = true,
+    string KeyName = "");

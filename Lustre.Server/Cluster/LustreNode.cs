@@ -127,6 +127,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
                 Endpoint = listener,
                 Name = $"{options.FsName} {Describe()}",
                 Secret = options.Secret,
+                Keys = options.Keys,
                 MemoryBudget = options.MemoryBudget,
                 ConnectionMemoryBudget = Math.Min(64L << 20, options.MemoryBudget / 16),
                 SendTimeout = options.SendTimeout,
@@ -149,7 +150,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
             Resyncs = new MirrorResyncAgent(
                 ns,
                 Placement,
-                () => new LustreClient($"{mgs}/{FsName}", new LustreClientOptions { SharedSecret = options.Secret, LoggerFactory = loggers }),
+                () => new LustreClient($"{mgs}/{FsName}", new LustreClientOptions { SharedSecret = OwnSecret, KeyName = OwnKey?.Name, LoggerFactory = loggers }),
                 loggers.CreateLogger("Lustre.Server.Resync"));
 
             // First to go: the metrics must stop reading the MDT before the MDT closes.
@@ -206,8 +207,16 @@ internal sealed partial class LustreNode : IAsyncDisposable
         new XidGenerator(),
         TimeSpan.FromSeconds(5),
         TimeSpan.FromSeconds(30),
-        _options.Secret,
-        loggers.CreateLogger("Lustre.Server.Client"));
+        OwnSecret,
+        loggers.CreateLogger("Lustre.Server.Client"),
+        KeyName: OwnKey?.Name ?? string.Empty);
+
+    /// <summary>The key this node proves to other servers: its key file's first server key, when it has a key file.</summary>
+    private NamedKey? OwnKey => _options.Keys is { } keys
+        ? keys.FirstOrDefault(k => k.Role == KeyRole.Server) ?? throw new ArgumentException("The key file has no server key: a server needs one to register with the MGS and reach the other servers (lustre key new --role server).")
+        : null;
+
+    private byte[]? OwnSecret => OwnKey?.Secret ?? _options.Secret;
 
     private string Describe()
     {

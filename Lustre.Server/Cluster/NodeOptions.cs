@@ -47,6 +47,12 @@ internal sealed class NodeOptions
     /// </summary>
     public bool DirectReads { get; init; }
 
+    /// <summary>
+    /// Named keys with roles (a key file) instead of <see cref="Secret"/>: clients prove one of them, and this node
+    /// proves its first server key to the other servers.
+    /// </summary>
+    public IReadOnlyList<Rpc.NamedKey>? Keys { get; init; }
+
     /// <summary>The default <see cref="MemoryBudget"/>: 1 GiB.</summary>
     public const long DefaultMemoryBudget = 1L << 30;
 

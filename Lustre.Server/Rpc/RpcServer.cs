@@ -32,10 +32,20 @@ internal sealed class RpcServer : IAsyncDisposable
         _options = options;
         _services = services;
         _logger = logger;
-        if (!IPAddress.IsLoopback(options.Endpoint.Address) && options.Secret is null)
+        if (options.Secret is not null && options.Keys is not null)
+        {
+            throw new ArgumentException("A server takes one shared secret or a key file of named keys, not both.", nameof(options));
+        }
+
+        if (options.Keys is { Count: 0 })
+        {
+            throw new ArgumentException("The key file holds no keys.", nameof(options));
+        }
+
+        if (!IPAddress.IsLoopback(options.Endpoint.Address) && options.Secret is null && options.Keys is null)
         {
             throw new InvalidOperationException(
-                $"Refusing to listen on {options.Endpoint} without a shared secret: a non-loopback bind must set one (--secret-file or LUSTRE_SECRET).");
+                $"Refusing to listen on {options.Endpoint} without a shared secret: a non-loopback bind must set one (--secret-file or LUSTRE_SECRET, or --key-file).");
         }
 
         if (options.Secret is { } secret)

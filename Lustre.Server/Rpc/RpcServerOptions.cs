@@ -13,6 +13,12 @@ internal sealed class RpcServerOptions
     /// <summary>The shared secret; required for any non-loopback bind, optional on loopback.</summary>
     public byte[]? Secret { get; init; }
 
+    /// <summary>
+    /// Named keys with roles (a key file), instead of <see cref="Secret"/>: a client proves one of them, and what it may
+    /// do follows the key's role (<see cref="KeyRoles"/>).
+    /// </summary>
+    public IReadOnlyList<NamedKey>? Keys { get; init; }
+
     /// <summary>Connections that completed the handshake, at once. Connections still in it do not take these slots.</summary>
     public int MaxConnections { get; init; } = 1024;
 

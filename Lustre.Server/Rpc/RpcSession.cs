@@ -34,6 +34,9 @@ internal sealed class RpcSession : IAsyncDisposable
     private byte[]? _nonce;
     private string? _clientUuid;
     private bool _authenticated;
+
+    // The key this connection proved, when the server holds named keys: what it may do follows its role.
+    private NamedKey? _key;
     private bool _checksums = true;
 
     public RpcSession(RpcServer server, Socket socket, IPAddress address)
@@ -48,7 +51,7 @@ internal sealed class RpcSession : IAsyncDisposable
         _peer = socket.RemoteEndPoint?.ToString() ?? "?";
 
         // Loopback peers need the secret only when one is configured; any other peer always does.
-        _authRequired = server.Options.Secret is not null;
+        _authRequired = server.Options.Secret is not null || server.Options.Keys is not null;
     }
 
     /// <summary>Largest body accepted before the handshake completes (Connect and Auth are far smaller).</summary>
@@ -299,6 +302,15 @@ internal sealed class RpcSession : IAsyncDisposable
             return await AuthenticateAsync(request).ConfigureAwait(false);
         }
 
+        if (_key is { } key && KeyRoles.Needed(header.Opcode) is { } needed && key.Role != needed)
+        {
+            // Named keys: a client key cannot re-point or deactivate a target, back up the MDT or destroy objects.
+            await ReplyAsync(header, RpcResponse.Error(LustreErrno.EACCES, $"{header.Opcode} needs {(needed == KeyRole.Admin ? "an admin" : "a server")} key; this connection proved {key.Role.ToString().ToLowerInvariant()} key '{key.Name}'")).ConfigureAwait(false);
+            ServerLog.RoleRefused(_server.Logger, _server.Name, header.Opcode.ToString(), key.Name, _peer);
+            request.Release();
+            return true;
+        }
+
         if (request.MalformedTraceContext)
         {
             await ReplyAsync(header, RpcResponse.Error(LustreErrno.EPROTO, $"trace context flag on a body of {header.BodyLength} bytes, fewer than the context's {TraceContext.Size}")).ConfigureAwait(false);
@@ -394,11 +406,16 @@ internal sealed class RpcSession : IAsyncDisposable
     {
         bool valid;
         byte[] clientNonce = [];
+        byte[]? secret = null;
         try
         {
             var reader = request.Reader;
             var auth = AuthRequest.Read(ref reader);
-            valid = AuthProof.Verify(_server.Options.Secret!, _nonce, _clientUuid!, auth.Proof);
+
+            // The named key the client says it holds, or the one shared secret (no name).
+            _key = _server.Options.Keys?.FirstOrDefault(k => k.Name == auth.KeyName);
+            secret = _server.Options.Keys is null ? (auth.KeyName.Length == 0 ? _server.Options.Secret : null) : _key?.Secret;
+            valid = secret is not null && AuthProof.Verify(secret, _nonce, _clientUuid!, auth.Proof);
             clientNonce = auth.ClientNonce;
         }
         catch (ProtocolException)
@@ -413,7 +430,7 @@ internal sealed class RpcSession : IAsyncDisposable
         if (!valid)
         {
             ServerLog.AuthFailed(_server.Logger, _server.Name, _clientUuid!, _peer);
-            await ReplyAsync(request.Header, RpcResponse.Error(LustreErrno.EACCES, "authentication failed: wrong shared secret")).ConfigureAwait(false);
+            await ReplyAsync(request.Header, RpcResponse.Error(LustreErrno.EACCES, "authentication failed: wrong shared secret, or no key of that name")).ConfigureAwait(false);
             return false;
         }
 
@@ -427,7 +444,7 @@ internal sealed class RpcSession : IAsyncDisposable
 
         // Mutual: this server proves it holds the secret too, over the client's nonce.
         var body = new FrameBuffer(64);
-        new AuthReply(AuthProof.ComputeServer(_server.Options.Secret!, _nonce, clientNonce, _clientUuid!)).Write(body.Body);
+        new AuthReply(AuthProof.ComputeServer(secret!, _nonce, clientNonce, _clientUuid!)).Write(body.Body);
         await ReplyAsync(request.Header, RpcResponse.Ok(body)).ConfigureAwait(false);
         return true;
     }

@@ -14,6 +14,9 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "{Name}: refused connection from {Peer}: {Max} connections are in the handshake already, or {MaxPerAddress} from its address")]
     public static partial void TooManyHandshakes(ILogger logger, string name, string peer, int max, int maxPerAddress);
 
+    [LoggerMessage(EventId = 110, Level = LogLevel.Warning, Message = "{Name}: refused {Opcode} from key {Key} at {Peer}: its role does not allow it")]
+    public static partial void RoleRefused(ILogger logger, string name, string opcode, string key, string peer);
+
     [LoggerMessage(EventId = 109, Level = LogLevel.Warning, Message = "{Name}: closed connection from {Peer}: its replies could not be sent for {Seconds} s (the peer does not read them)")]
     public static partial void ClosedStalled(ILogger logger, string name, string peer, double seconds);
 

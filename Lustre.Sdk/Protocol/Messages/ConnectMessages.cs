@@ -59,22 +59,30 @@ internal readonly record struct ConnectReply(ushort Version, ProtocolFeatures Fe
 }
 
 /// <summary>
-/// Proof that the client holds the shared secret (HMAC-SHA256 over the server's nonce and the client uuid), and the
-/// client's fresh nonce for the server to prove it holds the secret too (a trailing field: empty when absent).
+/// Proof that the client holds the shared secret (HMAC-SHA256 over the server's nonce and the client uuid), the
+/// client's fresh nonce for the server to prove it holds the secret too, and the name of the key the secret is when
+/// the server holds named keys (trailing fields: empty when absent).
 /// </summary>
-internal readonly record struct AuthRequest(byte[] Proof, byte[] ClientNonce)
+internal readonly record struct AuthRequest(byte[] Proof, byte[] ClientNonce, string KeyName = "")
 {
     public const int ProofLength = 32;
+
+    public const int MaxKeyNameLength = 64;
 
     public void Write(BodyWriter writer)
     {
         writer.WriteBytes(Proof);
         writer.WriteBytes(ClientNonce);
+        writer.WriteString(KeyName);
     }
 
-    public static AuthRequest Read(ref BodyReader reader) => new(
-        reader.ReadBytes("proof", ProofLength).ToArray(),
-        reader.Remaining > 0 ? reader.ReadBytes("client_nonce", ConnectReply.NonceLength).ToArray() : []);
+    public static AuthRequest Read(ref BodyReader reader)
+    {
+        var proof = reader.ReadBytes("proof", ProofLength).ToArray();
+        var nonce = reader.Remaining > 0 ? reader.ReadBytes("client_nonce", ConnectReply.NonceLength).ToArray() : [];
+        var keyName = reader.Remaining > 0 ? reader.ReadString("key_name", MaxKeyNameLength) : string.Empty;
+        return new(proof, nonce, keyName);
+    }
 }
 
 /// <summary>The server's answer to a good <see cref="AuthRequest"/>: its proof over the client's nonce (<see cref="AuthProof.ComputeServer"/>).</summary>

@@ -1,0 +1,31 @@
+using Lustre.Protocol;
+
+namespace Lustre.Server.Rpc;
+
+/// <summary>What a named key may do (Lustre's SSK key types): each key file entry has one role.</summary>
+internal enum KeyRole
+{
+    /// <summary>Files and directories: everything but the operations below.</summary>
+    Client,
+
+    /// <summary>A server: registering targets with the MGS and destroying OST objects, plus what a client may do.</summary>
+    Server,
+
+    /// <summary>An operator: activating and deactivating targets and backing up the MDT, plus what a client may do.</summary>
+    Admin,
+}
+
+/// <summary>Which role each operation needs; every other operation is open to any key.</summary>
+internal static class KeyRoles
+{
+    /// <summary>The role <paramref name="opcode"/> needs beyond a client's, or null when a client key may send it.</summary>
+    public static KeyRole? Needed(Opcode opcode) => opcode switch
+    {
+        // Only a server may say where a target is, or destroy objects (the MDS's destroy queue).
+        Opcode.MgsRegisterTarget or Opcode.OstDestroy or Opcode.OstDestroyObjects => KeyRole.Server,
+
+        // Only an operator takes targets in and out of service or copies the MDT.
+        Opcode.MgsSetTargetState or Opcode.MdsBackup => KeyRole.Admin,
+        _ => null,
+    };
+}
