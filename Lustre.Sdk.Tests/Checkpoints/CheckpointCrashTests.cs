@@ -16,27 +16,18 @@ public sealed partial class CheckpointCrashTests : IDisposable
 {
     private const int Seed = 6_2026;
     private const int SizeMiB = 8;
-    private readonly string _data = Directory.CreateTempSubdirectory("lustre-ckpt-crash-").FullName;
+    private readonly TempFolder _data = new("lustre-ckpt-crash-");
     private readonly ITestOutputHelper _log;
 
     public CheckpointCrashTests(ITestOutputHelper log) => _log = log;
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_data, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _data.Dispose();
 
     [Fact]
     public async Task A_saver_killed_with_SIGKILL_at_random_moments_never_leaves_a_torn_or_lost_checkpoint()
     {
         var random = new Random(Seed);
-        await using var server = ServerProcess.Start("up", "--data", _data, "--port", "0", "--osts", "4");
+        await using var server = ServerProcess.Start("up", "--data", _data.Path, "--port", "0", "--osts", "4");
         var address = await server.WaitForAddressAsync();
         await using var client = new LustreClient(address);
         await using var reader = new CheckpointManager(client, "/ckpt", new CheckpointManagerOptions { Rank = 0, WorldSize = 1, RunId = null });

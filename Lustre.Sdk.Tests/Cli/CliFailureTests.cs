@@ -16,7 +16,7 @@ namespace Lustre.Tests.Cli;
 public sealed partial class CliFailureTests : IAsyncLifetime
 {
     private const string Secret = "the-cluster-secret-0123456789abcdef";
-    private readonly string _data = Directory.CreateTempSubdirectory("lustre-fail-").FullName;
+    private readonly TempFolder _data = new("lustre-fail-");
     private LustreCluster? _cluster;
 
     public async Task InitializeAsync() =>
@@ -25,7 +25,7 @@ public sealed partial class CliFailureTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await _cluster!.DisposeAsync();
-        Directory.Delete(_data, recursive: true);
+        _data.Dispose();
     }
 
     private enum Scenario
@@ -129,7 +129,7 @@ public sealed partial class CliFailureTests : IAsyncLifetime
             // The servers: serve joins the cluster as an OSS; up starts its own, and can only fail on its own data folder.
             return (path[^1], scenario) switch
             {
-                ("serve", not (Scenario.WrongFsName or Scenario.ServerError)) => [.. path, "--role", "oss", "--data", Path.Combine(_data, $"oss-{scenario}"), "--mgs", mgs],
+                ("serve", not (Scenario.WrongFsName or Scenario.ServerError)) => [.. path, "--role", "oss", "--data", Path.Combine(_data.Path, $"oss-{scenario}"), "--mgs", mgs],
                 ("up", Scenario.ServerError) => [.. path, "--data", NotADirectory(), "--port", "0"],
                 _ => null,
             };
@@ -168,7 +168,7 @@ public sealed partial class CliFailureTests : IAsyncLifetime
 
     private string NotADirectory()
     {
-        var file = Path.Combine(_data, "a-file");
+        var file = Path.Combine(_data.Path, "a-file");
         File.WriteAllText(file, "not a directory");
         return file;
     }

@@ -4,14 +4,14 @@ namespace Lustre.Tests.Cli;
 
 public sealed class CopyCommandTests(CliClusterFixture cluster) : IClassFixture<CliClusterFixture>, IDisposable
 {
-    private readonly string _local = Directory.CreateTempSubdirectory("lustre-cp-").FullName;
+    private readonly TempFolder _local = new("lustre-cp-");
 
-    public void Dispose() => Directory.Delete(_local, recursive: true);
+    public void Dispose() => _local.Dispose();
 
     [Fact]
     public async Task Cp_round_trips_a_directory_tree_byte_identical()
     {
-        var source = Path.Combine(_local, "tree");
+        var source = Path.Combine(_local.Path, "tree");
         var files = new Dictionary<string, int>
         {
             ["big.bin"] = (40 << 20) + 4097, // several 16 MiB chunks and a ragged tail
@@ -33,7 +33,7 @@ public sealed class CopyCommandTests(CliClusterFixture cluster) : IClassFixture<
         (await cluster.RunAsync("mkdir", "/cp")).ShouldSucceed();
 
         var up = (await cluster.RunAsync("cp", "-r", source, "lustre:/cp")).ShouldSucceed();
-        var back = Path.Combine(_local, "back");
+        var back = Path.Combine(_local.Path, "back");
         var down = (await cluster.RunAsync("cp", "-r", "lustre:/cp/tree", back)).ShouldSucceed();
 
         foreach (var (name, length) in files)
@@ -55,24 +55,24 @@ public sealed class CopyCommandTests(CliClusterFixture cluster) : IClassFixture<
     [Fact]
     public async Task Cp_copies_single_files_both_ways_and_within_the_cluster()
     {
-        var local = Path.Combine(_local, "one.bin");
+        var local = Path.Combine(_local.Path, "one.bin");
         var data = new byte[(5 << 20) + 3];
         new Random(5).NextBytes(data);
         await File.WriteAllBytesAsync(local, data);
 
         (await cluster.RunAsync("cp", local, "lustre:/single.bin")).ShouldSucceed();
         (await cluster.RunAsync("cp", "lustre:/single.bin", "lustre:/single-copy.bin")).ShouldSucceed();
-        (await cluster.RunAsync("cp", "lustre:/single-copy.bin", Path.Combine(_local, "two.bin"))).ShouldSucceed();
+        (await cluster.RunAsync("cp", "lustre:/single-copy.bin", Path.Combine(_local.Path, "two.bin"))).ShouldSucceed();
 
-        Assert.Equal(data, await File.ReadAllBytesAsync(Path.Combine(_local, "two.bin")));
+        Assert.Equal(data, await File.ReadAllBytesAsync(Path.Combine(_local.Path, "two.bin")));
     }
 
     [Fact]
     public async Task Cp_of_a_directory_without_r_is_refused()
     {
-        Directory.CreateDirectory(Path.Combine(_local, "dir"));
+        Directory.CreateDirectory(Path.Combine(_local.Path, "dir"));
 
-        var result = await cluster.RunAsync("cp", Path.Combine(_local, "dir"), "lustre:/dir-no-r");
+        var result = await cluster.RunAsync("cp", Path.Combine(_local.Path, "dir"), "lustre:/dir-no-r");
 
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("-r not specified; omitting directory", result.Error, StringComparison.Ordinal);
@@ -85,8 +85,8 @@ public sealed class CopyCommandTests(CliClusterFixture cluster) : IClassFixture<
         // The root has no name of its own: its entries go into the directory, as cp -r / DIR does, and never to the
         // local root (which the name "/" once made the target).
         var root = CopyLocation.Parse("lustre:/", () => cluster.Client);
-        var local = CopyLocation.Parse(_local, () => cluster.Client);
+        var local = CopyLocation.Parse(_local.Path, () => cluster.Client);
 
-        Assert.Equal(_local, local.Child(root.Name).Path);
+        Assert.Equal(_local.Path, local.Child(root.Name).Path);
     }
 }

@@ -9,23 +9,14 @@ namespace Lustre.Tests.Cli;
 /// </summary>
 public sealed class KeyCommandTests : IDisposable
 {
-    private readonly string _data = Directory.CreateTempSubdirectory("lustre-keycli-").FullName;
+    private readonly TempFolder _data = new("lustre-keycli-");
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_data, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _data.Dispose();
 
     [Fact]
     public async Task Keys_made_by_lustre_key_new_let_a_client_work_and_only_an_admin_deactivate()
     {
-        var keys = Path.Combine(_data, "keys.json");
+        var keys = Path.Combine(_data.Path, "keys.json");
         foreach (var (role, name) in new[] { ("server", "srv"), ("admin", "ops"), ("client", "alice") })
         {
             var made = await CliProcess.RunAsync(["key", "new", "--role", role, "--name", name, "--file", keys]);
@@ -37,7 +28,7 @@ public sealed class KeyCommandTests : IDisposable
         Assert.Equal(2, again.ExitCode);
         Assert.Contains("already has a key named 'alice'", again.Error, StringComparison.Ordinal);
 
-        await using var server = ServerProcess.Start("up", "--data", Path.Combine(_data, "cluster"), "--port", "0", "--osts", "2", "--key-file", keys);
+        await using var server = ServerProcess.Start("up", "--data", Path.Combine(_data.Path, "cluster"), "--port", "0", "--osts", "2", "--key-file", keys);
         var address = await server.WaitForAddressAsync();
         Dictionary<string, string> As(string name) => new() { ["LUSTRE_KEY_FILE"] = keys, ["LUSTRE_KEY"] = name };
 

@@ -5,9 +5,9 @@ namespace Lustre.Tests.Cli;
 /// <summary>The careless call: cp, mv and rm never destroy data by mistake (coreutils' refusals and messages).</summary>
 public sealed class SafetyTests(CliClusterFixture cluster) : IClassFixture<CliClusterFixture>, IDisposable
 {
-    private readonly string _local = Directory.CreateTempSubdirectory("lustre-safety-").FullName;
+    private readonly TempFolder _local = new("lustre-safety-");
 
-    public void Dispose() => Directory.Delete(_local, recursive: true);
+    public void Dispose() => _local.Dispose();
 
     private async Task<byte[]> WriteAsync(string path, int length)
     {
@@ -112,7 +112,7 @@ public sealed class SafetyTests(CliClusterFixture cluster) : IClassFixture<CliCl
     [Fact]
     public async Task A_trailing_slash_names_a_directory_that_must_exist()
     {
-        var local = Path.Combine(_local, "f");
+        var local = Path.Combine(_local.Path, "f");
         await File.WriteAllBytesAsync(local, [1, 2, 3]);
         await WriteAsync("/plain", 3);
 

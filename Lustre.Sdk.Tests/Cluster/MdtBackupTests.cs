@@ -15,10 +15,10 @@ public sealed class MdtBackupTests : IDisposable
 {
     private const int Writers = 3;
     private const int FileSize = 200_000;
-    private readonly string _data = Directory.CreateTempSubdirectory("lustre-backup-").FullName;
+    private readonly TempFolder _data = new("lustre-backup-");
     private long _clock;
 
-    public void Dispose() => Directory.Delete(_data, recursive: true);
+    public void Dispose() => _data.Dispose();
 
     private static byte[] Content(string name)
     {
@@ -75,7 +75,7 @@ public sealed class MdtBackupTests : IDisposable
         var events = new ConcurrentBag<FileEvents>();
         string backupPath;
         long backupStart, backupEnd;
-        var options = new LustreClusterOptions { DataDirectory = _data, OstCount = 4 };
+        var options = new LustreClusterOptions { DataDirectory = _data.Path, OstCount = 4 };
         await using (var cluster = await LustreCluster.StartAsync(options))
         {
             await using var client = new LustreClient(cluster.Address);
@@ -87,7 +87,7 @@ public sealed class MdtBackupTests : IDisposable
             (backupPath, var commit) = await client.BackupMdtAsync("during-writes", CancellationToken.None);
             backupEnd = Tick();
             Assert.True(commit > 0);
-            Assert.StartsWith(Path.Combine(_data, "mdt-backups"), backupPath, StringComparison.Ordinal);
+            Assert.StartsWith(Path.Combine(_data.Path, "mdt-backups"), backupPath, StringComparison.Ordinal);
             var created = events.Count;
             await WaitUntilAsync(() => events.Count >= created + 6);
             await stop.CancelAsync();
@@ -99,7 +99,7 @@ public sealed class MdtBackupTests : IDisposable
         }
 
         // Restore: the MDS starts on a copy of the backup in place of its MDT.
-        var mdt = Path.Combine(_data, "mdt0000");
+        var mdt = Path.Combine(_data.Path, "mdt0000");
         Directory.Move(mdt, mdt + ".before-restore");
         CopyDirectory(backupPath, mdt);
         await using (var cluster = await LustreCluster.StartAsync(options))

@@ -12,11 +12,11 @@ public sealed partial class NetnsClusterTests(ITestOutputHelper output) : IDispo
 {
     private const int Port = 9880;
     private const string MgsHost = NetnsNetwork.Subnet + ".1";
-    private readonly string _work = Directory.CreateTempSubdirectory("lustre-netns-").FullName;
+    private readonly TempFolder _work = new("lustre-netns-");
     private readonly List<ServerProcess> _servers = [];
     private Dictionary<string, string> _clientEnvironment = [];
 
-    public void Dispose() => Directory.Delete(_work, recursive: true);
+    public void Dispose() => _work.Dispose();
 
     private static string Mgs => $"{MgsHost}:{Port}";
 
@@ -24,7 +24,7 @@ public sealed partial class NetnsClusterTests(ITestOutputHelper output) : IDispo
 
     private ServerProcess Serve(string ns, params string[] args)
     {
-        var server = ServerProcess.StartIn(ns, ["serve", .. args, "--secret-file", Path.Combine(_work, "secret")]);
+        var server = ServerProcess.StartIn(ns, ["serve", .. args, "--secret-file", Path.Combine(_work.Path, "secret")]);
         _servers.Add(server);
         return server;
     }
@@ -56,7 +56,7 @@ public sealed partial class NetnsClusterTests(ITestOutputHelper output) : IDispo
     /// <summary>A client's local tree: one large striped file and a dataset of shards.</summary>
     private string MakeSource(int client)
     {
-        var root = Path.Combine(_work, "src", $"c{client}");
+        var root = Path.Combine(_work.Path, "src", $"c{client}");
         WriteRandomFile(Path.Combine(root, "big.bin"), 12 << 20, 100 + client);
         for (var s = 0; s < 6; s++)
         {
@@ -86,7 +86,7 @@ public sealed partial class NetnsClusterTests(ITestOutputHelper output) : IDispo
     /// <summary>Copies a small file in as <c>/DIR/fN</c> until its layout satisfies <paramref name="wanted"/> (the MDS re-reads the MGS every 2 s).</summary>
     private async Task<string> CopyUntilPlacedAsync(string ns, string directory, Func<int[], bool> wanted)
     {
-        var local = Path.Combine(_work, "small.bin");
+        var local = Path.Combine(_work.Path, "small.bin");
         WriteRandomFile(local, 300_000, 7);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         for (var i = 0; ; i++)
@@ -110,7 +110,7 @@ public sealed partial class NetnsClusterTests(ITestOutputHelper output) : IDispo
         try
         {
             network = await NetnsNetwork.CreateAsync();
-            await File.WriteAllTextAsync(Path.Combine(_work, "secret"), "netns-test-secret-0123456789abcdef-" + network.RunId);
+            await File.WriteAllTextAsync(Path.Combine(_work.Path, "secret"), "netns-test-secret-0123456789abcdef-" + network.RunId);
             _clientEnvironment = new() { ["LUSTRE_SECRET"] = "netns-test-secret-0123456789abcdef-" + network.RunId };
             var mds = await network.AddHostAsync("mds", 1);
             var oss = new string[5];
@@ -122,12 +122,12 @@ public sealed partial class NetnsClusterTests(ITestOutputHelper output) : IDispo
             string[] clients = [await network.AddHostAsync("c0", 21), await network.AddHostAsync("c1", 22)];
 
             // MGS and MDS on one host, one OSS (one OST) per OSS host; every server listens on its host's address.
-            var mgs = Serve(mds, "--role", "mgs", "--data", Path.Combine(_work, "mgs"), "--listen", Mgs);
+            var mgs = Serve(mds, "--role", "mgs", "--data", Path.Combine(_work.Path, "mgs"), "--listen", Mgs);
             await mgs.WaitForAddressAsync();
-            var started = new List<ServerProcess> { Serve(mds, "--role", "mds", "--data", Path.Combine(_work, "mds"), "--listen", $"{MgsHost}:{Port + 1}", "--mgs", Mgs) };
+            var started = new List<ServerProcess> { Serve(mds, "--role", "mds", "--data", Path.Combine(_work.Path, "mds"), "--listen", $"{MgsHost}:{Port + 1}", "--mgs", Mgs) };
             for (var i = 0; i < 4; i++)
             {
-                started.Add(Serve(oss[i], "--role", "oss", "--data", Path.Combine(_work, $"oss{i}"), "--listen", $"{NetnsNetwork.Subnet}.{11 + i}:{Port + 2}", "--mgs", Mgs, "--index", $"{i}"));
+                started.Add(Serve(oss[i], "--role", "oss", "--data", Path.Combine(_work.Path, $"oss{i}"), "--listen", $"{NetnsNetwork.Subnet}.{11 + i}:{Port + 2}", "--mgs", Mgs, "--index", $"{i}"));
             }
 
             await Task.WhenAll(started.Select(s => s.WaitUntilUpAsync()));
@@ -147,19 +147,19 @@ public sealed partial class NetnsClusterTests(ITestOutputHelper output) : IDispo
             Assert.Equal([0, 1, 2, 3], OstsOf(await LustreAsync(clients[0], "lfs", "getstripe", "/c1/big.bin")).Order());
 
             // Each client reads the other's files, at once, and they are byte-identical to what was written.
-            var reads = Enumerable.Range(0, 2).Select(c => LustreAsync(clients[c], "cp", "-r", $"lustre:/c{1 - c}", Path.Combine(_work, $"read-by-c{c}"))).ToList();
+            var reads = Enumerable.Range(0, 2).Select(c => LustreAsync(clients[c], "cp", "-r", $"lustre:/c{1 - c}", Path.Combine(_work.Path, $"read-by-c{c}"))).ToList();
             await Task.WhenAll(reads);
-            AssertSameTree(sources[1], Path.Combine(_work, "read-by-c0"));
-            AssertSameTree(sources[0], Path.Combine(_work, "read-by-c1"));
+            AssertSameTree(sources[1], Path.Combine(_work.Path, "read-by-c0"));
+            AssertSameTree(sources[0], Path.Combine(_work.Path, "read-by-c1"));
 
             // A fifth OSS host joins the running cluster: bound to the wildcard address, it advertises its real one.
-            var joined = Serve(oss[4], "--role", "oss", "--data", Path.Combine(_work, "oss4"), "--listen", $"0.0.0.0:{Port + 2}", "--advertise", $"{NetnsNetwork.Subnet}.15:{Port + 2}", "--mgs", Mgs, "--index", "4");
+            var joined = Serve(oss[4], "--role", "oss", "--data", Path.Combine(_work.Path, "oss4"), "--listen", $"0.0.0.0:{Port + 2}", "--advertise", $"{NetnsNetwork.Subnet}.15:{Port + 2}", "--mgs", Mgs, "--index", "4");
             await joined.WaitUntilUpAsync();
             Assert.Equal(5, OstRow().Matches(await LustreAsync(clients[1], "lfs", "df")).Count);
             await LustreAsync(clients[0], "mkdir", "/joined");
             var onNew = await CopyUntilPlacedAsync(clients[0], "/joined", osts => osts.Contains(4));
-            await LustreAsync(clients[1], "cp", $"lustre:{onNew}", Path.Combine(_work, "from-ost4.bin"));
-            Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(_work, "small.bin")), await File.ReadAllBytesAsync(Path.Combine(_work, "from-ost4.bin")));
+            await LustreAsync(clients[1], "cp", $"lustre:{onNew}", Path.Combine(_work.Path, "from-ost4.bin"));
+            Assert.Equal(await File.ReadAllBytesAsync(Path.Combine(_work.Path, "small.bin")), await File.ReadAllBytesAsync(Path.Combine(_work.Path, "from-ost4.bin")));
 
             // Deactivated, it receives no new objects; its data stays readable.
             await LustreAsync(clients[1], "lctl", "deactivate", "OST0004");

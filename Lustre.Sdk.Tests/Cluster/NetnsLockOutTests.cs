@@ -16,9 +16,9 @@ public sealed class NetnsLockOutTests(ITestOutputHelper output) : IDisposable
     private const string ServerHost = NetnsNetwork.Subnet + ".1";
     private const int Attackers = 4;
     private const int ConnectionsPerAttacker = 200;
-    private readonly string _work = Directory.CreateTempSubdirectory("lustre-lockout-").FullName;
+    private readonly TempFolder _work = new("lustre-lockout-");
 
-    public void Dispose() => Directory.Delete(_work, recursive: true);
+    public void Dispose() => _work.Dispose();
 
     /// <summary>Bash, fd by fd: (re)open a connection, send nothing or half a frame header, hold it; all again each second.</summary>
     private static string AttackScript(int seconds) => $$"""
@@ -41,7 +41,7 @@ public sealed class NetnsLockOutTests(ITestOutputHelper output) : IDisposable
         {
             network = await NetnsNetwork.CreateAsync();
             var secret = "lockout-test-secret-0123456789abcdef-" + network.RunId;
-            await File.WriteAllTextAsync(Path.Combine(_work, "secret"), secret);
+            await File.WriteAllTextAsync(Path.Combine(_work.Path, "secret"), secret);
             var serverNs = await network.AddHostAsync("srv", 1);
             var attackers = new string[Attackers];
             for (var i = 0; i < Attackers; i++)
@@ -51,11 +51,11 @@ public sealed class NetnsLockOutTests(ITestOutputHelper output) : IDisposable
 
             var client = await network.AddHostAsync("cli", 21);
             var mgs = $"{ServerHost}:{Port}";
-            string[] secretArgs = ["--secret-file", Path.Combine(_work, "secret")];
-            servers.Add(ServerProcess.StartIn(serverNs, ["serve", "--role", "mgs", "--data", Path.Combine(_work, "mgs"), "--listen", mgs, .. secretArgs]));
+            string[] secretArgs = ["--secret-file", Path.Combine(_work.Path, "secret")];
+            servers.Add(ServerProcess.StartIn(serverNs, ["serve", "--role", "mgs", "--data", Path.Combine(_work.Path, "mgs"), "--listen", mgs, .. secretArgs]));
             await servers[0].WaitForAddressAsync();
-            servers.Add(ServerProcess.StartIn(serverNs, ["serve", "--role", "mds", "--data", Path.Combine(_work, "mds"), "--listen", $"{ServerHost}:{Port + 1}", "--mgs", mgs, .. secretArgs]));
-            servers.Add(ServerProcess.StartIn(serverNs, ["serve", "--role", "oss", "--data", Path.Combine(_work, "oss"), "--listen", $"{ServerHost}:{Port + 2}", "--mgs", mgs, .. secretArgs]));
+            servers.Add(ServerProcess.StartIn(serverNs, ["serve", "--role", "mds", "--data", Path.Combine(_work.Path, "mds"), "--listen", $"{ServerHost}:{Port + 1}", "--mgs", mgs, .. secretArgs]));
+            servers.Add(ServerProcess.StartIn(serverNs, ["serve", "--role", "oss", "--data", Path.Combine(_work.Path, "oss"), "--listen", $"{ServerHost}:{Port + 2}", "--mgs", mgs, .. secretArgs]));
             await Task.WhenAll(servers.Skip(1).Select(s => s.WaitUntilUpAsync()));
 
             var attacks = attackers.Select(ns => NetnsNetwork.RunAsync("ip", ["netns", "exec", ns, "bash", "-c", AttackScript(10)], timeout: TimeSpan.FromSeconds(60))).ToList();

@@ -8,18 +8,9 @@ namespace Lustre.Tests.Cluster;
 public sealed class ProcessClusterTests : IDisposable
 {
     private const int Seed = 20261126;
-    private readonly string _data = Directory.CreateTempSubdirectory("lustre-proc-").FullName;
+    private readonly TempFolder _data = new("lustre-proc-");
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_data, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _data.Dispose();
 
     /// <summary>Deterministic content for any range of a file, so 1 GiB never has to sit in memory.</summary>
     private static void Fill(Span<byte> destination, long offset)
@@ -65,7 +56,7 @@ public sealed class ProcessClusterTests : IDisposable
     {
         const long oneGiB = 1L << 30;
         string address;
-        await using (var server = ServerProcess.Start("up", "--data", _data, "--port", "0", "--osts", "4"))
+        await using (var server = ServerProcess.Start("up", "--data", _data.Path, "--port", "0", "--osts", "4"))
         {
             address = await server.WaitForAddressAsync();
             await using (var client = new LustreClient(address))
@@ -79,7 +70,7 @@ public sealed class ProcessClusterTests : IDisposable
         }
 
         // Same data folder, new port: everything comes back, and a second file is flushed before a SIGKILL.
-        await using (var server = ServerProcess.Start("up", "--data", _data, "--port", "0", "--osts", "4"))
+        await using (var server = ServerProcess.Start("up", "--data", _data.Path, "--port", "0", "--osts", "4"))
         {
             address = await server.WaitForAddressAsync();
             await using (var client = new LustreClient(address))
@@ -92,7 +83,7 @@ public sealed class ProcessClusterTests : IDisposable
             await server.KillAsync();
         }
 
-        await using (var server = ServerProcess.Start("up", "--data", _data, "--port", "0", "--osts", "4"))
+        await using (var server = ServerProcess.Start("up", "--data", _data.Path, "--port", "0", "--osts", "4"))
         {
             address = await server.WaitForAddressAsync();
             await using var client = new LustreClient(address);
@@ -105,14 +96,14 @@ public sealed class ProcessClusterTests : IDisposable
     [Fact]
     public async Task Cluster_of_separate_mgs_mds_and_oss_processes_works_end_to_end()
     {
-        await using var mgs = ServerProcess.Start("serve", "--role", "mgs", "--data", Path.Combine(_data, "mgs"), "--listen", "127.0.0.1:0");
+        await using var mgs = ServerProcess.Start("serve", "--role", "mgs", "--data", Path.Combine(_data.Path, "mgs"), "--listen", "127.0.0.1:0");
         var address = await mgs.WaitForAddressAsync();
         var mgsEndpoint = address[..address.IndexOf('/', StringComparison.Ordinal)];
-        await using var oss0 = ServerProcess.Start("serve", "--role", "oss", "--data", Path.Combine(_data, "oss0"), "--mgs", mgsEndpoint, "--index", "0");
-        await using var oss1 = ServerProcess.Start("serve", "--role", "oss", "--data", Path.Combine(_data, "oss1"), "--mgs", mgsEndpoint, "--index", "1");
+        await using var oss0 = ServerProcess.Start("serve", "--role", "oss", "--data", Path.Combine(_data.Path, "oss0"), "--mgs", mgsEndpoint, "--index", "0");
+        await using var oss1 = ServerProcess.Start("serve", "--role", "oss", "--data", Path.Combine(_data.Path, "oss1"), "--mgs", mgsEndpoint, "--index", "1");
         await oss0.WaitUntilUpAsync();
         await oss1.WaitUntilUpAsync();
-        await using var mds = ServerProcess.Start("serve", "--role", "mds", "--data", Path.Combine(_data, "mds"), "--mgs", mgsEndpoint);
+        await using var mds = ServerProcess.Start("serve", "--role", "mds", "--data", Path.Combine(_data.Path, "mds"), "--mgs", mgsEndpoint);
         await mds.WaitUntilUpAsync();
 
         await using var client = new LustreClient(address);
@@ -125,7 +116,7 @@ public sealed class ProcessClusterTests : IDisposable
         await VerifyFileAsync(client, "/data/striped.bin", 8L << 20);
 
         // Each OSS process holds one of the file's objects; after unlink the MDS destroys both.
-        string ObjectFile(OstObject o) => Path.Combine(_data, $"oss{o.OstIndex}", $"ost{o.OstIndex:X4}", "objects", (o.ObjectId & 0xFF).ToString("x2", System.Globalization.CultureInfo.InvariantCulture), o.ObjectId.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
+        string ObjectFile(OstObject o) => Path.Combine(_data.Path, $"oss{o.OstIndex}", $"ost{o.OstIndex:X4}", "objects", (o.ObjectId & 0xFF).ToString("x2", System.Globalization.CultureInfo.InvariantCulture), o.ObjectId.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
         Assert.All(objects, o => Assert.True(File.Exists(ObjectFile(o)), ObjectFile(o)));
         await client.DeleteFileAsync("/data/striped.bin");
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -141,11 +132,11 @@ public sealed class ProcessClusterTests : IDisposable
     [Fact]
     public async Task Lustre_up_reads_its_settings_from_a_config_file_and_the_command_line_wins()
     {
-        var config = Path.Combine(_data, "lustre.json");
+        var config = Path.Combine(_data.Path, "lustre.json");
         await File.WriteAllTextAsync(config, $$"""
             {
               // Comments are allowed.
-              "data": "{{Path.Combine(_data, "from-config").Replace("\\", "/", StringComparison.Ordinal)}}",
+              "data": "{{Path.Combine(_data.Path, "from-config").Replace("\\", "/", StringComparison.Ordinal)}}",
               "port": 0,
               "osts": 2,
               "fsname": "cfgfs",
@@ -164,13 +155,13 @@ public sealed class ProcessClusterTests : IDisposable
             Assert.Equal(3, file.Layout.Components[0].Objects.Count);
         }
 
-        Assert.Equal(3, Directory.GetDirectories(Path.Combine(_data, "from-config"), "ost*").Length);
+        Assert.Equal(3, Directory.GetDirectories(Path.Combine(_data.Path, "from-config"), "ost*").Length);
     }
 
     [Fact]
     public async Task Lustre_serve_with_a_missing_option_says_what_is_missing_and_exits_non_zero()
     {
-        await using var server = ServerProcess.Start("serve", "--role", "oss", "--data", _data);
+        await using var server = ServerProcess.Start("serve", "--role", "oss", "--data", _data.Path);
         await server.WaitForLineAsync(new Regex("needs --mgs HOST:PORT"), TimeSpan.FromSeconds(60));
         Assert.DoesNotContain("   at ", server.Output, StringComparison.Ordinal);
     }

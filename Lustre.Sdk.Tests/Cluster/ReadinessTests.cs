@@ -7,18 +7,9 @@ namespace Lustre.Tests.Cluster;
 /// <summary>A client never sees ENOSPC from a cluster that is merely starting.</summary>
 public sealed class ReadinessTests : IDisposable
 {
-    private readonly string _data = Directory.CreateTempSubdirectory("lustre-ready-").FullName;
+    private readonly TempFolder _data = new("lustre-ready-");
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_data, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _data.Dispose();
 
     [Fact]
     public async Task Files_can_be_created_as_soon_as_an_OSS_that_started_after_the_MDS_is_up()
@@ -26,7 +17,7 @@ public sealed class ReadinessTests : IDisposable
         var clock = Stopwatch.StartNew();
         for (var round = 0; round < 3 && clock.Elapsed < TimeSpan.FromSeconds(60); round++)
         {
-            var data = Path.Combine(_data, $"round{round}");
+            var data = Path.Combine(_data.Path, $"round{round}");
             await using var mgs = ServerProcess.Start("serve", "--role", "mgs", "--data", Path.Combine(data, "mgs"), "--listen", "127.0.0.1:0");
             var address = await mgs.WaitForAddressAsync();
             var mgsEndpoint = address[..address.IndexOf('/', StringComparison.Ordinal)];

@@ -12,31 +12,22 @@ namespace Lustre.Tests.Mds;
 /// </summary>
 public sealed class ReplyRecordsTests : IDisposable
 {
-    private readonly string _directory = Directory.CreateTempSubdirectory("lustre-replies-").FullName;
+    private readonly TempFolder _directory = new("lustre-replies-");
     private int _runs;
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _directory.Dispose();
 
     [Fact]
     public async Task A_resend_of_an_applied_change_gets_its_recorded_result_even_after_a_reopen()
     {
         var first = new ChangeOrigin("c1", 7);
-        using (var store = new MdtStore(_directory))
+        using (var store = new MdtStore(_directory.Path))
         {
             Assert.Equal("applied 1", await Change(store, first));
             Assert.Equal("applied 1", await Change(store, first));
         }
 
-        using (var reopened = new MdtStore(_directory))
+        using (var reopened = new MdtStore(_directory.Path))
         {
             Assert.Equal("applied 1", await Change(reopened, first));
 
@@ -51,7 +42,7 @@ public sealed class ReplyRecordsTests : IDisposable
     public async Task Records_are_bounded_per_client_and_a_resend_beyond_them_is_refused_not_run()
     {
         int runs;
-        using (var store = new MdtStore(_directory))
+        using (var store = new MdtStore(_directory.Path))
         {
             // All queued at once, in xid order, so that they share group commits.
             // The last of them takes the count to PerClient + DropBatch: the lowest DropBatch xids go, in one range.
@@ -72,7 +63,7 @@ public sealed class ReplyRecordsTests : IDisposable
         }
 
         // The floor survives a restart with the records that carry it.
-        using var reopened = new MdtStore(_directory);
+        using var reopened = new MdtStore(_directory.Path);
         Assert.Equal(LustreErrno.EALREADY, (await Assert.ThrowsAsync<RpcStatusException>(() => Change(reopened, new ChangeOrigin("busy", 1)))).Errno);
         Assert.Equal(runs, _runs);
     }
@@ -80,7 +71,7 @@ public sealed class ReplyRecordsTests : IDisposable
     [Fact]
     public async Task A_clean_disconnect_and_a_long_idle_drop_a_clients_records()
     {
-        using (var store = new MdtStore(_directory))
+        using (var store = new MdtStore(_directory.Path))
         {
             await Change(store, new ChangeOrigin("leaving", 1));
             await Change(store, new ChangeOrigin("idle", 1));
@@ -95,7 +86,7 @@ public sealed class ReplyRecordsTests : IDisposable
         }
 
         await Task.Delay(20);
-        using (var reopened = new MdtStore(_directory, replyLifetime: TimeSpan.FromMilliseconds(10)))
+        using (var reopened = new MdtStore(_directory.Path, replyLifetime: TimeSpan.FromMilliseconds(10)))
         {
             Assert.Equal(0, reopened.Replies.ClientCount);
             Assert.Equal(0, CountRecords(reopened));

@@ -18,18 +18,9 @@ namespace Lustre.Tests.Mirrors;
 public sealed class MirrorAcceptanceTests : IDisposable
 {
     private const int OssCount = 3;
-    private readonly string _data = Directory.CreateTempSubdirectory("lustre-flr-").FullName;
+    private readonly TempFolder _data = new("lustre-flr-");
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_data, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _data.Dispose();
 
     [Fact]
     public async Task A_dataset_epoch_completes_byte_identical_when_an_oss_is_killed_during_it()
@@ -119,7 +110,7 @@ public sealed class MirrorAcceptanceTests : IDisposable
     {
         await using var cluster = await StartMirroredAsync();
         await using var client = new LustreClient(cluster.Address);
-        var local = Path.Combine(_data, "big.bin");
+        var local = Path.Combine(_data.Path, "big.bin");
         var content = RandomBytes(192 << 20, 9);
         await File.WriteAllBytesAsync(local, content);
 
@@ -138,7 +129,7 @@ public sealed class MirrorAcceptanceTests : IDisposable
     /// <summary>A cluster whose root default layout mirrors every new file twice, one stripe per mirror.</summary>
     private async Task<ProcessCluster> StartMirroredAsync()
     {
-        var cluster = await ProcessCluster.StartAsync(_data, OssCount);
+        var cluster = await ProcessCluster.StartAsync(_data.Path, OssCount);
         await using var client = new LustreClient(cluster.Address);
         await client.SetDirectoryLayoutAsync("/", FileLayout.Mirrored(2, FileLayout.Raid0(1L << 20, stripeCount: 1)));
         return cluster;

@@ -11,23 +11,14 @@ namespace Lustre.Tests.Mirrors;
 /// </summary>
 public sealed class MirrorFailoverTests : IDisposable
 {
-    private readonly string _data = Directory.CreateTempSubdirectory("lustre-mirror-").FullName;
+    private readonly TempFolder _data = new("lustre-mirror-");
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_data, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _data.Dispose();
 
     [Fact]
     public async Task A_mirrored_file_is_written_and_read_with_an_oss_gone_and_resynced_when_it_returns()
     {
-        await using var cluster = await ProcessCluster.StartAsync(_data, 3);
+        await using var cluster = await ProcessCluster.StartAsync(_data.Path, 3);
         await using var client = new LustreClient(cluster.Address);
         await client.CreateDirectoryAsync("/ckpt");
         await client.SetDirectoryLayoutAsync("/ckpt", FileLayout.Mirrored(2, FileLayout.Raid0(1L << 20, stripeCount: 1)));
@@ -76,7 +67,7 @@ public sealed class MirrorFailoverTests : IDisposable
     [Fact]
     public async Task The_MDS_resyncs_a_stale_mirror_by_itself_once_its_OSS_returns()
     {
-        await using var cluster = await ProcessCluster.StartAsync(_data, 2);
+        await using var cluster = await ProcessCluster.StartAsync(_data.Path, 2);
         await using var client = new LustreClient(cluster.Address);
         var layout = FileLayout.Mirrored(2, FileLayout.Raid0(1L << 20, stripeCount: 1));
         var data = RandomBytes(3 << 20, seed: 4);
@@ -112,7 +103,7 @@ public sealed class MirrorFailoverTests : IDisposable
     [Fact]
     public async Task A_write_that_reaches_no_mirror_fails_and_later_flushes_fail_too()
     {
-        await using var cluster = await ProcessCluster.StartAsync(_data, 2);
+        await using var cluster = await ProcessCluster.StartAsync(_data.Path, 2);
         await using var client = new LustreClient(cluster.Address, new LustreClientOptions { MaxAttempts = 2, ConnectTimeout = TimeSpan.FromSeconds(1) });
         var file = await client.OpenFileAsync("/doomed", FileMode.CreateNew, layout: FileLayout.Mirrored(2, FileLayout.Raid0(1L << 20, stripeCount: 1)));
         await file.WriteAtAsync(0, RandomBytes(1 << 20, seed: 5));
@@ -132,7 +123,7 @@ public sealed class MirrorFailoverTests : IDisposable
     [Fact]
     public async Task Mirrors_are_split_and_extended_and_the_last_in_sync_mirror_is_kept()
     {
-        await using var cluster = await ProcessCluster.StartAsync(_data, 3);
+        await using var cluster = await ProcessCluster.StartAsync(_data.Path, 3);
         await using var client = new LustreClient(cluster.Address);
         var data = RandomBytes(2 << 20, seed: 7);
         await using (var file = await client.OpenFileAsync("/plain", FileMode.CreateNew, layout: FileLayout.Raid0(1L << 20, stripeCount: 1)))
@@ -166,7 +157,7 @@ public sealed class MirrorFailoverTests : IDisposable
     [Fact]
     public async Task Reads_go_to_the_preferred_mirror_first_and_never_touch_the_other_while_it_answers()
     {
-        await using var cluster = await ProcessCluster.StartAsync(_data, 2);
+        await using var cluster = await ProcessCluster.StartAsync(_data.Path, 2);
         await using var client = new LustreClient(cluster.Address);
         var plain = FileLayout.Raid0(1L << 20, stripeCount: 1);
         var layout = FileLayout.Mirrored([new LayoutMirror(1, plain, MirrorFlags.Prefer), new LayoutMirror(2, plain)]);

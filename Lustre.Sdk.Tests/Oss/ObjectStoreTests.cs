@@ -7,16 +7,16 @@ namespace Lustre.Tests.Oss;
 /// <summary>The object store's own bookkeeping (what statfs reports) matches the object files on disk.</summary>
 public sealed class ObjectStoreTests : IDisposable
 {
-    private readonly string _root = Directory.CreateTempSubdirectory("lustre-ost-").FullName;
+    private readonly TempFolder _root = new("lustre-ost-");
 
-    public void Dispose() => Directory.Delete(_root, recursive: true);
+    public void Dispose() => _root.Dispose();
 
-    private int FilesOnDisk() => Directory.EnumerateFiles(Path.Combine(_root, "objects"), "*", SearchOption.AllDirectories).Count();
+    private int FilesOnDisk() => Directory.EnumerateFiles(Path.Combine(_root.Path, "objects"), "*", SearchOption.AllDirectories).Count();
 
     [Fact]
     public async Task Concurrent_first_writes_to_one_new_object_count_it_once()
     {
-        using var store = new ObjectStore(0, _root);
+        using var store = new ObjectStore(0, _root.Path);
         var data = new byte[4096];
         for (ulong id = 1; id <= 200; id++)
         {
@@ -39,7 +39,7 @@ public sealed class ObjectStoreTests : IDisposable
     [Fact]
     public async Task Small_reads_of_cached_objects_are_exact_at_the_end_and_past_it()
     {
-        using var store = new ObjectStore(0, _root);
+        using var store = new ObjectStore(0, _root.Path);
         var data = new byte[10_000];
         new Random(5).NextBytes(data);
         await store.WriteAsync(4, 0, data, CancellationToken.None);
@@ -58,7 +58,7 @@ public sealed class ObjectStoreTests : IDisposable
     [Fact]
     public void The_cache_only_read_returns_cached_bytes_and_flags_the_end_of_the_file()
     {
-        var path = Path.Combine(_root, "cached");
+        var path = Path.Combine(_root.Path, "cached");
         var data = new byte[8192];
         new Random(6).NextBytes(data);
         File.WriteAllBytes(path, data);
@@ -74,7 +74,7 @@ public sealed class ObjectStoreTests : IDisposable
     [Fact]
     public async Task A_mapped_region_is_clipped_to_the_object_and_reads_its_bytes()
     {
-        using var store = new ObjectStore(0, _root);
+        using var store = new ObjectStore(0, _root.Path);
         var data = new byte[300_000];
         new Random(3).NextBytes(data);
         await store.WriteAsync(9, 0, data, CancellationToken.None);
@@ -94,7 +94,7 @@ public sealed class ObjectStoreTests : IDisposable
     public async Task With_direct_reads_a_range_not_all_in_the_page_cache_is_read_past_it_and_a_cached_one_is_mapped()
     {
         using var direct = new DirectReader(threads: 3);
-        using var store = new ObjectStore(0, _root, directReads: direct);
+        using var store = new ObjectStore(0, _root.Path, directReads: direct);
 
         // Bytes at [8 MiB, 11 MiB) only: [0, 8 MiB) is a hole that no read has brought into the page cache.
         var data = new byte[3 << 20];
@@ -128,7 +128,7 @@ public sealed class ObjectStoreTests : IDisposable
     [Fact]
     public async Task A_direct_read_after_the_reader_stopped_fails_and_does_not_hang()
     {
-        var path = Path.Combine(_root, "file");
+        var path = Path.Combine(_root.Path, "file");
         await File.WriteAllBytesAsync(path, new byte[3 << 20]);
         using var handle = File.OpenHandle(path);
         var direct = new DirectReader(threads: 1);
@@ -142,7 +142,7 @@ public sealed class ObjectStoreTests : IDisposable
     [Fact]
     public async Task A_direct_read_gives_the_files_bytes_at_any_offset_and_stops_at_its_end()
     {
-        var path = Path.Combine(_root, "file");
+        var path = Path.Combine(_root.Path, "file");
         var bytes = new byte[(5 << 20) + 1234];
         new Random(8).NextBytes(bytes);
         await File.WriteAllBytesAsync(path, bytes);
@@ -160,7 +160,7 @@ public sealed class ObjectStoreTests : IDisposable
     [Fact]
     public async Task Sending_a_mapped_region_of_an_object_truncated_meanwhile_fails_the_send_and_the_process_lives()
     {
-        using var store = new ObjectStore(0, _root);
+        using var store = new ObjectStore(0, _root.Path);
         await store.WriteAsync(7, 0, new byte[8 << 20], CancellationToken.None);
         using var region = (await store.ReadRegionAsync(7, 0, 8 << 20))!;
         store.Punch(7, 0);

@@ -25,21 +25,12 @@ namespace Lustre.Tests.Reliability;
 public sealed class CrashConsistencyTests : IDisposable
 {
     private const int Workers = 2;
-    private readonly string _data = Directory.CreateTempSubdirectory("lustre-crash-").FullName;
+    private readonly TempFolder _data = new("lustre-crash-");
     private readonly ITestOutputHelper _output;
 
     public CrashConsistencyTests(ITestOutputHelper output) => _output = output;
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_data, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _data.Dispose();
 
     private static int Iterations => int.TryParse(Environment.GetEnvironmentVariable("LUSTRE_CRASH_ITERATIONS"), CultureInfo.InvariantCulture, out var n) && n > 0 ? n : 3;
 
@@ -57,7 +48,7 @@ public sealed class CrashConsistencyTests : IDisposable
         var stats = new CrashStats();
         // For the MDS, clients reach it through a proxy that can lose a reply just before the MDS is killed.
         await using var front = role == "mds" ? new FrameProxy() : null;
-        await using var cluster = await ProcessCluster.StartAsync(_data, mirrored ? 3 : 2, front);
+        await using var cluster = await ProcessCluster.StartAsync(_data.Path, mirrored ? 3 : 2, front);
         var options = new LustreClientOptions
         {
             ConnectTimeout = TimeSpan.FromSeconds(2),

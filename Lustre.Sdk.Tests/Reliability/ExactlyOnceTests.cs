@@ -15,23 +15,14 @@ namespace Lustre.Tests.Reliability;
 /// </summary>
 public sealed class ExactlyOnceTests : IDisposable
 {
-    private readonly string _data = Directory.CreateTempSubdirectory("lustre-once-").FullName;
+    private readonly TempFolder _data = new("lustre-once-");
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_data, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _data.Dispose();
 
     [Fact]
     public async Task Resends_after_an_MDS_restart_are_answered_from_the_record_not_applied_again()
     {
-        await using var cluster = await ProcessCluster.StartAsync(_data, 1);
+        await using var cluster = await ProcessCluster.StartAsync(_data.Path, 1);
         await using var other = new LustreClient(cluster.Address);
         await WriteAsync(other, "/u", "B's first /u");
         await WriteAsync(other, "/r", "old checkpoint");
@@ -106,7 +97,7 @@ public sealed class ExactlyOnceTests : IDisposable
     [Fact]
     public async Task A_punch_or_destroy_resent_after_an_OSS_restart_is_answered_as_the_first_and_cuts_nothing_written_since()
     {
-        await using var cluster = await ProcessCluster.StartAsync(_data, 1);
+        await using var cluster = await ProcessCluster.StartAsync(_data.Path, 1);
         await using var other = new LustreClient(cluster.Address);
         var first = new byte[64 << 10];
         new Random(1).NextBytes(first);

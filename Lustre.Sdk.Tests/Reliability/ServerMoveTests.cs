@@ -10,25 +10,16 @@ namespace Lustre.Tests.Reliability;
 /// </summary>
 public sealed class ServerMoveTests : IDisposable
 {
-    private readonly string _data = Directory.CreateTempSubdirectory("lustre-move-").FullName;
+    private readonly TempFolder _data = new("lustre-move-");
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_data, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _data.Dispose();
 
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
     public async Task A_client_follows_an_OSS_and_the_MDS_restarted_after_SIGKILL(bool samePort)
     {
-        await using var cluster = await ProcessCluster.StartAsync(_data, 2);
+        await using var cluster = await ProcessCluster.StartAsync(_data.Path, 2);
         await using var client = new LustreClient(cluster.Address);
         var data = new byte[3 << 20];
         new Random(7).NextBytes(data);
@@ -65,7 +56,7 @@ public sealed class ServerMoveTests : IDisposable
     [Fact]
     public async Task Objects_of_files_unlinked_while_their_OSS_is_down_are_destroyed_soon_after_it_returns_on_a_new_port()
     {
-        await using var cluster = await ProcessCluster.StartAsync(_data, 1);
+        await using var cluster = await ProcessCluster.StartAsync(_data.Path, 1);
         await using var client = new LustreClient(cluster.Address);
         const int files = 30;
         for (var i = 0; i < files; i++)

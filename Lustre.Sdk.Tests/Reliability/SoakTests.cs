@@ -15,7 +15,7 @@ namespace Lustre.Tests.Reliability;
 /// </summary>
 public sealed class SoakTests(ITestOutputHelper output) : IDisposable
 {
-    private readonly string _data = Directory.CreateTempSubdirectory("lustre-soak-").FullName;
+    private readonly TempFolder _data = new("lustre-soak-");
 
     private static int Clients => Env("LUSTRE_SOAK_CLIENTS", 8);
 
@@ -24,21 +24,12 @@ public sealed class SoakTests(ITestOutputHelper output) : IDisposable
     private static int Env(string name, int fallback) =>
         int.TryParse(Environment.GetEnvironmentVariable(name), CultureInfo.InvariantCulture, out var n) && n > 0 ? n : fallback;
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_data, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _data.Dispose();
 
     [Fact]
     public async Task Many_clients_doing_mixed_work_get_every_result_right_and_server_memory_stays_flat()
     {
-        await using var server = ServerProcess.Start("up", "--data", _data, "--port", "0", "--osts", "4");
+        await using var server = ServerProcess.Start("up", "--data", _data.Path, "--port", "0", "--osts", "4");
         var address = await server.WaitForAddressAsync();
         var deadline = Stopwatch.StartNew();
         var duration = TimeSpan.FromSeconds(Seconds);
@@ -74,7 +65,7 @@ public sealed class SoakTests(ITestOutputHelper output) : IDisposable
             {
                 if (waited.Elapsed > TimeSpan.FromSeconds(60))
                 {
-                    var onDisk = Directory.EnumerateFiles(_data, "*", SearchOption.AllDirectories).Count(f => f.Contains("/objects/", StringComparison.Ordinal));
+                    var onDisk = Directory.EnumerateFiles(_data.Path, "*", SearchOption.AllDirectories).Count(f => f.Contains("/objects/", StringComparison.Ordinal));
                     Assert.Fail($"{objects} objects by statfs, {onDisk} object files on disk 60 s after every file was deleted");
                 }
 

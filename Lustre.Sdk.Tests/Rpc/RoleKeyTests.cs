@@ -16,30 +16,21 @@ namespace Lustre.Tests.Rpc;
 /// </summary>
 public sealed class RoleKeyTests : IDisposable
 {
-    private readonly string _data = Directory.CreateTempSubdirectory("lustre-keys-").FullName;
+    private readonly TempFolder _data = new("lustre-keys-");
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_data, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _data.Dispose();
 
     private static LustreClientOptions As(NamedKey key) => new() { SharedSecret = key.Secret, KeyName = key.Name, MaxAttempts = 1 };
 
     [Fact]
     public async Task A_client_key_cannot_register_repoint_or_deactivate_a_target_nor_back_up_and_an_admin_key_can_deactivate()
     {
-        var file = Path.Combine(_data, "keys.json");
+        var file = Path.Combine(_data.Path, "keys.json");
         var server = KeyFile.Add(file, "srv-1", KeyRole.Server);
         var admin = KeyFile.Add(file, "ops", KeyRole.Admin);
         var alice = KeyFile.Add(file, "alice", KeyRole.Client);
         await using var node = await LustreNode.StartAsync(
-            new NodeOptions { DataDirectory = Path.Combine(_data, "node"), RunMgs = true, RunMds = true, RunOss = true, OstCount = 2, Keys = KeyFile.Load(file) },
+            new NodeOptions { DataDirectory = Path.Combine(_data.Path, "node"), RunMgs = true, RunMds = true, RunOss = true, OstCount = 2, Keys = KeyFile.Load(file) },
             NullLoggerFactory.Instance,
             CancellationToken.None);
         var address = $"{node.Endpoint}/{node.FsName}";
@@ -92,11 +83,11 @@ public sealed class RoleKeyTests : IDisposable
     [Fact]
     public async Task An_unknown_key_name_or_another_keys_secret_is_refused()
     {
-        var file = Path.Combine(_data, "keys.json");
+        var file = Path.Combine(_data.Path, "keys.json");
         KeyFile.Add(file, "srv-1", KeyRole.Server);
         var alice = KeyFile.Add(file, "alice", KeyRole.Client);
         await using var node = await LustreNode.StartAsync(
-            new NodeOptions { DataDirectory = Path.Combine(_data, "node"), RunMgs = true, RunMds = true, RunOss = true, OstCount = 1, Keys = KeyFile.Load(file) },
+            new NodeOptions { DataDirectory = Path.Combine(_data.Path, "node"), RunMgs = true, RunMds = true, RunOss = true, OstCount = 1, Keys = KeyFile.Load(file) },
             NullLoggerFactory.Instance,
             CancellationToken.None);
         var address = $"{node.Endpoint}/{node.FsName}";
@@ -112,7 +103,7 @@ public sealed class RoleKeyTests : IDisposable
     [Fact]
     public void Key_files_are_made_owner_only_and_refuse_bad_entries_by_name()
     {
-        var file = Path.Combine(_data, "keys.json");
+        var file = Path.Combine(_data.Path, "keys.json");
         KeyFile.Add(file, "a", KeyRole.Client);
         KeyFile.Add(file, "b", KeyRole.Admin);
         if (!OperatingSystem.IsWindows())
@@ -124,7 +115,7 @@ public sealed class RoleKeyTests : IDisposable
         Assert.Throws<ArgumentException>(() => KeyFile.Add(file, "a", KeyRole.Server));
         Assert.Throws<ArgumentException>(() => KeyFile.Add(file, "bad name", KeyRole.Server));
 
-        var bad = Path.Combine(_data, "bad.json");
+        var bad = Path.Combine(_data.Path, "bad.json");
         File.WriteAllText(bad, JsonSerializer.Serialize(new { keys = new[] { new { name = "x", role = "root", secret = Convert.ToBase64String(new byte[32]) } } }));
         Assert.Contains("role 'root'", Assert.Throws<InvalidDataException>(() => KeyFile.Load(bad)).Message, StringComparison.Ordinal);
         File.WriteAllText(bad, JsonSerializer.Serialize(new { keys = new[] { new { name = "x", role = "client", secret = Convert.ToBase64String(new byte[8]) } } }));

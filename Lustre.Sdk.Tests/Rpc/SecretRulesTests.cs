@@ -11,33 +11,24 @@ namespace Lustre.Tests.Rpc;
 /// </summary>
 public sealed class SecretRulesTests : IDisposable
 {
-    private readonly string _data = Directory.CreateTempSubdirectory("lustre-secret-rules-").FullName;
+    private readonly TempFolder _data = new("lustre-secret-rules-");
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_data, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _data.Dispose();
 
     [Fact]
     public async Task The_command_refuses_a_whitespace_or_short_secret_before_serving()
     {
-        var spaces = await CliProcess.RunAsync(["up", "--data", Path.Combine(_data, "spaces"), "--port", "0"], new Dictionary<string, string> { ["LUSTRE_SECRET"] = new string(' ', 40) });
+        var spaces = await CliProcess.RunAsync(["up", "--data", Path.Combine(_data.Path, "spaces"), "--port", "0"], new Dictionary<string, string> { ["LUSTRE_SECRET"] = new string(' ', 40) });
         Assert.NotEqual(0, spaces.ExitCode);
         Assert.Contains("LUSTRE_SECRET is empty or only whitespace", spaces.Error, StringComparison.Ordinal);
 
         // 16 characters of key padded with whitespace to 40: what counts is what is left after trimming.
-        var file = Path.Combine(_data, "secret");
+        var file = Path.Combine(_data.Path, "secret");
         await File.WriteAllTextAsync(file, "   0123456789abcdef                     \n");
-        var padded = await CliProcess.RunAsync(["serve", "--role", "mgs", "--data", Path.Combine(_data, "padded"), "--listen", "127.0.0.1:0", "--secret-file", file]);
+        var padded = await CliProcess.RunAsync(["serve", "--role", "mgs", "--data", Path.Combine(_data.Path, "padded"), "--listen", "127.0.0.1:0", "--secret-file", file]);
         Assert.NotEqual(0, padded.ExitCode);
         Assert.Contains("has 16 bytes; a shared secret needs at least 32", padded.Error, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(Path.Combine(_data, "padded")), "a refused server made its data folder");
+        Assert.False(Directory.Exists(Path.Combine(_data.Path, "padded")), "a refused server made its data folder");
     }
 
     [Fact]

@@ -18,23 +18,14 @@ namespace Lustre.Tests.Rpc;
 public sealed class SlowReaderTests(ITestOutputHelper output) : IDisposable
 {
     private const int Budget = 256 << 20;
-    private readonly string _data = Directory.CreateTempSubdirectory("lustre-slow-").FullName;
+    private readonly TempFolder _data = new("lustre-slow-");
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_data, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _data.Dispose();
 
     [Fact]
     public async Task Connections_that_never_read_their_replies_stay_within_the_memory_budget_and_others_are_served()
     {
-        await using var server = ServerProcess.Start("up", "--data", _data, "--port", "0", "--osts", "1", "--memory-budget", "256M");
+        await using var server = ServerProcess.Start("up", "--data", _data.Path, "--port", "0", "--osts", "1", "--memory-budget", "256M");
         var address = await server.WaitForAddressAsync();
         var data = new byte[64 << 20];
         new Random(7).NextBytes(data);
@@ -105,7 +96,7 @@ public sealed class SlowReaderTests(ITestOutputHelper output) : IDisposable
         await using var node = await LustreNode.StartAsync(
             new NodeOptions
             {
-                DataDirectory = _data,
+                DataDirectory = _data.Path,
                 RunMgs = true,
                 RunMds = true,
                 RunOss = true,

@@ -22,22 +22,13 @@ public sealed class WireFuzzTests(ITestOutputHelper output) : IDisposable
 {
     private const int FramesPerConnection = 16;
     private const int Parallel = 8;
-    private readonly string _data = Directory.CreateTempSubdirectory("lustre-wirefuzz-").FullName;
+    private readonly TempFolder _data = new("lustre-wirefuzz-");
 
     private static int Inputs => int.TryParse(Environment.GetEnvironmentVariable("LUSTRE_WIRE_FUZZ_INPUTS"), CultureInfo.InvariantCulture, out var n) && n > 0 ? n : 20_000;
 
     private static int Seed => int.TryParse(Environment.GetEnvironmentVariable("LUSTRE_FUZZ_SEED"), CultureInfo.InvariantCulture, out var s) ? s : 7070;
 
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_data, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => _data.Dispose();
 
     private static byte[] Frame(Opcode opcode, Action<BodyWriter>? body, byte[]? bulk = null) => RawPeer.Frame(opcode, 1, body, bulk);
 
@@ -124,7 +115,7 @@ public sealed class WireFuzzTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task Mutated_frames_never_crash_or_hang_the_server_and_it_keeps_serving_with_bounded_memory()
     {
-        await using var server = ServerProcess.Start("up", "--data", _data, "--port", "0", "--osts", "2");
+        await using var server = ServerProcess.Start("up", "--data", _data.Path, "--port", "0", "--osts", "2");
         var address = await server.WaitForAddressAsync();
         var endpoint = IPEndPoint.Parse(address[..address.IndexOf('/', StringComparison.Ordinal)]);
         await using (var setup = new LustreClient(address))
