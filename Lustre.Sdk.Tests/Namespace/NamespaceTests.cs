@@ -354,6 +354,24 @@ public sealed class NamespaceTests
     }
 
     [Fact]
+    public async Task A_new_directory_takes_a_copy_of_its_parents_default_layout_so_deep_files_keep_it()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        await Client.SetDirectoryLayoutAsync(dir, FileLayout.Mirrored(2, FileLayout.Raid0(2 * StripeSize, 1)));
+        await Client.CreateDirectoryAsync(dir + "/a");
+        await Client.CreateDirectoryAsync(dir + "/a/b");
+
+        // A copy, not a link: changing the parent's default later leaves the child's as it was.
+        await Client.SetDirectoryLayoutAsync(dir, null);
+        var deep = await Client.CreateFileAsync(dir + "/a/b/f");
+
+        Assert.Equal(2, deep.Layout!.Mirrors.Count);
+        Assert.Equal(2 * StripeSize, deep.Layout.Mirrors[1].Layout.Components[0].StripeSize);
+        Assert.Equal(2, (await Client.GetInfoAsync(dir + "/a")).DefaultLayout!.MirrorCount);
+        Assert.False((await Client.CreateFileAsync(dir + "/f")).Layout!.IsMirrored);
+    }
+
+    [Fact]
     public async Task A_layout_given_at_create_wins_over_the_directory_default()
     {
         var dir = await _fixture.NewDirectoryAsync();

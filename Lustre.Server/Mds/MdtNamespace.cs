@@ -384,7 +384,11 @@ internal sealed class MdtNamespace
 
             var fid = _store.AllocateFid(tx);
             var now = Now();
-            var created = new MdtInode(EntryType.Directory, 0x4000 | (request.Mode & 0xFFF), 0, 0, 0, 2, now, now, now, [], []);
+
+            // As Lustre: a new directory takes a copy of its parent's default layout (the root's is the filesystem's
+            // default, which applies anyway), so a wide or mirrored tree stays so however deep it grows.
+            var inherited = parent == LustreFid.Root ? [] : parentInode.DefaultLayout;
+            var created = new MdtInode(EntryType.Directory, 0x4000 | (request.Mode & 0xFFF), 0, 0, 0, 2, now, now, now, [], inherited);
             tx.Put(MdtKeys.InodeKey(fid), created.Encode());
             tx.Put(MdtKeys.EntryKey(parent, name), MdtKeys.EntryValue(fid, EntryType.Directory));
             tx.Put(MdtKeys.InodeKey(parent), (parentInode with { LinkCount = parentInode.LinkCount + 1, ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
