@@ -139,6 +139,9 @@ public sealed class MirrorFailoverTests : IDisposable
 
         var third = await client.ExtendMirrorsAsync("/plain", FileLayout.Raid0(1L << 20, stripeCount: 1));
         Assert.Equal(3, third.Mirrors.Select(m => m.Layout.Components[0].Objects[0].OstIndex).Distinct().Count());
+        var clash = await Assert.ThrowsAnyAsync<LustreException>(() => client.CreateFileAsync("/clash", FileLayout.Mirrored(2, FileLayout.Raid0(1L << 20, stripeCount: 1, stripeOffset: 0))));
+        Assert.Contains("asks to start on OST 0, which another mirror of the file uses", clash.Message, StringComparison.Ordinal);
+        Assert.False(await client.ExistsAsync("/clash"));
         var full = await Assert.ThrowsAnyAsync<LustreException>(() => client.ExtendMirrorsAsync("/plain", FileLayout.Raid0(1L << 20, stripeCount: 1)));
         Assert.Contains("OST", full.Message, StringComparison.Ordinal);
 

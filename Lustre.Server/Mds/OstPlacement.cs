@@ -80,6 +80,13 @@ internal sealed partial class OstPlacement : IOstPlacement
         var result = new LayoutMirror[mirrors.Count];
         for (var m = 0; m < mirrors.Count; m++)
         {
+            if (mirrors[m].Layout.Components.FirstOrDefault(c => usedOsts.Contains(c.StripeOffset)) is { } clash)
+            {
+                throw new RpcStatusException(
+                    LustreErrno.EINVAL,
+                    $"mirror {mirrors[m].Id} asks to start on OST {clash.StripeOffset}, which another mirror of the file uses: give each mirror its own stripe offset (-i), or none");
+            }
+
             var pool = OstAllocator.MirrorPool(usage, usedOsts, mirrors[m].Layout.Components.Max(c => c.StripeCount));
             if (!pool.Any(OstAllocator.IsUsable))
             {

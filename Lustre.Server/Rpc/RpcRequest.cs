@@ -1,6 +1,6 @@
-using Lustre.IO;
 using System.Buffers;
 using System.Diagnostics;
+using Lustre.IO;
 using Lustre.Protocol;
 
 namespace Lustre.Server.Rpc;

@@ -1,6 +1,6 @@
-using Lustre.IO;
 using System.Net;
 using System.Net.Sockets;
+using Lustre.IO;
 using Lustre.Protocol;
 using Microsoft.Extensions.Logging;
 

@@ -1,10 +1,10 @@
-using Lustre.IO;
 using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
+using Lustre.IO;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Server.Diagnostics;
