@@ -6,7 +6,7 @@ using Lustre.Server.Cluster;
 namespace Lustre.Benchmarks.Striped;
 
 /// <summary>
-/// <c>striped [--size 4G] [--quick] [--markdown FILE] [--stripe-size 4M] [--chunk N] [--depth 2] [--tasks 32]
+/// <c>striped [--size 4G] [--quick] [--repeat N] [--markdown FILE] [--stripe-size 4M] [--chunk N] [--depth 2] [--tasks 32]
 /// [--seconds 10] [--api positional|stream] [--dir DIR] [--keep] [--no-verify] [--no-baselines] [--rpc-diagnostic] [--fail-on-miss]</c>: our striped I/O on an embedded 4-OST
 /// cluster against this machine's baselines measured in the same run, on the same disk, printed as a table of
 /// ratios. Exit code 1 when data read back differs from what was written; 2 on a missed target with --fail-on-miss.
@@ -33,7 +33,15 @@ internal static class StripedBenchmark
 
         // Splits a small read's cost: the same reads as bare RPCs, below the I/O layer.
         var rpcDiagnostic = args.Flag("rpc-diagnostic");
+
+        // Repetitions inside this one command, each with its own cluster and baselines; ratios judged on their median.
+        var repeat = args.Int("repeat", 1);
         args.ThrowIfUnused();
+        if (repeat < 1)
+        {
+            Console.Error.WriteLine("--repeat must be at least 1.");
+            return 2;
+        }
 
         var scratch = Path.Combine(settings.Directory, $"lustre-bench-{Environment.ProcessId}-{DateTime.UtcNow:yyyyMMddHHmmss}");
         Directory.CreateDirectory(scratch);
@@ -43,7 +51,6 @@ internal static class StripedBenchmark
         Console.WriteLine($"machine: {machine}; load average {loadBefore}");
         Console.WriteLine($"run: {settings.Describe(OstCount, connections)}; bulk checksums {options.BulkChecksums switch { true => "on (forced)", false => "off (forced)", null => "default (off: the servers are on loopback)" }}");
 
-        var table = new ResultTable();
         var pattern = new TestPattern(seed: 20240611);
         var buffers = new byte[settings.Depth][];
         for (var i = 0; i < buffers.Length; i++)
@@ -52,63 +59,80 @@ internal static class StripedBenchmark
         }
 
         var verified = true;
-        try
+        var tables = new List<ResultTable>();
+        for (var repetition = 1; repetition <= repeat; repetition++)
         {
-            await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions
+            if (repeat > 1)
             {
-                OstCount = OstCount,
-                DataDirectory = Path.Combine(scratch, "cluster"),
-                DeleteDataOnDispose = !keep,
-            });
-            await using var client = new LustreClient(cluster.Address, options);
-            await client.CreateDirectoryAsync("/bench");
-            var workload = new StripedWorkload(client, pattern, settings, buffers);
-            const string file = "/bench/striped.bin";
-            var localFile = Path.Combine(scratch, "local.bin");
-
-            // Writes first (the disk's share), each ending durable; then reads, both from the page cache they left.
-            var localWrite = baselines ? Run(table, LocalFileBaseline.Write(localFile, settings.Size, pattern, buffers[0])) : null;
-            var oursWrite = Run(table, await workload.WriteAsync(file));
-            var tcp = baselines ? Run(table, await LoopbackTcpBaseline.MeasureAsync(connections, settings.Size, 1 << 20)) : null;
-            if (baselines)
-            {
-                Run(table, LocalFileBaseline.Read(localFile, settings.Size, buffers[0]));
+                Console.WriteLine($"repetition {repetition} of {repeat}");
             }
 
-            var oursRead = Run(table, await workload.ReadAsync(file));
-            if (settings.Verify)
+            var table = new ResultTable();
+            tables.Add(table);
+            Directory.CreateDirectory(scratch);
+            try
             {
-                verified &= Report("sequential read-back", await workload.VerifyAsync(file));
-            }
+                await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions
+                {
+                    OstCount = OstCount,
+                    DataDirectory = Path.Combine(scratch, $"cluster{repetition}"),
+                    DeleteDataOnDispose = !keep,
+                });
+                await using var client = new LustreClient(cluster.Address, options);
+                await client.CreateDirectoryAsync("/bench");
+                var workload = new StripedWorkload(client, pattern, settings, buffers);
+                const string file = "/bench/striped.bin";
+                var localFile = Path.Combine(scratch, "local.bin");
 
-            var requestReply = baselines ? Run(table, await LoopbackRequestReplyBaseline.MeasureAsync(connections, settings.RandomTasks, settings.Warmup, settings.RandomDuration)) : null;
-            var (oursRandom, mismatches) = await workload.RandomReadAsync(file);
-            Run(table, oursRandom);
-            verified &= Report($"random 4 KiB reads ({mismatches} wrong)", mismatches == 0);
-            if (rpcDiagnostic)
-            {
-                var (raw, rawMismatches) = await workload.RawRpcReadAsync(file);
-                Run(table, raw);
-                verified &= Report($"bare RPC 4 KiB reads ({rawMismatches} wrong)", rawMismatches == 0);
-            }
+                // Writes first (the disk's share), each ending durable; then reads, both from the page cache they left.
+                var localWrite = baselines ? Run(table, LocalFileBaseline.Write(localFile, settings.Size, pattern, buffers[0])) : null;
+                var oursWrite = Run(table, await workload.WriteAsync(file));
+                var tcp = baselines ? Run(table, await LoopbackTcpBaseline.MeasureAsync(connections, settings.Size, 1 << 20)) : null;
+                if (baselines)
+                {
+                    Run(table, LocalFileBaseline.Read(localFile, settings.Size, buffers[0]));
+                }
 
-            if (localWrite is not null && tcp is not null && requestReply is not null)
-            {
-                table.Compare("sequential write + flush", oursWrite, localWrite, "FileStream write + fsync", 0.7);
-                table.Compare("sequential read", oursRead, tcp, "raw loopback TCP", 0.7);
-                table.Compare("4 KiB random ReadAtAsync", oursRandom, requestReply, "loopback req/resp", 0.5);
+                var oursRead = Run(table, await workload.ReadAsync(file));
+                if (settings.Verify)
+                {
+                    verified &= Report("sequential read-back", await workload.VerifyAsync(file));
+                }
+
+                var requestReply = baselines ? Run(table, await LoopbackRequestReplyBaseline.MeasureAsync(connections, settings.RandomTasks, settings.Warmup, settings.RandomDuration)) : null;
+                var (oursRandom, mismatches) = await workload.RandomReadAsync(file);
+                Run(table, oursRandom);
+                verified &= Report($"random 4 KiB reads ({mismatches} wrong)", mismatches == 0);
+                if (rpcDiagnostic)
+                {
+                    var (raw, rawMismatches) = await workload.RawRpcReadAsync(file);
+                    Run(table, raw);
+                    verified &= Report($"bare RPC 4 KiB reads ({rawMismatches} wrong)", rawMismatches == 0);
+                }
+
+                if (localWrite is not null && tcp is not null && requestReply is not null)
+                {
+                    table.Compare("sequential write + flush", oursWrite, localWrite, "FileStream write + fsync", 0.7);
+                    table.Compare("sequential read", oursRead, tcp, "raw loopback TCP", 0.7);
+                    table.Compare("4 KiB random ReadAtAsync", oursRandom, requestReply, "loopback req/resp", 0.5);
+                }
             }
-        }
-        finally
-        {
-            if (!keep)
+            finally
             {
-                Scratch.TryDelete(scratch);
+                if (!keep)
+                {
+                    Scratch.TryDelete(scratch);
+                }
             }
         }
 
         var judged = !settings.Quick;
-        var text = table.ToMarkdown(judged);
+        var text = string.Join("\n", tables.Select(t => t.ToMarkdown(judged)));
+        if (repeat > 1)
+        {
+            text = RepeatSummary.ToMarkdown(tables, judged) + "\n" + text;
+        }
+
         Console.WriteLine();
         Console.WriteLine(text);
         if (markdown is not null)
@@ -124,8 +148,7 @@ internal static class StripedBenchmark
             return 1;
         }
 
-        var missed = table.Comparisons.Count(c => !c.Passed);
-        return judged && failOnMiss && missed > 0 ? 2 : 0;
+        return judged && failOnMiss && !RepeatSummary.AllPassed(tables) ? 2 : 0;
     }
 
     private static PhaseResult Run(ResultTable table, PhaseResult result)
