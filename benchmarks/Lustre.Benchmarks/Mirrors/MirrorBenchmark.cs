@@ -91,7 +91,7 @@ internal static class MirrorBenchmark
             Console.WriteLine("|---|---:|---:|---:|---:|");
             Ratio("mirrored write / unmirrored write (2x the bytes)", rows.Select(x => x.MirroredWrite / x.PlainWrite), 0.45);
             Ratio("mirrored read / unmirrored read, all OSSes up", rows.Select(x => x.MirroredRead / x.PlainRead), 0.9);
-            Console.WriteLine($"| mirrored read, OST{victim:X4}'s OSS stopped: first read (failover) {Gb(degradedFirst)}, then {Gb(degraded)} | {degraded / Median(rows.Select(x => x.MirroredRead)):0.00}x of all up | | | stated |");
+            Console.WriteLine($"| mirrored read, OST{victim:X4}'s OSS stopped: first read (failover) {Gb(degradedFirst)}, then {Gb(degraded)} | {degraded / RepeatSummary.Median([.. rows.Select(x => x.MirroredRead).Order()]):0.00}x of all up | | | stated |");
             Console.WriteLine($"load average after: {MachineInfo.LoadAverage()}");
             return 0;
         }
@@ -170,14 +170,8 @@ internal static class MirrorBenchmark
     private static void Ratio(string name, IEnumerable<double> ratios, double target)
     {
         var all = ratios.Order().ToArray();
-        var median = Median(all);
+        var median = RepeatSummary.Median(all);
         Console.WriteLine($"| {name} | {median:0.00}x | {all[0]:0.00}x | {all[^1]:0.00}x | ≥ {target:0.00}x {(median >= target ? "PASS" : "MISS")} |");
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     private static string Gb(double bytesPerSecond) => $"{bytesPerSecond / 1e9:0.00} GB/s";

@@ -32,6 +32,7 @@ internal static class RepeatSummary
     public static bool AllPassed(IReadOnlyList<ResultTable> runs) =>
         runs[0].Comparisons.All(c => c.TargetRatio is not { } target || Median([.. runs.Select(r => r.Comparisons.First(x => x.Name == c.Name).Ratio).Order()]) >= target);
 
-    private static double Median(double[] sorted) =>
+    /// <summary>The median of values already in ascending order.</summary>
+    public static double Median(double[] sorted) =>
         sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
 }
