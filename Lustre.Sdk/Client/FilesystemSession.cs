@@ -154,6 +154,9 @@ internal sealed class FilesystemSession : IAsyncDisposable
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, long> _suspectOsts = new();
 
+    // Read on every data RPC: ConcurrentDictionary.IsEmpty takes every lock when the dictionary is empty, the usual case.
+    private volatile bool _anySuspect;
+
     /// <summary>Remembers that a mirror failed: its OSTs go last for every file of this client for <see cref="SuspectTime"/>.</summary>
     public void MarkSuspect(FileLayout mirror)
     {
@@ -162,21 +165,24 @@ internal sealed class FilesystemSession : IAsyncDisposable
         {
             _suspectOsts[obj.OstIndex] = until;
         }
+
+        _anySuspect = true;
     }
 
     /// <summary>An OST answered: it is no longer suspect.</summary>
     public void Answered(int ostIndex)
     {
-        if (!_suspectOsts.IsEmpty)
+        // A race with MarkSuspect can only clear the flag early, which costs a read order, never a result.
+        if (_anySuspect && _suspectOsts.TryRemove(ostIndex, out _) && _suspectOsts.IsEmpty)
         {
-            _suspectOsts.TryRemove(ostIndex, out _);
+            _anySuspect = false;
         }
     }
 
     /// <summary>True when an OST of <paramref name="mirror"/> failed a mirrored operation within <see cref="SuspectTime"/> and has not answered since.</summary>
     public bool IsSuspect(FileLayout mirror)
     {
-        if (_suspectOsts.IsEmpty)
+        if (!_anySuspect)
         {
             return false;
         }
