@@ -29,7 +29,15 @@ internal static class Io500Benchmark
         var keep = args.Flag("keep");
         var baselines = !args.Flag("no-baselines");
         var failOnMiss = args.Flag("fail-on-miss");
+
+        // Repetitions inside this one command, each with its own cluster and baselines; ratios judged on their median.
+        var repeat = args.Int("repeat", 1);
         args.ThrowIfUnused();
+        if (repeat < 1)
+        {
+            Console.Error.WriteLine("--repeat must be at least 1.");
+            return 2;
+        }
 
         var scratch = Path.Combine(directory, $"lustre-io500-{Environment.ProcessId}-{DateTime.UtcNow:yyyyMMddHHmmss}");
         var localRoot = Path.Combine(scratch, "local");
@@ -40,97 +48,119 @@ internal static class Io500Benchmark
         Console.WriteLine($"machine: {machine}; load average {loadBefore}");
         Console.WriteLine($"run: {settings.Describe()}; {taskKind}");
 
-        var table = new ResultTable { BinaryUnits = true };
-        var phases = new Io500Phases(settings);
-        var ours = new Dictionary<Io500Phase, PhaseResult>();
-        var local = new Dictionary<Io500Phase, PhaseResult>();
-        PhaseResult? tcp = null;
-        PhaseResult? commitOne = null;
-        PhaseResult? commitMany = null;
-        var verified = true;
-        var clients = new List<LustreClient>();
-        var started = System.Diagnostics.Stopwatch.StartNew();
-        try
+        var tables = new List<ResultTable>();
+        var scores = new List<string>();
+        for (var repetition = 1; repetition <= repeat; repetition++)
         {
-            await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions
+            if (repeat > 1)
             {
-                OstCount = settings.OstCount,
-                DataDirectory = Path.Combine(scratch, "cluster"),
-                DeleteDataOnDispose = !keep,
-            });
-
-            // A client per task, as IO500's ranks each mount the filesystem.
-            var storages = new List<IIo500Storage>();
-            for (var i = 0; i < settings.Tasks; i++)
-            {
-                var client = new LustreClient(cluster.Address);
-                clients.Add(client);
-                storages.Add(new LustreIo500Storage(client, Root, settings.StripeSize));
+                Console.WriteLine($"repetition {repetition} of {repeat}");
             }
 
-            await clients[0].CreateDirectoryAsync(Root);
-            await Io500Phases.PrepareAsync(storages[0]);
-            var localStorage = new LocalIo500Storage(localRoot);
-            await Io500Phases.PrepareAsync(localStorage);
+            Directory.CreateDirectory(localRoot);
+            var table = new ResultTable { BinaryUnits = true };
+            var phases = new Io500Phases(settings);
+            var ours = new Dictionary<Io500Phase, PhaseResult>();
+            var local = new Dictionary<Io500Phase, PhaseResult>();
+            PhaseResult? tcp = null;
+            PhaseResult? commitOne = null;
+            PhaseResult? commitMany = null;
+            var verified = true;
+            var clients = new List<LustreClient>();
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            try
+            {
+                await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions
+                {
+                    OstCount = settings.OstCount,
+                    DataDirectory = Path.Combine(scratch, $"cluster{repetition}"),
+                    DeleteDataOnDispose = !keep,
+                });
 
-            await using IIo500Tasks ourTasks = processes > 0
-                ? await WorkerProcessTasks.StartAsync(processes, cluster.Address, Root, parameterFile, quick, settings.Tasks, phases, storages)
-                : new InProcessTasks(phases, storages, dedicatedThreads: false);
-            await using IIo500Tasks localTasks = new InProcessTasks(phases, Enumerable.Repeat<IIo500Storage>(localStorage, settings.Tasks).ToList(), dedicatedThreads: true);
+                // A client per task, as IO500's ranks each mount the filesystem.
+                var storages = new List<IIo500Storage>();
+                for (var i = 0; i < settings.Tasks; i++)
+                {
+                    var client = new LustreClient(cluster.Address);
+                    clients.Add(client);
+                    storages.Add(new LustreIo500Storage(client, Root, settings.StripeSize));
+                }
+
+                await clients[0].CreateDirectoryAsync(Root);
+                await Io500Phases.PrepareAsync(storages[0]);
+                var localStorage = new LocalIo500Storage(localRoot);
+                await Io500Phases.PrepareAsync(localStorage);
+
+                await using IIo500Tasks ourTasks = processes > 0
+                    ? await WorkerProcessTasks.StartAsync(processes, cluster.Address, Root, parameterFile, quick, settings.Tasks, phases, storages)
+                    : new InProcessTasks(phases, storages, dedicatedThreads: false);
+                await using IIo500Tasks localTasks = new InProcessTasks(phases, Enumerable.Repeat<IIo500Storage>(localStorage, settings.Tasks).ToList(), dedicatedThreads: true);
+
+                if (baselines)
+                {
+                    var connections = settings.Tasks * new LustreClientOptions().ConnectionsPerServer;
+                    tcp = Report(table, await LoopbackTcpBaseline.MeasureAsync(connections, settings.Tasks * settings.IorEasyBytesPerTask, 1 << 20));
+                    commitOne = Report(table, DurableCommitBaseline.Measure(scratch, 1, settings.DurableCommitDuration));
+                    commitMany = Report(table, DurableCommitBaseline.Measure(scratch, settings.Tasks, settings.DurableCommitDuration));
+                }
+
+                foreach (var phase in Enum.GetValues<Io500Phase>())
+                {
+                    // The baseline first, then ours, phase by phase: both see the machine in about the same state.
+                    if (baselines)
+                    {
+                        local[phase] = Report(table, await MeasureAsync(phase, "local", localTasks));
+                    }
+
+                    ours[phase] = Report(table, await MeasureAsync(phase, "ours", ourTasks));
+                }
+            }
+            catch (InvalidDataException ex)
+            {
+                Console.Error.WriteLine($"FAILED: {ex.Message}");
+                verified = false;
+            }
+            finally
+            {
+                foreach (var client in clients)
+                {
+                    await client.DisposeAsync();
+                }
+
+                if (!keep)
+                {
+                    Scratch.TryDelete(scratch);
+                }
+            }
+
+            Console.WriteLine($"all phases took {started.Elapsed.TotalSeconds:0.0} s");
+            if (!verified)
+            {
+                Console.Error.WriteLine("FAILED: data read back differs from what was written.");
+                return 1;
+            }
 
             if (baselines)
             {
-                var connections = settings.Tasks * new LustreClientOptions().ConnectionsPerServer;
-                tcp = Report(table, await LoopbackTcpBaseline.MeasureAsync(connections, settings.Tasks * settings.IorEasyBytesPerTask, 1 << 20));
-                commitOne = Report(table, DurableCommitBaseline.Measure(scratch, 1, settings.DurableCommitDuration));
-                commitMany = Report(table, DurableCommitBaseline.Measure(scratch, settings.Tasks, settings.DurableCommitDuration));
+                Compare(table, ours, local, tcp!, commitMany!);
             }
 
-            foreach (var phase in Enum.GetValues<Io500Phase>())
-            {
-                // The baseline first, then ours, phase by phase: both see the machine in about the same state.
-                if (baselines)
-                {
-                    local[phase] = Report(table, await MeasureAsync(phase, "local", localTasks));
-                }
-
-                ours[phase] = Report(table, await MeasureAsync(phase, "ours", ourTasks));
-            }
-        }
-        catch (InvalidDataException ex)
-        {
-            Console.Error.WriteLine($"FAILED: {ex.Message}");
-            verified = false;
-        }
-        finally
-        {
-            foreach (var client in clients)
-            {
-                await client.DisposeAsync();
-            }
-
-            if (!keep)
-            {
-                Scratch.TryDelete(scratch);
-            }
-        }
-
-        Console.WriteLine($"all phases took {started.Elapsed.TotalSeconds:0.0} s");
-        if (!verified)
-        {
-            Console.Error.WriteLine("FAILED: data read back differs from what was written.");
-            return 1;
-        }
-
-        if (baselines)
-        {
-            Compare(table, ours, local, tcp!, commitMany!);
+            tables.Add(table);
+            scores.Add(Score(ours, local, baselines));
         }
 
         var judged = !settings.Quick;
         var text = new StringBuilder();
-        text.AppendLine(Score(ours, local, baselines));
-        text.Append(table.ToMarkdown(judged));
+        if (repeat > 1 && baselines)
+        {
+            text.AppendLine(RepeatSummary.ToMarkdown(tables, judged));
+        }
+
+        for (var i = 0; i < tables.Count; i++)
+        {
+            text.AppendLine(scores[i]);
+            text.Append(tables[i].ToMarkdown(judged));
+        }
         Console.WriteLine();
         Console.WriteLine(text);
         if (markdown is not null)
@@ -140,8 +170,7 @@ internal static class Io500Benchmark
             Console.WriteLine($"table written to {markdown}");
         }
 
-        var missed = table.Comparisons.Count(c => !c.Passed);
-        return judged && failOnMiss && missed > 0 ? 2 : 0;
+        return judged && failOnMiss && !RepeatSummary.AllPassed(tables) ? 2 : 0;
     }
 
     private static async Task<PhaseResult> MeasureAsync(Io500Phase phase, string side, IIo500Tasks tasks)
