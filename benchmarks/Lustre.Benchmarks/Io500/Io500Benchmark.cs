@@ -8,7 +8,7 @@ using Lustre.Server.Cluster;
 namespace Lustre.Benchmarks.Io500;
 
 /// <summary>
-/// <c>io500 [--quick] [--processes N] [--tasks N] [--params FILE] [--markdown FILE] [--dir DIR] [--keep] [--no-baselines] [--fail-on-miss]</c>:
+/// <c>io500 [--quick] [--processes N] [--tasks N] [--params FILE] [--repeat N] [--markdown FILE] [--dir DIR] [--keep] [--no-baselines] [--fail-on-miss]</c>:
 /// the IO500 phases against an embedded cluster, each phase also run on the local filesystem in the same run (the
 /// baseline), plus raw loopback TCP and the disk's durable-commit rate; prints ours / baseline / ratio / target per
 /// phase and the IO500 score of both. Exit code 1 when any data read back is wrong; 2 on a missed target with --fail-on-miss.
