@@ -18,8 +18,7 @@ public class MirrorLayoutTests
                 new LayoutMirror(3, FileLayout.Composite([new LayoutComponent(0, 1L << 20, 1L << 16, 1, -1, [new OstObject(2, 7)]), new LayoutComponent(1L << 20, LayoutComponent.Eof, 1L << 20, 1, -1, [new OstObject(3, 8)])]), MirrorFlags.Stale),
             ],
             generation: 9);
-        var bytes = new byte[LayoutCodec.GetEncodedLength(layout)];
-        LayoutCodec.Encode(layout, bytes);
+        var bytes = LayoutCodec.Encode(layout);
         Assert.Equal(LayoutCodec.MirroredFormatVersion, bytes[0]);
 
         var decoded = LayoutCodec.Decode(bytes);
@@ -34,8 +33,7 @@ public class MirrorLayoutTests
     [Fact]
     public void A_layout_without_mirrors_is_still_written_as_version_1()
     {
-        var bytes = new byte[LayoutCodec.GetEncodedLength(FileLayout.Raid0())];
-        LayoutCodec.Encode(FileLayout.Raid0(), bytes);
+        var bytes = LayoutCodec.Encode(FileLayout.Raid0());
         Assert.Equal(LayoutCodec.FormatVersion, bytes[0]);
         Assert.False(LayoutCodec.Decode(bytes).IsMirrored);
     }
@@ -85,8 +83,7 @@ public class MirrorLayoutTests
     public void A_truncated_or_lying_mirror_count_is_rejected()
     {
         var layout = FileLayout.Mirrored([Instantiated(0), Instantiated(1)]);
-        var bytes = new byte[LayoutCodec.GetEncodedLength(layout)];
-        LayoutCodec.Encode(layout, bytes);
+        var bytes = LayoutCodec.Encode(layout);
         Assert.Throws<InvalidDataException>(() => LayoutCodec.Decode(bytes.AsSpan(0, bytes.Length - 1)));
         bytes[6] = 5;
         Assert.Contains("mirror count", Assert.Throws<InvalidDataException>(() => LayoutCodec.Decode(bytes)).Message, StringComparison.Ordinal);

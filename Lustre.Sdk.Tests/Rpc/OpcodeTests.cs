@@ -94,9 +94,7 @@ public sealed class OpcodeTests
         Assert.Equal(["f"], ReadDirReply.Read(ref pageReader).Entries.Select(e => e.Name));
         await Call(Opcode.MdsRename, w => new RenameRequest(dir + "/f", dir + "/g").Write(w));
         await Call(Opcode.MdsStatFs);
-        var mirrorTemplate = FileLayout.Raid0(65536, 1);
-        var templateBytes = new byte[LayoutCodec.GetEncodedLength(mirrorTemplate)];
-        LayoutCodec.Encode(mirrorTemplate, templateBytes);
+        var templateBytes = LayoutCodec.Encode(FileLayout.Raid0(65536, 1));
         var extended = LayoutCodec.Decode(Attributes((await Call(Opcode.MdsMirror, w => new MirrorRequest(opened.Fid, MirrorOperation.Extend, 0, 0, templateBytes).Write(w))).Body).Layout);
         Assert.Equal([false, true], extended.Mirrors.Select(m => m.IsStale));
         await Call(Opcode.MdsUnlink, w => new PathRequest(dir + "/g").Write(w));

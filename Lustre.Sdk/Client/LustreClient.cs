@@ -193,7 +193,7 @@ public class LustreClient : IAsyncDisposable
             throw new ArgumentException("A layout for a new file must not name OST objects; the MDS allocates them.", nameof(layout));
         }
 
-        var encoded = layout is null ? [] : EncodeLayout(layout);
+        var encoded = layout is null ? [] : LayoutCodec.Encode(layout);
         using var frame = new FrameBuffer(256 + encoded.Length);
         new OpenRequest(path, flags, 0x1A4, encoded).Write(frame.Body);
         var attributes = await Session.CallForAttributesAsync(Opcode.MdsOpen, frame, path, cancellationToken).ConfigureAwait(false);
@@ -228,7 +228,7 @@ public class LustreClient : IAsyncDisposable
             throw new ArgumentException("A layout for a new file must not name OST objects; the MDS allocates them.", nameof(layout));
         }
 
-        var encoded = layout is null ? [] : EncodeLayout(layout);
+        var encoded = layout is null ? [] : LayoutCodec.Encode(layout);
         using var frame = new FrameBuffer(256 + encoded.Length);
         new OpenRequest(path, OpenFlags.Create | OpenFlags.Exclusive, 0x1A4, encoded).Write(frame.Body);
         return new LustreFileInfo(path, await Session.CallForAttributesAsync(Opcode.MdsOpen, frame, path, cancellationToken).ConfigureAwait(false));
@@ -260,7 +260,7 @@ public class LustreClient : IAsyncDisposable
             throw new ArgumentException("A default layout must not name OST objects.", nameof(layout));
         }
 
-        var encoded = layout is null ? [] : EncodeLayout(layout);
+        var encoded = layout is null ? [] : LayoutCodec.Encode(layout);
         using var frame = new FrameBuffer(256 + encoded.Length);
         new SetDirLayoutRequest(path, encoded).Write(frame.Body);
         using var reply = await Session.CallMdsAsync(Opcode.MdsSetDirLayout, frame, path, cancellationToken).ConfigureAwait(false);
@@ -284,7 +284,7 @@ public class LustreClient : IAsyncDisposable
         }
 
         var info = await GetInfoAsync(path, cancellationToken).ConfigureAwait(false);
-        var attributes = await Session.MirrorAsync(new MirrorRequest(info.Fid, MirrorOperation.Extend, 0, 0, EncodeLayout(template)), path, cancellationToken).ConfigureAwait(false);
+        var attributes = await Session.MirrorAsync(new MirrorRequest(info.Fid, MirrorOperation.Extend, 0, 0, LayoutCodec.Encode(template)), path, cancellationToken).ConfigureAwait(false);
         // The first attempt starts from the layout the extend returned; a retry re-reads it.
         var first = true;
         await Mirrors.MirrorSync.ResyncAsync(
@@ -429,13 +429,6 @@ public class LustreClient : IAsyncDisposable
         var reader = reply.Reader;
         var backup = MdtBackupReply.Read(ref reader);
         return (backup.Path, backup.Commit);
-    }
-
-    private static byte[] EncodeLayout(FileLayout layout)
-    {
-        var bytes = new byte[LayoutCodec.GetEncodedLength(layout)];
-        LayoutCodec.Encode(layout, bytes);
-        return bytes;
     }
 
     /// <summary>Closes every connection.</summary>

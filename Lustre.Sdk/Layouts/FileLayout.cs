@@ -109,20 +109,9 @@ public sealed class FileLayout
     public static FileLayout Mirrored(IEnumerable<FileLayout> mirrors)
     {
         ArgumentNullException.ThrowIfNull(mirrors);
-        var layouts = mirrors.ToArray();
-        var built = new LayoutMirror[layouts.Length];
-        for (var i = 0; i < layouts.Length; i++)
-        {
-            ArgumentNullException.ThrowIfNull(layouts[i], nameof(mirrors));
-            if (layouts[i].IsMirrored)
-            {
-                throw new ArgumentException($"mirror {i + 1}'s layout is mirrored itself.", nameof(mirrors));
-            }
 
-            built[i] = new LayoutMirror(i + 1, layouts[i]);
-        }
-
-        return new FileLayout(built, generation: 0);
+        // LayoutMirror refuses a null or mirrored layout itself.
+        return new FileLayout([.. mirrors.Select((layout, i) => new LayoutMirror(i + 1, layout))], generation: 0);
     }
 
     /// <summary>Creates a mirrored layout from mirrors with ids and flags of their own, e.g. one marked <see cref="MirrorFlags.Prefer"/> for reads.</summary>

@@ -35,7 +35,7 @@ internal static class LayoutCodec
     private const int ComponentLength = 8 + 8 + 8 + 4 + 4 + 2 + 2;
     private const int ObjectLength = 4 + 8;
 
-    /// <summary>The number of bytes <see cref="Encode"/> writes for <paramref name="layout"/>.</summary>
+    /// <summary>The number of bytes <see cref="Encode(FileLayout, Span{byte})"/> writes for <paramref name="layout"/>.</summary>
     public static int GetEncodedLength(FileLayout layout)
     {
         ArgumentNullException.ThrowIfNull(layout);
@@ -54,6 +54,17 @@ internal static class LayoutCodec
     }
 
     private static int ComponentsLength(FileLayout layout) => (layout.Components.Count * ComponentLength) + (layout.ObjectCount * ObjectLength);
+
+    /// <summary>The binary form of <paramref name="layout"/>, in an array of its own.</summary>
+    public static byte[] Encode(FileLayout layout)
+    {
+        var encoded = new byte[GetEncodedLength(layout)];
+        Encode(layout, encoded);
+        return encoded;
+    }
+
+    /// <summary>True when <paramref name="encoded"/> is a mirrored layout, told from its version byte without decoding it.</summary>
+    public static bool IsMirrored(ReadOnlySpan<byte> encoded) => encoded.Length > 0 && encoded[0] == MirroredFormatVersion;
 
     /// <summary>Writes <paramref name="layout"/> at the start of <paramref name="destination"/>, which must hold <see cref="GetEncodedLength"/> bytes.</summary>
     public static void Encode(FileLayout layout, Span<byte> destination)

@@ -246,8 +246,7 @@ internal sealed class MdtNamespace
                 throw new RpcStatusException(LustreErrno.EINVAL, $"the layout of '{request.Path}' would take {LayoutCodec.GetEncodedLength(layout)} bytes, over the limit of {InodeAttributes.MaxLayoutLength}");
             }
 
-            var encoded = new byte[LayoutCodec.GetEncodedLength(layout)];
-            LayoutCodec.Encode(layout, encoded);
+            var encoded = LayoutCodec.Encode(layout);
             var fid = _store.AllocateFid(tx);
             var now = Now();
             var created = new MdtInode(EntryType.File, 0x8000 | (request.Mode & 0xFFF), 0, 0, 0, 1, now, now, now, encoded, []);
@@ -463,7 +462,7 @@ internal sealed class MdtNamespace
     public Task<InodeAttributes> MirrorAsync(MirrorRequest request, ChangeOrigin origin)
     {
         var template = request.Operation == MirrorOperation.Extend ? DecodeLayout(request.Template, "mirror template") : null;
-        if (template is { IsInstantiated: true } || template?.Components.Any(c => c.IsInstantiated) == true)
+        if (template?.AllObjects().Any() == true)
         {
             throw new RpcStatusException(LustreErrno.EINVAL, "a mirror template must not name OST objects");
         }
@@ -492,7 +491,7 @@ internal sealed class MdtNamespace
                 return inode.ToAttributes(request.Fid, FlagsOf(request.Fid));
             }
 
-            var updated = inode with { Layout = Encode(changed.WithGeneration(layout.Generation + 1)), ChangeTimeNs = Now() };
+            var updated = inode with { Layout = LayoutCodec.Encode(changed.WithGeneration(layout.Generation + 1)), ChangeTimeNs = Now() };
             tx.Put(MdtKeys.InodeKey(request.Fid), updated.Encode());
 
             // Files with a stale mirror are listed for the resync agent, in the same batch.
@@ -610,20 +609,14 @@ internal sealed class MdtNamespace
         return layout.WithMirrors([.. layout.Mirrors.Where(m => m.Id != id)]);
     }
 
-    private static byte[] Encode(FileLayout layout)
-    {
-        var encoded = new byte[LayoutCodec.GetEncodedLength(layout)];
-        LayoutCodec.Encode(layout, encoded);
-        return encoded;
-    }
-
     /// <summary>
     /// A writer is opening a file with a stale mirror: the generation moves on, so a resync that started before
     /// this open cannot mark the mirror in sync without the bytes this writer may add.
     /// </summary>
     public async Task<InodeAttributes> OpenForWriteAsync(InodeAttributes attributes)
     {
-        if (attributes.Layout.Length == 0 || LayoutCodec.Decode(attributes.Layout) is not { IsMirrored: true } layout || !layout.Mirrors.Any(m => m.IsStale))
+        // Every write-open passes here: only a mirrored layout (told from its first byte) is decoded.
+        if (!LayoutCodec.IsMirrored(attributes.Layout) || !LayoutCodec.Decode(attributes.Layout).Mirrors.Any(m => m.IsStale))
         {
             return RegisterWriter(attributes);
         }
@@ -636,7 +629,7 @@ internal sealed class MdtNamespace
             {
                 var inode = LoadInode(attributes.Fid);
                 var current = LayoutCodec.Decode(inode.Layout);
-                var updated = inode with { Layout = Encode(current.WithGeneration(current.Generation + 1)) };
+                var updated = inode with { Layout = LayoutCodec.Encode(current.WithGeneration(current.Generation + 1)) };
                 tx.Put(MdtKeys.InodeKey(attributes.Fid), updated.Encode());
                 return updated.ToAttributes(attributes.Fid, registered.Flags);
             }).ConfigureAwait(false);
