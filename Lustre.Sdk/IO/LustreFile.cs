@@ -139,13 +139,17 @@ public sealed class LustreFile : IAsyncDisposable
             throw new LustreException($"{Path}: no mirror is in sync, so there is no copy to read", LustreErrno.EIO, isTransient: false);
         }
 
+        // Sorted by one key per mirror: suspect last, then preferred first, then its turn after this call's start.
         var start = (int)((uint)Interlocked.Increment(ref _readCursor) % (uint)inSync.Length);
-        return [.. inSync
-            .Select((m, i) => (Mirror: m, Rank: (i - start + inSync.Length) % inSync.Length))
-            .OrderBy(x => _session.IsSuspect(x.Mirror.Layout))
-            .ThenBy(x => !x.Mirror.IsPreferred)
-            .ThenBy(x => x.Rank)
-            .Select(x => x.Mirror)];
+        var keys = new int[inSync.Length];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var turn = (i - start + inSync.Length) % inSync.Length;
+            keys[i] = ((_session.IsSuspect(inSync[i].Layout) ? 2 : 0) + (inSync[i].IsPreferred ? 0 : 1)) * FileLayout.MaxMirrors + turn;
+        }
+
+        Array.Sort(keys, inSync);
+        return inSync;
     }
 
     /// <summary>
