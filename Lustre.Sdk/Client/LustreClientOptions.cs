@@ -73,9 +73,9 @@ public sealed class LustreClientOptions
         CheckTime(RequestTimeout, nameof(RequestTimeout));
         ArgumentOutOfRangeException.ThrowIfNegative(ReadaheadBudget, nameof(ReadaheadBudget));
         ArgumentOutOfRangeException.ThrowIfNegative(DirtyBudget, nameof(DirtyBudget));
-        if (KeyName is { } name && (name.Length is 0 or > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_')))
+        if (KeyName is { } name && !SharedSecrets.IsValidKeyName(name))
         {
-            throw new ArgumentException($"{nameof(KeyName)} '{name}' must be 1-64 letters, digits, '.', '-' or '_'.", nameof(KeyName));
+            throw new ArgumentException($"{nameof(KeyName)} '{name}' must be 1-{SharedSecrets.MaxKeyNameLength} letters, digits, '.', '-' or '_'.", nameof(KeyName));
         }
 
         if (KeyName is not null && SharedSecret is null)

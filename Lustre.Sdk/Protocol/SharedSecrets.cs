@@ -11,6 +11,13 @@ internal static class SharedSecrets
     /// <summary>256 bits: as much as the HMAC behind the handshake's proof can use.</summary>
     public const int MinimumBytes = 32;
 
+    /// <summary>The longest name of a named key (a key file's entry, <c>LustreClientOptions.KeyName</c>).</summary>
+    public const int MaxKeyNameLength = 64;
+
+    /// <summary>True for a key name of 1 to <see cref="MaxKeyNameLength"/> letters, digits, '.', '-' or '_'.</summary>
+    public static bool IsValidKeyName(string name) =>
+        name.Length is > 0 and <= MaxKeyNameLength && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_');
+
     /// <summary>Throws <see cref="ArgumentException"/> naming <paramref name="source"/> when the secret is too short.</summary>
     public static void Validate(ReadOnlySpan<byte> secret, string source)
     {

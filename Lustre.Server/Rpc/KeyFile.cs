@@ -15,13 +15,6 @@ internal sealed record NamedKey(string Name, KeyRole Role, byte[] Secret);
 /// </summary>
 internal static class KeyFile
 {
-    /// <summary>The longest key name.</summary>
-    public const int MaxNameLength = 64;
-
-    /// <summary>True for 1 to 64 letters, digits, '.', '-' or '_'.</summary>
-    public static bool IsValidName(string name) =>
-        name.Length is > 0 and <= MaxNameLength && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_');
-
     public static IReadOnlyList<NamedKey> Load(string path)
     {
         JsonDocument document;
@@ -58,9 +51,9 @@ internal static class KeyFile
             entry.ValueKind == JsonValueKind.Object && entry.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
         var name = Text("name") ?? string.Empty;
-        if (!IsValidName(name))
+        if (!SharedSecrets.IsValidKeyName(name))
         {
-            throw new InvalidDataException($"{where}: name '{name}' must be 1-{MaxNameLength} letters, digits, '.', '-' or '_'");
+            throw new InvalidDataException($"{where}: name '{name}' must be 1-{SharedSecrets.MaxKeyNameLength} letters, digits, '.', '-' or '_'");
         }
 
         if (earlier.Any(k => k.Name == name))
@@ -95,9 +88,9 @@ internal static class KeyFile
     /// <summary>Adds a new key with 32 random bytes to the file (made, readable by its owner only, if it does not exist); returns it.</summary>
     public static NamedKey Add(string path, string name, KeyRole role)
     {
-        if (!IsValidName(name))
+        if (!SharedSecrets.IsValidKeyName(name))
         {
-            throw new ArgumentException($"key name '{name}' must be 1-{MaxNameLength} letters, digits, '.', '-' or '_'", nameof(name));
+            throw new ArgumentException($"key name '{name}' must be 1-{SharedSecrets.MaxKeyNameLength} letters, digits, '.', '-' or '_'", nameof(name));
         }
 
         var keys = File.Exists(path) ? Load(path).ToList() : [];

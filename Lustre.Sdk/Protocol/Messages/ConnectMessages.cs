@@ -67,8 +67,6 @@ internal readonly record struct AuthRequest(byte[] Proof, byte[] ClientNonce, st
 {
     public const int ProofLength = 32;
 
-    public const int MaxKeyNameLength = 64;
-
     public void Write(BodyWriter writer)
     {
         writer.WriteBytes(Proof);
@@ -80,7 +78,7 @@ internal readonly record struct AuthRequest(byte[] Proof, byte[] ClientNonce, st
     {
         var proof = reader.ReadBytes("proof", ProofLength).ToArray();
         var nonce = reader.Remaining > 0 ? reader.ReadBytes("client_nonce", ConnectReply.NonceLength).ToArray() : [];
-        var keyName = reader.Remaining > 0 ? reader.ReadString("key_name", MaxKeyNameLength) : string.Empty;
+        var keyName = reader.Remaining > 0 ? reader.ReadString("key_name", SharedSecrets.MaxKeyNameLength) : string.Empty;
         return new(proof, nonce, keyName);
     }
 }
