@@ -8,11 +8,13 @@ using Lustre.Server.Cluster;
 namespace Lustre.Benchmarks.Checkpoints;
 
 /// <summary>
-/// <c>checkpoint [--size 4G] [--quick] [--rounds 2] [--level 1] [--no-compression] [--markdown FILE] [--dir DIR] [--keep] [--direct-reads]</c>:
+/// <c>checkpoint [--size 4G] [--quick] [--rounds 2] [--repeat N] [--level 1] [--no-compression] [--markdown FILE] [--dir DIR] [--keep] [--direct-reads]</c>:
 /// <see cref="CheckpointManager"/> on an embedded 4-OST cluster against same-run baselines on the same disk: how long
 /// <c>SaveAsync</c> blocks vs a plain in-memory copy of the same bytes (target ≤ 1.5×), how long until committed vs
 /// <see cref="FileStream"/> writes + fsync of the same bytes to local files (≤ 1.25×), and a verified load into
 /// buffers vs <see cref="FileStream"/> reads of those files into the same buffers (≤ 1.25×); plain and zstd.
+/// With <c>--repeat N</c> the whole run (a fresh cluster each time) repeats inside the command and every phase is
+/// judged on the median of its repetitions' ratios, printed with the minimum and maximum.
 /// Exit code 1 when a load returns other bytes than were saved.
 /// </summary>
 internal static class CheckpointBenchmark
@@ -32,7 +34,13 @@ internal static class CheckpointBenchmark
         var keep = args.Flag("keep");
         var directReads = args.Flag("direct-reads");
         var directory = args.Text("dir") ?? Path.GetTempPath();
+        var repeat = args.Int("repeat", 1);
         args.ThrowIfUnused();
+        if (repeat < 1)
+        {
+            Console.Error.WriteLine("--repeat must be at least 1.");
+            return 2;
+        }
 
         var scratch = Path.Combine(directory, $"lustre-ckpt-bench-{Environment.ProcessId}-{DateTime.UtcNow:yyyyMMddHHmmss}");
         Directory.CreateDirectory(scratch);
@@ -44,132 +52,22 @@ internal static class CheckpointBenchmark
         var destinations = state.NewDestinations();
         var describe = $"{ResultTable.FormatBytes(state.Bytes)} in {state.Tensors.Count} F32 tensors (256 MiB to 4 KiB), {rounds} rounds, 8 MiB chunks, 1 GiB files, 4 MiB stripes over {OstCount} OSTs, zstd level {level}{(directReads ? ", OSTs with direct reads" : string.Empty)}";
         Console.WriteLine($"run: {describe}");
-        var rows = new List<string>();
+        var repetitions = new List<List<CheckpointRow>>();
         var details = new List<string>();
         var verified = true;
         try
         {
-            await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions
+            for (var repetition = 1; repetition <= repeat; repetition++)
             {
-                OstCount = OstCount,
-                DataDirectory = Path.Combine(scratch, "cluster"),
-                DeleteDataOnDispose = !keep,
-                DirectReads = directReads,
-            });
-            await using var client = new LustreClient(cluster.Address);
-
-            var copy = Best(rounds, () => MemoryCopy(state, destinations), "memory copy (one thread)", details);
-            var localWrite = TimeSpan.MaxValue;
-            TimeSpan[] localReads = [TimeSpan.MaxValue, TimeSpan.MaxValue]; // warm, cold
-            var clusterData = cluster.DataDirectory;
-            var step = 0L;
-            foreach (var compress in compression ? new[] { false, true } : [false])
-            {
-                var kind = compress ? $"zstd {level}" : "plain";
-                var options = new CheckpointManagerOptions
+                if (repeat > 1)
                 {
-                    Rank = 0,
-                    WorldSize = 1,
-                    RunId = null,
-                    KeepLast = 1,
-                    // The whole state stages at once, as the design intends: the default 4 GiB is just short of 4 GiB + headers.
-                    StagingBudget = state.Bytes + (256L << 20),
-                    Compression = compress ? CheckpointCompression.Zstd : CheckpointCompression.None,
-                    CompressionLevel = level,
-                };
-                var blocking = TimeSpan.MaxValue;
-                var committed = TimeSpan.MaxValue;
-                await using (var manager = new CheckpointManager(client, "/ckpt", options))
-                {
-                    for (var round = 0; round < rounds; round++)
-                    {
-                        // Alternate with the baseline so both see the same moments of a noisy disk.
-                        if (!compress)
-                        {
-                            localWrite = Min(localWrite, Timed(() => LocalWrite(state, scratch), $"local FileStream write + fsync, round {round + 1}", state.Bytes, details));
-                        }
-
-                        var meter = new PhaseMeter();
-                        var save = await manager.SaveAsync(++step, state.Tensors);
-                        await save.WaitForCompletionAsync();
-                        var cost = meter.Stop();
-                        details.Add(Detail($"{kind} SaveAsync to committed, round {round + 1} (blocked {save.StagingTime.TotalSeconds:0.000} s)", state.Bytes, cost));
-                        Console.WriteLine($"  {details[^1]}");
-                        // The first save of a manager faults in its staging memory; later ones reuse it, as a training loop does.
-                        if (round > 0 || rounds == 1)
-                        {
-                            blocking = Min(blocking, save.StagingTime);
-                        }
-
-                        committed = Min(committed, save.TotalTime!.Value);
-                    }
+                    Console.WriteLine($"repetition {repetition} of {repeat}");
+                    details.Add($"repetition {repetition} of {repeat}");
                 }
 
-                var stored = await StoredBytesAsync(client, $"/ckpt/step-{step:D8}");
-                if (compress)
-                {
-                    details.Add($"zstd level {level}: stored {ResultTable.FormatBytes(stored)} for {ResultTable.FormatBytes(state.Bytes)} of tensors (ratio {stored / (double)state.Bytes:0.000})");
-                    Console.WriteLine($"  {details[^1]}");
-                }
-
-                GC.Collect();
-                TimeSpan[] loads = [TimeSpan.MaxValue, TimeSpan.MaxValue]; // warm, cold
-                await using (var reader = new CheckpointManager(client, "/ckpt", options))
-                {
-                    // Warm: both right after the writes, from the page cache. Cold: a restart reads a checkpoint that is
-                    // not in memory, so both are evicted just before (the OST objects and the local files share a disk).
-                    foreach (var cold in new[] { false, true })
-                    {
-                        var cache = cold ? ", cold page cache" : string.Empty;
-                        for (var round = 0; round < rounds; round++)
-                        {
-                            if (!compress)
-                            {
-                                if (cold)
-                                {
-                                    PageCache.Evict(scratch, except: clusterData);
-                                }
-
-                                var local = Timed(() => LocalRead(state, scratch, destinations), $"local FileStream read into buffers{cache}, round {round + 1}", state.Bytes, details);
-                                localReads[cold ? 1 : 0] = Min(localReads[cold ? 1 : 0], local);
-                            }
-
-                            Clear(destinations);
-                            if (cold)
-                            {
-                                PageCache.Evict(clusterData);
-                            }
-
-                            var meter = new PhaseMeter();
-                            using (await reader.LoadAsync(step, destinations))
-                            {
-                                var cost = meter.Stop();
-                                loads[cold ? 1 : 0] = Min(loads[cold ? 1 : 0], cost.Wall);
-                                details.Add(Detail($"{kind} LoadAsync into buffers, verified{cache}, round {round + 1}", state.Bytes, cost));
-                                Console.WriteLine($"  {details[^1]}");
-                            }
-
-                            verified &= Report($"{kind} load into buffers{cache}", state.Matches(destinations));
-                        }
-                    }
-
-                    var pooled = new PhaseMeter();
-                    using (var checkpoint = await reader.LoadAsync(step))
-                    {
-                        details.Add(Detail($"{kind} LoadAsync into pooled memory, verified", state.Bytes, pooled.Stop()));
-                        Console.WriteLine($"  {details[^1]}");
-                        verified &= Report($"{kind} pooled load", state.Tensors.TrueForAll(t => t.Data.Span.SequenceEqual(checkpoint[t.Name].Data.Span)));
-                    }
-                }
-
-                // The pooled load's 4 GiB and the first manager's staging memory are garbage now; a 24 GiB machine
-                // shared with others cannot carry them into the next manager's first save.
-                GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-
-                rows.Add(Row($"SaveAsync blocks the caller ({kind}; best later save)", blocking, copy, "memory copy of the same bytes, one thread", 1.5));
-                rows.Add(Row($"SaveAsync to committed ({kind})", committed, localWrite, "FileStream write + fsync, same disk", 1.25));
-                rows.Add(Row($"LoadAsync into buffers, verified ({kind}; warm page cache)", loads[0], localReads[0], "FileStream read into the same buffers", 1.25));
-                rows.Add(Row($"LoadAsync into buffers, verified ({kind}; cold page cache)", loads[1], localReads[1], "FileStream read, cold page cache", 1.25));
+                var rows = new List<CheckpointRow>();
+                verified &= await RunOnceAsync(state, destinations, scratch, Path.Combine(scratch, $"cluster-{repetition}"), rounds, level, compression, keep, directReads, rows, details);
+                repetitions.Add(rows);
             }
         }
         finally
@@ -184,7 +82,13 @@ internal static class CheckpointBenchmark
         var table = new StringBuilder();
         table.AppendLine("| phase | ours | baseline | ratio | target | result |");
         table.AppendLine("|---|---:|---:|---:|---:|---|");
-        rows.ForEach(r => table.AppendLine(r));
+        repetitions[^1].ForEach(r => table.AppendLine(r.ToMarkdown()));
+        if (repeat > 1)
+        {
+            table.AppendLine();
+            table.AppendLine(RepeatTable(repetitions));
+        }
+
         table.AppendLine();
         table.AppendLine("Every phase measured (wall time, rate over the tensor bytes, process CPU):");
         table.AppendLine();
@@ -206,6 +110,146 @@ internal static class CheckpointBenchmark
         }
 
         return 0;
+    }
+
+    /// <summary>One repetition: a fresh cluster, saves and loads plain (and zstd) against their baselines; false when a load returned other bytes.</summary>
+    private static async Task<bool> RunOnceAsync(
+        CheckpointState state,
+        Dictionary<string, Memory<byte>> destinations,
+        string scratch,
+        string clusterDirectory,
+        int rounds,
+        int level,
+        bool compression,
+        bool keep,
+        bool directReads,
+        List<CheckpointRow> rows,
+        List<string> details)
+    {
+        var verified = true;
+        await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions
+        {
+            OstCount = OstCount,
+            DataDirectory = clusterDirectory,
+            DeleteDataOnDispose = !keep,
+            DirectReads = directReads,
+        });
+        await using var client = new LustreClient(cluster.Address);
+
+        var copy = Best(rounds, () => MemoryCopy(state, destinations), "memory copy (one thread)", details);
+        var localWrite = TimeSpan.MaxValue;
+        TimeSpan[] localReads = [TimeSpan.MaxValue, TimeSpan.MaxValue]; // warm, cold
+        var clusterData = cluster.DataDirectory;
+        var step = 0L;
+        foreach (var compress in compression ? new[] { false, true } : [false])
+        {
+            var kind = compress ? $"zstd {level}" : "plain";
+            var options = new CheckpointManagerOptions
+            {
+                Rank = 0,
+                WorldSize = 1,
+                RunId = null,
+                KeepLast = 1,
+                // The whole state stages at once, as the design intends: the default 4 GiB is just short of 4 GiB + headers.
+                StagingBudget = state.Bytes + (256L << 20),
+                Compression = compress ? CheckpointCompression.Zstd : CheckpointCompression.None,
+                CompressionLevel = level,
+            };
+            var blocking = TimeSpan.MaxValue;
+            var committed = TimeSpan.MaxValue;
+            await using (var manager = new CheckpointManager(client, "/ckpt", options))
+            {
+                for (var round = 0; round < rounds; round++)
+                {
+                    // Alternate with the baseline so both see the same moments of a noisy disk.
+                    if (!compress)
+                    {
+                        localWrite = Min(localWrite, Timed(() => LocalWrite(state, scratch), $"local FileStream write + fsync, round {round + 1}", state.Bytes, details));
+                    }
+
+                    var meter = new PhaseMeter();
+                    var save = await manager.SaveAsync(++step, state.Tensors);
+                    await save.WaitForCompletionAsync();
+                    var cost = meter.Stop();
+                    details.Add(Detail($"{kind} SaveAsync to committed, round {round + 1} (blocked {save.StagingTime.TotalSeconds:0.000} s)", state.Bytes, cost));
+                    Console.WriteLine($"  {details[^1]}");
+                    // The first save of a manager faults in its staging memory; later ones reuse it, as a training loop does.
+                    if (round > 0 || rounds == 1)
+                    {
+                        blocking = Min(blocking, save.StagingTime);
+                    }
+
+                    committed = Min(committed, save.TotalTime!.Value);
+                }
+            }
+
+            var stored = await StoredBytesAsync(client, $"/ckpt/step-{step:D8}");
+            if (compress)
+            {
+                details.Add($"zstd level {level}: stored {ResultTable.FormatBytes(stored)} for {ResultTable.FormatBytes(state.Bytes)} of tensors (ratio {stored / (double)state.Bytes:0.000})");
+                Console.WriteLine($"  {details[^1]}");
+            }
+
+            GC.Collect();
+            TimeSpan[] loads = [TimeSpan.MaxValue, TimeSpan.MaxValue]; // warm, cold
+            await using (var reader = new CheckpointManager(client, "/ckpt", options))
+            {
+                // Warm: both right after the writes, from the page cache. Cold: a restart reads a checkpoint that is
+                // not in memory, so both are evicted just before (the OST objects and the local files share a disk).
+                foreach (var cold in new[] { false, true })
+                {
+                    var cache = cold ? ", cold page cache" : string.Empty;
+                    for (var round = 0; round < rounds; round++)
+                    {
+                        if (!compress)
+                        {
+                            if (cold)
+                            {
+                                PageCache.Evict(scratch, except: clusterData);
+                            }
+
+                            var local = Timed(() => LocalRead(state, scratch, destinations), $"local FileStream read into buffers{cache}, round {round + 1}", state.Bytes, details);
+                            localReads[cold ? 1 : 0] = Min(localReads[cold ? 1 : 0], local);
+                        }
+
+                        Clear(destinations);
+                        if (cold)
+                        {
+                            PageCache.Evict(clusterData);
+                        }
+
+                        var meter = new PhaseMeter();
+                        using (await reader.LoadAsync(step, destinations))
+                        {
+                            var cost = meter.Stop();
+                            loads[cold ? 1 : 0] = Min(loads[cold ? 1 : 0], cost.Wall);
+                            details.Add(Detail($"{kind} LoadAsync into buffers, verified{cache}, round {round + 1}", state.Bytes, cost));
+                            Console.WriteLine($"  {details[^1]}");
+                        }
+
+                        verified &= Report($"{kind} load into buffers{cache}", state.Matches(destinations));
+                    }
+                }
+
+                var pooled = new PhaseMeter();
+                using (var checkpoint = await reader.LoadAsync(step))
+                {
+                    details.Add(Detail($"{kind} LoadAsync into pooled memory, verified", state.Bytes, pooled.Stop()));
+                    Console.WriteLine($"  {details[^1]}");
+                    verified &= Report($"{kind} pooled load", state.Tensors.TrueForAll(t => t.Data.Span.SequenceEqual(checkpoint[t.Name].Data.Span)));
+                }
+            }
+
+            // The pooled load's 4 GiB and the first manager's staging memory are garbage now; a 24 GiB machine
+            // shared with others cannot carry them into the next manager's first save.
+            GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+
+            rows.Add(new($"SaveAsync blocks the caller ({kind}; best later save)", blocking, copy, "memory copy of the same bytes, one thread", 1.5));
+            rows.Add(new($"SaveAsync to committed ({kind})", committed, localWrite, "FileStream write + fsync, same disk", 1.25));
+            rows.Add(new($"LoadAsync into buffers, verified ({kind}; warm page cache)", loads[0], localReads[0], "FileStream read into the same buffers", 1.25));
+            rows.Add(new($"LoadAsync into buffers, verified ({kind}; cold page cache)", loads[1], localReads[1], "FileStream read, cold page cache", 1.25));
+        }
+        return verified;
     }
 
     /// <summary>The baseline for staging: each tensor copied into memory that is already mapped, on the caller's thread.</summary>
@@ -294,11 +338,32 @@ internal static class CheckpointBenchmark
     private static string Detail(string name, long bytes, PhaseCost cost) =>
         string.Create(CultureInfo.InvariantCulture, $"{name}: {cost.Wall.TotalSeconds:0.000} s{(bytes > 0 ? $" ({bytes / cost.Wall.TotalSeconds / 1e9:0.00} GB/s)" : string.Empty)}, CPU {cost.Cpu.TotalSeconds:0.00} s, allocated {ResultTable.FormatBytes(cost.AllocatedBytes)}");
 
-    private static string Row(string name, TimeSpan ours, TimeSpan baseline, string baselineName, double target)
+    /// <summary>Each phase's ratio in every repetition, judged on the median (lower is better: time over the baseline's time).</summary>
+    private static string RepeatTable(List<List<CheckpointRow>> repetitions)
     {
-        var ratio = ours / baseline;
-        return string.Create(CultureInfo.InvariantCulture,
-            $"| {name} | {ours.TotalSeconds:0.000} s | {baseline.TotalSeconds:0.000} s ({baselineName}) | {ratio:0.00}× | ≤ {target:0.0#}× | {(ratio <= target ? "PASS" : "MISS")} |");
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"| phase | ratio, {repetitions.Count} repetitions | median | min | max | target | result |");
+        text.AppendLine("|---|---|---:|---:|---:|---:|---|");
+        for (var i = 0; i < repetitions[0].Count; i++)
+        {
+            var ratios = repetitions.Select(r => r[i].Ratio).ToArray();
+            var sorted = ratios.Order().ToArray();
+            var median = RepeatSummary.Median(sorted);
+            var row = repetitions[0][i];
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {row.Name} (vs {row.BaselineName}) | {string.Join(", ", ratios.Select(r => r.ToString("0.00", CultureInfo.InvariantCulture)))} | {median:0.00}× | {sorted[0]:0.00}× | {sorted[^1]:0.00}× | ≤ {row.Target:0.0#}× | {(median <= row.Target ? "PASS" : "MISS")} |");
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>One phase of one repetition: our time against the baseline's, lower is better.</summary>
+    private sealed record CheckpointRow(string Name, TimeSpan Ours, TimeSpan Baseline, string BaselineName, double Target)
+    {
+        public double Ratio => Ours / Baseline;
+
+        public string ToMarkdown() => string.Create(CultureInfo.InvariantCulture,
+            $"| {Name} | {Ours.TotalSeconds:0.000} s | {Baseline.TotalSeconds:0.000} s ({BaselineName}) | {Ratio:0.00}× | ≤ {Target:0.0#}× | {(Ratio <= Target ? "PASS" : "MISS")} |");
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
