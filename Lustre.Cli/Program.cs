@@ -44,6 +44,8 @@ internal static class Program
             FileCommands.Mv(),
             FileCommands.Cat(),
             FileCommands.Touch(),
+            FileCommands.Chmod(),
+            FileCommands.Chown(),
             CopyCommand.Create(),
             LctlCommands.Create(),
         };

@@ -6,7 +6,7 @@ using Lustre.Protocol;
 
 namespace Lustre.Cli;
 
-/// <summary>Plain file commands on cluster paths (<c>/dir/file</c> or <c>lustre:/dir/file</c>): ls, stat, mkdir, rm, mv, cat, touch.</summary>
+/// <summary>Plain file commands on cluster paths (<c>/dir/file</c> or <c>lustre:/dir/file</c>): ls, stat, mkdir, rm, mv, cat, touch, chmod, chown.</summary>
 internal static class FileCommands
 {
     private const string Tool = "lustre";
@@ -246,6 +246,54 @@ internal static class FileCommands
                 var file = await session.Client.OpenFileAsync(path, FileMode.OpenOrCreate, cancellationToken: ct).ConfigureAwait(false);
                 await file.DisposeAsync().ConfigureAwait(false);
             }).ConfigureAwait(false));
+    }
+
+    public static Command Chmod()
+    {
+        var mode = new Argument<string>("MODE") { Description = "Octal permission bits, 0-7777 (e.g. 640, 1777)" };
+        var paths = new Argument<string[]>("PATH") { Arity = ArgumentArity.OneOrMore };
+        return ClientCommand.Create(Tool, "chmod", "Change the permission bits of files and directories (their owner or root may)", [mode, paths], async (session, parse, ct) =>
+        {
+            var text = parse.GetValue(mode)!;
+            if (text.Length is 0 or > 4 || !text.All(c => c is >= '0' and <= '7'))
+            {
+                await session.Error.WriteLineAsync($"{Tool} chmod: invalid mode '{text}': give octal digits, 0-7777").ConfigureAwait(false);
+                return 2;
+            }
+
+            var bits = (UnixFileMode)Convert.ToInt32(text, 8);
+            return await ForEachPathAsync(session, parse.GetValue(paths)!, path => session.Client.SetModeAsync(path, bits, ct)).ConfigureAwait(false);
+        });
+    }
+
+    public static Command Chown()
+    {
+        var owner = new Argument<string>("OWNER") { Description = "UID, UID:GID or :GID, as numbers (the cluster knows ids, not names)" };
+        var paths = new Argument<string[]>("PATH") { Arity = ArgumentArity.OneOrMore };
+        return ClientCommand.Create(Tool, "chown", "Change the owner and group of files and directories (root gives files away; owners only to their groups)", [owner, paths], async (session, parse, ct) =>
+        {
+            var text = parse.GetValue(owner)!;
+            var parts = text.Split(':');
+            uint? Id(string part) => part.Length == 0 ? null : uint.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out var id) ? id : throw new FormatException();
+            uint? uid;
+            uint? gid;
+            try
+            {
+                (uid, gid) = parts.Length switch { 1 => (Id(parts[0]), null), 2 => (Id(parts[0]), Id(parts[1])), _ => throw new FormatException() };
+            }
+            catch (FormatException)
+            {
+                uid = gid = null;
+            }
+
+            if (uid is null && gid is null)
+            {
+                await session.Error.WriteLineAsync($"{Tool} chown: invalid owner '{text}': give UID, UID:GID or :GID as numbers").ConfigureAwait(false);
+                return 2;
+            }
+
+            return await ForEachPathAsync(session, parse.GetValue(paths)!, path => session.Client.SetOwnerAsync(path, uid, gid, ct)).ConfigureAwait(false);
+        });
     }
 
     /// <summary>Runs the work for every path; a failure is reported as <c>'path': reason</c> and the rest still run, as coreutils do.</summary>

@@ -1,5 +1,6 @@
 using System.Text;
 using Lustre.Protocol;
+using Lustre.Server.Security;
 
 namespace Lustre.Cli;
 
@@ -18,7 +19,7 @@ internal static class SecretLoader
     public const string KeyNameVariable = "LUSTRE_KEY";
 
     /// <summary>The named key the client commands use (LUSTRE_KEY_FILE and LUSTRE_KEY), or null to use LUSTRE_SECRET.</summary>
-    public static Server.Rpc.NamedKey? LoadClientKey()
+    public static Server.Security.NamedKey? LoadClientKey()
     {
         var file = Environment.GetEnvironmentVariable(KeyFileVariable);
         var name = Environment.GetEnvironmentVariable(KeyNameVariable);
@@ -32,7 +33,7 @@ internal static class SecretLoader
             throw new ArgumentException($"{KeyFileVariable} and {KeyNameVariable} go together: the key file, and the name of the key in it to use.");
         }
 
-        return Server.Rpc.KeyFile.Load(file).FirstOrDefault(k => k.Name == name)
+        return Server.Security.KeyFile.Load(file).FirstOrDefault(k => k.Name == name)
             ?? throw new ArgumentException($"the key file {file} has no key named '{name}' ({KeyNameVariable}).");
     }
 

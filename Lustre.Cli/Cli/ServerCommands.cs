@@ -3,6 +3,7 @@ using System.Net;
 using Lustre.Network;
 using Lustre.Server.Cluster;
 using Lustre.Server.Rpc;
+using Lustre.Server.Security;
 using Microsoft.Extensions.Logging;
 
 namespace Lustre.Cli;

@@ -155,6 +155,7 @@ public sealed partial class CliFailureTests : IAsyncLifetime
                     ("activate" or "deactivate", _) => "0",
                     ("backup-mdt", Scenario.ServerError) => "../../etc",
                     ("backup-mdt", _) => "b",
+                    ("chmod" or "chown", _) when argument.Name is "MODE" or "OWNER" => "640",
                     _ => $"lustre:/nope/{i}",
                 });
             }

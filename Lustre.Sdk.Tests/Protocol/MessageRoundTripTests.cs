@@ -1,3 +1,4 @@
+using Lustre.Layouts;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 
@@ -101,10 +102,31 @@ public class MessageRoundTripTests
     {
         var message = new InodeAttributes(Fid, EntryType.File, 0x81A4, 1000, 1001, 123_456_789_012, 2, 1_700_000_000_000_000_001, 1_700_000_000_000_000_002, 1_700_000_000_000_000_003, Bytes(40, 5), InodeFlags.OpenForWrite);
 
-        var read = RoundTrip(message.Write, InodeAttributes.Read, 16 + 1 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8 + 4 + 40 + 4);
+        var read = RoundTrip(message.Write, InodeAttributes.Read, 16 + 1 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8 + 4 + 40 + 4 + 4);
 
         Assert.Equal(message.Layout, read.Layout);
+        Assert.Null(read.Capability);
         Assert.Equal(message, read with { Layout = message.Layout });
+    }
+
+    [Fact]
+    public void InodeAttributes_with_a_capability_round_trip_and_the_capability_names_each_object()
+    {
+        OstObject[] objects = [new(0, 7), new(3, 9)];
+        var capability = FileCapability.Encode(CapabilityRights.Read | CapabilityRights.Write, 1_700_000_000_000, objects, (obj, tag) => tag.Fill((byte)obj.ObjectId));
+        var message = new InodeAttributes(Fid, EntryType.File, 0x81A4, 1000, 1001, 5, 1, 1, 2, 3, Bytes(40, 5), InodeFlags.None, capability);
+
+        var read = RoundTrip(message.Write, InodeAttributes.Read, 16 + 1 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8 + 4 + 40 + 4 + 4 + 1 + 8 + 4 + (2 * (4 + 8 + 16)));
+
+        var decoded = FileCapability.Decode(read.Capability)!;
+        Assert.Equal(CapabilityRights.Read | CapabilityRights.Write, decoded.Rights);
+        Assert.Equal(1_700_000_000_000, decoded.ExpiresMs);
+        Assert.All(objects, obj => Assert.True(decoded.Covers(obj)));
+        Assert.False(decoded.Covers(new OstObject(0, 9)));
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        decoded.WriteFor(new BodyWriter(buffer), objects[1]);
+        Assert.Equal(FileCapability.OstFieldLength, buffer.WrittenCount);
+        Assert.All(buffer.WrittenSpan[9..].ToArray(), b => Assert.Equal(9, b));
     }
 
     [Fact]

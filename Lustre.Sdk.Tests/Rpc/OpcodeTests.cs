@@ -97,6 +97,9 @@ public sealed class OpcodeTests
         var templateBytes = LayoutCodec.Encode(FileLayout.Raid0(65536, 1));
         var extended = LayoutCodec.Decode(Attributes((await Call(Opcode.MdsMirror, w => new MirrorRequest(opened.Fid, MirrorOperation.Extend, 0, 0, templateBytes).Write(w))).Body).Layout);
         Assert.Equal([false, true], extended.Mirrors.Select(m => m.IsStale));
+        var renewed = Attributes((await Call(Opcode.MdsCapability, w => new CapabilityRequest(opened.Fid, OpenFlags.Read).Write(w))).Body);
+        Assert.Equal(opened.Fid, renewed.Fid);
+        Assert.Null(renewed.Capability); // a cluster without a key file issues none
         await Call(Opcode.MdsUnlink, w => new PathRequest(dir + "/g").Write(w));
         await Call(Opcode.OstDestroy, w => obj.Write(w));
         await Call(Opcode.OstDestroyObjects, w => new OstDestroyObjectsRequest(obj.OstIndex, [obj.ObjectId, obj.ObjectId + 1_000_000]).Write(w));

@@ -199,6 +199,14 @@ internal sealed class FilesystemSession : IAsyncDisposable
         return false;
     }
 
+    /// <summary>Fresh OST capabilities for an open file (<see cref="Opcode.MdsCapability"/>); the MDS checks the permission again.</summary>
+    public async Task<InodeAttributes> RenewCapabilityAsync(CapabilityRequest request, string path, CancellationToken cancellationToken)
+    {
+        using var frame = new FrameBuffer(64);
+        request.Write(frame.Body);
+        return await CallForAttributesAsync(Opcode.MdsCapability, frame, path, cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task<InodeAttributes> MirrorAsync(MirrorRequest request, string path, CancellationToken cancellationToken)
     {
         using var frame = new FrameBuffer(64 + request.Template.Length);

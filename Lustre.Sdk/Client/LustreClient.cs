@@ -54,6 +54,46 @@ public class LustreClient : IAsyncDisposable
         return error is null ? LustrePath.Normalize(path) : throw new ArgumentException(error, name);
     }
 
+    /// <summary>
+    /// Sets the permission bits of a file or directory (<c>chmod</c>): its owner or root may. Permissions are enforced
+    /// for clients that prove a client key with an identity (docs/security.md); other clients act as root.
+    /// </summary>
+    /// <param name="path">The file or directory.</param>
+    /// <param name="mode">The permission bits, set-id and sticky bits (<see cref="UnixFileMode"/>).</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The attributes after the change.</returns>
+    public virtual async Task<LustreFileInfo> SetModeAsync(string path, UnixFileMode mode, CancellationToken cancellationToken = default)
+    {
+        if (((int)mode & ~0xFFF) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(mode), mode, "Only permission, set-id and sticky bits (0-07777) can be set.");
+        }
+
+        return await SetAttributesAsync(path, fid => new SetAttrRequest(fid, SetAttrMask.Mode, 0, (uint)mode, 0, 0, 0, 0), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sets the owner and group of a file or directory (<c>chown</c>): only root may give it to another user; its owner
+    /// may give it to one of their own groups.
+    /// </summary>
+    /// <param name="path">The file or directory.</param>
+    /// <param name="userId">The new owner, or null to keep it.</param>
+    /// <param name="groupId">The new group, or null to keep it.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The attributes after the change.</returns>
+    public virtual async Task<LustreFileInfo> SetOwnerAsync(string path, uint? userId, uint? groupId, CancellationToken cancellationToken = default)
+    {
+        var mask = (userId is null ? SetAttrMask.None : SetAttrMask.Uid) | (groupId is null ? SetAttrMask.None : SetAttrMask.Gid);
+        return await SetAttributesAsync(path, fid => new SetAttrRequest(fid, mask, 0, 0, userId ?? 0, groupId ?? 0, 0, 0), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A setattr of the file or directory at <paramref name="path"/> (the MDS changes inodes by FID).</summary>
+    private async Task<LustreFileInfo> SetAttributesAsync(string path, Func<LustreFid, SetAttrRequest> request, CancellationToken cancellationToken)
+    {
+        var info = await GetInfoAsync(path, cancellationToken).ConfigureAwait(false);
+        return new LustreFileInfo(info.Path, await Session.SetAttributesAsync(request(info.Fid), info.Path, cancellationToken).ConfigureAwait(false));
+    }
+
     /// <summary>Returns the attributes of a file or directory. Throws <see cref="FileNotFoundException"/> when there is none.</summary>
     public virtual async Task<LustreFileInfo> GetInfoAsync(string path, CancellationToken cancellationToken = default)
     {
@@ -186,6 +226,11 @@ public class LustreClient : IAsyncDisposable
         if (writer)
         {
             flags |= OpenFlags.Write;
+        }
+
+        if ((access & FileAccess.Read) != 0)
+        {
+            flags |= OpenFlags.Read;
         }
 
         if (layout is { IsInstantiated: true })
@@ -362,10 +407,8 @@ public class LustreClient : IAsyncDisposable
     /// <summary>Sets a file's or directory's access and modification times (as <c>touch</c> does); a null time is left as it is.</summary>
     public virtual async Task<LustreFileInfo> SetTimesAsync(string path, DateTimeOffset? lastAccessTime, DateTimeOffset? lastWriteTime, CancellationToken cancellationToken = default)
     {
-        var info = await GetInfoAsync(path, cancellationToken).ConfigureAwait(false);
         var mask = (lastAccessTime is null ? SetAttrMask.None : SetAttrMask.AccessTime) | (lastWriteTime is null ? SetAttrMask.None : SetAttrMask.ModifyTime);
-        var request = new SetAttrRequest(info.Fid, mask, 0, 0, 0, 0, ToNs(lastAccessTime), ToNs(lastWriteTime));
-        return new LustreFileInfo(info.Path, await Session.SetAttributesAsync(request, info.Path, cancellationToken).ConfigureAwait(false));
+        return await SetAttributesAsync(path, fid => new SetAttrRequest(fid, mask, 0, 0, 0, 0, ToNs(lastAccessTime), ToNs(lastWriteTime)), cancellationToken).ConfigureAwait(false);
 
         static long ToNs(DateTimeOffset? time) => time is { } t ? (t - DateTimeOffset.UnixEpoch).Ticks * 100 : 0;
     }

@@ -22,6 +22,9 @@ public sealed class LustreFile : IAsyncDisposable
     private long _flushedLength;
     private Exception? _failure;
     private bool _disposed;
+    private volatile FileCapability? _capability;
+    private long _renewCapabilityAt;
+    private Task? _renewing;
 
     internal LustreFile(FilesystemSession session, string path, InodeAttributes attributes, bool writable)
     {
@@ -32,6 +35,7 @@ public sealed class LustreFile : IAsyncDisposable
         _layout = LayoutCodec.Decode(attributes.Layout);
         _length = attributes.Size;
         _flushedLength = attributes.Size;
+        SetCapability(attributes.Capability);
     }
 
     /// <summary>True when opened with write access.</summary>
@@ -212,6 +216,52 @@ public sealed class LustreFile : IAsyncDisposable
         UpdateLayout(layout);
         LustreDiagnostics.MirrorsMarkedStale.Add(1);
         ClientLog.MirrorStale(_session.Logger, Path, mirrorId, operation, layout.Generation, reason.Message);
+    }
+
+    /// <summary>The OST capability the MDS issued with the open (a cluster with client keys), sent with every read, write and punch; else null.</summary>
+    internal FileCapability? Capability => _capability;
+
+    private void SetCapability(byte[]? encoded)
+    {
+        var capability = FileCapability.Decode(encoded);
+        if (capability is not null)
+        {
+            // Renewed with a quarter of its life left, by this host's monotonic clock (the expiry is the servers').
+            var life = capability.ExpiresMs - DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            Volatile.Write(ref _renewCapabilityAt, Environment.TickCount64 + Math.Max(0, life * 3 / 4));
+        }
+
+        _capability = capability;
+    }
+
+    /// <summary>Completes at once unless the capability is near its expiry or lacks <paramref name="obj"/> (the layout grew since).</summary>
+    internal ValueTask EnsureCapabilityAsync(OstObject obj, CancellationToken cancellationToken) =>
+        _capability is not { } capability || (Environment.TickCount64 < Volatile.Read(ref _renewCapabilityAt) && capability.Covers(obj))
+            ? ValueTask.CompletedTask
+            : new ValueTask(RenewCapabilityAsync(cancellationToken));
+
+    /// <summary>Asks the MDS for a fresh capability with the rights this handle has (one request for every caller at once).</summary>
+    internal Task RenewCapabilityAsync(CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            if (_renewing is { IsCompleted: false } running)
+            {
+                return running.WaitAsync(cancellationToken);
+            }
+
+            _renewing = RenewCoreAsync();
+            return _renewing.WaitAsync(cancellationToken);
+        }
+    }
+
+    private async Task RenewCoreAsync()
+    {
+        var rights = _capability?.Rights ?? (CanWrite ? CapabilityRights.Read | CapabilityRights.Write : CapabilityRights.Read);
+        var flags = ((rights & CapabilityRights.Read) != 0 ? OpenFlags.Read : OpenFlags.None) | ((rights & CapabilityRights.Write) != 0 ? OpenFlags.Write : OpenFlags.None);
+        var attributes = await _session.RenewCapabilityAsync(new CapabilityRequest(Fid, flags), Path, CancellationToken.None).ConfigureAwait(false);
+        UpdateLayout(LayoutCodec.Decode(attributes.Layout));
+        SetCapability(attributes.Capability);
     }
 
     /// <summary>Takes a layout the MDS returned, unless this handle already holds a newer one.</summary>

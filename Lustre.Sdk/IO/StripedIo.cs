@@ -136,7 +136,17 @@ internal static class StripedIo
         for (var i = 0; i < objects.Length; i++)
         {
             var size = sizes[i];
-            tasks[i] = ObjectCallAsync(file, objects[i], Opcode.OstPunch, (w, o) => new OstPunchRequest(new ObjectRef(o.OstIndex, o.ObjectId), size).Write(w), $"truncate of {file.Path} to {length}", cancellationToken);
+            tasks[i] = ObjectCallAsync(
+                file,
+                objects[i],
+                Opcode.OstPunch,
+                (w, o) =>
+                {
+                    new OstPunchRequest(new ObjectRef(o.OstIndex, o.ObjectId), size).Write(w);
+                    file.Capability?.WriteFor(w, o);
+                },
+                $"truncate of {file.Path} to {length}",
+                cancellationToken);
         }
 
         await WhenAllOrFirstFailure(tasks).ConfigureAwait(false);
@@ -213,14 +223,22 @@ internal static class StripedIo
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private static async ValueTask ReadPieceAsync(LustreFile file, StripeExtent piece, Memory<byte> destination, bool verifiedByCaller, CancellationToken cancellationToken)
+    private static async ValueTask ReadPieceAsync(LustreFile file, StripeExtent piece, Memory<byte> destination, bool verifiedByCaller, CancellationToken cancellationToken, bool renewed = false)
     {
         var ost = piece.Object.OstIndex;
         try
         {
+            await file.EnsureCapabilityAsync(piece.Object, cancellationToken).ConfigureAwait(false);
             using var frame = new FrameBuffer { Flags = verifiedByCaller ? FrameFlags.EndToEndVerified : FrameFlags.None };
             new OstReadRequest(new ObjectRef(ost, piece.Object.ObjectId), piece.ObjectOffset, destination.Length).Write(frame.Body);
+            file.Capability?.WriteFor(frame.Body, piece.Object);
             using var reply = await file.Session.Targets.CallAsync(TargetKind.Ost, ost, Opcode.OstRead, frame, default, destination, cancellationToken).ConfigureAwait(false);
+            if (!renewed && await RenewedAfterRefusalAsync(file, reply.Status, cancellationToken).ConfigureAwait(false))
+            {
+                await ReadPieceAsync(file, piece, destination, verifiedByCaller, cancellationToken, renewed: true).ConfigureAwait(false);
+                return;
+            }
+
             ThrowOnError(reply, "read", file, piece);
             file.Session.Answered(ost);
             LustreDiagnostics.IoBytes.Add(reply.BulkLength, new("lustre.direction", "read"), new("lustre.target", file.Session.Targets.Ost(ost).Name));
@@ -237,14 +255,22 @@ internal static class StripedIo
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private static async ValueTask WritePieceAsync(LustreFile file, StripeExtent piece, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    private static async ValueTask WritePieceAsync(LustreFile file, StripeExtent piece, ReadOnlyMemory<byte> data, CancellationToken cancellationToken, bool renewed = false)
     {
         var ost = piece.Object.OstIndex;
         try
         {
+            await file.EnsureCapabilityAsync(piece.Object, cancellationToken).ConfigureAwait(false);
             using var frame = new FrameBuffer();
             new OstWriteRequest(new ObjectRef(ost, piece.Object.ObjectId), piece.ObjectOffset).Write(frame.Body);
+            file.Capability?.WriteFor(frame.Body, piece.Object);
             using var reply = await file.Session.Targets.CallAsync(TargetKind.Ost, ost, Opcode.OstWrite, frame, data, default, cancellationToken).ConfigureAwait(false);
+            if (!renewed && await RenewedAfterRefusalAsync(file, reply.Status, cancellationToken).ConfigureAwait(false))
+            {
+                await WritePieceAsync(file, piece, data, cancellationToken, renewed: true).ConfigureAwait(false);
+                return;
+            }
+
             ThrowOnError(reply, "write", file, piece);
             file.Session.Answered(ost);
             LustreDiagnostics.IoBytes.Add(data.Length, new("lustre.direction", "write"), new("lustre.target", file.Session.Targets.Ost(ost).Name));
@@ -256,15 +282,38 @@ internal static class StripedIo
     }
 
     private static async Task ObjectCallAsync(
-        LustreFile file, OstObject obj, Opcode opcode, Action<BodyWriter, OstObject> body, string what, CancellationToken cancellationToken)
+        LustreFile file, OstObject obj, Opcode opcode, Action<BodyWriter, OstObject> body, string what, CancellationToken cancellationToken, bool renewed = false)
     {
+        await file.EnsureCapabilityAsync(obj, cancellationToken).ConfigureAwait(false);
         using var frame = new FrameBuffer();
         body(frame.Body, obj);
         using var reply = await file.Session.Targets.CallAsync(TargetKind.Ost, obj.OstIndex, opcode, frame, default, default, cancellationToken).ConfigureAwait(false);
+        if (!renewed && await RenewedAfterRefusalAsync(file, reply.Status, cancellationToken).ConfigureAwait(false))
+        {
+            await ObjectCallAsync(file, obj, opcode, body, what, cancellationToken, renewed: true).ConfigureAwait(false);
+            return;
+        }
+
         if (reply.Status != 0)
         {
             throw new LustreServerException((LustreErrno)reply.Status, $"{what}: object {obj}: {reply.ErrorMessage}", OstName(file, obj.OstIndex));
         }
+    }
+
+    /// <summary>
+    /// An OST refused a request (EACCES): the capability expired early by the servers' clocks, or a resent open came
+    /// back without one. Renews it (one renewal for every piece refused at once) so the caller resends once; a second
+    /// refusal is the caller's error. False, at once, for any other status.
+    /// </summary>
+    private static async ValueTask<bool> RenewedAfterRefusalAsync(LustreFile file, int status, CancellationToken cancellationToken)
+    {
+        if (status != (int)LustreErrno.EACCES)
+        {
+            return false;
+        }
+
+        await file.RenewCapabilityAsync(cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     private static void ThrowOnError(in RpcReply reply, string operation, LustreFile file, StripeExtent piece)

@@ -36,6 +36,9 @@ internal ref struct BodyReader
 
     public byte ReadByte(string field) => Take(1, field)[0];
 
+    /// <summary>Exactly <paramref name="count"/> bytes with no length before them (a fixed-size field such as a tag).</summary>
+    public ReadOnlySpan<byte> ReadFixed(int count, string field) => Take(count, field);
+
     public bool ReadBoolean(string field) => ReadByte(field) switch
     {
         0 => false,

@@ -64,6 +64,13 @@ internal readonly ref struct BodyWriter
         _output.Advance(count);
     }
 
+    /// <summary>Bytes with no length before them (a fixed-size field such as a tag).</summary>
+    public void WriteFixed(ReadOnlySpan<byte> value)
+    {
+        value.CopyTo(_output.GetSpan(value.Length));
+        _output.Advance(value.Length);
+    }
+
     /// <summary>A byte blob: i32 byte count, then the bytes.</summary>
     public void WriteBytes(ReadOnlySpan<byte> value)
     {

@@ -35,6 +35,9 @@ internal enum Opcode : ushort
     /// <summary>Changes a file's mirrors (<c>MirrorRequest</c>): stale after a failed write, in sync after a resync, split, extend.</summary>
     MdsMirror = 33,
 
+    /// <summary>Fresh OST capabilities for an open file (<c>CapabilityRequest</c>), its permission checked again.</summary>
+    MdsCapability = 34,
+
     // Object storage targets.
     OstRead = 40,
     OstWrite = 41,
@@ -52,7 +55,7 @@ internal static class OpcodeExtensions
 {
     public static bool IsMgs(this Opcode opcode) => opcode is >= Opcode.MgsRegisterTarget and <= Opcode.MgsSetTargetState;
 
-    public static bool IsMds(this Opcode opcode) => opcode is >= Opcode.MdsGetAttr and <= Opcode.MdsMirror;
+    public static bool IsMds(this Opcode opcode) => opcode is >= Opcode.MdsGetAttr and <= Opcode.MdsCapability;
 
     public static bool IsOst(this Opcode opcode) => opcode is >= Opcode.OstRead and <= Opcode.OstDestroyObjects;
 

@@ -7,6 +7,7 @@ using Lustre.Server.Mds;
 using Lustre.Server.Mgs;
 using Lustre.Server.Oss;
 using Lustre.Server.Rpc;
+using Lustre.Server.Security;
 using Microsoft.Extensions.Logging;
 
 namespace Lustre.Server.Cluster;
@@ -96,7 +97,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
             var stores = Enumerable.Range(options.FirstOstIndex, options.OstCount)
                 .Select(i => new ObjectStore(i, Path.Combine(options.DataDirectory, $"ost{i:X4}"), capacityBytes: options.OstCapacityBytes, directReads: directReads))
                 .ToList();
-            Oss = new OssService(stores);
+            Oss = new OssService(stores, CapabilityKeys.From(options.Keys, options.CapabilityLifetime));
             _resources.Add(Oss);
             services.Add(Oss);
         }
@@ -138,7 +139,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
         if (options.RunMds)
         {
             // Placement is filled in once the node knows its own address (the MGS may be itself).
-            var mds = new MdsService();
+            var mds = new MdsService(CapabilityKeys.From(options.Keys, options.CapabilityLifetime));
             services.Add(mds);
             _server.Start();
             var mgs = options.Mgs ?? Advertised();

@@ -1,4 +1,5 @@
 using System.Net;
+using Lustre.Server.Security;
 
 namespace Lustre.Server.Cluster;
 
@@ -51,7 +52,13 @@ internal sealed class NodeOptions
     /// Named keys with roles (a key file) instead of <see cref="Secret"/>: clients prove one of them, and this node
     /// proves its first server key to the other servers.
     /// </summary>
-    public IReadOnlyList<Rpc.NamedKey>? Keys { get; init; }
+    public IReadOnlyList<Security.NamedKey>? Keys { get; init; }
+
+    /// <summary>
+    /// How long an OST capability the MDS issues with an open stays good (default an hour); clients renew theirs
+    /// before then. Only a cluster with a key file issues and checks capabilities.
+    /// </summary>
+    public TimeSpan CapabilityLifetime { get; init; } = Security.CapabilityKeys.DefaultLifetime;
 
     /// <summary>The default <see cref="MemoryBudget"/>: 1 GiB.</summary>
     public const long DefaultMemoryBudget = 1L << 30;

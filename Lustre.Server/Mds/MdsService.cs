@@ -1,15 +1,18 @@
+using Lustre.Layouts;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Server.Rpc;
+using Lustre.Server.Security;
 
 namespace Lustre.Server.Mds;
 
 /// <summary>
 /// The metadata service: decodes MDS requests and answers them from the namespace. It is served from the node's
 /// start, before the namespace exists (the MDS learns its own address only once it listens); until
-/// <see cref="Attach"/>, every request is told EBUSY, which clients retry.
+/// <see cref="Attach"/>, every request is told EBUSY, which clients retry. Each request acts as its connection's
+/// identity (<see cref="RpcRequest.Identity"/>); an open by a client key is answered with OST capabilities.
 /// </summary>
-internal sealed class MdsService : IRpcService
+internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcService
 {
     private MdtNamespace? _namespace;
 
@@ -29,6 +32,7 @@ internal sealed class MdsService : IRpcService
         (Opcode.MdsBackup, BackupAsync),
         (Opcode.MdsDisconnect, DisconnectAsync),
         (Opcode.MdsMirror, MirrorAsync),
+        (Opcode.MdsCapability, Capability),
     ];
 
     private MdtNamespace Namespace => _namespace ?? throw new RpcStatusException(LustreErrno.EBUSY, "the MDS is starting");
@@ -39,21 +43,55 @@ internal sealed class MdsService : IRpcService
     private ValueTask<RpcResponse> GetAttr(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
-        return ValueTask.FromResult(Attributes(Namespace.GetAttr(PathRequest.Read(ref reader).Path)));
+        return ValueTask.FromResult(Attributes(Namespace.GetAttr(PathRequest.Read(ref reader).Path, request.Identity)));
     }
 
     private async ValueTask<RpcResponse> OpenAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
         var open = OpenRequest.Read(ref reader);
-        var attributes = await Namespace.OpenAsync(open, ChangeOrigin.Of(request)).ConfigureAwait(false);
-        return Attributes((open.Flags & OpenFlags.Write) != 0 ? await Namespace.OpenForWriteAsync(attributes).ConfigureAwait(false) : attributes);
+        var attributes = await Namespace.OpenAsync(open, ChangeOrigin.Of(request), request.Identity).ConfigureAwait(false);
+        if ((open.Flags & OpenFlags.Write) != 0)
+        {
+            attributes = await Namespace.OpenForWriteAsync(attributes).ConfigureAwait(false);
+        }
+
+        return Attributes(WithCapability(request, attributes, open.Flags));
+    }
+
+    /// <summary>Fresh OST capabilities for a file a client has open, its permission checked again.</summary>
+    private ValueTask<RpcResponse> Capability(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        var renew = CapabilityRequest.Read(ref reader);
+        return ValueTask.FromResult(Attributes(WithCapability(request, Namespace.Reauthorize(renew.Fid, renew.Flags, request.Identity), renew.Flags)));
+    }
+
+    /// <summary>
+    /// A client key's open gets a capability for every object of the file, with the rights the open asked for (a
+    /// reply cached for a resend keeps the one first issued). Server and admin keys, and clusters without a key file,
+    /// need none: their OSS checks nothing.
+    /// </summary>
+    private InodeAttributes WithCapability(RpcRequest request, InodeAttributes attributes, OpenFlags flags)
+    {
+        if (capabilities is null || request.Key is not { Role: KeyRole.Client } key || attributes.Type != EntryType.File || attributes.Layout.Length == 0)
+        {
+            return attributes;
+        }
+
+        var access = MdtNamespace.OpenAccess(flags);
+        var rights = ((access & Access.Read) != 0 ? CapabilityRights.Read : 0) | ((access & Access.Write) != 0 ? CapabilityRights.Write : 0);
+        return attributes with { Capability = capabilities.Issue(key.Name, rights, [.. LayoutCodec.Decode(attributes.Layout).AllObjects()]) };
     }
 
     private async ValueTask<RpcResponse> MirrorAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
-        return Attributes(await Namespace.MirrorAsync(MirrorRequest.Read(ref reader), ChangeOrigin.Of(request)).ConfigureAwait(false));
+        var mirror = MirrorRequest.Read(ref reader);
+        var attributes = await Namespace.MirrorAsync(mirror, ChangeOrigin.Of(request), request.Identity).ConfigureAwait(false);
+
+        // A resync copies from the in-sync mirrors to the stale ones: it reads and writes the file's objects.
+        return Attributes(mirror.Operation == MirrorOperation.BeginResync ? WithCapability(request, attributes, OpenFlags.Read | OpenFlags.Write) : attributes);
     }
 
     private async ValueTask<RpcResponse> CloseAsync(RpcRequest request, CancellationToken cancellationToken)
@@ -66,14 +104,14 @@ internal sealed class MdsService : IRpcService
     private async ValueTask<RpcResponse> SetAttrAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
-        return Attributes(await Namespace.SetAttrAsync(ChangeOrigin.Of(request), SetAttrRequest.Read(ref reader)).ConfigureAwait(false));
+        return Attributes(await Namespace.SetAttrAsync(ChangeOrigin.Of(request), request.Identity, SetAttrRequest.Read(ref reader)).ConfigureAwait(false));
     }
 
     private ValueTask<RpcResponse> ReadDir(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
         var readDir = ReadDirRequest.Read(ref reader);
-        var page = Namespace.ReadDir(readDir.Path, readDir.Cookie, readDir.MaxEntries);
+        var page = Namespace.ReadDir(readDir.Path, readDir.Cookie, readDir.MaxEntries, request.Identity);
         var body = new FrameBuffer(4096);
         page.Write(body.Body);
         return ValueTask.FromResult(RpcResponse.Ok(body));
@@ -82,27 +120,27 @@ internal sealed class MdsService : IRpcService
     private async ValueTask<RpcResponse> MkdirAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
-        return Attributes(await Namespace.MkdirAsync(MkdirRequest.Read(ref reader), ChangeOrigin.Of(request)).ConfigureAwait(false));
+        return Attributes(await Namespace.MkdirAsync(MkdirRequest.Read(ref reader), ChangeOrigin.Of(request), request.Identity).ConfigureAwait(false));
     }
 
     private async ValueTask<RpcResponse> RemoveAsync(RpcRequest request, bool directory)
     {
         var reader = request.Reader;
-        await Namespace.RemoveAsync(PathRequest.Read(ref reader).Path, directory, ChangeOrigin.Of(request)).ConfigureAwait(false);
+        await Namespace.RemoveAsync(PathRequest.Read(ref reader).Path, directory, ChangeOrigin.Of(request), request.Identity).ConfigureAwait(false);
         return RpcResponse.Ok();
     }
 
     private async ValueTask<RpcResponse> RenameAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
-        await Namespace.RenameAsync(RenameRequest.Read(ref reader), ChangeOrigin.Of(request)).ConfigureAwait(false);
+        await Namespace.RenameAsync(RenameRequest.Read(ref reader), ChangeOrigin.Of(request), request.Identity).ConfigureAwait(false);
         return RpcResponse.Ok();
     }
 
     private async ValueTask<RpcResponse> SetDirLayoutAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
-        await Namespace.SetDirLayoutAsync(SetDirLayoutRequest.Read(ref reader), ChangeOrigin.Of(request)).ConfigureAwait(false);
+        await Namespace.SetDirLayoutAsync(SetDirLayoutRequest.Read(ref reader), ChangeOrigin.Of(request), request.Identity).ConfigureAwait(false);
         return RpcResponse.Ok();
     }
 

@@ -3,6 +3,7 @@ using Lustre.Namespace;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Server.Rpc;
+using Lustre.Server.Security;
 using RocksDbSharp;
 
 namespace Lustre.Server.Mds;
@@ -69,13 +70,17 @@ internal sealed class MdtNamespace
             ? MdtInode.Decode(bytes)
             : throw new RpcStatusException(LustreErrno.ESTALE, $"no inode {fid}");
 
-    /// <summary>Walks to the directory holding the last component; returns it and the last name ("" for the root).</summary>
-    private (LustreFid Parent, MdtInode ParentInode, string Name) WalkToParent(string path, string[] components)
+    /// <summary>
+    /// Walks to the directory holding the last component; returns it and the last name ("" for the root). Every
+    /// directory looked in needs search (x) permission for <paramref name="who"/>, the last one's included.
+    /// </summary>
+    private (LustreFid Parent, MdtInode ParentInode, string Name) WalkToParent(string path, string[] components, ClientIdentity who)
     {
         var current = LustreFid.Root;
         var inode = LoadInode(current);
         for (var i = 0; i < components.Length - 1; i++)
         {
+            RequireSearch(inode, who, components, i);
             var entry = _store.Get(MdtKeys.EntryKey(current, components[i]))
                 ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{path}': no such file or directory ('{components[i]}' is missing)");
             var (fid, type) = MdtKeys.ParseEntryValue(entry);
@@ -88,13 +93,26 @@ internal sealed class MdtNamespace
             inode = LoadInode(fid);
         }
 
+        if (components.Length > 0)
+        {
+            RequireSearch(inode, who, components, components.Length - 1);
+        }
+
         return (current, inode, components.Length == 0 ? string.Empty : components[^1]);
+    }
+
+    private static void RequireSearch(MdtInode directory, ClientIdentity who, string[] components, int depth)
+    {
+        if (!Permissions.Allows(directory, who, Access.Execute))
+        {
+            throw Permissions.Denied(directory, who, Access.Execute, "/" + string.Join('/', components[..depth]));
+        }
     }
 
     private (LustreFid Fid, EntryType Type)? LookupEntry(LustreFid parent, string name) =>
         _store.Get(MdtKeys.EntryKey(parent, name)) is { } value ? MdtKeys.ParseEntryValue(value) : null;
 
-    public (LustreFid Fid, MdtInode Inode) Resolve(string path)
+    public (LustreFid Fid, MdtInode Inode) Resolve(string path, ClientIdentity who)
     {
         var components = Components(path);
         if (components.Length == 0)
@@ -102,14 +120,14 @@ internal sealed class MdtNamespace
             return (LustreFid.Root, LoadInode(LustreFid.Root));
         }
 
-        var (parent, _, name) = WalkToParent(path, components);
+        var (parent, _, name) = WalkToParent(path, components, who);
         var entry = LookupEntry(parent, name) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{path}': no such file or directory");
         return (entry.Fid, LoadInode(entry.Fid));
     }
 
-    public InodeAttributes GetAttr(string path)
+    public InodeAttributes GetAttr(string path, ClientIdentity who)
     {
-        var (fid, inode) = Resolve(path);
+        var (fid, inode) = Resolve(path, who);
         return inode.ToAttributes(fid, FlagsOf(fid));
     }
 
@@ -126,7 +144,8 @@ internal sealed class MdtNamespace
     {
         if (request.Size != CloseRequest.NoSize)
         {
-            await SetAttrAsync(origin, new SetAttrRequest(request.Fid, SetAttrMask.SizeAtLeast | SetAttrMask.ModifyTime, request.Size, 0, 0, 0, 0, request.ModifyTimeNs)).ConfigureAwait(false);
+            // The writer had write permission at its open; its close records what it wrote even if the mode changed since.
+            await SetAttrAsync(origin, ClientIdentity.Root, new SetAttrRequest(request.Fid, SetAttrMask.SizeAtLeast | SetAttrMask.ModifyTime, request.Size, 0, 0, 0, 0, request.ModifyTimeNs)).ConfigureAwait(false);
         }
 
         Close(request);
@@ -148,13 +167,15 @@ internal sealed class MdtNamespace
         }
     }
 
-    public ReadDirReply ReadDir(string path, string cookie, int maxEntries)
+    public ReadDirReply ReadDir(string path, string cookie, int maxEntries, ClientIdentity who)
     {
-        var (fid, inode) = Resolve(path);
+        var (fid, inode) = Resolve(path, who);
         if (inode.Type != EntryType.Directory)
         {
             throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{path}' is not a directory");
         }
+
+        Permissions.Require(inode, who, Access.Read, path);
 
         if (maxEntries <= 0)
         {
@@ -200,7 +221,11 @@ internal sealed class MdtNamespace
         return new ReadDirReply(entries, end);
     }
 
-    public Task<InodeAttributes> OpenAsync(OpenRequest request, ChangeOrigin origin)
+    /// <summary>What an open with <paramref name="flags"/> needs of the file: read, write, or both.</summary>
+    public static Access OpenAccess(OpenFlags flags) =>
+        ((flags & OpenFlags.Write) != 0 ? Access.Write : 0) | ((flags & OpenFlags.Read) != 0 || (flags & OpenFlags.Write) == 0 ? Access.Read : 0);
+
+    public Task<InodeAttributes> OpenAsync(OpenRequest request, ChangeOrigin origin, ClientIdentity who)
     {
         var components = Components(request.Path);
         if (components.Length == 0)
@@ -211,15 +236,19 @@ internal sealed class MdtNamespace
         var requestedLayout = request.Layout.Length == 0 ? null : DecodeLayout(request.Layout, "layout");
         if ((request.Flags & OpenFlags.Create) == 0)
         {
-            var existing = GetAttr(request.Path);
-            return existing.Type == EntryType.Directory
-                ? throw new RpcStatusException(LustreErrno.EISDIR, $"'{request.Path}' is a directory")
-                : Task.FromResult(existing);
+            var (existingFid, existing) = Resolve(request.Path, who);
+            if (existing.Type == EntryType.Directory)
+            {
+                throw new RpcStatusException(LustreErrno.EISDIR, $"'{request.Path}' is a directory");
+            }
+
+            Permissions.Require(existing, who, OpenAccess(request.Flags), request.Path);
+            return Task.FromResult(existing.ToAttributes(existingFid, FlagsOf(existingFid)));
         }
 
         return ChangeWithFreshPlacementAsync(origin, ChangeResults.Attributes, tx =>
         {
-            var (parent, parentInode, name) = WalkToParent(request.Path, components);
+            var (parent, parentInode, name) = WalkToParent(request.Path, components, who);
             if (parentInode.Type != EntryType.Directory)
             {
                 throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{LustrePath.Parent(request.Path)}' is not a directory");
@@ -233,10 +262,16 @@ internal sealed class MdtNamespace
                 }
 
                 var inode = LoadInode(found.Fid);
-                return inode.Type == EntryType.Directory
-                    ? throw new RpcStatusException(LustreErrno.EISDIR, $"'{request.Path}' is a directory")
-                    : inode.ToAttributes(found.Fid, FlagsOf(found.Fid));
+                if (inode.Type == EntryType.Directory)
+                {
+                    throw new RpcStatusException(LustreErrno.EISDIR, $"'{request.Path}' is a directory");
+                }
+
+                Permissions.Require(inode, who, OpenAccess(request.Flags), request.Path);
+                return inode.ToAttributes(found.Fid, FlagsOf(found.Fid));
             }
+
+            Permissions.Require(parentInode, who, Access.Write | Access.Execute, LustrePath.Parent(request.Path));
 
             var template = requestedLayout ?? InheritedLayout(parent, parentInode);
             var layout = _placement.Instantiate(template, tx);
@@ -249,7 +284,7 @@ internal sealed class MdtNamespace
             var encoded = LayoutCodec.Encode(layout);
             var fid = _store.AllocateFid(tx);
             var now = Now();
-            var created = new MdtInode(EntryType.File, 0x8000 | (request.Mode & 0xFFF), 0, 0, 0, 1, now, now, now, encoded, []);
+            var created = new MdtInode(EntryType.File, 0x8000 | (request.Mode & 0xFFF), who.Uid, Permissions.NewGroup(parentInode, who), 0, 1, now, now, now, encoded, []);
             tx.Put(MdtKeys.InodeKey(fid), created.Encode());
             tx.Put(MdtKeys.EntryKey(parent, name), MdtKeys.EntryValue(fid, EntryType.File));
             tx.Put(MdtKeys.InodeKey(parent), (parentInode with { ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
@@ -319,7 +354,7 @@ internal sealed class MdtNamespace
         }
     }
 
-    public Task<InodeAttributes> SetAttrAsync(ChangeOrigin origin, SetAttrRequest request)
+    public Task<InodeAttributes> SetAttrAsync(ChangeOrigin origin, ClientIdentity who, SetAttrRequest request)
     {
         if ((request.Mask & (SetAttrMask.Size | SetAttrMask.SizeAtLeast)) != 0 && (request.Size < 0 || request.Size > ProtocolLimits.MaxFileSize))
         {
@@ -329,6 +364,7 @@ internal sealed class MdtNamespace
         return _store.ChangeAsync(origin, ChangeResults.Attributes, tx =>
         {
             var inode = LoadInode(request.Fid);
+            RequireSetAttr(inode, who, request);
             var now = Now();
             var size = inode.Size;
             if ((request.Mask & SetAttrMask.Size) != 0)
@@ -360,7 +396,49 @@ internal sealed class MdtNamespace
         });
     }
 
-    public Task<InodeAttributes> MkdirAsync(MkdirRequest request, ChangeOrigin origin)
+    /// <summary>
+    /// chmod: the owner or root. chown: root only (to another uid). chgrp: root, or the owner to one of their groups.
+    /// A size: write permission. Times alone: the owner or write permission.
+    /// </summary>
+    private static void RequireSetAttr(MdtInode inode, ClientIdentity who, SetAttrRequest request)
+    {
+        if (who.IsRoot)
+        {
+            return;
+        }
+
+        var what = request.Fid.ToString();
+        var mask = request.Mask;
+        if ((mask & SetAttrMask.Mode) != 0)
+        {
+            Permissions.RequireOwner(inode, who, "change the mode of", what);
+        }
+
+        if ((mask & SetAttrMask.Uid) != 0 && request.Uid != inode.Uid)
+        {
+            throw new RpcStatusException(LustreErrno.EPERM, $"operation not permitted: only root may give {what} to another owner (uid {request.Uid}); this is {who}");
+        }
+
+        if ((mask & SetAttrMask.Gid) != 0 && request.Gid != inode.Gid)
+        {
+            Permissions.RequireOwner(inode, who, "change the group of", what);
+            if (!who.InGroup(request.Gid))
+            {
+                throw new RpcStatusException(LustreErrno.EPERM, $"operation not permitted: {who} is not in group {request.Gid}, so cannot give {what} to it");
+            }
+        }
+
+        if ((mask & (SetAttrMask.Size | SetAttrMask.SizeAtLeast)) != 0)
+        {
+            Permissions.Require(inode, who, Access.Write, what);
+        }
+        else if ((mask & (SetAttrMask.AccessTime | SetAttrMask.ModifyTime)) != 0 && who.Uid != inode.Uid)
+        {
+            Permissions.Require(inode, who, Access.Write, what);
+        }
+    }
+
+    public Task<InodeAttributes> MkdirAsync(MkdirRequest request, ChangeOrigin origin, ClientIdentity who)
     {
         var components = Components(request.Path);
         if (components.Length == 0)
@@ -370,7 +448,7 @@ internal sealed class MdtNamespace
 
         return _store.ChangeAsync(origin, ChangeResults.Attributes, tx =>
         {
-            var (parent, parentInode, name) = WalkToParent(request.Path, components);
+            var (parent, parentInode, name) = WalkToParent(request.Path, components, who);
             if (parentInode.Type != EntryType.Directory)
             {
                 throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{LustrePath.Parent(request.Path)}' is not a directory");
@@ -381,13 +459,15 @@ internal sealed class MdtNamespace
                 throw new RpcStatusException(LustreErrno.EEXIST, $"'{request.Path}' already exists");
             }
 
+            Permissions.Require(parentInode, who, Access.Write | Access.Execute, LustrePath.Parent(request.Path));
+
             var fid = _store.AllocateFid(tx);
             var now = Now();
 
             // As Lustre: a new directory takes a copy of its parent's default layout (the root's is the filesystem's
             // default, which applies anyway), so a wide or mirrored tree stays so however deep it grows.
             var inherited = parent == LustreFid.Root ? [] : parentInode.DefaultLayout;
-            var created = new MdtInode(EntryType.Directory, 0x4000 | (request.Mode & 0xFFF), 0, 0, 0, 2, now, now, now, [], inherited);
+            var created = new MdtInode(EntryType.Directory, 0x4000 | (request.Mode & 0xFFF), who.Uid, Permissions.NewGroup(parentInode, who), 0, 2, now, now, now, [], inherited);
             tx.Put(MdtKeys.InodeKey(fid), created.Encode());
             tx.Put(MdtKeys.EntryKey(parent, name), MdtKeys.EntryValue(fid, EntryType.Directory));
             tx.Put(MdtKeys.InodeKey(parent), (parentInode with { LinkCount = parentInode.LinkCount + 1, ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
@@ -395,7 +475,7 @@ internal sealed class MdtNamespace
         }, creates: true);
     }
 
-    public Task<bool> RemoveAsync(string path, bool directory, ChangeOrigin origin)
+    public Task<bool> RemoveAsync(string path, bool directory, ChangeOrigin origin, ClientIdentity who)
     {
         var components = Components(path);
         if (components.Length == 0)
@@ -405,9 +485,10 @@ internal sealed class MdtNamespace
 
         return _store.ChangeAsync(origin, ChangeResults.Done, tx =>
         {
-            var (parent, parentInode, name) = WalkToParent(path, components);
+            var (parent, parentInode, name) = WalkToParent(path, components, who);
             var entry = LookupEntry(parent, name) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{path}': no such file or directory");
             var inode = LoadInode(entry.Fid);
+            Permissions.RequireRemove(parentInode, inode, who, path);
             if (directory && inode.Type != EntryType.Directory)
             {
                 throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{path}' is not a directory");
@@ -459,7 +540,7 @@ internal sealed class MdtNamespace
     /// Changes a file's mirrors (see <see cref="MirrorOperation"/>); every change bumps the layout generation, so a
     /// resync that started before it cannot mark a mirror in sync after it.
     /// </summary>
-    public Task<InodeAttributes> MirrorAsync(MirrorRequest request, ChangeOrigin origin)
+    public Task<InodeAttributes> MirrorAsync(MirrorRequest request, ChangeOrigin origin, ClientIdentity who)
     {
         var template = request.Operation == MirrorOperation.Extend ? DecodeLayout(request.Template, "mirror template") : null;
         if (template?.AllObjects().Any() == true)
@@ -475,6 +556,9 @@ internal sealed class MdtNamespace
                 throw new RpcStatusException(LustreErrno.EINVAL, $"{request.Fid} is not a file with a layout");
             }
 
+            // Marking a mirror stale or in sync, splitting or extending one: all change what the file holds; a resync
+            // also reads it (its reply carries a capability to read and write the objects).
+            Permissions.Require(inode, who, request.Operation == MirrorOperation.BeginResync ? Access.Read | Access.Write : Access.Write, request.Fid.ToString());
             var layout = LayoutCodec.Decode(inode.Layout);
             var changed = request.Operation switch
             {
@@ -649,7 +733,7 @@ internal sealed class MdtNamespace
         return iterator.Valid() && iterator.Key().AsSpan().StartsWith(prefix);
     }
 
-    public Task<bool> RenameAsync(RenameRequest request, ChangeOrigin origin)
+    public Task<bool> RenameAsync(RenameRequest request, ChangeOrigin origin, ClientIdentity who)
     {
         var from = Components(request.From);
         var to = Components(request.To);
@@ -667,9 +751,9 @@ internal sealed class MdtNamespace
 
         return _store.ChangeAsync(origin, ChangeResults.Done, tx =>
         {
-            var (fromParent, fromParentInode, fromName) = WalkToParent(request.From, from);
+            var (fromParent, fromParentInode, fromName) = WalkToParent(request.From, from, who);
             var source = LookupEntry(fromParent, fromName) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{request.From}': no such file or directory");
-            var (toParent, toParentInode, toName) = WalkToParent(request.To, to);
+            var (toParent, toParentInode, toName) = WalkToParent(request.To, to, who);
             if (toParentInode.Type != EntryType.Directory)
             {
                 throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{LustrePath.Parent(request.To)}' is not a directory");
@@ -679,6 +763,9 @@ internal sealed class MdtNamespace
             {
                 return true;
             }
+
+            Permissions.RequireRemove(fromParentInode, LoadInode(source.Fid), who, fromPath);
+            Permissions.Require(toParentInode, who, Access.Write | Access.Execute, LustrePath.Parent(toPath));
 
             var now = Now();
             var isDirectory = source.Type == EntryType.Directory;
@@ -695,6 +782,7 @@ internal sealed class MdtNamespace
                     throw new RpcStatusException(LustreErrno.EISDIR, $"cannot replace directory '{request.To}' with file '{request.From}'");
                 }
 
+                Permissions.RequireRemove(toParentInode, targetInode, who, toPath);
                 if (targetInode.Type == EntryType.Directory && HasEntries(target.Fid))
                 {
                     throw new RpcStatusException(LustreErrno.ENOTEMPTY, $"'{request.To}' is a directory that is not empty");
@@ -727,7 +815,7 @@ internal sealed class MdtNamespace
         });
     }
 
-    public Task<bool> SetDirLayoutAsync(SetDirLayoutRequest request, ChangeOrigin origin)
+    public Task<bool> SetDirLayoutAsync(SetDirLayoutRequest request, ChangeOrigin origin, ClientIdentity who)
     {
         if (request.Layout.Length > 0)
         {
@@ -740,12 +828,13 @@ internal sealed class MdtNamespace
 
         return _store.ChangeAsync(origin, ChangeResults.Done, tx =>
         {
-            var (fid, inode) = Resolve(request.Path);
+            var (fid, inode) = Resolve(request.Path, who);
             if (inode.Type != EntryType.Directory)
             {
                 throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{request.Path}' is not a directory");
             }
 
+            Permissions.RequireOwner(inode, who, "set the default layout of", request.Path);
             tx.Put(MdtKeys.InodeKey(fid), (inode with { DefaultLayout = request.Layout, ChangeTimeNs = Now() }).Encode());
             return true;
         });
@@ -826,6 +915,22 @@ internal sealed class MdtNamespace
         }
 
         return count;
+    }
+
+    /// <summary>
+    /// An open file's attributes for fresh OST capabilities: the permission an open with <paramref name="flags"/> needs,
+    /// checked again on the file itself (a chmod since the open takes effect at the next renewal).
+    /// </summary>
+    public InodeAttributes Reauthorize(LustreFid fid, OpenFlags flags, ClientIdentity who)
+    {
+        var inode = LoadInode(fid);
+        if (inode.Type != EntryType.File)
+        {
+            throw new RpcStatusException(LustreErrno.EISDIR, $"{fid} is a directory");
+        }
+
+        Permissions.Require(inode, who, OpenAccess(flags), fid.ToString());
+        return inode.ToAttributes(fid, FlagsOf(fid));
     }
 
     /// <summary>True while a client has the file open for writing (this MDS's memory of open handles).</summary>

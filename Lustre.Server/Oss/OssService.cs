@@ -1,14 +1,17 @@
 using System.Runtime.CompilerServices;
+using Lustre.Layouts;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Server.Diagnostics;
 using Lustre.Server.Rpc;
+using Lustre.Server.Security;
 
 namespace Lustre.Server.Oss;
 
 /// <summary>
 /// The object storage service: answers OST opcodes for the OSTs this server hosts. Bulk writes were
-/// checksum-verified by the session before they get here; reads go out with a checksum the client verifies.
+/// checksum-verified by the session before they get here; reads go out with a checksum the client verifies. With a
+/// key file, a client key's read, write or punch of an object needs a capability the MDS signed for it (Lustre's capa).
 /// </summary>
 internal sealed class OssService : IRpcService, IDisposable
 {
@@ -29,7 +32,13 @@ internal sealed class OssService : IRpcService, IDisposable
     /// </summary>
     private readonly SemaphoreSlim _destroys = new(Math.Max(1, Environment.ProcessorCount / 2));
 
-    public OssService(IEnumerable<ObjectStore> targets) => _targets = targets.ToDictionary(t => t.Index);
+    private readonly CapabilityKeys? _capabilities;
+
+    public OssService(IEnumerable<ObjectStore> targets, CapabilityKeys? capabilities = null)
+    {
+        _targets = targets.ToDictionary(t => t.Index);
+        _capabilities = capabilities;
+    }
 
     public IReadOnlyCollection<ObjectStore> Targets => _targets.Values;
 
@@ -79,6 +88,7 @@ internal sealed class OssService : IRpcService, IDisposable
     {
         var reader = request.Reader;
         var read = OstReadRequest.Read(ref reader);
+        CheckCapability(request, ref reader, read.Object, CapabilityRights.Read);
         var store = Target(read.Object.OstIndex);
         CheckRange(read.Offset, read.Length, "read");
         if (read.Length >= ZeroCopyMinimum && OperatingSystem.IsLinux())
@@ -117,6 +127,7 @@ internal sealed class OssService : IRpcService, IDisposable
     {
         var reader = request.Reader;
         var write = OstWriteRequest.Read(ref reader);
+        CheckCapability(request, ref reader, write.Object, CapabilityRights.Write);
         var store = Target(write.Object.OstIndex);
         CheckRange(write.Offset, request.Bulk.Length, "write");
         await store.WriteAsync(write.Object.ObjectId, write.Offset, request.Bulk, cancellationToken).ConfigureAwait(false);
@@ -128,6 +139,7 @@ internal sealed class OssService : IRpcService, IDisposable
     {
         var reader = request.Reader;
         var punch = OstPunchRequest.Read(ref reader);
+        CheckCapability(request, ref reader, punch.Object, CapabilityRights.Write);
         CheckRange(punch.Size, 0, "punch");
         await BlockingCall.RunAsync(
             static p => p.Store.Punch(p.ObjectId, p.Size, p.ClientUuid, p.Xid),
@@ -141,6 +153,43 @@ internal sealed class OssService : IRpcService, IDisposable
         var target = ObjectRef.Read(ref reader);
         await BlockingCall.RunAsync(static t => t.Store.Sync(t.ObjectId), (Store: Target(target.OstIndex), target.ObjectId)).ConfigureAwait(false);
         return RpcResponse.Ok();
+    }
+
+    /// <summary>
+    /// A client key's request must carry, after its fields, a capability for this object with <paramref name="needed"/>
+    /// that a server key signed for that client key and that has not expired; anything else is EACCES, before the
+    /// object is touched. Server and admin keys, one shared secret and clusters without keys are trusted.
+    /// </summary>
+    private void CheckCapability(RpcRequest request, ref BodyReader reader, ObjectRef target, CapabilityRights needed)
+    {
+        if (_capabilities is null || request.Key is not { Role: KeyRole.Client } key)
+        {
+            return;
+        }
+
+        var obj = new OstObject(target.OstIndex, target.ObjectId);
+        if (reader.Remaining < FileCapability.OstFieldLength)
+        {
+            throw new RpcStatusException(LustreErrno.EACCES, $"object {obj}: client key '{key.Name}' sent no capability; open the file through the MDS to get one");
+        }
+
+        var rights = (CapabilityRights)reader.ReadByte("capability rights");
+        var expires = reader.ReadInt64("capability expiry");
+        var tag = reader.ReadFixed(FileCapability.TagLength, "capability tag");
+        if (!_capabilities.Verify(key.Name, obj, rights, expires, tag))
+        {
+            throw new RpcStatusException(LustreErrno.EACCES, $"object {obj}: the capability does not verify for client key '{key.Name}' (forged, or issued for another object, key, rights or expiry)");
+        }
+
+        if (expires < DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())
+        {
+            throw new RpcStatusException(LustreErrno.EACCES, $"object {obj}: the capability expired at {DateTimeOffset.FromUnixTimeMilliseconds(expires):u}; renew it with the MDS");
+        }
+
+        if ((rights & needed) != needed)
+        {
+            throw new RpcStatusException(LustreErrno.EACCES, $"object {obj}: the capability grants {rights}, not {needed} (the file was opened without it)");
+        }
     }
 
     private ValueTask<RpcResponse> GetAttr(RpcRequest request, CancellationToken cancellationToken)

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using Lustre.IO;
 using Lustre.Protocol;
+using Lustre.Server.Security;
 
 namespace Lustre.Server.Rpc;
 
@@ -55,6 +56,12 @@ internal sealed class RpcRequest
     public Opcode Opcode => Header.Opcode;
 
     public string ClientUuid { get; }
+
+    /// <summary>The named key the connection proved; null with one shared secret or none (trusted as root).</summary>
+    public NamedKey? Key { get; init; }
+
+    /// <summary>Who the request acts as: its key's identity (root squashed), else root.</summary>
+    public ClientIdentity Identity => Key?.EffectiveIdentity ?? ClientIdentity.Root;
 
     /// <summary>The connection that received the request and sends its reply.</summary>
     public RpcSession? Session { get; set; }

@@ -1,4 +1,5 @@
 using System.Net;
+using Lustre.Server.Security;
 
 namespace Lustre.Server.Rpc;
 

@@ -8,6 +8,7 @@ using Lustre.IO;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Server.Diagnostics;
+using Lustre.Server.Security;
 
 namespace Lustre.Server.Rpc;
 
@@ -192,7 +193,7 @@ internal sealed class RpcSession : IAsyncDisposable
                 // The bulk this request brings and the most its reply can carry are set aside first: past the budget,
                 // this connection stops reading (TCP pushes back) until replies go out.
                 var charge = IsAdmitted ? header.BulkLength + _server.Dispatcher.ReplyBulkBytes(header.Opcode, body.AsSpan(0, header.BodyLength)) : 0;
-                var request = new RpcRequest(header, body, null, _clientUuid ?? string.Empty, ReplyBulkChecksummed(header));
+                var request = new RpcRequest(header, body, null, _clientUuid ?? string.Empty, ReplyBulkChecksummed(header)) { Key = _key };
                 try
                 {
                     if (charge > 0)

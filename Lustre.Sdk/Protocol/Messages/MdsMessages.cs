@@ -20,7 +20,8 @@ internal sealed record InodeAttributes(
     long ModifyTimeNs,
     long ChangeTimeNs,
     byte[] Layout,
-    InodeFlags Flags = InodeFlags.None)
+    InodeFlags Flags = InodeFlags.None,
+    byte[]? Capability = null)
 {
     /// <summary>Largest encoded layout: 64 components of 2000 stripes would be far more; this bounds what a peer may claim.</summary>
     public const int MaxLayoutLength = 512 * 1024;
@@ -39,6 +40,9 @@ internal sealed record InodeAttributes(
         writer.WriteInt64(ChangeTimeNs);
         writer.WriteBytes(Layout);
         writer.WriteUInt32((uint)Flags);
+
+        // The OST capability an open was issued (FileCapability), or none.
+        writer.WriteBytes(Capability);
     }
 
     public static InodeAttributes Read(ref BodyReader reader)
@@ -62,7 +66,8 @@ internal sealed record InodeAttributes(
             reader.ReadInt64("mtime"),
             reader.ReadInt64("ctime"),
             reader.ReadBytes("layout", MaxLayoutLength).ToArray(),
-            (InodeFlags)reader.ReadUInt32("flags"));
+            (InodeFlags)reader.ReadUInt32("flags"),
+            reader.ReadBytes("capability", FileCapability.MaxEncodedLength) is { IsEmpty: false } capability ? capability.ToArray() : null);
     }
 }
 
@@ -100,6 +105,21 @@ internal readonly record struct CloseRequest(LustreFid Fid, bool Writer, long Si
         new(LustreFid.Read(ref reader), reader.ReadBoolean("writer"), reader.ReadInt64("size"), reader.ReadInt64("mtime"));
 }
 
+/// <summary>
+/// Asks for fresh OST capabilities for a file already open (<see cref="Opcode.MdsCapability"/>): before the last ones
+/// expire, or when its layout gained objects. The MDS checks the caller's permission again, on the file itself.
+/// </summary>
+internal readonly record struct CapabilityRequest(LustreFid Fid, OpenFlags Flags)
+{
+    public void Write(BodyWriter writer)
+    {
+        Fid.Write(writer);
+        writer.WriteUInt32((uint)Flags);
+    }
+
+    public static CapabilityRequest Read(ref BodyReader reader) => new(LustreFid.Read(ref reader), (OpenFlags)reader.ReadUInt32("flags"));
+}
+
 /// <summary>A request that names one path (getattr, rmdir, unlink).</summary>
 internal readonly record struct PathRequest(string Path)
 {
@@ -122,6 +142,9 @@ internal enum OpenFlags : uint
 
     /// <summary>Opened for writing: until the matching close, stats of the file glimpse the OSTs for its size.</summary>
     Write = 4,
+
+    /// <summary>Opened for reading (an open with neither this nor <see cref="Write"/> is for reading too).</summary>
+    Read = 8,
 }
 
 /// <summary>Opens (and maybe creates) a file; a new file gets the layout given, else its directory's default, else the filesystem's.</summary>

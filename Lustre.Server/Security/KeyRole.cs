@@ -1,6 +1,6 @@
 using Lustre.Protocol;
 
-namespace Lustre.Server.Rpc;
+namespace Lustre.Server.Security;
 
 /// <summary>What a named key may do (Lustre's SSK key types): each key file entry has one role.</summary>
 internal enum KeyRole

@@ -5,9 +5,10 @@ using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Server.Cluster;
 using Lustre.Server.Rpc;
+using Lustre.Server.Security;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Lustre.Tests.Rpc;
+namespace Lustre.Tests.Security;
 
 /// <summary>
 /// Named keys with roles (issue 19): a cluster started from a key file lets a client key read and write files but not
@@ -28,7 +29,9 @@ public sealed class RoleKeyTests : IDisposable
         var file = Path.Combine(_data.Path, "keys.json");
         var server = KeyFile.Add(file, "srv-1", KeyRole.Server);
         var admin = KeyFile.Add(file, "ops", KeyRole.Admin);
-        var alice = KeyFile.Add(file, "alice", KeyRole.Client);
+
+        // A trusted root identity: what it may do to files is not in question here, only what its role allows.
+        var alice = KeyFile.Add(file, "alice", KeyRole.Client, ClientIdentity.Root, trusted: true);
         await using var node = await LustreNode.StartAsync(
             new NodeOptions { DataDirectory = Path.Combine(_data.Path, "node"), RunMgs = true, RunMds = true, RunOss = true, OstCount = 2, Keys = KeyFile.Load(file) },
             NullLoggerFactory.Instance,
@@ -120,5 +123,36 @@ public sealed class RoleKeyTests : IDisposable
         Assert.Contains("role 'root'", Assert.Throws<InvalidDataException>(() => KeyFile.Load(bad)).Message, StringComparison.Ordinal);
         File.WriteAllText(bad, JsonSerializer.Serialize(new { keys = new[] { new { name = "x", role = "client", secret = Convert.ToBase64String(new byte[8]) } } }));
         Assert.Contains("8 bytes", Assert.Throws<InvalidDataException>(() => KeyFile.Load(bad)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_client_key_carries_its_identity_root_is_squashed_unless_trusted_and_other_roles_carry_none()
+    {
+        var file = Path.Combine(_data.Path, "ids.json");
+        KeyFile.Add(file, "alice", KeyRole.Client, new ClientIdentity(1000, 100, [3000, 3001]));
+        KeyFile.Add(file, "root", KeyRole.Client, ClientIdentity.Root);
+        KeyFile.Add(file, "admin-host", KeyRole.Client, ClientIdentity.Root, trusted: true);
+        KeyFile.Add(file, "plain", KeyRole.Client);
+        KeyFile.Add(file, "srv", KeyRole.Server);
+        var keys = KeyFile.Load(file).ToDictionary(k => k.Name);
+
+        Assert.Equal(new ClientIdentity(1000, 100, [3000, 3001]).ToString(), keys["alice"].EffectiveIdentity.ToString());
+        Assert.True(keys["alice"].EffectiveIdentity.InGroup(3001));
+        Assert.Equal(ClientIdentity.Nobody, keys["root"].EffectiveIdentity.Uid);
+        Assert.Equal(ClientIdentity.Nobody, keys["plain"].EffectiveIdentity.Uid);
+        Assert.True(keys["admin-host"].EffectiveIdentity.IsRoot);
+        Assert.True(keys["srv"].EffectiveIdentity.IsRoot);
+        Assert.Throws<ArgumentException>(() => KeyFile.Add(file, "srv2", KeyRole.Server, new ClientIdentity(5, 5, [])));
+
+        var bad = Path.Combine(_data.Path, "bad-ids.json");
+        var secret = Convert.ToBase64String(new byte[32].Select((_, i) => (byte)(i + 1)).ToArray());
+        File.WriteAllText(bad, $$"""{"keys": [{"name": "s", "role": "server", "secret": "{{secret}}", "uid": 5}]}""");
+        Assert.Contains("only client keys carry uid", Assert.Throws<InvalidDataException>(() => KeyFile.Load(bad)).Message, StringComparison.Ordinal);
+        File.WriteAllText(bad, $$"""{"keys": [{"name": "c", "role": "client", "secret": "{{secret}}", "uid": -1}]}""");
+        Assert.Contains("uid '-1' is not a number", Assert.Throws<InvalidDataException>(() => KeyFile.Load(bad)).Message, StringComparison.Ordinal);
+        File.WriteAllText(bad, $$"""{"keys": [{"name": "c", "role": "client", "secret": "{{secret}}", "uid": 1, "groups": ["wheel"]}]}""");
+        Assert.Contains("group 'wheel' is not a group id", Assert.Throws<InvalidDataException>(() => KeyFile.Load(bad)).Message, StringComparison.Ordinal);
+        File.WriteAllText(bad, $$"""{"keys": [{"name": "c", "role": "client", "secret": "{{secret}}", "uid": 1, "trusted": "yes"}]}""");
+        Assert.Contains("trusted must be true or false", Assert.Throws<InvalidDataException>(() => KeyFile.Load(bad)).Message, StringComparison.Ordinal);
     }
 }

@@ -1,0 +1,165 @@
+using Lustre.Client;
+using Lustre.Server.Cluster;
+using Lustre.Server.Security;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Lustre.Tests.Security;
+
+/// <summary>
+/// Identities and permissions (issue 19): each client key acts as its uid and gids, root squashed unless trusted, and
+/// the MDS enforces mode bits and ownership on lookup, create, unlink, rename, setattr and open, on a real node with
+/// a key file, RocksDB and object files.
+/// </summary>
+public sealed class PermissionTests : IAsyncLifetime
+{
+    private readonly TempFolder _data = new("lustre-perms-");
+    private LustreNode? _node;
+    private string _address = string.Empty;
+    private NamedKey _admin = null!;
+    private NamedKey _alice = null!;
+    private NamedKey _bob = null!;
+    private NamedKey _squashed = null!;
+
+    public async Task InitializeAsync()
+    {
+        var file = Path.Combine(_data.Path, "keys.json");
+        KeyFile.Add(file, "srv", KeyRole.Server);
+        _admin = KeyFile.Add(file, "ops", KeyRole.Admin);
+        _alice = KeyFile.Add(file, "alice", KeyRole.Client, new ClientIdentity(1000, 1000, [3000]));
+        _bob = KeyFile.Add(file, "bob", KeyRole.Client, new ClientIdentity(1001, 1001, []));
+        _squashed = KeyFile.Add(file, "rooted", KeyRole.Client, ClientIdentity.Root);
+        _node = await LustreNode.StartAsync(
+            new NodeOptions { DataDirectory = Path.Combine(_data.Path, "node"), RunMgs = true, RunMds = true, RunOss = true, OstCount = 2, Keys = KeyFile.Load(file) },
+            NullLoggerFactory.Instance,
+            CancellationToken.None);
+        _address = $"{_node.Endpoint}/{_node.FsName}";
+
+        // The operator sets up a home for alice, as an administrator would.
+        await using var admin = As(_admin);
+        await admin.CreateDirectoryAsync("/home");
+        await admin.CreateDirectoryAsync("/home/alice");
+        await admin.SetOwnerAsync("/home/alice", 1000, 1000);
+        await admin.SetModeAsync("/home/alice", (UnixFileMode)0x1ED); // 0755
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_node is not null)
+        {
+            await _node.DisposeAsync();
+        }
+
+        _data.Dispose();
+    }
+
+    private LustreClient As(NamedKey key) => new(_address, new LustreClientOptions { SharedSecret = key.Secret, KeyName = key.Name, MaxAttempts = 1 });
+
+    [Fact]
+    public async Task A_second_identity_cannot_read_a_0600_file_nor_unlink_create_or_rename_in_a_directory_it_cannot_write()
+    {
+        var secret = new byte[3 << 20];
+        Random.Shared.NextBytes(secret);
+        await using var alice = As(_alice);
+        await using (var written = await alice.OpenFileAsync("/home/alice/secret", FileMode.CreateNew))
+        {
+            await written.WriteAtAsync(0, secret);
+        }
+
+        var info = await alice.SetModeAsync("/home/alice/secret", (UnixFileMode)0x180); // 0600
+        Assert.Equal(1000u, info.UserId);
+        Assert.Equal(1000u, info.GroupId);
+
+        await using var bob = As(_bob);
+
+        // Bob may look (the directory is 0755), but not open it for reading or writing.
+        Assert.Equal((UnixFileMode)0x180, (await bob.GetInfoAsync("/home/alice/secret")).Mode);
+        var read = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.OpenFileAsync("/home/alice/secret", FileMode.Open, FileAccess.Read));
+        Assert.Contains("needs read permission, which uid 1001", read.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.OpenFileAsync("/home/alice/secret", FileMode.Open, FileAccess.Write));
+
+        // Nor unlink, create or rename in alice's directory, nor change the file's mode or owner.
+        var unlink = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.DeleteFileAsync("/home/alice/secret"));
+        Assert.Contains("'/home/alice' needs write and search/execute permission", unlink.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.CreateFileAsync("/home/alice/planted"));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.CreateDirectoryAsync("/home/alice/planted"));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.RenameAsync("/home/alice/secret", "/home/alice/moved"));
+        var chmod = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.SetModeAsync("/home/alice/secret", (UnixFileMode)0x1FF));
+        Assert.Contains("only the owner (uid 1000) or root", chmod.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.SetOwnerAsync("/home/alice/secret", 1001, null));
+
+        // Root on a client key is squashed to nobody: no better than bob, and no write in the root directory.
+        await using var rooted = As(_squashed);
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => rooted.OpenFileAsync("/home/alice/secret", FileMode.Open, FileAccess.Read));
+        var mkdir = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => rooted.CreateDirectoryAsync("/planted"));
+        Assert.Contains("uid 65534", mkdir.Message, StringComparison.Ordinal);
+
+        // Nothing changed: the file is where it was, whole, and its owner reads it back.
+        Assert.False(await alice.ExistsAsync("/home/alice/planted"));
+        Assert.False(await alice.ExistsAsync("/home/alice/moved"));
+        Assert.Equal((UnixFileMode)0x180, (await alice.GetInfoAsync("/home/alice/secret")).Mode);
+        await using (var back = await alice.OpenFileAsync("/home/alice/secret", FileMode.Open, FileAccess.Read))
+        {
+            var bytes = new byte[secret.Length];
+            Assert.Equal(secret.Length, await back.ReadAtAsync(0, bytes));
+            Assert.Equal(secret, bytes);
+        }
+
+        // Opened up by its owner, bob may read it, and only read it.
+        await alice.SetModeAsync("/home/alice/secret", (UnixFileMode)0x1A4); // 0644
+        await using (var shared = await bob.OpenFileAsync("/home/alice/secret", FileMode.Open, FileAccess.Read))
+        {
+            Assert.Equal(secret.Length, await shared.ReadAtAsync(0, new byte[secret.Length]));
+        }
+
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.OpenFileAsync("/home/alice/secret", FileMode.Open, FileAccess.ReadWrite));
+    }
+
+    [Fact]
+    public async Task A_search_permission_missing_on_the_path_hides_everything_below_and_owners_give_files_only_to_their_groups()
+    {
+        await using var alice = As(_alice);
+        await alice.CreateDirectoryAsync("/home/alice/private");
+        await alice.CreateFileAsync("/home/alice/private/notes");
+        await alice.SetModeAsync("/home/alice/private", (UnixFileMode)0x1C0); // 0700
+
+        await using var bob = As(_bob);
+        var stat = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.GetInfoAsync("/home/alice/private/notes"));
+        Assert.Contains("'/home/alice/private' needs search/execute permission", stat.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(async () =>
+        {
+            await foreach (var entry in bob.EnumerateDirectoryAsync("/home/alice/private"))
+            {
+                Assert.Fail($"bob listed {entry.Name}");
+            }
+        });
+
+        // chgrp: alice may give her file to a group she is in (3000), not to bob's; only root gives it to another user.
+        Assert.Equal(3000u, (await alice.SetOwnerAsync("/home/alice/private/notes", null, 3000)).GroupId);
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => alice.SetOwnerAsync("/home/alice/private/notes", null, 1001));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => alice.SetOwnerAsync("/home/alice/private/notes", 1001, null));
+        await using var admin = As(_admin);
+        Assert.Equal(1001u, (await admin.SetOwnerAsync("/home/alice/private/notes", 1001, null)).UserId);
+    }
+
+    [Fact]
+    public async Task In_a_sticky_directory_only_an_entrys_owner_removes_it()
+    {
+        await using var admin = As(_admin);
+        await admin.CreateDirectoryAsync("/scratch");
+        await admin.SetModeAsync("/scratch", (UnixFileMode)0x3FF); // 01777, as /tmp
+
+        await using var alice = As(_alice);
+        await using var bob = As(_bob);
+        await bob.CreateFileAsync("/scratch/bobs");
+        var info = await bob.GetInfoAsync("/scratch/bobs");
+        Assert.Equal(1001u, info.UserId);
+
+        var refused = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => alice.DeleteFileAsync("/scratch/bobs"));
+        Assert.Contains("is sticky", refused.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => alice.RenameAsync("/scratch/bobs", "/scratch/alices"));
+        Assert.True(await bob.ExistsAsync("/scratch/bobs"));
+
+        await bob.DeleteFileAsync("/scratch/bobs");
+        Assert.False(await bob.ExistsAsync("/scratch/bobs"));
+    }
+}
