@@ -20,6 +20,7 @@ internal static class ServerCommands
     private static readonly Option<string?> OstCapacityOption = new("--ost-capacity") { Description = "Capacity limit of each OST, e.g. 64M (default: the disk's free space); writes past it fail with ENOSPC" };
     private static readonly Option<bool> DirectReadsOption = new("--direct-reads") { Description = "OSTs read ranges of 64 KiB or more that are not in the page cache with O_DIRECT, past the cache (Linux; for data sets larger than the servers' memory)" };
     private static readonly Option<string?> KeyFileOption = new("--key-file") { Description = "Key file of named keys with roles (lustre key new), instead of --secret-file: clients prove a key, and what they may do follows its role" };
+    private static readonly Option<bool> AllowPlainOption = new("--allow-plain") { Description = "Accept plain TCP from clients and servers off this host (by default they must use TLS 1.3; loopback may always talk plain)" };
     private static readonly Option<string?> MemoryBudgetOption = new("--memory-budget") { Description = "Bytes of request and reply data all connections may hold at once, e.g. 512M (default 1G); each connection at most a sixteenth, and a connection whose replies go unread for 30 s is closed" };
     private static readonly Option<int?> StripeCountOption = new("--stripe-count") { Description = "Default stripe count of new files, -1 for all OSTs (default 1)" };
 
@@ -30,7 +31,7 @@ internal static class ServerCommands
         var port = new Option<int?>("--port") { Description = $"TCP port on 127.0.0.1 (default {DefaultPort}; 0 picks a free one)" };
         var command = new Command("up", "Start an all-in-one cluster (MGS + MDS + N OSTs) on loopback in this process")
         {
-            data, osts, port, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption, MemoryBudgetOption, KeyFileOption,
+            data, osts, port, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption, MemoryBudgetOption, KeyFileOption, AllowPlainOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -50,6 +51,7 @@ internal static class ServerCommands
                 OstCapacityBytes = parse.GetValue(OstCapacityOption) is { } capacity ? SizeParser.Parse(capacity, "--ost-capacity") : null,
                 DirectReads = parse.GetValue(DirectReadsOption) || (file.DirectReads ?? false),
                 MemoryBudget = MemoryBudget(parse.GetValue(MemoryBudgetOption) ?? file.MemoryBudget),
+                AllowPlainRemote = parse.GetValue(AllowPlainOption) || (file.AllowPlain ?? false),
                 Keys = (parse.GetValue(KeyFileOption) ?? file.KeyFile) is { } keyFile ? KeyFile.Load(keyFile) : null,
             };
             return await RunAsync(options, printAddress: true, cancellationToken).ConfigureAwait(false);
@@ -69,7 +71,7 @@ internal static class ServerCommands
         var osts = new Option<int?>("--osts") { Description = "Number of OSTs this OSS serves (default 1)" };
         var command = new Command("serve", "Run one role (MGS, MDS or OSS) of a cluster in this process")
         {
-            role, data, listen, mgs, advertise, index, osts, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption, MemoryBudgetOption, KeyFileOption,
+            role, data, listen, mgs, advertise, index, osts, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption, MemoryBudgetOption, KeyFileOption, AllowPlainOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -101,6 +103,7 @@ internal static class ServerCommands
                 OstCapacityBytes = parse.GetValue(OstCapacityOption) is { } capacity ? SizeParser.Parse(capacity, "--ost-capacity") : null,
                 DirectReads = parse.GetValue(DirectReadsOption) || (file.DirectReads ?? false),
                 MemoryBudget = MemoryBudget(parse.GetValue(MemoryBudgetOption) ?? file.MemoryBudget),
+                AllowPlainRemote = parse.GetValue(AllowPlainOption) || (file.AllowPlain ?? false),
                 Keys = (parse.GetValue(KeyFileOption) ?? file.KeyFile) is { } keyFile ? KeyFile.Load(keyFile) : null,
             };
             return await RunAsync(options, printAddress: chosen == "mgs", cancellationToken).ConfigureAwait(false);

@@ -33,7 +33,8 @@ internal sealed class FilesystemSession : IAsyncDisposable
             options.SharedSecret,
             logger,
             options.BulkChecksums,
-            options.KeyName ?? string.Empty);
+            options.KeyName ?? string.Empty,
+            options.Transport);
         Targets = new TargetTable(address.Mgs, settings, options.ConnectionsPerServer, options.MaxAttempts, options.MaxRpcsInFlightPerOst, options.MaxBulkSize);
     }
 

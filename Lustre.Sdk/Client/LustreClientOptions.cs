@@ -46,6 +46,14 @@ public sealed class LustreClientOptions
     /// </summary>
     public bool? BulkChecksums { get; set; }
 
+    /// <summary>
+    /// TLS 1.3 under the protocol: by default (<see cref="TransportSecurity.Auto"/>) for every server reached over a
+    /// network and not for servers on this host's loopback. Servers require TLS from peers off their host unless
+    /// started with <c>--allow-plain</c>. With a shared secret or key, the handshake's proofs bind the TLS channel,
+    /// so a man in the middle is refused.
+    /// </summary>
+    public TransportSecurity Transport { get; set; } = TransportSecurity.Auto;
+
     /// <summary>The cluster's shared secret, when its servers require one. Load it from a file or the environment, never a command line.</summary>
     public byte[]? SharedSecret { get; set; }
 

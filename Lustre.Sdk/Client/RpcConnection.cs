@@ -17,6 +17,8 @@ namespace Lustre.Client;
 internal sealed class RpcConnection : IRpcConnection
 {
     private readonly Socket _socket;
+    private readonly System.Net.Security.SslStream? _tls;
+    private readonly byte[] _channelBinding;
     private readonly FrameReader _reader;
     private readonly FrameSender _sender;
     private readonly RpcConnectionSettings _settings;
@@ -27,11 +29,13 @@ internal sealed class RpcConnection : IRpcConnection
     private Task _readLoop = Task.CompletedTask;
     private volatile LustreException? _fault;
 
-    private RpcConnection(Socket socket, string target, RpcConnectionSettings settings)
+    private RpcConnection(Socket socket, System.Net.Security.SslStream? tls, string target, RpcConnectionSettings settings)
     {
         _socket = socket;
-        _reader = new FrameReader(socket);
-        _sender = new FrameSender(socket);
+        _tls = tls;
+        _channelBinding = Network.Tls.ChannelBinding(tls?.RemoteCertificate);
+        _reader = new FrameReader(socket, tls);
+        _sender = new FrameSender(socket, tls);
         _settings = settings;
         Target = target;
         var period = TimeSpan.FromMilliseconds(Math.Clamp(settings.RequestTimeout.TotalMilliseconds / 4, 50, 1000));
@@ -51,6 +55,9 @@ internal sealed class RpcConnection : IRpcConnection
 
     public bool IsHealthy => _fault is null;
 
+    /// <summary>Whether the connection runs over TLS (<see cref="LustreClientOptions.Transport"/>).</summary>
+    public bool IsEncrypted => _tls is not null;
+
     public int PendingCount => _pending.Count;
 
     public static async Task<RpcConnection> ConnectAsync(EndPoint endpoint, RpcConnectionSettings settings, CancellationToken cancellationToken)
@@ -63,7 +70,20 @@ internal sealed class RpcConnection : IRpcConnection
         try
         {
             await socket.ConnectAsync(endpoint, timeout.Token).ConfigureAwait(false);
-            connection = new RpcConnection(socket, target, settings);
+            System.Net.Security.SslStream? tls = null;
+            if (Network.Tls.Wanted(settings.Transport, endpoint))
+            {
+                try
+                {
+                    tls = await Network.Tls.ConnectAsync(socket, timeout.Token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is System.Security.Authentication.AuthenticationException or IOException)
+                {
+                    throw new LustreException($"{target}: TLS handshake failed ({ex.Message}); the server may not speak TLS (LustreClientOptions.Transport = Plain talks plain TCP)", LustreErrno.EPROTO, isTransient: false, ex);
+                }
+            }
+
+            connection = new RpcConnection(socket, tls, target, settings);
             await connection.HandshakeAsync(timeout.Token).ConfigureAwait(false);
             connection._readLoop = Task.Run(connection.ReadLoopAsync, CancellationToken.None);
             return connection;
@@ -102,14 +122,11 @@ internal sealed class RpcConnection : IRpcConnection
         }
     }
 
-    /// <summary>Whether the peer is on this host's loopback (where, by default, bulks go without checksums).</summary>
-    private static bool IsLoopback(EndPoint? endpoint) =>
-        endpoint is IPEndPoint ip && IPAddress.IsLoopback(ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address);
 
     /// <summary>Connect, then prove the shared secret if the server asks for it; runs before the reader loop starts.</summary>
     private async Task HandshakeAsync(CancellationToken cancellationToken)
     {
-        var checksums = _settings.BulkChecksums ?? !IsLoopback(_socket.RemoteEndPoint);
+        var checksums = _settings.BulkChecksums ?? !Network.Tls.IsLoopback(_socket.RemoteEndPoint);
         var wanted = checksums ? ProtocolFeatures.All : ProtocolFeatures.All & ~ProtocolFeatures.BulkChecksumXxh3;
         var connect = new ConnectRequest(FrameHeader.CurrentVersion, wanted, _settings.ClientUuid);
         ConnectReply reply;
@@ -142,7 +159,7 @@ internal sealed class RpcConnection : IRpcConnection
 
         var clientNonce = System.Security.Cryptography.RandomNumberGenerator.GetBytes(ConnectReply.NonceLength);
         using var authFrame = new FrameBuffer();
-        new AuthRequest(AuthProof.Compute(_settings.Secret, reply.Nonce, _settings.ClientUuid), clientNonce, _settings.KeyName).Write(authFrame.Body);
+        new AuthRequest(AuthProof.Compute(_settings.Secret, reply.Nonce, _settings.ClientUuid, _channelBinding), clientNonce, _settings.KeyName).Write(authFrame.Body);
         using var authReply = await ExchangeDuringHandshakeAsync(Opcode.Auth, authFrame, cancellationToken).ConfigureAwait(false);
         AuthReply proof;
         try
@@ -155,7 +172,7 @@ internal sealed class RpcConnection : IRpcConnection
             throw new UnauthorizedAccessException($"{Target}: the server accepted this client's proof but sent none of its own ({ex.Message}); refused before sending anything.", ex);
         }
 
-        if (!AuthProof.VerifyServer(_settings.Secret, reply.Nonce, clientNonce, _settings.ClientUuid, proof.ServerProof))
+        if (!AuthProof.VerifyServer(_settings.Secret, reply.Nonce, clientNonce, _settings.ClientUuid, proof.ServerProof, _channelBinding))
         {
             throw new UnauthorizedAccessException($"{Target}: the server could not prove it holds the shared secret; refused before sending anything.");
         }
@@ -404,6 +421,7 @@ internal sealed class RpcConnection : IRpcConnection
         }
 
         _socket.Dispose();
+        _tls?.Dispose();
         _reader.Dispose();
         _sender.Dispose();
         _shutdown.Dispose();

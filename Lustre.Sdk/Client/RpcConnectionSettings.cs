@@ -11,4 +11,5 @@ internal sealed record RpcConnectionSettings(
     byte[]? Secret,
     ILogger Logger,
     bool? BulkChecksums = true,
-    string KeyName = "");
+    string KeyName = "",
+    TransportSecurity Transport = TransportSecurity.Auto);

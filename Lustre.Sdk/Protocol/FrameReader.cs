@@ -5,23 +5,29 @@ using System.Runtime.CompilerServices;
 namespace Lustre.Protocol;
 
 /// <summary>
-/// Reads frames from a socket. Headers and bodies go through a small receive buffer; large
+/// Reads frames from a socket, or from TLS over it. Headers and bodies go through a small receive buffer; large
 /// reads (bulk) go from the socket straight into the caller's memory once the few bytes already
-/// buffered are copied, so bulk data is received with no intermediate copy.
+/// buffered are copied, so bulk data is received with no intermediate copy (with TLS, decrypted straight there).
 /// </summary>
 internal sealed class FrameReader : IDisposable
 {
     private const int BufferSize = 64 * 1024;
     private readonly Socket _socket;
+    private readonly Stream? _secure;
     private byte[] _buffer;
     private int _start;
     private int _end;
 
-    public FrameReader(Socket socket)
+    /// <summary>Reads <paramref name="socket"/>, or <paramref name="secure"/> (TLS over it) when given.</summary>
+    public FrameReader(Socket socket, Stream? secure = null)
     {
         _socket = socket;
+        _secure = secure;
         _buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
     }
+
+    private ValueTask<int> ReceiveAsync(Memory<byte> destination, CancellationToken cancellationToken) =>
+        _secure is null ? _socket.ReceiveAsync(destination, SocketFlags.None, cancellationToken) : _secure.ReadAsync(destination, cancellationToken);
 
     private int Buffered => _end - _start;
 
@@ -65,7 +71,7 @@ internal sealed class FrameReader : IDisposable
 
         while (!destination.IsEmpty)
         {
-            var read = await _socket.ReceiveAsync(destination, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            var read = await ReceiveAsync(destination, cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
                 throw new EndOfStreamException($"Connection closed with {destination.Length} bytes of the frame still to come.");
@@ -101,7 +107,7 @@ internal sealed class FrameReader : IDisposable
             _start = 0;
         }
 
-        var read = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        var read = await ReceiveAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
         _end += read;
         return read > 0;
     }

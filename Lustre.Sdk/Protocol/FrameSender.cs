@@ -11,14 +11,19 @@ namespace Lustre.Protocol;
 /// bulk of each, no copy), so many RPCs in flight cost a few syscalls instead of one or two each. A frame queued
 /// while the writer was busy is handed the writer's role when the writer's own batch is done, so no caller waits
 /// longer than one batch behind its own frame. A bulk that is not in an array (an OSS's mapping of the page cache)
-/// cannot join a gathered send; it goes out in its own send, in its place, without being copied.
+/// cannot join a gathered send; it goes out in its own send, in its place, without being copied. Over TLS each
+/// piece is written to the TLS stream in turn, which encrypts it into records.
 /// </summary>
 internal sealed class FrameSender : IDisposable
 {
     /// <summary>A batch stops growing past this many bytes, so one writer does not hold large bulks back for long.</summary>
     private const int MaxBatchBytes = 16 << 20;
 
+    /// <summary>Over TLS, pieces up to this size are packed into one write (one TLS record holds 16 KiB).</summary>
+    private const int SecurePackBytes = 16 * 1024;
+
     private readonly Socket _socket;
+    private readonly Stream? _secure;
     private readonly Lock _lock = new();
     private readonly Queue<QueuedFrame> _queue = new();
     private readonly Stack<QueuedFrame> _pool = new();
@@ -30,7 +35,75 @@ internal sealed class FrameSender : IDisposable
     private bool _writing;
     private Exception? _failure;
 
-    public FrameSender(Socket socket) => _socket = socket;
+    /// <summary>Sends on <paramref name="socket"/>, or through <paramref name="secure"/> (TLS over it) when given.</summary>
+    public FrameSender(Socket socket, Stream? secure = null)
+    {
+        _socket = socket;
+        _secure = secure;
+    }
+
+    private ValueTask<int> SendAsync(ReadOnlyMemory<byte> bytes) =>
+        _secure is null ? _socket.SendAsync(bytes, SocketFlags.None) : WriteSecureAsync(bytes);
+
+    private ValueTask<int> SendAsync(List<ArraySegment<byte>> segments) =>
+        _secure is null ? new ValueTask<int>(_socket.SendAsync(segments, SocketFlags.None)) : WriteSecureAsync(segments);
+
+    private async ValueTask<int> WriteSecureAsync(ReadOnlyMemory<byte> bytes)
+    {
+        await _secure!.WriteAsync(bytes).ConfigureAwait(false);
+        return bytes.Length;
+    }
+
+    /// <summary>
+    /// Writes a gathered batch to TLS: small pieces (headers, bodies, small bulks) are packed together first, so a
+    /// batch of many small frames becomes a few full records and writes instead of one of each per piece.
+    /// </summary>
+    private async ValueTask<int> WriteSecureAsync(List<ArraySegment<byte>> segments)
+    {
+        var packed = System.Buffers.ArrayPool<byte>.Shared.Rent(SecurePackBytes);
+        try
+        {
+            var used = 0;
+            var total = 0;
+            foreach (var segment in segments)
+            {
+                total += segment.Count;
+                if (segment.Count <= SecurePackBytes - used)
+                {
+                    segment.AsSpan().CopyTo(packed.AsSpan(used));
+                    used += segment.Count;
+                    continue;
+                }
+
+                if (used > 0)
+                {
+                    await _secure!.WriteAsync(packed.AsMemory(0, used)).ConfigureAwait(false);
+                    used = 0;
+                }
+
+                if (segment.Count <= SecurePackBytes)
+                {
+                    segment.AsSpan().CopyTo(packed);
+                    used = segment.Count;
+                }
+                else
+                {
+                    await _secure!.WriteAsync(segment.AsMemory()).ConfigureAwait(false);
+                }
+            }
+
+            if (used > 0)
+            {
+                await _secure!.WriteAsync(packed.AsMemory(0, used)).ConfigureAwait(false);
+            }
+
+            return total;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(packed);
+        }
+    }
 
     /// <summary>Stamps <paramref name="header"/> into <paramref name="frame"/> and sends it with <paramref name="bulk"/>; returns once all of it is sent.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
@@ -185,7 +258,7 @@ internal sealed class FrameSender : IDisposable
             from = before;
             for (var sent = 0; sent < memory.Length;)
             {
-                sent += await _socket.SendAsync(memory[sent..], SocketFlags.None).ConfigureAwait(false);
+                sent += await SendAsync(memory[sent..]).ConfigureAwait(false);
             }
         }
 
@@ -211,8 +284,8 @@ internal sealed class FrameSender : IDisposable
         while (bytes > 0)
         {
             var sent = _segments.Count == 1
-                ? await _socket.SendAsync(_segments[0].AsMemory(), SocketFlags.None).ConfigureAwait(false)
-                : await _socket.SendAsync(_segments, SocketFlags.None).ConfigureAwait(false);
+                ? await SendAsync(_segments[0].AsMemory()).ConfigureAwait(false)
+                : await SendAsync(_segments).ConfigureAwait(false);
             bytes -= sent;
             if (bytes > 0)
             {

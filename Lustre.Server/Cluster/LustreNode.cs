@@ -132,6 +132,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
                 MemoryBudget = options.MemoryBudget,
                 ConnectionMemoryBudget = Math.Min(64L << 20, options.MemoryBudget / 16),
                 SendTimeout = options.SendTimeout,
+                AllowPlainRemote = options.AllowPlainRemote,
             },
             services,
             _logger);

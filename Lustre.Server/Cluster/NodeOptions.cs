@@ -60,6 +60,9 @@ internal sealed class NodeOptions
     /// </summary>
     public TimeSpan CapabilityLifetime { get; init; } = Security.CapabilityKeys.DefaultLifetime;
 
+    /// <summary>Accept plain TCP from peers off this host (<see cref="Rpc.RpcServerOptions.AllowPlainRemote"/>); by default they must use TLS.</summary>
+    public bool AllowPlainRemote { get; init; }
+
     /// <summary>The default <see cref="MemoryBudget"/>: 1 GiB.</summary>
     public const long DefaultMemoryBudget = 1L << 30;
 

@@ -12,6 +12,8 @@ namespace Lustre.Server.Rpc;
 /// </summary>
 internal sealed class RpcServer : IAsyncDisposable
 {
+    private readonly Lazy<System.Security.Cryptography.X509Certificates.X509Certificate2> _certificate;
+
     private readonly RpcServerOptions _options;
     private readonly IReadOnlyList<IRpcService> _services;
     private readonly ILogger _logger;
@@ -27,11 +29,15 @@ internal sealed class RpcServer : IAsyncDisposable
     private Task _idleLoop = Task.CompletedTask;
     private RpcDispatcher? _dispatcher;
 
+    /// <summary>The certificate this server presents to TLS clients: self-signed, made at the first TLS connection (its hash is bound by the auth proofs).</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate => _certificate.Value;
+
     public RpcServer(RpcServerOptions options, IReadOnlyList<IRpcService> services, ILogger logger)
     {
         _options = options;
         _services = services;
         _logger = logger;
+        _certificate = new(() => Network.Tls.CreateServerCertificate(options.Name.Replace(',', ' ')));
         if (options.Secret is not null && options.Keys is not null)
         {
             throw new ArgumentException("A server takes one shared secret or a key file of named keys, not both.", nameof(options));
@@ -286,6 +292,11 @@ internal sealed class RpcServer : IAsyncDisposable
         if (_dispatcher is not null)
         {
             await _dispatcher.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_certificate.IsValueCreated)
+        {
+            _certificate.Value.Dispose();
         }
 
         _stopping.Dispose();

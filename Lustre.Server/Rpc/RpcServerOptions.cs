@@ -62,6 +62,16 @@ internal sealed class RpcServerOptions
     /// <summary>A connection whose replies could not be sent for this long (its peer does not read them) is closed, and what it held freed. Default 30 s.</summary>
     public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Plain TCP from peers off this host is refused unless this is set (<c>--allow-plain</c>): traffic that leaves the
+    /// host runs TLS 1.3 (clients choose it by default for such servers, <c>LustreClientOptions.Transport</c>).
+    /// Loopback peers may always talk plain TCP, unless <see cref="RequireTls"/>.
+    /// </summary>
+    public bool AllowPlainRemote { get; init; }
+
+    /// <summary>Refuse plain TCP from every peer, loopback included.</summary>
+    public bool RequireTls { get; init; }
+
     /// <summary>Saved replies kept for resends of modifying requests (reply reconstruction).</summary>
     public int ReplyCacheEntries { get; init; } = 8192;
 }

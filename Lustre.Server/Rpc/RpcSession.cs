@@ -21,8 +21,11 @@ internal sealed class RpcSession : IAsyncDisposable
 {
     private readonly RpcServer _server;
     private readonly Socket _socket;
-    private readonly FrameReader _reader;
-    private readonly FrameSender _sender;
+    private FrameReader _reader;
+    private FrameSender _sender;
+    private System.Net.Security.SslStream? _tls;
+    private byte[] _channelBinding = [];
+    private bool _plainRefused;
     private long _lastRequest = Environment.TickCount64;
     private int _closing;
     private readonly ByteBudget _memory;
@@ -152,6 +155,41 @@ internal sealed class RpcSession : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// TLS when the peer's first byte opens a TLS handshake, else plain TCP (refused at Connect from a peer off this
+    /// host unless plain is allowed). False when the peer went away or its TLS handshake failed.
+    /// </summary>
+    private async Task<bool> StartTransportAsync(CancellationToken stopping)
+    {
+        var first = new byte[1];
+        if (await _socket.ReceiveAsync(first, SocketFlags.Peek, stopping).ConfigureAwait(false) == 0)
+        {
+            return false;
+        }
+
+        if (first[0] != Network.Tls.HandshakeRecord)
+        {
+            _plainRefused = _server.Options.RequireTls || (!_server.Options.AllowPlainRemote && !IPAddress.IsLoopback(Address.IsIPv4MappedToIPv6 ? Address.MapToIPv4() : Address));
+            return true;
+        }
+
+        try
+        {
+            _tls = await Network.Tls.AcceptAsync(_socket, _server.Certificate, stopping).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is System.Security.Authentication.AuthenticationException or IOException)
+        {
+            ServerLog.BadPeer(_server.Logger, _server.Name, _peer, $"TLS handshake failed: {ex.Message}");
+            return false;
+        }
+
+        _channelBinding = Network.Tls.ChannelBinding(_server.Certificate);
+        _reader.Dispose();
+        _reader = new FrameReader(_socket, _tls);
+        _sender = new FrameSender(_socket, _tls);
+        return true;
+    }
+
     private async Task RunAsync()
     {
         var stopping = _server.Stopping;
@@ -160,6 +198,11 @@ internal sealed class RpcSession : IAsyncDisposable
         var graceful = true;
         try
         {
+            if (!await StartTransportAsync(stopping).ConfigureAwait(false))
+            {
+                return;
+            }
+
             while (!stopping.IsCancellationRequested)
             {
                 var (hasFrame, error, header) = await _reader.ReadHeaderAsync(ProtocolLimits.MaxBodyLength, ProtocolLimits.MaxBulkLength, stopping).ConfigureAwait(false);
@@ -374,6 +417,15 @@ internal sealed class RpcSession : IAsyncDisposable
             request.Release();
         }
 
+        if (_plainRefused)
+        {
+            await ReplyAsync(request.Header, RpcResponse.Error(LustreErrno.EACCES, _server.Options.RequireTls
+                ? "this server requires TLS from every client (LustreClientOptions.Transport = Tls)"
+                : "this server requires TLS from clients off its host (LustreClientOptions.Transport = Auto or Tls; servers take --allow-plain to accept plain TCP)")).ConfigureAwait(false);
+            ServerLog.BadPeer(_server.Logger, _server.Name, _peer, "plain TCP refused: TLS required");
+            return false;
+        }
+
         if (connect.Version != FrameHeader.CurrentVersion)
         {
             await ReplyAsync(request.Header, RpcResponse.Error(LustreErrno.EPROTO, $"protocol version {connect.Version} is not supported (server speaks {FrameHeader.CurrentVersion})")).ConfigureAwait(false);
@@ -416,7 +468,7 @@ internal sealed class RpcSession : IAsyncDisposable
             // The named key the client says it holds, or the one shared secret (no name).
             _key = _server.Options.Keys?.FirstOrDefault(k => k.Name == auth.KeyName);
             secret = _server.Options.Keys is null ? (auth.KeyName.Length == 0 ? _server.Options.Secret : null) : _key?.Secret;
-            valid = secret is not null && AuthProof.Verify(secret, _nonce, _clientUuid!, auth.Proof);
+            valid = secret is not null && AuthProof.Verify(secret, _nonce, _clientUuid!, auth.Proof, _channelBinding);
             clientNonce = auth.ClientNonce;
         }
         catch (ProtocolException)
@@ -445,7 +497,7 @@ internal sealed class RpcSession : IAsyncDisposable
 
         // Mutual: this server proves it holds the secret too, over the client's nonce.
         var body = new FrameBuffer(64);
-        new AuthReply(AuthProof.ComputeServer(secret!, _nonce, clientNonce, _clientUuid!)).Write(body.Body);
+        new AuthReply(AuthProof.ComputeServer(secret!, _nonce, clientNonce, _clientUuid!, _channelBinding)).Write(body.Body);
         await ReplyAsync(request.Header, RpcResponse.Ok(body)).ConfigureAwait(false);
         return true;
     }
@@ -617,6 +669,7 @@ internal sealed class RpcSession : IAsyncDisposable
         }
 
         _socket.Dispose();
+        _tls?.Dispose();
         _reader.Dispose();
         _sender.Dispose();
         _server.Remove(this);
