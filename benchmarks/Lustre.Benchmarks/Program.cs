@@ -7,7 +7,7 @@ namespace Lustre.Benchmarks;
 
 /// <summary>
 /// <c>striped [options]</c> runs the striped-IO benchmark, <c>io500 [options]</c> the IO500 phases, <c>dataset [options]</c> a shuffled dataset epoch
-/// and <c>mirror [options]</c> the cost of mirrored files, each with its
+/// <c>mirror [options]</c> the cost of mirrored files and <c>transport [options]</c> the cost of TLS, each with its
 /// same-run baselines (a plain runner, one pass, a table of ratios); <c>io500-worker</c> is a child process of
 /// <c>io500 --processes N</c>; anything else goes to BenchmarkDotNet's switcher for the microbenchmarks.
 /// </summary>
@@ -40,6 +40,11 @@ internal static class BenchmarkProgram
         if (args.Length > 0 && args[0] == "mirror")
         {
             return await Mirrors.MirrorBenchmark.RunAsync(args[1..]);
+        }
+
+        if (args.Length > 0 && args[0] == "transport")
+        {
+            return await Transport.TransportBenchmark.RunAsync(args[1..]);
         }
 
         BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
