@@ -22,6 +22,7 @@ internal static class ServerCommands
     private static readonly Option<string?> KeyFileOption = new("--key-file") { Description = "Key file of named keys with roles (lustre key new), instead of --secret-file: clients prove a key, and what they may do follows its role" };
     private static readonly Option<bool> AllowPlainOption = new("--allow-plain") { Description = "Accept plain TCP from clients and servers off this host (by default they must use TLS 1.3; loopback may always talk plain)" };
     private static readonly Option<string?> MemoryBudgetOption = new("--memory-budget") { Description = "Bytes of request and reply data all connections may hold at once, e.g. 512M (default 1G); each connection at most a sixteenth, and a connection whose replies go unread for 30 s is closed" };
+    private static readonly Option<string?> MetricsListenOption = new("--metrics-listen") { Description = "HOST:PORT to serve Prometheus metrics on, at /metrics (e.g. 127.0.0.1:9882); unauthenticated, so keep it off public networks" };
     private static readonly Option<int?> StripeCountOption = new("--stripe-count") { Description = "Default stripe count of new files, -1 for all OSTs (default 1)" };
 
     public static Command Up()
@@ -31,7 +32,7 @@ internal static class ServerCommands
         var port = new Option<int?>("--port") { Description = $"TCP port on 127.0.0.1 (default {DefaultPort}; 0 picks a free one)" };
         var command = new Command("up", "Start an all-in-one cluster (MGS + MDS + N OSTs) on loopback in this process")
         {
-            data, osts, port, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption, MemoryBudgetOption, KeyFileOption, AllowPlainOption,
+            data, osts, port, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption, MemoryBudgetOption, KeyFileOption, AllowPlainOption, MetricsListenOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -54,7 +55,7 @@ internal static class ServerCommands
                 AllowPlainRemote = parse.GetValue(AllowPlainOption) || (file.AllowPlain ?? false),
                 Keys = (parse.GetValue(KeyFileOption) ?? file.KeyFile) is { } keyFile ? KeyFile.Load(keyFile) : null,
             };
-            return await RunAsync(options, printAddress: true, cancellationToken).ConfigureAwait(false);
+            return await RunAsync(options, printAddress: true, MetricsListen(parse.GetValue(MetricsListenOption) ?? file.MetricsListen), cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
@@ -71,7 +72,7 @@ internal static class ServerCommands
         var osts = new Option<int?>("--osts") { Description = "Number of OSTs this OSS serves (default 1)" };
         var command = new Command("serve", "Run one role (MGS, MDS or OSS) of a cluster in this process")
         {
-            role, data, listen, mgs, advertise, index, osts, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption, MemoryBudgetOption, KeyFileOption, AllowPlainOption,
+            role, data, listen, mgs, advertise, index, osts, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption, MemoryBudgetOption, KeyFileOption, AllowPlainOption, MetricsListenOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -106,20 +107,39 @@ internal static class ServerCommands
                 AllowPlainRemote = parse.GetValue(AllowPlainOption) || (file.AllowPlain ?? false),
                 Keys = (parse.GetValue(KeyFileOption) ?? file.KeyFile) is { } keyFile ? KeyFile.Load(keyFile) : null,
             };
-            return await RunAsync(options, printAddress: chosen == "mgs", cancellationToken).ConfigureAwait(false);
+            return await RunAsync(options, printAddress: chosen == "mgs", MetricsListen(parse.GetValue(MetricsListenOption) ?? file.MetricsListen), cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
+
+    private static IPEndPoint? MetricsListen(string? text) => text is null ? null : Endpoints.Parse(text, "--metrics-listen");
 
     private static long MemoryBudget(string? text) => text is null ? NodeOptions.DefaultMemoryBudget : SizeParser.Parse(text, "--memory-budget");
 
     private static long StripeSize(string? text) => text is null ? Layouts.LayoutDefaults.DefaultStripeSize : SizeParser.Parse(text, "--stripe-size");
 
-    private static async Task<int> RunAsync(NodeOptions options, bool printAddress, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(NodeOptions options, bool printAddress, IPEndPoint? metrics, CancellationToken cancellationToken)
     {
         using var loggers = ConsoleLogging.Create();
         var logger = loggers.CreateLogger("lustre");
         using var signal = new ShutdownSignal();
+
+        // Before the node, so its start is measured too.
+        IDisposable? endpoint = null;
+        if (metrics is not null)
+        {
+            try
+            {
+                endpoint = MetricsEndpoint.Start(metrics);
+            }
+            catch (HttpListenerException ex)
+            {
+                await Console.Error.WriteLineAsync($"lustre: cannot start: --metrics-listen {metrics}: {ex.Message}").ConfigureAwait(false);
+                return 1;
+            }
+        }
+
+        using var metricsEndpoint = endpoint;
         LustreNode node;
         try
         {
@@ -138,6 +158,11 @@ internal static class ServerCommands
                 // One plain line on stdout that scripts and tests can read; the log goes to stderr.
                 Console.Out.WriteLine($"lustre: serving {node.Endpoint}/{node.FsName}");
                 Console.Out.Flush();
+            }
+
+            if (metrics is not null)
+            {
+                logger.LogInformation("metrics at http://{Endpoint}/metrics", metrics);
             }
 
             var stop = await Task.WhenAny(signal.Signalled, Task.Delay(Timeout.Infinite, cancellationToken)).ConfigureAwait(false);

@@ -43,6 +43,9 @@ internal sealed class ServerConfigFile
 
     public string? MemoryBudget { get; set; }
 
+    /// <summary>As <c>--metrics-listen</c>: HOST:PORT of the Prometheus endpoint.</summary>
+    public string? MetricsListen { get; set; }
+
     /// <summary>As <c>--allow-plain</c>: accept plain TCP from peers off this host.</summary>
     public bool? AllowPlain { get; set; }
 
