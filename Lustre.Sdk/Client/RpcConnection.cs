@@ -126,7 +126,7 @@ internal sealed class RpcConnection : IRpcConnection
     /// <summary>Connect, then prove the shared secret if the server asks for it; runs before the reader loop starts.</summary>
     private async Task HandshakeAsync(CancellationToken cancellationToken)
     {
-        var checksums = _settings.BulkChecksums ?? !Network.Tls.IsLoopback(_socket.RemoteEndPoint);
+        var checksums = _settings.BulkChecksums ?? !Network.Endpoints.IsLoopback(_socket.RemoteEndPoint);
         var wanted = checksums ? ProtocolFeatures.All : ProtocolFeatures.All & ~ProtocolFeatures.BulkChecksumXxh3;
         var connect = new ConnectRequest(FrameHeader.CurrentVersion, wanted, _settings.ClientUuid);
         ConnectReply reply;

@@ -240,7 +240,12 @@ public sealed class LustreFile : IAsyncDisposable
             ? ValueTask.CompletedTask
             : new ValueTask(RenewCapabilityAsync(cancellationToken));
 
-    /// <summary>Asks the MDS for a fresh capability with the rights this handle has (one request for every caller at once).</summary>
+    /// <summary>
+    /// Asks the MDS for a fresh capability with the rights this handle has (one request for every caller at once):
+    /// before the last one expires, and once after an OST refused a request (EACCES: the capability expired early by
+    /// the servers' clocks, or an open resent across an MDS restart came back without one), after which the request
+    /// is sent again once; a second refusal is the caller's error.
+    /// </summary>
     internal Task RenewCapabilityAsync(CancellationToken cancellationToken)
     {
         lock (_lock)

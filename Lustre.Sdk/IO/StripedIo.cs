@@ -233,8 +233,9 @@ internal static class StripedIo
             new OstReadRequest(new ObjectRef(ost, piece.Object.ObjectId), piece.ObjectOffset, destination.Length).Write(frame.Body);
             file.Capability?.WriteFor(frame.Body, piece.Object);
             using var reply = await file.Session.Targets.CallAsync(TargetKind.Ost, ost, Opcode.OstRead, frame, default, destination, cancellationToken).ConfigureAwait(false);
-            if (!renewed && await RenewedAfterRefusalAsync(file, reply.Status, cancellationToken).ConfigureAwait(false))
+            if (!renewed && reply.Status == (int)LustreErrno.EACCES)
             {
+                await file.RenewCapabilityAsync(cancellationToken).ConfigureAwait(false);
                 await ReadPieceAsync(file, piece, destination, verifiedByCaller, cancellationToken, renewed: true).ConfigureAwait(false);
                 return;
             }
@@ -265,8 +266,9 @@ internal static class StripedIo
             new OstWriteRequest(new ObjectRef(ost, piece.Object.ObjectId), piece.ObjectOffset).Write(frame.Body);
             file.Capability?.WriteFor(frame.Body, piece.Object);
             using var reply = await file.Session.Targets.CallAsync(TargetKind.Ost, ost, Opcode.OstWrite, frame, data, default, cancellationToken).ConfigureAwait(false);
-            if (!renewed && await RenewedAfterRefusalAsync(file, reply.Status, cancellationToken).ConfigureAwait(false))
+            if (!renewed && reply.Status == (int)LustreErrno.EACCES)
             {
+                await file.RenewCapabilityAsync(cancellationToken).ConfigureAwait(false);
                 await WritePieceAsync(file, piece, data, cancellationToken, renewed: true).ConfigureAwait(false);
                 return;
             }
@@ -288,8 +290,9 @@ internal static class StripedIo
         using var frame = new FrameBuffer();
         body(frame.Body, obj);
         using var reply = await file.Session.Targets.CallAsync(TargetKind.Ost, obj.OstIndex, opcode, frame, default, default, cancellationToken).ConfigureAwait(false);
-        if (!renewed && await RenewedAfterRefusalAsync(file, reply.Status, cancellationToken).ConfigureAwait(false))
+        if (!renewed && reply.Status == (int)LustreErrno.EACCES)
         {
+            await file.RenewCapabilityAsync(cancellationToken).ConfigureAwait(false);
             await ObjectCallAsync(file, obj, opcode, body, what, cancellationToken, renewed: true).ConfigureAwait(false);
             return;
         }
@@ -298,22 +301,6 @@ internal static class StripedIo
         {
             throw new LustreServerException((LustreErrno)reply.Status, $"{what}: object {obj}: {reply.ErrorMessage}", OstName(file, obj.OstIndex));
         }
-    }
-
-    /// <summary>
-    /// An OST refused a request (EACCES): the capability expired early by the servers' clocks, or a resent open came
-    /// back without one. Renews it (one renewal for every piece refused at once) so the caller resends once; a second
-    /// refusal is the caller's error. False, at once, for any other status.
-    /// </summary>
-    private static async ValueTask<bool> RenewedAfterRefusalAsync(LustreFile file, int status, CancellationToken cancellationToken)
-    {
-        if (status != (int)LustreErrno.EACCES)
-        {
-            return false;
-        }
-
-        await file.RenewCapabilityAsync(cancellationToken).ConfigureAwait(false);
-        return true;
     }
 
     private static void ThrowOnError(in RpcReply reply, string operation, LustreFile file, StripeExtent piece)

@@ -24,11 +24,8 @@ internal static class Tls
     {
         TransportSecurity.Tls => true,
         TransportSecurity.Plain => false,
-        _ => !IsLoopback(endpoint),
+        _ => !Endpoints.IsLoopback(endpoint),
     };
-
-    public static bool IsLoopback(EndPoint? endpoint) =>
-        endpoint is IPEndPoint ip && IPAddress.IsLoopback(ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address);
 
     /// <summary>The client's side of the TLS handshake on a connected socket; the certificate is bound by the auth proofs, not checked here.</summary>
     public static async Task<SslStream> ConnectAsync(Socket socket, CancellationToken cancellationToken)

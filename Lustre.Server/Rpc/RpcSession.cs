@@ -169,7 +169,7 @@ internal sealed class RpcSession : IAsyncDisposable
 
         if (first[0] != Network.Tls.HandshakeRecord)
         {
-            _plainRefused = _server.Options.RequireTls || (!_server.Options.AllowPlainRemote && !IPAddress.IsLoopback(Address.IsIPv4MappedToIPv6 ? Address.MapToIPv4() : Address));
+            _plainRefused = _server.Options.RequireTls || (!_server.Options.AllowPlainRemote && !Network.Endpoints.IsLoopback(Address));
             return true;
         }
 
@@ -185,6 +185,7 @@ internal sealed class RpcSession : IAsyncDisposable
 
         _channelBinding = Network.Tls.ChannelBinding(_server.Certificate);
         _reader.Dispose();
+        _sender.Dispose();
         _reader = new FrameReader(_socket, _tls);
         _sender = new FrameSender(_socket, _tls);
         return true;
