@@ -1,4 +1,6 @@
 using Lustre.Client;
+using Lustre.Protocol;
+using Lustre.Protocol.Messages;
 using Lustre.Server.Cluster;
 using Lustre.Server.Security;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -161,5 +163,29 @@ public sealed class PermissionTests : IAsyncLifetime
 
         await bob.DeleteFileAsync("/scratch/bobs");
         Assert.False(await bob.ExistsAsync("/scratch/bobs"));
+    }
+
+    [Fact]
+    public async Task A_close_or_setattr_naming_a_file_its_sender_may_not_write_changes_nothing()
+    {
+        await using var alice = As(_alice);
+        var made = await alice.CreateFileAsync("/home/alice/sized"); // 0644: bob may read it, not write it
+
+        // The MDS keeps no per-client open handles, so a close with a size is checked as a setattr is.
+        var settings = new RpcConnectionSettings("raw-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), _bob.Secret, NullLogger.Instance, KeyName: _bob.Name);
+        await using var connection = await RpcConnection.ConnectAsync(_node!.Endpoint, settings, CancellationToken.None);
+        foreach (var (opcode, write) in new (Opcode, Action<BodyWriter>)[]
+        {
+            (Opcode.MdsClose, w => new CloseRequest(made.Fid, Writer: true, Size: 1L << 40, ModifyTimeNs: 1).Write(w)),
+            (Opcode.MdsSetAttr, w => new SetAttrRequest(made.Fid, SetAttrMask.SizeAtLeast, 1L << 40, 0, 0, 0, 0, 0).Write(w)),
+        })
+        {
+            using var frame = new FrameBuffer();
+            write(frame.Body);
+            using var reply = await connection.CallAsync(opcode, frame, default, default, settings.Xids.Next(), false, CancellationToken.None);
+            Assert.Equal((int)LustreErrno.EACCES, reply.Status);
+        }
+
+        Assert.Equal(0, (await alice.GetInfoAsync("/home/alice/sized")).Length);
     }
 }

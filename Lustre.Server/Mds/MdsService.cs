@@ -97,7 +97,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
     private async ValueTask<RpcResponse> CloseAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
-        await Namespace.CloseAsync(CloseRequest.Read(ref reader), ChangeOrigin.Of(request)).ConfigureAwait(false);
+        await Namespace.CloseAsync(CloseRequest.Read(ref reader), ChangeOrigin.Of(request), request.Identity).ConfigureAwait(false);
         return RpcResponse.Ok();
     }
 

@@ -140,12 +140,13 @@ internal sealed class MdtNamespace
     }
 
     /// <summary>Records the size a closing writer reports (durably, "at least" as a flush does), then forgets the writer.</summary>
-    public async Task CloseAsync(CloseRequest request, ChangeOrigin origin)
+    public async Task CloseAsync(CloseRequest request, ChangeOrigin origin, ClientIdentity who)
     {
         if (request.Size != CloseRequest.NoSize)
         {
-            // The writer had write permission at its open; its close records what it wrote even if the mode changed since.
-            await SetAttrAsync(origin, ClientIdentity.Root, new SetAttrRequest(request.Fid, SetAttrMask.SizeAtLeast | SetAttrMask.ModifyTime, request.Size, 0, 0, 0, 0, request.ModifyTimeNs)).ConfigureAwait(false);
+            // Checked as a flush's setattr is: the MDS keeps no per-client open handles, so a close naming any FID
+            // could otherwise grow a file its sender may not write.
+            await SetAttrAsync(origin, who, new SetAttrRequest(request.Fid, SetAttrMask.SizeAtLeast | SetAttrMask.ModifyTime, request.Size, 0, 0, 0, 0, request.ModifyTimeNs)).ConfigureAwait(false);
         }
 
         Close(request);
