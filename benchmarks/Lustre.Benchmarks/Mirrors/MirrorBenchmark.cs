@@ -18,26 +18,18 @@ namespace Lustre.Benchmarks.Mirrors;
 internal static class MirrorBenchmark
 {
     private const int OssCount = 4;
-    private const int Chunk = 4 << 20;
-    private const int Depth = 8;
 
     public static async Task<int> RunAsync(string[] rawArgs)
     {
-        var args = new RunnerArguments(rawArgs);
-        var size = args.Size("size", 1L << 30);
-        var repeat = args.Int("repeat", 3);
-        var directory = args.Text("dir") ?? Path.GetTempPath();
-        args.ThrowIfUnused();
-        if (repeat < 1 || size < Chunk || size % Chunk != 0)
+        if (ChunkedFiles.ParseArguments(rawArgs) is not var (size, repeat, directory))
         {
-            Console.Error.WriteLine($"--repeat must be at least 1 and --size a positive multiple of {Chunk} bytes.");
             return 2;
         }
 
         var scratch = Path.Combine(directory, $"lustre-mirror-bench-{Environment.ProcessId}-{DateTime.UtcNow:yyyyMMddHHmmss}");
         Directory.CreateDirectory(scratch);
         Console.WriteLine($"machine: {MachineInfo.Describe(scratch)}; load average {MachineInfo.LoadAverage()}");
-        Console.WriteLine($"run: {size >> 20} MiB per file, {Chunk >> 20} MiB writes and reads, {Depth} in flight, {repeat} repetitions, 1 MGS+MDS node and {OssCount} OSS nodes in this process");
+        Console.WriteLine($"run: {size >> 20} MiB per file, {ChunkedFiles.Chunk >> 20} MiB writes and reads, {ChunkedFiles.Depth} in flight, {repeat} repetitions, 1 MGS+MDS node and {OssCount} OSS nodes in this process");
         var nodes = new List<LustreNode>();
         try
         {
@@ -55,7 +47,7 @@ internal static class MirrorBenchmark
             }
 
             await using var client = new LustreClient($"{mds.Endpoint}/{mds.FsName}");
-            var data = new TestPattern(seed: 20261203).NewBuffer(Chunk);
+            var data = new TestPattern(seed: 20261203).NewBuffer(ChunkedFiles.Chunk);
             var plain = FileLayout.Raid0(4 << 20, stripeCount: 2);
             var mirrored = FileLayout.Mirrored(2, plain);
             await WaitForOstsAsync(client, mirrored);
@@ -63,10 +55,10 @@ internal static class MirrorBenchmark
             var rows = new List<(double PlainWrite, double MirroredWrite, double PlainRead, double MirroredRead)>();
             for (var r = 0; r < repeat; r++)
             {
-                var plainWrite = await WriteAsync(client, $"/plain{r}", plain, size, data);
-                var mirroredWrite = await WriteAsync(client, $"/mirrored{r}", mirrored, size, data);
-                var plainRead = await ReadAsync(client, $"/plain{r}", size, data);
-                var mirroredRead = await ReadAsync(client, $"/mirrored{r}", size, data);
+                var plainWrite = (await ChunkedFiles.WriteAsync(client, $"/plain{r}", plain, size, data)).Rate;
+                var mirroredWrite = (await ChunkedFiles.WriteAsync(client, $"/mirrored{r}", mirrored, size, data)).Rate;
+                var plainRead = (await ChunkedFiles.ReadAsync(client, $"/plain{r}", size, data)).Rate;
+                var mirroredRead = (await ChunkedFiles.ReadAsync(client, $"/mirrored{r}", size, data)).Rate;
                 rows.Add((plainWrite, mirroredWrite, plainRead, mirroredRead));
                 Console.WriteLine(
                     $"repetition {r + 1}: write {Gb(plainWrite)} unmirrored, {Gb(mirroredWrite)} mirrored ({mirroredWrite / plainWrite:0.00}x); " +
@@ -83,8 +75,8 @@ internal static class MirrorBenchmark
             var victim = (await client.GetInfoAsync(last)).Layout!.Mirrors[0].Layout.Components[0].Objects[0].OstIndex;
             await nodes[1 + victim].DisposeAsync();
             nodes.RemoveAt(1 + victim);
-            var degradedFirst = await ReadAsync(client, last, size, data);
-            var degraded = await ReadAsync(client, last, size, data);
+            var degradedFirst = (await ChunkedFiles.ReadAsync(client, last, size, data)).Rate;
+            var degraded = (await ChunkedFiles.ReadAsync(client, last, size, data)).Rate;
 
             Console.WriteLine();
             Console.WriteLine("| phase | median | min | max | target |");
@@ -122,49 +114,6 @@ internal static class MirrorBenchmark
         }
 
         throw new InvalidOperationException($"the MDS did not see all {OssCount} OSTs within 20 s");
-    }
-
-    private static async Task<double> WriteAsync(LustreClient client, string path, FileLayout layout, long size, byte[] data)
-    {
-        var meter = new PhaseMeter();
-        await using (var file = await client.OpenFileAsync(path, FileMode.CreateNew, layout: layout))
-        {
-            await Parallel.ForEachAsync(
-                Offsets(size),
-                new ParallelOptions { MaxDegreeOfParallelism = Depth },
-                async (offset, ct) => await file.WriteAtAsync(offset, data, ct));
-            await file.FlushAsync();
-        }
-
-        return size / meter.Stop().Wall.TotalSeconds;
-    }
-
-    private static async Task<double> ReadAsync(LustreClient client, string path, long size, byte[] expected)
-    {
-        var meter = new PhaseMeter();
-        await using var file = await client.OpenFileAsync(path, FileMode.Open, FileAccess.Read);
-        var wrong = 0;
-        await Parallel.ForEachAsync(
-            Offsets(size),
-            new ParallelOptions { MaxDegreeOfParallelism = Depth },
-            async (offset, ct) =>
-            {
-                var buffer = new byte[Chunk];
-                if (await file.ReadAtAsync(offset, buffer, ct) != Chunk || !buffer.AsSpan().SequenceEqual(expected))
-                {
-                    Interlocked.Increment(ref wrong);
-                }
-            });
-        var rate = size / meter.Stop().Wall.TotalSeconds;
-        return wrong == 0 ? rate : throw new InvalidDataException($"{path}: {wrong} chunks read back wrong");
-    }
-
-    private static IEnumerable<long> Offsets(long size)
-    {
-        for (long offset = 0; offset < size; offset += Chunk)
-        {
-            yield return offset;
-        }
     }
 
     private static void Ratio(string name, IEnumerable<double> ratios, double target)

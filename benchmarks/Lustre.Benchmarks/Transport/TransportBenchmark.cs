@@ -18,19 +18,11 @@ namespace Lustre.Benchmarks.Transport;
 internal static class TransportBenchmark
 {
     private const int OstCount = 4;
-    private const int Chunk = 4 << 20;
-    private const int Depth = 8;
 
     public static async Task<int> RunAsync(string[] rawArgs)
     {
-        var args = new RunnerArguments(rawArgs);
-        var size = args.Size("size", 1L << 30);
-        var repeat = args.Int("repeat", 3);
-        var directory = args.Text("dir") ?? Path.GetTempPath();
-        args.ThrowIfUnused();
-        if (repeat < 1 || size < Chunk || size % Chunk != 0)
+        if (ChunkedFiles.ParseArguments(rawArgs) is not var (size, repeat, directory))
         {
-            Console.Error.WriteLine($"--repeat must be at least 1 and --size a positive multiple of {Chunk} bytes.");
             return 2;
         }
 
@@ -38,24 +30,24 @@ internal static class TransportBenchmark
         Directory.CreateDirectory(scratch);
         var loadBefore = MachineInfo.LoadAverage();
         Console.WriteLine($"machine: {MachineInfo.Describe(scratch)}; load average {loadBefore}");
-        Console.WriteLine($"run: {size >> 20} MiB per file striped over {OstCount} OSTs, {Chunk >> 20} MiB writes and reads, {Depth} in flight, {repeat} repetitions; bulk checksums off (loopback default; TLS carries its own integrity)");
+        Console.WriteLine($"run: {size >> 20} MiB per file striped over {OstCount} OSTs, {ChunkedFiles.Chunk >> 20} MiB writes and reads, {ChunkedFiles.Depth} in flight, {repeat} repetitions; bulk checksums off (loopback default; TLS carries its own integrity)");
         try
         {
             var secret = Encoding.UTF8.GetBytes("transport-benchmark-secret-0123456789abcdef");
             await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions { OstCount = OstCount, SharedSecret = secret, DataDirectory = Path.Combine(scratch, "cluster"), DeleteDataOnDispose = true });
             var layout = FileLayout.Raid0(4 << 20, stripeCount: OstCount);
-            var data = new TestPattern(seed: 20261203).NewBuffer(Chunk);
+            var data = new TestPattern(seed: 20261203).NewBuffer(ChunkedFiles.Chunk);
             var samples = new Dictionary<(TransportSecurity Transport, string Phase), List<PhaseResult>>();
             var ceiling = new List<PhaseResult>();
             for (var r = 0; r < repeat; r++)
             {
-                ceiling.Add(await LoopbackTcpBaseline.MeasureAsync(OstCount, size, Chunk));
+                ceiling.Add(await LoopbackTcpBaseline.MeasureAsync(OstCount, size, ChunkedFiles.Chunk));
                 foreach (var transport in new[] { TransportSecurity.Plain, TransportSecurity.Tls })
                 {
                     await using var client = new LustreClient(cluster.Address, new LustreClientOptions { SharedSecret = secret, Transport = transport });
                     var path = $"/{transport}-{r}";
-                    Add(samples, transport, "write + flush", await WriteAsync(client, path, layout, size, data));
-                    Add(samples, transport, "read", await ReadAsync(client, path, size, data));
+                    Add(samples, transport, "write + flush", await ChunkedFiles.WriteAsync(client, path, layout, size, data));
+                    Add(samples, transport, "read", await ChunkedFiles.ReadAsync(client, path, size, data));
                     await client.DeleteFileAsync(path);
                 }
 
@@ -101,49 +93,4 @@ internal static class TransportBenchmark
     private static double CpuPerGb(PhaseResult result) => result.Cost.Cpu.TotalSeconds / (result.Rate * result.Cost.Wall.TotalSeconds / 1e9);
 
     private static double Median(List<PhaseResult> results, Func<PhaseResult, double> value) => RepeatSummary.Median([.. results.Select(value).Order()]);
-
-    private static async Task<PhaseResult> WriteAsync(LustreClient client, string path, FileLayout layout, long size, byte[] data)
-    {
-        var meter = new PhaseMeter();
-        await using (var file = await client.OpenFileAsync(path, FileMode.CreateNew, layout: layout))
-        {
-            await Parallel.ForEachAsync(Offsets(size), new ParallelOptions { MaxDegreeOfParallelism = Depth }, async (offset, ct) => await file.WriteAtAsync(offset, data, ct));
-            await file.FlushAsync();
-        }
-
-        return PhaseMeter.Bytes("write + flush", size, meter.Stop());
-    }
-
-    /// <summary>Reads the file back in 4 MiB pieces, <see cref="Depth"/> at a time, each reader with its own buffer, checking every byte.</summary>
-    private static async Task<PhaseResult> ReadAsync(LustreClient client, string path, long size, byte[] expected)
-    {
-        var buffers = Enumerable.Range(0, Depth).Select(_ => new byte[Chunk]).ToArray();
-        var meter = new PhaseMeter();
-        var wrong = 0;
-        long next = -Chunk;
-        await using (var file = await client.OpenFileAsync(path, FileMode.Open, FileAccess.Read))
-        {
-            await Task.WhenAll(buffers.Select(async buffer =>
-            {
-                for (var offset = Interlocked.Add(ref next, Chunk); offset < size; offset = Interlocked.Add(ref next, Chunk))
-                {
-                    if (await file.ReadAtAsync(offset, buffer) != Chunk || !buffer.AsSpan().SequenceEqual(expected))
-                    {
-                        Interlocked.Increment(ref wrong);
-                    }
-                }
-            }));
-        }
-
-        var result = PhaseMeter.Bytes("read", size, meter.Stop());
-        return wrong == 0 ? result : throw new InvalidDataException($"{path}: {wrong} chunks read back wrong");
-    }
-
-    private static IEnumerable<long> Offsets(long size)
-    {
-        for (long offset = 0; offset < size; offset += Chunk)
-        {
-            yield return offset;
-        }
-    }
 }
