@@ -38,10 +38,10 @@ public sealed class PermissionTests : IAsyncLifetime
 
         // The operator sets up a home for alice, as an administrator would.
         await using var admin = As(_admin);
-        await admin.CreateDirectoryAsync("/home");
-        await admin.CreateDirectoryAsync("/home/alice");
-        await admin.SetOwnerAsync("/home/alice", 1000, 1000);
-        await admin.SetModeAsync("/home/alice", (UnixFileMode)0x1ED); // 0755
+        await admin.CreateDirectoryAsync("/users");
+        await admin.CreateDirectoryAsync("/users/alice");
+        await admin.SetOwnerAsync("/users/alice", 1000, 1000);
+        await admin.SetModeAsync("/users/alice", (UnixFileMode)0x1ED); // 0755
     }
 
     public async Task DisposeAsync()
@@ -62,44 +62,44 @@ public sealed class PermissionTests : IAsyncLifetime
         var secret = new byte[3 << 20];
         Random.Shared.NextBytes(secret);
         await using var alice = As(_alice);
-        await using (var written = await alice.OpenFileAsync("/home/alice/secret", FileMode.CreateNew))
+        await using (var written = await alice.OpenFileAsync("/users/alice/secret", FileMode.CreateNew))
         {
             await written.WriteAtAsync(0, secret);
         }
 
-        var info = await alice.SetModeAsync("/home/alice/secret", (UnixFileMode)0x180); // 0600
+        var info = await alice.SetModeAsync("/users/alice/secret", (UnixFileMode)0x180); // 0600
         Assert.Equal(1000u, info.UserId);
         Assert.Equal(1000u, info.GroupId);
 
         await using var bob = As(_bob);
 
         // Bob may look (the directory is 0755), but not open it for reading or writing.
-        Assert.Equal((UnixFileMode)0x180, (await bob.GetInfoAsync("/home/alice/secret")).Mode);
-        var read = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.OpenFileAsync("/home/alice/secret", FileMode.Open, FileAccess.Read));
+        Assert.Equal((UnixFileMode)0x180, (await bob.GetInfoAsync("/users/alice/secret")).Mode);
+        var read = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.OpenFileAsync("/users/alice/secret", FileMode.Open, FileAccess.Read));
         Assert.Contains("needs read permission, which uid 1001", read.Message, StringComparison.Ordinal);
-        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.OpenFileAsync("/home/alice/secret", FileMode.Open, FileAccess.Write));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.OpenFileAsync("/users/alice/secret", FileMode.Open, FileAccess.Write));
 
         // Nor unlink, create or rename in alice's directory, nor change the file's mode or owner.
-        var unlink = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.DeleteFileAsync("/home/alice/secret"));
-        Assert.Contains("'/home/alice' needs write and search/execute permission", unlink.Message, StringComparison.Ordinal);
-        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.CreateFileAsync("/home/alice/planted"));
-        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.CreateDirectoryAsync("/home/alice/planted"));
-        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.RenameAsync("/home/alice/secret", "/home/alice/moved"));
-        var chmod = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.SetModeAsync("/home/alice/secret", (UnixFileMode)0x1FF));
+        var unlink = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.DeleteFileAsync("/users/alice/secret"));
+        Assert.Contains("'/users/alice' needs write and search/execute permission", unlink.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.CreateFileAsync("/users/alice/planted"));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.CreateDirectoryAsync("/users/alice/planted"));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.RenameAsync("/users/alice/secret", "/users/alice/moved"));
+        var chmod = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.SetModeAsync("/users/alice/secret", (UnixFileMode)0x1FF));
         Assert.Contains("only the owner (uid 1000) or root", chmod.Message, StringComparison.Ordinal);
-        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.SetOwnerAsync("/home/alice/secret", 1001, null));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.SetOwnerAsync("/users/alice/secret", 1001, null));
 
         // Root on a client key is squashed to nobody: no better than bob, and no write in the root directory.
         await using var rooted = As(_squashed);
-        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => rooted.OpenFileAsync("/home/alice/secret", FileMode.Open, FileAccess.Read));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => rooted.OpenFileAsync("/users/alice/secret", FileMode.Open, FileAccess.Read));
         var mkdir = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => rooted.CreateDirectoryAsync("/planted"));
         Assert.Contains("uid 65534", mkdir.Message, StringComparison.Ordinal);
 
         // Nothing changed: the file is where it was, whole, and its owner reads it back.
-        Assert.False(await alice.ExistsAsync("/home/alice/planted"));
-        Assert.False(await alice.ExistsAsync("/home/alice/moved"));
-        Assert.Equal((UnixFileMode)0x180, (await alice.GetInfoAsync("/home/alice/secret")).Mode);
-        await using (var back = await alice.OpenFileAsync("/home/alice/secret", FileMode.Open, FileAccess.Read))
+        Assert.False(await alice.ExistsAsync("/users/alice/planted"));
+        Assert.False(await alice.ExistsAsync("/users/alice/moved"));
+        Assert.Equal((UnixFileMode)0x180, (await alice.GetInfoAsync("/users/alice/secret")).Mode);
+        await using (var back = await alice.OpenFileAsync("/users/alice/secret", FileMode.Open, FileAccess.Read))
         {
             var bytes = new byte[secret.Length];
             Assert.Equal(secret.Length, await back.ReadAtAsync(0, bytes));
@@ -107,40 +107,40 @@ public sealed class PermissionTests : IAsyncLifetime
         }
 
         // Opened up by its owner, bob may read it, and only read it.
-        await alice.SetModeAsync("/home/alice/secret", (UnixFileMode)0x1A4); // 0644
-        await using (var shared = await bob.OpenFileAsync("/home/alice/secret", FileMode.Open, FileAccess.Read))
+        await alice.SetModeAsync("/users/alice/secret", (UnixFileMode)0x1A4); // 0644
+        await using (var shared = await bob.OpenFileAsync("/users/alice/secret", FileMode.Open, FileAccess.Read))
         {
             Assert.Equal(secret.Length, await shared.ReadAtAsync(0, new byte[secret.Length]));
         }
 
-        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.OpenFileAsync("/home/alice/secret", FileMode.Open, FileAccess.ReadWrite));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.OpenFileAsync("/users/alice/secret", FileMode.Open, FileAccess.ReadWrite));
     }
 
     [Fact]
     public async Task A_search_permission_missing_on_the_path_hides_everything_below_and_owners_give_files_only_to_their_groups()
     {
         await using var alice = As(_alice);
-        await alice.CreateDirectoryAsync("/home/alice/private");
-        await alice.CreateFileAsync("/home/alice/private/notes");
-        await alice.SetModeAsync("/home/alice/private", (UnixFileMode)0x1C0); // 0700
+        await alice.CreateDirectoryAsync("/users/alice/private");
+        await alice.CreateFileAsync("/users/alice/private/notes");
+        await alice.SetModeAsync("/users/alice/private", (UnixFileMode)0x1C0); // 0700
 
         await using var bob = As(_bob);
-        var stat = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.GetInfoAsync("/home/alice/private/notes"));
-        Assert.Contains("'/home/alice/private' needs search/execute permission", stat.Message, StringComparison.Ordinal);
+        var stat = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.GetInfoAsync("/users/alice/private/notes"));
+        Assert.Contains("'/users/alice/private' needs search/execute permission", stat.Message, StringComparison.Ordinal);
         await Assert.ThrowsAsync<UnauthorizedAccessException>(async () =>
         {
-            await foreach (var entry in bob.EnumerateDirectoryAsync("/home/alice/private"))
+            await foreach (var entry in bob.EnumerateDirectoryAsync("/users/alice/private"))
             {
                 Assert.Fail($"bob listed {entry.Name}");
             }
         });
 
         // chgrp: alice may give her file to a group she is in (3000), not to bob's; only root gives it to another user.
-        Assert.Equal(3000u, (await alice.SetOwnerAsync("/home/alice/private/notes", null, 3000)).GroupId);
-        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => alice.SetOwnerAsync("/home/alice/private/notes", null, 1001));
-        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => alice.SetOwnerAsync("/home/alice/private/notes", 1001, null));
+        Assert.Equal(3000u, (await alice.SetOwnerAsync("/users/alice/private/notes", null, 3000)).GroupId);
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => alice.SetOwnerAsync("/users/alice/private/notes", null, 1001));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => alice.SetOwnerAsync("/users/alice/private/notes", 1001, null));
         await using var admin = As(_admin);
-        Assert.Equal(1001u, (await admin.SetOwnerAsync("/home/alice/private/notes", 1001, null)).UserId);
+        Assert.Equal(1001u, (await admin.SetOwnerAsync("/users/alice/private/notes", 1001, null)).UserId);
     }
 
     [Fact]
@@ -169,7 +169,7 @@ public sealed class PermissionTests : IAsyncLifetime
     public async Task A_close_or_setattr_naming_a_file_its_sender_may_not_write_changes_nothing()
     {
         await using var alice = As(_alice);
-        var made = await alice.CreateFileAsync("/home/alice/sized"); // 0644: bob may read it, not write it
+        var made = await alice.CreateFileAsync("/users/alice/sized"); // 0644: bob may read it, not write it
 
         // The MDS keeps no per-client open handles, so a close with a size is checked as a setattr is.
         var settings = new RpcConnectionSettings("raw-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), _bob.Secret, NullLogger.Instance, KeyName: _bob.Name);
@@ -186,6 +186,6 @@ public sealed class PermissionTests : IAsyncLifetime
             Assert.Equal((int)LustreErrno.EACCES, reply.Status);
         }
 
-        Assert.Equal(0, (await alice.GetInfoAsync("/home/alice/sized")).Length);
+        Assert.Equal(0, (await alice.GetInfoAsync("/users/alice/sized")).Length);
     }
 }
