@@ -77,7 +77,7 @@ internal static class Tls
     public static byte[] ChannelBinding(X509Certificate? certificate) =>
         certificate is null ? [] : SHA256.HashData(certificate.GetRawCertData());
 
-    /// <summary>A self-signed ECDSA P-256 certificate for a server's TLS, made at start (its hash is bound by the proofs, so no authority signs it).</summary>
+    /// <summary>A self-signed ECDSA P-256 certificate for a server's TLS, made at its first TLS connection (its hash is bound by the proofs, so no authority signs it).</summary>
     public static X509Certificate2 CreateServerCertificate(string name)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);

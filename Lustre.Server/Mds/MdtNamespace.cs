@@ -272,7 +272,7 @@ internal sealed class MdtNamespace
                 return inode.ToAttributes(found.Fid, FlagsOf(found.Fid));
             }
 
-            Permissions.Require(parentInode, who, Access.Write | Access.Execute, LustrePath.Parent(request.Path));
+            Permissions.RequireChange(parentInode, who, request.Path);
 
             var template = requestedLayout ?? InheritedLayout(parent, parentInode);
             var layout = _placement.Instantiate(template, tx);
@@ -460,7 +460,7 @@ internal sealed class MdtNamespace
                 throw new RpcStatusException(LustreErrno.EEXIST, $"'{request.Path}' already exists");
             }
 
-            Permissions.Require(parentInode, who, Access.Write | Access.Execute, LustrePath.Parent(request.Path));
+            Permissions.RequireChange(parentInode, who, request.Path);
 
             var fid = _store.AllocateFid(tx);
             var now = Now();
@@ -765,8 +765,10 @@ internal sealed class MdtNamespace
                 return true;
             }
 
-            Permissions.RequireRemove(fromParentInode, LoadInode(source.Fid), who, fromPath);
-            Permissions.Require(toParentInode, who, Access.Write | Access.Execute, LustrePath.Parent(toPath));
+            // Loaded once: the sticky-directory check needs its owner, and its ctime changes below.
+            var moved = LoadInode(source.Fid);
+            Permissions.RequireRemove(fromParentInode, moved, who, fromPath);
+            Permissions.RequireChange(toParentInode, who, toPath);
 
             var now = Now();
             var isDirectory = source.Type == EntryType.Directory;
@@ -810,7 +812,6 @@ internal sealed class MdtNamespace
                 tx.Put(MdtKeys.InodeKey(toParent), (toParentInode with { LinkCount = toParentInode.LinkCount + linkMove, ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
             }
 
-            var moved = LoadInode(source.Fid);
             tx.Put(MdtKeys.InodeKey(source.Fid), (moved with { ChangeTimeNs = now }).Encode());
             return true;
         });

@@ -45,6 +45,18 @@ internal static class Permissions
     public static RpcStatusException Denied(MdtInode inode, ClientIdentity who, Access want, string path) =>
         new(LustreErrno.EACCES, $"permission denied: '{path}' needs {Describe(want)} permission, which {who} does not have there (mode {Convert.ToString(inode.Mode & 0xFFF, 8).PadLeft(4, '0')}, owner {inode.Uid}:{inode.Gid})");
 
+    /// <summary>
+    /// Adding or removing an entry of <paramref name="directory"/>: write and search on it. Its path (the parent of
+    /// <paramref name="childPath"/>) is made only for the refusal, so a create or unlink allocates nothing here.
+    /// </summary>
+    public static void RequireChange(MdtInode directory, ClientIdentity who, string childPath)
+    {
+        if (!Allows(directory, who, Access.Write | Access.Execute))
+        {
+            throw Denied(directory, who, Access.Write | Access.Execute, Namespace.LustrePath.Parent(childPath));
+        }
+    }
+
     /// <summary>Only the owner or root may change a mode, a directory's default layout or (to their own groups) a group.</summary>
     public static void RequireOwner(MdtInode inode, ClientIdentity who, string what, string path)
     {
@@ -60,7 +72,7 @@ internal static class Permissions
     /// </summary>
     public static void RequireRemove(MdtInode directory, MdtInode victim, ClientIdentity who, string path)
     {
-        Require(directory, who, Access.Write | Access.Execute, Namespace.LustrePath.Parent(path));
+        RequireChange(directory, who, path);
         if ((directory.Mode & StickyBit) != 0 && !who.IsRoot && who.Uid != directory.Uid && who.Uid != victim.Uid)
         {
             throw new RpcStatusException(LustreErrno.EPERM, $"operation not permitted: '{Namespace.LustrePath.Parent(path)}' is sticky, and '{path}' belongs to uid {victim.Uid}, not to {who}");

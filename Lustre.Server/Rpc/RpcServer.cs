@@ -12,7 +12,7 @@ namespace Lustre.Server.Rpc;
 /// </summary>
 internal sealed class RpcServer : IAsyncDisposable
 {
-    private readonly Lazy<System.Security.Cryptography.X509Certificates.X509Certificate2> _certificate;
+    private readonly Lazy<(System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate, byte[] Binding)> _tls;
 
     private readonly RpcServerOptions _options;
     private readonly IReadOnlyList<IRpcService> _services;
@@ -30,14 +30,21 @@ internal sealed class RpcServer : IAsyncDisposable
     private RpcDispatcher? _dispatcher;
 
     /// <summary>The certificate this server presents to TLS clients: self-signed, made at the first TLS connection (its hash is bound by the auth proofs).</summary>
-    public System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate => _certificate.Value;
+    public System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate => _tls.Value.Certificate;
+
+    /// <summary>SHA-256 of <see cref="Certificate"/>, which the auth proofs of every TLS connection cover (computed once).</summary>
+    public byte[] CertificateBinding => _tls.Value.Binding;
 
     public RpcServer(RpcServerOptions options, IReadOnlyList<IRpcService> services, ILogger logger)
     {
         _options = options;
         _services = services;
         _logger = logger;
-        _certificate = new(() => Network.Tls.CreateServerCertificate(options.Name.Replace(',', ' ')));
+        _tls = new(() =>
+        {
+            var certificate = Network.Tls.CreateServerCertificate(options.Name.Replace(',', ' '));
+            return (certificate, Network.Tls.ChannelBinding(certificate));
+        });
         if (options.Secret is not null && options.Keys is not null)
         {
             throw new ArgumentException("A server takes one shared secret or a key file of named keys, not both.", nameof(options));
@@ -294,9 +301,9 @@ internal sealed class RpcServer : IAsyncDisposable
             await _dispatcher.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (_certificate.IsValueCreated)
+        if (_tls.IsValueCreated)
         {
-            _certificate.Value.Dispose();
+            _tls.Value.Certificate.Dispose();
         }
 
         _stopping.Dispose();

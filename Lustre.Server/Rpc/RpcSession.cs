@@ -183,7 +183,7 @@ internal sealed class RpcSession : IAsyncDisposable
             return false;
         }
 
-        _channelBinding = Network.Tls.ChannelBinding(_server.Certificate);
+        _channelBinding = _server.CertificateBinding;
         _reader.Dispose();
         _sender.Dispose();
         _reader = new FrameReader(_socket, _tls);
