@@ -17,6 +17,8 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
     [InlineData(3, DatasetShuffle.Global)]
     [InlineData(8, DatasetShuffle.Global)]
     [InlineData(3, DatasetShuffle.ShardWindow)]
+    [InlineData(8, DatasetShuffle.ShardWindow)]
+    [InlineData(3, DatasetShuffle.Blocks)]
     public async Task Every_sample_is_read_by_exactly_one_rank_per_epoch(int world, DatasetShuffle shuffle)
     {
         var dir = await WriteDatasetAsync();
@@ -74,6 +76,7 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
     [InlineData(1, 1, 437, DatasetShuffle.ShardWindow)]
     [InlineData(3, 2, 123, DatasetShuffle.ShardWindow)]
     [InlineData(2, 3, 250, DatasetShuffle.ShardWindow)]
+    [InlineData(3, 2, 77, DatasetShuffle.Blocks)]
     public async Task Resuming_from_a_saved_state_reads_exactly_the_remaining_samples(int world, int newWorld, int perRank, DatasetShuffle shuffle)
     {
         var dir = await WriteDatasetAsync();
@@ -160,20 +163,56 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
         var dir = await WriteDatasetAsync();
         await using var global = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.Global, PrefetchWindow = 64, CoalesceGap = -1 });
         await ReadVerifiedAsync(global);
-        await using var window = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, ShuffleWindow = 256, PrefetchWindow = 256 });
+        await using var window = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, ShuffleWindow = 256, PrefetchWindow = 256, Partitions = 1 });
         await ReadVerifiedAsync(window);
+
+        // 16 partitions: each window of 256 samples is 16 runs of 16 neighbours, each read with one request.
+        await using var partitioned = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, ShuffleWindow = 256, Partitions = 16 });
+        await ReadVerifiedAsync(partitioned);
 
         Assert.Equal(SampleCount, global.Statistics.Reads);
         Assert.True(window.Statistics.Reads <= 20, $"{window.Statistics.Reads} reads for {SampleCount} samples");
+        Assert.True(partitioned.Statistics.Reads <= 16 * 4 + 8, $"{partitioned.Statistics.Reads} reads for {SampleCount} samples in 16 partitions");
         Assert.Equal(global.Statistics.BytesRead, window.Statistics.BytesRead);
+        Assert.Equal(global.Statistics.BytesRead, partitioned.Statistics.BytesFetched);
         Assert.Equal(0, window.Statistics.PrefetchedBytes);
+    }
+
+    [Theory]
+    [InlineData(DatasetShuffle.ShardWindow)]
+    [InlineData(DatasetShuffle.Blocks)]
+    public async Task Ranks_together_fetch_each_byte_once_when_the_world_size_divides_the_partitions(DatasetShuffle shuffle)
+    {
+        var dir = await WriteDatasetAsync();
+
+        // Windows of 128 samples, 16 partitions of 62 or 63: 8 rows per window, 8 windows per epoch. Blocks of 64
+        // samples (about 96 KB) are further apart than the 64 KiB a reader coalesces across.
+        const int windows = 8;
+        LustreDatasetOptions Options(int rank, int world) => new() { Shuffle = shuffle, ShuffleWindow = 128, ShuffleBlock = 64, Seed = 21, Rank = rank, WorldSize = world };
+        long? readsAlone = null;
+        foreach (var world in new[] { 1, 2, 4, 8 })
+        {
+            var seen = new List<long>();
+            long fetched = 0, read = 0, reads = 0;
+            for (var rank = 0; rank < world; rank++)
+            {
+                await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, Options(rank, world));
+                seen.AddRange(await ReadVerifiedAsync(dataset));
+                (fetched, read, reads) = (fetched + dataset.Statistics.BytesFetched, read + dataset.Statistics.BytesRead, reads + dataset.Statistics.Reads);
+            }
+
+            readsAlone ??= reads;
+            Assert.Equal(SampleCount - (SampleCount % world), seen.Distinct().Count());
+            Assert.True(fetched <= read * 1.05, $"W={world}: fetched {fetched} bytes for {read}");
+            Assert.True(reads <= readsAlone + (world * windows), $"W={world}: {reads} reads, {readsAlone} alone");
+        }
     }
 
     [Fact]
     public async Task Shard_window_reads_each_shuffle_window_once_even_with_a_smaller_prefetch_window()
     {
         var dir = await WriteDatasetAsync();
-        await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, ShuffleWindow = 256, PrefetchWindow = 16 });
+        await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, ShuffleWindow = 256, PrefetchWindow = 16, Partitions = 1 });
         await ReadVerifiedAsync(dataset);
 
         // Planned 16 at a time, each pick from a 256-sample span would coalesce into a read of most of the span.
@@ -188,7 +227,7 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
         // default 16,384 samples (all 400) would leave each prefetch window 16 random picks 400 KiB apart on average:
         // about one read per sample. Bounded by bytes, each shuffle window is 16 neighbours read in one request.
         var dir = await WriteLargeDatasetAsync();
-        var options = () => new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, PrefetchBudget = 1 << 20, Seed = 3 };
+        var options = () => new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, PrefetchBudget = 1 << 20, Seed = 3, Partitions = 1 };
         await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, options());
         var order = dataset.GetSampleOrder();
         var read = new List<long>();
@@ -235,6 +274,8 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
         Assert.Contains("PrefetchBudget", ex.Message, StringComparison.Ordinal);
         Assert.Contains(state.Order!, ex.Message, StringComparison.Ordinal);
         await Assert.ThrowsAsync<ArgumentException>(() => LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.Global, PrefetchBudget = 1 << 20, ResumeFrom = state }));
+        ex = await Assert.ThrowsAsync<ArgumentException>(() => LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, PrefetchBudget = 1 << 20, Partitions = 8, ResumeFrom = state }));
+        Assert.Contains("Partitions", ex.Message, StringComparison.Ordinal);
 
         await using var resumed = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, PrefetchBudget = 1 << 20, ResumeFrom = state });
         Assert.Equal(state.SampleCount - 50, resumed.RemainingInEpoch);
@@ -250,7 +291,7 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
         // read the neighbours of its picks too.
         var dir = await WriteLargeDatasetAsync();
         var state = new LustreDatasetState(3, 0, position, 400);
-        await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, PrefetchBudget = 1 << 20, ResumeFrom = state });
+        await using var dataset = await LustreDataset.OpenAsync(fixture.Client, dir, new LustreDatasetOptions { Shuffle = DatasetShuffle.ShardWindow, PrefetchBudget = 1 << 20, ResumeFrom = state, Partitions = 1 });
         var expected = dataset.GetSampleOrder();
         var read = new List<long>();
         await foreach (var sample in dataset.ReadAsync())

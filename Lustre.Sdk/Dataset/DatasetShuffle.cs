@@ -10,9 +10,18 @@ public enum DatasetShuffle
     Global,
 
     /// <summary>
-    /// The shards in a random order, then the samples shuffled within consecutive windows of at most
-    /// <see cref="LustreDatasetOptions.ShuffleWindow"/> samples and a quarter of <see cref="LustreDatasetOptions.PrefetchBudget"/>
-    /// bytes: reads stay within a few shards and coalesce into large requests.
+    /// The shards in a random order, cut into <see cref="LustreDatasetOptions.Partitions"/> contiguous partitions that
+    /// advance together, with the samples shuffled within windows of at most <see cref="LustreDatasetOptions.ShuffleWindow"/>
+    /// samples and a quarter of <see cref="LustreDatasetOptions.PrefetchBudget"/> bytes: each window draws from as many
+    /// places in the data as there are partitions, and each rank reads whole contiguous runs of them with large
+    /// requests, so all ranks together fetch each byte once (see <c>docs/dataset-format.md</c>).
     /// </summary>
     ShardWindow,
+
+    /// <summary>
+    /// As <see cref="ShardWindow"/>, but the units put in a random order are blocks of <see cref="LustreDatasetOptions.ShuffleBlock"/>
+    /// consecutive samples rather than whole shards: each window mixes samples from many random places across all shards
+    /// (nearer <see cref="Global"/>) at the cost of about one read per block.
+    /// </summary>
+    Blocks,
 }

@@ -20,6 +20,8 @@ public sealed class LustreDataset : IAsyncDisposable
     private readonly SampleIndex _index;
     private readonly DatasetShuffle _shuffle;
     private readonly int _shuffleWindow;
+    private readonly int _partitions;
+    private readonly int _shuffleBlock;
     private readonly DatasetRemainder _remainder;
     private readonly int _coalesceGap;
     private readonly int _maxReadSize;
@@ -44,13 +46,15 @@ public sealed class LustreDataset : IAsyncDisposable
         _index = index;
         _shuffle = options.Shuffle;
         _shuffleWindow = options.ShuffleWindow;
+        _partitions = options.Partitions;
+        _shuffleBlock = options.ShuffleBlock;
         _remainder = options.Remainder;
         _coalesceGap = options.CoalesceGap;
         _maxReadSize = options.MaxReadSize;
         // Shard-aware order is a permutation of each window of consecutive samples: plan a whole shuffle window (this
         // rank's share of it) at once, or each prefetch window is a sparse pick from the window's span and coalescing
         // reads the same span again for every pick (16× the bytes for 4 KiB samples with the defaults).
-        _prefetchWindow = options.Shuffle == DatasetShuffle.ShardWindow
+        _prefetchWindow = IsWindowed(options.Shuffle)
             ? Math.Max(options.PrefetchWindow, (int)Math.Min(1 << 20, ((long)options.ShuffleWindow + options.ResolvedWorldSize - 1) / options.ResolvedWorldSize))
             : options.PrefetchWindow;
         _budget = new ByteBudget(options.PrefetchBudget);
@@ -184,11 +188,11 @@ public sealed class LustreDataset : IAsyncDisposable
                     throw new ArgumentOutOfRangeException(nameof(options), state, "The state's epoch and position must not be negative.");
                 }
 
-                var order = DescribeOrder(options.Shuffle, options.ShuffleWindow, WindowBytes(options));
+                var order = DescribeOrder(options.Shuffle, options.ShuffleWindow, WindowBytes(options), options.Partitions, options.ShuffleBlock);
                 if (state.Order is not null && state.Order != order)
                 {
                     throw new ArgumentException(
-                        $"The state was saved by a reader whose order was '{state.Order}'; these options give '{order}' (Shuffle, ShuffleWindow and PrefetchBudget decide it), so the rest of the epoch would not be the samples left. Open with the settings it was saved with.",
+                        $"The state was saved by a reader whose order was '{state.Order}'; these options give '{order}' (Shuffle, ShuffleWindow, PrefetchBudget, Partitions and ShuffleBlock decide it), so the rest of the epoch would not be the samples left. Open with the settings it was saved with.",
                         nameof(options));
                 }
             }
@@ -210,14 +214,19 @@ public sealed class LustreDataset : IAsyncDisposable
     /// The state to resume from: seed, epoch, and the position in the epoch's global order up to which the ranks have
     /// read, assuming every rank has read as many samples as this one (as equal per-rank counts and lockstep training give).
     /// </summary>
-    public LustreDatasetState GetState() => new(Seed, Epoch, Interlocked.Read(ref _position), _index.Count, DescribeOrder(_shuffle, _shuffleWindow, _windowBytes));
+    public LustreDatasetState GetState() =>
+        new(Seed, Epoch, Interlocked.Read(ref _position), _index.Count, DescribeOrder(_shuffle, _shuffleWindow, _windowBytes, _partitions, _shuffleBlock));
 
     /// <summary>The settings besides seed and epoch that decide the order (<see cref="LustreDatasetState.Order"/>).</summary>
-    private static string DescribeOrder(DatasetShuffle shuffle, int shuffleWindow, long windowBytes) => shuffle switch
+    private static string DescribeOrder(DatasetShuffle shuffle, int shuffleWindow, long windowBytes, int partitions, int block) => shuffle switch
     {
-        DatasetShuffle.ShardWindow => string.Create(CultureInfo.InvariantCulture, $"shard-aware, windows of {shuffleWindow} samples or {windowBytes} bytes"),
+        DatasetShuffle.ShardWindow => string.Create(CultureInfo.InvariantCulture, $"shard-aware, {partitions} partitions, windows of {shuffleWindow} samples or {windowBytes} bytes"),
+        DatasetShuffle.Blocks => string.Create(CultureInfo.InvariantCulture, $"blocks of {block} samples, {partitions} partitions, windows of {shuffleWindow} samples or {windowBytes} bytes"),
         _ => shuffle.ToString(),
     };
+
+    /// <summary>Whether the order is made of shuffle windows (<see cref="EpochOrder.Permute"/>), each planned and read at once.</summary>
+    private static bool IsWindowed(DatasetShuffle shuffle) => shuffle is DatasetShuffle.ShardWindow or DatasetShuffle.Blocks;
 
     /// <summary>A shard-aware window's byte bound: a quarter of the budget leaves room for the window being consumed while the next ones are read.</summary>
     private static long WindowBytes(LustreDatasetOptions options) => Math.Max(1, options.PrefetchBudget / 4);
@@ -439,8 +448,8 @@ public sealed class LustreDataset : IAsyncDisposable
     /// </summary>
     private (int[] Mine, int[] WindowStarts) PlanRank(int epoch, long position)
     {
-        var windows = _shuffle == DatasetShuffle.ShardWindow ? new List<int>() : null;
-        var order = EpochOrder.Permute(_shuffle, Seed, epoch, _index.ShardStarts, _shuffleWindow, _index.Length, _windowBytes, windows);
+        var windows = IsWindowed(_shuffle) ? new List<int>() : null;
+        var order = EpochOrder.Permute(_shuffle, Seed, epoch, _index.ShardStarts, _shuffleWindow, _index.Length, _windowBytes, _partitions, _shuffleBlock, windows);
         var mine = EpochOrder.ForRank(order, position, Rank, WorldSize, _remainder);
         return (mine, windows is null ? [] : EpochOrder.RankWindowStarts(windows, position, Rank, WorldSize, mine.Length));
     }

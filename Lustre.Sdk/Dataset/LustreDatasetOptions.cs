@@ -24,6 +24,20 @@ public sealed class LustreDatasetOptions
     /// </summary>
     public int ShuffleWindow { get; set; } = 16_384;
 
+    /// <summary>
+    /// The number of partitions a <see cref="DatasetShuffle.ShardWindow"/> or <see cref="DatasetShuffle.Blocks"/> epoch is cut
+    /// into (default 16). 1 to 65,536. It is part of the order, not of the world size: every rank and a resumed reader
+    /// must use the same value, and any world size reads exactly its share. When the world size divides it, each rank
+    /// reads whole partitions and all ranks together fetch each byte once; otherwise every rank reads its samples
+    /// from every partition and the bytes fetched grow towards the world size times the samples' bytes. Make it a
+    /// multiple of every world size a job may run with (e.g. 48 for 1, 2, 3, 4, 6, 8, 12, 16, 24 or 48 ranks); each
+    /// window is read as that many separate runs, so a much larger value makes the reads smaller.
+    /// </summary>
+    public int Partitions { get; set; } = 16;
+
+    /// <summary>Samples per block for <see cref="DatasetShuffle.Blocks"/> (default 64). 1 to 2^30.</summary>
+    public int ShuffleBlock { get; set; } = 64;
+
     /// <summary>This process's rank, 0 to <see cref="WorldSize"/> − 1. Default: the <c>RANK</c> environment variable, else 0.</summary>
     public int? Rank { get; set; }
 
@@ -83,6 +97,8 @@ public sealed class LustreDatasetOptions
         }
 
         Check(ShuffleWindow, 1, 1 << 30, nameof(ShuffleWindow));
+        Check(Partitions, 1, 1 << 16, nameof(Partitions));
+        Check(ShuffleBlock, 1, 1 << 30, nameof(ShuffleBlock));
         Check(MaxConcurrentReads, 1, 1024, nameof(MaxConcurrentReads));
         Check(CoalesceGap, -1, int.MaxValue, nameof(CoalesceGap));
         Check(MaxReadSize, 4 << 10, 256 << 20, nameof(MaxReadSize));
