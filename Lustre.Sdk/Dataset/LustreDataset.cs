@@ -257,6 +257,14 @@ public sealed class LustreDataset : IAsyncDisposable
         return result;
     }
 
+    /// <summary>The shuffle windows of the current epoch's order (0 for an order without windows), for the benchmarks' bounds.</summary>
+    internal int ShuffleWindowCount()
+    {
+        var windows = new List<int>();
+        EpochOrder.Permute(_shuffle, Seed, Epoch, _index.ShardStarts, _shuffleWindow, _index.Length, _windowBytes, _partitions, _shuffleBlock, windows);
+        return windows.Count;
+    }
+
     /// <summary>
     /// Yields this rank's samples for the rest of the current epoch, then advances to the next epoch. Stop early and the
     /// position stays after the last sample handed out. Dispose every sample; its fields are valid until then.

@@ -21,13 +21,21 @@ namespace Lustre.Benchmarks.Dataset;
 /// </summary>
 internal static class DatasetBenchmark
 {
-    private const int OstCount = 4;
+    /// <summary>The seed of every sample's bytes (<see cref="SampleContent"/>), the same in the rank processes.</summary>
+    internal const int ContentSeed = 20240611;
+
+    internal const int OstCount = 4;
     private const double RateTarget = 0.8;
     private const double StallTarget = 0.05;
 
     public static async Task<int> RunAsync(string[] rawArgs)
     {
         var args = new RunnerArguments(rawArgs);
+        if (args.Text("world-size") is { } worlds)
+        {
+            return await WorldSizeBenchmark.RunAsync(args, rawArgs, worlds);
+        }
+
         var settings = DatasetSettings.Parse(args);
         var markdown = args.Text("markdown");
         var failOnMiss = args.Flag("fail-on-miss");
@@ -91,7 +99,7 @@ internal static class DatasetBenchmark
         List<(string Name, string Rate, PhaseCost Cost, string Note)> phases)
     {
         var ok = true;
-        var content = new SampleContent(seed: 20240611, scale.SampleSize);
+        var content = new SampleContent(ContentSeed, scale.SampleSize);
         await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions
         {
             OstCount = OstCount,
@@ -180,7 +188,7 @@ internal static class DatasetBenchmark
         }
     }
 
-    private static LustreDatasetOptions ReaderOptions(DatasetSettings settings, DatasetShuffle mode)
+    internal static LustreDatasetOptions ReaderOptions(DatasetSettings settings, DatasetShuffle mode)
     {
         var r = settings.Reader;
         return new LustreDatasetOptions
@@ -196,10 +204,12 @@ internal static class DatasetBenchmark
             MaxReadSize = r.MaxReadSize,
             PrefetchWindow = r.PrefetchWindow,
             ShuffleWindow = r.ShuffleWindow,
+            Partitions = r.Partitions,
+            ShuffleBlock = r.ShuffleBlock,
         };
     }
 
-    private static async Task<(IReadOnlyList<string> Paths, (string, string, PhaseCost, string) Phase)> WriteAsync(LustreClient client, string directory, DatasetScale scale, SampleContent content, DatasetSettings settings)
+    internal static async Task<(IReadOnlyList<string> Paths, (string, string, PhaseCost, string) Phase)> WriteAsync(LustreClient client, string directory, DatasetScale scale, SampleContent content, DatasetSettings settings)
     {
         var buffer = new byte[scale.SampleSize];
         var meter = new PhaseMeter();
@@ -250,7 +260,7 @@ internal static class DatasetBenchmark
         return ok;
     }
 
-    private static void Print((string Name, string Rate, PhaseCost Cost, string Note) phase) =>
+    internal static void Print((string Name, string Rate, PhaseCost Cost, string Note) phase) =>
         Console.WriteLine($"  {phase.Name}: {phase.Rate} ({phase.Cost.Wall.TotalSeconds:0.00} s, CPU {phase.Cost.Cpu.TotalSeconds:0.00} s = {phase.Cost.CoresBusy:0.00} cores, allocated {ResultTable.FormatBytes(phase.Cost.AllocatedBytes)}; {phase.Note})");
 
     /// <summary>
@@ -268,7 +278,12 @@ internal static class DatasetBenchmark
 
     private static double Ratio(EpochResult ours, EpochResult local) => ours.SamplesPerSecond / local.SamplesPerSecond;
 
-    private static string Name(DatasetShuffle mode) => mode == DatasetShuffle.ShardWindow ? "shard-aware shuffle" : "global shuffle";
+    internal static string Name(DatasetShuffle mode) => mode switch
+    {
+        DatasetShuffle.ShardWindow => "shard-aware shuffle",
+        DatasetShuffle.Blocks => "block shuffle",
+        _ => "global shuffle",
+    };
 
     private static string Table(
         List<(DatasetScale Scale, DatasetShuffle Mode, string Shuffle, bool Cold, EpochResult Ours, EpochResult Local)> rates,

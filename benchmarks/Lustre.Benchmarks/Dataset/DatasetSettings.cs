@@ -42,16 +42,18 @@ internal sealed record DatasetSettings
     /// <summary>Epochs read in a row by one reader in the rate phase, each against the local baseline in the same order (default 1).</summary>
     public required int Epochs { get; init; }
 
-    public static DatasetSettings Parse(RunnerArguments args)
+    /// <summary>Reads the options; <paramref name="counts"/> replaces the default sample counts (small, large; in --quick and not), <paramref name="modes"/> the default --modes.</summary>
+    public static DatasetSettings Parse(RunnerArguments args, (int Small, int Large, int QuickSmall, int QuickLarge)? counts = null, string modes = "shard,global")
     {
         var quick = args.Flag("quick");
         var smallSize = (int)args.Size("small-size", 4 << 10);
         var largeSize = (int)args.Size("large-size", 100 << 10);
-        var smallCount = args.Int("small-count", quick ? 20_000 : 1_000_000);
 
         // 50,000 × 100 KiB (4.9 GiB) rather than 100,000: the OST objects and the local copy must both stay in the
         // page cache (24 GiB, shared), or the comparison measures which copy the kernel happened to evict.
-        var largeCount = args.Int("large-count", quick ? 400 : 50_000);
+        var (small, large, quickSmall, quickLarge) = counts ?? (1_000_000, 50_000, 20_000, 400);
+        var smallCount = args.Int("small-count", quick ? quickSmall : small);
+        var largeCount = args.Int("large-count", quick ? quickLarge : large);
         var only = args.Text("only");
         var scales = new List<DatasetScale>();
         if (only is null or "small")
@@ -69,11 +71,12 @@ internal sealed record DatasetSettings
             throw new ArgumentException($"--only is small or large, not '{only}'.", "only");
         }
 
-        var modes = (args.Text("modes") ?? "shard,global").Split(',').Select(m => m switch
+        var shuffles = (args.Text("modes") ?? modes).Split(',').Select(m => m switch
         {
             "shard" => DatasetShuffle.ShardWindow,
             "global" => DatasetShuffle.Global,
-            _ => throw new ArgumentException($"--modes is a list of shard and global, not '{m}'.", "modes"),
+            "blocks" => DatasetShuffle.Blocks,
+            _ => throw new ArgumentException($"--modes is a list of shard, blocks and global, not '{m}'.", "modes"),
         }).ToList();
 
         var defaults = new LustreDatasetOptions();
@@ -88,6 +91,8 @@ internal sealed record DatasetSettings
             MaxReadSize = (int)args.Size("max-read", defaults.MaxReadSize),
             PrefetchWindow = args.Int("prefetch-window", defaults.PrefetchWindow),
             ShuffleWindow = args.Int("shuffle-window", defaults.ShuffleWindow),
+            Partitions = args.Int("partitions", defaults.Partitions),
+            ShuffleBlock = args.Int("shuffle-block", defaults.ShuffleBlock),
         };
 
         var epochs = args.Int("epochs", 1);
@@ -102,8 +107,8 @@ internal sealed record DatasetSettings
         return new DatasetSettings
         {
             Scales = scales,
-            Modes = modes,
-            ComputeModes = quick || args.Flag("compute-all") ? modes : modes.Take(1).ToList(),
+            Modes = shuffles,
+            ComputeModes = quick || args.Flag("compute-all") ? shuffles : shuffles.Take(1).ToList(),
             Compute = TimeSpan.FromMicroseconds(args.Double("compute-us", 50)),
             Quick = quick,
             VerifyAll = quick || args.Flag("verify-all"),
@@ -122,7 +127,7 @@ internal sealed record DatasetSettings
         return $"samples {string.Join(" and ", Scales.Select(s => s.Describe()))}{(Epochs > 1 ? $", {Epochs} epochs per reader" : string.Empty)}; shards of {ResultTable.FormatBytes(TargetShardSize)} " +
             $"(DatasetWriter, indexed format, 4 MiB stripes over all 4 OSTs); one client; reader: prefetch budget {ResultTable.FormatBytes(r.PrefetchBudget)}, " +
             $"{r.MaxConcurrentReads} reads in flight, coalesce gap {ResultTable.FormatBytes(r.CoalesceGap)}, max read {ResultTable.FormatBytes(r.MaxReadSize)}, " +
-            $"prefetch window {r.PrefetchWindow} samples, shard-aware shuffle window {r.ShuffleWindow} samples or {ResultTable.FormatBytes(r.PrefetchBudget / 4)}; " +
+            $"prefetch window {r.PrefetchWindow} samples, shard-aware shuffle window {r.ShuffleWindow} samples or {ResultTable.FormatBytes(r.PrefetchBudget / 4)} in {r.Partitions} partitions (blocks of {r.ShuffleBlock}); " +
             $"OSTs {(DirectReads ? "with" : "without")} direct reads of uncached ranges; simulated compute {Compute.TotalMicroseconds:0} µs per sample (busy-wait); page cache {(Cold ? "warm, then cold (evicted before each epoch)" : "warm")}; verify {(VerifyAll ? "every byte" : "stamp, key and length")} of every sample";
     }
 }

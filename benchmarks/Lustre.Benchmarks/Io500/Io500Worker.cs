@@ -26,40 +26,19 @@ internal sealed class WorkerProcessTasks : IIo500Tasks
         int processes, string address, string root, string parameterFile, bool quick, int tasks, Io500Phases phases, IReadOnlyList<IIo500Storage> findStorages)
     {
         var self = new WorkerProcessTasks(phases, findStorages);
-        var (program, prefix) = SelfCommand();
         for (var p = 0; p < processes; p++)
         {
-            var start = new ProcessStartInfo(program)
-            {
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                UseShellExecute = false,
-            };
-            foreach (var arg in (string[])[.. prefix, "io500-worker", "--address", address, "--root", root, "--params", parameterFile,
+            self._workers.Add(ChildProcess.Start(["io500-worker", "--address", address, "--root", root, "--params", parameterFile,
                 "--tasks", tasks.ToString(CultureInfo.InvariantCulture), "--process", p.ToString(CultureInfo.InvariantCulture),
-                "--processes", processes.ToString(CultureInfo.InvariantCulture), .. (quick ? (string[])["--quick"] : [])])
-            {
-                start.ArgumentList.Add(arg);
-            }
-
-            var worker = Process.Start(start) ?? throw new InvalidOperationException($"could not start {program}");
-            self._workers.Add(worker);
+                "--processes", processes.ToString(CultureInfo.InvariantCulture), .. (quick ? (string[])["--quick"] : [])]));
         }
 
         foreach (var worker in self._workers)
         {
-            await ExpectAsync(worker, "ready");
+            await ChildProcess.ExpectAsync(worker, "ready", "io500 worker");
         }
 
         return self;
-    }
-
-    /// <summary>How to start this binary again: its apphost, or <c>dotnet exec</c> with its assembly.</summary>
-    private static (string Program, string[] Prefix)  SelfCommand()
-    {
-        var process = Environment.ProcessPath ?? "dotnet";
-        var assembly = typeof(WorkerProcessTasks).Assembly.Location;
-        return Path.GetFileNameWithoutExtension(process) == "dotnet" ? (process, ["exec", assembly]) : (process, []);
     }
 
     public async Task<long> RunAsync(Io500Phase phase)
@@ -71,48 +50,19 @@ internal sealed class WorkerProcessTasks : IIo500Tasks
 
         foreach (var worker in _workers)
         {
-            await worker.StandardInput.WriteLineAsync(phase.Name());
-            await worker.StandardInput.FlushAsync();
+            await ChildProcess.SendAsync(worker, phase.Name());
         }
 
         long total = 0;
         foreach (var worker in _workers)
         {
-            total += long.Parse(await ExpectAsync(worker, "done"), CultureInfo.InvariantCulture);
+            total += long.Parse(await ChildProcess.ExpectAsync(worker, "done", "io500 worker"), CultureInfo.InvariantCulture);
         }
 
         return total;
     }
 
-    private static async Task<string> ExpectAsync(Process worker, string word)
-    {
-        var line = await worker.StandardOutput.ReadLineAsync() ?? throw new InvalidOperationException($"io500 worker {worker.Id} exited (code {(worker.HasExited ? worker.ExitCode : -1)}).");
-        if (line.StartsWith("error ", StringComparison.Ordinal))
-        {
-            throw new InvalidDataException($"io500 worker {worker.Id}: {line[6..]}");
-        }
-
-        if (!line.StartsWith(word, StringComparison.Ordinal))
-        {
-            throw new InvalidOperationException($"io500 worker {worker.Id} said '{line}', expected '{word}'.");
-        }
-
-        return line[word.Length..].Trim();
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var worker in _workers)
-        {
-            worker.StandardInput.Close();
-        }
-
-        foreach (var worker in _workers)
-        {
-            await worker.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            worker.Dispose();
-        }
-    }
+    public async ValueTask DisposeAsync() => await ChildProcess.StopAsync(_workers);
 
     /// <summary>The child side: <c>io500-worker --address A --root R --params FILE [--quick] --tasks T --process P --processes N</c>.</summary>
     public static async Task<int> WorkerMainAsync(string[] rawArgs)

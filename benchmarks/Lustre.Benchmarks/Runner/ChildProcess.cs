@@ -1,0 +1,91 @@
+using System.Diagnostics;
+
+namespace Lustre.Benchmarks.Runner;
+
+/// <summary>
+/// A child process of this same binary that the runner drives with lines on its stdin and that answers with lines
+/// on its stdout (<c>ready</c>, <c>done …</c>, or <c>error …</c>), as <c>io500 --processes N</c> and
+/// <c>dataset --world-size N</c> use them.
+/// </summary>
+internal static class ChildProcess
+{
+    /// <summary>Starts this binary again with <paramref name="args"/> and <paramref name="environment"/> added to this process's.</summary>
+    public static Process Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var process = Environment.ProcessPath ?? "dotnet";
+        var assembly = typeof(ChildProcess).Assembly.Location;
+        var start = new ProcessStartInfo(process)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+
+        // The apphost, or `dotnet exec` with the assembly when run through the muxer.
+        if (Path.GetFileNameWithoutExtension(process) == "dotnet")
+        {
+            start.ArgumentList.Add("exec");
+            start.ArgumentList.Add(assembly);
+        }
+
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
+        return Process.Start(start) ?? throw new InvalidOperationException($"could not start {process}");
+    }
+
+    /// <summary>Sends one line.</summary>
+    public static async Task SendAsync(Process child, string line)
+    {
+        await child.StandardInput.WriteLineAsync(line);
+        await child.StandardInput.FlushAsync();
+    }
+
+    /// <summary>The rest of the child's next line after <paramref name="word"/>; its <c>error …</c> line or its exit as an exception naming <paramref name="what"/>.</summary>
+    public static async Task<string> ExpectAsync(Process child, string word, string what)
+    {
+        var line = await child.StandardOutput.ReadLineAsync() ?? throw new InvalidOperationException($"{what} {child.Id} exited (code {(child.HasExited ? child.ExitCode : -1)}).");
+        if (line.StartsWith("error ", StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"{what} {child.Id}: {line[6..]}");
+        }
+
+        if (!line.StartsWith(word, StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"{what} {child.Id} said '{line}', expected '{word}'.");
+        }
+
+        return line[word.Length..].Trim();
+    }
+
+    /// <summary>Closes the children's stdin (their signal to finish) and waits up to 30 s for each to exit.</summary>
+    public static async Task StopAsync(IEnumerable<Process> children)
+    {
+        var all = children.ToList();
+        foreach (var child in all)
+        {
+            child.StandardInput.Close();
+        }
+
+        foreach (var child in all)
+        {
+            try
+            {
+                await child.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            }
+            catch (TimeoutException)
+            {
+                child.Kill(entireProcessTree: true);
+            }
+
+            child.Dispose();
+        }
+    }
+}
