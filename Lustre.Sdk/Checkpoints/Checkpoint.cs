@@ -31,11 +31,17 @@ public sealed class Checkpoint : IDisposable
     /// <summary>The string metadata given to <see cref="CheckpointManager.SaveAsync"/> by rank 0.</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
-    /// <summary>Every tensor of every rank, in file order.</summary>
+    /// <summary>
+    /// Every tensor of every rank, in file order, then the tensors saved as shards, each put together whole; or, from
+    /// <see cref="CheckpointManager.LoadSlicesAsync"/>, the slices asked for.
+    /// </summary>
     public IReadOnlyList<NamedTensor> Tensors { get; }
 
     /// <summary>The tensor bytes in total.</summary>
     public long Bytes { get; }
+
+    /// <summary>The bytes a slice load read from the filesystem (headers included), so tests can see it read only what it needed.</summary>
+    internal long BytesRead { get; init; }
 
     /// <summary>The tensor named <paramref name="name"/>.</summary>
     /// <param name="name">The name.</param>

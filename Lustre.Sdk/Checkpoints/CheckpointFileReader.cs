@@ -9,9 +9,10 @@ namespace Lustre.Checkpoints;
 /// the manifest's XXH3-64 (and a compressed chunk's frame against its own) before anyone sees them. Because of that
 /// end-to-end check the reads skip the per-transfer bulk checksum (two XXH3 passes fewer per byte); a chunk that
 /// fails its check is read once more with bulk checksums, so a transfer error is retried as before and only bytes
-/// that are wrong on the OSTs are reported.
+/// that are wrong on the OSTs are reported. As an <see cref="IRangeSource"/> it also reads parts of chunks, for
+/// slices: those are checked by the transfers' bulk checksums, since the manifest's checksum covers only whole chunks.
 /// </summary>
-internal sealed class CheckpointFileReader
+internal sealed class CheckpointFileReader : IRangeSource
 {
     private readonly CheckpointManager _manager;
     private readonly LustreFile _file;
@@ -27,6 +28,44 @@ internal sealed class CheckpointFileReader
     public string Path { get; }
 
     public ManifestFile Entry { get; }
+
+    /// <inheritdoc />
+    public long Granule => Entry.ChunkSize;
+
+    /// <summary>
+    /// Reads bytes [offset, offset + destination.Length) of the plain safetensors content, within one chunk: a whole chunk
+    /// verified against the manifest; part of a plain chunk with bulk checksums on the transfers; part of a compressed
+    /// chunk by decompressing the whole chunk (verified) into scratch.
+    /// </summary>
+    public async Task<long> ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        var chunk = (int)(offset / Entry.ChunkSize);
+        var length = Entry.ChunkLength(chunk);
+        var stored = Entry.Frames is { } frames ? frames[chunk].Length : length;
+        if (offset == ChunkOffset(chunk) && destination.Length == length)
+        {
+            await ReadChunkAsync(chunk, destination, cancellationToken).ConfigureAwait(false);
+            return stored;
+        }
+
+        if (!Entry.IsCompressed)
+        {
+            await ReadExactlyAsync(offset, destination, checkedTransfers: true, cancellationToken).ConfigureAwait(false);
+            return destination.Length;
+        }
+
+        var scratch = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            await ReadChunkAsync(chunk, scratch.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+            scratch.AsSpan((int)(offset - ChunkOffset(chunk)), destination.Length).CopyTo(destination.Span);
+            return stored;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
 
     /// <summary>Checks the file's size on the filesystem against the manifest's stored size.</summary>
     public void CheckStoredSize()

@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO.Hashing;
+using System.Runtime.InteropServices;
 using Lustre.Client;
 using Lustre.IO;
 using Lustre.Namespace;
@@ -187,10 +188,39 @@ public class CheckpointManager : IAsyncDisposable
                 files[i] = LoadFileAsync(directory, manifest.Files[i], buffers, i, cancellationToken);
             }
 
+            var sharded = ShardedTensors(manifest);
             var tensors = new List<NamedTensor>();
             foreach (var file in await Task.WhenAll(files).ConfigureAwait(false))
             {
-                tensors.AddRange(file);
+                foreach (var tensor in file)
+                {
+                    if (!sharded.ContainsKey(tensor.Name))
+                    {
+                        tensors.Add(tensor);
+                    }
+                }
+            }
+
+            // Each tensor saved as shards, put together from the files already in memory.
+            foreach (var tensor in sharded.Values)
+            {
+                var whole = TensorSlice.Whole(tensor.GlobalShape);
+                var elementSize = tensor.DType.GetElementSize();
+                var bytes = whole.ElementCount * elementSize;
+                var buffer = RentLoadBuffer(bytes);
+                Array.Resize(ref buffers, buffers.Length + 1);
+                buffers[^1] = buffer;
+                var perFile = new List<CopyBlock>?[buffers.Length];
+                AddSliceCopies(perFile, tensor.Pieces, whole, elementSize);
+                for (var i = 0; i < perFile.Length; i++)
+                {
+                    foreach (var block in perFile[i] ?? [])
+                    {
+                        buffers[i].AsSpan(checked((int)block.Source), (int)block.Length).CopyTo(buffer.AsSpan(checked((int)block.Destination)));
+                    }
+                }
+
+                tensors.Add(new NamedTensor(tensor.Name, tensor.DType, tensor.GlobalShape, buffer.AsMemory(0, (int)bytes)));
             }
 
             return new Checkpoint(chosen, manifest.Metadata, tensors, buffers);
@@ -241,6 +271,188 @@ public class CheckpointManager : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(destinations);
         return LoadIntoAsync(step, destinations, null, nameof(destinations), cancellationToken);
     }
+
+    /// <summary>
+    /// Loads a slice of each named tensor of a committed checkpoint, whatever the number of ranks that saved it: the
+    /// resharding load. For a tensor saved as shards (<see cref="NamedTensor.Shard"/>) the manifest says where every
+    /// shard's bytes are, so only the byte runs the slice needs are read, from every shard it overlaps, and no header;
+    /// a tensor saved whole is located by its file's header first. Runs closer than 64 KiB in a file are read as one.
+    /// A read of a whole chunk is verified against the manifest's checksum, a part of a chunk by the transfers' bulk
+    /// checksums. Dispose the result to return its memory.
+    /// </summary>
+    /// <param name="step">The step; null for the newest.</param>
+    /// <param name="slices">Tensor name → the block of it to load, in the whole tensor's coordinates (<see cref="TensorSlice.Whole"/> for all of it).</param>
+    /// <param name="cancellationToken">Cancels the load.</param>
+    /// <returns>
+    /// The checkpoint's step and metadata, and one <see cref="NamedTensor.Shard">shard</see> per slice: the slice's bytes,
+    /// row-major, with the tensor's global shape and the slice's offsets, ready to be saved again by this rank.
+    /// </returns>
+    /// <exception cref="ArgumentException">A name is not in the checkpoint, or a slice does not lie within its tensor.</exception>
+    /// <exception cref="FileNotFoundException">There is no committed checkpoint (of that step).</exception>
+    /// <exception cref="InvalidDataException">The manifest or a file is damaged: wrong size, checksum or header.</exception>
+    public virtual async Task<Checkpoint> LoadSlicesAsync(long? step, IReadOnlyDictionary<string, TensorSlice> slices, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(slices);
+        var (chosen, directory, manifest) = await ReadManifestAsync(step, cancellationToken).ConfigureAwait(false);
+        var sharded = ShardedTensors(manifest);
+        var count = manifest.Files.Count;
+
+        // Tensors saved whole: their file's header says where they are.
+        var wholeIn = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < count; i++)
+        {
+            foreach (var name in manifest.Files[i].Tensors)
+            {
+                if (slices.ContainsKey(name) && !sharded.ContainsKey(name))
+                {
+                    wholeIn[name] = i;
+                }
+            }
+        }
+
+        var missing = new List<string>();
+        foreach (var name in slices.Keys)
+        {
+            if (!sharded.ContainsKey(name) && !wholeIn.ContainsKey(name))
+            {
+                missing.Add("'" + name + "'");
+            }
+        }
+
+        if (missing.Count > 0)
+        {
+            throw new ArgumentException($"Checkpoint step {chosen} has no tensor named {string.Join(", ", missing)}.", nameof(slices));
+        }
+
+        var files = new IO.LustreFile?[count];
+        var readers = new Task<CheckpointFileReader>?[count];
+        var headers = new Task<StoredHeader>?[count];
+        var buffers = new List<byte[]>();
+        var returned = false;
+        try
+        {
+            foreach (var file in wholeIn.Values)
+            {
+                headers[file] ??= ReadHeaderAsync(directory, manifest.Files[file], files, file, cancellationToken);
+            }
+
+            await Task.WhenAll(headers.Where(h => h is not null).Cast<Task>()).ConfigureAwait(false);
+            long bytesRead = 0;
+            var requests = new List<(NamedTensor Tensor, List<CopyBlock>?[] PerFile)>(slices.Count);
+            foreach (var (name, slice) in slices)
+            {
+                ArgumentNullException.ThrowIfNull(slice, nameof(slices));
+                TensorDType dtype;
+                long[] globalShape;
+                IReadOnlyList<StoredPiece> pieces;
+                if (sharded.TryGetValue(name, out var tensor))
+                {
+                    (dtype, globalShape, pieces) = (tensor.DType, tensor.GlobalShape, tensor.Pieces);
+                }
+                else
+                {
+                    var file = wholeIn[name];
+                    var header = headers[file]!.Result;
+                    var entry = header.Entries.Find(e => e.Name == name)!;
+                    (dtype, globalShape) = (entry.DType, entry.Shape);
+                    pieces = [new StoredPiece(file, entry.Shape, new long[entry.Shape.Length], header.DataStart + entry.Begin)];
+                }
+
+                slice.CheckWithin(name, globalShape, nameof(slices));
+                var elementSize = dtype.GetElementSize();
+                var buffer = RentLoadBuffer(slice.ElementCount * elementSize);
+                buffers.Add(buffer);
+                var data = buffer.AsMemory(0, (int)(slice.ElementCount * elementSize));
+                var perFile = new List<CopyBlock>?[count];
+                AddSliceCopies(perFile, pieces, slice, elementSize);
+                requests.Add((NamedTensor.Shard(name, dtype, globalShape, slice.OffsetsSpan, slice.ShapeSpan, data), perFile));
+                for (var i = 0; i < count; i++)
+                {
+                    if (perFile[i] is not null && headers[i] is null)
+                    {
+                        readers[i] ??= OpenReaderAsync(directory, manifest.Files[i], files, i, cancellationToken);
+                    }
+                }
+            }
+
+            for (var i = 0; i < count; i++)
+            {
+                if (headers[i] is { } header)
+                {
+                    bytesRead += header.Result.Covered;
+                    readers[i] = Task.FromResult(header.Result.Reader);
+                }
+            }
+
+            var gate = new SemaphoreSlim(_options.MaxConcurrency, _options.MaxConcurrency);
+            var reads = new List<Task<long>>();
+            foreach (var (tensor, perFile) in requests)
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    if (perFile[i] is { } blocks)
+                    {
+                        reads.Add(ReadSliceBlocksAsync(readers[i]!, blocks, MemoryMarshal.AsMemory(tensor.Data), gate, cancellationToken));
+                    }
+                }
+            }
+
+            foreach (var read in await Task.WhenAll(reads).ConfigureAwait(false))
+            {
+                bytesRead += read;
+            }
+
+            var loaded = new List<NamedTensor>(requests.Count);
+            foreach (var (tensor, _) in requests)
+            {
+                loaded.Add(tensor);
+            }
+
+            returned = true;
+            return new Checkpoint(chosen, manifest.Metadata, loaded, [.. buffers]) { BytesRead = bytesRead };
+        }
+        finally
+        {
+            if (!returned)
+            {
+                ReturnLoadBuffers([.. buffers]);
+            }
+
+            foreach (var header in headers)
+            {
+                if (header is { IsCompletedSuccessfully: true })
+                {
+                    ArrayPool<byte>.Shared.Return(header.Result.Prefix);
+                }
+            }
+
+            foreach (var reader in readers)
+            {
+                if (reader is not null)
+                {
+                    try
+                    {
+                        await reader.ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is IOException or OperationCanceledException or TimeoutException or InvalidDataException or UnauthorizedAccessException)
+                    {
+                        // The failure is reported by the read that waited for it.
+                    }
+                }
+            }
+
+            foreach (var file in files)
+            {
+                if (file is not null)
+                {
+                    await file.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    private static async Task<long> ReadSliceBlocksAsync(Task<CheckpointFileReader> reader, List<CopyBlock> blocks, Memory<byte> destination, SemaphoreSlim gate, CancellationToken cancellationToken) =>
+        await TensorBlockReader.ReadAsync(await reader.ConfigureAwait(false), blocks, destination, gate, cancellationToken).ConfigureAwait(false);
 
     /// <summary>
     /// Removes what crashed or failed saves left behind: staging directories of other runs and half-deleted old
@@ -304,6 +516,21 @@ public class CheckpointManager : IAsyncDisposable
     }
 
     internal static void ReturnLoadBuffers(byte[][] buffers) => Checkpoint.Return(buffers);
+
+    /// <summary>What a load that found no manifest says about files this manager did not write.</summary>
+    private const string NotOurs =
+        "A CheckpointManager loads only the checkpoints it committed, each described by its manifest; to read a plain .safetensors file or a Hugging Face model directory (model.safetensors.index.json), open it with SafetensorsFile.OpenAsync.";
+
+    /// <summary>A load buffer: pooled up to <see cref="MaxPooledLoadBuffer"/>, exact above (the pool would round it up to twice the size).</summary>
+    private static byte[] RentLoadBuffer(long size)
+    {
+        if (size > Array.MaxLength)
+        {
+            throw new InvalidDataException($"{size} bytes is more than one tensor or file of a checkpoint may hold in memory.");
+        }
+
+        return size <= MaxPooledLoadBuffer ? ArrayPool<byte>.Shared.Rent((int)size) : GC.AllocateUninitializedArray<byte>((int)size);
+    }
 
     internal string StepPath(long step) => LustrePath.Combine(Root, StepName(step));
 
@@ -409,7 +636,7 @@ public class CheckpointManager : IAsyncDisposable
     private async Task<(long Step, string Directory, CheckpointManifest Manifest)> ReadManifestAsync(long? step, CancellationToken cancellationToken)
     {
         var chosen = step ?? await GetLatestStepAsync(cancellationToken).ConfigureAwait(false)
-            ?? throw new FileNotFoundException($"{Root}: there is no committed checkpoint.", Root);
+            ?? throw new FileNotFoundException($"{Root}: there is no committed checkpoint (no step-NNNNNNNN directory with a {ManifestName}). {NotOurs}", Root);
         var directory = StepPath(chosen);
         var manifestPath = LustrePath.Combine(directory, ManifestName);
         byte[] manifestBytes;
@@ -419,7 +646,7 @@ public class CheckpointManager : IAsyncDisposable
         }
         catch (FileNotFoundException ex)
         {
-            throw new FileNotFoundException($"{Root}: there is no committed checkpoint of step {chosen}.", directory, ex);
+            throw new FileNotFoundException($"{Root}: there is no committed checkpoint of step {chosen} (no {manifestPath}). {NotOurs}", directory, ex);
         }
 
         var manifest = CheckpointManifest.Parse(manifestBytes, manifestPath);
@@ -461,7 +688,7 @@ public class CheckpointManager : IAsyncDisposable
         }
 
         var size = (int)entry.Size;
-        var buffer = size <= MaxPooledLoadBuffer ? ArrayPool<byte>.Shared.Rent(size) : GC.AllocateUninitializedArray<byte>(size);
+        var buffer = RentLoadBuffer(size);
         buffers[index] = buffer;
         var reads = new Task[entry.Chunks.Length];
         for (var chunk = 0; chunk < reads.Length; chunk++)
@@ -478,13 +705,86 @@ public class CheckpointManager : IAsyncDisposable
         }
 
         CheckListed(path, entry, names.Length, names);
+        CheckShards(path, entry, contents.Entries, contents.DataStart);
         return contents.Tensors;
+    }
+
+    /// <summary>Checks that the file's header agrees with the manifest about each shard: dtype, shape and where its bytes are.</summary>
+    private static void CheckShards(string path, ManifestFile entry, List<SafetensorsEntry> entries, int dataStart)
+    {
+        if (entry.Shards is not { Length: > 0 } shards)
+        {
+            return;
+        }
+
+        var byName = new Dictionary<string, SafetensorsEntry>(entries.Count, StringComparer.Ordinal);
+        foreach (var stored in entries)
+        {
+            byName[stored.Name] = stored;
+        }
+
+        foreach (var shard in shards)
+        {
+            if (!byName.TryGetValue(shard.Name, out var stored) || stored.DType != shard.DType || !stored.Shape.AsSpan().SequenceEqual(shard.Shape) || dataStart + stored.Begin != shard.Begin)
+            {
+                throw new InvalidDataException($"{path}: the header and the manifest disagree about the shard of '{shard.Name}' (dtype, shape or place in the file).");
+            }
+        }
+    }
+
+    /// <summary>The tensors saved as shards, by name, with where each shard is.</summary>
+    private static Dictionary<string, ShardedTensor> ShardedTensors(CheckpointManifest manifest)
+    {
+        var sharded = new Dictionary<string, ShardedTensor>(StringComparer.Ordinal);
+        for (var i = 0; i < manifest.Files.Count; i++)
+        {
+            foreach (var shard in manifest.Files[i].Shards ?? [])
+            {
+                if (!sharded.TryGetValue(shard.Name, out var tensor))
+                {
+                    sharded[shard.Name] = tensor = new ShardedTensor(shard.Name, shard.DType, shard.GlobalShape, []);
+                }
+
+                tensor.Pieces.Add(new StoredPiece(i, shard.Shape, shard.Offsets, shard.Begin));
+            }
+        }
+
+        return sharded;
+    }
+
+    /// <summary>
+    /// Adds, per file, the byte runs that copy <paramref name="slice"/> of a tensor stored as <paramref name="pieces"/>
+    /// into a row-major buffer of the slice's shape.
+    /// </summary>
+    private static void AddSliceCopies(List<CopyBlock>?[] perFile, IReadOnlyList<StoredPiece> pieces, TensorSlice slice, int elementSize)
+    {
+        var rank = slice.ShapeSpan.Length;
+        var start = new long[rank];
+        var extent = new long[rank];
+        var sourceStart = new long[rank];
+        var destinationStart = new long[rank];
+        foreach (var piece in pieces)
+        {
+            if (!TensorBlocks.TryIntersect(slice.OffsetsSpan, slice.ShapeSpan, piece.Offsets, piece.Shape, start, extent))
+            {
+                continue;
+            }
+
+            for (var d = 0; d < rank; d++)
+            {
+                sourceStart[d] = start[d] - piece.Offsets[d];
+                destinationStart[d] = start[d] - slice.OffsetsSpan[d];
+            }
+
+            TensorBlocks.AddCopies(perFile[piece.File] ??= [], piece.Begin, piece.Shape, sourceStart, 0, slice.ShapeSpan, destinationStart, extent, elementSize);
+        }
     }
 
     private async Task<Checkpoint> LoadIntoAsync(
         long? step, Func<TensorDescription, Memory<byte>?> resolve, IEnumerable<string>? required, string parameter, CancellationToken cancellationToken)
     {
         var (chosen, directory, manifest) = await ReadManifestAsync(step, cancellationToken).ConfigureAwait(false);
+        var sharded = ShardedTensors(manifest);
         var files = new IO.LustreFile?[manifest.Files.Count];
         var headers = new Task<StoredHeader>[files.Length];
         try
@@ -505,8 +805,14 @@ public class CheckpointManager : IAsyncDisposable
             {
                 var header = headers[i].Result;
                 placements[i] = [];
+                CheckShards(header.Reader.Path, manifest.Files[i], header.Entries, header.DataStart);
                 foreach (var entry in header.Entries)
                 {
+                    if (sharded.ContainsKey(entry.Name))
+                    {
+                        continue;
+                    }
+
                     var bytes = entry.End - entry.Begin;
                     var description = new TensorDescription(entry.Name, entry.DType, entry.Shape, bytes);
                     if (resolve(description) is not { } destination)
@@ -528,6 +834,31 @@ public class CheckpointManager : IAsyncDisposable
                 }
             }
 
+            // A tensor saved as shards is shown whole (its global shape) and put together from every rank's shard.
+            var assemblies = new List<(Memory<byte> Destination, List<CopyBlock>?[] PerFile)>();
+            foreach (var tensor in sharded.Values)
+            {
+                var whole = TensorSlice.Whole(tensor.GlobalShape);
+                var bytes = whole.ElementCount * tensor.DType.GetElementSize();
+                if (resolve(new TensorDescription(tensor.Name, tensor.DType, tensor.GlobalShape, bytes)) is not { } destination)
+                {
+                    continue;
+                }
+
+                if (destination.Length != bytes)
+                {
+                    throw new ArgumentException(
+                        $"Tensor '{tensor.Name}' of checkpoint step {chosen} is {tensor.DType.ToSafetensorsName()}[{string.Join(",", tensor.GlobalShape)}] = {bytes} bytes (saved as {tensor.Pieces.Count} shards), but its destination holds {destination.Length}.",
+                        parameter);
+                }
+
+                found.Add(tensor.Name);
+                loaded.Add(new NamedTensor(tensor.Name, tensor.DType, tensor.GlobalShape, destination));
+                var perFile = new List<CopyBlock>?[files.Length];
+                AddSliceCopies(perFile, tensor.Pieces, whole, tensor.DType.GetElementSize());
+                assemblies.Add((destination, perFile));
+            }
+
             if (required is not null)
             {
                 var missing = new List<string>();
@@ -547,10 +878,21 @@ public class CheckpointManager : IAsyncDisposable
 
             // 3. The data, every file and chunk in parallel, straight into the destinations where a chunk allows.
             var bounceGate = new SemaphoreSlim(_options.MaxConcurrency, _options.MaxConcurrency);
-            var fills = new Task[files.Length];
+            var fills = new List<Task>(files.Length + assemblies.Count);
             for (var i = 0; i < files.Length; i++)
             {
-                fills[i] = FillAsync(headers[i].Result, placements[i], bounceGate, cancellationToken);
+                fills.Add(FillAsync(headers[i].Result, placements[i], bounceGate, cancellationToken));
+            }
+
+            foreach (var (destination, perFile) in assemblies)
+            {
+                for (var i = 0; i < perFile.Length; i++)
+                {
+                    if (perFile[i] is { } blocks)
+                    {
+                        fills.Add(TensorBlockReader.ReadAsync(headers[i].Result.Reader, blocks, destination, bounceGate, cancellationToken));
+                    }
+                }
             }
 
             await Task.WhenAll(fills).ConfigureAwait(false);
@@ -579,10 +921,8 @@ public class CheckpointManager : IAsyncDisposable
     /// <summary>Opens a file and reads, verified, the chunks that hold its safetensors header (usually just the first).</summary>
     private async Task<StoredHeader> ReadHeaderAsync(string directory, ManifestFile entry, IO.LustreFile?[] files, int index, CancellationToken cancellationToken)
     {
-        var path = LustrePath.Combine(directory, entry.Name);
-        var file = files[index] = await _client.OpenFileAsync(path, FileMode.Open, access: FileAccess.Read, cancellationToken: cancellationToken).ConfigureAwait(false);
-        var reader = new CheckpointFileReader(this, file, path, entry);
-        reader.CheckStoredSize();
+        var reader = await OpenReaderAsync(directory, entry, files, index, cancellationToken).ConfigureAwait(false);
+        var path = reader.Path;
         var first = entry.ChunkLength(0);
         var prefix = ArrayPool<byte>.Shared.Rent(first);
         try
@@ -623,6 +963,16 @@ public class CheckpointManager : IAsyncDisposable
             ArrayPool<byte>.Shared.Return(prefix);
             throw;
         }
+    }
+
+    /// <summary>Opens a data file for reading (kept in <paramref name="files"/> for the caller to close) and checks its stored size.</summary>
+    private async Task<CheckpointFileReader> OpenReaderAsync(string directory, ManifestFile entry, IO.LustreFile?[] files, int index, CancellationToken cancellationToken)
+    {
+        var path = LustrePath.Combine(directory, entry.Name);
+        var file = files[index] = await _client.OpenFileAsync(path, FileMode.Open, access: FileAccess.Read, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var reader = new CheckpointFileReader(this, file, path, entry);
+        reader.CheckStoredSize();
+        return reader;
     }
 
     /// <summary>Puts the placed tensors' bytes of one file into their destinations; chunks holding none of them are not read.</summary>
@@ -723,6 +1073,12 @@ public class CheckpointManager : IAsyncDisposable
     {
         public long End => Offset + Destination.Length;
     }
+
+    /// <summary>A tensor saved as shards: its dtype, global shape and every shard.</summary>
+    private sealed record ShardedTensor(string Name, TensorDType DType, long[] GlobalShape, List<StoredPiece> Pieces);
+
+    /// <summary>A block of a tensor stored in file <see cref="File"/> (an index into the manifest's files) from byte <see cref="Begin"/>, row-major.</summary>
+    private sealed record StoredPiece(int File, long[] Shape, long[] Offsets, long Begin);
 
     /// <summary>A file's parsed header and the verified chunks read to get it (<see cref="Prefix"/>, <see cref="Covered"/> bytes).</summary>
     private sealed record StoredHeader(CheckpointFileReader Reader, byte[] Prefix, int Covered, int PrefixChunks, int DataStart, List<SafetensorsEntry> Entries);

@@ -313,18 +313,8 @@ internal sealed class CheckpointSaveJob : IDisposable
             all.AddRange(CheckpointManifest.ParseMarker(bytes, rank, marker));
         }
 
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var file in all)
-        {
-            foreach (var tensor in file.Tensors)
-            {
-                if (!names.Add(tensor))
-                {
-                    throw new InvalidDataException($"Checkpoint step {Step}: tensor '{tensor}' is saved by more than one rank.");
-                }
-            }
-        }
-
+        // A tensor saved whole by two ranks, or shards that overlap or leave a gap, fail the save before it commits.
+        CheckpointManifest.CheckTensors(all, $"Checkpoint step {Step}");
         var manifest = new CheckpointManifest { Step = Step, WorldSize = _manager.WorldSize, Metadata = _metadata, Files = all };
         await _manager.WriteSmallFileAsync(LustrePath.Combine(StagingDirectory, CheckpointManager.ManifestName), manifest.Serialize(), Token).ConfigureAwait(false);
         try
@@ -445,9 +435,6 @@ internal sealed class CheckpointSaveJob : IDisposable
         {
             ["step"] = step.ToString(CultureInfo.InvariantCulture),
         };
-        var files = new List<PlannedFile>();
-        var current = new List<NamedTensor>();
-        long size = 0;
         foreach (var tensor in tensors)
         {
             ArgumentNullException.ThrowIfNull(tensor, nameof(tensors));
@@ -455,7 +442,17 @@ internal sealed class CheckpointSaveJob : IDisposable
             {
                 throw new ArgumentException($"Tensor name '{tensor.Name}' appears twice.", nameof(tensors));
             }
+        }
 
+        // The reference writer's order (widest dtype first, then by name): every tensor's data lands aligned to its
+        // element size, in whichever file it goes, since each file holds a run of this order after an 8-byte aligned header.
+        var ordered = new List<NamedTensor>(tensors);
+        ordered.Sort(SafetensorsCodec.CompareInReferenceOrder);
+        var files = new List<PlannedFile>();
+        var current = new List<NamedTensor>();
+        long size = 0;
+        foreach (var tensor in ordered)
+        {
             if (current.Count > 0 && size + tensor.Data.Length > maxFileSize)
             {
                 files.Add(new PlannedFile(files.Count, rank, [.. current], fileMetadata, chunkSize, compress));
@@ -533,12 +530,19 @@ internal sealed class CheckpointSaveJob : IDisposable
         public ManifestFile ToManifest(int rank, int chunkSize)
         {
             var names = new string[_tensors.Length];
+            List<ManifestShard>? shards = null;
             for (var i = 0; i < names.Length; i++)
             {
-                names[i] = _tensors[i].Name;
+                var tensor = _tensors[i];
+                names[i] = tensor.Name;
+                if (tensor.IsShard)
+                {
+                    (shards ??= []).Add(new ManifestShard(
+                        tensor.Name, tensor.DType, tensor.ShapeSpan.ToArray(), tensor.GlobalShapeSpan.ToArray(), tensor.ShardOffsetsSpan.ToArray(), _starts[i], _starts[i] + tensor.Data.Length));
+                }
             }
 
-            return new ManifestFile(Name, rank, Size, chunkSize, Checksums, names, Frames);
+            return new ManifestFile(Name, rank, Size, chunkSize, Checksums, names, Frames, shards?.ToArray());
         }
 
         /// <summary>Copies the file's bytes [offset, offset + destination.Length) from the header and the caller's tensors.</summary>

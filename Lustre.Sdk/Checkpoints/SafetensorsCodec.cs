@@ -27,7 +27,37 @@ internal static class SafetensorsCodec
     };
 
     /// <summary>
-    /// Builds the file prefix for <paramref name="tensors"/> laid out back to back in list order: the 8-byte length,
+    /// The reference writer's order: by dtype, widest alignment first (<see cref="TensorDTypeExtensions.ReferenceOrder"/>,
+    /// descending), then by name as UTF-8 bytes. Laid out in this order after a header padded to 8 bytes, every tensor's
+    /// data starts at a multiple of its element size, and a file is byte for byte what the reference writer makes.
+    /// </summary>
+    public static int CompareInReferenceOrder(NamedTensor a, NamedTensor b)
+    {
+        var byType = b.DType.ReferenceOrder().CompareTo(a.DType.ReferenceOrder());
+        return byType != 0 ? byType : CompareUtf8(a.Name, b.Name);
+    }
+
+    /// <summary>Orders strings as their UTF-8 bytes (code point order), as Rust's <c>String</c> does; UTF-16 ordinal order differs above U+D7FF.</summary>
+    internal static int CompareUtf8(string a, string b)
+    {
+        var length = Math.Min(a.Length, b.Length);
+        for (var i = 0; i < length; i++)
+        {
+            var (x, y) = (a[i], b[i]);
+            if (x != y)
+            {
+                // A surrogate (a code point above U+FFFF) sorts after every BMP character, including U+E000 to U+FFFF.
+                var (xs, ys) = (char.IsSurrogate(x), char.IsSurrogate(y));
+                return xs == ys ? x.CompareTo(y) : xs ? 1 : -1;
+            }
+        }
+
+        return a.Length.CompareTo(b.Length);
+    }
+
+    /// <summary>
+    /// Builds the file prefix for <paramref name="tensors"/> laid out back to back in list order (sort them with
+    /// <see cref="CompareInReferenceOrder"/> first to get aligned data): the 8-byte length,
     /// the JSON and its padding. The data of tensor i then starts at <c>prefix.Length + sum of earlier sizes</c>.
     /// </summary>
     public static byte[] CreateHeader(IReadOnlyList<NamedTensor> tensors, IReadOnlyDictionary<string, string>? metadata)
@@ -124,7 +154,7 @@ internal static class SafetensorsCodec
             tensors[i] = new NamedTensor(entry.Name, entry.DType, entry.Shape, data);
         }
 
-        return new SafetensorsContents(metadata, tensors, dataStart);
+        return new SafetensorsContents(metadata, tensors, entries, dataStart);
     }
 
     /// <summary>Parses the JSON header and checks every entry against the <paramref name="dataLength"/> bytes that follow it.</summary>
@@ -310,5 +340,5 @@ internal static class SafetensorsCodec
 /// <summary>One tensor of a parsed header: offsets relative to the first data byte.</summary>
 internal sealed record SafetensorsEntry(string Name, TensorDType DType, long[] Shape, long Begin, long End);
 
-/// <summary>A parsed file: metadata, tensors (slices of the file's memory) and where the data starts.</summary>
-internal sealed record SafetensorsContents(Dictionary<string, string> Metadata, NamedTensor[] Tensors, int DataStart);
+/// <summary>A parsed file: metadata, tensors (slices of the file's memory), their header entries (same order) and where the data starts.</summary>
+internal sealed record SafetensorsContents(Dictionary<string, string> Metadata, NamedTensor[] Tensors, List<SafetensorsEntry> Entries, int DataStart);

@@ -38,6 +38,31 @@ public static class TensorDTypeExtensions
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Not a tensor dtype."),
     };
 
+    /// <summary>
+    /// The dtype's place in the reference implementation's <c>Dtype</c> enum, which is declared in increasing alignment
+    /// order (BOOL, U8, I8, F8_E5M2, F8_E4M3, I16, U16, F16, BF16, I32, U32, F32, F64, I64, U64); its writer sorts
+    /// tensors by this, descending, then by name, so every tensor's data is aligned to its element size.
+    /// </summary>
+    internal static int ReferenceOrder(this TensorDType dtype) => dtype switch
+    {
+        TensorDType.Bool => 0,
+        TensorDType.U8 => 1,
+        TensorDType.I8 => 2,
+        TensorDType.F8E5M2 => 3,
+        TensorDType.F8E4M3 => 4,
+        TensorDType.I16 => 5,
+        TensorDType.U16 => 6,
+        TensorDType.F16 => 7,
+        TensorDType.BF16 => 8,
+        TensorDType.I32 => 9,
+        TensorDType.U32 => 10,
+        TensorDType.F32 => 11,
+        TensorDType.F64 => 12,
+        TensorDType.I64 => 13,
+        TensorDType.U64 => 14,
+        _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Not a tensor dtype."),
+    };
+
     /// <summary>Parses a <c>safetensors</c> dtype name (case-sensitive, as the format is).</summary>
     /// <param name="name">The name, such as <c>BF16</c>.</param>
     /// <param name="dtype">The element type when the name is known.</param>

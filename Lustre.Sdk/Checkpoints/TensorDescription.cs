@@ -6,7 +6,8 @@ namespace Lustre.Checkpoints;
 /// <summary>
 /// A tensor of a stored checkpoint before its bytes are read: what a destination callback of
 /// <see cref="CheckpointManager.LoadAsync(long?, Func{TensorDescription, Memory{byte}?}, CancellationToken)"/> is shown
-/// to choose (or allocate) where the bytes go.
+/// to choose (or allocate) where the bytes go, or a tensor of a <see cref="SafetensorsFile"/>. A tensor saved as shards
+/// is described whole: its global shape and the byte count of all of it.
 /// </summary>
 public sealed class TensorDescription
 {
