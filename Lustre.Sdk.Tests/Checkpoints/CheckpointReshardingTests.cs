@@ -275,6 +275,30 @@ public sealed class CheckpointReshardingTests
     }
 
     [Fact]
+    public async Task A_damaged_byte_in_a_whole_chunk_a_slice_reads_fails_the_load_naming_the_file_and_chunk()
+    {
+        var (root, _) = await SaveWithFourRanksAsync(dimension: 0);
+        var path = root + "/step-00000003/rank00001-00000.safetensors";
+        // Chunk 1 (bytes 256 KiB to 512 KiB) lies inside rank 1's rows of w (about 605 KB after the header and b).
+        await using (var file = await _fixture.Client.OpenFileAsync(path, FileMode.Open))
+        {
+            var one = new byte[1];
+            await file.ReadAtAsync(300_000, one);
+            one[0] ^= 0x40;
+            await file.WriteAtAsync(300_000, one);
+        }
+
+        await using var manager = new CheckpointManager(_fixture.Client, root, SmallOptions());
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => manager.LoadSlicesAsync(3, new Dictionary<string, TensorSlice> { ["w"] = TensorSlice.Whole(WeightShape) }));
+
+        Assert.Contains(path, error.Message, StringComparison.Ordinal);
+        Assert.Contains("checksum mismatch in chunk 1", error.Message, StringComparison.Ordinal);
+        // Rank 2's rows of a 3-rank load do not touch rank 1's file: they load.
+        using var other = await manager.LoadSlicesAsync(3, new Dictionary<string, TensorSlice> { ["w"] = Part(WeightShape, 0, 3, 2) });
+        Assert.Equal(Part(WeightShape, 0, 3, 2).ElementCount * 4, other["w"].Data.Length);
+    }
+
+    [Fact]
     public async Task Slices_outside_a_tensor_and_unknown_names_are_refused_before_reading()
     {
         var (root, _) = await SaveWithFourRanksAsync(dimension: 0);
