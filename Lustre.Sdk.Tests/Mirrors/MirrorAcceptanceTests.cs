@@ -55,7 +55,7 @@ public sealed class MirrorAcceptanceTests : IDisposable
         // The OSS of the first shard's second mirror: the later shards' reads must go through it.
         var victim = (await client.GetInfoAsync("/data/shard-00000.lds")).Layout!.Mirrors[1].Layout.Components[0].Objects[0].OstIndex;
         var seen = new HashSet<long>();
-        await using (var dataset = await LustreDataset.OpenAsync(client, "/data", new LustreDatasetOptions { Seed = 5, PrefetchWindow = 4, PrefetchBudget = 256 << 10 }))
+        await using (var dataset = await LustreDataset.OpenAsync(client, "/data", new LustreDatasetOptions { Rank = 0, WorldSize = 1, Seed = 5, PrefetchWindow = 4, PrefetchBudget = 256 << 10 }))
         {
             await foreach (var sample in dataset.ReadAsync())
             {

@@ -54,7 +54,7 @@ public class CheckpointManager : IAsyncDisposable
         _client = client;
         Root = LustrePath.Normalize(root);
         _options = options ?? new CheckpointManagerOptions();
-        _options.Validate();
+        (Rank, WorldSize, _, _) = _options.Validate();
         RunId = _options.RunId ?? Guid.NewGuid().ToString("N");
         Staging = new ByteBudget(_options.StagingBudget);
         StagingPool = ArrayPool<byte>.Create(_options.ChunkSize, (int)Math.Min(4096, (_options.StagingBudget / _options.ChunkSize) + 1));
@@ -67,10 +67,10 @@ public class CheckpointManager : IAsyncDisposable
     public virtual string Root { get; } = "/";
 
     /// <summary>This manager's rank.</summary>
-    public virtual int Rank => _options.Rank;
+    public virtual int Rank { get; }
 
     /// <summary>The number of ranks that save parts of each checkpoint.</summary>
-    public virtual int WorldSize => _options.WorldSize;
+    public virtual int WorldSize { get; } = 1;
 
     internal string RunId { get; } = string.Empty;
 

@@ -1,4 +1,4 @@
-using System.Globalization;
+using Lustre.Distributed;
 using Lustre.Layouts;
 
 namespace Lustre.Checkpoints;
@@ -6,16 +6,26 @@ namespace Lustre.Checkpoints;
 /// <summary>
 /// Settings of a <see cref="CheckpointManager"/>. The defaults suit one rank saving a few GiB: files striped over
 /// every OST, 8 MiB chunks, 16 chunks in flight, 4 GiB of staging memory, the last 3 checkpoints kept.
-/// Rank, world size and run id default to the variables distributed launchers set (<c>RANK</c>, <c>WORLD_SIZE</c>,
-/// <c>LUSTRE_RUN_ID</c> or <c>TORCHELASTIC_RUN_ID</c>).
+/// Rank, world size and run id default to the variables distributed launchers set (torchrun's <c>RANK</c> and
+/// <c>WORLD_SIZE</c>, Slurm's <c>SLURM_PROCID</c> and <c>SLURM_NTASKS</c>, Open MPI's <c>OMPI_COMM_WORLD_RANK</c> and
+/// <c>OMPI_COMM_WORLD_SIZE</c>; <c>LUSTRE_RUN_ID</c> or <c>TORCHELASTIC_RUN_ID</c>).
 /// </summary>
 public sealed class CheckpointManagerOptions
 {
-    /// <summary>This process's rank, 0 to <see cref="WorldSize"/> − 1 (default: <c>RANK</c>, else 0). Rank 0 commits.</summary>
-    public int Rank { get; set; } = EnvironmentInt("RANK", 0);
+    /// <summary>This process's rank, 0 to <see cref="WorldSize"/> − 1. Default (null): from the launcher's environment variables, else 0. Rank 0 commits.</summary>
+    /// <remarks>
+    /// An explicit value wins. Else the first launcher of torchrun (<c>RANK</c>, <c>WORLD_SIZE</c>), Slurm's srun
+    /// (<c>SLURM_PROCID</c>, <c>SLURM_NTASKS</c>) and Open MPI's mpirun (<c>OMPI_COMM_WORLD_RANK</c>, <c>OMPI_COMM_WORLD_SIZE</c>)
+    /// that sets either of its variables gives both, so <c>srun torchrun</c> takes torchrun's; else rank 0 of 1. They are read
+    /// when the manager is made; a variable that is set but not an integer fails it, naming the variable.
+    /// </remarks>
+    public int? Rank { get; set; }
 
-    /// <summary>How many ranks save parts of each checkpoint (default: <c>WORLD_SIZE</c>, else 1). 1 to 65536.</summary>
-    public int WorldSize { get; set; } = EnvironmentInt("WORLD_SIZE", 1);
+    /// <summary>
+    /// How many ranks save parts of each checkpoint, 1 to 65536. Default (null): from the launcher that gives
+    /// <see cref="Rank"/> (<c>WORLD_SIZE</c>, <c>SLURM_NTASKS</c> or <c>OMPI_COMM_WORLD_SIZE</c>; see <see cref="Rank"/>), else 1.
+    /// </summary>
+    public int? WorldSize { get; set; }
 
     /// <summary>
     /// A name shared by all ranks of one launch and different for every launch, so a restarted job never mistakes
@@ -77,10 +87,11 @@ public sealed class CheckpointManagerOptions
     /// <summary>How long rank 0 waits for the other ranks' parts, and they for its commit (default 10 minutes).</summary>
     public TimeSpan BarrierTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
-    internal void Validate()
+    /// <summary>Checks every option; returns the rank and world size in effect (<see cref="Rank"/>, else the launcher's).</summary>
+    internal LaunchEnvironment Validate()
     {
-        Check(WorldSize, 1, 65536, nameof(WorldSize));
-        Check(Rank, 0, WorldSize - 1, nameof(Rank));
+        var launch = LaunchEnvironment.Resolve(Rank, WorldSize);
+        launch.Validate(maxWorldSize: 65536);
         Check(KeepLast, 0, int.MaxValue, nameof(KeepLast));
         Check(ChunkSize, 64 << 10, 256 << 20, nameof(ChunkSize));
         if (ChunkSize % (64 << 10) != 0)
@@ -131,12 +142,14 @@ public sealed class CheckpointManagerOptions
             throw new ArgumentException($"{nameof(RunId)} must be 1 to 64 letters, digits, '-' or '_'; '{id}' is not.", nameof(RunId));
         }
 
-        if (WorldSize > 1 && RunId is null)
+        if (launch.WorldSize > 1 && RunId is null)
         {
             throw new ArgumentException(
-                $"{nameof(RunId)} is required when {nameof(WorldSize)} is {WorldSize}: set it (or LUSTRE_RUN_ID) to the same value on every rank, new for every launch.",
+                $"{nameof(RunId)} is required when {nameof(WorldSize)} is {launch.WorldSize} ({launch.WorldSizeSource}): set it (or LUSTRE_RUN_ID) to the same value on every rank, new for every launch.",
                 nameof(RunId));
         }
+
+        return launch;
     }
 
     private static void Check(long value, long min, long max, string name)
@@ -146,7 +159,4 @@ public sealed class CheckpointManagerOptions
             throw new ArgumentOutOfRangeException(name, value, $"{name} must be between {min} and {max}.");
         }
     }
-
-    private static int EnvironmentInt(string name, int fallback) =>
-        int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : fallback;
 }

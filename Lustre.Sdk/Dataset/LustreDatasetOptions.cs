@@ -1,4 +1,4 @@
-using System.Globalization;
+using Lustre.Distributed;
 
 namespace Lustre.Dataset;
 
@@ -38,10 +38,19 @@ public sealed class LustreDatasetOptions
     /// <summary>Samples per block for <see cref="DatasetShuffle.Blocks"/> (default 64). 1 to 2^30.</summary>
     public int ShuffleBlock { get; set; } = 64;
 
-    /// <summary>This process's rank, 0 to <see cref="WorldSize"/> − 1. Default: the <c>RANK</c> environment variable, else 0.</summary>
+    /// <summary>This process's rank, 0 to <see cref="WorldSize"/> − 1. Default (null): from the launcher's environment variables, else 0.</summary>
+    /// <remarks>
+    /// An explicit value wins. Else the first launcher of torchrun (<c>RANK</c>, <c>WORLD_SIZE</c>), Slurm's srun
+    /// (<c>SLURM_PROCID</c>, <c>SLURM_NTASKS</c>) and Open MPI's mpirun (<c>OMPI_COMM_WORLD_RANK</c>, <c>OMPI_COMM_WORLD_SIZE</c>)
+    /// that sets either of its variables gives both, so <c>srun torchrun</c> takes torchrun's; else rank 0 of 1. A variable
+    /// that is set but not an integer fails the open, naming it.
+    /// </remarks>
     public int? Rank { get; set; }
 
-    /// <summary>The number of ranks sharing the epoch. Default: the <c>WORLD_SIZE</c> environment variable, else 1.</summary>
+    /// <summary>
+    /// The number of ranks sharing the epoch. Default (null): from the launcher that gives <see cref="Rank"/>
+    /// (<c>WORLD_SIZE</c>, <c>SLURM_NTASKS</c> or <c>OMPI_COMM_WORLD_SIZE</c>; see <see cref="Rank"/>), else 1.
+    /// </summary>
     public int? WorldSize { get; set; }
 
     /// <summary>Equal counts per rank by dropping or by padding the remainder (default <see cref="DatasetRemainder.Drop"/>).</summary>
@@ -84,18 +93,9 @@ public sealed class LustreDatasetOptions
 
     internal void Validate()
     {
-        ResolvedWorldSize = WorldSize ?? FromEnvironment("WORLD_SIZE") ?? 1;
-        ResolvedRank = Rank ?? FromEnvironment("RANK") ?? 0;
-        if (ResolvedWorldSize < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(WorldSize), ResolvedWorldSize, $"{nameof(WorldSize)} (or WORLD_SIZE) must be at least 1.");
-        }
-
-        if (ResolvedRank < 0 || ResolvedRank >= ResolvedWorldSize)
-        {
-            throw new ArgumentOutOfRangeException(nameof(Rank), ResolvedRank, $"{nameof(Rank)} (or RANK) must be between 0 and {ResolvedWorldSize - 1} for a world size of {ResolvedWorldSize}.");
-        }
-
+        var launch = LaunchEnvironment.Resolve(Rank, WorldSize);
+        launch.Validate(maxWorldSize: int.MaxValue);
+        (ResolvedRank, ResolvedWorldSize) = (launch.Rank, launch.WorldSize);
         Check(ShuffleWindow, 1, 1 << 30, nameof(ShuffleWindow));
         Check(Partitions, 1, 1 << 16, nameof(Partitions));
         Check(ShuffleBlock, 1, 1 << 30, nameof(ShuffleBlock));
@@ -121,13 +121,6 @@ public sealed class LustreDatasetOptions
             throw new ArgumentException($"Unknown {nameof(Format)}, {nameof(Shuffle)} or {nameof(Remainder)} value.", nameof(Format));
         }
     }
-
-    private static int? FromEnvironment(string name) =>
-        Environment.GetEnvironmentVariable(name) is { Length: > 0 } text
-            ? int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value)
-                ? value
-                : throw new ArgumentException($"The environment variable {name}='{text}' is not an integer.", name)
-            : null;
 
     private static void Check(int value, int min, int max, string name)
     {
