@@ -8,6 +8,8 @@ internal static class CliErrors
 {
     public static string Reason(Exception exception) => exception switch
     {
+        // An open reports these as FileStream does; the shell words them as the errno.
+        DirectoryNotFoundException or UnauthorizedAccessException when exception.InnerException is LustreException { Errno: LustreErrno.ENOTDIR or LustreErrno.EISDIR } inner => Describe(inner.Errno),
         FileNotFoundException or DirectoryNotFoundException => "No such file or directory",
         UnauthorizedAccessException e => $"Permission denied ({e.Message.TrimEnd('.')})",
         LustreException { Errno: LustreErrno.EINVAL } e => $"Invalid argument ({ServerMessage(e)})",

@@ -644,7 +644,7 @@ public class CheckpointManager : IAsyncDisposable
         {
             manifestBytes = await ReadSmallFileAsync(manifestPath, CheckpointManifest.MaxBytes, cancellationToken).ConfigureAwait(false);
         }
-        catch (FileNotFoundException ex)
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
             throw new FileNotFoundException($"{Root}: there is no committed checkpoint of step {chosen} (no {manifestPath}). {NotOurs}", directory, ex);
         }

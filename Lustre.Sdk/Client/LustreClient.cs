@@ -206,6 +206,9 @@ public class LustreClient : IAsyncDisposable
     /// <see cref="FileMode.Truncate"/>. A new file gets <paramref name="layout"/>, else its directory's default layout.
     /// The parameters come in the order of <see cref="File.Open(string, FileMode, FileAccess)"/>, as in <see cref="OpenStreamAsync"/>.
     /// </summary>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/> (opening without creating).</exception>
+    /// <exception cref="DirectoryNotFoundException">A directory of the path is missing or is a file, as <see cref="FileStream"/> says.</exception>
+    /// <exception cref="UnauthorizedAccessException">The path is a directory (as <see cref="FileStream"/> says), or permission is denied.</exception>
     public virtual async Task<LustreFile> OpenFileAsync(
         string path, FileMode mode = FileMode.Open, FileAccess access = FileAccess.ReadWrite, FileLayout? layout = null, CancellationToken cancellationToken = default)
     {
@@ -241,24 +244,68 @@ public class LustreClient : IAsyncDisposable
         var encoded = layout is null ? [] : LayoutCodec.Encode(layout);
         using var frame = new FrameBuffer(256 + encoded.Length);
         new OpenRequest(path, flags, 0x1A4, encoded).Write(frame.Body);
-        var attributes = await Session.CallForAttributesAsync(Opcode.MdsOpen, frame, path, cancellationToken).ConfigureAwait(false);
+        InodeAttributes attributes;
+        try
+        {
+            attributes = await Session.CallForAttributesAsync(Opcode.MdsOpen, frame, path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or LustreServerException { Errno: LustreErrno.ENOTDIR or LustreErrno.EISDIR })
+        {
+            throw await OpenErrorAsync(path, ex, (flags & OpenFlags.Create) != 0, cancellationToken).ConfigureAwait(false);
+        }
+
         var file = new LustreFile(Session, path, attributes, writer);
         try
         {
             await Session.EnsureOstsKnownAsync(file.Layout, cancellationToken).ConfigureAwait(false);
+
+            // An existing file may hold unflushed bytes on its OSTs even when the MDS records size 0: punch them all.
+            if (mode is FileMode.Create or FileMode.Truncate && (attributes.Flags & InodeFlags.Created) == 0)
+            {
+                await file.SetLengthAsync(0, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch
         {
             await file.DisposeAsync().ConfigureAwait(false);
             throw;
         }
-        // An existing file may hold unflushed bytes on its OSTs even when the MDS records size 0: punch them all.
-        if (mode is FileMode.Create or FileMode.Truncate && (attributes.Flags & InodeFlags.Created) == 0)
-        {
-            await file.SetLengthAsync(0, cancellationToken).ConfigureAwait(false);
-        }
 
         return file;
+    }
+
+    /// <summary>
+    /// The exception <see cref="FileStream"/> throws for the same failure to open: a directory of the path that is missing
+    /// or is a file gives <see cref="DirectoryNotFoundException"/>, the path being a directory <see cref="UnauthorizedAccessException"/>.
+    /// A missing name is the file's fault only when its parent directory exists; when not creating, the parent is
+    /// looked up to tell (as .NET does on Unix), which costs one more request on this error path only.
+    /// </summary>
+    private async Task<Exception> OpenErrorAsync(string path, Exception error, bool creating, CancellationToken cancellationToken)
+    {
+        if (error is LustreServerException { Errno: LustreErrno.EISDIR })
+        {
+            return new UnauthorizedAccessException($"Access to the path '{path}' is denied: it is a directory.", error);
+        }
+
+        var parent = LustrePath.Parent(path);
+        if (error is LustreServerException { Errno: LustreErrno.ENOTDIR } || creating || !await IsDirectoryAsync(parent, cancellationToken).ConfigureAwait(false))
+        {
+            return new DirectoryNotFoundException($"Could not find a part of the path '{path}': {error.Message}", error);
+        }
+
+        return error;
+    }
+
+    private async Task<bool> IsDirectoryAsync(string path, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await GetInfoAsync(path, cancellationToken).ConfigureAwait(false)).IsDirectory;
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or LustreServerException { Errno: LustreErrno.ENOTDIR })
+        {
+            return false;
+        }
     }
 
     /// <summary>
@@ -276,7 +323,14 @@ public class LustreClient : IAsyncDisposable
         var encoded = layout is null ? [] : LayoutCodec.Encode(layout);
         using var frame = new FrameBuffer(256 + encoded.Length);
         new OpenRequest(path, OpenFlags.Create | OpenFlags.Exclusive, 0x1A4, encoded).Write(frame.Body);
-        return new LustreFileInfo(path, await Session.CallForAttributesAsync(Opcode.MdsOpen, frame, path, cancellationToken).ConfigureAwait(false));
+        try
+        {
+            return new LustreFileInfo(path, await Session.CallForAttributesAsync(Opcode.MdsOpen, frame, path, cancellationToken).ConfigureAwait(false));
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or LustreServerException { Errno: LustreErrno.ENOTDIR or LustreErrno.EISDIR })
+        {
+            throw await OpenErrorAsync(path, ex, creating: true, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>

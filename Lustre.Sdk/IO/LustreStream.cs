@@ -77,7 +77,12 @@ public sealed class LustreStream : Stream
     /// <inheritdoc/>
     public override long Position
     {
-        get => _position;
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _position;
+        }
+
         set
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -393,7 +398,7 @@ public sealed class LustreStream : Stream
         await _file.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Truncates or extends the file (the extension reads as zeros).</summary>
+    /// <summary>Truncates or extends the file (the extension reads as zeros). A position past the new end moves to it, as <see cref="FileStream"/>'s does.</summary>
     public Task SetLengthAsync(long value, CancellationToken cancellationToken = default) => SetLengthCoreAsync(value, cancellationToken);
 
     private async Task SetLengthCoreAsync(long value, CancellationToken cancellationToken)
@@ -409,6 +414,7 @@ public sealed class LustreStream : Stream
         DropReadahead();
         await _file.SetLengthAsync(value, cancellationToken).ConfigureAwait(false);
         _pendingEnd = value;
+        _position = Math.Min(_position, value);
     }
 
     /// <inheritdoc/>
