@@ -230,6 +230,8 @@ internal sealed class RpcConnection : IRpcConnection
     /// Sends a request and waits for its reply. <paramref name="frame"/> holds the body (the header is stamped here);
     /// <paramref name="bulkOut"/> is sent after it; the reply's bulk lands in <paramref name="bulkIn"/>.
     /// A transport failure throws a transient <see cref="LustreException"/>; a server status comes back in the reply.
+    /// Cancelling abandons the wait, except for a change that was sent (<see cref="OpcodeExtensions.IsWaitedForWhenCancelled"/>),
+    /// whose reply is still waited for and returned; a cancelled token sends nothing.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RpcReply> CallAsync(
@@ -243,6 +245,9 @@ internal sealed class RpcConnection : IRpcConnection
                 $"{Target}: a bulk of {Math.Max(bulkOut.Length, bulkIn.Length)} bytes is over the server's limit of {MaxBulkLength}.", LustreErrno.EINVAL, isTransient: false);
         }
 
+        // A change already sent is waited for (see IsWaitedForWhenCancelled); one not sent yet is not sent.
+        var abandonable = !opcode.IsWaitedForWhenCancelled();
+        cancellationToken.ThrowIfCancellationRequested();
         if (!_pool.TryTake(out var pending))
         {
             pending = new PendingRpc(this);
@@ -252,7 +257,7 @@ internal sealed class RpcConnection : IRpcConnection
         pending.Arm(xid, bulkIn, Environment.TickCount64 + (long)_settings.RequestTimeout.TotalMilliseconds, verifyBulk: _checksums && endToEnd == 0);
         _pending[xid] = pending;
         var task = pending.Task;
-        if (cancellationToken.CanBeCanceled)
+        if (abandonable && cancellationToken.CanBeCanceled)
         {
             pending.Registration = cancellationToken.UnsafeRegister(static (state, token) =>
             {

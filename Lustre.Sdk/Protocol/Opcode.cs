@@ -59,6 +59,17 @@ internal static class OpcodeExtensions
 
     public static bool IsOst(this Opcode opcode) => opcode is >= Opcode.OstRead and <= Opcode.OstDestroyObjects;
 
+    /// <summary>
+    /// Requests that change a file's bytes, size or name. Once sent, one is not abandoned when its caller cancels: the
+    /// caller waits for its reply and gets the server's outcome, so the request is never applied after the call has
+    /// returned, where it could overtake a later request to the same bytes or name (an OST runs many requests of a target
+    /// at once, and a client spreads them over several connections). Cancelling stops what is not sent yet. Every other
+    /// request (reads, stats, listings, syncs) is abandoned at once: its late reply changes nothing.
+    /// </summary>
+    public static bool IsWaitedForWhenCancelled(this Opcode opcode) => opcode is
+        Opcode.OstWrite or Opcode.OstPunch or Opcode.MdsOpen or Opcode.MdsSetAttr or Opcode.MdsMkdir or Opcode.MdsRmdir or
+        Opcode.MdsUnlink or Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsMirror;
+
     /// <summary>Operations that change state, whose resends are answered from the reply cache.</summary>
     public static bool IsModifying(this Opcode opcode) => opcode is
         Opcode.MdsOpen or Opcode.MdsSetAttr or Opcode.MdsMkdir or Opcode.MdsRmdir or Opcode.MdsUnlink or
