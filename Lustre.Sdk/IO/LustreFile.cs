@@ -82,6 +82,12 @@ public sealed class LustreFile : IAsyncDisposable
     }
 
     /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/>, extending the file as needed.</summary>
+    /// <remarks>
+    /// Cancelling stops the pieces not sent yet and waits for the replies of those sent (so none lands after this
+    /// returns), then throws <see cref="OperationCanceledException"/>: part of the range may be written, the rest holds
+    /// what it held (zeros past the old end), and <see cref="Length"/> covers every piece that landed. The handle stays
+    /// usable; write the range again to be sure of it.
+    /// </remarks>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask WriteAtAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
@@ -119,7 +125,12 @@ public sealed class LustreFile : IAsyncDisposable
             throw;
         }
 
-        var end = offset + data.Length;
+        GrowTo(offset + data.Length);
+    }
+
+    /// <summary>Raises <see cref="Length"/> to <paramref name="end"/>: as each piece of a write lands, so a write that stops part way still counts what it wrote.</summary>
+    internal void GrowTo(long end)
+    {
         long current;
         while ((current = Interlocked.Read(ref _length)) < end && Interlocked.CompareExchange(ref _length, end, current) != current)
         {

@@ -12,6 +12,15 @@ namespace Lustre.IO;
 /// written is durable on its OST and the size is recorded on the MDS; disposing flushes too.
 /// The async methods are the fast path; the sync ones block on them.
 /// </summary>
+/// <remarks>
+/// Cancellation stops a call promptly and leaves the stream usable. A cancelled <see cref="WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/>
+/// throws <see cref="OperationCanceledException"/> with <see cref="Position"/> after the last byte it accepted: the bytes
+/// before it are written as if the call had succeeded (in the background, durable at the next flush or dispose), those
+/// after it are not written at all — so a caller that noted the position before the call knows what to write again. A
+/// cancelled read moves the position by nothing, or returns the bytes it has already copied. A cancelled flush stops
+/// waiting; the bytes stay queued and the next flush makes them durable. A cancelled <see cref="SetLengthAsync"/> may
+/// have changed the size of some objects only: call it again.
+/// </remarks>
 public sealed class LustreStream : Stream
 {
     private const int MinChunk = 1 << 20;
@@ -128,10 +137,12 @@ public sealed class LustreStream : Stream
             throw new NotSupportedException($"{_file.Path} was opened without read access.");
         }
 
+        cancellationToken.ThrowIfCancellationRequested();
+
         if (_writeBuffer is not null || _writes.Count > 0)
         {
             // Read-your-writes: what this stream wrote must be on the OSTs before it can be read back.
-            await DrainWritesAsync().ConfigureAwait(false);
+            await DrainWritesAsync(cancellationToken).ConfigureAwait(false);
         }
 
         var length = _file.Length;
@@ -171,7 +182,17 @@ public sealed class LustreStream : Stream
                 break;
             }
 
-            var filled = await segment.Fill.WaitAsync(cancellationToken).ConfigureAwait(false);
+            int filled;
+            try
+            {
+                filled = await segment.Fill.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (done > 0)
+            {
+                // The bytes already copied are the caller's: a short read, not a loss.
+                break;
+            }
+
             var start = (int)(_position - segment.Offset);
             var available = filled - start;
             if (available <= 0)
@@ -278,6 +299,7 @@ public sealed class LustreStream : Stream
             throw new IOException($"Writing {buffer.Length} bytes at {_position} goes past the maximum file size of {Protocol.ProtocolLimits.MaxFileSize} bytes of {_file.Path}.");
         }
 
+        cancellationToken.ThrowIfCancellationRequested();
         if (_readahead.Count > 0)
         {
             DropReadahead();
@@ -290,6 +312,8 @@ public sealed class LustreStream : Stream
                 await SubmitBufferAsync(cancellationToken).ConfigureAwait(false);
             }
 
+            // Checked once per chunk: what is before Position is accepted, nothing after it (see the remarks).
+            cancellationToken.ThrowIfCancellationRequested();
             if (_writeBuffer is null)
             {
                 _writeBuffer = BulkPool.Shared.Rent(_chunkSize);
@@ -311,12 +335,26 @@ public sealed class LustreStream : Stream
         }
     }
 
-    /// <summary>Sends the write buffer in the background, keeping byte order and the dirty budget.</summary>
+    /// <summary>
+    /// Sends the write buffer in the background, keeping byte order and the dirty budget. The writes sent are not
+    /// cancellable (their bytes were accepted); cancelling stops the waits, leaving the buffer or the queue as it was.
+    /// </summary>
     private async ValueTask SubmitBufferAsync(CancellationToken cancellationToken)
     {
-        var buffer = _writeBuffer!;
         var offset = _writeOffset;
         var count = _writeCount;
+
+        // A rewrite of bytes still in flight must land after them: wait for any overlapping write first.
+        foreach (var pending in _writes)
+        {
+            if (pending.Offset < offset + count && offset < pending.Offset + pending.Length)
+            {
+                await pending.Task.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+
+        var buffer = _writeBuffer!;
         _writeBuffer = null;
         _writeCount = 0;
         if (count == 0)
@@ -325,28 +363,30 @@ public sealed class LustreStream : Stream
             return;
         }
 
-        // A rewrite of bytes still in flight must land after them: wait for any overlapping write first.
-        foreach (var pending in _writes)
-        {
-            if (pending.Offset < offset + count && offset < pending.Offset + pending.Length)
-            {
-                await pending.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
-
         var task = _file.WriteAtAsync(offset, buffer.AsMemory(0, count), CancellationToken.None).AsTask();
         _writes.Enqueue(new PendingWrite(offset, count, buffer, task));
         _inFlightBytes += count;
         _pendingEnd = Math.Max(_pendingEnd, offset + count);
         while (_inFlightBytes > _dirtyBudget && _writes.Count > 0)
         {
-            await CompleteOldestAsync().ConfigureAwait(false);
+            await CompleteOldestAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async ValueTask CompleteOldestAsync()
+    /// <summary>Waits for the oldest write in flight and returns its buffer; cancelled, the write stays queued.</summary>
+    private async ValueTask CompleteOldestAsync(CancellationToken cancellationToken)
     {
-        var oldest = _writes.Dequeue();
+        var oldest = _writes.Peek();
+        if (!oldest.Task.IsCompleted)
+        {
+            await oldest.Task.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (!oldest.Task.IsCompleted)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
+        }
+
+        _writes.Dequeue();
         _inFlightBytes -= oldest.Length;
         try
         {
@@ -359,11 +399,11 @@ public sealed class LustreStream : Stream
     }
 
     /// <summary>Sends what is buffered and waits for every write in flight.</summary>
-    private async ValueTask DrainWritesAsync()
+    private async ValueTask DrainWritesAsync(CancellationToken cancellationToken)
     {
         if (_writeBuffer is not null)
         {
-            await SubmitBufferAsync(CancellationToken.None).ConfigureAwait(false);
+            await SubmitBufferAsync(cancellationToken).ConfigureAwait(false);
         }
 
         Exception? first = null;
@@ -371,7 +411,7 @@ public sealed class LustreStream : Stream
         {
             try
             {
-                await CompleteOldestAsync().ConfigureAwait(false);
+                await CompleteOldestAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
@@ -389,12 +429,13 @@ public sealed class LustreStream : Stream
     public override async Task FlushAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        cancellationToken.ThrowIfCancellationRequested();
         if (!_canWrite)
         {
             return;
         }
 
-        await DrainWritesAsync().ConfigureAwait(false);
+        await DrainWritesAsync(cancellationToken).ConfigureAwait(false);
         await _file.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -410,7 +451,8 @@ public sealed class LustreStream : Stream
             throw new NotSupportedException($"{_file.Path} was opened without write access.");
         }
 
-        await DrainWritesAsync().ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        await DrainWritesAsync(cancellationToken).ConfigureAwait(false);
         DropReadahead();
         await _file.SetLengthAsync(value, cancellationToken).ConfigureAwait(false);
         _pendingEnd = value;

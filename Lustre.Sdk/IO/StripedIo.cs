@@ -274,6 +274,7 @@ internal static class StripedIo
             }
 
             ThrowOnError(reply, "write", file, piece);
+            file.GrowTo(piece.FileOffset + piece.Length);
             file.Session.Answered(ost);
             LustreDiagnostics.IoBytes.Add(data.Length, new("lustre.direction", "write"), new("lustre.target", file.Session.Targets.Ost(ost).Name));
         }
