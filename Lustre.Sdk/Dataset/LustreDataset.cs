@@ -269,9 +269,16 @@ public sealed class LustreDataset : IAsyncDisposable
     /// Yields this rank's samples for the rest of the current epoch, then advances to the next epoch. Stop early and the
     /// position stays after the last sample handed out. Dispose every sample; its fields are valid until then.
     /// </summary>
+    /// <remarks>
+    /// Cancelling <paramref name="cancellationToken"/> makes the next step of the enumeration throw
+    /// <see cref="OperationCanceledException"/>, however many samples are prefetched; the reads in flight are abandoned,
+    /// every prefetched sample is disposed and the budget is whole again before it throws. The position stays after the
+    /// last sample handed out, so <see cref="GetState"/> and the next <see cref="ReadAsync"/> go on from there.
+    /// </remarks>
     public async IAsyncEnumerable<DatasetSample> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        cancellationToken.ThrowIfCancellationRequested();
         if (Interlocked.Exchange(ref _reading, 1) != 0)
         {
             throw new InvalidOperationException("The dataset is already being read; one enumeration at a time.");
@@ -283,6 +290,7 @@ public sealed class LustreDataset : IAsyncDisposable
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var channel = Channel.CreateBounded<Task<DatasetSample[]>>(new BoundedChannelOptions(64) { SingleReader = true, SingleWriter = true });
         var producer = ProduceAsync(mine, windowStarts, channel.Writer, cts.Token);
+        Task<DatasetSample[]>? pending = null;
         DatasetSample[]? window = null;
         var next = 0;
         long consumed = 0;
@@ -292,11 +300,12 @@ public sealed class LustreDataset : IAsyncDisposable
             while (true)
             {
                 long stallStart = 0;
-                if (!channel.Reader.TryRead(out var pending))
+                if (!channel.Reader.TryRead(out pending))
                 {
                     stallStart = Stopwatch.GetTimestamp();
                     if (!await channel.Reader.WaitToReadAsync(cts.Token).ConfigureAwait(false) || !channel.Reader.TryRead(out pending))
                     {
+                        pending = null;
                         break;
                     }
                 }
@@ -306,7 +315,8 @@ public sealed class LustreDataset : IAsyncDisposable
                     stallStart = Stopwatch.GetTimestamp();
                 }
 
-                window = await pending.ConfigureAwait(false);
+                window = await pending.WaitAsync(cts.Token).ConfigureAwait(false);
+                pending = null;
                 next = 0;
                 if (stallStart != 0)
                 {
@@ -325,6 +335,8 @@ public sealed class LustreDataset : IAsyncDisposable
 
                 while (next < window.Length)
                 {
+                    // Once per sample, so a cancelled reader hands out nothing more from a window already read.
+                    cancellationToken.ThrowIfCancellationRequested();
                     var sample = window[next];
                     window[next++] = null!;
                     consumed++;
@@ -346,6 +358,12 @@ public sealed class LustreDataset : IAsyncDisposable
                 window = null;
             }
 
+            if (consumed < mine.Length)
+            {
+                // The producer stops quietly when cancelled; the epoch is not over.
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
             if (mine.Length == 0)
             {
                 Volatile.Write(ref _epoch, epoch + 1);
@@ -365,6 +383,12 @@ public sealed class LustreDataset : IAsyncDisposable
                 }
 
                 CountDelivered(delivered, windowBytes);
+            }
+
+            if (pending is not null)
+            {
+                // Taken from the channel but not received: a cancelled wait.
+                await DisposeWhenDoneAsync(pending).ConfigureAwait(false);
             }
 
             await producer.ConfigureAwait(false);
