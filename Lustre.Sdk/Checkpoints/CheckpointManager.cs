@@ -95,6 +95,13 @@ public class CheckpointManager : IAsyncDisposable
     /// when the checkpoint is committed. Cancelling <paramref name="cancellationToken"/> abandons the save, staged or
     /// in the background; the previous checkpoint is never affected.
     /// </summary>
+    /// <remarks>
+    /// Cancelled while staging, this throws <see cref="OperationCanceledException"/>; in the background, the operation
+    /// ends cancelled. Either way the staging memory is returned and the staged files are deleted before that, so the
+    /// same step can be saved again at once. Once rank 0 has started the rename that commits, the save is no longer
+    /// cancelled: it commits (the operation succeeds) or fails. A rank other than 0 cancelled after it reported its
+    /// files done leaves them for rank 0 to commit or delete, since rank 0 may already be committing them.
+    /// </remarks>
     /// <param name="step">The training step, 0 or more; one checkpoint per step.</param>
     /// <param name="tensors">This rank's tensors; names unique across all ranks.</param>
     /// <param name="metadata">String metadata stored in the manifest (rank 0's) and in every file's <c>__metadata__</c>.</param>
@@ -107,6 +114,7 @@ public class CheckpointManager : IAsyncDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(step);
         ArgumentNullException.ThrowIfNull(tensors);
+        cancellationToken.ThrowIfCancellationRequested();
         var job = new CheckpointSaveJob(this, step, tensors, metadata ?? new Dictionary<string, string>(), cancellationToken);
         if (!_inFlight.TryAdd(step, job.Operation))
         {
@@ -121,6 +129,7 @@ public class CheckpointManager : IAsyncDisposable
         catch
         {
             _inFlight.TryRemove(step, out _);
+            job.Dispose();
             throw;
         }
 

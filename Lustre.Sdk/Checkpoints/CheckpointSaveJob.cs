@@ -23,6 +23,9 @@ internal sealed class CheckpointSaveJob : IDisposable
     private readonly List<Task> _writes = [];
     private Task<LustreFile[]>? _prepare;
 
+    /// <summary>A rank other than 0 has (tried to) put its marker in place: rank 0 may commit its files from then on.</summary>
+    private bool _reported;
+
     public CheckpointSaveJob(CheckpointManager manager, long step, IReadOnlyList<NamedTensor> tensors, IReadOnlyDictionary<string, string> metadata, CancellationToken cancellationToken)
     {
         _manager = manager;
@@ -59,6 +62,7 @@ internal sealed class CheckpointSaveJob : IDisposable
             {
                 for (long offset = 0; offset < file.Size; offset += _options.ChunkSize)
                 {
+                    Token.ThrowIfCancellationRequested();
                     var length = (int)Math.Min(_options.ChunkSize, file.Size - offset);
                     if (!_manager.Staging.TryAcquire(length))
                     {
@@ -98,8 +102,9 @@ internal sealed class CheckpointSaveJob : IDisposable
             return;
         }
 
-        // The copies are the only thing the training loop waits for: spread them over the cores.
-        Parallel.For(0, batch.Count, i => batch[i].File.Fill(batch[i].Offset, batch[i].Buffer.AsSpan(0, batch[i].Length)));
+        // The copies are the only thing the training loop waits for: spread them over the cores, stopping between
+        // chunks when cancelled (the batch is then released by the caller).
+        Parallel.For(0, batch.Count, new ParallelOptions { CancellationToken = Token }, i => batch[i].File.Fill(batch[i].Offset, batch[i].Buffer.AsSpan(0, batch[i].Length)));
         // Each write starts on the thread pool: run inline, a chunk's XXH3 (and the first RPCs) would run on the
         // caller's thread whenever the files are already open, adding ~0.3 s per 4 GiB to the time SaveAsync blocks.
         foreach (var chunk in batch)
@@ -317,10 +322,13 @@ internal sealed class CheckpointSaveJob : IDisposable
         CheckpointManifest.CheckTensors(all, $"Checkpoint step {Step}");
         var manifest = new CheckpointManifest { Step = Step, WorldSize = _manager.WorldSize, Metadata = _metadata, Files = all };
         await _manager.WriteSmallFileAsync(LustrePath.Combine(StagingDirectory, CheckpointManager.ManifestName), manifest.Serialize(), Token).ConfigureAwait(false);
+        Token.ThrowIfCancellationRequested();
         try
         {
-            // The commit point: one atomic, durable metadata operation makes the whole directory visible.
-            await _manager.Client.RenameAsync(StagingDirectory, _manager.StepPath(Step), Token).ConfigureAwait(false);
+            // The commit point: one atomic, durable metadata operation makes the whole directory visible. Not cancellable:
+            // a rename given up on after a lost reply might still have committed, and the save would then be reported
+            // cancelled with its checkpoint in place.
+            await _manager.Client.RenameAsync(StagingDirectory, _manager.StepPath(Step), CancellationToken.None).ConfigureAwait(false);
         }
         catch (LustreServerException ex) when (ex.Errno is LustreErrno.ENOTEMPTY or LustreErrno.EEXIST)
         {
@@ -342,7 +350,11 @@ internal sealed class CheckpointSaveJob : IDisposable
     {
         var marker = LustrePath.Combine(StagingDirectory, MarkerName(_manager.Rank));
         await _manager.WriteSmallFileAsync(marker + ".tmp", CheckpointManifest.SerializeMarker(_manager.Rank, own), Token).ConfigureAwait(false);
-        await _manager.Client.RenameAsync(marker + ".tmp", marker, Token).ConfigureAwait(false);
+        Token.ThrowIfCancellationRequested();
+
+        // From here rank 0 may commit this rank's files, so an abandoned save must leave them (see AbandonAsync).
+        _reported = true;
+        await _manager.Client.RenameAsync(marker + ".tmp", marker, CancellationToken.None).ConfigureAwait(false);
         var committed = LustrePath.Combine(_manager.StepPath(Step), CheckpointManager.ManifestName);
         await CheckpointManager.WaitUntilAsync(IsCommittedAsync, _options.BarrierTimeout, $"rank 0 to commit step {Step}", Token).ConfigureAwait(false);
 
@@ -400,11 +412,12 @@ internal sealed class CheckpointSaveJob : IDisposable
             {
                 await DirectoryTree.DeleteAsync(_manager.Client, StagingDirectory, isDirectory: true, CancellationToken.None).ConfigureAwait(false);
             }
-            else
+            else if (!_reported)
             {
-                foreach (var file in _files)
+                // Once reported, the files are rank 0's to commit or delete: deleting them here could tear its commit.
+                foreach (var name in _files.Select(f => f.Name).Append(MarkerName(_manager.Rank) + ".tmp"))
                 {
-                    await DirectoryTree.DeleteAsync(_manager.Client, LustrePath.Combine(StagingDirectory, file.Name), isDirectory: false, CancellationToken.None).ConfigureAwait(false);
+                    await DirectoryTree.DeleteAsync(_manager.Client, LustrePath.Combine(StagingDirectory, name), isDirectory: false, CancellationToken.None).ConfigureAwait(false);
                 }
             }
         }
