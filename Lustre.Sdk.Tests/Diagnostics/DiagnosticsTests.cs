@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Lustre.Client;
 using Lustre.Diagnostics;
+using Lustre.Protocol;
 using Lustre.Layouts;
 using Lustre.Tests.Cluster;
 
@@ -65,6 +67,31 @@ public sealed class DiagnosticsTests
         Assert.Contains("MdsOpen", durations);
         Assert.Contains("lustre.write", spans);
         Assert.Contains("lustre.flush", spans);
+    }
+
+    [Fact]
+    public async Task A_failed_operation_sets_its_span_to_error_and_records_the_exception()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        using var recorder = new TelemetryRecorder();
+
+        var missing = dir + "/missing";
+        var notFound = await Assert.ThrowsAsync<FileNotFoundException>(() => _fixture.Client.GetInfoAsync(missing));
+        var getattr = Assert.Single(recorder.Spans("lustre.MdsGetAttr", missing));
+        Assert.Equal(ActivityStatusCode.Error, getattr.Status);
+        Assert.Equal(notFound.Message, getattr.StatusDescription);
+        TelemetryRecorder.AssertException(getattr, notFound);
+
+        var path = dir + "/refused";
+        await using var client = _fixture.ClientWithFaultyOst2(new LustreException("refused", LustreErrno.EIO, isTransient: false));
+        var file = await client.OpenFileAsync(path, FileMode.CreateNew, layout: FileLayout.Raid0(65536, -1, stripeOffset: 0));
+        var refused = await Assert.ThrowsAnyAsync<IOException>(async () => await file.WriteAtAsync(0, new byte[4 * 65536]));
+        await file.DisposeAsync();
+        var write = Assert.Single(recorder.Spans("lustre.write", path));
+        Assert.Equal(ActivityStatusCode.Error, write.Status);
+        TelemetryRecorder.AssertException(write, refused);
+        var created = Assert.Single(recorder.Spans("lustre.MdsOpen", path));
+        Assert.Equal(ActivityStatusCode.Unset, created.Status);
     }
 
     private static string? Tag(ReadOnlySpan<KeyValuePair<string, object?>> tags, string name)

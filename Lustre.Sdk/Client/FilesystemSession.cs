@@ -108,25 +108,32 @@ internal sealed class FilesystemSession : IAsyncDisposable
     public async ValueTask<RpcReply> CallMdsAsync(Opcode opcode, FrameBuffer frame, string? path, CancellationToken cancellationToken)
     {
         using var activity = path is null ? null : LustreDiagnostics.StartOperation(LustreDiagnostics.ActivityName(opcode), path);
-        await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
-        if (!_changedMetadata && opcode.IsModifying())
+        try
         {
-            _changedMetadata = true;
-        }
-        var reply = await Targets.CallAsync(TargetKind.Mdt, 0, opcode, frame, default, default, cancellationToken).ConfigureAwait(false);
-        if (reply.Status != 0)
-        {
-            var status = (LustreErrno)reply.Status;
-            var message = reply.ErrorMessage;
-            reply.Dispose();
-            throw status switch
+            await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
+            if (!_changedMetadata && opcode.IsModifying())
             {
-                LustreErrno.ENOENT when path is not null => new FileNotFoundException($"{path}: No such file or directory ({message})", path),
-                _ => ErrorMapping.FromStatus(status, message, TargetNames.Mdt(FsName)),
-            };
-        }
+                _changedMetadata = true;
+            }
+            var reply = await Targets.CallAsync(TargetKind.Mdt, 0, opcode, frame, default, default, cancellationToken).ConfigureAwait(false);
+            if (reply.Status != 0)
+            {
+                var status = (LustreErrno)reply.Status;
+                var message = reply.ErrorMessage;
+                reply.Dispose();
+                throw status switch
+                {
+                    LustreErrno.ENOENT when path is not null => new FileNotFoundException($"{path}: No such file or directory ({message})", path),
+                    _ => ErrorMapping.FromStatus(status, message, TargetNames.Mdt(FsName)),
+                };
+            }
 
-        return reply;
+            return reply;
+        }
+        catch (Exception ex) when (LustreDiagnostics.Fail(activity, ex))
+        {
+            throw;
+        }
     }
 
     public async Task<InodeAttributes> CallForAttributesAsync(Opcode opcode, FrameBuffer frame, string path, CancellationToken cancellationToken)

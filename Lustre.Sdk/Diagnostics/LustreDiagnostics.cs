@@ -49,6 +49,22 @@ public static class LustreDiagnostics
         return activity;
     }
 
+    /// <summary>
+    /// Marks <paramref name="activity"/> failed: status <see cref="ActivityStatusCode.Error"/> with the message, and the
+    /// exception as an event (OpenTelemetry's <c>exception</c> event). Returns false, so it can be an exception filter
+    /// (<c>catch (Exception ex) when (LustreDiagnostics.Fail(activity, ex))</c>) that records without catching.
+    /// </summary>
+    internal static bool Fail(Activity? activity, Exception exception)
+    {
+        if (activity is not null)
+        {
+            activity.SetStatus(ActivityStatusCode.Error, exception.Message);
+            activity.AddException(exception);
+        }
+
+        return false;
+    }
+
     private static string[] BuildOpcodeNames()
     {
         var names = new string[64];

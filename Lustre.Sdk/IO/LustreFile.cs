@@ -77,7 +77,15 @@ public sealed class LustreFile : IAsyncDisposable
 
         var count = (int)Math.Min(buffer.Length, length - offset);
         using var activity = LustreDiagnostics.StartOperation("lustre.read", Path);
-        await StripedIo.ReadAsync(this, offset, buffer[..count], verifiedByCaller, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await StripedIo.ReadAsync(this, offset, buffer[..count], verifiedByCaller, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (LustreDiagnostics.Fail(activity, ex))
+        {
+            throw;
+        }
+
         return count;
     }
 
@@ -113,6 +121,10 @@ public sealed class LustreFile : IAsyncDisposable
         try
         {
             await StripedIo.WriteAsync(this, offset, data, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (LustreDiagnostics.Fail(activity, ex))
+        {
+            throw;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -339,8 +351,9 @@ public sealed class LustreFile : IAsyncDisposable
                 await StripedIo.SyncAsync(this, dirty, cancellationToken).ConfigureAwait(false);
             }
         }
-        catch
+        catch (Exception ex)
         {
+            LustreDiagnostics.Fail(activity, ex);
             lock (_lock)
             {
                 _dirty.UnionWith(dirty);
@@ -352,15 +365,22 @@ public sealed class LustreFile : IAsyncDisposable
         var length = Length;
         var changed = dirty.Length > 0 || length != Interlocked.Read(ref _flushedLength);
         var now = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
-        if (closing)
+        try
         {
-            await _session.CloseAsync(new CloseRequest(Fid, Writer: true, changed ? length : CloseRequest.NoSize, now), cancellationToken).ConfigureAwait(false);
-            Interlocked.Exchange(ref _flushedLength, length);
+            if (closing)
+            {
+                await _session.CloseAsync(new CloseRequest(Fid, Writer: true, changed ? length : CloseRequest.NoSize, now), cancellationToken).ConfigureAwait(false);
+                Interlocked.Exchange(ref _flushedLength, length);
+            }
+            else if (changed)
+            {
+                await _session.SetAttributesAsync(new SetAttrRequest(Fid, SetAttrMask.SizeAtLeast | SetAttrMask.ModifyTime, length, 0, 0, 0, 0, now), Path, cancellationToken).ConfigureAwait(false);
+                Interlocked.Exchange(ref _flushedLength, length);
+            }
         }
-        else if (changed)
+        catch (Exception ex) when (LustreDiagnostics.Fail(activity, ex))
         {
-            await _session.SetAttributesAsync(new SetAttrRequest(Fid, SetAttrMask.SizeAtLeast | SetAttrMask.ModifyTime, length, 0, 0, 0, 0, now), Path, cancellationToken).ConfigureAwait(false);
-            Interlocked.Exchange(ref _flushedLength, length);
+            throw;
         }
     }
 

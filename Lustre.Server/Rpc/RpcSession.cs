@@ -537,6 +537,7 @@ internal sealed class RpcSession : IAsyncDisposable
         {
             // The connection is gone; the reader loop closes the session.
             activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            activity?.AddException(ex);
         }
         finally
         {
