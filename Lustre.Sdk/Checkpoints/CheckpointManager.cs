@@ -8,6 +8,8 @@ using Lustre.Client;
 using Lustre.IO;
 using Lustre.Namespace;
 using Lustre.Protocol;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Lustre.Checkpoints;
 
@@ -61,6 +63,7 @@ public class CheckpointManager : IAsyncDisposable
         WriteGate = new SemaphoreSlim(_options.MaxConcurrency, _options.MaxConcurrency);
         Codec = new ZstdChunkCodec(_options.CompressionLevel);
         CompressGate = new SemaphoreSlim(Environment.ProcessorCount, Environment.ProcessorCount);
+        Logger = client.CreateLogger("Lustre.Sdk.Checkpoints");
     }
 
     /// <summary>The checkpoint directory.</summary>
@@ -88,6 +91,8 @@ public class CheckpointManager : IAsyncDisposable
     internal SemaphoreSlim CompressGate { get; } = null!;
 
     internal ZstdChunkCodec Codec { get; } = null!;
+
+    internal ILogger Logger { get; } = NullLogger.Instance;
 
     /// <summary>
     /// Starts saving this rank's part of the checkpoint of <paramref name="step"/>. Returns once every tensor has been
@@ -185,7 +190,11 @@ public class CheckpointManager : IAsyncDisposable
     /// <returns>The checkpoint, with all ranks' tensors.</returns>
     /// <exception cref="FileNotFoundException">There is no committed checkpoint (of that step).</exception>
     /// <exception cref="InvalidDataException">A file does not match its manifest: wrong size, checksum or header.</exception>
-    public virtual async Task<Checkpoint> LoadAsync(long? step = null, CancellationToken cancellationToken = default)
+    public virtual Task<Checkpoint> LoadAsync(long? step = null, CancellationToken cancellationToken = default) =>
+        CheckpointTelemetry.ObserveLoadAsync(Root, step, Logger, () => LoadWholeAsync(step, cancellationToken));
+
+    /// <summary>As <see cref="CheckpointManager.LoadAsync(long?, CancellationToken)"/>, without its span, log and metrics.</summary>
+    private async Task<Checkpoint> LoadWholeAsync(long? step, CancellationToken cancellationToken)
     {
         var (chosen, directory, manifest) = await ReadManifestAsync(step, cancellationToken).ConfigureAwait(false);
         var buffers = new byte[manifest.Files.Count][];
@@ -256,7 +265,11 @@ public class CheckpointManager : IAsyncDisposable
     public virtual Task<Checkpoint> LoadAsync(long? step, IReadOnlyDictionary<string, Memory<byte>> destinations, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(destinations);
-        return LoadIntoAsync(step, tensor => destinations.TryGetValue(tensor.Name, out var destination) ? destination : (Memory<byte>?)null, destinations.Keys, nameof(destinations), cancellationToken);
+        return CheckpointTelemetry.ObserveLoadAsync(
+            Root,
+            step,
+            Logger,
+            () => LoadIntoAsync(step, tensor => destinations.TryGetValue(tensor.Name, out var destination) ? destination : (Memory<byte>?)null, destinations.Keys, nameof(destinations), cancellationToken));
     }
 
     /// <summary>
@@ -278,7 +291,7 @@ public class CheckpointManager : IAsyncDisposable
     public virtual Task<Checkpoint> LoadAsync(long? step, Func<TensorDescription, Memory<byte>?> destinations, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(destinations);
-        return LoadIntoAsync(step, destinations, null, nameof(destinations), cancellationToken);
+        return CheckpointTelemetry.ObserveLoadAsync(Root, step, Logger, () => LoadIntoAsync(step, destinations, null, nameof(destinations), cancellationToken));
     }
 
     /// <summary>

@@ -22,6 +22,7 @@ internal sealed class CheckpointSaveJob : IDisposable
     private readonly CancellationTokenSource _cancel;
     private readonly List<Task> _writes = [];
     private Task<LustreFile[]>? _prepare;
+    private Activity? _activity;
 
     /// <summary>A rank other than 0 has (tried to) put its marker in place: rank 0 may commit its files from then on.</summary>
     private bool _reported;
@@ -54,6 +55,8 @@ internal sealed class CheckpointSaveJob : IDisposable
     /// <summary>Copies every chunk into staging memory, starting each chunk's write as soon as its batch is copied.</summary>
     public async Task StageAsync()
     {
+        // Current from here on, so the file creations and writes below (background ones too) are the span's children.
+        _activity = CheckpointTelemetry.StartSave(_manager.Root, Operation);
         _prepare = PrepareAsync();
         var batch = new List<StagedChunk>();
         try
@@ -86,10 +89,12 @@ internal sealed class CheckpointSaveJob : IDisposable
 
             await _cancel.CancelAsync().ConfigureAwait(false);
             await AbandonAsync(ex).ConfigureAwait(false);
+            CheckpointTelemetry.SaveFailed(_activity, _manager.Logger, Operation, ex);
             throw;
         }
 
         Operation.StagingTime = Stopwatch.GetElapsedTime(Operation.StartTimestamp);
+        CheckpointTelemetry.Staged(_activity, _manager.Logger, Operation);
         Operation.Run(WriteAndCommitAsync);
     }
 
@@ -270,6 +275,7 @@ internal sealed class CheckpointSaveJob : IDisposable
 
             await Task.WhenAll(flushes).ConfigureAwait(false);
             Operation.Advance(CheckpointSaveStatus.Durable);
+            CheckpointTelemetry.Durable(_activity);
             var entries = new ManifestFile[_files.Length];
             for (var i = 0; i < entries.Length; i++)
             {
@@ -286,11 +292,13 @@ internal sealed class CheckpointSaveJob : IDisposable
             }
 
             Operation.Advance(CheckpointSaveStatus.Committed);
+            CheckpointTelemetry.Committed(_activity, _manager.Logger, Operation, _manager.StepPath(Step));
         }
         catch (Exception ex)
         {
             await _cancel.CancelAsync().ConfigureAwait(false);
             await AbandonAsync(ex).ConfigureAwait(false);
+            CheckpointTelemetry.SaveFailed(_activity, _manager.Logger, Operation, ex);
             throw;
         }
         finally

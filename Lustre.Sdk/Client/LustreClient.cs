@@ -42,6 +42,9 @@ public class LustreClient : IAsyncDisposable
 
     internal FilesystemSession Session => _session ?? throw new InvalidOperationException("This LustreClient was made for a test double.");
 
+    /// <summary>A logger of <paramref name="category"/> from the options' logger factory (none for a test double): for the SDK's parts built on a client.</summary>
+    internal ILogger CreateLogger(string category) => _session?.Options.LoggerFactory?.CreateLogger(category) ?? NullLogger.Instance;
+
     private TargetTable Targets => Session.Targets;
 
     /// <summary>Re-reads the target list from the MGS (new or deactivated OSTs).</summary>
