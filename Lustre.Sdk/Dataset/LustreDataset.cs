@@ -4,7 +4,10 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Lustre.Client;
 using Lustre.Dataset.Formats;
+using Lustre.Diagnostics;
 using Lustre.IO;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Lustre.Dataset;
 
@@ -98,6 +101,9 @@ public sealed class LustreDataset : IAsyncDisposable
         Interlocked.Read(ref _readCount),
         Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _stallTicks)),
         _budget.InUse);
+
+    /// <summary>Where the reader logs: the client's logger factory, category <c>Lustre.Sdk.Dataset</c>.</summary>
+    internal ILogger Logger { get; private init; } = NullLogger.Instance;
 
     /// <summary>Bytes of prefetch buffers allocated so far: after the first windows, buffers are reused.</summary>
     internal long BufferBytesAllocated => _pool.AllocatedBytes;
@@ -197,7 +203,9 @@ public sealed class LustreDataset : IAsyncDisposable
                 }
             }
 
-            return new LustreDataset([.. files], index, options);
+            var dataset = new LustreDataset([.. files], index, options) { Logger = client.CreateLogger("Lustre.Sdk.Dataset") };
+            DatasetLog.Opened(dataset.Logger, shards.Count, index.Count, dataset.Rank, dataset.WorldSize);
+            return dataset;
         }
         catch
         {
@@ -287,6 +295,7 @@ public sealed class LustreDataset : IAsyncDisposable
         var epoch = Epoch;
         var start = Interlocked.Read(ref _position);
         var (mine, windowStarts) = PlanRank(epoch, start);
+        var telemetry = DatasetEpochTelemetry.Start(this, Logger, epoch, start, mine.Length);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var channel = Channel.CreateBounded<Task<DatasetSample[]>>(new BoundedChannelOptions(64) { SingleReader = true, SingleWriter = true });
         var producer = ProduceAsync(mine, windowStarts, channel.Writer, cts.Token);
@@ -295,6 +304,7 @@ public sealed class LustreDataset : IAsyncDisposable
         var next = 0;
         long consumed = 0;
         long windowBytes = 0;
+        var completed = false;
         try
         {
             while (true)
@@ -318,6 +328,7 @@ public sealed class LustreDataset : IAsyncDisposable
                 window = await pending.WaitAsync(cts.Token).ConfigureAwait(false);
                 pending = null;
                 next = 0;
+                telemetry.WindowTaken(_budget);
                 if (stallStart != 0)
                 {
                     var ticks = Stopwatch.GetTimestamp() - stallStart;
@@ -364,6 +375,7 @@ public sealed class LustreDataset : IAsyncDisposable
                 cancellationToken.ThrowIfCancellationRequested();
             }
 
+            completed = true;
             if (mine.Length == 0)
             {
                 Volatile.Write(ref _epoch, epoch + 1);
@@ -372,6 +384,11 @@ public sealed class LustreDataset : IAsyncDisposable
         }
         finally
         {
+            // Stopped inside a window: the consumer left, or its token was cancelled. Else, short of the end, a window or
+            // the producer failed, or the token was cancelled.
+            var failure = completed ? null
+                : window is not null ? (cancellationToken.IsCancellationRequested ? new OperationCanceledException(cancellationToken) : null)
+                : DatasetEpochTelemetry.FailureOf(pending, channel.Reader.Completion, cancellationToken);
             await cts.CancelAsync().ConfigureAwait(false);
             if (window is not null)
             {
@@ -397,6 +414,7 @@ public sealed class LustreDataset : IAsyncDisposable
                 await DisposeWhenDoneAsync(left).ConfigureAwait(false);
             }
 
+            telemetry.End(completed || consumed == mine.Length, failure);
             Volatile.Write(ref _reading, 0);
         }
     }
