@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Packs Lustre.Sdk, Lustre.Server and the lustre tool, checks that no type is compiled into two of their assemblies
-# and that Lustre.Server pins Lustre.Sdk to its exact version, then builds and runs nuget/consumer against the packed
+# Packs Lustre.Sdk, Lustre.Server and the lustre tool, checks that no type is compiled into two of their assemblies,
+# that every package names the repository and that the package README links there, and that Lustre.Server pins
+# Lustre.Sdk to its exact version, then builds and runs nuget/consumer against the packed
 # packages (by version, from a local folder feed), and installs the tool from the same feed and runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,11 +22,22 @@ echo "== package contents"
 for id in Lustre.Sdk Lustre.Server lustre; do
   nupkg="$out/$id.$version.nupkg"
   test -f "$nupkg" || { echo "missing $nupkg"; exit 1; }
-  echo "$id: $(unzip -Z1 "$nupkg" | grep -vE '^(_rels|package|\[Content_Types\])' | tr '\n' ' ')"
+  echo "$id ($(( $(stat -c %s "$nupkg") / 1024 )) KiB): $(unzip -Z1 "$nupkg" | grep -vE '^(_rels|package|\[Content_Types\])' | tr '\n' ' ')"
   if unzip -Z1 "$nupkg" | grep -qiE '(\.tests|benchmarks|xunit|nsubstitute)'; then
     echo "$id contains test or benchmark files"; exit 1
   fi
 done
+
+echo "== repository and project URL in every package; the package README links there"
+url="$(unzip -p "$out/Lustre.Sdk.$version.nupkg" '*.nuspec' | sed -n 's:.*<projectUrl>\(.*\)</projectUrl>.*:\1:p')"
+test -n "$url" || { echo "Lustre.Sdk has no projectUrl"; exit 1; }
+for id in Lustre.Sdk Lustre.Server lustre; do
+  unzip -p "$out/$id.$version.nupkg" '*.nuspec' | grep -qF "<repository type=\"git\" url=\"$url\"" || { echo "$id: no repository url $url"; exit 1; }
+done
+if grep -oE '\]\(https?://[^)]*' nuget/README.md | cut -c3- | grep -vF "$url"; then
+  echo "nuget/README.md links outside $url (LustreRepositoryUrl)"; exit 1
+fi
+echo "$url"
 
 echo "== Lustre.Server depends on exactly this Lustre.Sdk (it uses the SDK's internals)"
 dependency="$(unzip -p "$out/Lustre.Server.$version.nupkg" '*.nuspec' | grep '<dependency id="Lustre.Sdk"')"
