@@ -71,6 +71,8 @@ internal static class WorldSizeBenchmark
                     int windows;
                     await using (var probe = await LustreDataset.OpenAsync(client, directory, DatasetBenchmark.ReaderOptions(settings, mode)))
                     {
+                        // The timed epoch is epoch 1 (see RunWorldAsync).
+                        probe.SetEpoch(1);
                         windows = probe.ShuffleWindowCount();
                     }
 
