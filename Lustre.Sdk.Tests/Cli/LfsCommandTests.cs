@@ -115,10 +115,14 @@ public sealed partial class LfsCommandTests(CliClusterFixture cluster) : IClassF
         Assert.Equal(["/find/big.bin", "/find/sub/wide.bin"], await Find("--name", "*.bin"));
         Assert.Equal(["/find", "/find/sub"], await Find("--type", "d"));
         Assert.Equal(["/find/big.bin"], await Find("--size", "+1M"));
-        Assert.Equal(["/find/small.txt", "/find/sub/wide.bin"], await Find("--type", "f", "--size", "-1K"));
+        // As lfs and find(1): -N is "less than N units after rounding up", so -2K is 1 KiB or less and -1K only empty files.
+        Assert.Equal(["/find/small.txt", "/find/sub/wide.bin"], await Find("--type", "f", "--size", "-2K"));
+        Assert.Empty(await Find("--type", "f", "--size", "-1K"));
         Assert.Equal(["/find/big.bin"], await Find("--size", "2M"));
         Assert.Equal(["/find/sub/wide.bin"], await Find("--stripe-count", "4"));
-        Assert.Equal(["/find/big.bin", "/find/small.txt"], await Find("--stripe-count", "-2"));
+
+        // A directory without a default layout counts 0 stripes, as lfs's faked default does.
+        Assert.Equal(["/find", "/find/big.bin", "/find/small.txt", "/find/sub"], await Find("--stripe-count", "-2"));
         Assert.Equal(["/find/big.bin", "/find/small.txt", "/find/sub/wide.bin"], await Find("--type", "f", "--mtime", "-1"));
         Assert.Empty(await Find("--mtime", "+1"));
         Assert.Equal(["/find", "/find/big.bin", "/find/small.txt", "/find/sub"], await Find("--maxdepth", "1"));
