@@ -11,7 +11,7 @@ internal static class LfsCommands
 {
     private const string Tool = "lfs";
 
-    public static Command Create() => new("lfs", "Lustre's lfs: layouts (setstripe, getstripe, migrate), mirrors (mirror create, extend, split, resync, verify), space (df) and find")
+    public static Command Create() => new("lfs", "Lustre's lfs: layouts (setstripe, getstripe, migrate), mirrors (mirror create, extend, split, resync, verify), space (df), find, path2fid and fid2path")
     {
         SetStripe(),
         GetStripe(),
@@ -19,6 +19,8 @@ internal static class LfsCommands
         Df(),
         FindCommand.Create(),
         Migrate(),
+        FidCommands.Path2Fid(),
+        FidCommands.Fid2Path(),
     };
 
     private static Command SetStripe()

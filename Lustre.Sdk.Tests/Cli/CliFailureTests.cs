@@ -156,6 +156,8 @@ public sealed partial class CliFailureTests : IAsyncLifetime
                     ("backup-mdt", Scenario.ServerError) => "../../etc",
                     ("backup-mdt", _) => "b",
                     ("chmod" or "chown", _) when argument.Name is "MODE" or "OWNER" => "640",
+                    ("fid2path", _) when argument.Name == "FSNAME|ROOT" => "lustre",
+                    ("fid2path", _) => "[0x200000400:0xfffffff:0x0]",
                     _ => $"lustre:/nope/{i}",
                 });
             }
