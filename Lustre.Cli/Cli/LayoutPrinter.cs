@@ -1,5 +1,6 @@
 using System.Globalization;
 using Lustre.Layouts;
+using Lustre.Protocol;
 
 namespace Lustre.Cli;
 
@@ -16,16 +17,43 @@ internal enum StripeFields
 /// <summary>
 /// Prints layouts the way Lustre's <c>lfs getstripe</c> does: <c>lmm_*</c> lines and the <c>obdidx</c> table for a
 /// plain file, <c>lcm_*</c>/<c>lcme_*</c> blocks for a composite or mirrored one, a one-line default for a directory, or YAML (-y).
+/// With -v (a file's FID given), also the lines lfs adds: <c>lmm_magic</c>, <c>lmm_seq</c>, <c>lmm_object_id</c>,
+/// <c>lmm_fid</c>, and for a composite file its <c>composite_header:</c> and each component's <c>lcme_offset</c>,
+/// <c>lcme_size</c> and <c>sub_layout:</c>.
 /// </summary>
 internal static class LayoutPrinter
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    public static void PrintFile(TextWriter writer, FileLayout layout, StripeFields only)
+    // Lustre's on-disk layout structures, whose sizes -v prints: lov_comp_md_v1 (header), lov_comp_md_entry_v1,
+    // lov_mds_md_v1 (a component's header) and lov_ost_data_v1 (one object), and their magic numbers.
+    private const int CompositeHeaderSize = 32;
+    private const int CompositeEntrySize = 48;
+    private const int PlainHeaderSize = 32;
+    private const int ObjectSize = 24;
+    private const uint PlainMagic = 0x0BD10BD0;
+    private const uint CompositeMagic = 0x0BD60BD0;
+
+    /// <param name="writer">Where to print.</param>
+    /// <param name="layout">The file's layout.</param>
+    /// <param name="only">The fields asked for with -c, -S, -i (none: all).</param>
+    /// <param name="fid">The file's FID for -v; null without.</param>
+    public static void PrintFile(TextWriter writer, FileLayout layout, StripeFields only, LustreFid? fid = null)
     {
         if (!layout.IsComposite)
         {
+            if (fid is { } id)
+            {
+                PrintIdentity(writer, id, string.Empty);
+            }
+
             PrintComponent(writer, layout.Components[0], layout.Generation, only, indent: string.Empty, table: true);
+            return;
+        }
+
+        if (fid is { } file)
+        {
+            PrintVerboseComposite(writer, layout, file);
             return;
         }
 
@@ -46,6 +74,52 @@ internal static class LayoutPrinter
             // A component's own lmm_layout_gen, which Lustre shows as 0 next to the file's lcm_layout_gen.
             PrintComponent(writer, entry.Component, generation: 0, StripeFields.None, indent: "      ", table: false);
             writer.WriteLine();
+        }
+    }
+
+    /// <summary>lfs's -v lines of a plain layout (every sub-layout of a composite one): magic, the file's FID as lmm_oi.</summary>
+    private static void PrintIdentity(TextWriter writer, LustreFid fid, string indent)
+    {
+        writer.WriteLine(string.Create(Invariant, $"{indent}lmm_magic:         0x{PlainMagic:X8}"));
+        writer.WriteLine(string.Create(Invariant, $"{indent}lmm_seq:           {Hex(fid.Sequence)}"));
+        writer.WriteLine(string.Create(Invariant, $"{indent}lmm_object_id:     {Hex(fid.ObjectId)}"));
+        writer.WriteLine($"{indent}lmm_fid:           {fid}");
+    }
+
+    /// <summary>C's %#jx: 0x and hexadecimal digits, but a bare 0 for zero.</summary>
+    private static string Hex(ulong value) => value == 0 ? "0" : string.Create(Invariant, $"0x{value:x}");
+
+    /// <summary>
+    /// <c>lfs getstripe -v</c> of a composite file: the header with Lustre's magic, size and flags, then each component
+    /// as a list item with its offset and size in Lustre's on-disk layout (computed: a component that is not
+    /// instantiated keeps one object slot, as Lustre's MDT stores it) and its sub-layout.
+    /// </summary>
+    private static void PrintVerboseComposite(TextWriter writer, FileLayout layout, LustreFid fid)
+    {
+        var entries = LayoutEntry.Of(layout).ToList();
+        var offset = CompositeHeaderSize + (CompositeEntrySize * entries.Count);
+        var sizes = entries.Select(e => PlainHeaderSize + (ObjectSize * (e.Component.IsInstantiated ? e.Component.Objects.Count : 1))).ToList();
+        writer.WriteLine("composite_header:");
+        writer.WriteLine(string.Create(Invariant, $"  lcm_magic:         0x{CompositeMagic:X8}"));
+        writer.WriteLine(string.Create(Invariant, $"  lcm_size:          {offset + sizes.Sum()}"));
+        writer.WriteLine($"  lcm_flags:         {(layout.IsMirrored ? MirrorState.Of(layout) : "0")}");
+        PrintHeader(writer, layout, "  ");
+        writer.WriteLine("components:");
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var entry = entries[i];
+            writer.WriteLine($"  - lcme_id:             {entry.Id}");
+            writer.WriteLine($"    lcme_mirror_id:      {entry.MirrorId}");
+            writer.WriteLine($"    lcme_flags:          {entry.Flags}");
+            writer.WriteLine($"    lcme_extent.e_start: {entry.Component.Start}");
+            writer.WriteLine($"    lcme_extent.e_end:   {End(entry.Component.End)}");
+            writer.WriteLine($"    lcme_offset:         {offset}");
+            writer.WriteLine($"    lcme_size:           {sizes[i]}");
+            writer.WriteLine("    sub_layout:");
+            PrintIdentity(writer, fid, "      ");
+            PrintComponent(writer, entry.Component, generation: 0, StripeFields.None, indent: "      ", table: false);
+            writer.WriteLine();
+            offset += sizes[i];
         }
     }
 

@@ -93,12 +93,19 @@ internal static class LfsCommands
         var size = new Option<bool>("--stripe-size", "-S") { Description = "Print only the stripe size" };
         var index = new Option<bool>("--stripe-index", "-i") { Description = "Print only the index of the first OST" };
         var directory = new Option<bool>("--directory", "-d") { Description = "For a directory, print its default layout only, not its files" };
+        var recursive = new Option<bool>("--recursive", "-r") { Description = "Descend into every directory below (without it, a directory's entries are listed one level down)" };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Print every field, with lmm_magic, lmm_seq, lmm_object_id and lmm_fid (composite files: composite_header and each component's offset and size)" };
         var yaml = new Option<bool>("--yaml", "-y") { Description = "Print the layout as YAML" };
         var paths = new Argument<string[]>("PATH") { Description = "Files and directories", Arity = ArgumentArity.OneOrMore };
-        return ClientCommand.Create(Tool, "getstripe", "Print the layout of files and the default layout of directories", [count, size, index, directory, yaml, paths], async (session, parse, ct) =>
+        return ClientCommand.Create(Tool, "getstripe", "Print the layout of files and the default layout of directories", [count, size, index, directory, recursive, verbose, yaml, paths], async (session, parse, ct) =>
         {
-            var only = (parse.GetValue(count) ? StripeFields.Count : 0) | (parse.GetValue(size) ? StripeFields.Size : 0) | (parse.GetValue(index) ? StripeFields.Offset : 0);
+            // As lfs: -v prints every field whatever else is asked; -c, -S, -i, -d list no entries of a directory, -r all of them.
+            var detail = parse.GetValue(verbose);
+            var only = detail ? StripeFields.None
+                : (parse.GetValue(count) ? StripeFields.Count : 0) | (parse.GetValue(size) ? StripeFields.Size : 0) | (parse.GetValue(index) ? StripeFields.Offset : 0);
+            var depth = parse.GetValue(recursive) ? int.MaxValue : parse.GetValue(directory) || only != StripeFields.None ? 0 : 1;
             var targets = parse.GetValue(paths)!;
+            var printer = new StripePrinter(session.Out, only, parse.GetValue(yaml), detail);
 
             // lfs prints the bare value for one field of one file, so scripts can do $(lfs getstripe -c f).
             var showNames = only == StripeFields.None || targets.Length > 1;
@@ -109,14 +116,7 @@ internal static class LfsCommands
                 try
                 {
                     var info = await session.Client.GetInfoAsync(path, ct).ConfigureAwait(false);
-                    Print(session.Out, info, only, parse.GetValue(yaml), showNames && (!parse.GetValue(yaml) || targets.Length > 1));
-                    if (info.IsDirectory && !parse.GetValue(directory))
-                    {
-                        await foreach (var entry in session.Client.EnumerateDirectoryAsync(path, ct).ConfigureAwait(false))
-                        {
-                            Print(session.Out, await session.Client.GetInfoAsync(entry.Path, ct).ConfigureAwait(false), only, parse.GetValue(yaml), showNames: true);
-                        }
-                    }
+                    await printer.PrintTreeAsync(session.Client, info, depth, showNames && (!parse.GetValue(yaml) || targets.Length > 1), ct).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
                 {
@@ -128,34 +128,70 @@ internal static class LfsCommands
         });
     }
 
-    private static void Print(TextWriter writer, LustreFileInfo info, StripeFields only, bool yaml, bool showNames)
+    /// <summary>What one getstripe prints of each path: the fields asked for, as YAML or not, with -v's lines or not.</summary>
+    private sealed class StripePrinter(TextWriter writer, StripeFields only, bool yaml, bool verbose)
     {
-        if (showNames && !yaml)
+        /// <summary>The path, then (for a directory, <paramref name="depth"/> levels down) every entry below it, depth first.</summary>
+        public async Task PrintTreeAsync(LustreClient client, LustreFileInfo info, int depth, bool showName, CancellationToken cancellationToken)
         {
-            writer.WriteLine(info.Path);
-        }
-        else if (yaml && showNames)
-        {
-            writer.WriteLine($"--- # {info.Path}");
+            Print(info, showName);
+            if (!info.IsDirectory || depth <= 0)
+            {
+                return;
+            }
+
+            await foreach (var entry in client.EnumerateDirectoryAsync(info.Path, cancellationToken).ConfigureAwait(false))
+            {
+                LustreFileInfo child;
+                try
+                {
+                    child = await client.GetInfoAsync(entry.Path, cancellationToken).ConfigureAwait(false);
+                }
+                catch (FileNotFoundException)
+                {
+                    // Removed since the directory was read.
+                    continue;
+                }
+
+                await PrintTreeAsync(client, child, depth - 1, showName: true, cancellationToken).ConfigureAwait(false);
+            }
         }
 
-        var layout = info.IsDirectory ? info.DefaultLayout : info.Layout;
-        if (layout is null)
+        private void Print(LustreFileInfo info, bool showName)
         {
-            return;
-        }
+            if (showName && !yaml)
+            {
+                writer.WriteLine(info.Path);
+            }
+            else if (yaml && showName)
+            {
+                writer.WriteLine($"--- # {info.Path}");
+            }
 
-        if (yaml)
-        {
-            LayoutPrinter.PrintYaml(writer, layout);
-        }
-        else if (info.IsDirectory)
-        {
-            LayoutPrinter.PrintDirectoryDefault(writer, layout, only);
-        }
-        else
-        {
-            LayoutPrinter.PrintFile(writer, layout, only);
+            var layout = info.IsDirectory ? info.DefaultLayout : info.Layout;
+            if (verbose && !yaml && (info.IsDirectory || layout is null))
+            {
+                // lfs -v names a directory by its own FID, before its default layout.
+                writer.WriteLine($"lmm_fid:           {info.Fid}");
+            }
+
+            if (layout is null)
+            {
+                return;
+            }
+
+            if (yaml)
+            {
+                LayoutPrinter.PrintYaml(writer, layout);
+            }
+            else if (info.IsDirectory)
+            {
+                LayoutPrinter.PrintDirectoryDefault(writer, layout, only);
+            }
+            else
+            {
+                LayoutPrinter.PrintFile(writer, layout, only, verbose ? info.Fid : null);
+            }
         }
     }
 

@@ -79,6 +79,81 @@ public sealed partial class LfsCommandTests(CliClusterFixture cluster) : IClassF
     }
 
     [Fact]
+    public async Task Getstripe_v_adds_the_fid_lines_as_lfs()
+    {
+        await cluster.Client.CreateDirectoryAsync("/verbose");
+        (await cluster.RunAsync("lfs", "setstripe", "-c", "2", "-S", "1M", "/verbose/plain")).ShouldSucceed();
+        var plain = await cluster.Client.GetInfoAsync("/verbose/plain");
+
+        var lines = (await cluster.RunAsync("lfs", "getstripe", "-v", "/verbose/plain")).ShouldSucceed().Lines;
+
+        Assert.Equal(
+            [
+                "/verbose/plain",
+                "lmm_magic:         0x0BD10BD0",
+                $"lmm_seq:           0x{plain.Fid.Sequence:x}",
+                $"lmm_object_id:     0x{plain.Fid.ObjectId:x}",
+                $"lmm_fid:           {plain.Fid}",
+                "lmm_stripe_count:  2",
+                "lmm_stripe_size:   1048576",
+                "lmm_pattern:       raid0",
+                "lmm_layout_gen:    0",
+            ],
+            lines[..9]);
+        Assert.Equal("\tobdidx\t\t objid\t\t objid\t\t group", lines[10]);
+
+        // A composite file: the header, then each component with its offset and size in Lustre's on-disk layout.
+        (await cluster.RunAsync("lfs", "setstripe", "-E", "1M", "-c", "1", "-E", "-1", "-c", "2", "/verbose/pfl")).ShouldSucceed();
+        var pfl = await cluster.Client.GetInfoAsync("/verbose/pfl");
+        var sizes = pfl.Layout!.Components.Select(c => 32 + (24 * (c.IsInstantiated ? c.Objects.Count : 1))).ToArray();
+        var composite = (await cluster.RunAsync("lfs", "getstripe", "--verbose", "/verbose/pfl")).ShouldSucceed().Lines;
+        Assert.Equal(
+            [
+                "/verbose/pfl",
+                "composite_header:",
+                "  lcm_magic:         0x0BD60BD0",
+                $"  lcm_size:          {128 + sizes.Sum()}",
+                "  lcm_flags:         0",
+                $"  lcm_layout_gen:    {pfl.Layout.Generation}",
+                "  lcm_mirror_count:  1",
+                "  lcm_entry_count:   2",
+                "components:",
+                "  - lcme_id:             1",
+                "    lcme_mirror_id:      0",
+            ],
+            composite[..11]);
+        Assert.Equal(["    lcme_offset:         128", $"    lcme_offset:         {128 + sizes[0]}"], composite.Where(l => l.Contains("lcme_offset", StringComparison.Ordinal)));
+        Assert.Equal(sizes.Select(s => $"    lcme_size:           {s}"), composite.Where(l => l.Contains("lcme_size", StringComparison.Ordinal)));
+        Assert.Equal(2, composite.Count(l => l == "    sub_layout:"));
+        Assert.Equal(2, composite.Count(l => l == $"      lmm_fid:           {pfl.Fid}"));
+
+        // A directory: its own FID, then its default on one line.
+        (await cluster.RunAsync("lfs", "setstripe", "-c", "3", "/verbose")).ShouldSucceed();
+        var directory = await cluster.Client.GetInfoAsync("/verbose");
+        var listing = (await cluster.RunAsync("lfs", "getstripe", "-v", "-d", "/verbose")).ShouldSucceed().Lines;
+        Assert.Equal(["/verbose", $"lmm_fid:           {directory.Fid}", "stripe_count:  3 stripe_size:   4194304 pattern:       raid0 stripe_offset: -1"], listing);
+    }
+
+    [Fact]
+    public async Task Getstripe_r_descends_and_field_options_list_no_entries()
+    {
+        await cluster.Client.CreateDirectoryAsync("/tree");
+        await cluster.Client.CreateDirectoryAsync("/tree/a");
+        await cluster.Client.CreateDirectoryAsync("/tree/a/b");
+        await cluster.WriteAsync("/tree/top", 1, FileLayout.Raid0(stripeCount: 1));
+        await cluster.WriteAsync("/tree/a/b/deep", 1, FileLayout.Raid0(stripeCount: 3));
+
+        string[] Names(CliResult result) => [.. result.Lines.Where(l => l.StartsWith('/'))];
+
+        Assert.Equal(["/tree", "/tree/a", "/tree/top"], Names((await cluster.RunAsync("lfs", "getstripe", "/tree")).ShouldSucceed()));
+        Assert.Equal(["/tree", "/tree/a", "/tree/a/b", "/tree/a/b/deep", "/tree/top"], Names((await cluster.RunAsync("lfs", "getstripe", "-r", "/tree")).ShouldSucceed()));
+        Assert.Equal(["/tree/a/b/deep", "3"], (await cluster.RunAsync("lfs", "getstripe", "-r", "-c", "/tree/a")).ShouldSucceed().Lines[^2..]);
+
+        // As lfs: -c, -S, -i print the directory's own values and list nothing under it.
+        Assert.Empty((await cluster.RunAsync("lfs", "getstripe", "-c", "/tree")).ShouldSucceed().Lines);
+    }
+
+    [Fact]
     public async Task Df_summary_is_the_sum_of_the_ost_rows()
     {
         var result = (await cluster.RunAsync("lfs", "df")).ShouldSucceed();
