@@ -197,11 +197,13 @@ internal static class LfsCommands
 
     private static Command Df()
     {
-        var human = new Option<bool>("--human-readable", "-h") { Description = "Sizes in K, M, G, T (powers of 1024)" };
-        return ClientCommand.Create(Tool, "df", "Space used and available on every MDT and OST, and the filesystem summary", [human], async (session, parse, ct) =>
+        var human = new Option<bool>("--human-readable", "-h") { Description = "Sizes and counts in K, M, G, T (powers of 1024)" };
+        var inodes = new Option<bool>("--inodes", "-i") { Description = "Inodes (MDT) and objects (OST) instead of space: Inodes IUsed IFree IUse%" };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Every state letter after each row (f: flash), not only the error states (D R N S I)" };
+        return ClientCommand.Create(Tool, "df", "Space (or inodes) used and available on every MDT and OST, and the filesystem summary", [human, inodes, verbose], async (session, parse, ct) =>
         {
             var rows = await session.Client.GetUsageAsync(ct).ConfigureAwait(false);
-            DfPrinter.Print(session.Out, session.Client.FsName, rows, parse.GetValue(human));
+            DfPrinter.Print(session.Out, session.Client.FsName, rows, parse.GetValue(human), parse.GetValue(inodes), parse.GetValue(verbose));
             return 0;
         });
     }

@@ -481,7 +481,7 @@ public class LustreClient : IAsyncDisposable
             using var reply = await Session.CallMdsAsync(Opcode.MdsStatFs, frame, null, cancellationToken).ConfigureAwait(false);
             var reader = reply.Reader;
             var mdt = StatFsReply.Read(ref reader);
-            rows.Add(new LustreTargetUsage(TargetNames.Mdt(FsName), true, 0, true, mdt.TotalBytes, mdt.UsedBytes, mdt.AvailableBytes, mdt.Objects));
+            rows.Add(new LustreTargetUsage(TargetNames.Mdt(FsName), true, 0, true, mdt.TotalBytes, mdt.UsedBytes, mdt.AvailableBytes, mdt.Objects) { FreeObjects = mdt.FreeObjects, State = mdt.State });
         }
 
         var osts = config.Targets.Where(t => t.Kind == TargetKind.Ost).ToList();
@@ -495,7 +495,7 @@ public class LustreClient : IAsyncDisposable
                 TargetTable.ThrowIfError(reply, TargetNames.Ost(FsName, target.Index));
                 var reader = reply.Reader;
                 var statfs = StatFsReply.Read(ref reader);
-                return new LustreTargetUsage(TargetNames.Ost(FsName, target.Index), false, target.Index, target.Active, statfs.TotalBytes, statfs.UsedBytes, statfs.AvailableBytes, statfs.Objects);
+                return new LustreTargetUsage(TargetNames.Ost(FsName, target.Index), false, target.Index, target.Active, statfs.TotalBytes, statfs.UsedBytes, statfs.AvailableBytes, statfs.Objects) { FreeObjects = statfs.FreeObjects, State = statfs.State };
             }
             catch (LustreException) when (!cancellationToken.IsCancellationRequested)
             {

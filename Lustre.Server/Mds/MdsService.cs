@@ -1,8 +1,10 @@
+using Lustre.Client;
 using Lustre.Layouts;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Server.Rpc;
 using Lustre.Server.Security;
+using Lustre.Server.Storage;
 
 namespace Lustre.Server.Mds;
 
@@ -144,15 +146,29 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         return RpcResponse.Ok();
     }
 
+    /// <summary>
+    /// The MDT's space, inodes and state. Free inodes are an estimate, as ZFS-backed Lustre targets make theirs: the MDT
+    /// has no inode table, so the free space above the create reserve divided by the bytes an inode takes now (RocksDB's
+    /// live data over the inode count, kept within [256 B, 4 KiB] so that a young MDT's fixed overhead does not count).
+    /// </summary>
     private ValueTask<RpcResponse> StatFs(RpcRequest request, CancellationToken cancellationToken)
     {
         var store = Namespace.Store;
-        var drive = new DriveInfo(Path.GetFullPath(store.Path));
-        var keys = long.TryParse(store.Database.GetProperty("rocksdb.estimate-num-keys"), out var estimate) ? estimate : 0;
+        var path = Path.GetFullPath(store.Path);
+        var drive = new DriveInfo(path);
+        var available = drive.AvailableFreeSpace;
+        var inodes = (long)Math.Min(store.InodeCount, long.MaxValue);
+        var live = long.TryParse(store.Database.GetProperty("rocksdb.estimate-live-data-size"), out var bytes) ? bytes : 0;
+        var perInode = Math.Clamp(live / Math.Max(inodes, 1), MinBytesPerInode, MaxBytesPerInode);
+        var (_, state) = LocalVolume.Probe(path);
+        state |= available < store.ReserveBytes ? LustreTargetState.NoSpace : 0;
         var body = new FrameBuffer();
-        new StatFsReply(drive.TotalSize, drive.AvailableFreeSpace, drive.TotalSize - drive.AvailableFreeSpace, keys).Write(body.Body);
+        new StatFsReply(drive.TotalSize, available, drive.TotalSize - available, inodes, Math.Max(0, available - store.ReserveBytes) / perInode, state).Write(body.Body);
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }
+
+    private const long MinBytesPerInode = 256;
+    private const long MaxBytesPerInode = 4096;
 
     /// <summary>A client going away cleanly: it will resend nothing, so its reply records go.</summary>
     private async ValueTask<RpcResponse> DisconnectAsync(RpcRequest request, CancellationToken cancellationToken)

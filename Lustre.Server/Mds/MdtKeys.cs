@@ -25,6 +25,9 @@ internal static class MdtKeys
     public static readonly byte[] NextFidKey = Encoding.ASCII.GetBytes("M/next-fid");
     public static readonly byte[] CommitKey = Encoding.ASCII.GetBytes("M/commit");
 
+    /// <summary>The number of inodes on the MDT (<c>lfs df -i</c>), kept in the batch of every create and delete.</summary>
+    public static readonly byte[] InodeCountKey = Encoding.ASCII.GetBytes("M/inodes");
+
     /// <summary>Present in a backup until an MDS first starts on it: the counters must then skip ahead.</summary>
     public static readonly byte[] RestoredKey = Encoding.ASCII.GetBytes("M/restored");
 

@@ -49,6 +49,7 @@ internal sealed class MdtNamespace
             _store.ChangeAsync(tx =>
             {
                 tx.Put(MdtKeys.InodeKey(LustreFid.Root), root.Encode());
+                _store.CountInode(tx, 1);
                 return true;
             }).GetAwaiter().GetResult();
         }
@@ -287,6 +288,7 @@ internal sealed class MdtNamespace
             var now = Now();
             var created = new MdtInode(EntryType.File, 0x8000 | (request.Mode & 0xFFF), who.Uid, Permissions.NewGroup(parentInode, who), 0, 1, now, now, now, encoded, []);
             tx.Put(MdtKeys.InodeKey(fid), created.Encode());
+            _store.CountInode(tx, 1);
             tx.Put(MdtKeys.EntryKey(parent, name), MdtKeys.EntryValue(fid, EntryType.File));
             tx.Put(MdtKeys.InodeKey(parent), (parentInode with { ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
             return created.ToAttributes(fid, InodeFlags.Created);
@@ -470,6 +472,7 @@ internal sealed class MdtNamespace
             var inherited = parent == LustreFid.Root ? [] : parentInode.DefaultLayout;
             var created = new MdtInode(EntryType.Directory, 0x4000 | (request.Mode & 0xFFF), who.Uid, Permissions.NewGroup(parentInode, who), 0, 2, now, now, now, [], inherited);
             tx.Put(MdtKeys.InodeKey(fid), created.Encode());
+            _store.CountInode(tx, 1);
             tx.Put(MdtKeys.EntryKey(parent, name), MdtKeys.EntryValue(fid, EntryType.Directory));
             tx.Put(MdtKeys.InodeKey(parent), (parentInode with { LinkCount = parentInode.LinkCount + 1, ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
             return created.ToAttributes(fid);
@@ -518,6 +521,7 @@ internal sealed class MdtNamespace
     private static void DropInode(MdtTransaction tx, LustreFid fid, MdtInode inode)
     {
         tx.Delete(MdtKeys.InodeKey(fid));
+        tx.Store.CountInode(tx, -1);
         if (inode.Type == EntryType.File && inode.Layout.Length > 0)
         {
             var layout = LayoutCodec.Decode(inode.Layout);

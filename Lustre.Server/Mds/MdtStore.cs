@@ -57,6 +57,11 @@ internal sealed class MdtStore : IDisposable
             SkipCountersAfterRestore();
         }
 
+        if (_db.Get(MdtKeys.InodeCountKey) is null)
+        {
+            CountInodes();
+        }
+
         _nextFid = ReadCounter(MdtKeys.NextFidKey) is var next and > 0 ? next : 1;
         _commits = ReadCounter(MdtKeys.CommitKey);
         Replies = new ReplyRecords(_db, replyLifetime ?? DefaultReplyLifetime);
@@ -118,6 +123,33 @@ internal sealed class MdtStore : IDisposable
         var n = _nextFid++;
         transaction.Put(MdtKeys.NextFidKey, Counter(_nextFid));
         return new LustreFid(FidSequenceBase + (n >> 32), (uint)n, 0);
+    }
+
+    /// <summary>The inodes on the MDT, as of the changes applied so far.</summary>
+    public ulong InodeCount => ReadCounter(MdtKeys.InodeCountKey);
+
+    /// <summary>Adds <paramref name="delta"/> (1 for a create, -1 for a delete) to the inode count, in the operation's batch.</summary>
+    internal void CountInode(MdtTransaction transaction, int delta)
+    {
+        var count = transaction.PendingInodeCount ?? ReadCounter(MdtKeys.InodeCountKey);
+        count = delta < 0 ? count - Math.Min(count, (ulong)-delta) : count + (ulong)delta;
+        transaction.PendingInodeCount = count;
+        transaction.Put(MdtKeys.InodeCountKey, Counter(count));
+    }
+
+    /// <summary>An MDT made before the inode count was kept: count its inodes once, before any change.</summary>
+    private void CountInodes()
+    {
+        ulong count = 0;
+        using (var iterator = _db.NewIterator())
+        {
+            for (iterator.Seek([MdtKeys.Inode]); iterator.Valid() && iterator.Key()[0] == MdtKeys.Inode; iterator.Next())
+            {
+                count++;
+            }
+        }
+
+        _db.Put(MdtKeys.InodeCountKey, Counter(count), writeOptions: _syncOptions);
     }
 
     internal ulong AllocateObjectId(MdtTransaction transaction, int ostIndex)

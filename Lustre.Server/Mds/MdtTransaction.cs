@@ -19,6 +19,9 @@ internal sealed class MdtTransaction
     /// <summary>Object id counters advanced by this operation but not yet applied.</summary>
     public Dictionary<int, ulong> PendingCounters { get; } = [];
 
+    /// <summary>The inode count after this operation's creates and deletes so far, before it is applied; null: unchanged.</summary>
+    public ulong? PendingInodeCount { get; set; }
+
     public byte[]? Get(byte[] key) => _store.Get(key);
 
     public void Put(byte[] key, byte[] value) => _batch.Put(key, value);

@@ -1,10 +1,12 @@
 using System.Runtime.CompilerServices;
+using Lustre.Client;
 using Lustre.Layouts;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Server.Diagnostics;
 using Lustre.Server.Rpc;
 using Lustre.Server.Security;
+using Lustre.Server.Storage;
 
 namespace Lustre.Server.Oss;
 
@@ -250,8 +252,12 @@ internal sealed class OssService : IRpcService, IDisposable
         var reader = request.Reader;
         var store = Target(OstIndexRequest.Read(ref reader).OstIndex);
         var (total, available) = store.SpaceUsage();
+
+        // Each object is a file: the objects that still fit are the free inodes of the filesystem under the OST.
+        var (freeInodes, state) = LocalVolume.Probe(store.Root);
+        state |= (available <= 0 ? LustreTargetState.NoSpace : 0) | (freeInodes == 0 ? LustreTargetState.NoInodes : 0);
         var body = new FrameBuffer();
-        new StatFsReply(total, available, total - available, store.ObjectCount).Write(body.Body);
+        new StatFsReply(total, available, total - available, store.ObjectCount, freeInodes ?? 0, state).Write(body.Body);
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }
 

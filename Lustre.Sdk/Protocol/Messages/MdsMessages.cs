@@ -304,8 +304,11 @@ internal readonly record struct SetDirLayoutRequest(string Path, byte[] Layout)
         reader.ReadBytes("layout", InodeAttributes.MaxLayoutLength).ToArray());
 }
 
-/// <summary>Space and inode usage of a target (MDT or OST): the data behind <c>lfs df</c>.</summary>
-internal readonly record struct StatFsReply(long TotalBytes, long AvailableBytes, long UsedBytes, long Objects)
+/// <summary>
+/// Space and inode usage of a target (MDT or OST): the data behind <c>lfs df</c>. <paramref name="FreeObjects"/> and
+/// <paramref name="State"/> are trailing fields: a reply from an older server has neither (0 and none).
+/// </summary>
+internal readonly record struct StatFsReply(long TotalBytes, long AvailableBytes, long UsedBytes, long Objects, long FreeObjects = 0, Client.LustreTargetState State = Client.LustreTargetState.None)
 {
     public void Write(BodyWriter writer)
     {
@@ -313,10 +316,17 @@ internal readonly record struct StatFsReply(long TotalBytes, long AvailableBytes
         writer.WriteInt64(AvailableBytes);
         writer.WriteInt64(UsedBytes);
         writer.WriteInt64(Objects);
+        writer.WriteInt64(FreeObjects);
+        writer.WriteUInt32((uint)State);
     }
 
-    public static StatFsReply Read(ref BodyReader reader) => new(
-        reader.ReadInt64("total"), reader.ReadInt64("available"), reader.ReadInt64("used"), reader.ReadInt64("objects"));
+    public static StatFsReply Read(ref BodyReader reader)
+    {
+        var reply = new StatFsReply(reader.ReadInt64("total"), reader.ReadInt64("available"), reader.ReadInt64("used"), reader.ReadInt64("objects"));
+        return reader.Remaining == 0
+            ? reply
+            : reply with { FreeObjects = reader.ReadInt64("free_objects"), State = (Client.LustreTargetState)reader.ReadUInt32("state") };
+    }
 }
 
 /// <summary>Asks the MDS for an online backup of the MDT (a RocksDB checkpoint) in its backup folder, under <paramref name="Name"/>.</summary>
