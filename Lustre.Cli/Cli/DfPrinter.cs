@@ -34,8 +34,8 @@ internal static class DfPrinter
     public static void Print(TextWriter writer, string fsName, IReadOnlyList<LustreTargetUsage> rows, bool human, bool inodes, bool verbose)
     {
         var mount = "/" + fsName;
-        var header = inodes ? ("Inodes", "IUsed", "IFree", "IUse%") : (human ? "bytes" : "1K-blocks", "Used", "Available", "Use%");
-        writer.WriteLine(string.Create(Invariant, $"{"UUID",-20} {header.Item1,12} {header.Item2,12} {header.Item3,12} {header.Item4,4} Mounted on"));
+        (string Total, string Used, string Free, string Percent) header = inodes ? ("Inodes", "IUsed", "IFree", "IUse%") : (human ? "bytes" : "1K-blocks", "Used", "Available", "Use%");
+        writer.WriteLine(string.Create(Invariant, $"{"UUID",-20} {header.Total,12} {header.Used,12} {header.Free,12} {header.Percent,4} Mounted on"));
         long total = 0, used = 0, available = 0;
         long mdtInodes = 0, mdtFree = 0, ostObjects = 0, ostFree = 0;
         foreach (var row in rows)

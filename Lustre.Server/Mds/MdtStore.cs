@@ -30,6 +30,7 @@ internal sealed class MdtStore : IDisposable
     private readonly Channel<PendingChange> _queue = Channel.CreateUnbounded<PendingChange>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _writer;
     private ulong _nextFid;
+    private ulong _inodeCount;
     private ulong _commits;
     private int _fullReported;
     private readonly DriveInfo _drive;
@@ -62,6 +63,7 @@ internal sealed class MdtStore : IDisposable
             CountInodes();
         }
 
+        _inodeCount = ReadCounter(MdtKeys.InodeCountKey);
         _nextFid = ReadCounter(MdtKeys.NextFidKey) is var next and > 0 ? next : 1;
         _commits = ReadCounter(MdtKeys.CommitKey);
         Replies = new ReplyRecords(_db, replyLifetime ?? DefaultReplyLifetime);
@@ -126,12 +128,15 @@ internal sealed class MdtStore : IDisposable
     }
 
     /// <summary>The inodes on the MDT, as of the changes applied so far.</summary>
-    public ulong InodeCount => ReadCounter(MdtKeys.InodeCountKey);
+    public ulong InodeCount => Volatile.Read(ref _inodeCount);
 
-    /// <summary>Adds <paramref name="delta"/> (1 for a create, -1 for a delete) to the inode count, in the operation's batch.</summary>
+    /// <summary>
+    /// Adds <paramref name="delta"/> (1 for a create, -1 for a delete) to the inode count, in the operation's batch;
+    /// the writer loop takes the new count once the batch is applied, so a change that fails counts nothing.
+    /// </summary>
     internal void CountInode(MdtTransaction transaction, int delta)
     {
-        var count = transaction.PendingInodeCount ?? ReadCounter(MdtKeys.InodeCountKey);
+        var count = transaction.PendingInodeCount ?? _inodeCount;
         count = delta < 0 ? count - Math.Min(count, (ulong)-delta) : count + (ulong)delta;
         transaction.PendingInodeCount = count;
         transaction.Put(MdtKeys.InodeCountKey, Counter(count));
@@ -264,6 +269,10 @@ internal sealed class MdtStore : IDisposable
                     {
                         _db.Write(batch, _applyOptions);
                         wrote = true;
+                        if (transaction.PendingInodeCount is { } inodes)
+                        {
+                            Volatile.Write(ref _inodeCount, inodes);
+                        }
                     }
                 }
 #pragma warning disable CA1031 // The failure belongs to that one operation and goes back to its caller.
