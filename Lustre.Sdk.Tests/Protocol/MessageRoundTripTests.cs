@@ -229,9 +229,30 @@ public class MessageRoundTripTests
     [Fact]
     public void StatFsReply_round_trips()
     {
-        var message = new StatFsReply(1L << 42, 1L << 41, (1L << 41) - 17, 123_456);
+        var message = new StatFsReply(1L << 42, 1L << 41, (1L << 41) - 17, 123_456, 987_654, Lustre.Client.LustreTargetState.NoSpace | Lustre.Client.LustreTargetState.NonRotational);
 
-        Assert.Equal(message, RoundTrip(message.Write, StatFsReply.Read, 32));
+        Assert.Equal(message, RoundTrip(message.Write, StatFsReply.Read, 44));
+    }
+
+    [Fact]
+    public void StatFsReply_of_an_older_server_has_no_free_objects_or_state()
+    {
+        var older = new StatFsReply(1L << 42, 1L << 41, (1L << 41) - 17, 123_456);
+
+        // The four fields an older server writes: free objects and state are trailing fields it does not know.
+        var read = RoundTrip(
+            writer =>
+            {
+                writer.WriteInt64(older.TotalBytes);
+                writer.WriteInt64(older.AvailableBytes);
+                writer.WriteInt64(older.UsedBytes);
+                writer.WriteInt64(older.Objects);
+            },
+            StatFsReply.Read,
+            32);
+
+        Assert.Equal(older, read);
+        Assert.Equal((0, Lustre.Client.LustreTargetState.None), (read.FreeObjects, read.State));
     }
 
     [Fact]
