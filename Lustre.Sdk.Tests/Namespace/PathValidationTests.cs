@@ -127,6 +127,20 @@ public sealed class PathValidationTests
         await AssertRawRefusedAsync(rpc, Opcode.MdsRmdir, w => new PathRequest(path).Write(w), errno, problem);
         await AssertRawRefusedAsync(rpc, Opcode.MdsReadDir, w => new ReadDirRequest(path, string.Empty, 16).Write(w), errno, problem);
         await AssertRawRefusedAsync(rpc, Opcode.MdsSetDirLayout, w => new SetDirLayoutRequest(path, []).Write(w), errno, problem);
+        await AssertRawRefusedAsync(rpc, Opcode.MdsReadDirPlus, w => new ReadDirPlusRequest(path, string.Empty, 16, 4096).Write(w), errno, problem);
+        foreach (var flags in new[] { OpenFlags.None, OpenFlags.Read })
+        {
+            // A batch answers each path on its own: the bad one is refused, the root beside it is not.
+            using var frame = new FrameBuffer();
+            new GetAttrBatchRequest(flags, [path, "/"]).Write(frame.Body);
+            using var reply = await rpc.CallAsync(Opcode.MdsGetAttrBatch, frame, default, default, CancellationToken.None);
+            Assert.Equal(0, reply.Status);
+            var reader = reply.Reader;
+            var answers = GetAttrBatchReply.Read(ref reader).Results;
+            Assert.Equal(errno, answers[0].Status);
+            Assert.Contains(problem, answers[0].Message, StringComparison.Ordinal);
+            Assert.Equal(flags == OpenFlags.Read ? LustreErrno.EISDIR : 0, answers[1].Status);
+        }
 
         var dir = await _fixture.NewDirectoryAsync();
         await AssertRawRefusedAsync(rpc, Opcode.MdsRename, w => new RenameRequest(dir, path).Write(w), errno, problem);

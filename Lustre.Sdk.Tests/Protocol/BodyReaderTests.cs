@@ -183,6 +183,36 @@ public class BodyReaderTests
         Assert.Contains("'entries'", ex.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("readdir-plus")]
+    [InlineData("batch request")]
+    [InlineData("batch reply")]
+    public void Batched_metadata_claiming_more_items_than_its_body_holds_throws(string message)
+    {
+        using var frame = new FrameBuffer();
+        if (message == "batch request")
+        {
+            frame.Body.WriteUInt32(0);
+        }
+
+        frame.Body.WriteInt32(1000);
+        frame.Body.WriteBoolean(true);
+        var body = frame.Written[FrameHeader.Size..].ToArray();
+
+        var ex = Assert.Throws<ProtocolException>(() =>
+        {
+            var reader = new BodyReader(body);
+            _ = message switch
+            {
+                "readdir-plus" => (object)ReadDirPlusReply.Read(ref reader),
+                "batch request" => GetAttrBatchRequest.Read(ref reader),
+                _ => GetAttrBatchReply.Read(ref reader),
+            };
+        });
+
+        Assert.Contains(message switch { "readdir-plus" => "'entries'", "batch request" => "'paths'", _ => "'results'" }, ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Filesystem_config_claiming_more_targets_than_its_body_holds_throws()
     {

@@ -197,6 +197,18 @@ public class GoldenVectorTests
         Assert.Equal(Hex(hex), Hex(match.Groups["hex"].Value));
     }
 
+    [Fact]
+    public void Protocol_doc_lists_every_opcode_with_its_value()
+    {
+        var doc = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "protocol.md"), Encoding.UTF8);
+
+        var missing = Enum.GetValues<Opcode>()
+            .Where(o => o != Opcode.None && !doc.Contains($"| {(int)o} | `{o}` |", StringComparison.Ordinal))
+            .ToList();
+
+        Assert.True(missing.Count == 0, $"docs/protocol.md §11 lacks rows for {string.Join(", ", missing)}");
+    }
+
     private static string Hex(string spaced) => Regex.Replace(spaced, @"\s+", string.Empty);
 
     private static string RepositoryRoot()

@@ -200,6 +200,77 @@ public class MessageRoundTripTests
     }
 
     [Fact]
+    public void ReadDirPlusRequest_round_trips()
+    {
+        var message = new ReadDirPlusRequest("/data", "shard-0511.tar", 1024, 262_144);
+
+        Assert.Equal(message, RoundTrip(message.Write, ReadDirPlusRequest.Read, 2 + 5 + 2 + 14 + 4 + 4));
+    }
+
+    [Fact]
+    public void ReadDirPlusReply_round_trips_names_and_attributes_in_order_and_counts_its_bytes()
+    {
+        var file = new InodeAttributes(Fid, EntryType.File, 0x81A4, 1000, 1001, 77, 1, 4, 5, 6, Bytes(40, 5), InodeFlags.OpenForWrite);
+        var directory = new InodeAttributes(Fid with { ObjectId = 0x2B }, EntryType.Directory, 0x41ED, 0, 0, 4096, 3, 1, 2, 3, []);
+        var message = new ReadDirPlusReply([new DirEntryPlus("a.bin", file), new DirEntryPlus("é", directory)], false);
+        var length = ReadDirPlusReply.Overhead + message.Entries.Sum(e => e.EncodedLength);
+
+        var read = RoundTrip(message.Write, ReadDirPlusReply.Read, length);
+
+        Assert.Equal(4 + 1 + (2 + 5 + InodeAttributes.MinEncodedLength + 40) + (2 + 2 + InodeAttributes.MinEncodedLength), length);
+        Assert.Equal(["a.bin", "é"], read.Entries.Select(e => e.Name));
+        Assert.Equal(file.Layout, read.Entries[0].Attributes.Layout);
+        Assert.Equal(file, read.Entries[0].Attributes with { Layout = file.Layout });
+        Assert.Equal(directory, read.Entries[1].Attributes with { Layout = directory.Layout });
+        Assert.False(read.End);
+    }
+
+    [Fact]
+    public void GetAttrBatchRequest_round_trips_flags_and_paths_in_order()
+    {
+        var message = new GetAttrBatchRequest(OpenFlags.Read, ["/a", "/data/é", "/a"]);
+
+        var read = RoundTrip(message.Write, GetAttrBatchRequest.Read, 4 + 4 + (2 + 2) + (2 + 8) + (2 + 2));
+
+        Assert.Equal(OpenFlags.Read, read.Flags);
+        Assert.Equal(message.Paths, read.Paths);
+    }
+
+    [Fact]
+    public void GetAttrBatchReply_round_trips_answers_and_errors_in_order_and_counts_its_bytes()
+    {
+        var attributes = new InodeAttributes(Fid, EntryType.File, 0x81A4, 1000, 1001, 77, 1, 4, 5, 6, Bytes(40, 5));
+        var message = new GetAttrBatchReply([GetAttrResult.Ok(attributes), GetAttrResult.Failed(LustreErrno.ENOENT, "'/b': no such file or directory"), GetAttrResult.Failed(LustreErrno.EACCES, new string('x', 5000))]);
+
+        var read = RoundTrip(message.Write, GetAttrBatchReply.Read, GetAttrBatchReply.Overhead + message.Results.Sum(r => r.EncodedLength));
+
+        Assert.Equal((LustreErrno)0, read.Results[0].Status);
+        Assert.Equal(attributes, read.Results[0].Attributes! with { Layout = attributes.Layout });
+        Assert.Equal(LustreErrno.ENOENT, read.Results[1].Status);
+        Assert.Null(read.Results[1].Attributes);
+        Assert.Equal("'/b': no such file or directory", read.Results[1].Message);
+        Assert.Equal(GetAttrResult.MaxMessageLength, read.Results[2].Message.Length);
+    }
+
+    [Fact]
+    public void GetAttrResult_with_a_negative_status_is_refused()
+    {
+        using var frame = new FrameBuffer();
+        frame.Body.WriteInt32(1);
+        frame.Body.WriteInt32(-2);
+        frame.Body.WriteString("x");
+        var body = frame.Written[FrameHeader.Size..].ToArray();
+
+        var ex = Assert.Throws<ProtocolException>(() =>
+        {
+            var reader = new BodyReader(body);
+            GetAttrBatchReply.Read(ref reader);
+        });
+
+        Assert.Contains("'status'", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void MkdirRequest_round_trips()
     {
         var message = new MkdirRequest("/data/new", 0x1ED);

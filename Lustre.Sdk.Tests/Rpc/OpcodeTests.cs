@@ -92,6 +92,19 @@ public sealed class OpcodeTests
         var page = await Call(Opcode.MdsReadDir, w => new ReadDirRequest(dir, string.Empty, 10).Write(w));
         var pageReader = new BodyReader(page.Body);
         Assert.Equal(["f"], ReadDirReply.Read(ref pageReader).Entries.Select(e => e.Name));
+        var plus = await Call(Opcode.MdsReadDirPlus, w => new ReadDirPlusRequest(dir, string.Empty, 10, 65536).Write(w));
+        var plusReader = new BodyReader(plus.Body);
+        var plusPage = ReadDirPlusReply.Read(ref plusReader);
+        Assert.True(plusPage.End);
+        Assert.Equal("f", Assert.Single(plusPage.Entries).Name);
+        Assert.Equal(opened.Fid, plusPage.Entries[0].Attributes.Fid);
+        Assert.Equal(4, plusPage.Entries[0].Attributes.Size);
+        Assert.Null(plusPage.Entries[0].Attributes.Capability); // listings never carry one
+        var batch = await Call(Opcode.MdsGetAttrBatch, w => new GetAttrBatchRequest(OpenFlags.Read, [dir + "/f", dir + "/none", dir]).Write(w));
+        var batchReader = new BodyReader(batch.Body);
+        var answers = GetAttrBatchReply.Read(ref batchReader).Results;
+        Assert.Equal([(LustreErrno)0, LustreErrno.ENOENT, LustreErrno.EISDIR], answers.Select(a => a.Status));
+        Assert.Equal(opened.Fid, answers[0].Attributes!.Fid);
         await Call(Opcode.MdsRename, w => new RenameRequest(dir + "/f", dir + "/g").Write(w));
         await Call(Opcode.MdsStatFs);
         var templateBytes = LayoutCodec.Encode(FileLayout.Raid0(65536, 1));

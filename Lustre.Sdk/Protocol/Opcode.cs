@@ -38,6 +38,12 @@ internal enum Opcode : ushort
     /// <summary>Fresh OST capabilities for an open file (<c>CapabilityRequest</c>), its permission checked again.</summary>
     MdsCapability = 34,
 
+    /// <summary>A directory page with every entry's attributes and layout (<c>ReadDirPlusRequest</c>): readdir-plus, for ls -l, lfs find and listings with attributes.</summary>
+    MdsReadDirPlus = 35,
+
+    /// <summary>The attributes of many paths (<c>GetAttrBatchRequest</c>), each answered on its own; with the Read flag each file is opened for reading.</summary>
+    MdsGetAttrBatch = 36,
+
     // Object storage targets.
     OstRead = 40,
     OstWrite = 41,
@@ -55,7 +61,7 @@ internal static class OpcodeExtensions
 {
     public static bool IsMgs(this Opcode opcode) => opcode is >= Opcode.MgsRegisterTarget and <= Opcode.MgsSetTargetState;
 
-    public static bool IsMds(this Opcode opcode) => opcode is >= Opcode.MdsGetAttr and <= Opcode.MdsCapability;
+    public static bool IsMds(this Opcode opcode) => opcode is >= Opcode.MdsGetAttr and <= Opcode.MdsGetAttrBatch;
 
     public static bool IsOst(this Opcode opcode) => opcode is >= Opcode.OstRead and <= Opcode.OstDestroyObjects;
 

@@ -15,8 +15,17 @@ internal static class ProtocolLimits
     /// <summary>Longest path in UTF-8 bytes, as Linux's PATH_MAX.</summary>
     public const int MaxPathLength = 4096;
 
-    /// <summary>Most entries one readdir page returns.</summary>
+    /// <summary>Most entries one readdir or readdir-plus page returns.</summary>
     public const int MaxDirectoryPageEntries = 1024;
+
+    /// <summary>
+    /// Most body bytes a readdir-plus page or a batched getattr reply fills; its first entry goes in whatever its size (a
+    /// layout takes at most 512 KiB), so a reply stays under <see cref="MaxBodyLength"/>.
+    /// </summary>
+    public const int MaxMetadataPageBytes = 256 * 1024;
+
+    /// <summary>Most paths one batched getattr asks for.</summary>
+    public const int MaxBatchPaths = 1024;
 
     /// <summary>Most requests a server runs at once for one connection; more wait in the socket.</summary>
     public const int MaxRequestsInFlightPerConnection = 64;

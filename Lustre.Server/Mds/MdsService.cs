@@ -35,6 +35,8 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         (Opcode.MdsDisconnect, DisconnectAsync),
         (Opcode.MdsMirror, MirrorAsync),
         (Opcode.MdsCapability, Capability),
+        (Opcode.MdsReadDirPlus, ReadDirPlus),
+        (Opcode.MdsGetAttrBatch, GetAttrBatch),
     ];
 
     private MdtNamespace Namespace => _namespace ?? throw new RpcStatusException(LustreErrno.EBUSY, "the MDS is starting");
@@ -116,6 +118,26 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         var page = Namespace.ReadDir(readDir.Path, readDir.Cookie, readDir.MaxEntries, request.Identity);
         var body = new FrameBuffer(4096);
         page.Write(body.Body);
+        return ValueTask.FromResult(RpcResponse.Ok(body));
+    }
+
+    private ValueTask<RpcResponse> ReadDirPlus(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        var page = Namespace.ReadDirPlus(ReadDirPlusRequest.Read(ref reader), request.Identity);
+        var body = new FrameBuffer(16 * 1024);
+        page.Write(body.Body);
+        return ValueTask.FromResult(RpcResponse.Ok(body));
+    }
+
+    /// <summary>Many getattrs, or opens for reading (each with the capability its own open would get), in one request.</summary>
+    private ValueTask<RpcResponse> GetAttrBatch(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        var batch = GetAttrBatchRequest.Read(ref reader);
+        var reply = Namespace.GetAttrBatch(batch, request.Identity, attributes => WithCapability(request, attributes, OpenFlags.Read));
+        var body = new FrameBuffer(16 * 1024);
+        reply.Write(body.Body);
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }
 

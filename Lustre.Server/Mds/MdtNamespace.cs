@@ -188,18 +188,7 @@ internal sealed class MdtNamespace
         var prefix = MdtKeys.EntryPrefix(fid);
         var entries = new List<DirEntry>(Math.Min(maxEntries, 128));
         using var iterator = _store.NewIterator();
-        if (cookie.Length == 0)
-        {
-            iterator.Seek(prefix);
-        }
-        else
-        {
-            // Seek past the cookie name: the same key with a 0 byte appended is its immediate successor.
-            var after = MdtKeys.EntryKey(fid, cookie);
-            Array.Resize(ref after, after.Length + 1);
-            iterator.Seek(after);
-        }
-
+        SeekAfter(iterator, fid, cookie);
         var end = true;
         while (iterator.Valid())
         {
@@ -223,6 +212,148 @@ internal sealed class MdtNamespace
         return new ReadDirReply(entries, end);
     }
 
+    /// <summary>
+    /// Positions <paramref name="iterator"/> on the first entry of <paramref name="directory"/> after the name
+    /// <paramref name="cookie"/> ("" for the first entry). Entries sort by name bytes, and a page resumes strictly after
+    /// the last name it returned whether or not that name still exists: an entry present for the whole listing is
+    /// returned exactly once however many names are added or removed meanwhile (only one renamed meanwhile may be seen
+    /// under both names, or neither), as POSIX asks of readdir.
+    /// </summary>
+    private static void SeekAfter(Iterator iterator, LustreFid directory, string cookie)
+    {
+        if (cookie.Length == 0)
+        {
+            iterator.Seek(MdtKeys.EntryPrefix(directory));
+            return;
+        }
+
+        // The same key with a 0 byte appended is the cookie's immediate successor.
+        var after = MdtKeys.EntryKey(directory, cookie);
+        Array.Resize(ref after, after.Length + 1);
+        iterator.Seek(after);
+    }
+
+    /// <summary>
+    /// A readdir-plus page: the entries after the request's cookie with the attributes a getattr of each would return,
+    /// up to its max entries and max bytes of reply (each capped by the protocol's limits; the first entry always goes in). Listing names needs read permission on the directory and
+    /// stat'ing what is in it search permission, so both are required: the reply tells nothing a getattr of each entry
+    /// would refuse. The whole page is read from one RocksDB snapshot, so an entry and its inode agree even while other
+    /// clients unlink or rename. Attributes carry no OST capability (only opens issue them).
+    /// </summary>
+    public ReadDirPlusReply ReadDirPlus(ReadDirPlusRequest request, ClientIdentity who)
+    {
+        var (fid, inode) = Resolve(request.Path, who);
+        if (inode.Type != EntryType.Directory)
+        {
+            throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{request.Path}' is not a directory");
+        }
+
+        Permissions.Require(inode, who, Access.Read | Access.Execute, request.Path);
+        if (request.MaxEntries <= 0 || request.MaxBytes <= 0)
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, $"max entries {request.MaxEntries} and max bytes {request.MaxBytes} must be positive");
+        }
+
+        var maxEntries = Math.Min(request.MaxEntries, ProtocolLimits.MaxDirectoryPageEntries);
+        var budget = Math.Min(request.MaxBytes, ProtocolLimits.MaxMetadataPageBytes) - ReadDirPlusReply.Overhead;
+        var prefix = MdtKeys.EntryPrefix(fid);
+        var entries = new List<DirEntryPlus>(Math.Min(maxEntries, 128));
+        using var snapshot = _store.Database.CreateSnapshot();
+        var read = new ReadOptions().SetSnapshot(snapshot);
+        using var iterator = _store.Database.NewIterator(readOptions: read);
+        SeekAfter(iterator, fid, request.Cookie);
+        var end = true;
+        var used = 0;
+        while (iterator.Valid())
+        {
+            var key = iterator.Key();
+            if (!key.AsSpan().StartsWith(prefix))
+            {
+                break;
+            }
+
+            if (entries.Count == maxEntries)
+            {
+                end = false;
+                break;
+            }
+
+            var child = MdtKeys.ParseEntryValue(iterator.Value()).Fid;
+            var childInode = _store.Database.Get(MdtKeys.InodeKey(child), readOptions: read) is { } bytes
+                ? MdtInode.Decode(bytes)
+                : throw new InvalidDataException($"The entry '{MdtKeys.EntryName(key)}' of {fid} names {child}, which has no inode: the MDT is damaged.");
+            var entry = new DirEntryPlus(MdtKeys.EntryName(key), childInode.ToAttributes(child, FlagsOf(child)));
+            used += entry.EncodedLength;
+            if (used > budget && entries.Count > 0)
+            {
+                end = false;
+                break;
+            }
+
+            entries.Add(entry);
+            iterator.Next();
+        }
+
+        return new ReadDirPlusReply(entries, end);
+    }
+
+    /// <summary>
+    /// What a getattr of each path would return, or (with <see cref="OpenFlags.Read"/>) an open of each for reading, each
+    /// with its own permission checks and its own errno on failure; in the request's order, as many as fit
+    /// <see cref="ProtocolLimits.MaxMetadataPageBytes"/> of reply (the first always). Nothing is changed, so nothing is
+    /// recorded for resends.
+    /// </summary>
+    /// <param name="request">The paths and flags.</param>
+    /// <param name="who">Who asks.</param>
+    /// <param name="issue">Adds the OST capability an open for reading gets (the MDS service knows the keys).</param>
+    public GetAttrBatchReply GetAttrBatch(GetAttrBatchRequest request, ClientIdentity who, Func<InodeAttributes, InodeAttributes> issue)
+    {
+        if ((request.Flags & ~OpenFlags.Read) != 0)
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, $"a batched getattr takes only the Read flag, not {request.Flags}: it never creates or opens for writing");
+        }
+
+        var open = (request.Flags & OpenFlags.Read) != 0;
+        var results = new List<GetAttrResult>(request.Paths.Count);
+        var budget = ProtocolLimits.MaxMetadataPageBytes - GetAttrBatchReply.Overhead;
+        var used = 0;
+        foreach (var path in request.Paths)
+        {
+            GetAttrResult result;
+            try
+            {
+                result = GetAttrResult.Ok(open ? issue(OpenExisting(path, Access.Read, who)) : GetAttr(path, who));
+            }
+            catch (RpcStatusException ex)
+            {
+                result = GetAttrResult.Failed(ex.Errno, ex.Message);
+            }
+
+            used += result.EncodedLength;
+            if (used > budget && results.Count > 0)
+            {
+                break;
+            }
+
+            results.Add(result);
+        }
+
+        return new GetAttrBatchReply(results);
+    }
+
+    /// <summary>An open of an existing file without create: no change, so no transaction.</summary>
+    private InodeAttributes OpenExisting(string path, Access access, ClientIdentity who)
+    {
+        var (fid, inode) = Resolve(path, who);
+        if (inode.Type == EntryType.Directory)
+        {
+            throw new RpcStatusException(LustreErrno.EISDIR, $"'{path}' is a directory");
+        }
+
+        Permissions.Require(inode, who, access, path);
+        return inode.ToAttributes(fid, FlagsOf(fid));
+    }
+
     /// <summary>What an open with <paramref name="flags"/> needs of the file: read, write, or both.</summary>
     public static Access OpenAccess(OpenFlags flags) =>
         ((flags & OpenFlags.Write) != 0 ? Access.Write : 0) | ((flags & OpenFlags.Read) != 0 || (flags & OpenFlags.Write) == 0 ? Access.Read : 0);
@@ -238,14 +369,7 @@ internal sealed class MdtNamespace
         var requestedLayout = request.Layout.Length == 0 ? null : DecodeLayout(request.Layout, "layout");
         if ((request.Flags & OpenFlags.Create) == 0)
         {
-            var (existingFid, existing) = Resolve(request.Path, who);
-            if (existing.Type == EntryType.Directory)
-            {
-                throw new RpcStatusException(LustreErrno.EISDIR, $"'{request.Path}' is a directory");
-            }
-
-            Permissions.Require(existing, who, OpenAccess(request.Flags), request.Path);
-            return Task.FromResult(existing.ToAttributes(existingFid, FlagsOf(existingFid)));
+            return Task.FromResult(OpenExisting(request.Path, OpenAccess(request.Flags), who));
         }
 
         return ChangeWithFreshPlacementAsync(origin, ChangeResults.Attributes, tx =>

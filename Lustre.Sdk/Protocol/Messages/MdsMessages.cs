@@ -26,6 +26,12 @@ internal sealed record InodeAttributes(
     /// <summary>Largest encoded layout: 64 components of 2000 stripes would be far more; this bounds what a peer may claim.</summary>
     public const int MaxLayoutLength = 512 * 1024;
 
+    /// <summary>Bytes of the encoding with an empty layout and no capability: what a list of attributes counts per item at least.</summary>
+    public const int MinEncodedLength = 16 + 1 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8 + 4 + 4 + 4;
+
+    /// <summary>Bytes <see cref="Write"/> takes.</summary>
+    public int EncodedLength => MinEncodedLength + Layout.Length + (Capability?.Length ?? 0);
+
     public void Write(BodyWriter writer)
     {
         Fid.Write(writer);
@@ -261,6 +267,177 @@ internal sealed record ReadDirReply(IReadOnlyList<DirEntry> Entries, bool End)
         }
 
         return new ReadDirReply(entries, reader.ReadBoolean("end"));
+    }
+}
+
+/// <summary>
+/// Reads one page of a directory with each entry's attributes and layout (readdir-plus, <see cref="Opcode.MdsReadDirPlus"/>),
+/// after the name <see cref="Cookie"/> ("" for the first page). The page holds at most <see cref="MaxEntries"/> entries
+/// (and never more than <see cref="ProtocolLimits.MaxDirectoryPageEntries"/>) and at most <see cref="MaxBytes"/> body
+/// bytes (and never more than <see cref="ProtocolLimits.MaxMetadataPageBytes"/>), except that a page always holds its
+/// first entry, whatever its size, so a listing always moves on.
+/// </summary>
+internal readonly record struct ReadDirPlusRequest(string Path, string Cookie, int MaxEntries, int MaxBytes)
+{
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteString(Path);
+        writer.WriteString(Cookie);
+        writer.WriteInt32(MaxEntries);
+        writer.WriteInt32(MaxBytes);
+    }
+
+    public static ReadDirPlusRequest Read(ref BodyReader reader) => new(
+        reader.ReadString("path", ProtocolLimits.MaxPathLength),
+        reader.ReadString("cookie", ProtocolLimits.MaxNameLength),
+        reader.ReadInt32("max_entries"),
+        reader.ReadInt32("max_bytes"));
+}
+
+/// <summary>One entry of a readdir-plus page: its name and its attributes as a getattr of it would return them.</summary>
+internal sealed record DirEntryPlus(string Name, InodeAttributes Attributes)
+{
+    /// <summary>Bytes the entry takes in a page.</summary>
+    public int EncodedLength => 2 + System.Text.Encoding.UTF8.GetByteCount(Name) + Attributes.EncodedLength;
+}
+
+/// <summary>A readdir-plus page in name order; <see cref="End"/> when no more follow.</summary>
+internal sealed record ReadDirPlusReply(IReadOnlyList<DirEntryPlus> Entries, bool End)
+{
+    /// <summary>Bytes of a page besides its entries: the count and the end flag.</summary>
+    public const int Overhead = 4 + 1;
+
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteInt32(Entries.Count);
+        foreach (var entry in Entries)
+        {
+            writer.WriteString(entry.Name);
+            entry.Attributes.Write(writer);
+        }
+
+        writer.WriteBoolean(End);
+    }
+
+    public static ReadDirPlusReply Read(ref BodyReader reader)
+    {
+        var count = reader.ReadCount("entries", ProtocolLimits.MaxDirectoryPageEntries, 2 + InodeAttributes.MinEncodedLength);
+        var entries = new DirEntryPlus[count];
+        for (var i = 0; i < count; i++)
+        {
+            entries[i] = new DirEntryPlus(reader.ReadString("name", ProtocolLimits.MaxNameLength), InodeAttributes.Read(ref reader));
+        }
+
+        return new ReadDirPlusReply(entries, reader.ReadBoolean("end"));
+    }
+}
+
+/// <summary>
+/// The attributes of many paths in one request (<see cref="Opcode.MdsGetAttrBatch"/>), each looked up as its own
+/// getattr would be. With <see cref="OpenFlags.Read"/> in <see cref="Flags"/>, each is opened for reading as an
+/// <see cref="OpenRequest"/> without create would open it (read permission checked, a capability issued); no other
+/// flag is allowed: a batch never changes anything.
+/// </summary>
+internal sealed record GetAttrBatchRequest(OpenFlags Flags, IReadOnlyList<string> Paths)
+{
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteUInt32((uint)Flags);
+        writer.WriteInt32(Paths.Count);
+        foreach (var path in Paths)
+        {
+            writer.WriteString(path);
+        }
+    }
+
+    public static GetAttrBatchRequest Read(ref BodyReader reader)
+    {
+        var flags = (OpenFlags)reader.ReadUInt32("flags");
+        var count = reader.ReadCount("paths", ProtocolLimits.MaxBatchPaths, 2);
+        var paths = new string[count];
+        for (var i = 0; i < count; i++)
+        {
+            paths[i] = reader.ReadString("path", ProtocolLimits.MaxPathLength);
+        }
+
+        return new GetAttrBatchRequest(flags, paths);
+    }
+}
+
+/// <summary>One path's answer in a <see cref="GetAttrBatchReply"/>: its attributes, or the errno and message its own getattr (or open) would have failed with.</summary>
+internal sealed record GetAttrResult(LustreErrno Status, InodeAttributes? Attributes, string Message)
+{
+    /// <summary>Longest message kept, in UTF-16 code units, as error replies keep theirs.</summary>
+    public const int MaxMessageLength = 1024;
+
+    /// <summary>Longest message read, in UTF-8 bytes.</summary>
+    public const int MaxMessageBytes = 4096;
+
+    public static GetAttrResult Ok(InodeAttributes attributes) => new(0, attributes, string.Empty);
+
+    public static GetAttrResult Failed(LustreErrno status, string message) =>
+        new(status, null, message.Length > MaxMessageLength ? message[..MaxMessageLength] : message);
+
+    /// <summary>Bytes the result takes in a reply.</summary>
+    public int EncodedLength => 4 + (Attributes?.EncodedLength ?? 2 + System.Text.Encoding.UTF8.GetByteCount(Message));
+
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteInt32((int)Status);
+        if (Status == 0)
+        {
+            Attributes!.Write(writer);
+        }
+        else
+        {
+            writer.WriteString(Message);
+        }
+    }
+
+    public static GetAttrResult Read(ref BodyReader reader)
+    {
+        var status = reader.ReadInt32("status");
+        if (status < 0)
+        {
+            throw new ProtocolException($"Field 'status' must be 0 or a positive errno, got {status}.");
+        }
+
+        return status == 0
+            ? Ok(InodeAttributes.Read(ref reader))
+            : new GetAttrResult((LustreErrno)status, null, reader.ReadString("message", MaxMessageBytes));
+    }
+}
+
+/// <summary>
+/// The answers to the first <see cref="Results"/>.Count paths of a <see cref="GetAttrBatchRequest"/>, in its order. A
+/// reply may answer fewer paths than were asked (never none), to stay within
+/// <see cref="ProtocolLimits.MaxMetadataPageBytes"/>: the client asks again for the rest.
+/// </summary>
+internal sealed record GetAttrBatchReply(IReadOnlyList<GetAttrResult> Results)
+{
+    /// <summary>Bytes of a reply besides its results: the count.</summary>
+    public const int Overhead = 4;
+
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteInt32(Results.Count);
+        foreach (var result in Results)
+        {
+            result.Write(writer);
+        }
+    }
+
+    public static GetAttrBatchReply Read(ref BodyReader reader)
+    {
+        // The smallest result is a failure with an empty message: a status and a string length.
+        var count = reader.ReadCount("results", ProtocolLimits.MaxBatchPaths, 4 + 2);
+        var results = new GetAttrResult[count];
+        for (var i = 0; i < count; i++)
+        {
+            results[i] = GetAttrResult.Read(ref reader);
+        }
+
+        return new GetAttrBatchReply(results);
     }
 }
 
