@@ -49,6 +49,15 @@ internal sealed class TelemetryRecorder : IDisposable
     public List<double> Values(string instrument, string? tag = null, string? tagValue = null) =>
         [.. _measurements.Where(m => m.Instrument == instrument && (tag is null || m.Tags.Any(t => t.Key == tag && (t.Value as string) == tagValue))).Select(m => m.Value)];
 
+    /// <summary>
+    /// How many RPCs of <paramref name="operation"/> (an opcode's name) this process sent to <paramref name="target"/>
+    /// (<c>host:port</c>) while recording: other tests' clusters listen on other ports.
+    /// </summary>
+    public int Rpcs(string target, string operation) =>
+        _measurements.Count(m => m.Instrument == "lustre.client.rpc.duration"
+            && m.Tags.Any(t => t.Key == "lustre.operation" && (t.Value as string) == operation)
+            && m.Tags.Any(t => t.Key == "lustre.target" && (t.Value as string) == target));
+
     /// <summary>Asserts that <paramref name="span"/> recorded <paramref name="error"/> as its one OpenTelemetry <c>exception</c> event.</summary>
     public static void AssertException(Activity span, Exception error)
     {

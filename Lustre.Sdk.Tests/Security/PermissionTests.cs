@@ -188,4 +188,69 @@ public sealed class PermissionTests : IAsyncLifetime
 
         Assert.Equal(0, (await alice.GetInfoAsync("/users/alice/sized")).Length);
     }
+
+    [Fact]
+    public async Task A_listing_with_attributes_needs_read_and_search_and_a_batch_is_refused_path_by_path()
+    {
+        await using var alice = As(_alice);
+        await alice.CreateDirectoryAsync("/users/alice/listable");
+        await using (var x = await alice.OpenFileAsync("/users/alice/listable/x", FileMode.CreateNew))
+        {
+            await x.WriteAtAsync(0, "x"u8.ToArray());
+        }
+
+        await alice.SetModeAsync("/users/alice/listable", (UnixFileMode)0x1E4); // 0744: others may list names, not stat them
+        await alice.CreateDirectoryAsync("/users/alice/searchable");
+        await using (var y = await alice.OpenFileAsync("/users/alice/searchable/y", FileMode.CreateNew))
+        {
+            await y.WriteAtAsync(0, "why"u8.ToArray());
+        }
+
+        await alice.CreateFileAsync("/users/alice/searchable/hidden");
+        await alice.SetModeAsync("/users/alice/searchable/hidden", (UnixFileMode)0x180); // 0600
+        await alice.SetModeAsync("/users/alice/searchable", (UnixFileMode)0x1C9); // 0711: others may stat names they know, not list them
+
+        await using var bob = As(_bob);
+
+        // Names alone need read; names with attributes need read and search, as ls -l does.
+        var names = new List<string>();
+        await foreach (var entry in bob.EnumerateDirectoryAsync("/users/alice/listable"))
+        {
+            names.Add(entry.Name);
+        }
+
+        Assert.Equal(["x"], names);
+        var unsearchable = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => ListWithAttributesAsync(bob, "/users/alice/listable"));
+        Assert.Contains("'/users/alice/listable' needs read and search/execute permission, which uid 1001", unsearchable.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => ListWithAttributesAsync(bob, "/users/alice/searchable"));
+        Assert.Equal(["x"], await ListWithAttributesAsync(alice, "/users/alice/listable"));
+        Assert.Equal(["hidden", "y"], await ListWithAttributesAsync(alice, "/users/alice/searchable"));
+
+        // A batch tells bob exactly what one getattr each would: no more.
+        var results = await bob.GetInfoAsync(["/users/alice/listable/x", "/users/alice/searchable/y", "/users/alice/nothing", "/users/alice/searchable/hidden"]);
+        Assert.Contains("'/users/alice/listable' needs search/execute permission", Assert.IsType<UnauthorizedAccessException>(results[0].Error).Message, StringComparison.Ordinal);
+        Assert.Equal(3, results[1].Info!.Length);
+        Assert.IsType<FileNotFoundException>(results[2].Error);
+        Assert.Equal((UnixFileMode)0x180, results[3].Info!.Mode);
+
+        // Opened in a batch, a file bob may read comes with a read capability the OSS accepts; a 0600 one is refused.
+        var opened = Assert.Single(await bob.OpenFilesAsync(["/users/alice/searchable/y"]));
+        Assert.Equal(CapabilityRights.Read, opened.Capability!.Rights);
+        var bytes = new byte[3];
+        Assert.Equal(3, await opened.ReadAtAsync(0, bytes));
+        Assert.Equal("why"u8.ToArray(), bytes);
+        var denied = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.OpenFilesAsync(["/users/alice/searchable/y", "/users/alice/searchable/hidden"]));
+        Assert.Contains("needs read permission, which uid 1001", denied.Message, StringComparison.Ordinal);
+    }
+
+    private static async Task<List<string>> ListWithAttributesAsync(LustreClient client, string path)
+    {
+        var names = new List<string>();
+        await foreach (var info in client.EnumerateFileInfosAsync(path))
+        {
+            names.Add(info.Name);
+        }
+
+        return names;
+    }
 }

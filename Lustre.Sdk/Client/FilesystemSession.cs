@@ -121,11 +121,7 @@ internal sealed class FilesystemSession : IAsyncDisposable
                 var status = (LustreErrno)reply.Status;
                 var message = reply.ErrorMessage;
                 reply.Dispose();
-                throw status switch
-                {
-                    LustreErrno.ENOENT when path is not null => new FileNotFoundException($"{path}: No such file or directory ({message})", path),
-                    _ => ErrorMapping.FromStatus(status, message, TargetNames.Mdt(FsName)),
-                };
+                throw MdsError(status, message, path);
             }
 
             return reply;
@@ -135,6 +131,13 @@ internal sealed class FilesystemSession : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>The exception for an MDS refusal of the request about <paramref name="path"/> (null: not about a path).</summary>
+    public Exception MdsError(LustreErrno status, string message, string? path) => status switch
+    {
+        LustreErrno.ENOENT when path is not null => new FileNotFoundException($"{path}: No such file or directory ({message})", path),
+        _ => ErrorMapping.FromStatus(status, message, TargetNames.Mdt(FsName)),
+    };
 
     public async Task<InodeAttributes> CallForAttributesAsync(Opcode opcode, FrameBuffer frame, string path, CancellationToken cancellationToken)
     {

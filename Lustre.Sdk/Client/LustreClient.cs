@@ -104,12 +104,166 @@ public class LustreClient : IAsyncDisposable
         using var frame = new FrameBuffer();
         new PathRequest(path).Write(frame.Body);
         var attributes = await Session.CallForAttributesAsync(Opcode.MdsGetAttr, frame, path, cancellationToken).ConfigureAwait(false);
+        return await ToInfoAsync(path, attributes, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Returns the attributes of many files and directories in as few requests as possible: one per up to 1,024 paths
+    /// (a reply answers fewer when it would pass 256 KiB, and the rest are asked again), instead of one per path.
+    /// Each path is looked up as <see cref="GetInfoAsync(string, CancellationToken)"/> would look it up, with the same
+    /// permission checks, and a path that fails does not fail the others: its result carries the exception that call
+    /// would have thrown (<see cref="FileNotFoundException"/>, <see cref="UnauthorizedAccessException"/>,
+    /// <see cref="LustreServerException"/>). The call itself throws only when no answer can be had (the MDS unreachable,
+    /// cancellation).
+    /// </summary>
+    /// <param name="paths">Absolute paths; the same path may appear more than once.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>One result per path, in the order of <paramref name="paths"/>.</returns>
+    /// <exception cref="ArgumentException">A path is not a valid absolute path (the exception names it).</exception>
+    public virtual async Task<IReadOnlyList<LustreFileInfoResult>> GetInfoAsync(IEnumerable<string> paths, CancellationToken cancellationToken = default)
+    {
+        var normalized = CheckPaths(paths);
+        var answers = await GetAttrBatchAsync(normalized, OpenFlags.None, cancellationToken).ConfigureAwait(false);
+        var results = new LustreFileInfoResult[normalized.Length];
+        for (var i = 0; i < results.Length; i++)
+        {
+            var path = normalized[i];
+            if (answers[i].Status != 0)
+            {
+                results[i] = new LustreFileInfoResult(path, null, Session.MdsError(answers[i].Status, answers[i].Message, path));
+                continue;
+            }
+
+            try
+            {
+                results[i] = new LustreFileInfoResult(path, await ToInfoAsync(path, answers[i].Attributes!, cancellationToken).ConfigureAwait(false), null);
+            }
+            catch (IOException ex)
+            {
+                // Only a file open for write elsewhere is glimpsed; an OST that does not answer fails that file alone.
+                results[i] = new LustreFileInfoResult(path, null, ex);
+            }
+        }
+
+        return results;
+    }
+
+    /// <summary>
+    /// Opens many existing files for reading in as few requests as possible (as
+    /// <see cref="GetInfoAsync(IEnumerable{string}, CancellationToken)"/> batches them): for datasets of one file per
+    /// sample, where an open each would cost a round trip each. Each file is checked and opened as
+    /// <see cref="OpenFileAsync"/> with <see cref="FileMode.Open"/> and <see cref="FileAccess.Read"/> opens it. A file
+    /// open for reading holds nothing on the servers, so this is all or nothing: when a path cannot be opened, the call
+    /// throws what <see cref="OpenFileAsync"/> would have thrown for it (the first such path in order) and opens none.
+    /// </summary>
+    /// <param name="paths">Absolute paths of files; the same path may appear more than once.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>Read-only files, in the order of <paramref name="paths"/>.</returns>
+    /// <exception cref="ArgumentException">A path is not a valid absolute path (the exception names it).</exception>
+    /// <exception cref="FileNotFoundException">No file at a path.</exception>
+    /// <exception cref="DirectoryNotFoundException">A directory of a path is missing or is a file.</exception>
+    /// <exception cref="UnauthorizedAccessException">A path is a directory, or read permission is denied.</exception>
+    public virtual async Task<IReadOnlyList<LustreFile>> OpenFilesAsync(IEnumerable<string> paths, CancellationToken cancellationToken = default)
+    {
+        var normalized = CheckPaths(paths);
+        var answers = await GetAttrBatchAsync(normalized, OpenFlags.Read, cancellationToken).ConfigureAwait(false);
+        var files = new LustreFile[normalized.Length];
+        for (var i = 0; i < files.Length; i++)
+        {
+            if (answers[i].Status != 0)
+            {
+                var error = Session.MdsError(answers[i].Status, answers[i].Message, normalized[i]);
+                throw error is FileNotFoundException or LustreServerException { Errno: LustreErrno.ENOTDIR or LustreErrno.EISDIR }
+                    ? await OpenErrorAsync(normalized[i], error, creating: false, cancellationToken).ConfigureAwait(false)
+                    : error;
+            }
+
+            files[i] = new LustreFile(Session, normalized[i], answers[i].Attributes!, writable: false);
+            await Session.EnsureOstsKnownAsync(files[i].Layout, cancellationToken).ConfigureAwait(false);
+        }
+
+        return files;
+    }
+
+    private static string[] CheckPaths(IEnumerable<string> paths, [CallerArgumentExpression(nameof(paths))] string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(paths, name);
+        var normalized = new List<string>(paths is IReadOnlyCollection<string> known ? known.Count : 16);
+        foreach (var path in paths)
+        {
+            var error = LustrePath.Validate(path, out _);
+            if (error is not null)
+            {
+                throw new ArgumentException($"path {normalized.Count} ('{path}'): {error}", name);
+            }
+
+            normalized.Add(LustrePath.Normalize(path));
+        }
+
+        return [.. normalized];
+    }
+
+    /// <summary>
+    /// Sends <paramref name="paths"/> in batched getattrs (<see cref="Opcode.MdsGetAttrBatch"/>) of at most
+    /// <see cref="ProtocolLimits.MaxBatchPaths"/> paths and <see cref="ProtocolLimits.MaxMetadataPageBytes"/> of request,
+    /// one after another, each resumed where the MDS's reply stopped; returns one answer per path, in order.
+    /// </summary>
+    private async Task<GetAttrResult[]> GetAttrBatchAsync(string[] paths, OpenFlags flags, CancellationToken cancellationToken)
+    {
+        var results = new GetAttrResult[paths.Length];
+        var next = 0;
+        while (next < paths.Length)
+        {
+            var count = 0;
+            var bytes = 0;
+            while (next + count < paths.Length && count < ProtocolLimits.MaxBatchPaths)
+            {
+                var size = 2 + System.Text.Encoding.UTF8.GetByteCount(paths[next + count]);
+                if (count > 0 && bytes + size > ProtocolLimits.MaxMetadataPageBytes)
+                {
+                    break;
+                }
+
+                bytes += size;
+                count++;
+            }
+
+            IReadOnlyList<GetAttrResult> answered;
+            using (var frame = new FrameBuffer(64 + bytes))
+            {
+                new GetAttrBatchRequest(flags, new ArraySegment<string>(paths, next, count)).Write(frame.Body);
+                using var reply = await Session.CallMdsAsync(Opcode.MdsGetAttrBatch, frame, paths[next], cancellationToken).ConfigureAwait(false);
+                var reader = reply.Reader;
+                answered = GetAttrBatchReply.Read(ref reader).Results;
+            }
+
+            if (answered.Count == 0 || answered.Count > count)
+            {
+                throw new LustreException($"{TargetNames.Mdt(FsName)} answered {answered.Count} of the {count} paths of a batched getattr: it must answer at least one and at most all", LustreErrno.EPROTO, isTransient: false);
+            }
+
+            for (var i = 0; i < answered.Count; i++)
+            {
+                results[next + i] = answered[i];
+            }
+
+            next += answered.Count;
+        }
+
+        return results;
+    }
+
+    /// <summary>
+    /// The info of attributes the MDS sent. For a file some client has open for write, the size comes from its OSTs (a
+    /// glimpse): a writer may hold data the MDS has not heard of yet, so the size is the furthest byte any object holds.
+    /// </summary>
+    private async ValueTask<LustreFileInfo> ToInfoAsync(string path, InodeAttributes attributes, CancellationToken cancellationToken)
+    {
         if ((attributes.Flags & InodeFlags.OpenForWrite) == 0 || attributes.Type != EntryType.File || attributes.Layout.Length == 0)
         {
             return new LustreFileInfo(path, attributes);
         }
 
-        // A writer may hold data the MDS has not heard of yet: the size is the furthest byte any object holds.
         var layout = LayoutCodec.Decode(attributes.Layout);
         await Session.EnsureOstsKnownAsync(layout, cancellationToken).ConfigureAwait(false);
         var glimpsed = await StripedIo.GlimpseAsync(Session, path, layout, cancellationToken).ConfigureAwait(false);
@@ -192,6 +346,50 @@ public class LustreClient : IAsyncDisposable
             foreach (var entry in page.Entries)
             {
                 yield return new LustreDirectoryEntry(LustrePath.Combine(path, entry.Name), entry.Name, entry.Type == EntryType.Directory, entry.Fid);
+            }
+
+            if (page.End || page.Entries.Count == 0)
+            {
+                yield break;
+            }
+
+            cookie = page.Entries[^1].Name;
+        }
+    }
+
+    /// <summary>
+    /// Lists a directory in name order with every entry's attributes and layout, as <c>ls -l</c> or <c>lfs find</c> need
+    /// them: one request per page of up to 1,024 entries (readdir-plus), instead of a listing and then a stat per entry.
+    /// Each entry is what <see cref="GetInfoAsync(string, CancellationToken)"/> would have returned when its page was
+    /// read (a file open for write elsewhere gets its size from its OSTs, as there). Needs read and search permission on
+    /// the directory, as listing it and stat'ing its entries do. Pages are read as the enumeration reaches them: an entry
+    /// present for the whole enumeration comes exactly once, whatever is created or removed meanwhile; one created or
+    /// removed meanwhile may come or not, and one renamed meanwhile may come under both names or neither.
+    /// </summary>
+    /// <param name="path">The directory.</param>
+    /// <param name="cancellationToken">Cancels the listing.</param>
+    /// <exception cref="FileNotFoundException">No directory at <paramref name="path"/>.</exception>
+    /// <exception cref="UnauthorizedAccessException">Read or search permission on the directory (or search on a parent) is denied.</exception>
+    /// <exception cref="LustreServerException"><paramref name="path"/> is not a directory (ENOTDIR).</exception>
+    public virtual async IAsyncEnumerable<LustreFileInfo> EnumerateFileInfosAsync(
+        string path, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        path = CheckPath(path);
+        var cookie = string.Empty;
+        while (true)
+        {
+            ReadDirPlusReply page;
+            using (var frame = new FrameBuffer())
+            {
+                new ReadDirPlusRequest(path, cookie, ProtocolLimits.MaxDirectoryPageEntries, ProtocolLimits.MaxMetadataPageBytes).Write(frame.Body);
+                using var reply = await Session.CallMdsAsync(Opcode.MdsReadDirPlus, frame, path, cancellationToken).ConfigureAwait(false);
+                var reader = reply.Reader;
+                page = ReadDirPlusReply.Read(ref reader);
+            }
+
+            foreach (var entry in page.Entries)
+            {
+                yield return await ToInfoAsync(LustrePath.Combine(path, entry.Name), entry.Attributes, cancellationToken).ConfigureAwait(false);
             }
 
             if (page.End || page.Entries.Count == 0)

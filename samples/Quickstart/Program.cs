@@ -34,10 +34,9 @@ await using (var file = await client.OpenFileAsync("/demo/data.bin"))
 Console.WriteLine(data.AsSpan().SequenceEqual(back) ? "Content verified: byte-identical." : "CONTENT MISMATCH");
 
 await client.RenameAsync("/demo/data.bin", "/demo/renamed.bin");
-await foreach (var entry in client.EnumerateDirectoryAsync("/demo"))
+await foreach (var info in client.EnumerateFileInfosAsync("/demo"))
 {
-    var info = await client.GetInfoAsync(entry.Path);
-    Console.WriteLine($"  {entry.Path}  {info.Length} bytes  fid {info.Fid}");
+    Console.WriteLine($"  {info.Path}  {info.Length} bytes  fid {info.Fid}");
 }
 
 await client.DeleteFileAsync("/demo/renamed.bin");
