@@ -36,13 +36,17 @@ internal static class FileCommands
                         await session.Out.WriteLineAsync($"{(i > 0 ? "\n" : string.Empty)}{path}:").ConfigureAwait(false);
                     }
 
-                    await foreach (var entry in session.Client.EnumerateDirectoryAsync(path, ct).ConfigureAwait(false))
+                    if (parse.GetValue(longFormat))
                     {
-                        if (parse.GetValue(longFormat))
+                        // Readdir-plus: the attributes come with the names, a request per page rather than a stat per entry.
+                        await foreach (var entry in session.Client.EnumerateFileInfosAsync(path, ct).ConfigureAwait(false))
                         {
-                            WriteEntry(session.Out, await session.Client.GetInfoAsync(entry.Path, ct).ConfigureAwait(false), entry.Name, longFormat: true);
+                            WriteEntry(session.Out, entry, entry.Name, longFormat: true);
                         }
-                        else
+                    }
+                    else
+                    {
+                        await foreach (var entry in session.Client.EnumerateDirectoryAsync(path, ct).ConfigureAwait(false))
                         {
                             await session.Out.WriteLineAsync(entry.Name).ConfigureAwait(false);
                         }

@@ -118,9 +118,20 @@ internal static class FindCommand
 
         try
         {
-            await foreach (var entry in session.Client.EnumerateDirectoryAsync(path, cancellationToken).ConfigureAwait(false))
+            if (query.NeedsInfo)
             {
-                await VisitAsync(session, query, entry.Path, entry.Name, entry.IsDirectory, info: null, depth + 1, cancellationToken).ConfigureAwait(false);
+                // Readdir-plus: the attributes come with the names, one request per page instead of a stat per entry.
+                await foreach (var child in session.Client.EnumerateFileInfosAsync(path, cancellationToken).ConfigureAwait(false))
+                {
+                    await VisitAsync(session, query, child.Path, child.Name, child.IsDirectory, child, depth + 1, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                await foreach (var entry in session.Client.EnumerateDirectoryAsync(path, cancellationToken).ConfigureAwait(false))
+                {
+                    await VisitAsync(session, query, entry.Path, entry.Name, entry.IsDirectory, info: null, depth + 1, cancellationToken).ConfigureAwait(false);
+                }
             }
         }
         catch (FileNotFoundException) when (depth > 0)

@@ -140,19 +140,9 @@ internal static class LfsCommands
                 return;
             }
 
-            await foreach (var entry in client.EnumerateDirectoryAsync(info.Path, cancellationToken).ConfigureAwait(false))
+            // Readdir-plus: the layouts come with the names, one request per page instead of a stat per entry.
+            await foreach (var child in client.EnumerateFileInfosAsync(info.Path, cancellationToken).ConfigureAwait(false))
             {
-                LustreFileInfo child;
-                try
-                {
-                    child = await client.GetInfoAsync(entry.Path, cancellationToken).ConfigureAwait(false);
-                }
-                catch (FileNotFoundException)
-                {
-                    // Removed since the directory was read.
-                    continue;
-                }
-
                 await PrintTreeAsync(client, child, depth - 1, showName: true, cancellationToken).ConfigureAwait(false);
             }
         }
