@@ -7,7 +7,7 @@ namespace Lustre.Benchmarks;
 
 /// <summary>
 /// <c>striped [options]</c> runs the striped-IO benchmark, <c>io500 [options]</c> the IO500 phases, <c>dataset [options]</c> a shuffled dataset epoch
-/// <c>mirror [options]</c> the cost of mirrored files and <c>transport [options]</c> the cost of TLS, each with its
+/// <c>mirror [options]</c> the cost of mirrored files, <c>listing [options]</c> the cost of an <c>ls -l</c> and <c>transport [options]</c> the cost of TLS, each with its
 /// same-run baselines (a plain runner, one pass, a table of ratios); <c>io500-worker</c> is a child process of
 /// <c>io500 --processes N</c> and <c>dataset-rank</c> one rank of <c>dataset --world-size N</c>; anything else goes to BenchmarkDotNet's switcher for the microbenchmarks.
 /// </summary>
@@ -45,6 +45,11 @@ internal static class BenchmarkProgram
         if (args.Length > 0 && args[0] == "mirror")
         {
             return await Mirrors.MirrorBenchmark.RunAsync(args[1..]);
+        }
+
+        if (args.Length > 0 && args[0] == "listing")
+        {
+            return await Listing.ListingBenchmark.RunAsync(args[1..]);
         }
 
         if (args.Length > 0 && args[0] == "transport")
