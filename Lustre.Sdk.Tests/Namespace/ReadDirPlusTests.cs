@@ -392,6 +392,29 @@ public sealed class ReadDirPlusTests(ClusterFixture fixture, ITestOutputHelper o
         Assert.False(await Client.ExistsAsync(dir + "/new"));
     }
 
+    [Fact]
+    public async Task A_cancelled_token_stops_a_listing_and_a_batch_before_they_send_anything()
+    {
+        var dir = await fixture.NewDirectoryAsync();
+        await Client.CreateFileAsync(dir + "/a");
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+
+        using var recorder = new TelemetryRecorder();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var info in Client.EnumerateFileInfosAsync(dir, cancelled.Token))
+            {
+                Assert.Fail($"listed {info.Path}");
+            }
+        });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Client.GetInfoAsync([dir + "/a"], cancelled.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Client.OpenFilesAsync([dir + "/a"], cancelled.Token));
+
+        Assert.Equal(0, recorder.Rpcs(Target, "MdsReadDirPlus"));
+        Assert.Equal(0, recorder.Rpcs(Target, "MdsGetAttrBatch"));
+    }
+
     /// <summary>Every attribute <see cref="LustreFileInfo"/> shows, compared field by field.</summary>
     private static void AssertSame(LustreFileInfo expected, LustreFileInfo actual)
     {

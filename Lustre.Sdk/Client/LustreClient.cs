@@ -326,7 +326,10 @@ public class LustreClient : IAsyncDisposable
         using var reply = await Session.CallMdsAsync(Opcode.MdsRename, frame, sourcePath, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Lists a directory in name order, a page at a time under the hood.</summary>
+    /// <summary>
+    /// Lists a directory in name order, a page at a time under the hood. For each entry's attributes too, use
+    /// <see cref="EnumerateFileInfosAsync"/>: a request per page instead of a <see cref="GetInfoAsync(string, CancellationToken)"/> per entry.
+    /// </summary>
     public virtual async IAsyncEnumerable<LustreDirectoryEntry> EnumerateDirectoryAsync(
         string path, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
