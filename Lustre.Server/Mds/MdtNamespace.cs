@@ -235,9 +235,9 @@ internal sealed class MdtNamespace
 
     /// <summary>
     /// A readdir-plus page: the entries after the request's cookie with the attributes a getattr of each would return,
-    /// up to its max entries and max bytes of reply (each capped by the protocol's limits; the first entry always goes in). Listing names needs read permission on the directory and
-    /// stat'ing what is in it search permission, so both are required: the reply tells nothing a getattr of each entry
-    /// would refuse. The whole page is read from one RocksDB snapshot, so an entry and its inode agree even while other
+    /// up to its max entries and max bytes of reply (each capped by the protocol's limits; the first entry always goes
+    /// in). Listing names needs read permission on the directory and stat'ing what is in it search permission, so both
+    /// are required: the reply tells nothing a getattr of each entry would refuse. The whole page is read from one RocksDB snapshot, so an entry and its inode agree even while other
     /// clients unlink or rename. Attributes carry no OST capability (only opens issue them).
     /// </summary>
     public ReadDirPlusReply ReadDirPlus(ReadDirPlusRequest request, ClientIdentity who)
