@@ -92,6 +92,12 @@ public sealed class ClusterFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>A bare RPC client to the MDS, one attempt a call: no client-side path checks, page sizes of the test's choosing.</summary>
+    internal Rpc.ServerCaller RawMdsClient() => new(
+        Cluster.Endpoint,
+        new RpcConnectionSettings("raw-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), null, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance),
+        maxAttempts: 1);
+
     /// <summary>Proves the cluster still serves: a brand-new client creates, writes, flushes and reads back a file.</summary>
     public async Task AssertStillServesAsync()
     {

@@ -3,7 +3,6 @@ using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Tests.Cluster;
 using Lustre.Tests.Rpc;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Lustre.Tests.Namespace;
 
@@ -118,7 +117,7 @@ public sealed class PathValidationTests
     public async Task The_mds_refuses_a_bad_path_sent_raw_and_creates_nothing(string path, LustreErrno errno, string problem)
     {
         var before = await ListRootAsync();
-        await using var rpc = RawMdsClient();
+        await using var rpc = _fixture.RawMdsClient();
 
         await AssertRawRefusedAsync(rpc, Opcode.MdsGetAttr, w => new PathRequest(path).Write(w), errno, problem);
         await AssertRawRefusedAsync(rpc, Opcode.MdsMkdir, w => new MkdirRequest(path, 0x1ED).Write(w), errno, problem);
@@ -165,12 +164,6 @@ public sealed class PathValidationTests
         Assert.True((LustreErrno)reply.Status == errno, $"{opcode}: expected {errno}, got {(LustreErrno)reply.Status}: {reply.ErrorMessage}");
         Assert.Contains(problem, reply.ErrorMessage, StringComparison.Ordinal);
     }
-
-    /// <summary>A bare RPC client to the MDS: no client-side path checks in the way.</summary>
-    private ServerCaller RawMdsClient() => new(
-        _fixture.Cluster.Endpoint,
-        new RpcConnectionSettings("raw-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), null, NullLogger.Instance),
-        maxAttempts: 1);
 
     private Task<List<string>> ListRootAsync() => ListAsync("/");
 

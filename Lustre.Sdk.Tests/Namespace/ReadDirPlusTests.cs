@@ -6,7 +6,6 @@ using Lustre.Protocol.Messages;
 using Lustre.Tests.Cluster;
 using Lustre.Tests.Diagnostics;
 using Lustre.Tests.Rpc;
-using Microsoft.Extensions.Logging.Abstractions;
 using Xunit.Abstractions;
 
 namespace Lustre.Tests.Namespace;
@@ -90,7 +89,7 @@ public sealed class ReadDirPlusTests(ClusterFixture fixture, ITestOutputHelper o
         var mustAppear = new HashSet<string>(present, StringComparer.Ordinal);
         var mustNotAppear = new HashSet<string>(StringComparer.Ordinal);
 
-        await using var rpc = RawMdsClient();
+        await using var rpc = fixture.RawMdsClient();
         var listed = new List<string>();
         var cookie = string.Empty;
         for (var pages = 0; ; pages++)
@@ -198,7 +197,7 @@ public sealed class ReadDirPlusTests(ClusterFixture fixture, ITestOutputHelper o
         output.WriteLine($"{count} directories with a {perEntry}-byte default layout");
         await MakeDirectoriesWithLayoutAsync(dir, count, wide);
 
-        await using var rpc = RawMdsClient();
+        await using var rpc = fixture.RawMdsClient();
         var names = new List<string>();
         var cookie = string.Empty;
         var pages = 0;
@@ -239,7 +238,7 @@ public sealed class ReadDirPlusTests(ClusterFixture fixture, ITestOutputHelper o
     {
         var dir = await fixture.NewDirectoryAsync();
         await Client.CreateFileAsync(dir + "/file");
-        await using var rpc = RawMdsClient();
+        await using var rpc = fixture.RawMdsClient();
 
         await AssertStatusAsync(rpc, new ReadDirPlusRequest(dir, string.Empty, 0, 4096), LustreErrno.EINVAL, "max entries 0");
         await AssertStatusAsync(rpc, new ReadDirPlusRequest(dir, string.Empty, 16, -1), LustreErrno.EINVAL, "max bytes -1");
@@ -379,7 +378,7 @@ public sealed class ReadDirPlusTests(ClusterFixture fixture, ITestOutputHelper o
     public async Task A_batch_with_write_or_create_flags_is_refused_whole()
     {
         var dir = await fixture.NewDirectoryAsync();
-        await using var rpc = RawMdsClient();
+        await using var rpc = fixture.RawMdsClient();
         foreach (var flags in new[] { OpenFlags.Write, OpenFlags.Create, OpenFlags.Read | OpenFlags.Write })
         {
             using var frame = new FrameBuffer();
@@ -486,10 +485,4 @@ public sealed class ReadDirPlusTests(ClusterFixture fixture, ITestOutputHelper o
         Assert.True((LustreErrno)reply.Status == errno, $"expected {errno}, got {(LustreErrno)reply.Status}: {reply.ErrorMessage}");
         Assert.Contains(problem, reply.ErrorMessage, StringComparison.Ordinal);
     }
-
-    /// <summary>A bare RPC client to the MDS, to choose page sizes the SDK does not use.</summary>
-    private ServerCaller RawMdsClient() => new(
-        fixture.Cluster.Endpoint,
-        new RpcConnectionSettings("raw-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), null, NullLogger.Instance),
-        maxAttempts: 1);
 }
