@@ -4,7 +4,7 @@ namespace Lustre.Tests.Cli;
 
 /// <summary>
 /// <c>ls -l</c>, <c>lfs find</c> and <c>lfs getstripe DIR</c> read a directory's attributes with readdir-plus: a request
-/// per page of entries, not a stat per entry (issue 22).
+/// per page of entries, not a stat per entry (issue 22); find by name alone reads only the names.
 /// </summary>
 public sealed class ListingRpcTests(CliClusterFixture cluster) : IClassFixture<CliClusterFixture>
 {
@@ -18,7 +18,8 @@ public sealed class ListingRpcTests(CliClusterFixture cluster) : IClassFixture<C
         await Task.WhenAll(Enumerable.Range(0, Files).Select(i => cluster.Client.CreateFileAsync($"{dir}/f{i:D2}")));
         var target = cluster.Address[..cluster.Address.IndexOf('/', StringComparison.Ordinal)];
 
-        foreach (var command in new[] { new[] { "ls", "-l", dir }, ["lfs", "find", dir], ["lfs", "getstripe", dir] })
+        // find reads the attributes only when a test needs them (--size); by name alone it reads names (below).
+        foreach (var command in new[] { new[] { "ls", "-l", dir }, ["lfs", "find", dir, "--size", "-1M"], ["lfs", "getstripe", dir] })
         {
             using var recorder = new TelemetryRecorder();
             var lines = (await cluster.RunAsync(command)).ShouldSucceed().Lines;
@@ -28,6 +29,15 @@ public sealed class ListingRpcTests(CliClusterFixture cluster) : IClassFixture<C
             Assert.Equal(1, recorder.Rpcs(target, "MdsReadDirPlus"));
             Assert.InRange(recorder.Rpcs(target, "MdsGetAttr"), 0, 1); // the argument itself, not its entries
             Assert.Equal(0, recorder.Rpcs(target, "MdsReadDir"));
+        }
+
+        using (var recorder = new TelemetryRecorder())
+        {
+            var lines = (await cluster.RunAsync(["lfs", "find", dir, "-name", "f3*"])).ShouldSucceed().Lines;
+            Assert.Equal(10, lines.Count(l => l.Contains("/f3", StringComparison.Ordinal)));
+            Assert.Equal(1, recorder.Rpcs(target, "MdsReadDir"));
+            Assert.Equal(0, recorder.Rpcs(target, "MdsReadDirPlus"));
+            Assert.InRange(recorder.Rpcs(target, "MdsGetAttr"), 0, 1);
         }
     }
 }
