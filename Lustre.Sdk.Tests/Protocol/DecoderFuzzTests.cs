@@ -93,6 +93,8 @@ public sealed class DecoderFuzzTests(ITestOutputHelper output)
             ("LustreFid", Message(LustreFid.Read), [Body(Fid.Write)]),
             ("InodeAttributes", Message(InodeAttributes.Read), [Body(new InodeAttributes(Fid, EntryType.File, 0x81A4, 1, 2, 4096, 1, 3, 4, 5, layout, InodeFlags.OpenForWrite).Write), Body(new InodeAttributes(Fid, EntryType.File, 0x81A4, 1, 2, 4096, 1, 3, 4, 5, layout, InodeFlags.None, FileCapability.Encode(CapabilityRights.Write, 9, [new(2, 3)], (_, tag) => tag.Fill(1))).Write)]),
             ("CloseRequest", Message(CloseRequest.Read), [Body(new CloseRequest(Fid, true).Write)]),
+            ("MigrateRequest", Message(MigrateRequest.Read), [Body(new MigrateRequest("/data/f", Fid, MigrateOperation.Begin, MigrateFlags.NonBlock, 7, 9, CompositeLayout()).Write)]),
+            ("MigrateReply", Message(MigrateReply.Read), [Body(new MigrateReply(MigrateState.Copy, 7, 9, 60_000, new InodeAttributes(Fid, EntryType.File, 0x81A4, 1, 2, 4096, 1, 3, 4, 5, layout), layout).Write)]),
             ("CapabilityRequest", Message(CapabilityRequest.Read), [Body(new CapabilityRequest(Fid, OpenFlags.Read | OpenFlags.Write).Write)]),
             ("FileCapability.Decode", input => FileCapability.Decode(input) is not null || input.Length == 0, [FileCapability.Encode(CapabilityRights.Read, 1_700_000_000_000, [new(0, 7), new(1, 8)], (_, tag) => tag.Fill(0xA5))]),
             ("PathRequest", Message(PathRequest.Read), [Body(new PathRequest("/data/shard-0001.tar").Write), Body(new PathRequest("/é/日本").Write)]),

@@ -413,4 +413,39 @@ public class MessageRoundTripTests
 
         Assert.Equal(message, RoundTrip(message.Write, OstIndexRequest.Read, 4));
     }
+
+    [Fact]
+    public void MigrateRequest_round_trips()
+    {
+        var message = new MigrateRequest("/data/f", Fid, MigrateOperation.Swap, MigrateFlags.NonBlock, 0x1122334455667788, 42, Bytes(30, 5));
+
+        var read = RoundTrip(message.Write, MigrateRequest.Read, 2 + 7 + 16 + 1 + 1 + 8 + 8 + 4 + 30);
+
+        Assert.Equal(message with { Template = read.Template }, read);
+        Assert.Equal(message.Template, read.Template);
+    }
+
+    [Fact]
+    public void MigrateReply_round_trips_and_an_unknown_state_is_refused()
+    {
+        var file = new InodeAttributes(Fid, EntryType.File, 0x81A4, 1, 2, 4096, 1, 3, 4, 5, Bytes(20, 1), InodeFlags.OpenForWrite, Bytes(13, 9));
+        var message = new MigrateReply(MigrateState.Draining, 7, 9, 60_000, file, Bytes(24, 3));
+
+        var read = RoundTrip(message.Write, MigrateReply.Read);
+
+        Assert.Equal((message.State, message.MigrationId, message.DataVersion, message.LeaseMs), (read.State, read.MigrationId, read.DataVersion, read.LeaseMs));
+        Assert.Equal((file.Fid, file.Size, file.Flags), (read.File.Fid, read.File.Size, read.File.Flags));
+        Assert.Equal(file.Layout, read.File.Layout);
+        Assert.Equal(file.Capability, read.File.Capability);
+        Assert.Equal(message.NewLayout, read.NewLayout);
+
+        using var frame = new FrameBuffer();
+        (message with { State = (MigrateState)9 }).Write(frame.Body);
+        var body = frame.Written[FrameHeader.Size..].ToArray();
+        Assert.Throws<ProtocolException>(() =>
+        {
+            var reader = new BodyReader(body);
+            MigrateReply.Read(ref reader);
+        });
+    }
 }

@@ -20,6 +20,12 @@ public sealed class OpcodeTests
         return InodeAttributes.Read(ref reader);
     }
 
+    private static MigrateReply Migration(byte[] body)
+    {
+        var reader = new BodyReader(body);
+        return MigrateReply.Read(ref reader);
+    }
+
     private static void AssertOk((FrameHeader Header, byte[] Body, byte[] Bulk) reply, Opcode opcode)
     {
         Assert.True(reply.Header.IsReply, $"{opcode}: not a reply");
@@ -113,6 +119,16 @@ public sealed class OpcodeTests
         var renewed = Attributes((await Call(Opcode.MdsCapability, w => new CapabilityRequest(opened.Fid, OpenFlags.Read).Write(w))).Body);
         Assert.Equal(opened.Fid, renewed.Fid);
         Assert.Null(renewed.Capability); // a cluster without a key file issues none
+        var plain = Attributes((await Call(Opcode.MdsOpen, w => new OpenRequest(dir + "/h", OpenFlags.Create, 0x1A4, []).Write(w))).Body);
+        var begun = Migration((await Call(Opcode.MdsMigrate, w => new MigrateRequest(dir + "/h", default, MigrateOperation.Begin, MigrateFlags.None, 0, 0, templateBytes).Write(w))).Body);
+        Assert.Equal((MigrateState.Copy, plain.Fid), (begun.State, begun.File.Fid));
+        Assert.Equal(plain.Layout, begun.File.Layout);
+        var kept = Migration((await Call(Opcode.MdsMigrate, w => new MigrateRequest(string.Empty, plain.Fid, MigrateOperation.Renew, MigrateFlags.None, begun.MigrationId, 0, []).Write(w))).Body);
+        var swapped = Migration((await Call(Opcode.MdsMigrate, w => new MigrateRequest(string.Empty, plain.Fid, MigrateOperation.Swap, MigrateFlags.None, begun.MigrationId, kept.DataVersion, []).Write(w))).Body);
+        Assert.Equal(MigrateState.Swapped, swapped.State);
+        Assert.Equal(LayoutCodec.Decode(begun.NewLayout).AllObjects(), LayoutCodec.Decode(swapped.File.Layout).AllObjects());
+        Assert.Empty((await Call(Opcode.MdsMigrate, w => new MigrateRequest(string.Empty, plain.Fid, MigrateOperation.Abort, MigrateFlags.None, begun.MigrationId, 0, []).Write(w))).Body);
+        await Call(Opcode.MdsUnlink, w => new PathRequest(dir + "/h").Write(w));
         await Call(Opcode.MdsUnlink, w => new PathRequest(dir + "/g").Write(w));
         await Call(Opcode.OstDestroy, w => obj.Write(w));
         await Call(Opcode.OstDestroyObjects, w => new OstDestroyObjectsRequest(obj.OstIndex, [obj.ObjectId, obj.ObjectId + 1_000_000]).Write(w));

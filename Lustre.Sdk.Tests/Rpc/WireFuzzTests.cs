@@ -55,6 +55,7 @@ public sealed class WireFuzzTests(ITestOutputHelper output) : IDisposable
             Frame(Opcode.MdsCapability, w => new CapabilityRequest(fid, OpenFlags.Read).Write(w)),
             Frame(Opcode.MdsReadDirPlus, w => new ReadDirPlusRequest("/fz", string.Empty, 64, 65536).Write(w)),
             Frame(Opcode.MdsGetAttrBatch, w => new GetAttrBatchRequest(OpenFlags.Read, ["/fz/a", "/fz", "/fz/f"]).Write(w)),
+            Frame(Opcode.MdsMigrate, w => new MigrateRequest("/fz/f", fid, MigrateOperation.Renew, MigrateFlags.None, 1, 1, []).Write(w)),
             Frame(Opcode.OstRead, w => new OstReadRequest(obj, 0, 4096).Write(w)),
             Frame(Opcode.OstWrite, w => new OstWriteRequest(obj, 4096).Write(w), [1, 2, 3, 4, 5, 6, 7, 8]),
             Frame(Opcode.OstPunch, w => new OstPunchRequest(obj, 100).Write(w)),

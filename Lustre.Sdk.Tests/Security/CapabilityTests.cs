@@ -186,4 +186,54 @@ public sealed class CapabilityTests : IDisposable
         await using var bob = new LustreClient(address, As(keys.Single(k => k.Name == "bob")));
         await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.ExtendMirrorsAsync("/alice/m", FileLayout.Raid0(1 << 20, stripeCount: 1)));
     }
+
+    [Fact]
+    public async Task A_client_key_migrates_its_own_file_through_capabilities_and_a_capability_from_before_the_swap_does_not_write_the_new_objects()
+    {
+        var (node, address, keys) = await StartAsync(CapabilityKeys.DefaultLifetime);
+        await using var _ = node;
+        var alice = keys.Single(k => k.Name == "alice");
+        await using var client = new LustreClient(address, As(alice));
+        var data = new byte[3 << 20];
+        Random.Shared.NextBytes(data);
+        await using (var file = await client.OpenFileAsync("/alice/g", FileMode.CreateNew, layout: FileLayout.Raid0(1 << 20, stripeCount: 1)))
+        {
+            await file.WriteAtAsync(0, data);
+        }
+
+        await client.SetModeAsync("/alice/g", (UnixFileMode)0x1A4); // 0644: bob reads it, only alice writes it
+        FileCapability old;
+        await using (var writer = await client.OpenFileAsync("/alice/g", FileMode.Open, FileAccess.ReadWrite))
+        {
+            old = writer.Capability!;
+        }
+
+        // The copy reads the old objects and writes the new ones with the capability Begin answered with.
+        var migrated = await client.MigrateAsync("/alice/g", FileLayout.Raid0(1 << 20, stripeCount: 2));
+        Assert.Equal(2, migrated.Layout!.Components[0].StripeCount);
+        await using (var reader = await client.OpenFileAsync("/alice/g", FileMode.Open, FileAccess.Read))
+        {
+            var back = new byte[data.Length];
+            Assert.Equal(data.Length, await reader.ReadAtAsync(0, back));
+            Assert.Equal(data, back);
+        }
+
+        // A capability issued before the swap names the old objects only: the OSS refuses it for a new one.
+        var target = migrated.Layout.AllObjects().First();
+        var settings = new RpcConnectionSettings("raw-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), alice.Secret, NullLogger.Instance, KeyName: alice.Name);
+        await using var connection = await RpcConnection.ConnectAsync(node.Endpoint, settings, CancellationToken.None);
+        Assert.False(old.Covers(target));
+        using (var frame = new FrameBuffer())
+        {
+            new OstWriteRequest(new ObjectRef(target.OstIndex, target.ObjectId), 0).Write(frame.Body);
+            old.WriteFor(frame.Body, target);
+            using var reply = await connection.CallAsync(Opcode.OstWrite, frame, new byte[4096], default, settings.Xids.Next(), false, CancellationToken.None);
+            Assert.Equal((int)LustreErrno.EACCES, reply.Status);
+        }
+
+        // Bob may read the file, not write it: he may not migrate it.
+        await using var bob = new LustreClient(address, As(keys.Single(k => k.Name == "bob")));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.MigrateAsync("/alice/g", FileLayout.Raid0(1 << 20, stripeCount: 1)));
+        Assert.Equal(2, (await client.GetInfoAsync("/alice/g")).Layout!.Components[0].StripeCount);
+    }
 }

@@ -225,6 +225,21 @@ internal sealed class FilesystemSession : IAsyncDisposable
         return await CallForAttributesAsync(Opcode.MdsMirror, frame, path, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>One step of a layout migration (<see cref="Opcode.MdsMigrate"/>); null for an abort, which answers nothing.</summary>
+    public async Task<MigrateReply?> MigrateAsync(MigrateRequest request, string path, CancellationToken cancellationToken)
+    {
+        using var frame = new FrameBuffer(256 + request.Template.Length);
+        request.Write(frame.Body);
+        using var reply = await CallMdsAsync(Opcode.MdsMigrate, frame, path, cancellationToken).ConfigureAwait(false);
+        if (request.Operation == MigrateOperation.Abort)
+        {
+            return null;
+        }
+
+        var reader = reply.Reader;
+        return MigrateReply.Read(ref reader);
+    }
+
     public async ValueTask DisposeAsync()
     {
         await DisconnectAsync().ConfigureAwait(false);

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Lustre.IO;
 using Lustre.Layouts;
+using Lustre.Migration;
 using Lustre.Namespace;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
@@ -451,7 +452,7 @@ public class LustreClient : IAsyncDisposable
         InodeAttributes attributes;
         try
         {
-            attributes = await Session.CallForAttributesAsync(Opcode.MdsOpen, frame, path, cancellationToken).ConfigureAwait(false);
+            attributes = await OpenAsync(frame, path, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is FileNotFoundException or LustreServerException { Errno: LustreErrno.ENOTDIR or LustreErrno.EISDIR })
         {
@@ -476,6 +477,29 @@ public class LustreClient : IAsyncDisposable
         }
 
         return file;
+    }
+
+    /// <summary>
+    /// Sends an open. One for writing of a file whose layout is being migrated is answered EINPROGRESS until the new
+    /// layout is in place: it waits and tries again, as Lustre's writers wait for the migration's group lock. The MDS
+    /// bounds the wait: a migrator that stops renewing its hold loses it within its lease (a minute).
+    /// </summary>
+    private async Task<InodeAttributes> OpenAsync(FrameBuffer frame, string path, CancellationToken cancellationToken)
+    {
+        var pause = TimeSpan.FromMilliseconds(20);
+        while (true)
+        {
+            try
+            {
+                return await Session.CallForAttributesAsync(Opcode.MdsOpen, frame, path, cancellationToken).ConfigureAwait(false);
+            }
+            catch (LustreServerException ex) when (ex.Errno == LustreErrno.EINPROGRESS)
+            {
+                Diagnostics.ClientLog.OpenWaitsForMigration(Session.Logger, path, pause.TotalMilliseconds);
+                await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
+                pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+            }
+        }
     }
 
     /// <summary>
@@ -635,6 +659,49 @@ public class LustreClient : IAsyncDisposable
         path = CheckPath(path);
         ArgumentOutOfRangeException.ThrowIfLessThan(busyWait, TimeSpan.Zero);
         return await Mirrors.MirrorSync.ResyncAsync(Session, path, ct => GetAttributesAsync(path, ct), busyWait, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Moves a file's data to new OST objects with <paramref name="layout"/> and swaps them in on the MDS (<c>lfs
+    /// migrate</c>): the file keeps its FID, its times but the change time, and its name; its old objects are destroyed.
+    /// The MDS refuses the swap if the file changed since the copy started (its data version), so a writer's data is
+    /// never lost: it is in the copy, or the migration fails and the file keeps its objects. How writers are treated
+    /// meanwhile is up to <paramref name="options"/> (<see cref="MigrateOptions.NonBlocking"/>).
+    /// </summary>
+    /// <param name="path">The file.</param>
+    /// <param name="layout">The new layout, plain or PFL, without objects; null for the default layout of the file's directory.</param>
+    /// <param name="options">Blocking (the default) or not; null for the defaults.</param>
+    /// <param name="cancellationToken">
+    /// Stops the copy and gives the new objects back. Cancelled while the swap is on its way, the call may throw with the
+    /// swap done: the file then has the new layout (and the same bytes either way).
+    /// </param>
+    /// <returns>The file's attributes after the swap, with its new layout.</returns>
+    /// <exception cref="ArgumentException">The layout names OST objects, or is mirrored.</exception>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
+    /// <exception cref="UnauthorizedAccessException">The caller may not read and write the file.</exception>
+    /// <exception cref="LustreServerException">
+    /// EBUSY: the file changed during the migration or is open for writing (non-blocking), or stayed open for writing
+    /// past <see cref="MigrateOptions.BusyTimeout"/> (blocking); the file keeps its layout. EINVAL: the file is
+    /// mirrored (restripe it with <see cref="ExtendMirrorsAsync"/> and <see cref="SplitMirrorAsync"/>). EISDIR: a
+    /// directory.
+    /// </exception>
+    public virtual async Task<LustreFileInfo> MigrateAsync(string path, FileLayout? layout, MigrateOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        path = CheckPath(path);
+        if (layout is not null && layout.AllObjects().Any())
+        {
+            throw new ArgumentException("A layout to migrate to must not name OST objects; the MDS places them.", nameof(layout));
+        }
+
+        if (layout is { IsMirrored: true })
+        {
+            throw new ArgumentException("A migration gives a file a plain or PFL layout; ExtendMirrorsAsync adds mirrors.", nameof(layout));
+        }
+
+        options ??= new MigrateOptions();
+        options.Validate();
+        var attributes = await LayoutMigration.MigrateAsync(Session, path, layout, options, cancellationToken).ConfigureAwait(false);
+        return new LustreFileInfo(path, attributes);
     }
 
     /// <summary>Reads every in-sync mirror of a file and compares them byte for byte (<c>lfs mirror verify</c>).</summary>

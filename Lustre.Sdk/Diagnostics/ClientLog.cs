@@ -22,4 +22,7 @@ internal static partial class ClientLog
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "{Path}: mirror {Mirror} missed a {Operation} and is now stale (layout generation {Generation}); the file stays available from its other mirrors until a resync: {Reason}")]
     public static partial void MirrorStale(ILogger logger, string path, int mirror, string operation, uint generation, string reason);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Debug, Message = "{Path}: being migrated (lfs migrate); the open for writing tries again in {DelayMs} ms")]
+    public static partial void OpenWaitsForMigration(ILogger logger, string path, double delayMs);
 }

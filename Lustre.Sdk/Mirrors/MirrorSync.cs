@@ -201,7 +201,8 @@ internal static class MirrorSync
         return new MirrorVerifyResult(path, size, [.. mirrors.Select(m => m.Id)], differences);
     }
 
-    private static Task ForEachBlockAsync(long size, Func<long, int, CancellationToken, ValueTask> step, CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="step"/> on every <see cref="BlockSize"/> block of a file of <paramref name="size"/> bytes, 4 at a time (resync, verify, migrate).</summary>
+    internal static Task ForEachBlockAsync(long size, Func<long, int, CancellationToken, ValueTask> step, CancellationToken cancellationToken)
     {
         var blocks = (size + BlockSize - 1) / BlockSize;
         return Parallel.ForEachAsync(

@@ -75,6 +75,12 @@ public enum LustreErrno
     /// </summary>
     EALREADY = 114,
 
+    /// <summary>
+    /// Operation now in progress: here, an open for writing of a file whose layout is being migrated (as Lustre's
+    /// servers answer EINPROGRESS for a request the client should send again later). The SDK waits and tries again.
+    /// </summary>
+    EINPROGRESS = 115,
+
     /// <summary>Stale handle (the object is gone).</summary>
     ESTALE = 116,
 }

@@ -44,6 +44,9 @@ internal enum Opcode : ushort
     /// <summary>The attributes of many paths (<c>GetAttrBatchRequest</c>), each answered on its own; with the Read flag each file is opened for reading.</summary>
     MdsGetAttrBatch = 36,
 
+    /// <summary>A step of a layout migration (<c>MigrateRequest</c>): begin, renew, swap the layouts keeping the FID, abort.</summary>
+    MdsMigrate = 37,
+
     // Object storage targets.
     OstRead = 40,
     OstWrite = 41,
@@ -61,7 +64,7 @@ internal static class OpcodeExtensions
 {
     public static bool IsMgs(this Opcode opcode) => opcode is >= Opcode.MgsRegisterTarget and <= Opcode.MgsSetTargetState;
 
-    public static bool IsMds(this Opcode opcode) => opcode is >= Opcode.MdsGetAttr and <= Opcode.MdsGetAttrBatch;
+    public static bool IsMds(this Opcode opcode) => opcode is >= Opcode.MdsGetAttr and <= Opcode.MdsMigrate;
 
     public static bool IsOst(this Opcode opcode) => opcode is >= Opcode.OstRead and <= Opcode.OstDestroyObjects;
 
@@ -74,10 +77,10 @@ internal static class OpcodeExtensions
     /// </summary>
     public static bool IsWaitedForWhenCancelled(this Opcode opcode) => opcode is
         Opcode.OstWrite or Opcode.OstPunch or Opcode.MdsOpen or Opcode.MdsSetAttr or Opcode.MdsMkdir or Opcode.MdsRmdir or
-        Opcode.MdsUnlink or Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsMirror;
+        Opcode.MdsUnlink or Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsMirror or Opcode.MdsMigrate;
 
     /// <summary>Operations that change state, whose resends are answered from the reply cache.</summary>
     public static bool IsModifying(this Opcode opcode) => opcode is
         Opcode.MdsOpen or Opcode.MdsSetAttr or Opcode.MdsMkdir or Opcode.MdsRmdir or Opcode.MdsUnlink or
-        Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsBackup or Opcode.MdsMirror or Opcode.MgsRegisterTarget or Opcode.MgsSetTargetState;
+        Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsBackup or Opcode.MdsMirror or Opcode.MdsMigrate or Opcode.MgsRegisterTarget or Opcode.MgsSetTargetState;
 }

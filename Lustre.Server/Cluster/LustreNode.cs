@@ -147,7 +147,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
             directory = new TargetTable([mgs], ServerClientSettings(loggers, "mds"), connectionsPerServer: 1);
             _asyncResources.Add(directory);
             Placement = new OstPlacement(directory, Mdt!, new OstAllocator(new Random()), _logger);
-            var ns = new MdtNamespace(Mdt!, Placement);
+            var ns = new MdtNamespace(Mdt!, Placement, options.MigrationLease);
             Destroys = new DestroyQueue(ns, directory);
             Resyncs = new MirrorResyncAgent(
                 ns,

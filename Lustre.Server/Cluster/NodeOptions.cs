@@ -75,6 +75,12 @@ internal sealed class NodeOptions
     /// <summary>A connection whose replies go unread this long is closed (<see cref="Rpc.RpcServerOptions.SendTimeout"/>; default 30 s).</summary>
     public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a layout migration (<c>lfs migrate</c>) holds a file without hearing from its migrator, which renews
+    /// every third of it; then writers are let in again and its new objects destroyed. Default a minute.
+    /// </summary>
+    public TimeSpan MigrationLease { get; init; } = Mds.LayoutMigrations.DefaultLease;
+
     /// <summary>How often the MDS re-reads the target list and OST free space.</summary>
     public TimeSpan RefreshInterval { get; init; } = TimeSpan.FromSeconds(2);
 }

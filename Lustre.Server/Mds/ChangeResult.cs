@@ -29,6 +29,20 @@ internal static class ChangeResults
             return InodeAttributes.Read(ref reader);
         });
 
+    /// <summary>A step of a layout migration: its state, data version and the file's attributes.</summary>
+    public static readonly ChangeResult<MigrateReply> Migration = new(
+        reply =>
+        {
+            var written = new ArrayBufferWriter<byte>(160 + reply.File.Layout.Length + reply.NewLayout.Length);
+            reply.Write(new BodyWriter(written));
+            return written.WrittenSpan.ToArray();
+        },
+        recorded =>
+        {
+            var reader = new BodyReader(recorded);
+            return MigrateReply.Read(ref reader);
+        });
+
     /// <summary>Done, with nothing more to say (unlink, rmdir, rename, a directory's default layout).</summary>
     public static readonly ChangeResult<bool> Done = new(_ => [], _ => true);
 }

@@ -5,8 +5,9 @@ using Lustre.Protocol.Messages;
 namespace Lustre.Server.Mds;
 
 /// <summary>
-/// Destroys the OST objects of unlinked files. The objects were queued on the MDT in the same batch as the
-/// unlink, so a crash between the two steps only delays the destroy; destroying is idempotent on the OST.
+/// Destroys the OST objects of unlinked files, of layouts a migration swapped out, and of migrations that were
+/// abandoned. The objects were queued on the MDT in the same batch as the unlink or swap, so a crash between the two
+/// steps only delays the destroy; destroying is idempotent on the OST.
 /// </summary>
 internal sealed class DestroyQueue
 {
@@ -26,11 +27,13 @@ internal sealed class DestroyQueue
     private const int Parallelism = 4;
 
     /// <summary>
-    /// Destroys what is queued, batch after batch until the queue is empty or a batch makes no progress; returns how
-    /// many objects were destroyed. Unreachable OSTs keep theirs for later.
+    /// Queues the objects of migrations whose lease lapsed, then destroys what is queued, batch after batch until the
+    /// queue is empty or a batch makes no progress; returns how many objects were destroyed. Unreachable OSTs keep
+    /// theirs for later.
     /// </summary>
     public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
     {
+        await _namespace.DropLapsedMigrationsAsync().ConfigureAwait(false);
         var total = 0;
         while (true)
         {

@@ -37,6 +37,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         (Opcode.MdsCapability, Capability),
         (Opcode.MdsReadDirPlus, ReadDirPlus),
         (Opcode.MdsGetAttrBatch, GetAttrBatch),
+        (Opcode.MdsMigrate, MigrateAsync),
     ];
 
     private MdtNamespace Namespace => _namespace ?? throw new RpcStatusException(LustreErrno.EBUSY, "the MDS is starting");
@@ -54,10 +55,13 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
     {
         var reader = request.Reader;
         var open = OpenRequest.Read(ref reader);
+
+        // Read before the inode is: a layout swap completed in between makes a writer read it again.
+        var swaps = Namespace.LayoutSwaps;
         var attributes = await Namespace.OpenAsync(open, ChangeOrigin.Of(request), request.Identity).ConfigureAwait(false);
         if ((open.Flags & OpenFlags.Write) != 0)
         {
-            attributes = await Namespace.OpenForWriteAsync(attributes).ConfigureAwait(false);
+            attributes = await Namespace.OpenForWriteAsync(attributes, swaps).ConfigureAwait(false);
         }
 
         return Attributes(WithCapability(request, attributes, open.Flags));
@@ -68,15 +72,18 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
     {
         var reader = request.Reader;
         var renew = CapabilityRequest.Read(ref reader);
-        return ValueTask.FromResult(Attributes(WithCapability(request, Namespace.Reauthorize(renew.Fid, renew.Flags, request.Identity), renew.Flags)));
+        var attributes = Namespace.Reauthorize(renew.Fid, renew.Flags, request.Identity);
+
+        // A migrator's handle renews too: while a migration runs, the objects it copies to are covered.
+        return ValueTask.FromResult(Attributes(WithCapability(request, attributes, renew.Flags, Namespace.MigrationLayoutOf(renew.Fid))));
     }
 
     /// <summary>
-    /// A client key's open gets a capability for every object of the file, with the rights the open asked for (a
-    /// reply cached for a resend keeps the one first issued). Server and admin keys, and clusters without a key file,
-    /// need none: their OSS checks nothing.
+    /// A client key's open gets a capability for every object of the file (and of <paramref name="migrating"/>, the
+    /// new layout of a migration), with the rights the open asked for (a reply cached for a resend keeps the one first
+    /// issued). Server and admin keys, and clusters without a key file, need none: their OSS checks nothing.
     /// </summary>
-    private InodeAttributes WithCapability(RpcRequest request, InodeAttributes attributes, OpenFlags flags)
+    private InodeAttributes WithCapability(RpcRequest request, InodeAttributes attributes, OpenFlags flags, byte[]? migrating = null)
     {
         if (capabilities is null || request.Key is not { Role: KeyRole.Client } key || attributes.Type != EntryType.File || attributes.Layout.Length == 0)
         {
@@ -85,7 +92,33 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
 
         var access = MdtNamespace.OpenAccess(flags);
         var rights = ((access & Access.Read) != 0 ? CapabilityRights.Read : 0) | ((access & Access.Write) != 0 ? CapabilityRights.Write : 0);
-        return attributes with { Capability = capabilities.Issue(key.Name, rights, [.. LayoutCodec.Decode(attributes.Layout).AllObjects()]) };
+        OstObject[] objects = migrating is null
+            ? [.. LayoutCodec.Decode(attributes.Layout).AllObjects()]
+            : [.. LayoutCodec.Decode(attributes.Layout).AllObjects(), .. LayoutCodec.Decode(migrating).AllObjects()];
+        return attributes with { Capability = capabilities.Issue(key.Name, rights, objects) };
+    }
+
+    /// <summary>
+    /// A step of a layout migration. Before the swap, the reply carries a capability to read the file's objects and
+    /// write the new ones (the migrator copies one to the other); the swap's reply carries the new layout.
+    /// </summary>
+    private async ValueTask<RpcResponse> MigrateAsync(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        var migrate = MigrateRequest.Read(ref reader);
+        if (await Namespace.MigrateAsync(migrate, ChangeOrigin.Of(request), request.Identity).ConfigureAwait(false) is not { } reply)
+        {
+            return RpcResponse.Ok();
+        }
+
+        if (reply.State != MigrateState.Swapped)
+        {
+            reply = reply with { File = WithCapability(request, reply.File, OpenFlags.Read | OpenFlags.Write, reply.NewLayout) };
+        }
+
+        var body = new FrameBuffer(256 + reply.File.Layout.Length + reply.NewLayout.Length + (reply.File.Capability?.Length ?? 0));
+        reply.Write(body.Body);
+        return RpcResponse.Ok(body);
     }
 
     private async ValueTask<RpcResponse> MirrorAsync(RpcRequest request, CancellationToken cancellationToken)

@@ -22,6 +22,12 @@ internal static class MdtKeys
     /// <summary>A client's recorded result (<see cref="ReplyRecords"/>).</summary>
     public const byte Reply = (byte)'R';
 
+    /// <summary>
+    /// A file being migrated (<see cref="LayoutMigrations"/>): 'V' + fid, value the new layout with its objects (Lustre's
+    /// volatile file), so objects a migration placed are destroyed even when its migrator or the MDS dies.
+    /// </summary>
+    public const byte Migration = (byte)'V';
+
     public static readonly byte[] NextFidKey = Encoding.ASCII.GetBytes("M/next-fid");
     public static readonly byte[] CommitKey = Encoding.ASCII.GetBytes("M/commit");
 
@@ -71,6 +77,14 @@ internal static class MdtKeys
     {
         var key = new byte[17];
         key[0] = StaleMirrors;
+        WriteFid(key.AsSpan(1), fid);
+        return key;
+    }
+
+    public static byte[] MigrationKey(LustreFid fid)
+    {
+        var key = new byte[17];
+        key[0] = Migration;
         WriteFid(key.AsSpan(1), fid);
         return key;
     }

@@ -29,14 +29,24 @@ internal sealed class MdtNamespace
     /// <summary>How long a resync holds a file without finishing before another may start.</summary>
     public static readonly TimeSpan ResyncHold = TimeSpan.FromMinutes(5);
 
-    public MdtNamespace(MdtStore store, IOstPlacement placement)
+    private readonly LayoutMigrations _migrations;
+
+    /// <param name="store">The MDT.</param>
+    /// <param name="placement">Where new objects go.</param>
+    /// <param name="migrationLease">How long a layout migration holds a file without a renewal (<see cref="LayoutMigrations.DefaultLease"/>).</param>
+    public MdtNamespace(MdtStore store, IOstPlacement placement, TimeSpan? migrationLease = null)
     {
         _store = store;
         _placement = placement;
+        _migrations = new LayoutMigrations(migrationLease ?? LayoutMigrations.DefaultLease);
         EnsureRoot();
+        AdoptMigrations();
     }
 
     public MdtStore Store => _store;
+
+    /// <summary>Layout swaps completed so far: an open reads it before it reads the inode (see <see cref="OpenForWriteAsync"/>).</summary>
+    public long LayoutSwaps => _migrations.Swaps;
 
     private static long Now() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
 
@@ -134,10 +144,29 @@ internal sealed class MdtNamespace
 
     private InodeFlags FlagsOf(LustreFid fid) => _writers.TryGetValue(fid, out var count) && count > 0 ? InodeFlags.OpenForWrite : InodeFlags.None;
 
-    public InodeAttributes RegisterWriter(InodeAttributes attributes)
+    /// <summary>
+    /// Notes a writer (refused with EINPROGRESS while a migration holds writers off). When a layout swap completed
+    /// since <paramref name="swapsBefore"/>, the inode the open read may hold the old layout: it is read again, after
+    /// the writer is noted, so a writer never gets objects a swap has retired.
+    /// </summary>
+    private InodeAttributes RegisterWriter(InodeAttributes attributes, long swapsBefore)
     {
-        _writers.AddOrUpdate(attributes.Fid, 1, static (_, count) => count + 1);
-        return attributes with { Flags = attributes.Flags | InodeFlags.OpenForWrite };
+        var fid = attributes.Fid;
+        var flags = attributes.Flags | InodeFlags.OpenForWrite;
+        if (!_migrations.RegisterWriter(fid, swapsBefore, () => _writers.AddOrUpdate(fid, 1, static (_, count) => count + 1)))
+        {
+            return attributes with { Flags = flags };
+        }
+
+        try
+        {
+            return LoadInode(fid).ToAttributes(fid, flags);
+        }
+        catch
+        {
+            Close(new CloseRequest(fid, Writer: true));
+            throw;
+        }
     }
 
     /// <summary>Records the size a closing writer reports (durably, "at least" as a flush does), then forgets the writer.</summary>
@@ -399,15 +428,7 @@ internal sealed class MdtNamespace
 
             Permissions.RequireChange(parentInode, who, request.Path);
 
-            var template = requestedLayout ?? InheritedLayout(parent, parentInode);
-            var layout = _placement.Instantiate(template, tx);
-            if (LayoutCodec.GetEncodedLength(layout) > InodeAttributes.MaxLayoutLength)
-            {
-                // 64 components of 2000 stripes would not fit a reply; no real layout comes near.
-                throw new RpcStatusException(LustreErrno.EINVAL, $"the layout of '{request.Path}' would take {LayoutCodec.GetEncodedLength(layout)} bytes, over the limit of {InodeAttributes.MaxLayoutLength}");
-            }
-
-            var encoded = LayoutCodec.Encode(layout);
+            var encoded = Instantiate(requestedLayout ?? InheritedLayout(parent, parentInode), tx, request.Path);
             var fid = _store.AllocateFid(tx);
             var now = Now();
             var created = new MdtInode(EntryType.File, 0x8000 | (request.Mode & 0xFFF), who.Uid, Permissions.NewGroup(parentInode, who), 0, 1, now, now, now, encoded, []);
@@ -417,6 +438,19 @@ internal sealed class MdtNamespace
             tx.Put(MdtKeys.InodeKey(parent), (parentInode with { ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
             return created.ToAttributes(fid, InodeFlags.Created);
         });
+    }
+
+    /// <summary>Places objects for <paramref name="template"/> in <paramref name="tx"/>; returns the encoded layout.</summary>
+    private byte[] Instantiate(FileLayout template, MdtTransaction tx, string path)
+    {
+        var layout = _placement.Instantiate(template, tx);
+        if (LayoutCodec.GetEncodedLength(layout) > InodeAttributes.MaxLayoutLength)
+        {
+            // 64 components of 2000 stripes would not fit a reply; no real layout comes near.
+            throw new RpcStatusException(LustreErrno.EINVAL, $"the layout of '{path}' would take {LayoutCodec.GetEncodedLength(layout)} bytes, over the limit of {InodeAttributes.MaxLayoutLength}");
+        }
+
+        return LayoutCodec.Encode(layout);
     }
 
     /// <summary>
@@ -506,6 +540,12 @@ internal sealed class MdtNamespace
             else if ((request.Mask & SetAttrMask.SizeAtLeast) != 0)
             {
                 size = Math.Max(size, request.Size);
+            }
+
+            if ((request.Mask & (SetAttrMask.Size | SetAttrMask.SizeAtLeast)) != 0)
+            {
+                // A writer flushed, closed or truncated: a migration copying the file must not swap without it.
+                _migrations.SizeSet(request.Fid);
             }
 
             var updated = inode with
@@ -641,7 +681,11 @@ internal sealed class MdtNamespace
         });
     }
 
-    /// <summary>Deletes an inode; a file's objects go to the durable destroy queue in the same batch.</summary>
+    /// <summary>
+    /// Deletes an inode; a file's objects go to the durable destroy queue in the same batch. Those a migration of it
+    /// placed are not: its migrator may still be writing them, so they go when it gives up (its swap finds no inode) or
+    /// its hold lapses.
+    /// </summary>
     private static void DropInode(MdtTransaction tx, LustreFid fid, MdtInode inode)
     {
         tx.Delete(MdtKeys.InodeKey(fid));
@@ -823,19 +867,220 @@ internal sealed class MdtNamespace
     }
 
     /// <summary>
-    /// A writer is opening a file with a stale mirror: the generation moves on, so a resync that started before
-    /// this open cannot mark the mirror in sync without the bytes this writer may add.
+    /// A step of a layout migration (<c>lfs migrate</c>, see <see cref="LayoutMigrations"/>): Begin places the new
+    /// objects and holds the file, Renew keeps it, Swap gives the file the new layout keeping its FID, Abort gives up.
+    /// Abort answers null.
     /// </summary>
-    public async Task<InodeAttributes> OpenForWriteAsync(InodeAttributes attributes)
+    public async Task<MigrateReply?> MigrateAsync(MigrateRequest request, ChangeOrigin origin, ClientIdentity who)
+    {
+        switch (request.Operation)
+        {
+            case MigrateOperation.Begin:
+                return await BeginMigrationAsync(request, origin, who).ConfigureAwait(false);
+            case MigrateOperation.Renew:
+                return RenewMigration(request, who);
+            case MigrateOperation.Swap:
+                return await SwapLayoutsAsync(request, origin, who).ConfigureAwait(false);
+            case MigrateOperation.Abort:
+                await AbortMigrationAsync(request, origin).ConfigureAwait(false);
+                return null;
+            default:
+                throw new RpcStatusException(LustreErrno.EINVAL, $"unknown migration step {(byte)request.Operation}");
+        }
+    }
+
+    private int LeaseMs => (int)_migrations.Lease.TotalMilliseconds;
+
+    private async Task<MigrateReply> BeginMigrationAsync(MigrateRequest request, ChangeOrigin origin, ClientIdentity who)
+    {
+        var template = request.Template.Length == 0 ? null : DecodeLayout(request.Template, "layout");
+        if (template is not null && template.AllObjects().Any())
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, "a migration's layout must not name OST objects: the MDS places them");
+        }
+
+        if (template is { IsMirrored: true })
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, "a migration gives a file a plain or PFL layout; lfs mirror extend adds mirrors");
+        }
+
+        var components = Components(request.Path);
+        if (components.Length == 0)
+        {
+            throw new RpcStatusException(LustreErrno.EISDIR, "it is a directory: lfs migrate moves the objects of files");
+        }
+
+        LayoutMigrations.View? begun = null;
+        LustreFid fid = default;
+        try
+        {
+            return await ChangeWithFreshPlacementAsync(origin, ChangeResults.Migration, tx =>
+            {
+                var (parent, parentInode, name) = WalkToParent(request.Path, components, who);
+                var entry = LookupEntry(parent, name) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{request.Path}': no such file or directory");
+                fid = entry.Fid;
+                var inode = LoadInode(fid);
+                if (inode.Type != EntryType.File || inode.Layout.Length == 0)
+                {
+                    throw new RpcStatusException(LustreErrno.EISDIR, "it is a directory: lfs migrate moves the objects of files");
+                }
+
+                // As lfs, which opens the file for reading and writing to copy it and swap its layout.
+                Permissions.Require(inode, who, Access.Read | Access.Write, request.Path);
+                if (LayoutCodec.IsMirrored(inode.Layout))
+                {
+                    throw new RpcStatusException(LustreErrno.EINVAL, "it is a mirrored file: restripe it with lfs mirror extend (a mirror with the new layout), then lfs mirror split -d of the old mirrors");
+                }
+
+                var encoded = Instantiate(template ?? InheritedLayout(parent, parentInode), tx, request.Path);
+
+                // A migration that lapsed and was not swept yet: its objects go now, this one's record replaces it.
+                if (_store.Get(MdtKeys.MigrationKey(fid)) is { } lapsed)
+                {
+                    QueueDestroy(tx, LayoutCodec.Decode(lapsed).AllObjects());
+                }
+
+                tx.Put(MdtKeys.MigrationKey(fid), encoded);
+                var view = _migrations.Begin(fid, inode.Layout, encoded, (request.Flags & MigrateFlags.NonBlock) == 0, () => IsOpenForWrite(fid));
+                begun = view;
+                return new MigrateReply(view.State, view.Id, view.DataVersion, LeaseMs, inode.ToAttributes(fid, FlagsOf(fid)), encoded);
+            }).ConfigureAwait(false);
+        }
+        catch when (begun is { } view)
+        {
+            // Not durable: nothing of it may hold writers off.
+            _migrations.Forget(fid, view.Id);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Keeps the migration's hold. The attributes are read after the state: when it says the copy may start, the
+    /// size is the one the copy must cover (no writer has the file, and new ones wait or move the data version).
+    /// </summary>
+    private MigrateReply RenewMigration(MigrateRequest request, ClientIdentity who)
+    {
+        Permissions.Require(LoadInode(request.Fid), who, Access.Read | Access.Write, request.Fid.ToString());
+        var view = _migrations.Renew(request.Fid, request.MigrationId, () => IsOpenForWrite(request.Fid));
+        return new MigrateReply(view.State, view.Id, view.DataVersion, LeaseMs, LoadInode(request.Fid).ToAttributes(request.Fid, FlagsOf(request.Fid)), view.NewLayout);
+    }
+
+    /// <summary>
+    /// Swaps the layouts keeping the FID (Lustre's swap with <c>SWAP_LAYOUTS_CHECK_DV1</c>): the file gets the new
+    /// objects and a new layout generation, times unchanged but the change time; the old objects go to the destroy queue
+    /// in the same batch. Refused (EBUSY) when the data version moved since the copy started or a writer has the file.
+    /// </summary>
+    private async Task<MigrateReply> SwapLayoutsAsync(MigrateRequest request, ChangeOrigin origin, ClientIdentity who)
+    {
+        var swapping = false;
+        try
+        {
+            var reply = await _store.ChangeAsync(origin, ChangeResults.Migration, tx =>
+            {
+                var inode = LoadInode(request.Fid);
+                Permissions.Require(inode, who, Access.Write, request.Fid.ToString());
+                var view = _migrations.StartSwap(request.Fid, request.MigrationId, request.DataVersion, inode.Layout, () => IsOpenForWrite(request.Fid));
+                swapping = true;
+                var old = LayoutCodec.Decode(inode.Layout);
+                var swapped = inode with
+                {
+                    Layout = LayoutCodec.Encode(LayoutCodec.Decode(view.NewLayout).WithGeneration(old.Generation + 1)),
+                    ChangeTimeNs = Now(),
+                };
+                tx.Put(MdtKeys.InodeKey(request.Fid), swapped.Encode());
+                tx.Delete(MdtKeys.MigrationKey(request.Fid));
+                QueueDestroy(tx, old.AllObjects());
+                return new MigrateReply(MigrateState.Swapped, view.Id, view.DataVersion, 0, swapped.ToAttributes(request.Fid, FlagsOf(request.Fid)), []);
+            }).ConfigureAwait(false);
+            if (swapping)
+            {
+                _migrations.Swapped(request.Fid, request.MigrationId);
+            }
+
+            return reply;
+        }
+        catch when (swapping)
+        {
+            _migrations.SwapFailed(request.Fid, request.MigrationId);
+            throw;
+        }
+    }
+
+    /// <summary>Ends a migration its migrator gave up: its objects go to the destroy queue. Nothing to do is not an error.</summary>
+    private Task<bool> AbortMigrationAsync(MigrateRequest request, ChangeOrigin origin) =>
+        _store.ChangeAsync(origin, ChangeResults.Done, tx =>
+        {
+            if (_migrations.Abort(request.Fid, request.MigrationId) is { } placed)
+            {
+                DropMigration(tx, request.Fid, placed);
+            }
+
+            return true;
+        });
+
+    /// <summary>Queues the objects of a migration's new layout for destroy, unless its record on the MDT is another migration's.</summary>
+    private void DropMigration(MdtTransaction tx, LustreFid fid, byte[] placed)
+    {
+        if (_store.Get(MdtKeys.MigrationKey(fid)) is { } stored && stored.AsSpan().SequenceEqual(placed))
+        {
+            QueueDestroy(tx, LayoutCodec.Decode(placed).AllObjects());
+            tx.Delete(MdtKeys.MigrationKey(fid));
+        }
+    }
+
+    /// <summary>
+    /// Destroys the new objects of migrations whose migrator stopped renewing (it died, or lost the MDS for a lease):
+    /// run by the MDS's background loop before each pass of the destroy queue. Returns how many were dropped.
+    /// </summary>
+    public async Task<int> DropLapsedMigrationsAsync()
+    {
+        var lapsed = _migrations.TakeLapsed();
+        if (lapsed.Count > 0)
+        {
+            await _store.ChangeAsync(tx =>
+            {
+                foreach (var (fid, placed) in lapsed)
+                {
+                    DropMigration(tx, fid, placed);
+                }
+
+                return true;
+            }).ConfigureAwait(false);
+        }
+
+        return lapsed.Count;
+    }
+
+    /// <summary>The new layout of a migration running on the file, whose objects its capabilities cover too; null when none runs.</summary>
+    public byte[]? MigrationLayoutOf(LustreFid fid) => _migrations.NewLayoutOf(fid);
+
+    /// <summary>Migrations on the MDT at start were running when it stopped: each is dropped once a lease has passed.</summary>
+    private void AdoptMigrations()
+    {
+        using var iterator = _store.NewIterator();
+        for (iterator.Seek([MdtKeys.Migration]); iterator.Valid() && iterator.Key() is [MdtKeys.Migration, ..] key && key.Length == 17; iterator.Next())
+        {
+            _migrations.Adopt(MdtKeys.ReadFid(key.AsSpan(1)), iterator.Value());
+        }
+    }
+
+    /// <summary>
+    /// A writer opens the file: it is noted (see <see cref="RegisterWriter"/>). A file with a stale mirror also moves
+    /// its generation on, so a resync that started before this open cannot mark the mirror in sync without the bytes
+    /// this writer may add.
+    /// </summary>
+    /// <param name="attributes">The file as the open found it.</param>
+    /// <param name="swapsBefore"><see cref="LayoutSwaps"/> as read before the open read the inode.</param>
+    public async Task<InodeAttributes> OpenForWriteAsync(InodeAttributes attributes, long swapsBefore)
     {
         // Every write-open passes here: only a mirrored layout (told from its first byte) is decoded.
-        if (!LayoutCodec.IsMirrored(attributes.Layout) || !LayoutCodec.Decode(attributes.Layout).Mirrors.Any(m => m.IsStale))
+        var registered = RegisterWriter(attributes, swapsBefore);
+        if (!LayoutCodec.IsMirrored(registered.Layout) || !LayoutCodec.Decode(registered.Layout).Mirrors.Any(m => m.IsStale))
         {
-            return RegisterWriter(attributes);
+            return registered;
         }
 
         // Registered first: a resync that looks now sees the writer; one that looked before sees the new generation.
-        var registered = RegisterWriter(attributes);
         try
         {
             return await _store.ChangeAsync(tx =>
