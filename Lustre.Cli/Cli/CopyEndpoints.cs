@@ -3,7 +3,7 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Lustre.Cli;
 
-/// <summary>Where <c>cp</c> and <c>lfs migrate</c> read bytes from: positional when the length is known, else in order.</summary>
+/// <summary>Where <c>cp</c> reads bytes from: positional when the length is known, else in order.</summary>
 internal interface ICopySource : IAsyncDisposable
 {
     /// <summary>The length, or null for a stream (standard input) that can only be read in order.</summary>
@@ -13,7 +13,7 @@ internal interface ICopySource : IAsyncDisposable
     ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken);
 }
 
-/// <summary>Where <c>cp</c> and <c>lfs migrate</c> write bytes to, at any offset and in parallel.</summary>
+/// <summary>Where <c>cp</c> writes bytes to, at any offset and in parallel.</summary>
 internal interface ICopyDestination : IAsyncDisposable
 {
     ValueTask WriteAtAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken);

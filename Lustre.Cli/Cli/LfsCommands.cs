@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Lustre.Client;
 using Lustre.Layouts;
+using Lustre.Migration;
 using Lustre.Namespace;
 
 namespace Lustre.Cli;
@@ -201,23 +202,35 @@ internal static class LfsCommands
     private static Command Migrate()
     {
         var layout = new LayoutOptions();
+        var block = new Option<bool>("--block", "-b") { Description = "Hold writers off while the file is copied: their opens wait until the swap (the default)" };
+        var nonBlock = new Option<bool>("--non-block", "-n") { Description = "Do not hold writers off: fail with EBUSY if the file is open for writing, or is opened for writing or resized before the swap" };
         var files = new Argument<string[]>("FILE") { Description = "Files to restripe", Arity = ArgumentArity.OneOrMore };
-        return ClientCommand.Create(Tool, "migrate", "Restripe files: copy to the new layout and switch atomically (the data is kept)", [.. layout.Symbols, files], async (session, parse, ct) =>
+        return ClientCommand.Create(Tool, "migrate", "Restripe files: copy them to new objects and swap those in, keeping the FID (the data is kept)", [.. layout.Symbols, block, nonBlock, files], async (session, parse, ct) =>
         {
+            if (parse.GetValue(block) && parse.GetValue(nonBlock))
+            {
+                return session.Fail("options --non-block and --block are mutually exclusive", exitCode: 2);
+            }
+
             FileLayout? wanted = layout.AnyGiven(parse) ? layout.Build(parse) : null;
             if (wanted is not null)
             {
                 await WarnIfCappedAsync(session, wanted, ct).ConfigureAwait(false);
             }
 
+            var options = new MigrateOptions { NonBlocking = parse.GetValue(nonBlock) };
             var exit = 0;
-            using var slots = new SemaphoreSlim(ChunkedCopy.ChunksPerFile);
             foreach (var argument in parse.GetValue(files)!)
             {
                 var path = ClusterPath.Normalize(argument);
                 try
                 {
-                    await MigrateAsync(session.Client, path, wanted, slots, ct).ConfigureAwait(false);
+                    await session.Client.MigrateAsync(path, wanted, options, ct).ConfigureAwait(false);
+                }
+                catch (LustreServerException ex) when (ex.ServerMessage.StartsWith($"'{path}': ", StringComparison.Ordinal))
+                {
+                    // The SDK names the file in its refusals (busy, changed, mirrored): the reason, then the errno as lfs prints it.
+                    exit = session.Fail($"{ex.ServerMessage} ({CliErrors.Describe(ex.Errno)})");
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
                 {
@@ -227,56 +240,6 @@ internal static class LfsCommands
 
             return exit;
         });
-    }
-
-    /// <summary>
-    /// Copies the file to a new file with the wanted layout in the same directory, makes it durable, then renames
-    /// it over the original: readers see the old or the new file, never a mix. Unlike Lustre's layout swap the
-    /// file gets a new FID.
-    /// </summary>
-    private static async Task MigrateAsync(LustreClient client, string path, FileLayout? layout, SemaphoreSlim slots, CancellationToken cancellationToken)
-    {
-        var info = await client.GetInfoAsync(path, cancellationToken).ConfigureAwait(false);
-        if (info.IsDirectory)
-        {
-            throw new LustreServerException(Protocol.LustreErrno.EISDIR, "is a directory", "lfs");
-        }
-
-        var suffix = Guid.NewGuid().ToString("N")[..8];
-        var temporary = LustrePath.Combine(LustrePath.Parent(path), info.Name.Length > 200 ? $".migrate.{suffix}" : $".{info.Name}.migrate.{suffix}");
-        var source = new ClusterSource(await client.OpenFileAsync(path, FileMode.Open, access: FileAccess.Read, cancellationToken: cancellationToken).ConfigureAwait(false));
-        await using (source.ConfigureAwait(false))
-        {
-            try
-            {
-                var destination = new ClusterDestination(await client.OpenFileAsync(temporary, FileMode.CreateNew, layout: layout, cancellationToken: cancellationToken).ConfigureAwait(false));
-                await using (destination.ConfigureAwait(false))
-                {
-                    await ChunkedCopy.CopyAsync(source, destination, slots, static _ => { }, cancellationToken).ConfigureAwait(false);
-                }
-
-                // lfs migrate keeps the modification time: the data did not change.
-                await client.SetTimesAsync(temporary, info.LastAccessTime, info.LastWriteTime, cancellationToken).ConfigureAwait(false);
-                await client.RenameAsync(temporary, path, cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                await DeleteQuietlyAsync(client, temporary).ConfigureAwait(false);
-                throw;
-            }
-        }
-    }
-
-    private static async Task DeleteQuietlyAsync(LustreClient client, string path)
-    {
-        try
-        {
-            await client.DeleteFileAsync(path, CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // The temporary file may not exist yet; nothing else can be done here.
-        }
     }
 
     /// <summary>

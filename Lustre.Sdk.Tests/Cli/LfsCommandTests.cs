@@ -216,10 +216,31 @@ public sealed partial class LfsCommandTests(CliClusterFixture cluster) : IClassF
         Assert.Equal(64 << 10, after.Layout.Components[0].StripeSize);
         Assert.Equal(data.Length, after.Length);
         Assert.Equal(before.LastWriteTime, after.LastWriteTime);
-        Assert.NotEqual(before.Fid, after.Fid);
+        Assert.Equal(before.Fid, after.Fid);
         Assert.Equal(data, await cluster.ReadAsync("/migrate.bin"));
         Assert.Equal("4", (await cluster.RunAsync("lfs", "getstripe", "-c", "/migrate.bin")).ShouldSucceed().Output.Trim());
-        Assert.DoesNotContain(cluster.Client.EnumerateDirectoryAsync("/").ToBlockingEnumerable(), e => e.Name.Contains("migrate.", StringComparison.Ordinal) && e.Name.StartsWith('.'));
+    }
+
+    [Fact]
+    public async Task Migrate_non_block_refuses_a_file_open_for_writing_and_block_with_non_block_is_a_usage_error()
+    {
+        var data = await cluster.WriteAsync("/migrate-busy.bin", (1 << 20) + 5, FileLayout.Raid0(stripeCount: 1));
+        await using (var writer = await cluster.Client.OpenFileAsync("/migrate-busy.bin", FileMode.Open, FileAccess.ReadWrite))
+        {
+            var busy = await cluster.RunAsync("lfs", "migrate", "-n", "-c", "2", "/migrate-busy.bin");
+            Assert.Equal(1, busy.ExitCode);
+            Assert.Equal(
+                "lfs: migrate: '/migrate-busy.bin': it is open for writing, and a non-blocking migration does not start while it is (a blocking one holds new writers off and waits for these to close) (Device or resource busy)",
+                busy.Error.Trim());
+        }
+
+        var both = await cluster.RunAsync("lfs", "migrate", "-b", "-n", "/migrate-busy.bin");
+        Assert.Equal(2, both.ExitCode);
+        Assert.Equal("lfs: migrate: options --non-block and --block are mutually exclusive", both.Error.Trim());
+
+        (await cluster.RunAsync("lfs", "migrate", "--non-block", "-c", "2", "/migrate-busy.bin")).ShouldSucceed();
+        Assert.Equal(2, (await cluster.Client.GetInfoAsync("/migrate-busy.bin")).Layout!.Components[0].StripeCount);
+        Assert.Equal(data, await cluster.ReadAsync("/migrate-busy.bin"));
     }
 
     [GeneratedRegex(@"^filesystem_summary:\s+\d+\.\d[BKMGTPE]\s+\d+\.\d[BKMGTPE]\s+\d+\.\d[BKMGTPE]\s+\d+% /lustre$")]
