@@ -447,5 +447,41 @@ public class MessageRoundTripTests
             var reader = new BodyReader(body);
             MigrateReply.Read(ref reader);
         });
+    public void OstReadBatchRequest_round_trips()
+    {
+        var message = new OstReadBatchRequest(7, [new ObjectRange(80, 1L << 33, 4096), new ObjectRange(81, 0, 0), new ObjectRange(80, 100, 65536)]);
+
+        var read = RoundTrip(message.Write, OstReadBatchRequest.Read, 4 + 4 + (3 * ObjectRange.Size));
+
+        Assert.Equal(7, read.OstIndex);
+        Assert.Equal(message.Ranges, read.Ranges);
+        Assert.Equal(4096 + 65536, read.TotalLength);
+    }
+
+    [Fact]
+    public void OpenBatchRequest_round_trips()
+    {
+        var message = new OpenBatchRequest(OpenFlags.Read, [Fid, LustreFid.Root, new LustreFid(9, 8, 7)]);
+
+        var read = RoundTrip(message.Write, OpenBatchRequest.Read, 4 + 4 + (3 * 16));
+
+        Assert.Equal(OpenFlags.Read, read.Flags);
+        Assert.Equal(message.Fids, read.Fids);
+    }
+
+    [Fact]
+    public void OpenBatchReply_round_trips_and_each_entry_is_as_long_as_it_says()
+    {
+        var capability = FileCapability.Encode(CapabilityRights.Read, 1_700_000_000_000, [new OstObject(1, 2)], (_, tag) => tag.Fill(3));
+        var opened = new InodeAttributes(Fid, EntryType.File, 0x81A4, 1000, 1001, 5, 1, 1, 2, 3, Bytes(40, 5), InodeFlags.None, capability);
+        var message = new OpenBatchReply([new OpenBatchEntry(0, string.Empty, opened), OpenBatchEntry.Failed(LustreErrno.ESTALE, "no inode é")]);
+
+        var read = RoundTrip(message.Write, OpenBatchReply.Read, 4 + message.Entries[0].EncodedLength + message.Entries[1].EncodedLength);
+
+        Assert.Equal(2, read.Entries.Count);
+        Assert.Equal(opened with { Layout = read.Entries[0].Attributes!.Layout, Capability = read.Entries[0].Attributes!.Capability }, read.Entries[0].Attributes);
+        Assert.Equal(opened.Layout, read.Entries[0].Attributes!.Layout);
+        Assert.Equal(capability, read.Entries[0].Attributes!.Capability);
+        Assert.Equal((LustreErrno.ESTALE, "no inode é", (InodeAttributes?)null), (read.Entries[1].Status, read.Entries[1].Message, read.Entries[1].Attributes));
     }
 }

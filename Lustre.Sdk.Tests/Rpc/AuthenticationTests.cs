@@ -60,6 +60,12 @@ public sealed partial class AuthenticationTests
             case Opcode.OstDestroyObjects:
                 new OstDestroyObjectsRequest(0, [1, 2]).Write(w);
                 break;
+            case Opcode.OstReadBatch:
+                new OstReadBatchRequest(0, [new(1, 0, 4096)]).Write(w);
+                break;
+            case Opcode.MdsOpenBatch:
+                new OpenBatchRequest(OpenFlags.Read, [LustreFid.Root]).Write(w);
+                break;
             default:
                 break;
         }

@@ -80,6 +80,8 @@ public sealed class OpcodeTests
         seen.Add(Opcode.OstWrite);
         var read = await Call(Opcode.OstRead, w => new OstReadRequest(obj, 2, 100).Write(w));
         Assert.Equal(data[2..], read.Bulk);
+        var batch = await Call(Opcode.OstReadBatch, w => new OstReadBatchRequest(obj.OstIndex, [new(obj.ObjectId, 5, 3), new(obj.ObjectId, 0, 4), new(obj.ObjectId, 8, 4)]).Write(w));
+        Assert.Equal("5670123" + "89\0\0", System.Text.Encoding.ASCII.GetString(batch.Bulk));
         await Call(Opcode.OstSync, w => obj.Write(w));
         var attr = await Call(Opcode.OstGetAttr, w => obj.Write(w));
         var attrReader = new BodyReader(attr.Body);
@@ -116,6 +118,11 @@ public sealed class OpcodeTests
         var templateBytes = LayoutCodec.Encode(FileLayout.Raid0(65536, 1));
         var extended = LayoutCodec.Decode(Attributes((await Call(Opcode.MdsMirror, w => new MirrorRequest(opened.Fid, MirrorOperation.Extend, 0, 0, templateBytes).Write(w))).Body).Layout);
         Assert.Equal([false, true], extended.Mirrors.Select(m => m.IsStale));
+        var batchOpen = await Call(Opcode.MdsOpenBatch, w => new OpenBatchRequest(OpenFlags.Read, [opened.Fid, made.Fid, new LustreFid(0x200000400, 999_999, 0)]).Write(w));
+        var batchReader = new BodyReader(batchOpen.Body);
+        var entries = OpenBatchReply.Read(ref batchReader).Entries;
+        Assert.Equal([(LustreErrno)0, LustreErrno.EISDIR, LustreErrno.ESTALE], entries.Select(e => e.Status));
+        Assert.Equal(opened.Fid, entries[0].Attributes!.Fid);
         var renewed = Attributes((await Call(Opcode.MdsCapability, w => new CapabilityRequest(opened.Fid, OpenFlags.Read).Write(w))).Body);
         Assert.Equal(opened.Fid, renewed.Fid);
         Assert.Null(renewed.Capability); // a cluster without a key file issues none

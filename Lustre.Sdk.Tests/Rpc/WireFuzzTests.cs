@@ -64,6 +64,8 @@ public sealed class WireFuzzTests(ITestOutputHelper output) : IDisposable
             Frame(Opcode.OstDestroy, w => new ObjectRef(0, 1_000_000).Write(w)),
             Frame(Opcode.OstStatFs, w => new OstIndexRequest(0).Write(w)),
             Frame(Opcode.OstDestroyObjects, w => new OstDestroyObjectsRequest(0, [1_000_001, 1_000_002]).Write(w)),
+            Frame(Opcode.OstReadBatch, w => new OstReadBatchRequest(0, [new(obj.ObjectId, 0, 4096), new(obj.ObjectId, 100, 10)]).Write(w)),
+            Frame(Opcode.MdsOpenBatch, w => new OpenBatchRequest(OpenFlags.Read, [fid, LustreFid.Root]).Write(w)),
         ];
     }
 

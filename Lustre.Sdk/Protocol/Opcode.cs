@@ -47,6 +47,9 @@ internal enum Opcode : ushort
     /// <summary>A step of a layout migration (<c>MigrateRequest</c>): begin, renew, swap the layouts keeping the FID, abort.</summary>
     MdsMigrate = 37,
 
+    /// <summary>Opens many files of one directory for reading in one request (<c>OpenBatchRequest</c>): one status and attributes per name.</summary>
+    MdsOpenBatch = 39,
+
     // Object storage targets.
     OstRead = 40,
     OstWrite = 41,
@@ -58,15 +61,19 @@ internal enum Opcode : ushort
 
     /// <summary>Destroys many objects of one OST (<c>OstDestroyObjectsRequest</c>): the MDS's destroy queue.</summary>
     OstDestroyObjects = 47,
+
+    /// <summary>Reads many ranges of objects of one OST in one request (<c>OstReadBatchRequest</c>): the reply's bulk is the ranges back to back.</summary>
+    OstReadBatch = 48,
 }
 
 internal static class OpcodeExtensions
 {
     public static bool IsMgs(this Opcode opcode) => opcode is >= Opcode.MgsRegisterTarget and <= Opcode.MgsSetTargetState;
 
-    public static bool IsMds(this Opcode opcode) => opcode is >= Opcode.MdsGetAttr and <= Opcode.MdsMigrate;
+    /// <summary>20–39 are the MDS's (the values below <see cref="Opcode.OstRead"/>).</summary>
+    public static bool IsMds(this Opcode opcode) => opcode is >= Opcode.MdsGetAttr and < Opcode.OstRead;
 
-    public static bool IsOst(this Opcode opcode) => opcode is >= Opcode.OstRead and <= Opcode.OstDestroyObjects;
+    public static bool IsOst(this Opcode opcode) => opcode is >= Opcode.OstRead and <= Opcode.OstReadBatch;
 
     /// <summary>
     /// Requests that change a file's bytes, size or name. Once sent, one is not abandoned when its caller cancels: the

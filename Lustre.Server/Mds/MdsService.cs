@@ -38,6 +38,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         (Opcode.MdsReadDirPlus, ReadDirPlus),
         (Opcode.MdsGetAttrBatch, GetAttrBatch),
         (Opcode.MdsMigrate, MigrateAsync),
+        (Opcode.MdsOpenBatch, OpenBatch),
     ];
 
     private MdtNamespace Namespace => _namespace ?? throw new RpcStatusException(LustreErrno.EBUSY, "the MDS is starting");
@@ -65,6 +66,23 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         }
 
         return Attributes(WithCapability(request, attributes, open.Flags));
+    }
+
+    /// <summary>Many files of one directory opened for reading at once, each with its own status and, for a client key, its capability.</summary>
+    private ValueTask<RpcResponse> OpenBatch(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        var open = OpenBatchRequest.Read(ref reader);
+        var entries = Namespace.OpenBatch(open, request.Identity, attributes => WithCapability(request, attributes, OpenFlags.Read), OpenBatchReply.MaxBodyBytes);
+        var bytes = sizeof(int);
+        foreach (var entry in entries)
+        {
+            bytes += entry.EncodedLength;
+        }
+
+        var body = new FrameBuffer(bytes + 64);
+        new OpenBatchReply(entries).Write(body.Body);
+        return ValueTask.FromResult(RpcResponse.Ok(body));
     }
 
     /// <summary>Fresh OST capabilities for a file a client has open, its permission checked again.</summary>

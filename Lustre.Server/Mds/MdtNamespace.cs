@@ -454,6 +454,52 @@ internal sealed class MdtNamespace
     }
 
     /// <summary>
+    /// Opens many files for reading by FID (<see cref="Opcode.MdsOpenBatch"/>): each is loaded and checked as
+    /// <see cref="Reauthorize"/> checks a renewal, and answered on its own, so a file deleted or unreadable since the
+    /// caller listed it fails only its own entry. Reads only: no transaction, no reply record. <paramref name="answer"/>
+    /// turns each file's attributes into the entry sent (the MDS adds the capability there); the entries stop before
+    /// their encoded bytes pass <paramref name="maxBytes"/> (at least one is answered).
+    /// </summary>
+    public List<OpenBatchEntry> OpenBatch(OpenBatchRequest request, ClientIdentity who, Func<InodeAttributes, InodeAttributes> answer, int maxBytes)
+    {
+        if ((request.Flags & ~OpenFlags.Read) != 0)
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, $"a batched open only reads; flags {request.Flags} are not allowed (open for writing or creating one file at a time)");
+        }
+
+        var entries = new List<OpenBatchEntry>(request.Fids.Count);
+        var bytes = sizeof(int);
+        foreach (var fid in request.Fids)
+        {
+            OpenBatchEntry entry;
+            try
+            {
+                entry = new OpenBatchEntry(0, string.Empty, answer(Reauthorize(fid, OpenFlags.Read, who)));
+            }
+            catch (RpcStatusException ex)
+            {
+                entry = OpenBatchEntry.Failed(ex.Errno, ex.Message);
+            }
+
+            var length = entry.EncodedLength;
+            if (entries.Count > 0 && bytes + length > maxBytes)
+            {
+                break;
+            }
+
+            if (length > maxBytes)
+            {
+                entry = OpenBatchEntry.Failed(LustreErrno.EFBIG, $"{fid}: its attributes take {length} bytes, more than one reply holds");
+            }
+
+            entries.Add(entry);
+            bytes += entry.EncodedLength;
+        }
+
+        return entries;
+    }
+
+    /// <summary>
     /// Runs a change that places objects; when no OST could take them (ENOSPC), re-reads the OSTs from the MGS and
     /// their free space once and tries again. The MDS otherwise learns of OSTs every refresh interval, so an OST that
     /// registered since (a cluster whose OSSs start after its MDS, an OSS that joined) would fail creates meanwhile.

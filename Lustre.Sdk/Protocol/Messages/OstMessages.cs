@@ -101,3 +101,62 @@ internal readonly record struct OstDestroyObjectsRequest(int OstIndex, ulong[] O
         return new OstDestroyObjectsRequest(ost, ids);
     }
 }
+
+/// <summary>One range of an <see cref="OstReadBatchRequest"/>: <see cref="Length"/> bytes of object <see cref="ObjectId"/> at <see cref="Offset"/>.</summary>
+internal readonly record struct ObjectRange(ulong ObjectId, long Offset, int Length)
+{
+    /// <summary>Encoded bytes: object_id, offset, length.</summary>
+    public const int Size = 8 + 8 + 4;
+}
+
+/// <summary>
+/// Reads many ranges of objects of one OST in one request (<see cref="Opcode.OstReadBatch"/>, 3FS's USRBIO batches): a
+/// loader of small files pays one round trip per batch instead of one per file. The reply has no body; its bulk is the
+/// ranges' bytes back to back, each exactly its length (zeros past an object's end, as a hole reads). On a connection
+/// that needs capabilities, one capability field per range follows the ranges, in the same order.
+/// </summary>
+internal sealed record OstReadBatchRequest(int OstIndex, ObjectRange[] Ranges)
+{
+    /// <summary>Ranges per request at most.</summary>
+    public const int MaxRanges = 1024;
+
+    /// <summary>Bytes of the reply's bulk: the sum of the ranges' lengths.</summary>
+    public long TotalLength
+    {
+        get
+        {
+            long total = 0;
+            foreach (var range in Ranges)
+            {
+                total += range.Length;
+            }
+
+            return total;
+        }
+    }
+
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteInt32(OstIndex);
+        writer.WriteInt32(Ranges.Length);
+        foreach (var range in Ranges)
+        {
+            writer.WriteUInt64(range.ObjectId);
+            writer.WriteInt64(range.Offset);
+            writer.WriteInt32(range.Length);
+        }
+    }
+
+    /// <summary>Reads the ranges; the reader is left at the capability fields, if any.</summary>
+    public static OstReadBatchRequest Read(ref BodyReader reader)
+    {
+        var ost = reader.ReadInt32("ost_index");
+        var ranges = new ObjectRange[reader.ReadCount("ranges", MaxRanges, ObjectRange.Size)];
+        for (var i = 0; i < ranges.Length; i++)
+        {
+            ranges[i] = new ObjectRange(reader.ReadUInt64("object_id"), reader.ReadInt64("offset"), reader.ReadInt32("length"));
+        }
+
+        return new OstReadBatchRequest(ost, ranges);
+    }
+}
