@@ -369,7 +369,7 @@ public sealed class ReadDirPlusTests(ClusterFixture fixture, ITestOutputHelper o
         await Assert.ThrowsAsync<DirectoryNotFoundException>(() => Client.OpenFilesAsync([dir + "/nodir/x"]));
         await Assert.ThrowsAsync<DirectoryNotFoundException>(() => Client.OpenFilesAsync([paths[0] + "/x"]));
         await Assert.ThrowsAsync<UnauthorizedAccessException>(() => Client.OpenFilesAsync([dir + "/sub"]));
-        Assert.Empty(await Client.OpenFilesAsync([]));
+        Assert.Empty(await Client.OpenFilesAsync(Array.Empty<string>()));
 
         static byte[] Sample(int i) => Enumerable.Range(0, 1000 + (i * 37)).Select(b => (byte)(b * (i + 1))).ToArray();
     }

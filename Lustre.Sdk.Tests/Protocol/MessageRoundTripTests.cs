@@ -447,6 +447,9 @@ public class MessageRoundTripTests
             var reader = new BodyReader(body);
             MigrateReply.Read(ref reader);
         });
+    }
+
+    [Fact]
     public void OstReadBatchRequest_round_trips()
     {
         var message = new OstReadBatchRequest(7, [new ObjectRange(80, 1L << 33, 4096), new ObjectRange(81, 0, 0), new ObjectRange(80, 100, 65536)]);

@@ -108,8 +108,8 @@ public sealed class OpcodeTests
         Assert.Equal(opened.Fid, plusPage.Entries[0].Attributes.Fid);
         Assert.Equal(4, plusPage.Entries[0].Attributes.Size);
         Assert.Null(plusPage.Entries[0].Attributes.Capability); // listings never carry one
-        var batch = await Call(Opcode.MdsGetAttrBatch, w => new GetAttrBatchRequest(OpenFlags.Read, [dir + "/f", dir + "/none", dir]).Write(w));
-        var batchReader = new BodyReader(batch.Body);
+        var attrBatch = await Call(Opcode.MdsGetAttrBatch, w => new GetAttrBatchRequest(OpenFlags.Read, [dir + "/f", dir + "/none", dir]).Write(w));
+        var batchReader = new BodyReader(attrBatch.Body);
         var answers = GetAttrBatchReply.Read(ref batchReader).Results;
         Assert.Equal([(LustreErrno)0, LustreErrno.ENOENT, LustreErrno.EISDIR], answers.Select(a => a.Status));
         Assert.Equal(opened.Fid, answers[0].Attributes!.Fid);
@@ -119,8 +119,8 @@ public sealed class OpcodeTests
         var extended = LayoutCodec.Decode(Attributes((await Call(Opcode.MdsMirror, w => new MirrorRequest(opened.Fid, MirrorOperation.Extend, 0, 0, templateBytes).Write(w))).Body).Layout);
         Assert.Equal([false, true], extended.Mirrors.Select(m => m.IsStale));
         var batchOpen = await Call(Opcode.MdsOpenBatch, w => new OpenBatchRequest(OpenFlags.Read, [opened.Fid, made.Fid, new LustreFid(0x200000400, 999_999, 0)]).Write(w));
-        var batchReader = new BodyReader(batchOpen.Body);
-        var entries = OpenBatchReply.Read(ref batchReader).Entries;
+        var batchOpenReader = new BodyReader(batchOpen.Body);
+        var entries = OpenBatchReply.Read(ref batchOpenReader).Entries;
         Assert.Equal([(LustreErrno)0, LustreErrno.EISDIR, LustreErrno.ESTALE], entries.Select(e => e.Status));
         Assert.Equal(opened.Fid, entries[0].Attributes!.Fid);
         var renewed = Attributes((await Call(Opcode.MdsCapability, w => new CapabilityRequest(opened.Fid, OpenFlags.Read).Write(w))).Body);

@@ -1,4 +1,5 @@
 using Lustre.Client;
+using Lustre.IO;
 using Lustre.Layouts;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
@@ -235,5 +236,74 @@ public sealed class CapabilityTests : IDisposable
         await using var bob = new LustreClient(address, As(keys.Single(k => k.Name == "bob")));
         await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.MigrateAsync("/alice/g", FileLayout.Raid0(1 << 20, stripeCount: 1)));
         Assert.Equal(2, (await client.GetInfoAsync("/alice/g")).Layout!.Components[0].StripeCount);
+    }
+
+    [Fact]
+    public async Task Batched_opens_and_reads_by_a_client_key_carry_capabilities_checked_for_every_file_and_range()
+    {
+        var (node, address, keys) = await StartAsync(TimeSpan.FromSeconds(2));
+        await using var _ = node;
+        var aliceKey = keys.Single(k => k.Name == "alice");
+        await using var alice = new LustreClient(address, As(aliceKey));
+        await using var bob = new LustreClient(address, As(keys.Single(k => k.Name == "bob")));
+        var data = new Dictionary<string, byte[]>();
+        foreach (var (name, mode) in new[] { ("a", 0x1A4), ("b", 0x1A4), ("secret", 0x180) })
+        {
+            data[name] = new byte[10_000 + name.Length];
+            Random.Shared.NextBytes(data[name]);
+            await using (var file = await alice.OpenFileAsync($"/alice/{name}", FileMode.CreateNew, layout: FileLayout.Raid0(1 << 20, stripeCount: 1, stripeOffset: 0)))
+            {
+                await file.WriteAtAsync(0, data[name]);
+            }
+
+            await alice.SetModeAsync($"/alice/{name}", (UnixFileMode)mode);
+        }
+
+        var entries = new Dictionary<string, LustreDirectoryEntry>();
+        await foreach (var entry in bob.EnumerateDirectoryAsync("/alice"))
+        {
+            entries[entry.Name] = entry;
+        }
+
+        // The 0600 file fails the whole call, naming it; the readable ones open with read-only capabilities.
+        var denied = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.OpenFilesAsync([entries["a"], entries["secret"], entries["b"]]));
+        Assert.Contains("/alice/secret", denied.Message, StringComparison.Ordinal);
+        var files = await bob.OpenFilesAsync([entries["a"], entries["b"]]);
+        Assert.All(files, f => Assert.Equal(CapabilityRights.Read, f.Capability!.Rights));
+
+        // Both on OST 0: one batch, a capability per range. Past the capabilities' life, the batch renews them first.
+        for (var round = 0; round < 2; round++)
+        {
+            var a = new byte[data["a"].Length];
+            var b = new byte[100];
+            Assert.Equal([a.Length, 100], await bob.ReadBatchAsync([new LustreReadRequest(files[0], 0, a), new LustreReadRequest(files[1], 50, b)]));
+            Assert.Equal(data["a"], a);
+            Assert.Equal(data["b"].AsSpan(50, 100).ToArray(), b);
+            await Task.Delay(TimeSpan.FromSeconds(2.5));
+        }
+
+        // Raw: a batch whose second range's capability is signed for the first object is refused, nothing read.
+        var first = files[0].Layout.Components[0].Objects[0];
+        var second = files[1].Layout.Components[0].Objects[0];
+        var signer = CapabilityKeys.From(keys, CapabilityKeys.DefaultLifetime)!;
+        var settings = new RpcConnectionSettings("raw-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), aliceKey.Secret, NullLogger.Instance, KeyName: aliceKey.Name);
+        await using var connection = await RpcConnection.ConnectAsync(node.Endpoint, settings, CancellationToken.None);
+        async Task<(int Status, string Message, byte[] Bytes)> BatchAsync(OstObject secondSignedFor)
+        {
+            using var frame = new FrameBuffer();
+            new OstReadBatchRequest(0, [new ObjectRange(first.ObjectId, 0, 10), new ObjectRange(second.ObjectId, 0, 10)]).Write(frame.Body);
+            FileCapability.Decode(signer.Issue(aliceKey.Name, CapabilityRights.Read, [first]))!.WriteFor(frame.Body, first);
+            FileCapability.Decode(signer.Issue(aliceKey.Name, CapabilityRights.Read, [secondSignedFor]))!.WriteFor(frame.Body, secondSignedFor);
+            var bulk = new byte[20];
+            using var reply = await connection.CallAsync(Opcode.OstReadBatch, frame, default, bulk, settings.Xids.Next(), false, CancellationToken.None);
+            return (reply.Status, reply.Status == 0 ? string.Empty : reply.ErrorMessage, bulk);
+        }
+
+        var refused = await BatchAsync(first);
+        Assert.Equal((int)LustreErrno.EACCES, refused.Status);
+        Assert.Contains("does not verify", refused.Message, StringComparison.Ordinal);
+        var accepted = await BatchAsync(second);
+        Assert.Equal(0, accepted.Status);
+        Assert.Equal(data["a"].AsSpan(0, 10).ToArray().Concat(data["b"].AsSpan(0, 10).ToArray()), accepted.Bytes);
     }
 }

@@ -210,12 +210,86 @@ internal sealed class FilesystemSession : IAsyncDisposable
         return false;
     }
 
+    // OSTs whose server answered ENOSYS to OstReadBatch (an older OSS): their reads go one range per request.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> _noReadBatch = new();
+    private volatile bool _anyNoReadBatch;
+
+    /// <summary>Whether reads of OST <paramref name="ostIndex"/> may be batched (<see cref="Opcode.OstReadBatch"/>).</summary>
+    public bool ServesReadBatch(int ostIndex) => !_anyNoReadBatch || !_noReadBatch.ContainsKey(ostIndex);
+
+    /// <summary>The OST's server does not know batched reads: this client reads it one range per request from now on.</summary>
+    public void StopReadBatches(int ostIndex)
+    {
+        if (_noReadBatch.TryAdd(ostIndex, true))
+        {
+            ClientLog.ReadBatchesUnsupported(Logger, TargetNames.Ost(FsName, ostIndex));
+        }
+
+        _anyNoReadBatch = true;
+    }
+
     /// <summary>Fresh OST capabilities for an open file (<see cref="Opcode.MdsCapability"/>); the MDS checks the permission again.</summary>
     public async Task<InodeAttributes> RenewCapabilityAsync(CapabilityRequest request, string path, CancellationToken cancellationToken)
     {
         using var frame = new FrameBuffer(64);
         request.Write(frame.Body);
         return await CallForAttributesAsync(Opcode.MdsCapability, frame, path, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Opens files for reading by FID (<see cref="Opcode.MdsOpenBatch"/>), up to <see cref="OpenBatchRequest.MaxFiles"/>
+    /// per request, the requests in flight together; an entry each, in the order given. Asks again for the FIDs a reply
+    /// left out (it holds what fits one body).
+    /// </summary>
+    public async Task<OpenBatchEntry[]> OpenBatchAsync(IReadOnlyList<LustreFid> fids, CancellationToken cancellationToken)
+    {
+        var entries = new OpenBatchEntry[fids.Count];
+        var requests = new List<Task>();
+        for (var start = 0; start < fids.Count; start += OpenBatchRequest.MaxFiles)
+        {
+            requests.Add(OpenRunAsync(fids, start, Math.Min(fids.Count, start + OpenBatchRequest.MaxFiles), entries, cancellationToken));
+        }
+
+        await IO.StripedIo.WhenAllOrFirstFailure([.. requests]).ConfigureAwait(false);
+        return entries;
+    }
+
+    private async Task OpenRunAsync(IReadOnlyList<LustreFid> fids, int start, int end, OpenBatchEntry[] entries, CancellationToken cancellationToken)
+    {
+        while (start < end)
+        {
+            var chunk = new LustreFid[end - start];
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                chunk[i] = fids[start + i];
+            }
+
+            using var frame = new FrameBuffer(64 + (chunk.Length * 16));
+            new OpenBatchRequest(OpenFlags.Read, chunk).Write(frame.Body);
+            OpenBatchReply reply;
+            try
+            {
+                using var raw = await CallMdsAsync(Opcode.MdsOpenBatch, frame, null, cancellationToken).ConfigureAwait(false);
+                var reader = raw.Reader;
+                reply = OpenBatchReply.Read(ref reader);
+            }
+            catch (LustreServerException ex) when (ex.Errno == LustreErrno.ENOSYS)
+            {
+                throw new LustreException($"{TargetNames.Mdt(FsName)} does not serve batched opens (an older MDS); a folder data set needs one of this version", LustreErrno.ENOSYS, isTransient: false, ex);
+            }
+
+            if (reply.Entries.Count == 0)
+            {
+                throw new LustreException($"{TargetNames.Mdt(FsName)} answered a batched open of {chunk.Length} files with none", LustreErrno.EPROTO, isTransient: false);
+            }
+
+            for (var i = 0; i < reply.Entries.Count && start + i < end; i++)
+            {
+                entries[start + i] = reply.Entries[i];
+            }
+
+            start += reply.Entries.Count;
+        }
     }
 
     public async Task<InodeAttributes> MirrorAsync(MirrorRequest request, string path, CancellationToken cancellationToken)

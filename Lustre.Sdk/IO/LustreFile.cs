@@ -14,7 +14,8 @@ namespace Lustre.IO;
 public sealed class LustreFile : IAsyncDisposable
 {
     private readonly FilesystemSession _session;
-    private readonly HashSet<OstObject> _dirty = [];
+    // Objects written since the last flush; made by the first write, so a read-only handle (one per file of a folder data set) carries none.
+    private HashSet<OstObject>? _dirty;
     private readonly Lock _lock = new();
     private volatile FileLayout _layout;
     private int _readCursor;
@@ -54,6 +55,9 @@ public sealed class LustreFile : IAsyncDisposable
     public long Length => Interlocked.Read(ref _length);
 
     internal FilesystemSession Session => _session;
+
+    /// <summary>True once disposed: a batched read refuses it as <see cref="ReadAtAsync(long, Memory{byte}, CancellationToken)"/> does.</summary>
+    internal bool IsDisposed => _disposed;
 
     /// <summary>Reads up to <paramref name="buffer"/>.Length bytes at <paramref name="offset"/>; returns fewer only at end of file. Holes read as zeros.</summary>
     public ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default) =>
@@ -153,7 +157,7 @@ public sealed class LustreFile : IAsyncDisposable
     {
         lock (_lock)
         {
-            _dirty.Add(obj);
+            (_dirty ??= []).Add(obj);
         }
     }
 
@@ -326,8 +330,8 @@ public sealed class LustreFile : IAsyncDisposable
         OstObject[] dirty;
         lock (_lock)
         {
-            dirty = [.. _dirty];
-            _dirty.Clear();
+            dirty = _dirty is null ? [] : [.. _dirty];
+            _dirty?.Clear();
         }
 
         try
@@ -356,7 +360,7 @@ public sealed class LustreFile : IAsyncDisposable
             LustreDiagnostics.Fail(activity, ex);
             lock (_lock)
             {
-                _dirty.UnionWith(dirty);
+                (_dirty ??= []).UnionWith(dirty);
             }
 
             throw;

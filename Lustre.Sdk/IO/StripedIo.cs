@@ -222,8 +222,9 @@ internal static class StripedIo
         return pieces;
     }
 
+    /// <summary>One OstRead of one object range into <paramref name="destination"/> (zeros past the object's end); renews the capability once after a refusal.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private static async ValueTask ReadPieceAsync(LustreFile file, StripeExtent piece, Memory<byte> destination, bool verifiedByCaller, CancellationToken cancellationToken, bool renewed = false)
+    internal static async ValueTask ReadPieceAsync(LustreFile file, StripeExtent piece, Memory<byte> destination, bool verifiedByCaller, CancellationToken cancellationToken, bool renewed = false)
     {
         var ost = piece.Object.OstIndex;
         try
