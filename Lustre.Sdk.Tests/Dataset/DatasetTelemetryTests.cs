@@ -55,7 +55,7 @@ public sealed class DatasetTelemetryTests(ClusterFixture fixture) : IAsyncLifeti
         Assert.Equal(dataset.Statistics.StallTime.TotalSeconds, (double)epoch.GetTagItem("lustre.dataset.stall")!, 6);
         var fill = (double)epoch.GetTagItem("lustre.dataset.prefetch.fill")!;
         Assert.InRange(fill, double.Epsilon, 1);
-        var reads = recorder.Spans("lustre.read", dir);
+        var reads = recorder.Spans("lustre.read_batch", dir);
         Assert.NotEmpty(reads);
         Assert.All(reads, r => Assert.Equal(epoch.SpanId, r.ParentSpanId));
 

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Lustre.Client;
 using Lustre.IO;
 using Lustre.Layouts;
@@ -218,49 +217,5 @@ public sealed class BatchedReadTests(ClusterFixture fixture)
         var destinations = ranges.Select(r => Enumerable.Repeat((byte)0xEE, r.Length).ToArray()).ToArray();
         var counts = await client.ReadBatchAsync(ranges.Select((r, i) => new LustreReadRequest(r.File, r.Offset, destinations[i])).ToArray());
         return (counts, destinations);
-    }
-
-    /// <summary>A client whose OST requests are counted by opcode (and whose OSTs may refuse batches as an older OSS would).</summary>
-    private sealed class RecordingClient : IAsyncDisposable
-    {
-        private readonly ConcurrentDictionary<Opcode, (int Count, long Bulk)> _calls = new();
-
-        private RecordingClient(string address, bool refuseBatches)
-        {
-            Client = new LustreClient(address);
-            Client.Session.Targets.OstConnectionOverride = (_, real) => new Recording(real, this, refuseBatches);
-        }
-
-        public LustreClient Client { get; }
-
-        public static RecordingClient Create(string address, bool refuseBatches = false) => new(address, refuseBatches);
-
-        public int Count(Opcode opcode) => _calls.TryGetValue(opcode, out var calls) ? calls.Count : 0;
-
-        public long BulkBytes(Opcode opcode) => _calls.TryGetValue(opcode, out var calls) ? calls.Bulk : 0;
-
-        public ValueTask DisposeAsync() => Client.DisposeAsync();
-
-        private sealed class Recording(IRpcConnection real, RecordingClient owner, bool refuseBatches) : IRpcConnection
-        {
-            public bool IsHealthy => real.IsHealthy;
-
-            public int MaxBulkLength => real.MaxBulkLength;
-
-            public async ValueTask<RpcReply> CallAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
-            {
-                if (refuseBatches && opcode == Opcode.OstReadBatch)
-                {
-                    owner._calls.AddOrUpdate(opcode, (1, 0), (_, c) => (c.Count + 1, c.Bulk));
-                    return new RpcReply((int)LustreErrno.ENOSYS, null, 0, 0);
-                }
-
-                var reply = await real.CallAsync(opcode, frame, bulkOut, bulkIn, xid, resend, cancellationToken);
-                owner._calls.AddOrUpdate(opcode, (1, reply.BulkLength), (_, c) => (c.Count + 1, c.Bulk + reply.BulkLength));
-                return reply;
-            }
-
-            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
-        }
     }
 }

@@ -254,6 +254,17 @@ internal sealed class FilesystemSession : IAsyncDisposable
         return entries;
     }
 
+    /// <summary>
+    /// The attributes of a file a batched open answered, or the exception an open of <paramref name="path"/> throws for
+    /// its failure: a file deleted since it was listed is not found, a directory or a refusal is unauthorized access.
+    /// </summary>
+    public InodeAttributes OpenedOrThrow(OpenBatchEntry entry, string path, LustreFid fid) => entry.Attributes ?? throw entry.Status switch
+    {
+        LustreErrno.ESTALE => new FileNotFoundException($"{path}: the file listed as {fid} is gone (deleted, or replaced by another) ({entry.Message})", path),
+        LustreErrno.EISDIR => new UnauthorizedAccessException($"Access to the path '{path}' is denied: it is a directory."),
+        var status => ErrorMapping.FromStatus(status, $"{path}: {entry.Message}", TargetNames.Mdt(FsName)),
+    };
+
     private async Task OpenRunAsync(IReadOnlyList<LustreFid> fids, int start, int end, OpenBatchEntry[] entries, CancellationToken cancellationToken)
     {
         while (start < end)

@@ -535,17 +535,7 @@ public class LustreClient : IAsyncDisposable
         for (var i = 0; i < opened.Length; i++)
         {
             var path = entries[i].Path;
-            if (opened[i].Attributes is not { } attributes)
-            {
-                throw opened[i].Status switch
-                {
-                    LustreErrno.ESTALE => new FileNotFoundException($"{path}: the file listed as {entries[i].Fid} is gone (deleted, or replaced by another) ({opened[i].Message})", path),
-                    LustreErrno.EISDIR => new UnauthorizedAccessException($"Access to the path '{path}' is denied: it is a directory."),
-                    var status => ErrorMapping.FromStatus(status, $"{path}: {opened[i].Message}", TargetNames.Mdt(FsName)),
-                };
-            }
-
-            files[i] = new LustreFile(Session, path, attributes, writable: false);
+            files[i] = new LustreFile(Session, path, Session.OpenedOrThrow(opened[i], path, entries[i].Fid), writable: false);
             await Session.EnsureOstsKnownAsync(files[i].Layout, cancellationToken).ConfigureAwait(false);
         }
 

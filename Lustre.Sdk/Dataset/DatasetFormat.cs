@@ -20,4 +20,13 @@ public enum DatasetFormat
     /// <see cref="LustreDatasetOptions.SequenceLength"/> tokens of <see cref="LustreDatasetOptions.TokenWidth"/> bytes, in a field named <c>tokens</c>.
     /// </summary>
     Tokens,
+
+    /// <summary>
+    /// One file per sample, as torchvision's <c>ImageFolder</c> reads image folders (or audio clips, or one JSON per
+    /// document): every file below the given directories is a sample with one field named by its extension, labelled
+    /// by its class folder (<c>root/cat/001.jpg</c> is a sample of class <c>cat</c>) or by
+    /// <see cref="LustreDatasetOptions.LabelSelector"/>. Files are opened a thousand per metadata request and read in
+    /// batches per OST; see <c>docs/dataset-format.md</c>. Never chosen by <see cref="Auto"/>.
+    /// </summary>
+    Folder,
 }

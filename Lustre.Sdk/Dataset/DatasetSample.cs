@@ -11,11 +11,12 @@ public sealed class DatasetSample : IDisposable
     private readonly DatasetField[] _fields;
     private SharedBuffer? _buffer;
 
-    internal DatasetSample(long index, string key, string shardPath, DatasetField[] fields, SharedBuffer buffer)
+    internal DatasetSample(long index, string key, string shardPath, DatasetField[] fields, SharedBuffer buffer, int? label = null)
     {
         Index = index;
         Key = key;
         ShardPath = shardPath;
+        Label = label;
         _fields = fields;
         _buffer = buffer;
     }
@@ -23,11 +24,20 @@ public sealed class DatasetSample : IDisposable
     /// <summary>The sample's position in the dataset (shard after shard, in storage order), from 0.</summary>
     public long Index { get; }
 
-    /// <summary>The sample key: the tar member name before the extension, the key written to an indexed shard, or the <see cref="Index"/> in decimal for TFRecord and tokens.</summary>
+    /// <summary>
+    /// The sample key: the tar member name before the extension, the key written to an indexed shard, the <see cref="Index"/>
+    /// in decimal for TFRecord and tokens, or the file's path below its root for a <see cref="DatasetFormat.Folder"/> data set.
+    /// </summary>
     public string Key { get; }
 
-    /// <summary>The shard the sample was read from.</summary>
+    /// <summary>The shard the sample was read from (the sample's own file, for a <see cref="DatasetFormat.Folder"/> data set).</summary>
     public string ShardPath { get; }
+
+    /// <summary>
+    /// The class label of a <see cref="DatasetFormat.Folder"/> data set's sample: the index of its class folder in
+    /// <see cref="LustreDataset.Classes"/>, or what <see cref="LustreDatasetOptions.LabelSelector"/> gave. Null for shard formats.
+    /// </summary>
+    public int? Label { get; }
 
     /// <summary>The fields, in storage order. Their memory is valid until <see cref="Dispose"/>.</summary>
     public IReadOnlyList<DatasetField> Fields

@@ -6,6 +6,7 @@ using Lustre.Client;
 using Lustre.Dataset.Formats;
 using Lustre.Diagnostics;
 using Lustre.IO;
+using Lustre.Protocol;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -21,6 +22,9 @@ public sealed class LustreDataset : IAsyncDisposable
 {
     private readonly LustreFile[] _files;
     private readonly SampleIndex _index;
+
+    // A folder data set's files are opened in a batch per window (their shards' FIDs), not held open.
+    private readonly FilesystemSession? _session;
     private readonly DatasetShuffle _shuffle;
     private readonly int _shuffleWindow;
     private readonly int _partitions;
@@ -43,10 +47,12 @@ public sealed class LustreDataset : IAsyncDisposable
     private long _stallTicks;
     private bool _disposed;
 
-    private LustreDataset(LustreFile[] files, SampleIndex index, LustreDatasetOptions options)
+    private LustreDataset(LustreFile[] files, SampleIndex index, LustreDatasetOptions options, FilesystemSession? session = null, IReadOnlyList<string>? classes = null)
     {
         _files = files;
         _index = index;
+        _session = session;
+        Classes = classes ?? [];
         _shuffle = options.Shuffle;
         _shuffleWindow = options.ShuffleWindow;
         _partitions = options.Partitions;
@@ -75,8 +81,14 @@ public sealed class LustreDataset : IAsyncDisposable
     /// <summary>The number of samples in all shards together.</summary>
     public long Count => _index.Count;
 
-    /// <summary>The shard files, in the order their samples are numbered.</summary>
+    /// <summary>The shard files, in the order their samples are numbered (for a <see cref="DatasetFormat.Folder"/> data set, every file).</summary>
     public IReadOnlyList<string> Shards => _index.ShardPaths;
+
+    /// <summary>
+    /// The class names of a <see cref="DatasetFormat.Folder"/> data set read by ImageFolder's rule: the directories
+    /// directly in its roots, in ordinal order; <see cref="DatasetSample.Label"/> is an index into it. Empty otherwise.
+    /// </summary>
+    public IReadOnlyList<string> Classes { get; }
 
     /// <summary>This reader's rank.</summary>
     public int Rank { get; }
@@ -115,7 +127,9 @@ public sealed class LustreDataset : IAsyncDisposable
     /// <summary>
     /// Opens shard files and directories of them (a directory contributes its files in name order: with
     /// <see cref="DatasetFormat.Auto"/> those with a known extension, else all). Formats without an index are scanned
-    /// once here: tar headers and TFRecord lengths (with their CRCs) are read, not the samples.
+    /// once here: tar headers and TFRecord lengths (with their CRCs) are read, not the samples. With
+    /// <see cref="DatasetFormat.Folder"/> each path is a directory whose files are the samples, one per file (listed,
+    /// and opened a thousand per request for their sizes, here; read in batches per OST in each epoch).
     /// </summary>
     public static async Task<LustreDataset> OpenAsync(LustreClient client, IEnumerable<string> paths, LustreDatasetOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -123,6 +137,11 @@ public sealed class LustreDataset : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(paths);
         options ??= new LustreDatasetOptions();
         options.Validate();
+        if (options.Format == DatasetFormat.Folder)
+        {
+            return await OpenFolderAsync(client, paths, options, cancellationToken).ConfigureAwait(false);
+        }
+
         var shards = new List<(string Path, DatasetFormat Format)>();
         foreach (var path in paths)
         {
@@ -148,7 +167,7 @@ public sealed class LustreDataset : IAsyncDisposable
 
         if (shards.Count == 0)
         {
-            throw new ArgumentException("No shard files found in the given paths.", nameof(paths));
+            throw new ArgumentException($"No shard files found in the given paths (for one file per sample, set {nameof(LustreDatasetOptions)}.{nameof(LustreDatasetOptions.Format)} to {nameof(DatasetFormat.Folder)}).", nameof(paths));
         }
 
         var files = new List<LustreFile>(shards.Count);
@@ -182,27 +201,7 @@ public sealed class LustreDataset : IAsyncDisposable
             }
 
             var index = builder.Build();
-            if (options.ResumeFrom is { } state)
-            {
-                if (state.SampleCount != index.Count)
-                {
-                    throw new ArgumentException($"The state was saved for {state.SampleCount} samples; these shards hold {index.Count}.", nameof(options));
-                }
-
-                if (state.Position < 0 || state.Epoch < 0)
-                {
-                    throw new ArgumentOutOfRangeException(nameof(options), state, "The state's epoch and position must not be negative.");
-                }
-
-                var order = DescribeOrder(options.Shuffle, options.ShuffleWindow, WindowBytes(options), options.Partitions, options.ShuffleBlock);
-                if (state.Order is not null && state.Order != order)
-                {
-                    throw new ArgumentException(
-                        $"The state was saved by a reader whose order was '{state.Order}'; these options give '{order}' (Shuffle, ShuffleWindow, PrefetchBudget, Partitions and ShuffleBlock decide it), so the rest of the epoch would not be the samples left. Open with the settings it was saved with.",
-                        nameof(options));
-                }
-            }
-
+            CheckResume(options, index);
             var dataset = new LustreDataset([.. files], index, options) { Logger = client.CreateLogger("Lustre.Sdk.Dataset") };
             DatasetLog.Opened(dataset.Logger, shards.Count, index.Count, dataset.Rank, dataset.WorldSize);
             return dataset;
@@ -215,6 +214,54 @@ public sealed class LustreDataset : IAsyncDisposable
             }
 
             throw;
+        }
+    }
+
+    /// <summary>The <see cref="DatasetFormat.Folder"/> reader: the trees listed and every file opened once for its size; no file is held open.</summary>
+    private static async Task<LustreDataset> OpenFolderAsync(LustreClient client, IEnumerable<string> paths, LustreDatasetOptions options, CancellationToken cancellationToken)
+    {
+        var builder = new SampleIndexBuilder();
+        var classes = await FolderTree.ScanAsync(client, paths, builder, options.LabelSelector, options.RequiredFields, cancellationToken).ConfigureAwait(false);
+        if (builder.Count == 0)
+        {
+            throw new ArgumentException(
+                options.LabelSelector is null
+                    ? "No samples found: with Format = Folder and no LabelSelector, samples are the files inside the class folders of each path (ImageFolder), and there are none."
+                    : "No samples found: the given directories hold no files.",
+                nameof(paths));
+        }
+
+        var index = builder.Build();
+        CheckResume(options, index);
+        var dataset = new LustreDataset([], index, options, client.Session, classes) { Logger = client.CreateLogger("Lustre.Sdk.Dataset") };
+        DatasetLog.Opened(dataset.Logger, index.ShardPaths.Length, index.Count, dataset.Rank, dataset.WorldSize);
+        return dataset;
+    }
+
+    /// <summary>Refuses a state saved for other data or with settings that give another order.</summary>
+    private static void CheckResume(LustreDatasetOptions options, SampleIndex index)
+    {
+        if (options.ResumeFrom is not { } state)
+        {
+            return;
+        }
+
+        if (state.SampleCount != index.Count)
+        {
+            throw new ArgumentException($"The state was saved for {state.SampleCount} samples; these shards hold {index.Count}.", nameof(options));
+        }
+
+        if (state.Position < 0 || state.Epoch < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), state, "The state's epoch and position must not be negative.");
+        }
+
+        var order = DescribeOrder(options.Shuffle, options.ShuffleWindow, WindowBytes(options), options.Partitions, options.ShuffleBlock);
+        if (state.Order is not null && state.Order != order)
+        {
+            throw new ArgumentException(
+                $"The state was saved by a reader whose order was '{state.Order}'; these options give '{order}' (Shuffle, ShuffleWindow, PrefetchBudget, Partitions and ShuffleBlock decide it), so the rest of the epoch would not be the samples left. Open with the settings it was saved with.",
+                nameof(options));
         }
     }
 
@@ -554,14 +601,12 @@ public sealed class LustreDataset : IAsyncDisposable
 
                 await _budget.AcquireAsync(total, cancellationToken).ConfigureAwait(false);
                 var buffers = new SharedBuffer[groups.Count];
-                var reads = new Task[groups.Count];
                 for (var g = 0; g < groups.Count; g++)
                 {
                     buffers[g] = new SharedBuffer(groups[g].Length, _budget, _pool);
-                    reads[g] = ReadGroupAsync(groups[g], buffers[g], cancellationToken);
                 }
 
-                var window = AssembleAsync(mine, at, end, groups, groupOf, buffers, reads);
+                var window = AssembleAsync(mine, at, end, groups, groupOf, buffers, ReadWindowAsync(groups, buffers, cancellationToken));
                 if (!writer.TryWrite(window))
                 {
                     try
@@ -636,36 +681,86 @@ public sealed class LustreDataset : IAsyncDisposable
         return (groups, groupOf, total);
     }
 
-    private async Task ReadGroupAsync(ReadGroup group, SharedBuffer buffer, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads a window's coalesced groups in one batch (<see cref="BatchedIo"/>: the small ones of each OST travel
+    /// together, at most <c>MaxConcurrentReads</c> requests in flight). A folder data set's files are opened for it
+    /// first, a thousand per request, each checked against the size it had when the data set opened.
+    /// </summary>
+    private async Task ReadWindowAsync(List<ReadGroup> groups, SharedBuffer[] buffers, CancellationToken cancellationToken)
     {
-        await _reads.WaitAsync(cancellationToken).ConfigureAwait(false);
+        using var activity = LustreDiagnostics.StartOperation("lustre.read_batch", _index.ShardPaths[groups[0].Shard]);
+        activity?.SetTag("lustre.requests", groups.Count);
         try
         {
-            var file = _files[group.Shard];
-            var read = await file.ReadAtAsync(group.Offset, buffer.Memory, cancellationToken).ConfigureAwait(false);
-            if (read != group.Length)
+            var files = _session is null ? null : await OpenFilesAsync(groups, cancellationToken).ConfigureAwait(false);
+            var requests = new LustreReadRequest[groups.Count];
+            for (var g = 0; g < groups.Count; g++)
             {
-                throw new DatasetFormatException(file.Path, group.Offset + read, $"the shard ends before the samples its index lists (read {read} of {group.Length} bytes at {group.Offset}); was it truncated after opening?");
+                requests[g] = new LustreReadRequest(files?[g] ?? _files[groups[g].Shard], groups[g].Offset, buffers[g].Memory);
             }
+
+            var counts = new int[groups.Count];
+            await BatchedIo.ReadAsync(requests, counts, _reads, cancellationToken).ConfigureAwait(false);
+            long fetched = 0;
+            for (var g = 0; g < groups.Count; g++)
+            {
+                if (counts[g] != groups[g].Length)
+                {
+                    var path = requests[g].File.Path;
+                    throw new DatasetFormatException(path, groups[g].Offset + counts[g], $"the shard ends before the samples its index lists (read {counts[g]} of {groups[g].Length} bytes at {groups[g].Offset}); was it truncated after opening?");
+                }
+
+                fetched += groups[g].Length;
+            }
+
+            Interlocked.Add(ref _readCount, groups.Count);
+            Interlocked.Add(ref _bytesFetched, fetched);
+            DatasetMetrics.Reads.Add(groups.Count);
         }
-        finally
+        catch (Exception ex) when (LustreDiagnostics.Fail(activity, ex))
         {
-            _reads.Release();
+            throw;
+        }
+    }
+
+    /// <summary>Opens the files of a folder data set's window, one per group (a file is a shard of one sample, so no group spans two).</summary>
+    private async Task<LustreFile[]> OpenFilesAsync(List<ReadGroup> groups, CancellationToken cancellationToken)
+    {
+        var session = _session!;
+        var fids = new LustreFid[groups.Count];
+        for (var g = 0; g < groups.Count; g++)
+        {
+            fids[g] = _index.ShardFids![groups[g].Shard];
         }
 
-        Interlocked.Increment(ref _readCount);
-        Interlocked.Add(ref _bytesFetched, group.Length);
-        DatasetMetrics.Reads.Add(1);
+        var opened = await session.OpenBatchAsync(fids, cancellationToken).ConfigureAwait(false);
+        var files = new LustreFile[groups.Count];
+        for (var g = 0; g < groups.Count; g++)
+        {
+            var shard = groups[g].Shard;
+            var path = _index.ShardPaths[shard];
+            var attributes = session.OpenedOrThrow(opened[g], path, fids[g]);
+            var indexed = _index.Length[_index.ShardStarts[shard]];
+            if (attributes.Size != indexed)
+            {
+                throw new DatasetFormatException(path, 0, $"the file holds {attributes.Size} bytes now and held {indexed} when the data set was opened; open the data set again");
+            }
+
+            files[g] = new LustreFile(session, path, attributes, writable: false);
+            await session.EnsureOstsKnownAsync(files[g].Layout, cancellationToken).ConfigureAwait(false);
+        }
+
+        return files;
     }
 
     /// <summary>Waits for a window's reads, then cuts the samples (with their fields) out of the shared buffers, checking TFRecord CRCs.</summary>
-    private async Task<DatasetSample[]> AssembleAsync(int[] mine, int start, int end, List<ReadGroup> groups, int[] groupOf, SharedBuffer[] buffers, Task[] reads)
+    private async Task<DatasetSample[]> AssembleAsync(int[] mine, int start, int end, List<ReadGroup> groups, int[] groupOf, SharedBuffer[] buffers, Task read)
     {
         var samples = new DatasetSample[end - start];
         var made = 0;
         try
         {
-            await Task.WhenAll(reads).ConfigureAwait(false);
+            await read.ConfigureAwait(false);
             for (; made < samples.Length; made++)
             {
                 var id = mine[start + made];
@@ -687,7 +782,7 @@ public sealed class LustreDataset : IAsyncDisposable
                 }
 
                 var key = _index.Keys[id] ?? id.ToString(CultureInfo.InvariantCulture);
-                samples[made] = new DatasetSample(id, key, _index.ShardPaths[shard], fields, buffers[g].AddReference());
+                samples[made] = new DatasetSample(id, key, _index.ShardPaths[shard], fields, buffers[g].AddReference(), _index.Labels?[id]);
             }
 
             return samples;

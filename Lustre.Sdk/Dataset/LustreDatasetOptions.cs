@@ -63,7 +63,10 @@ public sealed class LustreDatasetOptions
     /// </summary>
     public long PrefetchBudget { get; set; } = 64L << 20;
 
-    /// <summary>Read requests in flight at once (default 16). 1 to 1024. Each fans out to the OSTs of its range.</summary>
+    /// <summary>
+    /// Read requests to the OSTs in flight at once (default 16). 1 to 1024. Each is one range of 256 KiB or more, or a
+    /// batch of smaller ranges of one OST (<see cref="Client.LustreClient.ReadBatchAsync"/>).
+    /// </summary>
     public int MaxConcurrentReads { get; set; } = 16;
 
     /// <summary>Neighbouring samples of one shard no further apart than this are read with one request (default 64 KiB; 0 merges only adjacent ones; −1 never merges).</summary>
@@ -83,6 +86,15 @@ public sealed class LustreDatasetOptions
 
     /// <summary>Tokens per sample for <see cref="DatasetFormat.Tokens"/> (default 1,024). At least 1.</summary>
     public int SequenceLength { get; set; } = 1024;
+
+    /// <summary>
+    /// The label of each sample of a <see cref="DatasetFormat.Folder"/> data set, from its file's path
+    /// (<see cref="DatasetSample.Label"/>); a class index, 0 or more. Default (null): ImageFolder's rule, the index of
+    /// the file's class folder (the directory below the root that holds it) among the class folders of all roots in
+    /// ordinal order (<see cref="LustreDataset.Classes"/>); files directly in a root are then not samples. With a
+    /// selector every file below the roots is a sample. Called once per file when the data set opens.
+    /// </summary>
+    public Func<string, int>? LabelSelector { get; set; }
 
     /// <summary>Resume from a state saved by <see cref="LustreDataset.GetState"/>: its seed, epoch and position win over <see cref="Seed"/> and <see cref="Epoch"/>.</summary>
     public LustreDatasetState? ResumeFrom { get; set; }

@@ -1,3 +1,5 @@
+using Lustre.Protocol;
+
 namespace Lustre.Dataset;
 
 /// <summary>
@@ -32,6 +34,12 @@ internal sealed class SampleIndex
     public required int[] FieldLength { get; init; }
 
     public required string[] FieldNames { get; init; }
+
+    /// <summary>A folder data set's files by FID, one per shard (each file is a shard of one sample), for the batched opens; else null.</summary>
+    public LustreFid[]? ShardFids { get; init; }
+
+    /// <summary>A folder data set's label per sample; else null.</summary>
+    public int[]? Labels { get; init; }
 
     public int Count => Shard.Length;
 }

@@ -1,3 +1,5 @@
+using Lustre.Protocol;
+
 namespace Lustre.Dataset;
 
 /// <summary>Collects the samples of each shard as the format readers scan them.</summary>
@@ -16,21 +18,30 @@ internal sealed class SampleIndexBuilder
     private readonly List<int> _fieldLength = [];
     private readonly List<string> _names = [];
     private readonly Dictionary<string, ushort> _nameIds = new(StringComparer.Ordinal);
+    private readonly List<LustreFid> _shardFids = [];
+    private readonly List<int> _labels = [];
     private int _currentShard = -1;
 
     public int Count => _shard.Count;
 
     public string CurrentShardPath => _shardPaths[_currentShard];
 
-    public void BeginShard(string path, DatasetFormat format)
+    /// <summary>Starts a shard; a folder data set's shard is one file, opened again by <paramref name="fid"/> in each epoch.</summary>
+    public void BeginShard(string path, DatasetFormat format, LustreFid? fid = null)
     {
+        if (fid is { } known)
+        {
+            _shardFids.Add(known);
+        }
+
         _currentShard = _shardPaths.Count;
         _shardPaths.Add(path);
         _shardFormats.Add(format);
         _shardStarts.Add(_shard.Count);
     }
 
-    public void AddSample(long offset, int length, string? key)
+    /// <summary>Adds a sample to the current shard; <paramref name="label"/> is a folder data set's class.</summary>
+    public void AddSample(long offset, int length, string? key, int? label = null)
     {
         if (_shard.Count == int.MaxValue)
         {
@@ -42,6 +53,10 @@ internal sealed class SampleIndexBuilder
         _length.Add(length);
         _keys.Add(key);
         _fieldStart.Add(_fieldName.Count);
+        if (label is { } value)
+        {
+            _labels.Add(value);
+        }
     }
 
     /// <summary>Adds a field to the last sample; <paramref name="relativeOffset"/> counts from the sample's offset.</summary>
@@ -126,6 +141,8 @@ internal sealed class SampleIndexBuilder
             FieldOffset = [.. _fieldOffset],
             FieldLength = [.. _fieldLength],
             FieldNames = [.. _names],
+            ShardFids = _shardFids.Count == 0 ? null : [.. _shardFids],
+            Labels = _labels.Count == 0 ? null : [.. _labels],
         };
     }
 }
