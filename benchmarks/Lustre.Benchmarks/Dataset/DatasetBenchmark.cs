@@ -12,7 +12,8 @@ namespace Lustre.Benchmarks.Dataset;
 /// <summary>
 /// <c>dataset [--quick] [--markdown FILE] [--only small|large] [--small-count N] [--large-count N] [--small-size 4K]
 /// [--large-size 100K] [--modes shard,global] [--compute-us 50] [--shard-size 256M] [--budget B] [--reads N] [--gap B]
-/// [--max-read B] [--prefetch-window N] [--shuffle-window N] [--dir DIR] [--verify-all] [--no-direct-reads] [--epochs N] [--fail-on-miss]</c>:
+/// [--max-read B] [--prefetch-window N] [--shuffle-window N] [--dir DIR] [--verify-all] [--no-direct-reads] [--epochs N] [--fail-on-miss]</c>
+/// (<c>--folder</c>: one file per sample, <see cref="FolderBenchmark"/>; <c>--world-size</c>: several ranks, <see cref="WorldSizeBenchmark"/>):
 /// samples written with DatasetWriter into indexed shards on an embedded 4-OST cluster, then one shuffled epoch with
 /// one client, against the same order read with local <see cref="RandomAccess"/> reads of byte-identical shard files
 /// on the same disk; then the same epoch with a busy-wait of the compute time per sample, for the consumer's stall.
@@ -31,6 +32,11 @@ internal static class DatasetBenchmark
     public static async Task<int> RunAsync(string[] rawArgs)
     {
         var args = new RunnerArguments(rawArgs);
+        if (args.Flag("folder"))
+        {
+            return await FolderBenchmark.RunAsync(args, rawArgs);
+        }
+
         if (args.Text("world-size") is { } worlds)
         {
             return await WorldSizeBenchmark.RunAsync(args, rawArgs, worlds);

@@ -24,7 +24,11 @@ internal static class DatasetEpoch
     }
 
     /// <summary>The rest of <paramref name="dataset"/>'s current epoch; <paramref name="open"/> is what opening it took (zero after its first epoch).</summary>
-    public static async Task<EpochResult> ReadEpochAsync(string name, LustreDataset dataset, TimeSpan open, SampleContent content, bool verifyAll, TimeSpan compute)
+    public static Task<EpochResult> ReadEpochAsync(string name, LustreDataset dataset, TimeSpan open, SampleContent content, bool verifyAll, TimeSpan compute) =>
+        ReadEpochAsync(name, dataset, open, sample => sample.Fields.Count == 1 && content.Check(sample.Fields[0].Data.Span, sample.Index, verifyAll) && sample.Key == SampleContent.Key(sample.Index), compute);
+
+    /// <summary>As the overload above, with <paramref name="check"/> saying whether each sample holds what was written.</summary>
+    public static async Task<EpochResult> ReadEpochAsync(string name, LustreDataset dataset, TimeSpan open, Func<DatasetSample, bool> check, TimeSpan compute)
     {
         // The dataset's counters run from its opening: this epoch's figures are the difference.
         var before = dataset.Statistics;
@@ -48,7 +52,7 @@ internal static class DatasetEpoch
                 waited += got - start;
                 using var sample = samplesOf.Current;
                 var index = sample.Index;
-                if (sample.Fields.Count != 1 || !content.Check(sample.Fields[0].Data.Span, index, verifyAll) || sample.Key != SampleContent.Key(index) || seen[index])
+                if (!check(sample) || seen[index])
                 {
                     wrong++;
                 }
