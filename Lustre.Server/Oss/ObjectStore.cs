@@ -86,8 +86,17 @@ internal sealed class ObjectStore : IDisposable
     private string PathOf(ulong objectId) => Path.Combine(_objectsRoot, (objectId & 0xFF).ToString("x2", System.Globalization.CultureInfo.InvariantCulture), objectId.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>Reads into <paramref name="destination"/>; returns how many bytes the object has there (0 for a missing object).</summary>
+    public ValueTask<int> ReadAsync(ulong objectId, long offset, Memory<byte> destination, CancellationToken cancellationToken) =>
+        ReadAsync(objectId, offset, destination, cachedFirst: false, cancellationToken);
+
+    /// <summary>
+    /// Reads into <paramref name="destination"/>; returns how many bytes the object has there (0 for a missing object).
+    /// A read of up to <see cref="CachedReadLimit"/> bytes, or of any length with <paramref name="cachedFirst"/> (a
+    /// caller on a queue worker, not a reader loop, which may copy a larger cached range itself), is served from the
+    /// page cache on the calling thread when it is there.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<int> ReadAsync(ulong objectId, long offset, Memory<byte> destination, CancellationToken cancellationToken)
+    public async ValueTask<int> ReadAsync(ulong objectId, long offset, Memory<byte> destination, bool cachedFirst, CancellationToken cancellationToken)
     {
         using var lease = OpenExisting(objectId);
         if (lease.Handle is null)
@@ -96,7 +105,7 @@ internal sealed class ObjectStore : IDisposable
         }
 
         // A small read whose pages are cached completes here, without the thread-pool hop of an async read.
-        var total = destination.Length <= CachedReadLimit ? CachedRead.TryRead(lease.Handle, destination.Span, offset) : 0;
+        var total = cachedFirst || destination.Length <= CachedReadLimit ? CachedRead.TryRead(lease.Handle, destination.Span, offset) : 0;
         if (total < 0)
         {
             // Past the object's end.
@@ -118,7 +127,7 @@ internal sealed class ObjectStore : IDisposable
     }
 
     /// <summary>
-    /// The object's bytes in [offset, offset + length), clipped to its end as <see cref="ReadAsync"/> reads them, for a
+    /// The object's bytes in [offset, offset + length), clipped to its end as <see cref="ReadAsync(ulong, long, Memory{byte}, CancellationToken)"/> reads them, for a
     /// send without a copy into a buffer of ours: read past the page cache as <see cref="TryReadDirectAsync"/> does,
     /// else mapped from it (<see cref="MappedRegion"/>). Null for a missing object or a range past its end; the caller
     /// disposes the region.

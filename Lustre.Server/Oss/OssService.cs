@@ -168,7 +168,9 @@ internal sealed class OssService : IRpcService, IDisposable
             foreach (var range in batch.Ranges)
             {
                 var destination = buffer.AsMemory(at, range.Length);
-                var count = await store.ReadAsync(range.ObjectId, range.Offset, destination, cancellationToken).ConfigureAwait(false);
+                // Cached ranges of any length are copied here: a batch of small files would otherwise hop to the thread
+                // pool and back for every file over 64 KiB.
+                var count = await store.ReadAsync(range.ObjectId, range.Offset, destination, cachedFirst: true, cancellationToken).ConfigureAwait(false);
                 destination.Span[count..].Clear();
                 at += range.Length;
             }
