@@ -13,9 +13,10 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Lustre.Dataset;
 
 /// <summary>
-/// Reads the samples of one or more shard files (our indexed format, WebDataset tar, TFRecord, token <c>.bin</c>) for a
-/// training loop: in a deterministic shuffled order from (seed, epoch), partitioned between ranks, prefetched under a byte
-/// budget with neighbouring samples coalesced into large parallel reads, and resumable mid-epoch from <see cref="GetState"/>.
+/// Reads the samples of one or more shard files (our indexed format, WebDataset tar, TFRecord, token <c>.bin</c>), or of
+/// directories of one file per sample (<see cref="DatasetFormat.Folder"/>), for a training loop: in a deterministic
+/// shuffled order from (seed, epoch), partitioned between ranks, prefetched under a byte budget with neighbouring samples
+/// coalesced into large reads and small ones batched per OST, and resumable mid-epoch from <see cref="GetState"/>.
 /// One enumeration at a time; each yielded <see cref="DatasetSample"/> must be disposed.
 /// </summary>
 public sealed class LustreDataset : IAsyncDisposable
