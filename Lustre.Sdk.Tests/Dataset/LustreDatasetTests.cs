@@ -437,8 +437,9 @@ public sealed class LustreDatasetTests(ClusterFixture fixture)
 
         Assert.Equal([.. Enumerable.Repeat(100, 10), 1], sizes);
         Assert.True(Interlocked.Read(ref samples) >= SampleCount);
-        Assert.True(stalls >= 1, "the first sample always waits for its read");
-        Assert.True(dataset.Statistics.StallTime > TimeSpan.Zero);
+        // A consumer that asks before its window has arrived waits, and each wait is both measured and counted; with
+        // batched reads the first window can be ready before the first sample is asked for, so none need happen.
+        Assert.Equal(stalls > 0, dataset.Statistics.StallTime > TimeSpan.Zero);
     }
 
     /// <summary>1001 samples of 1 to 3000 bytes whose content is derived from the index, in 4 indexed shards.</summary>
