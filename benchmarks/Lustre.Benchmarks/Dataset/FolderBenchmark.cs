@@ -81,8 +81,7 @@ internal static partial class FolderBenchmark
         if (markdown is not null)
         {
             var load = $"1-minute load average {loadBefore} at start, {MachineInfo.LoadAverage()} at end";
-            var command = string.Join(' ', ["dotnet run -c Release --project benchmarks/Lustre.Benchmarks -- dataset", .. rawArgs]);
-            await File.WriteAllTextAsync(markdown, $"Command: `{command}`\n\nMachine: {machine}; {load}\n\nRun: {settings.Describe()}; run at {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC\n\n{text}");
+            await File.WriteAllTextAsync(markdown, RunDocument.Markdown("dataset", machine, load, $"{settings.Describe()}", rawArgs, text));
             Console.WriteLine($"table written to {markdown}");
         }
 
