@@ -78,12 +78,7 @@ internal static partial class FolderBenchmark
         var text = Table(settings, rates, stalls, phases, judged: !quick);
         Console.WriteLine();
         Console.WriteLine(text);
-        if (markdown is not null)
-        {
-            var load = $"1-minute load average {loadBefore} at start, {MachineInfo.LoadAverage()} at end";
-            await File.WriteAllTextAsync(markdown, RunDocument.Markdown("dataset", machine, load, $"{settings.Describe()}", rawArgs, text));
-            Console.WriteLine($"table written to {markdown}");
-        }
+        await RunDocument.WriteIfAskedAsync(markdown, "dataset", machine, loadBefore, settings.Describe(), rawArgs, text);
 
         if (!ok)
         {

@@ -108,12 +108,7 @@ internal static class WorldSizeBenchmark
         var (text, missed) = Table(rows, judged, settings.Compute);
         Console.WriteLine();
         Console.WriteLine(text);
-        if (markdown is not null)
-        {
-            var load = $"1-minute load average {loadBefore} at start, {MachineInfo.LoadAverage()} at end";
-            await File.WriteAllTextAsync(markdown, RunDocument.Markdown("dataset", machine, load, $"{settings.Describe()}; {repeat} repetitions", rawArgs, text));
-            Console.WriteLine($"table written to {markdown}");
-        }
+        await RunDocument.WriteIfAskedAsync(markdown, "dataset", machine, loadBefore, $"{settings.Describe()}; {repeat} repetitions", rawArgs, text);
 
         if (!ok)
         {

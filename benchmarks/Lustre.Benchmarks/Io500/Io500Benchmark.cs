@@ -163,12 +163,7 @@ internal static class Io500Benchmark
         }
         Console.WriteLine();
         Console.WriteLine(text);
-        if (markdown is not null)
-        {
-            var load = $"1-minute load average {loadBefore} at start, {MachineInfo.LoadAverage()} at end";
-            await File.WriteAllTextAsync(markdown, RunDocument.Markdown("io500", machine, load, $"{settings.Describe()}; {taskKind}", rawArgs, text.ToString()));
-            Console.WriteLine($"table written to {markdown}");
-        }
+        await RunDocument.WriteIfAskedAsync(markdown, "io500", machine, loadBefore, $"{settings.Describe()}; {taskKind}", rawArgs, text.ToString());
 
         return judged && failOnMiss && !RepeatSummary.AllPassed(tables) ? 2 : 0;
     }

@@ -6,6 +6,22 @@ namespace Lustre.Benchmarks.Runner;
 /// <summary>The Markdown a run writes with <c>--markdown FILE</c>: the exact command, the machine, the run's parameters, the table.</summary>
 internal static class RunDocument
 {
+    /// <summary>
+    /// With <c>--markdown FILE</c> (<paramref name="file"/> not null), writes <see cref="Markdown"/> there, the load average
+    /// at the start (<paramref name="loadBefore"/>) and now beside the machine, and says so.
+    /// </summary>
+    public static async Task WriteIfAskedAsync(string? file, string mode, MachineInfo machine, string loadBefore, string run, string[] args, string table)
+    {
+        if (file is null)
+        {
+            return;
+        }
+
+        var load = $"1-minute load average {loadBefore} at start, {MachineInfo.LoadAverage()} at end";
+        await File.WriteAllTextAsync(file, Markdown(mode, machine, load, run, args, table));
+        Console.WriteLine($"table written to {file}");
+    }
+
     public static string Markdown(string mode, MachineInfo machine, string load, string run, string[] args, string table)
     {
         var text = new StringBuilder();

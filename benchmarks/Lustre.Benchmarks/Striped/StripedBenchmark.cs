@@ -135,12 +135,7 @@ internal static class StripedBenchmark
 
         Console.WriteLine();
         Console.WriteLine(text);
-        if (markdown is not null)
-        {
-            var load = $"1-minute load average {loadBefore} at start, {MachineInfo.LoadAverage()} at end";
-            await File.WriteAllTextAsync(markdown, RunDocument.Markdown("striped", machine, load, settings.Describe(OstCount, connections), rawArgs, text));
-            Console.WriteLine($"table written to {markdown}");
-        }
+        await RunDocument.WriteIfAskedAsync(markdown, "striped", machine, loadBefore, settings.Describe(OstCount, connections), rawArgs, text);
 
         if (!verified)
         {
