@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime;
 using Lustre.Benchmarks.Runner;
 using Lustre.Client;
 using Lustre.Dataset;
@@ -12,7 +13,8 @@ namespace Lustre.Benchmarks.Dataset;
 /// environment as torchrun sets them (the reader takes them from there). It opens its own client and
 /// <see cref="LustreDataset"/>, says <c>ready</c>, then for each line <c>epoch E COMPUTE_US</c> reads that epoch,
 /// checks every sample, writes the indices it got to <c>DIR/rank-R-epoch-E.bin</c> and answers
-/// <c>done samples bytes-read bytes-fetched reads stall-s waited-s wall-s wrong</c>.
+/// <c>done samples bytes-read bytes-fetched reads stall-s waited-s wall-s wrong jit-s</c>, where jit-s is the time this
+/// process's JIT spent compiling during the epoch (tiered compilation's re-compiles of hot methods included).
 /// </summary>
 internal static class DatasetRankWorker
 {
@@ -62,6 +64,7 @@ internal static class DatasetRankWorker
         var indices = new List<long>((int)dataset.RemainingInEpoch);
         long wrong = 0;
         long waited = 0;
+        var jitBefore = JitInfo.GetCompilationTime();
         var started = Stopwatch.GetTimestamp();
         await using (var samples = dataset.ReadAsync().GetAsyncEnumerator())
         {
@@ -90,6 +93,7 @@ internal static class DatasetRankWorker
         await File.WriteAllBytesAsync(indexFile, System.Runtime.InteropServices.MemoryMarshal.AsBytes(indices.ToArray().AsSpan()).ToArray());
         var after = dataset.Statistics;
         return $"{after.SamplesRead - before.SamplesRead} {after.BytesRead - before.BytesRead} {after.BytesFetched - before.BytesFetched} {after.Reads - before.Reads} " +
-            $"{(after.StallTime - before.StallTime).TotalSeconds:R} {Stopwatch.GetElapsedTime(0, waited).TotalSeconds:R} {wall.TotalSeconds:R} {wrong}";
+            $"{(after.StallTime - before.StallTime).TotalSeconds:R} {Stopwatch.GetElapsedTime(0, waited).TotalSeconds:R} {wall.TotalSeconds:R} {wrong} " +
+            $"{(JitInfo.GetCompilationTime() - jitBefore).TotalSeconds:R}";
     }
 }
