@@ -52,7 +52,7 @@ public sealed class TargetTableTests
 
     private static async Task StatFsAsync(TargetTable targets, int ost)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new OstIndexRequest(ost).Write(frame.Body);
         using var reply = await targets.CallAsync(TargetKind.Ost, ost, Opcode.OstStatFs, frame, default, default, CancellationToken.None);
         Assert.Equal(0, reply.Status);

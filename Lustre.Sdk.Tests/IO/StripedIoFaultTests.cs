@@ -76,7 +76,7 @@ public sealed class StripedIoFaultTests
                     : ValueTask.FromResult(new RpcReply(0, null, 0, 4096));
             });
         await using var rpc = ClientOver(connection, maxAttempts: 4);
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
 
         using var reply = await rpc.CallAsync(Opcode.OstRead, frame, default, new byte[4096], CancellationToken.None);
 
@@ -95,7 +95,7 @@ public sealed class StripedIoFaultTests
         connection.CallAsync(Arg.Any<Opcode>(), Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<Memory<byte>>(), Arg.Any<ulong>(), Arg.Any<bool>(), Arg.Any<CancellationToken>())
             .Returns(_ => ValueTask.FromException<RpcReply>(new BulkChecksumException("ost", 1, 4096)));
         await using var rpc = ClientOver(connection, maxAttempts: 3);
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
 
         await Assert.ThrowsAsync<BulkChecksumException>(async () => await rpc.CallAsync(Opcode.OstRead, frame, default, new byte[4096], CancellationToken.None));
 

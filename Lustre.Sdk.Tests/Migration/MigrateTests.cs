@@ -187,7 +187,7 @@ public sealed class MigrateTests(ClusterFixture cluster)
         // A handle the MDS never registered, as one opened before an MDS restart is to the restarted MDS: nothing holds
         // it off. Its bytes land in the old objects after the copy read them; its flush sets the size.
         InodeAttributes attributes;
-        using (var frame = new FrameBuffer())
+        using (var frame = FrameBuffer.Rent())
         {
             new PathRequest(path).Write(frame.Body);
             attributes = await cluster.Client.Session.CallForAttributesAsync(Opcode.MdsGetAttr, frame, path, CancellationToken.None);

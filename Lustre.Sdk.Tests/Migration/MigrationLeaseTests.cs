@@ -78,7 +78,7 @@ public sealed class MigrationLeaseTests : IDisposable
 
         // Writers are not held by a migration nobody can finish (an open answered EINPROGRESS would throw here, the
         // SDK's own open would wait); its objects go once its lease has passed.
-        using (var frame = new FrameBuffer())
+        using (var frame = FrameBuffer.Rent())
         {
             new OpenRequest("/f", OpenFlags.Read | OpenFlags.Write, 0x1A4, []).Write(frame.Body);
             var opened = await again.Session.CallForAttributesAsync(Opcode.MdsOpen, frame, "/f", CancellationToken.None);

@@ -130,7 +130,7 @@ public sealed class PathValidationTests
         foreach (var flags in new[] { OpenFlags.None, OpenFlags.Read })
         {
             // A batch answers each path on its own: the bad one is refused, the root beside it is not.
-            using var frame = new FrameBuffer();
+            using var frame = FrameBuffer.Rent();
             new GetAttrBatchRequest(flags, [path, "/"]).Write(frame.Body);
             using var reply = await rpc.CallAsync(Opcode.MdsGetAttrBatch, frame, default, default, CancellationToken.None);
             Assert.Equal(0, reply.Status);
@@ -158,7 +158,7 @@ public sealed class PathValidationTests
 
     private static async Task AssertRawRefusedAsync(ServerCaller rpc, Opcode opcode, Action<BodyWriter> body, LustreErrno errno, string problem)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         body(frame.Body);
         using var reply = await rpc.CallAsync(opcode, frame, default, default, CancellationToken.None);
         Assert.True((LustreErrno)reply.Status == errno, $"{opcode}: expected {errno}, got {(LustreErrno)reply.Status}: {reply.ErrorMessage}");

@@ -203,7 +203,7 @@ public sealed class ReadDirPlusTests(ClusterFixture fixture, ITestOutputHelper o
         var pages = 0;
         while (true)
         {
-            using var frame = new FrameBuffer();
+            using var frame = FrameBuffer.Rent();
             new ReadDirPlusRequest(dir, cookie, int.MaxValue, int.MaxValue).Write(frame.Body);
             using var reply = await rpc.CallAsync(Opcode.MdsReadDirPlus, frame, default, default, CancellationToken.None);
             Assert.Equal(0, reply.Status);
@@ -381,7 +381,7 @@ public sealed class ReadDirPlusTests(ClusterFixture fixture, ITestOutputHelper o
         await using var rpc = fixture.RawMdsClient();
         foreach (var flags in new[] { OpenFlags.Write, OpenFlags.Create, OpenFlags.Read | OpenFlags.Write })
         {
-            using var frame = new FrameBuffer();
+            using var frame = FrameBuffer.Rent();
             new GetAttrBatchRequest(flags, [dir + "/new"]).Write(frame.Body);
             using var reply = await rpc.CallAsync(Opcode.MdsGetAttrBatch, frame, default, default, CancellationToken.None);
             Assert.Equal(LustreErrno.EINVAL, (LustreErrno)reply.Status);
@@ -469,7 +469,7 @@ public sealed class ReadDirPlusTests(ClusterFixture fixture, ITestOutputHelper o
 
     private static async Task<ReadDirPlusReply> ReadPageAsync(ServerCaller rpc, ReadDirPlusRequest request)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         request.Write(frame.Body);
         using var reply = await rpc.CallAsync(Opcode.MdsReadDirPlus, frame, default, default, CancellationToken.None);
         Assert.True(reply.Status == 0, $"status {(LustreErrno)reply.Status}: {reply.ErrorMessage}");
@@ -479,7 +479,7 @@ public sealed class ReadDirPlusTests(ClusterFixture fixture, ITestOutputHelper o
 
     private static async Task AssertStatusAsync(ServerCaller rpc, ReadDirPlusRequest request, LustreErrno errno, string problem)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         request.Write(frame.Body);
         using var reply = await rpc.CallAsync(Opcode.MdsReadDirPlus, frame, default, default, CancellationToken.None);
         Assert.True((LustreErrno)reply.Status == errno, $"expected {errno}, got {(LustreErrno)reply.Status}: {reply.ErrorMessage}");

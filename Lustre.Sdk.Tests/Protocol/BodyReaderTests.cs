@@ -90,7 +90,7 @@ public class BodyReaderTests
     [Fact]
     public void Multibyte_utf8_string_round_trips()
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         frame.Body.WriteString("données/文件-🦀");
         var reader = new BodyReader(frame.Written.Span[FrameHeader.Size..]);
 
@@ -169,7 +169,7 @@ public class BodyReaderTests
     [Fact]
     public void ReadDir_reply_claiming_more_entries_than_its_body_holds_throws()
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         frame.Body.WriteInt32(1000);
         frame.Body.WriteBoolean(true);
         var body = frame.Written[FrameHeader.Size..].ToArray();
@@ -189,7 +189,7 @@ public class BodyReaderTests
     [InlineData("batch reply")]
     public void Batched_metadata_claiming_more_items_than_its_body_holds_throws(string message)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         if (message == "batch request")
         {
             frame.Body.WriteUInt32(0);
@@ -216,7 +216,7 @@ public class BodyReaderTests
     [Fact]
     public void Filesystem_config_claiming_more_targets_than_its_body_holds_throws()
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         frame.Body.WriteString("lustre");
         frame.Body.WriteUInt64(1);
         frame.Body.WriteInt64(1 << 20);
@@ -236,7 +236,7 @@ public class BodyReaderTests
     [Fact]
     public void Inode_attributes_with_an_unknown_entry_type_throw()
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         LustreFid.Root.Write(frame.Body);
         frame.Body.WriteByte(7);
         var body = frame.Written[FrameHeader.Size..].ToArray();

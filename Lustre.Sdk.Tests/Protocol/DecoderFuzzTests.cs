@@ -27,7 +27,7 @@ public sealed class DecoderFuzzTests(ITestOutputHelper output)
 
     private static byte[] Body(Action<BodyWriter> write)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         write(frame.Body);
         return frame.Written[FrameHeader.Size..].ToArray();
     }

@@ -28,7 +28,7 @@ public class FrameSenderTests
             for (var i = 0; i < FramesEach; i++)
             {
                 var xid = (ulong)(s * FramesEach + i + 1);
-                using var frame = new FrameBuffer();
+                using var frame = FrameBuffer.Rent();
                 frame.Body.WriteUInt64(xid);
                 var bulk = new byte[BulkSize(xid)];
                 Array.Fill(bulk, Fill(xid));
@@ -63,7 +63,7 @@ public class FrameSenderTests
         server.Dispose();
         using var sender = new FrameSender(client);
         client.Dispose();
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         var header = new FrameHeader(Opcode.Ping, FrameFlags.None, 0, 1, 0, 0, 0);
 
         await Assert.ThrowsAnyAsync<Exception>(async () => await sender.SendAsync(frame, header, default, default));

@@ -68,7 +68,7 @@ public class GoldenVectorTests
     [Fact]
     public void Connect_request_frame_matches_the_spec()
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new ConnectRequest(1, ProtocolFeatures.BulkChecksumXxh3 | ProtocolFeatures.ReplyReconstruction, ClientUuid).Write(frame.Body);
         frame.SetHeader(new FrameHeader(Opcode.Connect, FrameFlags.None, 0, 0x0102030405060708, frame.BodyLength, 0, 0));
 
@@ -87,7 +87,7 @@ public class GoldenVectorTests
     [Fact]
     public void Ping_request_with_a_trace_context_matches_the_spec()
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         TraceContext.Write(frame.GetSpan(TraceContext.Size), ActivityTraceId.CreateFromString(TraceIdHex), ActivitySpanId.CreateFromString(SpanIdHex), ActivityTraceFlags.Recorded);
         frame.Advance(TraceContext.Size);
         frame.SetHeader(new FrameHeader(Opcode.Ping, FrameFlags.TraceContext, 0, 5, frame.BodyLength, 0, 0));
@@ -100,7 +100,7 @@ public class GoldenVectorTests
     {
         var bytes = Convert.FromHexString(Hex(TracedPingRequestHex));
         Assert.Equal(FrameError.None, FrameHeader.TryRead(bytes, ProtocolLimits.MaxBodyLength, ProtocolLimits.MaxBulkLength, out var header));
-        var request = new RpcRequest(header, bytes[FrameHeader.Size..], null, ClientUuid, replyBulkChecksummed: false);
+        var request = RpcRequest.Rent(null, header, bytes[FrameHeader.Size..], ClientUuid, replyBulkChecksummed: false, key: null);
 
         Assert.False(request.MalformedTraceContext);
         Assert.Equal(0, request.Body.Length);
@@ -114,7 +114,7 @@ public class GoldenVectorTests
     public void Trace_context_flag_on_a_body_shorter_than_the_context_is_malformed()
     {
         var header = new FrameHeader(Opcode.Ping, FrameFlags.TraceContext, 0, 6, TraceContext.Size - 1, 0, 0);
-        var request = new RpcRequest(header, new byte[TraceContext.Size - 1], null, ClientUuid, replyBulkChecksummed: false);
+        var request = RpcRequest.Rent(null, header, new byte[TraceContext.Size - 1], ClientUuid, replyBulkChecksummed: false, key: null);
 
         Assert.True(request.MalformedTraceContext);
         Assert.Equal(default, request.TraceParent);
@@ -159,7 +159,7 @@ public class GoldenVectorTests
     public void OstWrite_request_frame_with_inline_bulk_matches_the_spec()
     {
         var bulk = "abcd"u8;
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new OstWriteRequest(new ObjectRef(1, 0x10), 4096).Write(frame.Body);
         frame.SetHeader(new FrameHeader(Opcode.OstWrite, FrameFlags.None, 0, 4, frame.BodyLength, bulk.Length, BulkChecksum.Compute(bulk)));
         frame.Append(bulk);

@@ -18,7 +18,7 @@ public class MessageRoundTripTests
 
     private static T RoundTrip<T>(WriteBody write, ReadBody<T> read, int? expectedLength = null)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         write(frame.Body);
         var body = frame.Written[FrameHeader.Size..].ToArray();
         if (expectedLength is { } length)
@@ -255,7 +255,7 @@ public class MessageRoundTripTests
     [Fact]
     public void GetAttrResult_with_a_negative_status_is_refused()
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         frame.Body.WriteInt32(1);
         frame.Body.WriteInt32(-2);
         frame.Body.WriteString("x");
@@ -439,7 +439,7 @@ public class MessageRoundTripTests
         Assert.Equal(file.Capability, read.File.Capability);
         Assert.Equal(message.NewLayout, read.NewLayout);
 
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         (message with { State = (MigrateState)9 }).Write(frame.Body);
         var body = frame.Written[FrameHeader.Size..].ToArray();
         Assert.Throws<ProtocolException>(() =>

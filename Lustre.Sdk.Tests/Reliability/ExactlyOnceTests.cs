@@ -183,7 +183,7 @@ public sealed class ExactlyOnceTests : IDisposable
 
     private static async Task<RpcReply> CallAsync(RpcConnection connection, Opcode opcode, ulong xid, Action<BodyWriter> body, bool resend)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         body(frame.Body);
         return await connection.CallAsync(opcode, frame, default, default, xid, resend, CancellationToken.None);
     }

@@ -94,7 +94,7 @@ public sealed class ServerGoneTests
         server.Start();
         var settings = new RpcConnectionSettings("gone-test", new XidGenerator(), Fast.ConnectTimeout, Fast.RequestTimeout, null, NullLogger.Instance);
         await using var rpc = new ServerCaller(server.LocalEndPoint, settings, maxAttempts: 3);
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
 
         var ex = await AssertFailsWithinBoundAsync(async () => (await rpc.CallAsync(Opcode.MdsStatFs, frame, default, default, CancellationToken.None)).Dispose());
 

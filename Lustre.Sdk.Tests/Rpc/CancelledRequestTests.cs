@@ -53,7 +53,7 @@ public sealed class CancelledRequestTests
 
     private static async Task<int> CallAsync(RpcConnection connection, RpcConnectionSettings settings, Opcode opcode, CancellationToken cancellationToken)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
 
         // An OST index no queue serves: the dispatcher runs the request on its control queue.
         frame.Body.WriteInt32(77);

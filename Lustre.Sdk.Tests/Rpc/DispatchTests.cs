@@ -113,7 +113,7 @@ public sealed class DispatchTests
 
     private static async Task<int> ReadAsync(RpcConnection connection, RpcConnectionSettings settings, ObjectRef target, long offset, Memory<byte> destination)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new OstReadRequest(target, offset, destination.Length).Write(frame.Body);
         using var reply = await connection.CallAsync(Opcode.OstRead, frame, default, destination, settings.Xids.Next(), resend: false, CancellationToken.None);
         Assert.Equal(0, reply.Status);
@@ -122,7 +122,7 @@ public sealed class DispatchTests
 
     private static async Task<RpcReply> CallAsync(RpcConnection connection, RpcConnectionSettings settings, Opcode opcode, Action<BodyWriter> body, ReadOnlyMemory<byte> bulk)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         body(frame.Body);
         var reply = await connection.CallAsync(opcode, frame, bulk, default, settings.Xids.Next(), resend: false, CancellationToken.None);
         Assert.True(reply.Status == 0, $"{opcode} failed: {reply.ErrorMessage}");

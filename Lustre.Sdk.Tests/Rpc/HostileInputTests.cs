@@ -237,7 +237,7 @@ public sealed class HostileInputTests
         {
             await using var peer = await RawPeer.ConnectAsync(_fixture.Cluster.Endpoint);
             await peer.ConnectAsync();
-            using var frame = new FrameBuffer();
+            using var frame = FrameBuffer.Rent();
             new OstWriteRequest(new ObjectRef(target.OstIndex, target.ObjectId), 0).Write(frame.Body);
             var bulk = new byte[1 << 20];
             bulk.AsSpan().Fill(0xAB);

@@ -59,7 +59,7 @@ public sealed class IdleTimeoutTests
 
     private static async Task<RpcReply> Ping(ServerCaller caller)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         return await caller.CallAsync(Opcode.Ping, frame, default, default, CancellationToken.None);
     }
 }

@@ -47,7 +47,7 @@ internal sealed class RawPeer : IAsyncDisposable
     /// <summary>A whole request frame: header, body and bulk, with the bulk's true checksum.</summary>
     public static byte[] Frame(Opcode opcode, ulong xid, Action<BodyWriter>? body = null, ReadOnlySpan<byte> bulk = default)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         body?.Invoke(frame.Body);
         frame.SetHeader(new FrameHeader(opcode, FrameFlags.None, 0, xid, frame.BodyLength, bulk.Length, BulkChecksum.Compute(bulk)));
         return [.. frame.Written.Span, .. bulk];

@@ -44,7 +44,7 @@ public sealed class RpcEngineTests
             var token = $"call-{index}-{Guid.NewGuid():N}";
             var payload = RandomNumberGenerator.GetBytes(ReverseOrderService.BulkSize(index));
             var bulkIn = new byte[payload.Length];
-            using var frame = new FrameBuffer();
+            using var frame = FrameBuffer.Rent();
             frame.Body.WriteInt32(index);
             frame.Body.WriteString(token);
 
@@ -308,7 +308,7 @@ public sealed class RpcEngineTests
 
     private static FrameBuffer ReadFrame(OstObject obj, int length)
     {
-        var frame = new FrameBuffer();
+        var frame = FrameBuffer.Rent();
         new OstReadRequest(new ObjectRef(obj.OstIndex, obj.ObjectId), 0, length).Write(frame.Body);
         return frame;
     }
@@ -321,7 +321,7 @@ public sealed class RpcEngineTests
 
     private static async Task<RpcReply> WriteObjectAsync(ServerCaller rpc, OstObject obj, byte[] data)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new OstWriteRequest(new ObjectRef(obj.OstIndex, obj.ObjectId), 0).Write(frame.Body);
         return await rpc.CallAsync(Opcode.OstWrite, frame, data, default, CancellationToken.None).AsTask().WaitAsync(Timeout);
     }
@@ -364,7 +364,7 @@ public sealed class RpcEngineTests
             }
 
             await _gates[index].Task.WaitAsync(Timeout, cancellationToken);
-            var body = new FrameBuffer();
+            var body = FrameBuffer.Rent();
             body.Body.WriteInt32(index);
             body.Body.WriteString(token);
             return RpcResponse.WithBulk(body, bulk, request.Bulk.Length);

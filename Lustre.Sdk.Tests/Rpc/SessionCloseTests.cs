@@ -65,7 +65,7 @@ public sealed class SessionCloseTests
         {
             var reader = request.Reader;
             await Task.Delay(reader.ReadInt32("delay"), cancellationToken);
-            var body = new FrameBuffer();
+            var body = FrameBuffer.Rent();
             body.Body.WriteBytes(new byte[3000 - 4]);
             return RpcResponse.Ok(body);
         }

@@ -69,7 +69,7 @@ public sealed class CapabilityTests : IDisposable
 
         async Task<(int Status, string Message, byte[] Bytes)> ReadAsync(OstObject obj, byte[]? capability)
         {
-            using var frame = new FrameBuffer();
+            using var frame = FrameBuffer.Rent();
             new OstReadRequest(new ObjectRef(obj.OstIndex, obj.ObjectId), 0, 4096).Write(frame.Body);
             FileCapability.Decode(capability)?.WriteFor(frame.Body, obj);
             var destination = new byte[4096];
@@ -95,7 +95,7 @@ public sealed class CapabilityTests : IDisposable
         // Signed for bob, sent on alice's connection; signed for the first object, sent for the second.
         Assert.Contains("does not verify", (await ReadAsync(first, signer.Issue("bob", CapabilityRights.Read, [first]))).Message, StringComparison.Ordinal);
         var forFirst = FileCapability.Decode(signer.Issue(alice.Name, CapabilityRights.Read, [first]))!;
-        using (var frame = new FrameBuffer())
+        using (var frame = FrameBuffer.Rent())
         {
             new OstReadRequest(new ObjectRef(second.OstIndex, second.ObjectId), 0, 4096).Write(frame.Body);
             forFirst.WriteFor(frame.Body, first);
@@ -106,7 +106,7 @@ public sealed class CapabilityTests : IDisposable
 
         // A read-only capability does not write or punch.
         var readOnly = FileCapability.Decode(signer.Issue(alice.Name, CapabilityRights.Read, [first]))!;
-        using (var frame = new FrameBuffer())
+        using (var frame = FrameBuffer.Rent())
         {
             new OstWriteRequest(new ObjectRef(first.OstIndex, first.ObjectId), 0).Write(frame.Body);
             readOnly.WriteFor(frame.Body, first);
@@ -115,7 +115,7 @@ public sealed class CapabilityTests : IDisposable
             Assert.Contains("grants Read, not Write", reply.ErrorMessage, StringComparison.Ordinal);
         }
 
-        using (var frame = new FrameBuffer())
+        using (var frame = FrameBuffer.Rent())
         {
             new OstPunchRequest(new ObjectRef(first.OstIndex, first.ObjectId), 0).Write(frame.Body);
             readOnly.WriteFor(frame.Body, first);
@@ -224,7 +224,7 @@ public sealed class CapabilityTests : IDisposable
         var settings = new RpcConnectionSettings("raw-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), alice.Secret, NullLogger.Instance, KeyName: alice.Name);
         await using var connection = await RpcConnection.ConnectAsync(node.Endpoint, settings, CancellationToken.None);
         Assert.False(old.Covers(target));
-        using (var frame = new FrameBuffer())
+        using (var frame = FrameBuffer.Rent())
         {
             new OstWriteRequest(new ObjectRef(target.OstIndex, target.ObjectId), 0).Write(frame.Body);
             old.WriteFor(frame.Body, target);
@@ -290,7 +290,7 @@ public sealed class CapabilityTests : IDisposable
         await using var connection = await RpcConnection.ConnectAsync(node.Endpoint, settings, CancellationToken.None);
         async Task<(int Status, string Message, byte[] Bytes)> BatchAsync(OstObject secondSignedFor)
         {
-            using var frame = new FrameBuffer();
+            using var frame = FrameBuffer.Rent();
             new OstReadBatchRequest(0, [new ObjectRange(first.ObjectId, 0, 10), new ObjectRange(second.ObjectId, 0, 10)]).Write(frame.Body);
             FileCapability.Decode(signer.Issue(aliceKey.Name, CapabilityRights.Read, [first]))!.WriteFor(frame.Body, first);
             FileCapability.Decode(signer.Issue(aliceKey.Name, CapabilityRights.Read, [secondSignedFor]))!.WriteFor(frame.Body, secondSignedFor);

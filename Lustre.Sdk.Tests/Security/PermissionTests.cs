@@ -180,7 +180,7 @@ public sealed class PermissionTests : IAsyncLifetime
             (Opcode.MdsSetAttr, w => new SetAttrRequest(made.Fid, SetAttrMask.SizeAtLeast, 1L << 40, 0, 0, 0, 0, 0).Write(w)),
         })
         {
-            using var frame = new FrameBuffer();
+            using var frame = FrameBuffer.Rent();
             write(frame.Body);
             using var reply = await connection.CallAsync(opcode, frame, default, default, settings.Xids.Next(), false, CancellationToken.None);
             Assert.Equal((int)LustreErrno.EACCES, reply.Status);

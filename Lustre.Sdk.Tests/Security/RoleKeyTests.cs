@@ -54,13 +54,13 @@ public sealed class RoleKeyTests : IDisposable
         var settings = new RpcConnectionSettings("impostor-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), alice.Secret, NullLogger.Instance, KeyName: alice.Name);
         await using (var connection = await RpcConnection.ConnectAsync(node.Endpoint, settings, CancellationToken.None))
         {
-            using var frame = new FrameBuffer();
+            using var frame = FrameBuffer.Rent();
             new RegisterTargetRequest(new TargetRecord(TargetKind.Ost, 0, "127.0.0.1:1", true)).Write(frame.Body);
             using var repoint = await connection.CallAsync(Opcode.MgsRegisterTarget, frame, default, default, settings.Xids.Next(), false, CancellationToken.None);
             Assert.Equal((int)LustreErrno.EACCES, repoint.Status);
             Assert.Contains("needs a server key", repoint.ErrorMessage, StringComparison.Ordinal);
 
-            using var destroyFrame = new FrameBuffer();
+            using var destroyFrame = FrameBuffer.Rent();
             new OstDestroyObjectsRequest(0, [1, 2, 3]).Write(destroyFrame.Body);
             using var destroy = await connection.CallAsync(Opcode.OstDestroyObjects, destroyFrame, default, default, settings.Xids.Next(), false, CancellationToken.None);
             Assert.Equal((int)LustreErrno.EACCES, destroy.Status);

@@ -71,7 +71,7 @@ public sealed class TlsTests : IAsyncLifetime
             var settings = Settings(transport);
             await using (var connection = await RpcConnection.ConnectAsync(relay.Endpoint, settings, CancellationToken.None))
             {
-                using var frame = new FrameBuffer();
+                using var frame = FrameBuffer.Rent();
                 new OstWriteRequest(new ObjectRef(0, 4242), 0).Write(frame.Body);
                 using var reply = await connection.CallAsync(Opcode.OstWrite, frame, bulk, default, settings.Xids.Next(), false, CancellationToken.None);
                 Assert.Equal(0, reply.Status);
@@ -110,7 +110,7 @@ public sealed class TlsTests : IAsyncLifetime
         var settings = Settings(TransportSecurity.Tls) with { Secret = null };
         await using var tls = await RpcConnection.ConnectAsync(server.LocalEndPoint, settings, CancellationToken.None);
         Assert.True(tls.IsEncrypted);
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         using var pong = await tls.CallAsync(Opcode.Ping, frame, default, default, settings.Xids.Next(), false, CancellationToken.None);
         Assert.Equal(0, pong.Status);
     }

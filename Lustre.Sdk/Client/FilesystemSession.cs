@@ -148,14 +148,14 @@ internal sealed class FilesystemSession : IAsyncDisposable
 
     public async Task CloseAsync(CloseRequest request, CancellationToken cancellationToken)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         request.Write(frame.Body);
         using var reply = await CallMdsAsync(Opcode.MdsClose, frame, null, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<InodeAttributes> SetAttributesAsync(SetAttrRequest request, string path, CancellationToken cancellationToken)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         request.Write(frame.Body);
         return await CallForAttributesAsync(Opcode.MdsSetAttr, frame, path, cancellationToken).ConfigureAwait(false);
     }
@@ -231,7 +231,7 @@ internal sealed class FilesystemSession : IAsyncDisposable
     /// <summary>Fresh OST capabilities for an open file (<see cref="Opcode.MdsCapability"/>); the MDS checks the permission again.</summary>
     public async Task<InodeAttributes> RenewCapabilityAsync(CapabilityRequest request, string path, CancellationToken cancellationToken)
     {
-        using var frame = new FrameBuffer(64);
+        using var frame = FrameBuffer.Rent(64);
         request.Write(frame.Body);
         return await CallForAttributesAsync(Opcode.MdsCapability, frame, path, cancellationToken).ConfigureAwait(false);
     }
@@ -275,7 +275,7 @@ internal sealed class FilesystemSession : IAsyncDisposable
                 chunk[i] = fids[start + i];
             }
 
-            using var frame = new FrameBuffer(64 + (chunk.Length * 16));
+            using var frame = FrameBuffer.Rent(64 + (chunk.Length * 16));
             new OpenBatchRequest(OpenFlags.Read, chunk).Write(frame.Body);
             OpenBatchReply reply;
             try
@@ -305,7 +305,7 @@ internal sealed class FilesystemSession : IAsyncDisposable
 
     public async Task<InodeAttributes> MirrorAsync(MirrorRequest request, string path, CancellationToken cancellationToken)
     {
-        using var frame = new FrameBuffer(64 + request.Template.Length);
+        using var frame = FrameBuffer.Rent(64 + request.Template.Length);
         request.Write(frame.Body);
         return await CallForAttributesAsync(Opcode.MdsMirror, frame, path, cancellationToken).ConfigureAwait(false);
     }
@@ -313,7 +313,7 @@ internal sealed class FilesystemSession : IAsyncDisposable
     /// <summary>One step of a layout migration (<see cref="Opcode.MdsMigrate"/>); null for an abort, which answers nothing.</summary>
     public async Task<MigrateReply?> MigrateAsync(MigrateRequest request, string path, CancellationToken cancellationToken)
     {
-        using var frame = new FrameBuffer(256 + request.Template.Length);
+        using var frame = FrameBuffer.Rent(256 + request.Template.Length);
         request.Write(frame.Body);
         using var reply = await CallMdsAsync(Opcode.MdsMigrate, frame, path, cancellationToken).ConfigureAwait(false);
         if (request.Operation == MigrateOperation.Abort)
@@ -357,7 +357,7 @@ internal sealed class FilesystemSession : IAsyncDisposable
         try
         {
             using var timeout = new CancellationTokenSource(DisconnectTimeout);
-            using var frame = new FrameBuffer();
+            using var frame = FrameBuffer.Rent();
             using var reply = await channel.CallOnceAsync(Opcode.MdsDisconnect, frame, default, default, _settings.Xids.Next(), resend: false, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is LustreException or OperationCanceledException or ObjectDisposedException)

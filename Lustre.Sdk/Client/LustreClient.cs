@@ -103,7 +103,7 @@ public class LustreClient : IAsyncDisposable
     public virtual async Task<LustreFileInfo> GetInfoAsync(string path, CancellationToken cancellationToken = default)
     {
         path = CheckPath(path);
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new PathRequest(path).Write(frame.Body);
         var attributes = await Session.CallForAttributesAsync(Opcode.MdsGetAttr, frame, path, cancellationToken).ConfigureAwait(false);
         return await ToInfoAsync(path, attributes, cancellationToken).ConfigureAwait(false);
@@ -231,7 +231,7 @@ public class LustreClient : IAsyncDisposable
             }
 
             IReadOnlyList<GetAttrResult> answered;
-            using (var frame = new FrameBuffer(64 + bytes))
+            using (var frame = FrameBuffer.Rent(64 + bytes))
             {
                 new GetAttrBatchRequest(flags, new ArraySegment<string>(paths, next, count)).Write(frame.Body);
                 using var reply = await Session.CallMdsAsync(Opcode.MdsGetAttrBatch, frame, paths[next], cancellationToken).ConfigureAwait(false);
@@ -295,7 +295,7 @@ public class LustreClient : IAsyncDisposable
     public virtual async Task<LustreFileInfo> CreateDirectoryAsync(string path, CancellationToken cancellationToken = default)
     {
         path = CheckPath(path);
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new MkdirRequest(path, 0x1ED).Write(frame.Body);
         return new LustreFileInfo(path, await Session.CallForAttributesAsync(Opcode.MdsMkdir, frame, path, cancellationToken).ConfigureAwait(false));
     }
@@ -304,7 +304,7 @@ public class LustreClient : IAsyncDisposable
     public virtual async Task DeleteFileAsync(string path, CancellationToken cancellationToken = default)
     {
         path = CheckPath(path);
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new PathRequest(path).Write(frame.Body);
         using var reply = await Session.CallMdsAsync(Opcode.MdsUnlink, frame, path, cancellationToken).ConfigureAwait(false);
     }
@@ -313,7 +313,7 @@ public class LustreClient : IAsyncDisposable
     public virtual async Task DeleteDirectoryAsync(string path, CancellationToken cancellationToken = default)
     {
         path = CheckPath(path);
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new PathRequest(path).Write(frame.Body);
         using var reply = await Session.CallMdsAsync(Opcode.MdsRmdir, frame, path, cancellationToken).ConfigureAwait(false);
     }
@@ -323,7 +323,7 @@ public class LustreClient : IAsyncDisposable
     {
         sourcePath = CheckPath(sourcePath);
         destinationPath = CheckPath(destinationPath);
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new RenameRequest(sourcePath, destinationPath).Write(frame.Body);
         using var reply = await Session.CallMdsAsync(Opcode.MdsRename, frame, sourcePath, cancellationToken).ConfigureAwait(false);
     }
@@ -340,7 +340,7 @@ public class LustreClient : IAsyncDisposable
         while (true)
         {
             ReadDirReply page;
-            using (var frame = new FrameBuffer())
+            using (var frame = FrameBuffer.Rent())
             {
                 new ReadDirRequest(path, cookie, 512).Write(frame.Body);
                 using var reply = await Session.CallMdsAsync(Opcode.MdsReadDir, frame, path, cancellationToken).ConfigureAwait(false);
@@ -384,7 +384,7 @@ public class LustreClient : IAsyncDisposable
         while (true)
         {
             ReadDirPlusReply page;
-            using (var frame = new FrameBuffer())
+            using (var frame = FrameBuffer.Rent())
             {
                 new ReadDirPlusRequest(path, cookie, ProtocolLimits.MaxDirectoryPageEntries, ProtocolLimits.MaxMetadataPageBytes).Write(frame.Body);
                 using var reply = await Session.CallMdsAsync(Opcode.MdsReadDirPlus, frame, path, cancellationToken).ConfigureAwait(false);
@@ -448,7 +448,7 @@ public class LustreClient : IAsyncDisposable
         }
 
         var encoded = layout is null ? [] : LayoutCodec.Encode(layout);
-        using var frame = new FrameBuffer(256 + encoded.Length);
+        using var frame = FrameBuffer.Rent(256 + encoded.Length);
         new OpenRequest(path, flags, 0x1A4, encoded).Write(frame.Body);
         InodeAttributes attributes;
         try
@@ -640,7 +640,7 @@ public class LustreClient : IAsyncDisposable
         }
 
         var encoded = layout is null ? [] : LayoutCodec.Encode(layout);
-        using var frame = new FrameBuffer(256 + encoded.Length);
+        using var frame = FrameBuffer.Rent(256 + encoded.Length);
         new OpenRequest(path, OpenFlags.Create | OpenFlags.Exclusive, 0x1A4, encoded).Write(frame.Body);
         try
         {
@@ -679,7 +679,7 @@ public class LustreClient : IAsyncDisposable
         }
 
         var encoded = layout is null ? [] : LayoutCodec.Encode(layout);
-        using var frame = new FrameBuffer(256 + encoded.Length);
+        using var frame = FrameBuffer.Rent(256 + encoded.Length);
         new SetDirLayoutRequest(path, encoded).Write(frame.Body);
         using var reply = await Session.CallMdsAsync(Opcode.MdsSetDirLayout, frame, path, cancellationToken).ConfigureAwait(false);
     }
@@ -809,7 +809,7 @@ public class LustreClient : IAsyncDisposable
 
     private async Task<InodeAttributes> GetAttributesAsync(string path, CancellationToken cancellationToken)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new PathRequest(path).Write(frame.Body);
         var attributes = await Session.CallForAttributesAsync(Opcode.MdsGetAttr, frame, path, cancellationToken).ConfigureAwait(false);
         if (attributes.Type != EntryType.File)
@@ -835,7 +835,7 @@ public class LustreClient : IAsyncDisposable
         await Session.EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
         var config = await Targets.RefreshAsync(cancellationToken).ConfigureAwait(false);
         var rows = new List<LustreTargetUsage>();
-        using (var frame = new FrameBuffer())
+        using (var frame = FrameBuffer.Rent())
         {
             using var reply = await Session.CallMdsAsync(Opcode.MdsStatFs, frame, null, cancellationToken).ConfigureAwait(false);
             var reader = reply.Reader;
@@ -848,7 +848,7 @@ public class LustreClient : IAsyncDisposable
         {
             try
             {
-                using var frame = new FrameBuffer();
+                using var frame = FrameBuffer.Rent();
                 new OstIndexRequest(target.Index).Write(frame.Body);
                 using var reply = await Targets.CallAsync(TargetKind.Ost, target.Index, Opcode.OstStatFs, frame, default, default, cancellationToken).ConfigureAwait(false);
                 TargetTable.ThrowIfError(reply, TargetNames.Ost(FsName, target.Index));
@@ -870,7 +870,7 @@ public class LustreClient : IAsyncDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(ostIndex);
         await Session.EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new SetTargetStateRequest(TargetKind.Ost, ostIndex, active).Write(frame.Body);
         using var reply = await Targets.CallMgsAsync(Opcode.MgsSetTargetState, frame, cancellationToken).ConfigureAwait(false);
     }
@@ -882,7 +882,7 @@ public class LustreClient : IAsyncDisposable
     /// </summary>
     internal async Task<(string Path, ulong Commit)> BackupMdtAsync(string name, CancellationToken cancellationToken)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new MdtBackupRequest(name).Write(frame.Body);
         using var reply = await Session.CallMdsAsync(Opcode.MdsBackup, frame, null, cancellationToken).ConfigureAwait(false);
         var reader = reply.Reader;

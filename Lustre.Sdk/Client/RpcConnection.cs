@@ -22,7 +22,9 @@ internal sealed class RpcConnection : IRpcConnection
     private readonly FrameReader _reader;
     private readonly FrameSender _sender;
     private readonly RpcConnectionSettings _settings;
-    private readonly ConcurrentDictionary<ulong, PendingRpc> _pending = new();
+    // A plain dictionary under a lock: ConcurrentDictionary allocates a node per call, this reuses its entries.
+    private readonly Dictionary<ulong, PendingRpc> _pending = [];
+    private readonly Lock _pendingLock = new();
     private readonly ConcurrentBag<PendingRpc> _pool = [];
     private readonly Timer _timeoutTimer;
     private readonly CancellationTokenSource _shutdown = new();
@@ -58,7 +60,16 @@ internal sealed class RpcConnection : IRpcConnection
     /// <summary>Whether the connection runs over TLS (<see cref="LustreClientOptions.Transport"/>).</summary>
     public bool IsEncrypted => _tls is not null;
 
-    public int PendingCount => _pending.Count;
+    public int PendingCount
+    {
+        get
+        {
+            lock (_pendingLock)
+            {
+                return _pending.Count;
+            }
+        }
+    }
 
     public static async Task<RpcConnection> ConnectAsync(EndPoint endpoint, RpcConnectionSettings settings, CancellationToken cancellationToken)
     {
@@ -130,7 +141,7 @@ internal sealed class RpcConnection : IRpcConnection
         var wanted = checksums ? ProtocolFeatures.All : ProtocolFeatures.All & ~ProtocolFeatures.BulkChecksumXxh3;
         var connect = new ConnectRequest(FrameHeader.CurrentVersion, wanted, _settings.ClientUuid);
         ConnectReply reply;
-        using (var frame = new FrameBuffer())
+        using (var frame = FrameBuffer.Rent())
         {
             connect.Write(frame.Body);
             using var raw = await ExchangeDuringHandshakeAsync(Opcode.Connect, frame, cancellationToken).ConfigureAwait(false);
@@ -158,7 +169,7 @@ internal sealed class RpcConnection : IRpcConnection
         }
 
         var clientNonce = System.Security.Cryptography.RandomNumberGenerator.GetBytes(ConnectReply.NonceLength);
-        using var authFrame = new FrameBuffer();
+        using var authFrame = FrameBuffer.Rent();
         new AuthRequest(AuthProof.Compute(_settings.Secret, reply.Nonce, _settings.ClientUuid, _channelBinding), clientNonce, _settings.KeyName).Write(authFrame.Body);
         using var authReply = await ExchangeDuringHandshakeAsync(Opcode.Auth, authFrame, cancellationToken).ConfigureAwait(false);
         AuthReply proof;
@@ -255,7 +266,10 @@ internal sealed class RpcConnection : IRpcConnection
 
         var endToEnd = frame.Flags & FrameFlags.EndToEndVerified;
         pending.Arm(xid, bulkIn, Environment.TickCount64 + (long)_settings.RequestTimeout.TotalMilliseconds, verifyBulk: _checksums && endToEnd == 0);
-        _pending[xid] = pending;
+        lock (_pendingLock)
+        {
+            _pending[xid] = pending;
+        }
         var task = pending.Task;
         if (abandonable && cancellationToken.CanBeCanceled)
         {
@@ -296,27 +310,49 @@ internal sealed class RpcConnection : IRpcConnection
 
     internal void FailPending(ulong xid, Exception exception)
     {
-        if (_pending.TryRemove(xid, out var pending))
+        if (TakePending(xid) is { } pending)
         {
             pending.SetException(exception);
         }
     }
 
+    private PendingRpc? TakePending(ulong xid)
+    {
+        lock (_pendingLock)
+        {
+            return _pending.Remove(xid, out var pending) ? pending : null;
+        }
+    }
+
+    /// <summary>The xids waiting for a reply (all of them, or those past their deadline), copied out of the lock.</summary>
+    private List<ulong> PendingXids(long expiredBy = long.MaxValue)
+    {
+        var xids = new List<ulong>();
+        lock (_pendingLock)
+        {
+            foreach (var (xid, pending) in _pending)
+            {
+                if (pending.DeadlineTicks <= expiredBy)
+                {
+                    xids.Add(xid);
+                }
+            }
+        }
+
+        return xids;
+    }
+
     private void ExpireTimedOut()
     {
-        if (_pending.IsEmpty)
+        if (PendingCount == 0)
         {
             return;
         }
 
-        var now = Environment.TickCount64;
-        foreach (var (xid, pending) in _pending)
+        foreach (var xid in PendingXids(Environment.TickCount64))
         {
-            if (pending.DeadlineTicks <= now)
-            {
-                FailPending(xid, new LustreException(
-                    $"{Target}: no reply within {_settings.RequestTimeout.TotalSeconds:0.#} s (xid {xid}).", LustreErrno.ETIMEDOUT, isTransient: true));
-            }
+            FailPending(xid, new LustreException(
+                $"{Target}: no reply within {_settings.RequestTimeout.TotalSeconds:0.#} s (xid {xid}).", LustreErrno.ETIMEDOUT, isTransient: true));
         }
     }
 
@@ -339,7 +375,7 @@ internal sealed class RpcConnection : IRpcConnection
 
                 var body = await ReadBodyAsync(header, _shutdown.Token).ConfigureAwait(false);
                 var reply = new RpcReply(header.Status, body, header.BodyLength, header.BulkLength);
-                _pending.TryRemove(header.Xid, out var pending);
+                var pending = TakePending(header.Xid);
                 if (header.BulkLength > 0)
                 {
                     if (pending is null || pending.BulkDestination.Length < header.BulkLength)
@@ -398,7 +434,7 @@ internal sealed class RpcConnection : IRpcConnection
             }
         }
 
-        foreach (var xid in _pending.Keys)
+        foreach (var xid in PendingXids())
         {
             FailPending(xid, _fault!);
         }

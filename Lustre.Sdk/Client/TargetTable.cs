@@ -111,7 +111,7 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
     /// <summary>Fetches the configuration from the MGS and applies it.</summary>
     public async Task<FilesystemConfig> RefreshAsync(CancellationToken cancellationToken)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         using var reply = await CallMgsAsync(Opcode.MgsGetConfig, frame, cancellationToken).ConfigureAwait(false);
         return Apply(reply);
     }
@@ -119,7 +119,7 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
     /// <summary>Registers a target with the MGS (servers at start).</summary>
     public async Task<FilesystemConfig> RegisterAsync(TargetRecord target, CancellationToken cancellationToken)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new RegisterTargetRequest(target).Write(frame.Body);
         using var reply = await CallMgsAsync(Opcode.MgsRegisterTarget, frame, cancellationToken).ConfigureAwait(false);
         return Apply(reply);
@@ -164,7 +164,7 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
 
                 try
                 {
-                    using var frame = new FrameBuffer();
+                    using var frame = FrameBuffer.Rent();
                     using var reply = await channel.CallOnceAsync(Opcode.MgsGetConfig, frame, default, default, _settings.Xids.Next(), resend: false, CancellationToken.None).ConfigureAwait(false);
                     ThrowIfError(reply, "MGS");
                     Apply(reply);

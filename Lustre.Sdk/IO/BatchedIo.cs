@@ -262,7 +262,7 @@ internal static class BatchedIo
                 ranges[s] = new ObjectRange(span.Object.ObjectId, span.Start, span.Length);
             }
 
-            using var frame = new FrameBuffer(64 + (spans.Length * (ObjectRange.Size + FileCapability.OstFieldLength)));
+            using var frame = FrameBuffer.Rent(64 + (spans.Length * (ObjectRange.Size + FileCapability.OstFieldLength)));
             new OstReadBatchRequest(ost, ranges).Write(frame.Body);
             if (capabilities)
             {

@@ -182,7 +182,7 @@ internal static class StripedIo
     {
         var sizes = await Task.WhenAll(Objects(layout).Select(async obj =>
         {
-            using var frame = new FrameBuffer();
+            using var frame = FrameBuffer.Rent();
             new ObjectRef(obj.OstIndex, obj.ObjectId).Write(frame.Body);
             using var reply = await session.Targets.CallAsync(TargetKind.Ost, obj.OstIndex, Opcode.OstGetAttr, frame, default, default, cancellationToken).ConfigureAwait(false);
             if (reply.Status != 0)
@@ -230,7 +230,8 @@ internal static class StripedIo
         try
         {
             await file.EnsureCapabilityAsync(piece.Object, cancellationToken).ConfigureAwait(false);
-            using var frame = new FrameBuffer { Flags = verifiedByCaller ? FrameFlags.EndToEndVerified : FrameFlags.None };
+            using var frame = FrameBuffer.Rent();
+            frame.Flags = verifiedByCaller ? FrameFlags.EndToEndVerified : FrameFlags.None;
             new OstReadRequest(new ObjectRef(ost, piece.Object.ObjectId), piece.ObjectOffset, destination.Length).Write(frame.Body);
             file.Capability?.WriteFor(frame.Body, piece.Object);
             using var reply = await file.Session.Targets.CallAsync(TargetKind.Ost, ost, Opcode.OstRead, frame, default, destination, cancellationToken).ConfigureAwait(false);
@@ -263,7 +264,7 @@ internal static class StripedIo
         try
         {
             await file.EnsureCapabilityAsync(piece.Object, cancellationToken).ConfigureAwait(false);
-            using var frame = new FrameBuffer();
+            using var frame = FrameBuffer.Rent();
             new OstWriteRequest(new ObjectRef(ost, piece.Object.ObjectId), piece.ObjectOffset).Write(frame.Body);
             file.Capability?.WriteFor(frame.Body, piece.Object);
             using var reply = await file.Session.Targets.CallAsync(TargetKind.Ost, ost, Opcode.OstWrite, frame, data, default, cancellationToken).ConfigureAwait(false);
@@ -289,7 +290,7 @@ internal static class StripedIo
         LustreFile file, OstObject obj, Opcode opcode, Action<BodyWriter, OstObject> body, string what, CancellationToken cancellationToken, bool renewed = false)
     {
         await file.EnsureCapabilityAsync(obj, cancellationToken).ConfigureAwait(false);
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         body(frame.Body, obj);
         using var reply = await file.Session.Targets.CallAsync(TargetKind.Ost, obj.OstIndex, opcode, frame, default, default, cancellationToken).ConfigureAwait(false);
         if (!renewed && reply.Status == (int)LustreErrno.EACCES)

@@ -1,21 +1,41 @@
 using System.Buffers;
+using Microsoft.Extensions.ObjectPool;
 
 namespace Lustre.Protocol;
 
 /// <summary>
 /// A pooled buffer holding one outgoing frame: 40 bytes kept for the header, then the body. Small bulk
 /// payloads are appended for the send and trimmed after it, so the same frame can be resent unchanged.
+/// <see cref="Rent"/> takes one from a process-wide pool and <see cref="Dispose"/> gives it back (its bytes to
+/// <see cref="ArrayPool{T}.Shared"/>), so a request or reply costs no allocation in steady state. Dispose exactly once,
+/// after the last use: a frame used after its Dispose may be another caller's.
 /// </summary>
 internal sealed class FrameBuffer : IBufferWriter<byte>, IDisposable
 {
+    /// <summary>Frames kept for reuse: more than the requests a busy process has in flight at once.</summary>
+    private const int Retained = 1024;
+
+    private static readonly DefaultObjectPool<FrameBuffer> Pool = new(new Policy(), Retained);
+
     /// <summary>Bulk payloads up to this size are copied behind the body and sent in the same send.</summary>
     public const int InlineBulkLimit = 16 * 1024;
 
-    private byte[] _buffer;
+    private byte[] _buffer = [];
     private int _length = FrameHeader.Size;
 
-    public FrameBuffer(int initialCapacity = 256) =>
-        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialCapacity, FrameHeader.Size + 64));
+    private FrameBuffer()
+    {
+    }
+
+    /// <summary>An empty frame with room for <paramref name="initialCapacity"/> bytes (header included); it grows as written.</summary>
+    public static FrameBuffer Rent(int initialCapacity = 256)
+    {
+        var frame = Pool.Get();
+        frame._buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialCapacity, FrameHeader.Size + 64));
+        frame._length = FrameHeader.Size;
+        frame.Flags = FrameFlags.None;
+        return frame;
+    }
 
     public BodyWriter Body => new(this);
 
@@ -85,6 +105,14 @@ internal sealed class FrameBuffer : IBufferWriter<byte>, IDisposable
         if (buffer.Length > 0)
         {
             ArrayPool<byte>.Shared.Return(buffer);
+            Pool.Return(this);
         }
+    }
+
+    private sealed class Policy : PooledObjectPolicy<FrameBuffer>
+    {
+        public override FrameBuffer Create() => new();
+
+        public override bool Return(FrameBuffer frame) => true;
     }
 }

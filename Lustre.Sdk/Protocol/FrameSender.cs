@@ -32,6 +32,8 @@ internal sealed class FrameSender : IDisposable
     private readonly List<ArraySegment<byte>> _segments = [];
     private readonly List<(int Before, ReadOnlyMemory<byte> Memory)> _direct = [];
     private readonly List<QueuedFrame> _batch = [];
+    private readonly List<ArraySegment<byte>> _inPlaces = [];
+    private GatheredSend? _gathered;
     private bool _writing;
     private Exception? _failure;
 
@@ -46,7 +48,7 @@ internal sealed class FrameSender : IDisposable
         _secure is null ? _socket.SendAsync(bytes, SocketFlags.None) : WriteSecureAsync(bytes);
 
     private ValueTask<int> SendAsync(List<ArraySegment<byte>> segments) =>
-        _secure is null ? new ValueTask<int>(_socket.SendAsync(segments, SocketFlags.None)) : WriteSecureAsync(segments);
+        _secure is null ? (_gathered ??= new GatheredSend()).SendAsync(_socket, segments) : WriteSecureAsync(segments);
 
     private async ValueTask<int> WriteSecureAsync(ReadOnlyMemory<byte> bytes)
     {
@@ -250,7 +252,9 @@ internal sealed class FrameSender : IDisposable
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SendInPlacesAsync()
     {
-        var segments = _segments.ToArray();
+        var segments = _inPlaces;
+        segments.Clear();
+        segments.AddRange(_segments);
         var from = 0;
         foreach (var (before, memory) in _direct)
         {
@@ -262,10 +266,10 @@ internal sealed class FrameSender : IDisposable
             }
         }
 
-        await SendGatheredAsync(segments, from, segments.Length).ConfigureAwait(false);
+        await SendGatheredAsync(segments, from, segments.Count).ConfigureAwait(false);
     }
 
-    private async ValueTask SendGatheredAsync(ArraySegment<byte>[] segments, int from, int to)
+    private async ValueTask SendGatheredAsync(List<ArraySegment<byte>> segments, int from, int to)
     {
         _segments.Clear();
         long bytes = 0;
@@ -335,6 +339,8 @@ internal sealed class FrameSender : IDisposable
         {
             orphan.Complete(_failure);
         }
+
+        _gathered?.Dispose();
     }
 
     /// <summary>

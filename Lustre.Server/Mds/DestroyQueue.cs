@@ -73,7 +73,7 @@ internal sealed class DestroyQueue
         {
             try
             {
-                using var frame = new FrameBuffer(16 + (8 * request.ObjectIds.Length));
+                using var frame = FrameBuffer.Rent(16 + (8 * request.ObjectIds.Length));
                 request.Write(frame.Body);
 
                 // Through the MGS config: an OSS restarted on another port is found at its new address.

@@ -80,7 +80,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
             bytes += entry.EncodedLength;
         }
 
-        var body = new FrameBuffer(bytes + 64);
+        var body = FrameBuffer.Rent(bytes + 64);
         new OpenBatchReply(entries).Write(body.Body);
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }
@@ -134,7 +134,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
             reply = reply with { File = WithCapability(request, reply.File, OpenFlags.Read | OpenFlags.Write, reply.NewLayout) };
         }
 
-        var body = new FrameBuffer(256 + reply.File.Layout.Length + reply.NewLayout.Length + (reply.File.Capability?.Length ?? 0));
+        var body = FrameBuffer.Rent(256 + reply.File.Layout.Length + reply.NewLayout.Length + (reply.File.Capability?.Length ?? 0));
         reply.Write(body.Body);
         return RpcResponse.Ok(body);
     }
@@ -167,7 +167,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         var reader = request.Reader;
         var readDir = ReadDirRequest.Read(ref reader);
         var page = Namespace.ReadDir(readDir.Path, readDir.Cookie, readDir.MaxEntries, request.Identity);
-        var body = new FrameBuffer(4096);
+        var body = FrameBuffer.Rent(4096);
         page.Write(body.Body);
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }
@@ -176,7 +176,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
     {
         var reader = request.Reader;
         var page = Namespace.ReadDirPlus(ReadDirPlusRequest.Read(ref reader), request.Identity);
-        var body = new FrameBuffer(16 * 1024);
+        var body = FrameBuffer.Rent(16 * 1024);
         page.Write(body.Body);
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }
@@ -187,7 +187,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         var reader = request.Reader;
         var batch = GetAttrBatchRequest.Read(ref reader);
         var reply = Namespace.GetAttrBatch(batch, request.Identity, attributes => WithCapability(request, attributes, OpenFlags.Read));
-        var body = new FrameBuffer(16 * 1024);
+        var body = FrameBuffer.Rent(16 * 1024);
         reply.Write(body.Body);
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }
@@ -235,7 +235,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         var perInode = Math.Clamp(live / Math.Max(inodes, 1), MinBytesPerInode, MaxBytesPerInode);
         var (_, state) = LocalVolume.Probe(path);
         state |= available < store.ReserveBytes ? LustreTargetState.NoSpace : 0;
-        var body = new FrameBuffer();
+        var body = FrameBuffer.Rent();
         new StatFsReply(drive.TotalSize, available, drive.TotalSize - available, inodes, Math.Max(0, available - store.ReserveBytes) / perInode, state).Write(body.Body);
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }
@@ -275,14 +275,14 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
             throw new RpcStatusException(LustreErrno.EEXIST, ex.Message);
         }
 
-        var body = new FrameBuffer(256);
+        var body = FrameBuffer.Rent(256);
         new MdtBackupReply(backup.Path, backup.Commit).Write(body.Body);
         return RpcResponse.Ok(body);
     }
 
     private static RpcResponse Attributes(InodeAttributes attributes)
     {
-        var body = new FrameBuffer(128 + attributes.Layout.Length);
+        var body = FrameBuffer.Rent(128 + attributes.Layout.Length);
         attributes.Write(body.Body);
         return RpcResponse.Ok(body);
     }

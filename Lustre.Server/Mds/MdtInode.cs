@@ -25,7 +25,7 @@ internal sealed record MdtInode(
 
     public byte[] Encode()
     {
-        using var buffer = new FrameBuffer(128 + Layout.Length + DefaultLayout.Length);
+        using var buffer = FrameBuffer.Rent(128 + Layout.Length + DefaultLayout.Length);
         var writer = buffer.Body;
         writer.WriteByte(FormatVersion);
         writer.WriteByte((byte)Type);

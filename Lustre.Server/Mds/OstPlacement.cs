@@ -162,7 +162,7 @@ internal sealed partial class OstPlacement : IOstPlacement
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(TimeSpan.FromSeconds(5));
-                using var frame = new FrameBuffer();
+                using var frame = FrameBuffer.Rent();
                 new OstIndexRequest(target.Index).Write(frame.Body);
                 using var reply = await _targets.CallAsync(TargetKind.Ost, target.Index, Opcode.OstStatFs, frame, default, default, timeout.Token).ConfigureAwait(false);
                 TargetTable.ThrowIfError(reply, TargetNames.Ost(target.Index));

@@ -50,7 +50,7 @@ internal sealed class MgsService : IRpcService
 
     private RpcResponse ConfigReply()
     {
-        var body = new FrameBuffer(1024);
+        var body = FrameBuffer.Rent(1024);
         _store.Snapshot().Write(body.Body);
         return RpcResponse.Ok(body);
     }

@@ -106,7 +106,7 @@ internal sealed partial class DirectReader : IDisposable
             throw;
         }
 
-        return new DirectRegion(_pool, request.Buffer, capacity, skip, Math.Clamp(read - skip, 0, length));
+        return DirectRegion.Rent(_pool, request.Buffer, capacity, skip, Math.Clamp(read - skip, 0, length));
     }
 
     public void Dispose()

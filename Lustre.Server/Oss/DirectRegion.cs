@@ -1,20 +1,44 @@
 using System.Buffers;
+using Microsoft.Extensions.ObjectPool;
 
 namespace Lustre.Server.Oss;
 
 /// <summary>
 /// The bytes of a <see cref="DirectReader"/> read, handed to the socket as the reply's bulk: the aligned buffer the
-/// disk wrote them into, from <paramref name="skip"/> on. Disposing gives the buffer back to the pool.
+/// disk wrote them into, from its skip on. Disposing gives the buffer back to its pool and the region object to
+/// another, so a direct read allocates nothing; nothing may use a region after its Dispose.
 /// </summary>
-internal sealed unsafe class DirectRegion(AlignedPool pool, nint buffer, int capacity, int skip, int length) : MemoryManager<byte>
+internal sealed unsafe class DirectRegion : MemoryManager<byte>
 {
-    private nint _buffer = buffer;
+    private static readonly DefaultObjectPool<DirectRegion> Pool = new(new RegionPolicy(), 256);
 
-    public int Length => length;
+    private AlignedPool? _pool;
+    private nint _buffer;
+    private int _capacity;
+    private int _skip;
+    private int _length;
 
-    public override Span<byte> GetSpan() => new((byte*)_buffer + skip, length);
+    private DirectRegion()
+    {
+    }
 
-    public override MemoryHandle Pin(int elementIndex = 0) => new((byte*)_buffer + skip + elementIndex);
+    public int Length => _length;
+
+    /// <summary>The <paramref name="length"/> bytes at <paramref name="skip"/> of <paramref name="buffer"/>, which goes back to <paramref name="pool"/> on Dispose.</summary>
+    public static DirectRegion Rent(AlignedPool pool, nint buffer, int capacity, int skip, int length)
+    {
+        var region = Pool.Get();
+        region._pool = pool;
+        region._buffer = buffer;
+        region._capacity = capacity;
+        region._skip = skip;
+        region._length = length;
+        return region;
+    }
+
+    public override Span<byte> GetSpan() => new((byte*)_buffer + _skip, _length);
+
+    public override MemoryHandle Pin(int elementIndex = 0) => new((byte*)_buffer + _skip + elementIndex);
 
     public override void Unpin()
     {
@@ -25,7 +49,20 @@ internal sealed unsafe class DirectRegion(AlignedPool pool, nint buffer, int cap
         var returned = Interlocked.Exchange(ref _buffer, 0);
         if (returned != 0)
         {
-            pool.Return(returned, capacity);
+            var pool = _pool!;
+            _pool = null;
+            pool.Return(returned, _capacity);
+            if (disposing)
+            {
+                Pool.Return(this);
+            }
         }
+    }
+
+    private sealed class RegionPolicy : PooledObjectPolicy<DirectRegion>
+    {
+        public override DirectRegion Create() => new();
+
+        public override bool Return(DirectRegion region) => true;
     }
 }

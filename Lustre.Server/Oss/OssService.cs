@@ -259,7 +259,7 @@ internal sealed class OssService : IRpcService, IDisposable
         var reader = request.Reader;
         var target = ObjectRef.Read(ref reader);
         var (exists, size, allocated) = Target(target.OstIndex).GetAttributes(target.ObjectId);
-        var body = new FrameBuffer();
+        var body = FrameBuffer.Rent();
         new OstAttrReply(exists, size, allocated).Write(body.Body);
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }
@@ -316,7 +316,7 @@ internal sealed class OssService : IRpcService, IDisposable
         // Each object is a file: the objects that still fit are the free inodes of the filesystem under the OST.
         var (freeInodes, state) = LocalVolume.Probe(store.Root);
         state |= (available <= 0 ? LustreTargetState.NoSpace : 0) | (freeInodes == 0 ? LustreTargetState.NoInodes : 0);
-        var body = new FrameBuffer();
+        var body = FrameBuffer.Rent();
         new StatFsReply(total, available, total - available, store.ObjectCount, freeInodes ?? 0, state).Write(body.Body);
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }

@@ -44,5 +44,5 @@ internal sealed class ReplyCache
     }
 }
 
-/// <summary>A reply's status and body as sent.</summary>
-internal sealed record SavedReply(int Status, byte[] Body);
+/// <summary>A reply's status and body as sent (a struct: a bodiless reply, as a write's, costs no allocation to keep).</summary>
+internal readonly record struct SavedReply(int Status, byte[] Body);

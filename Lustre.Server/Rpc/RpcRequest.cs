@@ -3,62 +3,89 @@ using System.Diagnostics;
 using Lustre.IO;
 using Lustre.Protocol;
 using Lustre.Server.Security;
+using Microsoft.Extensions.ObjectPool;
 
 namespace Lustre.Server.Rpc;
 
-/// <summary>A received request: header, body and bulk in pooled arrays that the session returns after the reply.</summary>
+/// <summary>
+/// A received request: header, body and bulk in pooled arrays that the session returns after the reply. The objects
+/// themselves are reused (<see cref="Rent"/>, and <see cref="Release"/> gives one back), so admitting a request
+/// allocates nothing in steady state; nothing may hold a request past its Release.
+/// </summary>
 internal sealed class RpcRequest
 {
     private byte[]? _body;
     private byte[]? _bulk;
+    private int _bodyLength;
+    private ObjectPool<RpcRequest>? _pool;
+    private int _released;
 
-    private readonly int _bodyLength;
-
-    public RpcRequest(FrameHeader header, byte[]? body, byte[]? bulk, string clientUuid, bool replyBulkChecksummed)
+    private RpcRequest()
     {
-        Header = header;
-        _body = body;
-        _bulk = bulk;
-        ClientUuid = clientUuid;
-        ReplyBulkChecksummed = replyBulkChecksummed;
-        _bodyLength = header.BodyLength;
+    }
+
+    /// <summary>A request from <paramref name="pool"/> (or new), holding <paramref name="body"/> until <see cref="Release"/>.</summary>
+    public static RpcRequest Rent(ObjectPool<RpcRequest>? pool, FrameHeader header, byte[]? body, string clientUuid, bool replyBulkChecksummed, NamedKey? key)
+    {
+        var request = pool?.Get() ?? new RpcRequest();
+        request._pool = pool;
+        request._released = 0;
+        request._body = body;
+        request._bulk = null;
+        request.Header = header;
+        request.ClientUuid = clientUuid;
+        request.ReplyBulkChecksummed = replyBulkChecksummed;
+        request.Key = key;
+        request.Session = null;
+        request.Target = null;
+        request.AdmittedAt = 0;
+        request.Service = null;
+        request.Handler = null;
+        request.TraceParent = default;
+        request.MalformedTraceContext = false;
+        request._bodyLength = header.BodyLength;
         if ((header.Flags & FrameFlags.TraceContext) != 0)
         {
             // The body length was checked against its limit with the header; here only against the context's size.
-            if (_bodyLength < TraceContext.Size)
+            if (request._bodyLength < TraceContext.Size)
             {
-                MalformedTraceContext = true;
-                return;
+                request.MalformedTraceContext = true;
+                return request;
             }
 
-            _bodyLength -= TraceContext.Size;
-            if (TraceContext.TryRead(body.AsSpan(_bodyLength, TraceContext.Size), out var parent))
+            request._bodyLength -= TraceContext.Size;
+            if (TraceContext.TryRead(body.AsSpan(request._bodyLength, TraceContext.Size), out var parent))
             {
-                TraceParent = parent;
+                request.TraceParent = parent;
             }
         }
+
+        return request;
     }
 
+    /// <summary>The pool of one session's requests: as many as it may have in flight, and the one being read.</summary>
+    public static ObjectPool<RpcRequest> CreatePool(int inFlight) => new DefaultObjectPool<RpcRequest>(new Policy(), inFlight + 1);
+
     /// <summary>The client's span, from the frame's trace context; default when the request carries none.</summary>
-    public ActivityContext TraceParent { get; }
+    public ActivityContext TraceParent { get; private set; }
 
     /// <summary>The trace-context flag is set on a body too short to hold one: the request is answered EPROTO.</summary>
-    public bool MalformedTraceContext { get; }
+    public bool MalformedTraceContext { get; private set; }
 
     /// <summary>
     /// Whether the reply's bulk carries a checksum: the connection agreed to bulk checksums and the client does not
     /// verify this reply end to end. Without one, a large read can go out from the page cache without a copy.
     /// </summary>
-    public bool ReplyBulkChecksummed { get; }
+    public bool ReplyBulkChecksummed { get; private set; }
 
-    public FrameHeader Header { get; }
+    public FrameHeader Header { get; private set; }
 
     public Opcode Opcode => Header.Opcode;
 
-    public string ClientUuid { get; }
+    public string ClientUuid { get; private set; } = string.Empty;
 
     /// <summary>The named key the connection proved; null with one shared secret or none (trusted as root).</summary>
-    public NamedKey? Key { get; init; }
+    public NamedKey? Key { get; private set; }
 
     /// <summary>Who the request acts as: its key's identity (root squashed), else root.</summary>
     public ClientIdentity Identity => Key?.EffectiveIdentity ?? ClientIdentity.Root;
@@ -100,14 +127,25 @@ internal sealed class RpcRequest
         _charged = bytes;
     }
 
+    /// <summary>
+    /// Gives back the budgets and buffers it holds and the request itself to its pool. Only the first call counts; the
+    /// request must not be touched after it, except by the session that read it until it reads the next one.
+    /// </summary>
     public void Release()
     {
+        if (Interlocked.Exchange(ref _released, 1) != 0)
+        {
+            return;
+        }
+
         if (Interlocked.Exchange(ref _charged, 0) is > 0 and var charged)
         {
             _serverMemory!.Release(charged);
             _connectionMemory!.Release(charged);
         }
 
+        _connectionMemory = null;
+        _serverMemory = null;
         if (Interlocked.Exchange(ref _body, null) is { } body)
         {
             ArrayPool<byte>.Shared.Return(body);
@@ -117,5 +155,14 @@ internal sealed class RpcRequest
         {
             Protocol.BulkPool.Shared.Return(bulk);
         }
+
+        _pool?.Return(this);
+    }
+
+    private sealed class Policy : PooledObjectPolicy<RpcRequest>
+    {
+        public override RpcRequest Create() => new();
+
+        public override bool Return(RpcRequest request) => true;
     }
 }

@@ -42,7 +42,7 @@ internal readonly struct RpcResponse
 
     public static RpcResponse Error(LustreErrno errno, string message)
     {
-        var body = new FrameBuffer();
+        var body = FrameBuffer.Rent();
         body.Body.WriteString(message.Length > 1024 ? message[..1024] : message);
         return new RpcResponse((int)errno, body, null, 0);
     }

@@ -9,6 +9,7 @@ using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Server.Diagnostics;
 using Lustre.Server.Security;
+using Microsoft.Extensions.ObjectPool;
 
 namespace Lustre.Server.Rpc;
 
@@ -32,6 +33,7 @@ internal sealed class RpcSession : IAsyncDisposable
     private int _sending;
     private long _sendProgress = Environment.TickCount64;
     private readonly SemaphoreSlim _inFlight;
+    private readonly ObjectPool<RpcRequest> _requests;
     private readonly string _peer;
     private readonly bool _authRequired;
     private Task _loop = Task.CompletedTask;
@@ -51,6 +53,7 @@ internal sealed class RpcSession : IAsyncDisposable
         _reader = new FrameReader(socket);
         _sender = new FrameSender(socket);
         _inFlight = new SemaphoreSlim(server.Options.MaxRequestsInFlightPerConnection);
+        _requests = RpcRequest.CreatePool(server.Options.MaxRequestsInFlightPerConnection);
         _memory = new ByteBudget(server.Options.ConnectionMemoryBudget);
         _peer = socket.RemoteEndPoint?.ToString() ?? "?";
 
@@ -237,7 +240,7 @@ internal sealed class RpcSession : IAsyncDisposable
                 // The bulk this request brings and the most its reply can carry are set aside first: past the budget,
                 // this connection stops reading (TCP pushes back) until replies go out.
                 var charge = IsAdmitted ? header.BulkLength + _server.Dispatcher.ReplyBulkBytes(header.Opcode, body.AsSpan(0, header.BodyLength)) : 0;
-                var request = new RpcRequest(header, body, null, _clientUuid ?? string.Empty, ReplyBulkChecksummed(header)) { Key = _key };
+                var request = RpcRequest.Rent(_requests, header, body, _clientUuid ?? string.Empty, ReplyBulkChecksummed(header), _key);
                 try
                 {
                     if (charge > 0)
@@ -450,7 +453,7 @@ internal sealed class RpcSession : IAsyncDisposable
         var agreed = connect.Features & ProtocolFeatures.All;
         _checksums = (agreed & ProtocolFeatures.BulkChecksumXxh3) != 0;
         var reply = new ConnectReply(FrameHeader.CurrentVersion, agreed, _nonce, _authRequired, ProtocolLimits.MaxBulkLength, _server.Name);
-        var body = new FrameBuffer();
+        var body = FrameBuffer.Rent();
         reply.Write(body.Body);
         await ReplyAsync(request.Header, RpcResponse.Ok(body)).ConfigureAwait(false);
         return true;
@@ -497,7 +500,7 @@ internal sealed class RpcSession : IAsyncDisposable
         _authenticated = true;
 
         // Mutual: this server proves it holds the secret too, over the client's nonce.
-        var body = new FrameBuffer(64);
+        var body = FrameBuffer.Rent(64);
         new AuthReply(AuthProof.ComputeServer(secret!, _nonce, clientNonce, _clientUuid!, _channelBinding)).Write(body.Body);
         await ReplyAsync(request.Header, RpcResponse.Ok(body)).ConfigureAwait(false);
         return true;
@@ -516,7 +519,7 @@ internal sealed class RpcSession : IAsyncDisposable
             var modifying = header.Opcode.IsModifying();
             if (modifying && (header.Flags & FrameFlags.Resend) != 0 && _server.ReplyCache.TryGet(request.ClientUuid, header.Xid, out var saved))
             {
-                var savedBody = new FrameBuffer(saved.Body.Length + FrameHeader.Size);
+                var savedBody = FrameBuffer.Rent(saved.Body.Length + FrameHeader.Size);
                 savedBody.Append(saved.Body);
                 status = saved.Status;
                 await SendAsync(header, saved.Status, savedBody, default).ConfigureAwait(false);
@@ -527,7 +530,7 @@ internal sealed class RpcSession : IAsyncDisposable
             status = response.Status;
             if (modifying)
             {
-                var bodyBytes = response.Body is null ? [] : response.Body.Written[FrameHeader.Size..].ToArray();
+                var bodyBytes = response.Body is null || response.Body.BodyLength == 0 ? [] : response.Body.Written[FrameHeader.Size..].ToArray();
                 _server.ReplyCache.Add(request.ClientUuid, header.Xid, new SavedReply(response.Status, bodyBytes));
             }
 
@@ -603,7 +606,7 @@ internal sealed class RpcSession : IAsyncDisposable
     {
         try
         {
-            await SendAsync(request, response.Status, response.Body ?? new FrameBuffer(), response.Bulk).ConfigureAwait(false);
+            await SendAsync(request, response.Status, response.Body ?? FrameBuffer.Rent(), response.Bulk).ConfigureAwait(false);
         }
         finally
         {

@@ -20,13 +20,13 @@ public class FrameCodecBenchmarks
     public void Setup()
     {
         _sample.Write(_header);
-        using (var frame = new FrameBuffer())
+        using (var frame = FrameBuffer.Rent())
         {
             new OstReadRequest(new ObjectRef(3, 77), 4L << 20, 4 << 20).Write(frame.Body);
             _readRequestBody = frame.Written[FrameHeader.Size..].ToArray();
         }
 
-        using (var frame = new FrameBuffer())
+        using (var frame = FrameBuffer.Rent())
         {
             new InodeAttributes(LustreFid.Root, EntryType.File, 0x81A4, 1000, 1000, 1L << 30, 1, 1, 2, 3, new byte[64]).Write(frame.Body);
             _getAttrReplyBody = frame.Written[FrameHeader.Size..].ToArray();
@@ -55,7 +55,7 @@ public class FrameCodecBenchmarks
     [Benchmark]
     public int OstReadRequestEncode()
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new OstReadRequest(new ObjectRef(3, 77), 4L << 20, 4 << 20).Write(frame.Body);
         frame.SetHeader(new FrameHeader(Opcode.OstRead, FrameFlags.None, 0, 42, frame.BodyLength, 0, 0));
         return frame.Written.Length;

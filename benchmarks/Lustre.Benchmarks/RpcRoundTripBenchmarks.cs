@@ -64,7 +64,7 @@ public class RpcRoundTripBenchmarks
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<int> OstWrite()
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new OstWriteRequest(new ObjectRef(0, 1), 0).Write(frame.Body);
         using var reply = await _connection!.CallAsync(Opcode.OstWrite, frame, _data, default, _settings!.Xids.Next(), resend: false, CancellationToken.None);
         return reply.Status;
@@ -74,7 +74,7 @@ public class RpcRoundTripBenchmarks
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<int> OstRead()
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new OstReadRequest(new ObjectRef(0, 1), 0, Size).Write(frame.Body);
         using var reply = await _connection!.CallAsync(Opcode.OstRead, frame, default, _back, _settings!.Xids.Next(), resend: false, CancellationToken.None);
         return reply.BulkLength;

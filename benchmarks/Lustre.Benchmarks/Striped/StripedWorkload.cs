@@ -159,7 +159,7 @@ internal sealed class StripedWorkload(LustreClient client, TestPattern pattern, 
                 var unit = offset / component.StripeSize;
                 var obj = component.Objects[(int)(unit % component.StripeCount)];
                 var objectOffset = (unit / component.StripeCount * component.StripeSize) + (offset % component.StripeSize);
-                using var frame = new FrameBuffer();
+                using var frame = FrameBuffer.Rent();
                 new OstReadRequest(new ObjectRef(obj.OstIndex, obj.ObjectId), objectOffset, buffer.Length).Write(frame.Body);
                 using var reply = await client.Session.Targets.CallAsync(TargetKind.Ost, obj.OstIndex, Opcode.OstRead, frame, default, buffer, default);
                 return reply.Status == 0 && reply.BulkLength == buffer.Length;
