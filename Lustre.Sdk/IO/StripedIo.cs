@@ -53,13 +53,14 @@ internal static class StripedIo
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public static async ValueTask ReadLayoutAsync(LustreFile file, FileLayout layout, long offset, Memory<byte> buffer, bool verifiedByCaller, CancellationToken cancellationToken)
     {
-        var pieces = Split(file, layout, offset, buffer.Length);
-        if (pieces.Count == 1)
+        if (OnePiece(file, layout, offset, buffer.Length) is { } one)
         {
             // Small reads (one stripe unit) skip the fan-out bookkeeping.
-            await ReadPieceAsync(file, pieces[0], buffer, verifiedByCaller, cancellationToken).ConfigureAwait(false);
+            await ReadPieceAsync(file, one, buffer, verifiedByCaller, cancellationToken).ConfigureAwait(false);
             return;
         }
+
+        var pieces = Split(file, layout, offset, buffer.Length);
 
         var tasks = new Task[pieces.Count];
         for (var i = 0; i < pieces.Count; i++)
@@ -79,21 +80,26 @@ internal static class StripedIo
     {
         var layout = file.Layout;
         return layout.IsMirrored
-            ? new ValueTask(file.OnEachMirrorAsync(layout, mirror => WriteLayoutAsync(file, mirror.Layout, offset, data, cancellationToken).AsTask(), "write", cancellationToken))
+            ? new ValueTask(WriteMirroredAsync(file, layout, offset, data, cancellationToken))
             : WriteLayoutAsync(file, layout, offset, data, cancellationToken);
     }
+
+    // Its own method: a lambda in WriteAsync would make every write, mirrored or not, allocate the closure.
+    private static Task WriteMirroredAsync(LustreFile file, FileLayout layout, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        file.OnEachMirrorAsync(layout, mirror => WriteLayoutAsync(file, mirror.Layout, offset, data, cancellationToken).AsTask(), "write", cancellationToken);
 
     /// <summary>Writes a range through one plain layout (the file's, or one mirror's).</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public static async ValueTask WriteLayoutAsync(LustreFile file, FileLayout layout, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        var pieces = Split(file, layout, offset, data.Length);
-        if (pieces.Count == 1)
+        if (OnePiece(file, layout, offset, data.Length) is { } one)
         {
-            file.MarkDirty(pieces[0].Object);
-            await WritePieceAsync(file, pieces[0], data, cancellationToken).ConfigureAwait(false);
+            file.MarkDirty(one.Object);
+            await WritePieceAsync(file, one, data, cancellationToken).ConfigureAwait(false);
             return;
         }
+
+        var pieces = Split(file, layout, offset, data.Length);
 
         var tasks = new Task[pieces.Count];
         for (var i = 0; i < pieces.Count; i++)
@@ -199,13 +205,26 @@ internal static class StripedIo
     /// <summary>Every object of a plain layout, in layout order (the order <see cref="StripeMath"/>'s per-object sizes use).</summary>
     private static OstObject[] Objects(FileLayout layout) => [.. layout.AllObjects()];
 
-    /// <summary>Pieces of at most one bulk RPC to their OST, each inside one stripe unit of one object.</summary>
-    private static List<StripeExtent> Split(LustreFile file, FileLayout layout, long offset, long length)
+    /// <summary>The range as one piece when it is inside one stripe unit and one bulk RPC; else null (and <see cref="Split"/> cuts it).</summary>
+    private static StripeExtent? OnePiece(LustreFile file, FileLayout layout, long offset, long length)
     {
-        // Mapping is synchronous, so a per-thread scratch list is safe and saves an allocation per call.
+        var extents = Map(layout, offset, length);
+        return extents.Count == 1 && extents[0].Length <= file.Session.Targets.OstMaxBulkLength(extents[0].Object.OstIndex) ? extents[0] : null;
+    }
+
+    /// <summary>The range's extents, in a per-thread scratch list (mapping is synchronous): read it before the next await.</summary>
+    private static List<StripeExtent> Map(FileLayout layout, long offset, long length)
+    {
         var extents = t_extents ??= new List<StripeExtent>(16);
         extents.Clear();
         StripeMath.MapRange(layout, offset, length, extents);
+        return extents;
+    }
+
+    /// <summary>Pieces of at most one bulk RPC to their OST, each inside one stripe unit of one object.</summary>
+    private static List<StripeExtent> Split(LustreFile file, FileLayout layout, long offset, long length)
+    {
+        var extents = Map(layout, offset, length);
         var targets = file.Session.Targets;
         var pieces = new List<StripeExtent>(extents.Count);
         foreach (var extent in extents)
