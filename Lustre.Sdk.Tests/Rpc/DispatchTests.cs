@@ -98,7 +98,9 @@ public sealed class DispatchTests
         var summary = $"fsync of 1 GiB took {syncMilliseconds:0} ms; {latencies.Count} reads of 4 KiB ran meanwhile: p50 {p50:0.000} ms, p99 {p99:0.000} ms, max {(latencies.Count == 0 ? 0 : latencies[^1]):0.000} ms";
         _output.WriteLine(summary);
         Assert.True(latencies.Count >= MinimumOverlappingReads, $"too few reads overlapped the fsync to judge: {summary}");
-        Assert.True(p99 < 5, $"reads stalled behind the fsync: {summary}");
+        // Stalled reads wait for the whole fsync (383–518 ms before reads left the reader loop). The bound scales with
+        // the fsync so a loaded machine's scheduling noise (p99 up to ~7 ms at load 40) does not read as a stall.
+        Assert.True(p99 < Math.Max(5, syncMilliseconds / 10), $"reads stalled behind the fsync: {summary}");
     }
 
     private static async Task WriteAsync(RpcConnection connection, RpcConnectionSettings settings, ObjectRef target, long offset, ReadOnlyMemory<byte> data)
