@@ -324,31 +324,26 @@ internal sealed class RpcConnection : IRpcConnection
         }
     }
 
-    /// <summary>The xids waiting for a reply (all of them, or those past their deadline), copied out of the lock.</summary>
-    private List<ulong> PendingXids(long expiredBy = long.MaxValue)
+    /// <summary>The xids waiting for a reply (all of them, or those past their deadline), copied out of the lock; a list only when there are some.</summary>
+    private IReadOnlyList<ulong> PendingXids(long expiredBy = long.MaxValue)
     {
-        var xids = new List<ulong>();
+        List<ulong>? xids = null;
         lock (_pendingLock)
         {
             foreach (var (xid, pending) in _pending)
             {
                 if (pending.DeadlineTicks <= expiredBy)
                 {
-                    xids.Add(xid);
+                    (xids ??= []).Add(xid);
                 }
             }
         }
 
-        return xids;
+        return xids ?? (IReadOnlyList<ulong>)[];
     }
 
     private void ExpireTimedOut()
     {
-        if (PendingCount == 0)
-        {
-            return;
-        }
-
         foreach (var xid in PendingXids(Environment.TickCount64))
         {
             FailPending(xid, new LustreException(

@@ -15,7 +15,7 @@ internal sealed class FrameBuffer : IBufferWriter<byte>, IDisposable
     /// <summary>Frames kept for reuse: more than the requests a busy process has in flight at once.</summary>
     private const int Retained = 1024;
 
-    private static readonly DefaultObjectPool<FrameBuffer> Pool = new(new Policy(), Retained);
+    private static readonly ObjectPool<FrameBuffer> Pool = ReusedObjects.Pool(() => new FrameBuffer(), Retained);
 
     /// <summary>Bulk payloads up to this size are copied behind the body and sent in the same send.</summary>
     public const int InlineBulkLimit = 16 * 1024;
@@ -107,12 +107,5 @@ internal sealed class FrameBuffer : IBufferWriter<byte>, IDisposable
             ArrayPool<byte>.Shared.Return(buffer);
             Pool.Return(this);
         }
-    }
-
-    private sealed class Policy : PooledObjectPolicy<FrameBuffer>
-    {
-        public override FrameBuffer Create() => new();
-
-        public override bool Return(FrameBuffer frame) => true;
     }
 }

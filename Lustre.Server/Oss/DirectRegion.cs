@@ -1,4 +1,5 @@
 using System.Buffers;
+using Lustre.Protocol;
 using Microsoft.Extensions.ObjectPool;
 
 namespace Lustre.Server.Oss;
@@ -10,7 +11,7 @@ namespace Lustre.Server.Oss;
 /// </summary>
 internal sealed unsafe class DirectRegion : MemoryManager<byte>
 {
-    private static readonly DefaultObjectPool<DirectRegion> Pool = new(new RegionPolicy(), 256);
+    private static readonly ObjectPool<DirectRegion> Pool = ReusedObjects.Pool(() => new DirectRegion(), 256);
 
     private AlignedPool? _pool;
     private nint _buffer;
@@ -57,12 +58,5 @@ internal sealed unsafe class DirectRegion : MemoryManager<byte>
                 Pool.Return(this);
             }
         }
-    }
-
-    private sealed class RegionPolicy : PooledObjectPolicy<DirectRegion>
-    {
-        public override DirectRegion Create() => new();
-
-        public override bool Return(DirectRegion region) => true;
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
+using Lustre.Protocol;
 using Microsoft.Extensions.ObjectPool;
 using Microsoft.Win32.SafeHandles;
 
@@ -19,7 +20,7 @@ internal sealed unsafe partial class MappedRegion : MemoryManager<byte>
     private const int MapShared = 0x01;
     private const int MapPopulate = 0x8000;
     private static readonly long PageSize = Environment.SystemPageSize;
-    private static readonly DefaultObjectPool<MappedRegion> Pool = new(new RegionPolicy(), 256);
+    private static readonly ObjectPool<MappedRegion> Pool = ReusedObjects.Pool(() => new MappedRegion(), 256);
 
     private HandleCache.Lease _lease;
     private int _length;
@@ -133,13 +134,6 @@ internal sealed unsafe partial class MappedRegion : MemoryManager<byte>
                 Pool.Return(this);
             }
         }
-    }
-
-    private sealed class RegionPolicy : PooledObjectPolicy<MappedRegion>
-    {
-        public override MappedRegion Create() => new();
-
-        public override bool Return(MappedRegion region) => true;
     }
 
     [LibraryImport("libc", EntryPoint = "mmap", SetLastError = true)]

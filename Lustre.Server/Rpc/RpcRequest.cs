@@ -64,7 +64,7 @@ internal sealed class RpcRequest
     }
 
     /// <summary>The pool of one session's requests: as many as it may have in flight, and the one being read.</summary>
-    public static ObjectPool<RpcRequest> CreatePool(int inFlight) => new DefaultObjectPool<RpcRequest>(new Policy(), inFlight + 1);
+    public static ObjectPool<RpcRequest> CreatePool(int inFlight) => ReusedObjects.Pool(() => new RpcRequest(), inFlight + 1);
 
     /// <summary>The client's span, from the frame's trace context; default when the request carries none.</summary>
     public ActivityContext TraceParent { get; private set; }
@@ -157,12 +157,5 @@ internal sealed class RpcRequest
         }
 
         _pool?.Return(this);
-    }
-
-    private sealed class Policy : PooledObjectPolicy<RpcRequest>
-    {
-        public override RpcRequest Create() => new();
-
-        public override bool Return(RpcRequest request) => true;
     }
 }

@@ -530,7 +530,7 @@ internal sealed class RpcSession : IAsyncDisposable
             status = response.Status;
             if (modifying)
             {
-                var bodyBytes = response.Body is null || response.Body.BodyLength == 0 ? [] : response.Body.Written[FrameHeader.Size..].ToArray();
+                var bodyBytes = response.Body is null ? [] : response.Body.Written[FrameHeader.Size..].ToArray();
                 _server.ReplyCache.Add(request.ClientUuid, header.Xid, new SavedReply(response.Status, bodyBytes));
             }
 

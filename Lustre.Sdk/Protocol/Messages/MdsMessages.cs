@@ -645,13 +645,8 @@ internal sealed record OpenBatchEntry(LustreErrno Status, string Message, InodeA
     /// <summary>Longest error message an entry carries.</summary>
     public const int MaxMessageLength = 1024;
 
-    /// <summary>Fixed bytes of an encoded <see cref="InodeAttributes"/>: everything but the layout's and the capability's bytes.</summary>
-    private const int AttributesFixedLength = 16 + 1 + (3 * 4) + 8 + 4 + (3 * 8) + 4 + 4 + 4;
-
     /// <summary>Bytes this entry takes in a reply (the MDS stops adding entries before the body limit).</summary>
-    public int EncodedLength => sizeof(int) + (Attributes is { } a
-        ? AttributesFixedLength + a.Layout.Length + (a.Capability?.Length ?? 0)
-        : sizeof(ushort) + System.Text.Encoding.UTF8.GetByteCount(Message));
+    public int EncodedLength => sizeof(int) + (Attributes?.EncodedLength ?? sizeof(ushort) + System.Text.Encoding.UTF8.GetByteCount(Message));
 
     public static OpenBatchEntry Failed(LustreErrno status, string message) =>
         new(status, message.Length > MaxMessageLength / 4 ? message[..(MaxMessageLength / 4)] : message, null);

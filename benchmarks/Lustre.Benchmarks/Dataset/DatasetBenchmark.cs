@@ -100,16 +100,7 @@ internal static class DatasetBenchmark
     {
         var ok = true;
         var content = new SampleContent(ContentSeed, scale.SampleSize);
-        await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions
-        {
-            OstCount = OstCount,
-            DataDirectory = Path.Combine(folder, "cluster"),
-            DeleteDataOnDispose = true,
-
-            // A training set is on a parallel filesystem because it is larger than memory: the OSTs read what is not
-            // cached past the page cache, as a server for such data sets is set up (docs/benchmarks.md).
-            DirectReads = settings.DirectReads,
-        });
+        await using var cluster = await StartClusterAsync(folder, settings.DirectReads);
         await using var client = new LustreClient(cluster.Address);
         const string directory = "/bench/dataset";
         Console.WriteLine($"== {scale.Describe()}");
@@ -328,6 +319,25 @@ internal static class DatasetBenchmark
             text.AppendLine(CultureInfo.InvariantCulture, $"| {scale.Describe()} | {Name(mode)} | {Cache(cold)} | {ours.Cost.Wall.TotalSeconds:0.00} s | {ours.SamplesPerSecond:N0} | {ours.Waited.TotalSeconds:0.000} s | {ours.WaitedShare * 100:0.0} % | {diskBound} | < {StallTarget * 100:0} % | {Result(ours.WaitedShare < StallTarget)} |");
         }
 
+        AppendPhases(text, phases);
+        return text.ToString();
+    }
+
+    /// <summary>The embedded 4-OST cluster the dataset runners read from, its data under <paramref name="scratch"/>.</summary>
+    internal static Task<LustreCluster> StartClusterAsync(string scratch, bool directReads) => LustreCluster.StartAsync(new LustreClusterOptions
+    {
+        OstCount = OstCount,
+        DataDirectory = Path.Combine(scratch, "cluster"),
+        DeleteDataOnDispose = true,
+
+        // A training set is on a parallel filesystem because it is larger than memory: the OSTs read what is not
+        // cached past the page cache, as a server for such data sets is set up (docs/benchmarks.md).
+        DirectReads = directReads,
+    });
+
+    /// <summary>The table of every measured phase's cost, after a blank line.</summary>
+    internal static void AppendPhases(StringBuilder text, List<(string Name, string Rate, PhaseCost Cost, string Note)> phases)
+    {
         text.AppendLine();
         text.AppendLine("| measured phase | rate | wall | CPU | cores busy | allocated | GCs (0/1/2) | notes |");
         text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---|");
@@ -336,7 +346,5 @@ internal static class DatasetBenchmark
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"| {name} | {rate} | {cost.Wall.TotalSeconds:0.00} s | {cost.Cpu.TotalSeconds:0.00} s | {cost.CoresBusy:0.00} | {ResultTable.FormatBytes(cost.AllocatedBytes)} | {cost.Gen0}/{cost.Gen1}/{cost.Gen2} | {note} |");
         }
-
-        return text.ToString();
     }
 }

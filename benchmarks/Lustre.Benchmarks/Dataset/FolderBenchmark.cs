@@ -8,7 +8,6 @@ using Lustre.Benchmarks.Runner;
 using Lustre.Client;
 using Lustre.Dataset;
 using Lustre.Diagnostics;
-using Lustre.Server.Cluster;
 
 namespace Lustre.Benchmarks.Dataset;
 
@@ -99,13 +98,7 @@ internal static partial class FolderBenchmark
         List<(string Name, string Rate, PhaseCost Cost, string Note)> phases)
     {
         var content = new SampleContent(DatasetBenchmark.ContentSeed, settings.MaxSize);
-        await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions
-        {
-            OstCount = DatasetBenchmark.OstCount,
-            DataDirectory = Path.Combine(scratch, "cluster"),
-            DeleteDataOnDispose = true,
-            DirectReads = settings.DirectReads,
-        });
+        await using var cluster = await DatasetBenchmark.StartClusterAsync(scratch, settings.DirectReads);
         await using var client = new LustreClient(cluster.Address);
         const string root = "/bench/folder";
         var local = Path.Combine(scratch, "local");
@@ -328,15 +321,7 @@ internal static partial class FolderBenchmark
             text.AppendLine(CultureInfo.InvariantCulture, $"| {settings.Scale} | {Cache(cold)} | {stall.Cost.Wall.TotalSeconds:0.00} s | {stall.SamplesPerSecond:N0} | {stall.Waited.TotalSeconds:0.000} s | {stall.WaitedShare * 100:0.0} % | < {StallTarget * 100:0} % | {Result(cold, stall.WaitedShare < StallTarget)} |");
         }
 
-        text.AppendLine();
-        text.AppendLine("| measured phase | rate | wall | CPU | cores busy | allocated | GCs (0/1/2) | notes |");
-        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---|");
-        foreach (var (name, rate, cost, note) in phases)
-        {
-            text.AppendLine(CultureInfo.InvariantCulture,
-                $"| {name} | {rate} | {cost.Wall.TotalSeconds:0.00} s | {cost.Cpu.TotalSeconds:0.00} s | {cost.CoresBusy:0.00} | {ResultTable.FormatBytes(cost.AllocatedBytes)} | {cost.Gen0}/{cost.Gen1}/{cost.Gen2} | {note} |");
-        }
-
+        DatasetBenchmark.AppendPhases(text, phases);
         return text.ToString();
     }
 

@@ -5,7 +5,6 @@ using System.Text;
 using Lustre.Benchmarks.Runner;
 using Lustre.Client;
 using Lustre.Dataset;
-using Lustre.Server.Cluster;
 
 namespace Lustre.Benchmarks.Dataset;
 
@@ -67,13 +66,7 @@ internal static class WorldSizeBenchmark
         var ok = true;
         try
         {
-            await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions
-            {
-                OstCount = DatasetBenchmark.OstCount,
-                DataDirectory = Path.Combine(scratch, "cluster"),
-                DeleteDataOnDispose = true,
-                DirectReads = settings.DirectReads,
-            });
+            await using var cluster = await DatasetBenchmark.StartClusterAsync(scratch, settings.DirectReads);
             await using var client = new LustreClient(cluster.Address);
             foreach (var scale in settings.Scales)
             {
