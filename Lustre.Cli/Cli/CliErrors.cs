@@ -35,6 +35,7 @@ internal static class CliErrors
         LustreErrno.EINVAL => "Invalid argument",
         LustreErrno.EFBIG => "File too large",
         LustreErrno.ENOSPC => "No space left on device",
+        LustreErrno.ENODATA => "No data available",
         LustreErrno.ENAMETOOLONG => "File name too long",
         LustreErrno.ENOTEMPTY => "Directory not empty",
         LustreErrno.ETIMEDOUT => "Connection timed out",

@@ -29,12 +29,13 @@ public sealed class BadInputTests
         Assert.Equal(0, file.Length);
     }
 
+    // 0 (size or count) is "the default", filled in at create (DefaultLayoutTests).
     [Theory]
     [InlineData(100_000L, 1, "stripeSize")]
-    [InlineData(0L, 1, "stripeSize")]
+    [InlineData(-65536L, 1, "stripeSize")]
     [InlineData(4L << 30, 1, "stripeSize")]
-    [InlineData(65536L, 0, "stripeCount")]
     [InlineData(65536L, -2, "stripeCount")]
+    [InlineData(65536L, 2001, "stripeCount")]
     public void Invalid_stripe_settings_are_rejected_naming_the_parameter(long stripeSize, int stripeCount, string parameter)
     {
         var ex = Assert.ThrowsAny<ArgumentException>(() => FileLayout.Raid0(stripeSize, stripeCount));

@@ -22,13 +22,12 @@ public class LayoutValidationTests
     }
 
     [Theory]
-    [InlineData(0)]
     [InlineData(-K64)]
     [InlineData(100_000)]
     [InlineData(K64 + 1)]
     [InlineData(4L << 30)]
     [InlineData(8L << 30)]
-    public void Stripe_size_not_a_positive_multiple_of_64_KiB_below_4_GiB_is_rejected(long stripeSize)
+    public void Stripe_size_not_0_or_a_multiple_of_64_KiB_below_4_GiB_is_rejected(long stripeSize)
     {
         var ex = Assert.ThrowsAny<ArgumentException>(() => FileLayout.Raid0(stripeSize));
         Assert.Equal("stripeSize", ex.ParamName);
@@ -48,10 +47,9 @@ public class LayoutValidationTests
     }
 
     [Theory]
-    [InlineData(0)]
     [InlineData(-2)]
     [InlineData(2001)]
-    public void Stripe_count_zero_below_minus_one_or_above_2000_is_rejected(int stripeCount)
+    public void Stripe_count_below_minus_one_or_above_2000_is_rejected(int stripeCount)
     {
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => FileLayout.Raid0(stripeCount: stripeCount));
         Assert.Equal("stripeCount", ex.ParamName);
@@ -59,11 +57,29 @@ public class LayoutValidationTests
 
     [Theory]
     [InlineData(-1)]
+    [InlineData(0)]
     [InlineData(1)]
     [InlineData(2000)]
-    public void Stripe_count_all_or_1_to_2000_is_accepted(int stripeCount)
+    public void Stripe_count_all_default_or_1_to_2000_is_accepted(int stripeCount)
     {
         Assert.Equal(stripeCount, FileLayout.Raid0(stripeCount: stripeCount).Components[0].StripeCount);
+    }
+
+    [Fact]
+    public void A_template_may_leave_count_size_and_offset_to_the_default()
+    {
+        var component = Assert.Single(FileLayout.Raid0(stripeSize: 0, stripeCount: 0, stripeOffset: -1).Components);
+
+        Assert.Equal((0L, 0, -1), (component.StripeSize, component.StripeCount, component.StripeOffset));
+        Assert.False(component.IsInstantiated);
+    }
+
+    [Fact]
+    public void An_instantiated_component_needs_a_stripe_size()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new LayoutComponent(0, LayoutComponent.Eof, 0, 1, 0, [new OstObject(0, 1)]));
+        Assert.Equal("stripeSize", ex.ParamName);
+        Assert.Throws<ArgumentException>(() => new LayoutComponent(0, LayoutComponent.Eof, 0, 1).WithObjects([new OstObject(0, 1)]));
     }
 
     [Fact]
@@ -174,15 +190,37 @@ public class LayoutValidationTests
     }
 
     [Fact]
-    public void Pfl_last_component_not_at_eof_is_rejected()
+    public void Pfl_may_stop_short_of_eof_and_no_component_holds_the_bytes_past_it()
     {
-        var ex = Assert.Throws<ArgumentException>(() => FileLayout.Composite(
+        var layout = FileLayout.Composite(
         [
             new LayoutComponent(0, 4 * K64, K64, 1),
             new LayoutComponent(4 * K64, 8 * K64, K64, 1),
-        ]));
-        Assert.Contains("component 1 ends at 524288", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("EOF", ex.Message, StringComparison.Ordinal);
+        ]);
+
+        Assert.Equal(8 * K64, layout.End);
+        Assert.Same(layout.Components[1], layout.ComponentAt((8 * K64) - 1));
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => layout.ComponentAt(8 * K64));
+        Assert.Contains("the layout ends at 524288", ex.Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidOperationException>(() => StripeMath.MapRange(Instantiate(layout), 7 * K64, 2 * K64, []));
+    }
+
+    [Fact]
+    public void Plain_layout_must_reach_eof()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => FileLayout.Raid0().WithComponents([new LayoutComponent(0, 4 * K64, K64, 1)]));
+        Assert.Contains("a plain layout must extend to EOF", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void InstantiatedEnd_is_the_end_of_the_leading_instantiated_components()
+    {
+        var template = ThreeComponentPfl();
+        var first = template.WithComponents([template.Components[0].WithObjects([new OstObject(0, 1)]), template.Components[1], template.Components[2]]);
+
+        Assert.Equal(0, template.InstantiatedEnd);
+        Assert.Equal(template.Components[0].End, first.InstantiatedEnd);
+        Assert.Equal(LayoutComponent.Eof, Instantiate(template).InstantiatedEnd);
     }
 
     [Fact]

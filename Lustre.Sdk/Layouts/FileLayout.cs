@@ -8,7 +8,9 @@ namespace Lustre.Layouts;
 /// Where a file's bytes live: a plain RAID0 layout (one component over the whole file) or a
 /// composite, progressive file layout (PFL) whose components cover consecutive extents of the
 /// file, each striped its own way, e.g. [0, 4 MiB) on one OST, [4 MiB, 1 GiB) on four and
-/// [1 GiB, EOF) on all. A mirrored layout (Lustre's FLR) holds 1 to <see cref="MaxMirrors"/> such layouts, each a
+/// [1 GiB, EOF) on all. As in Lustre, a PFL layout may stop short of EOF (writes past its end fail
+/// until <c>lfs setstripe --comp-add</c> adds a component there), and its components get their
+/// objects when a write first reaches them. A mirrored layout (Lustre's FLR) holds 1 to <see cref="MaxMirrors"/> such layouts, each a
 /// whole copy of the file on OSTs of its own. Instances are immutable and always valid.
 /// </summary>
 public sealed class FileLayout
@@ -31,14 +33,20 @@ public sealed class FileLayout
 
         var instantiated = true;
         var objectCount = 0;
+        var instantiatedEnd = 0L;
         foreach (var component in components)
         {
             instantiated &= component.IsInstantiated;
             objectCount += component.Objects.Count;
+            if (instantiated)
+            {
+                instantiatedEnd = component.End;
+            }
         }
 
         IsInstantiated = instantiated;
         ObjectCount = objectCount;
+        InstantiatedEnd = instantiatedEnd;
     }
 
     private FileLayout(LayoutMirror[] mirrors, uint generation)
@@ -53,11 +61,13 @@ public sealed class FileLayout
         IsComposite = true;
         Generation = generation;
         IsInstantiated = Array.TrueForAll(mirrors, m => m.Layout.IsInstantiated);
+        InstantiatedEnd = mirrors.Min(m => m.Layout.InstantiatedEnd);
     }
 
     /// <summary>
-    /// The components in file-offset order; they cover the file from 0 to EOF without holes or overlaps. For a
-    /// mirrored layout, those of its first mirror (each mirror's are in <see cref="Mirrors"/>).
+    /// The components in file-offset order; they cover the file from 0 to <see cref="End"/> (EOF, but for a PFL layout
+    /// that stops short) without holes or overlaps. For a mirrored layout, those of its first mirror (each mirror's
+    /// are in <see cref="Mirrors"/>).
     /// </summary>
     public IReadOnlyList<LayoutComponent> Components { get; }
 
@@ -69,6 +79,19 @@ public sealed class FileLayout
 
     /// <summary>True when every component has its objects allocated.</summary>
     public bool IsInstantiated { get; }
+
+    /// <summary>
+    /// The end of the layout's last component: <see cref="LayoutComponent.Eof"/>, or where a PFL layout that stops
+    /// short ends (no byte at or past it can be written).
+    /// </summary>
+    public long End => _components[^1].End;
+
+    /// <summary>
+    /// The end of the leading run of instantiated components (of every mirror): bytes below it have objects. The
+    /// metadata server instantiates components in file order (a write instantiates every component before its end,
+    /// as Lustre's layout intent does), so bytes at or past it were never written and read as zeros.
+    /// </summary>
+    internal long InstantiatedEnd { get; }
 
     /// <summary>The number of objects over all components, in component order then stripe order (of the first mirror, for a mirrored layout).</summary>
     internal int ObjectCount { get; }
@@ -92,8 +115,12 @@ public sealed class FileLayout
     public static FileLayout Raid0(long stripeSize = LayoutDefaults.DefaultStripeSize, int stripeCount = 1, int stripeOffset = -1) =>
         new([new LayoutComponent(0, LayoutComponent.Eof, stripeSize, stripeCount, stripeOffset)], isComposite: false, generation: 0);
 
-    /// <summary>Creates a composite (PFL) layout from components that cover the file from 0 to EOF, in order.</summary>
-    /// <param name="components">1 to 64 components; the first starts at 0, each next one starts where the previous ends, and the last ends at <see cref="LayoutComponent.Eof"/>.</param>
+    /// <summary>Creates a composite (PFL) layout from components that cover the file from 0, in order.</summary>
+    /// <param name="components">
+    /// 1 to 64 components; the first starts at 0 and each next one starts where the previous ends. The last usually ends
+    /// at <see cref="LayoutComponent.Eof"/>; one that ends before leaves room for components added later, and writes
+    /// past it fail meanwhile (ENODATA), as in Lustre.
+    /// </param>
     /// <returns>The layout.</returns>
     /// <exception cref="ArgumentException">The components do not tile the file; the message names the component and the problem.</exception>
     public static FileLayout Composite(IEnumerable<LayoutComponent> components)
@@ -192,15 +219,21 @@ public sealed class FileLayout
     public FileLayout WithGeneration(uint generation) => IsMirrored ? new(_mirrors, generation) : new(_components, IsComposite, generation);
 
     /// <summary>Returns the component whose extent holds <paramref name="fileOffset"/>.</summary>
-    /// <param name="fileOffset">A file offset, at least 0 and below <see cref="LayoutComponent.Eof"/>.</param>
+    /// <param name="fileOffset">A file offset, at least 0 and below <see cref="End"/>.</param>
     /// <returns>The component.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="fileOffset"/> is negative or <see cref="LayoutComponent.Eof"/>.</exception>
-    public LayoutComponent ComponentAt(long fileOffset) => _components[IndexOfComponent(fileOffset)];
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="fileOffset"/> is negative, or at or past <see cref="End"/> (no component holds it).</exception>
+    public LayoutComponent ComponentAt(long fileOffset)
+    {
+        var index = IndexOfComponent(fileOffset);
+        return index >= 0
+            ? _components[index]
+            : throw new ArgumentOutOfRangeException(nameof(fileOffset), fileOffset, $"No component holds offset {fileOffset}: the layout ends at {End}.");
+    }
 
     /// <summary>The component at <paramref name="index"/>, without going through the read-only wrapper.</summary>
     internal LayoutComponent ComponentAtIndex(int index) => _components[index];
 
-    /// <summary>The index of the component whose extent holds <paramref name="fileOffset"/>.</summary>
+    /// <summary>The index of the component whose extent holds <paramref name="fileOffset"/>, or -1 when the layout ends at or before it.</summary>
     internal int IndexOfComponent(long fileOffset)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(fileOffset);
@@ -210,7 +243,10 @@ public sealed class FileLayout
         var index = 0;
         while (_components[index].End <= fileOffset)
         {
-            index++;
+            if (++index == _components.Length)
+            {
+                return -1;
+            }
         }
 
         return index;
@@ -323,10 +359,11 @@ public sealed class FileLayout
             }
         }
 
+        // A PFL layout may stop short of EOF, as Lustre's may (lfs setstripe --comp-add extends it); a plain one may not.
         var last = components[^1];
-        if (last.End != LayoutComponent.Eof)
+        if (!isComposite && last.End != LayoutComponent.Eof)
         {
-            throw new ArgumentException($"component {components.Length - 1} ends at {last.End}: the last component must extend to EOF.", nameof(components));
+            throw new ArgumentException($"component {components.Length - 1} ends at {last.End}: a plain layout must extend to EOF.", nameof(components));
         }
     }
 }

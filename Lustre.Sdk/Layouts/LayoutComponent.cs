@@ -13,7 +13,10 @@ namespace Lustre.Layouts;
 /// <remarks>
 /// A component is a <em>template</em> until the metadata server allocates its objects
 /// (<see cref="IsInstantiated"/> is false and <see cref="Objects"/> is empty); then it is
-/// <em>instantiated</em> and has exactly <see cref="StripeCount"/> objects. Instances are immutable.
+/// <em>instantiated</em> and has exactly <see cref="StripeCount"/> objects. A template may leave its stripe
+/// count or size at 0 and its stripe offset at -1: "the default", as Lustre's <c>lfs setstripe -c 0 -S 0 -i -1</c>,
+/// filled in when a file is created from it (from the directories above the file, then the filesystem's
+/// default). The components of a PFL file are instantiated when a write first reaches them. Instances are immutable.
 /// </remarks>
 public sealed class LayoutComponent
 {
@@ -25,9 +28,9 @@ public sealed class LayoutComponent
     /// <summary>Creates a component, validating every value.</summary>
     /// <param name="start">The first file offset of the extent: at least 0 and a multiple of 64 KiB.</param>
     /// <param name="end">The file offset just past the extent: greater than <paramref name="start"/>, and <see cref="Eof"/> or a multiple of 64 KiB.</param>
-    /// <param name="stripeSize">Bytes per stripe unit: a multiple of 64 KiB, at most <see cref="LayoutDefaults.MaxStripeSize"/>.</param>
-    /// <param name="stripeCount">-1 for all OSTs (templates only), or 1 to <see cref="LayoutDefaults.MaxStripeCount"/>.</param>
-    /// <param name="stripeOffset">The OST index of the first stripe, or -1 to let the allocator choose.</param>
+    /// <param name="stripeSize">Bytes per stripe unit: a multiple of 64 KiB, at most <see cref="LayoutDefaults.MaxStripeSize"/>; 0 in a template for the default.</param>
+    /// <param name="stripeCount">-1 for all OSTs or 0 for the default (templates only), or 1 to <see cref="LayoutDefaults.MaxStripeCount"/>.</param>
+    /// <param name="stripeOffset">The OST index of the first stripe, or -1 for the default (the allocator chooses unless a directory above names one).</param>
     /// <param name="objects">The component's objects, one per stripe in stripe order; null or empty for a template.</param>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of its range; the parameter is named.</exception>
     /// <exception cref="ArgumentException">A value is not aligned, or the objects do not match the stripe count.</exception>
@@ -41,13 +44,17 @@ public sealed class LayoutComponent
             ThrowIfUnaligned(end);
         }
 
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(stripeSize);
+        ArgumentOutOfRangeException.ThrowIfNegative(stripeSize);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(stripeSize, LayoutDefaults.MaxStripeSize);
         ThrowIfUnaligned(stripeSize);
-        Layouts.StripeCount.ThrowIfInvalid(stripeCount);
+        Layouts.StripeCount.ThrowIfInvalidTemplate(stripeCount);
         ArgumentOutOfRangeException.ThrowIfLessThan(stripeOffset, -1);
 
         var copy = objects is null || objects.Count == 0 ? [] : CopyObjects(objects, stripeCount);
+        if (copy.Length > 0 && stripeSize == 0)
+        {
+            throw new ArgumentException("An instantiated component needs a stripe size: 0 (the default) is for templates only.", nameof(stripeSize));
+        }
 
         Start = start;
         End = end;
@@ -64,13 +71,16 @@ public sealed class LayoutComponent
     /// <summary>The file offset just past the component's extent (exclusive); <see cref="Eof"/> when it extends to the end of the file.</summary>
     public long End { get; }
 
-    /// <summary>Bytes per stripe unit: consecutive units of this size go to consecutive objects.</summary>
+    /// <summary>Bytes per stripe unit: consecutive units of this size go to consecutive objects; 0 in a template that leaves it to the default.</summary>
     public long StripeSize { get; }
 
-    /// <summary>The number of stripes: -1 in a template means one per OST; an instantiated component has exactly this many objects.</summary>
+    /// <summary>
+    /// The number of stripes: -1 in a template means one per OST, 0 the default; an instantiated component has exactly
+    /// this many objects.
+    /// </summary>
     public int StripeCount { get; }
 
-    /// <summary>The OST index of the first stripe, or -1 when the allocator chooses.</summary>
+    /// <summary>The OST index of the first stripe, or -1 for the default (the allocator chooses).</summary>
     public int StripeOffset { get; }
 
     /// <summary>The component's OST objects in stripe order; empty in a template.</summary>
@@ -85,7 +95,7 @@ public sealed class LayoutComponent
     /// <summary>Returns a copy of this component with its objects allocated.</summary>
     /// <param name="objects">One object per stripe, in stripe order; the stripe count becomes their number and the stripe offset the first object's OST.</param>
     /// <returns>The instantiated component.</returns>
-    /// <exception cref="ArgumentException"><paramref name="objects"/> is empty, too long, or lists an object twice.</exception>
+    /// <exception cref="ArgumentException"><paramref name="objects"/> is empty, too long, or lists an object twice, or the stripe size is still the default (0).</exception>
     public LayoutComponent WithObjects(IReadOnlyList<OstObject> objects)
     {
         ArgumentNullException.ThrowIfNull(objects);
@@ -101,6 +111,19 @@ public sealed class LayoutComponent
 
         return new LayoutComponent(Start, End, StripeSize, objects.Count, objects[0].OstIndex, objects);
     }
+
+    /// <summary>True when the stripe count or size is left to the default (0), so a create must fill it in.</summary>
+    internal bool HasUnsetFields => StripeCount == Layouts.StripeCount.Default || StripeSize == 0;
+
+    /// <summary>Returns a template with the same extent and other stripe values (for the metadata server's inheritance).</summary>
+    internal LayoutComponent WithStriping(long stripeSize, int stripeCount, int stripeOffset) =>
+        stripeSize == StripeSize && stripeCount == StripeCount && stripeOffset == StripeOffset && _objects.Length == 0
+            ? this
+            : new LayoutComponent(Start, End, stripeSize, stripeCount, stripeOffset);
+
+    /// <summary>Returns a template with the same stripe values moved by <paramref name="shift"/> bytes (EOF stays EOF): components sent to be appended to a file travel from offset 0.</summary>
+    internal LayoutComponent Shifted(long shift) =>
+        new(Start + shift, End == Eof ? Eof : End + shift, StripeSize, StripeCount, StripeOffset);
 
     /// <summary>Returns the component as text, e.g. <c>[0, 4194304) stripe_size=1048576 stripe_count=1 stripe_offset=-1</c>, with its objects when instantiated.</summary>
     /// <returns>The component as text.</returns>

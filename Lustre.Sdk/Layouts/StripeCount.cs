@@ -8,6 +8,9 @@ internal static class StripeCount
     /// <summary>The stripe count that means "stripe over every OST".</summary>
     public const int All = -1;
 
+    /// <summary>The stripe count of a template that leaves it unset: the default, resolved when a file is created (lfs's <c>-c 0</c>).</summary>
+    public const int Default = 0;
+
     /// <summary>Throws unless <paramref name="value"/> is -1 (all OSTs) or 1 to <see cref="LayoutDefaults.MaxStripeCount"/>.</summary>
     public static void ThrowIfInvalid(int value, [CallerArgumentExpression(nameof(value))] string? paramName = null)
     {
@@ -17,6 +20,15 @@ internal static class StripeCount
         }
 
         ArgumentOutOfRangeException.ThrowIfGreaterThan(value, LayoutDefaults.MaxStripeCount, paramName);
+    }
+
+    /// <summary>Throws unless <paramref name="value"/> is a count a template may have: <see cref="Default"/> (unset) or a valid count.</summary>
+    public static void ThrowIfInvalidTemplate(int value, [CallerArgumentExpression(nameof(value))] string? paramName = null)
+    {
+        if (value != Default)
+        {
+            ThrowIfInvalid(value, paramName);
+        }
     }
 
     /// <summary>

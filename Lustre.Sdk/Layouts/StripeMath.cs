@@ -24,7 +24,7 @@ internal static class StripeMath
     /// [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>): each
     /// piece is one contiguous run inside one stripe unit of one component.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The range reaches a component whose objects are not allocated yet.</exception>
+    /// <exception cref="InvalidOperationException">The range reaches a component whose objects are not allocated yet, or past the layout's end.</exception>
     public static void MapRange(FileLayout layout, long offset, long length, List<StripeExtent> result)
     {
         ArgumentNullException.ThrowIfNull(layout);
@@ -43,6 +43,11 @@ internal static class StripeMath
         var index = layout.IndexOfComponent(position);
         while (position < end)
         {
+            if (index < 0 || index == layout.Components.Count)
+            {
+                throw new InvalidOperationException($"Cannot map file bytes [{position}, {end}): the layout ends at {layout.End}.");
+            }
+
             var component = layout.ComponentAtIndex(index);
             if (!component.IsInstantiated)
             {

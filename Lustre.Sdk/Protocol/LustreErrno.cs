@@ -45,6 +45,9 @@ public enum LustreErrno
     /// <summary>File name too long.</summary>
     ENAMETOOLONG = 36,
 
+    /// <summary>No data available: here, a write or truncate past the end of a PFL layout that stops short of EOF, as Lustre answers it.</summary>
+    ENODATA = 61,
+
     /// <summary>Function not implemented (unknown opcode).</summary>
     ENOSYS = 38,
 
