@@ -95,6 +95,61 @@ public sealed class ExactlyOnceTests : IDisposable
     }
 
     [Fact]
+    public async Task Layout_changes_resent_after_an_MDS_restart_are_answered_from_the_record_not_applied_again()
+    {
+        const long M = 1 << 20;
+        await using var cluster = await ProcessCluster.StartAsync(_data.Path, 1);
+        await using var other = new LustreClient(cluster.Address);
+        var fid = (await other.CreateFileAsync("/pfl", FileLayout.Composite([new LayoutComponent(0, M, M, 1), new LayoutComponent(M, 4 * M, M, 1)]))).Fid;
+        var added = LayoutCodec.Encode(FileLayout.Composite([new LayoutComponent(0, 4 * M, M, 1)]));
+        var client = "client-once-" + Guid.NewGuid().ToString("N");
+        (ulong Xid, Action<BodyWriter> Body)[] requests =
+        [
+            (401, w => new LayoutRequest(fid, LayoutOperation.AddComponents, 4 * M, 0, ComponentSelection.ById, added).Write(w)),
+            (402, w => new LayoutRequest(fid, LayoutOperation.DeleteComponents, 0, 3, ComponentSelection.ById, []).Write(w)),
+            (403, w => new LayoutRequest(fid, LayoutOperation.Instantiate, 2 * M, 0, ComponentSelection.ById, []).Write(w)),
+        ];
+
+        // Added, deleted again, the second component instantiated: each applied, each answer lost.
+        await using (var proxy = new FrameProxy(Endpoint(cluster.MdsEndpoint)) { DropRepliesOf = Opcode.MdsLayout })
+        {
+            foreach (var (xid, body) in requests)
+            {
+                await using var connection = await RpcConnection.ConnectAsync(proxy.Endpoint, Settings(client), CancellationToken.None);
+                await Assert.ThrowsAnyAsync<LustreException>(async () => (await CallAsync(connection, Opcode.MdsLayout, xid, body, resend: false)).Dispose());
+            }
+
+            Assert.Equal(3, proxy.DroppedReplies.Count);
+        }
+
+        var applied = (await other.GetInfoAsync("/pfl")).Layout!;
+        Assert.Equal([M, 4 * M], applied.Components.Select(c => c.End));
+        Assert.Equal(3u, applied.Generation);
+        await cluster.KillMdsAsync();
+        await cluster.RestartMdsAsync(samePort: true);
+
+        // Applied again, the add would append a third component (the layout ends at 4M again) and the delete would find
+        // none to delete: the records answer both as the first sends were answered.
+        var ends = new List<long>();
+        await using (var connection = await RpcConnection.ConnectAsync(Endpoint(cluster.MdsEndpoint), Settings(client), CancellationToken.None))
+        {
+            foreach (var (xid, body) in requests)
+            {
+                using var reply = await CallAsync(connection, Opcode.MdsLayout, xid, body, resend: true);
+                Assert.True(reply.Status == 0, $"layout change {xid} resent: {(LustreErrno)reply.Status} {reply.ErrorMessage}");
+                var reader = reply.Reader;
+                ends.Add(LayoutCodec.Decode(InodeAttributes.Read(ref reader).Layout).End);
+            }
+        }
+
+        Assert.Equal([8 * M, 4 * M, 4 * M], ends);
+        var after = (await other.GetInfoAsync("/pfl")).Layout!;
+        Assert.Equal(applied.Generation, after.Generation);
+        Assert.Equal(applied.AllObjects(), after.AllObjects());
+        Assert.Equal(4 * M, after.End);
+    }
+
+    [Fact]
     public async Task A_punch_or_destroy_resent_after_an_OSS_restart_is_answered_as_the_first_and_cuts_nothing_written_since()
     {
         await using var cluster = await ProcessCluster.StartAsync(_data.Path, 1);

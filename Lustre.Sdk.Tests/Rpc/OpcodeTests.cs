@@ -135,6 +135,13 @@ public sealed class OpcodeTests
         Assert.Equal(MigrateState.Swapped, swapped.State);
         Assert.Equal(LayoutCodec.Decode(begun.NewLayout).AllObjects(), LayoutCodec.Decode(swapped.File.Layout).AllObjects());
         Assert.Empty((await Call(Opcode.MdsMigrate, w => new MigrateRequest(string.Empty, plain.Fid, MigrateOperation.Abort, MigrateFlags.None, begun.MigrationId, 0, []).Write(w))).Body);
+        var pfl = LayoutCodec.Encode(FileLayout.Composite([new LayoutComponent(0, 65536, 65536, 1), new LayoutComponent(65536, LayoutComponent.Eof, 65536, 2)]));
+        var lazy = Attributes((await Call(Opcode.MdsOpen, w => new OpenRequest(dir + "/p", OpenFlags.Create, 0x1A4, pfl).Write(w))).Body);
+        Assert.Single(LayoutCodec.Decode(lazy.Layout).AllObjects());
+        var instantiated = LayoutCodec.Decode(Attributes((await Call(Opcode.MdsLayout, w => new LayoutRequest(lazy.Fid, LayoutOperation.Instantiate, 65537, 0, ComponentSelection.ById, []).Write(w))).Body).Layout);
+        Assert.Equal(3, instantiated.AllObjects().Count());
+        Assert.Equal(1u, instantiated.Generation);
+        await Call(Opcode.MdsUnlink, w => new PathRequest(dir + "/p").Write(w));
         await Call(Opcode.MdsUnlink, w => new PathRequest(dir + "/h").Write(w));
         await Call(Opcode.MdsUnlink, w => new PathRequest(dir + "/g").Write(w));
         await Call(Opcode.OstDestroy, w => obj.Write(w));

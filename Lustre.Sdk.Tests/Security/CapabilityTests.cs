@@ -189,6 +189,30 @@ public sealed class CapabilityTests : IDisposable
     }
 
     [Fact]
+    public async Task A_client_key_writing_into_a_new_pfl_component_gets_a_capability_for_its_objects_and_a_reader_cannot_change_the_components()
+    {
+        var (node, address, keys) = await StartAsync(CapabilityKeys.DefaultLifetime);
+        await using var _ = node;
+        await using var alice = new LustreClient(address, As(keys.Single(k => k.Name == "alice")));
+        var layout = FileLayout.Composite([new LayoutComponent(0, 1 << 20, 1 << 20, 1), new LayoutComponent(1 << 20, LayoutComponent.Eof, 1 << 20, 2)]);
+        await using (var file = await alice.OpenFileAsync("/alice/pfl", FileMode.CreateNew, layout: layout))
+        {
+            await file.WriteAtAsync(0, new byte[100]);
+            Assert.False(file.Layout.Components[1].IsInstantiated);
+
+            // The instantiation's answer carries a capability that covers the new objects: no renewal is needed.
+            using var recorder = new Diagnostics.TelemetryRecorder();
+            await file.WriteAtAsync(2 << 20, new byte[100]);
+            Assert.All(file.Layout.Components[1].Objects, o => Assert.True(file.Capability!.Covers(o), $"{o} is not covered"));
+            Assert.Equal((1, 0), (recorder.Rpcs(node.Endpoint.ToString(), "MdsLayout"), recorder.Rpcs(node.Endpoint.ToString(), "MdsCapability")));
+        }
+
+        // Bob may read alice's file (0644) but not write it, so not change its components either.
+        await using var bob = new LustreClient(address, As(keys.Single(k => k.Name == "bob")));
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.DeleteUninstantiatedLayoutComponentsAsync("/alice/pfl"));
+    }
+
+    [Fact]
     public async Task A_client_key_migrates_its_own_file_through_capabilities_and_a_capability_from_before_the_swap_does_not_write_the_new_objects()
     {
         var (node, address, keys) = await StartAsync(CapabilityKeys.DefaultLifetime);

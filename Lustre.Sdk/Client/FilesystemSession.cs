@@ -310,6 +310,14 @@ internal sealed class FilesystemSession : IAsyncDisposable
         return await CallForAttributesAsync(Opcode.MdsMirror, frame, path, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>A change to the components of a file's layout (<see cref="Opcode.MdsLayout"/>): its attributes with the new layout.</summary>
+    public async Task<InodeAttributes> ChangeLayoutAsync(LayoutRequest request, string path, CancellationToken cancellationToken)
+    {
+        using var frame = new FrameBuffer(64 + request.Template.Length);
+        request.Write(frame.Body);
+        return await CallForAttributesAsync(Opcode.MdsLayout, frame, path, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>One step of a layout migration (<see cref="Opcode.MdsMigrate"/>); null for an abort, which answers nothing.</summary>
     public async Task<MigrateReply?> MigrateAsync(MigrateRequest request, string path, CancellationToken cancellationToken)
     {

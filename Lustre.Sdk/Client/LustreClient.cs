@@ -735,6 +735,95 @@ public class LustreClient : IAsyncDisposable
     }
 
     /// <summary>
+    /// Appends components to a PFL file whose layout stops short of EOF (<c>lfs setstripe --component-add</c>): the
+    /// first must start where the file's last component ends (<see cref="FileLayout.End"/>), each next one where the one
+    /// before ends. They get their objects when a write first reaches them; a stripe count or size left at 0 takes the
+    /// filesystem's default, as Lustre fills in an added component.
+    /// </summary>
+    /// <param name="path">The file.</param>
+    /// <param name="components">1 or more templates (no objects), in file order, with absolute extents.</param>
+    /// <param name="cancellationToken">Cancels the wait; once sent, the change is made or not, and the call waits for the answer.</param>
+    /// <returns>The file's layout with the components added.</returns>
+    /// <exception cref="ArgumentException">No components, a component with objects, or components that do not follow each other.</exception>
+    /// <exception cref="LustreServerException">
+    /// EINVAL: the file is plain (not PFL), its last component already extends to EOF, or the components do not start where
+    /// it ends; EBUSY: the file is mirrored; EISDIR: a directory.
+    /// </exception>
+    public virtual async Task<FileLayout> AddLayoutComponentsAsync(string path, IEnumerable<LayoutComponent> components, CancellationToken cancellationToken = default)
+    {
+        path = CheckPath(path);
+        ArgumentNullException.ThrowIfNull(components);
+        var added = components.ToArray();
+        if (added.Length == 0)
+        {
+            throw new ArgumentException("Name at least one component to add.", nameof(components));
+        }
+
+        if (Array.Exists(added, c => c is null || c.IsInstantiated))
+        {
+            throw new ArgumentException("Components to add must be templates without OST objects; the MDS allocates them when a write reaches them.", nameof(components));
+        }
+
+        // A layout starts at 0, so the components travel from there; the MDS puts them back where they start.
+        var start = added[0].Start;
+        FileLayout shifted;
+        try
+        {
+            shifted = FileLayout.Composite(added.Select(c => c.Shifted(-start)));
+        }
+        catch (ArgumentException ex)
+        {
+            throw new ArgumentException($"The components do not follow each other: {ex.Message}", nameof(components), ex);
+        }
+
+        return await ChangeComponentsAsync(path, LayoutOperation.AddComponents, start, 0, ComponentSelection.ById, LayoutCodec.Encode(shifted), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Deletes the component <paramref name="componentId"/> of a PFL file (<c>lfs setstripe --component-del -I</c>). As
+    /// Lustre, only the last components can go (no hole); here also only components without objects, which no write has
+    /// reached, so no data is lost.
+    /// </summary>
+    /// <param name="path">The file.</param>
+    /// <param name="componentId">The component's <c>lcme_id</c>, as <c>lfs getstripe</c> prints it: its position in the layout, from 1.</param>
+    /// <param name="cancellationToken">Cancels the wait; once sent, the change is made or not, and the call waits for the answer.</param>
+    /// <returns>The file's layout without the component.</returns>
+    /// <exception cref="LustreServerException">
+    /// EINVAL: the file is plain, has no such component, it is not the last one, or it has objects; EBUSY: the file is
+    /// mirrored; EISDIR: a directory.
+    /// </exception>
+    public virtual Task<FileLayout> DeleteLayoutComponentAsync(string path, int componentId, CancellationToken cancellationToken = default)
+    {
+        path = CheckPath(path);
+        ArgumentOutOfRangeException.ThrowIfLessThan(componentId, 1);
+        return ChangeComponentsAsync(path, LayoutOperation.DeleteComponents, 0, componentId, ComponentSelection.ById, [], cancellationToken);
+    }
+
+    /// <summary>
+    /// Deletes every component of a PFL file that has no objects yet (<c>lfs setstripe --component-del --component-flags
+    /// ^init</c>): those past the last byte any write reached, so the layout then ends where its instantiated components do.
+    /// </summary>
+    /// <returns>The file's layout without them.</returns>
+    /// <exception cref="LustreServerException">EINVAL: the file is plain, or every component has objects; EBUSY: the file is mirrored; EISDIR: a directory.</exception>
+    public virtual Task<FileLayout> DeleteUninstantiatedLayoutComponentsAsync(string path, CancellationToken cancellationToken = default)
+    {
+        path = CheckPath(path);
+        return ChangeComponentsAsync(path, LayoutOperation.DeleteComponents, 0, 0, ComponentSelection.Uninstantiated, [], cancellationToken);
+    }
+
+    private async Task<FileLayout> ChangeComponentsAsync(string path, LayoutOperation operation, long end, int componentId, ComponentSelection selection, byte[] template, CancellationToken cancellationToken)
+    {
+        var info = await GetInfoAsync(path, cancellationToken).ConfigureAwait(false);
+        if (info.IsDirectory)
+        {
+            throw new LustreException($"{path} is a directory: components belong to a file's layout (set a directory's default with SetDirectoryLayoutAsync)", LustreErrno.EISDIR, isTransient: false);
+        }
+
+        var attributes = await Session.ChangeLayoutAsync(new LayoutRequest(info.Fid, operation, end, componentId, selection, template), path, cancellationToken).ConfigureAwait(false);
+        return LayoutCodec.Decode(attributes.Layout);
+    }
+
+    /// <summary>
     /// Copies a mirrored file to its stale mirrors and marks them in sync (<c>lfs mirror resync</c>). Waits up to 30 s
     /// while the file is open for writing or another resync (the MDS's own, say) runs, then fails with EBUSY; starts
     /// again when a writer came and went during the copy, and fails with ESTALE after three such tries.

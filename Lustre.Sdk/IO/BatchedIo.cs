@@ -61,8 +61,10 @@ internal static class BatchedIo
                 continue;
             }
 
+            // Past the instantiated components: zeros, nothing to read (StripedIo.ZeroUninstantiated).
+            var mapped = StripedIo.ZeroUninstantiated(layout, offset, destination[..count]).Length;
             extents.Clear();
-            StripeMath.MapRange(layout, offset, count, extents);
+            StripeMath.MapRange(layout, offset, mapped, extents);
             foreach (var extent in extents)
             {
                 // Capped per OST at what its server accepts, as StripedIo cuts a range.

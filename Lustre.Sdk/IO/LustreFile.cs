@@ -26,6 +26,8 @@ public sealed class LustreFile : IAsyncDisposable
     private volatile FileCapability? _capability;
     private long _renewCapabilityAt;
     private Task? _renewing;
+    private Task? _instantiating;
+    private long _instantiatingEnd;
 
     internal LustreFile(FilesystemSession session, string path, InodeAttributes attributes, bool writable)
     {
@@ -122,6 +124,19 @@ public sealed class LustreFile : IAsyncDisposable
         }
 
         using var activity = LustreDiagnostics.StartOperation("lustre.write", Path);
+        if (offset + data.Length > _layout.InstantiatedEnd)
+        {
+            try
+            {
+                // Refused (past the layout's end), nothing was written: the handle stays good.
+                await InstantiateAsync(offset + data.Length, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (LustreDiagnostics.Fail(activity, ex))
+            {
+                throw;
+            }
+        }
+
         try
         {
             await StripedIo.WriteAsync(this, offset, data, cancellationToken).ConfigureAwait(false);
@@ -296,6 +311,41 @@ public sealed class LustreFile : IAsyncDisposable
         SetCapability(attributes.Capability);
     }
 
+    /// <summary>
+    /// A write or truncate reaches <paramref name="end"/>, past the components this handle knows to have objects: asks
+    /// the MDS to instantiate every component below it (Lustre's layout intent write) and takes the layout and
+    /// capability it answers. Another client may have done it already; the MDS then answers the layout as it is. The
+    /// writes of this handle that need it at once share one request (chunked copies have several in flight).
+    /// </summary>
+    /// <exception cref="LustreServerException">ENODATA: the layout ends before <paramref name="end"/> (a PFL layout that stops short of EOF).</exception>
+    private Task InstantiateAsync(long end, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            if (_instantiating is not { IsCompleted: false } || _instantiatingEnd < end)
+            {
+                _instantiatingEnd = end;
+                _instantiating = InstantiateCoreAsync(end);
+            }
+
+            return _instantiating.WaitAsync(cancellationToken);
+        }
+    }
+
+    private async Task InstantiateCoreAsync(long end)
+    {
+        // Not cancelled by one writer: others may wait for it, and the MDS applies it anyway once sent.
+        var attributes = await _session.ChangeLayoutAsync(new LayoutRequest(Fid, LayoutOperation.Instantiate, end, 0, ComponentSelection.ById, []), Path, CancellationToken.None).ConfigureAwait(false);
+        var layout = LayoutCodec.Decode(attributes.Layout);
+        UpdateLayout(layout);
+        if (attributes.Capability is not null)
+        {
+            SetCapability(attributes.Capability);
+        }
+
+        await _session.EnsureOstsKnownAsync(layout, CancellationToken.None).ConfigureAwait(false);
+    }
+
     /// <summary>Takes a layout the MDS returned, unless this handle already holds a newer one.</summary>
     internal void UpdateLayout(FileLayout layout)
     {
@@ -398,6 +448,12 @@ public sealed class LustreFile : IAsyncDisposable
         if (!CanWrite)
         {
             throw new NotSupportedException($"{Path} was opened read-only.");
+        }
+
+        // The object holding the new last byte records the size: its component needs objects, as for a write there.
+        if (length > _layout.InstantiatedEnd)
+        {
+            await InstantiateAsync(length, cancellationToken).ConfigureAwait(false);
         }
 
         await StripedIo.PunchAsync(this, length, cancellationToken).ConfigureAwait(false);

@@ -53,6 +53,12 @@ internal static class StripedIo
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public static async ValueTask ReadLayoutAsync(LustreFile file, FileLayout layout, long offset, Memory<byte> buffer, bool verifiedByCaller, CancellationToken cancellationToken)
     {
+        buffer = ZeroUninstantiated(layout, offset, buffer);
+        if (buffer.IsEmpty)
+        {
+            return;
+        }
+
         if (OnePiece(file, layout, offset, buffer.Length) is { } one)
         {
             // Small reads (one stripe unit) skip the fan-out bookkeeping.
@@ -70,6 +76,23 @@ internal static class StripedIo
         }
 
         await WhenAllOrFirstFailure(tasks).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Fills the part of <paramref name="buffer"/> (read at <paramref name="offset"/>) that lies past the layout's
+    /// instantiated components with zeros, as Lustre reads a component without objects, and returns the rest to read.
+    /// </summary>
+    internal static Memory<byte> ZeroUninstantiated(FileLayout layout, long offset, Memory<byte> buffer)
+    {
+        var instantiated = layout.InstantiatedEnd - offset;
+        if (instantiated >= buffer.Length)
+        {
+            return buffer;
+        }
+
+        var keep = (int)Math.Max(0, instantiated);
+        buffer.Span[keep..].Clear();
+        return buffer[..keep];
     }
 
     /// <summary>

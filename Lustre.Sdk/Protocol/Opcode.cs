@@ -47,6 +47,12 @@ internal enum Opcode : ushort
     /// <summary>A step of a layout migration (<c>MigrateRequest</c>): begin, renew, swap the layouts keeping the FID, abort.</summary>
     MdsMigrate = 37,
 
+    /// <summary>
+    /// Changes the components of a file's layout (<c>LayoutRequest</c>): instantiates those a write or truncate reaches
+    /// (Lustre's layout intent write), appends components (<c>lfs setstripe --comp-add</c>), deletes them (<c>--comp-del</c>).
+    /// </summary>
+    MdsLayout = 38,
+
     /// <summary>Opens many files of one directory for reading in one request (<c>OpenBatchRequest</c>): one status and attributes per name.</summary>
     MdsOpenBatch = 39,
 
@@ -84,10 +90,10 @@ internal static class OpcodeExtensions
     /// </summary>
     public static bool IsWaitedForWhenCancelled(this Opcode opcode) => opcode is
         Opcode.OstWrite or Opcode.OstPunch or Opcode.MdsOpen or Opcode.MdsSetAttr or Opcode.MdsMkdir or Opcode.MdsRmdir or
-        Opcode.MdsUnlink or Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsMirror or Opcode.MdsMigrate;
+        Opcode.MdsUnlink or Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsMirror or Opcode.MdsMigrate or Opcode.MdsLayout;
 
     /// <summary>Operations that change state, whose resends are answered from the reply cache.</summary>
     public static bool IsModifying(this Opcode opcode) => opcode is
         Opcode.MdsOpen or Opcode.MdsSetAttr or Opcode.MdsMkdir or Opcode.MdsRmdir or Opcode.MdsUnlink or
-        Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsBackup or Opcode.MdsMirror or Opcode.MdsMigrate or Opcode.MgsRegisterTarget or Opcode.MgsSetTargetState;
+        Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsBackup or Opcode.MdsMirror or Opcode.MdsMigrate or Opcode.MdsLayout or Opcode.MgsRegisterTarget or Opcode.MgsSetTargetState;
 }

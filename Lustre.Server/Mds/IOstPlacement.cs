@@ -13,6 +13,12 @@ internal interface IOstPlacement
     /// <summary>Allocates the template's objects; each mirror of a mirrored template on OSTs of its own.</summary>
     FileLayout Instantiate(FileLayout template, MdtTransaction transaction);
 
+    /// <summary>
+    /// Allocates the objects of every component of <paramref name="layout"/> (not mirrored) that starts below
+    /// <paramref name="end"/> and has none yet; the others are left as they are. Returns the same instance when none needed any.
+    /// </summary>
+    FileLayout InstantiateBelow(FileLayout layout, long end, MdtTransaction transaction);
+
     /// <summary>Adds the mirrors of <paramref name="template"/> (plain or mirrored) to <paramref name="layout"/>, stale, on OSTs its mirrors do not use.</summary>
     FileLayout AddMirrors(FileLayout layout, FileLayout template, MdtTransaction transaction);
 

@@ -39,6 +39,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         (Opcode.MdsGetAttrBatch, GetAttrBatch),
         (Opcode.MdsMigrate, MigrateAsync),
         (Opcode.MdsOpenBatch, OpenBatch),
+        (Opcode.MdsLayout, LayoutAsync),
     ];
 
     private MdtNamespace Namespace => _namespace ?? throw new RpcStatusException(LustreErrno.EBUSY, "the MDS is starting");
@@ -147,6 +148,17 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
 
         // A resync copies from the in-sync mirrors to the stale ones: it reads and writes the file's objects.
         return Attributes(mirror.Operation == MirrorOperation.BeginResync ? WithCapability(request, attributes, OpenFlags.Read | OpenFlags.Write) : attributes);
+    }
+
+    /// <summary>
+    /// A change to a file's components. The reply carries a capability to read and write every object of the file,
+    /// the new ones included: a writer instantiating a component writes to it next.
+    /// </summary>
+    private async ValueTask<RpcResponse> LayoutAsync(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        var attributes = await Namespace.ChangeComponentsAsync(LayoutRequest.Read(ref reader), ChangeOrigin.Of(request), request.Identity).ConfigureAwait(false);
+        return Attributes(WithCapability(request, attributes, OpenFlags.Read | OpenFlags.Write));
     }
 
     private async ValueTask<RpcResponse> CloseAsync(RpcRequest request, CancellationToken cancellationToken)

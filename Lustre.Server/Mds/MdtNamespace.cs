@@ -83,14 +83,16 @@ internal sealed class MdtNamespace
 
     /// <summary>
     /// Walks to the directory holding the last component; returns it and the last name ("" for the root). Every
-    /// directory looked in needs search (x) permission for <paramref name="who"/>, the last one's included.
+    /// directory looked in needs search (x) permission for <paramref name="who"/>, the last one's included. With
+    /// <paramref name="defaults"/>, adds each directory's default layout to it on the way (empty for none), root first.
     /// </summary>
-    private (LustreFid Parent, MdtInode ParentInode, string Name) WalkToParent(string path, string[] components, ClientIdentity who)
+    private (LustreFid Parent, MdtInode ParentInode, string Name) WalkToParent(string path, string[] components, ClientIdentity who, List<byte[]>? defaults = null)
     {
         var current = LustreFid.Root;
         var inode = LoadInode(current);
         for (var i = 0; i < components.Length - 1; i++)
         {
+            defaults?.Add(inode.DefaultLayout);
             RequireSearch(inode, who, components, i);
             var entry = _store.Get(MdtKeys.EntryKey(current, components[i]))
                 ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{path}': no such file or directory ('{components[i]}' is missing)");
@@ -109,6 +111,7 @@ internal sealed class MdtNamespace
             RequireSearch(inode, who, components, components.Length - 1);
         }
 
+        defaults?.Add(inode.DefaultLayout);
         return (current, inode, components.Length == 0 ? string.Empty : components[^1]);
     }
 
@@ -403,7 +406,8 @@ internal sealed class MdtNamespace
 
         return ChangeWithFreshPlacementAsync(origin, ChangeResults.Attributes, tx =>
         {
-            var (parent, parentInode, name) = WalkToParent(request.Path, components, who);
+            var defaults = new List<byte[]>(components.Length);
+            var (parent, parentInode, name) = WalkToParent(request.Path, components, who, defaults);
             if (parentInode.Type != EntryType.Directory)
             {
                 throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{LustrePath.Parent(request.Path)}' is not a directory");
@@ -428,7 +432,8 @@ internal sealed class MdtNamespace
 
             Permissions.RequireChange(parentInode, who, request.Path);
 
-            var encoded = Instantiate(requestedLayout ?? InheritedLayout(parent, parentInode), tx, request.Path);
+            // Lazily: a PFL file's later components get objects when a write first reaches them (MdsLayout).
+            var encoded = Instantiate(NewFileLayout(requestedLayout, defaults), tx, request.Path, firstOnly: true);
             var fid = _store.AllocateFid(tx);
             var now = Now();
             var created = new MdtInode(EntryType.File, 0x8000 | (request.Mode & 0xFFF), who.Uid, Permissions.NewGroup(parentInode, who), 0, 1, now, now, now, encoded, []);
@@ -440,14 +445,24 @@ internal sealed class MdtNamespace
         });
     }
 
-    /// <summary>Places objects for <paramref name="template"/> in <paramref name="tx"/>; returns the encoded layout.</summary>
-    private byte[] Instantiate(FileLayout template, MdtTransaction tx, string path)
+    /// <summary>
+    /// Places objects for <paramref name="template"/> in <paramref name="tx"/>; returns the encoded layout. With
+    /// <paramref name="firstOnly"/>, only the first component of a PFL layout without mirrors gets objects, as Lustre
+    /// instantiates at create only the component at offset 0 (a mirrored layout is instantiated whole: every write goes
+    /// to every mirror, and each mirror's OSTs must stay apart from the others').
+    /// </summary>
+    private byte[] Instantiate(FileLayout template, MdtTransaction tx, string path, bool firstOnly = false)
     {
-        var layout = _placement.Instantiate(template, tx);
+        var layout = firstOnly && !template.IsMirrored ? _placement.InstantiateBelow(template, 1, tx) : _placement.Instantiate(template, tx);
+        return EncodeChecked(layout, path);
+    }
+
+    private static byte[] EncodeChecked(FileLayout layout, string what)
+    {
         if (LayoutCodec.GetEncodedLength(layout) > InodeAttributes.MaxLayoutLength)
         {
             // 64 components of 2000 stripes would not fit a reply; no real layout comes near.
-            throw new RpcStatusException(LustreErrno.EINVAL, $"the layout of '{path}' would take {LayoutCodec.GetEncodedLength(layout)} bytes, over the limit of {InodeAttributes.MaxLayoutLength}");
+            throw new RpcStatusException(LustreErrno.EINVAL, $"the layout of '{what}' would take {LayoutCodec.GetEncodedLength(layout)} bytes, over the limit of {InodeAttributes.MaxLayoutLength}");
         }
 
         return LayoutCodec.Encode(layout);
@@ -529,20 +544,49 @@ internal sealed class MdtNamespace
         return await _store.ChangeAsync(origin, result, change, creates: true).ConfigureAwait(false);
     }
 
-    /// <summary>A new file's layout: its directory's default, else the root's default, else the filesystem's.</summary>
-    private FileLayout InheritedLayout(LustreFid parent, MdtInode parentInode)
+    /// <summary>
+    /// A new file's layout, before its objects: the one the create asked for, else its directory's default, else the
+    /// root's, else the filesystem's (as Lustre), with every value it leaves to the default filled in by
+    /// <see cref="LayoutInheritance"/> from the defaults of the directories above, from the one whose default it is up
+    /// to the root (the root's own default only gives to files under directories without one).
+    /// </summary>
+    /// <param name="requested">The layout the create named, or null.</param>
+    /// <param name="walked">The default layout of every directory from the root to the file's (empty for none), as the walk collected them.</param>
+    private FileLayout NewFileLayout(FileLayout? requested, List<byte[]> walked)
     {
-        if (parentInode.DefaultLayout.Length > 0)
+        var fromDepth = walked.Count - 1;
+        var template = requested;
+        if (template is null && walked[^1].Length > 0)
         {
-            return DecodeLayout(parentInode.DefaultLayout, "directory default layout");
+            template = DecodeLayout(walked[^1], "directory default layout");
+        }
+        else if (template is null && walked[0].Length > 0)
+        {
+            template = DecodeLayout(walked[0], "root default layout");
+            fromDepth = 0;
+        }
+        else if (template is null)
+        {
+            // Complete but for the stripe offset, which no directory sets here (the root has no default).
+            template = _placement.FilesystemDefault();
+            fromDepth = -1;
         }
 
-        if (parent != LustreFid.Root && LoadInode(LustreFid.Root).DefaultLayout is { Length: > 0 } rootDefault)
+        if (!LayoutInheritance.HasUnsetFields(template))
         {
-            return DecodeLayout(rootDefault, "root default layout");
+            return template;
         }
 
-        return _placement.FilesystemDefault();
+        var defaults = new List<FileLayout>();
+        for (var depth = fromDepth; depth >= 0; depth--)
+        {
+            if (walked[depth].Length > 0)
+            {
+                defaults.Add(depth == walked.Count - 1 && requested is null ? template : DecodeLayout(walked[depth], "directory default layout"));
+            }
+        }
+
+        return LayoutInheritance.Resolve(template, defaults, _placement.FilesystemDefault());
     }
 
     private static FileLayout DecodeLayout(byte[] bytes, string what)
@@ -767,6 +811,10 @@ internal sealed class MdtNamespace
             throw new RpcStatusException(LustreErrno.EINVAL, "a mirror template must not name OST objects");
         }
 
+        // By FID, so no directory to inherit from: what the template leaves to the default is the filesystem's (lfs
+        // mirror extend fills in the file's own stripe count and size first).
+        template = template is null ? null : LayoutInheritance.Resolve(template, [], _placement.FilesystemDefault());
+
         return _store.ChangeAsync(origin, ChangeResults.Attributes, tx =>
         {
             var inode = LoadInode(request.Fid);
@@ -809,6 +857,55 @@ internal sealed class MdtNamespace
 
             return updated.ToAttributes(request.Fid, FlagsOf(request.Fid));
         });
+    }
+
+    /// <summary>
+    /// Changes the components of a file's layout (<see cref="Opcode.MdsLayout"/>, see <see cref="ComponentChanges"/>):
+    /// instantiates those a write reaches, adds or deletes components. Each change bumps the layout generation, so
+    /// handles that hold the old layout take the new one; an instantiation that finds its components instantiated (by
+    /// another client's request, which the writer loop ran first) changes nothing. Applied once per request: the result
+    /// is recorded for a resend. A write reaching a new component needs write permission, as Lustre's layout intent
+    /// needs the file open for writing.
+    /// </summary>
+    public Task<InodeAttributes> ChangeComponentsAsync(LayoutRequest request, ChangeOrigin origin, ClientIdentity who)
+    {
+        var template = request.Operation == LayoutOperation.AddComponents ? DecodeLayout(request.Template, "layout") : null;
+        Func<MdtTransaction, InodeAttributes> change = tx =>
+        {
+            var inode = LoadInode(request.Fid);
+            if (inode.Type != EntryType.File || inode.Layout.Length == 0)
+            {
+                throw new RpcStatusException(LustreErrno.EINVAL, $"{request.Fid} is not a file with a layout");
+            }
+
+            Permissions.Require(inode, who, Access.Write, request.Fid.ToString());
+            var layout = LayoutCodec.Decode(inode.Layout);
+            var changed = request.Operation switch
+            {
+                LayoutOperation.Instantiate => ComponentChanges.Instantiate(layout, request.End, _placement, tx),
+                LayoutOperation.AddComponents => ComponentChanges.Add(layout, request.End, template!, _placement.FilesystemDefault()),
+                LayoutOperation.DeleteComponents => ComponentChanges.Delete(layout, request.ComponentId, request.Selection),
+                _ => throw new RpcStatusException(LustreErrno.EINVAL, $"unknown layout operation {(byte)request.Operation}"),
+            };
+            if (ReferenceEquals(changed, layout))
+            {
+                return inode.ToAttributes(request.Fid, FlagsOf(request.Fid));
+            }
+
+            // Instantiating is not a change a user made (Lustre leaves the ctime to the write); adding or deleting is.
+            var updated = inode with
+            {
+                Layout = EncodeChecked(changed.WithGeneration(layout.Generation + 1), request.Fid.ToString()),
+                ChangeTimeNs = request.Operation == LayoutOperation.Instantiate ? inode.ChangeTimeNs : Now(),
+            };
+            tx.Put(MdtKeys.InodeKey(request.Fid), updated.Encode());
+            return updated.ToAttributes(request.Fid, FlagsOf(request.Fid));
+        };
+
+        // Only an instantiation places objects (and is refused, as a create, while the MDT is short of space).
+        return request.Operation == LayoutOperation.Instantiate
+            ? ChangeWithFreshPlacementAsync(origin, ChangeResults.Attributes, change)
+            : _store.ChangeAsync(origin, ChangeResults.Attributes, change);
     }
 
     private static LayoutMirror Mirror(FileLayout layout, int id) =>
@@ -962,7 +1059,8 @@ internal sealed class MdtNamespace
         {
             return await ChangeWithFreshPlacementAsync(origin, ChangeResults.Migration, tx =>
             {
-                var (parent, parentInode, name) = WalkToParent(request.Path, components, who);
+                var defaults = new List<byte[]>(components.Length);
+                var (parent, _, name) = WalkToParent(request.Path, components, who, defaults);
                 var entry = LookupEntry(parent, name) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{request.Path}': no such file or directory");
                 fid = entry.Fid;
                 var inode = LoadInode(fid);
@@ -978,7 +1076,8 @@ internal sealed class MdtNamespace
                     throw new RpcStatusException(LustreErrno.EINVAL, "it is a mirrored file: restripe it with lfs mirror extend (a mirror with the new layout), then lfs mirror split -d of the old mirrors");
                 }
 
-                var encoded = Instantiate(template ?? InheritedLayout(parent, parentInode), tx, request.Path);
+                // Every component: the copy may reach any of them before the swap.
+                var encoded = Instantiate(NewFileLayout(template, defaults), tx, request.Path);
 
                 // A migration that lapsed and was not swept yet: its objects go now, this one's record replaces it.
                 if (_store.Get(MdtKeys.MigrationKey(fid)) is { } lapsed)
@@ -1236,14 +1335,23 @@ internal sealed class MdtNamespace
         });
     }
 
+    /// <summary>
+    /// Sets a directory's default layout, kept as given: values it leaves to the default (0, -1) are filled in when each
+    /// file is created. A plain layout that sets nothing removes the default, as Lustre's <c>lfs setstripe -c 0 -S 0 -i -1</c>.
+    /// </summary>
     public Task<bool> SetDirLayoutAsync(SetDirLayoutRequest request, ChangeOrigin origin, ClientIdentity who)
     {
         if (request.Layout.Length > 0)
         {
             var layout = DecodeLayout(request.Layout, "layout");
-            if (layout.IsInstantiated)
+            if (layout.AllObjects().Any())
             {
                 throw new RpcStatusException(LustreErrno.EINVAL, "a directory default layout must not name OST objects");
+            }
+
+            if (LayoutInheritance.SetsNothing(layout))
+            {
+                request = request with { Layout = [] };
             }
         }
 

@@ -39,15 +39,32 @@ internal sealed partial class OstPlacement : IOstPlacement
     {
         if (!template.IsMirrored)
         {
-            return InstantiatePlain(template, _usage, 0, transaction);
+            return InstantiatePlain(template, _usage, 0, LayoutComponent.Eof, transaction);
         }
 
         // A new file's mirrors all start in sync (empty): a template's stale flag means nothing yet.
         return template.WithMirrors(PlaceMirrors([.. template.Mirrors.Select(m => m.WithFlags(m.Flags & ~MirrorFlags.Stale))], [], transaction));
     }
 
+    public FileLayout InstantiateBelow(FileLayout layout, long end, MdtTransaction transaction)
+    {
+        if (layout.IsMirrored)
+        {
+            throw new ArgumentException("A mirrored layout is instantiated whole, at create.", nameof(layout));
+        }
+
+        return InstantiatePlain(layout, _usage, 0, end, transaction);
+    }
+
     public FileLayout AddMirrors(FileLayout layout, FileLayout template, MdtTransaction transaction)
     {
+        // A mirrored file has every component of every mirror instantiated (each write goes to all): the components
+        // a PFL file has not written yet get their objects now, before the new mirrors keep off its OSTs.
+        if (!layout.IsMirrored && !layout.IsInstantiated)
+        {
+            layout = InstantiatePlain(layout, _usage, 0, LayoutComponent.Eof, transaction);
+        }
+
         var existing = layout.IsMirrored ? layout.Mirrors : [new LayoutMirror(1, layout)];
         var nextId = existing.Max(m => m.Id) + 1;
         var added = template.IsMirrored ? template.Mirrors : [new LayoutMirror(1, template)];
@@ -96,7 +113,7 @@ internal sealed partial class OstPlacement : IOstPlacement
             }
 
             // "All OSTs" shares the usable ones among the mirrors still to place, so each gets some.
-            var layout = InstantiatePlain(mirrors[m].Layout, pool, mirrors.Count - m, transaction);
+            var layout = InstantiatePlain(mirrors[m].Layout, pool, mirrors.Count - m, LayoutComponent.Eof, transaction);
             result[m] = mirrors[m].WithLayout(layout);
             usedOsts.UnionWith(layout.AllObjects().Select(o => o.OstIndex));
         }
@@ -104,12 +121,26 @@ internal sealed partial class OstPlacement : IOstPlacement
         return result;
     }
 
-    private FileLayout InstantiatePlain(FileLayout template, IReadOnlyList<OstUsage> usage, int shareAmong, MdtTransaction transaction)
+    /// <summary>Gives objects to the components of <paramref name="template"/> that start below <paramref name="end"/> and have none.</summary>
+    private FileLayout InstantiatePlain(FileLayout template, IReadOnlyList<OstUsage> usage, int shareAmong, long end, MdtTransaction transaction)
     {
         var components = new LayoutComponent[template.Components.Count];
+        var changed = false;
         for (var c = 0; c < components.Length; c++)
         {
             var component = template.Components[c];
+            if (component.IsInstantiated || component.Start >= end)
+            {
+                components[c] = component;
+                continue;
+            }
+
+            if (component.HasUnsetFields)
+            {
+                throw new InvalidOperationException($"Component {c} leaves its stripe count or size to the default: LayoutInheritance resolves it before placement.");
+            }
+
+            changed = true;
             var stripeCount = component.StripeCount;
             if (shareAmong > 1 && stripeCount == StripeCount.All)
             {
@@ -143,7 +174,7 @@ internal sealed partial class OstPlacement : IOstPlacement
             components[c] = component.WithObjects(objects);
         }
 
-        return template.WithComponents(components);
+        return changed ? template.WithComponents(components) : template;
     }
 
     /// <summary>Fetches the target list from the MGS and every OST's free space.</summary>
