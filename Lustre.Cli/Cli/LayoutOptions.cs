@@ -14,9 +14,9 @@ internal sealed class LayoutOptions
     public LayoutOptions()
     {
         // Arrays, because -c/-S/-i repeat once per -E component.
-        StripeCount = new Option<string[]>("--stripe-count", "-c") { Description = "Number of OSTs to stripe over (-1: all)", HelpName = "COUNT" };
-        StripeSize = new Option<string[]>("--stripe-size", "-S") { Description = "Bytes per stripe, a multiple of 64K (K/M/G suffixes)", HelpName = "SIZE" };
-        StripeIndex = new Option<string[]>("--stripe-index", "-i") { Description = "OST index of the first stripe (-1: the allocator chooses)", HelpName = "INDEX" };
+        StripeCount = new Option<string[]>("--stripe-count", "-c") { Description = "Number of OSTs to stripe over (-1: all; 0: the default, inherited when a file is created)", HelpName = "COUNT" };
+        StripeSize = new Option<string[]>("--stripe-size", "-S") { Description = "Bytes per stripe, a multiple of 64K (K/M/G suffixes; 0: the default, inherited when a file is created)", HelpName = "SIZE" };
+        StripeIndex = new Option<string[]>("--stripe-index", "-i") { Description = "OST index of the first stripe (-1: the default, inherited or chosen by the allocator)", HelpName = "INDEX" };
         ComponentEnd = new Option<string[]>("--component-end", "-E") { Description = "End of a composite layout component (K/M/G, -1 or eof for the end of file)", HelpName = "END" };
     }
 
@@ -37,10 +37,27 @@ internal sealed class LayoutOptions
 
     /// <summary>
     /// Builds the layout from the options in command-line order. Unset values of a component are taken from the
-    /// component before it, as lfs does; the first component defaults to 1 stripe of 4 MiB.
+    /// component before it, as lfs does; those the first leaves unset stay 0 (the default), which the MDS fills in when
+    /// a file is created: from the directories above it, then the filesystem's default.
     /// </summary>
     /// <exception cref="FormatException">A value is not a number or size, or a stripe size is not a multiple of 64 KiB.</exception>
     public FileLayout Build(ParseResult parse) => Build(parse.Tokens, 0, parse.Tokens.Count, new Inherited());
+
+    /// <summary>
+    /// The components of <c>lfs setstripe --component-add</c>: each <c>-E</c> starts one, the first at
+    /// <paramref name="start"/> (where the file's layout ends), as lfs does.
+    /// </summary>
+    /// <exception cref="FormatException">No <c>-E</c> was given, or a value is bad.</exception>
+    public IReadOnlyList<LayoutComponent> BuildComponents(ParseResult parse, long start)
+    {
+        var segments = Segments(parse.Tokens, 0, parse.Tokens.Count, out var sawEnd);
+        if (!sawEnd)
+        {
+            throw new FormatException("option -E must be specified with --component-add");
+        }
+
+        return Components(segments, start, new Inherited());
+    }
 
     /// <summary>
     /// Builds one layout from the layout options among <c>tokens[from..to)</c> (one mirror's, for <c>-N</c>): unset
@@ -50,9 +67,25 @@ internal sealed class LayoutOptions
     /// <exception cref="FormatException">A value is not a number or size, or a stripe size is not a multiple of 64 KiB.</exception>
     public FileLayout Build(IReadOnlyList<Token> tokens, int from, int to, Inherited inherited)
     {
+        var segments = Segments(tokens, from, to, out var sawEnd);
+        if (!sawEnd)
+        {
+            var current = segments[0];
+            inherited.Size = current.Size ?? inherited.Size;
+            inherited.Count = CheckCount(current.Count ?? inherited.Count);
+            return FileLayout.Raid0(inherited.Size, inherited.Count, current.Index ?? -1);
+        }
+
+        // As lfs: the last component may end before EOF (writes past it fail until --component-add extends the file).
+        return FileLayout.Composite(Components(segments, 0, inherited));
+    }
+
+    /// <summary>The option values among <c>tokens[from..to)</c>, one segment per <c>-E</c> (one in all without any).</summary>
+    private List<Segment> Segments(IReadOnlyList<Token> tokens, int from, int to, out bool sawEnd)
+    {
         var segments = new List<Segment>();
         var current = new Segment();
-        var sawEnd = false;
+        sawEnd = false;
         for (var i = from; i < to - 1; i++)
         {
             if (tokens[i].Type != TokenType.Option)
@@ -88,15 +121,12 @@ internal sealed class LayoutOptions
         }
 
         segments.Add(current);
-        if (!sawEnd)
-        {
-            inherited.Size = current.Size ?? inherited.Size;
-            inherited.Count = CheckCount(current.Count ?? inherited.Count);
-            return FileLayout.Raid0(inherited.Size, inherited.Count, current.Index ?? -1);
-        }
+        return segments;
+    }
 
+    private static List<LayoutComponent> Components(List<Segment> segments, long start, Inherited inherited)
+    {
         var components = new List<LayoutComponent>();
-        long start = 0;
         foreach (var segment in segments)
         {
             inherited.Size = segment.Size ?? inherited.Size;
@@ -116,19 +146,14 @@ internal sealed class LayoutOptions
             start = end;
         }
 
-        if (start != LayoutComponent.Eof)
-        {
-            throw new FormatException($"the last component ends at {start}: end it with -E -1 (EOF)");
-        }
-
-        return FileLayout.Composite(components);
+        return components;
     }
 
     /// <summary>The largest explicit stripe count requested, or 0 when none is above 1.</summary>
-    public static int LargestCount(FileLayout layout)
+    public static int LargestCount(IEnumerable<LayoutComponent> components)
     {
         var largest = 0;
-        foreach (var component in layout.Components)
+        foreach (var component in components)
         {
             largest = Math.Max(largest, component.StripeCount);
         }
@@ -136,16 +161,17 @@ internal sealed class LayoutOptions
         return largest;
     }
 
+    /// <summary>A stripe size: 0 (the default) or a multiple of 64 KiB up to the largest.</summary>
     public static long ParseStripeSize(string text)
     {
         var size = SizeParser.Parse(text, "stripe size");
-        return size <= 0 || size % LayoutDefaults.StripeAlignment != 0 || size > LayoutDefaults.MaxStripeSize
-            ? throw new FormatException($"invalid stripe size '{text}': must be a multiple of 64 KiB (65536 bytes), at most {LayoutDefaults.MaxStripeSize}")
+        return size < 0 || size % LayoutDefaults.StripeAlignment != 0 || size > LayoutDefaults.MaxStripeSize
+            ? throw new FormatException($"invalid stripe size '{text}': must be a multiple of 64 KiB (65536 bytes), at most {LayoutDefaults.MaxStripeSize}, or 0 for the default")
             : size;
     }
 
-    private static int CheckCount(int count) => count == 0 || count < -1 || count > LayoutDefaults.MaxStripeCount
-        ? throw new FormatException($"invalid stripe count {count}: use -1 (all OSTs) or 1 to {LayoutDefaults.MaxStripeCount}")
+    private static int CheckCount(int count) => count < -1 || count > LayoutDefaults.MaxStripeCount
+        ? throw new FormatException($"invalid stripe count {count}: use -1 (all OSTs), 0 (the default) or 1 to {LayoutDefaults.MaxStripeCount}")
         : count;
 
     private static long ParseEnd(string text) =>
@@ -160,12 +186,15 @@ internal sealed class LayoutOptions
 
     internal static bool Matches(Option option, string token) => option.Name == token || option.Aliases.Contains(token);
 
-    /// <summary>The stripe count and size that a component or mirror without its own takes from the one before it.</summary>
+    /// <summary>
+    /// The stripe count and size that a component or mirror without its own takes from the one before it; 0 (the
+    /// default) for the first, which the MDS fills in.
+    /// </summary>
     internal sealed class Inherited
     {
-        public long Size { get; set; } = LayoutDefaults.DefaultStripeSize;
+        public long Size { get; set; }
 
-        public int Count { get; set; } = 1;
+        public int Count { get; set; }
     }
 
     private sealed class Segment

@@ -27,10 +27,27 @@ internal static class LfsCommands
     private static Command SetStripe()
     {
         var mirror = new MirrorOptions();
+        var components = new ComponentOptions();
         var delete = new Option<bool>("--delete", "-d") { Description = "Remove a directory's default layout" };
         var paths = new Argument<string[]>("PATH") { Description = "A directory (sets its default layout) or a new file (created empty with this layout)", Arity = ArgumentArity.ZeroOrMore };
-        var command = ClientCommand.Create(Tool, "setstripe", "Set the layout of a new file or the default layout of a directory; with -N, a mirrored one (as lfs mirror create)", [.. mirror.Symbols, delete, paths], async (session, parse, ct) =>
+        var command = ClientCommand.Create(Tool, "setstripe", "Set the layout of a new file or the default layout of a directory; with -N, a mirrored one (as lfs mirror create); add or delete components of a PFL file", [.. mirror.Symbols, .. components.Symbols, delete, paths], async (session, parse, ct) =>
         {
+            if (components.UsageError(parse, parse.GetValue(delete), mirror) is { } usage)
+            {
+                return session.Fail(usage, exitCode: 2);
+            }
+
+            if (components.AnyGiven(parse))
+            {
+                var failed = 0;
+                foreach (var argument in mirror.Paths(parse, paths))
+                {
+                    failed = Math.Max(failed, await components.RunAsync(session, parse, mirror.Layout, ClusterPath.Normalize(argument), ct).ConfigureAwait(false));
+                }
+
+                return failed;
+            }
+
             FileLayout? wanted = null;
             if (!parse.GetValue(delete))
             {
@@ -254,7 +271,12 @@ internal static class LfsCommands
             return;
         }
 
-        var largest = LayoutOptions.LargestCount(layout);
+        await WarnIfCappedAsync(session, LayoutOptions.LargestCount(layout.Components), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Warns when <paramref name="largest"/>, the largest stripe count asked for, is more than the OSTs there are.</summary>
+    internal static async Task WarnIfCappedAsync(CliSession session, int largest, CancellationToken cancellationToken)
+    {
         if (largest <= 1)
         {
             return;

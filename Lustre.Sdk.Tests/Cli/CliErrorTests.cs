@@ -23,7 +23,7 @@ public sealed class CliErrorTests(CliClusterFixture cluster) : IClassFixture<Cli
         var result = await cluster.RunAsync("lfs", "setstripe", "-S", "100K", "/bad-size");
 
         Assert.NotEqual(0, result.ExitCode);
-        Assert.Equal("lfs: setstripe: invalid stripe size '100K': must be a multiple of 64 KiB (65536 bytes), at most 4294901760", result.Error.Trim());
+        Assert.Equal("lfs: setstripe: invalid stripe size '100K': must be a multiple of 64 KiB (65536 bytes), at most 4294901760, or 0 for the default", result.Error.Trim());
         Assert.False(await cluster.Client.ExistsAsync("/bad-size"));
     }
 

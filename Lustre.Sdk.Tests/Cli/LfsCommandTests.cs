@@ -132,11 +132,11 @@ public sealed partial class LfsCommandTests(CliClusterFixture cluster) : IClassF
         Assert.Equal(2, composite.Count(l => l == "    sub_layout:"));
         Assert.Equal(2, composite.Count(l => l == $"      lmm_fid:           {pfl.Fid}"));
 
-        // A directory: its own FID, then its default on one line.
+        // A directory: its own FID, then its default on one line; a value it leaves to the default prints 0 (lfs -R).
         (await cluster.RunAsync("lfs", "setstripe", "-c", "3", "/verbose")).ShouldSucceed();
         var directory = await cluster.Client.GetInfoAsync("/verbose");
         var listing = (await cluster.RunAsync("lfs", "getstripe", "-v", "-d", "/verbose")).ShouldSucceed().Lines;
-        Assert.Equal(["/verbose", $"lmm_fid:           {directory.Fid}", "stripe_count:  3 stripe_size:   4194304 pattern:       raid0 stripe_offset: -1"], listing);
+        Assert.Equal(["/verbose", $"lmm_fid:           {directory.Fid}", "stripe_count:  3 stripe_size:   0 pattern:       raid0 stripe_offset: -1"], listing);
     }
 
     [Fact]
