@@ -315,6 +315,12 @@ public sealed class MigrateTests(ClusterFixture cluster)
         Assert.Equal("layout", (await Assert.ThrowsAsync<ArgumentException>(() => cluster.Client.MigrateAsync(directory + "/f", withObjects))).ParamName);
         Assert.Equal("BusyTimeout", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => cluster.Client.MigrateAsync(directory + "/f", null, new MigrateOptions { BusyTimeout = TimeSpan.FromSeconds(-1) }))).ParamName);
         Assert.Equal(withObjects.ToString(), (await cluster.Client.GetInfoAsync(directory + "/f")).Layout!.ToString());
+
+        // A PFL layout that stops short of EOF (as Lustre allows) cannot hold the file's bytes past its end.
+        var tooShort = await Assert.ThrowsAsync<LustreServerException>(() => cluster.Client.MigrateAsync(directory + "/f", FileLayout.Composite([new LayoutComponent(0, 512 << 10, 1 << 16, 1)])));
+        Assert.Equal(LustreErrno.ENODATA, tooShort.Errno);
+        Assert.Contains("the new layout ends at 524288, before the file's 1048576 bytes", tooShort.Message, StringComparison.Ordinal);
+        Assert.Equal(withObjects.ToString(), (await cluster.Client.GetInfoAsync(directory + "/f")).Layout!.ToString());
     }
 
     [Fact]

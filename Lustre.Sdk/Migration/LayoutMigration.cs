@@ -125,6 +125,15 @@ internal static class LayoutMigration
         // The old layout, with a capability (on a cluster with keys) to read it and write the new objects.
         var file = new LustreFile(session, path, ready.File, writable: false);
         var target = LayoutCodec.Decode(ready.NewLayout);
+        if (ready.File.Size > target.End)
+        {
+            // A PFL layout that stops short of EOF (as Lustre allows) has no room for the bytes past its end.
+            throw new LustreServerException(
+                LustreErrno.ENODATA,
+                string.Create(CultureInfo.InvariantCulture, $"'{path}': the new layout ends at {target.End}, before the file's {ready.File.Size} bytes: end its last component further (-E -1 for EOF)"),
+                TargetNames.Mdt(session.FsName));
+        }
+
         await session.EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
         await session.EnsureOstsKnownAsync(file.Layout, cancellationToken).ConfigureAwait(false);
         await session.EnsureOstsKnownAsync(target, cancellationToken).ConfigureAwait(false);
