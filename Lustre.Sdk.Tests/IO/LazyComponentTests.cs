@@ -2,6 +2,7 @@ using Lustre.Client;
 using Lustre.IO;
 using Lustre.Layouts;
 using Lustre.Protocol;
+using Lustre.Protocol.Messages;
 using Lustre.Tests.Cluster;
 
 namespace Lustre.Tests.IO;
@@ -189,6 +190,25 @@ public sealed class LazyComponentTests(ClusterFixture fixture)
         Assert.Equal((LustreErrno.ENODATA, LustreErrno.ENODATA), (write.Errno, truncate.Errno));
         Assert.Contains("the layout ends at 2097152", write.ServerMessage, StringComparison.Ordinal);
         Assert.Equal(2 * M, file.Length);
+    }
+
+    [Fact]
+    public async Task A_layout_naming_objects_even_in_one_component_is_refused_at_create_so_no_object_belongs_to_two_files()
+    {
+        var dir = await fixture.NewDirectoryAsync();
+        var partly = (await Client.CreateFileAsync(dir + "/a", ThreeComponents())).Layout!;
+        Assert.False(partly.IsInstantiated);
+
+        var sdk = await Assert.ThrowsAsync<ArgumentException>(() => Client.CreateFileAsync(dir + "/b", partly));
+        Assert.Equal("layout", sdk.ParamName);
+
+        await using var rpc = fixture.RawMdsClient();
+        using var frame = new FrameBuffer();
+        new OpenRequest(dir + "/b", OpenFlags.Create | OpenFlags.Exclusive, 0x1A4, LayoutCodec.Encode(partly)).Write(frame.Body);
+        using var reply = await rpc.CallAsync(Opcode.MdsOpen, frame, default, default, CancellationToken.None);
+        Assert.Equal(LustreErrno.EINVAL, (LustreErrno)reply.Status);
+        Assert.Contains("must not name OST objects", reply.ErrorMessage, StringComparison.Ordinal);
+        Assert.False(await Client.ExistsAsync(dir + "/b"));
     }
 
     [Fact]

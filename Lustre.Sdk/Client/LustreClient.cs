@@ -442,7 +442,7 @@ public class LustreClient : IAsyncDisposable
             flags |= OpenFlags.Read;
         }
 
-        if (layout is { IsInstantiated: true })
+        if (layout is not null && layout.AllObjects().Any())
         {
             throw new ArgumentException("A layout for a new file must not name OST objects; the MDS allocates them.", nameof(layout));
         }
@@ -634,7 +634,7 @@ public class LustreClient : IAsyncDisposable
     public virtual async Task<LustreFileInfo> CreateFileAsync(string path, FileLayout? layout = null, CancellationToken cancellationToken = default)
     {
         path = CheckPath(path);
-        if (layout is { IsInstantiated: true })
+        if (layout is not null && layout.AllObjects().Any())
         {
             throw new ArgumentException("A layout for a new file must not name OST objects; the MDS allocates them.", nameof(layout));
         }
@@ -673,7 +673,7 @@ public class LustreClient : IAsyncDisposable
     public virtual async Task SetDirectoryLayoutAsync(string path, FileLayout? layout, CancellationToken cancellationToken = default)
     {
         path = CheckPath(path);
-        if (layout is { IsInstantiated: true })
+        if (layout is not null && layout.AllObjects().Any())
         {
             throw new ArgumentException("A default layout must not name OST objects.", nameof(layout));
         }

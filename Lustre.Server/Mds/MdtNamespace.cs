@@ -399,6 +399,12 @@ internal sealed class MdtNamespace
         }
 
         var requestedLayout = request.Layout.Length == 0 ? null : DecodeLayout(request.Layout, "layout");
+        if (requestedLayout is not null && (request.Flags & OpenFlags.Create) != 0 && requestedLayout.AllObjects().Any())
+        {
+            // Kept, a named object would belong to two files (components with objects are not placed again).
+            throw new RpcStatusException(LustreErrno.EINVAL, "a new file's layout must not name OST objects: the MDS places them");
+        }
+
         if ((request.Flags & OpenFlags.Create) == 0)
         {
             return Task.FromResult(OpenExisting(request.Path, OpenAccess(request.Flags), who));
