@@ -222,6 +222,7 @@ public class LayoutCodecTests
             Assert.Equal(expected.StripeCount, actual.StripeCount);
             Assert.Equal(expected.StripeOffset, actual.StripeOffset);
             Assert.Equal(expected.Objects, actual.Objects);
+            Assert.Equal(expected.Pool, actual.Pool);
         }
 
         Assert.Equal(layout.ToString(), decoded.ToString());

@@ -124,7 +124,7 @@ public sealed class DecoderFuzzTests(ITestOutputHelper output)
             ("OstReadBatchRequest", Message(OstReadBatchRequest.Read), [Body(new OstReadBatchRequest(2, [new(7, 0, 4096), new(8, 1 << 20, 100)]).Write)]),
             ("OpenBatchRequest", Message(OpenBatchRequest.Read), [Body(new OpenBatchRequest(OpenFlags.Read, [Fid, LustreFid.Root]).Write)]),
             ("OpenBatchReply", Message(OpenBatchReply.Read), [Body(new OpenBatchReply([new OpenBatchEntry(0, string.Empty, new InodeAttributes(Fid, EntryType.File, 0x81A4, 1, 2, 4096, 1, 3, 4, 5, layout)), OpenBatchEntry.Failed(LustreErrno.ESTALE, "gone")]).Write)]),
-            ("LayoutCodec.Decode", input => LayoutCodec.Decode(input) is not null, [layout, CompositeLayout(), Layout(FileLayout.Raid0())]),
+            ("LayoutCodec.Decode", input => LayoutCodec.Decode(input) is not null, [layout, CompositeLayout(), Layout(FileLayout.Raid0()), Layout(FileLayout.Raid0(pool: "flash"))]),
         ];
     }
 

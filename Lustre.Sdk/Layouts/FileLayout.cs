@@ -109,11 +109,12 @@ public sealed class FileLayout
     /// <param name="stripeSize">Bytes per stripe unit: a multiple of 64 KiB below 4 GiB; 4 MiB by default.</param>
     /// <param name="stripeCount">The number of OSTs to stripe over: 1 by default, -1 for all.</param>
     /// <param name="stripeOffset">The OST of the first stripe, or -1 (the default) to let the allocator choose.</param>
+    /// <param name="pool">The OST pool to place the objects in (<see cref="LayoutComponent.Pool"/>), or null (the default) for any OST.</param>
     /// <returns>The layout, not yet instantiated.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of its range.</exception>
-    /// <exception cref="ArgumentException">The stripe size is not a multiple of 64 KiB.</exception>
-    public static FileLayout Raid0(long stripeSize = LayoutDefaults.DefaultStripeSize, int stripeCount = 1, int stripeOffset = -1) =>
-        new([new LayoutComponent(0, LayoutComponent.Eof, stripeSize, stripeCount, stripeOffset)], isComposite: false, generation: 0);
+    /// <exception cref="ArgumentException">The stripe size is not a multiple of 64 KiB, or the pool name is not valid.</exception>
+    public static FileLayout Raid0(long stripeSize = LayoutDefaults.DefaultStripeSize, int stripeCount = 1, int stripeOffset = -1, string? pool = null) =>
+        new([new LayoutComponent(0, LayoutComponent.Eof, stripeSize, stripeCount, stripeOffset) { Pool = pool }], isComposite: false, generation: 0);
 
     /// <summary>Creates a composite (PFL) layout from components that cover the file from 0, in order.</summary>
     /// <param name="components">

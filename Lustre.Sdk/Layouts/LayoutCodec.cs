@@ -14,6 +14,9 @@ namespace Lustre.Layouts;
 /// A mirrored layout is version 2, flags bit 1 set, and its u16 count counts mirrors; each mirror is
 /// <c>u16 id | u16 mirror flags (1 stale, 2 prefer) | u8 composite | u16 component count | components as above</c>.
 /// Layouts without mirrors are still written as version 1, so stored layouts and old readers keep working.
+/// Flags bit 2 (either version) says that every component carries its OST pool, <c>u8 length | ASCII name</c>
+/// (length 0: no pool), right after its u16 object count; it is set only when a component has a pool, so layouts
+/// without pools are written byte for byte as before.
 /// </summary>
 /// <remarks>
 /// Decoding never trusts a count before checking it against its limit and the bytes that remain,
@@ -30,6 +33,7 @@ internal static class LayoutCodec
 
     private const byte CompositeFlag = 0x01;
     private const byte MirroredFlag = 0x02;
+    private const byte PoolsFlag = 0x04;
     private const int HeaderLength = 1 + 1 + 4 + 2;
     private const int MirrorHeaderLength = 2 + 2 + 1 + 2;
     private const int ComponentLength = 8 + 8 + 8 + 4 + 4 + 2 + 2;
@@ -39,21 +43,66 @@ internal static class LayoutCodec
     public static int GetEncodedLength(FileLayout layout)
     {
         ArgumentNullException.ThrowIfNull(layout);
+        var pools = HasPools(layout);
         if (!layout.IsMirrored)
         {
-            return HeaderLength + ComponentsLength(layout);
+            return HeaderLength + ComponentsLength(layout, pools);
         }
 
         var length = HeaderLength;
         foreach (var mirror in layout.Mirrors)
         {
-            length += MirrorHeaderLength + ComponentsLength(mirror.Layout);
+            length += MirrorHeaderLength + ComponentsLength(mirror.Layout, pools);
         }
 
         return length;
     }
 
-    private static int ComponentsLength(FileLayout layout) => (layout.Components.Count * ComponentLength) + (layout.ObjectCount * ObjectLength);
+    private static int ComponentsLength(FileLayout layout, bool pools)
+    {
+        var length = (layout.Components.Count * ComponentLength) + (layout.ObjectCount * ObjectLength);
+        if (pools)
+        {
+            foreach (var component in layout.Components)
+            {
+                length += 1 + (component.Pool?.Length ?? 0);
+            }
+        }
+
+        return length;
+    }
+
+    /// <summary>True when a component of <paramref name="layout"/> (of any mirror) names a pool: the layout is written with <see cref="PoolsFlag"/>.</summary>
+    private static bool HasPools(FileLayout layout)
+    {
+        if (!layout.IsMirrored)
+        {
+            return HasPools(layout.Components);
+        }
+
+        foreach (var mirror in layout.Mirrors)
+        {
+            if (HasPools(mirror.Layout.Components))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool HasPools(IReadOnlyList<LayoutComponent> components)
+    {
+        foreach (var component in components)
+        {
+            if (component.Pool is not null)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>The binary form of <paramref name="layout"/>, in an array of its own.</summary>
     public static byte[] Encode(FileLayout layout)
@@ -75,10 +124,12 @@ internal static class LayoutCodec
             throw new ArgumentException($"The layout needs {length} bytes, the destination has {destination.Length}.", nameof(destination));
         }
 
+        var pools = HasPools(layout);
+        var poolsFlag = pools ? PoolsFlag : (byte)0;
         if (layout.IsMirrored)
         {
             destination[0] = MirroredFormatVersion;
-            destination[1] = CompositeFlag | MirroredFlag;
+            destination[1] = (byte)(CompositeFlag | MirroredFlag | poolsFlag);
             BinaryPrimitives.WriteUInt32LittleEndian(destination[2..], layout.Generation);
             BinaryPrimitives.WriteUInt16LittleEndian(destination[6..], (ushort)layout.Mirrors.Count);
             var at = HeaderLength;
@@ -88,20 +139,20 @@ internal static class LayoutCodec
                 BinaryPrimitives.WriteUInt16LittleEndian(destination[(at + 2)..], (ushort)mirror.Flags);
                 destination[at + 4] = mirror.Layout.IsComposite ? (byte)1 : (byte)0;
                 BinaryPrimitives.WriteUInt16LittleEndian(destination[(at + 5)..], (ushort)mirror.Layout.Components.Count);
-                at = EncodeComponents(mirror.Layout, destination, at + MirrorHeaderLength);
+                at = EncodeComponents(mirror.Layout, destination, at + MirrorHeaderLength, pools);
             }
 
             return;
         }
 
         destination[0] = FormatVersion;
-        destination[1] = layout.IsComposite ? CompositeFlag : (byte)0;
+        destination[1] = (byte)((layout.IsComposite ? CompositeFlag : 0) | poolsFlag);
         BinaryPrimitives.WriteUInt32LittleEndian(destination[2..], layout.Generation);
         BinaryPrimitives.WriteUInt16LittleEndian(destination[6..], (ushort)layout.Components.Count);
-        EncodeComponents(layout, destination, HeaderLength);
+        EncodeComponents(layout, destination, HeaderLength, pools);
     }
 
-    private static int EncodeComponents(FileLayout layout, Span<byte> destination, int position)
+    private static int EncodeComponents(FileLayout layout, Span<byte> destination, int position, bool pools)
     {
         for (var c = 0; c < layout.Components.Count; c++)
         {
@@ -115,6 +166,14 @@ internal static class LayoutCodec
             BinaryPrimitives.WriteUInt16LittleEndian(span[32..], 0);
             BinaryPrimitives.WriteUInt16LittleEndian(span[34..], (ushort)component.Objects.Count);
             position += ComponentLength;
+            if (pools)
+            {
+                // Pool names are ASCII (PoolName): one byte per character.
+                var pool = component.Pool ?? string.Empty;
+                destination[position++] = (byte)pool.Length;
+                position += System.Text.Encoding.ASCII.GetBytes(pool, destination[position..]);
+            }
+
             for (var s = 0; s < component.Objects.Count; s++)
             {
                 var obj = component.ObjectAt(s);
@@ -139,7 +198,7 @@ internal static class LayoutCodec
         }
 
         var flags = reader.ReadByte("flags");
-        var knownFlags = version == FormatVersion ? CompositeFlag : CompositeFlag | MirroredFlag;
+        var knownFlags = version == FormatVersion ? CompositeFlag | PoolsFlag : CompositeFlag | MirroredFlag | PoolsFlag;
         if ((flags & ~knownFlags) != 0)
         {
             throw new InvalidDataException($"Layout field 'flags' has unknown bits set for version {version}: 0x{flags:x2}.");
@@ -151,6 +210,7 @@ internal static class LayoutCodec
         }
 
         var generation = reader.ReadUInt32("generation");
+        var pools = (flags & PoolsFlag) != 0;
         FileLayout layout;
         if ((flags & MirroredFlag) != 0)
         {
@@ -166,7 +226,7 @@ internal static class LayoutCodec
                     throw new InvalidDataException($"Layout mirror {m} field 'composite' is {composite}; it must be 0 or 1.");
                 }
 
-                var components = ReadComponents(ref reader);
+                var components = ReadComponents(ref reader, pools);
                 try
                 {
                     mirrors[m] = new LayoutMirror(id, FileLayout.Create(components, composite == 1, 0), (MirrorFlags)mirrorFlags);
@@ -181,7 +241,7 @@ internal static class LayoutCodec
         }
         else
         {
-            var components = ReadComponents(ref reader);
+            var components = ReadComponents(ref reader, pools);
             layout = Build(() => FileLayout.Create(components, (flags & CompositeFlag) != 0, generation));
         }
 
@@ -205,7 +265,7 @@ internal static class LayoutCodec
         }
     }
 
-    private static LayoutComponent[] ReadComponents(ref Reader reader)
+    private static LayoutComponent[] ReadComponents(ref Reader reader, bool pools)
     {
         var componentCount = reader.ReadCount("component count", 1, LayoutDefaults.MaxComponents, ComponentLength);
         var components = new LayoutComponent[componentCount];
@@ -223,6 +283,7 @@ internal static class LayoutCodec
             }
 
             var objectCount = reader.ReadCount("object count", 0, LayoutDefaults.MaxStripeCount, ObjectLength);
+            var pool = pools ? reader.ReadPool() : null;
             var objects = objectCount == 0 ? [] : new OstObject[objectCount];
             for (var s = 0; s < objectCount; s++)
             {
@@ -231,7 +292,7 @@ internal static class LayoutCodec
 
             try
             {
-                components[c] = new LayoutComponent(start, end, stripeSize, stripeCount, stripeOffset, objects);
+                components[c] = new LayoutComponent(start, end, stripeSize, stripeCount, stripeOffset, objects) { Pool = pool };
             }
             catch (ArgumentException ex)
             {
@@ -260,6 +321,19 @@ internal static class LayoutCodec
         public long ReadInt64(string field) => BinaryPrimitives.ReadInt64LittleEndian(Take(8, field));
 
         public ulong ReadUInt64(string field) => BinaryPrimitives.ReadUInt64LittleEndian(Take(8, field));
+
+        /// <summary>A component's pool: u8 length (at most the longest pool name; 0 for none), then ASCII.</summary>
+        public string? ReadPool()
+        {
+            var length = ReadByte("pool length");
+            if (length > LayoutDefaults.MaxPoolNameLength)
+            {
+                throw new InvalidDataException($"Layout field 'pool length' is {length}; a pool name has at most {LayoutDefaults.MaxPoolNameLength} characters.");
+            }
+
+            // Non-ASCII bytes become '?', which the component's validation refuses as a pool name.
+            return length == 0 ? null : System.Text.Encoding.ASCII.GetString(Take(length, "pool"));
+        }
 
         /// <summary>Reads a u16 count and checks it against its limits and against the bytes its items need.</summary>
         public int ReadCount(string field, int min, int max, int itemLength)

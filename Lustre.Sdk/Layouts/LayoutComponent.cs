@@ -24,6 +24,7 @@ public sealed class LayoutComponent
     public const long Eof = long.MaxValue;
 
     private readonly OstObject[] _objects;
+    private readonly string? _pool;
 
     /// <summary>Creates a component, validating every value.</summary>
     /// <param name="start">The first file offset of the extent: at least 0 and a multiple of 64 KiB.</param>
@@ -86,6 +87,25 @@ public sealed class LayoutComponent
     /// <summary>The component's OST objects in stripe order; empty in a template.</summary>
     public IReadOnlyList<OstObject> Objects { get; }
 
+    /// <summary>
+    /// The OST pool the component's objects are placed in (Lustre's <c>lmm_pool</c>, <c>lfs setstripe -p</c>), or null
+    /// for any OST. A pool is a named set of OSTs kept by the MGS (<c>lctl pool_new</c>, <c>pool_add</c>).
+    /// </summary>
+    /// <exception cref="ArgumentException">Set to a name that is empty, longer than <see cref="LayoutDefaults.MaxPoolNameLength"/>, has characters other than letters, digits, '_' and '-', or is reserved (ignore, inherit, none).</exception>
+    public string? Pool
+    {
+        get => _pool;
+        init
+        {
+            if (value is not null)
+            {
+                PoolName.ThrowIfInvalid(value, nameof(Pool));
+            }
+
+            _pool = value;
+        }
+    }
+
     /// <summary>True when the objects are allocated, so the component's bytes have a home.</summary>
     public bool IsInstantiated => _objects.Length > 0;
 
@@ -109,7 +129,7 @@ public sealed class LayoutComponent
             throw new ArgumentException($"A component has at most {LayoutDefaults.MaxStripeCount} objects, got {objects.Count}.", nameof(objects));
         }
 
-        return new LayoutComponent(Start, End, StripeSize, objects.Count, objects[0].OstIndex, objects);
+        return new LayoutComponent(Start, End, StripeSize, objects.Count, objects[0].OstIndex, objects) { Pool = _pool };
     }
 
     /// <summary>True when the stripe count or size is left to the default (0), so a create must fill it in.</summary>
@@ -119,13 +139,13 @@ public sealed class LayoutComponent
     internal LayoutComponent WithStriping(long stripeSize, int stripeCount, int stripeOffset) =>
         stripeSize == StripeSize && stripeCount == StripeCount && stripeOffset == StripeOffset && _objects.Length == 0
             ? this
-            : new LayoutComponent(Start, End, stripeSize, stripeCount, stripeOffset);
+            : new LayoutComponent(Start, End, stripeSize, stripeCount, stripeOffset) { Pool = _pool };
 
     /// <summary>Returns a template with the same stripe values moved by <paramref name="shift"/> bytes (EOF stays EOF): components sent to be appended to a file travel from offset 0.</summary>
     internal LayoutComponent Shifted(long shift) =>
-        new(Start + shift, End == Eof ? Eof : End + shift, StripeSize, StripeCount, StripeOffset);
+        new(Start + shift, End == Eof ? Eof : End + shift, StripeSize, StripeCount, StripeOffset) { Pool = _pool };
 
-    /// <summary>Returns the component as text, e.g. <c>[0, 4194304) stripe_size=1048576 stripe_count=1 stripe_offset=-1</c>, with its objects when instantiated.</summary>
+    /// <summary>Returns the component as text, e.g. <c>[0, 4194304) stripe_size=1048576 stripe_count=1 stripe_offset=-1</c>, with its pool when it has one and its objects when instantiated.</summary>
     /// <returns>The component as text.</returns>
     public override string ToString()
     {
@@ -140,6 +160,11 @@ public sealed class LayoutComponent
         builder.Append(culture, $"[{Start}, ");
         builder.Append(End == Eof ? "EOF" : End.ToString(culture));
         builder.Append(culture, $") stripe_size={StripeSize} stripe_count={StripeCount} stripe_offset={StripeOffset}");
+        if (_pool is not null)
+        {
+            builder.Append(" pool=").Append(_pool);
+        }
+
         if (_objects.Length > 0)
         {
             builder.Append(" objects=[");

@@ -17,4 +17,7 @@ public static class LayoutDefaults
 
     /// <summary>The most components a composite (PFL) layout can have.</summary>
     public const int MaxComponents = 64;
+
+    /// <summary>The longest OST pool name: 15 characters (letters, digits, '_' and '-'), Lustre's <c>LOV_MAXPOOLNAME</c>.</summary>
+    public const int MaxPoolNameLength = 15;
 }
