@@ -350,12 +350,58 @@ public class MessageRoundTripTests
             0x0102030405060708,
             1 << 20,
             -1,
-            [new TargetRecord(TargetKind.Mdt, 0, "127.0.0.1:9881", true), new TargetRecord(TargetKind.Ost, 1, "127.0.0.1:9883", false)]);
+            [new TargetRecord(TargetKind.Mdt, 0, "127.0.0.1:9881", true), new TargetRecord(TargetKind.Ost, 1, "127.0.0.1:9883", false)])
+        {
+            Pools = [new OstPoolRecord("flash", [1, 3]), new OstPoolRecord("new", [])],
+        };
 
         var read = RoundTrip(message.Write, FilesystemConfig.Read);
 
         Assert.Equal(message.Targets, read.Targets);
-        Assert.Equal(message, read with { Targets = message.Targets });
+        Assert.Equal(["flash", "new"], read.Pools.Select(p => p.Name));
+        Assert.Equal([1, 3], read.Pools[0].Osts);
+        Assert.Empty(read.Pools[1].Osts);
+        Assert.Equal(message, read with { Targets = message.Targets, Pools = message.Pools });
+    }
+
+    [Fact]
+    public void FilesystemConfig_from_a_server_without_pools_has_none()
+    {
+        var message = new FilesystemConfig("lustre", 3, 1 << 20, 1, [new TargetRecord(TargetKind.Ost, 0, "127.0.0.1:9883", true)]);
+        using var frame = new FrameBuffer();
+        message.Write(frame.Body);
+
+        // The pool count is the last 4 bytes of a configuration without pools: an older MGS does not send them.
+        var body = frame.Written[FrameHeader.Size..^4].ToArray();
+        var reader = new BodyReader(body);
+        var read = FilesystemConfig.Read(ref reader);
+
+        Assert.Empty(read.Pools);
+        Assert.Equal(message.Targets, read.Targets);
+        Assert.Null(read.FindPool("flash"));
+    }
+
+    [Fact]
+    public void PoolRequest_round_trips()
+    {
+        var message = new PoolRequest(PoolOperation.Remove, "flash", 0x1F);
+
+        Assert.Equal(message, RoundTrip(message.Write, PoolRequest.Read, 1 + 2 + 5 + 4));
+    }
+
+    [Fact]
+    public void PoolRequest_with_an_unknown_operation_is_refused()
+    {
+        using var frame = new FrameBuffer();
+        new PoolRequest((PoolOperation)9, "flash", -1).Write(frame.Body);
+        var body = frame.Written[FrameHeader.Size..].ToArray();
+
+        var error = Assert.Throws<ProtocolException>(() =>
+        {
+            var reader = new BodyReader(body);
+            PoolRequest.Read(ref reader);
+        });
+        Assert.Contains("pool operation 9", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

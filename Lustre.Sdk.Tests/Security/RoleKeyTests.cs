@@ -50,6 +50,9 @@ public sealed class RoleKeyTests : IDisposable
         Assert.Contains("needs an admin key", deactivate.Message, StringComparison.Ordinal);
         var backup = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => client.BackupMdtAsync("stolen", CancellationToken.None));
         Assert.Contains("needs an admin key", backup.Message, StringComparison.Ordinal);
+        var pool = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => client.CreatePoolAsync("mine"));
+        Assert.Contains("MgsPool needs an admin key", pool.Message, StringComparison.Ordinal);
+        Assert.Empty(await client.GetPoolsAsync());
 
         var settings = new RpcConnectionSettings("impostor-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), alice.Secret, NullLogger.Instance, KeyName: alice.Name);
         await using (var connection = await RpcConnection.ConnectAsync(node.Endpoint, settings, CancellationToken.None))
@@ -78,6 +81,10 @@ public sealed class RoleKeyTests : IDisposable
         await operations.SetOstActiveAsync(1, active: false);
         Assert.False((await operations.GetUsageAsync()).Single(t => t.Name.EndsWith("OST0001", StringComparison.Ordinal)).IsActive);
         await operations.SetOstActiveAsync(1, active: true);
+
+        // ... and make pools, which any key may list.
+        await operations.CreatePoolAsync("ops");
+        Assert.Equal("ops", Assert.Single(await client.GetPoolsAsync()).Name);
 
         // The node's own server key registered its targets and reached the OSTs from the MDS: the cluster works at all.
         Assert.Equal(KeyRole.Server, server.Role);

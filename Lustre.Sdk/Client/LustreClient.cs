@@ -965,6 +965,71 @@ public class LustreClient : IAsyncDisposable
     }
 
     /// <summary>
+    /// The OST pools of the filesystem, in name order, as the MGS holds them now (Lustre's <c>lctl pool_list</c>).
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>Every pool with its OSTs.</returns>
+    public virtual async Task<IReadOnlyList<LustreOstPool>> GetPoolsAsync(CancellationToken cancellationToken = default)
+    {
+        await Session.EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
+        var config = await Targets.RefreshAsync(cancellationToken).ConfigureAwait(false);
+        return [.. config.Pools.Select(p => new LustreOstPool(p.Name, p.Osts))];
+    }
+
+    /// <summary>
+    /// Creates an empty OST pool on the MGS (<c>lctl pool_new FSNAME.POOL</c>); fill it with
+    /// <see cref="AddPoolOstAsync"/>. Pools are configuration: they survive restarts, and the MDS and clients learn of
+    /// them as of the rest of the configuration. An administrator's operation: with keys, it needs an admin key.
+    /// </summary>
+    /// <param name="pool">The pool's name: 1 to <see cref="LayoutDefaults.MaxPoolNameLength"/> letters, digits, '_' or '-'.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="ArgumentException"><paramref name="pool"/> is not a valid pool name.</exception>
+    /// <exception cref="LustreServerException">The pool exists already (<see cref="LustreErrno.EEXIST"/>).</exception>
+    public virtual Task CreatePoolAsync(string pool, CancellationToken cancellationToken = default) =>
+        ChangePoolAsync(PoolOperation.New, pool, -1, cancellationToken);
+
+    /// <summary>Destroys an empty OST pool (<c>lctl pool_destroy</c>); as Lustre, a pool that still has OSTs is refused.</summary>
+    /// <param name="pool">The pool's name.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="ArgumentException"><paramref name="pool"/> is not a valid pool name.</exception>
+    /// <exception cref="FileNotFoundException">No such pool.</exception>
+    /// <exception cref="LustreServerException">The pool has OSTs (<see cref="LustreErrno.ENOTEMPTY"/>).</exception>
+    public virtual Task DestroyPoolAsync(string pool, CancellationToken cancellationToken = default) =>
+        ChangePoolAsync(PoolOperation.Destroy, pool, -1, cancellationToken);
+
+    /// <summary>Adds an OST to a pool (<c>lctl pool_add</c>); an OST may be in several pools.</summary>
+    /// <param name="pool">The pool's name.</param>
+    /// <param name="ostIndex">The index of an OST of the filesystem.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="ArgumentException"><paramref name="pool"/> is not a valid pool name.</exception>
+    /// <exception cref="FileNotFoundException">No such pool, or no such OST in the filesystem.</exception>
+    /// <exception cref="LustreServerException">The OST is in the pool already (<see cref="LustreErrno.EEXIST"/>).</exception>
+    public virtual Task AddPoolOstAsync(string pool, int ostIndex, CancellationToken cancellationToken = default) =>
+        ChangePoolAsync(PoolOperation.Add, pool, ostIndex, cancellationToken);
+
+    /// <summary>Removes an OST from a pool (<c>lctl pool_remove</c>); files placed there keep their objects.</summary>
+    /// <param name="pool">The pool's name.</param>
+    /// <param name="ostIndex">The index of an OST of the pool.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <exception cref="ArgumentException"><paramref name="pool"/> is not a valid pool name.</exception>
+    /// <exception cref="FileNotFoundException">No such pool, or the OST is not in it.</exception>
+    public virtual Task RemovePoolOstAsync(string pool, int ostIndex, CancellationToken cancellationToken = default) =>
+        ChangePoolAsync(PoolOperation.Remove, pool, ostIndex, cancellationToken);
+
+    private async Task ChangePoolAsync(PoolOperation operation, string pool, int ostIndex, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        PoolName.ThrowIfInvalid(pool, nameof(pool));
+        if (operation is PoolOperation.Add or PoolOperation.Remove)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(ostIndex);
+        }
+
+        await Session.EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
+        await Targets.ChangePoolAsync(new PoolRequest(operation, pool, ostIndex), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Takes an online backup of the MDT (a RocksDB checkpoint at a point between two metadata operations) into
     /// the MDS's backup folder under <paramref name="name"/>; returns the folder on the MDS host and its commit.
     /// An administrator's operation, behind <c>lustre lctl backup-mdt</c>.

@@ -125,6 +125,15 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
         return Apply(reply);
     }
 
+    /// <summary>Changes an OST pool on the MGS (an administrator's request) and applies the configuration it answers with.</summary>
+    public async Task<FilesystemConfig> ChangePoolAsync(PoolRequest request, CancellationToken cancellationToken)
+    {
+        using var frame = new FrameBuffer();
+        request.Write(frame.Body);
+        using var reply = await CallMgsAsync(Opcode.MgsPool, frame, cancellationToken).ConfigureAwait(false);
+        return Apply(reply);
+    }
+
     public ValueTask ResolveAgainAsync(long seenEpoch, CancellationToken cancellationToken)
     {
         Task lookup;

@@ -15,6 +15,9 @@ internal enum Opcode : ushort
     MgsGetConfig = 11,
     MgsSetTargetState = 12,
 
+    /// <summary>Creates, fills, empties or destroys an OST pool (<c>PoolRequest</c>): Lustre's <c>lctl pool_new/pool_add/pool_remove/pool_destroy</c>.</summary>
+    MgsPool = 13,
+
     // Metadata service.
     MdsGetAttr = 20,
     MdsOpen = 21,
@@ -74,7 +77,8 @@ internal enum Opcode : ushort
 
 internal static class OpcodeExtensions
 {
-    public static bool IsMgs(this Opcode opcode) => opcode is >= Opcode.MgsRegisterTarget and <= Opcode.MgsSetTargetState;
+    /// <summary>10–19 are the MGS's (the values below <see cref="Opcode.MdsGetAttr"/>).</summary>
+    public static bool IsMgs(this Opcode opcode) => opcode is >= Opcode.MgsRegisterTarget and < Opcode.MdsGetAttr;
 
     /// <summary>20–39 are the MDS's (the values below <see cref="Opcode.OstRead"/>).</summary>
     public static bool IsMds(this Opcode opcode) => opcode is >= Opcode.MdsGetAttr and < Opcode.OstRead;
@@ -95,5 +99,5 @@ internal static class OpcodeExtensions
     /// <summary>Operations that change state, whose resends are answered from the reply cache.</summary>
     public static bool IsModifying(this Opcode opcode) => opcode is
         Opcode.MdsOpen or Opcode.MdsSetAttr or Opcode.MdsMkdir or Opcode.MdsRmdir or Opcode.MdsUnlink or
-        Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsBackup or Opcode.MdsMirror or Opcode.MdsMigrate or Opcode.MdsLayout or Opcode.MgsRegisterTarget or Opcode.MgsSetTargetState;
+        Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsBackup or Opcode.MdsMirror or Opcode.MdsMigrate or Opcode.MdsLayout or Opcode.MgsRegisterTarget or Opcode.MgsSetTargetState or Opcode.MgsPool;
 }

@@ -1,10 +1,12 @@
 using System.Text.Json;
+using Lustre.Protocol;
 using Lustre.Protocol.Messages;
+using Lustre.Server.Rpc;
 
 namespace Lustre.Server.Mgs;
 
 /// <summary>
-/// The MGS's persistent configuration: filesystem name, default layout and the target list. Written
+/// The MGS's persistent configuration: filesystem name, default layout, the target list and the OST pools. Written
 /// whole to a temporary file, fsynced, then renamed over the old one, so a crash leaves the old or the new.
 /// </summary>
 internal sealed class MgsConfigStore
@@ -41,7 +43,8 @@ internal sealed class MgsConfigStore
         lock (_lock)
         {
             var targets = _state.Targets.Select(t => new TargetRecord(t.Kind, t.Index, t.Address, t.Active)).ToArray();
-            return new FilesystemConfig(_state.FsName, _state.Generation, _state.DefaultStripeSize, _state.DefaultStripeCount, targets);
+            var pools = _state.Pools.Select(p => new OstPoolRecord(p.Name, [.. p.Osts])).ToArray();
+            return new FilesystemConfig(_state.FsName, _state.Generation, _state.DefaultStripeSize, _state.DefaultStripeCount, targets) { Pools = pools };
         }
     }
 
@@ -89,6 +92,63 @@ internal sealed class MgsConfigStore
         }
     }
 
+    /// <summary>
+    /// Applies <c>lctl pool_new</c>, <c>pool_add</c>, <c>pool_remove</c> or <c>pool_destroy</c>, refusing as Lustre's
+    /// MGS does (<c>mgs_pool_sanity</c>): a pool that exists (new), a pool that does not (the others), an OST that is
+    /// not registered or already in the pool (add), one not in it (remove), a pool that still has OSTs (destroy).
+    /// </summary>
+    /// <exception cref="RpcStatusException">The change is refused; the message names the pool and the OST.</exception>
+    public void ChangePool(PoolRequest request)
+    {
+        var full = $"{_state.FsName}.{request.Pool}";
+        if (Layouts.PoolName.Check(request.Pool) is { } invalid)
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, invalid);
+        }
+
+        var ost = TargetNames.Ost(_state.FsName, request.OstIndex);
+        lock (_lock)
+        {
+            var pool = _state.Pools.Find(p => p.Name == request.Pool);
+            switch (request.Operation)
+            {
+                case PoolOperation.New when pool is not null:
+                    throw new RpcStatusException(LustreErrno.EEXIST, $"pool {full} already exists");
+                case PoolOperation.New when _state.Pools.Count >= OstPoolRecord.MaxPools:
+                    throw new RpcStatusException(LustreErrno.ENOSPC, $"the filesystem has {_state.Pools.Count} pools, the most it can have");
+                case PoolOperation.New:
+                    _state.Pools.Add(new PoolEntry { Name = request.Pool });
+                    _state.Pools.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
+                    break;
+                case not PoolOperation.New when pool is null:
+                    throw new RpcStatusException(LustreErrno.ENOENT, $"pool {full} not found");
+                case PoolOperation.Destroy when pool.Osts.Count > 0:
+                    throw new RpcStatusException(LustreErrno.ENOTEMPTY, $"pool {full} not empty, please remove all members ({pool.Osts.Count} OSTs)");
+                case PoolOperation.Destroy:
+                    _state.Pools.Remove(pool);
+                    break;
+                case PoolOperation.Add when !_state.Targets.Exists(t => t.Kind == TargetKind.Ost && t.Index == request.OstIndex):
+                    throw new RpcStatusException(LustreErrno.ENOENT, $"{ost} is not part of the '{_state.FsName}' fs");
+                case PoolOperation.Add when pool.Osts.Contains(request.OstIndex):
+                    throw new RpcStatusException(LustreErrno.EEXIST, $"{ost} is already in pool {full}");
+                case PoolOperation.Add:
+                    pool.Osts.Add(request.OstIndex);
+                    pool.Osts.Sort();
+                    break;
+                case PoolOperation.Remove:
+                    if (!pool.Osts.Remove(request.OstIndex))
+                    {
+                        throw new RpcStatusException(LustreErrno.ENOENT, $"{ost} not found in pool {full}");
+                    }
+
+                    break;
+            }
+
+            _state.Generation++;
+            Save();
+        }
+    }
+
     private void Save()
     {
         var temporary = _path + ".tmp";
@@ -112,7 +172,18 @@ internal sealed class MgsConfigStore
         public int DefaultStripeCount { get; set; }
 
         public List<TargetEntry> Targets { get; set; } = [];
+
+        /// <summary>The OST pools in name order (absent from a file written before pools existed: none).</summary>
+        public List<PoolEntry> Pools { get; set; } = [];
     }
 
     private sealed record TargetEntry(TargetKind Kind, int Index, string Address, bool Active);
+
+    private sealed class PoolEntry
+    {
+        public string Name { get; set; } = string.Empty;
+
+        /// <summary>The OST indexes, ascending.</summary>
+        public List<int> Osts { get; set; } = [];
+    }
 }

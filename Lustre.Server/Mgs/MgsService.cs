@@ -16,6 +16,7 @@ internal sealed class MgsService : IRpcService
         (Opcode.MgsRegisterTarget, RegisterTarget),
         (Opcode.MgsGetConfig, (_, _) => ValueTask.FromResult(ConfigReply())),
         (Opcode.MgsSetTargetState, SetTargetState),
+        (Opcode.MgsPool, ChangePool),
     ];
 
     private ValueTask<RpcResponse> RegisterTarget(RpcRequest request, CancellationToken cancellationToken)
@@ -45,6 +46,13 @@ internal sealed class MgsService : IRpcService
             throw new RpcStatusException(LustreErrno.ENOENT, $"no {change.Kind} with index {change.Index}");
         }
 
+        return ValueTask.FromResult(ConfigReply());
+    }
+
+    private ValueTask<RpcResponse> ChangePool(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        _store.ChangePool(PoolRequest.Read(ref reader));
         return ValueTask.FromResult(ConfigReply());
     }
 

@@ -40,11 +40,28 @@ internal readonly record struct RegisterTargetRequest(TargetRecord Target)
     public static RegisterTargetRequest Read(ref BodyReader reader) => new(TargetRecord.Read(ref reader));
 }
 
-/// <summary>The filesystem configuration: name, default layout, targets.</summary>
+/// <summary>The filesystem configuration: name, default layout, targets and OST pools.</summary>
 internal sealed record FilesystemConfig(string FsName, ulong Generation, long DefaultStripeSize, int DefaultStripeCount, IReadOnlyList<TargetRecord> Targets)
 {
     public const int MaxFsNameLength = 8;
     public const int MaxTargets = 4096;
+
+    /// <summary>The OST pools, in name order (trailing on the wire: a configuration without them has none).</summary>
+    public IReadOnlyList<OstPoolRecord> Pools { get; init; } = [];
+
+    /// <summary>The pool named <paramref name="name"/>, or null.</summary>
+    public OstPoolRecord? FindPool(string name)
+    {
+        foreach (var pool in Pools)
+        {
+            if (pool.Name == name)
+            {
+                return pool;
+            }
+        }
+
+        return null;
+    }
 
     public void Write(BodyWriter writer)
     {
@@ -56,6 +73,12 @@ internal sealed record FilesystemConfig(string FsName, ulong Generation, long De
         foreach (var target in Targets)
         {
             target.Write(writer);
+        }
+
+        writer.WriteInt32(Pools.Count);
+        foreach (var pool in Pools)
+        {
+            pool.Write(writer);
         }
     }
 
@@ -72,7 +95,88 @@ internal sealed record FilesystemConfig(string FsName, ulong Generation, long De
             targets[i] = TargetRecord.Read(ref reader);
         }
 
-        return new FilesystemConfig(fsName, generation, stripeSize, stripeCount, targets);
+        var pools = reader.Remaining > 0 ? new OstPoolRecord[reader.ReadCount("pools", OstPoolRecord.MaxPools, 6)] : [];
+        for (var i = 0; i < pools.Length; i++)
+        {
+            pools[i] = OstPoolRecord.Read(ref reader);
+        }
+
+        return new FilesystemConfig(fsName, generation, stripeSize, stripeCount, targets) { Pools = pools };
+    }
+}
+
+/// <summary>An OST pool (Lustre's <c>lctl pool_new</c>): a name and the indexes of its OSTs, ascending.</summary>
+internal sealed record OstPoolRecord(string Name, IReadOnlyList<int> Osts)
+{
+    /// <summary>The most pools a filesystem has here (Lustre sets no limit; this bounds a configuration reply).</summary>
+    public const int MaxPools = 1024;
+
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteString(Name);
+        writer.WriteInt32(Osts.Count);
+        foreach (var ost in Osts)
+        {
+            writer.WriteInt32(ost);
+        }
+    }
+
+    public static OstPoolRecord Read(ref BodyReader reader)
+    {
+        var name = reader.ReadString("pool name", Layouts.LayoutDefaults.MaxPoolNameLength);
+        var count = reader.ReadCount("pool OSTs", FilesystemConfig.MaxTargets, 4);
+        var osts = new int[count];
+        for (var i = 0; i < count; i++)
+        {
+            osts[i] = reader.ReadInt32("pool OST index");
+        }
+
+        return new OstPoolRecord(name, osts);
+    }
+
+    /// <summary>True when the OST with index <paramref name="ost"/> is in the pool.</summary>
+    public bool Contains(int ost)
+    {
+        foreach (var member in Osts)
+        {
+            if (member == ost)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
+
+/// <summary>What an <see cref="PoolRequest"/> does, as <c>lctl pool_new</c>, <c>pool_add</c>, <c>pool_remove</c>, <c>pool_destroy</c>.</summary>
+internal enum PoolOperation : byte
+{
+    New = 1,
+    Add = 2,
+    Remove = 3,
+    Destroy = 4,
+}
+
+/// <summary>Changes an OST pool on the MGS (<see cref="Opcode.MgsPool"/>); <see cref="OstIndex"/> is for add and remove only (-1 otherwise).</summary>
+internal readonly record struct PoolRequest(PoolOperation Operation, string Pool, int OstIndex)
+{
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteByte((byte)Operation);
+        writer.WriteString(Pool);
+        writer.WriteInt32(OstIndex);
+    }
+
+    public static PoolRequest Read(ref BodyReader reader)
+    {
+        var operation = (PoolOperation)reader.ReadByte("operation");
+        if (operation is not (PoolOperation.New or PoolOperation.Add or PoolOperation.Remove or PoolOperation.Destroy))
+        {
+            throw new ProtocolException($"Unknown pool operation {(byte)operation}.");
+        }
+
+        return new PoolRequest(operation, reader.ReadString("pool", 64), reader.ReadInt32("ost_index"));
     }
 }
 
