@@ -258,7 +258,7 @@ internal static class FindParser
             new("obd", 'O', true, AddOst),
             new("ost", 'O', true, AddOst),
             new("perm", '\0', true, null),
-            new("pool", '\0', true, null, "OST pools do not exist yet"),
+            new("pool", '\0', true, AddPool),
             new("print0", '0', false, static (q, _, _, _, _) => q.Separator = '\0'),
             new("threads", '\0', true, null),
             new("print", 'P', false, static (_, _, _, _, _) => { }),
@@ -432,6 +432,39 @@ internal static class FindParser
                     {
                         return true;
                     }
+                }
+            }
+
+            return false;
+        }));
+    }
+
+    /// <summary>
+    /// As lfs (find_check_pool): a file with an instantiated component in the pool (a directory: a component of its
+    /// default layout); <c>''</c> matches components without a pool, <c>*</c> those with any. A pool name may carry
+    /// its filesystem (<c>lustre.flash</c>). An entry without a layout fails the test, negated or not.
+    /// </summary>
+    private static void AddPool(FindQuery query, string option, string value, bool negated, DateTimeOffset now)
+    {
+        var pool = value[(value.IndexOf('.', StringComparison.Ordinal) + 1)..];
+        if (pool is not ("" or "*") && PoolName.Check(pool) is { } error)
+        {
+            throw new FormatException($"invalid pool name '{value}': {error}");
+        }
+
+        query.Tests.Add(new FindTest(option, negated, NeedsInfo: true, e =>
+        {
+            if (e.Layout is not { } layout)
+            {
+                return null;
+            }
+
+            foreach (var item in LayoutEntry.Of(layout))
+            {
+                if ((e.Attributes.IsDirectory || item.Component.IsInstantiated)
+                    && (pool == "*" ? item.Component.Pool is not null : (item.Component.Pool ?? string.Empty) == pool))
+                {
+                    return true;
                 }
             }
 

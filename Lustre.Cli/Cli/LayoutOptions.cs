@@ -6,8 +6,8 @@ using Lustre.Layouts;
 namespace Lustre.Cli;
 
 /// <summary>
-/// The layout options of <c>lfs setstripe</c> and <c>lfs migrate</c>: <c>-c</c>, <c>-S</c>, <c>-i</c> and, for a
-/// composite (PFL) layout, <c>-E END</c> starting each component, as in <c>-E 4M -c 1 -E 1G -c 4 -E -1 -c -1</c>.
+/// The layout options of <c>lfs setstripe</c> and <c>lfs migrate</c>: <c>-c</c>, <c>-S</c>, <c>-i</c>, <c>-p</c> and,
+/// for a composite (PFL) layout, <c>-E END</c> starting each component, as in <c>-E 4M -c 1 -E 1G -c 4 -E -1 -c -1</c>.
 /// </summary>
 internal sealed class LayoutOptions
 {
@@ -18,6 +18,7 @@ internal sealed class LayoutOptions
         StripeSize = new Option<string[]>("--stripe-size", "-S") { Description = "Bytes per stripe, a multiple of 64K (K/M/G suffixes; 0: the default, inherited when a file is created)", HelpName = "SIZE" };
         StripeIndex = new Option<string[]>("--stripe-index", "-i") { Description = "OST index of the first stripe (-1: the default, inherited or chosen by the allocator)", HelpName = "INDEX" };
         ComponentEnd = new Option<string[]>("--component-end", "-E") { Description = "End of a composite layout component (K/M/G, -1 or eof for the end of file)", HelpName = "END" };
+        Pool = new Option<string[]>("--pool", "-p") { Description = "OST pool to place the objects in (lctl pool_new); '' or inherit: none", HelpName = "POOL" };
     }
 
     public Option<string[]> StripeCount { get; }
@@ -28,12 +29,14 @@ internal sealed class LayoutOptions
 
     public Option<string[]> ComponentEnd { get; }
 
-    public IEnumerable<Symbol> Symbols => [StripeCount, StripeSize, StripeIndex, ComponentEnd];
+    public Option<string[]> Pool { get; }
+
+    public IEnumerable<Symbol> Symbols => [StripeCount, StripeSize, StripeIndex, ComponentEnd, Pool];
 
     /// <summary>True when any layout option was given.</summary>
     public bool AnyGiven(ParseResult parse) =>
         parse.GetResult(StripeCount) is not null || parse.GetResult(StripeSize) is not null
-        || parse.GetResult(StripeIndex) is not null || parse.GetResult(ComponentEnd) is not null;
+        || parse.GetResult(StripeIndex) is not null || parse.GetResult(ComponentEnd) is not null || parse.GetResult(Pool) is not null;
 
     /// <summary>
     /// Builds the layout from the options in command-line order. Unset values of a component are taken from the
@@ -61,8 +64,8 @@ internal sealed class LayoutOptions
 
     /// <summary>
     /// Builds one layout from the layout options among <c>tokens[from..to)</c> (one mirror's, for <c>-N</c>): unset
-    /// values come from <paramref name="inherited"/>, which then holds this layout's last stripe count and size, as lfs
-    /// carries them from one component to the next and from one mirror to the next. The stripe index is not carried.
+    /// values come from <paramref name="inherited"/>, which then holds this layout's last stripe count, size and pool,
+    /// as lfs carries them from one component to the next and from one mirror to the next. The stripe index is not carried.
     /// </summary>
     /// <exception cref="FormatException">A value is not a number or size, or a stripe size is not a multiple of 64 KiB.</exception>
     public FileLayout Build(IReadOnlyList<Token> tokens, int from, int to, Inherited inherited)
@@ -73,7 +76,8 @@ internal sealed class LayoutOptions
             var current = segments[0];
             inherited.Size = current.Size ?? inherited.Size;
             inherited.Count = CheckCount(current.Count ?? inherited.Count);
-            return FileLayout.Raid0(inherited.Size, inherited.Count, current.Index ?? -1);
+            inherited.Pool = current.Pool ?? inherited.Pool;
+            return FileLayout.Raid0(inherited.Size, inherited.Count, current.Index ?? -1, inherited.Pool.Name);
         }
 
         // As lfs: the last component may end before EOF (writes past it fail until --component-add extends the file).
@@ -118,6 +122,10 @@ internal sealed class LayoutOptions
             {
                 current.Index = ParseInt(value, "stripe index");
             }
+            else if (Matches(Pool, name))
+            {
+                current.Pool = ParsePool(value);
+            }
         }
 
         segments.Add(current);
@@ -131,6 +139,7 @@ internal sealed class LayoutOptions
         {
             inherited.Size = segment.Size ?? inherited.Size;
             inherited.Count = CheckCount(segment.Count ?? inherited.Count);
+            inherited.Pool = segment.Pool ?? inherited.Pool;
             var end = segment.End ?? LayoutComponent.Eof;
             if (end <= start)
             {
@@ -142,7 +151,7 @@ internal sealed class LayoutOptions
                 throw new FormatException($"component end {end} is not a multiple of 64 KiB (65536 bytes)");
             }
 
-            components.Add(new LayoutComponent(start, end, inherited.Size, inherited.Count, segment.Index ?? -1));
+            components.Add(new LayoutComponent(start, end, inherited.Size, inherited.Count, segment.Index ?? -1) { Pool = inherited.Pool.Name });
             start = end;
         }
 
@@ -174,6 +183,21 @@ internal sealed class LayoutOptions
         ? throw new FormatException($"invalid stripe count {count}: use -1 (all OSTs), 0 (the default) or 1 to {LayoutDefaults.MaxStripeCount}")
         : count;
 
+    /// <summary>
+    /// As lfs: <c>''</c>, <c>inherit</c> and <c>none</c> ask for no pool; <c>FSNAME.POOL</c> names the pool with its
+    /// filesystem, which is dropped.
+    /// </summary>
+    internal static PoolChoice ParsePool(string text)
+    {
+        if (text is "" or "inherit" or "none")
+        {
+            return new PoolChoice(null);
+        }
+
+        var name = text[(text.IndexOf('.', StringComparison.Ordinal) + 1)..];
+        return PoolName.Check(name) is { } error ? throw new FormatException($"invalid pool name '{text}': {error}") : new PoolChoice(name);
+    }
+
     private static long ParseEnd(string text) =>
         text is "-1" or "eof" or "EOF" ? LayoutComponent.Eof : SizeParser.Parse(text, "component end");
 
@@ -195,7 +219,12 @@ internal sealed class LayoutOptions
         public long Size { get; set; }
 
         public int Count { get; set; }
+
+        public PoolChoice Pool { get; set; } = new(null);
     }
+
+    /// <summary>A -p given: a pool, or none (<c>-p ''</c>), which a later component then inherits too.</summary>
+    internal readonly record struct PoolChoice(string? Name);
 
     private sealed class Segment
     {
@@ -206,5 +235,7 @@ internal sealed class LayoutOptions
         public long? Size { get; set; }
 
         public int? Index { get; set; }
+
+        public PoolChoice? Pool { get; set; }
     }
 }

@@ -4,7 +4,7 @@ using Lustre.Protocol;
 
 namespace Lustre.Cli;
 
-/// <summary>Which <c>lfs getstripe</c> fields to print: all of them, or only those asked for with -c, -S, -i.</summary>
+/// <summary>Which <c>lfs getstripe</c> fields to print: all of them, or only those asked for with -c, -S, -i, -p.</summary>
 [Flags]
 internal enum StripeFields
 {
@@ -12,6 +12,7 @@ internal enum StripeFields
     Count = 1,
     Size = 2,
     Offset = 4,
+    Pool = 8,
 }
 
 /// <summary>
@@ -139,7 +140,16 @@ internal static class LayoutPrinter
             return;
         }
 
-        writer.WriteLine($"stripe_count:  {component.StripeCount} stripe_size:   {component.StripeSize} pattern:       raid0 stripe_offset: {component.StripeOffset}");
+        writer.WriteLine($"stripe_count:  {component.StripeCount} stripe_size:   {component.StripeSize} pattern:       raid0 stripe_offset: {component.StripeOffset}{(component.Pool is { } pool ? " pool:          " + pool : string.Empty)}");
+    }
+
+    /// <summary>lfs's <c>lmm_pool:</c> line, after <c>lmm_stripe_offset:</c>, only for a component with a pool.</summary>
+    private static void PrintPool(TextWriter writer, LayoutComponent component, string indent)
+    {
+        if (component.Pool is { } pool)
+        {
+            writer.WriteLine($"{indent}lmm_pool:          {pool}");
+        }
     }
 
     public static void PrintYaml(TextWriter writer, FileLayout layout)
@@ -178,6 +188,7 @@ internal static class LayoutPrinter
         writer.WriteLine($"{indent}lmm_pattern:       raid0");
         writer.WriteLine($"{indent}lmm_layout_gen:    {generation}");
         writer.WriteLine($"{indent}lmm_stripe_offset: {component.StripeOffset}");
+        PrintPool(writer, component, indent);
         if (!component.IsInstantiated)
         {
             return;
@@ -206,7 +217,7 @@ internal static class LayoutPrinter
     /// <summary>Only the fields asked for: the bare value when one is asked, labelled lines when several are.</summary>
     private static void PrintFields(TextWriter writer, LayoutComponent component, StripeFields only, string indent)
     {
-        var single = only is StripeFields.Count or StripeFields.Size or StripeFields.Offset;
+        var single = only is StripeFields.Count or StripeFields.Size or StripeFields.Offset or StripeFields.Pool;
         if ((only & StripeFields.Count) != 0)
         {
             writer.WriteLine(single ? $"{component.StripeCount}" : $"{indent}lmm_stripe_count:  {component.StripeCount}");
@@ -221,6 +232,12 @@ internal static class LayoutPrinter
         {
             writer.WriteLine(single ? $"{component.StripeOffset}" : $"{indent}lmm_stripe_offset: {component.StripeOffset}");
         }
+
+        // As lfs: nothing at all for a component without a pool.
+        if ((only & StripeFields.Pool) != 0 && component.Pool is { } pool)
+        {
+            writer.WriteLine(single ? pool : $"{indent}lmm_pool:          {pool}");
+        }
     }
 
     private static void PrintYamlComponent(TextWriter writer, LayoutComponent component, uint generation, string indent)
@@ -230,6 +247,7 @@ internal static class LayoutPrinter
         writer.WriteLine($"{indent}lmm_pattern:       raid0");
         writer.WriteLine($"{indent}lmm_layout_gen:    {generation}");
         writer.WriteLine($"{indent}lmm_stripe_offset: {component.StripeOffset}");
+        PrintPool(writer, component, indent);
         if (component.IsInstantiated)
         {
             writer.WriteLine($"{indent}lmm_objects:");

@@ -13,12 +13,21 @@ internal static class LctlCommands
 {
     private const string Tool = "lctl";
 
-    public static Command Create() => new("lctl", "Administer a running cluster: activate or deactivate an OST, back up the MDT online")
+    public static Command Create()
     {
-        SetActive("deactivate", active: false, "Stop placing new objects on an OST (its data stays readable); clients and the MDS see it without restart"),
-        SetActive("activate", active: true, "Place new objects on an OST again"),
-        BackupMdt(),
-    };
+        var command = new Command("lctl", "Administer a running cluster: activate or deactivate an OST, OST pools, back up the MDT online")
+        {
+            SetActive("deactivate", active: false, "Stop placing new objects on an OST (its data stays readable); clients and the MDS see it without restart"),
+            SetActive("activate", active: true, "Place new objects on an OST again"),
+            BackupMdt(),
+        };
+        foreach (var pool in PoolCommands.Create())
+        {
+            command.Subcommands.Add(pool);
+        }
+
+        return command;
+    }
 
     private static Command SetActive(string name, bool active, string description)
     {

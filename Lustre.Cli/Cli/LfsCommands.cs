@@ -110,17 +110,18 @@ internal static class LfsCommands
         var count = new Option<bool>("--stripe-count", "-c") { Description = "Print only the stripe count" };
         var size = new Option<bool>("--stripe-size", "-S") { Description = "Print only the stripe size" };
         var index = new Option<bool>("--stripe-index", "-i") { Description = "Print only the index of the first OST" };
+        var pool = new Option<bool>("--pool", "-p") { Description = "Print only the OST pool (nothing for a layout without one)" };
         var directory = new Option<bool>("--directory", "-d") { Description = "For a directory, print its default layout only, not its files" };
         var recursive = new Option<bool>("--recursive", "-r") { Description = "Descend into every directory below (without it, a directory's entries are listed one level down)" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Print every field, with lmm_magic, lmm_seq, lmm_object_id and lmm_fid (composite files: composite_header and each component's offset and size)" };
         var yaml = new Option<bool>("--yaml", "-y") { Description = "Print the layout as YAML" };
         var paths = new Argument<string[]>("PATH") { Description = "Files and directories", Arity = ArgumentArity.OneOrMore };
-        return ClientCommand.Create(Tool, "getstripe", "Print the layout of files and the default layout of directories", [count, size, index, directory, recursive, verbose, yaml, paths], async (session, parse, ct) =>
+        return ClientCommand.Create(Tool, "getstripe", "Print the layout of files and the default layout of directories", [count, size, index, pool, directory, recursive, verbose, yaml, paths], async (session, parse, ct) =>
         {
-            // As lfs: -v prints every field whatever else is asked; -c, -S, -i, -d list no entries of a directory, -r all of them.
+            // As lfs: -v prints every field whatever else is asked; -c, -S, -i, -p, -d list no entries of a directory, -r all of them.
             var detail = parse.GetValue(verbose);
             var only = detail ? StripeFields.None
-                : (parse.GetValue(count) ? StripeFields.Count : 0) | (parse.GetValue(size) ? StripeFields.Size : 0) | (parse.GetValue(index) ? StripeFields.Offset : 0);
+                : (parse.GetValue(count) ? StripeFields.Count : 0) | (parse.GetValue(size) ? StripeFields.Size : 0) | (parse.GetValue(index) ? StripeFields.Offset : 0) | (parse.GetValue(pool) ? StripeFields.Pool : 0);
             var depth = parse.GetValue(recursive) ? int.MaxValue : parse.GetValue(directory) || only != StripeFields.None ? 0 : 1;
             var targets = parse.GetValue(paths)!;
             var printer = new StripePrinter(session.Out, only, parse.GetValue(yaml), detail);
@@ -208,12 +209,47 @@ internal static class LfsCommands
         var human = new Option<bool>("--human-readable", "-h") { Description = "Sizes and counts in K, M, G, T (powers of 1024)" };
         var inodes = new Option<bool>("--inodes", "-i") { Description = "Inodes (MDT) and objects (OST) instead of space: Inodes IUsed IFree IUse%" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Every state letter after each row (f: flash), not only the error states (D R N S I)" };
-        return ClientCommand.Create(Tool, "df", "Space (or inodes) used and available on every MDT and OST, and the filesystem summary", [human, inodes, verbose], async (session, parse, ct) =>
+        var pool = new Option<string?>("--pool", "-p") { Description = "Only the OSTs of this pool (POOL or FSNAME.POOL), the summary of them alone", HelpName = "POOL" };
+        return ClientCommand.Create(Tool, "df", "Space (or inodes) used and available on every MDT and OST, and the filesystem summary", [human, inodes, verbose, pool], async (session, parse, ct) =>
         {
             var rows = await session.Client.GetUsageAsync(ct).ConfigureAwait(false);
+            if (parse.GetValue(pool) is { } name)
+            {
+                var osts = await PoolOstsAsync(session, name, ct).ConfigureAwait(false);
+                if (osts is null)
+                {
+                    return 1;
+                }
+
+                // As lfs df --pool: the MDTs, and of the OSTs only the pool's, which alone make the summary's space.
+                rows = [.. rows.Where(r => r.IsMetadataTarget || osts.Contains(r.Index))];
+            }
+
             DfPrinter.Print(session.Out, session.Client.FsName, rows, parse.GetValue(human), parse.GetValue(inodes), parse.GetValue(verbose));
             return 0;
         });
+    }
+
+    /// <summary>The OSTs of the pool <paramref name="name"/> (<c>POOL</c> or <c>FSNAME.POOL</c>); null, the failure said, when there is no such pool.</summary>
+    private static async Task<IReadOnlyList<int>?> PoolOstsAsync(CliSession session, string name, CancellationToken cancellationToken)
+    {
+        var dot = name.IndexOf('.', StringComparison.Ordinal);
+        if (dot >= 0 && name[..dot] != session.Client.FsName)
+        {
+            // lfs's words for a pool of another filesystem.
+            session.Fail($"filesystem name incorrect: '{name}' is not a pool of '{session.Client.FsName}'");
+            return null;
+        }
+
+        var pool = name[(dot + 1)..];
+        var pools = await session.Client.GetPoolsAsync(cancellationToken).ConfigureAwait(false);
+        if (pools.FirstOrDefault(p => p.Name == pool) is { } found)
+        {
+            return found.OstIndexes;
+        }
+
+        session.Fail($"pool '{session.Client.FsName}.{pool}' does not exist");
+        return null;
     }
 
     private static Command Migrate()

@@ -174,8 +174,8 @@ public sealed class FindCommandTests(CliClusterFixture cluster) : IClassFixture<
         var bundled = await cluster.RunAsync("lfs", "find", "/syntax", "-bogus");
         Assert.Equal((1, "lfs: find: '-b' (--blocks) of lfs find is not supported here"), (bundled.ExitCode, bundled.Error.Trim()));
 
-        var pool = await cluster.RunAsync("lfs", "find", "/syntax", "--pool", "flash");
-        Assert.Equal((1, "lfs: find: '--pool' of lfs find is not supported here: OST pools do not exist yet"), (pool.ExitCode, pool.Error.Trim()));
+        var projid = await cluster.RunAsync("lfs", "find", "/syntax", "--projid", "7");
+        Assert.Equal((1, "lfs: find: '--projid' of lfs find is not supported here: there are no project ids"), (projid.ExitCode, projid.Error.Trim()));
 
         var size = await cluster.RunAsync("lfs", "find", "/syntax", "-size", "3q");
         Assert.Equal(2, size.ExitCode);

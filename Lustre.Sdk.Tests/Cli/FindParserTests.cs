@@ -108,7 +108,7 @@ public sealed class FindParserTests
     [InlineData("'/e': filename|dirname must either precede options or follow options", "/d", "-type", "f", "/e", "-name", "x")]
     [InlineData("no filename|pathname", "-type", "f")]
     [InlineData("mindepth 3 > maxdepth 1", "/d", "-mindepth", "3", "-maxdepth", "1")]
-    [InlineData("'--pool' of lfs find is not supported here: OST pools do not exist yet", "/d", "--pool", "flash")]
+    [InlineData("'--projid' of lfs find is not supported here: there are no project ids", "/d", "--projid", "7")]
     [InlineData("'-S' (--stripe-size) of lfs find is not supported here", "/d", "-S", "1M")]
     [InlineData("'--newerBm' of lfs find is not supported here", "/d", "--newerBm", "/x")]
     public void Usage_errors_name_the_problem(string message, params string[] args)
@@ -127,6 +127,8 @@ public sealed class FindParserTests
     [InlineData("invalid group/GID '-1'", "-gid", "-1")]
     [InlineData("bad layout 'raid5'", "-layout", "raid5")]
     [InlineData("bad OST 'OSTX'", "-ost", "OSTX")]
+    [InlineData("invalid pool name 'a b'", "-pool", "a b")]
+    [InlineData("invalid pool name 'lustre.sixteen_chars_xx'", "--pool", "lustre.sixteen_chars_xx")]
     [InlineData("bad mindepth 'x'", "-mindepth", "x")]
     [InlineData("invalid time 'yesterday'", "-newermt", "yesterday")]
     public void Bad_values_are_format_errors(string message, params string[] option)

@@ -135,11 +135,11 @@ public sealed class LayoutComponent
     /// <summary>True when the stripe count or size is left to the default (0), so a create must fill it in.</summary>
     internal bool HasUnsetFields => StripeCount == Layouts.StripeCount.Default || StripeSize == 0;
 
-    /// <summary>Returns a template with the same extent and other stripe values (for the metadata server's inheritance).</summary>
-    internal LayoutComponent WithStriping(long stripeSize, int stripeCount, int stripeOffset) =>
-        stripeSize == StripeSize && stripeCount == StripeCount && stripeOffset == StripeOffset && _objects.Length == 0
+    /// <summary>Returns a template with the same extent and other stripe values and pool (for the metadata server's inheritance).</summary>
+    internal LayoutComponent WithStriping(long stripeSize, int stripeCount, int stripeOffset, string? pool) =>
+        stripeSize == StripeSize && stripeCount == StripeCount && stripeOffset == StripeOffset && pool == _pool && _objects.Length == 0
             ? this
-            : new LayoutComponent(Start, End, stripeSize, stripeCount, stripeOffset) { Pool = _pool };
+            : new LayoutComponent(Start, End, stripeSize, stripeCount, stripeOffset) { Pool = pool };
 
     /// <summary>Returns a template with the same stripe values moved by <paramref name="shift"/> bytes (EOF stays EOF): components sent to be appended to a file travel from offset 0.</summary>
     internal LayoutComponent Shifted(long shift) =>

@@ -22,6 +22,12 @@ internal interface IOstPlacement
     /// <summary>Adds the mirrors of <paramref name="template"/> (plain or mirrored) to <paramref name="layout"/>, stale, on OSTs its mirrors do not use.</summary>
     FileLayout AddMirrors(FileLayout layout, FileLayout template, MdtTransaction transaction);
 
+    /// <summary>
+    /// What is wrong with the pools a client's layout names (a pool that does not exist or has no OSTs, a stripe
+    /// count larger than the pool, a stripe offset outside it), as the configuration last read says; null when nothing.
+    /// </summary>
+    string? CheckPools(FileLayout layout);
+
     /// <summary>Re-reads the OSTs and their free space.</summary>
     Task RefreshAsync(CancellationToken cancellationToken);
 }

@@ -14,21 +14,23 @@ namespace Lustre.Server.Mds;
 /// <remarks>
 /// Only plain, unmirrored defaults give values, as only a plain root default does in Lustre: a PFL or mirrored
 /// default has no single stripe count to give. A stripe offset is inherited by plain layouts only: the components
-/// of a PFL file, and the mirrors of a mirrored one, would all start on the same OST. A per-component pool, once
-/// layouts carry one, is resolved here too.
+/// of a PFL file, and the mirrors of a mirrored one, would all start on the same OST. A component without an OST pool
+/// takes the pool of the nearest plain default that names one, as Lustre's LOD gives a new file its directory's
+/// default pool; the placement then keeps to it (or ignores it, when it no longer exists or does not hold the
+/// component's stripe offset).
 /// </remarks>
 internal static class LayoutInheritance
 {
-    /// <summary>True when some component of <paramref name="layout"/> (of any mirror) leaves its stripe count or size to the default.</summary>
-    public static bool HasUnsetFields(FileLayout layout) => Templates(layout).Any(c => c.HasUnsetFields)
+    /// <summary>True when some component of <paramref name="layout"/> (of any mirror) leaves its stripe count or size to the default, or names no pool (which a default may give).</summary>
+    public static bool HasUnsetFields(FileLayout layout) => Templates(layout).Any(c => c.HasUnsetFields || c.Pool is null)
         || (!layout.IsComposite && layout.Components[0].StripeOffset == -1);
 
     /// <summary>
-    /// True when <paramref name="layout"/> is a plain layout that sets nothing (count 0, size 0, offset -1): as a
+    /// True when <paramref name="layout"/> is a plain layout that sets nothing (count 0, size 0, offset -1, no pool): as a
     /// directory default it means "no default", as Lustre's <c>LOVEA_DELETE_VALUES</c>.
     /// </summary>
     public static bool SetsNothing(FileLayout layout) =>
-        !layout.IsComposite && layout.Components[0] is { StripeCount: StripeCount.Default, StripeSize: 0, StripeOffset: -1 };
+        !layout.IsComposite && layout.Components[0] is { StripeCount: StripeCount.Default, StripeSize: 0, StripeOffset: -1, Pool: null };
 
     /// <summary>Fills in every unset value of <paramref name="template"/>.</summary>
     /// <param name="template">A file's layout template (plain, PFL or mirrored), without objects.</param>
@@ -72,6 +74,7 @@ internal static class LayoutInheritance
         var size = First(defaults, c => c.StripeSize, 0L) ?? (fallback.StripeSize > 0 ? fallback.StripeSize : LayoutDefaults.DefaultStripeSize);
         var count = First(defaults, c => c.StripeCount, StripeCount.Default) ?? (fallback.StripeCount != StripeCount.Default ? fallback.StripeCount : 1);
         var offset = inheritOffset ? First(defaults, c => c.StripeOffset, -1) ?? -1 : -1;
+        var pool = FirstPool(defaults);
         var resolved = new LayoutComponent[components.Count];
         for (var i = 0; i < resolved.Length; i++)
         {
@@ -79,7 +82,8 @@ internal static class LayoutInheritance
             resolved[i] = c.WithStriping(
                 c.StripeSize != 0 ? c.StripeSize : size,
                 c.StripeCount != StripeCount.Default ? c.StripeCount : count,
-                c.StripeOffset != -1 ? c.StripeOffset : offset);
+                c.StripeOffset != -1 ? c.StripeOffset : offset,
+                c.Pool ?? pool);
         }
 
         return resolved;
@@ -99,6 +103,10 @@ internal static class LayoutInheritance
 
         return null;
     }
+
+    /// <summary>The pool of the nearest plain default that names one, or null.</summary>
+    private static string? FirstPool(IReadOnlyList<FileLayout> defaults) =>
+        defaults.FirstOrDefault(d => !d.IsComposite && !d.IsMirrored && d.Components[0].Pool is not null)?.Components[0].Pool;
 
     private static IEnumerable<LayoutComponent> Templates(FileLayout layout) =>
         layout.IsMirrored ? layout.Mirrors.SelectMany(m => m.Layout.Components) : layout.Components;

@@ -410,7 +410,7 @@ internal sealed class MdtNamespace
             return Task.FromResult(OpenExisting(request.Path, OpenAccess(request.Flags), who));
         }
 
-        return ChangeWithFreshPlacementAsync(origin, ChangeResults.Attributes, tx =>
+        return ChangeWithFreshPlacementAsync(origin, ChangeResults.Attributes, requestedLayout, tx =>
         {
             var defaults = new List<byte[]>(components.Length);
             var (parent, parentInode, name) = WalkToParent(request.Path, components, who, defaults);
@@ -524,9 +524,15 @@ internal sealed class MdtNamespace
     /// Runs a change that places objects; when no OST could take them (ENOSPC), re-reads the OSTs from the MGS and
     /// their free space once and tries again. The MDS otherwise learns of OSTs every refresh interval, so an OST that
     /// registered since (a cluster whose OSSs start after its MDS, an OSS that joined) would fail creates meanwhile.
+    /// A layout the client gave (<paramref name="given"/>, null for a default) is first checked for its pools.
     /// </summary>
-    private async Task<T> ChangeWithFreshPlacementAsync<T>(ChangeOrigin origin, ChangeResult<T> result, Func<MdtTransaction, T> change)
+    private async Task<T> ChangeWithFreshPlacementAsync<T>(ChangeOrigin origin, ChangeResult<T> result, FileLayout? given, Func<MdtTransaction, T> change)
     {
+        if (given is not null)
+        {
+            await CheckPoolsAsync(given).ConfigureAwait(false);
+        }
+
         RpcStatusException noSpace;
         try
         {
@@ -548,6 +554,35 @@ internal sealed class MdtNamespace
         }
 
         return await _store.ChangeAsync(origin, result, change, creates: true).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <summary>
+    /// Refuses a layout a client gave (setstripe of a directory, a create, a migration or a mirror extend with a layout) whose pool does
+    /// not exist, has no OSTs, or has fewer OSTs than the stripe count (EINVAL, naming the pool). The MDS learns of pool
+    /// changes every refresh interval; before refusing, it re-reads the configuration once, so a pool made or filled
+    /// a moment ago with lctl is seen.
+    /// </summary>
+    private async Task CheckPoolsAsync(FileLayout layout)
+    {
+        if (_placement.CheckPools(layout) is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await _placement.RefreshAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Client.LustreException)
+        {
+            // The MGS did not answer: the configuration known so far decides.
+        }
+
+        if (_placement.CheckPools(layout) is { } error)
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, error);
+        }
     }
 
     /// <summary>
@@ -809,7 +844,7 @@ internal sealed class MdtNamespace
     /// Changes a file's mirrors (see <see cref="MirrorOperation"/>); every change bumps the layout generation, so a
     /// resync that started before it cannot mark a mirror in sync after it.
     /// </summary>
-    public Task<InodeAttributes> MirrorAsync(MirrorRequest request, ChangeOrigin origin, ClientIdentity who)
+    public async Task<InodeAttributes> MirrorAsync(MirrorRequest request, ChangeOrigin origin, ClientIdentity who)
     {
         var template = request.Operation == MirrorOperation.Extend ? DecodeLayout(request.Template, "mirror template") : null;
         if (template?.AllObjects().Any() == true)
@@ -819,9 +854,13 @@ internal sealed class MdtNamespace
 
         // By FID, so no directory to inherit from: what the template leaves to the default is the filesystem's (lfs
         // mirror extend fills in the file's own stripe count and size first).
-        template = template is null ? null : LayoutInheritance.Resolve(template, [], _placement.FilesystemDefault());
+        if (template is not null)
+        {
+            await CheckPoolsAsync(template).ConfigureAwait(false);
+            template = LayoutInheritance.Resolve(template, [], _placement.FilesystemDefault());
+        }
 
-        return _store.ChangeAsync(origin, ChangeResults.Attributes, tx =>
+        return await _store.ChangeAsync(origin, ChangeResults.Attributes, tx =>
         {
             var inode = LoadInode(request.Fid);
             if (inode.Type != EntryType.File || inode.Layout.Length == 0)
@@ -862,7 +901,7 @@ internal sealed class MdtNamespace
             }
 
             return updated.ToAttributes(request.Fid, FlagsOf(request.Fid));
-        });
+        }).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -873,9 +912,14 @@ internal sealed class MdtNamespace
     /// is recorded for a resend. A write reaching a new component needs write permission, as Lustre's layout intent
     /// needs the file open for writing.
     /// </summary>
-    public Task<InodeAttributes> ChangeComponentsAsync(LayoutRequest request, ChangeOrigin origin, ClientIdentity who)
+    public async Task<InodeAttributes> ChangeComponentsAsync(LayoutRequest request, ChangeOrigin origin, ClientIdentity who)
     {
         var template = request.Operation == LayoutOperation.AddComponents ? DecodeLayout(request.Template, "layout") : null;
+        if (template is not null)
+        {
+            await CheckPoolsAsync(template).ConfigureAwait(false);
+        }
+
         Func<MdtTransaction, InodeAttributes> change = tx =>
         {
             var inode = LoadInode(request.Fid);
@@ -909,9 +953,9 @@ internal sealed class MdtNamespace
         };
 
         // Only an instantiation places objects (and is refused, as a create, while the MDT is short of space).
-        return request.Operation == LayoutOperation.Instantiate
-            ? ChangeWithFreshPlacementAsync(origin, ChangeResults.Attributes, change)
-            : _store.ChangeAsync(origin, ChangeResults.Attributes, change);
+        return await (request.Operation == LayoutOperation.Instantiate
+            ? ChangeWithFreshPlacementAsync(origin, ChangeResults.Attributes, given: null, change)
+            : _store.ChangeAsync(origin, ChangeResults.Attributes, change)).ConfigureAwait(false);
     }
 
     private static LayoutMirror Mirror(FileLayout layout, int id) =>
@@ -1063,7 +1107,7 @@ internal sealed class MdtNamespace
         LustreFid fid = default;
         try
         {
-            return await ChangeWithFreshPlacementAsync(origin, ChangeResults.Migration, tx =>
+            return await ChangeWithFreshPlacementAsync(origin, ChangeResults.Migration, template, tx =>
             {
                 var defaults = new List<byte[]>(components.Length);
                 var (parent, _, name) = WalkToParent(request.Path, components, who, defaults);
@@ -1342,10 +1386,11 @@ internal sealed class MdtNamespace
     }
 
     /// <summary>
-    /// Sets a directory's default layout, kept as given: values it leaves to the default (0, -1) are filled in when each
-    /// file is created. A plain layout that sets nothing removes the default, as Lustre's <c>lfs setstripe -c 0 -S 0 -i -1</c>.
+    /// Sets a directory's default layout, kept as given: values it leaves to the default (0, -1, no pool) are filled in
+    /// when each file is created. A plain layout that sets nothing removes the default, as Lustre's
+    /// <c>lfs setstripe -c 0 -S 0 -i -1</c>. A pool it names must exist (<see cref="CheckPoolsAsync"/>).
     /// </summary>
-    public Task<bool> SetDirLayoutAsync(SetDirLayoutRequest request, ChangeOrigin origin, ClientIdentity who)
+    public async Task<bool> SetDirLayoutAsync(SetDirLayoutRequest request, ChangeOrigin origin, ClientIdentity who)
     {
         if (request.Layout.Length > 0)
         {
@@ -1355,13 +1400,14 @@ internal sealed class MdtNamespace
                 throw new RpcStatusException(LustreErrno.EINVAL, "a directory default layout must not name OST objects");
             }
 
+            await CheckPoolsAsync(layout).ConfigureAwait(false);
             if (LayoutInheritance.SetsNothing(layout))
             {
                 request = request with { Layout = [] };
             }
         }
 
-        return _store.ChangeAsync(origin, ChangeResults.Done, tx =>
+        return await _store.ChangeAsync(origin, ChangeResults.Done, tx =>
         {
             var (fid, inode) = Resolve(request.Path, who);
             if (inode.Type != EntryType.Directory)
@@ -1372,7 +1418,7 @@ internal sealed class MdtNamespace
             Permissions.RequireOwner(inode, who, "set the default layout of", request.Path);
             tx.Put(MdtKeys.InodeKey(fid), (inode with { DefaultLayout = request.Layout, ChangeTimeNs = Now() }).Encode());
             return true;
-        });
+        }).ConfigureAwait(false);
     }
 
     /// <summary>The objects waiting to be destroyed on their OSTs.</summary>

@@ -10,6 +10,7 @@ namespace Lustre.Server.Mds;
 /// <summary>
 /// The MDS's view of the OSTs (from the MGS, with free space from each OST's statfs) and the placement of new
 /// files' objects on them through <see cref="OstAllocator"/>. An OST that does not answer statfs gets no new objects.
+/// A component with a pool gets objects only on the pool's OSTs (the pools come with the MGS's configuration).
 /// </summary>
 internal sealed partial class OstPlacement : IOstPlacement
 {
@@ -121,6 +122,67 @@ internal sealed partial class OstPlacement : IOstPlacement
         return result;
     }
 
+    public string? CheckPools(FileLayout layout)
+    {
+        foreach (var component in Components(layout))
+        {
+            if (component.Pool is not { } name)
+            {
+                continue;
+            }
+
+            if (!_targets.HasConfig)
+            {
+                return "the MDS has not read the filesystem configuration from the MGS yet";
+            }
+
+            var config = _targets.Config;
+
+            // The messages of lfs (llapi_stripe_param_verify), which checks this before it asks the MDS.
+            var full = $"{config.FsName}.{name}";
+            if (config.FindPool(name) is not { } pool)
+            {
+                return $"pool '{full}' does not exist (lctl pool_list {config.FsName} lists the pools)";
+            }
+
+            if (pool.Osts.Count == 0)
+            {
+                return $"pool '{full}' has no OSTs (lctl pool_add {full} OST... adds some)";
+            }
+
+            if (component.StripeCount > pool.Osts.Count)
+            {
+                return $"stripe count {component.StripeCount} is larger than pool '{full}', which has {pool.Osts.Count} OSTs";
+            }
+
+            if (component.StripeOffset >= 0 && !pool.Contains(component.StripeOffset))
+            {
+                return $"stripe offset {component.StripeOffset} is not in pool '{full}', whose OSTs are {string.Join(", ", pool.Osts.Select(TargetNames.Ost))}";
+            }
+        }
+
+        return null;
+    }
+
+    private static IEnumerable<LayoutComponent> Components(FileLayout layout) =>
+        layout.IsMirrored ? layout.Mirrors.SelectMany(m => m.Layout.Components) : layout.Components;
+
+    /// <summary>
+    /// The OSTs a component may use: its pool's, or all. As Lustre's LOD at create (the pool was checked when the
+    /// layout was given, but it may have changed since): a pool that no longer exists, or that does not hold the
+    /// component's stripe offset, is ignored; a count larger than the pool is capped, as one larger than the OSTs.
+    /// </summary>
+    private IReadOnlyList<OstUsage> Candidates(IReadOnlyList<OstUsage> usage, LayoutComponent component)
+    {
+        if (component.Pool is not { } name || !_targets.HasConfig || _targets.Config.FindPool(name) is not { } pool
+            || (component.StripeOffset >= 0 && !pool.Contains(component.StripeOffset)))
+        {
+            return usage;
+        }
+
+        return usage.Where(u => pool.Contains(u.Index)).ToList();
+    }
+
     /// <summary>Gives objects to the components of <paramref name="template"/> that start below <paramref name="end"/> and have none.</summary>
     private FileLayout InstantiatePlain(FileLayout template, IReadOnlyList<OstUsage> usage, int shareAmong, long end, MdtTransaction transaction)
     {
@@ -141,16 +203,19 @@ internal sealed partial class OstPlacement : IOstPlacement
             }
 
             changed = true;
+            var candidates = Candidates(usage, component);
             var stripeCount = component.StripeCount;
-            if (shareAmong > 1 && stripeCount == StripeCount.All)
+
+            // In a pool, "all OSTs" is every OST of the pool that the mirrors before do not use: not shared out.
+            if (shareAmong > 1 && stripeCount == StripeCount.All && ReferenceEquals(candidates, usage))
             {
-                stripeCount = Math.Max(1, usage.Count(OstAllocator.IsUsable) / shareAmong);
+                stripeCount = Math.Max(1, candidates.Count(OstAllocator.IsUsable) / shareAmong);
             }
 
             IReadOnlyList<int> chosen;
             try
             {
-                chosen = _allocator.Choose(usage, stripeCount, component.StripeOffset, out var capped);
+                chosen = _allocator.Choose(candidates, stripeCount, component.StripeOffset, out var capped);
                 if (capped)
                 {
                     StripeCountCapped(_logger, component.StripeCount, chosen.Count);
@@ -162,7 +227,7 @@ internal sealed partial class OstPlacement : IOstPlacement
             }
             catch (IOException ex)
             {
-                throw new RpcStatusException(LustreErrno.ENOSPC, ex.Message);
+                throw new RpcStatusException(LustreErrno.ENOSPC, ReferenceEquals(candidates, usage) ? ex.Message : $"pool '{_targets.Config.FsName}.{component.Pool}': {ex.Message}");
             }
 
             var objects = new OstObject[chosen.Count];
