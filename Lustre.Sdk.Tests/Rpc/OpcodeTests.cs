@@ -60,6 +60,11 @@ public sealed class OpcodeTests
         var ost0 = fs.Targets.First(t => t.Kind == TargetKind.Ost && t.Index == 0);
         await Call(Opcode.MgsRegisterTarget, w => new RegisterTargetRequest(ost0).Write(w));
         await Call(Opcode.MgsSetTargetState, w => new SetTargetStateRequest(TargetKind.Ost, 0, true).Write(w));
+        var pool = "op" + Guid.NewGuid().ToString("N")[..12];
+        var pooled = await Call(Opcode.MgsPool, w => new PoolRequest(PoolOperation.New, pool, -1).Write(w));
+        var pooledReader = new BodyReader(pooled.Body);
+        Assert.NotNull(FilesystemConfig.Read(ref pooledReader).FindPool(pool));
+        await Call(Opcode.MgsPool, w => new PoolRequest(PoolOperation.Destroy, pool, -1).Write(w));
 
         var dir = "/op-" + Guid.NewGuid().ToString("N");
         var made = Attributes((await Call(Opcode.MdsMkdir, w => new MkdirRequest(dir, 0x1ED).Write(w))).Body);
