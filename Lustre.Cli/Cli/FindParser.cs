@@ -1,6 +1,7 @@
 using System.Globalization;
 using Lustre.Client;
 using Lustre.Layouts;
+using Lustre.Namespace;
 
 namespace Lustre.Cli;
 

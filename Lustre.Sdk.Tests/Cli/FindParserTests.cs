@@ -1,4 +1,5 @@
 using Lustre.Cli;
+using Lustre.Namespace;
 
 namespace Lustre.Tests.Cli;
 

@@ -1,10 +1,11 @@
-namespace Lustre.Cli;
+namespace Lustre.Namespace;
 
 /// <summary>
 /// Shell globs as fnmatch(3) matches them with no flags, which is what <c>lfs find -name</c> uses: <c>*</c> any run
 /// of characters (a leading dot included), <c>?</c> one character, <c>[abc]</c>, <c>[a-z]</c> and <c>[!abc]</c> (or
 /// <c>[^abc]</c>) one character of a set, <c>\x</c> the character x itself. A <c>[</c> without its <c>]</c> is a
-/// plain character.
+/// plain character. <c>lctl get_param</c> matches each dot-separated component of a parameter name with it, as glob(3)
+/// matches each component of a path.
 /// </summary>
 internal static class GlobPattern
 {
