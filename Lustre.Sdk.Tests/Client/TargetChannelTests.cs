@@ -16,7 +16,7 @@ public sealed class TargetChannelTests
         connection.IsHealthy.Returns(true);
         connection.MaxBulkLength.Returns(advertised);
         await using var server = new ServerConnections(new IPEndPoint(IPAddress.Loopback, 1), _ => Task.FromResult(connection), connectionCount: 1);
-        var channel = new TargetChannel("OST0000", server, maxRpcsInFlight: 8, maxBulkSize: 4 << 20, idle: null);
+        var channel = new TargetChannel("OST0000", server, limits: new OstLimits(8, 4 << 20), maxBulkSize: 4 << 20, idle: null);
 
         Assert.Equal(4 << 20, channel.MaxBulkLength);
         await server.GetAsync(CancellationToken.None);
@@ -29,7 +29,7 @@ public sealed class TargetChannelTests
     {
         var idle = 0;
         var server = new ServerConnections(new IPEndPoint(IPAddress.Loopback, 1), _ => Task.FromResult(Substitute.For<IRpcConnection>()), connectionCount: 1);
-        var channel = new TargetChannel("OST0000", server, maxRpcsInFlight: 8, maxBulkSize: 4 << 20, idle: _ => idle++);
+        var channel = new TargetChannel("OST0000", server, limits: new OstLimits(8, 4 << 20), maxBulkSize: 4 << 20, idle: _ => idle++);
         Assert.True(channel.TryEnter());
 
         channel.Exit(); // the owner retires it while a call is in flight

@@ -23,7 +23,7 @@ internal sealed class FailoverTarget : ITargetResolver, IAsyncDisposable
     {
         ArgumentOutOfRangeException.ThrowIfZero(servers.Length);
         _servers = servers;
-        _channels = [.. servers.Select(s => new TargetChannel(name, s, maxRpcsInFlight: 0, Protocol.ProtocolLimits.MaxBulkLength, idle: null))];
+        _channels = [.. servers.Select(s => new TargetChannel(name, s, limits: null, Protocol.ProtocolLimits.MaxBulkLength, idle: null))];
     }
 
     /// <summary>One channel per address, in the order given.</summary>

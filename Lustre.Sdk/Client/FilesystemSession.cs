@@ -19,12 +19,15 @@ internal sealed class FilesystemSession : IAsyncDisposable
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private readonly RpcConnectionSettings _settings;
     private volatile bool _changedMetadata;
+    private volatile bool _connected;
 
     public FilesystemSession(LustreAddress address, LustreClientOptions options, ILogger logger)
     {
         FsName = address.FsName;
         Options = options;
         Logger = logger;
+        MgsAddresses = string.Join(",", address.Mgs);
+        var (jobId, jobIdVariable) = JobIds.Resolve(options, Environment.GetEnvironmentVariable);
         var settings = _settings = new RpcConnectionSettings(
             "client-" + Guid.NewGuid().ToString("N"),
             new XidGenerator(),
@@ -34,9 +37,20 @@ internal sealed class FilesystemSession : IAsyncDisposable
             logger,
             options.BulkChecksums,
             options.KeyName ?? string.Empty,
-            options.Transport);
+            options.Transport,
+            jobId);
         Targets = new TargetTable(address.Mgs, settings, options.ConnectionsPerServer, options.MaxAttempts, options.MaxRpcsInFlightPerOst, options.MaxBulkSize);
+        Parameters = new ClientParameters(this, jobId, jobIdVariable);
     }
+
+    /// <summary>This client's identity on every server (the reply cache's key).</summary>
+    public string ClientUuid => _settings.ClientUuid;
+
+    /// <summary>The MGS addresses the client was made with, as given.</summary>
+    public string MgsAddresses { get; }
+
+    /// <summary>This client's parameter tree (<c>lctl get_param</c> on a client node) and its run-time tunables.</summary>
+    public ClientParameters Parameters { get; }
 
     public string FsName { get; }
 
@@ -46,10 +60,13 @@ internal sealed class FilesystemSession : IAsyncDisposable
 
     public TargetTable Targets { get; }
 
-    /// <summary>Fetches the configuration from the MGS when it has not been fetched yet.</summary>
+    /// <summary>
+    /// Fetches the configuration from the MGS when it has not been fetched yet, and applies the MGS's persistent
+    /// parameters that name this client's (<c>lctl set_param -P osc.*.max_rpcs_in_flight=16</c>).
+    /// </summary>
     public async ValueTask EnsureConnectedAsync(CancellationToken cancellationToken)
     {
-        if (Targets.HasConfig)
+        if (_connected)
         {
             return;
         }
@@ -57,15 +74,21 @@ internal sealed class FilesystemSession : IAsyncDisposable
         await _connectLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (!Targets.HasConfig)
+            if (!_connected)
             {
-                var config = await Targets.RefreshAsync(cancellationToken).ConfigureAwait(false);
-                if (!string.Equals(config.FsName, FsName, StringComparison.Ordinal))
+                if (!Targets.HasConfig)
                 {
-                    throw new LustreException($"The MGS serves filesystem '{config.FsName}', not '{FsName}'.", LustreErrno.ENOENT, isTransient: false);
+                    var config = await Targets.RefreshAsync(cancellationToken).ConfigureAwait(false);
+                    if (!string.Equals(config.FsName, FsName, StringComparison.Ordinal))
+                    {
+                        throw new LustreException($"The MGS serves filesystem '{config.FsName}', not '{FsName}'.", LustreErrno.ENOENT, isTransient: false);
+                    }
+
+                    ClientLog.Configured(Logger, config.FsName, config.Targets.Count, config.Generation);
                 }
 
-                ClientLog.Configured(Logger, config.FsName, config.Targets.Count, config.Generation);
+                await Parameters.ApplyPersistentAsync(cancellationToken).ConfigureAwait(false);
+                _connected = true;
             }
         }
         finally

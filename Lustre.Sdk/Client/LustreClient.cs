@@ -53,6 +53,74 @@ public class LustreClient : IAsyncDisposable
     public virtual async Task RefreshConfigurationAsync(CancellationToken cancellationToken = default) =>
         await Targets.RefreshAsync(cancellationToken).ConfigureAwait(false);
 
+    /// <summary>
+    /// This client's parameters, as <c>lctl get_param</c> (or <c>list_param</c>, for directories) shows a Lustre client
+    /// node's: <c>osc.*.max_rpcs_in_flight</c>, <c>osc.*.max_pages_per_rpc</c>, <c>llite.*.max_read_ahead_per_file_mb</c>,
+    /// <c>jobid_var</c>, ... (docs/operations.md lists them). The pattern is matched as lctl matches it: a glob per
+    /// dot-separated component. Fetches the configuration first, so that every OST has its <c>osc</c> device.
+    /// </summary>
+    /// <param name="pattern">A parameter name with globs: <c>osc.*.max_rpcs_in_flight</c>, <c>llite.*.*</c>.</param>
+    /// <param name="cancellationToken">Cancels the wait for the configuration.</param>
+    /// <returns>The parameters and directories the pattern names, in name order; none when it names nothing.</returns>
+    public virtual async Task<IReadOnlyList<LustreParameter>> GetParametersAsync(string pattern, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(pattern);
+        await Session.EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
+        var entries = Session.Parameters.Tree.Match(pattern, recursive: false);
+        var result = new List<LustreParameter>(entries.Count);
+        foreach (var entry in entries)
+        {
+            result.Add(new LustreParameter(entry.Name, entry.Parameter?.Read(), entry.Parameter?.IsWritable ?? false));
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Changes this client's parameters at run time, as <c>lctl set_param PATTERN=VALUE</c> on a Lustre client: every
+    /// parameter the pattern names is checked first, and none changes unless all accept the value. Settings last for this
+    /// client's life; <c>lustre lctl set_param -P</c> stores one on the MGS for every client that connects later.
+    /// </summary>
+    /// <param name="pattern">A parameter name with globs: <c>osc.*.max_rpcs_in_flight</c>.</param>
+    /// <param name="value">The new value: <c>16</c>.</param>
+    /// <param name="cancellationToken">Cancels the wait for the configuration.</param>
+    /// <returns>The names of the parameters changed.</returns>
+    /// <exception cref="KeyNotFoundException">The pattern names no parameter.</exception>
+    /// <exception cref="UnauthorizedAccessException">A parameter it names is read-only.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The value is outside a parameter's range (the message names it and the range).</exception>
+    /// <exception cref="ArgumentException">The value is not one a parameter takes.</exception>
+    public virtual async Task<IReadOnlyList<string>> SetParametersAsync(string pattern, string value, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(pattern);
+        ArgumentNullException.ThrowIfNull(value);
+        await Session.EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
+        var tree = Session.Parameters.Tree;
+        foreach (var check in tree.Set(pattern, value, checkOnly: true))
+        {
+            switch (check.Status)
+            {
+                case LustreErrno.None:
+                    break;
+                case LustreErrno.ENOENT:
+                    throw new KeyNotFoundException($"No parameter of this client matches '{pattern}'.");
+                case LustreErrno.EACCES:
+                    throw new UnauthorizedAccessException($"{check.Message}: set_param refused.");
+                case LustreErrno.ERANGE:
+                    throw new ArgumentOutOfRangeException(nameof(value), value, check.Message);
+                default:
+                    throw new ArgumentException(check.Message, nameof(value));
+            }
+        }
+
+        var changed = new List<string>();
+        foreach (var result in tree.Set(pattern, value, checkOnly: false))
+        {
+            changed.Add(result.Name);
+        }
+
+        return changed;
+    }
+
     private static string CheckPath(string path, [CallerArgumentExpression(nameof(path))] string? name = null)
     {
         var error = LustrePath.Validate(path, out _);

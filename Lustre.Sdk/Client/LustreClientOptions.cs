@@ -63,6 +63,29 @@ public sealed class LustreClientOptions
     /// </summary>
     public string? KeyName { get; set; }
 
+    /// <summary>
+    /// The job this client works for: every MDT and OST counts its requests under this id (Lustre's job stats,
+    /// <c>lctl get_param mdt.*.job_stats</c>). Null (the default): taken from the environment, see
+    /// <see cref="JobIdVariable"/>. At most 31 UTF-8 bytes. Sent when a connection is made, so it holds for the client's life.
+    /// </summary>
+    public string? JobId { get; set; }
+
+    /// <summary>
+    /// Lustre's <c>jobid_var</c>, when <see cref="JobId"/> is not set: the environment variable that holds the job id
+    /// (<c>SLURM_JOB_ID</c>), or <c>disable</c> (no job id), <c>procname_uid</c> (<c>%e.%u</c>), <c>nodelocal</c>
+    /// (<see cref="JobIdName"/> is the job id). Null (the default): the first set of <c>LUSTRE_JOBID</c>,
+    /// <c>SLURM_JOB_ID</c>, <c>JOB_ID</c>, <c>LSB_JOBID</c>, <c>LOADL_STEP_ID</c>, <c>PBS_JOBID</c>, <c>ALPS_APP_ID</c>.
+    /// When the variable is not set, <see cref="JobIdName"/> is used, as in Lustre. At most 20 characters.
+    /// </summary>
+    public string? JobIdVariable { get; set; }
+
+    /// <summary>
+    /// Lustre's <c>jobid_name</c>: the job id when the variable is not set, with <c>%e</c> (executable), <c>%u</c> (uid),
+    /// <c>%g</c> (gid), <c>%h</c> (host), <c>%H</c> (short host), <c>%p</c> (pid), <c>%j</c> (the variable's value)
+    /// expanded. Default <c>%e.%u</c>, as Lustre. At most 31 characters.
+    /// </summary>
+    public string JobIdName { get; set; } = "%e.%u";
+
     /// <summary>Where the client logs; default: nowhere.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 
@@ -94,6 +117,21 @@ public sealed class LustreClientOptions
         if (SharedSecret is { } secret)
         {
             SharedSecrets.Validate(secret, nameof(SharedSecret));
+        }
+
+        if (JobId is { } jobId && (jobId.Length == 0 || System.Text.Encoding.UTF8.GetByteCount(jobId) > JobIds.MaxLength))
+        {
+            throw new ArgumentException($"{nameof(JobId)} '{jobId}' must be 1-{JobIds.MaxLength} UTF-8 bytes (Lustre's job id size).", nameof(JobId));
+        }
+
+        if (JobIdVariable is { } variable && (variable.Length is 0 or > 20 || variable.Contains('=', StringComparison.Ordinal)))
+        {
+            throw new ArgumentException($"{nameof(JobIdVariable)} '{variable}' must be 1-20 characters, an environment variable name or disable, procname_uid, nodelocal.", nameof(JobIdVariable));
+        }
+
+        if (JobIdName is null || JobIdName.Length > JobIds.MaxLength)
+        {
+            throw new ArgumentException($"{nameof(JobIdName)} must be at most {JobIds.MaxLength} characters.", nameof(JobIdName));
         }
     }
 

@@ -139,7 +139,7 @@ internal sealed class RpcConnection : IRpcConnection
     {
         var checksums = _settings.BulkChecksums ?? !Network.Endpoints.IsLoopback(_socket.RemoteEndPoint);
         var wanted = checksums ? ProtocolFeatures.All : ProtocolFeatures.All & ~ProtocolFeatures.BulkChecksumXxh3;
-        var connect = new ConnectRequest(FrameHeader.CurrentVersion, wanted, _settings.ClientUuid);
+        var connect = new ConnectRequest(FrameHeader.CurrentVersion, wanted, _settings.ClientUuid, _settings.JobId);
         ConnectReply reply;
         using (var frame = FrameBuffer.Rent())
         {

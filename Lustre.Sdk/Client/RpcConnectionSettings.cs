@@ -12,4 +12,5 @@ internal sealed record RpcConnectionSettings(
     ILogger Logger,
     bool? BulkChecksums = true,
     string KeyName = "",
-    TransportSecurity Transport = TransportSecurity.Auto);
+    TransportSecurity Transport = TransportSecurity.Auto,
+    string JobId = "");

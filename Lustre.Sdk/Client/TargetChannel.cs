@@ -18,8 +18,7 @@ internal sealed class TargetChannel
     public const int SmallIoLimit = 64 * 1024;
 
     private readonly ServerConnections _server;
-    private readonly SemaphoreSlim? _inFlight;
-    private readonly SemaphoreSlim? _smallInFlight;
+    private readonly OstLimits? _limits;
     private readonly int _maxBulkSize;
     private readonly Action<TargetChannel>? _idle;
     private readonly Func<IRpcConnection, IRpcConnection>? _wrap;
@@ -29,25 +28,18 @@ internal sealed class TargetChannel
 
     /// <param name="name">The target as it appears in messages ("OST0002").</param>
     /// <param name="server">The connections to the target's server; the channel holds one reference to them.</param>
-    /// <param name="maxRpcsInFlight">Bulk RPCs in flight to this target; 0 for no bound.</param>
-    /// <param name="maxBulkSize">The client's own largest bulk (<see cref="LustreClientOptions.MaxBulkSize"/>).</param>
+    /// <param name="limits">The OST's bounds on RPCs in flight and bulk size, shared with the OST's later channels; null for no bound (the MDT, the MGS).</param>
+    /// <param name="maxBulkSize">The client's own largest bulk (<see cref="LustreClientOptions.MaxBulkSize"/>), where <paramref name="limits"/> is null.</param>
     /// <param name="idle">Called once when the channel is retired and its last call has finished.</param>
     /// <param name="wrap">Tests replace the connection a call goes over here, to inject faults.</param>
-    public TargetChannel(string name, ServerConnections server, int maxRpcsInFlight, int maxBulkSize, Action<TargetChannel>? idle, Func<IRpcConnection, IRpcConnection>? wrap = null)
+    public TargetChannel(string name, ServerConnections server, OstLimits? limits, int maxBulkSize, Action<TargetChannel>? idle, Func<IRpcConnection, IRpcConnection>? wrap = null)
     {
         Name = name;
         _server = server;
+        _limits = limits;
         _maxBulkSize = maxBulkSize;
         _idle = idle;
         _wrap = wrap;
-        if (maxRpcsInFlight > 0)
-        {
-            _inFlight = new SemaphoreSlim(maxRpcsInFlight, maxRpcsInFlight);
-
-            // Small I/O has its own, wider allowance: many concurrent 4 KiB readers should not queue behind the bulk
-            // window, and their RPCs cost the server little memory.
-            _smallInFlight = new SemaphoreSlim(maxRpcsInFlight * 4, maxRpcsInFlight * 4);
-        }
     }
 
     public string Name { get; }
@@ -58,7 +50,9 @@ internal sealed class TargetChannel
     /// The largest bulk one RPC to this target may carry: the client's <see cref="LustreClientOptions.MaxBulkSize"/>,
     /// capped at what the server said it accepts at connect once a connection has been made.
     /// </summary>
-    public int MaxBulkLength => _server.MaxBulkLength is > 0 and var advertised ? Math.Min(advertised, _maxBulkSize) : _maxBulkSize;
+    public int MaxBulkLength => _server.MaxBulkLength is > 0 and var advertised ? Math.Min(advertised, MaxBulkSize) : MaxBulkSize;
+
+    private int MaxBulkSize => _limits?.MaxBulkSize ?? _maxBulkSize;
 
     /// <summary>Takes a lease for one call; false when the channel has been retired and has already gone idle.</summary>
     public bool TryEnter()
@@ -83,8 +77,6 @@ internal sealed class TargetChannel
     {
         if (Interlocked.Decrement(ref _leases) == 0)
         {
-            _inFlight?.Dispose();
-            _smallInFlight?.Dispose();
             _idle?.Invoke(this);
         }
     }
@@ -98,7 +90,8 @@ internal sealed class TargetChannel
         Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
     {
         var bulk = bulkOut.Length + bulkIn.Length;
-        var allowance = bulk == 0 ? null : bulk <= SmallIoLimit ? _smallInFlight : _inFlight;
+        // Small I/O has its own, wider allowance: its RPCs cost the server little memory.
+        var allowance = bulk == 0 || _limits is null ? null : bulk <= SmallIoLimit ? _limits.Small : _limits.Bulk;
         if (allowance is not null)
         {
             await allowance.WaitAsync(cancellationToken).ConfigureAwait(false);

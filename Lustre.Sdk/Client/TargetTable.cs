@@ -21,6 +21,7 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
     private readonly int _maxBulkSize;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, (ServerConnections Server, int Channels)> _servers = [];
+    private readonly Dictionary<int, OstLimits> _ostLimits = [];
     private volatile Snapshot? _snapshot;
     private Task? _lookup;
     private long _epoch;
@@ -44,6 +45,26 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
 
     /// <summary>Tests replace the connection calls to one OST go over (to inject faults); set before the first configuration.</summary>
     internal Func<int, IRpcConnection, IRpcConnection>? OstConnectionOverride { get; set; }
+
+    /// <summary>
+    /// The client's bounds towards OST <paramref name="index"/> (RPCs in flight, bulk size), made with the defaults the
+    /// first time it is asked for; every channel to that OST, now and after it moves, shares them.
+    /// </summary>
+    public OstLimits OstLimits(int index)
+    {
+        lock (_lock)
+        {
+            if (!_ostLimits.TryGetValue(index, out var limits))
+            {
+                _ostLimits[index] = limits = new OstLimits(_maxRpcsInFlightPerOst, _maxBulkSize);
+            }
+
+            return limits;
+        }
+    }
+
+    /// <summary>The MGS addresses, as the client was given them.</summary>
+    public IReadOnlyList<string> MgsAddresses => [.. _mgs.Channels.Select(c => c.Server.Address)];
 
     public FilesystemConfig Config => _snapshot?.Config ?? throw new InvalidOperationException("The configuration has not been fetched from the MGS yet.");
 
@@ -94,9 +115,13 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
         Policy.CallAsync(this, kind, index, opcode, frame, bulkOut, bulkIn, cancellationToken);
 
     /// <summary>Calls the MGS (the next address of its failover list after a failure) and throws on an error status.</summary>
-    public async Task<RpcReply> CallMgsAsync(Opcode opcode, FrameBuffer frame, CancellationToken cancellationToken)
+    public Task<RpcReply> CallMgsAsync(Opcode opcode, FrameBuffer frame, CancellationToken cancellationToken) =>
+        CallMgsAsync(opcode, frame, default, cancellationToken);
+
+    /// <summary>Calls the MGS with room for a reply bulk in <paramref name="bulkIn"/>, and throws on an error status.</summary>
+    public async Task<RpcReply> CallMgsAsync(Opcode opcode, FrameBuffer frame, Memory<byte> bulkIn, CancellationToken cancellationToken)
     {
-        var reply = await Policy.CallAsync(_mgs, default, 0, opcode, frame, default, default, cancellationToken).ConfigureAwait(false);
+        var reply = await Policy.CallAsync(_mgs, default, 0, opcode, frame, default, bulkIn, cancellationToken).ConfigureAwait(false);
         if (reply.Status != 0)
         {
             using (reply)
@@ -278,7 +303,13 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
         _servers[key] = (entry.Server, entry.Channels + 1);
         var ost = target.Kind == TargetKind.Ost;
         var wrap = ost && OstConnectionOverride is { } over ? (Func<IRpcConnection, IRpcConnection>)(c => over(target.Index, c)) : null;
-        return new TargetChannel($"{target.Kind.ToString().ToUpperInvariant()}{target.Index:X4}", entry.Server, ost ? _maxRpcsInFlightPerOst : 0, _maxBulkSize, Release, wrap);
+        OstLimits? limits = null;
+        if (ost && !_ostLimits.TryGetValue(target.Index, out limits))
+        {
+            _ostLimits[target.Index] = limits = new OstLimits(_maxRpcsInFlightPerOst, _maxBulkSize);
+        }
+
+        return new TargetChannel($"{target.Kind.ToString().ToUpperInvariant()}{target.Index:X4}", entry.Server, limits, _maxBulkSize, Release, wrap);
     }
 
     /// <summary>A retired channel went idle: its server's connections close when no channel uses them any more.</summary>

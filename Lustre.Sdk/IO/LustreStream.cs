@@ -29,7 +29,7 @@ public sealed class LustreStream : Stream
     private readonly bool _canRead;
     private readonly bool _canWrite;
     private readonly int _chunkSize;
-    private readonly long _readaheadBudget;
+    private readonly int _maxRpcsInFlight;
     private readonly long _dirtyBudget;
     private readonly List<Segment> _readahead = [];
     private readonly Queue<PendingWrite> _writes = new();
@@ -54,11 +54,16 @@ public sealed class LustreStream : Stream
         var row = first.StripeSize * Math.Max(1, first.Objects.Count);
         _chunkSize = (int)Math.Clamp(row, MinChunk, MaxChunk);
 
-        // More readahead than the OSTs' RPC windows can carry only queues in the client.
-        _readaheadBudget = Math.Min(options.ReadaheadBudget, (long)_chunkSize * options.MaxRpcsInFlightPerOst);
+        _maxRpcsInFlight = options.MaxRpcsInFlightPerOst;
         _position = append ? file.Length : 0;
         _lastReadEnd = 0;
     }
+
+    /// <summary>
+    /// The most this stream reads ahead now: the client's <c>llite.*.max_read_ahead_per_file_mb</c> (read at each read, so
+    /// a <c>set_param</c> applies to open streams), but no more than the OSTs' RPC windows carry: more only queues here.
+    /// </summary>
+    private long ReadaheadBudget => Math.Min(_file.Session.Parameters.ReadaheadBudget, (long)_chunkSize * _maxRpcsInFlight);
 
     /// <summary>The file under the stream, for positional reads and writes and its layout.</summary>
     public LustreFile File => _file;
@@ -153,7 +158,8 @@ public sealed class LustreStream : Stream
 
         var count = (int)Math.Min(buffer.Length, length - _position);
         var sequential = _position == _lastReadEnd;
-        if (!sequential || _readaheadBudget < _chunkSize)
+        var budget = ReadaheadBudget;
+        if (!sequential || budget < _chunkSize)
         {
             DropReadahead();
             _window = 0;
@@ -162,7 +168,7 @@ public sealed class LustreStream : Stream
             return direct;
         }
 
-        _window = Math.Min(_readaheadBudget, Math.Max(_chunkSize, _window * 2));
+        _window = Math.Min(budget, Math.Max(_chunkSize, _window * 2));
         var done = 0;
         if (FindSegment(_position) is null && count >= _chunkSize)
         {

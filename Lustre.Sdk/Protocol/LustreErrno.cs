@@ -42,6 +42,9 @@ public enum LustreErrno
     /// <summary>No space left on device.</summary>
     ENOSPC = 28,
 
+    /// <summary>Numerical result out of range (a parameter value outside its range).</summary>
+    ERANGE = 34,
+
     /// <summary>File name too long.</summary>
     ENAMETOOLONG = 36,
 

@@ -10,6 +10,14 @@ internal enum Opcode : ushort
     Auth = 2,
     Ping = 3,
 
+    // Parameters (any server: each answers for its own parameter tree, as lctl on that node).
+
+    /// <summary>Reads or lists parameters of the server's tree by pattern (<c>GetParamRequest</c>): <c>lctl get_param</c>, <c>list_param</c>.</summary>
+    GetParam = 4,
+
+    /// <summary>Changes parameters of the server's tree (<c>SetParamRequest</c>): <c>lctl set_param</c>.</summary>
+    SetParam = 5,
+
     // Management service.
     MgsRegisterTarget = 10,
     MgsGetConfig = 11,
@@ -17,6 +25,9 @@ internal enum Opcode : ushort
 
     /// <summary>Creates, fills, empties or destroys an OST pool (<c>PoolRequest</c>): Lustre's <c>lctl pool_new/pool_add/pool_remove/pool_destroy</c>.</summary>
     MgsPool = 13,
+
+    /// <summary>The persistent parameters (<c>MgsParamsRequest</c>): <c>lctl set_param -P</c> stores one, servers and clients list them at start.</summary>
+    MgsParams = 15,
 
     // Metadata service.
     MdsGetAttr = 20,
@@ -77,6 +88,9 @@ internal enum Opcode : ushort
 
 internal static class OpcodeExtensions
 {
+    /// <summary>1–9 are answered by every server, whatever its roles (connection, parameters).</summary>
+    public static bool IsAnyServer(this Opcode opcode) => opcode is > Opcode.None and < Opcode.MgsRegisterTarget;
+
     /// <summary>10–19 are the MGS's (the values below <see cref="Opcode.MdsGetAttr"/>).</summary>
     public static bool IsMgs(this Opcode opcode) => opcode is >= Opcode.MgsRegisterTarget and < Opcode.MdsGetAttr;
 
@@ -94,10 +108,12 @@ internal static class OpcodeExtensions
     /// </summary>
     public static bool IsWaitedForWhenCancelled(this Opcode opcode) => opcode is
         Opcode.OstWrite or Opcode.OstPunch or Opcode.MdsOpen or Opcode.MdsSetAttr or Opcode.MdsMkdir or Opcode.MdsRmdir or
-        Opcode.MdsUnlink or Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsMirror or Opcode.MdsMigrate or Opcode.MdsLayout;
+        Opcode.MdsUnlink or Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsMirror or Opcode.MdsMigrate or Opcode.MdsLayout or
+        Opcode.SetParam or Opcode.MgsParams;
 
     /// <summary>Operations that change state, whose resends are answered from the reply cache.</summary>
     public static bool IsModifying(this Opcode opcode) => opcode is
         Opcode.MdsOpen or Opcode.MdsSetAttr or Opcode.MdsMkdir or Opcode.MdsRmdir or Opcode.MdsUnlink or
-        Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsBackup or Opcode.MdsMirror or Opcode.MdsMigrate or Opcode.MdsLayout or Opcode.MgsRegisterTarget or Opcode.MgsSetTargetState or Opcode.MgsPool;
+        Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsBackup or Opcode.MdsMirror or Opcode.MdsMigrate or Opcode.MdsLayout or Opcode.MgsRegisterTarget or Opcode.MgsSetTargetState or
+        Opcode.MgsPool or Opcode.MgsParams;
 }

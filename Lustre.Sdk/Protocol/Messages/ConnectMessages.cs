@@ -16,22 +16,33 @@ internal enum ProtocolFeatures : ulong
     All = BulkChecksumXxh3 | ReplyReconstruction,
 }
 
-/// <summary>First request on every connection.</summary>
-internal readonly record struct ConnectRequest(ushort Version, ProtocolFeatures Features, string ClientUuid)
+/// <summary>
+/// First request on every connection. <see cref="JobId"/> is a trailing field, written only when not empty: the job the
+/// client works for, under which the targets count this connection's requests (Lustre's job stats).
+/// </summary>
+internal readonly record struct ConnectRequest(ushort Version, ProtocolFeatures Features, string ClientUuid, string JobId = "")
 {
     public const int MaxUuidLength = 64;
+
+    /// <summary>Lustre's LUSTRE_JOBID_SIZE (32) without its NUL.</summary>
+    public const int MaxJobIdLength = 31;
 
     public void Write(BodyWriter writer)
     {
         writer.WriteUInt16(Version);
         writer.WriteUInt64((ulong)Features);
         writer.WriteString(ClientUuid);
+        if (JobId.Length > 0)
+        {
+            writer.WriteString(JobId);
+        }
     }
 
     public static ConnectRequest Read(ref BodyReader reader) => new(
         reader.ReadUInt16("version"),
         (ProtocolFeatures)reader.ReadUInt64("features"),
-        reader.ReadString("client_uuid", MaxUuidLength));
+        reader.ReadString("client_uuid", MaxUuidLength),
+        reader.Remaining > 0 ? reader.ReadString("job_id", MaxJobIdLength) : string.Empty);
 }
 
 /// <summary>The server's answer to <see cref="ConnectRequest"/>: what was agreed, and the nonce to prove a secret over.</summary>
