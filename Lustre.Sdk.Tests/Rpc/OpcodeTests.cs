@@ -155,6 +155,21 @@ public sealed class OpcodeTests
         await Call(Opcode.MdsBackup, w => new MdtBackupRequest("opcode-" + Guid.NewGuid().ToString("N")).Write(w));
         await Call(Opcode.MdsDisconnect);
 
+        var get = await Call(Opcode.GetParam, w => new GetParamRequest(GetParamFlags.None, 1 << 20, 0, ["mdt.*.uuid", "obdfilter.lustre-OST0000.job_cleanup_interval"]).Write(w));
+        var getReader = new BodyReader(get.Body);
+        var parameters = GetParamReply.Read(ref getReader, get.Bulk.Length);
+        Assert.Equal(["mdt.lustre-MDT0000.uuid", "obdfilter.lustre-OST0000.job_cleanup_interval"], parameters.Entries.Select(e => e.Name));
+        Assert.Equal("lustre-MDT0000_UUID600", System.Text.Encoding.UTF8.GetString(get.Bulk));
+        var checkedSet = await Call(Opcode.SetParam, w => new SetParamRequest(CheckOnly: true, [("mdt.*.job_cleanup_interval", "30")]).Write(w));
+        var setReader = new BodyReader(checkedSet.Body);
+        Assert.Equal(LustreErrno.None, Assert.Single(SetParamReply.Read(ref setReader).Results).Status);
+        var stored = await Call(Opcode.MgsParams, w => new MgsParamsRequest(MgsParamsOperation.Set, "opcode.test", "1").Write(w));
+        var storedReader = new BodyReader(stored.Body);
+        Assert.Contains(("opcode.test", "1"), MgsParamsReply.Read(ref storedReader).Params);
+        var forgotten = await Call(Opcode.MgsParams, w => new MgsParamsRequest(MgsParamsOperation.Delete, "opcode.test", string.Empty).Write(w));
+        var forgottenReader = new BodyReader(forgotten.Body);
+        Assert.DoesNotContain(("opcode.test", "1"), MgsParamsReply.Read(ref forgottenReader).Params);
+
         // Auth is only meaningful on a server with a secret (RpcEngineTests); everything else was exercised here.
         var missing = Enum.GetValues<Opcode>().Where(o => o is not (Opcode.None or Opcode.Auth) && !seen.Contains(o)).ToList();
         Assert.Empty(missing);

@@ -91,6 +91,56 @@ public sealed class RoleKeyTests : IDisposable
     }
 
     [Fact]
+    public async Task Any_key_reads_parameters_and_lists_the_persistent_ones_but_only_an_admin_key_changes_them()
+    {
+        var file = Path.Combine(_data.Path, "keys.json");
+        KeyFile.Add(file, "srv-1", KeyRole.Server);
+        var admin = KeyFile.Add(file, "ops", KeyRole.Admin);
+        var alice = KeyFile.Add(file, "alice", KeyRole.Client, ClientIdentity.Root, trusted: true);
+        await using var node = await LustreNode.StartAsync(
+            new NodeOptions { DataDirectory = Path.Combine(_data.Path, "node"), RunMgs = true, RunMds = true, RunOss = true, OstCount = 1, Keys = KeyFile.Load(file) },
+            NullLoggerFactory.Instance,
+            CancellationToken.None);
+
+        async Task<RpcReply> Call(NamedKey key, Opcode opcode, Action<Lustre.Protocol.BodyWriter> body, Memory<byte> bulk = default)
+        {
+            var settings = new RpcConnectionSettings(key.Name + "-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), key.Secret, NullLogger.Instance, KeyName: key.Name);
+            await using var connection = await RpcConnection.ConnectAsync(node.Endpoint, settings, CancellationToken.None);
+            using var frame = new FrameBuffer();
+            body(frame.Body);
+            return await connection.CallAsync(opcode, frame, default, bulk, settings.Xids.Next(), false, CancellationToken.None);
+        }
+
+        using (var read = await Call(alice, Opcode.GetParam, w => new GetParamRequest(GetParamFlags.None, 4096, 0, ["mdt.*.job_cleanup_interval"]).Write(w), new byte[4096]))
+        {
+            Assert.Equal(0, read.Status);
+        }
+
+        using (var set = await Call(alice, Opcode.SetParam, w => new SetParamRequest(false, [("mdt.*.job_cleanup_interval", "1")]).Write(w)))
+        {
+            Assert.Equal((int)LustreErrno.EACCES, set.Status);
+            Assert.Contains("needs an admin key", set.ErrorMessage, StringComparison.Ordinal);
+        }
+
+        using (var store = await Call(alice, Opcode.MgsParams, w => new MgsParamsRequest(MgsParamsOperation.Set, "mdt.*.job_cleanup_interval", "1").Write(w)))
+        {
+            Assert.Equal((int)LustreErrno.EACCES, store.Status);
+        }
+
+        using (var list = await Call(alice, Opcode.MgsParams, w => new MgsParamsRequest(MgsParamsOperation.List, string.Empty, string.Empty).Write(w)))
+        {
+            Assert.Equal(0, list.Status);
+        }
+
+        using (var set = await Call(admin, Opcode.SetParam, w => new SetParamRequest(false, [("mdt.*.job_cleanup_interval", "60")]).Write(w)))
+        {
+            Assert.Equal(0, set.Status);
+        }
+
+        Assert.Equal("60", Assert.Single(node.Parameters.Match("mdt.*.job_cleanup_interval", recursive: false)).Parameter!.Read());
+    }
+
+    [Fact]
     public async Task An_unknown_key_name_or_another_keys_secret_is_refused()
     {
         var file = Path.Combine(_data.Path, "keys.json");

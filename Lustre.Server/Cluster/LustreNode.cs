@@ -6,6 +6,7 @@ using Lustre.Server.Diagnostics;
 using Lustre.Server.Mds;
 using Lustre.Server.Mgs;
 using Lustre.Server.Oss;
+using Lustre.Server.Parameters;
 using Lustre.Server.Rpc;
 using Lustre.Server.Security;
 using Microsoft.Extensions.Logging;
@@ -48,6 +49,12 @@ internal sealed partial class LustreNode : IAsyncDisposable
 
     internal OstPlacement? Placement { get; private set; }
 
+    /// <summary>This node's parameters (<c>lctl get_param</c> on this node), answered over the wire by <see cref="ParamService"/>.</summary>
+    internal Lustre.Parameters.ParameterTree Parameters { get; } = new();
+
+    /// <summary>The MDS's service (MDS nodes only): its statistics.</summary>
+    internal MdsService? Mds { get; private set; }
+
     public static async Task<LustreNode> StartAsync(NodeOptions options, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var node = new LustreNode(options, loggers);
@@ -72,12 +79,13 @@ internal sealed partial class LustreNode : IAsyncDisposable
         }
 
         Directory.CreateDirectory(options.DataDirectory);
-        var services = new List<IRpcService>();
+        var services = new List<IRpcService> { new ParamService(Parameters) };
         FsName = options.FsName;
         if (options.RunMgs)
         {
             var store = new MgsConfigStore(Path.Combine(options.DataDirectory, "mgs"), options.FsName, options.DefaultStripeSize, options.DefaultStripeCount);
-            services.Add(new MgsService(store));
+            services.Add(new MgsService(store, new MgsParamStore(Path.Combine(options.DataDirectory, "mgs"))));
+            ServerParameters.AddMgs(Parameters, store);
         }
 
         if (options.RunOss)
@@ -100,6 +108,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
             Oss = new OssService(stores, CapabilityKeys.From(options.Keys, options.CapabilityLifetime));
             _resources.Add(Oss);
             services.Add(Oss);
+            ServerParameters.AddOss(Parameters, () => FsName, Oss);
         }
 
         TargetTable? directory = null;
@@ -121,6 +130,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
             _resources.Add(Mdt);
         }
 
+        ServerParameters.AddDevices(Parameters, () => FsName, options.RunMgs, options.RunMds, Oss, () => _server?.SessionCount ?? 0);
         var listener = options.Listen;
         _server = new RpcServer(
             new RpcServerOptions
@@ -140,8 +150,9 @@ internal sealed partial class LustreNode : IAsyncDisposable
         if (options.RunMds)
         {
             // Placement is filled in once the node knows its own address (the MGS may be itself).
-            var mds = new MdsService(CapabilityKeys.From(options.Keys, options.CapabilityLifetime));
+            var mds = Mds = new MdsService(CapabilityKeys.From(options.Keys, options.CapabilityLifetime));
             services.Add(mds);
+            ServerParameters.AddMdt(Parameters, () => FsName, mds, Mdt!);
             _server.Start();
             var mgs = options.Mgs ?? Advertised();
             directory = new TargetTable([mgs], ServerClientSettings(loggers, "mds"), connectionsPerServer: 1);
@@ -190,7 +201,45 @@ internal sealed partial class LustreNode : IAsyncDisposable
             _background.Add(Task.Run(() => ResyncLoopAsync(_stopping.Token), CancellationToken.None));
         }
 
+        await ApplyPersistentParametersAsync(registrar, cancellationToken).ConfigureAwait(false);
         NodeStarted(_logger, Describe(), Endpoint.ToString(), options.DataDirectory);
+    }
+
+    /// <summary>
+    /// Applies the MGS's persistent parameters (<c>lctl set_param -P</c>) that name this node's, as a Lustre server applies
+    /// the <c>params</c> log when it starts. One that no longer fits (a value out of range) is logged and passed over.
+    /// </summary>
+    private async Task ApplyPersistentParametersAsync(TargetTable mgs, CancellationToken cancellationToken)
+    {
+        MgsParamsReply persistent;
+        try
+        {
+            using var frame = new FrameBuffer();
+            new MgsParamsRequest(MgsParamsOperation.List, string.Empty, string.Empty).Write(frame.Body);
+            using var reply = await mgs.CallMgsAsync(Opcode.MgsParams, frame, cancellationToken).ConfigureAwait(false);
+            var reader = reply.Reader;
+            persistent = MgsParamsReply.Read(ref reader);
+        }
+        catch (Exception ex) when (ex is LustreException or UnauthorizedAccessException or ProtocolException)
+        {
+            PersistentParametersFailed(_logger, ex.Message);
+            return;
+        }
+
+        foreach (var (pattern, value) in persistent.Params)
+        {
+            foreach (var result in Parameters.Set(pattern, value, checkOnly: false))
+            {
+                if (result.Status == LustreErrno.None)
+                {
+                    PersistentParameterApplied(_logger, result.Name, value);
+                }
+                else if (result.Status != LustreErrno.ENOENT)
+                {
+                    PersistentParameterRefused(_logger, result.Name, value, result.Message);
+                }
+            }
+        }
     }
 
     /// <summary>What this node registers with the MGS: --advertise if given, else the bound address.</summary>
@@ -335,6 +384,15 @@ internal sealed partial class LustreNode : IAsyncDisposable
 
     [LoggerMessage(EventId = 205, Level = LogLevel.Information, Message = "the MDT has {Free} bytes free again: creates resume")]
     private static partial void MdtSpaceBack(ILogger logger, long free);
+
+    [LoggerMessage(EventId = 206, Level = LogLevel.Information, Message = "persistent parameter {Name}={Value} applied")]
+    private static partial void PersistentParameterApplied(ILogger logger, string name, string value);
+
+    [LoggerMessage(EventId = 207, Level = LogLevel.Warning, Message = "persistent parameter {Name}={Value} not applied: {Reason}")]
+    private static partial void PersistentParameterRefused(ILogger logger, string name, string value, string reason);
+
+    [LoggerMessage(EventId = 208, Level = LogLevel.Warning, Message = "persistent parameters not fetched from the MGS, the defaults stay: {Reason}")]
+    private static partial void PersistentParametersFailed(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 202, Level = LogLevel.Warning, Message = "background MDS work failed, will retry: {Reason}")]
     private static partial void BackgroundFailed(ILogger logger, string reason);

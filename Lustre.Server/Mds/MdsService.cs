@@ -4,6 +4,7 @@ using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Server.Rpc;
 using Lustre.Server.Security;
+using Lustre.Server.Stats;
 using Lustre.Server.Storage;
 
 namespace Lustre.Server.Mds;
@@ -43,6 +44,77 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
     ];
 
     private MdtNamespace Namespace => _namespace ?? throw new RpcStatusException(LustreErrno.EBUSY, "the MDS is starting");
+
+    /// <summary>What the MDT counts: <c>mdt.*.md_stats</c> and <c>job_stats</c>.</summary>
+    public TargetStats Stats { get; } = TargetStats.ForMdt();
+
+    /// <summary>
+    /// Counts an answered request in <c>md_stats</c> and its job's, under Lustre's MDT counter names: a create is an
+    /// <c>open</c> (as Lustre counts an open that creates), a directory's default layout a <c>setxattr</c> (Lustre's
+    /// <c>lfs setstripe</c> on a directory sets the <c>lustre.lov</c> xattr), a directory page a <c>readpage</c>; batched
+    /// getattrs and opens count one sample per file, each with its share of the time.
+    /// </summary>
+    public void Account(RpcRequest request, int replyBulk, TimeSpan elapsed)
+    {
+        var micros = (long)elapsed.TotalMicroseconds;
+        var job = request.JobId;
+        var stats = Stats;
+        switch (request.Opcode)
+        {
+            case Opcode.MdsOpen:
+                stats.Add(TargetStats.MdtOpen, micros, job);
+                break;
+            case Opcode.MdsOpenBatch or Opcode.MdsGetAttrBatch:
+                var body = request.Body;
+                var count = body.Length >= 8 ? Math.Max(1, System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(body[4..])) : 1;
+                var reads = request.Opcode == Opcode.MdsOpenBatch || (System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(body) & (uint)OpenFlags.Read) != 0;
+                for (var i = 0; i < count; i++)
+                {
+                    stats.Add(reads ? TargetStats.MdtOpen : TargetStats.MdtGetattr, micros / count, job);
+                }
+
+                break;
+            case Opcode.MdsClose:
+                stats.Add(TargetStats.MdtClose, micros, job);
+                break;
+            case Opcode.MdsGetAttr:
+                stats.Add(TargetStats.MdtGetattr, micros, job);
+                break;
+            case Opcode.MdsSetAttr:
+                stats.Add(TargetStats.MdtSetattr, micros, job);
+                break;
+            case Opcode.MdsMkdir:
+                stats.Add(TargetStats.MdtMkdir, micros, job);
+                break;
+            case Opcode.MdsRmdir:
+                stats.Add(TargetStats.MdtRmdir, micros, job);
+                break;
+            case Opcode.MdsUnlink:
+                stats.Add(TargetStats.MdtUnlink, micros, job);
+                break;
+            case Opcode.MdsRename:
+                stats.Add(TargetStats.MdtRename, micros, job);
+                var reader = request.Reader;
+                var rename = RenameRequest.Read(ref reader);
+                var sameDirectory = string.Equals(Parent(rename.From), Parent(rename.To), StringComparison.Ordinal);
+                stats.Add(sameDirectory ? TargetStats.MdtSamedirRename : TargetStats.MdtCrossdirRename, micros, job);
+                break;
+            case Opcode.MdsSetDirLayout or Opcode.MdsMirror:
+                stats.Add(TargetStats.MdtSetxattr, micros, job);
+                break;
+            case Opcode.MdsStatFs:
+                stats.Add(TargetStats.MdtStatfs, micros, job);
+                break;
+            case Opcode.MdsReadDir or Opcode.MdsReadDirPlus:
+                stats.Add(TargetStats.MdtReadpage, micros, job);
+                break;
+            case Opcode.MdsMigrate:
+                stats.Add(TargetStats.MdtMigrate, micros, job);
+                break;
+        }
+
+        static string Parent(string path) => path[..Math.Max(0, path.TrimEnd('/').LastIndexOf('/'))];
+    }
 
     /// <summary>Starts answering from <paramref name="ns"/>.</summary>
     public void Attach(MdtNamespace ns) => _namespace = ns;
@@ -238,7 +310,14 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
     /// </summary>
     private ValueTask<RpcResponse> StatFs(RpcRequest request, CancellationToken cancellationToken)
     {
-        var store = Namespace.Store;
+        var body = new FrameBuffer();
+        Usage(Namespace.Store).Write(body.Body);
+        return ValueTask.FromResult(RpcResponse.Ok(body));
+    }
+
+    /// <summary>The MDT's space, inodes and state: what <c>lfs df</c> and its <c>kbytes*</c>, <c>files*</c> parameters show.</summary>
+    public static StatFsReply Usage(MdtStore store)
+    {
         var path = Path.GetFullPath(store.Path);
         var drive = new DriveInfo(path);
         var available = drive.AvailableFreeSpace;
@@ -247,9 +326,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         var perInode = Math.Clamp(live / Math.Max(inodes, 1), MinBytesPerInode, MaxBytesPerInode);
         var (_, state) = LocalVolume.Probe(path);
         state |= available < store.ReserveBytes ? LustreTargetState.NoSpace : 0;
-        var body = FrameBuffer.Rent();
-        new StatFsReply(drive.TotalSize, available, drive.TotalSize - available, inodes, Math.Max(0, available - store.ReserveBytes) / perInode, state).Write(body.Body);
-        return ValueTask.FromResult(RpcResponse.Ok(body));
+        return new StatFsReply(drive.TotalSize, available, drive.TotalSize - available, inodes, Math.Max(0, available - store.ReserveBytes) / perInode, state);
     }
 
     private const long MinBytesPerInode = 256;

@@ -1,15 +1,24 @@
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Server.Rpc;
+using Lustre.Server.Security;
 
 namespace Lustre.Server.Mgs;
 
-/// <summary>The management service: targets register here at start, clients and the MDS fetch the configuration.</summary>
+/// <summary>
+/// The management service: targets register here at start, clients and the MDS fetch the configuration, and the
+/// persistent parameters (<c>lctl set_param -P</c>) are kept here for every node.
+/// </summary>
 internal sealed class MgsService : IRpcService
 {
     private readonly MgsConfigStore _store;
+    private readonly MgsParamStore _params;
 
-    public MgsService(MgsConfigStore store) => _store = store;
+    public MgsService(MgsConfigStore store, MgsParamStore parameters)
+    {
+        _store = store;
+        _params = parameters;
+    }
 
     public IEnumerable<(Opcode Opcode, RpcHandler Handler)> Handlers =>
     [
@@ -17,7 +26,36 @@ internal sealed class MgsService : IRpcService
         (Opcode.MgsGetConfig, (_, _) => ValueTask.FromResult(ConfigReply())),
         (Opcode.MgsSetTargetState, SetTargetState),
         (Opcode.MgsPool, ChangePool),
+        (Opcode.MgsParams, Params),
     ];
+
+    /// <summary>
+    /// Lists the persistent parameters, after setting or deleting one. Listing is open to every key (servers read them
+    /// at start, clients at connect); a change needs an admin key, as <c>MgsSetTargetState</c> does.
+    /// </summary>
+    private ValueTask<RpcResponse> Params(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        var change = MgsParamsRequest.Read(ref reader);
+        if (change.Operation != MgsParamsOperation.List && request.Key is { Role: not KeyRole.Admin } key)
+        {
+            throw new RpcStatusException(LustreErrno.EACCES, $"set_param -P needs an admin key; this connection proved {key.Role.ToString().ToLowerInvariant()} key '{key.Name}'");
+        }
+
+        switch (change.Operation)
+        {
+            case MgsParamsOperation.Set:
+                _params.Set(change.Pattern, change.Value);
+                break;
+            case MgsParamsOperation.Delete:
+                _params.Delete(change.Pattern);
+                break;
+        }
+
+        var body = new FrameBuffer(4096);
+        new MgsParamsReply(_params.List()).Write(body.Body);
+        return ValueTask.FromResult(RpcResponse.Ok(body));
+    }
 
     private ValueTask<RpcResponse> RegisterTarget(RpcRequest request, CancellationToken cancellationToken)
     {

@@ -6,6 +6,7 @@ using Lustre.Protocol.Messages;
 using Lustre.Server.Diagnostics;
 using Lustre.Server.Rpc;
 using Lustre.Server.Security;
+using Lustre.Server.Stats;
 using Lustre.Server.Storage;
 
 namespace Lustre.Server.Oss;
@@ -27,6 +28,7 @@ internal sealed class OssService : IRpcService, IDisposable
     private const string WriteDirection = "write";
 
     private readonly Dictionary<int, ObjectStore> _targets;
+    private readonly Dictionary<int, TargetStats> _stats;
 
     /// <summary>
     /// Destroy requests that run at once on this server. A destroy unlinks files, which blocks a thread; many of them
@@ -39,10 +41,57 @@ internal sealed class OssService : IRpcService, IDisposable
     public OssService(IEnumerable<ObjectStore> targets, CapabilityKeys? capabilities = null)
     {
         _targets = targets.ToDictionary(t => t.Index);
+        _stats = _targets.Keys.ToDictionary(i => i, _ => TargetStats.ForOst());
         _capabilities = capabilities;
     }
 
     public IReadOnlyCollection<ObjectStore> Targets => _targets.Values;
+
+    /// <summary>What OST <paramref name="index"/> counts: <c>obdfilter.*.stats</c>, <c>job_stats</c>, <c>brw_stats</c>.</summary>
+    public TargetStats Stats(int index) => _stats[index];
+
+    /// <summary>
+    /// Counts an answered request in its OST's stats and its job's, as Lustre's OST counts them: bytes moved in
+    /// <c>read_bytes</c>/<c>write_bytes</c>, each operation with its time in microseconds. Destroys come from the MDS,
+    /// whose connection has no job.
+    /// </summary>
+    public void Account(RpcRequest request, int replyBulk, TimeSpan elapsed)
+    {
+        var body = request.Body;
+        if (body.Length < sizeof(int) || !_stats.TryGetValue(System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(body), out var stats))
+        {
+            return;
+        }
+
+        var micros = (long)elapsed.TotalMicroseconds;
+        var job = request.JobId;
+        switch (request.Opcode)
+        {
+            case Opcode.OstRead or Opcode.OstReadBatch:
+                stats.Add(TargetStats.OstReadBytes, replyBulk, job);
+                stats.Add(TargetStats.OstRead, micros, job);
+                break;
+            case Opcode.OstWrite:
+                stats.Add(TargetStats.OstWriteBytes, request.Header.BulkLength, job);
+                stats.Add(TargetStats.OstWrite, micros, job);
+                break;
+            case Opcode.OstPunch:
+                stats.Add(TargetStats.OstPunch, micros, job);
+                break;
+            case Opcode.OstSync:
+                stats.Add(TargetStats.OstSync, micros, job);
+                break;
+            case Opcode.OstGetAttr:
+                stats.Add(TargetStats.OstGetattr, micros, job);
+                break;
+            case Opcode.OstDestroy or Opcode.OstDestroyObjects:
+                stats.Add(TargetStats.OstDestroy, micros, job);
+                break;
+            case Opcode.OstStatFs:
+                stats.Add(TargetStats.OstStatfs, micros, job);
+                break;
+        }
+    }
 
     public IEnumerable<(Opcode Opcode, RpcHandler Handler)> Handlers =>
     [
@@ -107,34 +156,43 @@ internal sealed class OssService : IRpcService, IDisposable
         CheckCapability(request, ref reader, read.Object, CapabilityRights.Read);
         var store = Target(read.Object.OstIndex);
         CheckRange(read.Offset, read.Length, "read");
-        if (read.Length >= ZeroCopyMinimum && OperatingSystem.IsLinux())
-        {
-            if (!request.ReplyBulkChecksummed)
-            {
-                // Nothing to hash: the socket copies the bytes straight from the page cache, or, for an
-                // uncached range with direct reads on, from the buffer the disk wrote them into.
-                var region = await store.ReadRegionAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false);
-                return region is null ? RpcResponse.Ok() : RpcResponse.WithBulk(region, Counted(store, ReadDirection, region.Memory.Length));
-            }
-
-            // The session hashes a checksummed reply's bulk, which a mapping must not be (an object truncated
-            // meanwhile would raise SIGBUS in this process); a direct read's buffer is ours, so it may.
-            if (await store.TryReadDirectAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false) is { } direct)
-            {
-                return RpcResponse.WithBulk(direct, Counted(store, ReadDirection, direct.Memory.Length));
-            }
-        }
-
-        var buffer = BulkPool.Shared.Rent(Math.Max(read.Length, 1));
+        var brw = _stats[store.Index].Brw!;
+        var io = brw.Begin();
         try
         {
-            var count = await store.ReadAsync(read.Object.ObjectId, read.Offset, buffer.AsMemory(0, read.Length), cancellationToken).ConfigureAwait(false);
-            return RpcResponse.WithBulk(null, buffer, Counted(store, ReadDirection, count));
+            if (read.Length >= ZeroCopyMinimum && OperatingSystem.IsLinux())
+            {
+                if (!request.ReplyBulkChecksummed)
+                {
+                    // Nothing to hash: the socket copies the bytes straight from the page cache, or, for an
+                    // uncached range with direct reads on, from the buffer the disk wrote them into.
+                    var region = await store.ReadRegionAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false);
+                    return region is null ? RpcResponse.Ok() : RpcResponse.WithBulk(region, Counted(store, io, ReadDirection, region.Memory.Length));
+                }
+
+                // The session hashes a checksummed reply's bulk, which a mapping must not be (an object truncated
+                // meanwhile would raise SIGBUS in this process); a direct read's buffer is ours, so it may.
+                if (await store.TryReadDirectAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false) is { } direct)
+                {
+                    return RpcResponse.WithBulk(direct, Counted(store, io, ReadDirection, direct.Memory.Length));
+                }
+            }
+
+            var buffer = BulkPool.Shared.Rent(Math.Max(read.Length, 1));
+            try
+            {
+                var count = await store.ReadAsync(read.Object.ObjectId, read.Offset, buffer.AsMemory(0, read.Length), cancellationToken).ConfigureAwait(false);
+                return RpcResponse.WithBulk(null, buffer, Counted(store, io, ReadDirection, count));
+            }
+            catch
+            {
+                BulkPool.Shared.Return(buffer);
+                throw;
+            }
         }
-        catch
+        finally
         {
-            BulkPool.Shared.Return(buffer);
-            throw;
+            brw.Leave();
         }
     }
 
@@ -161,6 +219,8 @@ internal sealed class OssService : IRpcService, IDisposable
             throw new RpcStatusException(LustreErrno.EINVAL, $"batched read of {batch.Ranges.Length} ranges totals {total} bytes, over the bulk limit of {ProtocolLimits.MaxBulkLength}");
         }
 
+        var brw = _stats[store.Index].Brw!;
+        var io = brw.Begin();
         var buffer = BulkPool.Shared.Rent(Math.Max((int)total, 1));
         try
         {
@@ -175,12 +235,16 @@ internal sealed class OssService : IRpcService, IDisposable
                 at += range.Length;
             }
 
-            return RpcResponse.WithBulk(null, buffer, Counted(store, ReadDirection, at));
+            return RpcResponse.WithBulk(null, buffer, Counted(store, io, ReadDirection, at));
         }
         catch
         {
             BulkPool.Shared.Return(buffer);
             throw;
+        }
+        finally
+        {
+            brw.Leave();
         }
     }
 
@@ -192,8 +256,18 @@ internal sealed class OssService : IRpcService, IDisposable
         CheckCapability(request, ref reader, write.Object, CapabilityRights.Write);
         var store = Target(write.Object.OstIndex);
         CheckRange(write.Offset, request.Bulk.Length, "write");
-        await store.WriteAsync(write.Object.ObjectId, write.Offset, request.Bulk, cancellationToken).ConfigureAwait(false);
-        Counted(store, WriteDirection, request.Bulk.Length);
+        var brw = _stats[store.Index].Brw!;
+        var io = brw.Begin();
+        try
+        {
+            await store.WriteAsync(write.Object.ObjectId, write.Offset, request.Bulk, cancellationToken).ConfigureAwait(false);
+            Counted(store, io, WriteDirection, request.Bulk.Length);
+        }
+        finally
+        {
+            brw.Leave();
+        }
+
         return RpcResponse.Ok();
     }
 
@@ -310,21 +384,27 @@ internal sealed class OssService : IRpcService, IDisposable
     private ValueTask<RpcResponse> StatFs(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
-        var store = Target(OstIndexRequest.Read(ref reader).OstIndex);
+        var body = new FrameBuffer();
+        Usage(Target(OstIndexRequest.Read(ref reader).OstIndex)).Write(body.Body);
+        return ValueTask.FromResult(RpcResponse.Ok(body));
+    }
+
+    /// <summary>An OST's space, objects and state: what <c>lfs df</c> and its <c>kbytes*</c>, <c>files*</c> parameters show.</summary>
+    public static StatFsReply Usage(ObjectStore store)
+    {
         var (total, available) = store.SpaceUsage();
 
         // Each object is a file: the objects that still fit are the free inodes of the filesystem under the OST.
         var (freeInodes, state) = LocalVolume.Probe(store.Root);
         state |= (available <= 0 ? LustreTargetState.NoSpace : 0) | (freeInodes == 0 ? LustreTargetState.NoInodes : 0);
-        var body = FrameBuffer.Rent();
-        new StatFsReply(total, available, total - available, store.ObjectCount, freeInodes ?? 0, state).Write(body.Body);
-        return ValueTask.FromResult(RpcResponse.Ok(body));
+        return new StatFsReply(total, available, total - available, store.ObjectCount, freeInodes ?? 0, state);
     }
 
-    /// <summary>Adds <paramref name="bytes"/> to the OST's I/O counter; returns them.</summary>
-    private static int Counted(ObjectStore store, string direction, int bytes)
+    /// <summary>Adds <paramref name="bytes"/> to the OST's I/O counter and its <c>brw_stats</c>; returns them.</summary>
+    private int Counted(ObjectStore store, (int InFlight, long Started) io, string direction, int bytes)
     {
         ServerDiagnostics.IoBytes.Add(bytes, new KeyValuePair<string, object?>(ServerDiagnostics.TargetTag, store.Name), new KeyValuePair<string, object?>(ServerDiagnostics.DirectionTag, direction));
+        _stats[store.Index].Brw!.End(io, ReferenceEquals(direction, WriteDirection), bytes);
         return bytes;
     }
 

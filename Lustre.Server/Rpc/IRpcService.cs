@@ -27,4 +27,13 @@ internal interface IRpcService
     /// validated yet: a malformed one counts 0.
     /// </summary>
     long ReplyBulkBytes(Opcode opcode, ReadOnlySpan<byte> body) => 0;
+
+    /// <summary>
+    /// Counts a request this role answered with success in its target's statistics and its job's (Lustre's
+    /// <c>obdfilter.*.stats</c>, <c>mdt.*.md_stats</c>, <c>*.job_stats</c>): called once the reply is sent, before the
+    /// request's buffers go back. <paramref name="replyBulk"/> is the bytes the reply carried.
+    /// </summary>
+    void Account(RpcRequest request, int replyBulk, TimeSpan elapsed)
+    {
+    }
 }

@@ -122,6 +122,12 @@ internal sealed class RpcDispatcher : IAsyncDisposable
     public TargetQueue TargetOf(RpcRequest request)
     {
         var opcode = request.Opcode;
+        if (opcode.IsAnyServer())
+        {
+            // Parameters are the node's, not a target's: the control queue, so a full OST queue never delays lctl.
+            return _control;
+        }
+
         if (opcode.IsOst())
         {
             // Every OST request starts with its ost_index; a short body, or an OST not hosted here, is answered

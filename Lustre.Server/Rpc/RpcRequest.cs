@@ -25,7 +25,7 @@ internal sealed class RpcRequest
     }
 
     /// <summary>A request from <paramref name="pool"/> (or new), holding <paramref name="body"/> until <see cref="Release"/>.</summary>
-    public static RpcRequest Rent(ObjectPool<RpcRequest>? pool, FrameHeader header, byte[]? body, string clientUuid, bool replyBulkChecksummed, NamedKey? key)
+    public static RpcRequest Rent(ObjectPool<RpcRequest>? pool, FrameHeader header, byte[]? body, string clientUuid, bool replyBulkChecksummed, NamedKey? key, string jobId = "")
     {
         var request = pool?.Get() ?? new RpcRequest();
         request._pool = pool;
@@ -36,6 +36,7 @@ internal sealed class RpcRequest
         request.ClientUuid = clientUuid;
         request.ReplyBulkChecksummed = replyBulkChecksummed;
         request.Key = key;
+        request.JobId = jobId;
         request.Session = null;
         request.Target = null;
         request.AdmittedAt = 0;
@@ -86,6 +87,9 @@ internal sealed class RpcRequest
 
     /// <summary>The named key the connection proved; null with one shared secret or none (trusted as root).</summary>
     public NamedKey? Key { get; private set; }
+
+    /// <summary>The job its connection works for (<c>ConnectRequest.JobId</c>), empty when none: the key of job stats.</summary>
+    public string JobId { get; private set; } = string.Empty;
 
     /// <summary>Who the request acts as: its key's identity (root squashed), else root.</summary>
     public ClientIdentity Identity => Key?.EffectiveIdentity ?? ClientIdentity.Root;

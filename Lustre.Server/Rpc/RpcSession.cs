@@ -39,6 +39,7 @@ internal sealed class RpcSession : IAsyncDisposable
     private Task _loop = Task.CompletedTask;
     private byte[]? _nonce;
     private string? _clientUuid;
+    private string _jobId = string.Empty;
     private bool _authenticated;
 
     // The key this connection proved, when the server holds named keys: what it may do follows its role.
@@ -240,7 +241,7 @@ internal sealed class RpcSession : IAsyncDisposable
                 // The bulk this request brings and the most its reply can carry are set aside first: past the budget,
                 // this connection stops reading (TCP pushes back) until replies go out.
                 var charge = IsAdmitted ? header.BulkLength + _server.Dispatcher.ReplyBulkBytes(header.Opcode, body.AsSpan(0, header.BodyLength)) : 0;
-                var request = RpcRequest.Rent(_requests, header, body, _clientUuid ?? string.Empty, ReplyBulkChecksummed(header), _key);
+                var request = RpcRequest.Rent(_requests, header, body, _clientUuid ?? string.Empty, ReplyBulkChecksummed(header), _key, _jobId);
                 try
                 {
                     if (charge > 0)
@@ -449,6 +450,7 @@ internal sealed class RpcSession : IAsyncDisposable
         }
 
         _clientUuid = connect.ClientUuid;
+        _jobId = connect.JobId;
         _nonce = RandomNumberGenerator.GetBytes(ConnectReply.NonceLength);
         var agreed = connect.Features & ProtocolFeatures.All;
         _checksums = (agreed & ProtocolFeatures.BulkChecksumXxh3) != 0;
@@ -514,6 +516,7 @@ internal sealed class RpcSession : IAsyncDisposable
         var target = request.Target?.Name ?? string.Empty;
         using var activity = ServerDiagnostics.StartRequest(request, target);
         var status = 0;
+        var replyBulk = -1;
         try
         {
             var modifying = header.Opcode.IsModifying();
@@ -528,6 +531,7 @@ internal sealed class RpcSession : IAsyncDisposable
 
             var response = await DispatchAsync(request).ConfigureAwait(false);
             status = response.Status;
+            replyBulk = response.BulkLength;
             if (modifying)
             {
                 var bodyBytes = response.Body is null ? [] : response.Body.Written[FrameHeader.Size..].ToArray();
@@ -545,6 +549,12 @@ internal sealed class RpcSession : IAsyncDisposable
         finally
         {
             Record(request, target, status, activity);
+            if (status == 0 && replyBulk >= 0)
+            {
+                // Not a resend answered from the reply cache: that work was counted the first time.
+                request.Service?.Account(request, replyBulk, Stopwatch.GetElapsedTime(request.AdmittedAt));
+            }
+
             request.Release();
             Volatile.Write(ref _lastRequest, Environment.TickCount64);
             _inFlight.Release();

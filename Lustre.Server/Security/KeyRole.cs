@@ -11,7 +11,7 @@ internal enum KeyRole
     /// <summary>A server: registering targets with the MGS and destroying OST objects, plus what a client may do.</summary>
     Server,
 
-    /// <summary>An operator: activating and deactivating targets, changing OST pools and backing up the MDT, plus what a client may do.</summary>
+    /// <summary>An operator: activating and deactivating targets, changing OST pools, backing up the MDT and setting parameters, plus what a client may do.</summary>
     Admin,
 }
 
@@ -24,8 +24,9 @@ internal static class KeyRoles
         // Only a server may say where a target is, or destroy objects (the MDS's destroy queue).
         Opcode.MgsRegisterTarget or Opcode.OstDestroy or Opcode.OstDestroyObjects => KeyRole.Server,
 
-        // Only an operator takes targets in and out of service, changes OST pools or copies the MDT.
-        Opcode.MgsSetTargetState or Opcode.MgsPool or Opcode.MdsBackup => KeyRole.Admin,
+        // Only an operator takes targets in and out of service, changes OST pools, copies the MDT or changes a
+        // server's parameters (MgsParams checks its own changes: listing them is open to every key).
+        Opcode.MgsSetTargetState or Opcode.MgsPool or Opcode.MdsBackup or Opcode.SetParam => KeyRole.Admin,
         _ => null,
     };
 }
