@@ -37,6 +37,8 @@ internal static class CliErrors
         LustreErrno.ENOSPC => "No space left on device",
         LustreErrno.ENODATA => "No data available",
         LustreErrno.ENAMETOOLONG => "File name too long",
+        LustreErrno.ERANGE => "Numerical result out of range",
+        LustreErrno.ENOSYS => "Function not implemented",
         LustreErrno.ENOTEMPTY => "Directory not empty",
         LustreErrno.ETIMEDOUT => "Connection timed out",
         LustreErrno.ECONNREFUSED => "Connection refused",

@@ -15,11 +15,16 @@ internal static class LctlCommands
 
     public static Command Create()
     {
-        var command = new Command("lctl", "Administer a running cluster: activate or deactivate an OST, OST pools, back up the MDT online")
+        var command = new Command("lctl", "Administer a running cluster: activate or deactivate an OST, OST pools, back up the MDT online, read and set parameters")
         {
             SetActive("deactivate", active: false, "Stop placing new objects on an OST (its data stays readable); clients and the MDS see it without restart"),
             SetActive("activate", active: true, "Place new objects on an OST again"),
             BackupMdt(),
+            LctlParamCommands.DeviceList(),
+            LctlParamCommands.GetParam(),
+            LctlParamCommands.SetParam(),
+            LctlParamCommands.ListParam(),
+            LctlParamCommands.LlogPrint(),
         };
         foreach (var pool in PoolCommands.Create())
         {
