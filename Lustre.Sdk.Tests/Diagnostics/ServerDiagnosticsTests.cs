@@ -147,6 +147,56 @@ public sealed class ServerDiagnosticsTests
         Assert.Equal([0L], destroyQueueLengths);
     }
 
+    [Fact]
+    public async Task Job_statistics_are_exported_through_the_meter_by_target_job_and_operation()
+    {
+        await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions { OstCount = 1 });
+        var job = "metrics." + Guid.NewGuid().ToString("N")[..8];
+        await using (var client = new LustreClient(cluster.Address, new LustreClientOptions { JobId = job }))
+        await using (var file = await client.OpenFileAsync("/m", FileMode.CreateNew, layout: FileLayout.Raid0(StripeSize, 1)))
+        {
+            await file.WriteAtAsync(0, new byte[StripeSize]);
+        }
+
+        var operations = new ConcurrentDictionary<(string Target, string Operation), long>();
+        var bytes = new ConcurrentDictionary<(string Target, string Direction), long>();
+        var jobs = new ConcurrentDictionary<string, int>();
+        using var meters = new MeterListener();
+        meters.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == ServerDiagnostics.Name && instrument.Name.StartsWith("lustre.server.job", StringComparison.Ordinal))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        meters.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            if (Tag(tags, "lustre.job") != job)
+            {
+                return;
+            }
+
+            if (instrument.Name == "lustre.server.job.operations")
+            {
+                operations[(Tag(tags, "lustre.target"), Tag(tags, "lustre.operation"))] = value;
+            }
+            else if (instrument.Name == "lustre.server.job.bytes")
+            {
+                bytes[(Tag(tags, "lustre.target"), Tag(tags, "lustre.direction"))] = value;
+            }
+        });
+        // Other clusters of the process report too: the largest count of a target name is at least this one's.
+        meters.SetMeasurementEventCallback<int>((instrument, value, tags, _) => jobs.AddOrUpdate(Tag(tags, "lustre.target"), value, (_, seen) => Math.Max(seen, value)));
+        meters.Start();
+        meters.RecordObservableInstruments();
+
+        Assert.Equal(StripeSize, bytes.GetValueOrDefault(("OST0000", "write")));
+        Assert.Equal(1, operations.GetValueOrDefault(("MDT0000", "open")));
+        Assert.True(operations.GetValueOrDefault(("OST0000", "write")) >= 1, "no write of the job counted on OST0000");
+        Assert.False(operations.ContainsKey(("OST0000", "read")), "a counter without samples is exported");
+        Assert.True(jobs.GetValueOrDefault("MDT0000") >= 1, "the MDT's job count is not exported");
+    }
+
     private static string Tag(ReadOnlySpan<KeyValuePair<string, object?>> tags, string name)
     {
         foreach (var tag in tags)

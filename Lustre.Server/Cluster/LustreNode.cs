@@ -109,6 +109,10 @@ internal sealed partial class LustreNode : IAsyncDisposable
             _resources.Add(Oss);
             services.Add(Oss);
             ServerParameters.AddOss(Parameters, () => FsName, Oss);
+            foreach (var store in Oss.Targets)
+            {
+                _resources.Insert(0, ServerDiagnostics.RegisterTargetStats(store.Name, Oss.Stats(store.Index)));
+            }
         }
 
         TargetTable? directory = null;
@@ -153,6 +157,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
             var mds = Mds = new MdsService(CapabilityKeys.From(options.Keys, options.CapabilityLifetime));
             services.Add(mds);
             ServerParameters.AddMdt(Parameters, () => FsName, mds, Mdt!);
+            _resources.Insert(0, ServerDiagnostics.RegisterTargetStats("MDT0000", mds.Stats));
             _server.Start();
             var mgs = options.Mgs ?? Advertised();
             directory = new TargetTable([mgs], ServerClientSettings(loggers, "mds"), connectionsPerServer: 1);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Lustre.Protocol;
 using Lustre.Server.Rpc;
+using Lustre.Server.Stats;
 
 namespace Lustre.Server.Diagnostics;
 
@@ -19,12 +20,14 @@ internal static class ServerDiagnostics
     public const string TargetTag = "lustre.target";
     public const string ServerTag = "lustre.server";
     public const string DirectionTag = "lustre.direction";
+    public const string JobTag = "lustre.job";
 
     private static readonly string[] SpanNames = BuildSpanNames();
     private static readonly Lock RegistryLock = new();
     private static readonly List<TargetQueue> LiveQueues = [];
     private static readonly List<(string Server, Func<long> Count)> LiveDestroyQueues = [];
     private static readonly List<(string Server, Func<long> Count)> LiveStaleMirrorFiles = [];
+    private static readonly List<(string Target, TargetStats Stats)> LiveTargets = [];
 
     internal static Meter Meter { get; } = new(Name, "1.0");
 
@@ -43,6 +46,27 @@ internal static class ServerDiagnostics
         Meter.CreateObservableGauge("lustre.server.queue.depth", ObserveQueues, "{request}", "Requests waiting in a target's queue for a worker");
         Meter.CreateObservableGauge("lustre.server.mds.destroy_queue.length", () => ObserveCounts(LiveDestroyQueues), "{object}", "OST objects of unlinked files not destroyed yet");
         Meter.CreateObservableGauge("lustre.server.mds.mirrors.stale_files", () => ObserveCounts(LiveStaleMirrorFiles), "{file}", "Mirrored files with a stale mirror: data with fewer copies than asked for until a resync");
+        Meter.CreateObservableCounter("lustre.server.job.operations", () => ObserveJobs(bytes: false), "{request}", "Operations of each job on each target, as its job_stats counts them (samples)");
+        Meter.CreateObservableCounter("lustre.server.job.bytes", () => ObserveJobs(bytes: true), "By", "Bytes each job read from or wrote to each OST, as its job_stats counts them");
+        Meter.CreateObservableGauge("lustre.server.jobs", ObserveJobCounts, "{job}", "Jobs each target's job_stats holds (at most 1024)");
+    }
+
+    /// <summary>Reports a target's job statistics (<c>*.job_stats</c>) under its name (<c>OST0003</c>) until the returned handle is disposed.</summary>
+    public static IDisposable RegisterTargetStats(string target, TargetStats stats)
+    {
+        var entry = (target, stats);
+        lock (RegistryLock)
+        {
+            LiveTargets.Add(entry);
+        }
+
+        return new Registration(() =>
+        {
+            lock (RegistryLock)
+            {
+                LiveTargets.Remove(entry);
+            }
+        });
     }
 
     /// <summary>Starts the span of one request (null when nobody listens), the child of the client's span if it sent one.</summary>
@@ -135,6 +159,58 @@ internal static class ServerDiagnostics
         }
 
         return measurements;
+    }
+
+    /// <summary>
+    /// Every job's counters with samples on every target: operations (samples of the time counters, tag
+    /// <c>lustre.operation</c> the job_stats name) or bytes (the <c>read_bytes</c>/<c>write_bytes</c> sums, tag
+    /// <c>lustre.direction</c>). Bounded as the job tables are: at most 1024 jobs a target.
+    /// </summary>
+    private static List<Measurement<long>> ObserveJobs(bool bytes)
+    {
+        (string Target, TargetStats Stats)[] live;
+        lock (RegistryLock)
+        {
+            live = [.. LiveTargets];
+        }
+
+        var measurements = new List<Measurement<long>>();
+        foreach (var (name, stats) in live)
+        {
+            foreach (var (job, counters) in stats.Jobs.Jobs())
+            {
+                for (var i = 0; i < counters.Definitions.Count; i++)
+                {
+                    var definition = counters.Definitions[i];
+                    var isBytes = definition.Unit == "bytes";
+                    if (isBytes != bytes || counters.Samples(i) == 0)
+                    {
+                        continue;
+                    }
+
+                    var detail = isBytes
+                        ? new KeyValuePair<string, object?>(DirectionTag, definition.Name == "read_bytes" ? "read" : "write")
+                        : new KeyValuePair<string, object?>(OpcodeTag, definition.Name);
+                    measurements.Add(new Measurement<long>(isBytes ? counters.Total(i) : counters.Samples(i), new KeyValuePair<string, object?>(TargetTag, name), new KeyValuePair<string, object?>(JobTag, job), detail));
+                }
+            }
+        }
+
+        return measurements;
+    }
+
+    private static List<Measurement<int>> ObserveJobCounts()
+    {
+        lock (RegistryLock)
+        {
+            var measurements = new List<Measurement<int>>(LiveTargets.Count);
+            foreach (var (target, stats) in LiveTargets)
+            {
+                measurements.Add(new Measurement<int>(stats.Jobs.Count, new KeyValuePair<string, object?>(TargetTag, target)));
+            }
+
+            return measurements;
+        }
     }
 
     private static string[] BuildSpanNames()
