@@ -1,12 +1,16 @@
 using Lustre.Client;
 using Lustre.Layouts;
+using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Tests.Cluster;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Lustre.Tests.Rpc;
 
-/// <summary>Bulk checksums are a feature agreed at connect: both sides use them, or neither does.</summary>
+/// <summary>
+/// Bulk checksums are agreed at connect, with the choice per request (ChecksumPerRequest): the client's option, or the
+/// OST's <c>osc.*.checksums</c>, decides what each request gets, and the server follows the request's flag.
+/// </summary>
 [Collection(ClusterCollection.Name)]
 public sealed class ChecksumNegotiationTests
 {
@@ -14,18 +18,133 @@ public sealed class ChecksumNegotiationTests
 
     public ChecksumNegotiationTests(ClusterFixture fixture) => _fixture = fixture;
 
+    private static RpcConnectionSettings Settings(bool? checksums) =>
+        new("neg-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), null, NullLogger.Instance, checksums);
+
+    private async Task<OstObject> WriteObjectAsync(int size)
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        await using var file = await _fixture.Client.OpenFileAsync(dir + "/f", FileMode.CreateNew, layout: FileLayout.Raid0(1 << 20, 1));
+        await file.WriteAtAsync(0, new byte[size]);
+        return file.Layout.Components[0].Objects[0];
+    }
+
+    private static FrameBuffer Request(Opcode opcode, OstObject obj, int length)
+    {
+        var frame = new FrameBuffer();
+        if (opcode == Opcode.OstRead)
+        {
+            new OstReadRequest(new ObjectRef(obj.OstIndex, obj.ObjectId), 0, length).Write(frame.Body);
+        }
+        else
+        {
+            new OstWriteRequest(new ObjectRef(obj.OstIndex, obj.ObjectId), 0).Write(frame.Body);
+        }
+
+        return frame;
+    }
+
     [Theory]
     [InlineData(true, true)]
     [InlineData(false, false)]
     [InlineData(null, false)] // the default: a server on loopback gets no checksums
-    public async Task The_checksum_feature_is_agreed_as_the_client_asks(bool? asked, bool agreed)
+    public async Task Every_connection_agrees_to_choose_per_request_and_a_request_that_does_not_choose_gets_the_clients_option(bool? asked, bool checksummed)
     {
-        var settings = new RpcConnectionSettings("neg-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), null, NullLogger.Instance, asked);
+        var obj = await WriteObjectAsync(256 << 10);
+        await using var proxy = new FrameProxy(_fixture.Cluster.Endpoint);
+        var settings = Settings(asked);
+        await using var connection = await RpcConnection.ConnectAsync(proxy.Endpoint, settings, CancellationToken.None);
+        Assert.Equal(ProtocolFeatures.All, connection.Features);
 
-        await using var connection = await RpcConnection.ConnectAsync(_fixture.Cluster.Endpoint, settings, CancellationToken.None);
+        using (var frame = Request(Opcode.OstRead, obj, 256 << 10))
+        {
+            using var reply = await connection.CallAsync(Opcode.OstRead, frame, default, new byte[256 << 10], settings.Xids.Next(), false, CancellationToken.None);
+            Assert.Equal(0, reply.Status);
+        }
 
-        Assert.Equal(agreed, (connection.Features & ProtocolFeatures.BulkChecksumXxh3) != 0);
-        Assert.True((connection.Features & ProtocolFeatures.ReplyReconstruction) != 0);
+        Assert.Equal(checksummed, proxy.Replies.Single(h => h.Opcode == Opcode.OstRead).BulkChecksum != 0);
+    }
+
+    [Fact]
+    public async Task A_request_that_turns_checksums_off_is_neither_checksummed_nor_verified_and_one_that_turns_them_on_is()
+    {
+        var obj = await WriteObjectAsync(128 << 10);
+        await using var proxy = new FrameProxy(_fixture.Cluster.Endpoint);
+        var settings = Settings(null);
+        await using var connection = await RpcConnection.ConnectAsync(proxy.Endpoint, settings, CancellationToken.None);
+        var data = new byte[128 << 10]; // the proxy corrupts bulks over 64 KiB
+        Random.Shared.NextBytes(data);
+
+        // On: a write corrupted on the way is refused (EBADMSG), and its read comes with a checksum.
+        proxy.RequestsToCorrupt = 1;
+        using (var frame = Request(Opcode.OstWrite, obj, 0))
+        {
+            frame.BulkChecksum = true;
+            using var reply = await connection.CallAsync(Opcode.OstWrite, frame, data, default, settings.Xids.Next(), false, CancellationToken.None);
+            Assert.Equal((int)LustreErrno.EBADMSG, reply.Status);
+        }
+
+        using (var frame = Request(Opcode.OstRead, obj, data.Length))
+        {
+            frame.BulkChecksum = true;
+            using var reply = await connection.CallAsync(Opcode.OstRead, frame, default, new byte[data.Length], settings.Xids.Next(), false, CancellationToken.None);
+        }
+
+        Assert.NotEqual(0UL, proxy.Replies.Last(h => h.Opcode == Opcode.OstRead).BulkChecksum);
+
+        // Off: the same corruption goes through unseen, which is what turning checksums off trades away.
+        proxy.RequestsToCorrupt = 1;
+        using (var frame = Request(Opcode.OstWrite, obj, 0))
+        {
+            frame.BulkChecksum = false;
+            using var reply = await connection.CallAsync(Opcode.OstWrite, frame, data, default, settings.Xids.Next(), false, CancellationToken.None);
+            Assert.Equal(0, reply.Status);
+        }
+
+        Assert.Equal(2, proxy.CorruptedRequests);
+    }
+
+    [Fact]
+    public async Task Set_param_osc_checksums_decides_the_checksums_of_that_OSTs_requests_from_then_on()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        await using var client = new LustreClient(_fixture.Address);
+        var chosen = new System.Collections.Concurrent.ConcurrentQueue<(int Ost, bool? Checksum)>();
+        client.Session.Targets.OstConnectionOverride = (index, real) => new ChoiceSpy(real, index, chosen);
+        await using var file = await client.OpenFileAsync($"{dir}/f", FileMode.CreateNew, layout: FileLayout.Raid0(1 << 20, 2));
+
+        // The default on loopback: off, and no choice made per request (the connection's default applies).
+        Assert.All(await client.GetParametersAsync("osc.*.checksums"), p => Assert.Equal("0", p.Value));
+        await file.WriteAtAsync(0, new byte[2 << 20]);
+        Assert.All(chosen, c => Assert.Null(c.Checksum));
+
+        await client.SetParametersAsync("osc.*OST0001*.checksums", "1");
+        chosen.Clear();
+        await file.WriteAtAsync(0, new byte[2 << 20]);
+
+        Assert.Equal("1", (await client.GetParametersAsync("osc.*OST0001*.checksums"))[0].Value);
+        Assert.Contains(chosen, c => c.Ost == 1 && c.Checksum == true);
+        Assert.All(chosen.Where(c => c.Ost != 1), c => Assert.Null(c.Checksum));
+        Assert.Contains("takes 0 or 1", (await Assert.ThrowsAsync<ArgumentException>(() => client.SetParametersAsync("osc.*.checksums", "maybe"))).Message, StringComparison.Ordinal);
+    }
+
+    private sealed class ChoiceSpy(IRpcConnection real, int ost, System.Collections.Concurrent.ConcurrentQueue<(int, bool?)> chosen) : IRpcConnection
+    {
+        public bool IsHealthy => real.IsHealthy;
+
+        public int MaxBulkLength => real.MaxBulkLength;
+
+        public ValueTask<RpcReply> CallAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
+        {
+            if (opcode == Opcode.OstWrite)
+            {
+                chosen.Enqueue((ost, frame.BulkChecksum));
+            }
+
+            return real.CallAsync(opcode, frame, bulkOut, bulkIn, xid, resend, cancellationToken);
+        }
+
+        public ValueTask DisposeAsync() => real.DisposeAsync();
     }
 
     [Fact]

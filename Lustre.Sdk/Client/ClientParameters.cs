@@ -12,7 +12,7 @@ namespace Lustre.Client;
 /// A client's parameter tree, as <c>lctl</c> shows a Lustre client node's: an <c>osc</c> device per OST, an <c>mdc</c>
 /// for the MDT, an <c>llite</c> for the filesystem, each named with this client's instance (16 hex digits of its uuid, where
 /// Lustre uses the superblock's address). The tunables are this client's real settings and change at run time:
-/// <c>osc.*.max_rpcs_in_flight</c> and <c>osc.*.max_pages_per_rpc</c> are the OST's <see cref="OstLimits"/>,
+/// <c>osc.*.max_rpcs_in_flight</c>, <c>osc.*.max_pages_per_rpc</c> and <c>osc.*.checksums</c> are the OST's <see cref="OstLimits"/>,
 /// <c>llite.*.max_read_ahead_per_file_mb</c> bounds every stream's readahead from its next read on.
 /// </summary>
 internal sealed class ClientParameters
@@ -121,6 +121,11 @@ internal sealed class ClientParameters
                 var count = (int)ParameterValues.Integer(osc + "max_rpcs_in_flight", value, 1, 256);
                 return () => limits.SetMaxRpcsInFlight(count);
             });
+            yield return new Parameter(osc + "checksums", () => Checksums(index, limits) ? "1" : "0", value =>
+            {
+                var on = ParameterValues.Boolean(osc + "checksums", value);
+                return () => limits.Checksums = on;
+            });
             yield return new Parameter(osc + "max_pages_per_rpc", () => Number(limits.MaxBulkSize / PageSize), value =>
             {
                 var name = osc + "max_pages_per_rpc";
@@ -129,6 +134,24 @@ internal sealed class ClientParameters
                     ? throw new ParameterException(LustreErrno.EINVAL, $"{name} must be a multiple of 16 pages (64 KiB, the stripe alignment); {pages} is not")
                     : () => limits.SetMaxBulkSize(pages * PageSize);
             });
+        }
+    }
+
+    /// <summary>Whether this client checksums bulk RPCs to OST <paramref name="index"/>: its setting, else its server's default.</summary>
+    private bool Checksums(int index, OstLimits limits)
+    {
+        if (limits.Checksums is { } set)
+        {
+            return set;
+        }
+
+        try
+        {
+            return _session.Targets.Ost(index).Server.ChecksumsByDefault;
+        }
+        catch (LustreException)
+        {
+            return _session.Options.BulkChecksums ?? true;
         }
     }
 

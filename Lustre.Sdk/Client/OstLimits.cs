@@ -2,8 +2,8 @@ namespace Lustre.Client;
 
 /// <summary>
 /// What the client allows itself towards one OST, whatever channel reaches it now (Lustre's per-OSC tunables): bulk RPCs
-/// in flight (<c>max_rpcs_in_flight</c>, with a wider allowance for small I/O) and the largest bulk one RPC carries
-/// (<c>max_pages_per_rpc</c>). Kept by the <see cref="TargetTable"/>
+/// in flight (<c>max_rpcs_in_flight</c>, with a wider allowance for small I/O), the largest bulk one RPC carries
+/// (<c>max_pages_per_rpc</c>) and whether its bulk is checksummed (<c>checksums</c>). Kept by the <see cref="TargetTable"/>
 /// per OST index, so a channel replaced after the OST moved keeps the settings, and changed at run time by
 /// <c>set_param</c> (<see cref="ClientParameters"/>).
 /// </summary>
@@ -13,6 +13,7 @@ internal sealed class OstLimits
     public const int SmallIoFactor = 4;
 
     private int _maxBulkSize;
+    private int _checksums = -1;
 
     public OstLimits(int maxRpcsInFlight, int maxBulkSize)
     {
@@ -39,4 +40,14 @@ internal sealed class OstLimits
     }
 
     public void SetMaxBulkSize(int value) => Volatile.Write(ref _maxBulkSize, value);
+
+    /// <summary>
+    /// Whether bulk RPCs to this OST carry checksums, once <c>set_param osc.*.checksums</c> said so; null: the client's
+    /// default for the OST's server (<see cref="ServerConnections.ChecksumsByDefault"/>). Decided per RPC.
+    /// </summary>
+    public bool? Checksums
+    {
+        get => Volatile.Read(ref _checksums) switch { 0 => false, 1 => true, _ => null };
+        set => Volatile.Write(ref _checksums, value switch { false => 0, true => 1, null => -1 });
+    }
 }

@@ -52,6 +52,10 @@ internal sealed class RpcConnection : IRpcConnection
     // Whether bulk checksums were agreed at connect (both sides compute and verify them, or neither does).
     private bool _checksums = true;
 
+    // Whether each request may turn them off (ChecksumPerRequest), and what a request that does not choose gets.
+    private bool _perRequest;
+    private bool _defaultChecksums = true;
+
     /// <summary>The largest bulk the server accepts, as it said at connect (never more than the protocol's limit).</summary>
     public int MaxBulkLength { get; private set; }
 
@@ -137,8 +141,11 @@ internal sealed class RpcConnection : IRpcConnection
     /// <summary>Connect, then prove the shared secret if the server asks for it; runs before the reader loop starts.</summary>
     private async Task HandshakeAsync(CancellationToken cancellationToken)
     {
-        var checksums = _settings.BulkChecksums ?? !Network.Endpoints.IsLoopback(_socket.RemoteEndPoint);
-        var wanted = checksums ? ProtocolFeatures.All : ProtocolFeatures.All & ~ProtocolFeatures.BulkChecksumXxh3;
+        // Checksums are asked for even when off by default: with ChecksumPerRequest, each request then says whether its
+        // bulk has one (NoBulkChecksum), so osc.*.checksums can turn them on and off later. (A server without
+        // ChecksumPerRequest would checksum every bulk of the connection.)
+        _defaultChecksums = _settings.BulkChecksums ?? !Network.Endpoints.IsLoopback(_socket.RemoteEndPoint);
+        var wanted = ProtocolFeatures.All;
         var connect = new ConnectRequest(FrameHeader.CurrentVersion, wanted, _settings.ClientUuid, _settings.JobId);
         ConnectReply reply;
         using (var frame = FrameBuffer.Rent())
@@ -151,6 +158,7 @@ internal sealed class RpcConnection : IRpcConnection
 
         Features = reply.Features & wanted;
         _checksums = (Features & ProtocolFeatures.BulkChecksumXxh3) != 0;
+        _perRequest = _checksums && (Features & ProtocolFeatures.ChecksumPerRequest) != 0;
         MaxBulkLength = Math.Min(reply.MaxBulkLength, ProtocolLimits.MaxBulkLength);
         if (!reply.AuthRequired)
         {
@@ -265,7 +273,8 @@ internal sealed class RpcConnection : IRpcConnection
         }
 
         var endToEnd = frame.Flags & FrameFlags.EndToEndVerified;
-        pending.Arm(xid, bulkIn, Environment.TickCount64 + (long)_settings.RequestTimeout.TotalMilliseconds, verifyBulk: _checksums && endToEnd == 0);
+        var checksummed = _checksums && (!_perRequest || (frame.BulkChecksum ?? _defaultChecksums));
+        pending.Arm(xid, bulkIn, Environment.TickCount64 + (long)_settings.RequestTimeout.TotalMilliseconds, verifyBulk: checksummed && endToEnd == 0);
         lock (_pendingLock)
         {
             _pending[xid] = pending;
@@ -280,8 +289,8 @@ internal sealed class RpcConnection : IRpcConnection
             }, pending);
         }
 
-        var checksum = bulkOut.IsEmpty || !_checksums ? 0 : BulkChecksum.Compute(bulkOut.Span);
-        var flags = (resend ? FrameFlags.Resend : FrameFlags.None) | endToEnd;
+        var checksum = bulkOut.IsEmpty || !checksummed ? 0 : BulkChecksum.Compute(bulkOut.Span);
+        var flags = (resend ? FrameFlags.Resend : FrameFlags.None) | endToEnd | (_checksums && !checksummed ? FrameFlags.NoBulkChecksum : FrameFlags.None);
         // The trace context goes behind the body for this send only: a resend of the frame appends the context current then.
         var bodyEnd = frame.Length;
         if (TraceContext.TryAppendCurrent(frame))

@@ -19,6 +19,7 @@ internal sealed class ServerConnections : IAsyncDisposable
     public ServerConnections(EndPoint endpoint, RpcConnectionSettings settings, int connectionCount)
         : this(endpoint, async ct => await RpcConnection.ConnectAsync(endpoint, settings, ct).ConfigureAwait(false), connectionCount)
     {
+        ChecksumsByDefault = settings.BulkChecksums ?? !Network.Endpoints.IsLoopback(endpoint);
     }
 
     /// <summary>With a custom way to connect (tests inject faulty connections here).</summary>
@@ -31,6 +32,12 @@ internal sealed class ServerConnections : IAsyncDisposable
 
     /// <summary>The server as it appears in messages and metrics ("127.0.0.1:9880").</summary>
     public string Address { get; }
+
+    /// <summary>
+    /// Whether bulk RPCs to this server are checksummed when nothing else says (<see cref="LustreClientOptions.BulkChecksums"/>:
+    /// by default, yes over a network, no on this host's loopback).
+    /// </summary>
+    public bool ChecksumsByDefault { get; } = true;
 
     /// <summary>The largest bulk the server accepts, as it said at connect; 0 until a connection has been made.</summary>
     public int MaxBulkLength => Volatile.Read(ref _maxBulkLength);

@@ -92,6 +92,12 @@ internal sealed class TargetChannel
         var bulk = bulkOut.Length + bulkIn.Length;
         // Small I/O has its own, wider allowance: its RPCs cost the server little memory.
         var allowance = bulk == 0 || _limits is null ? null : bulk <= SmallIoLimit ? _limits.Small : _limits.Bulk;
+        if (_limits is not null)
+        {
+            // osc.*.checksums, read at each attempt: a resend follows a change made meanwhile.
+            frame.BulkChecksum = _limits.Checksums;
+        }
+
         if (allowance is not null)
         {
             await allowance.WaitAsync(cancellationToken).ConfigureAwait(false);

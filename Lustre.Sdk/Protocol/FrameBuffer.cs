@@ -42,6 +42,13 @@ internal sealed class FrameBuffer : IBufferWriter<byte>, IDisposable
     /// <summary>Request flags the sender adds to the header it stamps (only <see cref="FrameFlags.EndToEndVerified"/> is honoured).</summary>
     public FrameFlags Flags { get; set; }
 
+    /// <summary>
+    /// Whether this request's bulk (and its reply's) is checksummed, on a connection that lets each request choose; null
+    /// for the connection's default (<see cref="Client.RpcConnectionSettings.BulkChecksums"/>). Set by the OST's channel
+    /// from <c>osc.*.checksums</c>.
+    /// </summary>
+    public bool? BulkChecksum { get; set; }
+
     public int Length => _length;
 
     public int BodyLength => _length - FrameHeader.Size;

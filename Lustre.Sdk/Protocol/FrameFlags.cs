@@ -24,4 +24,11 @@ internal enum FrameFlags : ushort
     /// the body length), sent only while the client traces the call.
     /// </summary>
     TraceContext = 0x8,
+
+    /// <summary>
+    /// On a request, on a connection that agreed to <c>ChecksumPerRequest</c>: this request's bulk carries no checksum
+    /// (<c>bulk_checksum</c> 0, not verified) and its reply's bulk gets none, whatever the connection agreed for bulk
+    /// checksums. The client's per-OST choice (<c>osc.*.checksums</c>), made per request as Lustre's OSC decides per RPC.
+    /// </summary>
+    NoBulkChecksum = 0x10,
 }

@@ -45,6 +45,7 @@ internal sealed class RpcSession : IAsyncDisposable
     // The key this connection proved, when the server holds named keys: what it may do follows its role.
     private NamedKey? _key;
     private bool _checksums = true;
+    private bool _perRequest;
 
     public RpcSession(RpcServer server, Socket socket, IPAddress address)
     {
@@ -367,7 +368,7 @@ internal sealed class RpcSession : IAsyncDisposable
             return true;
         }
 
-        if (header.BulkLength > 0 && _checksums && BulkChecksum.Compute(request.Bulk.Span) != header.BulkChecksum)
+        if (header.BulkLength > 0 && Checksummed(header) && BulkChecksum.Compute(request.Bulk.Span) != header.BulkChecksum)
         {
             // Never touch storage with bytes that do not match what the client computed; the client resends.
             await ReplyAsync(header, RpcResponse.Error(LustreErrno.EBADMSG, $"bulk checksum mismatch on {header.BulkLength} bytes; data discarded")).ConfigureAwait(false);
@@ -454,6 +455,7 @@ internal sealed class RpcSession : IAsyncDisposable
         _nonce = RandomNumberGenerator.GetBytes(ConnectReply.NonceLength);
         var agreed = connect.Features & ProtocolFeatures.All;
         _checksums = (agreed & ProtocolFeatures.BulkChecksumXxh3) != 0;
+        _perRequest = _checksums && (agreed & ProtocolFeatures.ChecksumPerRequest) != 0;
         var reply = new ConnectReply(FrameHeader.CurrentVersion, agreed, _nonce, _authRequired, ProtocolLimits.MaxBulkLength, _server.Name);
         var body = FrameBuffer.Rent();
         reply.Write(body.Body);
@@ -659,7 +661,13 @@ internal sealed class RpcSession : IAsyncDisposable
     /// Whether the reply to <paramref name="request"/> carries a bulk checksum: the connection agreed to them and the
     /// client does not verify this reply end to end (<see cref="FrameFlags.EndToEndVerified"/>).
     /// </summary>
-    private bool ReplyBulkChecksummed(FrameHeader request) => _checksums && (request.Flags & FrameFlags.EndToEndVerified) == 0;
+    private bool ReplyBulkChecksummed(FrameHeader request) => Checksummed(request) && (request.Flags & FrameFlags.EndToEndVerified) == 0;
+
+    /// <summary>
+    /// Whether the request's bulk, and its reply's, carry checksums: the connection agreed to them, and the request did
+    /// not turn them off (<see cref="FrameFlags.NoBulkChecksum"/>, honoured where <c>ChecksumPerRequest</c> was agreed).
+    /// </summary>
+    private bool Checksummed(FrameHeader request) => _checksums && !(_perRequest && (request.Flags & FrameFlags.NoBulkChecksum) != 0);
 
     private async ValueTask CloseAsync(bool graceful)
     {

@@ -12,8 +12,14 @@ internal enum ProtocolFeatures : ulong
     /// <summary>The server answers resent modifying requests from its reply cache.</summary>
     ReplyReconstruction = 2,
 
+    /// <summary>
+    /// With <see cref="BulkChecksumXxh3"/>: each request says whether its bulk, and its reply's, are checksummed
+    /// (<see cref="FrameFlags.NoBulkChecksum"/>), so a client turns checksums on and off per OST at run time.
+    /// </summary>
+    ChecksumPerRequest = 4,
+
     /// <summary>Everything this implementation speaks.</summary>
-    All = BulkChecksumXxh3 | ReplyReconstruction,
+    All = BulkChecksumXxh3 | ReplyReconstruction | ChecksumPerRequest,
 }
 
 /// <summary>
