@@ -166,6 +166,7 @@ public sealed partial class CliFailureTests : IAsyncLifetime
                     ("fid2path", _) => "[0x200000400:0xfffffff:0x0]",
                     (_, _) when argument.Name.StartsWith("FSNAME.", StringComparison.Ordinal) || argument.Name == "FSNAME[.POOL]" => "lustre.nope",
                     (_, _) when argument.Name == "OST" => "OST0000",
+                    ("set_param", _) => $"nope.{i}=1",
                     _ => $"lustre:/nope/{i}",
                 });
             }
