@@ -202,8 +202,9 @@ internal static class LctlParamCommands
 
             if (perm)
             {
-                // Nothing is stored unless every node that has such a parameter takes the value.
-                var check = await SetEverywhereAsync(session, nodes, pairs, checkOnly: true, printNames: false, ct).ConfigureAwait(false);
+                // Nothing is stored unless every node that has such a parameter takes the value; a server that is down
+                // gets the setting when it starts.
+                var check = await SetEverywhereAsync(session, nodes, pairs, checkOnly: true, printNames: false, ct, persistent: true).ConfigureAwait(false);
                 if (check != 0)
                 {
                     return check;
@@ -223,7 +224,7 @@ internal static class LctlParamCommands
                 }
             }
 
-            return await SetEverywhereAsync(session, nodes, pairs, checkOnly: false, printNames: !perm && !parse.GetValue(noName), ct).ConfigureAwait(false);
+            return await SetEverywhereAsync(session, nodes, pairs, checkOnly: false, printNames: !perm && !parse.GetValue(noName), ct, persistent: perm).ConfigureAwait(false);
         });
     }
 
@@ -255,7 +256,8 @@ internal static class LctlParamCommands
     /// refused parameter prints lctl's <c>error: set_param: setting NAME=VALUE: reason</c>. Exit 2 for a bad value, 1 for
     /// anything else that failed.
     /// </summary>
-    private static async Task<int> SetEverywhereAsync(CliSession session, ParameterNodes nodes, IReadOnlyList<(string Pattern, string Value)> pairs, bool checkOnly, bool printNames, CancellationToken ct)
+    /// <param name="persistent">For <c>set_param -P</c>: a server that cannot be reached is a warning, not a failure (it applies stored settings when it starts).</param>
+    private static async Task<int> SetEverywhereAsync(CliSession session, ParameterNodes nodes, IReadOnlyList<(string Pattern, string Value)> pairs, bool checkOnly, bool printNames, CancellationToken ct, bool persistent = false)
     {
         var results = pairs.Select(_ => new List<SetParamResult>()).ToArray();
         for (var i = 0; i < pairs.Count; i++)
@@ -264,6 +266,7 @@ internal static class LctlParamCommands
         }
 
         var exit = 0;
+        var down = 0;
         foreach (var server in nodes.Servers)
         {
             try
@@ -272,6 +275,14 @@ internal static class LctlParamCommands
                 for (var i = 0; i < pairs.Count; i++)
                 {
                     results[i].AddRange(await nodes.SetAsync(server, checkOnly, [pairs[i]], ct).ConfigureAwait(false));
+                }
+            }
+            catch (Exception ex) when (persistent && ex is Client.LustreException { IsTransient: true })
+            {
+                down++;
+                if (!checkOnly)
+                {
+                    session.Error.WriteLine($"warning: set_param: {server.Description}: {ex.Message} (it applies the setting when it starts)");
                 }
             }
             catch (Exception ex) when (ex is Client.LustreException or UnauthorizedAccessException or IOException)
@@ -287,6 +298,17 @@ internal static class LctlParamCommands
             var matched = results[i].Where(r => r.Status != LustreErrno.ENOENT || r.Name != pattern).ToList();
             if (matched.Count == 0)
             {
+                if (persistent && down > 0)
+                {
+                    // It may be a parameter of a server that is down: stored, and applied when that server starts.
+                    if (checkOnly)
+                    {
+                        session.Error.WriteLine($"warning: set_param: no server that answered has {pattern}; stored for the {down} that did not");
+                    }
+
+                    continue;
+                }
+
                 exit = Math.Max(exit, NoMatch(session, "set_param", pattern) ? 1 : 0);
                 continue;
             }

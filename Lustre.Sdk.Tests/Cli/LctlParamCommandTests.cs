@@ -138,5 +138,31 @@ public sealed class PersistentParameterTests : IDisposable
         Assert.Equal(["600", "600"], (await Run(third.Address, "lctl", "get_param", "-n", "obdfilter.*.job_cleanup_interval")).ShouldSucceed().Lines);
     }
 
+    [Fact]
+    public async Task Set_param_P_made_while_an_OSS_is_down_is_applied_when_it_starts()
+    {
+        var loggers = Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance;
+        await using var mds = await LustreNode.StartAsync(new NodeOptions { DataDirectory = Path.Combine(_data.Path, "mds"), RunMgs = true, RunMds = true }, loggers, CancellationToken.None);
+        var address = $"{mds.Endpoint}/{mds.FsName}";
+        var oss = new NodeOptions { DataDirectory = Path.Combine(_data.Path, "oss"), RunOss = true, Mgs = mds.Endpoint, OstCount = 1 };
+        await (await LustreNode.StartAsync(oss, loggers, CancellationToken.None)).DisposeAsync();
+
+        var set = (await Run(address, "lctl", "set_param", "-P", "obdfilter.*.job_cleanup_interval=90", "mdt.*.job_cleanup_interval=91")).ShouldSucceed();
+        Assert.Contains("no server that answered has obdfilter.*.job_cleanup_interval", set.Error, StringComparison.Ordinal);
+        // The server that is down is reported; the others answer.
+        var partial = await Run(address, "lctl", "get_param", "-n", "mdt.*.job_cleanup_interval");
+        Assert.Equal((1, "91"), (partial.ExitCode, partial.Output.Trim()));
+        Assert.Matches(@"^error: get_param: lustre-OST0000 at 127\.0\.0\.1:\d+: .*Connection refused", partial.Error);
+
+        await using var back = await LustreNode.StartAsync(oss, loggers, CancellationToken.None);
+        Assert.Equal("90", (await Run(address, "lctl", "get_param", "-n", "obdfilter.*.job_cleanup_interval")).ShouldSucceed().Output.Trim());
+
+        // With every server up, a pattern no node has is refused, not stored.
+        var typo = await Run(address, "lctl", "set_param", "-P", "obdfilter.*.job_cleanup_intreval=90");
+        Assert.Equal(1, typo.ExitCode);
+        Assert.Contains("param_path 'obdfilter/*/job_cleanup_intreval': No such file or directory", typo.Error, StringComparison.Ordinal);
+        Assert.Equal(2, (await Run(address, "lctl", "llog_print", "params")).ShouldSucceed().Lines.Length);
+    }
+
     private static Task<CliResult> Run(string address, params string[] args) => CliClusterFixture.Run([.. args, "--mgs", address]);
 }

@@ -168,7 +168,8 @@ internal sealed partial class LustreNode : IAsyncDisposable
             Resyncs = new MirrorResyncAgent(
                 ns,
                 Placement,
-                () => new LustreClient($"{mgs}/{FsName}", new LustreClientOptions { SharedSecret = OwnSecret, KeyName = OwnKey?.Name, LoggerFactory = loggers }),
+                // The MDS's own copies are no job's: job stats count what clients asked for.
+                () => new LustreClient($"{mgs}/{FsName}", new LustreClientOptions { SharedSecret = OwnSecret, KeyName = OwnKey?.Name, LoggerFactory = loggers, JobIdVariable = "disable" }),
                 loggers.CreateLogger("Lustre.Server.Resync"));
 
             // First to go: the metrics must stop reading the MDT before the MDT closes.
