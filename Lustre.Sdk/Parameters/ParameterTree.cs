@@ -29,7 +29,7 @@ internal sealed class ParameterTree
     public void Add(Parameter parameter) => Add(() => [parameter]);
 
     /// <summary>Every parameter now.</summary>
-    public IReadOnlyList<Parameter> All()
+    private IReadOnlyList<Parameter> All()
     {
         Func<IEnumerable<Parameter>>[] sources;
         lock (_lock)

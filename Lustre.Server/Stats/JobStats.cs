@@ -29,8 +29,6 @@ internal sealed class JobStats(IReadOnlyList<CounterDefinition> counters, TimePr
     private long _sequence;
     private long _evicted;
 
-    public IReadOnlyList<CounterDefinition> Counters => counters;
-
     /// <summary>How long a job may stay idle before it is dropped; zero keeps jobs until cleared.</summary>
     public TimeSpan CleanupInterval
     {
