@@ -10,8 +10,10 @@ namespace Lustre.Layouts;
 /// file, each striped its own way, e.g. [0, 4 MiB) on one OST, [4 MiB, 1 GiB) on four and
 /// [1 GiB, EOF) on all. As in Lustre, a PFL layout may stop short of EOF (writes past its end fail
 /// until <c>lfs setstripe --comp-add</c> adds a component there), and its components get their
-/// objects when a write first reaches them. A mirrored layout (Lustre's FLR) holds 1 to <see cref="MaxMirrors"/> such layouts, each a
-/// whole copy of the file on OSTs of its own. Instances are immutable and always valid.
+/// objects when a write first reaches them. A composite layout's first component may keep its bytes on the MDT
+/// instead (<see cref="LayoutComponent.DataOnMdt(long)"/>, Lustre's Data-on-MDT). A mirrored layout (Lustre's FLR)
+/// holds 1 to <see cref="MaxMirrors"/> layouts without Data-on-MDT, each a whole copy of the file on OSTs of its own.
+/// Instances are immutable and always valid.
 /// </summary>
 public sealed class FileLayout
 {
@@ -47,6 +49,7 @@ public sealed class FileLayout
         IsInstantiated = instantiated;
         ObjectCount = objectCount;
         InstantiatedEnd = instantiatedEnd;
+        DataOnMdtEnd = components[0].IsOnMdt ? components[0].End : 0;
     }
 
     private FileLayout(LayoutMirror[] mirrors, uint generation)
@@ -95,6 +98,12 @@ public sealed class FileLayout
 
     /// <summary>The number of objects over all components, in component order then stripe order (of the first mirror, for a mirrored layout).</summary>
     internal int ObjectCount { get; }
+
+    /// <summary>The end of the Data-on-MDT component (the first one), or 0 when the layout has none.</summary>
+    internal long DataOnMdtEnd { get; }
+
+    /// <summary>True when the first component keeps its bytes on the MDT.</summary>
+    internal bool HasDataOnMdt => DataOnMdtEnd > 0;
 
     /// <summary>The mirrors, in id order, of a mirrored layout; empty for a layout without mirrors.</summary>
     public IReadOnlyList<LayoutMirror> Mirrors { get; }
@@ -305,6 +314,11 @@ public sealed class FileLayout
                 }
             }
 
+            if (mirror.Layout.HasDataOnMdt)
+            {
+                throw new ArgumentException($"mirror {mirror.Id} has a Data-on-MDT component: mirrored layouts keep every copy on OSTs.", nameof(mirrors));
+            }
+
             // Disjoint OSTs: a mirror that shared one with another would be lost with it.
             foreach (var obj in mirror.Layout.AllObjects())
             {
@@ -342,6 +356,16 @@ public sealed class FileLayout
             if (i == 0 && component.Start != 0)
             {
                 throw new ArgumentException($"component 0 starts at {component.Start}: the first component must start at 0.", nameof(components));
+            }
+
+            if (component.IsOnMdt && i > 0)
+            {
+                throw new ArgumentException($"component {i} is a Data-on-MDT component: only the first component can be (lfs: \"'mdt' layout can be only the first one\").", nameof(components));
+            }
+
+            if (component.IsOnMdt && !isComposite)
+            {
+                throw new ArgumentException("A Data-on-MDT component needs a composite layout: a plain RAID0 layout's only component is striped over OSTs.", nameof(components));
             }
 
             if (i > 0 && component.Start != components[i - 1].End)

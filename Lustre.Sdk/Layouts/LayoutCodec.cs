@@ -8,9 +8,11 @@ namespace Lustre.Layouts;
 /// <code>
 /// u8 version (1) | u8 flags (bit 0: composite) | u32 generation | u16 component count
 /// per component: i64 start | i64 end | i64 stripe size | i32 stripe count | i32 stripe offset
-///                | u16 pattern (reserved for mirrors/Data-on-MDT, 0) | u16 object count
+///                | u16 pattern (0 RAID0; 0x100 Data-on-MDT, Lustre's LOV_PATTERN_MDT) | u16 object count
 ///                | per object: i32 OST index | u64 object id
 /// </code>
+/// A Data-on-MDT component has start 0, stripe size = end, stripe count 0, no objects, and as stripe offset the index
+/// of its MDT (-1 in a template).
 /// A mirrored layout is version 2, flags bit 1 set, and its u16 count counts mirrors; each mirror is
 /// <c>u16 id | u16 mirror flags (1 stale, 2 prefer) | u8 composite | u16 component count | components as above</c>.
 /// Layouts without mirrors are still written as version 1, so stored layouts and old readers keep working.
@@ -30,6 +32,9 @@ internal static class LayoutCodec
 
     /// <summary>The format version of mirrored layouts.</summary>
     public const byte MirroredFormatVersion = 2;
+
+    /// <summary>The pattern field of a Data-on-MDT component: Lustre's <c>LOV_PATTERN_MDT</c>.</summary>
+    public const ushort MdtPattern = 0x100;
 
     private const byte CompositeFlag = 0x01;
     private const byte MirroredFlag = 0x02;
@@ -163,7 +168,7 @@ internal static class LayoutCodec
             BinaryPrimitives.WriteInt64LittleEndian(span[16..], component.StripeSize);
             BinaryPrimitives.WriteInt32LittleEndian(span[24..], component.StripeCount);
             BinaryPrimitives.WriteInt32LittleEndian(span[28..], component.StripeOffset);
-            BinaryPrimitives.WriteUInt16LittleEndian(span[32..], 0);
+            BinaryPrimitives.WriteUInt16LittleEndian(span[32..], component.IsOnMdt ? MdtPattern : (ushort)0);
             BinaryPrimitives.WriteUInt16LittleEndian(span[34..], (ushort)component.Objects.Count);
             position += ComponentLength;
             if (pools)
@@ -277,13 +282,19 @@ internal static class LayoutCodec
             var stripeCount = reader.ReadInt32("stripe count");
             var stripeOffset = reader.ReadInt32("stripe offset");
             var pattern = reader.ReadUInt16("pattern");
-            if (pattern != 0)
+            if (pattern is not (0 or MdtPattern))
             {
-                throw new InvalidDataException($"Layout component {c} field 'pattern' is {pattern}; only 0 (RAID0) is known.");
+                throw new InvalidDataException($"Layout component {c} field 'pattern' is {pattern}; only 0 (RAID0) and 0x100 (Data-on-MDT) are known.");
             }
 
             var objectCount = reader.ReadCount("object count", 0, LayoutDefaults.MaxStripeCount, ObjectLength);
             var pool = pools ? reader.ReadPool() : null;
+            if (pattern == MdtPattern)
+            {
+                components[c] = ReadDataOnMdt(c, start, end, stripeSize, stripeCount, stripeOffset, objectCount, pool);
+                continue;
+            }
+
             var objects = objectCount == 0 ? [] : new OstObject[objectCount];
             for (var s = 0; s < objectCount; s++)
             {
@@ -301,6 +312,42 @@ internal static class LayoutCodec
         }
 
         return components;
+    }
+
+    /// <summary>A Data-on-MDT component's fields, checked against the only values one can have.</summary>
+    private static LayoutComponent ReadDataOnMdt(int c, long start, long end, long stripeSize, int stripeCount, int stripeOffset, int objectCount, string? pool)
+    {
+        if (start != 0 || stripeSize != end || stripeCount != 0 || objectCount != 0 || pool is not null)
+        {
+            throw new InvalidDataException(
+                $"Layout component {c} is Data-on-MDT but has start {start}, stripe size {stripeSize}, stripe count {stripeCount}, {objectCount} objects and pool '{pool}': it must start at 0, have its end ({end}) as stripe size, and no stripes, objects or pool.");
+        }
+
+        try
+        {
+            return LayoutComponent.DataOnMdt(end, stripeOffset);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new InvalidDataException($"Layout component {c} is invalid: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>
+    /// The end of the Data-on-MDT component of an encoded layout (its first component), or 0 when it has none, read
+    /// from fixed offsets without decoding: the MDS asks this of every inode it truncates, deletes or writes.
+    /// </summary>
+    public static long DataOnMdtEnd(ReadOnlySpan<byte> encoded)
+    {
+        // Version 1 only: mirrored layouts (version 2) hold no Data-on-MDT component.
+        const int pattern = HeaderLength + 32;
+        if (encoded.Length < HeaderLength + ComponentLength || encoded[0] != FormatVersion
+            || BinaryPrimitives.ReadUInt16LittleEndian(encoded[pattern..]) != MdtPattern)
+        {
+            return 0;
+        }
+
+        return BinaryPrimitives.ReadInt64LittleEndian(encoded[(HeaderLength + 8)..]);
     }
 
     private ref struct Reader(ReadOnlySpan<byte> source)

@@ -15,6 +15,15 @@ public static class LayoutDefaults
     /// <summary>The most stripes (OST objects) one component can have: 2000, Lustre's limit.</summary>
     public const int MaxStripeCount = 2000;
 
+    /// <summary>
+    /// The largest Data-on-MDT component any layout may ask for: 1 GiB, as lfs refuses larger ones. Each metadata server
+    /// has its own, lower limit (<see cref="DefaultDataOnMdtLimit"/> unless its operator changed it).
+    /// </summary>
+    public const long MaxDataOnMdtSize = 1L << 30;
+
+    /// <summary>A metadata server's default limit on Data-on-MDT components: 1 MiB, Lustre's default <c>dom_stripesize</c>.</summary>
+    public const long DefaultDataOnMdtLimit = 1L << 20;
+
     /// <summary>The most components a composite (PFL) layout can have.</summary>
     public const int MaxComponents = 64;
 

@@ -11,4 +11,8 @@ namespace Lustre.Layouts;
 /// <param name="ObjectOffset">The offset of the first byte within the object.</param>
 /// <param name="FileOffset">The offset of the first byte within the file.</param>
 /// <param name="Length">The number of bytes, at least 1.</param>
-internal readonly record struct StripeExtent(int ComponentIndex, int StripeIndex, OstObject Object, long ObjectOffset, long FileOffset, long Length);
+/// <param name="OnMdt">
+/// The bytes are in the layout's Data-on-MDT component: they live on the MDT, addressed by file offset
+/// (<paramref name="ObjectOffset"/> is <paramref name="FileOffset"/>), and <paramref name="Object"/> is unused.
+/// </param>
+internal readonly record struct StripeExtent(int ComponentIndex, int StripeIndex, OstObject Object, long ObjectOffset, long FileOffset, long Length, bool OnMdt = false);

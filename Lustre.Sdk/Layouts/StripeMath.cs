@@ -22,7 +22,8 @@ internal static class StripeMath
     /// <summary>
     /// Appends to <paramref name="result"/>, in file-offset order, the pieces of
     /// [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="length"/>): each
-    /// piece is one contiguous run inside one stripe unit of one component.
+    /// piece is one contiguous run inside one stripe unit of one component, or (<see cref="StripeExtent.OnMdt"/>) the
+    /// part of the range in the Data-on-MDT component, whole.
     /// </summary>
     /// <exception cref="InvalidOperationException">The range reaches a component whose objects are not allocated yet, or past the layout's end.</exception>
     public static void MapRange(FileLayout layout, long offset, long length, List<StripeExtent> result)
@@ -54,6 +55,16 @@ internal static class StripeMath
                 // A partly instantiated PFL layout is normal (Lustre allocates later components on first write),
                 // so only the components the range touches must have objects.
                 throw new InvalidOperationException($"Cannot map file bytes [{position}, {end}): layout component {index} [{component.Start}, {component.End}) has no objects yet.");
+            }
+
+            if (component.IsOnMdt)
+            {
+                // One piece: the MDT addresses Data-on-MDT bytes by file offset, however many there are.
+                var onMdtEnd = Math.Min(component.End, end);
+                result.Add(new StripeExtent(index, 0, default, position, position, onMdtEnd - position, OnMdt: true));
+                position = onMdtEnd;
+                index++;
+                continue;
             }
 
             var stripeSize = component.StripeSize;
