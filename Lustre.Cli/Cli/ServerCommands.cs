@@ -23,6 +23,7 @@ internal static class ServerCommands
     private static readonly Option<bool> AllowPlainOption = new("--allow-plain") { Description = "Accept plain TCP from clients and servers off this host (by default they must use TLS 1.3; loopback may always talk plain)" };
     private static readonly Option<string?> MemoryBudgetOption = new("--memory-budget") { Description = "Bytes of request and reply data all connections may hold at once, e.g. 512M (default 1G); each connection at most a sixteenth, and a connection whose replies go unread for 30 s is closed" };
     private static readonly Option<string?> MetricsListenOption = new("--metrics-listen") { Description = "HOST:PORT to serve Prometheus metrics on, at /metrics (e.g. 127.0.0.1:9882); unauthenticated, so keep it off public networks" };
+    private static readonly Option<string?> DomStripeSizeOption = new("--dom-stripesize") { Description = "Largest Data-on-MDT component the MDS accepts (lfs setstripe -L mdt), e.g. 256K; 0 for none (default 1M, at most 1G)" };
     private static readonly Option<int?> StripeCountOption = new("--stripe-count") { Description = "Default stripe count of new files, -1 for all OSTs (default 1)" };
 
     public static Command Up()
@@ -32,7 +33,7 @@ internal static class ServerCommands
         var port = new Option<int?>("--port") { Description = $"TCP port on 127.0.0.1 (default {DefaultPort}; 0 picks a free one)" };
         var command = new Command("up", "Start an all-in-one cluster (MGS + MDS + N OSTs) on loopback in this process")
         {
-            data, osts, port, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption, MemoryBudgetOption, KeyFileOption, AllowPlainOption, MetricsListenOption,
+            data, osts, port, FsNameOption, StripeSizeOption, StripeCountOption, DomStripeSizeOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption, MemoryBudgetOption, KeyFileOption, AllowPlainOption, MetricsListenOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -54,6 +55,7 @@ internal static class ServerCommands
                 MemoryBudget = MemoryBudget(parse.GetValue(MemoryBudgetOption) ?? file.MemoryBudget),
                 AllowPlainRemote = parse.GetValue(AllowPlainOption) || (file.AllowPlain ?? false),
                 Keys = (parse.GetValue(KeyFileOption) ?? file.KeyFile) is { } keyFile ? KeyFile.Load(keyFile) : null,
+                DataOnMdtLimit = DomStripeSize(parse.GetValue(DomStripeSizeOption) ?? file.DomStripesize),
             };
             return await RunAsync(options, printAddress: true, MetricsListen(parse.GetValue(MetricsListenOption) ?? file.MetricsListen), cancellationToken).ConfigureAwait(false);
         });
@@ -72,7 +74,7 @@ internal static class ServerCommands
         var osts = new Option<int?>("--osts") { Description = "Number of OSTs this OSS serves (default 1)" };
         var command = new Command("serve", "Run one role (MGS, MDS or OSS) of a cluster in this process")
         {
-            role, data, listen, mgs, advertise, index, osts, FsNameOption, StripeSizeOption, StripeCountOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption, MemoryBudgetOption, KeyFileOption, AllowPlainOption, MetricsListenOption,
+            role, data, listen, mgs, advertise, index, osts, FsNameOption, StripeSizeOption, StripeCountOption, DomStripeSizeOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption, MemoryBudgetOption, KeyFileOption, AllowPlainOption, MetricsListenOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -106,6 +108,7 @@ internal static class ServerCommands
                 MemoryBudget = MemoryBudget(parse.GetValue(MemoryBudgetOption) ?? file.MemoryBudget),
                 AllowPlainRemote = parse.GetValue(AllowPlainOption) || (file.AllowPlain ?? false),
                 Keys = (parse.GetValue(KeyFileOption) ?? file.KeyFile) is { } keyFile ? KeyFile.Load(keyFile) : null,
+                DataOnMdtLimit = DomStripeSize(parse.GetValue(DomStripeSizeOption) ?? file.DomStripesize),
             };
             return await RunAsync(options, printAddress: chosen == "mgs", MetricsListen(parse.GetValue(MetricsListenOption) ?? file.MetricsListen), cancellationToken).ConfigureAwait(false);
         });
@@ -115,6 +118,8 @@ internal static class ServerCommands
     private static IPEndPoint? MetricsListen(string? text) => text is null ? null : Endpoints.Parse(text, "--metrics-listen");
 
     private static long MemoryBudget(string? text) => text is null ? NodeOptions.DefaultMemoryBudget : SizeParser.Parse(text, "--memory-budget");
+
+    private static long DomStripeSize(string? text) => text is null ? Layouts.LayoutDefaults.DefaultDataOnMdtLimit : SizeParser.Parse(text, "--dom-stripesize");
 
     private static long StripeSize(string? text) => text is null ? Layouts.LayoutDefaults.DefaultStripeSize : SizeParser.Parse(text, "--stripe-size");
 

@@ -37,6 +37,9 @@ internal sealed class ServerConfigFile
 
     public int? StripeCount { get; set; }
 
+    /// <summary>As <c>--dom-stripesize</c>: the largest Data-on-MDT component the MDS accepts.</summary>
+    public string? DomStripesize { get; set; }
+
     public string? SecretFile { get; set; }
 
     public bool? DirectReads { get; set; }

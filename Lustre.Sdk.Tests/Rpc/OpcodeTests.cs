@@ -147,6 +147,20 @@ public sealed class OpcodeTests
         Assert.Equal(3, instantiated.AllObjects().Count());
         Assert.Equal(1u, instantiated.Generation);
         await Call(Opcode.MdsUnlink, w => new PathRequest(dir + "/p").Write(w));
+        var domLayout = LayoutCodec.Encode(FileLayout.Composite([LayoutComponent.DataOnMdt(65536)]));
+        var dom = Attributes((await Call(Opcode.MdsOpen, w => new OpenRequest(dir + "/dom", OpenFlags.Create | OpenFlags.Write, 0x1A4, domLayout).Write(w))).Body);
+        var domWrite = await peer.CallWithBulkAsync(Opcode.MdsDomWrite, w => new DomWriteRequest(dom.Fid, 3).Write(w), data);
+        AssertOk(domWrite, Opcode.MdsDomWrite);
+        seen.Add(Opcode.MdsDomWrite);
+        var sizeReader = new BodyReader(domWrite.Body);
+        Assert.Equal(13, DomWriteReply.Read(ref sizeReader).Size);
+        var domRead = await Call(Opcode.MdsDomRead, w => new DomReadRequest(dom.Fid, 0, 100).Write(w));
+        Assert.Equal([0, 0, 0, .. data], domRead.Bulk);
+        await Call(Opcode.MdsClose, w => new CloseRequest(dom.Fid, true).Write(w));
+        var onOpen = await Call(Opcode.MdsOpen, w => new OpenRequest(dir + "/dom", OpenFlags.Read, 0, [], 1 << 20).Write(w));
+        Assert.Equal(13, Attributes(onOpen.Body).Size);
+        Assert.Equal(domRead.Bulk, onOpen.Bulk); // read-on-open
+        await Call(Opcode.MdsUnlink, w => new PathRequest(dir + "/dom").Write(w));
         await Call(Opcode.MdsUnlink, w => new PathRequest(dir + "/h").Write(w));
         await Call(Opcode.MdsUnlink, w => new PathRequest(dir + "/g").Write(w));
         await Call(Opcode.OstDestroy, w => obj.Write(w));

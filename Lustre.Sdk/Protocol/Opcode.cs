@@ -84,6 +84,17 @@ internal enum Opcode : ushort
 
     /// <summary>Reads many ranges of objects of one OST in one request (<c>OstReadBatchRequest</c>): the reply's bulk is the ranges back to back.</summary>
     OstReadBatch = 48,
+
+    // Metadata service, continued: 20-39 are all taken.
+
+    /// <summary>Reads bytes of a file's Data-on-MDT component (<c>DomReadRequest</c>): the reply's bulk is the bytes, as an <see cref="OstRead"/>'s.</summary>
+    MdsDomRead = 60,
+
+    /// <summary>
+    /// Writes the request's bulk into a file's Data-on-MDT component (<c>DomWriteRequest</c>): the bytes, the file's new
+    /// size and mtime go in one MDT batch, durable with its group commit before the reply.
+    /// </summary>
+    MdsDomWrite = 61,
 }
 
 internal static class OpcodeExtensions
@@ -94,8 +105,11 @@ internal static class OpcodeExtensions
     /// <summary>10–19 are the MGS's (the values below <see cref="Opcode.MdsGetAttr"/>).</summary>
     public static bool IsMgs(this Opcode opcode) => opcode is >= Opcode.MgsRegisterTarget and < Opcode.MdsGetAttr;
 
-    /// <summary>20–39 are the MDS's (the values below <see cref="Opcode.OstRead"/>).</summary>
-    public static bool IsMds(this Opcode opcode) => opcode is >= Opcode.MdsGetAttr and < Opcode.OstRead;
+    /// <summary>20–39 (the values below <see cref="Opcode.OstRead"/>) and 60–69 are the MDS's.</summary>
+    public static bool IsMds(this Opcode opcode) => opcode is (>= Opcode.MdsGetAttr and < Opcode.OstRead) or (>= Opcode.MdsDomRead and <= LastMds);
+
+    /// <summary>The last value of the MDS's second range, 60–69.</summary>
+    private const Opcode LastMds = (Opcode)69;
 
     public static bool IsOst(this Opcode opcode) => opcode is >= Opcode.OstRead and <= Opcode.OstReadBatch;
 
@@ -109,11 +123,11 @@ internal static class OpcodeExtensions
     public static bool IsWaitedForWhenCancelled(this Opcode opcode) => opcode is
         Opcode.OstWrite or Opcode.OstPunch or Opcode.MdsOpen or Opcode.MdsSetAttr or Opcode.MdsMkdir or Opcode.MdsRmdir or
         Opcode.MdsUnlink or Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsMirror or Opcode.MdsMigrate or Opcode.MdsLayout or
-        Opcode.SetParam or Opcode.MgsParams;
+        Opcode.MdsDomWrite or Opcode.SetParam or Opcode.MgsParams;
 
     /// <summary>Operations that change state, whose resends are answered from the reply cache.</summary>
     public static bool IsModifying(this Opcode opcode) => opcode is
         Opcode.MdsOpen or Opcode.MdsSetAttr or Opcode.MdsMkdir or Opcode.MdsRmdir or Opcode.MdsUnlink or
-        Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsBackup or Opcode.MdsMirror or Opcode.MdsMigrate or Opcode.MdsLayout or Opcode.MgsRegisterTarget or Opcode.MgsSetTargetState or
-        Opcode.MgsPool or Opcode.MgsParams;
+        Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsBackup or Opcode.MdsMirror or Opcode.MdsMigrate or Opcode.MdsLayout or Opcode.MdsDomWrite or
+        Opcode.MgsRegisterTarget or Opcode.MgsSetTargetState or Opcode.MgsPool or Opcode.MgsParams;
 }

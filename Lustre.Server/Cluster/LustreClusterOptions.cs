@@ -39,6 +39,12 @@ public sealed class LustreClusterOptions
     /// </summary>
     public bool DirectReads { get; set; }
 
+    /// <summary>
+    /// The largest Data-on-MDT component the MDS accepts, Lustre's <c>dom_stripesize</c> (default 1 MiB; 0 accepts none;
+    /// at most 1 GiB, a multiple of 64 KiB). Files whose layout asks for a larger one are refused with EFBIG.
+    /// </summary>
+    public long DataOnMdtLimit { get; set; } = Layouts.LayoutDefaults.DefaultDataOnMdtLimit;
+
     /// <summary>Delete the data folder when the cluster is disposed (default: only when the cluster made the folder).</summary>
     public bool? DeleteDataOnDispose { get; set; }
 
@@ -56,6 +62,7 @@ public sealed class LustreClusterOptions
         }
 
         ArgumentOutOfRangeException.ThrowIfGreaterThan(Port, 65535, nameof(Port));
+        Mds.MdtNamespace.ValidateDataOnMdtLimit(DataOnMdtLimit, nameof(DataOnMdtLimit));
         if (string.IsNullOrEmpty(FsName) || FsName.Length > 8 || !FsName.All(char.IsAsciiLetterOrDigit))
         {
             throw new ArgumentException($"FsName '{FsName}' must be 1 to 8 ASCII letters or digits, as Lustre's fsname.", nameof(FsName));

@@ -55,6 +55,9 @@ internal sealed partial class LustreNode : IAsyncDisposable
     /// <summary>The MDS's service (MDS nodes only): its statistics.</summary>
     internal MdsService? Mds { get; private set; }
 
+    /// <summary>The MDT's namespace, when this node runs the MDS (its Data-on-MDT limit can change while it runs).</summary>
+    internal MdtNamespace? Namespace { get; private set; }
+
     public static async Task<LustreNode> StartAsync(NodeOptions options, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var node = new LustreNode(options, loggers);
@@ -163,7 +166,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
             directory = new TargetTable([mgs], ServerClientSettings(loggers, "mds"), connectionsPerServer: 1);
             _asyncResources.Add(directory);
             Placement = new OstPlacement(directory, Mdt!, new OstAllocator(new Random()), _logger);
-            var ns = new MdtNamespace(Mdt!, Placement, options.MigrationLease);
+            var ns = Namespace = new MdtNamespace(Mdt!, Placement, options.MigrationLease, options.DataOnMdtLimit);
             Destroys = new DestroyQueue(ns, directory);
             Resyncs = new MirrorResyncAgent(
                 ns,

@@ -81,6 +81,12 @@ internal sealed class NodeOptions
     /// </summary>
     public TimeSpan MigrationLease { get; init; } = Mds.LayoutMigrations.DefaultLease;
 
+    /// <summary>
+    /// The largest Data-on-MDT component the MDS accepts (Lustre's <c>dom_stripesize</c>; <c>--dom-stripesize</c>): 0 to
+    /// 1 GiB in steps of 64 KiB, 0 for none; default 1 MiB, as Lustre's.
+    /// </summary>
+    public long DataOnMdtLimit { get; init; } = Layouts.LayoutDefaults.DefaultDataOnMdtLimit;
+
     /// <summary>How often the MDS re-reads the target list and OST free space.</summary>
     public TimeSpan RefreshInterval { get; init; } = TimeSpan.FromSeconds(2);
 }

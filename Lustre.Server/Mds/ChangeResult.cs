@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 
@@ -42,6 +43,18 @@ internal static class ChangeResults
             var reader = new BodyReader(recorded);
             return MigrateReply.Read(ref reader);
         });
+
+    /// <summary>A file's size once the change is applied (a Data-on-MDT write).</summary>
+    public static readonly ChangeResult<long> Size = new(
+        size =>
+        {
+            var bytes = new byte[sizeof(long)];
+            BinaryPrimitives.WriteInt64LittleEndian(bytes, size);
+            return bytes;
+        },
+        recorded => recorded.Length == sizeof(long)
+            ? BinaryPrimitives.ReadInt64LittleEndian(recorded)
+            : throw new InvalidDataException($"A recorded size has {recorded.Length} bytes, not 8: the MDT is damaged."));
 
     /// <summary>Done, with nothing more to say (unlink, rmdir, rename, a directory's default layout).</summary>
     public static readonly ChangeResult<bool> Done = new(_ => [], _ => true);

@@ -41,7 +41,26 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         (Opcode.MdsMigrate, MigrateAsync),
         (Opcode.MdsOpenBatch, OpenBatch),
         (Opcode.MdsLayout, LayoutAsync),
+        (Opcode.MdsDomRead, DomRead),
+        (Opcode.MdsDomWrite, DomWriteAsync),
     ];
+
+    /// <summary>A Data-on-MDT read's length, and the file bytes a read-only open asked for (read-on-open): set aside before the request is read.</summary>
+    public long ReplyBulkBytes(Opcode opcode, ReadOnlySpan<byte> body)
+    {
+        if (opcode == Opcode.MdsOpen)
+        {
+            return OpenRequest.ReplyBulkBytes(body);
+        }
+
+        if (opcode != Opcode.MdsDomRead || body.Length < DomReadRequest.Size)
+        {
+            return 0;
+        }
+
+        var reader = new BodyReader(body);
+        return Math.Clamp(DomReadRequest.Read(ref reader).Length, 0, ProtocolLimits.MaxBulkLength);
+    }
 
     private MdtNamespace Namespace => _namespace ?? throw new RpcStatusException(LustreErrno.EBUSY, "the MDS is starting");
 
@@ -138,7 +157,33 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
             attributes = await Namespace.OpenForWriteAsync(attributes, swaps).ConfigureAwait(false);
         }
 
-        return Attributes(WithCapability(request, attributes, open.Flags));
+        var reply = Attributes(WithCapability(request, attributes, open.Flags));
+        if (open.WantsData && Namespace.ReadOnOpen(attributes, Math.Min(open.ReadOnOpen, ProtocolLimits.MaxBulkLength)) is { } data)
+        {
+            // Read-on-open: the whole file, from its Data-on-MDT component, as the reply's bulk.
+            return RpcResponse.WithBulk(reply.Body, data.Buffer, data.Length);
+        }
+
+        return reply;
+    }
+
+    /// <summary>Bytes of a file's Data-on-MDT component, as the reply's bulk (short at the end of the file's bytes).</summary>
+    private ValueTask<RpcResponse> DomRead(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        var (buffer, length) = Namespace.ReadDataOnMdt(DomReadRequest.Read(ref reader), request.Identity);
+        return ValueTask.FromResult(buffer is null ? RpcResponse.Ok() : RpcResponse.WithBulk(null, buffer, length));
+    }
+
+    /// <summary>The request's bulk into a file's Data-on-MDT component, durable before the reply; the reply is the file's size.</summary>
+    private async ValueTask<RpcResponse> DomWriteAsync(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        var write = DomWriteRequest.Read(ref reader);
+        var size = await Namespace.WriteDataOnMdtAsync(write, request.Bulk, ChangeOrigin.Of(request), request.Identity).ConfigureAwait(false);
+        var body = new FrameBuffer(64);
+        new DomWriteReply(size).Write(body.Body);
+        return RpcResponse.Ok(body);
     }
 
     /// <summary>Many files of one directory opened for reading at once, each with its own status and, for a client key, its capability.</summary>

@@ -28,6 +28,12 @@ internal static class MdtKeys
     /// </summary>
     public const byte Migration = (byte)'V';
 
+    /// <summary>
+    /// A chunk of a file's Data-on-MDT bytes (<see cref="DataOnMdt"/>): 'B' + fid + u32 chunk index, value the chunk's
+    /// bytes from its start up to the last one written (shorter than a chunk when the rest is a hole or past the end).
+    /// </summary>
+    public const byte Data = (byte)'B';
+
     public static readonly byte[] NextFidKey = Encoding.ASCII.GetBytes("M/next-fid");
     public static readonly byte[] CommitKey = Encoding.ASCII.GetBytes("M/commit");
 
@@ -86,6 +92,25 @@ internal static class MdtKeys
         var key = new byte[17];
         key[0] = Migration;
         WriteFid(key.AsSpan(1), fid);
+        return key;
+    }
+
+    public static byte[] DataKey(LustreFid fid, uint chunk)
+    {
+        var key = new byte[21];
+        key[0] = Data;
+        WriteFid(key.AsSpan(1), fid);
+        BinaryPrimitives.WriteUInt32BigEndian(key.AsSpan(17), chunk);
+        return key;
+    }
+
+    /// <summary>A key after every chunk of <paramref name="fid"/>: the exclusive end of a range delete of them all.</summary>
+    public static byte[] DataEndKey(LustreFid fid)
+    {
+        var key = new byte[22];
+        key[0] = Data;
+        WriteFid(key.AsSpan(1), fid);
+        key.AsSpan(17).Fill(0xFF);
         return key;
     }
 

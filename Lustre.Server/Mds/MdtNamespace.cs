@@ -30,17 +30,46 @@ internal sealed class MdtNamespace
     public static readonly TimeSpan ResyncHold = TimeSpan.FromMinutes(5);
 
     private readonly LayoutMigrations _migrations;
+    private long _dataOnMdtLimit;
 
     /// <param name="store">The MDT.</param>
     /// <param name="placement">Where new objects go.</param>
     /// <param name="migrationLease">How long a layout migration holds a file without a renewal (<see cref="LayoutMigrations.DefaultLease"/>).</param>
-    public MdtNamespace(MdtStore store, IOstPlacement placement, TimeSpan? migrationLease = null)
+    /// <param name="dataOnMdtLimit">The largest Data-on-MDT component accepted (<see cref="DataOnMdtLimit"/>); default 1 MiB.</param>
+    public MdtNamespace(MdtStore store, IOstPlacement placement, TimeSpan? migrationLease = null, long dataOnMdtLimit = LayoutDefaults.DefaultDataOnMdtLimit)
     {
         _store = store;
         _placement = placement;
         _migrations = new LayoutMigrations(migrationLease ?? LayoutMigrations.DefaultLease);
+        DataOnMdtLimit = dataOnMdtLimit;
         EnsureRoot();
         AdoptMigrations();
+    }
+
+    /// <summary>
+    /// The largest Data-on-MDT component this MDT takes (Lustre's <c>lod.*.dom_stripesize</c>): a file or directory
+    /// default with a larger one is refused with EFBIG, as Lustre 2.11 refused it (later Lustre shrinks the component to
+    /// the limit instead; a layout that silently differs from the one asked for is worse than an error). 0 refuses every
+    /// Data-on-MDT layout. Files made before a change keep their layouts.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative, over 1 GiB or not a multiple of 64 KiB.</exception>
+    public long DataOnMdtLimit
+    {
+        get => Volatile.Read(ref _dataOnMdtLimit);
+        set
+        {
+            ValidateDataOnMdtLimit(value);
+            Volatile.Write(ref _dataOnMdtLimit, value);
+        }
+    }
+
+    /// <summary>Throws unless <paramref name="value"/> is a valid <see cref="DataOnMdtLimit"/>: 0 to 1 GiB in steps of 64 KiB, as Lustre's.</summary>
+    public static void ValidateDataOnMdtLimit(long value, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(value))] string? name = null)
+    {
+        if (value < 0 || value > LayoutDefaults.MaxDataOnMdtSize || value % LayoutDefaults.StripeAlignment != 0)
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"The Data-on-MDT limit (dom_stripesize) must be 0 (off) or a multiple of 64 KiB up to {LayoutDefaults.MaxDataOnMdtSize} (1 GiB), got {value}.");
+        }
     }
 
     public MdtStore Store => _store;
@@ -386,6 +415,125 @@ internal sealed class MdtNamespace
         return inode.ToAttributes(fid, FlagsOf(fid));
     }
 
+    /// <summary>
+    /// Read-on-open: the bytes of a file an open for reading found, when they all live in its Data-on-MDT component and
+    /// are no more than <paramref name="max"/> (Lustre's <c>mdt_dom_read_on_open</c>), in a buffer of
+    /// <see cref="BulkPool"/> for the reply's bulk; null otherwise. Not while someone writes the file (its size on the
+    /// MDS may be behind), nor when the file changed since <paramref name="opened"/> was read: the bytes sent are those
+    /// of the size the open answers.
+    /// </summary>
+    public (byte[] Buffer, int Length)? ReadOnOpen(InodeAttributes opened, int max)
+    {
+        var size = opened.Size;
+        if (opened.Type != EntryType.File || size <= 0 || size > max || (opened.Flags & InodeFlags.OpenForWrite) != 0
+            || LayoutCodec.DataOnMdtEnd(opened.Layout) < size)
+        {
+            return null;
+        }
+
+        using var snapshot = _store.Database.CreateSnapshot();
+        var read = new ReadOptions().SetSnapshot(snapshot);
+        if (_store.Database.Get(MdtKeys.InodeKey(opened.Fid), readOptions: read) is not { } bytes || MdtInode.Decode(bytes) is not { } inode
+            || inode.Size != size || !inode.Layout.AsSpan().SequenceEqual(opened.Layout))
+        {
+            return null;
+        }
+
+        var buffer = BulkPool.Shared.Rent((int)size);
+        DataOnMdt.Read(_store.Database, read, opened.Fid, 0, buffer.AsSpan(0, (int)size));
+        return (buffer, (int)size);
+    }
+
+    /// <summary>
+    /// Reads bytes of a file's Data-on-MDT component (<see cref="Opcode.MdsDomRead"/>): those of [offset, offset + length)
+    /// below the file's size and the component's end, zeros for a hole, into a buffer of <see cref="BulkPool"/>, read
+    /// with the inode from one snapshot. The file's own read permission is checked, as an open's.
+    /// </summary>
+    public (byte[]? Buffer, int Length) ReadDataOnMdt(DomReadRequest request, ClientIdentity who)
+    {
+        if (request.Offset < 0 || request.Length < 0 || request.Length > ProtocolLimits.MaxBulkLength)
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, $"a Data-on-MDT read of {request.Length} bytes at offset {request.Offset}: the offset must not be negative and the length 0 to {ProtocolLimits.MaxBulkLength}");
+        }
+
+        using var snapshot = _store.Database.CreateSnapshot();
+        var read = new ReadOptions().SetSnapshot(snapshot);
+        var inode = _store.Database.Get(MdtKeys.InodeKey(request.Fid), readOptions: read) is { } bytes
+            ? MdtInode.Decode(bytes)
+            : throw new RpcStatusException(LustreErrno.ESTALE, $"no inode {request.Fid}");
+        var onMdt = RequireDataOnMdt(request.Fid, inode);
+        Permissions.Require(inode, who, Access.Read, request.Fid.ToString());
+        var available = Math.Min(inode.Size, onMdt) - request.Offset;
+        var length = (int)Math.Clamp(available, 0, request.Length);
+        if (length == 0)
+        {
+            return (null, 0);
+        }
+
+        var buffer = BulkPool.Shared.Rent(length);
+        DataOnMdt.Read(_store.Database, read, request.Fid, request.Offset, buffer.AsSpan(0, length));
+        return (buffer, length);
+    }
+
+    /// <summary>
+    /// Writes <paramref name="data"/> into a file's Data-on-MDT component (<see cref="Opcode.MdsDomWrite"/>): the bytes,
+    /// the size raised to cover them and the mtime go in one batch with the reply record, durable with the group commit
+    /// before the reply (exactly once, as every change a client asks for). Needs write permission; the range must lie in
+    /// the component (EFBIG otherwise), and the file must still have one (ESTALE: a migration moved it to OSTs). Bytes
+    /// that take space are refused with ENOSPC under the MDT's reserve, as creates are. Returns the new size.
+    /// </summary>
+    public Task<long> WriteDataOnMdtAsync(DomWriteRequest request, ReadOnlyMemory<byte> data, ChangeOrigin origin, ClientIdentity who)
+    {
+        if (request.Offset < 0)
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, $"a Data-on-MDT write at offset {request.Offset} of {request.Fid}: the offset must not be negative");
+        }
+
+        if (request.Offset > LayoutDefaults.MaxDataOnMdtSize - data.Length)
+        {
+            throw new RpcStatusException(LustreErrno.EFBIG, $"a Data-on-MDT write of {data.Length} bytes at offset {request.Offset} of {request.Fid}: no Data-on-MDT component reaches there (they end by {LayoutDefaults.MaxDataOnMdtSize} bytes)");
+        }
+
+        return _store.ChangeAsync(origin, ChangeResults.Size, tx =>
+        {
+            var inode = LoadInode(request.Fid);
+            var onMdt = RequireDataOnMdt(request.Fid, inode);
+            Permissions.Require(inode, who, Access.Write, request.Fid.ToString());
+            var end = request.Offset + data.Length;
+            if (end > onMdt)
+            {
+                throw new RpcStatusException(LustreErrno.EFBIG, $"{request.Fid}: bytes [{request.Offset}, {end}) reach past its Data-on-MDT component, which ends at {onMdt}");
+            }
+
+            if (data.IsEmpty)
+            {
+                return inode.Size;
+            }
+
+            DataOnMdt.Write(tx, request.Fid, request.Offset, data.Span);
+            var now = Now();
+            var updated = inode with { Size = Math.Max(inode.Size, end), ModifyTimeNs = now, ChangeTimeNs = now };
+            tx.Put(MdtKeys.InodeKey(request.Fid), updated.Encode());
+
+            // A migration copying the file must not swap without these bytes.
+            _migrations.SizeSet(request.Fid);
+            return updated.Size;
+        }, creates: true);
+    }
+
+    /// <summary>The end of the file's Data-on-MDT component; EISDIR for a directory, ESTALE when it has none (its layout changed under the caller).</summary>
+    private static long RequireDataOnMdt(LustreFid fid, MdtInode inode)
+    {
+        if (inode.Type != EntryType.File)
+        {
+            throw new RpcStatusException(LustreErrno.EISDIR, $"{fid} is a directory");
+        }
+
+        return LayoutCodec.DataOnMdtEnd(inode.Layout) is > 0 and var end
+            ? end
+            : throw new RpcStatusException(LustreErrno.ESTALE, $"{fid} has no Data-on-MDT component (a migration moved its bytes to OSTs since it was opened): open it again");
+    }
+
     /// <summary>What an open with <paramref name="flags"/> needs of the file: read, write, or both.</summary>
     public static Access OpenAccess(OpenFlags flags) =>
         ((flags & OpenFlags.Write) != 0 ? Access.Write : 0) | ((flags & OpenFlags.Read) != 0 || (flags & OpenFlags.Write) == 0 ? Access.Read : 0);
@@ -459,6 +607,7 @@ internal sealed class MdtNamespace
     /// </summary>
     private byte[] Instantiate(FileLayout template, MdtTransaction tx, string path, bool firstOnly = false)
     {
+        CheckDataOnMdt(template, $"'{path}'");
         var layout = firstOnly && !template.IsMirrored ? _placement.InstantiateBelow(template, 1, tx) : _placement.Instantiate(template, tx);
         return EncodeChecked(layout, path);
     }
@@ -472,6 +621,21 @@ internal sealed class MdtNamespace
         }
 
         return LayoutCodec.Encode(layout);
+    }
+
+    /// <summary>A Data-on-MDT component larger than <see cref="DataOnMdtLimit"/> is refused with EFBIG, naming the limit.</summary>
+    private void CheckDataOnMdt(FileLayout layout, string what)
+    {
+        var end = layout.DataOnMdtEnd;
+        var limit = DataOnMdtLimit;
+        if (end > limit)
+        {
+            throw new RpcStatusException(
+                LustreErrno.EFBIG,
+                limit == 0
+                    ? $"{what}: its layout keeps its first {end} bytes on the MDT (Data-on-MDT), which this MDT does not take (dom_stripesize is 0)"
+                    : $"{what}: its Data-on-MDT component is {end} bytes, over this MDT's limit of {limit} bytes (dom_stripesize)");
+        }
     }
 
     /// <summary>
@@ -675,6 +839,11 @@ internal sealed class MdtNamespace
 
             if ((request.Mask & (SetAttrMask.Size | SetAttrMask.SizeAtLeast)) != 0)
             {
+                if (inode.Type == EntryType.File && LayoutCodec.DataOnMdtEnd(inode.Layout) > 0)
+                {
+                    SizeDataOnMdt(tx, request.Fid, inode, size, (request.Mask & SetAttrMask.Size) != 0);
+                }
+
                 // A writer flushed, closed or truncated: a migration copying the file must not swap without it.
                 _migrations.SizeSet(request.Fid);
             }
@@ -692,6 +861,27 @@ internal sealed class MdtNamespace
             tx.Put(MdtKeys.InodeKey(request.Fid), updated.Encode());
             return updated.ToAttributes(request.Fid, FlagsOf(request.Fid));
         });
+    }
+
+    /// <summary>
+    /// The size of a file with a Data-on-MDT component changes: past the end of a layout of that component alone it is
+    /// refused with EFBIG (Lustre's answer to a file growing past its last component), and a truncate cuts the bytes
+    /// on the MDT past the new size in the same batch.
+    /// </summary>
+    private static void SizeDataOnMdt(MdtTransaction tx, LustreFid fid, MdtInode inode, long size, bool exact)
+    {
+        var layout = LayoutCodec.Decode(inode.Layout);
+        if (size > layout.End)
+        {
+            throw new RpcStatusException(
+                LustreErrno.EFBIG,
+                $"{fid}: a size of {size} bytes is past the end of its layout, a Data-on-MDT component of {layout.End} bytes with no OST component after it: migrate it to a layout with OST components (lfs migrate) to grow it");
+        }
+
+        if (exact)
+        {
+            DataOnMdt.Truncate(tx, fid, size, Math.Min(inode.Size, layout.DataOnMdtEnd));
+        }
     }
 
     /// <summary>
@@ -821,6 +1011,11 @@ internal sealed class MdtNamespace
     {
         tx.Delete(MdtKeys.InodeKey(fid));
         tx.Store.CountInode(tx, -1);
+        if (inode.Type == EntryType.File && LayoutCodec.DataOnMdtEnd(inode.Layout) is > 0 and var onMdt)
+        {
+            DataOnMdt.Drop(tx, fid, Math.Min(inode.Size, onMdt));
+        }
+
         if (inode.Type == EntryType.File && inode.Layout.Length > 0)
         {
             var layout = LayoutCodec.Decode(inode.Layout);
@@ -854,6 +1049,11 @@ internal sealed class MdtNamespace
 
         // By FID, so no directory to inherit from: what the template leaves to the default is the filesystem's (lfs
         // mirror extend fills in the file's own stripe count and size first).
+        if (template is { HasDataOnMdt: true })
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, "a mirror template must not have a Data-on-MDT component: mirrors keep every copy on OSTs");
+        }
+
         if (template is not null)
         {
             await CheckPoolsAsync(template).ConfigureAwait(false);
@@ -872,6 +1072,11 @@ internal sealed class MdtNamespace
             // also reads it (its reply carries a capability to read and write the objects).
             Permissions.Require(inode, who, request.Operation == MirrorOperation.BeginResync ? Access.Read | Access.Write : Access.Write, request.Fid.ToString());
             var layout = LayoutCodec.Decode(inode.Layout);
+            if (layout.HasDataOnMdt)
+            {
+                throw new RpcStatusException(LustreErrno.EINVAL, $"{request.Fid} keeps its first {layout.DataOnMdtEnd} bytes on the MDT (Data-on-MDT), and mirrors keep every copy on OSTs: migrate it to an OST layout first (lfs migrate)");
+            }
+
             var changed = request.Operation switch
             {
                 MirrorOperation.MarkStale => MarkStale(layout, request.MirrorId),
@@ -1126,8 +1331,20 @@ internal sealed class MdtNamespace
                     throw new RpcStatusException(LustreErrno.EINVAL, "it is a mirrored file: restripe it with lfs mirror extend (a mirror with the new layout), then lfs mirror split -d of the old mirrors");
                 }
 
+                var target = NewFileLayout(template, defaults);
+                var onMdt = LayoutCodec.DataOnMdtEnd(inode.Layout);
+                if (target.HasDataOnMdt && target.DataOnMdtEnd != onMdt)
+                {
+                    // The copy would write the new Data-on-MDT bytes where the old ones live (both are the FID's).
+                    throw new RpcStatusException(
+                        LustreErrno.EINVAL,
+                        onMdt == 0
+                            ? $"'{request.Path}': migrating into a Data-on-MDT layout is not supported; its OST components can be restriped, and a file can migrate out of Data-on-MDT"
+                            : $"'{request.Path}': the new layout's Data-on-MDT component is {target.DataOnMdtEnd} bytes, the file's is {onMdt}: a migration keeps the Data-on-MDT component as it is, or drops it");
+                }
+
                 // Every component: the copy may reach any of them before the swap.
-                var encoded = Instantiate(NewFileLayout(template, defaults), tx, request.Path);
+                var encoded = Instantiate(target, tx, request.Path);
 
                 // A migration that lapsed and was not swept yet: its objects go now, this one's record replaces it.
                 if (_store.Get(MdtKeys.MigrationKey(fid)) is { } lapsed)
@@ -1185,6 +1402,12 @@ internal sealed class MdtNamespace
                 tx.Put(MdtKeys.InodeKey(request.Fid), swapped.Encode());
                 tx.Delete(MdtKeys.MigrationKey(request.Fid));
                 QueueDestroy(tx, old.AllObjects());
+                if (old.HasDataOnMdt && LayoutCodec.DataOnMdtEnd(view.NewLayout) == 0)
+                {
+                    // Out of Data-on-MDT: the copy put those bytes on OSTs; the MDT's go with the old layout.
+                    DataOnMdt.Drop(tx, request.Fid, Math.Min(inode.Size, old.DataOnMdtEnd));
+                }
+
                 return new MigrateReply(MigrateState.Swapped, view.Id, view.DataVersion, 0, swapped.ToAttributes(request.Fid, FlagsOf(request.Fid)), []);
             }).ConfigureAwait(false);
             if (swapping)
@@ -1401,6 +1624,7 @@ internal sealed class MdtNamespace
             }
 
             await CheckPoolsAsync(layout).ConfigureAwait(false);
+            CheckDataOnMdt(layout, $"the default layout of '{request.Path}'");
             if (LayoutInheritance.SetsNothing(layout))
             {
                 request = request with { Layout = [] };

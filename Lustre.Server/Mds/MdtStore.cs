@@ -106,7 +106,7 @@ internal sealed class MdtStore : IDisposable
     /// <param name="origin">Who asked.</param>
     /// <param name="result">How the result is recorded.</param>
     /// <param name="change">The change.</param>
-    /// <param name="creates">Whether it makes a new inode: refused with ENOSPC while free space is under the reserve.</param>
+    /// <param name="creates">Whether it takes new space (a new inode, Data-on-MDT bytes): refused with ENOSPC while free space is under the reserve.</param>
     public Task<T> ChangeAsync<T>(ChangeOrigin origin, ChangeResult<T> result, Func<MdtTransaction, T> change, bool creates = false) =>
         Enqueue(new PendingChange<T>(change, origin, result, creates));
 
@@ -249,7 +249,7 @@ internal sealed class MdtStore : IDisposable
                         {
                             change.Fail(new RpcStatusException(
                                 LustreErrno.ENOSPC,
-                                $"the MDT has {free} bytes free, under the {ReserveBytes} kept for unlink, rmdir and rename: no new files or directories until space is freed"));
+                                $"the MDT has {free} bytes free, under the {ReserveBytes} kept for unlink, rmdir and rename: no new files, directories or Data-on-MDT bytes until space is freed"));
                         }
                     }
                     catch (RpcStatusException ex)
@@ -368,7 +368,7 @@ internal sealed class MdtStore : IDisposable
 
     private abstract class PendingChange
     {
-        /// <summary>Makes a new inode: refused while free space is under the reserve.</summary>
+        /// <summary>Takes new space (an inode, Data-on-MDT bytes): refused while free space is under the reserve.</summary>
         public abstract bool Creates { get; }
 
         /// <summary>If a reply record answers this change, takes its result and returns true (nothing to run).</summary>

@@ -197,6 +197,14 @@ internal sealed partial class OstPlacement : IOstPlacement
                 continue;
             }
 
+            if (component.IsOnMdt)
+            {
+                // Data-on-MDT: no object to place; the component names the MDT that holds its bytes (this one, MDT0000).
+                components[c] = component.OnMdt(0);
+                changed = true;
+                continue;
+            }
+
             if (component.HasUnsetFields)
             {
                 throw new InvalidOperationException($"Component {c} leaves its stripe count or size to the default: LayoutInheritance resolves it before placement.");

@@ -153,8 +153,13 @@ internal enum OpenFlags : uint
     Read = 8,
 }
 
-/// <summary>Opens (and maybe creates) a file; a new file gets the layout given, else its directory's default, else the filesystem's.</summary>
-internal readonly record struct OpenRequest(string Path, OpenFlags Flags, uint Mode, byte[] Layout)
+/// <summary>
+/// Opens (and maybe creates) a file; a new file gets the layout given, else its directory's default, else the
+/// filesystem's. <see cref="ReadOnOpen"/> (a trailing field, sent only when above 0) is the most bytes of file data the
+/// client takes as the reply's bulk: an open for reading only of a file whose bytes all live in its Data-on-MDT
+/// component, no more than that, gets them in the reply (Lustre's read-on-open).
+/// </summary>
+internal readonly record struct OpenRequest(string Path, OpenFlags Flags, uint Mode, byte[] Layout, int ReadOnOpen = 0)
 {
     public void Write(BodyWriter writer)
     {
@@ -162,13 +167,49 @@ internal readonly record struct OpenRequest(string Path, OpenFlags Flags, uint M
         writer.WriteUInt32((uint)Flags);
         writer.WriteUInt32(Mode);
         writer.WriteBytes(Layout);
+        if (ReadOnOpen > 0)
+        {
+            writer.WriteInt32(ReadOnOpen);
+        }
     }
+
+    /// <summary>True for an open that may get the file's bytes: for reading only (no Write, no Create), asking for some.</summary>
+    public bool WantsData => ReadOnOpen > 0 && (Flags & (OpenFlags.Write | OpenFlags.Create)) == 0;
 
     public static OpenRequest Read(ref BodyReader reader) => new(
         reader.ReadString("path", ProtocolLimits.MaxPathLength),
         (OpenFlags)reader.ReadUInt32("flags"),
         reader.ReadUInt32("mode"),
-        reader.ReadBytes("layout", InodeAttributes.MaxLayoutLength).ToArray());
+        reader.ReadBytes("layout", InodeAttributes.MaxLayoutLength).ToArray(),
+        reader.Remaining >= sizeof(int) ? reader.ReadInt32("read_on_open") : 0);
+
+    /// <summary>
+    /// The bytes of file data an encoded open may get back as bulk (<see cref="ReadOnOpen"/> of an open that
+    /// <see cref="WantsData"/>, at most the bulk limit), found by skipping over the path and layout without decoding
+    /// them: what the server sets aside before it reads the request. A malformed body counts 0.
+    /// </summary>
+    public static int ReplyBulkBytes(ReadOnlySpan<byte> body)
+    {
+        if (body.Length < 2)
+        {
+            return 0;
+        }
+
+        var at = 2 + System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(body);
+        if (body.Length < at + 12)
+        {
+            return 0;
+        }
+
+        var flags = (OpenFlags)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(body[at..]);
+        var layout = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(body[(at + 8)..]);
+        if (layout < 0 || (flags & (OpenFlags.Write | OpenFlags.Create)) != 0 || body.Length - (at + 12) - sizeof(int) < layout)
+        {
+            return 0;
+        }
+
+        return Math.Clamp(System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(body[(at + 12 + layout)..]), 0, ProtocolLimits.MaxBulkLength);
+    }
 }
 
 /// <summary>Which fields of a <see cref="SetAttrRequest"/> apply.</summary>

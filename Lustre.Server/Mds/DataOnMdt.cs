@@ -1,0 +1,145 @@
+using System.Buffers.Binary;
+using Lustre.Protocol;
+using RocksDbSharp;
+
+namespace Lustre.Server.Mds;
+
+/// <summary>
+/// The bytes of files' Data-on-MDT components, in the MDT's RocksDB beside their inodes: chunks of
+/// <see cref="ChunkSize"/> keyed by FID and chunk index (<see cref="MdtKeys.Data"/>). A write is a change of the store's
+/// writer loop like any metadata change, so its chunks, the inode's new size and mtime and its reply record go in one
+/// batch and are durable with the group's WAL sync before any of them is answered: DoM data commits with the metadata,
+/// never apart from it. A chunk never holds bytes at or past its file's size (a truncate cuts them in its own batch, and
+/// a write raises the size in its own), so a read returns zeros for a hole and stops at the size.
+/// </summary>
+internal static class DataOnMdt
+{
+    /// <summary>
+    /// Bytes per chunk: a write rewrites the chunks it touches, so this bounds what a small write costs in the log, and a
+    /// small file is one value, read with one lookup.
+    /// </summary>
+    public const int ChunkSize = 64 << 10;
+
+    /// <summary>Above this many chunks a file's are dropped with one range delete instead of one delete each.</summary>
+    private const int PointDeletes = 16;
+
+    /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/> in <paramref name="tx"/>, keeping the bytes of the chunks around it.</summary>
+    public static void Write(MdtTransaction tx, LustreFid fid, long offset, ReadOnlySpan<byte> data)
+    {
+        var position = offset;
+        var end = offset + data.Length;
+        while (position < end)
+        {
+            var chunk = (uint)(position / ChunkSize);
+            var within = (int)(position - ((long)chunk * ChunkSize));
+            var count = (int)Math.Min(ChunkSize - within, end - position);
+            var piece = data.Slice((int)(position - offset), count);
+            var key = MdtKeys.DataKey(fid, chunk);
+            byte[] value;
+            if (within == 0 && count == ChunkSize)
+            {
+                value = piece.ToArray();
+            }
+            else
+            {
+                // Reads what the writer loop applied so far, earlier changes of this group included.
+                var existing = tx.Get(key) ?? [];
+                value = new byte[Math.Max(existing.Length, within + count)];
+                existing.CopyTo(value, 0);
+                piece.CopyTo(value.AsSpan(within));
+            }
+
+            tx.Put(key, value);
+            position += count;
+        }
+    }
+
+    /// <summary>Cuts the bytes at and past <paramref name="size"/> of a file that had <paramref name="oldSize"/> bytes.</summary>
+    public static void Truncate(MdtTransaction tx, LustreFid fid, long size, long oldSize)
+    {
+        if (size >= oldSize)
+        {
+            return;
+        }
+
+        var from = (uint)(size / ChunkSize);
+        var within = (int)(size - ((long)from * ChunkSize));
+        if (within > 0)
+        {
+            var key = MdtKeys.DataKey(fid, from);
+            if (tx.Get(key) is { } existing && existing.Length > within)
+            {
+                tx.Put(key, existing[..within]);
+            }
+
+            from++;
+        }
+
+        DeleteFrom(tx, fid, from, oldSize);
+    }
+
+    /// <summary>Deletes every chunk of a file of <paramref name="size"/> bytes (an unlink, or a migration off the MDT).</summary>
+    public static void Drop(MdtTransaction tx, LustreFid fid, long size) => DeleteFrom(tx, fid, 0, size);
+
+    private static void DeleteFrom(MdtTransaction tx, LustreFid fid, uint from, long size)
+    {
+        // Chunks exist only below the size: those of a small file are deleted one by one (no range tombstone to
+        // slow later reads), a large file's with one range delete.
+        var chunks = (uint)((size + ChunkSize - 1) / ChunkSize);
+        if (chunks <= from)
+        {
+            return;
+        }
+
+        if (chunks - from <= PointDeletes)
+        {
+            for (var chunk = from; chunk < chunks; chunk++)
+            {
+                tx.Delete(MdtKeys.DataKey(fid, chunk));
+            }
+
+            return;
+        }
+
+        tx.DeleteRange(MdtKeys.DataKey(fid, from), MdtKeys.DataEndKey(fid));
+    }
+
+    /// <summary>
+    /// Fills <paramref name="destination"/> with the file's bytes from <paramref name="offset"/>, zeros where none were
+    /// written, as of <paramref name="read"/> (a snapshot taken with the inode, so the bytes match the size read).
+    /// </summary>
+    public static void Read(RocksDb db, ReadOptions read, LustreFid fid, long offset, Span<byte> destination)
+    {
+        destination.Clear();
+        if (destination.IsEmpty)
+        {
+            return;
+        }
+
+        var end = offset + destination.Length;
+        var first = MdtKeys.DataKey(fid, (uint)(offset / ChunkSize));
+        using var iterator = db.NewIterator(readOptions: read);
+        for (iterator.Seek(first); iterator.Valid(); iterator.Next())
+        {
+            var key = iterator.GetKeySpan();
+            if (key.Length != first.Length || !key[..17].SequenceEqual(first.AsSpan(0, 17)))
+            {
+                return;
+            }
+
+            var start = (long)BinaryPrimitives.ReadUInt32BigEndian(key[17..]) * ChunkSize;
+            if (start >= end)
+            {
+                return;
+            }
+
+            var value = iterator.GetValueSpan();
+            var from = Math.Max(start, offset);
+            var to = Math.Min(start + value.Length, end);
+            if (to > from)
+            {
+                value.Slice((int)(from - start), (int)(to - from)).CopyTo(destination[(int)(from - offset)..]);
+            }
+        }
+    }
+}
