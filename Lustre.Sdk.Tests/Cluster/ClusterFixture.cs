@@ -78,6 +78,20 @@ public sealed class ClusterFixture : IAsyncLifetime
     public string ObjectPath(OstObject obj) =>
         Path.Combine(DataDirectory, $"ost{obj.OstIndex:X4}", "objects", (obj.ObjectId & 0xFF).ToString("x2", System.Globalization.CultureInfo.InvariantCulture), obj.ObjectId.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
 
+    /// <summary>How many chunks of Data-on-MDT bytes the MDT holds for <paramref name="fid"/> (<see cref="Server.Mds.DataOnMdt"/>).</summary>
+    internal int DataOnMdtChunks(LustreFid fid)
+    {
+        var prefix = Server.Mds.MdtKeys.DataKey(fid, 0).AsSpan(0, 17).ToArray();
+        using var iterator = Cluster.Node.Mdt!.NewIterator();
+        var count = 0;
+        for (iterator.Seek(prefix); iterator.Valid() && iterator.Key().AsSpan().StartsWith(prefix); iterator.Next())
+        {
+            count++;
+        }
+
+        return count;
+    }
+
     /// <summary>
     /// Runs the MDS destroy queue until none of <paramref name="objects"/> is left on disk, or fails after
     /// <paramref name="timeout"/>. Each pass destroys what is queued, so this returns after one or two passes.

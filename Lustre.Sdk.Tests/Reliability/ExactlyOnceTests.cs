@@ -231,16 +231,62 @@ public sealed class ExactlyOnceTests : IDisposable
         Assert.Contains((obj.OstIndex, obj.ObjectId), cluster.ObjectFiles());
     }
 
+    [Fact]
+    public async Task A_Data_on_MDT_write_resent_after_an_MDS_restart_is_answered_from_its_record_and_does_not_undo_a_later_truncate()
+    {
+        await using var cluster = await ProcessCluster.StartAsync(_data.Path, 1);
+        await using var other = new LustreClient(cluster.Address);
+        LustreFid fid;
+        await using (var file = await other.OpenFileAsync("/d", FileMode.CreateNew, FileAccess.Write, FileLayout.Composite([LayoutComponent.DataOnMdt(64 << 10)])))
+        {
+            await file.WriteAtAsync(0, new byte[1000]);
+            fid = file.Fid;
+        }
+
+        var client = "client-once-" + Guid.NewGuid().ToString("N");
+        var bytes = new byte[5000];
+        bytes.AsSpan().Fill((byte)'B');
+        Action<BodyWriter> write = w => new DomWriteRequest(fid, 0).Write(w);
+
+        // The write is committed and answered, and the answer is lost; then the MDS is killed and restarted.
+        await using (var proxy = new FrameProxy(Endpoint(cluster.MdsEndpoint)) { DropRepliesOf = Opcode.MdsDomWrite })
+        {
+            await using var connection = await RpcConnection.ConnectAsync(proxy.Endpoint, Settings(client), CancellationToken.None);
+            await Assert.ThrowsAnyAsync<LustreException>(async () => (await CallAsync(connection, Opcode.MdsDomWrite, 201, write, resend: false, bytes)).Dispose());
+            Assert.Single(proxy.DroppedReplies);
+        }
+
+        await cluster.KillMdsAsync();
+        await cluster.RestartMdsAsync(samePort: true);
+        Assert.Equal(5000, (await other.GetInfoAsync("/d")).Length);
+
+        // Another client truncates the file; the resend must not bring the cut bytes back.
+        await using (var file = await other.OpenFileAsync("/d", FileMode.Open, FileAccess.Write))
+        {
+            await file.SetLengthAsync(100);
+        }
+
+        await using (var connection = await RpcConnection.ConnectAsync(Endpoint(cluster.MdsEndpoint), Settings(client), CancellationToken.None))
+        {
+            using var reply = await CallAsync(connection, Opcode.MdsDomWrite, 201, write, resend: true, bytes);
+            Assert.True(reply.Status == 0, $"write resent: {(LustreErrno)reply.Status} {reply.ErrorMessage}");
+            var reader = reply.Reader;
+            Assert.Equal(5000, DomWriteReply.Read(ref reader).Size);
+        }
+
+        Assert.Equal(new string('B', 100), await ReadAsync(other, "/d"));
+    }
+
     private static RpcConnectionSettings Settings(string client) =>
         new(client, new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10), null, NullLogger.Instance);
 
     private static System.Net.IPEndPoint Endpoint(string hostPort) => System.Net.IPEndPoint.Parse(hostPort);
 
-    private static async Task<RpcReply> CallAsync(RpcConnection connection, Opcode opcode, ulong xid, Action<BodyWriter> body, bool resend)
+    private static async Task<RpcReply> CallAsync(RpcConnection connection, Opcode opcode, ulong xid, Action<BodyWriter> body, bool resend, ReadOnlyMemory<byte> bulk = default)
     {
         using var frame = FrameBuffer.Rent();
         body(frame.Body);
-        return await connection.CallAsync(opcode, frame, default, default, xid, resend, CancellationToken.None);
+        return await connection.CallAsync(opcode, frame, bulk, default, xid, resend, CancellationToken.None);
     }
 
     private static async Task WriteAsync(LustreClient client, string path, string text)

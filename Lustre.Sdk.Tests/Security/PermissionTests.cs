@@ -57,6 +57,46 @@ public sealed class PermissionTests : IAsyncLifetime
     private LustreClient As(NamedKey key) => new(_address, new LustreClientOptions { SharedSecret = key.Secret, KeyName = key.Name, MaxAttempts = 1 });
 
     [Fact]
+    public async Task Data_on_MDT_bytes_are_read_and_written_only_as_the_file_s_mode_allows()
+    {
+        var data = new byte[5000];
+        Random.Shared.NextBytes(data);
+        var layout = Lustre.Layouts.FileLayout.Composite([Lustre.Layouts.LayoutComponent.DataOnMdt(64 << 10)]);
+        await using var alice = As(_alice);
+        LustreFid fid;
+        await using (var written = await alice.OpenFileAsync("/users/alice/dom", FileMode.CreateNew, layout: layout))
+        {
+            await written.WriteAtAsync(0, data);
+            fid = written.Fid;
+        }
+
+        await alice.SetModeAsync("/users/alice/dom", (UnixFileMode)0x1A4); // 0644
+        await using var bob = As(_bob);
+        await using (var read = await bob.OpenFileAsync("/users/alice/dom", FileMode.Open, FileAccess.Read))
+        {
+            var back = new byte[data.Length];
+            Assert.Equal(data.Length, await read.ReadAtAsync(0, back));
+            Assert.Equal(data, back);
+        }
+
+        // Bob may not write it, even by sending the write himself; nor read it once it is 0600.
+        Assert.Equal(LustreErrno.EACCES, await DomCallAsync(bob, Opcode.MdsDomWrite, w => new DomWriteRequest(fid, 0).Write(w), new byte[10], default));
+        await alice.SetModeAsync("/users/alice/dom", (UnixFileMode)0x180); // 0600
+        Assert.Equal(LustreErrno.EACCES, await DomCallAsync(bob, Opcode.MdsDomRead, w => new DomReadRequest(fid, 0, 100).Write(w), default, new byte[100]));
+        Assert.Equal(LustreErrno.None, await DomCallAsync(alice, Opcode.MdsDomRead, w => new DomReadRequest(fid, 0, 100).Write(w), default, new byte[100]));
+        Assert.Equal(data.Length, (await alice.GetInfoAsync("/users/alice/dom")).Length);
+    }
+
+    private static async Task<LustreErrno> DomCallAsync(LustreClient client, Opcode opcode, Action<BodyWriter> body, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn)
+    {
+        await client.Session.EnsureConnectedAsync(CancellationToken.None);
+        using var frame = new FrameBuffer();
+        body(frame.Body);
+        using var reply = await client.Session.CallMdsWithBulkAsync(opcode, frame, bulkOut, bulkIn, CancellationToken.None);
+        return (LustreErrno)reply.Status;
+    }
+
+    [Fact]
     public async Task A_second_identity_cannot_read_a_0600_file_nor_unlink_create_or_rename_in_a_directory_it_cannot_write()
     {
         var secret = new byte[3 << 20];

@@ -128,7 +128,14 @@ internal sealed class FilesystemSession : IAsyncDisposable
     }
 
     /// <summary>Sends one metadata request and returns the successful reply (throws on an error status).</summary>
-    public async ValueTask<RpcReply> CallMdsAsync(Opcode opcode, FrameBuffer frame, string? path, CancellationToken cancellationToken)
+    public ValueTask<RpcReply> CallMdsAsync(Opcode opcode, FrameBuffer frame, string? path, CancellationToken cancellationToken) =>
+        CallMdsAsync(opcode, frame, path, default, cancellationToken);
+
+    /// <summary>
+    /// Sends one metadata request whose reply may carry bulk into <paramref name="bulkIn"/> (an open's read-on-open bytes)
+    /// and returns the successful reply (throws on an error status).
+    /// </summary>
+    public async ValueTask<RpcReply> CallMdsAsync(Opcode opcode, FrameBuffer frame, string? path, Memory<byte> bulkIn, CancellationToken cancellationToken)
     {
         using var activity = path is null ? null : LustreDiagnostics.StartOperation(LustreDiagnostics.ActivityName(opcode), path);
         try
@@ -138,7 +145,7 @@ internal sealed class FilesystemSession : IAsyncDisposable
             {
                 _changedMetadata = true;
             }
-            var reply = await Targets.CallAsync(TargetKind.Mdt, 0, opcode, frame, default, default, cancellationToken).ConfigureAwait(false);
+            var reply = await Targets.CallAsync(TargetKind.Mdt, 0, opcode, frame, default, bulkIn, cancellationToken).ConfigureAwait(false);
             if (reply.Status != 0)
             {
                 var status = (LustreErrno)reply.Status;
@@ -153,6 +160,20 @@ internal sealed class FilesystemSession : IAsyncDisposable
         {
             throw;
         }
+    }
+
+    /// <summary>
+    /// Sends one request with bulk to the MDS (a Data-on-MDT read or write) and returns the reply whatever its status, as
+    /// an OST call does: the caller names the bytes in its error.
+    /// </summary>
+    public ValueTask<RpcReply> CallMdsWithBulkAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, CancellationToken cancellationToken)
+    {
+        if (!_changedMetadata && opcode.IsModifying())
+        {
+            _changedMetadata = true;
+        }
+
+        return Targets.CallAsync(TargetKind.Mdt, 0, opcode, frame, bulkOut, bulkIn, cancellationToken);
     }
 
     /// <summary>The exception for an MDS refusal of the request about <paramref name="path"/> (null: not about a path).</summary>

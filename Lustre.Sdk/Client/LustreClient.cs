@@ -517,18 +517,23 @@ public class LustreClient : IAsyncDisposable
 
         var encoded = layout is null ? [] : LayoutCodec.Encode(layout);
         using var frame = FrameBuffer.Rent(256 + encoded.Length);
-        new OpenRequest(path, flags, 0x1A4, encoded).Write(frame.Body);
+
+        // An open for reading only asks for the file's bytes with the reply (read-on-open): a file whose bytes all live on
+        // the MDT (Data-on-MDT) is then opened and read in one round trip.
+        var readOnOpen = writer ? 0 : ReadOnOpenBytes;
+        new OpenRequest(path, flags, 0x1A4, encoded, readOnOpen).Write(frame.Body);
         InodeAttributes attributes;
+        byte[]? opened;
         try
         {
-            attributes = await OpenAsync(frame, path, cancellationToken).ConfigureAwait(false);
+            (attributes, opened) = await OpenAsync(frame, path, readOnOpen, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is FileNotFoundException or LustreServerException { Errno: LustreErrno.ENOTDIR or LustreErrno.EISDIR })
         {
             throw await OpenErrorAsync(path, ex, (flags & OpenFlags.Create) != 0, cancellationToken).ConfigureAwait(false);
         }
 
-        var file = new LustreFile(Session, path, attributes, writer);
+        var file = new LustreFile(Session, path, attributes, writer, opened);
         try
         {
             await Session.EnsureOstsKnownAsync(file.Layout, cancellationToken).ConfigureAwait(false);
@@ -553,23 +558,49 @@ public class LustreClient : IAsyncDisposable
     /// layout is in place: it waits and tries again, as Lustre's writers wait for the migration's group lock. The MDS
     /// bounds the wait: a migrator that stops renewing its hold loses it within its lease (a minute).
     /// </summary>
-    private async Task<InodeAttributes> OpenAsync(FrameBuffer frame, string path, CancellationToken cancellationToken)
+    /// <remarks>
+    /// With <paramref name="readOnOpen"/> above 0, the reply may bring the whole file as bulk (read-on-open): it lands
+    /// in a pooled buffer and is returned as an array of exactly the file's size; null when the reply has none.
+    /// </remarks>
+    private async Task<(InodeAttributes Attributes, byte[]? Opened)> OpenAsync(FrameBuffer frame, string path, int readOnOpen, CancellationToken cancellationToken)
     {
         var pause = TimeSpan.FromMilliseconds(20);
-        while (true)
+        var scratch = readOnOpen > 0 ? System.Buffers.ArrayPool<byte>.Shared.Rent(readOnOpen) : null;
+        try
         {
-            try
+            while (true)
             {
-                return await Session.CallForAttributesAsync(Opcode.MdsOpen, frame, path, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    using var reply = await Session.CallMdsAsync(Opcode.MdsOpen, frame, path, scratch.AsMemory(0, readOnOpen), cancellationToken).ConfigureAwait(false);
+                    var reader = reply.Reader;
+                    var attributes = InodeAttributes.Read(ref reader);
+
+                    // The bytes are the whole file or nothing (a reply rebuilt for a resend carries none).
+                    return (attributes, reply.BulkLength > 0 && reply.BulkLength == attributes.Size ? scratch.AsSpan(0, reply.BulkLength).ToArray() : null);
+                }
+                catch (LustreServerException ex) when (ex.Errno == LustreErrno.EINPROGRESS)
+                {
+                    Diagnostics.ClientLog.OpenWaitsForMigration(Session.Logger, path, pause.TotalMilliseconds);
+                    await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
+                    pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+                }
             }
-            catch (LustreServerException ex) when (ex.Errno == LustreErrno.EINPROGRESS)
+        }
+        finally
+        {
+            if (scratch is not null)
             {
-                Diagnostics.ClientLog.OpenWaitsForMigration(Session.Logger, path, pause.TotalMilliseconds);
-                await Task.Delay(pause, cancellationToken).ConfigureAwait(false);
-                pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+                System.Buffers.ArrayPool<byte>.Shared.Return(scratch);
             }
         }
     }
+
+    /// <summary>
+    /// The most file bytes a read-only open asks to get with its reply (read-on-open): the MDS's default Data-on-MDT limit,
+    /// so a file of a default-sized Data-on-MDT component comes back whole however full it is.
+    /// </summary>
+    private const int ReadOnOpenBytes = (int)LayoutDefaults.DefaultDataOnMdtLimit;
 
     /// <summary>
     /// Opens many files for reading at once, by the identifiers a listing gave (<see cref="EnumerateDirectoryAsync"/>):

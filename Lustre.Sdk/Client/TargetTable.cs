@@ -85,6 +85,13 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
         return osts is not null && (uint)index < (uint)osts.Length && osts[index] is { } channel ? channel.MaxBulkLength : _maxBulkSize;
     }
 
+    /// <summary>The largest bulk one RPC to MDT0000 may carry (a Data-on-MDT read or write), as <see cref="OstMaxBulkLength"/>.</summary>
+    public int MdtMaxBulkLength()
+    {
+        var mdts = _snapshot?.Mdts;
+        return mdts is { Length: > 0 } && mdts[0] is { } channel ? channel.MaxBulkLength : _maxBulkSize;
+    }
+
     public TargetChannel Acquire(TargetKind kind, int index)
     {
         while (true)

@@ -67,6 +67,19 @@ internal static class BatchedIo
             StripeMath.MapRange(layout, offset, mapped, extents);
             foreach (var extent in extents)
             {
+                if (extent.OnMdt)
+                {
+                    // Data-on-MDT bytes come from the MDS (or from the open, read-on-open), a file at a time.
+                    var mdtBulk = session.Targets.MdtMaxBulkLength();
+                    for (long done = 0; done < extent.Length; done += mdtBulk)
+                    {
+                        var part = extent with { FileOffset = extent.FileOffset + done, ObjectOffset = extent.ObjectOffset + done, Length = Math.Min(mdtBulk, extent.Length - done) };
+                        tasks.Add(ReadOnMdtAsync(file, part, destination.Slice((int)(part.FileOffset - offset), (int)part.Length), limiter, cancellationToken));
+                    }
+
+                    continue;
+                }
+
                 // Capped per OST at what its server accepts, as StripedIo cuts a range.
                 var maxBulk = session.Targets.OstMaxBulkLength(extent.Object.OstIndex);
                 for (long done = 0; done < extent.Length; done += maxBulk)
@@ -337,6 +350,23 @@ internal static class BatchedIo
             var piece = pieces[k];
             buffer.AsSpan(at + (int)(piece.ObjectOffset - span.Start), piece.Length)
                 .CopyTo(requests[piece.Request].Destination.Span.Slice(piece.DestinationOffset, piece.Length));
+        }
+    }
+
+    private static async Task ReadOnMdtAsync(LustreFile file, StripeExtent extent, Memory<byte> destination, SemaphoreSlim? limiter, CancellationToken cancellationToken)
+    {
+        if (limiter is not null)
+        {
+            await limiter.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            await StripedIo.ReadPieceAsync(file, extent, destination, verifiedByCaller: false, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            limiter?.Release();
         }
     }
 

@@ -29,7 +29,16 @@ public sealed class LustreFile : IAsyncDisposable
     private Task? _instantiating;
     private long _instantiatingEnd;
 
-    internal LustreFile(FilesystemSession session, string path, InodeAttributes attributes, bool writable)
+    // The file's bytes as the open found them, when they all live on the MDT and the open brought them (read-on-open):
+    // a read-only handle reads from here, as Lustre's client reads from the pages the open reply filled.
+    private readonly byte[]? _opened;
+
+    /// <param name="session">The client's session.</param>
+    /// <param name="path">The path the file was opened by.</param>
+    /// <param name="attributes">The file as the open found it.</param>
+    /// <param name="writable">Opened for writing.</param>
+    /// <param name="opened">Read-on-open: every byte of the file (exactly its size), for a read-only handle; else null.</param>
+    internal LustreFile(FilesystemSession session, string path, InodeAttributes attributes, bool writable, byte[]? opened = null)
     {
         _session = session;
         CanWrite = writable;
@@ -38,6 +47,7 @@ public sealed class LustreFile : IAsyncDisposable
         _layout = LayoutCodec.Decode(attributes.Layout);
         _length = attributes.Size;
         _flushedLength = attributes.Size;
+        _opened = !writable && opened is not null && opened.Length == attributes.Size ? opened : null;
         SetCapability(attributes.Capability);
     }
 
@@ -123,6 +133,8 @@ public sealed class LustreFile : IAsyncDisposable
             return;
         }
 
+        ThrowIfPastLayout(offset + data.Length, $"writing {data.Length} bytes at offset {offset}");
+
         using var activity = LustreDiagnostics.StartOperation("lustre.write", Path);
         if (offset + data.Length > _layout.InstantiatedEnd)
         {
@@ -157,6 +169,50 @@ public sealed class LustreFile : IAsyncDisposable
         }
 
         GrowTo(offset + data.Length);
+    }
+
+    /// <summary>
+    /// A file whose layout is one Data-on-MDT component cannot grow past it: EFBIG, as Lustre answers, naming the limit
+    /// and the way out (a migration to a layout with OST components).
+    /// </summary>
+    private void ThrowIfPastLayout(long end, string what)
+    {
+        // A PFL layout that stops short is extended by --component-add: a write past it is the MDS's ENODATA, as Lustre's.
+        var layout = _layout;
+        if (layout.HasDataOnMdt && layout.Components.Count == 1 && end > layout.End)
+        {
+            throw new LustreException(
+                $"{Path}: {what} would take the file to {end} bytes, past the end of its layout at {layout.End} bytes: it keeps its bytes on the MDT (Data-on-MDT) and has no OST component after that (EFBIG, as in Lustre). Migrate it to a layout with OST components (lfs migrate) to grow it.",
+                LustreErrno.EFBIG,
+                isTransient: false);
+        }
+    }
+
+    /// <summary>
+    /// Copies bytes the open brought (read-on-open) to <paramref name="destination"/> and returns true, when this handle
+    /// has them for the whole range; false when the range must be read from the MDT.
+    /// </summary>
+    internal bool TryReadOpened(long offset, Span<byte> destination)
+    {
+        if (_opened is not { } opened || offset > opened.Length - destination.Length)
+        {
+            return false;
+        }
+
+        opened.AsSpan((int)offset, destination.Length).CopyTo(destination);
+        return true;
+    }
+
+    /// <summary>
+    /// The MDS recorded <paramref name="size"/> with a Data-on-MDT write, with the write's mtime: a flush or close has no
+    /// size to send for it.
+    /// </summary>
+    internal void SizeRecorded(long size)
+    {
+        long current;
+        while ((current = Interlocked.Read(ref _flushedLength)) < size && Interlocked.CompareExchange(ref _flushedLength, size, current) != current)
+        {
+        }
     }
 
     /// <summary>Raises <see cref="Length"/> to <paramref name="end"/>: as each piece of a write lands, so a write that stops part way still counts what it wrote.</summary>
@@ -449,6 +505,8 @@ public sealed class LustreFile : IAsyncDisposable
         {
             throw new NotSupportedException($"{Path} was opened read-only.");
         }
+
+        ThrowIfPastLayout(length, "setting its length");
 
         // The object holding the new last byte records the size: its component needs objects, as for a write there.
         if (length > _layout.InstantiatedEnd)

@@ -9,7 +9,9 @@ namespace Lustre.IO;
 
 /// <summary>
 /// The parallel data path: a file range is cut by the layout into per-object pieces of at most one bulk RPC, and
-/// all pieces go out at once, bounded per OST. Reads land straight in the caller's buffer; holes read as zeros.
+/// all pieces go out at once, bounded per OST. Reads land straight in the caller's buffer; holes read as zeros. The
+/// part of a range in a Data-on-MDT component goes to the MDS instead (<see cref="Opcode.MdsDomRead"/>,
+/// <see cref="Opcode.MdsDomWrite"/>), addressed by file offset; it needs no sync, as the MDS commits it before it answers.
 /// </summary>
 internal static class StripedIo
 {
@@ -117,7 +119,7 @@ internal static class StripedIo
     {
         if (OnePiece(file, layout, offset, data.Length) is { } one)
         {
-            file.MarkDirty(one.Object);
+            MarkDirty(file, one);
             await WritePieceAsync(file, one, data, cancellationToken).ConfigureAwait(false);
             return;
         }
@@ -128,11 +130,20 @@ internal static class StripedIo
         for (var i = 0; i < pieces.Count; i++)
         {
             var piece = pieces[i];
-            file.MarkDirty(piece.Object);
+            MarkDirty(file, piece);
             tasks[i] = WritePieceAsync(file, piece, data.Slice((int)(piece.FileOffset - offset), (int)piece.Length), cancellationToken).AsTask();
         }
 
         await WhenAllOrFirstFailure(tasks).ConfigureAwait(false);
+    }
+
+    /// <summary>An OST object written is synced at the next flush; Data-on-MDT bytes were durable when the MDS answered.</summary>
+    private static void MarkDirty(LustreFile file, StripeExtent piece)
+    {
+        if (!piece.OnMdt)
+        {
+            file.MarkDirty(piece.Object);
+        }
     }
 
     public static async Task SyncAsync(LustreFile file, IReadOnlyList<OstObject> objects, CancellationToken cancellationToken)
@@ -232,7 +243,7 @@ internal static class StripedIo
     private static StripeExtent? OnePiece(LustreFile file, FileLayout layout, long offset, long length)
     {
         var extents = Map(layout, offset, length);
-        return extents.Count == 1 && extents[0].Length <= file.Session.Targets.OstMaxBulkLength(extents[0].Object.OstIndex) ? extents[0] : null;
+        return extents.Count == 1 && extents[0].Length <= MaxBulk(file, extents[0]) ? extents[0] : null;
     }
 
     /// <summary>The range's extents, in a per-thread scratch list (mapping is synchronous): read it before the next await.</summary>
@@ -244,16 +255,18 @@ internal static class StripedIo
         return extents;
     }
 
+    /// <summary>The largest bulk the piece's OST (or the MDT) accepts: what its server said at connect.</summary>
+    private static long MaxBulk(LustreFile file, StripeExtent extent) =>
+        extent.OnMdt ? file.Session.Targets.MdtMaxBulkLength() : file.Session.Targets.OstMaxBulkLength(extent.Object.OstIndex);
+
     /// <summary>Pieces of at most one bulk RPC to their OST, each inside one stripe unit of one object.</summary>
     private static List<StripeExtent> Split(LustreFile file, FileLayout layout, long offset, long length)
     {
         var extents = Map(layout, offset, length);
-        var targets = file.Session.Targets;
         var pieces = new List<StripeExtent>(extents.Count);
         foreach (var extent in extents)
         {
-            // Capped per OST at what its server accepts (it said so at connect).
-            var maxBulk = targets.OstMaxBulkLength(extent.Object.OstIndex);
+            var maxBulk = MaxBulk(file, extent);
             for (long done = 0; done < extent.Length; done += maxBulk)
             {
                 var size = Math.Min(maxBulk, extent.Length - done);
@@ -268,6 +281,12 @@ internal static class StripedIo
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     internal static async ValueTask ReadPieceAsync(LustreFile file, StripeExtent piece, Memory<byte> destination, bool verifiedByCaller, CancellationToken cancellationToken, bool renewed = false)
     {
+        if (piece.OnMdt)
+        {
+            await ReadOnMdtAsync(file, piece, destination, verifiedByCaller, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var ost = piece.Object.OstIndex;
         try
         {
@@ -302,6 +321,12 @@ internal static class StripedIo
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask WritePieceAsync(LustreFile file, StripeExtent piece, ReadOnlyMemory<byte> data, CancellationToken cancellationToken, bool renewed = false)
     {
+        if (piece.OnMdt)
+        {
+            await WriteOnMdtAsync(file, piece, data, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var ost = piece.Object.OstIndex;
         try
         {
@@ -327,6 +352,75 @@ internal static class StripedIo
             throw Wrap(ex, "write", file, piece);
         }
     }
+
+    /// <summary>
+    /// One read of Data-on-MDT bytes into <paramref name="destination"/> (zeros past the file's bytes on the MDT): from
+    /// the bytes the open brought (read-on-open) when it has them, else with an <see cref="Opcode.MdsDomRead"/>.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask ReadOnMdtAsync(LustreFile file, StripeExtent piece, Memory<byte> destination, bool verifiedByCaller, CancellationToken cancellationToken)
+    {
+        if (file.TryReadOpened(piece.FileOffset, destination.Span))
+        {
+            return;
+        }
+
+        var session = file.Session;
+        using var frame = new FrameBuffer { Flags = verifiedByCaller ? FrameFlags.EndToEndVerified : FrameFlags.None };
+        new DomReadRequest(file.Fid, piece.FileOffset, destination.Length).Write(frame.Body);
+        try
+        {
+            using var reply = await session.CallMdsWithBulkAsync(Opcode.MdsDomRead, frame, default, destination, cancellationToken).ConfigureAwait(false);
+            ThrowOnMdtError(reply, "read", file, piece);
+            LustreDiagnostics.IoBytes.Add(reply.BulkLength, new("lustre.direction", "read"), new("lustre.target", TargetNames.Mdt(session.FsName)));
+            if (reply.BulkLength < destination.Length)
+            {
+                // Past the file's bytes on the MDT, or in a hole: zeros.
+                destination.Span[reply.BulkLength..].Clear();
+            }
+        }
+        catch (LustreException ex) when (ex is not LustreServerException)
+        {
+            throw WrapOnMdt(ex, "read", file, piece);
+        }
+    }
+
+    /// <summary>One write of Data-on-MDT bytes (<see cref="Opcode.MdsDomWrite"/>), durable on the MDT once answered.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask WriteOnMdtAsync(LustreFile file, StripeExtent piece, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        var session = file.Session;
+        using var frame = new FrameBuffer();
+        new DomWriteRequest(file.Fid, piece.FileOffset).Write(frame.Body);
+        try
+        {
+            using var reply = await session.CallMdsWithBulkAsync(Opcode.MdsDomWrite, frame, data, default, cancellationToken).ConfigureAwait(false);
+            ThrowOnMdtError(reply, "write", file, piece);
+            var reader = reply.Reader;
+            var size = DomWriteReply.Read(ref reader).Size;
+            file.GrowTo(piece.FileOffset + piece.Length);
+            file.SizeRecorded(size);
+            LustreDiagnostics.IoBytes.Add(data.Length, new("lustre.direction", "write"), new("lustre.target", TargetNames.Mdt(session.FsName)));
+        }
+        catch (LustreException ex) when (ex is not LustreServerException)
+        {
+            throw WrapOnMdt(ex, "write", file, piece);
+        }
+    }
+
+    private static void ThrowOnMdtError(in RpcReply reply, string operation, LustreFile file, StripeExtent piece)
+    {
+        if (reply.Status != 0)
+        {
+            throw new LustreServerException(
+                (LustreErrno)reply.Status,
+                $"{operation} of {piece.Length} bytes at offset {piece.FileOffset} of {file.Path} (Data-on-MDT): {reply.ErrorMessage}",
+                TargetNames.Mdt(file.Session.FsName));
+        }
+    }
+
+    private static LustreException WrapOnMdt(LustreException inner, string operation, LustreFile file, StripeExtent piece) =>
+        new($"{TargetNames.Mdt(file.Session.FsName)}: {operation} of {piece.Length} bytes at offset {piece.FileOffset} of {file.Path} (Data-on-MDT) failed: {inner.Message}", inner.Errno, inner.IsTransient, inner);
 
     private static async Task ObjectCallAsync(
         LustreFile file, OstObject obj, Opcode opcode, Action<BodyWriter, OstObject> body, string what, CancellationToken cancellationToken, bool renewed = false)

@@ -181,11 +181,24 @@ internal static class LayoutMigration
 
     /// <summary>
     /// Copies every 4 MiB block that is not all zeros from the old layout to the new one, 4 at a time (the new objects
-    /// are empty, so a hole stays a hole).
+    /// are empty, so a hole stays a hole). A Data-on-MDT component the new layout keeps is not copied: its bytes stay
+    /// where they are, the MDT, under the same FID.
     /// </summary>
     private static Task CopyAsync(LustreFile file, FileLayout target, long size, CancellationToken cancellationToken) =>
         MirrorSync.ForEachBlockAsync(size, async (offset, length, token) =>
         {
+            var kept = target.DataOnMdtEnd;
+            if (offset + length <= kept)
+            {
+                return;
+            }
+
+            if (offset < kept)
+            {
+                length -= (int)(kept - offset);
+                offset = kept;
+            }
+
             var buffer = ArrayPool<byte>.Shared.Rent(length);
             try
             {

@@ -1,0 +1,384 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using Lustre.Client;
+using Lustre.Layouts;
+using Lustre.Protocol;
+using Lustre.Protocol.Messages;
+using Lustre.Tests.Cluster;
+
+namespace Lustre.Tests.IO;
+
+/// <summary>
+/// Data-on-MDT end to end: a layout whose first component keeps its bytes on the MDT (lfs setstripe -E 64K -L mdt -E -1
+/// -c -1). Small files are written, read and truncated without an OST; bytes past the component go to the OST
+/// components; a layout of the component alone stops there (EFBIG); a read-only open brings a small file's bytes with it.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class DataOnMdtTests
+{
+    private const int Dom = 64 << 10;
+
+    private readonly ClusterFixture _fixture;
+
+    public DataOnMdtTests(ClusterFixture fixture) => _fixture = fixture;
+
+    /// <summary>-E 64K -L mdt -E -1 -c -1.</summary>
+    private static FileLayout DomThenAllOsts(long dom = Dom) =>
+        FileLayout.Composite([LayoutComponent.DataOnMdt(dom), new LayoutComponent(dom, LayoutComponent.Eof, 64 << 10, -1)]);
+
+    /// <summary>-E 64K -L mdt.</summary>
+    private static FileLayout DomOnly(long dom = Dom) => FileLayout.Composite([LayoutComponent.DataOnMdt(dom)]);
+
+    private static byte[] Random(int length, int seed)
+    {
+        var data = new byte[length];
+        new Random(seed).NextBytes(data);
+        return data;
+    }
+
+    [Theory]
+    [InlineData(Dom - 1)]
+    [InlineData(Dom)]
+    [InlineData(Dom + 1)]
+    [InlineData((3 * Dom) + 12345)]
+    public async Task Bytes_round_trip_at_and_around_the_component_end_and_only_those_past_it_reach_an_OST(int length)
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        var path = $"{dir}/f";
+        var data = Random(length, length);
+        await using var recording = RecordingClient.Create(_fixture.Address);
+
+        await using (var file = await recording.Client.OpenFileAsync(path, FileMode.CreateNew, layout: DomThenAllOsts()))
+        {
+            Assert.True(file.Layout.Components[0].IsOnMdt);
+            Assert.True(file.Layout.Components[0].IsInstantiated);
+            await file.WriteAtAsync(0, data);
+        }
+
+        var info = await _fixture.Client.GetInfoAsync(path);
+        Assert.Equal(length, info.Length);
+        await using (var file = await _fixture.Client.OpenFileAsync(path, FileMode.Open, FileAccess.Read))
+        {
+            var back = new byte[length + 10];
+            Assert.Equal(length, await file.ReadAtAsync(0, back));
+            Assert.Equal(data, back[..length]);
+        }
+
+        // Only the bytes past the component went to OST objects: none below it.
+        var past = Math.Max(0, length - Dom);
+        if (past == 0)
+        {
+            Assert.Equal(0, recording.Count(Opcode.OstWrite));
+            Assert.Equal(0, recording.Count(Opcode.OstSync));
+        }
+
+        var onOsts = info.Layout!.Components[1].Objects.Sum(o => File.Exists(_fixture.ObjectPath(o)) ? new FileInfo(_fixture.ObjectPath(o)).Length : 0);
+        Assert.Equal(past, onOsts);
+    }
+
+    [Fact]
+    public async Task A_file_of_a_Data_on_MDT_component_alone_cannot_grow_past_it_and_names_the_limit()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        var path = $"{dir}/f";
+        var data = Random(Dom, 1);
+        await using var file = await _fixture.Client.OpenFileAsync(path, FileMode.CreateNew, layout: DomOnly());
+        await file.WriteAtAsync(0, data);
+
+        var write = await Assert.ThrowsAsync<LustreException>(() => file.WriteAtAsync(Dom - 1, new byte[2]).AsTask());
+        Assert.Equal(LustreErrno.EFBIG, write.Errno);
+        Assert.Contains("65536", write.Message, StringComparison.Ordinal);
+        Assert.Contains("lfs migrate", write.Message, StringComparison.Ordinal);
+        var truncate = await Assert.ThrowsAsync<LustreException>(() => file.SetLengthAsync(Dom + 1));
+        Assert.Equal(LustreErrno.EFBIG, truncate.Errno);
+
+        // The MDS refuses it too, to a client that does not check.
+        var set = await Assert.ThrowsAsync<LustreServerException>(() => _fixture.Client.Session.SetAttributesAsync(
+            new SetAttrRequest(file.Fid, SetAttrMask.SizeAtLeast, Dom + 1, 0, 0, 0, 0, 0), path, CancellationToken.None));
+        Assert.Equal(LustreErrno.EFBIG, set.Errno);
+        await file.FlushAsync();
+
+        var back = new byte[Dom];
+        await using var reader = await _fixture.Client.OpenFileAsync(path, FileMode.Open, FileAccess.Read);
+        Assert.Equal(Dom, reader.Length);
+        Assert.Equal(Dom, await reader.ReadAtAsync(0, back));
+        Assert.Equal(data, back);
+    }
+
+    [Fact]
+    public async Task Truncating_cuts_the_bytes_on_the_MDT_and_extending_again_reads_zeros()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        var path = $"{dir}/f";
+        var data = Random((2 * Dom) + 5000, 2);
+        await using (var file = await _fixture.Client.OpenFileAsync(path, FileMode.CreateNew, layout: DomThenAllOsts()))
+        {
+            await file.WriteAtAsync(0, data);
+            await file.SetLengthAsync(10_000);
+            await file.SetLengthAsync(data.Length);
+            await file.WriteAtAsync(20_000, data.AsMemory(20_000, 100));
+        }
+
+        var expected = new byte[data.Length];
+        data.AsSpan(0, 10_000).CopyTo(expected);
+        data.AsSpan(20_000, 100).CopyTo(expected.AsSpan(20_000));
+        await using var reader = await _fixture.Client.OpenFileAsync(path, FileMode.Open, FileAccess.Read);
+        var back = new byte[data.Length];
+        Assert.Equal(data.Length, await reader.ReadAtAsync(0, back));
+        Assert.Equal(expected, back);
+
+        // Truncating to 0 through FileMode.Truncate empties the MDT's bytes as well.
+        await using (var file = await _fixture.Client.OpenFileAsync(path, FileMode.Truncate))
+        {
+            await file.WriteAtAsync(Dom - 3, new byte[] { 7, 8, 9 });
+        }
+
+        await using var again = await _fixture.Client.OpenFileAsync(path, FileMode.Open, FileAccess.Read);
+        var tail = new byte[Dom];
+        Assert.Equal(Dom, await again.ReadAtAsync(0, tail));
+        Assert.True(tail.AsSpan(0, Dom - 3).IndexOfAnyExcept((byte)0) < 0, "bytes before the new write must read as zeros after the truncate");
+        Assert.Equal([7, 8, 9], tail[^3..]);
+    }
+
+    [Fact]
+    public async Task Opening_and_reading_a_small_file_takes_one_MDS_round_trip_and_no_OST_request()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        var path = $"{dir}/small";
+        var data = Random(3901, 3);
+        await using (var file = await _fixture.Client.OpenFileAsync(path, FileMode.CreateNew, layout: DomThenAllOsts()))
+        {
+            await file.WriteAtAsync(0, data);
+        }
+
+        await using var recording = RecordingClient.Create(_fixture.Address);
+        await recording.Client.RefreshConfigurationAsync();
+        var calls = new ConcurrentQueue<string>();
+        var target = _fixture.Cluster.Endpoint.ToString();
+        using var listener = ListenToRpcs(target, calls);
+
+        var back = new byte[8192];
+        int read;
+        await using (var file = await recording.Client.OpenFileAsync(path, FileMode.Open, FileAccess.Read))
+        {
+            read = await file.ReadAtAsync(0, back);
+            Assert.Equal(data.Length, await file.ReadAtAsync(0, back.AsMemory(0, data.Length)));
+        }
+
+        listener.Dispose();
+        Assert.Equal(data.Length, read);
+        Assert.Equal(data, back[..read]);
+        Assert.Equal(["MdsOpen"], calls);
+        Assert.Equal(0, recording.Count(Opcode.OstRead) + recording.Count(Opcode.OstReadBatch) + recording.Count(Opcode.OstGetAttr));
+    }
+
+    [Fact]
+    public async Task A_file_opened_for_writing_reads_its_bytes_on_the_MDT_without_an_OST_and_a_stat_needs_no_glimpse()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        var path = $"{dir}/rw";
+        var data = Random(50_000, 4);
+        await using var recording = RecordingClient.Create(_fixture.Address);
+        await using var file = await recording.Client.OpenFileAsync(path, FileMode.CreateNew, layout: DomThenAllOsts());
+        await file.WriteAtAsync(0, data);
+
+        // Another client sees the size while the writer has the file open: the MDS recorded it with the write.
+        var info = await _fixture.Client.GetInfoAsync(path);
+        Assert.True(info.IsOpenForWrite);
+        Assert.Equal(data.Length, info.Length);
+
+        var back = new byte[data.Length];
+        Assert.Equal(data.Length, await file.ReadAtAsync(0, back));
+        Assert.Equal(data, back);
+        await file.FlushAsync();
+        Assert.Equal(0, recording.Count(Opcode.OstRead) + recording.Count(Opcode.OstWrite) + recording.Count(Opcode.OstSync) + recording.Count(Opcode.OstGetAttr));
+    }
+
+    [Fact]
+    public async Task Streams_and_batched_reads_go_through_the_MDT_for_the_first_component()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        var data = Random((5 * Dom) / 2, 5);
+        await using (var stream = await _fixture.Client.OpenStreamAsync($"{dir}/s", FileMode.CreateNew, FileAccess.Write, DomThenAllOsts()))
+        {
+            for (var at = 0; at < data.Length; at += 1000)
+            {
+                await stream.WriteAsync(data.AsMemory(at, Math.Min(1000, data.Length - at)));
+            }
+        }
+
+        await using (var stream = await _fixture.Client.OpenStreamAsync($"{dir}/s", FileMode.Open, FileAccess.Read))
+        {
+            var back = new byte[data.Length];
+            await stream.ReadExactlyAsync(back);
+            Assert.Equal(data, back);
+        }
+
+        var small = Random(1000, 6);
+        await using (var file = await _fixture.Client.OpenFileAsync($"{dir}/t", FileMode.CreateNew, layout: DomOnly()))
+        {
+            await file.WriteAtAsync(0, small);
+        }
+
+        var files = await _fixture.Client.OpenFilesAsync([$"{dir}/s", $"{dir}/t"]);
+        var first = new byte[Dom + 100];
+        var second = new byte[2000];
+        var counts = await _fixture.Client.ReadBatchAsync([new(files[0], Dom - 50, first), new(files[1], 0, second)]);
+        Assert.Equal([first.Length, small.Length], counts);
+        Assert.Equal(data.AsSpan(Dom - 50, first.Length).ToArray(), first);
+        Assert.Equal(small, second[..small.Length]);
+    }
+
+    [Fact]
+    public async Task A_directory_default_with_a_Data_on_MDT_component_is_inherited_by_new_files_and_subdirectories()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        await _fixture.Client.SetDirectoryLayoutAsync(dir, DomThenAllOsts());
+        await _fixture.Client.CreateDirectoryAsync($"{dir}/sub");
+        var info = await _fixture.Client.CreateFileAsync($"{dir}/sub/f");
+
+        var first = info.Layout!.Components[0];
+        Assert.True(first.IsOnMdt);
+        Assert.Equal((0L, (long)Dom, 0, 0), (first.Start, first.End, first.StripeCount, first.StripeOffset));
+        Assert.Equal(ClusterFixture.OstCount, info.Layout.Components[1].Objects.Count);
+        Assert.False((await _fixture.Client.GetInfoAsync(dir)).DefaultLayout!.Components[0].IsInstantiated);
+    }
+
+    [Fact]
+    public async Task A_component_over_the_MDS_limit_is_refused_with_EFBIG_until_the_limit_is_raised()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        var ns = _fixture.Cluster.Node.Namespace!;
+        Assert.Equal(1L << 20, ns.DataOnMdtLimit);
+
+        var create = await Assert.ThrowsAsync<LustreServerException>(() => _fixture.Client.CreateFileAsync($"{dir}/big", DomOnly(2 << 20)));
+        Assert.Equal(LustreErrno.EFBIG, create.Errno);
+        Assert.Contains("1048576", create.Message, StringComparison.Ordinal);
+        var directory = await Assert.ThrowsAsync<LustreServerException>(() => _fixture.Client.SetDirectoryLayoutAsync(dir, DomThenAllOsts(2 << 20)));
+        Assert.Equal(LustreErrno.EFBIG, directory.Errno);
+        Assert.False(await _fixture.Client.ExistsAsync($"{dir}/big"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ns.DataOnMdtLimit = 100_000);
+
+        ns.DataOnMdtLimit = 2 << 20;
+        try
+        {
+            var made = await _fixture.Client.CreateFileAsync($"{dir}/big", DomOnly(2 << 20));
+            Assert.Equal(2 << 20, made.Layout!.Components[0].End);
+        }
+        finally
+        {
+            ns.DataOnMdtLimit = LayoutDefaults.DefaultDataOnMdtLimit;
+        }
+    }
+
+    [Fact]
+    public async Task Unlinking_or_replacing_a_file_drops_its_bytes_from_the_MDT()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        var data = Random((3 * Dom) / 2, 7);
+        var fids = new LustreFid[2];
+        for (var i = 0; i < 2; i++)
+        {
+            await using var file = await _fixture.Client.OpenFileAsync($"{dir}/f{i}", FileMode.CreateNew, layout: DomOnly(2 * Dom));
+            await file.WriteAtAsync(0, data);
+            fids[i] = file.Fid;
+        }
+
+        Assert.Equal(2, _fixture.DataOnMdtChunks(fids[0]));
+        await _fixture.Client.DeleteFileAsync($"{dir}/f0");
+        Assert.Equal(0, _fixture.DataOnMdtChunks(fids[0]));
+        await _fixture.Client.CreateFileAsync($"{dir}/g");
+        await _fixture.Client.RenameAsync($"{dir}/g", $"{dir}/f1");
+        Assert.Equal(0, _fixture.DataOnMdtChunks(fids[1]));
+    }
+
+    [Fact]
+    public async Task Hostile_Data_on_MDT_requests_are_refused_and_change_nothing()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        var path = $"{dir}/f";
+        var data = Random(1000, 8);
+        LustreFid fid;
+        await using (var file = await _fixture.Client.OpenFileAsync(path, FileMode.CreateNew, layout: DomThenAllOsts()))
+        {
+            await file.WriteAtAsync(0, data);
+            fid = file.Fid;
+        }
+
+        var plain = await _fixture.Client.CreateFileAsync($"{dir}/plain", FileLayout.Raid0(65536, 1));
+        var folder = await _fixture.Client.GetInfoAsync(dir);
+        await using var rpc = _fixture.RawMdsClient();
+
+        Assert.Equal(LustreErrno.EINVAL, await ReadStatusAsync(rpc, new DomReadRequest(fid, -1, 10)));
+        Assert.Equal(LustreErrno.EINVAL, await ReadStatusAsync(rpc, new DomReadRequest(fid, 0, -1)));
+        Assert.Equal(LustreErrno.EINVAL, await ReadStatusAsync(rpc, new DomReadRequest(fid, 0, int.MaxValue)));
+        Assert.Equal(LustreErrno.ESTALE, await ReadStatusAsync(rpc, new DomReadRequest(plain.Fid, 0, 10)));
+        Assert.Equal(LustreErrno.EISDIR, await ReadStatusAsync(rpc, new DomReadRequest(folder.Fid, 0, 10)));
+        Assert.Equal(LustreErrno.ESTALE, await ReadStatusAsync(rpc, new DomReadRequest(new LustreFid(0x200000400, 999_999, 0), 0, 10)));
+
+        Assert.Equal(LustreErrno.EFBIG, await WriteStatusAsync(rpc, new DomWriteRequest(fid, long.MaxValue), [1]));
+        Assert.Equal(LustreErrno.EINVAL, await WriteStatusAsync(rpc, new DomWriteRequest(fid, -5), [1]));
+        Assert.Equal(LustreErrno.EFBIG, await WriteStatusAsync(rpc, new DomWriteRequest(fid, Dom - 1), [1, 2]));
+        Assert.Equal(LustreErrno.ESTALE, await WriteStatusAsync(rpc, new DomWriteRequest(plain.Fid, 0), [1]));
+        Assert.Equal(LustreErrno.EISDIR, await WriteStatusAsync(rpc, new DomWriteRequest(folder.Fid, 0), [1]));
+
+        // A read past the end is short, not an error; the file is as it was.
+        using (var frame = new FrameBuffer())
+        {
+            new DomReadRequest(fid, 900, 500).Write(frame.Body);
+            var bulk = new byte[500];
+            using var reply = await rpc.CallAsync(Opcode.MdsDomRead, frame, default, bulk, CancellationToken.None);
+            Assert.Equal(0, reply.Status);
+            Assert.Equal(100, reply.BulkLength);
+            Assert.Equal(data[900..], bulk[..100]);
+        }
+
+        Assert.Equal(data.Length, (await _fixture.Client.GetInfoAsync(path)).Length);
+    }
+
+    private static async Task<LustreErrno> ReadStatusAsync(Rpc.ServerCaller rpc, DomReadRequest request)
+    {
+        using var frame = new FrameBuffer();
+        request.Write(frame.Body);
+        using var reply = await rpc.CallAsync(Opcode.MdsDomRead, frame, default, new byte[64], CancellationToken.None);
+        return (LustreErrno)reply.Status;
+    }
+
+    private static async Task<LustreErrno> WriteStatusAsync(Rpc.ServerCaller rpc, DomWriteRequest request, byte[] data)
+    {
+        using var frame = new FrameBuffer();
+        request.Write(frame.Body);
+        using var reply = await rpc.CallAsync(Opcode.MdsDomWrite, frame, data, default, CancellationToken.None);
+        return (LustreErrno)reply.Status;
+    }
+
+    /// <summary>Counts this cluster's RPCs by operation (other test classes run other clusters at the same time).</summary>
+    private static MeterListener ListenToRpcs(string target, ConcurrentQueue<string> calls)
+    {
+        var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "lustre.client.rpc.duration")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, tags, _) =>
+        {
+            string? op = null;
+            var ours = false;
+            foreach (var tag in tags)
+            {
+                op = tag.Key == "lustre.operation" ? tag.Value as string : op;
+                ours |= tag.Key == "lustre.target" && (tag.Value as string) == target;
+            }
+
+            if (ours && op is not null)
+            {
+                calls.Enqueue(op);
+            }
+        });
+        listener.Start();
+        return listener;
+    }
+}
