@@ -492,22 +492,27 @@ internal static class FindParser
             : throw new FormatException($"invalid {what} '{value}': give a number (user and group names are not resolved here)");
 
     /// <summary>
-    /// <c>--layout raid0[,released,...]</c>: every component here is raid0, so a list holding raid0 (or default) matches
-    /// files and directories with a default layout; Lustre's other patterns (mdt, released, overstriping, ...) are
-    /// accepted and match nothing. Entries without a layout fail the test, negated or not, as in lfs.
+    /// <c>--layout raid0[,mdt,...]</c>: as lfs, an entry matches when a component of its layout has a pattern of the
+    /// list: raid0 (or default) matches every layout with an OST-striped component, mdt those with a Data-on-MDT one;
+    /// Lustre's other patterns (released, overstriping, ...) are accepted and match nothing. Entries without a layout
+    /// fail the test, negated or not, as in lfs.
     /// </summary>
     private static void AddLayout(FindQuery query, string option, string value, bool negated, DateTimeOffset now)
     {
         string[] names = ["bad", "raid0", "raid1", "parity", "mdt", "overstriped", "overstriping", "foreign", "compress", "hole", "released", "default"];
         var raid0 = false;
+        var mdt = false;
         foreach (var item in value.Split(',', StringSplitOptions.RemoveEmptyEntries))
         {
             var name = Array.Find(names, n => item.StartsWith(n, StringComparison.Ordinal))
                 ?? throw new FormatException($"bad layout '{item}': use {string.Join(", ", names)}");
             raid0 |= name is "raid0" or "default";
+            mdt |= name == "mdt";
         }
 
-        query.Tests.Add(new FindTest(option, negated, NeedsInfo: true, e => e.Layout is null ? null : raid0));
+        query.Tests.Add(new FindTest(option, negated, NeedsInfo: true, e => e.Layout is not { } layout
+            ? null
+            : (raid0 && layout.Components.Any(c => !c.IsOnMdt)) || (mdt && layout.HasDataOnMdt)));
     }
 
     /// <summary>

@@ -7,7 +7,8 @@ namespace Lustre.Cli;
 
 /// <summary>
 /// The layout options of <c>lfs setstripe</c> and <c>lfs migrate</c>: <c>-c</c>, <c>-S</c>, <c>-i</c>, <c>-p</c> and,
-/// for a composite (PFL) layout, <c>-E END</c> starting each component, as in <c>-E 4M -c 1 -E 1G -c 4 -E -1 -c -1</c>.
+/// for a composite (PFL) layout, <c>-E END</c> starting each component, as in <c>-E 4M -c 1 -E 1G -c 4 -E -1 -c -1</c>;
+/// <c>-L mdt</c> makes the first component Data-on-MDT, as in <c>-E 64K -L mdt -E -1 -c -1</c>.
 /// </summary>
 internal sealed class LayoutOptions
 {
@@ -19,6 +20,7 @@ internal sealed class LayoutOptions
         StripeIndex = new Option<string[]>("--stripe-index", "-i") { Description = "OST index of the first stripe (-1: the default, inherited or chosen by the allocator)", HelpName = "INDEX" };
         ComponentEnd = new Option<string[]>("--component-end", "-E") { Description = "End of a composite layout component (K/M/G, -1 or eof for the end of file)", HelpName = "END" };
         Pool = new Option<string[]>("--pool", "-p") { Description = "OST pool to place the objects in (lctl pool_new); '' or inherit: none", HelpName = "POOL" };
+        Pattern = new Option<string[]>("--layout", "-L") { Description = "Component pattern: mdt (Data-on-MDT: the first component's bytes live on the MDT, up to its -E end) or raid0 (the default)", HelpName = "PATTERN" };
     }
 
     public Option<string[]> StripeCount { get; }
@@ -31,12 +33,16 @@ internal sealed class LayoutOptions
 
     public Option<string[]> Pool { get; }
 
-    public IEnumerable<Symbol> Symbols => [StripeCount, StripeSize, StripeIndex, ComponentEnd, Pool];
+    /// <summary><c>-L mdt|raid0</c>: the pattern of the component being described.</summary>
+    public Option<string[]> Pattern { get; }
+
+    public IEnumerable<Symbol> Symbols => [StripeCount, StripeSize, StripeIndex, ComponentEnd, Pool, Pattern];
 
     /// <summary>True when any layout option was given.</summary>
     public bool AnyGiven(ParseResult parse) =>
         parse.GetResult(StripeCount) is not null || parse.GetResult(StripeSize) is not null
-        || parse.GetResult(StripeIndex) is not null || parse.GetResult(ComponentEnd) is not null || parse.GetResult(Pool) is not null;
+        || parse.GetResult(StripeIndex) is not null || parse.GetResult(ComponentEnd) is not null || parse.GetResult(Pool) is not null
+        || parse.GetResult(Pattern) is not null;
 
     /// <summary>
     /// Builds the layout from the options in command-line order. Unset values of a component are taken from the
@@ -59,6 +65,11 @@ internal sealed class LayoutOptions
             throw new FormatException("option -E must be specified with --component-add");
         }
 
+        if (segments.Exists(s => s.OnMdt))
+        {
+            throw new FormatException("'mdt' layout can be only the first one: a Data-on-MDT component starts at 0, and --component-add appends after the last");
+        }
+
         return Components(segments, start, new Inherited());
     }
 
@@ -74,6 +85,11 @@ internal sealed class LayoutOptions
         if (!sawEnd)
         {
             var current = segments[0];
+            if (current.OnMdt)
+            {
+                throw new FormatException("-L mdt needs -E END: a Data-on-MDT component is the first component of a composite layout, e.g. -E 64K -L mdt -E -1 -c -1");
+            }
+
             inherited.Size = current.Size ?? inherited.Size;
             inherited.Count = CheckCount(current.Count ?? inherited.Count);
             inherited.Pool = current.Pool ?? inherited.Pool;
@@ -126,6 +142,10 @@ internal sealed class LayoutOptions
             {
                 current.Pool = ParsePool(value);
             }
+            else if (Matches(Pattern, name))
+            {
+                current.OnMdt = ParsePattern(value, segments.Count);
+            }
         }
 
         segments.Add(current);
@@ -137,6 +157,13 @@ internal sealed class LayoutOptions
         var components = new List<LayoutComponent>();
         foreach (var segment in segments)
         {
+            if (segment.OnMdt)
+            {
+                components.Add(DataOnMdt(segment));
+                start = components[^1].End;
+                continue;
+            }
+
             inherited.Size = segment.Size ?? inherited.Size;
             inherited.Count = CheckCount(segment.Count ?? inherited.Count);
             inherited.Pool = segment.Pool ?? inherited.Pool;
@@ -156,6 +183,58 @@ internal sealed class LayoutOptions
         }
 
         return components;
+    }
+
+    /// <summary>
+    /// <c>-L mdt|raid0</c> of component <paramref name="index"/>; true for mdt, which lfs takes for the first component only
+    /// (<c>error: 'mdt' layout can be only the first one</c>).
+    /// </summary>
+    private static bool ParsePattern(string value, int index) => value switch
+    {
+        "mdt" when index > 0 => throw new FormatException("'mdt' layout can be only the first one: a Data-on-MDT component starts at 0"),
+        "mdt" => true,
+        "raid0" => false,
+        _ => throw new FormatException($"layout '{value}' is unknown, supported layouts are: 'mdt', 'raid0'"),
+    };
+
+    /// <summary>
+    /// The Data-on-MDT component of <c>-E END -L mdt</c>, refused as lfs refuses it: an end of EOF or over 1 GiB, a stripe
+    /// count or index (it has no OST stripes), a stripe size other than its end (its one stripe is the whole component).
+    /// </summary>
+    private static LayoutComponent DataOnMdt(Segment segment)
+    {
+        var end = segment.End ?? LayoutComponent.Eof;
+        if (end == LayoutComponent.Eof)
+        {
+            throw new FormatException("a Data-on-MDT component needs an end (-E 64K -L mdt ...): its bytes live on the MDT, which takes at most its dom_stripesize (1 MiB by default)");
+        }
+
+        if (end > LayoutDefaults.MaxDataOnMdtSize)
+        {
+            throw new FormatException($"'mdt' layout size is too big: {end} bytes, over {LayoutDefaults.MaxDataOnMdtSize} (1G)");
+        }
+
+        if (end % LayoutDefaults.StripeAlignment != 0)
+        {
+            throw new FormatException($"component end {end} is not a multiple of 64 KiB (65536 bytes)");
+        }
+
+        if (segment.Count is { } count && count != 0)
+        {
+            throw new FormatException($"Option 'stripe-count' can't be specified with Data-on-MDT component: {count}");
+        }
+
+        if (segment.Size is { } size && size != end)
+        {
+            throw new FormatException($"Option 'stripe-size' can't be specified with Data-on-MDT component: {size}");
+        }
+
+        if (segment.Index is { } index && index is not (0 or -1))
+        {
+            throw new FormatException($"Option 'stripe-offset' can't be specified with Data-on-MDT component: {index}");
+        }
+
+        return LayoutComponent.DataOnMdt(end);
     }
 
     /// <summary>The largest explicit stripe count requested, or 0 when none is above 1.</summary>
@@ -237,5 +316,7 @@ internal sealed class LayoutOptions
         public int? Index { get; set; }
 
         public PoolChoice? Pool { get; set; }
+        /// <summary><c>-L mdt</c>: a Data-on-MDT component.</summary>
+        public bool OnMdt { get; set; }
     }
 }

@@ -183,13 +183,8 @@ internal static class LayoutPrinter
             return;
         }
 
-        writer.WriteLine($"{indent}lmm_stripe_count:  {component.StripeCount}");
-        writer.WriteLine($"{indent}lmm_stripe_size:   {component.StripeSize}");
-        writer.WriteLine($"{indent}lmm_pattern:       raid0");
-        writer.WriteLine($"{indent}lmm_layout_gen:    {generation}");
-        writer.WriteLine($"{indent}lmm_stripe_offset: {component.StripeOffset}");
-        PrintPool(writer, component, indent);
-        if (!component.IsInstantiated)
+        PrintHeaderLines(writer, component, generation, indent);
+        if (!component.IsInstantiated || component.IsOnMdt)
         {
             return;
         }
@@ -240,15 +235,28 @@ internal static class LayoutPrinter
         }
     }
 
-    private static void PrintYamlComponent(TextWriter writer, LayoutComponent component, uint generation, string indent)
+    /// <summary>
+    /// The <c>lmm_*</c> lines of a component. A Data-on-MDT one, as lfs prints it: stripe count 0, its size as stripe
+    /// size, pattern <c>mdt</c>, and the index of its MDT as <c>lmm_mdt_index</c> where a RAID0 one has
+    /// <c>lmm_stripe_offset</c> (Lustre 2.17; LU-18982).
+    /// </summary>
+    private static void PrintHeaderLines(TextWriter writer, LayoutComponent component, uint generation, string indent)
     {
         writer.WriteLine($"{indent}lmm_stripe_count:  {component.StripeCount}");
         writer.WriteLine($"{indent}lmm_stripe_size:   {component.StripeSize}");
-        writer.WriteLine($"{indent}lmm_pattern:       raid0");
+        writer.WriteLine($"{indent}lmm_pattern:       {PatternName(component)}");
         writer.WriteLine($"{indent}lmm_layout_gen:    {generation}");
-        writer.WriteLine($"{indent}lmm_stripe_offset: {component.StripeOffset}");
+        writer.WriteLine(component.IsOnMdt ? $"{indent}lmm_mdt_index:     {component.StripeOffset}" : $"{indent}lmm_stripe_offset: {component.StripeOffset}");
         PrintPool(writer, component, indent);
-        if (component.IsInstantiated)
+    }
+
+    /// <summary>A component's pattern as lfs names it.</summary>
+    public static string PatternName(LayoutComponent component) => component.IsOnMdt ? "mdt" : "raid0";
+
+    private static void PrintYamlComponent(TextWriter writer, LayoutComponent component, uint generation, string indent)
+    {
+        PrintHeaderLines(writer, component, generation, indent);
+        if (component.IsInstantiated && !component.IsOnMdt)
         {
             writer.WriteLine($"{indent}lmm_objects:");
             foreach (var obj in component.Objects)

@@ -360,11 +360,11 @@ internal static class MirrorCommands
             ? id
             : throw new FormatException(string.Create(CultureInfo.InvariantCulture, $"bad {what} '{text}': use 1 to {max}"));
 
-    /// <summary>As lfs mirror extend: a new mirror without its own count or size takes those of the file's last instantiated component.</summary>
+    /// <summary>As lfs mirror extend: a new mirror without its own count or size takes those of the file's last instantiated OST component.</summary>
     private static LayoutOptions.Inherited InheritedFrom(FileLayout? layout)
     {
         var inherited = new LayoutOptions.Inherited();
-        if (layout is not null && LayoutEntry.Of(layout).LastOrDefault(e => e.Component.IsInstantiated) is { Component: { } last })
+        if (layout is not null && LayoutEntry.Of(layout).LastOrDefault(e => e.Component.IsInstantiated && !e.Component.IsOnMdt) is { Component: { } last })
         {
             inherited.Count = last.StripeCount;
             inherited.Size = last.StripeSize;
