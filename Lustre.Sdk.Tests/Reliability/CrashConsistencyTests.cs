@@ -14,7 +14,8 @@ namespace Lustre.Tests.Reliability;
 /// After each crash every acknowledged operation is checked against a model (docs/consistency.md: metadata when
 /// the call returned, data when FlushAsync returned); an operation that failed may or may not have happened, but
 /// only whole: a rename is at its source or its destination, never both or neither. Unlinked files' objects must
-/// be destroyed without help. Exactly once: no call may fail with an answer that only a second application of one
+/// be destroyed without help. Files are plain, striped or Data-on-MDT (their first 64 KiB or 1 MiB on the MDT, with or
+/// without OST components after it), so acknowledged Data-on-MDT writes are checked across MDS kills. Exactly once: no call may fail with an answer that only a second application of one
 /// request explains (EEXIST for a fresh name, ENOENT for a name the model knows is there), which is what a resend
 /// applied again after the restart answers. Before each MDS kill, a proxy in front of the MDS loses the reply of one
 /// committed change, so that change's resend reaches the restarted MDS. Role <c>oss-mirrored</c> mirrors every file
@@ -141,6 +142,7 @@ public sealed class CrashConsistencyTests : IDisposable
         Assert.True(role != "mds" || stats.Lost > 0, "no reply was lost before a kill: the exactly-once path was not exercised");
         Assert.True(stats.WrongAnswers.IsEmpty, $"answers only a second application explains: {string.Join("; ", stats.WrongAnswers)}");
         Assert.True(!mirrored || stats.Resynced > 0, "no mirror went stale while an OSS was down: the mirrored path was not exercised");
+        Assert.True(mirrored || stats.DataOnMdtFiles > 0, "no Data-on-MDT file was acknowledged: the DoM path was not exercised");
     }
 
     /// <summary>Every file's stale mirrors copied back (by this client, or by the MDS's agent first), then all mirrors compared: identical, none stale.</summary>
@@ -234,8 +236,14 @@ public sealed class CrashConsistencyTests : IDisposable
         private long _verified;
         private long _lost;
         private long _resynced;
+        private long _dataOnMdt;
 
         public long Resynced => Interlocked.Read(ref _resynced);
+
+        /// <summary>Acknowledged creates of files with a Data-on-MDT component.</summary>
+        public long DataOnMdtFiles => Interlocked.Read(ref _dataOnMdt);
+
+        public void DataOnMdt() => Interlocked.Increment(ref _dataOnMdt);
 
         public void Resync(int mirrors) => Interlocked.Add(ref _resynced, mirrors);
 
@@ -255,17 +263,17 @@ public sealed class CrashConsistencyTests : IDisposable
         public System.Collections.Concurrent.ConcurrentQueue<string> WrongAnswers { get; } = new();
 
         public override string ToString() =>
-            $"{Acknowledged} operations acknowledged, {Interlocked.Read(ref _failed)} failed in flight (uncertain), {Interlocked.Read(ref _verified)} checks passed, {Lost} replies lost before a kill, {Resynced} mirrors stale while an OSS was down, then resynced, {WrongAnswers.Count} wrong answers";
+            $"{Acknowledged} operations acknowledged, {Interlocked.Read(ref _failed)} failed in flight (uncertain), {Interlocked.Read(ref _verified)} checks passed, {Lost} replies lost before a kill, {Resynced} mirrors stale while an OSS was down, then resynced, {DataOnMdtFiles} Data-on-MDT files, {WrongAnswers.Count} wrong answers";
     }
 
     /// <summary>
-    /// One worker's directory and what must be in it: files (with their content key and length) and subdirectories,
-    /// plus the operations that failed and so may or may not have happened.
+    /// One worker's directory and what must be in it: files (with their content key, length and the length their layout
+    /// cannot grow past) and subdirectories, plus the operations that failed and so may or may not have happened.
     /// </summary>
     internal sealed class WorkerModel(string root, int seed, bool mirrored = false)
     {
         private readonly Random _random = new(seed);
-        private readonly Dictionary<string, (long Key, int Length)> _files = [];
+        private readonly Dictionary<string, (long Key, int Length, int Limit)> _files = [];
         private readonly HashSet<string> _dirs = [];
         private readonly List<Func<LustreClient, Task>> _uncertain = [];
         private long _nextKey = (long)seed << 20;
@@ -338,10 +346,27 @@ public sealed class CrashConsistencyTests : IDisposable
             var path = NewName("f");
             var key = ++_nextKey;
             var length = _random.Next(5) == 0 ? 0 : _random.Next(1, 3 << 20);
-            var layout = FileLayout.Raid0(_random.Next(2) == 0 ? 64 << 10 : 1 << 20, mirrored ? 1 : _random.Next(1, 3));
+            var limit = int.MaxValue;
+            var stripeSize = _random.Next(2) == 0 ? 64 << 10 : 1 << 20;
+            var layout = FileLayout.Raid0(stripeSize, mirrored ? 1 : _random.Next(1, 3));
             if (mirrored)
             {
                 layout = FileLayout.Mirrored(2, layout);
+            }
+            else if (_random.Next(3) == 0)
+            {
+                // Data-on-MDT: the first 64 KiB or 1 MiB on the MDT, then OSTs; or (one time in three) the MDT alone.
+                var dom = _random.Next(2) == 0 ? 64 << 10 : 1 << 20;
+                if (_random.Next(3) == 0)
+                {
+                    layout = FileLayout.Composite([LayoutComponent.DataOnMdt(dom)]);
+                    limit = dom;
+                    length = Math.Min(length, _random.Next(dom + 1));
+                }
+                else
+                {
+                    layout = FileLayout.Composite([LayoutComponent.DataOnMdt(dom), new LayoutComponent(dom, LayoutComponent.Eof, stripeSize, _random.Next(1, 3))]);
+                }
             }
 
             Register(async c => await ResolveUnknownFileAsync(c, path));
@@ -359,14 +384,24 @@ public sealed class CrashConsistencyTests : IDisposable
             }
 
             Acknowledge(stats);
-            _files[path] = (key, length);
+            _files[path] = (key, length, limit);
+            if (layout.Components[0].IsOnMdt)
+            {
+                stats.DataOnMdt();
+            }
         }
 
         private async Task AppendAsync(LustreClient client, CrashStats stats)
         {
             var path = PickFile()!;
-            var (key, length) = _files[path];
-            var extra = _random.Next(1, 512 << 10);
+            var (key, length, limit) = _files[path];
+            if (length == limit)
+            {
+                // A full Data-on-MDT-only file cannot grow.
+                return;
+            }
+
+            var extra = _random.Next(1, (int)Math.Min(512 << 10, (long)limit - length + 1));
 
             // Content after a failed append is unknown (some stripes may have landed): the file is dropped then.
             _files.Remove(path);
@@ -385,7 +420,7 @@ public sealed class CrashConsistencyTests : IDisposable
             }
 
             Acknowledge(stats);
-            _files[path] = (key, length + extra);
+            _files[path] = (key, length + extra, limit);
         }
 
         private async Task RenameAsync(LustreClient client, CrashStats stats)
@@ -394,7 +429,7 @@ public sealed class CrashConsistencyTests : IDisposable
             var over = _random.Next(3) == 0 ? PickFile() : null;
             var to = over is not null && over != from ? over : NewName("r");
             var moved = _files[from];
-            (long, int)? replaced = _files.TryGetValue(to, out var old) ? old : null;
+            (long, int, int)? replaced = _files.TryGetValue(to, out var old) ? old : null;
             _files.Remove(from);
             _files.Remove(to);
             Register(async c =>
@@ -501,7 +536,7 @@ public sealed class CrashConsistencyTests : IDisposable
             return data;
         }
 
-        private static void AssertContent(string path, (long Key, int Length) expected, byte[]? actual)
+        private static void AssertContent(string path, (long Key, int Length, int Limit) expected, byte[]? actual)
         {
             Assert.True(actual is not null, $"{path} is missing");
             Assert.True(expected.Length == actual!.Length, $"{path}: {actual.Length} bytes, expected {expected.Length}");
