@@ -49,6 +49,8 @@ public sealed class DecoderFuzzTests(ITestOutputHelper output)
         new LayoutComponent(64L << 20, LayoutComponent.Eof, 4 << 20, -1, -1),
     ]));
 
+    private static byte[] DomLayout() => Layout(FileLayout.Composite([LayoutComponent.DataOnMdt(64 << 10, 0), new LayoutComponent(64 << 10, LayoutComponent.Eof, 1 << 20, 1, 0, [new OstObject(0, 5)])]));
+
     private static byte[] HeaderBytes(Opcode opcode, FrameFlags flags, int status, int body, int bulk)
     {
         var bytes = new byte[FrameHeader.Size];
@@ -98,7 +100,16 @@ public sealed class DecoderFuzzTests(ITestOutputHelper output)
             ("CapabilityRequest", Message(CapabilityRequest.Read), [Body(new CapabilityRequest(Fid, OpenFlags.Read | OpenFlags.Write).Write)]),
             ("FileCapability.Decode", input => FileCapability.Decode(input) is not null || input.Length == 0, [FileCapability.Encode(CapabilityRights.Read, 1_700_000_000_000, [new(0, 7), new(1, 8)], (_, tag) => tag.Fill(0xA5))]),
             ("PathRequest", Message(PathRequest.Read), [Body(new PathRequest("/data/shard-0001.tar").Write), Body(new PathRequest("/é/日本").Write)]),
-            ("OpenRequest", Message(OpenRequest.Read), [Body(new OpenRequest("/ckpt/model.bin", OpenFlags.Create | OpenFlags.Write, 0x1A4, CompositeLayout()).Write)]),
+            ("OpenRequest", Message(OpenRequest.Read), [Body(new OpenRequest("/ckpt/model.bin", OpenFlags.Create | OpenFlags.Write, 0x1A4, CompositeLayout()).Write), Body(new OpenRequest("/data/small.jpg", OpenFlags.Read, 0, [], 1 << 20).Write)]),
+            ("OpenRequest.ReplyBulkBytes", input =>
+            {
+                var bytes = OpenRequest.ReplyBulkBytes(input);
+                Assert.InRange(bytes, 0, ProtocolLimits.MaxBulkLength);
+                return bytes > 0;
+            }, [Body(new OpenRequest("/data/small.jpg", OpenFlags.Read, 0, DomLayout(), 1 << 20).Write)]),
+            ("DomReadRequest", Message(DomReadRequest.Read), [Body(new DomReadRequest(Fid, 4096, 60_000).Write)]),
+            ("DomWriteRequest", Message(DomWriteRequest.Read), [Body(new DomWriteRequest(Fid, 4096).Write)]),
+            ("DomWriteReply", Message(DomWriteReply.Read), [Body(new DomWriteReply(65_536).Write)]),
             ("SetAttrRequest", Message(SetAttrRequest.Read), [Body(new SetAttrRequest(Fid, SetAttrMask.SizeAtLeast | SetAttrMask.ModifyTime, 1 << 30, 0, 0, 0, 0, 9).Write)]),
             ("ReadDirRequest", Message(ReadDirRequest.Read), [Body(new ReadDirRequest("/data", "shard-0511", 512).Write)]),
             ("ReadDirReply", Message(ReadDirReply.Read), [Body(new ReadDirReply([new DirEntry("a", EntryType.File, Fid), new DirEntry("sub", EntryType.Directory, Fid)], false).Write)]),
@@ -125,7 +136,13 @@ public sealed class DecoderFuzzTests(ITestOutputHelper output)
             ("OstReadBatchRequest", Message(OstReadBatchRequest.Read), [Body(new OstReadBatchRequest(2, [new(7, 0, 4096), new(8, 1 << 20, 100)]).Write)]),
             ("OpenBatchRequest", Message(OpenBatchRequest.Read), [Body(new OpenBatchRequest(OpenFlags.Read, [Fid, LustreFid.Root]).Write)]),
             ("OpenBatchReply", Message(OpenBatchReply.Read), [Body(new OpenBatchReply([new OpenBatchEntry(0, string.Empty, new InodeAttributes(Fid, EntryType.File, 0x81A4, 1, 2, 4096, 1, 3, 4, 5, layout)), OpenBatchEntry.Failed(LustreErrno.ESTALE, "gone")]).Write)]),
-            ("LayoutCodec.Decode", input => LayoutCodec.Decode(input) is not null, [layout, CompositeLayout(), Layout(FileLayout.Raid0()), Layout(FileLayout.Raid0(pool: "flash"))]),
+            ("LayoutCodec.Decode", input => LayoutCodec.Decode(input) is not null, [layout, CompositeLayout(), Layout(FileLayout.Raid0()), Layout(FileLayout.Raid0(pool: "flash")), DomLayout()]),
+            ("LayoutCodec.DataOnMdtEnd", input =>
+            {
+                var end = LayoutCodec.DataOnMdtEnd(input);
+                Assert.InRange(end, 0, LayoutDefaults.MaxDataOnMdtSize);
+                return end > 0;
+            }, [DomLayout(), layout]),
         ];
     }
 

@@ -66,6 +66,9 @@ public sealed class WireFuzzTests(ITestOutputHelper output) : IDisposable
             Frame(Opcode.OstDestroyObjects, w => new OstDestroyObjectsRequest(0, [1_000_001, 1_000_002]).Write(w)),
             Frame(Opcode.OstReadBatch, w => new OstReadBatchRequest(0, [new(obj.ObjectId, 0, 4096), new(obj.ObjectId, 100, 10)]).Write(w)),
             Frame(Opcode.MdsOpenBatch, w => new OpenBatchRequest(OpenFlags.Read, [fid, LustreFid.Root]).Write(w)),
+            Frame(Opcode.MdsOpen, w => new OpenRequest("/fz/f", OpenFlags.Read, 0, [], 1 << 20).Write(w)),
+            Frame(Opcode.MdsDomRead, w => new DomReadRequest(fid, 0, 4096).Write(w)),
+            Frame(Opcode.MdsDomWrite, w => new DomWriteRequest(fid, 10).Write(w), [1, 2, 3, 4]),
         ];
     }
 

@@ -347,7 +347,9 @@ internal static class LayoutCodec
             return 0;
         }
 
-        return BinaryPrimitives.ReadInt64LittleEndian(encoded[(HeaderLength + 8)..]);
+        // Trusted bytes (the MDT's own), but a damaged record must not yield an end no component can have.
+        var end = BinaryPrimitives.ReadInt64LittleEndian(encoded[(HeaderLength + 8)..]);
+        return end is > 0 and <= LayoutDefaults.MaxDataOnMdtSize ? end : 0;
     }
 
     private ref struct Reader(ReadOnlySpan<byte> source)
