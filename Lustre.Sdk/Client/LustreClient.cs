@@ -565,7 +565,8 @@ public class LustreClient : IAsyncDisposable
     private async Task<(InodeAttributes Attributes, byte[]? Opened)> OpenAsync(FrameBuffer frame, string path, int readOnOpen, CancellationToken cancellationToken)
     {
         var pause = TimeSpan.FromMilliseconds(20);
-        var scratch = readOnOpen > 0 ? System.Buffers.ArrayPool<byte>.Shared.Rent(readOnOpen) : null;
+        // From the bulk pool, which keeps enough 1 MiB buffers for many opens in flight (the shared pool keeps few).
+        var scratch = readOnOpen > 0 ? BulkPool.Shared.Rent(readOnOpen) : null;
         try
         {
             while (true)
@@ -591,7 +592,7 @@ public class LustreClient : IAsyncDisposable
         {
             if (scratch is not null)
             {
-                System.Buffers.ArrayPool<byte>.Shared.Return(scratch);
+                BulkPool.Shared.Return(scratch);
             }
         }
     }
