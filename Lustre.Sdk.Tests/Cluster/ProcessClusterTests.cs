@@ -94,6 +94,42 @@ public sealed class ProcessClusterTests : IDisposable
     }
 
     [Fact]
+    public async Task Up_takes_its_Data_on_MDT_limit_and_acknowledged_DoM_writes_survive_a_SIGKILL()
+    {
+        var data = new byte[100_000];
+        new Random(Seed).NextBytes(data);
+        var dom = FileLayout.Composite([LayoutComponent.DataOnMdt(128 << 10), new LayoutComponent(128 << 10, LayoutComponent.Eof, 1 << 20, 1)]);
+        await using (var server = ServerProcess.Start("up", "--data", _data.Path, "--port", "0", "--osts", "1", "--dom-stripesize", "128K"))
+        {
+            var address = await server.WaitForAddressAsync();
+            await using var client = new LustreClient(address);
+            var refused = await Assert.ThrowsAsync<LustreServerException>(() => client.CreateFileAsync("/big", FileLayout.Composite([LayoutComponent.DataOnMdt(256 << 10)])));
+            Assert.Equal(Lustre.Protocol.LustreErrno.EFBIG, refused.Errno);
+            Assert.Contains("131072", refused.Message, StringComparison.Ordinal);
+
+            // Acknowledged once WriteAtAsync returns: no flush, no close, then the whole node is killed.
+            var file = await client.OpenFileAsync("/small", FileMode.CreateNew, layout: dom);
+            await file.WriteAtAsync(0, data);
+            await server.KillAsync();
+        }
+
+        await using (var server = ServerProcess.Start("up", "--data", _data.Path, "--port", "0", "--osts", "1"))
+        {
+            await using var client = new LustreClient(await server.WaitForAddressAsync());
+            await using var file = await client.OpenFileAsync("/small", FileMode.Open, FileAccess.Read);
+            var back = new byte[data.Length];
+            Assert.Equal(data.Length, await file.ReadAtAsync(0, back));
+            Assert.Equal(data, back);
+        }
+
+        // A limit that is not a multiple of 64 KiB stops the server at start, saying why.
+        await using var wrong = ServerProcess.Start("up", "--data", Path.Combine(_data.Path, "other"), "--port", "0", "--dom-stripesize", "100K");
+        var failed = await Assert.ThrowsAsync<InvalidOperationException>(wrong.WaitForAddressAsync);
+        Assert.Contains("cannot start", failed.Message, StringComparison.Ordinal);
+        Assert.Contains("dom_stripesize", failed.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Cluster_of_separate_mgs_mds_and_oss_processes_works_end_to_end()
     {
         await using var mgs = ServerProcess.Start("serve", "--role", "mgs", "--data", Path.Combine(_data.Path, "mgs"), "--listen", "127.0.0.1:0");
