@@ -64,7 +64,7 @@ internal sealed class ParameterNodes
         {
             while (true)
             {
-                using var frame = new FrameBuffer();
+                using var frame = FrameBuffer.Rent();
                 new GetParamRequest(flags, ProtocolLimits.MaxBulkLength, found.Count, patterns).Write(frame.Body);
                 using var reply = await CallAsync(node, Opcode.GetParam, frame, bulk.AsMemory(0, ProtocolLimits.MaxBulkLength), cancellationToken).ConfigureAwait(false);
                 var reader = reply.Reader;
@@ -91,7 +91,7 @@ internal sealed class ParameterNodes
     /// <summary><c>set_param</c> on a server: one result per parameter each setting named.</summary>
     public async Task<IReadOnlyList<SetParamResult>> SetAsync(ParameterNode node, bool checkOnly, IReadOnlyList<(string Pattern, string Value)> settings, CancellationToken cancellationToken)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new SetParamRequest(checkOnly, settings).Write(frame.Body);
         using var reply = await CallAsync(node, Opcode.SetParam, frame, default, cancellationToken).ConfigureAwait(false);
         var reader = reply.Reader;
@@ -101,7 +101,7 @@ internal sealed class ParameterNodes
     /// <summary>The MGS's persistent parameters after <paramref name="request"/> (<c>set_param -P</c>, <c>-P -d</c>, <c>llog_print params</c>).</summary>
     public async Task<IReadOnlyList<(string Pattern, string Value)>> PersistentAsync(MgsParamsRequest request, CancellationToken cancellationToken)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         request.Write(frame.Body);
         using var reply = await _client.Session.Targets.CallMgsAsync(Opcode.MgsParams, frame, cancellationToken).ConfigureAwait(false);
         var reader = reply.Reader;

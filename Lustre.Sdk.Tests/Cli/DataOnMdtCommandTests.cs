@@ -12,12 +12,18 @@ public sealed class DataOnMdtCommandTests(CliClusterFixture cluster) : IClassFix
         (await cluster.RunAsync("mkdir", "/dom")).ShouldSucceed();
         (await cluster.RunAsync("lfs", "setstripe", "-E", "64K", "-L", "mdt", "-E", "-1", "-c", "-1", "/dom/f")).ShouldSucceed();
 
+        // The OST component gets its objects when a write first reaches it (lazy, as Lustre).
+        await using (var file = await cluster.Client.OpenFileAsync("/dom/f"))
+        {
+            await file.WriteAtAsync(64 << 10, new byte[10]);
+        }
+
         var lines = (await cluster.RunAsync("lfs", "getstripe", "/dom/f")).ShouldSucceed().Output.Split('\n');
 
         Assert.Equal(
             [
                 "/dom/f",
-                "  lcm_layout_gen:    0",
+                "  lcm_layout_gen:    1",
                 "  lcm_mirror_count:  1",
                 "  lcm_entry_count:   2",
                 "    lcme_id:             1",

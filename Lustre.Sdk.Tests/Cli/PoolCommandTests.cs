@@ -171,7 +171,7 @@ public sealed class PoolCommandTests(CliClusterFixture cluster) : IClassFixture<
         }
 
         Assert.Equal(
-            ["/pooled", "stripe_count:  -1 stripe_size:   4194304 pattern:       raid0 stripe_offset: -1 pool:          pair"],
+            ["/pooled", "stripe_count:  -1 stripe_size:   0 pattern:       raid0 stripe_offset: -1 pool:          pair"],
             (await cluster.RunAsync("lfs", "getstripe", "-d", "/pooled")).ShouldSucceed().Lines);
         var file0 = (await cluster.RunAsync("lfs", "getstripe", "/pooled/f0")).ShouldSucceed().Lines;
         Assert.Equal("lmm_pool:          pair", file0[6]);
@@ -182,12 +182,33 @@ public sealed class PoolCommandTests(CliClusterFixture cluster) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_file_given_its_own_layout_in_a_pooled_directory_takes_the_directory_pool()
+    {
+        await MakePoolAsync("inherited", "OST0002");
+        await cluster.Client.CreateDirectoryAsync("/inherits");
+        (await cluster.RunAsync("lfs", "setstripe", "-p", "inherited", "/inherits")).ShouldSucceed();
+
+        // -S alone: the count and the pool come from the directory above, as the other unset values do.
+        (await cluster.RunAsync("lfs", "setstripe", "-S", "1M", "/inherits/own")).ShouldSucceed();
+        (await cluster.RunAsync("lfs", "setstripe", "-S", "1M", "-p", "", "/inherits/none")).ShouldSucceed();
+
+        var own = (await cluster.Client.GetInfoAsync("/inherits/own")).Layout!.Components[0];
+        Assert.Equal(("inherited", 1 << 20), (own.Pool, own.StripeSize));
+        Assert.Equal(new[] { 2 }, await OstsOfAsync("/inherits/own"));
+        Assert.Equal("inherited", (await cluster.Client.GetInfoAsync("/inherits/none")).Layout!.Components[0].Pool);
+    }
+
+    [Fact]
     public async Task Setstripe_gives_each_component_its_pool_and_later_components_inherit_it()
     {
         await MakePoolAsync("solo", "OST0003");
         await cluster.Client.CreateDirectoryAsync("/pfl");
 
         (await cluster.RunAsync("lfs", "setstripe", "-E", "1M", "-c", "1", "-p", "lustre.solo", "-E", "2M", "-E", "-1", "-p", "", "-c", "2", "/pfl/f")).ShouldSucceed();
+        await using (var file = await cluster.Client.OpenFileAsync("/pfl/f"))
+        {
+            await file.WriteAtAsync(2 << 20, new byte[10]); // every component gets its objects
+        }
 
         var layout = (await cluster.Client.GetInfoAsync("/pfl/f")).Layout!;
         Assert.Equal(["solo", "solo", null], layout.Components.Select(c => c.Pool));
@@ -291,7 +312,7 @@ public sealed class PoolCommandTests(CliClusterFixture cluster) : IClassFixture<
         await cluster.Client.CreateDirectoryAsync("/findpool");
         await cluster.WriteAsync("/findpool/in", 100, FileLayout.Raid0(pool: "found"));
         await cluster.WriteAsync("/findpool/out", 100, FileLayout.Raid0());
-        await cluster.WriteAsync("/findpool/pfl", 100, FileLayout.Composite(
+        await cluster.WriteAsync("/findpool/pfl", (1 << 20) + 100, FileLayout.Composite(
         [
             new LayoutComponent(0, 1 << 20, 1 << 20, 1),
             new LayoutComponent(1 << 20, LayoutComponent.Eof, 1 << 20, 1) { Pool = "found" },

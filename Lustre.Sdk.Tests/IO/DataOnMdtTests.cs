@@ -152,7 +152,7 @@ public sealed class DataOnMdtTests
         }
 
         await using var recording = RecordingClient.Create(_fixture.Address);
-        await recording.Client.RefreshConfigurationAsync();
+        await recording.Client.GetInfoAsync("/"); // connects: the configuration and the persistent parameters, once
         var calls = new ConcurrentQueue<string>();
         var target = _fixture.Cluster.Endpoint.ToString();
         using var listener = ListenToRpcs(target, calls);
@@ -240,7 +240,13 @@ public sealed class DataOnMdtTests
         var first = info.Layout!.Components[0];
         Assert.True(first.IsOnMdt);
         Assert.Equal((0L, (long)Dom, 0, 0), (first.Start, first.End, first.StripeCount, first.StripeOffset));
-        Assert.Equal(ClusterFixture.OstCount, info.Layout.Components[1].Objects.Count);
+        Assert.False(info.Layout.Components[1].IsInstantiated); // until a write reaches it, as Lustre's lazy components
+        await using (var file = await _fixture.Client.OpenFileAsync($"{dir}/sub/f"))
+        {
+            await file.WriteAtAsync(Dom, new byte[10]);
+        }
+
+        Assert.Equal(ClusterFixture.OstCount, (await _fixture.Client.GetInfoAsync($"{dir}/sub/f")).Layout!.Components[1].Objects.Count);
         Assert.False((await _fixture.Client.GetInfoAsync(dir)).DefaultLayout!.Components[0].IsInstantiated);
     }
 
@@ -323,7 +329,7 @@ public sealed class DataOnMdtTests
         Assert.Equal(LustreErrno.EISDIR, await WriteStatusAsync(rpc, new DomWriteRequest(folder.Fid, 0), [1]));
 
         // A read past the end is short, not an error; the file is as it was.
-        using (var frame = new FrameBuffer())
+        using (var frame = FrameBuffer.Rent())
         {
             new DomReadRequest(fid, 900, 500).Write(frame.Body);
             var bulk = new byte[500];
@@ -338,7 +344,7 @@ public sealed class DataOnMdtTests
 
     private static async Task<LustreErrno> ReadStatusAsync(Rpc.ServerCaller rpc, DomReadRequest request)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         request.Write(frame.Body);
         using var reply = await rpc.CallAsync(Opcode.MdsDomRead, frame, default, new byte[64], CancellationToken.None);
         return (LustreErrno)reply.Status;
@@ -346,7 +352,7 @@ public sealed class DataOnMdtTests
 
     private static async Task<LustreErrno> WriteStatusAsync(Rpc.ServerCaller rpc, DomWriteRequest request, byte[] data)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         request.Write(frame.Body);
         using var reply = await rpc.CallAsync(Opcode.MdsDomWrite, frame, data, default, CancellationToken.None);
         return (LustreErrno)reply.Status;

@@ -203,7 +203,7 @@ public sealed class LazyComponentTests(ClusterFixture fixture)
         Assert.Equal("layout", sdk.ParamName);
 
         await using var rpc = fixture.RawMdsClient();
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new OpenRequest(dir + "/b", OpenFlags.Create | OpenFlags.Exclusive, 0x1A4, LayoutCodec.Encode(partly)).Write(frame.Body);
         using var reply = await rpc.CallAsync(Opcode.MdsOpen, frame, default, default, CancellationToken.None);
         Assert.Equal(LustreErrno.EINVAL, (LustreErrno)reply.Status);

@@ -45,9 +45,9 @@ public class DataOnMdtLayoutTests
             [new LayoutComponent(0, K64, K64, 1), LayoutComponent.DataOnMdt(2 * K64), new LayoutComponent(2 * K64, LayoutComponent.Eof, K64, 1)]));
         Assert.Contains("only the first component", second.Message, StringComparison.Ordinal);
 
-        // A layout of one Data-on-MDT component ends with it; any other layout still has to reach EOF.
+        // A layout of one Data-on-MDT component ends with it, and one with OST components may stop short too, as any PFL layout.
         Assert.Equal(K64, FileLayout.Composite([LayoutComponent.DataOnMdt(K64)]).End);
-        Assert.Throws<ArgumentException>(() => FileLayout.Composite([LayoutComponent.DataOnMdt(K64), new LayoutComponent(K64, 4 * K64, K64, 1)]));
+        Assert.Equal(4 * K64, FileLayout.Composite([LayoutComponent.DataOnMdt(K64), new LayoutComponent(K64, 4 * K64, K64, 1)]).End);
         Assert.Throws<ArgumentException>(() => FileLayout.Mirrored(2, FileLayout.Composite([LayoutComponent.DataOnMdt(K64)])));
     }
 
@@ -57,7 +57,7 @@ public class DataOnMdtLayoutTests
         var layout = FileLayout.Composite([LayoutComponent.DataOnMdt(K64, 0)]);
 
         Assert.Throws<ArgumentOutOfRangeException>(() => layout.ComponentAt(K64));
-        Assert.Throws<ArgumentOutOfRangeException>(() => StripeMath.MapRange(layout, K64 - 1, 2, []));
+        Assert.Throws<InvalidOperationException>(() => StripeMath.MapRange(layout, K64 - 1, 2, []));
         Assert.Equal(K64, layout.DataOnMdtEnd);
     }
 

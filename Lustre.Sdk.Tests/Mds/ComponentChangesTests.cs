@@ -68,6 +68,19 @@ public sealed class ComponentChangesTests
     }
 
     [Fact]
+    public void Add_refuses_a_data_on_mdt_component_and_delete_keeps_one()
+    {
+        var domOnly = FileLayout.Composite([LayoutComponent.DataOnMdt(64 * 1024, 0)]);
+
+        var added = Assert.Throws<RpcStatusException>(() => ComponentChanges.Add(Written(), 64 * M, Added(LayoutComponent.DataOnMdt(64 * 1024)), Filesystem));
+        var deleted = Assert.Throws<RpcStatusException>(() => ComponentChanges.Delete(domOnly, 1, ComponentSelection.ById));
+
+        Assert.Equal((LustreErrno.EINVAL, LustreErrno.EINVAL), (added.Errno, deleted.Errno));
+        Assert.Contains("Data-on-MDT", added.Message, StringComparison.Ordinal);
+        Assert.Equal(2, ComponentChanges.Add(domOnly, 64 * 1024, Added(new LayoutComponent(0, LayoutComponent.Eof, M, 1)), Filesystem).Components.Count);
+    }
+
+    [Fact]
     public void Delete_by_id_removes_the_last_component_when_it_has_no_objects()
     {
         var layout = ComponentChanges.Delete(Written(), 2, ComponentSelection.ById);
@@ -150,6 +163,8 @@ public sealed class ComponentChangesTests
         }
 
         public FileLayout AddMirrors(FileLayout layout, FileLayout template, MdtTransaction transaction) => throw new NotSupportedException();
+
+        public string? CheckPools(FileLayout layout) => null;
 
         public Task RefreshAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }

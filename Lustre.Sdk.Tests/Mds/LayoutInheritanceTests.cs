@@ -79,4 +79,34 @@ public sealed class LayoutInheritanceTests
         Assert.False(LayoutInheritance.SetsNothing(FileLayout.Raid0(M, 0)));
         Assert.False(LayoutInheritance.SetsNothing(FileLayout.Composite([new LayoutComponent(0, LayoutComponent.Eof, 0, 0)])));
     }
+
+    [Fact]
+    public void A_component_without_a_pool_takes_the_nearest_default_pool_and_keeps_its_own()
+    {
+        var pooled = FileLayout.Raid0(M, 2, pool: "flash");
+        var nearer = FileLayout.Raid0(0, 0, pool: "disk");
+        var template = FileLayout.Composite([new LayoutComponent(0, M, M, 1), new LayoutComponent(M, LayoutComponent.Eof, M, 2) { Pool = "mine" }]);
+
+        Assert.Equal("flash", LayoutInheritance.Resolve(FileLayout.Raid0(M, 1, 0), [pooled], Filesystem).Components[0].Pool);
+        Assert.Equal("disk", LayoutInheritance.Resolve(FileLayout.Raid0(M, 1, 0), [nearer, pooled], Filesystem).Components[0].Pool);
+        Assert.Equal(["flash", "mine"], LayoutInheritance.Resolve(template, [pooled], Filesystem).Components.Select(c => c.Pool));
+        Assert.Null(LayoutInheritance.Resolve(FileLayout.Raid0(M, 1, 0), [FileLayout.Raid0(M, 4)], Filesystem).Components[0].Pool);
+    }
+
+    [Fact]
+    public void A_data_on_mdt_component_is_kept_as_it_is()
+    {
+        var template = FileLayout.Composite([LayoutComponent.DataOnMdt(64 * 1024), new LayoutComponent(64 * 1024, LayoutComponent.Eof, 0, 0)]);
+
+        var resolved = LayoutInheritance.Resolve(template, [FileLayout.Raid0(M, 3, pool: "flash")], Filesystem);
+
+        Assert.Same(template.Components[0], resolved.Components[0]);
+        Assert.Equal((M, 3, "flash"), (resolved.Components[1].StripeSize, resolved.Components[1].StripeCount, resolved.Components[1].Pool));
+    }
+
+    [Fact]
+    public void A_default_that_names_only_a_pool_sets_something()
+    {
+        Assert.False(LayoutInheritance.SetsNothing(FileLayout.Raid0(0, 0, -1, pool: "flash")));
+    }
 }

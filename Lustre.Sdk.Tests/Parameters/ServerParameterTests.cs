@@ -156,7 +156,7 @@ public sealed class ServerParameterTests(ClusterFixture fixture)
         var bulk = new byte[64];
         while (true)
         {
-            using var frame = new FrameBuffer();
+            using var frame = FrameBuffer.Rent();
             new GetParamRequest(GetParamFlags.None, bulk.Length, names.Count, ["obdfilter.*.uuid", "mdt.*.uuid"]).Write(frame.Body);
             using var reply = await connection.CallAsync(Opcode.GetParam, frame, default, bulk, 1000 + (ulong)names.Count, false, CancellationToken.None);
             Assert.Equal(0, reply.Status);
@@ -173,7 +173,7 @@ public sealed class ServerParameterTests(ClusterFixture fixture)
         Assert.Equal([.. Enumerable.Range(0, ClusterFixture.OstCount).Select(i => $"obdfilter.lustre-OST{i:X4}.uuid"), "mdt.lustre-MDT0000.uuid"], names);
 
         // One value alone larger than the room is cut, and says so.
-        using var small = new FrameBuffer();
+        using var small = FrameBuffer.Rent();
         new GetParamRequest(GetParamFlags.None, 4, 0, ["mdt.*.uuid"]).Write(small.Body);
         using var cut = await connection.CallAsync(Opcode.GetParam, small, default, new byte[4], 2000, false, CancellationToken.None);
         var cutReader = cut.Reader;

@@ -368,7 +368,7 @@ public class MessageRoundTripTests
     public void FilesystemConfig_from_a_server_without_pools_has_none()
     {
         var message = new FilesystemConfig("lustre", 3, 1 << 20, 1, [new TargetRecord(TargetKind.Ost, 0, "127.0.0.1:9883", true)]);
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         message.Write(frame.Body);
 
         // The pool count is the last 4 bytes of a configuration without pools: an older MGS does not send them.
@@ -392,7 +392,7 @@ public class MessageRoundTripTests
     [Fact]
     public void PoolRequest_with_an_unknown_operation_is_refused()
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new PoolRequest((PoolOperation)9, "flash", -1).Write(frame.Body);
         var body = frame.Written[FrameHeader.Size..].ToArray();
 

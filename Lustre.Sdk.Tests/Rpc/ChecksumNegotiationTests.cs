@@ -31,7 +31,7 @@ public sealed class ChecksumNegotiationTests
 
     private static FrameBuffer Request(Opcode opcode, OstObject obj, int length)
     {
-        var frame = new FrameBuffer();
+        var frame = FrameBuffer.Rent();
         if (opcode == Opcode.OstRead)
         {
             new OstReadRequest(new ObjectRef(obj.OstIndex, obj.ObjectId), 0, length).Write(frame.Body);

@@ -90,7 +90,7 @@ public sealed class PermissionTests : IAsyncLifetime
     private static async Task<LustreErrno> DomCallAsync(LustreClient client, Opcode opcode, Action<BodyWriter> body, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn)
     {
         await client.Session.EnsureConnectedAsync(CancellationToken.None);
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         body(frame.Body);
         using var reply = await client.Session.CallMdsWithBulkAsync(opcode, frame, bulkOut, bulkIn, CancellationToken.None);
         return (LustreErrno)reply.Status;

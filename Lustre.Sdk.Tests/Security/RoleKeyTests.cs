@@ -106,7 +106,7 @@ public sealed class RoleKeyTests : IDisposable
         {
             var settings = new RpcConnectionSettings(key.Name + "-" + Guid.NewGuid().ToString("N"), new XidGenerator(), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5), key.Secret, NullLogger.Instance, KeyName: key.Name);
             await using var connection = await RpcConnection.ConnectAsync(node.Endpoint, settings, CancellationToken.None);
-            using var frame = new FrameBuffer();
+            using var frame = FrameBuffer.Rent();
             body(frame.Body);
             return await connection.CallAsync(opcode, frame, default, bulk, settings.Xids.Next(), false, CancellationToken.None);
         }

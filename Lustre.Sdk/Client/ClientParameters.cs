@@ -68,7 +68,7 @@ internal sealed class ClientParameters
         MgsParamsReply persistent;
         try
         {
-            using var frame = new FrameBuffer();
+            using var frame = FrameBuffer.Rent();
             new MgsParamsRequest(MgsParamsOperation.List, string.Empty, string.Empty).Write(frame.Body);
             using var reply = await _session.Targets.CallMgsAsync(Opcode.MgsParams, frame, cancellationToken).ConfigureAwait(false);
             var reader = reply.Reader;

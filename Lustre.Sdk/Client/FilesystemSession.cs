@@ -357,7 +357,7 @@ internal sealed class FilesystemSession : IAsyncDisposable
     /// <summary>A change to the components of a file's layout (<see cref="Opcode.MdsLayout"/>): its attributes with the new layout.</summary>
     public async Task<InodeAttributes> ChangeLayoutAsync(LayoutRequest request, string path, CancellationToken cancellationToken)
     {
-        using var frame = new FrameBuffer(64 + request.Template.Length);
+        using var frame = FrameBuffer.Rent(64 + request.Template.Length);
         request.Write(frame.Body);
         return await CallForAttributesAsync(Opcode.MdsLayout, frame, path, cancellationToken).ConfigureAwait(false);
     }

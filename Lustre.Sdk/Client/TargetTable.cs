@@ -160,7 +160,7 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
     /// <summary>Changes an OST pool on the MGS (an administrator's request) and applies the configuration it answers with.</summary>
     public async Task<FilesystemConfig> ChangePoolAsync(PoolRequest request, CancellationToken cancellationToken)
     {
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         request.Write(frame.Body);
         using var reply = await CallMgsAsync(Opcode.MgsPool, frame, cancellationToken).ConfigureAwait(false);
         return Apply(reply);

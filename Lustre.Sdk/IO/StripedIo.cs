@@ -366,7 +366,8 @@ internal static class StripedIo
         }
 
         var session = file.Session;
-        using var frame = new FrameBuffer { Flags = verifiedByCaller ? FrameFlags.EndToEndVerified : FrameFlags.None };
+        using var frame = FrameBuffer.Rent();
+        frame.Flags = verifiedByCaller ? FrameFlags.EndToEndVerified : FrameFlags.None;
         new DomReadRequest(file.Fid, piece.FileOffset, destination.Length).Write(frame.Body);
         try
         {
@@ -390,7 +391,7 @@ internal static class StripedIo
     private static async ValueTask WriteOnMdtAsync(LustreFile file, StripeExtent piece, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var session = file.Session;
-        using var frame = new FrameBuffer();
+        using var frame = FrameBuffer.Rent();
         new DomWriteRequest(file.Fid, piece.FileOffset).Write(frame.Body);
         try
         {

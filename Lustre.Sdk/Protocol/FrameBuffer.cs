@@ -34,6 +34,7 @@ internal sealed class FrameBuffer : IBufferWriter<byte>, IDisposable
         frame._buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialCapacity, FrameHeader.Size + 64));
         frame._length = FrameHeader.Size;
         frame.Flags = FrameFlags.None;
+        frame.BulkChecksum = null;
         return frame;
     }
 

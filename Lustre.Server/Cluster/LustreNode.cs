@@ -223,7 +223,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
         MgsParamsReply persistent;
         try
         {
-            using var frame = new FrameBuffer();
+            using var frame = FrameBuffer.Rent();
             new MgsParamsRequest(MgsParamsOperation.List, string.Empty, string.Empty).Write(frame.Body);
             using var reply = await mgs.CallMgsAsync(Opcode.MgsParams, frame, cancellationToken).ConfigureAwait(false);
             var reader = reply.Reader;

@@ -42,7 +42,7 @@ internal static class ComponentChanges
     /// added component there). They have no objects until a write reaches them; what they leave to the default is the
     /// filesystem's default, as Lustre fills in an added component.
     /// </summary>
-    /// <exception cref="RpcStatusException">EINVAL: a plain file, no room after the last component, or components that do not start where it ends; EBUSY: a mirrored file.</exception>
+    /// <exception cref="RpcStatusException">EINVAL: a plain file, no room after the last component, components that do not start where it ends, or a Data-on-MDT one; EBUSY: a mirrored file.</exception>
     public static FileLayout Add(FileLayout layout, long start, FileLayout added, FileLayout filesystemDefault)
     {
         RequireComposite(layout, "add components to");
@@ -59,6 +59,11 @@ internal static class ComponentChanges
         if (added.IsMirrored || added.AllObjects().Any())
         {
             throw new RpcStatusException(LustreErrno.EINVAL, "components to add must be plain templates without OST objects: they get their objects when a write reaches them");
+        }
+
+        if (added.HasDataOnMdt)
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, "a Data-on-MDT component can only be a layout's first one, not one added after it");
         }
 
         var components = LayoutInheritance.ResolveComponents(added.Components, [], filesystemDefault, inheritOffset: false);

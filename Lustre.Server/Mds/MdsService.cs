@@ -181,7 +181,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         var reader = request.Reader;
         var write = DomWriteRequest.Read(ref reader);
         var size = await Namespace.WriteDataOnMdtAsync(write, request.Bulk, ChangeOrigin.Of(request), request.Identity).ConfigureAwait(false);
-        var body = new FrameBuffer(64);
+        var body = FrameBuffer.Rent(64);
         new DomWriteReply(size).Write(body.Body);
         return RpcResponse.Ok(body);
     }
@@ -355,7 +355,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
     /// </summary>
     private ValueTask<RpcResponse> StatFs(RpcRequest request, CancellationToken cancellationToken)
     {
-        var body = new FrameBuffer();
+        var body = FrameBuffer.Rent();
         Usage(Namespace.Store).Write(body.Body);
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }

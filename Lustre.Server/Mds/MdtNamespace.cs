@@ -721,7 +721,6 @@ internal sealed class MdtNamespace
     }
 
     /// <summary>
-    /// <summary>
     /// Refuses a layout a client gave (setstripe of a directory, a create, a migration or a mirror extend with a layout) whose pool does
     /// not exist, has no OSTs, or has fewer OSTs than the stripe count (EINVAL, naming the pool). The MDS learns of pool
     /// changes every refresh interval; before refusing, it re-reads the configuration once, so a pool made or filled

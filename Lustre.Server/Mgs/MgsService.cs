@@ -52,7 +52,7 @@ internal sealed class MgsService : IRpcService
                 break;
         }
 
-        var body = new FrameBuffer(4096);
+        var body = FrameBuffer.Rent(4096);
         new MgsParamsReply(_params.List()).Write(body.Body);
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }

@@ -384,7 +384,7 @@ internal sealed class OssService : IRpcService, IDisposable
     private ValueTask<RpcResponse> StatFs(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
-        var body = new FrameBuffer();
+        var body = FrameBuffer.Rent();
         Usage(Target(OstIndexRequest.Read(ref reader).OstIndex)).Write(body.Body);
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }

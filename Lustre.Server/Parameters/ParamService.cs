@@ -81,7 +81,7 @@ internal sealed class ParamService(ParameterTree tree) : IRpcService
             }
         }
 
-        var body = new FrameBuffer(bodyBytes + 64);
+        var body = FrameBuffer.Rent(bodyBytes + 64);
         new GetParamReply(more, entries).Write(body.Body);
         if (bulkBytes == 0)
         {
@@ -121,7 +121,7 @@ internal sealed class ParamService(ParameterTree tree) : IRpcService
             }
         }
 
-        var body = new FrameBuffer(bytes + 64);
+        var body = FrameBuffer.Rent(bytes + 64);
         new SetParamReply(results).Write(body.Body);
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }
