@@ -53,6 +53,26 @@ public sealed class ServerParameterTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Data_on_MDT_reads_and_writes_count_in_md_stats_as_Lustres_MDT_counts_them()
+    {
+        static long Sum(string stats, string counter) =>
+            long.Parse(stats.Split('\n').Single(l => l.StartsWith(counter + " ", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[^2], System.Globalization.CultureInfo.InvariantCulture);
+
+        var before = await ValueAsync("mdt.lustre-MDT0000.md_stats");
+        var path = $"{await fixture.NewDirectoryAsync()}/dom";
+        var layout = FileLayout.Composite([LayoutComponent.DataOnMdt(64 * 1024), new LayoutComponent(64 * 1024, LayoutComponent.Eof, 1 << 20, 1)]);
+        await using (var file = await fixture.Client.OpenFileAsync(path, FileMode.CreateNew, layout: layout))
+        {
+            await file.WriteAtAsync(0, new byte[3000]);
+            Assert.Equal(3000, await file.ReadAtAsync(0, new byte[3000]));
+        }
+
+        var after = await ValueAsync("mdt.lustre-MDT0000.md_stats");
+        Assert.True(Sum(after, "write_bytes") - (before.Contains("write_bytes ", StringComparison.Ordinal) ? Sum(before, "write_bytes") : 0) >= 3000, after);
+        Assert.True(Sum(after, "read_bytes") - (before.Contains("read_bytes ", StringComparison.Ordinal) ? Sum(before, "read_bytes") : 0) >= 3000, after);
+    }
+
+    [Fact]
     public async Task Set_param_changes_a_servers_tunable_and_refuses_read_only_parameters_and_absurd_values()
     {
         try

@@ -70,7 +70,8 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
     /// <summary>
     /// Counts an answered request in <c>md_stats</c> and its job's, under Lustre's MDT counter names: a create is an
     /// <c>open</c> (as Lustre counts an open that creates), a directory's default layout a <c>setxattr</c> (Lustre's
-    /// <c>lfs setstripe</c> on a directory sets the <c>lustre.lov</c> xattr), a directory page a <c>readpage</c>; batched
+    /// <c>lfs setstripe</c> on a directory sets the <c>lustre.lov</c> xattr; so do a mirror change and a component change),
+    /// a directory page a <c>readpage</c>, Data-on-MDT reads and writes <c>read</c>/<c>write</c> and their bytes; batched
     /// getattrs and opens count one sample per file, each with its share of the time.
     /// </summary>
     public void Account(RpcRequest request, int replyBulk, TimeSpan elapsed)
@@ -118,8 +119,17 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
                 var sameDirectory = string.Equals(Parent(rename.From), Parent(rename.To), StringComparison.Ordinal);
                 stats.Add(sameDirectory ? TargetStats.MdtSamedirRename : TargetStats.MdtCrossdirRename, micros, job);
                 break;
-            case Opcode.MdsSetDirLayout or Opcode.MdsMirror:
+            case Opcode.MdsSetDirLayout or Opcode.MdsMirror or Opcode.MdsLayout:
                 stats.Add(TargetStats.MdtSetxattr, micros, job);
+                break;
+            case Opcode.MdsDomRead:
+                // Data-on-MDT bytes, as Lustre's MDT counts them: read_bytes/write_bytes and read/write.
+                stats.Add(TargetStats.MdtReadBytes, replyBulk, job);
+                stats.Add(TargetStats.MdtRead, micros, job);
+                break;
+            case Opcode.MdsDomWrite:
+                stats.Add(TargetStats.MdtWriteBytes, request.Header.BulkLength, job);
+                stats.Add(TargetStats.MdtWrite, micros, job);
                 break;
             case Opcode.MdsStatFs:
                 stats.Add(TargetStats.MdtStatfs, micros, job);
