@@ -8,6 +8,12 @@ internal interface IIo500Storage
 {
     ValueTask CreateDirectoryAsync(string path);
 
+    /// <summary>
+    /// Makes <paramref name="path"/> keep the first <paramref name="dataOnMdtBytes"/> bytes of its new files on the MDT
+    /// (Data-on-MDT, as Lustre sites set mdtest-hard's directory up); nothing on a local filesystem.
+    /// </summary>
+    ValueTask KeepSmallFilesOnMdtAsync(string path, long dataOnMdtBytes);
+
     /// <summary>Opens for writing, creating it if needed (several tasks may open a shared file at once); <paramref name="striped"/>: over all OSTs.</summary>
     ValueTask<IIo500File> OpenWriteAsync(string path, bool striped);
 

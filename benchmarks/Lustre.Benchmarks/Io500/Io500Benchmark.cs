@@ -87,9 +87,9 @@ internal static class Io500Benchmark
                 }
 
                 await clients[0].CreateDirectoryAsync(Root);
-                await Io500Phases.PrepareAsync(storages[0]);
+                await phases.PrepareAsync(storages[0]);
                 var localStorage = new LocalIo500Storage(localRoot);
-                await Io500Phases.PrepareAsync(localStorage);
+                await phases.PrepareAsync(localStorage);
 
                 await using IIo500Tasks ourTasks = processes > 0
                     ? await WorkerProcessTasks.StartAsync(processes, cluster.Address, Root, parameterFile, quick, settings.Tasks, phases, storages)

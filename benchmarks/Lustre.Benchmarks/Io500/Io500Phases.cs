@@ -37,12 +37,17 @@ internal sealed class Io500Phases
         _hardFiles = new RecordPattern(seed: 3901, settings.MdtestHardFileSize);
     }
 
-    /// <summary>The top-level directories, made before the first phase (untimed).</summary>
-    public static async Task PrepareAsync(IIo500Storage storage)
+    /// <summary>The top-level directories, made before the first phase (untimed); mdtest-hard's with Data-on-MDT when the settings ask for it.</summary>
+    public async Task PrepareAsync(IIo500Storage storage)
     {
         foreach (var dir in (string[])[IorEasy, IorHard, MdtestEasy, MdtestHard])
         {
             await storage.CreateDirectoryAsync(dir);
+        }
+
+        if (_settings.MdtestHardDataOnMdt > 0)
+        {
+            await storage.KeepSmallFilesOnMdtAsync(MdtestHard, _settings.MdtestHardDataOnMdt);
         }
     }
 

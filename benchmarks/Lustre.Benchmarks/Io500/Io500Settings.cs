@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Lustre.Benchmarks.Runner;
 using Lustre.Cli;
+using Lustre.Layouts;
 
 namespace Lustre.Benchmarks.Io500;
 
@@ -30,6 +31,9 @@ internal sealed record Io500Settings
     public required int MdtestHardFileSize { get; init; }
 
     public required int MdtestHardFilesPerTask { get; init; }
+
+    /// <summary>mdtest-hard's directory keeps this many bytes of each file on the MDT (Data-on-MDT); 0: files on OSTs only.</summary>
+    public required long MdtestHardDataOnMdt { get; init; }
 
     public required string FindNameContains { get; init; }
 
@@ -64,6 +68,7 @@ internal sealed record Io500Settings
             MdtestEasyFilesPerTask = Int(section, "mdtestEasyFilesPerTask"),
             MdtestHardFileSize = Int(section, "mdtestHardFileSize"),
             MdtestHardFilesPerTask = Int(section, "mdtestHardFilesPerTask"),
+            MdtestHardDataOnMdt = section.TryGetProperty("mdtestHardDataOnMdt", out _) ? Size(section, "mdtestHardDataOnMdt") : 0,
             FindNameContains = section.GetProperty("findNameContains").GetString() ?? "01",
             DurableCommitDuration = TimeSpan.FromSeconds(section.GetProperty("durableCommitSeconds").GetDouble()),
             Quick = quick,
@@ -95,11 +100,17 @@ internal sealed record Io500Settings
         ArgumentOutOfRangeException.ThrowIfLessThan(IorHardSegmentsPerTask, 1, "iorHardSegmentsPerTask");
         ArgumentOutOfRangeException.ThrowIfLessThan(MdtestEasyFilesPerTask, 1, "mdtestEasyFilesPerTask");
         ArgumentOutOfRangeException.ThrowIfLessThan(MdtestHardFilesPerTask, 1, "mdtestHardFilesPerTask");
+        if (MdtestHardDataOnMdt < 0 || MdtestHardDataOnMdt % LayoutDefaults.StripeAlignment != 0 || MdtestHardDataOnMdt > LayoutDefaults.MaxDataOnMdtSize)
+        {
+            throw new ArgumentException($"mdtestHardDataOnMdt must be 0 (off) or a multiple of 64 KiB up to {LayoutDefaults.MaxDataOnMdtSize}, got {MdtestHardDataOnMdt}.", "mdtestHardDataOnMdt");
+        }
     }
 
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
         $"{Tasks} tasks, {OstCount} OSTs; ior-easy {ResultTable.FormatBytes(IorEasyBytesPerTask)} per task in {ResultTable.FormatBytes(IorEasyTransferSize)} transfers, " +
         $"striped over all OSTs ({ResultTable.FormatBytes(StripeSize)} stripes); ior-hard {IorHardSegmentsPerTask} × {IorHardRecordSize} B records per task in one shared file; " +
-        $"mdtest-easy {MdtestEasyFilesPerTask} empty files per task; mdtest-hard {MdtestHardFilesPerTask} × {MdtestHardFileSize} B files per task in one directory; " +
+        $"mdtest-easy {MdtestEasyFilesPerTask} empty files per task; mdtest-hard {MdtestHardFilesPerTask} × {MdtestHardFileSize} B files per task in one directory {HardFilesWhere}; " +
         $"find: names containing \"{FindNameContains}\" of {MdtestHardFileSize} B; parameters from {Source}");
+
+    private string HardFilesWhere => MdtestHardDataOnMdt > 0 ? $"with Data-on-MDT (first {ResultTable.FormatBytes(MdtestHardDataOnMdt)} on the MDT)" : "on OSTs";
 }

@@ -12,6 +12,8 @@ internal sealed class LocalIo500Storage(string root) : IIo500Storage
 {
     private string Full(string path) => path.Length == 0 ? root : Path.Combine(root, path);
 
+    public ValueTask KeepSmallFilesOnMdtAsync(string path, long dataOnMdtBytes) => ValueTask.CompletedTask;
+
     public ValueTask CreateDirectoryAsync(string path)
     {
         Directory.CreateDirectory(Full(path));

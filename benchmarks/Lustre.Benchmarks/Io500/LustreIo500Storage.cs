@@ -16,6 +16,11 @@ internal sealed class LustreIo500Storage(LustreClient client, string root, long 
 
     public async ValueTask CreateDirectoryAsync(string path) => await client.CreateDirectoryAsync(Full(path));
 
+    // lfs setstripe -E SIZE -L mdt -E -1 -c 1 DIR: the rest of a file, if any, on one OST.
+    public async ValueTask KeepSmallFilesOnMdtAsync(string path, long dataOnMdtBytes) =>
+        await client.SetDirectoryLayoutAsync(Full(path), FileLayout.Composite(
+            [LayoutComponent.DataOnMdt(dataOnMdtBytes), new LayoutComponent(dataOnMdtBytes, LayoutComponent.Eof, stripeSize, 1)]));
+
     // Through LustreStream, as IOR's POSIX calls go through a Lustre client's readahead and write-behind.
     public async ValueTask<IIo500File> OpenWriteAsync(string path, bool striped) =>
         new File(await client.OpenStreamAsync(Full(path), FileMode.OpenOrCreate, FileAccess.Write, striped ? _striped : null));
