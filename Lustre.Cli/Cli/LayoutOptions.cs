@@ -214,6 +214,11 @@ internal sealed class LayoutOptions
             throw new FormatException($"'mdt' layout size is too big: {end} bytes, over {LayoutDefaults.MaxDataOnMdtSize} (1G)");
         }
 
+        if (segment.Pool is { Name: { } pool })
+        {
+            throw new FormatException($"Option 'pool' can't be specified with Data-on-MDT component: {pool} (its bytes live on the MDT, not on OSTs; give -p to the components after it)");
+        }
+
         if (end % LayoutDefaults.StripeAlignment != 0)
         {
             throw new FormatException($"component end {end} is not a multiple of 64 KiB (65536 bytes)");

@@ -77,6 +77,7 @@ public sealed class DataOnMdtCommandTests(CliClusterFixture cluster) : IClassFix
     [InlineData("-L mdt needs -E END", "-L mdt")]
     [InlineData("Option 'stripe-count' can't be specified with Data-on-MDT component: 2", "-E 64K -L mdt -c 2 -E -1")]
     [InlineData("Option 'stripe-size' can't be specified with Data-on-MDT component: 131072", "-E 64K -L mdt -S 128K -E -1")]
+    [InlineData("Option 'pool' can't be specified with Data-on-MDT component: flash", "-E 64K -L mdt -p flash -E -1")]
     [InlineData("'mdt' layout size is too big", "-E 2G -L mdt -E -1")]
     [InlineData("layout 'raid6' is unknown, supported layouts are: 'mdt', 'raid0'", "-E 64K -L raid6 -E -1")]
     public async Task Setstripe_refuses_what_lfs_refuses_of_a_Data_on_MDT_component(string error, string options)

@@ -106,6 +106,22 @@ public sealed class DataOnMdtTests
     }
 
     [Fact]
+    public async Task A_size_past_a_layout_whose_OST_components_stop_short_is_ENODATA_as_a_write_there()
+    {
+        var path = $"{await _fixture.NewDirectoryAsync()}/short";
+        var layout = FileLayout.Composite([LayoutComponent.DataOnMdt(Dom), new LayoutComponent(Dom, 1 << 20, 1 << 20, 1)]);
+        await using var file = await _fixture.Client.OpenFileAsync(path, FileMode.CreateNew, layout: layout);
+
+        var write = await Assert.ThrowsAsync<LustreServerException>(() => file.WriteAtAsync((1 << 20) - 1, new byte[2]).AsTask());
+        var set = await Assert.ThrowsAsync<LustreServerException>(() => _fixture.Client.Session.SetAttributesAsync(
+            new SetAttrRequest(file.Fid, SetAttrMask.SizeAtLeast, (1 << 20) + 1, 0, 0, 0, 0, 0), path, CancellationToken.None));
+
+        Assert.Equal((LustreErrno.ENODATA, LustreErrno.ENODATA), (write.Errno, set.Errno));
+        Assert.Contains("component-add", set.Message, StringComparison.Ordinal);
+        Assert.Equal(0, (await _fixture.Client.GetInfoAsync(path)).Length);
+    }
+
+    [Fact]
     public async Task Truncating_cuts_the_bytes_on_the_MDT_and_extending_again_reads_zeros()
     {
         var dir = await _fixture.NewDirectoryAsync();
@@ -159,17 +175,22 @@ public sealed class DataOnMdtTests
 
         var back = new byte[8192];
         int read;
-        await using (var file = await recording.Client.OpenFileAsync(path, FileMode.Open, FileAccess.Read))
-        {
-            read = await file.ReadAtAsync(0, back);
-            Assert.Equal(data.Length, await file.ReadAtAsync(0, back.AsMemory(0, data.Length)));
-        }
-
+        await using var reader = await recording.Client.OpenFileAsync(path, FileMode.Open, FileAccess.Read);
+        read = await reader.ReadAtAsync(0, back);
         listener.Dispose();
         Assert.Equal(data.Length, read);
         Assert.Equal(data, back[..read]);
         Assert.Equal(["MdsOpen"], calls);
         Assert.Equal(0, recording.Count(Opcode.OstRead) + recording.Count(Opcode.OstReadBatch) + recording.Count(Opcode.OstGetAttr));
+
+        // The open's bytes answer one read: a later one asks the MDT and sees what another client wrote since.
+        await using (var writer = await _fixture.Client.OpenFileAsync(path, FileMode.Open, FileAccess.Write))
+        {
+            await writer.WriteAtAsync(0, new byte[] { 1, 2, 3 });
+        }
+
+        Assert.Equal(data.Length, await reader.ReadAtAsync(0, back.AsMemory(0, data.Length)));
+        Assert.Equal([1, 2, 3, .. data[3..]], back[..data.Length]);
     }
 
     [Fact]

@@ -598,10 +598,11 @@ public class LustreClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// The most file bytes a read-only open asks to get with its reply (read-on-open): the MDS's default Data-on-MDT limit,
-    /// so a file of a default-sized Data-on-MDT component comes back whole however full it is.
+    /// The most file bytes a read-only open asks to get with its reply (read-on-open): 64 KiB, the common Data-on-MDT
+    /// component, so a small file comes back whole. Not the MDS's 1 MiB limit: the MDS sets the asked bytes aside from
+    /// its memory budget before it reads the request, for every read-only open, Data-on-MDT or not.
     /// </summary>
-    private const int ReadOnOpenBytes = (int)LayoutDefaults.DefaultDataOnMdtLimit;
+    private const int ReadOnOpenBytes = 64 << 10;
 
     /// <summary>
     /// Opens many files for reading at once, by the identifiers a listing gave (<see cref="EnumerateDirectoryAsync"/>):

@@ -30,8 +30,9 @@ public sealed class LustreFile : IAsyncDisposable
     private long _instantiatingEnd;
 
     // The file's bytes as the open found them, when they all live on the MDT and the open brought them (read-on-open):
-    // a read-only handle reads from here, as Lustre's client reads from the pages the open reply filled.
-    private readonly byte[]? _opened;
+    // a read-only handle's first read they cover is answered from here, as Lustre's client reads from the pages the
+    // open reply filled; later reads go to the MDT (TryReadOpened).
+    private byte[]? _opened;
 
     /// <param name="session">The client's session.</param>
     /// <param name="path">The path the file was opened by.</param>
@@ -190,12 +191,21 @@ public sealed class LustreFile : IAsyncDisposable
 
     /// <summary>
     /// Copies bytes the open brought (read-on-open) to <paramref name="destination"/> and returns true, when this handle
-    /// has them for the whole range; false when the range must be read from the MDT.
+    /// has them for the whole range; false when the range must be read from the MDT. Once only: the bytes are the file
+    /// as the open found it, and a later read asks the MDT, as every read without read-on-open does, so it sees what
+    /// other clients wrote since (<c>ReadAtAsync</c> keeps no cache).
     /// </summary>
     internal bool TryReadOpened(long offset, Span<byte> destination)
     {
-        if (_opened is not { } opened || offset > opened.Length - destination.Length)
+        if (Interlocked.Exchange(ref _opened, null) is not { } opened)
         {
+            return false;
+        }
+
+        if (offset > opened.Length - destination.Length)
+        {
+            // Not this range: the bytes stay for the read that wants them.
+            Interlocked.CompareExchange(ref _opened, opened, null);
             return false;
         }
 

@@ -123,11 +123,11 @@ internal static class OpcodeExtensions
     public static bool IsWaitedForWhenCancelled(this Opcode opcode) => opcode is
         Opcode.OstWrite or Opcode.OstPunch or Opcode.MdsOpen or Opcode.MdsSetAttr or Opcode.MdsMkdir or Opcode.MdsRmdir or
         Opcode.MdsUnlink or Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsMirror or Opcode.MdsMigrate or Opcode.MdsLayout or
-        Opcode.MdsDomWrite or Opcode.SetParam or Opcode.MgsParams;
+        Opcode.MdsDomWrite or Opcode.SetParam or Opcode.MgsParams or Opcode.MgsPool or Opcode.MgsSetTargetState;
 
     /// <summary>Operations that change state, whose resends are answered from the reply cache.</summary>
     public static bool IsModifying(this Opcode opcode) => opcode is
         Opcode.MdsOpen or Opcode.MdsSetAttr or Opcode.MdsMkdir or Opcode.MdsRmdir or Opcode.MdsUnlink or
         Opcode.MdsRename or Opcode.MdsSetDirLayout or Opcode.MdsClose or Opcode.MdsBackup or Opcode.MdsMirror or Opcode.MdsMigrate or Opcode.MdsLayout or Opcode.MdsDomWrite or
-        Opcode.MgsRegisterTarget or Opcode.MgsSetTargetState or Opcode.MgsPool or Opcode.MgsParams;
+        Opcode.MgsRegisterTarget or Opcode.MgsSetTargetState or Opcode.MgsPool or Opcode.MgsParams or Opcode.SetParam;
 }

@@ -864,17 +864,25 @@ internal sealed class MdtNamespace
 
     /// <summary>
     /// The size of a file with a Data-on-MDT component changes: past the end of a layout of that component alone it is
-    /// refused with EFBIG (Lustre's answer to a file growing past its last component), and a truncate cuts the bytes
-    /// on the MDT past the new size in the same batch.
+    /// refused with EFBIG (Lustre's answer to a file growing past its last component), past the end of one whose OST
+    /// components stop short with ENODATA (as a write there: <c>lfs setstripe --component-add</c> first), and a truncate
+    /// cuts the bytes on the MDT past the new size in the same batch.
     /// </summary>
     private static void SizeDataOnMdt(MdtTransaction tx, LustreFid fid, MdtInode inode, long size, bool exact)
     {
         var layout = LayoutCodec.Decode(inode.Layout);
-        if (size > layout.End)
+        if (size > layout.End && layout.Components.Count == 1)
         {
             throw new RpcStatusException(
                 LustreErrno.EFBIG,
                 $"{fid}: a size of {size} bytes is past the end of its layout, a Data-on-MDT component of {layout.End} bytes with no OST component after it: migrate it to a layout with OST components (lfs migrate) to grow it");
+        }
+
+        if (size > layout.End)
+        {
+            throw new RpcStatusException(
+                LustreErrno.ENODATA,
+                $"{fid}: a size of {size} bytes is past the end of its layout at {layout.End} bytes: add a component there first (lfs setstripe --component-add)");
         }
 
         if (exact)

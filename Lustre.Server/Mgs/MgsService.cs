@@ -54,7 +54,9 @@ internal sealed class MgsService : IRpcService
 
         var body = FrameBuffer.Rent(4096);
         new MgsParamsReply(_params.List()).Write(body.Body);
-        return ValueTask.FromResult(RpcResponse.Ok(body));
+
+        // A list changes nothing: answered again on a resend, and not kept (up to 512 KiB) in the reply cache.
+        return ValueTask.FromResult(change.Operation == MgsParamsOperation.List ? RpcResponse.OkUnrecorded(body) : RpcResponse.Ok(body));
     }
 
     private ValueTask<RpcResponse> RegisterTarget(RpcRequest request, CancellationToken cancellationToken)

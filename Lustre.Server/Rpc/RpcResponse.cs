@@ -9,8 +9,9 @@ namespace Lustre.Server.Rpc;
 /// </summary>
 internal readonly struct RpcResponse
 {
-    private RpcResponse(int status, FrameBuffer? body, byte[]? pooledBulk, int bulkLength, System.Buffers.MemoryManager<byte>? bulkOwner = null)
+    private RpcResponse(int status, FrameBuffer? body, byte[]? pooledBulk, int bulkLength, System.Buffers.MemoryManager<byte>? bulkOwner = null, bool unrecorded = false)
     {
+        Unrecorded = unrecorded;
         Status = status;
         Body = body;
         PooledBulk = pooledBulk;
@@ -19,6 +20,12 @@ internal readonly struct RpcResponse
     }
 
     public int Status { get; }
+
+    /// <summary>
+    /// A reply to the read-only form of a modifying opcode (<c>MgsParams</c>'s list), kept out of the reply cache: a
+    /// resend is simply answered again, and a large reply does not sit in the cache.
+    /// </summary>
+    public bool Unrecorded { get; }
 
     public FrameBuffer? Body { get; }
 
@@ -35,6 +42,9 @@ internal readonly struct RpcResponse
     public static RpcResponse Ok() => new(0, null, null, 0);
 
     public static RpcResponse Ok(FrameBuffer body) => new(0, body, null, 0);
+
+    /// <summary>A success whose body the reply cache does not keep (see <see cref="Unrecorded"/>).</summary>
+    public static RpcResponse OkUnrecorded(FrameBuffer body) => new(0, body, null, 0, unrecorded: true);
 
     public static RpcResponse WithBulk(FrameBuffer? body, byte[] pooledBulk, int length) => new(0, body, pooledBulk, length);
 

@@ -534,7 +534,7 @@ internal sealed class RpcSession : IAsyncDisposable
             var response = await DispatchAsync(request).ConfigureAwait(false);
             status = response.Status;
             replyBulk = response.BulkLength;
-            if (modifying)
+            if (modifying && !response.Unrecorded)
             {
                 var bodyBytes = response.Body is null ? [] : response.Body.Written[FrameHeader.Size..].ToArray();
                 _server.ReplyCache.Add(request.ClientUuid, header.Xid, new SavedReply(response.Status, bodyBytes));
