@@ -48,7 +48,7 @@ public class CheckpointManager : IAsyncDisposable
     public CheckpointManager(LustreClient client, string root, CheckpointManagerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(client);
-        if (LustrePath.Validate(root, out _) is { } error)
+        if (LustrePath.Check(root) is { } error)
         {
             throw new ArgumentException(error, nameof(root));
         }

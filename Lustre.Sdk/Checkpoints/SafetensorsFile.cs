@@ -67,7 +67,7 @@ public class SafetensorsFile : IAsyncDisposable
     public static async Task<SafetensorsFile> OpenAsync(LustreClient client, string path, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(client);
-        if (LustrePath.Validate(path, out _) is { } error)
+        if (LustrePath.Check(path) is { } error)
         {
             throw new ArgumentException(error, nameof(path));
         }

@@ -123,8 +123,8 @@ public class LustreClient : IAsyncDisposable
 
     private static string CheckPath(string path, [CallerArgumentExpression(nameof(path))] string? name = null)
     {
-        var error = LustrePath.Validate(path, out _);
-        return error is null ? LustrePath.Normalize(path) : throw new ArgumentException(error, name);
+        var error = LustrePath.Check(path);
+        return error is null ? LustrePath.Canonical(path) : throw new ArgumentException(error, name);
     }
 
     /// <summary>
@@ -261,13 +261,13 @@ public class LustreClient : IAsyncDisposable
         var normalized = new List<string>(paths is IReadOnlyCollection<string> known ? known.Count : 16);
         foreach (var path in paths)
         {
-            var error = LustrePath.Validate(path, out _);
+            var error = LustrePath.Check(path);
             if (error is not null)
             {
                 throw new ArgumentException($"path {normalized.Count} ('{path}'): {error}", name);
             }
 
-            normalized.Add(LustrePath.Normalize(path));
+            normalized.Add(LustrePath.Canonical(path));
         }
 
         return [.. normalized];

@@ -22,20 +22,31 @@ internal static class LustrePath
         return components;
     }
 
-    /// <summary>Returns null when the path is valid, else a message naming the problem.</summary>
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
+    /// <summary>Returns null when the path is valid, else a message naming the problem; splits a valid path into <paramref name="components"/>.</summary>
     public static string? Validate(string? path, out string[] components)
     {
-        components = [];
+        var error = Check(path);
+        components = error is null ? SplitValid(path!) : [];
+        return error;
+    }
+
+    /// <summary>
+    /// Returns null when the path is valid, else a message naming the problem. Allocates nothing for a valid path:
+    /// every metadata call checks its path before sending, and the MDS checks it again.
+    /// </summary>
+    public static string? Check(string? path)
+    {
         if (string.IsNullOrEmpty(path))
         {
             return "The path is empty.";
         }
 
+        int bytes;
         try
         {
-            StrictUtf8.GetByteCount(path);
+            bytes = StrictUtf8.GetByteCount(path);
         }
         catch (EncoderFallbackException)
         {
@@ -53,21 +64,21 @@ internal static class LustrePath
             return $"The path '{Printable(path)}' contains a NUL character.";
         }
 
-        if (Encoding.UTF8.GetByteCount(path) > ProtocolLimits.MaxPathLength)
+        if (bytes > ProtocolLimits.MaxPathLength)
         {
             return $"The path is longer than {ProtocolLimits.MaxPathLength} bytes.";
         }
 
-        var trimmed = path.Length > 1 && path[^1] == '/' ? path[..^1] : path;
-        if (trimmed == "/")
+        var rest = Trimmed(path);
+        if (rest.IsEmpty)
         {
             return null;
         }
 
-        var parts = trimmed[1..].Split('/');
-        foreach (var part in parts)
+        foreach (var range in rest.Split('/'))
         {
-            if (part.Length == 0)
+            var part = rest[range];
+            if (part.IsEmpty)
             {
                 return $"The path '{Printable(path)}' has an empty component ('//').";
             }
@@ -79,16 +90,43 @@ internal static class LustrePath
 
             if (Encoding.UTF8.GetByteCount(part) > ProtocolLimits.MaxNameLength)
             {
-                return $"The name '{Printable(part[..Math.Min(part.Length, 32)])}...' is longer than {ProtocolLimits.MaxNameLength} bytes.";
+                return $"The name '{Printable(part[..Math.Min(part.Length, 32)].ToString())}...' is longer than {ProtocolLimits.MaxNameLength} bytes.";
             }
         }
 
-        components = parts;
         return null;
     }
 
+    /// <summary>The components of a path as one span: without its leading slash and one trailing slash (empty for the root).</summary>
+    public static ReadOnlySpan<char> Trimmed(string path)
+    {
+        var end = path.Length > 1 && path[^1] == '/' ? path.Length - 1 : path.Length;
+        return end <= 1 ? [] : path.AsSpan(1, end - 1);
+    }
+
+    private static string[] SplitValid(string path)
+    {
+        var rest = Trimmed(path);
+        return rest.IsEmpty ? [] : rest.ToString().Split('/');
+    }
+
     /// <summary>The canonical form: no trailing slash except for the root.</summary>
-    public static string Normalize(string path) => "/" + string.Join('/', Split(path));
+    public static string Normalize(string path)
+    {
+        var error = Check(path);
+        if (error is not null)
+        {
+            throw new ArgumentException(error, nameof(path));
+        }
+
+        return Canonical(path);
+    }
+
+    /// <summary>
+    /// The canonical form of a path <see cref="Check"/> found valid: the same string when it has no trailing slash (a
+    /// valid path has at most one: two would make an empty component).
+    /// </summary>
+    public static string Canonical(string validPath) => validPath.Length > 1 && validPath[^1] == '/' ? validPath[..^1] : validPath;
 
     public static string Combine(string directory, string name) => directory.EndsWith('/') ? directory + name : directory + "/" + name;
 

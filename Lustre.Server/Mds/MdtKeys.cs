@@ -43,12 +43,24 @@ internal static class MdtKeys
     /// <summary>Present in a backup until an MDS first starts on it: the counters must then skip ahead.</summary>
     public static readonly byte[] RestoredKey = Encoding.ASCII.GetBytes("M/restored");
 
+    /// <summary>The length of a key that is a prefix byte and a FID (an inode's, a directory's entry prefix).</summary>
+    public const int FidKeyLength = 17;
+
+    /// <summary>The longest entry key: a name is at most <see cref="ProtocolLimits.MaxNameLength"/> UTF-8 bytes (paths are checked before any walk).</summary>
+    public const int MaxEntryKeyLength = FidKeyLength + ProtocolLimits.MaxNameLength;
+
     public static byte[] InodeKey(LustreFid fid)
     {
-        var key = new byte[17];
-        key[0] = Inode;
-        WriteFid(key.AsSpan(1), fid);
+        var key = new byte[FidKeyLength];
+        WriteInodeKey(key, fid);
         return key;
+    }
+
+    /// <summary>Writes the inode key of <paramref name="fid"/> into <paramref name="key"/> (<see cref="FidKeyLength"/> bytes).</summary>
+    public static void WriteInodeKey(Span<byte> key, LustreFid fid)
+    {
+        key[0] = Inode;
+        WriteFid(key[1..], fid);
     }
 
     public static byte[] EntryPrefix(LustreFid parent)
@@ -59,14 +71,19 @@ internal static class MdtKeys
         return key;
     }
 
-    public static byte[] EntryKey(LustreFid parent, string name)
+    public static byte[] EntryKey(LustreFid parent, ReadOnlySpan<char> name)
     {
-        var nameLength = Encoding.UTF8.GetByteCount(name);
-        var key = new byte[17 + nameLength];
-        key[0] = Entry;
-        WriteFid(key.AsSpan(1), parent);
-        Encoding.UTF8.GetBytes(name, key.AsSpan(17));
+        var key = new byte[FidKeyLength + Encoding.UTF8.GetByteCount(name)];
+        WriteEntryKey(key, parent, name);
         return key;
+    }
+
+    /// <summary>Writes the key of entry <paramref name="name"/> of <paramref name="parent"/> at the start of <paramref name="key"/>; returns its length.</summary>
+    public static int WriteEntryKey(Span<byte> key, LustreFid parent, ReadOnlySpan<char> name)
+    {
+        key[0] = Entry;
+        WriteFid(key[1..], parent);
+        return FidKeyLength + Encoding.UTF8.GetBytes(name, key[FidKeyLength..]);
     }
 
     public static string EntryName(ReadOnlySpan<byte> key) => Encoding.UTF8.GetString(key[17..]);

@@ -94,77 +94,87 @@ internal sealed class MdtNamespace
         }
     }
 
-    private static string[] Components(string path)
+    /// <summary>Throws unless <paramref name="path"/> is valid (the client checked it too); true for the root.</summary>
+    private static bool IsRoot(string path)
     {
-        var error = LustrePath.Validate(path, out var components);
+        var error = LustrePath.Check(path);
         if (error is not null)
         {
             throw new RpcStatusException(error.Contains("longer than", StringComparison.Ordinal) ? LustreErrno.ENAMETOOLONG : LustreErrno.EINVAL, error);
         }
 
-        return components;
+        return LustrePath.Trimmed(path).IsEmpty;
     }
 
     public MdtInode LoadInode(LustreFid fid) =>
-        _store.Get(MdtKeys.InodeKey(fid)) is { } bytes
-            ? MdtInode.Decode(bytes)
-            : throw new RpcStatusException(LustreErrno.ESTALE, $"no inode {fid}");
+        _store.GetInode(fid) ?? throw new RpcStatusException(LustreErrno.ESTALE, $"no inode {fid}");
 
     /// <summary>
-    /// Walks to the directory holding the last component; returns it and the last name ("" for the root). Every
-    /// directory looked in needs search (x) permission for <paramref name="who"/>, the last one's included. With
-    /// <paramref name="defaults"/>, adds each directory's default layout to it on the way (empty for none), root first.
+    /// Walks to the directory holding the last component of a path <see cref="IsRoot"/> checked; returns it and where
+    /// the last name is in <paramref name="path"/> (empty for the root). Every directory looked in needs search (x)
+    /// permission for <paramref name="who"/>, the last one's included. With <paramref name="defaults"/>, adds each
+    /// directory's default layout to it on the way (empty for none), root first. The walk reads names in place: a stat
+    /// or an unlink makes no string per component.
     /// </summary>
-    private (LustreFid Parent, MdtInode ParentInode, string Name) WalkToParent(string path, string[] components, ClientIdentity who, List<byte[]>? defaults = null)
+    private (LustreFid Parent, MdtInode ParentInode, Range Name) WalkToParent(string path, ClientIdentity who, List<byte[]>? defaults = null)
     {
         var current = LustreFid.Root;
         var inode = LoadInode(current);
-        for (var i = 0; i < components.Length - 1; i++)
+        var end = 1 + LustrePath.Trimmed(path).Length;
+        if (end == 1)
         {
             defaults?.Add(inode.DefaultLayout);
-            RequireSearch(inode, who, components, i);
-            var entry = _store.Get(MdtKeys.EntryKey(current, components[i]))
-                ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{path}': no such file or directory ('{components[i]}' is missing)");
-            var (fid, type) = MdtKeys.ParseEntryValue(entry);
+            return (current, inode, 0..0);
+        }
+
+        var start = 1;
+        while (true)
+        {
+            RequireSearch(inode, who, path, start);
+            var slash = path.AsSpan(start, end - start).IndexOf('/');
+            if (slash < 0)
+            {
+                break;
+            }
+
+            defaults?.Add(inode.DefaultLayout);
+            var component = path.AsSpan(start, slash);
+            var (fid, type) = LookupEntry(current, component)
+                ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{path}': no such file or directory ('{component}' is missing)");
             if (type != EntryType.Directory)
             {
-                throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{path}': '{components[i]}' is not a directory");
+                throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{path}': '{component}' is not a directory");
             }
 
             current = fid;
             inode = LoadInode(fid);
-        }
-
-        if (components.Length > 0)
-        {
-            RequireSearch(inode, who, components, components.Length - 1);
+            start += slash + 1;
         }
 
         defaults?.Add(inode.DefaultLayout);
-        return (current, inode, components.Length == 0 ? string.Empty : components[^1]);
+        return (current, inode, start..end);
     }
 
-    private static void RequireSearch(MdtInode directory, ClientIdentity who, string[] components, int depth)
+    /// <summary>Search permission in <paramref name="directory"/>, the one whose entries start at <paramref name="start"/> in <paramref name="path"/>.</summary>
+    private static void RequireSearch(MdtInode directory, ClientIdentity who, string path, int start)
     {
         if (!Permissions.Allows(directory, who, Access.Execute))
         {
-            throw Permissions.Denied(directory, who, Access.Execute, "/" + string.Join('/', components[..depth]));
+            throw Permissions.Denied(directory, who, Access.Execute, start <= 1 ? "/" : path[..(start - 1)]);
         }
     }
 
-    private (LustreFid Fid, EntryType Type)? LookupEntry(LustreFid parent, string name) =>
-        _store.Get(MdtKeys.EntryKey(parent, name)) is { } value ? MdtKeys.ParseEntryValue(value) : null;
+    private (LustreFid Fid, EntryType Type)? LookupEntry(LustreFid parent, ReadOnlySpan<char> name) => _store.GetEntry(parent, name);
 
     public (LustreFid Fid, MdtInode Inode) Resolve(string path, ClientIdentity who)
     {
-        var components = Components(path);
-        if (components.Length == 0)
+        if (IsRoot(path))
         {
             return (LustreFid.Root, LoadInode(LustreFid.Root));
         }
 
-        var (parent, _, name) = WalkToParent(path, components, who);
-        var entry = LookupEntry(parent, name) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{path}': no such file or directory");
+        var (parent, _, name) = WalkToParent(path, who);
+        var entry = LookupEntry(parent, path.AsSpan(name)) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{path}': no such file or directory");
         return (entry.Fid, LoadInode(entry.Fid));
     }
 
@@ -174,7 +184,8 @@ internal sealed class MdtNamespace
         return inode.ToAttributes(fid, FlagsOf(fid));
     }
 
-    private InodeFlags FlagsOf(LustreFid fid) => _writers.TryGetValue(fid, out var count) && count > 0 ? InodeFlags.OpenForWrite : InodeFlags.None;
+    /// <summary>What the MDS reports with a file's attributes: whether some client has it open for write.</summary>
+    public InodeFlags FlagsOf(LustreFid fid) => _writers.TryGetValue(fid, out var count) && count > 0 ? InodeFlags.OpenForWrite : InodeFlags.None;
 
     /// <summary>
     /// Notes a writer (refused with EINPROGRESS while a migration holds writers off). When a layout swap completed
@@ -540,8 +551,7 @@ internal sealed class MdtNamespace
 
     public Task<InodeAttributes> OpenAsync(OpenRequest request, ChangeOrigin origin, ClientIdentity who)
     {
-        var components = Components(request.Path);
-        if (components.Length == 0)
+        if (IsRoot(request.Path))
         {
             throw new RpcStatusException(LustreErrno.EISDIR, "'/' is a directory");
         }
@@ -560,14 +570,14 @@ internal sealed class MdtNamespace
 
         return ChangeWithFreshPlacementAsync(origin, ChangeResults.Attributes, requestedLayout, tx =>
         {
-            var defaults = new List<byte[]>(components.Length);
-            var (parent, parentInode, name) = WalkToParent(request.Path, components, who, defaults);
+            var defaults = new List<byte[]>();
+            var (parent, parentInode, name) = WalkToParent(request.Path, who, defaults);
             if (parentInode.Type != EntryType.Directory)
             {
                 throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{LustrePath.Parent(request.Path)}' is not a directory");
             }
 
-            if (LookupEntry(parent, name) is { } found)
+            if (LookupEntry(parent, request.Path.AsSpan(name)) is { } found)
             {
                 if ((request.Flags & OpenFlags.Exclusive) != 0)
                 {
@@ -593,7 +603,7 @@ internal sealed class MdtNamespace
             var created = new MdtInode(EntryType.File, 0x8000 | (request.Mode & 0xFFF), who.Uid, Permissions.NewGroup(parentInode, who), 0, 1, now, now, now, encoded, []);
             tx.Put(MdtKeys.InodeKey(fid), created.Encode());
             _store.CountInode(tx, 1);
-            tx.Put(MdtKeys.EntryKey(parent, name), MdtKeys.EntryValue(fid, EntryType.File));
+            tx.Put(MdtKeys.EntryKey(parent, request.Path.AsSpan(name)), MdtKeys.EntryValue(fid, EntryType.File));
             tx.Put(MdtKeys.InodeKey(parent), (parentInode with { ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
             return created.ToAttributes(fid, InodeFlags.Created);
         });
@@ -935,21 +945,20 @@ internal sealed class MdtNamespace
 
     public Task<InodeAttributes> MkdirAsync(MkdirRequest request, ChangeOrigin origin, ClientIdentity who)
     {
-        var components = Components(request.Path);
-        if (components.Length == 0)
+        if (IsRoot(request.Path))
         {
             throw new RpcStatusException(LustreErrno.EEXIST, "'/' already exists");
         }
 
         return _store.ChangeAsync(origin, ChangeResults.Attributes, tx =>
         {
-            var (parent, parentInode, name) = WalkToParent(request.Path, components, who);
+            var (parent, parentInode, name) = WalkToParent(request.Path, who);
             if (parentInode.Type != EntryType.Directory)
             {
                 throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{LustrePath.Parent(request.Path)}' is not a directory");
             }
 
-            if (LookupEntry(parent, name) is not null)
+            if (LookupEntry(parent, request.Path.AsSpan(name)) is not null)
             {
                 throw new RpcStatusException(LustreErrno.EEXIST, $"'{request.Path}' already exists");
             }
@@ -965,7 +974,7 @@ internal sealed class MdtNamespace
             var created = new MdtInode(EntryType.Directory, 0x4000 | (request.Mode & 0xFFF), who.Uid, Permissions.NewGroup(parentInode, who), 0, 2, now, now, now, [], inherited);
             tx.Put(MdtKeys.InodeKey(fid), created.Encode());
             _store.CountInode(tx, 1);
-            tx.Put(MdtKeys.EntryKey(parent, name), MdtKeys.EntryValue(fid, EntryType.Directory));
+            tx.Put(MdtKeys.EntryKey(parent, request.Path.AsSpan(name)), MdtKeys.EntryValue(fid, EntryType.Directory));
             tx.Put(MdtKeys.InodeKey(parent), (parentInode with { LinkCount = parentInode.LinkCount + 1, ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
             return created.ToAttributes(fid);
         }, creates: true);
@@ -973,16 +982,15 @@ internal sealed class MdtNamespace
 
     public Task<bool> RemoveAsync(string path, bool directory, ChangeOrigin origin, ClientIdentity who)
     {
-        var components = Components(path);
-        if (components.Length == 0)
+        if (IsRoot(path))
         {
             throw new RpcStatusException(LustreErrno.EBUSY, "'/' cannot be removed");
         }
 
         return _store.ChangeAsync(origin, ChangeResults.Done, tx =>
         {
-            var (parent, parentInode, name) = WalkToParent(path, components, who);
-            var entry = LookupEntry(parent, name) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{path}': no such file or directory");
+            var (parent, parentInode, name) = WalkToParent(path, who);
+            var entry = LookupEntry(parent, path.AsSpan(name)) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{path}': no such file or directory");
             var inode = LoadInode(entry.Fid);
             Permissions.RequireRemove(parentInode, inode, who, path);
             if (directory && inode.Type != EntryType.Directory)
@@ -1001,7 +1009,7 @@ internal sealed class MdtNamespace
             }
 
             var now = Now();
-            tx.Delete(MdtKeys.EntryKey(parent, name));
+            tx.Delete(MdtKeys.EntryKey(parent, path.AsSpan(name)));
             DropInode(tx, entry.Fid, inode);
             var linkDelta = directory ? 1u : 0u;
             tx.Put(MdtKeys.InodeKey(parent), (parentInode with { LinkCount = parentInode.LinkCount - linkDelta, ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
@@ -1309,8 +1317,7 @@ internal sealed class MdtNamespace
             throw new RpcStatusException(LustreErrno.EINVAL, "a migration gives a file a plain or PFL layout; lfs mirror extend adds mirrors");
         }
 
-        var components = Components(request.Path);
-        if (components.Length == 0)
+        if (IsRoot(request.Path))
         {
             throw new RpcStatusException(LustreErrno.EISDIR, "it is a directory: lfs migrate moves the objects of files");
         }
@@ -1321,9 +1328,9 @@ internal sealed class MdtNamespace
         {
             return await ChangeWithFreshPlacementAsync(origin, ChangeResults.Migration, template, tx =>
             {
-                var defaults = new List<byte[]>(components.Length);
-                var (parent, _, name) = WalkToParent(request.Path, components, who, defaults);
-                var entry = LookupEntry(parent, name) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{request.Path}': no such file or directory");
+                var defaults = new List<byte[]>();
+                var (parent, _, name) = WalkToParent(request.Path, who, defaults);
+                var entry = LookupEntry(parent, request.Path.AsSpan(name)) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{request.Path}': no such file or directory");
                 fid = entry.Fid;
                 var inode = LoadInode(fid);
                 if (inode.Type != EntryType.File || inode.Layout.Length == 0)
@@ -1534,15 +1541,13 @@ internal sealed class MdtNamespace
 
     public Task<bool> RenameAsync(RenameRequest request, ChangeOrigin origin, ClientIdentity who)
     {
-        var from = Components(request.From);
-        var to = Components(request.To);
-        if (from.Length == 0 || to.Length == 0)
+        if (IsRoot(request.From) | IsRoot(request.To))
         {
             throw new RpcStatusException(LustreErrno.EBUSY, "the root cannot be renamed or replaced");
         }
 
-        var fromPath = "/" + string.Join('/', from);
-        var toPath = "/" + string.Join('/', to);
+        var fromPath = LustrePath.Canonical(request.From);
+        var toPath = LustrePath.Canonical(request.To);
         if (toPath.StartsWith(fromPath + "/", StringComparison.Ordinal))
         {
             throw new RpcStatusException(LustreErrno.EINVAL, $"cannot move '{fromPath}' into its own subdirectory '{toPath}'");
@@ -1550,9 +1555,11 @@ internal sealed class MdtNamespace
 
         return _store.ChangeAsync(origin, ChangeResults.Done, tx =>
         {
-            var (fromParent, fromParentInode, fromName) = WalkToParent(request.From, from, who);
+            var (fromParent, fromParentInode, fromRange) = WalkToParent(request.From, who);
+            var fromName = request.From[fromRange];
             var source = LookupEntry(fromParent, fromName) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{request.From}': no such file or directory");
-            var (toParent, toParentInode, toName) = WalkToParent(request.To, to, who);
+            var (toParent, toParentInode, toRange) = WalkToParent(request.To, who);
+            var toName = request.To[toRange];
             if (toParentInode.Type != EntryType.Directory)
             {
                 throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{LustrePath.Parent(request.To)}' is not a directory");

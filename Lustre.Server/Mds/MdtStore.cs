@@ -77,6 +77,37 @@ internal sealed class MdtStore : IDisposable
 
     public byte[]? Get(byte[] key) => _db.Get(key);
 
+    /// <summary>The inode of <paramref name="fid"/>, or null: decoded from RocksDB's own copy of the record, with no key or value array.</summary>
+    public MdtInode? GetInode(LustreFid fid)
+    {
+        Span<byte> key = stackalloc byte[MdtKeys.FidKeyLength];
+        MdtKeys.WriteInodeKey(key, fid);
+        return _db.Get(key, InodeReader.Instance);
+    }
+
+    /// <summary>The entry <paramref name="name"/> of directory <paramref name="parent"/>, or null; as <see cref="GetInode"/>, with no array.</summary>
+    public (LustreFid Fid, Protocol.Messages.EntryType Type)? GetEntry(LustreFid parent, ReadOnlySpan<char> name)
+    {
+        var length = MdtKeys.FidKeyLength + System.Text.Encoding.UTF8.GetByteCount(name);
+        Span<byte> key = length <= MdtKeys.MaxEntryKeyLength ? stackalloc byte[MdtKeys.MaxEntryKeyLength] : new byte[length];
+        MdtKeys.WriteEntryKey(key, parent, name);
+        return _db.Get(key[..length], EntryReader.Instance);
+    }
+
+    private sealed class InodeReader : ISpanDeserializer<MdtInode?>
+    {
+        public static readonly InodeReader Instance = new();
+
+        public MdtInode? Deserialize(ReadOnlySpan<byte> buffer) => MdtInode.Decode(buffer);
+    }
+
+    private sealed class EntryReader : ISpanDeserializer<(LustreFid Fid, Protocol.Messages.EntryType Type)?>
+    {
+        public static readonly EntryReader Instance = new();
+
+        public (LustreFid Fid, Protocol.Messages.EntryType Type)? Deserialize(ReadOnlySpan<byte> buffer) => MdtKeys.ParseEntryValue(buffer);
+    }
+
     public Iterator NewIterator() => _db.NewIterator();
 
     public RocksDb Database => _db;
