@@ -7,6 +7,9 @@ namespace Lustre.Client;
 /// <summary>What <c>stat</c> tells about a file or directory.</summary>
 public sealed class LustreFileInfo
 {
+    private readonly byte[] _encodedLayout;
+    private FileLayout? _layout;
+
     internal LustreFileInfo(string path, InodeAttributes attributes, long? glimpsedLength = null)
     {
         Path = path;
@@ -20,9 +23,7 @@ public sealed class LustreFileInfo
         LastAccessTime = FromNs(attributes.AccessTimeNs);
         LastWriteTime = FromNs(attributes.ModifyTimeNs);
         ChangeTime = FromNs(attributes.ChangeTimeNs);
-        var layout = attributes.Layout.Length == 0 ? null : LayoutCodec.Decode(attributes.Layout);
-        Layout = IsDirectory ? null : layout;
-        DefaultLayout = IsDirectory ? layout : null;
+        _encodedLayout = attributes.Layout;
         IsOpenForWrite = (attributes.Flags & InodeFlags.OpenForWrite) != 0;
     }
 
@@ -63,10 +64,13 @@ public sealed class LustreFileInfo
     public DateTimeOffset ChangeTime { get; }
 
     /// <summary>A file's layout (which OST objects hold its bytes); null for directories.</summary>
-    public FileLayout? Layout { get; }
+    public FileLayout? Layout => IsDirectory ? null : DecodedLayout;
 
     /// <summary>A directory's default layout for new files in it; null when it has none, and for files.</summary>
-    public FileLayout? DefaultLayout { get; }
+    public FileLayout? DefaultLayout => IsDirectory ? DecodedLayout : null;
+
+    // Decoded when first asked for: most stats want the size and times, and a layout costs more objects than the rest.
+    private FileLayout? DecodedLayout => _encodedLayout.Length == 0 ? null : _layout ??= LayoutCodec.Decode(_encodedLayout);
 
     /// <summary>
     /// True when some client had the file open for write at the time of the stat; <see cref="Length"/> then

@@ -373,8 +373,9 @@ public sealed class FileLayout
                 throw new ArgumentException($"component {i} starts at {component.Start} but component {i - 1} ends at {components[i - 1].End}: extents must be contiguous.", nameof(components));
             }
 
-            // Each component has its own objects; sharing one would let two file bytes land on the same object byte.
-            for (var s = 0; s < component.Objects.Count; s++)
+            // Each component has its own objects; sharing one would let two file bytes land on the same object byte. A
+            // component's own objects are distinct already (LayoutComponent checks), so one component needs no set.
+            for (var s = 0; components.Length > 1 && s < component.Objects.Count; s++)
             {
                 seen ??= [];
                 if (!seen.Add(component.ObjectAt(s)))

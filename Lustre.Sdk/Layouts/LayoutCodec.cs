@@ -242,12 +242,11 @@ internal static class LayoutCodec
                 }
             }
 
-            layout = Build(() => FileLayout.Create(mirrors, generation));
+            layout = Build(mirrors, generation);
         }
         else
         {
-            var components = ReadComponents(ref reader, pools);
-            layout = Build(() => FileLayout.Create(components, (flags & CompositeFlag) != 0, generation));
+            layout = Build(ReadComponents(ref reader, pools), (flags & CompositeFlag) != 0, generation);
         }
 
         if (reader.Remaining != 0)
@@ -258,17 +257,32 @@ internal static class LayoutCodec
         return layout;
     }
 
-    private static FileLayout Build(Func<FileLayout> create)
+    // Two overloads rather than one taking a lambda: a decode allocates no closure.
+    private static FileLayout Build(LayoutComponent[] components, bool composite, uint generation)
     {
         try
         {
-            return create();
+            return FileLayout.Create(components, composite, generation);
         }
         catch (ArgumentException ex)
         {
-            throw new InvalidDataException($"Layout is invalid: {ex.Message}", ex);
+            throw Invalid(ex);
         }
     }
+
+    private static FileLayout Build(LayoutMirror[] mirrors, uint generation)
+    {
+        try
+        {
+            return FileLayout.Create(mirrors, generation);
+        }
+        catch (ArgumentException ex)
+        {
+            throw Invalid(ex);
+        }
+    }
+
+    private static InvalidDataException Invalid(ArgumentException ex) => new($"Layout is invalid: {ex.Message}", ex);
 
     private static LayoutComponent[] ReadComponents(ref Reader reader, bool pools)
     {

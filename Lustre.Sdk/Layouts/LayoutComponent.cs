@@ -241,6 +241,9 @@ public sealed class LayoutComponent
         }
     }
 
+    /// <summary>Up to this many objects, duplicates are found by comparing each with those before it.</summary>
+    private const int SmallObjectCount = 16;
+
     private static OstObject[] CopyObjects(IReadOnlyList<OstObject> objects, int stripeCount)
     {
         if (objects.Count != stripeCount)
@@ -249,7 +252,9 @@ public sealed class LayoutComponent
         }
 
         var copy = new OstObject[objects.Count];
-        var seen = new HashSet<OstObject>(copy.Length);
+
+        // Few objects are compared with each other: a set for one or two stripes would cost more than the layout.
+        var seen = copy.Length > SmallObjectCount ? new HashSet<OstObject>(copy.Length) : null;
         for (var i = 0; i < copy.Length; i++)
         {
             var obj = objects[i];
@@ -258,7 +263,7 @@ public sealed class LayoutComponent
                 throw new ArgumentException($"Object {i} has OST index {obj.OstIndex}; OST indexes are at least 0.", nameof(objects));
             }
 
-            if (!seen.Add(obj))
+            if (seen is null ? Array.IndexOf(copy, obj, 0, i) >= 0 : !seen.Add(obj))
             {
                 throw new ArgumentException($"Object {i} ({obj}) appears twice in one component.", nameof(objects));
             }
