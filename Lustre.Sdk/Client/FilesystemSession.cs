@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Lustre.Diagnostics;
 using Lustre.Layouts;
 using Lustre.Protocol;
@@ -135,6 +136,7 @@ internal sealed class FilesystemSession : IAsyncDisposable
     /// Sends one metadata request whose reply may carry bulk into <paramref name="bulkIn"/> (an open's read-on-open bytes)
     /// and returns the successful reply (throws on an error status).
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RpcReply> CallMdsAsync(Opcode opcode, FrameBuffer frame, string? path, Memory<byte> bulkIn, CancellationToken cancellationToken)
     {
         using var activity = path is null ? null : LustreDiagnostics.StartOperation(LustreDiagnostics.ActivityName(opcode), path);
@@ -183,14 +185,17 @@ internal sealed class FilesystemSession : IAsyncDisposable
         _ => ErrorMapping.FromStatus(status, message, TargetNames.Mdt(FsName)),
     };
 
-    public async Task<InodeAttributes> CallForAttributesAsync(Opcode opcode, FrameBuffer frame, string path, CancellationToken cancellationToken)
+    /// <summary>Sends one metadata request whose reply is attributes; awaited once, as every pooled call.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<InodeAttributes> CallForAttributesAsync(Opcode opcode, FrameBuffer frame, string path, CancellationToken cancellationToken)
     {
         using var reply = await CallMdsAsync(opcode, frame, path, cancellationToken).ConfigureAwait(false);
         var reader = reply.Reader;
         return InodeAttributes.Read(ref reader);
     }
 
-    public async Task CloseAsync(CloseRequest request, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask CloseAsync(CloseRequest request, CancellationToken cancellationToken)
     {
         using var frame = FrameBuffer.Rent();
         request.Write(frame.Body);

@@ -151,7 +151,11 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
     private ValueTask<RpcResponse> GetAttr(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
-        return ValueTask.FromResult(Attributes(Namespace.GetAttr(PathRequest.Read(ref reader).Path, request.Identity)));
+        var ns = Namespace;
+        var (fid, inode) = ns.Resolve(PathRequest.Read(ref reader).Path, request.Identity);
+        var body = FrameBuffer.Rent(64 + inode.AttributesLength);
+        inode.WriteAttributes(body.Body, fid, ns.FlagsOf(fid));
+        return ValueTask.FromResult(RpcResponse.Ok(body));
     }
 
     private async ValueTask<RpcResponse> OpenAsync(RpcRequest request, CancellationToken cancellationToken)

@@ -21,7 +21,17 @@ internal sealed record MdtInode(
 
     /// <summary>The wire attributes; a directory reports its default layout in the layout field.</summary>
     public InodeAttributes ToAttributes(LustreFid fid, InodeFlags flags = InodeFlags.None) =>
-        new(fid, Type, Mode, Uid, Gid, Size, LinkCount, AccessTimeNs, ModifyTimeNs, ChangeTimeNs, Type == EntryType.Directory ? DefaultLayout : Layout, flags);
+        new(fid, Type, Mode, Uid, Gid, Size, LinkCount, AccessTimeNs, ModifyTimeNs, ChangeTimeNs, AttributesLayout, flags);
+
+    /// <summary>The layout the wire attributes carry: a directory's default layout, a file's own.</summary>
+    private byte[] AttributesLayout => Type == EntryType.Directory ? DefaultLayout : Layout;
+
+    /// <summary>Bytes <see cref="WriteAttributes"/> takes.</summary>
+    public int AttributesLength => InodeAttributes.MinEncodedLength + AttributesLayout.Length;
+
+    /// <summary>Writes what <see cref="ToAttributes"/> would give, without making it (a stat's reply).</summary>
+    public void WriteAttributes(BodyWriter writer, LustreFid fid, InodeFlags flags) =>
+        InodeAttributes.Write(writer, fid, Type, Mode, Uid, Gid, Size, LinkCount, AccessTimeNs, ModifyTimeNs, ChangeTimeNs, AttributesLayout, flags, default);
 
     public byte[] Encode()
     {

@@ -29,26 +29,32 @@ internal sealed record InodeAttributes(
     /// <summary>Bytes of the encoding with an empty layout and no capability: what a list of attributes counts per item at least.</summary>
     public const int MinEncodedLength = 16 + 1 + 4 + 4 + 4 + 8 + 4 + 8 + 8 + 8 + 4 + 4 + 4;
 
-    /// <summary>Bytes <see cref="Write"/> takes.</summary>
+    /// <summary>Bytes <see cref="Write(BodyWriter)"/> takes.</summary>
     public int EncodedLength => MinEncodedLength + Layout.Length + (Capability?.Length ?? 0);
 
-    public void Write(BodyWriter writer)
+    public void Write(BodyWriter writer) =>
+        Write(writer, Fid, Type, Mode, Uid, Gid, Size, LinkCount, AccessTimeNs, ModifyTimeNs, ChangeTimeNs, Layout, Flags, Capability);
+
+    /// <summary>Writes attributes from their fields: the MDS answers a stat straight from its inode record.</summary>
+    public static void Write(
+        BodyWriter writer, LustreFid fid, EntryType type, uint mode, uint uid, uint gid, long size, uint linkCount,
+        long accessTimeNs, long modifyTimeNs, long changeTimeNs, ReadOnlySpan<byte> layout, InodeFlags flags, ReadOnlySpan<byte> capability)
     {
-        Fid.Write(writer);
-        writer.WriteByte((byte)Type);
-        writer.WriteUInt32(Mode);
-        writer.WriteUInt32(Uid);
-        writer.WriteUInt32(Gid);
-        writer.WriteInt64(Size);
-        writer.WriteUInt32(LinkCount);
-        writer.WriteInt64(AccessTimeNs);
-        writer.WriteInt64(ModifyTimeNs);
-        writer.WriteInt64(ChangeTimeNs);
-        writer.WriteBytes(Layout);
-        writer.WriteUInt32((uint)Flags);
+        fid.Write(writer);
+        writer.WriteByte((byte)type);
+        writer.WriteUInt32(mode);
+        writer.WriteUInt32(uid);
+        writer.WriteUInt32(gid);
+        writer.WriteInt64(size);
+        writer.WriteUInt32(linkCount);
+        writer.WriteInt64(accessTimeNs);
+        writer.WriteInt64(modifyTimeNs);
+        writer.WriteInt64(changeTimeNs);
+        writer.WriteBytes(layout);
+        writer.WriteUInt32((uint)flags);
 
         // The OST capability an open was issued (FileCapability), or none.
-        writer.WriteBytes(Capability);
+        writer.WriteBytes(capability);
     }
 
     public static InodeAttributes Read(ref BodyReader reader)
