@@ -104,7 +104,7 @@ public sealed class ReplyRecordsTests : IDisposable
             return $"applied {run}";
         });
 
-    private static readonly ChangeResult<string> Text = new(Encoding.UTF8.GetBytes, Encoding.UTF8.GetString);
+    private static readonly ChangeResult<string> Text = new((text, writer) => writer.WriteFixed(Encoding.UTF8.GetBytes(text)), Encoding.UTF8.GetString);
 
     private static int CountRecords(MdtStore store)
     {

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
@@ -6,9 +5,11 @@ using Lustre.Protocol.Messages;
 namespace Lustre.Server.Mds;
 
 /// <summary>How the result of a change is kept in its client's reply record, and read back for a resend.</summary>
-internal sealed class ChangeResult<T>(Func<T, byte[]> encode, Func<byte[], T> decode)
+/// <param name="write">Writes a result into the record (straight into its buffer: a change's record makes no array of its own).</param>
+/// <param name="decode">Reads a result back from the record.</param>
+internal sealed class ChangeResult<T>(Action<T, BodyWriter> write, Func<byte[], T> decode)
 {
-    public byte[] Encode(T value) => encode(value);
+    public void Write(T value, BodyWriter writer) => write(value, writer);
 
     public T Decode(byte[] recorded) => decode(recorded);
 }
@@ -18,12 +19,7 @@ internal static class ChangeResults
 {
     /// <summary>The inode's attributes as the change left them (open-create, mkdir, setattr, close with a size).</summary>
     public static readonly ChangeResult<InodeAttributes> Attributes = new(
-        attributes =>
-        {
-            var written = new ArrayBufferWriter<byte>(128 + attributes.Layout.Length);
-            attributes.Write(new BodyWriter(written));
-            return written.WrittenSpan.ToArray();
-        },
+        static (attributes, writer) => attributes.Write(writer),
         recorded =>
         {
             var reader = new BodyReader(recorded);
@@ -32,12 +28,7 @@ internal static class ChangeResults
 
     /// <summary>A step of a layout migration: its state, data version and the file's attributes.</summary>
     public static readonly ChangeResult<MigrateReply> Migration = new(
-        reply =>
-        {
-            var written = new ArrayBufferWriter<byte>(160 + reply.File.Layout.Length + reply.NewLayout.Length);
-            reply.Write(new BodyWriter(written));
-            return written.WrittenSpan.ToArray();
-        },
+        static (reply, writer) => reply.Write(writer),
         recorded =>
         {
             var reader = new BodyReader(recorded);
@@ -46,16 +37,11 @@ internal static class ChangeResults
 
     /// <summary>A file's size once the change is applied (a Data-on-MDT write).</summary>
     public static readonly ChangeResult<long> Size = new(
-        size =>
-        {
-            var bytes = new byte[sizeof(long)];
-            BinaryPrimitives.WriteInt64LittleEndian(bytes, size);
-            return bytes;
-        },
+        static (size, writer) => writer.WriteInt64(size),
         recorded => recorded.Length == sizeof(long)
             ? BinaryPrimitives.ReadInt64LittleEndian(recorded)
             : throw new InvalidDataException($"A recorded size has {recorded.Length} bytes, not 8: the MDT is damaged."));
 
     /// <summary>Done, with nothing more to say (unlink, rmdir, rename, a directory's default layout).</summary>
-    public static readonly ChangeResult<bool> Done = new(_ => [], _ => true);
+    public static readonly ChangeResult<bool> Done = new(static (_, _) => { }, static _ => true);
 }

@@ -33,10 +33,12 @@ internal sealed record MdtInode(
     public void WriteAttributes(BodyWriter writer, LustreFid fid, InodeFlags flags) =>
         InodeAttributes.Write(writer, fid, Type, Mode, Uid, Gid, Size, LinkCount, AccessTimeNs, ModifyTimeNs, ChangeTimeNs, AttributesLayout, flags, default);
 
-    public byte[] Encode()
+    /// <summary>The bytes <see cref="Write"/> takes.</summary>
+    public static int EncodedLength(MdtInode inode) => 64 + inode.Layout.Length + inode.DefaultLayout.Length;
+
+    /// <summary>Writes the record as the MDT stores it (what <see cref="Decode"/> reads).</summary>
+    public void Write(BodyWriter writer)
     {
-        using var buffer = FrameBuffer.Rent(128 + Layout.Length + DefaultLayout.Length);
-        var writer = buffer.Body;
         writer.WriteByte(FormatVersion);
         writer.WriteByte((byte)Type);
         writer.WriteUInt32(Mode);
@@ -49,7 +51,6 @@ internal sealed record MdtInode(
         writer.WriteInt64(ChangeTimeNs);
         writer.WriteBytes(Layout);
         writer.WriteBytes(DefaultLayout);
-        return buffer.Written[FrameHeader.Size..].ToArray();
     }
 
     public static MdtInode Decode(ReadOnlySpan<byte> bytes)

@@ -88,12 +88,13 @@ internal static class MdtKeys
 
     public static string EntryName(ReadOnlySpan<byte> key) => Encoding.UTF8.GetString(key[17..]);
 
-    public static byte[] SequenceKey(int ostIndex)
+    /// <summary>The length of an OST's object id counter key.</summary>
+    public const int SequenceKeyLength = 5;
+
+    public static void WriteSequenceKey(Span<byte> key, int ostIndex)
     {
-        var key = new byte[5];
         key[0] = ObjectSequence;
-        BinaryPrimitives.WriteInt32BigEndian(key.AsSpan(1), ostIndex);
-        return key;
+        BinaryPrimitives.WriteInt32BigEndian(key[1..], ostIndex);
     }
 
     public static byte[] StaleMirrorsKey(LustreFid fid)
@@ -155,19 +156,20 @@ internal static class MdtKeys
         BinaryPrimitives.ReadUInt32BigEndian(source[8..]),
         BinaryPrimitives.ReadUInt32BigEndian(source[12..]));
 
-    public static byte[] EntryValue(LustreFid child, Protocol.Messages.EntryType type)
+    /// <summary>The length of an entry's value: the child's FID and its type.</summary>
+    public const int EntryValueLength = 17;
+
+    public static void WriteEntryValue(Span<byte> value, LustreFid child, Protocol.Messages.EntryType type)
     {
-        var value = new byte[17];
         WriteFid(value, child);
         value[16] = (byte)type;
-        return value;
     }
 
     public static (LustreFid Fid, Protocol.Messages.EntryType Type) ParseEntryValue(ReadOnlySpan<byte> value)
     {
-        if (value.Length != 17)
+        if (value.Length != EntryValueLength)
         {
-            throw new InvalidDataException($"A directory entry value has {value.Length} bytes, not 17: the MDT is damaged.");
+            throw new InvalidDataException($"A directory entry value has {value.Length} bytes, not {EntryValueLength}: the MDT is damaged.");
         }
 
         return (ReadFid(value), (Protocol.Messages.EntryType)value[16]);

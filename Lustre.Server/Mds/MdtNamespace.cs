@@ -87,7 +87,7 @@ internal sealed class MdtNamespace
             var root = new MdtInode(EntryType.Directory, 0x41ED, 0, 0, 0, 2, now, now, now, [], []);
             _store.ChangeAsync(tx =>
             {
-                tx.Put(MdtKeys.InodeKey(LustreFid.Root), root.Encode());
+                tx.PutInode(LustreFid.Root, root);
                 _store.CountInode(tx, 1);
                 return true;
             }).GetAwaiter().GetResult();
@@ -524,7 +524,7 @@ internal sealed class MdtNamespace
             DataOnMdt.Write(tx, request.Fid, request.Offset, data.Span);
             var now = Now();
             var updated = inode with { Size = Math.Max(inode.Size, end), ModifyTimeNs = now, ChangeTimeNs = now };
-            tx.Put(MdtKeys.InodeKey(request.Fid), updated.Encode());
+            tx.PutInode(request.Fid, updated);
 
             // A migration copying the file must not swap without these bytes.
             _migrations.SizeSet(request.Fid);
@@ -601,10 +601,10 @@ internal sealed class MdtNamespace
             var fid = _store.AllocateFid(tx);
             var now = Now();
             var created = new MdtInode(EntryType.File, 0x8000 | (request.Mode & 0xFFF), who.Uid, Permissions.NewGroup(parentInode, who), 0, 1, now, now, now, encoded, []);
-            tx.Put(MdtKeys.InodeKey(fid), created.Encode());
+            tx.PutInode(fid, created);
             _store.CountInode(tx, 1);
-            tx.Put(MdtKeys.EntryKey(parent, request.Path.AsSpan(name)), MdtKeys.EntryValue(fid, EntryType.File));
-            tx.Put(MdtKeys.InodeKey(parent), (parentInode with { ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
+            tx.PutEntry(parent, request.Path.AsSpan(name), fid, EntryType.File);
+            tx.PutInode(parent, parentInode with { ModifyTimeNs = now, ChangeTimeNs = now });
             return created.ToAttributes(fid, InodeFlags.Created);
         });
     }
@@ -867,7 +867,7 @@ internal sealed class MdtNamespace
                 ModifyTimeNs = (request.Mask & SetAttrMask.ModifyTime) != 0 ? request.ModifyTimeNs : inode.ModifyTimeNs,
                 ChangeTimeNs = now,
             };
-            tx.Put(MdtKeys.InodeKey(request.Fid), updated.Encode());
+            tx.PutInode(request.Fid, updated);
             return updated.ToAttributes(request.Fid, FlagsOf(request.Fid));
         });
     }
@@ -972,10 +972,10 @@ internal sealed class MdtNamespace
             // default, which applies anyway), so a wide or mirrored tree stays so however deep it grows.
             var inherited = parent == LustreFid.Root ? [] : parentInode.DefaultLayout;
             var created = new MdtInode(EntryType.Directory, 0x4000 | (request.Mode & 0xFFF), who.Uid, Permissions.NewGroup(parentInode, who), 0, 2, now, now, now, [], inherited);
-            tx.Put(MdtKeys.InodeKey(fid), created.Encode());
+            tx.PutInode(fid, created);
             _store.CountInode(tx, 1);
-            tx.Put(MdtKeys.EntryKey(parent, request.Path.AsSpan(name)), MdtKeys.EntryValue(fid, EntryType.Directory));
-            tx.Put(MdtKeys.InodeKey(parent), (parentInode with { LinkCount = parentInode.LinkCount + 1, ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
+            tx.PutEntry(parent, request.Path.AsSpan(name), fid, EntryType.Directory);
+            tx.PutInode(parent, parentInode with { LinkCount = parentInode.LinkCount + 1, ModifyTimeNs = now, ChangeTimeNs = now });
             return created.ToAttributes(fid);
         }, creates: true);
     }
@@ -1009,10 +1009,10 @@ internal sealed class MdtNamespace
             }
 
             var now = Now();
-            tx.Delete(MdtKeys.EntryKey(parent, path.AsSpan(name)));
+            tx.DeleteEntry(parent, path.AsSpan(name));
             DropInode(tx, entry.Fid, inode);
             var linkDelta = directory ? 1u : 0u;
-            tx.Put(MdtKeys.InodeKey(parent), (parentInode with { LinkCount = parentInode.LinkCount - linkDelta, ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
+            tx.PutInode(parent, parentInode with { LinkCount = parentInode.LinkCount - linkDelta, ModifyTimeNs = now, ChangeTimeNs = now });
             return true;
         });
     }
@@ -1024,7 +1024,7 @@ internal sealed class MdtNamespace
     /// </summary>
     private static void DropInode(MdtTransaction tx, LustreFid fid, MdtInode inode)
     {
-        tx.Delete(MdtKeys.InodeKey(fid));
+        tx.DeleteInode(fid);
         tx.Store.CountInode(tx, -1);
         if (inode.Type == EntryType.File && LayoutCodec.DataOnMdtEnd(inode.Layout) is > 0 and var onMdt)
         {
@@ -1108,7 +1108,7 @@ internal sealed class MdtNamespace
             }
 
             var updated = inode with { Layout = LayoutCodec.Encode(changed.WithGeneration(layout.Generation + 1)), ChangeTimeNs = Now() };
-            tx.Put(MdtKeys.InodeKey(request.Fid), updated.Encode());
+            tx.PutInode(request.Fid, updated);
 
             // Files with a stale mirror are listed for the resync agent, in the same batch.
             if (changed.Mirrors.Any(m => m.IsStale))
@@ -1168,7 +1168,7 @@ internal sealed class MdtNamespace
                 Layout = EncodeChecked(changed.WithGeneration(layout.Generation + 1), request.Fid.ToString()),
                 ChangeTimeNs = request.Operation == LayoutOperation.Instantiate ? inode.ChangeTimeNs : Now(),
             };
-            tx.Put(MdtKeys.InodeKey(request.Fid), updated.Encode());
+            tx.PutInode(request.Fid, updated);
             return updated.ToAttributes(request.Fid, FlagsOf(request.Fid));
         };
 
@@ -1413,7 +1413,7 @@ internal sealed class MdtNamespace
                     Layout = LayoutCodec.Encode(LayoutCodec.Decode(view.NewLayout).WithGeneration(old.Generation + 1)),
                     ChangeTimeNs = Now(),
                 };
-                tx.Put(MdtKeys.InodeKey(request.Fid), swapped.Encode());
+                tx.PutInode(request.Fid, swapped);
                 tx.Delete(MdtKeys.MigrationKey(request.Fid));
                 QueueDestroy(tx, old.AllObjects());
                 if (old.HasDataOnMdt && LayoutCodec.DataOnMdtEnd(view.NewLayout) == 0)
@@ -1520,7 +1520,7 @@ internal sealed class MdtNamespace
                 var inode = LoadInode(attributes.Fid);
                 var current = LayoutCodec.Decode(inode.Layout);
                 var updated = inode with { Layout = LayoutCodec.Encode(current.WithGeneration(current.Generation + 1)) };
-                tx.Put(MdtKeys.InodeKey(attributes.Fid), updated.Encode());
+                tx.PutInode(attributes.Fid, updated);
                 return updated.ToAttributes(attributes.Fid, registered.Flags);
             }).ConfigureAwait(false);
         }
@@ -1604,20 +1604,20 @@ internal sealed class MdtNamespace
                 }
             }
 
-            tx.Delete(MdtKeys.EntryKey(fromParent, fromName));
-            tx.Put(MdtKeys.EntryKey(toParent, toName), MdtKeys.EntryValue(source.Fid, source.Type));
+            tx.DeleteEntry(fromParent, fromName);
+            tx.PutEntry(toParent, toName, source.Fid, source.Type);
             var linkMove = isDirectory ? 1u : 0u;
             if (fromParent == toParent)
             {
-                tx.Put(MdtKeys.InodeKey(toParent), (toParentInode with { ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
+                tx.PutInode(toParent, toParentInode with { ModifyTimeNs = now, ChangeTimeNs = now });
             }
             else
             {
-                tx.Put(MdtKeys.InodeKey(fromParent), (fromParentInode with { LinkCount = fromParentInode.LinkCount - linkMove, ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
-                tx.Put(MdtKeys.InodeKey(toParent), (toParentInode with { LinkCount = toParentInode.LinkCount + linkMove, ModifyTimeNs = now, ChangeTimeNs = now }).Encode());
+                tx.PutInode(fromParent, fromParentInode with { LinkCount = fromParentInode.LinkCount - linkMove, ModifyTimeNs = now, ChangeTimeNs = now });
+                tx.PutInode(toParent, toParentInode with { LinkCount = toParentInode.LinkCount + linkMove, ModifyTimeNs = now, ChangeTimeNs = now });
             }
 
-            tx.Put(MdtKeys.InodeKey(source.Fid), (moved with { ChangeTimeNs = now }).Encode());
+            tx.PutInode(source.Fid, moved with { ChangeTimeNs = now });
             return true;
         });
     }
@@ -1654,7 +1654,7 @@ internal sealed class MdtNamespace
             }
 
             Permissions.RequireOwner(inode, who, "set the default layout of", request.Path);
-            tx.Put(MdtKeys.InodeKey(fid), (inode with { DefaultLayout = request.Layout, ChangeTimeNs = Now() }).Encode());
+            tx.PutInode(fid, inode with { DefaultLayout = request.Layout, ChangeTimeNs = Now() });
             return true;
         }).ConfigureAwait(false);
     }

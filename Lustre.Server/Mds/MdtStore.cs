@@ -94,6 +94,14 @@ internal sealed class MdtStore : IDisposable
         return _db.Get(key[..length], EntryReader.Instance);
     }
 
+    /// <summary>A counter's value, 0 when missing or not 8 bytes.</summary>
+    private sealed class CounterReader : ISpanDeserializer<ulong>
+    {
+        public static readonly CounterReader Instance = new();
+
+        public ulong Deserialize(ReadOnlySpan<byte> buffer) => buffer.Length == sizeof(ulong) ? BinaryPrimitives.ReadUInt64LittleEndian(buffer) : 0;
+    }
+
     private sealed class InodeReader : ISpanDeserializer<MdtInode?>
     {
         public static readonly InodeReader Instance = new();
@@ -154,7 +162,7 @@ internal sealed class MdtStore : IDisposable
     internal LustreFid AllocateFid(MdtTransaction transaction)
     {
         var n = _nextFid++;
-        transaction.Put(MdtKeys.NextFidKey, Counter(_nextFid));
+        transaction.PutCounter(MdtKeys.NextFidKey, _nextFid);
         return new LustreFid(FidSequenceBase + (n >> 32), (uint)n, 0);
     }
 
@@ -170,7 +178,7 @@ internal sealed class MdtStore : IDisposable
         var count = transaction.PendingInodeCount ?? _inodeCount;
         count = delta < 0 ? count - Math.Min(count, (ulong)-delta) : count + (ulong)delta;
         transaction.PendingInodeCount = count;
-        transaction.Put(MdtKeys.InodeCountKey, Counter(count));
+        transaction.PutCounter(MdtKeys.InodeCountKey, count);
     }
 
     /// <summary>An MDT made before the inode count was kept: count its inodes once, before any change.</summary>
@@ -190,14 +198,15 @@ internal sealed class MdtStore : IDisposable
 
     internal ulong AllocateObjectId(MdtTransaction transaction, int ostIndex)
     {
-        var key = MdtKeys.SequenceKey(ostIndex);
-        if (!transaction.PendingCounters.TryGetValue(ostIndex, out var next))
+        Span<byte> key = stackalloc byte[MdtKeys.SequenceKeyLength];
+        MdtKeys.WriteSequenceKey(key, ostIndex);
+        if (!transaction.TryGetPendingCounter(ostIndex, out var next))
         {
             next = ReadCounter(key) is var stored and > 0 ? stored : 1;
         }
 
-        transaction.PendingCounters[ostIndex] = next + 1;
-        transaction.Put(key, Counter(next + 1));
+        transaction.SetPendingCounter(ostIndex, next + 1);
+        transaction.PutCounter(key, next + 1);
         return next;
     }
 
@@ -247,7 +256,7 @@ internal sealed class MdtStore : IDisposable
         _db.Write(batch, _syncOptions);
     }
 
-    private ulong ReadCounter(byte[] key) => _db.Get(key) is { Length: 8 } value ? BinaryPrimitives.ReadUInt64LittleEndian(value) : 0;
+    private ulong ReadCounter(ReadOnlySpan<byte> key) => _db.Get(key, CounterReader.Instance);
 
     private static byte[] Counter(ulong value)
     {
@@ -440,7 +449,7 @@ internal sealed class MdtStore : IDisposable
             if (!Answered(transaction))
             {
                 _result = change(transaction);
-                transaction.Store.Replies.Record(transaction, from, result.Encode(_result));
+                transaction.Store.Replies.Record(transaction, from, result, _result);
             }
         }
 

@@ -1,3 +1,7 @@
+using System.Buffers.Binary;
+using System.Text;
+using Lustre.Protocol;
+using Lustre.Protocol.Messages;
 using RocksDbSharp;
 
 namespace Lustre.Server.Mds;
@@ -16,17 +20,86 @@ internal sealed class MdtTransaction
 
     public MdtStore Store => _store;
 
-    /// <summary>Object id counters advanced by this operation but not yet applied.</summary>
-    public Dictionary<int, ulong> PendingCounters { get; } = [];
+    // Object id counters advanced by this operation but not yet applied: most creates advance one OST's, kept inline.
+    private int _firstCounterOst = -1;
+    private ulong _firstCounter;
+    private Dictionary<int, ulong>? _moreCounters;
 
     /// <summary>The inode count after this operation's creates and deletes so far, before it is applied; null: unchanged.</summary>
     public ulong? PendingInodeCount { get; set; }
 
     public byte[]? Get(byte[] key) => _store.Get(key);
 
-    public void Put(byte[] key, byte[] value) => _batch.Put(key, value);
+    public void Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => _batch.Put(key, value);
 
-    public void Delete(byte[] key) => _batch.Delete(key);
+    public void Delete(ReadOnlySpan<byte> key) => _batch.Delete(key);
+
+    /// <summary>Writes <paramref name="inode"/> as the record of <paramref name="fid"/>, its key on the stack and its bytes in a pooled buffer.</summary>
+    public void PutInode(LustreFid fid, MdtInode inode)
+    {
+        Span<byte> key = stackalloc byte[MdtKeys.FidKeyLength];
+        MdtKeys.WriteInodeKey(key, fid);
+        using var buffer = FrameBuffer.Rent(MdtInode.EncodedLength(inode));
+        inode.Write(buffer.Body);
+        _batch.Put(key, buffer.Written.Span[FrameHeader.Size..]);
+    }
+
+    public void DeleteInode(LustreFid fid)
+    {
+        Span<byte> key = stackalloc byte[MdtKeys.FidKeyLength];
+        MdtKeys.WriteInodeKey(key, fid);
+        _batch.Delete(key);
+    }
+
+    /// <summary>Writes entry <paramref name="name"/> of <paramref name="parent"/>, naming <paramref name="child"/>.</summary>
+    public void PutEntry(LustreFid parent, ReadOnlySpan<char> name, LustreFid child, EntryType type)
+    {
+        var key = System.Buffers.ArrayPool<byte>.Shared.Rent(MdtKeys.FidKeyLength + Encoding.UTF8.GetByteCount(name));
+        Span<byte> value = stackalloc byte[MdtKeys.EntryValueLength];
+        MdtKeys.WriteEntryValue(value, child, type);
+        _batch.Put(key.AsSpan(0, MdtKeys.WriteEntryKey(key, parent, name)), value);
+        System.Buffers.ArrayPool<byte>.Shared.Return(key);
+    }
+
+    public void DeleteEntry(LustreFid parent, ReadOnlySpan<char> name)
+    {
+        var key = System.Buffers.ArrayPool<byte>.Shared.Rent(MdtKeys.FidKeyLength + Encoding.UTF8.GetByteCount(name));
+        _batch.Delete(key.AsSpan(0, MdtKeys.WriteEntryKey(key, parent, name)));
+        System.Buffers.ArrayPool<byte>.Shared.Return(key);
+    }
+
+    /// <summary>Writes a counter (a little-endian u64) under <paramref name="key"/>.</summary>
+    public void PutCounter(ReadOnlySpan<byte> key, ulong value)
+    {
+        Span<byte> bytes = stackalloc byte[sizeof(ulong)];
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, value);
+        _batch.Put(key, bytes);
+    }
+
+    /// <summary>The next object id of OST <paramref name="ostIndex"/> as this operation advanced it, if it did.</summary>
+    public bool TryGetPendingCounter(int ostIndex, out ulong next)
+    {
+        if (_firstCounterOst == ostIndex)
+        {
+            next = _firstCounter;
+            return true;
+        }
+
+        next = 0;
+        return _moreCounters is not null && _moreCounters.TryGetValue(ostIndex, out next);
+    }
+
+    public void SetPendingCounter(int ostIndex, ulong next)
+    {
+        if (_firstCounterOst < 0 || _firstCounterOst == ostIndex)
+        {
+            _firstCounterOst = ostIndex;
+            _firstCounter = next;
+            return;
+        }
+
+        (_moreCounters ??= [])[ostIndex] = next;
+    }
 
     /// <summary>Deletes every key from <paramref name="start"/> (inclusive) to <paramref name="end"/> (exclusive), in one range tombstone.</summary>
     public void DeleteRange(byte[] start, byte[] end) => _batch.DeleteRange(start, (ulong)start.Length, end, (ulong)end.Length);

@@ -112,8 +112,8 @@ internal sealed class ReplyRecords
         return false;
     }
 
-    /// <summary>Records <paramref name="result"/> for <paramref name="origin"/> in the batch of the change it answers.</summary>
-    public void Record(MdtTransaction transaction, ChangeOrigin origin, byte[] result)
+    /// <summary>Records <paramref name="value"/> (written by <paramref name="result"/>) for <paramref name="origin"/> in the batch of the change it answers.</summary>
+    public void Record<T>(MdtTransaction transaction, ChangeOrigin origin, ChangeResult<T> result, T value)
     {
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var log = Log(origin.Client);
@@ -128,25 +128,34 @@ internal sealed class ReplyRecords
         }
 
         // The floor goes into this record, the newest, in the same batch as the drop that raised it.
-        var value = new byte[ValueHead + result.Length];
-        BinaryPrimitives.WriteInt64BigEndian(value, now);
-        BinaryPrimitives.WriteUInt64BigEndian(value.AsSpan(8), log.Floor);
-        result.CopyTo(value.AsSpan(ValueHead));
-        transaction.Put(RecordKey(origin.Client, origin.Xid), value);
+        using var buffer = FrameBuffer.Rent();
+        var writer = buffer.Body;
+        Span<byte> head = stackalloc byte[ValueHead];
+        BinaryPrimitives.WriteInt64BigEndian(head, now);
+        BinaryPrimitives.WriteUInt64BigEndian(head[8..], log.Floor);
+        writer.WriteFixed(head);
+        result.Write(value, writer);
+        var keyLength = RecordKeyLength(origin.Client);
+        Span<byte> key = keyLength <= MaxStackKey ? stackalloc byte[MaxStackKey] : new byte[keyLength];
+        WriteRecordKey(key, origin.Client, origin.Xid);
+        transaction.Put(key[..keyLength], buffer.Written.Span[FrameHeader.Size..]);
 
         if (++_sinceSweep >= SweepInterval)
         {
             _sinceSweep = 0;
-            SweepIdle(transaction.Delete);
+            SweepIdle(transaction);
         }
     }
+
+    // Its own method: a lambda capturing the transaction in Record would cost a closure on every change.
+    private void SweepIdle(MdtTransaction transaction) => SweepIdle(record => transaction.Delete(record));
 
     /// <summary>Drops every record of <paramref name="client"/>: it disconnected cleanly and will not resend.</summary>
     public void Forget(MdtTransaction transaction, string client)
     {
         if (_clients.Remove(client, out var log))
         {
-            Delete(client, log, transaction.Delete);
+            Delete(client, log, record => transaction.Delete(record));
         }
     }
 
@@ -179,15 +188,24 @@ internal sealed class ReplyRecords
         return log;
     }
 
+    /// <summary>Record keys up to this length are built on the stack (a client uuid is 39 bytes).</summary>
+    private const int MaxStackKey = 256;
+
+    private static int RecordKeyLength(string client) => 3 + Encoding.UTF8.GetByteCount(client) + 8;
+
     private static byte[] RecordKey(string client, ulong xid)
     {
-        var length = Encoding.UTF8.GetByteCount(client);
-        var key = new byte[3 + length + 8];
-        key[0] = RecordPrefix;
-        BinaryPrimitives.WriteUInt16BigEndian(key.AsSpan(1), (ushort)length);
-        Encoding.UTF8.GetBytes(client, key.AsSpan(3));
-        BinaryPrimitives.WriteUInt64BigEndian(key.AsSpan(3 + length), xid);
+        var key = new byte[RecordKeyLength(client)];
+        WriteRecordKey(key, client, xid);
         return key;
+    }
+
+    private static void WriteRecordKey(Span<byte> key, string client, ulong xid)
+    {
+        key[0] = RecordPrefix;
+        var length = Encoding.UTF8.GetBytes(client, key[3..]);
+        BinaryPrimitives.WriteUInt16BigEndian(key[1..], (ushort)length);
+        BinaryPrimitives.WriteUInt64BigEndian(key[(3 + length)..], xid);
     }
 
     private static (string Client, byte[] Tail) ParseClient(byte[] key)
