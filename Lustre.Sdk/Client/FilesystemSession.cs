@@ -117,9 +117,10 @@ internal sealed class FilesystemSession : IAsyncDisposable
 
     private bool IsKnownOst(int index)
     {
-        foreach (var target in Targets.Config.Targets)
+        var targets = Targets.Config.Targets;
+        for (var i = 0; i < targets.Count; i++)
         {
-            if (target.Kind == TargetKind.Ost && target.Index == index)
+            if (targets[i].Kind == TargetKind.Ost && targets[i].Index == index)
             {
                 return true;
             }

@@ -193,15 +193,7 @@ public sealed class FileLayout
     public LayoutMirror? MirrorById(int id) => Array.Find(_mirrors, m => m.Id == id);
 
     /// <summary>Every object of the file, in every mirror: what a destroy or a truncate must reach.</summary>
-    internal IEnumerable<OstObject> AllObjects()
-    {
-        if (_mirrors.Length == 0)
-        {
-            return _components.SelectMany(c => c.Objects);
-        }
-
-        return _mirrors.SelectMany(m => m.Layout._components).SelectMany(c => c.Objects);
-    }
+    internal LayoutObjects AllObjects() => new(this);
 
     /// <summary>Creates a layout exactly as stored, for the codec.</summary>
     internal static FileLayout Create(LayoutComponent[] components, bool isComposite, uint generation) =>

@@ -55,9 +55,9 @@ internal static class LayoutCodec
         }
 
         var length = HeaderLength;
-        foreach (var mirror in layout.Mirrors)
+        for (var m = 0; m < layout.Mirrors.Count; m++)
         {
-            length += MirrorHeaderLength + ComponentsLength(mirror.Layout, pools);
+            length += MirrorHeaderLength + ComponentsLength(layout.Mirrors[m].Layout, pools);
         }
 
         return length;
@@ -66,12 +66,9 @@ internal static class LayoutCodec
     private static int ComponentsLength(FileLayout layout, bool pools)
     {
         var length = (layout.Components.Count * ComponentLength) + (layout.ObjectCount * ObjectLength);
-        if (pools)
+        for (var c = 0; pools && c < layout.Components.Count; c++)
         {
-            foreach (var component in layout.Components)
-            {
-                length += 1 + (component.Pool?.Length ?? 0);
-            }
+            length += 1 + (layout.ComponentAtIndex(c).Pool?.Length ?? 0);
         }
 
         return length;
@@ -82,12 +79,12 @@ internal static class LayoutCodec
     {
         if (!layout.IsMirrored)
         {
-            return HasPools(layout.Components);
+            return ComponentsHavePools(layout);
         }
 
-        foreach (var mirror in layout.Mirrors)
+        for (var m = 0; m < layout.Mirrors.Count; m++)
         {
-            if (HasPools(mirror.Layout.Components))
+            if (ComponentsHavePools(layout.Mirrors[m].Layout))
             {
                 return true;
             }
@@ -96,11 +93,12 @@ internal static class LayoutCodec
         return false;
     }
 
-    private static bool HasPools(IReadOnlyList<LayoutComponent> components)
+    // Index loops: a foreach over the components' IReadOnlyList would allocate an enumerator, and an encode runs these twice.
+    private static bool ComponentsHavePools(FileLayout layout)
     {
-        foreach (var component in components)
+        for (var c = 0; c < layout.Components.Count; c++)
         {
-            if (component.Pool is not null)
+            if (layout.ComponentAtIndex(c).Pool is not null)
             {
                 return true;
             }
@@ -138,8 +136,9 @@ internal static class LayoutCodec
             BinaryPrimitives.WriteUInt32LittleEndian(destination[2..], layout.Generation);
             BinaryPrimitives.WriteUInt16LittleEndian(destination[6..], (ushort)layout.Mirrors.Count);
             var at = HeaderLength;
-            foreach (var mirror in layout.Mirrors)
+            for (var m = 0; m < layout.Mirrors.Count; m++)
             {
+                var mirror = layout.Mirrors[m];
                 BinaryPrimitives.WriteUInt16LittleEndian(destination[at..], (ushort)mirror.Id);
                 BinaryPrimitives.WriteUInt16LittleEndian(destination[(at + 2)..], (ushort)mirror.Flags);
                 destination[at + 4] = mirror.Layout.IsComposite ? (byte)1 : (byte)0;

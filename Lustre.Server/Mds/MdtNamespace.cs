@@ -1042,7 +1042,7 @@ internal sealed class MdtNamespace
         }
     }
 
-    private static void QueueDestroy(MdtTransaction tx, IEnumerable<OstObject> objects)
+    private static void QueueDestroy(MdtTransaction tx, LayoutObjects objects)
     {
         foreach (var obj in objects)
         {
