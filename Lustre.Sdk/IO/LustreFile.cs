@@ -455,16 +455,7 @@ public sealed class LustreFile : IAsyncDisposable
             var layout = _layout;
             if (layout.IsMirrored)
             {
-                // Each in-sync mirror syncs its own objects; one that fails goes stale. Objects of stale mirrors are not synced.
-                await OnEachMirrorAsync(
-                    layout,
-                    mirror =>
-                    {
-                        var own = mirror.Layout.AllObjects().ToHashSet();
-                        return StripedIo.SyncAsync(this, [.. dirty.Where(own.Contains)], cancellationToken);
-                    },
-                    "sync",
-                    cancellationToken).ConfigureAwait(false);
+                await SyncMirrorsAsync(layout, dirty, cancellationToken).ConfigureAwait(false);
             }
             else
             {
@@ -503,6 +494,21 @@ public sealed class LustreFile : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// Each in-sync mirror syncs its own objects; one that fails goes stale. Objects of stale mirrors are not synced.
+    /// In its own method: the lambda's closure would otherwise be allocated on every flush and close.
+    /// </summary>
+    private Task SyncMirrorsAsync(FileLayout layout, OstObject[] dirty, CancellationToken cancellationToken) =>
+        OnEachMirrorAsync(
+            layout,
+            mirror =>
+            {
+                var own = mirror.Layout.AllObjects().ToHashSet();
+                return StripedIo.SyncAsync(this, [.. dirty.Where(own.Contains)], cancellationToken);
+            },
+            "sync",
+            cancellationToken);
 
     /// <summary>Truncates or extends the file (the extension reads as zeros), on every object and on the MDS.</summary>
     public async Task SetLengthAsync(long length, CancellationToken cancellationToken = default)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Lustre.Client;
 using Lustre.Layouts;
 using Lustre.Protocol;
@@ -158,6 +159,9 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }
 
+    // The handlers of the common changes (open, close, unlink, mkdir, setattr) use pooled builders: the session awaits
+    // a handler's result exactly once.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<RpcResponse> OpenAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
@@ -292,6 +296,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         return Attributes(WithCapability(request, attributes, OpenFlags.Read | OpenFlags.Write));
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<RpcResponse> CloseAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
@@ -299,6 +304,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         return RpcResponse.Ok();
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<RpcResponse> SetAttrAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
@@ -335,12 +341,14 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<RpcResponse> MkdirAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
         return Attributes(await Namespace.MkdirAsync(MkdirRequest.Read(ref reader), ChangeOrigin.Of(request), request.Identity).ConfigureAwait(false));
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<RpcResponse> RemoveAsync(RpcRequest request, bool directory)
     {
         var reader = request.Reader;
