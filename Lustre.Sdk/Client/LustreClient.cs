@@ -562,7 +562,8 @@ public class LustreClient : IAsyncDisposable
     /// With <paramref name="readOnOpen"/> above 0, the reply may bring the whole file as bulk (read-on-open): it lands
     /// in a pooled buffer and is returned as an array of exactly the file's size; null when the reply has none.
     /// </remarks>
-    private async Task<(InodeAttributes Attributes, byte[]? Opened)> OpenAsync(FrameBuffer frame, string path, int readOnOpen, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<(InodeAttributes Attributes, byte[]? Opened)> OpenAsync(FrameBuffer frame, string path, int readOnOpen, CancellationToken cancellationToken)
     {
         var pause = TimeSpan.FromMilliseconds(20);
         // From the bulk pool, which keeps enough 1 MiB buffers for many opens in flight (the shared pool keeps few).

@@ -549,7 +549,7 @@ internal sealed class MdtNamespace
     public static Access OpenAccess(OpenFlags flags) =>
         ((flags & OpenFlags.Write) != 0 ? Access.Write : 0) | ((flags & OpenFlags.Read) != 0 || (flags & OpenFlags.Write) == 0 ? Access.Read : 0);
 
-    public Task<InodeAttributes> OpenAsync(OpenRequest request, ChangeOrigin origin, ClientIdentity who)
+    public ValueTask<InodeAttributes> OpenAsync(OpenRequest request, ChangeOrigin origin, ClientIdentity who)
     {
         if (IsRoot(request.Path))
         {
@@ -565,7 +565,7 @@ internal sealed class MdtNamespace
 
         if ((request.Flags & OpenFlags.Create) == 0)
         {
-            return Task.FromResult(OpenExisting(request.Path, OpenAccess(request.Flags), who));
+            return new ValueTask<InodeAttributes>(OpenExisting(request.Path, OpenAccess(request.Flags), who));
         }
 
         return ChangeWithFreshPlacementAsync(origin, ChangeResults.Attributes, requestedLayout, tx =>
@@ -700,7 +700,8 @@ internal sealed class MdtNamespace
     /// registered since (a cluster whose OSSs start after its MDS, an OSS that joined) would fail creates meanwhile.
     /// A layout the client gave (<paramref name="given"/>, null for a default) is first checked for its pools.
     /// </summary>
-    private async Task<T> ChangeWithFreshPlacementAsync<T>(ChangeOrigin origin, ChangeResult<T> result, FileLayout? given, Func<MdtTransaction, T> change)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<T> ChangeWithFreshPlacementAsync<T>(ChangeOrigin origin, ChangeResult<T> result, FileLayout? given, Func<MdtTransaction, T> change)
     {
         if (given is not null)
         {
@@ -1173,9 +1174,9 @@ internal sealed class MdtNamespace
         };
 
         // Only an instantiation places objects (and is refused, as a create, while the MDT is short of space).
-        return await (request.Operation == LayoutOperation.Instantiate
-            ? ChangeWithFreshPlacementAsync(origin, ChangeResults.Attributes, given: null, change)
-            : _store.ChangeAsync(origin, ChangeResults.Attributes, change)).ConfigureAwait(false);
+        return request.Operation == LayoutOperation.Instantiate
+            ? await ChangeWithFreshPlacementAsync(origin, ChangeResults.Attributes, given: null, change).ConfigureAwait(false)
+            : await _store.ChangeAsync(origin, ChangeResults.Attributes, change).ConfigureAwait(false);
     }
 
     private static LayoutMirror Mirror(FileLayout layout, int id) =>
@@ -1503,7 +1504,7 @@ internal sealed class MdtNamespace
     /// </summary>
     /// <param name="attributes">The file as the open found it.</param>
     /// <param name="swapsBefore"><see cref="LayoutSwaps"/> as read before the open read the inode.</param>
-    public async Task<InodeAttributes> OpenForWriteAsync(InodeAttributes attributes, long swapsBefore)
+    public async ValueTask<InodeAttributes> OpenForWriteAsync(InodeAttributes attributes, long swapsBefore)
     {
         // Every write-open passes here: only a mirrored layout (told from its first byte) is decoded.
         var registered = RegisterWriter(attributes, swapsBefore);
