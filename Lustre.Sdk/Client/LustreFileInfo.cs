@@ -64,9 +64,11 @@ public sealed class LustreFileInfo
     public DateTimeOffset ChangeTime { get; }
 
     /// <summary>A file's layout (which OST objects hold its bytes); null for directories.</summary>
+    /// <exception cref="InvalidDataException">The layout the metadata server sent is malformed (decoded when first read).</exception>
     public FileLayout? Layout => IsDirectory ? null : DecodedLayout;
 
     /// <summary>A directory's default layout for new files in it; null when it has none, and for files.</summary>
+    /// <exception cref="InvalidDataException">The layout the metadata server sent is malformed (decoded when first read).</exception>
     public FileLayout? DefaultLayout => IsDirectory ? DecodedLayout : null;
 
     // Decoded when first asked for: most stats want the size and times, and a layout costs more objects than the rest.
