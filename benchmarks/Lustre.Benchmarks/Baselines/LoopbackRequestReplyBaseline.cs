@@ -4,16 +4,17 @@ using Lustre.Benchmarks.Runner;
 namespace Lustre.Benchmarks.Baselines;
 
 /// <summary>
-/// The small-RPC ceiling: a tiny in-process server answers each 64-byte request with a 4 KiB reply, over the same
-/// number of connections our client uses, with a fixed number of requests in flight spread over them. Each reply
-/// and each request is its own send (what any RPC engine does per message); receives take whatever has arrived.
+/// The small-RPC ceiling: a tiny in-process server answers each 64-byte request with a reply (4 KiB unless asked
+/// otherwise), over the same number of connections our client uses, with a fixed number of requests in flight spread
+/// over them. Each reply and each request is its own send (what any RPC engine does per message); receives take
+/// whatever has arrived.
 /// </summary>
 internal static class LoopbackRequestReplyBaseline
 {
     public const int RequestSize = 64;
     public const int ReplySize = 4096;
 
-    public static async Task<PhaseResult> MeasureAsync(int connections, int inFlight, TimeSpan warmup, TimeSpan duration)
+    public static async Task<PhaseResult> MeasureAsync(int connections, int inFlight, TimeSpan warmup, TimeSpan duration, int replySize = ReplySize)
     {
         var pairs = await LoopbackPair.ConnectAsync(connections);
         using var stop = new CancellationTokenSource();
@@ -24,8 +25,8 @@ internal static class LoopbackRequestReplyBaseline
             for (var i = 0; i < connections; i++)
             {
                 var share = inFlight / connections + (i < inFlight % connections ? 1 : 0);
-                tasks.Add(ServeAsync(pairs[i].Server));
-                tasks.Add(ClientAsync(pairs[i].Client, share, () => stop.IsCancellationRequested, n => Interlocked.Add(ref completed, n)));
+                tasks.Add(ServeAsync(pairs[i].Server, replySize));
+                tasks.Add(ClientAsync(pairs[i].Client, share, replySize, () => stop.IsCancellationRequested, n => Interlocked.Add(ref completed, n)));
             }
 
             await Task.Delay(warmup);
@@ -36,7 +37,7 @@ internal static class LoopbackRequestReplyBaseline
             var cost = meter.Stop();
             stop.Cancel();
             await Task.WhenAll(tasks);
-            return PhaseMeter.Operations($"loopback request/response, {inFlight} in flight over {connections} connections, {ReplySize} B replies", after - before, cost);
+            return PhaseMeter.Operations($"loopback request/response, {inFlight} in flight over {connections} connections, {replySize} B replies", after - before, cost);
         }
         finally
         {
@@ -45,11 +46,11 @@ internal static class LoopbackRequestReplyBaseline
     }
 
     /// <summary>Reads requests and sends one reply per whole request, until the client shuts its side down.</summary>
-    private static async Task ServeAsync(Socket socket)
+    private static async Task ServeAsync(Socket socket, int replySize)
     {
         await Task.Yield();
         var input = new byte[64 * 1024];
-        var reply = GC.AllocateArray<byte>(ReplySize, pinned: true);
+        var reply = GC.AllocateArray<byte>(replySize, pinned: true);
         Random.Shared.NextBytes(reply);
         var partial = 0;
         while (true)
@@ -70,7 +71,7 @@ internal static class LoopbackRequestReplyBaseline
     }
 
     /// <summary>Keeps <paramref name="inFlight"/> requests outstanding: one new request per reply received, until stopped.</summary>
-    private static async Task ClientAsync(Socket socket, int inFlight, Func<bool> stopping, Action<long> count)
+    private static async Task ClientAsync(Socket socket, int inFlight, int replySize, Func<bool> stopping, Action<long> count)
     {
         await Task.Yield();
         var request = GC.AllocateArray<byte>(RequestSize, pinned: true);
@@ -92,7 +93,7 @@ internal static class LoopbackRequestReplyBaseline
 
             partial += read;
             var replies = 0;
-            for (; partial >= ReplySize; partial -= ReplySize)
+            for (; partial >= replySize; partial -= replySize)
             {
                 replies++;
                 outstanding--;

@@ -65,6 +65,7 @@ internal static class Io500Benchmark
             PhaseResult? tcp = null;
             PhaseResult? commitOne = null;
             PhaseResult? commitMany = null;
+            PhaseResult? rpc = null;
             var verified = true;
             var clients = new List<LustreClient>();
             var started = System.Diagnostics.Stopwatch.StartNew();
@@ -102,6 +103,9 @@ internal static class Io500Benchmark
                     tcp = Report(table, await LoopbackTcpBaseline.MeasureAsync(connections, settings.Tasks * settings.IorEasyBytesPerTask, 1 << 20));
                     commitOne = Report(table, DurableCommitBaseline.Measure(scratch, 1, settings.DurableCommitDuration));
                     commitMany = Report(table, DurableCommitBaseline.Measure(scratch, settings.Tasks, settings.DurableCommitDuration));
+
+                    // The stat phases' network ceiling: each task has one stat in flight, on its own client's connection.
+                    rpc = Report(table, await LoopbackRequestReplyBaseline.MeasureAsync(settings.Tasks, settings.Tasks, settings.DurableCommitDuration / 10, settings.DurableCommitDuration, StatReplySize));
                 }
 
                 foreach (var phase in Enum.GetValues<Io500Phase>())
@@ -142,7 +146,7 @@ internal static class Io500Benchmark
 
             if (baselines)
             {
-                Compare(table, ours, local, tcp!, commitMany!);
+                Compare(table, ours, local, tcp!, commitMany!, rpc!);
             }
 
             tables.Add(table);
@@ -168,6 +172,9 @@ internal static class Io500Benchmark
         return judged && failOnMiss && !RepeatSummary.AllPassed(tables) ? 2 : 0;
     }
 
+    /// <summary>The reply of the stat baseline: about what a stat's reply carries (attributes and a one-component layout).</summary>
+    private const int StatReplySize = 256;
+
     private static async Task<PhaseResult> MeasureAsync(Io500Phase phase, string side, IIo500Tasks tasks)
     {
         var meter = new PhaseMeter();
@@ -177,7 +184,7 @@ internal static class Io500Benchmark
         return phase.IsBandwidth() ? PhaseMeter.Bytes(name, units, cost) : PhaseMeter.Operations(name, units, cost);
     }
 
-    private static void Compare(ResultTable table, Dictionary<Io500Phase, PhaseResult> ours, Dictionary<Io500Phase, PhaseResult> local, PhaseResult tcp, PhaseResult commit)
+    private static void Compare(ResultTable table, Dictionary<Io500Phase, PhaseResult> ours, Dictionary<Io500Phase, PhaseResult> local, PhaseResult tcp, PhaseResult commit, PhaseResult rpc)
     {
         foreach (var phase in Enum.GetValues<Io500Phase>())
         {
@@ -199,6 +206,11 @@ internal static class Io500Benchmark
             if (phase == Io500Phase.MdtestEasyWrite)
             {
                 table.Compare("mdtest-easy-write vs disk", ours[phase], commit, "64 B append + fsync", null);
+            }
+
+            if (phase is Io500Phase.MdtestEasyStat or Io500Phase.MdtestHardStat)
+            {
+                table.Compare($"{phase.Name()} vs network", ours[phase], rpc, "loopback request/response, same concurrency", 0.5);
             }
         }
     }
