@@ -12,7 +12,7 @@ internal static class LfsCommands
 {
     private const string Tool = "lfs";
 
-    public static Command Create() => new("lfs", "Lustre's lfs: layouts (setstripe, getstripe, migrate), mirrors (mirror create, extend, split, resync, verify), space (df), find, path2fid and fid2path")
+    public static Command Create() => new("lfs", "Lustre's lfs: layouts (setstripe, getstripe, migrate), mirrors (mirror create, extend, split, resync, verify), space (df), find, OST pools (pool_list), path2fid and fid2path")
     {
         SetStripe(),
         GetStripe(),
@@ -22,6 +22,7 @@ internal static class LfsCommands
         Migrate(),
         FidCommands.Path2Fid(),
         FidCommands.Fid2Path(),
+        PoolCommands.List(Tool),
     };
 
     private static Command SetStripe()

@@ -20,7 +20,7 @@ internal static class PoolCommands
         Change("pool_add", "Add OSTs to a pool: lctl pool_add FSNAME.POOL OST... (OST0001, lustre-OST0001_UUID, lustre-OST[0-3/2])", withOsts: true, static (c, p, o, ct) => c.AddPoolOstAsync(p, o, ct), "OST {1} added to pool {0}"),
         Change("pool_remove", "Remove OSTs from a pool: lctl pool_remove FSNAME.POOL OST... (files keep their objects)", withOsts: true, static (c, p, o, ct) => c.RemovePoolOstAsync(p, o, ct), "OST {1} removed from pool {0}"),
         Change("pool_destroy", "Destroy an empty pool (remove its OSTs first): lctl pool_destroy FSNAME.POOL", withOsts: false, static (c, p, _, ct) => c.DestroyPoolAsync(p, ct), "Pool {0} destroyed"),
-        List(),
+        List(Tool),
     ];
 
     /// <summary>
@@ -68,10 +68,11 @@ internal static class PoolCommands
         });
     }
 
-    private static Command List()
+    /// <summary><c>pool_list</c> of <paramref name="tool"/>: lctl's, and lfs's, which prints the same.</summary>
+    public static Command List(string tool)
     {
         var target = new Argument<string>("FSNAME[.POOL]") { Description = "The filesystem (lists its pools) or one pool (lists its OSTs)" };
-        return ClientCommand.Create(Tool, "pool_list", "List the pools of a filesystem, or the OSTs of one pool: lctl pool_list FSNAME[.POOL]", [target], async (session, parse, ct) =>
+        return ClientCommand.Create(tool, "pool_list", $"List the pools of a filesystem, or the OSTs of one pool: {tool} pool_list FSNAME[.POOL]", [target], async (session, parse, ct) =>
         {
             var fsName = session.Client.FsName;
             var poolName = ParsePool(parse.GetValue(target)!, fsName, listing: true);

@@ -37,6 +37,9 @@ public sealed class PoolCommandTests(CliClusterFixture cluster) : IClassFixture<
             ["Pool: lustre.listed", "lustre-OST0000_UUID", "lustre-OST0001_UUID", "lustre-OST0003_UUID"],
             (await cluster.RunAsync("lctl", "pool_list", "lustre.listed")).ShouldSucceed().Lines);
 
+        Assert.Equal(
+            (await cluster.RunAsync("lctl", "pool_list", "lustre.listed")).Lines,
+            (await cluster.RunAsync("lfs", "pool_list", "lustre.listed")).ShouldSucceed().Lines);
         var removed = (await cluster.RunAsync("lctl", "pool_remove", "lustre.listed", "lustre-OST0003_UUID")).ShouldSucceed();
         Assert.Equal("OST lustre-OST0003_UUID removed from pool lustre.listed", removed.Error.Trim());
         Assert.Equal([0, 1], (await cluster.Client.GetPoolsAsync()).Single(p => p.Name == "listed").OstIndexes);
