@@ -195,6 +195,10 @@ public sealed class FileLayout
     /// <summary>Every object of the file, in every mirror: what a destroy or a truncate must reach.</summary>
     internal LayoutObjects AllObjects() => new(this);
 
+    /// <summary>Every component of the file, in every mirror.</summary>
+    internal IEnumerable<LayoutComponent> AllComponents() =>
+        IsMirrored ? _mirrors.SelectMany(m => m.Layout.Components) : Components;
+
     /// <summary>Creates a layout exactly as stored, for the codec.</summary>
     internal static FileLayout Create(LayoutComponent[] components, bool isComposite, uint generation) =>
         new(components, isComposite, generation);

@@ -22,7 +22,7 @@ namespace Lustre.Server.Mds;
 internal static class LayoutInheritance
 {
     /// <summary>True when some component of <paramref name="layout"/> (of any mirror) leaves its stripe count or size to the default, or names no pool (which a default may give).</summary>
-    public static bool HasUnsetFields(FileLayout layout) => Templates(layout).Any(c => c.HasUnsetFields || c.Pool is null)
+    public static bool HasUnsetFields(FileLayout layout) => layout.AllComponents().Any(c => c.HasUnsetFields || c.Pool is null)
         || (!layout.IsComposite && layout.Components[0].StripeOffset == -1);
 
     /// <summary>
@@ -107,7 +107,4 @@ internal static class LayoutInheritance
     /// <summary>The pool of the nearest plain default that names one, or null.</summary>
     private static string? FirstPool(IReadOnlyList<FileLayout> defaults) =>
         defaults.FirstOrDefault(d => !d.IsComposite && !d.IsMirrored && d.Components[0].Pool is not null)?.Components[0].Pool;
-
-    private static IEnumerable<LayoutComponent> Templates(FileLayout layout) =>
-        layout.IsMirrored ? layout.Mirrors.SelectMany(m => m.Layout.Components) : layout.Components;
 }

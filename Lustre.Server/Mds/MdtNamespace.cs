@@ -782,9 +782,8 @@ internal sealed class MdtNamespace
         }
         else if (template is null)
         {
-            // Complete but for the stripe offset, which no directory sets here (the root has no default).
-            template = _placement.FilesystemDefault();
-            fromDepth = -1;
+            // No directory sets anything (the root has no default): the filesystem's default is complete as it is.
+            return _placement.FilesystemDefault();
         }
 
         if (!LayoutInheritance.HasUnsetFields(template))

@@ -124,7 +124,7 @@ internal sealed partial class OstPlacement : IOstPlacement
 
     public string? CheckPools(FileLayout layout)
     {
-        foreach (var component in Components(layout))
+        foreach (var component in layout.AllComponents())
         {
             if (component.Pool is not { } name)
             {
@@ -163,9 +163,6 @@ internal sealed partial class OstPlacement : IOstPlacement
 
         return null;
     }
-
-    private static IEnumerable<LayoutComponent> Components(FileLayout layout) =>
-        layout.IsMirrored ? layout.Mirrors.SelectMany(m => m.Layout.Components) : layout.Components;
 
     /// <summary>
     /// The OSTs a component may use: its pool's, or all. As Lustre's LOD at create (the pool was checked when the

@@ -167,14 +167,14 @@ internal sealed class OssService : IRpcService, IDisposable
                     // Nothing to hash: the socket copies the bytes straight from the page cache, or, for an
                     // uncached range with direct reads on, from the buffer the disk wrote them into.
                     var region = await store.ReadRegionAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false);
-                    return region is null ? RpcResponse.Ok() : RpcResponse.WithBulk(region, Counted(store, io, ReadDirection, region.Memory.Length));
+                    return region is null ? RpcResponse.Ok() : RpcResponse.WithBulk(region, Counted(store, brw, io, ReadDirection, region.Memory.Length));
                 }
 
                 // The session hashes a checksummed reply's bulk, which a mapping must not be (an object truncated
                 // meanwhile would raise SIGBUS in this process); a direct read's buffer is ours, so it may.
                 if (await store.TryReadDirectAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false) is { } direct)
                 {
-                    return RpcResponse.WithBulk(direct, Counted(store, io, ReadDirection, direct.Memory.Length));
+                    return RpcResponse.WithBulk(direct, Counted(store, brw, io, ReadDirection, direct.Memory.Length));
                 }
             }
 
@@ -182,7 +182,7 @@ internal sealed class OssService : IRpcService, IDisposable
             try
             {
                 var count = await store.ReadAsync(read.Object.ObjectId, read.Offset, buffer.AsMemory(0, read.Length), cancellationToken).ConfigureAwait(false);
-                return RpcResponse.WithBulk(null, buffer, Counted(store, io, ReadDirection, count));
+                return RpcResponse.WithBulk(null, buffer, Counted(store, brw, io, ReadDirection, count));
             }
             catch
             {
@@ -235,7 +235,7 @@ internal sealed class OssService : IRpcService, IDisposable
                 at += range.Length;
             }
 
-            return RpcResponse.WithBulk(null, buffer, Counted(store, io, ReadDirection, at));
+            return RpcResponse.WithBulk(null, buffer, Counted(store, brw, io, ReadDirection, at));
         }
         catch
         {
@@ -261,7 +261,7 @@ internal sealed class OssService : IRpcService, IDisposable
         try
         {
             await store.WriteAsync(write.Object.ObjectId, write.Offset, request.Bulk, cancellationToken).ConfigureAwait(false);
-            Counted(store, io, WriteDirection, request.Bulk.Length);
+            Counted(store, brw, io, WriteDirection, request.Bulk.Length);
         }
         finally
         {
@@ -401,10 +401,10 @@ internal sealed class OssService : IRpcService, IDisposable
     }
 
     /// <summary>Adds <paramref name="bytes"/> to the OST's I/O counter and its <c>brw_stats</c>; returns them.</summary>
-    private int Counted(ObjectStore store, (int InFlight, long Started) io, string direction, int bytes)
+    private static int Counted(ObjectStore store, BrwStats brw, (int InFlight, long Started) io, string direction, int bytes)
     {
         ServerDiagnostics.IoBytes.Add(bytes, new KeyValuePair<string, object?>(ServerDiagnostics.TargetTag, store.Name), new KeyValuePair<string, object?>(ServerDiagnostics.DirectionTag, direction));
-        _stats[store.Index].Brw!.End(io, ReferenceEquals(direction, WriteDirection), bytes);
+        brw.End(io, ReferenceEquals(direction, WriteDirection), bytes);
         return bytes;
     }
 

@@ -140,7 +140,11 @@ internal static class ServerParameters
         new Parameter(prefix + "kbytestotal", () => Number(usage().TotalBytes >> 10)),
         new Parameter(prefix + "kbytesfree", () => Number(usage().AvailableBytes >> 10)),
         new Parameter(prefix + "kbytesavail", () => Number(usage().AvailableBytes >> 10)),
-        new Parameter(prefix + "filestotal", () => Number(usage().Objects + usage().FreeObjects)),
+        new Parameter(prefix + "filestotal", () =>
+        {
+            var u = usage(); // one statfs of the target for both numbers
+            return Number(u.Objects + u.FreeObjects);
+        }),
         new Parameter(prefix + "filesfree", () => Number(usage().FreeObjects)),
     ];
 
