@@ -54,13 +54,19 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
     {
         lock (_lock)
         {
-            if (!_ostLimits.TryGetValue(index, out var limits))
-            {
-                _ostLimits[index] = limits = new OstLimits(_maxRpcsInFlightPerOst, _maxBulkSize);
-            }
-
-            return limits;
+            return LimitsFor(index);
         }
+    }
+
+    /// <summary><see cref="OstLimits(int)"/>, under <c>_lock</c> already.</summary>
+    private OstLimits LimitsFor(int index)
+    {
+        if (!_ostLimits.TryGetValue(index, out var limits))
+        {
+            _ostLimits[index] = limits = new OstLimits(_maxRpcsInFlightPerOst, _maxBulkSize);
+        }
+
+        return limits;
     }
 
     /// <summary>The MGS addresses, as the client was given them.</summary>
@@ -310,11 +316,7 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
         _servers[key] = (entry.Server, entry.Channels + 1);
         var ost = target.Kind == TargetKind.Ost;
         var wrap = ost && OstConnectionOverride is { } over ? (Func<IRpcConnection, IRpcConnection>)(c => over(target.Index, c)) : null;
-        OstLimits? limits = null;
-        if (ost && !_ostLimits.TryGetValue(target.Index, out limits))
-        {
-            _ostLimits[target.Index] = limits = new OstLimits(_maxRpcsInFlightPerOst, _maxBulkSize);
-        }
+        var limits = ost ? LimitsFor(target.Index) : null;
 
         return new TargetChannel($"{target.Kind.ToString().ToUpperInvariant()}{target.Index:X4}", entry.Server, limits, _maxBulkSize, Release, wrap);
     }

@@ -217,19 +217,16 @@ public sealed class LustreFile : IAsyncDisposable
     /// The MDS recorded <paramref name="size"/> with a Data-on-MDT write, with the write's mtime: a flush or close has no
     /// size to send for it.
     /// </summary>
-    internal void SizeRecorded(long size)
-    {
-        long current;
-        while ((current = Interlocked.Read(ref _flushedLength)) < size && Interlocked.CompareExchange(ref _flushedLength, size, current) != current)
-        {
-        }
-    }
+    internal void SizeRecorded(long size) => RaiseTo(ref _flushedLength, size);
 
     /// <summary>Raises <see cref="Length"/> to <paramref name="end"/>: as each piece of a write lands, so a write that stops part way still counts what it wrote.</summary>
-    internal void GrowTo(long end)
+    internal void GrowTo(long end) => RaiseTo(ref _length, end);
+
+    /// <summary>Raises <paramref name="field"/> to <paramref name="value"/>, never lowering it, whatever other threads do meanwhile.</summary>
+    private static void RaiseTo(ref long field, long value)
     {
         long current;
-        while ((current = Interlocked.Read(ref _length)) < end && Interlocked.CompareExchange(ref _length, end, current) != current)
+        while ((current = Interlocked.Read(ref field)) < value && Interlocked.CompareExchange(ref field, value, current) != current)
         {
         }
     }

@@ -61,14 +61,15 @@ internal static class StripedIo
             return;
         }
 
-        if (OnePiece(file, layout, offset, buffer.Length) is { } one)
+        var extents = Map(layout, offset, buffer.Length);
+        if (OnePiece(file, extents) is { } one)
         {
             // Small reads (one stripe unit) skip the fan-out bookkeeping.
             await ReadPieceAsync(file, one, buffer, verifiedByCaller, cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        var pieces = Split(file, layout, offset, buffer.Length);
+        var pieces = Split(file, extents);
 
         var tasks = new Task[pieces.Count];
         for (var i = 0; i < pieces.Count; i++)
@@ -117,14 +118,15 @@ internal static class StripedIo
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public static async ValueTask WriteLayoutAsync(LustreFile file, FileLayout layout, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        if (OnePiece(file, layout, offset, data.Length) is { } one)
+        var extents = Map(layout, offset, data.Length);
+        if (OnePiece(file, extents) is { } one)
         {
             MarkDirty(file, one);
             await WritePieceAsync(file, one, data, cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        var pieces = Split(file, layout, offset, data.Length);
+        var pieces = Split(file, extents);
 
         var tasks = new Task[pieces.Count];
         for (var i = 0; i < pieces.Count; i++)
@@ -239,12 +241,9 @@ internal static class StripedIo
     /// <summary>Every object of a plain layout, in layout order (the order <see cref="StripeMath"/>'s per-object sizes use).</summary>
     private static OstObject[] Objects(FileLayout layout) => [.. layout.AllObjects()];
 
-    /// <summary>The range as one piece when it is inside one stripe unit and one bulk RPC; else null (and <see cref="Split"/> cuts it).</summary>
-    private static StripeExtent? OnePiece(LustreFile file, FileLayout layout, long offset, long length)
-    {
-        var extents = Map(layout, offset, length);
-        return extents.Count == 1 && extents[0].Length <= MaxBulk(file, extents[0]) ? extents[0] : null;
-    }
+    /// <summary>The mapped range as one piece when it is inside one stripe unit and one bulk RPC; else null (and <see cref="Split"/> cuts it).</summary>
+    private static StripeExtent? OnePiece(LustreFile file, List<StripeExtent> extents) =>
+        extents.Count == 1 && extents[0].Length <= MaxBulk(file, extents[0]) ? extents[0] : null;
 
     /// <summary>The range's extents, in a per-thread scratch list (mapping is synchronous): read it before the next await.</summary>
     private static List<StripeExtent> Map(FileLayout layout, long offset, long length)
@@ -259,10 +258,9 @@ internal static class StripedIo
     private static long MaxBulk(LustreFile file, StripeExtent extent) =>
         extent.OnMdt ? file.Session.Targets.MdtMaxBulkLength() : file.Session.Targets.OstMaxBulkLength(extent.Object.OstIndex);
 
-    /// <summary>Pieces of at most one bulk RPC to their OST, each inside one stripe unit of one object.</summary>
-    private static List<StripeExtent> Split(LustreFile file, FileLayout layout, long offset, long length)
+    /// <summary>The mapped range (<see cref="Map"/>, read before any await) as pieces of at most one bulk RPC to their OST, each inside one stripe unit of one object.</summary>
+    private static List<StripeExtent> Split(LustreFile file, List<StripeExtent> extents)
     {
-        var extents = Map(layout, offset, length);
         var pieces = new List<StripeExtent>(extents.Count);
         foreach (var extent in extents)
         {
