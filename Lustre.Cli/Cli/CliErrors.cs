@@ -12,10 +12,8 @@ internal static class CliErrors
         DirectoryNotFoundException or UnauthorizedAccessException when exception.InnerException is LustreException { Errno: LustreErrno.ENOTDIR or LustreErrno.EISDIR } inner => Describe(inner.Errno),
         FileNotFoundException or DirectoryNotFoundException => "No such file or directory",
         UnauthorizedAccessException e => $"Permission denied ({e.Message.TrimEnd('.')})",
-        LustreException { Errno: LustreErrno.EINVAL } e => $"Invalid argument ({ServerMessage(e)})",
-
-        // A file or layout past a limit: the message names which limit (a Data-on-MDT component's end, dom_stripesize).
-        LustreException { Errno: LustreErrno.EFBIG } e => $"File too large ({ServerMessage(e)})",
+        // EFBIG: a file or layout past a limit, and the message names which (a Data-on-MDT component's end, dom_stripesize).
+        LustreException { Errno: LustreErrno.EINVAL or LustreErrno.EFBIG } e => $"{Describe(e.Errno)} ({ServerMessage(e)})",
         LustreException { Errno: not LustreErrno.None } e when !e.IsTransient => Describe(e.Errno),
         ArgumentException e => $"Invalid argument ({FirstSentence(e.Message)})",
         _ => exception.Message,

@@ -56,15 +56,11 @@ internal sealed class LayoutOptions
     /// The components of <c>lfs setstripe --component-add</c>: each <c>-E</c> starts one, the first at
     /// <paramref name="start"/> (where the file's layout ends), as lfs does.
     /// </summary>
-    /// <exception cref="FormatException">No <c>-E</c> was given, or a value is bad.</exception>
+    /// <exception cref="FormatException">A value is bad (a missing <c>-E</c> is refused before: ComponentOptions.UsageError).</exception>
     public IReadOnlyList<LayoutComponent> BuildComponents(ParseResult parse, long start)
     {
-        var segments = Segments(parse.Tokens, 0, parse.Tokens.Count, out var sawEnd);
-        if (!sawEnd)
-        {
-            throw new FormatException("option -E must be specified with --component-add");
-        }
-
+        // Without -E the command was refused before this (ComponentOptions.UsageError).
+        var segments = Segments(parse.Tokens, 0, parse.Tokens.Count, out _);
         if (segments.Exists(s => s.OnMdt))
         {
             throw new FormatException("'mdt' layout can be only the first one: a Data-on-MDT component starts at 0, and --component-add appends after the last");
