@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text;
 using Lustre.Benchmarks.Runner;
 using Lustre.Client;
@@ -23,7 +22,7 @@ namespace Lustre.Benchmarks.Dataset;
 /// writes left: what the software costs without the disk. Judged on the cold rows. Exit 1 when a sample is wrong or
 /// missing; 2 on a missed target with --fail-on-miss.
 /// </summary>
-internal static partial class FolderBenchmark
+internal static class FolderBenchmark
 {
     private const double RateTarget = 0.8;
     private const double StallTarget = 0.05;
@@ -225,7 +224,7 @@ internal static partial class FolderBenchmark
 
             Interlocked.Add(ref bytes, data.Length);
         });
-        Sync();
+        LocalDisk.SyncAll();
         var cost = meter.Stop();
         return ($"write {settings.Scale}: each file to the cluster (create, write, close) and to a local file, {WritesInFlight} at a time, then sync (untimed setup)", $"{settings.Files / cost.Wall.TotalSeconds:N0} files/s", cost, ResultTable.FormatBytes(bytes) + " each side");
     }
@@ -324,9 +323,6 @@ internal static partial class FolderBenchmark
         DatasetBenchmark.AppendPhases(text, phases);
         return text.ToString();
     }
-
-    [LibraryImport("libc", EntryPoint = "sync")]
-    private static partial void Sync();
 
     /// <summary>The run's parameters; <see cref="Describe"/> prints them beside the table.</summary>
     private sealed record FolderSettings(int Files, int MinSize, int MaxSize, int Classes, TimeSpan Compute, long Budget, int Reads, int PrefetchWindow, int Epochs, bool VerifyAll, bool DirectReads, bool Warm)

@@ -10,7 +10,7 @@ namespace Lustre.Benchmarks.Io500;
 /// <summary>
 /// <c>io500 [--quick] [--processes N] [--tasks N] [--params FILE] [--repeat N] [--markdown FILE] [--dir DIR] [--keep] [--no-baselines] [--fail-on-miss]</c>:
 /// the IO500 phases against an embedded cluster, each phase also run on the local filesystem in the same run (the
-/// baseline), plus raw loopback TCP and the disk's durable-commit rate; prints ours / baseline / ratio / target per
+/// baseline), plus raw loopback TCP, a loopback request/response and the disk's durable-commit and durable-unlink rates; prints ours / baseline / ratio / target per
 /// phase and the IO500 score of both. Exit code 1 when any data read back is wrong; 2 on a missed target with --fail-on-miss.
 /// </summary>
 internal static class Io500Benchmark
@@ -66,6 +66,8 @@ internal static class Io500Benchmark
             PhaseResult? commitOne = null;
             PhaseResult? commitMany = null;
             PhaseResult? rpc = null;
+            PhaseResult? unlinkEasy = null;
+            PhaseResult? unlinkHard = null;
             var verified = true;
             var clients = new List<LustreClient>();
             var started = System.Diagnostics.Stopwatch.StartNew();
@@ -106,6 +108,10 @@ internal static class Io500Benchmark
 
                     // The stat phases' network ceiling: each task has one stat in flight, on its own client's connection.
                     rpc = Report(table, await LoopbackRequestReplyBaseline.MeasureAsync(settings.Tasks, settings.Tasks, settings.DurableCommitDuration / 10, settings.DurableCommitDuration, StatReplySize));
+
+                    // The delete phases' baseline with our guarantee: an unlink is acknowledged once durable.
+                    unlinkEasy = Report(table, DurableUnlinkBaseline.Measure(scratch, settings.Tasks, settings.MdtestEasyFilesPerTask, 0, settings.DurableCommitDuration));
+                    unlinkHard = Report(table, DurableUnlinkBaseline.Measure(scratch, settings.Tasks, settings.MdtestHardFilesPerTask, settings.MdtestHardFileSize, settings.DurableCommitDuration));
                 }
 
                 foreach (var phase in Enum.GetValues<Io500Phase>())
@@ -146,7 +152,7 @@ internal static class Io500Benchmark
 
             if (baselines)
             {
-                Compare(table, ours, local, tcp!, commitMany!, rpc!);
+                Compare(table, ours, local, tcp!, commitMany!, rpc!, unlinkEasy!, unlinkHard!);
             }
 
             tables.Add(table);
@@ -184,7 +190,7 @@ internal static class Io500Benchmark
         return phase.IsBandwidth() ? PhaseMeter.Bytes(name, units, cost) : PhaseMeter.Operations(name, units, cost);
     }
 
-    private static void Compare(ResultTable table, Dictionary<Io500Phase, PhaseResult> ours, Dictionary<Io500Phase, PhaseResult> local, PhaseResult tcp, PhaseResult commit, PhaseResult rpc)
+    private static void Compare(ResultTable table, Dictionary<Io500Phase, PhaseResult> ours, Dictionary<Io500Phase, PhaseResult> local, PhaseResult tcp, PhaseResult commit, PhaseResult rpc, PhaseResult unlinkEasy, PhaseResult unlinkHard)
     {
         foreach (var phase in Enum.GetValues<Io500Phase>())
         {
@@ -211,6 +217,12 @@ internal static class Io500Benchmark
             if (phase is Io500Phase.MdtestEasyStat or Io500Phase.MdtestHardStat)
             {
                 table.Compare($"{phase.Name()} vs network", ours[phase], rpc, "loopback request/response, same concurrency", 0.5);
+            }
+
+            if (phase is Io500Phase.MdtestEasyDelete or Io500Phase.MdtestHardDelete)
+            {
+                var unlink = phase == Io500Phase.MdtestEasyDelete ? unlinkEasy : unlinkHard;
+                table.Compare($"{phase.Name()} vs durable", ours[phase], unlink, "local unlink + fsync of its directory", 0.5);
             }
         }
     }

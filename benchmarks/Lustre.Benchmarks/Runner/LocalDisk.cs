@@ -1,0 +1,38 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Lustre.Benchmarks.Runner;
+
+/// <summary>The durability calls a local baseline needs that <see cref="FileStream"/> does not offer.</summary>
+internal static partial class LocalDisk
+{
+    private const int ODirectory = 0x10000; // O_RDONLY | O_DIRECTORY on Linux
+
+    /// <summary>Writes every dirty page and inode of every filesystem back (sync(2)).</summary>
+    public static void SyncAll() => Sync();
+
+    /// <summary>Opens a directory for <see cref="FsyncDirectory"/>, which .NET's file APIs refuse on a directory.</summary>
+    public static SafeFileHandle OpenDirectory(string path)
+    {
+        var fd = Open(path, ODirectory);
+        return fd >= 0 ? new SafeFileHandle(fd, ownsHandle: true) : throw new IOException($"open of directory {path} failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>Makes the directory's entries durable (fsync(2) of the directory), as a durable unlink needs.</summary>
+    public static void FsyncDirectory(SafeFileHandle directory)
+    {
+        if (Fsync((int)directory.DangerousGetHandle()) != 0)
+        {
+            throw new IOException($"fsync of a directory failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "sync")]
+    private static partial void Sync();
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static partial int Fsync(int fd);
+}
