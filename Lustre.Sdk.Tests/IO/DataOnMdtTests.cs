@@ -156,6 +156,43 @@ public sealed class DataOnMdtTests
         Assert.Equal([7, 8, 9], tail[^3..]);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task Overwrites_appends_and_writes_past_a_hole_keep_the_bytes_around_them_as_a_model_does(int seed)
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        var path = $"{dir}/f";
+        var random = new Random(seed);
+        var model = new byte[2 * Dom];
+        var size = 0;
+        await using (var file = await _fixture.Client.OpenFileAsync(path, FileMode.CreateNew, layout: DomThenAllOsts()))
+        {
+            for (var i = 0; i < 40; i++)
+            {
+                // From offset 0 (shorter or longer than what the chunk holds), inside, at the end, or past it.
+                var offset = random.Next(4) switch
+                {
+                    0 => 0,
+                    1 => random.Next(Math.Max(size, 1)),
+                    2 => size,
+                    _ => Math.Min(size + random.Next(1, 5000), model.Length - 1),
+                };
+                var length = random.Next(1, Math.Min(9000, model.Length - offset) + 1);
+                var data = Random(length, (seed * 1000) + i);
+                await file.WriteAtAsync(offset, data);
+                data.CopyTo(model, offset);
+                size = Math.Max(size, offset + length);
+            }
+        }
+
+        await using var reader = await _fixture.Client.OpenFileAsync(path, FileMode.Open, FileAccess.Read);
+        var back = new byte[size];
+        Assert.Equal(size, await reader.ReadAtAsync(0, back));
+        Assert.True(model.AsSpan(0, size).SequenceEqual(back), $"seed {seed}: the file's bytes differ from the model's");
+    }
+
     [Fact]
     public async Task Opening_and_reading_a_small_file_takes_one_MDS_round_trip_and_no_OST_request()
     {

@@ -23,33 +23,43 @@ internal static class DataOnMdt
     /// <summary>Above this many chunks a file's are dropped with one range delete instead of one delete each.</summary>
     private const int PointDeletes = 16;
 
-    /// <summary>Writes <paramref name="data"/> at <paramref name="offset"/> in <paramref name="tx"/>, keeping the bytes of the chunks around it.</summary>
-    public static void Write(MdtTransaction tx, LustreFid fid, long offset, ReadOnlySpan<byte> data)
+    /// <summary>
+    /// Writes <paramref name="data"/> at <paramref name="offset"/> in <paramref name="tx"/>, keeping the bytes of the chunks
+    /// around it. <paramref name="size"/> is the file's size before the write: a chunk holds no bytes at or past it, so a
+    /// chunk that starts there (a new file, an append past the last chunk) is not read, and one whose bytes the write
+    /// covers whole is written straight from <paramref name="data"/>, with no array of its own.
+    /// </summary>
+    public static void Write(MdtTransaction tx, LustreFid fid, long offset, ReadOnlySpan<byte> data, long size)
     {
+        Span<byte> key = stackalloc byte[MdtKeys.DataKeyLength];
         var position = offset;
         var end = offset + data.Length;
         while (position < end)
         {
             var chunk = (uint)(position / ChunkSize);
-            var within = (int)(position - ((long)chunk * ChunkSize));
+            var start = (long)chunk * ChunkSize;
+            var within = (int)(position - start);
             var count = (int)Math.Min(ChunkSize - within, end - position);
             var piece = data.Slice((int)(position - offset), count);
-            var key = MdtKeys.DataKey(fid, chunk);
-            byte[] value;
-            if (within == 0 && count == ChunkSize)
+            MdtKeys.WriteDataKey(key, fid, chunk);
+            var held = (int)Math.Clamp(size - start, 0, ChunkSize);
+            if (within == 0 && count >= held)
             {
-                value = piece.ToArray();
+                tx.Put(key, piece);
             }
             else
             {
                 // Reads what the writer loop applied so far, earlier changes of this group included.
-                var existing = tx.Get(key) ?? [];
-                value = new byte[Math.Max(existing.Length, within + count)];
+                var existing = held == 0 ? [] : tx.Get(key.ToArray()) ?? [];
+                var length = Math.Max(existing.Length, within + count);
+                var value = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
                 existing.CopyTo(value, 0);
+                value.AsSpan(existing.Length, Math.Max(0, within - existing.Length)).Clear();
                 piece.CopyTo(value.AsSpan(within));
+                tx.Put(key, value.AsSpan(0, length));
+                System.Buffers.ArrayPool<byte>.Shared.Return(value);
             }
 
-            tx.Put(key, value);
             position += count;
         }
     }

@@ -113,13 +113,21 @@ internal static class MdtKeys
         return key;
     }
 
+    public const int DataKeyLength = 21;
+
     public static byte[] DataKey(LustreFid fid, uint chunk)
     {
-        var key = new byte[21];
-        key[0] = Data;
-        WriteFid(key.AsSpan(1), fid);
-        BinaryPrimitives.WriteUInt32BigEndian(key.AsSpan(17), chunk);
+        var key = new byte[DataKeyLength];
+        WriteDataKey(key, fid, chunk);
         return key;
+    }
+
+    /// <summary>Writes the key of chunk <paramref name="chunk"/> of <paramref name="fid"/>'s Data-on-MDT bytes (<see cref="DataKeyLength"/> bytes).</summary>
+    public static void WriteDataKey(Span<byte> key, LustreFid fid, uint chunk)
+    {
+        key[0] = Data;
+        WriteFid(key[1..], fid);
+        BinaryPrimitives.WriteUInt32BigEndian(key[17..], chunk);
     }
 
     /// <summary>A key after every chunk of <paramref name="fid"/>: the exclusive end of a range delete of them all.</summary>

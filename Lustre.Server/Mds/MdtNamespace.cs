@@ -521,7 +521,7 @@ internal sealed class MdtNamespace
                 return inode.Size;
             }
 
-            DataOnMdt.Write(tx, request.Fid, request.Offset, data.Span);
+            DataOnMdt.Write(tx, request.Fid, request.Offset, data.Span, inode.Size);
             var now = Now();
             var updated = inode with { Size = Math.Max(inode.Size, end), ModifyTimeNs = now, ChangeTimeNs = now };
             tx.PutInode(request.Fid, updated);
