@@ -33,7 +33,7 @@ public sealed class InodeCountTests : IDisposable
             {
                 Create(tx, 9);
                 throw new InvalidOperationException("refused");
-            }));
+            }).AsTask());
             Assert.Equal(4UL, store.InodeCount);
         }
 

@@ -102,7 +102,7 @@ public sealed class ReplyRecordsTests : IDisposable
             var run = Interlocked.Increment(ref _runs);
             tx.Put(Encoding.ASCII.GetBytes($"M/test-{run}"), [1]);
             return $"applied {run}";
-        });
+        }).AsTask();
 
     private static readonly ChangeResult<string> Text = new((text, writer) => writer.WriteFixed(Encoding.UTF8.GetBytes(text)), Encoding.UTF8.GetString);
 

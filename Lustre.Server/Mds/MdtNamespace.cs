@@ -90,7 +90,7 @@ internal sealed class MdtNamespace
                 tx.PutInode(LustreFid.Root, root);
                 _store.CountInode(tx, 1);
                 return true;
-            }).GetAwaiter().GetResult();
+            }).AsTask().GetAwaiter().GetResult();
         }
     }
 
@@ -493,7 +493,7 @@ internal sealed class MdtNamespace
     /// the component (EFBIG otherwise), and the file must still have one (ESTALE: a migration moved it to OSTs). Bytes
     /// that take space are refused with ENOSPC under the MDT's reserve, as creates are. Returns the new size.
     /// </summary>
-    public Task<long> WriteDataOnMdtAsync(DomWriteRequest request, ReadOnlyMemory<byte> data, ChangeOrigin origin, ClientIdentity who)
+    public ValueTask<long> WriteDataOnMdtAsync(DomWriteRequest request, ReadOnlyMemory<byte> data, ChangeOrigin origin, ClientIdentity who)
     {
         if (request.Offset < 0)
         {
@@ -819,7 +819,7 @@ internal sealed class MdtNamespace
         }
     }
 
-    public Task<InodeAttributes> SetAttrAsync(ChangeOrigin origin, ClientIdentity who, SetAttrRequest request)
+    public ValueTask<InodeAttributes> SetAttrAsync(ChangeOrigin origin, ClientIdentity who, SetAttrRequest request)
     {
         if ((request.Mask & (SetAttrMask.Size | SetAttrMask.SizeAtLeast)) != 0 && (request.Size < 0 || request.Size > ProtocolLimits.MaxFileSize))
         {
@@ -943,7 +943,7 @@ internal sealed class MdtNamespace
         }
     }
 
-    public Task<InodeAttributes> MkdirAsync(MkdirRequest request, ChangeOrigin origin, ClientIdentity who)
+    public ValueTask<InodeAttributes> MkdirAsync(MkdirRequest request, ChangeOrigin origin, ClientIdentity who)
     {
         if (IsRoot(request.Path))
         {
@@ -980,7 +980,7 @@ internal sealed class MdtNamespace
         }, creates: true);
     }
 
-    public Task<bool> RemoveAsync(string path, bool directory, ChangeOrigin origin, ClientIdentity who)
+    public ValueTask<bool> RemoveAsync(string path, bool directory, ChangeOrigin origin, ClientIdentity who)
     {
         if (IsRoot(path))
         {
@@ -1439,7 +1439,7 @@ internal sealed class MdtNamespace
     }
 
     /// <summary>Ends a migration its migrator gave up: its objects go to the destroy queue. Nothing to do is not an error.</summary>
-    private Task<bool> AbortMigrationAsync(MigrateRequest request, ChangeOrigin origin) =>
+    private ValueTask<bool> AbortMigrationAsync(MigrateRequest request, ChangeOrigin origin) =>
         _store.ChangeAsync(origin, ChangeResults.Done, tx =>
         {
             if (_migrations.Abort(request.Fid, request.MigrationId) is { } placed)
@@ -1539,7 +1539,7 @@ internal sealed class MdtNamespace
         return iterator.Valid() && iterator.Key().AsSpan().StartsWith(prefix);
     }
 
-    public Task<bool> RenameAsync(RenameRequest request, ChangeOrigin origin, ClientIdentity who)
+    public ValueTask<bool> RenameAsync(RenameRequest request, ChangeOrigin origin, ClientIdentity who)
     {
         if (IsRoot(request.From) | IsRoot(request.To))
         {
@@ -1755,7 +1755,7 @@ internal sealed class MdtNamespace
     /// <summary>True while a client has the file open for writing (this MDS's memory of open handles).</summary>
     public bool IsOpenForWrite(LustreFid fid) => (FlagsOf(fid) & InodeFlags.OpenForWrite) != 0;
 
-    public Task<bool> ForgetDestroyedAsync(IReadOnlyList<(int OstIndex, ulong ObjectId)> destroyed) =>
+    public ValueTask<bool> ForgetDestroyedAsync(IReadOnlyList<(int OstIndex, ulong ObjectId)> destroyed) =>
         _store.ChangeAsync(tx =>
         {
             foreach (var (ost, id) in destroyed)

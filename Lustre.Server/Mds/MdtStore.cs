@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Threading.Channels;
+using System.Threading.Tasks.Sources;
 using Lustre.Protocol;
 using Lustre.Server.Diagnostics;
 using Lustre.Server.Rpc;
@@ -135,8 +137,8 @@ internal sealed class MdtStore : IDisposable
     /// <summary>Each client's recorded results; touched only by the writer loop.</summary>
     internal ReplyRecords Replies { get; }
 
-    /// <summary>Runs <paramref name="change"/> in the writer loop and completes once its batch is durable.</summary>
-    public Task<T> ChangeAsync<T>(Func<MdtTransaction, T> change) => Enqueue(new PendingChange<T>(change, null, null, creates: false));
+    /// <summary>Runs <paramref name="change"/> in the writer loop and completes once its batch is durable; await it once.</summary>
+    public ValueTask<T> ChangeAsync<T>(Func<MdtTransaction, T> change) => Enqueue(PendingChange<T>.Rent(change, null, null, creates: false));
 
     /// <summary>
     /// Runs a change a client asked for, exactly once per (client, xid): its result is recorded in the same batch, and
@@ -146,17 +148,20 @@ internal sealed class MdtStore : IDisposable
     /// <param name="result">How the result is recorded.</param>
     /// <param name="change">The change.</param>
     /// <param name="creates">Whether it takes new space (a new inode, Data-on-MDT bytes): refused with ENOSPC while free space is under the reserve.</param>
-    public Task<T> ChangeAsync<T>(ChangeOrigin origin, ChangeResult<T> result, Func<MdtTransaction, T> change, bool creates = false) =>
-        Enqueue(new PendingChange<T>(change, origin, result, creates));
+    public ValueTask<T> ChangeAsync<T>(ChangeOrigin origin, ChangeResult<T> result, Func<MdtTransaction, T> change, bool creates = false) =>
+        Enqueue(PendingChange<T>.Rent(change, origin, result, creates));
 
-    private Task<T> Enqueue<T>(PendingChange<T> pending)
+    private ValueTask<T> Enqueue<T>(PendingChange<T> pending)
     {
+        // Taken before the write: once queued, the change may complete and be awaited (and go back to its pool) at once.
+        var task = pending.Task;
         if (!_queue.Writer.TryWrite(pending))
         {
+            pending.Return();
             throw new ObjectDisposedException(nameof(MdtStore), "The MDT is shut down.");
         }
 
-        return pending.Task;
+        return task;
     }
 
     internal LustreFid AllocateFid(MdtTransaction transaction)
@@ -269,6 +274,10 @@ internal sealed class MdtStore : IDisposable
     {
         var group = new List<PendingChange>(MaxGroup);
         var reader = _queue.Reader;
+
+        // One batch and one transaction serve every change in turn, cleared between them.
+        using var batch = new WriteBatch();
+        var transaction = new MdtTransaction(this, batch);
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             while (group.Count < MaxGroup && reader.TryRead(out var change))
@@ -300,8 +309,8 @@ internal sealed class MdtStore : IDisposable
                     continue;
                 }
 
-                using var batch = new WriteBatch();
-                var transaction = new MdtTransaction(this, batch);
+                batch.Clear();
+                transaction.Reset();
                 try
                 {
                     change.Run(transaction);
@@ -328,9 +337,10 @@ internal sealed class MdtStore : IDisposable
             {
                 try
                 {
-                    using var marker = new WriteBatch();
-                    marker.Put(MdtKeys.CommitKey, Counter(_commits + 1));
-                    _db.Write(marker, _syncOptions);
+                    batch.Clear();
+                    transaction.Reset();
+                    transaction.PutCounter(MdtKeys.CommitKey, _commits + 1);
+                    _db.Write(batch, _syncOptions);
                     Interlocked.Increment(ref _commits);
                     ServerDiagnostics.CommitSize.Record(group.Count);
                 }
@@ -344,17 +354,16 @@ internal sealed class MdtStore : IDisposable
 
             foreach (var change in group)
             {
-                if (syncError is null)
-                {
-                    change.Complete();
-                }
-                else
+                if (syncError is not null)
                 {
                     change.Fail(syncError);
                 }
+
+                change.Complete();
             }
 
             group.Clear();
+            batch.Clear();
         }
     }
 
@@ -416,14 +425,73 @@ internal sealed class MdtStore : IDisposable
 
         public abstract void Run(MdtTransaction transaction);
 
+        /// <summary>Answers the caller: the failure if there was one, else the result. The loop touches the change no more after this.</summary>
         public abstract void Complete();
 
+        /// <summary>Records why the change failed (the first reason counts); the caller learns it at <see cref="Complete"/>.</summary>
         public abstract void Fail(Exception exception);
     }
 
-    private sealed class PendingChange<T>(Func<MdtTransaction, T> change, ChangeOrigin? origin, ChangeResult<T>? result, bool creates) : PendingChange
+    /// <summary>
+    /// A change waiting for the writer loop, and its caller's completion: pooled, so a change costs no task or completion
+    /// source of its own. It goes back to its pool once its caller has taken the result (awaited it once).
+    /// </summary>
+    private sealed class PendingChange<T> : PendingChange, IValueTaskSource<T>
     {
-        public override bool Creates => creates;
+        /// <summary>Changes kept for reuse: above the changes in flight at once on a busy MDT.</summary>
+        private const int PoolLimit = 1024;
+
+        private static readonly ConcurrentQueue<PendingChange<T>> Pool = new();
+        private static int _pooled;
+
+        private ManualResetValueTaskSourceCore<T> _completion = new() { RunContinuationsAsynchronously = true };
+        private Func<MdtTransaction, T>? _change;
+        private ChangeOrigin? _origin;
+        private ChangeResult<T>? _recorder;
+        private bool _creates;
+        private T? _result;
+        private Exception? _failure;
+
+        public static PendingChange<T> Rent(Func<MdtTransaction, T> change, ChangeOrigin? origin, ChangeResult<T>? recorder, bool creates)
+        {
+            if (Pool.TryDequeue(out var pending))
+            {
+                Interlocked.Decrement(ref _pooled);
+            }
+            else
+            {
+                pending = new PendingChange<T>();
+            }
+
+            pending._change = change;
+            pending._origin = origin;
+            pending._recorder = recorder;
+            pending._creates = creates;
+            return pending;
+        }
+
+        /// <summary>Clears this change and keeps it for the next one (drops it when the pool is full).</summary>
+        public void Return()
+        {
+            _change = null;
+            _origin = null;
+            _recorder = null;
+            _result = default;
+            _failure = null;
+            _completion.Reset();
+            if (Interlocked.Increment(ref _pooled) <= PoolLimit)
+            {
+                Pool.Enqueue(this);
+            }
+            else
+            {
+                Interlocked.Decrement(ref _pooled);
+            }
+        }
+
+        public ValueTask<T> Task => new(this, _completion.Version);
+
+        public override bool Creates => _creates;
 
         public override bool AnsweredFromRecord(MdtStore store)
         {
@@ -431,34 +499,28 @@ internal sealed class MdtStore : IDisposable
             return Answered(new MdtTransaction(store, batch));
         }
 
-        private readonly TaskCompletionSource<T> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private T? _result;
-        private bool _failed;
-
-        public Task<T> Task => _completion.Task;
-
         public override void Run(MdtTransaction transaction)
         {
-            if (origin is not { } from || result is null)
+            if (_origin is not { } from || _recorder is null)
             {
-                _result = change(transaction);
+                _result = _change!(transaction);
                 return;
             }
 
             // Every send is checked, not only resends: a resend can overtake its first send on the way here.
             if (!Answered(transaction))
             {
-                _result = change(transaction);
-                transaction.Store.Replies.Record(transaction, from, result, _result);
+                _result = _change!(transaction);
+                transaction.Store.Replies.Record(transaction, from, _recorder, _result);
             }
         }
 
         /// <summary>Applied before (its reply was lost, perhaps with the MDS that sent it): takes the result as then.</summary>
         private bool Answered(MdtTransaction transaction)
         {
-            if (origin is { } from && result is not null && transaction.Store.Replies.TryGet(transaction, from, out var recorded))
+            if (_origin is { } from && _recorder is not null && transaction.Store.Replies.TryGet(transaction, from, out var recorded))
             {
-                _result = result.Decode(recorded);
+                _result = _recorder.Decode(recorded);
                 return true;
             }
 
@@ -467,16 +529,33 @@ internal sealed class MdtStore : IDisposable
 
         public override void Complete()
         {
-            if (!_failed)
+            if (_failure is { } failure)
             {
-                _completion.TrySetResult(_result!);
+                _completion.SetException(failure);
+            }
+            else
+            {
+                _completion.SetResult(_result!);
             }
         }
 
-        public override void Fail(Exception exception)
+        public override void Fail(Exception exception) => _failure ??= exception;
+
+        public T GetResult(short token)
         {
-            _failed = true;
-            _completion.TrySetException(exception);
+            try
+            {
+                return _completion.GetResult(token);
+            }
+            finally
+            {
+                Return();
+            }
         }
+
+        public ValueTaskSourceStatus GetStatus(short token) => _completion.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _completion.OnCompleted(continuation, state, token, flags);
     }
 }

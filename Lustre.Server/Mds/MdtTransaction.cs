@@ -6,7 +6,10 @@ using RocksDbSharp;
 
 namespace Lustre.Server.Mds;
 
-/// <summary>The writes of one metadata operation, applied together as one RocksDB batch or not at all.</summary>
+/// <summary>
+/// The writes of one metadata operation, applied together as one RocksDB batch or not at all. The MDT's writer loop
+/// reuses one for every operation in turn (<see cref="Reset"/>).
+/// </summary>
 internal sealed class MdtTransaction
 {
     private readonly MdtStore _store;
@@ -27,6 +30,15 @@ internal sealed class MdtTransaction
 
     /// <summary>The inode count after this operation's creates and deletes so far, before it is applied; null: unchanged.</summary>
     public ulong? PendingInodeCount { get; set; }
+
+    /// <summary>Forgets what the last operation advanced, for the next one on the same (cleared) batch.</summary>
+    public void Reset()
+    {
+        _firstCounterOst = -1;
+        _firstCounter = 0;
+        _moreCounters = null;
+        PendingInodeCount = null;
+    }
 
     public byte[]? Get(byte[] key) => _store.Get(key);
 
