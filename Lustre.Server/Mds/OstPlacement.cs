@@ -30,11 +30,26 @@ internal sealed partial class OstPlacement : IOstPlacement
 
     public IReadOnlyList<OstUsage> Usage => _usage;
 
+    /// <summary>
+    /// The filesystem's default layout (a template: no objects), made once per configuration the MGS gives: most creates
+    /// take it, and a <see cref="FileLayout"/> is immutable, so they share it.
+    /// </summary>
     public FileLayout FilesystemDefault()
     {
         var config = _targets.Config;
-        return FileLayout.Raid0(config.DefaultStripeSize, config.DefaultStripeCount);
+        if (_default is { } known && ReferenceEquals(known.Config, config))
+        {
+            return known.Layout;
+        }
+
+        var layout = FileLayout.Raid0(config.DefaultStripeSize, config.DefaultStripeCount);
+        _default = new DefaultLayout(config, layout);
+        return layout;
     }
+
+    private volatile DefaultLayout? _default;
+
+    private sealed record DefaultLayout(FilesystemConfig Config, FileLayout Layout);
 
     public FileLayout Instantiate(FileLayout template, MdtTransaction transaction)
     {
