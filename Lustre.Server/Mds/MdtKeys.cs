@@ -140,13 +140,14 @@ internal static class MdtKeys
         return key;
     }
 
-    public static byte[] DestroyKey(int ostIndex, ulong objectId)
+    public const int DestroyKeyLength = 13;
+
+    /// <summary>Writes the destroy-queue key of object <paramref name="objectId"/> of OST <paramref name="ostIndex"/> (<see cref="DestroyKeyLength"/> bytes).</summary>
+    public static void WriteDestroyKey(Span<byte> key, int ostIndex, ulong objectId)
     {
-        var key = new byte[13];
         key[0] = DestroyQueue;
-        BinaryPrimitives.WriteInt32BigEndian(key.AsSpan(1), ostIndex);
-        BinaryPrimitives.WriteUInt64BigEndian(key.AsSpan(5), objectId);
-        return key;
+        BinaryPrimitives.WriteInt32BigEndian(key[1..], ostIndex);
+        BinaryPrimitives.WriteUInt64BigEndian(key[5..], objectId);
     }
 
     public static (int OstIndex, ulong ObjectId) ParseDestroyKey(ReadOnlySpan<byte> key) =>

@@ -1044,9 +1044,11 @@ internal sealed class MdtNamespace
 
     private static void QueueDestroy(MdtTransaction tx, LayoutObjects objects)
     {
+        Span<byte> key = stackalloc byte[MdtKeys.DestroyKeyLength];
         foreach (var obj in objects)
         {
-            tx.Put(MdtKeys.DestroyKey(obj.OstIndex, obj.ObjectId), []);
+            MdtKeys.WriteDestroyKey(key, obj.OstIndex, obj.ObjectId);
+            tx.Put(key, []);
         }
     }
 
@@ -1758,9 +1760,11 @@ internal sealed class MdtNamespace
     public ValueTask<bool> ForgetDestroyedAsync(IReadOnlyList<(int OstIndex, ulong ObjectId)> destroyed) =>
         _store.ChangeAsync(tx =>
         {
+            Span<byte> key = stackalloc byte[MdtKeys.DestroyKeyLength];
             foreach (var (ost, id) in destroyed)
             {
-                tx.Delete(MdtKeys.DestroyKey(ost, id));
+                MdtKeys.WriteDestroyKey(key, ost, id);
+                tx.Delete(key);
             }
 
             return true;
