@@ -33,11 +33,14 @@ internal sealed record MdtInode(
     public void WriteAttributes(BodyWriter writer, LustreFid fid, InodeFlags flags) =>
         InodeAttributes.Write(writer, fid, Type, Mode, Uid, Gid, Size, LinkCount, AccessTimeNs, ModifyTimeNs, ChangeTimeNs, AttributesLayout, flags, default);
 
-    /// <summary>The bytes <see cref="Write"/> takes.</summary>
+    /// <summary>The bytes <see cref="Write(BodyWriter)"/> takes.</summary>
     public static int EncodedLength(MdtInode inode) => 64 + inode.Layout.Length + inode.DefaultLayout.Length;
 
     /// <summary>Writes the record as the MDT stores it (what <see cref="Decode"/> reads).</summary>
-    public void Write(BodyWriter writer)
+    public void Write(BodyWriter writer) => Write(writer, LinkCount, ModifyTimeNs, ChangeTimeNs);
+
+    /// <summary>Writes the record with another link count, mtime and ctime: what a copy <c>with</c> them would write, without the copy.</summary>
+    public void Write(BodyWriter writer, uint linkCount, long modifyTimeNs, long changeTimeNs)
     {
         writer.WriteByte(FormatVersion);
         writer.WriteByte((byte)Type);
@@ -45,10 +48,10 @@ internal sealed record MdtInode(
         writer.WriteUInt32(Uid);
         writer.WriteUInt32(Gid);
         writer.WriteInt64(Size);
-        writer.WriteUInt32(LinkCount);
+        writer.WriteUInt32(linkCount);
         writer.WriteInt64(AccessTimeNs);
-        writer.WriteInt64(ModifyTimeNs);
-        writer.WriteInt64(ChangeTimeNs);
+        writer.WriteInt64(modifyTimeNs);
+        writer.WriteInt64(changeTimeNs);
         writer.WriteBytes(Layout);
         writer.WriteBytes(DefaultLayout);
     }

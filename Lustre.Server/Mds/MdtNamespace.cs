@@ -604,7 +604,7 @@ internal sealed class MdtNamespace
             tx.PutInode(fid, created);
             _store.CountInode(tx, 1);
             tx.PutEntry(parent, request.Path.AsSpan(name), fid, EntryType.File);
-            tx.PutInode(parent, parentInode with { ModifyTimeNs = now, ChangeTimeNs = now });
+            tx.PutChangedDirectory(parent, parentInode, parentInode.LinkCount, now);
             return created.ToAttributes(fid, InodeFlags.Created);
         });
     }
@@ -975,7 +975,7 @@ internal sealed class MdtNamespace
             tx.PutInode(fid, created);
             _store.CountInode(tx, 1);
             tx.PutEntry(parent, request.Path.AsSpan(name), fid, EntryType.Directory);
-            tx.PutInode(parent, parentInode with { LinkCount = parentInode.LinkCount + 1, ModifyTimeNs = now, ChangeTimeNs = now });
+            tx.PutChangedDirectory(parent, parentInode, parentInode.LinkCount + 1, now);
             return created.ToAttributes(fid);
         }, creates: true);
     }
@@ -1012,7 +1012,7 @@ internal sealed class MdtNamespace
             tx.DeleteEntry(parent, path.AsSpan(name));
             DropInode(tx, entry.Fid, inode);
             var linkDelta = directory ? 1u : 0u;
-            tx.PutInode(parent, parentInode with { LinkCount = parentInode.LinkCount - linkDelta, ModifyTimeNs = now, ChangeTimeNs = now });
+            tx.PutChangedDirectory(parent, parentInode, parentInode.LinkCount - linkDelta, now);
             return true;
         });
     }
@@ -1611,12 +1611,12 @@ internal sealed class MdtNamespace
             var linkMove = isDirectory ? 1u : 0u;
             if (fromParent == toParent)
             {
-                tx.PutInode(toParent, toParentInode with { ModifyTimeNs = now, ChangeTimeNs = now });
+                tx.PutChangedDirectory(toParent, toParentInode, toParentInode.LinkCount, now);
             }
             else
             {
-                tx.PutInode(fromParent, fromParentInode with { LinkCount = fromParentInode.LinkCount - linkMove, ModifyTimeNs = now, ChangeTimeNs = now });
-                tx.PutInode(toParent, toParentInode with { LinkCount = toParentInode.LinkCount + linkMove, ModifyTimeNs = now, ChangeTimeNs = now });
+                tx.PutChangedDirectory(fromParent, fromParentInode, fromParentInode.LinkCount - linkMove, now);
+                tx.PutChangedDirectory(toParent, toParentInode, toParentInode.LinkCount + linkMove, now);
             }
 
             tx.PutInode(source.Fid, moved with { ChangeTimeNs = now });

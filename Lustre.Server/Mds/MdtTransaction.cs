@@ -47,12 +47,20 @@ internal sealed class MdtTransaction
     public void Delete(ReadOnlySpan<byte> key) => _batch.Delete(key);
 
     /// <summary>Writes <paramref name="inode"/> as the record of <paramref name="fid"/>, its key on the stack and its bytes in a pooled buffer.</summary>
-    public void PutInode(LustreFid fid, MdtInode inode)
+    public void PutInode(LustreFid fid, MdtInode inode) => PutInode(fid, inode, inode.LinkCount, inode.ModifyTimeNs, inode.ChangeTimeNs);
+
+    /// <summary>
+    /// Writes directory <paramref name="directory"/> after an entry of it was added or removed: <paramref name="linkCount"/>
+    /// links, mtime and ctime <paramref name="now"/>; the record as <c>directory with { ... }</c> would give, with no copy of it.
+    /// </summary>
+    public void PutChangedDirectory(LustreFid fid, MdtInode directory, uint linkCount, long now) => PutInode(fid, directory, linkCount, now, now);
+
+    private void PutInode(LustreFid fid, MdtInode inode, uint linkCount, long modifyTimeNs, long changeTimeNs)
     {
         Span<byte> key = stackalloc byte[MdtKeys.FidKeyLength];
         MdtKeys.WriteInodeKey(key, fid);
         using var buffer = FrameBuffer.Rent(MdtInode.EncodedLength(inode));
-        inode.Write(buffer.Body);
+        inode.Write(buffer.Body, linkCount, modifyTimeNs, changeTimeNs);
         _batch.Put(key, buffer.Written.Span[FrameHeader.Size..]);
     }
 
