@@ -159,7 +159,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }
 
-    // The handlers of the common changes (open, close, unlink, mkdir, setattr) use pooled builders: the session awaits
+    // The handlers of the common changes (open, close, unlink, mkdir, setattr, Data-on-MDT write) use pooled builders: the session awaits
     // a handler's result exactly once.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<RpcResponse> OpenAsync(RpcRequest request, CancellationToken cancellationToken)
@@ -194,6 +194,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
     }
 
     /// <summary>The request's bulk into a file's Data-on-MDT component, durable before the reply; the reply is the file's size.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<RpcResponse> DomWriteAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;

@@ -509,7 +509,12 @@ internal sealed class MdtNamespace
         {
             var inode = LoadInode(request.Fid);
             var onMdt = RequireDataOnMdt(request.Fid, inode);
-            Permissions.Require(inode, who, Access.Write, request.Fid.ToString());
+            if (!Permissions.Allows(inode, who, Access.Write))
+            {
+                // The FID is formatted only for the error: a write that may goes on without a string.
+                throw Permissions.Denied(inode, who, Access.Write, request.Fid.ToString());
+            }
+
             var end = request.Offset + data.Length;
             if (end > onMdt)
             {
