@@ -272,7 +272,8 @@ internal sealed class MdtStore : IDisposable
 
     private async Task WriterLoopAsync()
     {
-        var group = new List<PendingChange>(MaxGroup);
+        // A change answered early (failed) leaves null behind: its caller may already have recycled it.
+        var group = new List<PendingChange?>(MaxGroup);
         var reader = _queue.Reader;
 
         // One batch and one transaction serve every change in turn, cleared between them.
@@ -287,8 +288,9 @@ internal sealed class MdtStore : IDisposable
 
             var wrote = false;
             var low = CheckSpace();
-            foreach (var change in group)
+            for (var i = 0; i < group.Count; i++)
             {
+                var change = group[i]!;
                 if (low is { } free && change.Creates)
                 {
                     // A resend of a create that was applied before space ran low is still answered from its record.
@@ -299,11 +301,13 @@ internal sealed class MdtStore : IDisposable
                             change.Fail(new RpcStatusException(
                                 LustreErrno.ENOSPC,
                                 $"the MDT has {free} bytes free, under the {ReserveBytes} kept for unlink, rmdir and rename: no new files, directories or Data-on-MDT bytes until space is freed"));
+                            group[i] = null;
                         }
                     }
                     catch (RpcStatusException ex)
                     {
                         change.Fail(ex);
+                        group[i] = null;
                     }
 
                     continue;
@@ -329,6 +333,7 @@ internal sealed class MdtStore : IDisposable
 #pragma warning restore CA1031
                 {
                     change.Fail(IsNoSpace(ex) ? Full(ex) : ex);
+                    group[i] = null;
                 }
             }
 
@@ -354,12 +359,19 @@ internal sealed class MdtStore : IDisposable
 
             foreach (var change in group)
             {
-                if (syncError is not null)
+                if (change is null)
+                {
+                    continue;
+                }
+
+                if (syncError is null)
+                {
+                    change.Complete();
+                }
+                else
                 {
                     change.Fail(syncError);
                 }
-
-                change.Complete();
             }
 
             group.Clear();
@@ -425,10 +437,10 @@ internal sealed class MdtStore : IDisposable
 
         public abstract void Run(MdtTransaction transaction);
 
-        /// <summary>Answers the caller: the failure if there was one, else the result. The loop touches the change no more after this.</summary>
+        /// <summary>Answers the caller with the result. The loop touches the change no more after this (its caller may recycle it).</summary>
         public abstract void Complete();
 
-        /// <summary>Records why the change failed (the first reason counts); the caller learns it at <see cref="Complete"/>.</summary>
+        /// <summary>Answers the caller with <paramref name="exception"/>. As after <see cref="Complete"/>, the loop touches the change no more.</summary>
         public abstract void Fail(Exception exception);
     }
 
@@ -450,7 +462,6 @@ internal sealed class MdtStore : IDisposable
         private ChangeResult<T>? _recorder;
         private bool _creates;
         private T? _result;
-        private Exception? _failure;
 
         public static PendingChange<T> Rent(Func<MdtTransaction, T> change, ChangeOrigin? origin, ChangeResult<T>? recorder, bool creates)
         {
@@ -477,7 +488,6 @@ internal sealed class MdtStore : IDisposable
             _origin = null;
             _recorder = null;
             _result = default;
-            _failure = null;
             _completion.Reset();
             if (Interlocked.Increment(ref _pooled) <= PoolLimit)
             {
@@ -527,19 +537,9 @@ internal sealed class MdtStore : IDisposable
             return false;
         }
 
-        public override void Complete()
-        {
-            if (_failure is { } failure)
-            {
-                _completion.SetException(failure);
-            }
-            else
-            {
-                _completion.SetResult(_result!);
-            }
-        }
+        public override void Complete() => _completion.SetResult(_result!);
 
-        public override void Fail(Exception exception) => _failure ??= exception;
+        public override void Fail(Exception exception) => _completion.SetException(exception);
 
         public T GetResult(short token)
         {
