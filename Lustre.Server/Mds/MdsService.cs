@@ -152,11 +152,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
     private ValueTask<RpcResponse> GetAttr(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
-        var ns = Namespace;
-        var (fid, inode) = ns.Resolve(PathRequest.Read(ref reader).Path, request.Identity);
-        var body = FrameBuffer.Rent(64 + inode.AttributesLength);
-        inode.WriteAttributes(body.Body, fid, ns.FlagsOf(fid));
-        return ValueTask.FromResult(RpcResponse.Ok(body));
+        return ValueTask.FromResult(RpcResponse.Ok(Namespace.GetAttrReply(PathRequest.Read(ref reader).Path, request.Identity)));
     }
 
     // The handlers of the common changes (open, close, unlink, mkdir, setattr, Data-on-MDT write) use pooled builders: the session awaits

@@ -118,26 +118,36 @@ internal sealed class MdtNamespace
     /// </summary>
     private (LustreFid Parent, MdtInode ParentInode, Range Name) WalkToParent(string path, ClientIdentity who, List<byte[]>? defaults = null)
     {
-        var current = LustreFid.Root;
-        var inode = LoadInode(current);
-        var end = 1 + LustrePath.Trimmed(path).Length;
-        if (end == 1)
-        {
-            defaults?.Add(inode.DefaultLayout);
-            return (current, inode, 0..0);
-        }
+        var (parent, parentInode, name) = Walk(path, who, defaults, loadParent: true);
+        return (parent, parentInode!, name);
+    }
 
+    /// <summary>
+    /// <see cref="WalkToParent"/>'s walk. Only the inodes asked for are decoded whole (the last directory's with
+    /// <paramref name="loadParent"/>, every one's with <paramref name="defaults"/>); the others are read for their
+    /// permission bits alone (<see cref="MdtStore.GetAccess"/>), so a lookup makes no inode object per directory.
+    /// </summary>
+    private (LustreFid Parent, MdtInode? ParentInode, Range Name) Walk(string path, ClientIdentity who, List<byte[]>? defaults, bool loadParent)
+    {
+        var current = LustreFid.Root;
+        var end = 1 + LustrePath.Trimmed(path).Length;
         var start = 1;
         while (true)
         {
-            RequireSearch(inode, who, path, start);
-            var slash = path.AsSpan(start, end - start).IndexOf('/');
-            if (slash < 0)
+            var slash = end == 1 ? -1 : path.AsSpan(start, end - start).IndexOf('/');
+            var inode = defaults is not null || (slash < 0 && loadParent) ? LoadInode(current) : null;
+            defaults?.Add(inode!.DefaultLayout);
+            if (end == 1)
             {
-                break;
+                return (current, inode, 0..0);
             }
 
-            defaults?.Add(inode.DefaultLayout);
+            RequireSearch(inode?.Access ?? LoadAccess(current), who, path, start);
+            if (slash < 0)
+            {
+                return (current, inode, start..end);
+            }
+
             var component = path.AsSpan(start, slash);
             var (fid, type) = LookupEntry(current, component)
                 ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{path}': no such file or directory ('{component}' is missing)");
@@ -147,16 +157,15 @@ internal sealed class MdtNamespace
             }
 
             current = fid;
-            inode = LoadInode(fid);
             start += slash + 1;
         }
-
-        defaults?.Add(inode.DefaultLayout);
-        return (current, inode, start..end);
     }
 
+    private InodeAccess LoadAccess(LustreFid fid) =>
+        _store.GetAccess(fid) ?? throw new RpcStatusException(LustreErrno.ESTALE, $"no inode {fid}");
+
     /// <summary>Search permission in <paramref name="directory"/>, the one whose entries start at <paramref name="start"/> in <paramref name="path"/>.</summary>
-    private static void RequireSearch(MdtInode directory, ClientIdentity who, string path, int start)
+    private static void RequireSearch(InodeAccess directory, ClientIdentity who, string path, int start)
     {
         if (!Permissions.Allows(directory, who, Access.Execute))
         {
@@ -168,14 +177,31 @@ internal sealed class MdtNamespace
 
     public (LustreFid Fid, MdtInode Inode) Resolve(string path, ClientIdentity who)
     {
+        var fid = ResolveFid(path, who);
+        return (fid, LoadInode(fid));
+    }
+
+    /// <summary>The FID <paramref name="path"/> names, with the permission checks of <see cref="Resolve"/>, without reading its inode.</summary>
+    private LustreFid ResolveFid(string path, ClientIdentity who)
+    {
         if (IsRoot(path))
         {
-            return (LustreFid.Root, LoadInode(LustreFid.Root));
+            return LustreFid.Root;
         }
 
-        var (parent, _, name) = WalkToParent(path, who);
+        var (parent, _, name) = Walk(path, who, defaults: null, loadParent: false);
         var entry = LookupEntry(parent, path.AsSpan(name)) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{path}': no such file or directory");
-        return (entry.Fid, LoadInode(entry.Fid));
+        return entry.Fid;
+    }
+
+    /// <summary>
+    /// A stat's reply: the attributes of <paramref name="path"/> as <see cref="GetAttr"/> gives them, written straight
+    /// from the stored record into a reply body (no inode object, no layout array).
+    /// </summary>
+    public FrameBuffer GetAttrReply(string path, ClientIdentity who)
+    {
+        var fid = ResolveFid(path, who);
+        return _store.GetAttributesReply(fid, FlagsOf(fid)) ?? throw new RpcStatusException(LustreErrno.ESTALE, $"no inode {fid}");
     }
 
     public InodeAttributes GetAttr(string path, ClientIdentity who)

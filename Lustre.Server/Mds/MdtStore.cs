@@ -87,6 +87,25 @@ internal sealed class MdtStore : IDisposable
         return _db.Get(key, InodeReader.Instance);
     }
 
+    /// <summary>The type and permission bits of <paramref name="fid"/>'s inode, or null: as <see cref="GetInode"/>, with no inode object.</summary>
+    public InodeAccess? GetAccess(LustreFid fid)
+    {
+        Span<byte> key = stackalloc byte[MdtKeys.FidKeyLength];
+        MdtKeys.WriteInodeKey(key, fid);
+        return _db.Get(key, AccessReader.Instance);
+    }
+
+    /// <summary>
+    /// A stat's reply body for <paramref name="fid"/> (<see cref="MdtInode.WriteAttributes(ReadOnlySpan{byte}, LustreFid, Protocol.Messages.InodeFlags)"/>),
+    /// or null when it has no inode: written from RocksDB's copy of the record, with no inode object or layout array.
+    /// </summary>
+    public FrameBuffer? GetAttributesReply(LustreFid fid, Protocol.Messages.InodeFlags flags)
+    {
+        Span<byte> key = stackalloc byte[MdtKeys.FidKeyLength];
+        MdtKeys.WriteInodeKey(key, fid);
+        return _db.Get(key, AttributesWriter.For(fid, flags));
+    }
+
     /// <summary>The entry <paramref name="name"/> of directory <paramref name="parent"/>, or null; as <see cref="GetInode"/>, with no array.</summary>
     public (LustreFid Fid, Protocol.Messages.EntryType Type)? GetEntry(LustreFid parent, ReadOnlySpan<char> name)
     {
@@ -109,6 +128,33 @@ internal sealed class MdtStore : IDisposable
         public static readonly InodeReader Instance = new();
 
         public MdtInode? Deserialize(ReadOnlySpan<byte> buffer) => MdtInode.Decode(buffer);
+    }
+
+    private sealed class AccessReader : ISpanDeserializer<InodeAccess?>
+    {
+        public static readonly AccessReader Instance = new();
+
+        public InodeAccess? Deserialize(ReadOnlySpan<byte> buffer) => MdtInode.DecodeAccess(buffer);
+    }
+
+    /// <summary>Writes a stat's reply from the record; one per thread, holding the FID and flags of the call running on it.</summary>
+    private sealed class AttributesWriter : ISpanDeserializer<FrameBuffer?>
+    {
+        [ThreadStatic]
+        private static AttributesWriter? t_current;
+
+        private LustreFid _fid;
+        private Protocol.Messages.InodeFlags _flags;
+
+        public static AttributesWriter For(LustreFid fid, Protocol.Messages.InodeFlags flags)
+        {
+            var writer = t_current ??= new AttributesWriter();
+            writer._fid = fid;
+            writer._flags = flags;
+            return writer;
+        }
+
+        public FrameBuffer? Deserialize(ReadOnlySpan<byte> buffer) => MdtInode.WriteAttributes(buffer, _fid, _flags);
     }
 
     private sealed class EntryReader : ISpanDeserializer<(LustreFid Fid, Protocol.Messages.EntryType Type)?>

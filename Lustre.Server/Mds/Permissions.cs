@@ -23,7 +23,9 @@ internal static class Permissions
     private const uint StickyBit = 0x200;
     private const uint SetGidBit = 0x400;
 
-    public static bool Allows(MdtInode inode, ClientIdentity who, Access want)
+    public static bool Allows(MdtInode inode, ClientIdentity who, Access want) => Allows(inode.Access, who, want);
+
+    public static bool Allows(InodeAccess inode, ClientIdentity who, Access want)
     {
         if (who.IsRoot)
         {
@@ -42,7 +44,9 @@ internal static class Permissions
         }
     }
 
-    public static RpcStatusException Denied(MdtInode inode, ClientIdentity who, Access want, string path) =>
+    public static RpcStatusException Denied(MdtInode inode, ClientIdentity who, Access want, string path) => Denied(inode.Access, who, want, path);
+
+    public static RpcStatusException Denied(InodeAccess inode, ClientIdentity who, Access want, string path) =>
         new(LustreErrno.EACCES, $"permission denied: '{path}' needs {Describe(want)} permission, which {who} does not have there (mode {Convert.ToString(inode.Mode & 0xFFF, 8).PadLeft(4, '0')}, owner {inode.Uid}:{inode.Gid})");
 
     /// <summary>
