@@ -140,6 +140,7 @@ internal static class CheckpointBenchmark
         var localWrite = TimeSpan.MaxValue;
         TimeSpan[] localReads = [TimeSpan.MaxValue, TimeSpan.MaxValue]; // warm, cold
         var clusterData = cluster.DataDirectory;
+        var device = MachineInfo.DeviceOf(scratch);
         var step = 0L;
         foreach (var compress in compression ? new[] { false, true } : [false])
         {
@@ -208,7 +209,7 @@ internal static class CheckpointBenchmark
                                 PageCache.Evict(scratch, except: clusterData);
                             }
 
-                            var local = Timed(() => LocalRead(state, scratch, destinations), $"local FileStream read into buffers{cache}, round {round + 1}", state.Bytes, details);
+                            var local = Timed(() => LocalRead(state, scratch, destinations), $"local FileStream read into buffers{cache}, round {round + 1}", state.Bytes, details, cold ? device : null);
                             localReads[cold ? 1 : 0] = Min(localReads[cold ? 1 : 0], local);
                         }
 
@@ -218,12 +219,13 @@ internal static class CheckpointBenchmark
                             PageCache.Evict(clusterData);
                         }
 
+                        var disk = cold ? DiskMeter.Start(device) : null;
                         var meter = new PhaseMeter();
                         using (await reader.LoadAsync(step, destinations))
                         {
                             var cost = meter.Stop();
                             loads[cold ? 1 : 0] = Min(loads[cold ? 1 : 0], cost.Wall);
-                            details.Add(Detail($"{kind} LoadAsync into buffers, verified{cache}, round {round + 1}", state.Bytes, cost));
+                            details.Add(Detail($"{kind} LoadAsync into buffers, verified{cache}, round {round + 1}", state.Bytes, cost, disk));
                             Console.WriteLine($"  {details[^1]}");
                         }
 
@@ -325,18 +327,20 @@ internal static class CheckpointBenchmark
         return best;
     }
 
-    private static TimeSpan Timed(Action action, string name, long bytes, List<string> details)
+    /// <summary>Runs and records one phase; with <paramref name="device"/>, what that disk read meanwhile too.</summary>
+    private static TimeSpan Timed(Action action, string name, long bytes, List<string> details, string? device = null)
     {
+        var disk = DiskMeter.Start(device);
         var meter = new PhaseMeter();
         action();
         var cost = meter.Stop();
-        details.Add(Detail(name, bytes, cost));
+        details.Add(Detail(name, bytes, cost, disk));
         Console.WriteLine($"  {details[^1]}");
         return cost.Wall;
     }
 
-    private static string Detail(string name, long bytes, PhaseCost cost) =>
-        string.Create(CultureInfo.InvariantCulture, $"{name}: {cost.Wall.TotalSeconds:0.000} s{(bytes > 0 ? $" ({bytes / cost.Wall.TotalSeconds / 1e9:0.00} GB/s)" : string.Empty)}, CPU {cost.Cpu.TotalSeconds:0.00} s, allocated {ResultTable.FormatBytes(cost.AllocatedBytes)}");
+    private static string Detail(string name, long bytes, PhaseCost cost, DiskMeter? disk = null) =>
+        string.Create(CultureInfo.InvariantCulture, $"{name}: {cost.Wall.TotalSeconds:0.000} s{(bytes > 0 ? $" ({bytes / cost.Wall.TotalSeconds / 1e9:0.00} GB/s)" : string.Empty)}, CPU {cost.Cpu.TotalSeconds:0.00} s, allocated {ResultTable.FormatBytes(cost.AllocatedBytes)}{(disk is null ? string.Empty : $"; disk {disk.Stop()}")}");
 
     /// <summary>Each phase's ratio in every repetition, judged on the median (lower is better: time over the baseline's time).</summary>
     private static string RepeatTable(List<List<CheckpointRow>> repetitions)

@@ -40,13 +40,22 @@ internal sealed record MachineInfo(int Cores, string Cpu, string Memory, string 
     private static string FormatKiB(string text) =>
         long.TryParse(text.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture, out var kib) ? $"{kib / (1024.0 * 1024):0.0} GiB" : text;
 
-    /// <summary>The mount holding the folder (longest matching mount point in /proc/mounts) and its filesystem type.</summary>
+    /// <summary>The device of the mount holding the folder (e.g. /dev/vda); null without /proc/mounts.</summary>
+    public static string? DeviceOf(string directory) => MountOf(Path.GetFullPath(directory))?.Device;
+
+    /// <summary>The mount holding the folder and its filesystem type.</summary>
     private static string DescribeDisk(string directory)
     {
         var full = Path.GetFullPath(directory);
+        return MountOf(full) is { } mount ? $"{mount.Device} ({mount.Type}, mounted at {mount.Point}), folder {full}" : full;
+    }
+
+    /// <summary>The longest mount point in /proc/mounts that holds <paramref name="full"/>; null without /proc/mounts.</summary>
+    private static (string Point, string Device, string Type)? MountOf(string full)
+    {
         if (!File.Exists("/proc/mounts"))
         {
-            return full;
+            return null;
         }
 
         var best = (Point: string.Empty, Device: "?", Type: "?");
@@ -59,6 +68,6 @@ internal sealed record MachineInfo(int Cores, string Cpu, string Memory, string 
             }
         }
 
-        return $"{best.Device} ({best.Type}, mounted at {best.Point}), folder {full}";
+        return best;
     }
 }
