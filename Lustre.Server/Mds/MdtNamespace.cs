@@ -499,7 +499,7 @@ internal sealed class MdtNamespace
             ? MdtInode.Decode(bytes)
             : throw new RpcStatusException(LustreErrno.ESTALE, $"no inode {request.Fid}");
         var onMdt = RequireDataOnMdt(request.Fid, inode);
-        Permissions.Require(inode, who, Access.Read, request.Fid.ToString());
+        Permissions.Require(inode, who, Access.Read, request.Fid);
         var available = Math.Min(inode.Size, onMdt) - request.Offset;
         var length = (int)Math.Clamp(available, 0, request.Length);
         if (length == 0)
@@ -535,11 +535,7 @@ internal sealed class MdtNamespace
         {
             var inode = LoadInode(request.Fid);
             var onMdt = RequireDataOnMdt(request.Fid, inode);
-            if (!Permissions.Allows(inode, who, Access.Write))
-            {
-                // The FID is formatted only for the error: a write that may goes on without a string.
-                throw Permissions.Denied(inode, who, Access.Write, request.Fid.ToString());
-            }
+            Permissions.Require(inode, who, Access.Write, request.Fid);
 
             var end = request.Offset + data.Length;
             if (end > onMdt)
@@ -1118,7 +1114,7 @@ internal sealed class MdtNamespace
 
             // Marking a mirror stale or in sync, splitting or extending one: all change what the file holds; a resync
             // also reads it (its reply carries a capability to read and write the objects).
-            Permissions.Require(inode, who, request.Operation == MirrorOperation.BeginResync ? Access.Read | Access.Write : Access.Write, request.Fid.ToString());
+            Permissions.Require(inode, who, request.Operation == MirrorOperation.BeginResync ? Access.Read | Access.Write : Access.Write, request.Fid);
             var layout = LayoutCodec.Decode(inode.Layout);
             if (layout.HasDataOnMdt)
             {
@@ -1181,7 +1177,7 @@ internal sealed class MdtNamespace
                 throw new RpcStatusException(LustreErrno.EINVAL, $"{request.Fid} is not a file with a layout");
             }
 
-            Permissions.Require(inode, who, Access.Write, request.Fid.ToString());
+            Permissions.Require(inode, who, Access.Write, request.Fid);
             var layout = LayoutCodec.Decode(inode.Layout);
             var changed = request.Operation switch
             {
@@ -1419,7 +1415,7 @@ internal sealed class MdtNamespace
     /// </summary>
     private MigrateReply RenewMigration(MigrateRequest request, ClientIdentity who)
     {
-        Permissions.Require(LoadInode(request.Fid), who, Access.Read | Access.Write, request.Fid.ToString());
+        Permissions.Require(LoadInode(request.Fid), who, Access.Read | Access.Write, request.Fid);
         var view = _migrations.Renew(request.Fid, request.MigrationId, () => IsOpenForWrite(request.Fid));
         return new MigrateReply(view.State, view.Id, view.DataVersion, LeaseMs, LoadInode(request.Fid).ToAttributes(request.Fid, FlagsOf(request.Fid)), view.NewLayout);
     }
@@ -1437,7 +1433,7 @@ internal sealed class MdtNamespace
             var reply = await _store.ChangeAsync(origin, ChangeResults.Migration, tx =>
             {
                 var inode = LoadInode(request.Fid);
-                Permissions.Require(inode, who, Access.Write, request.Fid.ToString());
+                Permissions.Require(inode, who, Access.Write, request.Fid);
                 var view = _migrations.StartSwap(request.Fid, request.MigrationId, request.DataVersion, inode.Layout, () => IsOpenForWrite(request.Fid));
                 swapping = true;
                 var old = LayoutCodec.Decode(inode.Layout);
@@ -1781,7 +1777,7 @@ internal sealed class MdtNamespace
             throw new RpcStatusException(LustreErrno.EISDIR, $"{fid} is a directory");
         }
 
-        Permissions.Require(inode, who, OpenAccess(flags), fid.ToString());
+        Permissions.Require(inode, who, OpenAccess(flags), fid);
         return inode.ToAttributes(fid, FlagsOf(fid));
     }
 

@@ -44,6 +44,15 @@ internal static class Permissions
         }
     }
 
+    /// <summary>As <see cref="Require(MdtInode, ClientIdentity, Access, string)"/> for a file named by its FID, formatted only for the refusal.</summary>
+    public static void Require(MdtInode inode, ClientIdentity who, Access want, LustreFid fid)
+    {
+        if (!Allows(inode, who, want))
+        {
+            throw Denied(inode, who, want, fid.ToString());
+        }
+    }
+
     public static RpcStatusException Denied(MdtInode inode, ClientIdentity who, Access want, string path) => Denied(inode.Access, who, want, path);
 
     public static RpcStatusException Denied(InodeAccess inode, ClientIdentity who, Access want, string path) =>
