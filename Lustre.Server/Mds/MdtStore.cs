@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
-using System.Collections.Concurrent;
 using System.Threading.Channels;
 using System.Threading.Tasks.Sources;
 using Lustre.Protocol;
 using Lustre.Server.Diagnostics;
 using Lustre.Server.Rpc;
+using Microsoft.Extensions.ObjectPool;
 using RocksDbSharp;
 
 namespace Lustre.Server.Mds;
@@ -499,8 +499,7 @@ internal sealed class MdtStore : IDisposable
         /// <summary>Changes kept for reuse: above the changes in flight at once on a busy MDT.</summary>
         private const int PoolLimit = 1024;
 
-        private static readonly ConcurrentQueue<PendingChange<T>> Pool = new();
-        private static int _pooled;
+        private static readonly ObjectPool<PendingChange<T>> Pool = ReusedObjects.Pool(() => new PendingChange<T>(), PoolLimit);
 
         private ManualResetValueTaskSourceCore<T> _completion = new() { RunContinuationsAsynchronously = true };
         private Func<MdtTransaction, T>? _change;
@@ -509,17 +508,13 @@ internal sealed class MdtStore : IDisposable
         private bool _creates;
         private T? _result;
 
+        private PendingChange()
+        {
+        }
+
         public static PendingChange<T> Rent(Func<MdtTransaction, T> change, ChangeOrigin? origin, ChangeResult<T>? recorder, bool creates)
         {
-            if (Pool.TryDequeue(out var pending))
-            {
-                Interlocked.Decrement(ref _pooled);
-            }
-            else
-            {
-                pending = new PendingChange<T>();
-            }
-
+            var pending = Pool.Get();
             pending._change = change;
             pending._origin = origin;
             pending._recorder = recorder;
@@ -527,7 +522,7 @@ internal sealed class MdtStore : IDisposable
             return pending;
         }
 
-        /// <summary>Clears this change and keeps it for the next one (drops it when the pool is full).</summary>
+        /// <summary>Clears this change and keeps it for the next one (the pool drops it when full).</summary>
         public void Return()
         {
             _change = null;
@@ -535,14 +530,7 @@ internal sealed class MdtStore : IDisposable
             _recorder = null;
             _result = default;
             _completion.Reset();
-            if (Interlocked.Increment(ref _pooled) <= PoolLimit)
-            {
-                Pool.Enqueue(this);
-            }
-            else
-            {
-                Interlocked.Decrement(ref _pooled);
-            }
+            Pool.Return(this);
         }
 
         public ValueTask<T> Task => new(this, _completion.Version);
