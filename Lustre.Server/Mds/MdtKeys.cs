@@ -71,9 +71,12 @@ internal static class MdtKeys
         return key;
     }
 
+    /// <summary>The length of the key of entry <paramref name="name"/>: at most <see cref="MaxEntryKeyLength"/> for a checked name, so it fits on the stack.</summary>
+    public static int EntryKeyLength(ReadOnlySpan<char> name) => FidKeyLength + Encoding.UTF8.GetByteCount(name);
+
     public static byte[] EntryKey(LustreFid parent, ReadOnlySpan<char> name)
     {
-        var key = new byte[FidKeyLength + Encoding.UTF8.GetByteCount(name)];
+        var key = new byte[EntryKeyLength(name)];
         WriteEntryKey(key, parent, name);
         return key;
     }

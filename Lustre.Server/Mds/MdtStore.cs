@@ -109,7 +109,7 @@ internal sealed class MdtStore : IDisposable
     /// <summary>The entry <paramref name="name"/> of directory <paramref name="parent"/>, or null; as <see cref="GetInode"/>, with no array.</summary>
     public (LustreFid Fid, Protocol.Messages.EntryType Type)? GetEntry(LustreFid parent, ReadOnlySpan<char> name)
     {
-        var length = MdtKeys.FidKeyLength + System.Text.Encoding.UTF8.GetByteCount(name);
+        var length = MdtKeys.EntryKeyLength(name);
         Span<byte> key = length <= MdtKeys.MaxEntryKeyLength ? stackalloc byte[MdtKeys.MaxEntryKeyLength] : new byte[length];
         MdtKeys.WriteEntryKey(key, parent, name);
         return _db.Get(key[..length], EntryReader.Instance);

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Text;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using RocksDbSharp;
@@ -74,18 +73,18 @@ internal sealed class MdtTransaction
     /// <summary>Writes entry <paramref name="name"/> of <paramref name="parent"/>, naming <paramref name="child"/>.</summary>
     public void PutEntry(LustreFid parent, ReadOnlySpan<char> name, LustreFid child, EntryType type)
     {
-        var key = System.Buffers.ArrayPool<byte>.Shared.Rent(MdtKeys.FidKeyLength + Encoding.UTF8.GetByteCount(name));
+        var length = MdtKeys.EntryKeyLength(name);
+        Span<byte> key = length <= MdtKeys.MaxEntryKeyLength ? stackalloc byte[MdtKeys.MaxEntryKeyLength] : new byte[length];
         Span<byte> value = stackalloc byte[MdtKeys.EntryValueLength];
         MdtKeys.WriteEntryValue(value, child, type);
-        _batch.Put(key.AsSpan(0, MdtKeys.WriteEntryKey(key, parent, name)), value);
-        System.Buffers.ArrayPool<byte>.Shared.Return(key);
+        _batch.Put(key[..MdtKeys.WriteEntryKey(key, parent, name)], value);
     }
 
     public void DeleteEntry(LustreFid parent, ReadOnlySpan<char> name)
     {
-        var key = System.Buffers.ArrayPool<byte>.Shared.Rent(MdtKeys.FidKeyLength + Encoding.UTF8.GetByteCount(name));
-        _batch.Delete(key.AsSpan(0, MdtKeys.WriteEntryKey(key, parent, name)));
-        System.Buffers.ArrayPool<byte>.Shared.Return(key);
+        var length = MdtKeys.EntryKeyLength(name);
+        Span<byte> key = length <= MdtKeys.MaxEntryKeyLength ? stackalloc byte[MdtKeys.MaxEntryKeyLength] : new byte[length];
+        _batch.Delete(key[..MdtKeys.WriteEntryKey(key, parent, name)]);
     }
 
     /// <summary>Writes a counter (a little-endian u64) under <paramref name="key"/>.</summary>
