@@ -18,6 +18,11 @@ internal sealed class OstAllocator
     private readonly Lock _lock = new();
     private uint _cursor;
 
+    // The usable OSTs of the last list asked about, and a copy of that list: every create asks about the same
+    // placement snapshot, so its usable list is made once per snapshot rather than once per create.
+    private OstUsage[] _usableOf = [];
+    private List<OstUsage> _usable = [];
+
     /// <param name="random">The source of randomness for weighted choices (seed it in tests).</param>
     /// <param name="balanceThreshold">
     /// The largest difference between the most and least free OST (as fractions of their capacity)
@@ -45,16 +50,10 @@ internal sealed class OstAllocator
         StripeCount.ThrowIfInvalid(stripeCount);
         ArgumentOutOfRangeException.ThrowIfLessThan(stripeOffset, -1);
 
-        var usable = new List<OstUsage>(osts.Count);
         var offsetKnown = stripeOffset == -1;
-        for (var i = 0; i < osts.Count; i++)
+        for (var i = 0; i < osts.Count && !offsetKnown; i++)
         {
-            var ost = osts[i];
-            offsetKnown |= ost.Index == stripeOffset;
-            if (ost.Active && ost.AvailableBytes >= MinimumFreeBytes)
-            {
-                usable.Add(ost);
-            }
+            offsetKnown = osts[i].Index == stripeOffset;
         }
 
         if (!offsetKnown)
@@ -62,18 +61,10 @@ internal sealed class OstAllocator
             throw new ArgumentOutOfRangeException(nameof(stripeOffset), stripeOffset, $"Stripe offset {stripeOffset} is not the index of any of the {osts.Count} known OSTs.");
         }
 
+        var usable = Usable(osts);
         if (usable.Count == 0)
         {
             throw new IOException($"Cannot allocate objects (ENOSPC): no OST has space or is active among the {osts.Count} known OSTs.");
-        }
-
-        usable.Sort(static (a, b) => a.Index.CompareTo(b.Index));
-        for (var i = 1; i < usable.Count; i++)
-        {
-            if (usable[i].Index == usable[i - 1].Index)
-            {
-                throw new ArgumentException($"OST index {usable[i].Index} is listed twice.", nameof(osts));
-            }
         }
 
         var count = StripeCount.Resolve(stripeCount, usable.Count, out capped);
@@ -91,6 +82,65 @@ internal sealed class OstAllocator
         }
 
         return chosen;
+    }
+
+    /// <summary>
+    /// The active OSTs with space among <paramref name="osts"/>, by index; the list of the last call while
+    /// <paramref name="osts"/> holds the same OSTs with the same figures. Never changed once returned.
+    /// </summary>
+    private List<OstUsage> Usable(IReadOnlyList<OstUsage> osts)
+    {
+        lock (_lock)
+        {
+            if (SameAs(osts, _usableOf))
+            {
+                return _usable;
+            }
+        }
+
+        var usable = new List<OstUsage>(osts.Count);
+        for (var i = 0; i < osts.Count; i++)
+        {
+            if (IsUsable(osts[i]))
+            {
+                usable.Add(osts[i]);
+            }
+        }
+
+        usable.Sort(static (a, b) => a.Index.CompareTo(b.Index));
+        for (var i = 1; i < usable.Count; i++)
+        {
+            if (usable[i].Index == usable[i - 1].Index)
+            {
+                throw new ArgumentException($"OST index {usable[i].Index} is listed twice.", nameof(osts));
+            }
+        }
+
+        lock (_lock)
+        {
+            _usableOf = [.. osts];
+            _usable = usable;
+        }
+
+        return usable;
+    }
+
+    private static bool SameAs(IReadOnlyList<OstUsage> osts, OstUsage[] seen)
+    {
+        if (osts.Count != seen.Length)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < seen.Length; i++)
+        {
+            if (osts[i] != seen[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>True when an OST may get new objects: active, with at least <see cref="MinimumFreeBytes"/> free.</summary>
