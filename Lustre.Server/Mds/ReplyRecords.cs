@@ -214,21 +214,30 @@ internal sealed class ReplyRecords
         return (Encoding.UTF8.GetString(key, 3, length), key[(3 + length)..]);
     }
 
-    /// <summary>What the writer loop knows of one client: its recorded xids, in order, its floor and its last change.</summary>
+    /// <summary>What the writer loop knows of one client: its recorded xids, its floor and its last change.</summary>
     private sealed class ClientLog
     {
-        public SortedSet<ulong> Xids { get; } = [];
+        // A set to ask, a heap to drop the lowest from: both grow in arrays, where a sorted set took a node per change.
+        private readonly PriorityQueue<ulong, ulong> _lowest = new();
 
-        public void Add(ulong xid) => Xids.Add(xid);
+        public HashSet<ulong> Xids { get; } = [];
+
+        public void Add(ulong xid)
+        {
+            if (Xids.Add(xid))
+            {
+                _lowest.Enqueue(xid, xid);
+            }
+        }
 
         /// <summary>Forgets the <paramref name="count"/> lowest xids; returns the lowest and the highest of them.</summary>
         public (ulong Lowest, ulong Highest) RemoveLowest(int count)
         {
-            var lowest = Xids.Min;
+            var lowest = _lowest.Peek();
             var highest = lowest;
             for (var i = 0; i < count; i++)
             {
-                highest = Xids.Min;
+                highest = _lowest.Dequeue();
                 Xids.Remove(highest);
             }
 
