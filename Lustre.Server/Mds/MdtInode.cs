@@ -61,6 +61,16 @@ internal sealed record MdtInode(
     public static InodeAccess DecodeAccess(ReadOnlySpan<byte> bytes) => Record.Read(bytes).Access;
 
     /// <summary>
+    /// What a create's walk needs of a directory on the way: its permission bits and its default layout (an array only
+    /// when it has one), with no inode object.
+    /// </summary>
+    public static (InodeAccess Access, byte[] DefaultLayout) DecodeAccessAndDefault(ReadOnlySpan<byte> bytes)
+    {
+        var record = Record.Read(bytes);
+        return (record.Access, record.DefaultLayout.ToArray());
+    }
+
+    /// <summary>
     /// A stat's reply body from a stored record: what <see cref="ToAttributes"/> of the decoded inode would give, written
     /// in place, with no inode object or layout array (a directory reports its default layout).
     /// </summary>

@@ -30,6 +30,9 @@ internal sealed class MdtNamespace
     public static readonly TimeSpan ResyncHold = TimeSpan.FromMinutes(5);
 
     private readonly LayoutMigrations _migrations;
+
+    // Only for WalkedDefaults: touched by the MDT's writer loop alone.
+    private readonly List<byte[]> _walkedDefaults = [];
     private long _dataOnMdtLimit;
 
     /// <param name="store">The MDT.</param>
@@ -135,14 +138,26 @@ internal sealed class MdtNamespace
         while (true)
         {
             var slash = end == 1 ? -1 : path.AsSpan(start, end - start).IndexOf('/');
-            var inode = defaults is not null || (slash < 0 && loadParent) ? LoadInode(current) : null;
-            defaults?.Add(inode!.DefaultLayout);
+            // The last directory is decoded whole when asked for; one on the way only for its default layout.
+            var inode = slash < 0 && loadParent ? LoadInode(current) : null;
+            InodeAccess? access = null;
+            if (inode is not null)
+            {
+                defaults?.Add(inode.DefaultLayout);
+            }
+            else if (defaults is not null)
+            {
+                var (bits, defaultLayout) = _store.GetAccessAndDefault(current) ?? throw new RpcStatusException(LustreErrno.ESTALE, $"no inode {current}");
+                access = bits;
+                defaults.Add(defaultLayout);
+            }
+
             if (end == 1)
             {
                 return (current, inode, 0..0);
             }
 
-            RequireSearch(inode?.Access ?? LoadAccess(current), who, path, start);
+            RequireSearch(inode?.Access ?? access ?? LoadAccess(current), who, path, start);
             if (slash < 0)
             {
                 return (current, inode, start..end);
@@ -597,7 +612,7 @@ internal sealed class MdtNamespace
 
         return ChangeWithFreshPlacementAsync(origin, ChangeResults.Attributes, requestedLayout, tx =>
         {
-            var defaults = new List<byte[]>();
+            var defaults = WalkedDefaults();
             var (parent, parentInode, name) = WalkToParent(request.Path, who, defaults);
             if (parentInode.Type != EntryType.Directory)
             {
@@ -784,6 +799,16 @@ internal sealed class MdtNamespace
         {
             throw new RpcStatusException(LustreErrno.EINVAL, error);
         }
+    }
+
+    /// <summary>
+    /// The list a create's or a migration's walk collects the directories' default layouts in, emptied: one list for the
+    /// MDT, as only changes use it and the writer loop runs them one at a time.
+    /// </summary>
+    private List<byte[]> WalkedDefaults()
+    {
+        _walkedDefaults.Clear();
+        return _walkedDefaults;
     }
 
     /// <summary>
@@ -1357,7 +1382,7 @@ internal sealed class MdtNamespace
         {
             return await ChangeWithFreshPlacementAsync(origin, ChangeResults.Migration, template, tx =>
             {
-                var defaults = new List<byte[]>();
+                var defaults = WalkedDefaults();
                 var (parent, _, name) = WalkToParent(request.Path, who, defaults);
                 var entry = LookupEntry(parent, request.Path.AsSpan(name)) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{request.Path}': no such file or directory");
                 fid = entry.Fid;

@@ -95,6 +95,14 @@ internal sealed class MdtStore : IDisposable
         return _db.Get(key, AccessReader.Instance);
     }
 
+    /// <summary>The permission bits and default layout of <paramref name="fid"/>'s inode, or null: as <see cref="GetAccess"/>, with an array only for a default layout.</summary>
+    public (InodeAccess Access, byte[] DefaultLayout)? GetAccessAndDefault(LustreFid fid)
+    {
+        Span<byte> key = stackalloc byte[MdtKeys.FidKeyLength];
+        MdtKeys.WriteInodeKey(key, fid);
+        return _db.Get(key, AccessAndDefaultReader.Instance);
+    }
+
     /// <summary>
     /// A stat's reply body for <paramref name="fid"/> (<see cref="MdtInode.WriteAttributes(ReadOnlySpan{byte}, LustreFid, Protocol.Messages.InodeFlags)"/>),
     /// or null when it has no inode: written from RocksDB's copy of the record, with no inode object or layout array.
@@ -135,6 +143,13 @@ internal sealed class MdtStore : IDisposable
         public static readonly AccessReader Instance = new();
 
         public InodeAccess? Deserialize(ReadOnlySpan<byte> buffer) => MdtInode.DecodeAccess(buffer);
+    }
+
+    private sealed class AccessAndDefaultReader : ISpanDeserializer<(InodeAccess, byte[])?>
+    {
+        public static readonly AccessAndDefaultReader Instance = new();
+
+        public (InodeAccess, byte[])? Deserialize(ReadOnlySpan<byte> buffer) => MdtInode.DecodeAccessAndDefault(buffer);
     }
 
     /// <summary>Writes a stat's reply from the record; one per thread, holding the FID and flags of the call running on it.</summary>
