@@ -73,9 +73,11 @@ internal static class BlockingCall
 
             if (_threads < MaxThreads)
             {
-                _threads++;
                 var worker = new Worker(call);
                 new Thread(worker.Serve) { IsBackground = true, Name = "Lustre blocking call" }.UnsafeStart();
+
+                // Counted once started: a thread the process cannot start throws to the caller and counts nothing.
+                _threads++;
                 return;
             }
 
