@@ -14,66 +14,88 @@ namespace Lustre.Server.Rpc;
 /// <see cref="IdleLifetime"/> ends.
 /// </para>
 /// </summary>
-internal static class BlockingCall
+internal sealed class BlockingCall
 {
     /// <summary>
-    /// Calls that block at once; more wait for a thread. Each target's queue already bounds its own calls (its
-    /// workers), so this only caps the process against a flood: well above what the targets of one server run together.
+    /// Calls that block at once in the server's pool; more wait for a thread. Each target's queue already bounds its
+    /// own calls (its workers), so this only caps the process against a flood: well above what the targets of one
+    /// server run together.
     /// </summary>
     public const int MaxThreads = 256;
 
-    /// <summary>How long a thread waits for another call before it ends.</summary>
+    /// <summary>How long a thread of the server's pool waits for another call before it ends.</summary>
     public static readonly TimeSpan IdleLifetime = TimeSpan.FromSeconds(10);
 
-    private static readonly Lock Gate = new();
-    private static readonly Queue<Call> Pending = new();
+    /// <summary>The pool every server of the process uses (through the static <c>RunAsync</c>).</summary>
+    private static readonly BlockingCall Shared = new(MaxThreads, IdleLifetime);
+
+    private readonly int _maxThreads;
+    private readonly TimeSpan _idleLifetime;
+    private readonly Lock _gate = new();
+    private readonly Queue<Call> _pending = new();
 
     // Waiting threads, the one that waited least last: a call wakes it, so a steady trickle of calls keeps reusing
     // the same few threads and the rest end after their idle lifetime.
-    private static readonly List<Worker> Idle = [];
-    private static int _threads;
+    private readonly List<Worker> _idle = [];
+    private int _threads;
+
+    /// <summary>A pool of its own; tests make small ones, so as not to block the shared one.</summary>
+    internal BlockingCall(int maxThreads, TimeSpan idleLifetime)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxThreads, 1);
+        _maxThreads = maxThreads;
+        _idleLifetime = idleLifetime;
+    }
 
     /// <summary>Threads running now (waiting or in a call); for tests.</summary>
-    internal static int ThreadCount
+    internal int ThreadCount
     {
         get
         {
-            lock (Gate)
+            lock (_gate)
             {
                 return _threads;
             }
         }
     }
 
-    public static Task RunAsync<TState>(Action<TState> call, TState state)
-    {
-        var pending = new VoidCall<TState>(call, state);
-        Post(pending);
-        return pending.Task;
-    }
+    public static Task RunAsync<TState>(Action<TState> call, TState state) => Shared.Run(call, state);
 
-    public static Task<TResult> RunAsync<TState, TResult>(Func<TState, TResult> call, TState state)
+    public static Task<TResult> RunAsync<TState, TResult>(Func<TState, TResult> call, TState state) => Shared.Run(call, state);
+
+    /// <summary>Runs <paramref name="call"/> on a thread of this pool.</summary>
+    internal Task Run<TState>(Action<TState> call, TState state) =>
+        Run(
+            static s =>
+            {
+                s.call(s.state);
+                return true;
+            },
+            (call, state));
+
+    /// <summary>Runs <paramref name="call"/> on a thread of this pool; its result or failure comes back through the task.</summary>
+    internal Task<TResult> Run<TState, TResult>(Func<TState, TResult> call, TState state)
     {
         var pending = new ResultCall<TState, TResult>(call, state);
         Post(pending);
         return pending.Task;
     }
 
-    private static void Post(Call call)
+    private void Post(Call call)
     {
-        lock (Gate)
+        lock (_gate)
         {
-            if (Idle.Count > 0)
+            if (_idle.Count > 0)
             {
-                var worker = Idle[^1];
-                Idle.RemoveAt(Idle.Count - 1);
+                var worker = _idle[^1];
+                _idle.RemoveAt(_idle.Count - 1);
                 worker.Give(call);
                 return;
             }
 
-            if (_threads < MaxThreads)
+            if (_threads < _maxThreads)
             {
-                var worker = new Worker(call);
+                var worker = new Worker(this, call);
                 new Thread(worker.Serve) { IsBackground = true, Name = "Lustre blocking call" }.UnsafeStart();
 
                 // Counted once started: a thread the process cannot start throws to the caller and counts nothing.
@@ -82,14 +104,14 @@ internal static class BlockingCall
             }
 
             // Every thread is in a call: the first to finish takes this one.
-            Pending.Enqueue(call);
+            _pending.Enqueue(call);
         }
     }
 
     /// <summary>One of the threads: runs its call, then the queued ones, then waits to be given another.</summary>
-    private sealed class Worker(Call first)
+    private sealed class Worker(BlockingCall pool, Call first)
     {
-        // Next is written under Gate (and this lock, to wake the thread), read under either.
+        // Next is written under the pool's gate (and this lock, to wake the thread), read under either.
         private readonly object _signal = new();
         private Call? _next = first;
 
@@ -109,32 +131,43 @@ internal static class BlockingCall
                 var call = _next!;
                 _next = null;
                 call.Run();
-                lock (Gate)
+
+                // Back among the waiting (or on to a queued call) before the caller hears: its next call finds this thread.
+                bool queuedNext;
+                lock (pool._gate)
                 {
-                    if (Pending.TryDequeue(out var queued))
+                    queuedNext = pool._pending.TryDequeue(out var queued);
+                    if (queuedNext)
                     {
                         _next = queued;
-                        continue;
                     }
+                    else
+                    {
+                        pool._idle.Add(this);
+                    }
+                }
 
-                    Idle.Add(this);
+                call.Complete();
+                if (queuedNext)
+                {
+                    continue;
                 }
 
                 lock (_signal)
                 {
                     if (_next is null)
                     {
-                        Monitor.Wait(_signal, IdleLifetime);
+                        Monitor.Wait(_signal, pool._idleLifetime);
                     }
                 }
 
-                lock (Gate)
+                lock (pool._gate)
                 {
                     // Given a call at the last moment, or not: then no one can give it one any more.
                     if (_next is null)
                     {
-                        Idle.Remove(this);
-                        _threads--;
+                        pool._idle.Remove(this);
+                        pool._threads--;
                         return;
                     }
                 }
@@ -142,52 +175,47 @@ internal static class BlockingCall
         }
     }
 
-    /// <summary>A queued call; completes its task itself and never throws.</summary>
+    /// <summary>A queued call: <see cref="Run"/> keeps its outcome (never throws), <see cref="Complete"/> hands it to the caller.</summary>
     private abstract class Call
     {
         public abstract void Run();
-    }
 
-    private sealed class VoidCall<TState>(Action<TState> call, TState state) : Call
-    {
-        // Continuations go back to the thread pool: this thread serves the next blocking call, not the caller's reply.
-        private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public Task Task => _completion.Task;
-
-        public override void Run()
-        {
-            try
-            {
-                call(state);
-                _completion.SetResult();
-            }
-#pragma warning disable CA1031 // The failure belongs to the caller, through its task.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                _completion.SetException(ex);
-            }
-        }
+        public abstract void Complete();
     }
 
     private sealed class ResultCall<TState, TResult>(Func<TState, TResult> call, TState state) : Call
     {
+        // Continuations go back to the thread pool: this thread serves the next blocking call, not the caller's reply.
         private readonly TaskCompletionSource<TResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public Task<TResult> Task => _completion.Task;
+
+        private TResult? _result;
+        private Exception? _failure;
 
         public override void Run()
         {
             try
             {
-                _completion.SetResult(call(state));
+                _result = call(state);
             }
 #pragma warning disable CA1031 // The failure belongs to the caller, through its task.
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                _completion.SetException(ex);
+                _failure = ex;
+            }
+        }
+
+        public override void Complete()
+        {
+            if (_failure is null)
+            {
+                _completion.SetResult(_result!);
+            }
+            else
+            {
+                _completion.SetException(_failure);
             }
         }
     }
