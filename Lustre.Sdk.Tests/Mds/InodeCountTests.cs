@@ -42,25 +42,56 @@ public sealed class InodeCountTests : IDisposable
     }
 
     [Fact]
-    public async Task An_MDT_without_a_count_is_counted_when_it_opens()
+    public async Task An_MDT_without_a_count_is_counted_when_it_opens_and_keeps_its_next_fid()
     {
+        LustreFid before;
         using (var store = new MdtStore(_directory.Path))
         {
+            before = await store.ChangeAsync(store.AllocateFid);
             await store.ChangeAsync(tx =>
             {
-                // Inodes as an older MDS wrote them: no count kept.
+                // Inodes as an older MDS wrote them: no count kept, the FID counter alone in its record.
                 for (uint i = 1; i <= 7; i++)
                 {
                     tx.Put(MdtKeys.InodeKey(Fid(i)), [1]);
                 }
 
-                tx.Delete(MdtKeys.InodeCountKey);
+                tx.Put(MdtKeys.CountersKey, BitConverter.GetBytes(41UL));
                 return true;
             });
         }
 
         using var reopened = new MdtStore(_directory.Path);
         Assert.Equal(7UL, reopened.InodeCount);
+        Assert.Equal(41UL, reopened.Database.Get(MdtKeys.CountersKey) is { Length: 16 } counters ? BitConverter.ToUInt64(counters) : 0);
+        var after = await reopened.ChangeAsync(reopened.AllocateFid);
+        Assert.Equal(new LustreFid(before.Sequence, 41, 0), after);
+    }
+
+    [Fact]
+    public async Task A_count_kept_in_a_key_of_its_own_moves_into_the_counters_record()
+    {
+        using (var store = new MdtStore(_directory.Path))
+        {
+            await store.ChangeAsync(tx =>
+            {
+                // As the MDS wrote its counters before they shared one record: 12 inodes counted, under a key of their own.
+                tx.Put(MdtKeys.InodeKey(Fid(1)), [1]);
+                tx.Put(MdtKeys.CountersKey, BitConverter.GetBytes(9UL));
+                tx.Put(MdtKeys.InodeCountKey, BitConverter.GetBytes(12UL));
+                return true;
+            });
+        }
+
+        using (var reopened = new MdtStore(_directory.Path))
+        {
+            Assert.Equal(12UL, reopened.InodeCount);
+            Assert.Null(reopened.Get(MdtKeys.InodeCountKey));
+            await reopened.ChangeAsync(tx => Create(tx, 2));
+        }
+
+        using var again = new MdtStore(_directory.Path);
+        Assert.Equal(13UL, again.InodeCount);
     }
 
     private static LustreFid Fid(uint n) => new(0x200000400, n, 0);

@@ -34,10 +34,17 @@ internal static class MdtKeys
     /// </summary>
     public const byte Data = (byte)'B';
 
-    public static readonly byte[] NextFidKey = Encoding.ASCII.GetBytes("M/next-fid");
+    /// <summary>
+    /// The MDT's counters, one record of 16 bytes: the next FID number and the number of inodes (<c>lfs df -i</c>),
+    /// little-endian, written in the batch of every change that allocates a FID or creates or deletes an inode (one
+    /// key per create, not one per counter). An MDT written before the count shared this record holds the FID alone
+    /// here (8 bytes), and the count under <see cref="InodeCountKey"/> or nowhere; it is brought to 16 bytes when it opens.
+    /// </summary>
+    public static readonly byte[] CountersKey = Encoding.ASCII.GetBytes("M/next-fid");
+
     public static readonly byte[] CommitKey = Encoding.ASCII.GetBytes("M/commit");
 
-    /// <summary>The number of inodes on the MDT (<c>lfs df -i</c>), kept in the batch of every create and delete.</summary>
+    /// <summary>Where an MDT written before <see cref="CountersKey"/> held both counters kept its inode count: read once when it opens, then deleted.</summary>
     public static readonly byte[] InodeCountKey = Encoding.ASCII.GetBytes("M/inodes");
 
     /// <summary>Present in a backup until an MDS first starts on it: the counters must then skip ahead.</summary>

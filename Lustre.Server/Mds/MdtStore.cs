@@ -33,6 +33,9 @@ internal sealed class MdtStore : IDisposable
     private readonly Task _writer;
     private ulong _nextFid;
     private ulong _inodeCount;
+
+    /// <summary>The next object id of each OST as applied (the writer loop's, read from the MDT on first use): a create reads no counter.</summary>
+    private readonly Dictionary<int, ulong> _objectIds = [];
     private ulong _commits;
     private int _fullReported;
     private readonly DriveInfo _drive;
@@ -55,18 +58,12 @@ internal sealed class MdtStore : IDisposable
         ReserveBytes = reserveBytes ?? Math.Min(256L << 20, _drive.TotalSize / 20);
         var options = new DbOptions().SetCreateIfMissing(true).SetKeepLogFileNum(4);
         _db = RocksDb.Open(options, directory);
+        LoadCounters();
         if (_db.Get(MdtKeys.RestoredKey) is not null)
         {
             SkipCountersAfterRestore();
         }
 
-        if (_db.Get(MdtKeys.InodeCountKey) is null)
-        {
-            CountInodes();
-        }
-
-        _inodeCount = ReadCounter(MdtKeys.InodeCountKey);
-        _nextFid = ReadCounter(MdtKeys.NextFidKey) is var next and > 0 ? next : 1;
         _commits = ReadCounter(MdtKeys.CommitKey);
         Replies = new ReplyRecords(_db, replyLifetime ?? DefaultReplyLifetime);
         _writer = Task.Factory.StartNew(WriterLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
@@ -228,7 +225,7 @@ internal sealed class MdtStore : IDisposable
     internal LustreFid AllocateFid(MdtTransaction transaction)
     {
         var n = _nextFid++;
-        transaction.PutCounter(MdtKeys.NextFidKey, _nextFid);
+        transaction.CountersChanged = true;
         return new LustreFid(FidSequenceBase + (n >> 32), (uint)n, 0);
     }
 
@@ -244,29 +241,71 @@ internal sealed class MdtStore : IDisposable
         var count = transaction.PendingInodeCount ?? _inodeCount;
         count = delta < 0 ? count - Math.Min(count, (ulong)-delta) : count + (ulong)delta;
         transaction.PendingInodeCount = count;
-        transaction.PutCounter(MdtKeys.InodeCountKey, count);
+        transaction.CountersChanged = true;
     }
 
-    /// <summary>An MDT made before the inode count was kept: count its inodes once, before any change.</summary>
-    private void CountInodes()
+    /// <summary>Writes the counters record (<see cref="MdtKeys.CountersKey"/>) as this operation leaves it, into its batch.</summary>
+    private void PutCounters(MdtTransaction transaction)
     {
-        ulong count = 0;
-        using (var iterator = _db.NewIterator())
+        Span<byte> value = stackalloc byte[CountersLength];
+        WriteCounters(value, _nextFid, transaction.PendingInodeCount ?? _inodeCount);
+        transaction.Put(MdtKeys.CountersKey, value);
+    }
+
+    private const int CountersLength = 2 * sizeof(ulong);
+
+    private static byte[] Counters(ulong nextFid, ulong inodes)
+    {
+        var value = new byte[CountersLength];
+        WriteCounters(value, nextFid, inodes);
+        return value;
+    }
+
+    private static void WriteCounters(Span<byte> value, ulong nextFid, ulong inodes)
+    {
+        BinaryPrimitives.WriteUInt64LittleEndian(value, nextFid);
+        BinaryPrimitives.WriteUInt64LittleEndian(value[sizeof(ulong)..], inodes);
+    }
+
+    /// <summary>
+    /// Reads the next FID and the inode count. An MDT written before they shared one record holds the FID alone, and the
+    /// count in a key of its own or nowhere (then its inodes are counted once): it is brought to one record first.
+    /// </summary>
+    private void LoadCounters()
+    {
+        var value = _db.Get(MdtKeys.CountersKey);
+        if (value is { Length: CountersLength })
         {
-            for (iterator.Seek([MdtKeys.Inode]); iterator.Valid() && iterator.Key()[0] == MdtKeys.Inode; iterator.Next())
-            {
-                count++;
-            }
+            _nextFid = BinaryPrimitives.ReadUInt64LittleEndian(value);
+            _inodeCount = BinaryPrimitives.ReadUInt64LittleEndian(value.AsSpan(sizeof(ulong)));
+            return;
         }
 
-        _db.Put(MdtKeys.InodeCountKey, Counter(count), writeOptions: _syncOptions);
+        _nextFid = value is { Length: sizeof(ulong) } && BinaryPrimitives.ReadUInt64LittleEndian(value) is var next and > 0 ? next : 1;
+        _inodeCount = _db.Get(MdtKeys.InodeCountKey) is { Length: sizeof(ulong) } count ? BinaryPrimitives.ReadUInt64LittleEndian(count) : CountInodeRecords();
+        using var batch = new WriteBatch();
+        batch.Put(MdtKeys.CountersKey, Counters(_nextFid, _inodeCount));
+        batch.Delete(MdtKeys.InodeCountKey);
+        _db.Write(batch, _syncOptions);
+    }
+
+    private ulong CountInodeRecords()
+    {
+        ulong count = 0;
+        using var iterator = _db.NewIterator();
+        for (iterator.Seek([MdtKeys.Inode]); iterator.Valid() && iterator.Key()[0] == MdtKeys.Inode; iterator.Next())
+        {
+            count++;
+        }
+
+        return count;
     }
 
     internal ulong AllocateObjectId(MdtTransaction transaction, int ostIndex)
     {
         Span<byte> key = stackalloc byte[MdtKeys.SequenceKeyLength];
         MdtKeys.WriteSequenceKey(key, ostIndex);
-        if (!transaction.TryGetPendingCounter(ostIndex, out var next))
+        if (!transaction.TryGetPendingCounter(ostIndex, out var next) && !_objectIds.TryGetValue(ostIndex, out next))
         {
             next = ReadCounter(key) is var stored and > 0 ? stored : 1;
         }
@@ -306,8 +345,8 @@ internal sealed class MdtStore : IDisposable
     private void SkipCountersAfterRestore()
     {
         using var batch = new WriteBatch();
-        var nextFid = ReadCounter(MdtKeys.NextFidKey);
-        batch.Put(MdtKeys.NextFidKey, Counter(Math.Max(nextFid, 1) + RestoreSkip));
+        _nextFid += RestoreSkip;
+        batch.Put(MdtKeys.CountersKey, Counters(_nextFid, _inodeCount));
         using (var iterator = _db.NewIterator())
         {
             for (iterator.Seek([MdtKeys.ObjectSequence]); iterator.Valid() && iterator.Key()[0] == MdtKeys.ObjectSequence; iterator.Next())
@@ -379,6 +418,11 @@ internal sealed class MdtStore : IDisposable
                 try
                 {
                     change.Run(transaction);
+                    if (transaction.CountersChanged)
+                    {
+                        PutCounters(transaction);
+                    }
+
                     if (batch.Count() > 0)
                     {
                         _db.Write(batch, _applyOptions);
@@ -387,6 +431,8 @@ internal sealed class MdtStore : IDisposable
                         {
                             Volatile.Write(ref _inodeCount, inodes);
                         }
+
+                        transaction.ApplyPendingCounters(_objectIds);
                     }
                 }
 #pragma warning disable CA1031 // The failure belongs to that one operation and goes back to its caller.

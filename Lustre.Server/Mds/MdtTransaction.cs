@@ -30,6 +30,9 @@ internal sealed class MdtTransaction
     /// <summary>The inode count after this operation's creates and deletes so far, before it is applied; null: unchanged.</summary>
     public ulong? PendingInodeCount { get; set; }
 
+    /// <summary>This operation allocated a FID or counted an inode: the writer loop writes the counters record once, with its batch.</summary>
+    public bool CountersChanged { get; set; }
+
     /// <summary>Forgets what the last operation advanced, for the next one on the same (cleared) batch.</summary>
     public void Reset()
     {
@@ -37,6 +40,7 @@ internal sealed class MdtTransaction
         _firstCounter = 0;
         _moreCounters = null;
         PendingInodeCount = null;
+        CountersChanged = false;
     }
 
     public byte[]? Get(byte[] key) => _store.Get(key);
@@ -118,6 +122,23 @@ internal sealed class MdtTransaction
         }
 
         (_moreCounters ??= [])[ostIndex] = next;
+    }
+
+    /// <summary>Copies the object id counters this operation advanced into <paramref name="applied"/>, once its batch is applied.</summary>
+    public void ApplyPendingCounters(Dictionary<int, ulong> applied)
+    {
+        if (_firstCounterOst >= 0)
+        {
+            applied[_firstCounterOst] = _firstCounter;
+        }
+
+        if (_moreCounters is not null)
+        {
+            foreach (var (ost, next) in _moreCounters)
+            {
+                applied[ost] = next;
+            }
+        }
     }
 
     /// <summary>Deletes every key from <paramref name="start"/> (inclusive) to <paramref name="end"/> (exclusive), in one range tombstone.</summary>
