@@ -70,6 +70,27 @@ public class FrameSenderTests
         await Assert.ThrowsAnyAsync<Exception>(async () => await sender.SendAsync(frame, header, default, default));
     }
 
+    [Fact]
+    public async Task A_sender_closed_while_a_gathered_send_waits_fails_that_send_and_nothing_throws_on_the_thread_pool()
+    {
+        var (server, client) = await ConnectAsync();
+        using var _ = server;
+        var sender = new FrameSender(client);
+        using var frame = FrameBuffer.Rent();
+
+        // 16 MiB to a peer that reads nothing: more than the socket buffers hold, so the gathered send waits.
+        var bulk = new byte[16 << 20];
+        var send = sender.SendAsync(frame, new FrameHeader(Opcode.Ping, FrameFlags.None, 0, 1, frame.BodyLength, bulk.Length, 0), bulk, default).AsTask();
+        await Task.Delay(100);
+        Assert.False(send.IsCompleted, "the send finished: the socket buffers took 16 MiB");
+
+        // As a session closing its connection does: the sender first, then the socket, which ends the waiting send.
+        // Its completion then runs on the thread pool on event args already freed; had it thrown there, the process ends.
+        sender.Dispose();
+        client.Dispose();
+        await Assert.ThrowsAnyAsync<Exception>(() => send.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+
     /// <summary>Memory over an array that does not admit to being one, so the sender cannot gather it.</summary>
     private sealed class HiddenArray(byte[] array) : System.Buffers.MemoryManager<byte>
     {

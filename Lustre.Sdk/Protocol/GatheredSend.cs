@@ -35,7 +35,17 @@ internal sealed class GatheredSend : SocketAsyncEventArgs, IValueTaskSource<int>
 
     protected override void OnCompleted(SocketAsyncEventArgs e)
     {
-        BufferList = null;
+        try
+        {
+            BufferList = null;
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed (its sender closed) while this send was in flight: the event args free themselves as the send
+            // completes, before this runs, and then refuse any change. Throwing here would end the process (this runs
+            // on a thread-pool thread); the send has failed anyway, and its result still reaches the writer below.
+        }
+
         if (SocketError == SocketError.Success)
         {
             _core.SetResult(BytesTransferred);
