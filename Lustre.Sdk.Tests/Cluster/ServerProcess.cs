@@ -121,6 +121,7 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     {
         using var cts = new CancellationTokenSource(timeout);
         var seen = 0;
+        var drained = false;
         while (true)
         {
             lock (_lock)
@@ -135,9 +136,18 @@ internal sealed partial class ServerProcess : IAsyncDisposable
                 }
             }
 
-            if (_process.HasExited)
+            if (drained)
             {
                 throw new InvalidOperationException($"lustre exited with {_process.ExitCode} before printing /{pattern}/:\n{Output}");
+            }
+
+            if (_process.HasExited)
+            {
+                // Its last lines may still be on their way from the output readers: WaitForExit() returns once both
+                // streams reached their end, then the lines are looked through once more.
+                _process.WaitForExit();
+                drained = true;
+                continue;
             }
 
             try
