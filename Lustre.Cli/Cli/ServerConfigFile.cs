@@ -44,6 +44,8 @@ internal sealed class ServerConfigFile
 
     public bool? DirectReads { get; set; }
 
+    public bool? DirectWrites { get; set; }
+
     public string? MemoryBudget { get; set; }
 
     /// <summary>As <c>--metrics-listen</c>: HOST:PORT of the Prometheus endpoint.</summary>

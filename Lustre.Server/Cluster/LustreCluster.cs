@@ -53,6 +53,7 @@ public sealed class LustreCluster : IAsyncDisposable
                 Secret = options.SharedSecret,
                 OstCapacityBytes = options.OstCapacityBytes,
                 DirectReads = options.DirectReads,
+                DirectWrites = options.DirectWrites,
                 DataOnMdtLimit = options.DataOnMdtLimit,
             },
             options.LoggerFactory ?? NullLoggerFactory.Instance,

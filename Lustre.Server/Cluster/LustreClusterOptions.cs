@@ -40,6 +40,13 @@ public sealed class LustreClusterOptions
     public bool DirectReads { get; set; }
 
     /// <summary>
+    /// OSTs write the page-aligned part of writes of 1 MiB or more with O_DIRECT, past the page cache (Linux): durable
+    /// writes at the disk's speed for a fraction of the CPU, at the price of reads of just-written data coming from
+    /// the disk. Off by default: written pages stay cached, as Lustre's OSS writethrough cache keeps them.
+    /// </summary>
+    public bool DirectWrites { get; set; }
+
+    /// <summary>
     /// The largest Data-on-MDT component the MDS accepts, Lustre's <c>dom_stripesize</c> (default 1 MiB; 0 accepts none;
     /// at most 1 GiB, a multiple of 64 KiB). Files whose layout asks for a larger one are refused with EFBIG.
     /// </summary>

@@ -105,8 +105,15 @@ internal sealed partial class LustreNode : IAsyncDisposable
                 _resources.Add(directReads);
             }
 
+            DirectWriter? directWrites = null;
+            if (options.DirectWrites && OperatingSystem.IsLinux())
+            {
+                directWrites = new DirectWriter();
+                _resources.Add(directWrites);
+            }
+
             var stores = Enumerable.Range(options.FirstOstIndex, options.OstCount)
-                .Select(i => new ObjectStore(i, Path.Combine(options.DataDirectory, $"ost{i:X4}"), capacityBytes: options.OstCapacityBytes, directReads: directReads))
+                .Select(i => new ObjectStore(i, Path.Combine(options.DataDirectory, $"ost{i:X4}"), capacityBytes: options.OstCapacityBytes, directReads: directReads, directWrites: directWrites))
                 .ToList();
             Oss = new OssService(stores, CapabilityKeys.From(options.Keys, options.CapabilityLifetime));
             _resources.Add(Oss);

@@ -49,6 +49,14 @@ internal sealed class NodeOptions
     public bool DirectReads { get; init; }
 
     /// <summary>
+    /// OSTs write the page-aligned part of writes of 1 MiB or more with O_DIRECT, past the page cache (Linux;
+    /// <see cref="Oss.DirectWriter"/>). For checkpoints and other large durable writes: the disk's speed for a fraction
+    /// of the CPU, and a flush with little left to sync; reads of just-written data then come from the disk. Off by
+    /// default, as Lustre's OSS keeps written pages in its writethrough cache.
+    /// </summary>
+    public bool DirectWrites { get; init; }
+
+    /// <summary>
     /// Named keys with roles (a key file) instead of <see cref="Secret"/>: clients prove one of them, and this node
     /// proves its first server key to the other servers.
     /// </summary>

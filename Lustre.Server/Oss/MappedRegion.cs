@@ -72,7 +72,13 @@ internal sealed unsafe partial class MappedRegion : MemoryManager<byte>
     /// Whether every page of [offset, offset + length) of the file is in the page cache (mincore over a mapping that is
     /// not populated, so nothing is read): the test for serving a read from the cache or past it.
     /// </summary>
-    public static bool IsCached(SafeFileHandle handle, long offset, int length)
+    public static bool IsCached(SafeFileHandle handle, long offset, int length) => Resident(handle, offset, length, every: true);
+
+    /// <summary>Whether any page of [offset, offset + length) of the file is in the page cache, tested as <see cref="IsCached"/> does.</summary>
+    public static bool AnyCached(SafeFileHandle handle, long offset, int length) => Resident(handle, offset, length, every: false);
+
+    /// <summary>With <paramref name="every"/>, whether every page of the range is cached; without, whether any is.</summary>
+    private static bool Resident(SafeFileHandle handle, long offset, int length, bool every)
     {
         var aligned = offset - (offset % PageSize);
         var mappedLength = (nuint)(offset - aligned + length);
@@ -96,13 +102,13 @@ internal sealed unsafe partial class MappedRegion : MemoryManager<byte>
 
             foreach (var page in resident)
             {
-                if ((page & 1) == 0)
+                if (((page & 1) != 0) != every)
                 {
-                    return false;
+                    return !every;
                 }
             }
 
-            return true;
+            return every;
         }
         finally
         {

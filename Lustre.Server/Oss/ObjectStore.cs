@@ -20,7 +20,9 @@ internal sealed class ObjectStore : IDisposable
     private readonly Lock _punchLock = new();
     private readonly long? _capacity;
     private readonly DirectReader? _directReads;
+    private readonly DirectWriter? _directWrites;
     private long _directReadCount;
+    private long _directWriteCount;
     private long _objectCount;
     private long _usedBytes;
 
@@ -36,7 +38,8 @@ internal sealed class ObjectStore : IDisposable
     /// take the objects' sizes past it fails with ENOSPC. Null: the local filesystem's own size and free space.
     /// </param>
     /// <param name="directReads">Reads large ranges that are not in the page cache past it (<see cref="DirectReader"/>); null: all reads use the cache.</param>
-    public ObjectStore(int index, string root, int handleCacheSize = 256, long? capacityBytes = null, DirectReader? directReads = null)
+    /// <param name="directWrites">Writes the aligned middle of large writes past the page cache (<see cref="DirectWriter"/>); null: all writes use the cache.</param>
+    public ObjectStore(int index, string root, int handleCacheSize = 256, long? capacityBytes = null, DirectReader? directReads = null, DirectWriter? directWrites = null)
     {
         if (capacityBytes is { } capacity)
         {
@@ -48,6 +51,7 @@ internal sealed class ObjectStore : IDisposable
         Root = root;
         _capacity = capacityBytes;
         _directReads = directReads;
+        _directWrites = directWrites;
         _objectsRoot = Path.Combine(root, "objects");
         Directory.CreateDirectory(_objectsRoot);
         _handles = new HandleCache(handleCacheSize);
@@ -148,6 +152,9 @@ internal sealed class ObjectStore : IDisposable
     /// <summary>Reads served past the page cache so far (<see cref="TryReadDirectAsync"/>).</summary>
     public long DirectReadCount => Interlocked.Read(ref _directReadCount);
 
+    /// <summary>Writes whose aligned part went past the page cache so far (<see cref="DirectWriter"/>).</summary>
+    public long DirectWriteCount => Interlocked.Read(ref _directWriteCount);
+
     /// <summary>One lease and one size lookup for both: a direct read when it applies, else a mapping if <paramref name="map"/>.</summary>
     private async ValueTask<MemoryManager<byte>?> ReadRegionAsync(ulong objectId, long offset, int length, bool map)
     {
@@ -204,11 +211,52 @@ internal sealed class ObjectStore : IDisposable
 
         try
         {
-            await RandomAccess.WriteAsync(lease.Handle!, data, offset, cancellationToken).ConfigureAwait(false);
+            var (start, end) = DirectWriter.AlignedPart(offset, data.Length);
+            if (_directWrites is { Supported: true } direct && end - start >= DirectWriter.MinimumLength)
+            {
+                await WriteDirectAsync(direct, lease.Handle!, offset, data, start, end, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await RandomAccess.WriteAsync(lease.Handle!, data, offset, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (IOException ex) when (IsNoSpace(ex))
         {
             throw new RpcStatusException(LustreErrno.ENOSPC, $"{Name} is full: no space for {data.Length} bytes of object {objectId:x}");
+        }
+    }
+
+    /// <summary>
+    /// A write whose page-aligned part [<paramref name="start"/>, <paramref name="end"/>) goes past the page cache: the
+    /// unaligned head and tail through it, in pages of their own. A page the direct write could not drop from the cache
+    /// (mapped by a read being sent meanwhile) would keep the bytes from before; then the aligned part is written again
+    /// through the cache, so every later read sees this write.
+    /// </summary>
+    private async ValueTask WriteDirectAsync(DirectWriter direct, SafeFileHandle handle, long offset, ReadOnlyMemory<byte> data, long start, long end, CancellationToken cancellationToken)
+    {
+        var head = (int)(start - offset);
+        var middle = data[head..(int)(end - offset)];
+        if (head > 0)
+        {
+            await RandomAccess.WriteAsync(handle, data[..head], offset, cancellationToken).ConfigureAwait(false);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var wroteDirect = await direct.WriteAsync(handle, start, middle).ConfigureAwait(false);
+        if (wroteDirect)
+        {
+            Interlocked.Increment(ref _directWriteCount);
+        }
+
+        if (!wroteDirect || MappedRegion.AnyCached(handle, start, middle.Length))
+        {
+            await RandomAccess.WriteAsync(handle, middle, start, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (end < offset + data.Length)
+        {
+            await RandomAccess.WriteAsync(handle, data[(int)(end - offset)..], end, cancellationToken).ConfigureAwait(false);
         }
     }
 
