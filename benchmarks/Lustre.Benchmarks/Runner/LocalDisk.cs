@@ -7,6 +7,7 @@ namespace Lustre.Benchmarks.Runner;
 internal static partial class LocalDisk
 {
     private const int ODirectory = 0x10000; // O_RDONLY | O_DIRECTORY on Linux
+    private const int OCreateTruncateDirectWrite = 0x1 | 0x40 | 0x200 | 0x4000; // O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT
 
     /// <summary>Writes every dirty page and inode of every filesystem back (sync(2)).</summary>
     public static void SyncAll() => Sync();
@@ -14,8 +15,15 @@ internal static partial class LocalDisk
     /// <summary>Opens a directory for <see cref="FsyncDirectory"/>, which .NET's file APIs refuse on a directory.</summary>
     public static SafeFileHandle OpenDirectory(string path)
     {
-        var fd = Open(path, ODirectory);
+        var fd = Open(path, ODirectory, 0);
         return fd >= 0 ? new SafeFileHandle(fd, ownsHandle: true) : throw new IOException($"open of directory {path} failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>Creates (or truncates) <paramref name="path"/> for writes past the page cache (O_DIRECT: aligned buffers, offsets and lengths).</summary>
+    public static SafeFileHandle CreateDirect(string path)
+    {
+        var fd = Open(path, OCreateTruncateDirectWrite, 0x1A4); // mode 0644
+        return fd >= 0 ? new SafeFileHandle(fd, ownsHandle: true) : throw new IOException($"open of {path} with O_DIRECT failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
     /// <summary>Makes the directory's entries durable (fsync(2) of the directory), as a durable unlink needs.</summary>
@@ -31,7 +39,7 @@ internal static partial class LocalDisk
     private static partial void Sync();
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Open(string path, int flags);
+    private static partial int Open(string path, int flags, int mode);
 
     [LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
     private static partial int Fsync(int fd);

@@ -41,6 +41,19 @@ internal static partial class PageCache
         return bytes;
     }
 
+    /// <summary>Reads every file under <paramref name="directory"/> through the page cache with <paramref name="buffer"/>; returns the bytes read.</summary>
+    public static long ReadAll(string directory, byte[] buffer)
+    {
+        long bytes = 0;
+        foreach (var path in Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories))
+        {
+            using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            bytes += ReadWhole(handle, buffer);
+        }
+
+        return bytes;
+    }
+
     /// <summary>Reads the whole file through the page cache with <paramref name="buffer"/>; returns the bytes read.</summary>
     public static long ReadWhole(SafeFileHandle handle, byte[] buffer)
     {
