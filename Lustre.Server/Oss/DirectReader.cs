@@ -23,12 +23,7 @@ internal sealed partial class DirectReader : IDisposable
 
     private const int PieceLength = 1 << 20;
     private const int Alignment = 4096;
-    private const int ORdOnly = 0;
-    private const int ODirect = 0x4000;
-    private const int OCloExec = 0x80000;
-    private const int ErrnoNoEntry = 2;
     private const int ErrnoInterrupted = 4;
-    private const int ErrnoInvalid = 22;
     private const int ErrnoCanceled = 125;
 
     private readonly BlockingCollection<(Request Request, int Piece)> _queue = new(new ConcurrentQueue<(Request, int)>());
@@ -59,20 +54,11 @@ internal sealed partial class DirectReader : IDisposable
     /// </summary>
     public async ValueTask<DirectRegion?> ReadAsync(SafeFileHandle handle, long offset, int length)
     {
-        // A second descriptor of the same open file with O_DIRECT: the cached handle stays buffered for writes, and
-        // /proc/self/fd reaches the file even if it was unlinked since it was opened.
-        var fd = Open($"/proc/self/fd/{handle.DangerousGetHandle()}", ORdOnly | ODirect | OCloExec);
+        var fd = DirectDescriptor.Open(handle, DirectDescriptor.ReadOnly, $"a read of {length} bytes at {offset}");
         if (fd < 0)
         {
-            // EINVAL: the filesystem refuses O_DIRECT; ENOENT: no /proc (some containers). Either way, not here.
-            var errno = Marshal.GetLastPInvokeError();
-            if (errno is ErrnoInvalid or ErrnoNoEntry)
-            {
-                _unsupported = true;
-                return null;
-            }
-
-            throw new IOException($"open with O_DIRECT for a read of {length} bytes at {offset} failed: errno {errno}");
+            _unsupported = true;
+            return null;
         }
 
         var start = offset - (offset % Alignment);
@@ -130,12 +116,6 @@ internal sealed partial class DirectReader : IDisposable
     }
 
     private static int PiecesOf(int span) => (span + PieceLength - 1) / PieceLength;
-
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Open(string path, int flags);
-
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    private static partial int Close(int fd);
 
     [LibraryImport("libc", EntryPoint = "pread", SetLastError = true)]
     private static partial nint Pread(int fd, nint buffer, nuint count, long offset);
@@ -199,7 +179,7 @@ internal sealed partial class DirectReader : IDisposable
 
         private void Finish()
         {
-            _ = Close(fd);
+            DirectDescriptor.Close(fd);
             if (_errno != 0)
             {
                 var why = _errno == ErrnoCanceled ? "the OSS's direct reader was stopped" : $"errno {_errno}";

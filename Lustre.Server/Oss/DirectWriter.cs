@@ -26,12 +26,7 @@ internal sealed partial class DirectWriter : IDisposable
     /// <summary>Buffers come in whole pieces of this size, so writes of nearly the same length share them.</summary>
     private const int PieceLength = 1 << 20;
 
-    private const int OWrOnly = 1;
-    private const int ODirect = 0x4000;
-    private const int OCloExec = 0x80000;
-    private const int ErrnoNoEntry = 2;
     private const int ErrnoInterrupted = 4;
-    private const int ErrnoInvalid = 22;
     private const int ErrnoNoSpace = 28;
 
     private readonly AlignedPool _pool = new(retainedBytes: 128L << 20);
@@ -56,18 +51,11 @@ internal sealed partial class DirectWriter : IDisposable
             throw new ArgumentException($"a direct write needs {Alignment}-byte alignment; got {data.Length} bytes at {offset}");
         }
 
-        // As the direct reader does: /proc/self/fd reaches the file even if it was unlinked since it was opened.
-        var fd = Open($"/proc/self/fd/{handle.DangerousGetHandle()}", OWrOnly | ODirect | OCloExec);
+        var fd = DirectDescriptor.Open(handle, DirectDescriptor.WriteOnly, $"a write of {data.Length} bytes at {offset}");
         if (fd < 0)
         {
-            var errno = Marshal.GetLastPInvokeError();
-            if (errno is ErrnoInvalid or ErrnoNoEntry)
-            {
-                _unsupported = true;
-                return false;
-            }
-
-            throw new IOException($"open with O_DIRECT for a write of {data.Length} bytes at {offset} failed: errno {errno}");
+            _unsupported = true;
+            return false;
         }
 
         var capacity = (data.Length + PieceLength - 1) / PieceLength * PieceLength;
@@ -79,7 +67,7 @@ internal sealed partial class DirectWriter : IDisposable
         }
         finally
         {
-            _ = Close(fd);
+            DirectDescriptor.Close(fd);
             _pool.Return(buffer, capacity);
         }
 
@@ -120,12 +108,6 @@ internal sealed partial class DirectWriter : IDisposable
             done += (int)wrote;
         }
     }
-
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Open(string path, int flags);
-
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    private static partial int Close(int fd);
 
     [LibraryImport("libc", EntryPoint = "pwrite", SetLastError = true)]
     private static partial nint Pwrite(int fd, nint buffer, nuint count, long offset);
