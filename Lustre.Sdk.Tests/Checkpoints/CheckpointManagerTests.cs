@@ -44,6 +44,31 @@ public sealed class CheckpointManagerTests
     }
 
     [Fact]
+    public async Task Prepared_staging_is_what_the_first_save_copies_into_and_it_round_trips()
+    {
+        var root = await _fixture.NewDirectoryAsync() + "/ckpt";
+        var options = new CheckpointManagerOptions { Rank = 0, WorldSize = 1, ChunkSize = 1 << 20, StagingBudget = 64L << 20 };
+        await using var manager = new CheckpointManager(_fixture.Client, root, options);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => manager.PrepareStagingAsync(-1));
+
+        // More than the budget asks for: the budget's 64 chunks are prepared, no more.
+        await manager.PrepareStagingAsync(1L << 30);
+
+        // Renting them again on this thread allocates nothing: they are in the pool, touched.
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var chunks = Enumerable.Range(0, 64).Select(_ => manager.StagingPool.Rent(options.ChunkSize)).ToList();
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        chunks.ForEach(chunk => manager.StagingPool.Return(chunk));
+        Assert.True(allocated < options.ChunkSize, $"renting the prepared chunks allocated {allocated} bytes");
+
+        var state = State(seed: 9, count: 3, floats: 1_000_000);
+        var save = await manager.SaveAsync(1, state);
+        await save.WaitForCompletionAsync().WaitAsync(Timeout);
+        using var loaded = await manager.LoadAsync(1);
+        Assert.All(state, t => Assert.True(t.Data.Span.SequenceEqual(loaded[t.Name].Data.Span), $"{t.Name} differs"));
+    }
+
+    [Fact]
     public async Task Every_dtype_scalar_empty_and_large_tensors_round_trip()
     {
         var root = await _fixture.NewDirectoryAsync() + "/ckpt";

@@ -95,6 +95,50 @@ public class CheckpointManager : IAsyncDisposable
     internal ILogger Logger { get; } = NullLogger.Instance;
 
     /// <summary>
+    /// Makes staging memory for saves of up to <paramref name="bytes"/> ready before the first save: the chunks are
+    /// allocated and every page of them touched now, off the caller's thread, and kept in the staging pool. Without it
+    /// the first save pays for that itself, while it blocks its caller (on a 2-core VM, 1.3–13 s for 4 GiB against
+    /// 0.3–0.4 s for later saves). Call it once at start-up with the size of the state you save; what it prepares
+    /// counts toward nothing and stays until the manager is collected. At most <see cref="CheckpointManagerOptions.StagingBudget"/>
+    /// is prepared.
+    /// </summary>
+    /// <param name="bytes">The bytes a save will stage: the size of the tensors saved (0 prepares nothing).</param>
+    /// <param name="cancellationToken">Stops preparing; what was prepared stays in the pool.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="bytes"/> is negative.</exception>
+    public virtual Task PrepareStagingAsync(long bytes, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        var chunkSize = _options.ChunkSize;
+        var chunks = (int)Math.Min((Math.Min(bytes, _options.StagingBudget) + chunkSize - 1) / chunkSize, 4096);
+        return Task.Run(
+            () =>
+            {
+                var prepared = new List<byte[]>(chunks);
+                try
+                {
+                    for (var i = 0; i < chunks && !cancellationToken.IsCancellationRequested; i++)
+                    {
+                        var chunk = StagingPool.Rent(chunkSize);
+                        prepared.Add(chunk);
+
+                        // A new array may be fresh pages the runtime never wrote: write one byte a page, so each is mapped now.
+                        for (var page = 0; page < chunk.Length; page += 4096)
+                        {
+                            chunk[page] = 0;
+                        }
+                    }
+                }
+                finally
+                {
+                    prepared.ForEach(chunk => StagingPool.Return(chunk));
+                }
+
+                cancellationToken.ThrowIfCancellationRequested();
+            },
+            CancellationToken.None);
+    }
+
+    /// <summary>
     /// Starts saving this rank's part of the checkpoint of <paramref name="step"/>. Returns once every tensor has been
     /// copied into staging memory (the caller may change its tensors from then on); the operation returned completes
     /// when the checkpoint is committed. Cancelling <paramref name="cancellationToken"/> abandons the save, staged or
