@@ -18,6 +18,9 @@ Console.WriteLine(cluster is null ? $"Using the cluster at {address}" : $"Starte
 await using var client = new LustreClient(address);
 await using var checkpoints = new CheckpointManager(client, options.Root, new CheckpointManagerOptions { KeepLast = options.Keep, Rank = 0, WorldSize = 1, RunId = null });
 var state = new TrainingState(options.SizeMiB << 20);
+
+// Staging memory for saves of this size, ready before the first save, so that one blocks no longer than later ones.
+var staging = checkpoints.PrepareStagingAsync(state.Bytes);
 Console.WriteLine($"State: {state.Tensors().Count} tensors, {state.Bytes / (1 << 20)} MiB; saving every {options.Every} steps to {options.Root}");
 
 if (await checkpoints.GetLatestStepAsync() is { } latest)
@@ -32,6 +35,7 @@ else
     Console.WriteLine("no checkpoint yet: starting from step 0");
 }
 
+await staging;
 var random = new Random(options.Seed);
 var firstStep = state.Step;
 var saves = new List<CheckpointSaveOperation>();
