@@ -673,8 +673,10 @@ internal sealed class RpcSession : IAsyncDisposable
     {
         if (graceful)
         {
-            // Replies to requests already running go out whole before the close (a half-closed peer still reads).
-            await WaitForRequestsInFlightAsync().ConfigureAwait(false);
+            // Replies to requests already running go out whole before the close (a half-closed peer still reads), each
+            // within the send timeout: a request that waits on a busy disk (a group commit behind another client's fsync)
+            // can take seconds, and a reply cut halfway reads to the client as a broken server.
+            await WaitForRequestsInFlightAsync(_server.Options.SendTimeout).ConfigureAwait(false);
         }
 
         try
@@ -688,7 +690,7 @@ internal sealed class RpcSession : IAsyncDisposable
         if (!graceful)
         {
             // Let requests already running finish their replies (or fail on the closed socket) before buffers go.
-            await WaitForRequestsInFlightAsync().ConfigureAwait(false);
+            await WaitForRequestsInFlightAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
 
         _socket.Dispose();
@@ -698,11 +700,17 @@ internal sealed class RpcSession : IAsyncDisposable
         _server.Remove(this);
     }
 
-    private async ValueTask WaitForRequestsInFlightAsync()
+    /// <summary>Waits until no request of this connection runs, or <paramref name="limit"/> has passed (then the rest are left to fail on the closed socket).</summary>
+    private async ValueTask WaitForRequestsInFlightAsync(TimeSpan limit)
     {
+        var started = Stopwatch.GetTimestamp();
         for (var i = 0; i < _server.Options.MaxRequestsInFlightPerConnection; i++)
         {
-            await _inFlight.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            var left = limit - Stopwatch.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero || !await _inFlight.WaitAsync(left).ConfigureAwait(false))
+            {
+                return;
+            }
         }
     }
 
