@@ -34,7 +34,10 @@ internal sealed class MdtStore : IDisposable
     private ulong _nextFid;
     private ulong _inodeCount;
 
-    /// <summary>The next object id of each OST as applied (the writer loop's, read from the MDT on first use): a create reads no counter.</summary>
+    /// <summary>
+    /// The next object id of each OST (the writer loop's, read from the MDT on first use): a create reads no counter.
+    /// Advanced at once, as the next FID is, so a change that then fails leaves its ids unused, never handed out twice.
+    /// </summary>
     private readonly Dictionary<int, ulong> _objectIds = [];
     private ulong _commits;
     private int _fullReported;
@@ -305,12 +308,12 @@ internal sealed class MdtStore : IDisposable
     {
         Span<byte> key = stackalloc byte[MdtKeys.SequenceKeyLength];
         MdtKeys.WriteSequenceKey(key, ostIndex);
-        if (!transaction.TryGetPendingCounter(ostIndex, out var next) && !_objectIds.TryGetValue(ostIndex, out next))
+        if (!_objectIds.TryGetValue(ostIndex, out var next))
         {
             next = ReadCounter(key) is var stored and > 0 ? stored : 1;
         }
 
-        transaction.SetPendingCounter(ostIndex, next + 1);
+        _objectIds[ostIndex] = next + 1;
         transaction.PutCounter(key, next + 1);
         return next;
     }
@@ -431,8 +434,6 @@ internal sealed class MdtStore : IDisposable
                         {
                             Volatile.Write(ref _inodeCount, inodes);
                         }
-
-                        transaction.ApplyPendingCounters(_objectIds);
                     }
                 }
 #pragma warning disable CA1031 // The failure belongs to that one operation and goes back to its caller.

@@ -22,11 +22,6 @@ internal sealed class MdtTransaction
 
     public MdtStore Store => _store;
 
-    // Object id counters advanced by this operation but not yet applied: most creates advance one OST's, kept inline.
-    private int _firstCounterOst = -1;
-    private ulong _firstCounter;
-    private Dictionary<int, ulong>? _moreCounters;
-
     /// <summary>The inode count after this operation's creates and deletes so far, before it is applied; null: unchanged.</summary>
     public ulong? PendingInodeCount { get; set; }
 
@@ -36,9 +31,6 @@ internal sealed class MdtTransaction
     /// <summary>Forgets what the last operation advanced, for the next one on the same (cleared) batch.</summary>
     public void Reset()
     {
-        _firstCounterOst = -1;
-        _firstCounter = 0;
-        _moreCounters = null;
         PendingInodeCount = null;
         CountersChanged = false;
     }
@@ -97,48 +89,6 @@ internal sealed class MdtTransaction
         Span<byte> bytes = stackalloc byte[sizeof(ulong)];
         BinaryPrimitives.WriteUInt64LittleEndian(bytes, value);
         _batch.Put(key, bytes);
-    }
-
-    /// <summary>The next object id of OST <paramref name="ostIndex"/> as this operation advanced it, if it did.</summary>
-    public bool TryGetPendingCounter(int ostIndex, out ulong next)
-    {
-        if (_firstCounterOst == ostIndex)
-        {
-            next = _firstCounter;
-            return true;
-        }
-
-        next = 0;
-        return _moreCounters is not null && _moreCounters.TryGetValue(ostIndex, out next);
-    }
-
-    public void SetPendingCounter(int ostIndex, ulong next)
-    {
-        if (_firstCounterOst < 0 || _firstCounterOst == ostIndex)
-        {
-            _firstCounterOst = ostIndex;
-            _firstCounter = next;
-            return;
-        }
-
-        (_moreCounters ??= [])[ostIndex] = next;
-    }
-
-    /// <summary>Copies the object id counters this operation advanced into <paramref name="applied"/>, once its batch is applied.</summary>
-    public void ApplyPendingCounters(Dictionary<int, ulong> applied)
-    {
-        if (_firstCounterOst >= 0)
-        {
-            applied[_firstCounterOst] = _firstCounter;
-        }
-
-        if (_moreCounters is not null)
-        {
-            foreach (var (ost, next) in _moreCounters)
-            {
-                applied[ost] = next;
-            }
-        }
     }
 
     /// <summary>Deletes every key from <paramref name="start"/> (inclusive) to <paramref name="end"/> (exclusive), in one range tombstone.</summary>
