@@ -25,6 +25,9 @@ public class CheckpointManager : IAsyncDisposable
 {
     internal const string ManifestName = "manifest.json";
     internal const string StagingFolder = ".staging";
+
+    /// <summary>Chunks the staging pool keeps at most (and <see cref="PrepareStagingAsync"/> prepares at most).</summary>
+    private const int MaxPooledChunks = 4096;
     internal const string TrashFolder = ".trash";
     /// <summary>Files up to this size load into pooled arrays; larger ones into exact-size arrays, since the pool would round them up to twice the size.</summary>
     internal const int MaxPooledLoadBuffer = 64 << 20;
@@ -59,7 +62,7 @@ public class CheckpointManager : IAsyncDisposable
         (Rank, WorldSize, _, _) = _options.Validate();
         RunId = _options.RunId ?? Guid.NewGuid().ToString("N");
         Staging = new ByteBudget(_options.StagingBudget);
-        StagingPool = ArrayPool<byte>.Create(_options.ChunkSize, (int)Math.Min(4096, (_options.StagingBudget / _options.ChunkSize) + 1));
+        StagingPool = ArrayPool<byte>.Create(_options.ChunkSize, (int)Math.Min(MaxPooledChunks, (_options.StagingBudget / _options.ChunkSize) + 1));
         WriteGate = new SemaphoreSlim(_options.MaxConcurrency, _options.MaxConcurrency);
         Codec = new ZstdChunkCodec(_options.CompressionLevel);
         CompressGate = new SemaphoreSlim(Environment.ProcessorCount, Environment.ProcessorCount);
@@ -109,7 +112,7 @@ public class CheckpointManager : IAsyncDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
         var chunkSize = _options.ChunkSize;
-        var chunks = (int)Math.Min((Math.Min(bytes, _options.StagingBudget) + chunkSize - 1) / chunkSize, 4096);
+        var chunks = (int)Math.Min((Math.Min(bytes, _options.StagingBudget) + chunkSize - 1) / chunkSize, MaxPooledChunks);
         return Task.Run(
             () =>
             {
