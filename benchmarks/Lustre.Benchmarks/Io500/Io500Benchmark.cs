@@ -136,7 +136,7 @@ internal static class Io500Benchmark
                     if (directWrites && phase == Io500Phase.IorEasyRead)
                     {
                         // Direct writes left ior-easy's objects out of the page cache; the phase reads from it, as the local one does.
-                        Console.WriteLine($"  our objects read into the page cache (untimed; direct writes leave them out): {PageCache.ReadAll(Path.Combine(scratch, $"cluster{repetition}"), new byte[1 << 20]) >> 20} MiB");
+                        Console.WriteLine($"  {PageCache.WarmAfterDirectWrites(Path.Combine(scratch, $"cluster{repetition}"), new byte[1 << 20])}");
                     }
 
                     ours[phase] = Report(table, await MeasureAsync(phase, "ours", ourTasks));

@@ -104,7 +104,7 @@ internal static class StripedBenchmark
                 if (directWrites)
                 {
                     // Direct writes left our bytes out of the page cache; the read phase measures the network path from it.
-                    Console.WriteLine($"  our objects read into the page cache (untimed; direct writes leave them out): {PageCache.ReadAll(Path.Combine(scratch, $"cluster{repetition}"), buffers[0]) >> 20} MiB");
+                    Console.WriteLine($"  {PageCache.WarmAfterDirectWrites(Path.Combine(scratch, $"cluster{repetition}"), buffers[0])}");
                 }
 
                 var tcp = baselines ? Run(table, await LoopbackTcpBaseline.MeasureAsync(connections, settings.Size, 1 << 20)) : null;
