@@ -135,15 +135,23 @@ public sealed class IoCancellationTests(ClusterFixture fixture, ITestOutputHelpe
     {
         var dir = await fixture.NewDirectoryAsync();
         await using var client = SmallBudgetClient();
+        var gate = new OstWriteGate();
+        gate.Attach(client);
         var first = Pattern(128 * MiB, 6);
         var second = Pattern(128 * MiB, 100);
         await using var file = await client.OpenFileAsync($"{dir}/p", FileMode.CreateNew, layout: FileLayout.Raid0(MiB, -1));
+
+        // The writes to the OST of the file's second stripe wait at the gate (unsent) while the other OSTs take theirs,
+        // so whenever the test gets to cancel, at least that OST's quarter of the write is still to do: the outcome
+        // cannot depend on how fast this machine is (the write once finished between the check and the Cancel() in CI).
+        gate.Ost = file.Layout.Components[0].Objects[1].OstIndex;
         using var cts = new CancellationTokenSource();
         var write = file.WriteAtAsync(0, first, cts.Token).AsTask();
 
         // Cancelled on progress (the handle's length grows as each piece is acknowledged), not after a time: a loaded
         // machine can spend any time in the call's first steps, and then little of the write would be left to cancel.
-        await CancellationLatency.CancelAndMeasureAsync(write, cts, () => file.Length >= 8 * MiB, output, "LustreFile.WriteAtAsync of 128 MiB");
+        await CancellationLatency.CancelAndMeasureAsync(write, cts, () => gate.Reached.Task.IsCompleted && file.Length >= 8 * MiB, output, "LustreFile.WriteAtAsync of 128 MiB");
+        gate.Open();
 
         // What landed is whole stripe pieces of the first write; the rest reads as zeros, and nothing lies past Length.
         var length = file.Length;

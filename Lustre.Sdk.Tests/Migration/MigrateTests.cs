@@ -4,6 +4,7 @@ using Lustre.Migration;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Tests.Cluster;
+using Lustre.Tests.IO;
 using static Lustre.Tests.Mirrors.MirrorFiles;
 
 namespace Lustre.Tests.Migration;
@@ -73,7 +74,7 @@ public sealed class MigrateTests(ClusterFixture cluster)
         var model = RandomBytes(12 << 20, seed: 3);
         await WriteAsync(path, model, FileLayout.Raid0(1 << 20, stripeCount: 1));
         var before = await cluster.Client.GetInfoAsync(path);
-        var gate = new Gate();
+        var gate = new OstWriteGate();
         await using var migrator = GatedClient(gate);
         await using var writer = new LustreClient(cluster.Address);
 
@@ -178,7 +179,7 @@ public sealed class MigrateTests(ClusterFixture cluster)
         var path = await cluster.NewDirectoryAsync() + "/f";
         var model = RandomBytes(8 << 20, seed: 23);
         await WriteAsync(path, model, FileLayout.Raid0(1 << 20, stripeCount: 1));
-        var gate = new Gate();
+        var gate = new OstWriteGate();
         await using var migrator = GatedClient(gate);
 
         var migration = migrator.MigrateAsync(path, FileLayout.Raid0(1 << 20, stripeCount: 2));
@@ -216,7 +217,7 @@ public sealed class MigrateTests(ClusterFixture cluster)
         await WriteAsync(path, model, FileLayout.Raid0(1 << 20, stripeCount: 1));
         var before = await cluster.Client.GetInfoAsync(path);
         var objects = await ObjectFilesAsync();
-        var gate = new Gate();
+        var gate = new OstWriteGate();
         await using var migrator = GatedClient(gate);
         await using var writer = new LustreClient(cluster.Address);
 
@@ -272,7 +273,7 @@ public sealed class MigrateTests(ClusterFixture cluster)
         await WriteAsync(path, data, FileLayout.Raid0(1 << 20, stripeCount: 1));
         var before = await cluster.Client.GetInfoAsync(path);
         var objects = await ObjectFilesAsync();
-        var gate = new Gate();
+        var gate = new OstWriteGate();
         await using var migrator = GatedClient(gate);
         using var cancel = new CancellationTokenSource();
 
@@ -329,7 +330,7 @@ public sealed class MigrateTests(ClusterFixture cluster)
         var path = await cluster.NewDirectoryAsync() + "/f";
         var data = RandomBytes(4 << 20, seed: 19);
         await WriteAsync(path, data, FileLayout.Raid0(1 << 20, stripeCount: 1));
-        var gate = new Gate();
+        var gate = new OstWriteGate();
         await using var migrator = GatedClient(gate);
 
         var first = migrator.MigrateAsync(path, FileLayout.Raid0(1 << 20, stripeCount: 2));
@@ -357,7 +358,7 @@ public sealed class MigrateTests(ClusterFixture cluster)
         var objects = await ObjectFilesAsync();
 
         // Renamed: the swap is by FID, so the file under its new name has the new layout.
-        var gate = new Gate();
+        var gate = new OstWriteGate();
         await using (var migrator = GatedClient(gate))
         {
             var migration = migrator.MigrateAsync(directory + "/moved", FileLayout.Raid0(1 << 20, stripeCount: 2));
@@ -373,7 +374,7 @@ public sealed class MigrateTests(ClusterFixture cluster)
 
         // Unlinked: the migration fails (its swap finds no inode, and starting again finds no file), and neither the
         // file's objects nor those the migration placed and wrote are left once it gave them back.
-        gate = new Gate();
+        gate = new OstWriteGate();
         await using (var migrator = GatedClient(gate))
         {
             var migration = migrator.MigrateAsync(directory + "/gone", FileLayout.Raid0(1 << 20, stripeCount: 2));
@@ -404,42 +405,10 @@ public sealed class MigrateTests(ClusterFixture cluster)
     }
 
     /// <summary>A client of the cluster whose OST writes wait at <paramref name="gate"/>.</summary>
-    private LustreClient GatedClient(Gate gate)
+    private LustreClient GatedClient(OstWriteGate gate)
     {
         var client = new LustreClient(cluster.Address);
-        client.Session.Targets.OstConnectionOverride = (_, real) => new GatedWrites(real, gate);
+        gate.Attach(client);
         return client;
-    }
-
-    /// <summary>Where a gated client's OST writes wait: <see cref="Reached"/> when the first one arrives, all go on at <see cref="Open"/>.</summary>
-    private sealed class Gate
-    {
-        private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public TaskCompletionSource Reached { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public Task Opened => _open.Task;
-
-        public void Open() => _open.TrySetResult();
-    }
-
-    private sealed class GatedWrites(IRpcConnection real, Gate gate) : IRpcConnection
-    {
-        public bool IsHealthy => real.IsHealthy;
-
-        public int MaxBulkLength => real.MaxBulkLength;
-
-        public async ValueTask<RpcReply> CallAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
-        {
-            if (opcode == Opcode.OstWrite)
-            {
-                gate.Reached.TrySetResult();
-                await gate.Opened.WaitAsync(cancellationToken);
-            }
-
-            return await real.CallAsync(opcode, frame, bulkOut, bulkIn, xid, resend, cancellationToken);
-        }
-
-        public ValueTask DisposeAsync() => real.DisposeAsync();
     }
 }
