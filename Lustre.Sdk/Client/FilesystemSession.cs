@@ -3,6 +3,7 @@ using Lustre.Diagnostics;
 using Lustre.Layouts;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
+using Lustre.Threading;
 using Microsoft.Extensions.Logging;
 
 namespace Lustre.Client;
@@ -137,7 +138,7 @@ internal sealed class FilesystemSession : IAsyncDisposable
     /// Sends one metadata request whose reply may carry bulk into <paramref name="bulkIn"/> (an open's read-on-open bytes)
     /// and returns the successful reply (throws on an error status).
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<RpcReply> CallMdsAsync(Opcode opcode, FrameBuffer frame, string? path, Memory<byte> bulkIn, CancellationToken cancellationToken)
     {
         using var activity = path is null ? null : LustreDiagnostics.StartOperation(LustreDiagnostics.ActivityName(opcode), path);
@@ -187,7 +188,7 @@ internal sealed class FilesystemSession : IAsyncDisposable
     };
 
     /// <summary>Sends one metadata request whose reply is attributes; awaited once, as every pooled call.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<InodeAttributes> CallForAttributesAsync(Opcode opcode, FrameBuffer frame, string path, CancellationToken cancellationToken)
     {
         using var reply = await CallMdsAsync(opcode, frame, path, cancellationToken).ConfigureAwait(false);
@@ -195,7 +196,7 @@ internal sealed class FilesystemSession : IAsyncDisposable
         return InodeAttributes.Read(ref reader);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     public async ValueTask CloseAsync(CloseRequest request, CancellationToken cancellationToken)
     {
         using var frame = FrameBuffer.Rent();

@@ -6,6 +6,7 @@ using Lustre.Migration;
 using Lustre.Namespace;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
+using Lustre.Threading;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -562,7 +563,7 @@ public class LustreClient : IAsyncDisposable
     /// With <paramref name="readOnOpen"/> above 0, the reply may bring the whole file as bulk (read-on-open): it lands
     /// in a pooled buffer and is returned as an array of exactly the file's size; null when the reply has none.
     /// </remarks>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<(InodeAttributes Attributes, byte[]? Opened)> OpenAsync(FrameBuffer frame, string path, int readOnOpen, CancellationToken cancellationToken)
     {
         var pause = TimeSpan.FromMilliseconds(20);

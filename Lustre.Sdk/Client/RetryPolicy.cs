@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using Lustre.Diagnostics;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
+using Lustre.Threading;
 
 namespace Lustre.Client;
 
@@ -26,7 +27,7 @@ internal sealed class RetryPolicy(RpcConnectionSettings settings, int maxAttempt
     /// when the target cannot be reached within the attempts, or <see cref="BulkChecksumException"/> when every
     /// attempt's bulk arrived corrupt.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<RpcReply> CallAsync(
         ITargetResolver targets, TargetKind kind, int index, Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, CancellationToken cancellationToken)
     {

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
+using Lustre.Threading;
 using Microsoft.Extensions.Logging;
 
 namespace Lustre.Client;
@@ -224,7 +225,7 @@ internal sealed class RpcConnection : IRpcConnection
     }
 
     /// <summary>Reads a reply body into a pooled array that the <see cref="RpcReply"/> made from it returns.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<byte[]?> ReadBodyAsync(FrameHeader header, CancellationToken cancellationToken)
     {
         if (header.BodyLength == 0)
@@ -252,7 +253,7 @@ internal sealed class RpcConnection : IRpcConnection
     /// Cancelling abandons the wait, except for a change that was sent (<see cref="OpcodeExtensions.IsWaitedForWhenCancelled"/>),
     /// whose reply is still waited for and returned; a cancelled token sends nothing.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<RpcReply> CallAsync(
         Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
     {

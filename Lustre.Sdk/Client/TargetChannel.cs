@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Lustre.Diagnostics;
 using Lustre.Protocol;
+using Lustre.Threading;
 
 namespace Lustre.Client;
 
@@ -85,7 +86,7 @@ internal sealed class TargetChannel
     /// One attempt: waits for the target's allowance (bulk RPCs only), takes a connection and sends. The caller holds
     /// a lease. A transport failure throws a transient <see cref="LustreException"/>; a server status comes back in the reply.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<RpcReply> CallOnceAsync(
         Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
     {

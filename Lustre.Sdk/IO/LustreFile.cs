@@ -4,6 +4,7 @@ using Lustre.Diagnostics;
 using Lustre.Layouts;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
+using Lustre.Threading;
 
 namespace Lustre.IO;
 
@@ -80,7 +81,7 @@ public sealed class LustreFile : IAsyncDisposable
     /// As <see cref="ReadAtAsync(long, Memory{byte}, CancellationToken)"/>; with <paramref name="verifiedByCaller"/> the
     /// caller checks the bytes against its own checksum (a checkpoint's chunk hash), so the transfers skip the bulk checksum.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     internal async ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, bool verifiedByCaller, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -113,7 +114,7 @@ public sealed class LustreFile : IAsyncDisposable
     /// what it held (zeros past the old end), and <see cref="Length"/> covers every piece that landed. The handle stays
     /// usable; write the range again to be sure of it.
     /// </remarks>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     public async ValueTask WriteAtAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

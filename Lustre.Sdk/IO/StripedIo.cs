@@ -4,6 +4,7 @@ using Lustre.Diagnostics;
 using Lustre.Layouts;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
+using Lustre.Threading;
 
 namespace Lustre.IO;
 
@@ -52,7 +53,7 @@ internal static class StripedIo
     }
 
     /// <summary>Reads a range through one plain layout (the file's, or one mirror's).</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     public static async ValueTask ReadLayoutAsync(LustreFile file, FileLayout layout, long offset, Memory<byte> buffer, bool verifiedByCaller, CancellationToken cancellationToken)
     {
         buffer = ZeroUninstantiated(layout, offset, buffer);
@@ -115,7 +116,7 @@ internal static class StripedIo
         file.OnEachMirrorAsync(layout, mirror => WriteLayoutAsync(file, mirror.Layout, offset, data, cancellationToken).AsTask(), "write", cancellationToken);
 
     /// <summary>Writes a range through one plain layout (the file's, or one mirror's).</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     public static async ValueTask WriteLayoutAsync(LustreFile file, FileLayout layout, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var extents = Map(layout, offset, data.Length);
@@ -276,7 +277,7 @@ internal static class StripedIo
     }
 
     /// <summary>One OstRead of one object range into <paramref name="destination"/> (zeros past the object's end); renews the capability once after a refusal.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     internal static async ValueTask ReadPieceAsync(LustreFile file, StripeExtent piece, Memory<byte> destination, bool verifiedByCaller, CancellationToken cancellationToken, bool renewed = false)
     {
         if (piece.OnMdt)
@@ -316,7 +317,7 @@ internal static class StripedIo
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     private static async ValueTask WritePieceAsync(LustreFile file, StripeExtent piece, ReadOnlyMemory<byte> data, CancellationToken cancellationToken, bool renewed = false)
     {
         if (piece.OnMdt)
@@ -355,7 +356,7 @@ internal static class StripedIo
     /// One read of Data-on-MDT bytes into <paramref name="destination"/> (zeros past the file's bytes on the MDT): from
     /// the bytes the open brought (read-on-open) when it has them, else with an <see cref="Opcode.MdsDomRead"/>.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     private static async ValueTask ReadOnMdtAsync(LustreFile file, StripeExtent piece, Memory<byte> destination, bool verifiedByCaller, CancellationToken cancellationToken)
     {
         if (file.TryReadOpened(piece.FileOffset, destination.Span))
@@ -385,7 +386,7 @@ internal static class StripedIo
     }
 
     /// <summary>One write of Data-on-MDT bytes (<see cref="Opcode.MdsDomWrite"/>), durable on the MDT once answered.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     private static async ValueTask WriteOnMdtAsync(LustreFile file, StripeExtent piece, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var session = file.Session;

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using Lustre.Threading;
 
 namespace Lustre.Protocol;
 
@@ -35,7 +36,7 @@ internal sealed class FrameReader : IDisposable
     /// Reads the next header. Returns false when the peer closed the connection cleanly between frames;
     /// throws <see cref="EndOfStreamException"/> when it closed inside one.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<(bool HasFrame, FrameError Error, FrameHeader Header)> ReadHeaderAsync(
         int maxBodyLength, int maxBulkLength, CancellationToken cancellationToken)
     {
@@ -58,7 +59,7 @@ internal sealed class FrameReader : IDisposable
     }
 
     /// <summary>Fills <paramref name="destination"/> completely, from the buffer first, then straight from the socket.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     public async ValueTask ReadExactlyAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
         var fromBuffer = Math.Min(Buffered, destination.Length);
@@ -97,7 +98,7 @@ internal sealed class FrameReader : IDisposable
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<bool> FillAsync(CancellationToken cancellationToken)
     {
         if (_start > 0)

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
+using Lustre.Threading;
 
 namespace Lustre.Protocol;
 
@@ -108,7 +109,7 @@ internal sealed class FrameSender : IDisposable
     }
 
     /// <summary>Stamps <paramref name="header"/> into <paramref name="frame"/> and sends it with <paramref name="bulk"/>; returns once all of it is sent.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     public async ValueTask SendAsync(FrameBuffer frame, FrameHeader header, ReadOnlyMemory<byte> bulk, CancellationToken cancellationToken)
     {
         // Once a frame is queued it must go out whole, or the stream is torn: only this point is cancellable.
@@ -158,7 +159,7 @@ internal sealed class FrameSender : IDisposable
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     private async ValueTask WriteBatchAsync(ReadOnlyMemory<byte> frame, ReadOnlyMemory<byte> bulk)
     {
         _segments.Clear();
@@ -249,7 +250,7 @@ internal sealed class FrameSender : IDisposable
     }
 
     /// <summary>Sends the batch in order: each run of array segments gathered, each non-array bulk in its own send.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     private async ValueTask SendInPlacesAsync()
     {
         var segments = _inPlaces;
@@ -282,7 +283,7 @@ internal sealed class FrameSender : IDisposable
         await SendAllAsync(bytes).ConfigureAwait(false);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     private async ValueTask SendAllAsync(long bytes)
     {
         while (bytes > 0)

@@ -7,6 +7,7 @@ using Lustre.Server.Rpc;
 using Lustre.Server.Security;
 using Lustre.Server.Stats;
 using Lustre.Server.Storage;
+using Lustre.Threading;
 
 namespace Lustre.Server.Mds;
 
@@ -157,7 +158,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
 
     // The handlers of the common changes (open, close, unlink, mkdir, setattr, Data-on-MDT write) use pooled builders: the session awaits
     // a handler's result exactly once.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<RpcResponse> OpenAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
@@ -190,7 +191,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
     }
 
     /// <summary>The request's bulk into a file's Data-on-MDT component, durable before the reply; the reply is the file's size.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<RpcResponse> DomWriteAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
@@ -293,7 +294,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         return Attributes(WithCapability(request, attributes, OpenFlags.Read | OpenFlags.Write));
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<RpcResponse> CloseAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
@@ -301,7 +302,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         return RpcResponse.Ok();
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<RpcResponse> SetAttrAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
@@ -338,14 +339,14 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         return ValueTask.FromResult(RpcResponse.Ok(body));
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<RpcResponse> MkdirAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
         return Attributes(await Namespace.MkdirAsync(MkdirRequest.Read(ref reader), ChangeOrigin.Of(request), request.Identity).ConfigureAwait(false));
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<RpcResponse> RemoveAsync(RpcRequest request, bool directory)
     {
         var reader = request.Reader;

@@ -4,6 +4,7 @@ using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Server.Rpc;
 using Lustre.Server.Security;
+using Lustre.Threading;
 using RocksDbSharp;
 
 namespace Lustre.Server.Mds;
@@ -742,7 +743,7 @@ internal sealed class MdtNamespace
     /// registered since (a cluster whose OSSs start after its MDS, an OSS that joined) would fail creates meanwhile.
     /// A layout the client gave (<paramref name="given"/>, null for a default) is first checked for its pools.
     /// </summary>
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<T> ChangeWithFreshPlacementAsync<T>(ChangeOrigin origin, ChangeResult<T> result, FileLayout? given, Func<MdtTransaction, T> change)
     {
         if (given is not null)

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using Lustre.Protocol;
 using Lustre.Server.Rpc;
+using Lustre.Threading;
 using Microsoft.Win32.SafeHandles;
 
 namespace Lustre.Server.Oss;
@@ -99,7 +100,7 @@ internal sealed class ObjectStore : IDisposable
     /// caller on a queue worker, not a reader loop, which may copy a larger cached range itself), is served from the
     /// page cache on the calling thread when it is there.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<int> ReadAsync(ulong objectId, long offset, Memory<byte> destination, bool cachedFirst, CancellationToken cancellationToken)
     {
         using var lease = OpenExisting(objectId);
@@ -199,7 +200,7 @@ internal sealed class ObjectStore : IDisposable
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     public async ValueTask WriteAsync(ulong objectId, long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         using var lease = OpenOrCreate(objectId);

@@ -8,6 +8,7 @@ using Lustre.Server.Rpc;
 using Lustre.Server.Security;
 using Lustre.Server.Stats;
 using Lustre.Server.Storage;
+using Lustre.Threading;
 
 namespace Lustre.Server.Oss;
 
@@ -148,7 +149,7 @@ internal sealed class OssService : IRpcService, IDisposable
             && _targets.TryGetValue(read.Object.OstIndex, out var store) && store.HasOpenHandle(read.Object.ObjectId);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<RpcResponse> ReadAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;
@@ -248,7 +249,7 @@ internal sealed class OssService : IRpcService, IDisposable
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<RpcResponse> WriteAsync(RpcRequest request, CancellationToken cancellationToken)
     {
         var reader = request.Reader;

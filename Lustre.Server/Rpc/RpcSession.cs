@@ -9,6 +9,7 @@ using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Server.Diagnostics;
 using Lustre.Server.Security;
+using Lustre.Threading;
 using Microsoft.Extensions.ObjectPool;
 
 namespace Lustre.Server.Rpc;
@@ -302,7 +303,7 @@ internal sealed class RpcSession : IAsyncDisposable
         _ => error.ToString(),
     };
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<byte[]?> ReadPooledAsync(int length, ArrayPool<byte> pool, CancellationToken cancellationToken)
     {
         if (length == 0)
@@ -324,7 +325,7 @@ internal sealed class RpcSession : IAsyncDisposable
     }
 
     /// <summary>Handles the handshake inline and starts everything else concurrently. False closes the connection.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<bool> AdmitAsync(RpcRequest request)
     {
         var header = request.Header;
@@ -511,7 +512,7 @@ internal sealed class RpcSession : IAsyncDisposable
     }
 
     /// <summary>Answers one admitted request: from the reply cache for a resend, else from its service. Never throws.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     internal async ValueTask ProcessAsync(RpcRequest request)
     {
         var header = request.Header;
@@ -578,7 +579,7 @@ internal sealed class RpcSession : IAsyncDisposable
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<RpcResponse> DispatchAsync(RpcRequest request)
     {
         if (request.Opcode == Opcode.Ping)
@@ -613,7 +614,7 @@ internal sealed class RpcSession : IAsyncDisposable
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     private async ValueTask ReplyAsync(FrameHeader request, RpcResponse response)
     {
         try
@@ -632,7 +633,7 @@ internal sealed class RpcSession : IAsyncDisposable
     }
 
     /// <summary>Sends one reply; while any waits to go out, <see cref="SendStalledFor"/> counts from the last one that went.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     private async ValueTask SendAsync(FrameHeader request, int status, FrameBuffer body, ReadOnlyMemory<byte> bulk)
     {
         if (Interlocked.Increment(ref _sending) == 1)

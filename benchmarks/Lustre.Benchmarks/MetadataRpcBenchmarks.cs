@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using BenchmarkDotNet.Attributes;
 using Lustre.Client;
 using Lustre.Server.Cluster;
+using Lustre.Threading;
 
 namespace Lustre.Benchmarks;
 
@@ -72,11 +73,11 @@ public class MetadataRpcBenchmarks
 
     // Pooled builders: the benchmark's own async frame must not show up as the operation's allocation.
     [Benchmark]
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<long> Stat() => (await _client!.GetInfoAsync(StatPath).ConfigureAwait(false)).Length;
 
     [Benchmark]
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<long> CreateClose()
     {
         var file = await _client!.OpenFileAsync(_paths[_next++], FileMode.CreateNew, FileAccess.Write).ConfigureAwait(false);
@@ -85,7 +86,7 @@ public class MetadataRpcBenchmarks
     }
 
     [Benchmark]
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<int> Unlink()
     {
         await _client!.DeleteFileAsync(_paths[_next++]).ConfigureAwait(false);

@@ -5,6 +5,7 @@ using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Server.Oss;
 using Lustre.Server.Rpc;
+using Lustre.Threading;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Lustre.Benchmarks;
@@ -61,7 +62,7 @@ public class RpcRoundTripBenchmarks
 
     // Pooled builders: the benchmark's own async frame must not show up as the RPC's allocation.
     [Benchmark]
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<int> OstWrite()
     {
         using var frame = FrameBuffer.Rent();
@@ -71,7 +72,7 @@ public class RpcRoundTripBenchmarks
     }
 
     [Benchmark]
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<int> OstRead()
     {
         using var frame = FrameBuffer.Rent();
