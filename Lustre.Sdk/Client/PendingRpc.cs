@@ -7,10 +7,20 @@ namespace Lustre.Client;
 /// a cancellation or a connection failure: whoever removes it from the pending table first).
 /// Reused through the connection's pool, so a call allocates no task.
 /// </summary>
-internal sealed class PendingRpc : IValueTaskSource<RpcReply>
+/// <remarks>
+/// The caller's continuation never runs on the thread that completes the call (the reader loop must go on reading):
+/// the outcome is handed to the thread pool as this object itself (an <see cref="IThreadPoolWorkItem"/>), which
+/// completes the call there. The core's own <c>RunContinuationsAsynchronously</c> would do the same but allocate a
+/// work item per call.
+/// </remarks>
+internal sealed class PendingRpc : IValueTaskSource<RpcReply>, IThreadPoolWorkItem
 {
     private readonly RpcConnection _owner;
-    private ManualResetValueTaskSourceCore<RpcReply> _core = new() { RunContinuationsAsynchronously = true };
+    private ManualResetValueTaskSourceCore<RpcReply> _core;
+
+    // The outcome between SetResult/SetException and the work item that completes the call with it.
+    private RpcReply _reply;
+    private Exception? _exception;
 
     public PendingRpc(RpcConnection owner) => _owner = owner;
 
@@ -41,13 +51,30 @@ internal sealed class PendingRpc : IValueTaskSource<RpcReply>
     public void SetResult(RpcReply reply)
     {
         Registration.Unregister();
-        _core.SetResult(reply);
+        _reply = reply;
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
     }
 
     public void SetException(Exception exception)
     {
         Registration.Unregister();
-        _core.SetException(exception);
+        _exception = exception;
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+    }
+
+    void IThreadPoolWorkItem.Execute()
+    {
+        if (_exception is { } exception)
+        {
+            _exception = null;
+            _core.SetException(exception);
+        }
+        else
+        {
+            var reply = _reply;
+            _reply = default;
+            _core.SetResult(reply);
+        }
     }
 
     public RpcReply GetResult(short token)
