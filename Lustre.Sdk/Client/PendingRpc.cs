@@ -1,4 +1,5 @@
 using System.Threading.Tasks.Sources;
+using Lustre.Threading;
 
 namespace Lustre.Client;
 
@@ -9,18 +10,12 @@ namespace Lustre.Client;
 /// </summary>
 /// <remarks>
 /// The caller's continuation never runs on the thread that completes the call (the reader loop must go on reading):
-/// the outcome is handed to the thread pool as this object itself (an <see cref="IThreadPoolWorkItem"/>), which
-/// completes the call there. The core's own <c>RunContinuationsAsynchronously</c> would do the same but allocate a
-/// work item per call.
+/// see <see cref="DeferredCompletion{TResult}"/>.
 /// </remarks>
-internal sealed class PendingRpc : IValueTaskSource<RpcReply>, IThreadPoolWorkItem
+internal sealed class PendingRpc : IValueTaskSource<RpcReply>
 {
     private readonly RpcConnection _owner;
-    private ManualResetValueTaskSourceCore<RpcReply> _core;
-
-    // The outcome between SetResult/SetException and the work item that completes the call with it.
-    private RpcReply _reply;
-    private Exception? _exception;
+    private readonly DeferredCompletion<RpcReply> _core = new();
 
     public PendingRpc(RpcConnection owner) => _owner = owner;
 
@@ -51,30 +46,13 @@ internal sealed class PendingRpc : IValueTaskSource<RpcReply>, IThreadPoolWorkIt
     public void SetResult(RpcReply reply)
     {
         Registration.Unregister();
-        _reply = reply;
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+        _core.SetResult(reply);
     }
 
     public void SetException(Exception exception)
     {
         Registration.Unregister();
-        _exception = exception;
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
-    }
-
-    void IThreadPoolWorkItem.Execute()
-    {
-        if (_exception is { } exception)
-        {
-            _exception = null;
-            _core.SetException(exception);
-        }
-        else
-        {
-            var reply = _reply;
-            _reply = default;
-            _core.SetResult(reply);
-        }
+        _core.SetException(exception);
     }
 
     public RpcReply GetResult(short token)

@@ -350,7 +350,7 @@ internal sealed class FrameSender : IDisposable
     /// </summary>
     private sealed class QueuedFrame(FrameSender owner) : IValueTaskSource<bool>
     {
-        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+        private readonly DeferredCompletion<bool> _core = new();
 
         public ReadOnlyMemory<byte> Frame { get; private set; }
 

@@ -4,6 +4,7 @@ using System.Threading.Tasks.Sources;
 using Lustre.Protocol;
 using Lustre.Server.Diagnostics;
 using Lustre.Server.Rpc;
+using Lustre.Threading;
 using Microsoft.Extensions.ObjectPool;
 using RocksDbSharp;
 
@@ -563,7 +564,7 @@ internal sealed class MdtStore : IDisposable
 
         private static readonly ObjectPool<PendingChange<T>> Pool = ReusedObjects.Pool(() => new PendingChange<T>(), PoolLimit);
 
-        private ManualResetValueTaskSourceCore<T> _completion = new() { RunContinuationsAsynchronously = true };
+        private readonly DeferredCompletion<T> _completion = new();
         private Func<MdtTransaction, T>? _change;
         private ChangeOrigin? _origin;
         private ChangeResult<T>? _recorder;
