@@ -217,7 +217,9 @@ public sealed class DataOnMdtTests
         listener.Dispose();
         Assert.Equal(data.Length, read);
         Assert.Equal(data, back[..read]);
-        Assert.Equal(["MdsOpen"], calls);
+        // The cluster's own housekeeping shares the endpoint and the meter and may fall inside the window: the MDS asks
+        // the OSTs for their free space, and clients refresh the configuration, every few seconds.
+        Assert.Equal(["MdsOpen"], calls.Where(op => op is not ("OstStatFs" or "MgsGetConfig")));
         Assert.Equal(0, recording.Count(Opcode.OstRead) + recording.Count(Opcode.OstReadBatch) + recording.Count(Opcode.OstGetAttr));
 
         // The open's bytes answer one read: a later one asks the MDT and sees what another client wrote since.
