@@ -108,21 +108,21 @@ internal static class Io500Benchmark
                 if (baselines)
                 {
                     var connections = settings.Tasks * new LustreClientOptions().ConnectionsPerServer;
-                    tcp = Report(table, await LoopbackTcpBaseline.MeasureAsync(connections, settings.Tasks * settings.IorEasyBytesPerTask, 1 << 20));
+                    tcp = table.Report(await LoopbackTcpBaseline.MeasureAsync(connections, settings.Tasks * settings.IorEasyBytesPerTask, 1 << 20));
 
                     // The disk's best durable write of ior-easy's bytes (issue 21): O_DIRECT at depth 16, one file.
                     var directFile = Path.Combine(scratch, "local-direct.bin");
-                    directWrite = Report(table, LocalFileBaseline.WriteDirect(directFile, settings.Tasks * settings.IorEasyBytesPerTask, new TestPattern(seed: 20240611)));
+                    directWrite = table.Report(LocalFileBaseline.WriteDirect(directFile, settings.Tasks * settings.IorEasyBytesPerTask, new TestPattern(seed: 20240611)));
                     File.Delete(directFile);
-                    commitOne = Report(table, DurableCommitBaseline.Measure(scratch, 1, settings.DurableCommitDuration));
-                    commitMany = Report(table, DurableCommitBaseline.Measure(scratch, settings.Tasks, settings.DurableCommitDuration));
+                    commitOne = table.Report(DurableCommitBaseline.Measure(scratch, 1, settings.DurableCommitDuration));
+                    commitMany = table.Report(DurableCommitBaseline.Measure(scratch, settings.Tasks, settings.DurableCommitDuration));
 
                     // The stat phases' network ceiling: each task has one stat in flight, on its own client's connection.
-                    rpc = Report(table, await LoopbackRequestReplyBaseline.MeasureAsync(settings.Tasks, settings.Tasks, settings.DurableCommitDuration / 10, settings.DurableCommitDuration, StatReplySize));
+                    rpc = table.Report(await LoopbackRequestReplyBaseline.MeasureAsync(settings.Tasks, settings.Tasks, settings.DurableCommitDuration / 10, settings.DurableCommitDuration, StatReplySize));
 
                     // The delete phases' baseline with our guarantee: an unlink is acknowledged once durable.
-                    unlinkEasy = Report(table, DurableUnlinkBaseline.Measure(scratch, settings.Tasks, settings.MdtestEasyFilesPerTask, 0, settings.DurableCommitDuration));
-                    unlinkHard = Report(table, DurableUnlinkBaseline.Measure(scratch, settings.Tasks, settings.MdtestHardFilesPerTask, settings.MdtestHardFileSize, settings.DurableCommitDuration));
+                    unlinkEasy = table.Report(DurableUnlinkBaseline.Measure(scratch, settings.Tasks, settings.MdtestEasyFilesPerTask, 0, settings.DurableCommitDuration));
+                    unlinkHard = table.Report(DurableUnlinkBaseline.Measure(scratch, settings.Tasks, settings.MdtestHardFilesPerTask, settings.MdtestHardFileSize, settings.DurableCommitDuration));
                 }
 
                 foreach (var phase in Enum.GetValues<Io500Phase>())
@@ -130,7 +130,7 @@ internal static class Io500Benchmark
                     // The baseline first, then ours, phase by phase: both see the machine in about the same state.
                     if (baselines)
                     {
-                        local[phase] = Report(table, await MeasureAsync(phase, "local", localTasks));
+                        local[phase] = table.Report(await MeasureAsync(phase, "local", localTasks));
                     }
 
                     if (directWrites && phase == Io500Phase.IorEasyRead)
@@ -139,7 +139,7 @@ internal static class Io500Benchmark
                         Console.WriteLine($"  {PageCache.WarmAfterDirectWrites(Path.Combine(scratch, $"cluster{repetition}"), new byte[1 << 20])}");
                     }
 
-                    ours[phase] = Report(table, await MeasureAsync(phase, "ours", ourTasks));
+                    ours[phase] = table.Report(await MeasureAsync(phase, "ours", ourTasks));
                 }
             }
             catch (InvalidDataException ex)
@@ -284,13 +284,5 @@ internal static class Io500Benchmark
     {
         var list = values.ToList();
         return list.Count == 0 ? 0 : Math.Exp(list.Sum(Math.Log) / list.Count);
-    }
-
-    private static PhaseResult Report(ResultTable table, PhaseResult result)
-    {
-        table.Add(result);
-        var cost = result.Cost;
-        Console.WriteLine($"  {result.Name}: {result.FormatRate(binary: true)} ({cost.Wall.TotalSeconds:0.00} s, CPU {cost.Cpu.TotalSeconds:0.00} s = {cost.CoresBusy:0.00} cores, allocated {ResultTable.FormatBytes(cost.AllocatedBytes)}; {result.FormatUnitCost()})");
-        return result;
     }
 }

@@ -19,6 +19,15 @@ internal sealed class ResultTable
 
     public void Add(PhaseResult phase) => _phases.Add(phase);
 
+    /// <summary>Adds <paramref name="result"/> and prints its line (rate, wall, CPU, cores busy, allocations, cost per unit) as it comes.</summary>
+    public PhaseResult Report(PhaseResult result)
+    {
+        Add(result);
+        var cost = result.Cost;
+        Console.WriteLine($"  {result.Name}: {result.FormatRate(BinaryUnits)} ({cost.Wall.TotalSeconds:0.00} s, CPU {cost.Cpu.TotalSeconds:0.00} s = {cost.CoresBusy:0.00} cores, allocated {FormatBytes(cost.AllocatedBytes)}; {result.FormatUnitCost()})");
+        return result;
+    }
+
     public void Compare(string name, PhaseResult ours, PhaseResult baseline, string baselineName, double? targetRatio) =>
         _comparisons.Add(new Comparison(name, ours, baseline, baselineName, targetRatio));
 

@@ -59,9 +59,15 @@ internal sealed class RunnerArguments
     /// <summary>A size with an optional K/M/G/T suffix (powers of 1024), as lfs takes them.</summary>
     public long Size(string name, long fallback) => Text(name) is { } text ? SizeParser.Parse(text, $"--{name}") : fallback;
 
-    public int Int(string name, int fallback) => Text(name) is { } text ? int.Parse(text, CultureInfo.InvariantCulture) : fallback;
+    public int Int(string name, int fallback) =>
+        Text(name) is not { } text ? fallback
+        : int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value
+        : throw new ArgumentException($"--{name} takes a whole number, not '{text}'.", name);
 
-    public double Double(string name, double fallback) => Text(name) is { } text ? double.Parse(text, CultureInfo.InvariantCulture) : fallback;
+    public double Double(string name, double fallback) =>
+        Text(name) is not { } text ? fallback
+        : double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value
+        : throw new ArgumentException($"--{name} takes a number, not '{text}'.", name);
 
     public void ThrowIfUnused()
     {

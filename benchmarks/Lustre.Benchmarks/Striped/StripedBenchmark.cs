@@ -94,39 +94,39 @@ internal static class StripedBenchmark
                 if (baselines)
                 {
                     var localDirect = Path.Combine(scratch, "local-direct.bin");
-                    var direct = Run(table, LocalFileBaseline.WriteDirect(localDirect, settings.Size, pattern));
+                    var direct = table.Report(LocalFileBaseline.WriteDirect(localDirect, settings.Size, pattern));
                     File.Delete(localDirect);
-                    var buffered = Run(table, LocalFileBaseline.Write(localFile, settings.Size, pattern, buffers[0]));
+                    var buffered = table.Report(LocalFileBaseline.Write(localFile, settings.Size, pattern, buffers[0]));
                     localWrite = direct.Rate > buffered.Rate ? direct : buffered;
                 }
 
-                var oursWrite = Run(table, await workload.WriteAsync(file));
+                var oursWrite = table.Report(await workload.WriteAsync(file));
                 if (directWrites)
                 {
                     // Direct writes left our bytes out of the page cache; the read phase measures the network path from it.
                     Console.WriteLine($"  {PageCache.WarmAfterDirectWrites(Path.Combine(scratch, $"cluster{repetition}"), buffers[0])}");
                 }
 
-                var tcp = baselines ? Run(table, await LoopbackTcpBaseline.MeasureAsync(connections, settings.Size, 1 << 20)) : null;
+                var tcp = baselines ? table.Report(await LoopbackTcpBaseline.MeasureAsync(connections, settings.Size, 1 << 20)) : null;
                 if (baselines)
                 {
-                    Run(table, LocalFileBaseline.Read(localFile, settings.Size, buffers[0]));
+                    table.Report(LocalFileBaseline.Read(localFile, settings.Size, buffers[0]));
                 }
 
-                var oursRead = Run(table, await workload.ReadAsync(file));
+                var oursRead = table.Report(await workload.ReadAsync(file));
                 if (settings.Verify)
                 {
                     verified &= Report("sequential read-back", await workload.VerifyAsync(file));
                 }
 
-                var requestReply = baselines ? Run(table, await LoopbackRequestReplyBaseline.MeasureAsync(connections, settings.RandomTasks, settings.Warmup, settings.RandomDuration)) : null;
+                var requestReply = baselines ? table.Report(await LoopbackRequestReplyBaseline.MeasureAsync(connections, settings.RandomTasks, settings.Warmup, settings.RandomDuration)) : null;
                 var (oursRandom, mismatches) = await workload.RandomReadAsync(file);
-                Run(table, oursRandom);
+                table.Report(oursRandom);
                 verified &= Report($"random 4 KiB reads ({mismatches} wrong)", mismatches == 0);
                 if (rpcDiagnostic)
                 {
                     var (raw, rawMismatches) = await workload.RawRpcReadAsync(file);
-                    Run(table, raw);
+                    table.Report(raw);
                     verified &= Report($"bare RPC 4 KiB reads ({rawMismatches} wrong)", rawMismatches == 0);
                 }
 
@@ -165,14 +165,6 @@ internal static class StripedBenchmark
         }
 
         return judged && failOnMiss && !RepeatSummary.AllPassed(tables) ? 2 : 0;
-    }
-
-    private static PhaseResult Run(ResultTable table, PhaseResult result)
-    {
-        table.Add(result);
-        var cost = result.Cost;
-        Console.WriteLine($"  {result.Name}: {result.FormatRate()} ({cost.Wall.TotalSeconds:0.00} s, CPU {cost.Cpu.TotalSeconds:0.00} s = {cost.CoresBusy:0.00} cores, allocated {ResultTable.FormatBytes(cost.AllocatedBytes)}; {result.FormatUnitCost()})");
-        return result;
     }
 
     private static bool Report(string what, bool ok)
