@@ -12,17 +12,27 @@ internal static class ChildProcess
     /// <summary>Starts this binary again with <paramref name="args"/> and <paramref name="environment"/> added to this process's.</summary>
     public static Process Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var process = Environment.ProcessPath ?? "dotnet";
-        var assembly = typeof(ChildProcess).Assembly.Location;
-        var start = new ProcessStartInfo(process)
+        var start = StartInfo(typeof(ChildProcess).Assembly.Location, args);
+        start.RedirectStandardInput = true;
+        start.RedirectStandardOutput = true;
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
         {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
+            start.Environment[name] = value;
+        }
 
-        // The apphost, or `dotnet exec` with the assembly when run through the muxer.
-        if (Path.GetFileNameWithoutExtension(process) == "dotnet")
+        return Process.Start(start) ?? throw new InvalidOperationException($"could not start {start.FileName}");
+    }
+
+    /// <summary>
+    /// How to run <paramref name="assembly"/>, an app built into this folder (this binary, or <c>lustre.dll</c>): its
+    /// apphost beside it, or <c>dotnet exec</c> with the assembly when this process was started through the muxer.
+    /// </summary>
+    public static ProcessStartInfo StartInfo(string assembly, IEnumerable<string> args)
+    {
+        var host = Environment.ProcessPath ?? "dotnet";
+        var viaMuxer = Path.GetFileNameWithoutExtension(host) == "dotnet";
+        var start = new ProcessStartInfo(viaMuxer ? host : Path.ChangeExtension(assembly, OperatingSystem.IsWindows() ? ".exe" : null)) { UseShellExecute = false };
+        if (viaMuxer)
         {
             start.ArgumentList.Add("exec");
             start.ArgumentList.Add(assembly);
@@ -33,12 +43,7 @@ internal static class ChildProcess
             start.ArgumentList.Add(arg);
         }
 
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
-        {
-            start.Environment[name] = value;
-        }
-
-        return Process.Start(start) ?? throw new InvalidOperationException($"could not start {process}");
+        return start;
     }
 
     /// <summary>Sends one line.</summary>
