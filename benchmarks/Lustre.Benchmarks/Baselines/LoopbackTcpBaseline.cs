@@ -14,22 +14,29 @@ internal static class LoopbackTcpBaseline
         var pairs = await LoopbackPair.ConnectAsync(connections);
         try
         {
-            var tasks = new List<Task>(connections * 2);
-            var meter = new PhaseMeter();
-            for (var i = 0; i < connections; i++)
-            {
-                var share = totalBytes / connections + (i == 0 ? totalBytes % connections : 0);
-                tasks.Add(SendAsync(pairs[i].Server, share, sendSize));
-                tasks.Add(ReceiveAsync(pairs[i].Client, share, sendSize));
-            }
-
-            await Task.WhenAll(tasks);
-            return PhaseMeter.Bytes($"raw loopback TCP, {connections} connections, {sendSize >> 20} MiB sends", totalBytes, meter.Stop());
+            return await MeasureAsync(pairs, totalBytes, sendSize);
         }
         finally
         {
             LoopbackPair.Dispose(pairs);
         }
+    }
+
+    /// <summary>The same over connections made before (and warmed up, as a long-running client's are), which stay open.</summary>
+    public static async Task<PhaseResult> MeasureAsync((Socket Server, Socket Client)[] pairs, long totalBytes, int sendSize)
+    {
+        var connections = pairs.Length;
+        var tasks = new List<Task>(connections * 2);
+        var meter = new PhaseMeter();
+        for (var i = 0; i < connections; i++)
+        {
+            var share = totalBytes / connections + (i == 0 ? totalBytes % connections : 0);
+            tasks.Add(SendAsync(pairs[i].Server, share, sendSize));
+            tasks.Add(ReceiveAsync(pairs[i].Client, share, sendSize));
+        }
+
+        await Task.WhenAll(tasks);
+        return PhaseMeter.Bytes($"raw loopback TCP, {connections} connections, {sendSize >> 20} MiB sends", totalBytes, meter.Stop());
     }
 
     private static async Task SendAsync(Socket socket, long bytes, int sendSize)

@@ -59,9 +59,8 @@ internal static class ScaleBenchmark
 
             await using var clients = await ScaleClients.StartAsync(settings, cluster.Address);
             var timeout = settings.PhaseTimeout;
-            var warmUp = System.Diagnostics.Stopwatch.StartNew();
-            await clients.RunAsync("warm-up", timeout);
-            Console.WriteLine($"{settings.Clients} clients up; untimed warm-up (each client writes and reads {ResultTable.FormatBytes(Math.Min(ScaleSettings.WarmUpSize, settings.Size))}): {warmUp.Elapsed.TotalSeconds:0.0} s");
+            Console.WriteLine($"{settings.Clients} clients up");
+            Console.WriteLine(await clients.WarmUpAsync(servers, settings.Size, timeout));
 
             var streams = $"{settings.Clients} × {settings.Osses * connections} connections";
             for (var repetition = 1; repetition <= settings.Repeat; repetition++)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net.Sockets;
 using Lustre.Benchmarks.Baselines;
 using Lustre.Benchmarks.Runner;
 using Lustre.Benchmarks.Striped;
@@ -16,6 +17,22 @@ internal sealed class ScaleClients : IAsyncDisposable
 {
     /// <summary>The folder that holds the clients' files.</summary>
     public const string Root = "/scale";
+
+    /// <summary>The file each client writes, reads and deletes in a warm-up round (or its --size, if smaller).</summary>
+    private const long WarmUpSize = 128L << 20;
+
+    /// <summary>
+    /// The warm-up ends when a round cost all processes at least this share of the CPU per byte of the round before:
+    /// the cost has stopped falling. Tiered compilation recompiles each process's hot methods over its first seconds
+    /// of work, and N + M + 2 processes sharing a few cores take that many times longer to settle; a long-running
+    /// cluster is far past it. The dataset runner waits for its ranks' own JIT clock; the servers here are another
+    /// program, so the rule reads what the timed phases report, the CPU of every process per byte.
+    /// </summary>
+    private const double Settled = 0.9;
+
+    /// <summary>The warm-up's bounds in rounds, whatever the cost does.</summary>
+    private const int MinWarmUps = 2;
+    private const int MaxWarmUps = 10;
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
@@ -54,6 +71,29 @@ internal sealed class ScaleClients : IAsyncDisposable
         }
 
         return await Task.WhenAll(_clients.Select(c => ChildProcess.ExpectAsync(c, "done", "scale client"))).WaitAsync(timeout);
+    }
+
+    /// <summary>
+    /// Untimed warm-up rounds (each client writes, reads and deletes a file) until the CPU that every process,
+    /// <paramref name="servers"/> and clients, spends per byte has stopped falling (<see cref="Settled"/>); returns a
+    /// line that says how it went.
+    /// </summary>
+    public async Task<string> WarmUpAsync(IReadOnlyList<Process> servers, long size, TimeSpan timeout)
+    {
+        Process[] all = [.. servers, .. _clients];
+        var bytes = Math.Min(WarmUpSize, size) * _clients.Count * 2;
+        var clock = Stopwatch.StartNew();
+        var costs = new List<double>();
+        do
+        {
+            var cpu = ProcessCpu.Total(all);
+            await RunAsync("warm-up", timeout);
+            costs.Add((ProcessCpu.Total(all) - cpu).TotalSeconds / (bytes / 1e9));
+        }
+        while (costs.Count < MaxWarmUps && (costs.Count < MinWarmUps || costs[^1] < Settled * costs[^2]));
+
+        return $"untimed warm-up: {costs.Count} rounds of {ResultTable.FormatBytes(Math.Min(WarmUpSize, size))} written and read per client in {clock.Elapsed.TotalSeconds:0.0} s, " +
+            $"CPU of all processes {string.Join(", ", costs.Select(c => c.ToString("0.00", CultureInfo.InvariantCulture)))} s/GB";
     }
 
     /// <summary>
@@ -109,32 +149,45 @@ internal sealed class ScaleClients : IAsyncDisposable
             buffers[i] = pattern.NewBuffer(settings.ChunkSize);
         }
 
+        var warmUpSize = Math.Min(WarmUpSize, settings.Size);
         await using var client = new LustreClient(address, options);
         var workload = new StripedWorkload(client, pattern, settings.Workload(settings.Size), buffers);
-        var warmUp = new StripedWorkload(client, pattern, settings.Workload(Math.Min(ScaleSettings.WarmUpSize, settings.Size)), buffers);
-        Console.WriteLine("ready");
-        while (await Console.In.ReadLineAsync() is { } line)
+        var warmUp = new StripedWorkload(client, pattern, settings.Workload(warmUpSize), buffers);
+
+        // The baseline's connections, as many as the client's to the OSSs, live as long as the client's and warm up
+        // with them: fresh connections for every phase cost several times more CPU per byte while the kernel grows
+        // their windows, most of all when many of them each carry little.
+        var pairs = await LoopbackPair.ConnectAsync(settings.Osses * options.ConnectionsPerServer);
+        try
         {
-            try
+            Console.WriteLine("ready");
+            while (await Console.In.ReadLineAsync() is { } line)
             {
-                var words = line.Split(' ');
-                var path = $"{Root}/client{index}-{(words.Length > 1 ? words[1] : "warm-up")}.bin";
-                var answer = words[0] switch
+                try
                 {
-                    "warm-up" => await WarmUpAsync(client, warmUp, path),
-                    "write" => Cost(await workload.WriteAsync(path)),
-                    "read" => Cost(await workload.ReadAsync(path)),
-                    "tcp" => Cost(await LoopbackTcpBaseline.MeasureAsync(settings.Osses * options.ConnectionsPerServer, settings.Size, 1 << 20)),
-                    "verify" => await VerifyAsync(client, workload, path, settings.OstCount),
-                    "delete" => await DeleteAsync(client, path),
-                    _ => throw new InvalidDataException($"unknown command '{line}'"),
-                };
-                Console.WriteLine($"done {answer}");
+                    var words = line.Split(' ');
+                    var path = $"{Root}/client{index}-{(words.Length > 1 ? words[1] : "warm-up")}.bin";
+                    var answer = words[0] switch
+                    {
+                        "warm-up" => await WarmUpAsync(client, warmUp, path, pairs, warmUpSize),
+                        "write" => Cost(await workload.WriteAsync(path)),
+                        "read" => Cost(await workload.ReadAsync(path)),
+                        "tcp" => Cost(await LoopbackTcpBaseline.MeasureAsync(pairs, settings.Size, 1 << 20)),
+                        "verify" => await VerifyAsync(client, workload, path, settings.OstCount),
+                        "delete" => await DeleteAsync(client, path),
+                        _ => throw new InvalidDataException($"unknown command '{line}'"),
+                    };
+                    Console.WriteLine($"done {answer}");
+                }
+                catch (Exception ex)
+                {
+                    Console.WriteLine($"error {ex.GetType().Name}: {ex.Message.ReplaceLineEndings(" ")}");
+                }
             }
-            catch (Exception ex)
-            {
-                Console.WriteLine($"error {ex.GetType().Name}: {ex.Message.ReplaceLineEndings(" ")}");
-            }
+        }
+        finally
+        {
+            LoopbackPair.Dispose(pairs);
         }
 
         return 0;
@@ -143,10 +196,12 @@ internal sealed class ScaleClients : IAsyncDisposable
     private static string Cost(PhaseResult result) =>
         string.Create(CultureInfo.InvariantCulture, $"{result.Cost.AllocatedBytes} {result.Cost.Gen0} {result.Cost.Gen1} {result.Cost.Gen2}");
 
-    private static async Task<string> WarmUpAsync(LustreClient client, StripedWorkload warmUp, string path)
+    /// <summary>An untimed round of every timed phase: write, read and delete a file of <paramref name="size"/>, and as many bytes of raw TCP.</summary>
+    private static async Task<string> WarmUpAsync(LustreClient client, StripedWorkload warmUp, string path, (Socket Server, Socket Client)[] pairs, long size)
     {
         await warmUp.WriteAsync(path);
         await warmUp.ReadAsync(path);
+        await LoopbackTcpBaseline.MeasureAsync(pairs, size, 1 << 20);
         return await DeleteAsync(client, path);
     }
 

@@ -11,9 +11,6 @@ namespace Lustre.Benchmarks.Scale;
 /// </summary>
 internal sealed record ScaleSettings
 {
-    /// <summary>An untimed file each client writes and reads before the first repetition, so the JIT of every process has seen the data path.</summary>
-    public const long WarmUpSize = 32L << 20;
-
     public required int Osses { get; init; }
 
     public required int OstsPerOss { get; init; }
