@@ -155,8 +155,7 @@ internal sealed class ScaleClients : IAsyncDisposable
         var warmUp = new StripedWorkload(client, pattern, settings.Workload(warmUpSize), buffers);
 
         // The baseline's connections, as many as the client's to the OSSs, live as long as the client's and warm up
-        // with them: fresh connections for every phase cost several times more CPU per byte while the kernel grows
-        // their windows, most of all when many of them each carry little.
+        // with them: new ones for every phase would pay for connects and growing windows that ours does not.
         var pairs = await LoopbackPair.ConnectAsync(settings.Osses * options.ConnectionsPerServer);
         try
         {
