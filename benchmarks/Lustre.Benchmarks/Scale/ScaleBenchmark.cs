@@ -5,7 +5,7 @@ namespace Lustre.Benchmarks.Scale;
 
 /// <summary>
 /// <c>scale [--osses N] [--osts K] [--clients M] [--size 1G] [--stripe-size 1M] [--chunk C] [--depth 2] [--repeat 3]
-/// [--quick] [--dir DIR] [--no-verify] [--markdown FILE]</c>: N OSS processes with K OSTs each, an MGS and an MDS
+/// [--quick] [--direct-writes] [--dir DIR] [--no-verify] [--markdown FILE]</c>: N OSS processes with K OSTs each, an MGS and an MDS
 /// (<c>lustre serve</c>), and M client processes (<see cref="ScaleClients"/>), each writing its own file striped over
 /// every OST (ending in FlushAsync: durable) and reading it back; the aggregate GB/s of each phase (every client's bytes
 /// over the phase's wall time) against raw loopback TCP pushing the same bytes over as many connections, from the same
@@ -49,7 +49,7 @@ internal static class ScaleBenchmark
         var verified = true;
         try
         {
-            await using var cluster = await ScaleCluster.StartAsync(Path.Combine(scratch, "servers"), settings.Osses, settings.OstsPerOss);
+            await using var cluster = await ScaleCluster.StartAsync(Path.Combine(scratch, "servers"), settings.Osses, settings.OstsPerOss, settings.DirectWrites);
             var servers = cluster.Processes;
             Console.WriteLine($"servers up, {servers.Count} processes; filesystem {cluster.Address}");
             await using (var admin = new LustreClient(cluster.Address))
@@ -62,6 +62,7 @@ internal static class ScaleBenchmark
             Console.WriteLine($"{settings.Clients} clients up");
             Console.WriteLine(await clients.WarmUpAsync(servers, settings.Size, timeout));
 
+            var warmBuffer = new byte[1 << 20];
             var streams = $"{settings.Clients} × {settings.Osses * connections} connections";
             for (var repetition = 1; repetition <= settings.Repeat; repetition++)
             {
@@ -72,6 +73,12 @@ internal static class ScaleBenchmark
                 // Both ends of every baseline connection live in the client processes; see docs/benchmarks.md.
                 var write = table.Report(await clients.MeasureAsync($"ours: {settings.Clients} clients, sequential write + FlushAsync", $"write {repetition}", settings.TotalBytes, servers, timeout));
                 var tcp = table.Report(await clients.MeasureAsync($"raw loopback TCP, {streams}, 1 MiB sends", "tcp", settings.TotalBytes, servers, timeout));
+                if (settings.DirectWrites)
+                {
+                    // Direct writes left the bytes out of the OSSs' page cache; the read phase measures the network path from it.
+                    Console.WriteLine($"  {PageCache.WarmAfterDirectWrites(Path.Combine(scratch, "servers"), warmBuffer)}");
+                }
+
                 var read = table.Report(await clients.MeasureAsync($"ours: {settings.Clients} clients, sequential read (OSS page cache)", $"read {repetition}", settings.TotalBytes, servers, timeout));
                 if (settings.Verify)
                 {

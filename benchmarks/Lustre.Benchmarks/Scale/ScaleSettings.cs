@@ -34,6 +34,9 @@ internal sealed record ScaleSettings
 
     public required bool Verify { get; init; }
 
+    /// <summary>The OSSs write large aligned bulks with O_DIRECT (<c>lustre serve --direct-writes</c>).</summary>
+    public required bool DirectWrites { get; init; }
+
     public required string Directory { get; init; }
 
     public int OstCount => Osses * OstsPerOss;
@@ -70,6 +73,7 @@ internal sealed record ScaleSettings
             Repeat = args.Int("repeat", 3),
             Quick = quick,
             Verify = !args.Flag("no-verify"),
+            DirectWrites = args.Flag("direct-writes"),
             Directory = args.Text("dir") ?? System.IO.Directory.GetCurrentDirectory(),
         };
         settings.Validate(chunk);
@@ -102,7 +106,7 @@ internal sealed record ScaleSettings
     public string Describe(int connectionsPerServer) =>
         $"{Osses} OSS processes × {OstsPerOss} OST{(OstsPerOss == 1 ? string.Empty : "s")}, an MGS and an MDS process (lustre serve), {Clients} client processes; " +
         $"each client writes {ResultTable.FormatBytes(Size)} to its own file striped over all {OstCount} OSTs in {ResultTable.FormatBytes(StripeSize)} stripes " +
-        $"(WriteAtAsync calls of {ResultTable.FormatBytes(ChunkSize)}, {Depth} in flight, then FlushAsync) and reads it back the same way; " +
+        $"(WriteAtAsync calls of {ResultTable.FormatBytes(ChunkSize)}, {Depth} in flight, then FlushAsync{(DirectWrites ? "; the OSSs write with O_DIRECT" : string.Empty)}) and reads it back the same way; " +
         $"{connectionsPerServer} TCP connections per client per OSS (ConnectionsPerServer), {Clients * Osses * connectionsPerServer} bulk streams in all; " +
         $"raw TCP baseline: {Osses * connectionsPerServer} loopback connection pairs in each client process, 1 MiB sends, the same bytes; " +
         $"CPU of every process, allocations and GCs of the clients and the runner";
