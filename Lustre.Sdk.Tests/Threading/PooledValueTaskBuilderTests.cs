@@ -115,7 +115,7 @@ public sealed class PooledValueTaskBuilderTests
     }
 
     [Fact]
-    public async Task A_call_started_on_one_thread_and_finished_on_another_allocates_nothing_in_steady_state()
+    public async Task A_call_started_on_one_thread_and_finished_on_another_allocates_no_box_in_steady_state()
     {
         // The pattern of an RPC: the caller's thread starts Outer, which awaits Inner, which awaits the wire; another
         // thread completes the wire, runs the rest of Inner and of Outer, and so gives Inner's box back there.
@@ -183,7 +183,12 @@ public sealed class PooledValueTaskBuilderTests
 
         synchronous = GC.GetAllocatedBytesForCurrentThread() - synchronous;
         Assert.Equal(0, wrong);
-        Assert.Equal((synchronous, 0L), (callerAllocated, completerAllocated));
+        // A box per call would be 2 MB or more over these calls (the runtime's builder: 1.5-2.2 MB here); what a thread
+        // may allocate once inside the window whatever the builder (CI's debug run once showed one 16 KB array on the
+        // caller's side) is allowed.
+        const long OneOffs = 64 * 1024;
+        Assert.True(callerAllocated - synchronous < OneOffs, $"the caller's thread allocated {callerAllocated - synchronous} B over {Measured} calls beyond what they allocate completing synchronously");
+        Assert.True(completerAllocated < OneOffs, $"the completing thread allocated {completerAllocated} B over {Measured} calls");
     }
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
