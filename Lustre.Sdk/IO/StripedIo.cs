@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using Lustre.Client;
 using Lustre.Diagnostics;
@@ -5,6 +6,7 @@ using Lustre.Layouts;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Threading;
+using Microsoft.Extensions.ObjectPool;
 
 namespace Lustre.IO;
 
@@ -16,6 +18,11 @@ namespace Lustre.IO;
 /// </summary>
 internal static class StripedIo
 {
+    /// <summary>Pieces lists kept for reuse, and the largest one kept (a range of more pieces gets a list of its own).</summary>
+    private const int MaxPooledPieces = 1024;
+
+    private static readonly ObjectPool<List<StripeExtent>> PieceLists = ReusedObjects.Pool(() => new List<StripeExtent>(16), 256);
+
     [ThreadStatic]
     private static List<StripeExtent>? t_extents;
 
@@ -71,15 +78,22 @@ internal static class StripedIo
         }
 
         var pieces = Split(file, extents);
-
-        var tasks = new Task[pieces.Count];
-        for (var i = 0; i < pieces.Count; i++)
+        var calls = ArrayPool<ValueTask>.Shared.Rent(pieces.Count);
+        var count = 0;
+        try
         {
-            var piece = pieces[i];
-            tasks[i] = ReadPieceAsync(file, piece, buffer.Slice((int)(piece.FileOffset - offset), (int)piece.Length), verifiedByCaller, cancellationToken).AsTask();
+            for (; count < pieces.Count; count++)
+            {
+                var piece = pieces[count];
+                calls[count] = ReadPieceAsync(file, piece, buffer.Slice((int)(piece.FileOffset - offset), (int)piece.Length), verifiedByCaller, cancellationToken);
+            }
+        }
+        finally
+        {
+            ReturnPieces(pieces);
         }
 
-        await WhenAllOrFirstFailure(tasks).ConfigureAwait(false);
+        await WhenAllPiecesAsync(calls, count).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -128,16 +142,23 @@ internal static class StripedIo
         }
 
         var pieces = Split(file, extents);
-
-        var tasks = new Task[pieces.Count];
-        for (var i = 0; i < pieces.Count; i++)
+        var calls = ArrayPool<ValueTask>.Shared.Rent(pieces.Count);
+        var count = 0;
+        try
         {
-            var piece = pieces[i];
-            MarkDirty(file, piece);
-            tasks[i] = WritePieceAsync(file, piece, data.Slice((int)(piece.FileOffset - offset), (int)piece.Length), cancellationToken).AsTask();
+            for (; count < pieces.Count; count++)
+            {
+                var piece = pieces[count];
+                MarkDirty(file, piece);
+                calls[count] = WritePieceAsync(file, piece, data.Slice((int)(piece.FileOffset - offset), (int)piece.Length), cancellationToken);
+            }
+        }
+        finally
+        {
+            ReturnPieces(pieces);
         }
 
-        await WhenAllOrFirstFailure(tasks).ConfigureAwait(false);
+        await WhenAllPiecesAsync(calls, count).ConfigureAwait(false);
     }
 
     /// <summary>An OST object written is synced at the next flush; Data-on-MDT bytes were durable when the MDS answered.</summary>
@@ -260,9 +281,10 @@ internal static class StripedIo
         extent.OnMdt ? file.Session.Targets.MdtMaxBulkLength() : file.Session.Targets.OstMaxBulkLength(extent.Object.OstIndex);
 
     /// <summary>The mapped range (<see cref="Map"/>, read before any await) as pieces of at most one bulk RPC to their OST, each inside one stripe unit of one object.</summary>
+    /// <summary>The range's pieces of at most one bulk RPC each, in a pooled list: give it back with <see cref="ReturnPieces"/>.</summary>
     private static List<StripeExtent> Split(LustreFile file, List<StripeExtent> extents)
     {
-        var pieces = new List<StripeExtent>(extents.Count);
+        var pieces = PieceLists.Get();
         foreach (var extent in extents)
         {
             var maxBulk = MaxBulk(file, extent);
@@ -274,6 +296,55 @@ internal static class StripedIo
         }
 
         return pieces;
+    }
+
+    private static void ReturnPieces(List<StripeExtent> pieces)
+    {
+        // A huge range's list is not kept: it would hold its array for good.
+        if (pieces.Capacity <= MaxPooledPieces)
+        {
+            pieces.Clear();
+            PieceLists.Return(pieces);
+        }
+    }
+
+    /// <summary>
+    /// Waits for every piece of a range (none may still be writing into the caller's buffer when this returns), then
+    /// throws the first failure in piece order, a fault before a cancellation, as <see cref="WhenAllOrFirstFailure"/>
+    /// does for tasks; gives <paramref name="calls"/> back to the array pool. No task or array per call.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
+    private static async ValueTask WhenAllPiecesAsync(ValueTask[] calls, int count)
+    {
+        Exception? failure = null;
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                try
+                {
+                    await calls[i].ConfigureAwait(false);
+                }
+                catch (Exception ex) when (failure is null || (failure is OperationCanceledException && ex is not OperationCanceledException))
+                {
+                    failure = ex;
+                }
+                catch
+                {
+                    // A later failure than the one kept: awaited only so that the piece is finished and its box recycled.
+                }
+            }
+        }
+        finally
+        {
+            Array.Clear(calls, 0, count);
+            ArrayPool<ValueTask>.Shared.Return(calls);
+        }
+
+        if (failure is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
     }
 
     /// <summary>One OstRead of one object range into <paramref name="destination"/> (zeros past the object's end); renews the capability once after a refusal.</summary>
