@@ -18,9 +18,10 @@ namespace Lustre.IO;
 /// </summary>
 internal static class StripedIo
 {
-    /// <summary>Pieces lists kept for reuse, and the largest one kept (a range of more pieces gets a list of its own).</summary>
+    /// <summary>The largest pieces list given back to the pool; a list that grew past it is left to the collector.</summary>
     private const int MaxPooledPieces = 1024;
 
+    /// <summary>The pieces lists of ranges in flight, kept for the next ranges (up to 256 of them).</summary>
     private static readonly ObjectPool<List<StripeExtent>> PieceLists = ReusedObjects.Pool(() => new List<StripeExtent>(16), 256);
 
     [ThreadStatic]
