@@ -112,6 +112,17 @@ public sealed class PooledValueTaskBuilderTests
         later.SetResult(1);
         Assert.Equal(2, await task);
         Assert.Throws<InvalidOperationException>(() => task.GetAwaiter().GetResult());
+
+        // The refused read did not give the box back to the pool a second time: two calls in flight now get boxes of
+        // their own (sharing one, each would run the other's state machine).
+        var first = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var second = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var a = AddAsync(first.Task, 10);
+        var b = AddAsync(second.Task, 20);
+        second.SetResult(2);
+        first.SetResult(1);
+        Assert.Equal(22, await b.AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(11, await a.AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
     [Fact]

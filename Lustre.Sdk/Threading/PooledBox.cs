@@ -26,6 +26,13 @@ internal class PooledBox<TResult> : IValueTaskSource<TResult>, IValueTaskSource
 
     public TResult GetResult(short token)
     {
+        if (token != _core.Version)
+        {
+            // A result read a second time: the core refuses the stale token, and the box, which may already serve
+            // another call, must not go back to the pool twice.
+            return _core.GetResult(token);
+        }
+
         try
         {
             return _core.GetResult(token);
