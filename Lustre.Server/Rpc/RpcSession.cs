@@ -674,9 +674,9 @@ internal sealed class RpcSession : IAsyncDisposable
     {
         if (graceful)
         {
-            // Replies to requests already running go out whole before the close (a half-closed peer still reads), each
-            // within the send timeout: a request that waits on a busy disk (a group commit behind another client's fsync)
-            // can take seconds, and a reply cut halfway reads to the client as a broken server.
+            // Replies to requests already running go out whole before the close (a half-closed peer still reads), all of
+            // them within one send timeout: a request that waits on a busy disk (a group commit behind another client's
+            // fsync) can take seconds, and a reply cut halfway reads to the client as a broken server.
             await WaitForRequestsInFlightAsync(_server.Options.SendTimeout).ConfigureAwait(false);
         }
 
