@@ -50,6 +50,33 @@ public sealed class TargetTableTests
         await StatFsAsync(targets, 0);
     }
 
+    [Fact]
+    public async Task A_refresh_that_finds_the_same_configuration_keeps_the_snapshot_and_one_that_finds_a_change_replaces_it()
+    {
+        await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions { OstCount = 2 });
+        await using var proxy = new FrameProxy(cluster.Endpoint);
+        await using var registrar = new TargetTable([cluster.Endpoint], Settings(), connectionsPerServer: 1);
+        await using var targets = new TargetTable([cluster.Endpoint], Settings(), connectionsPerServer: 1);
+        var first = await targets.RefreshAsync(CancellationToken.None);
+        var channel = targets.Ost(0);
+        var epoch = targets.Epoch;
+
+        // Unchanged: the same configuration object, the same channels; the lookup is still counted.
+        Assert.Same(first, await targets.RefreshAsync(CancellationToken.None));
+        Assert.Same(first, targets.Config);
+        Assert.Same(channel, targets.Ost(0));
+        Assert.True(targets.Epoch > epoch);
+
+        // Changed on the MGS: decoded and applied.
+        await registrar.RegisterAsync(new TargetRecord(TargetKind.Ost, 0, proxy.Endpoint.ToString(), true), CancellationToken.None);
+        var moved = await targets.RefreshAsync(CancellationToken.None);
+        Assert.NotSame(first, moved);
+        Assert.True(moved.Generation > first.Generation);
+        Assert.Equal(proxy.Endpoint.ToString(), moved.Targets.Single(t => t.Kind == TargetKind.Ost && t.Index == 0).Address);
+        Assert.NotSame(channel, targets.Ost(0));
+        Assert.Same(moved, await targets.RefreshAsync(CancellationToken.None));
+    }
+
     private static async Task StatFsAsync(TargetTable targets, int ost)
     {
         using var frame = FrameBuffer.Rent();

@@ -166,6 +166,6 @@ public sealed class ComponentChangesTests
 
         public string? CheckPools(FileLayout layout) => null;
 
-        public Task RefreshAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public ValueTask RefreshAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
     }
 }

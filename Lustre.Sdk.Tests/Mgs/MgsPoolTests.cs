@@ -29,6 +29,30 @@ public sealed class MgsPoolTests : IDisposable
         Assert.Throws<RpcStatusException>(() => store.ChangePool(new PoolRequest(operation, pool, ost)));
 
     [Fact]
+    public void The_configuration_snapshot_is_shared_until_a_change_and_then_shows_it()
+    {
+        var store = WithOsts(Open(), 2);
+        var first = store.Snapshot();
+        Assert.Same(first, store.Snapshot());
+
+        store.ChangePool(new PoolRequest(PoolOperation.New, "flash", -1));
+        var pooled = store.Snapshot();
+        Assert.NotSame(first, pooled);
+        Assert.Equal("flash", Assert.Single(pooled.Pools).Name);
+
+        Assert.True(store.SetActive(TargetKind.Ost, 1, false));
+        Assert.False(store.Snapshot().Targets.Single(t => t.Kind == TargetKind.Ost && t.Index == 1).Active);
+
+        store.Register(new TargetRecord(TargetKind.Ost, 2, "127.0.0.1:9002", true));
+        Assert.Equal(3, store.Snapshot().Targets.Count(t => t.Kind == TargetKind.Ost));
+
+        // Re-registering at the same address changes nothing: the snapshot stays.
+        var settled = store.Snapshot();
+        store.Register(new TargetRecord(TargetKind.Ost, 2, "127.0.0.1:9002", true));
+        Assert.Same(settled, store.Snapshot());
+    }
+
+    [Fact]
     public void Pool_changes_are_refused_as_Lustre_refuses_them()
     {
         var store = WithOsts(Open(), 3);

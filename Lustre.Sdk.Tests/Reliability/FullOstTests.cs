@@ -21,6 +21,12 @@ public sealed class FullOstTests
         var data = new byte[Capacity + (1 << 20)];
         new Random(5).NextBytes(data);
 
+        // Nothing written yet: a refresh that finds what the last one did keeps the published list.
+        await cluster.Node.Placement!.RefreshAsync(CancellationToken.None);
+        var settled = cluster.Node.Placement.Usage;
+        await cluster.Node.Placement.RefreshAsync(CancellationToken.None);
+        Assert.Same(settled, cluster.Node.Placement.Usage);
+
         await using var file = await client.OpenFileAsync("/big", FileMode.CreateNew, layout: FileLayout.Raid0(1 << 20, 1, stripeOffset: 0));
         var ex = await Assert.ThrowsAnyAsync<IOException>(async () => await file.WriteAtAsync(0, data));
 
@@ -36,7 +42,8 @@ public sealed class FullOstTests
         Assert.True(ost0.AvailableBytes < OstAllocatorMinimum, $"OST0000 still reports {ost0.AvailableBytes} bytes free");
 
         // Within one placement refresh the MDS sees OST0000 full: every new file goes to OST0001.
-        await cluster.Node.Placement!.RefreshAsync(CancellationToken.None);
+        await cluster.Node.Placement.RefreshAsync(CancellationToken.None);
+        Assert.NotSame(settled, cluster.Node.Placement.Usage);
         for (var i = 0; i < 8; i++)
         {
             await using var fresh = await client.OpenFileAsync($"/fresh-{i}", FileMode.CreateNew, layout: FileLayout.Raid0(1 << 20, 1));

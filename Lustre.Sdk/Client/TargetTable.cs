@@ -1,7 +1,9 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Lustre.Network;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
+using Lustre.Threading;
 
 namespace Lustre.Client;
 
@@ -25,6 +27,9 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
     private volatile Snapshot? _snapshot;
     private Task? _lookup;
     private long _epoch;
+
+    // The MGS reply body the snapshot's configuration was decoded from.
+    private byte[] _appliedConfig = [];
     private bool _disposed;
 
     public TargetTable(
@@ -128,11 +133,12 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
         Policy.CallAsync(this, kind, index, opcode, frame, bulkOut, bulkIn, cancellationToken);
 
     /// <summary>Calls the MGS (the next address of its failover list after a failure) and throws on an error status.</summary>
-    public Task<RpcReply> CallMgsAsync(Opcode opcode, FrameBuffer frame, CancellationToken cancellationToken) =>
+    public ValueTask<RpcReply> CallMgsAsync(Opcode opcode, FrameBuffer frame, CancellationToken cancellationToken) =>
         CallMgsAsync(opcode, frame, default, cancellationToken);
 
     /// <summary>Calls the MGS with room for a reply bulk in <paramref name="bulkIn"/>, and throws on an error status.</summary>
-    public async Task<RpcReply> CallMgsAsync(Opcode opcode, FrameBuffer frame, Memory<byte> bulkIn, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    public async ValueTask<RpcReply> CallMgsAsync(Opcode opcode, FrameBuffer frame, Memory<byte> bulkIn, CancellationToken cancellationToken)
     {
         var reply = await Policy.CallAsync(_mgs, default, 0, opcode, frame, default, bulkIn, cancellationToken).ConfigureAwait(false);
         if (reply.Status != 0)
@@ -147,7 +153,8 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
     }
 
     /// <summary>Fetches the configuration from the MGS and applies it.</summary>
-    public async Task<FilesystemConfig> RefreshAsync(CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    public async ValueTask<FilesystemConfig> RefreshAsync(CancellationToken cancellationToken)
     {
         using var frame = FrameBuffer.Rent();
         using var reply = await CallMgsAsync(Opcode.MgsGetConfig, frame, cancellationToken).ConfigureAwait(false);
@@ -235,16 +242,34 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Applies the configuration an MGS reply carries. The same bytes as the configuration in force (the servers'
+    /// periodic refresh, nearly always) count as a lookup and change nothing: no decoding, no new snapshot, nothing
+    /// allocated.
+    /// </summary>
     private FilesystemConfig Apply(in RpcReply reply)
     {
+        var body = reply.Body;
+        lock (_lock)
+        {
+            if (_snapshot is { } current && body.SequenceEqual(_appliedConfig))
+            {
+                Interlocked.Increment(ref _epoch);
+                return current.Config;
+            }
+        }
+
         var reader = reply.Reader;
         var config = FilesystemConfig.Read(ref reader);
-        Apply(config);
+        Apply(config, body.ToArray());
         return config;
     }
 
-    /// <summary>Publishes a snapshot for <paramref name="config"/>: a target at the same address keeps its channel, the others get new ones.</summary>
-    private void Apply(FilesystemConfig config)
+    /// <summary>
+    /// Publishes a snapshot for <paramref name="config"/>, decoded from <paramref name="source"/>: a target at the same
+    /// address keeps its channel, the others get new ones.
+    /// </summary>
+    private void Apply(FilesystemConfig config, byte[] source)
     {
         var retired = new List<TargetChannel>();
         lock (_lock)
@@ -274,6 +299,7 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
             }
 
             _snapshot = new Snapshot(config, mdts, osts, addresses);
+            _appliedConfig = source;
             Interlocked.Increment(ref _epoch);
         }
 

@@ -29,5 +29,5 @@ internal interface IOstPlacement
     string? CheckPools(FileLayout layout);
 
     /// <summary>Re-reads the OSTs and their free space.</summary>
-    Task RefreshAsync(CancellationToken cancellationToken);
+    ValueTask RefreshAsync(CancellationToken cancellationToken);
 }

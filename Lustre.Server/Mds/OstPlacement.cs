@@ -1,8 +1,11 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
 using Lustre.Client;
 using Lustre.Layouts;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Server.Rpc;
+using Lustre.Threading;
 using Microsoft.Extensions.Logging;
 
 namespace Lustre.Server.Mds;
@@ -18,7 +21,7 @@ internal sealed partial class OstPlacement : IOstPlacement
     private readonly MdtStore _store;
     private readonly OstAllocator _allocator;
     private readonly ILogger _logger;
-    private volatile IReadOnlyList<OstUsage> _usage = [];
+    private volatile OstUsage[] _usage = [];
 
     public OstPlacement(TargetTable targets, MdtStore store, OstAllocator allocator, ILogger logger)
     {
@@ -108,7 +111,7 @@ internal sealed partial class OstPlacement : IOstPlacement
     /// </summary>
     private LayoutMirror[] PlaceMirrors(IReadOnlyList<LayoutMirror> mirrors, IReadOnlyList<LayoutMirror> placed, MdtTransaction transaction)
     {
-        var usage = _usage;
+        IReadOnlyList<OstUsage> usage = _usage;
         var usedOsts = new HashSet<int>(placed.SelectMany(m => m.Layout.AllObjects()).Select(o => o.OstIndex));
         var result = new LayoutMirror[mirrors.Count];
         for (var m = 0; m < mirrors.Count; m++)
@@ -263,36 +266,68 @@ internal sealed partial class OstPlacement : IOstPlacement
     }
 
     /// <summary>Fetches the target list from the MGS and every OST's free space.</summary>
-    public async Task RefreshAsync(CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
+    public async ValueTask RefreshAsync(CancellationToken cancellationToken)
     {
         var config = await _targets.RefreshAsync(cancellationToken).ConfigureAwait(false);
-        var usage = new List<OstUsage>();
-        foreach (var target in config.Targets)
+        var usage = ArrayPool<OstUsage>.Shared.Rent(config.Targets.Count);
+        var count = 0;
+        var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
         {
-            if (target.Kind != TargetKind.Ost)
+            foreach (var target in config.Targets)
             {
-                continue;
+                if (target.Kind != TargetKind.Ost)
+                {
+                    continue;
+                }
+
+                if (!timeout.TryReset())
+                {
+                    // The last OST timed out: a fresh source for the next.
+                    timeout.Dispose();
+                    timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                }
+
+                timeout.CancelAfter(StatFsTimeout);
+                usage[count++] = await StatFsAsync(target, timeout.Token, cancellationToken).ConfigureAwait(false);
             }
 
-            try
+            // Most refreshes find what the last one did (an idle filesystem): the published list stays, nothing is allocated.
+            var fresh = usage.AsSpan(0, count);
+            if (!fresh.SequenceEqual(_usage))
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(TimeSpan.FromSeconds(5));
-                using var frame = FrameBuffer.Rent();
-                new OstIndexRequest(target.Index).Write(frame.Body);
-                using var reply = await _targets.CallAsync(TargetKind.Ost, target.Index, Opcode.OstStatFs, frame, default, default, timeout.Token).ConfigureAwait(false);
-                TargetTable.ThrowIfError(reply, TargetNames.Ost(target.Index));
-                var reader = reply.Reader;
-                var statfs = StatFsReply.Read(ref reader);
-                usage.Add(new OstUsage(target.Index, target.Active, statfs.TotalBytes, statfs.AvailableBytes, target.Address));
-            }
-            catch (Exception ex) when (ex is LustreException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                usage.Add(new OstUsage(target.Index, Active: false, 0, 0, target.Address));
+                _usage = fresh.ToArray();
             }
         }
+        finally
+        {
+            timeout.Dispose();
+            ArrayPool<OstUsage>.Shared.Return(usage, clearArray: true);
+        }
+    }
 
-        _usage = usage;
+    /// <summary>How long one OST has to answer the refresh's statfs before it counts as down.</summary>
+    private static readonly TimeSpan StatFsTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>One OST's free space, or the OST marked inactive when it does not answer in time.</summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    private async ValueTask<OstUsage> StatFsAsync(TargetRecord target, CancellationToken timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var frame = FrameBuffer.Rent();
+            new OstIndexRequest(target.Index).Write(frame.Body);
+            using var reply = await _targets.CallAsync(TargetKind.Ost, target.Index, Opcode.OstStatFs, frame, default, default, timeout).ConfigureAwait(false);
+            TargetTable.ThrowIfError(reply, TargetNames.Ost(target.Index));
+            var reader = reply.Reader;
+            var statfs = StatFsReply.Read(ref reader);
+            return new OstUsage(target.Index, target.Active, statfs.TotalBytes, statfs.AvailableBytes, target.Address);
+        }
+        catch (Exception ex) when (ex is LustreException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return new OstUsage(target.Index, Active: false, 0, 0, target.Address);
+        }
     }
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Warning, Message = "stripe count {Requested} is larger than the {Available} usable OSTs: capped, as Lustre does")]

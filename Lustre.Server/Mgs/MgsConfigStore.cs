@@ -15,6 +15,7 @@ internal sealed class MgsConfigStore
     private readonly string _path;
     private readonly Lock _lock = new();
     private readonly State _state;
+    private FilesystemConfig? _snapshot;
 
     public MgsConfigStore(string directory, string fsName, long defaultStripeSize, int defaultStripeCount)
     {
@@ -42,9 +43,16 @@ internal sealed class MgsConfigStore
     {
         lock (_lock)
         {
+            // Every change bumps the generation: the servers' and clients' periodic refreshes, nearly all of the calls,
+            // share one snapshot and allocate nothing.
+            if (_snapshot is { } known && known.Generation == _state.Generation)
+            {
+                return known;
+            }
+
             var targets = _state.Targets.Select(t => new TargetRecord(t.Kind, t.Index, t.Address, t.Active)).ToArray();
             var pools = _state.Pools.Select(p => new OstPoolRecord(p.Name, [.. p.Osts])).ToArray();
-            return new FilesystemConfig(_state.FsName, _state.Generation, _state.DefaultStripeSize, _state.DefaultStripeCount, targets) { Pools = pools };
+            return _snapshot = new FilesystemConfig(_state.FsName, _state.Generation, _state.DefaultStripeSize, _state.DefaultStripeCount, targets) { Pools = pools };
         }
     }
 
