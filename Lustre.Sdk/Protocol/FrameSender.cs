@@ -270,6 +270,7 @@ internal sealed class FrameSender : IDisposable
         await SendGatheredAsync(segments, from, segments.Count).ConfigureAwait(false);
     }
 
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     private async ValueTask SendGatheredAsync(List<ArraySegment<byte>> segments, int from, int to)
     {
         _segments.Clear();
