@@ -430,13 +430,14 @@ public sealed class LustreFile : IAsyncDisposable
     /// Makes every byte written so far durable on its OST (fsync of each touched object, in parallel) and records
     /// the size on the MDS. Throws if an earlier write failed: that data is not safe.
     /// </summary>
-    public Task FlushAsync(CancellationToken cancellationToken = default) => FlushCoreAsync(closing: false, cancellationToken);
+    public Task FlushAsync(CancellationToken cancellationToken = default) => FlushCoreAsync(closing: false, cancellationToken).AsTask();
 
     /// <summary>
     /// Syncs every touched object, then records the size on the MDS: with a setattr, or, when closing, in the close
     /// itself (one durable MDS operation instead of two, as Lustre's size-on-close).
     /// </summary>
-    private async Task FlushCoreAsync(bool closing, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
+    private async ValueTask FlushCoreAsync(bool closing, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ThrowIfFailed();
@@ -543,6 +544,7 @@ public sealed class LustreFile : IAsyncDisposable
     }
 
     /// <summary>Flushes (see <see cref="FlushAsync"/>) and closes the file; the size goes to the MDS with the close.</summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     public async ValueTask DisposeAsync()
     {
         if (_disposed)
