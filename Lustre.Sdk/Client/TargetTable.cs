@@ -252,6 +252,7 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
         var body = reply.Body;
         lock (_lock)
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             if (_snapshot is { } current && body.SequenceEqual(_appliedConfig))
             {
                 Interlocked.Increment(ref _epoch);
