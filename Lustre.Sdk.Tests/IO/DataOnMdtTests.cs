@@ -358,6 +358,109 @@ public sealed class DataOnMdtTests
         Assert.Equal(0, _fixture.DataOnMdtChunks(fids[1]));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3901)]
+    [InlineData(Dom)]
+    public async Task Creating_a_small_file_with_its_data_is_one_MDS_request_and_no_OST_request(int length)
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        await _fixture.Client.SetDirectoryLayoutAsync(dir, DomThenAllOsts());
+        var path = $"{dir}/f";
+        var data = Random(length, length);
+        await using var recording = RecordingClient.Create(_fixture.Address);
+        await recording.Client.GetInfoAsync("/"); // connects: the configuration and the persistent parameters, once
+        var calls = new ConcurrentQueue<string>();
+        using (ListenToRpcs(_fixture.Cluster.Endpoint.ToString(), calls))
+        {
+            var created = await recording.Client.CreateFileAsync(path, data);
+            Assert.Equal(length, created.Length);
+            Assert.True(created.Layout!.Components[0].IsOnMdt);
+        }
+
+        Assert.Equal(["MdsOpen"], calls.Where(op => op is not ("OstStatFs" or "MgsGetConfig")));
+        Assert.Equal(0, recording.Count(Opcode.OstWrite) + recording.Count(Opcode.OstSync));
+
+        var info = await _fixture.Client.GetInfoAsync(path);
+        Assert.Equal(length, info.Length);
+        Assert.False(info.IsOpenForWrite);
+        Assert.Equal(data, await ReadAllAsync(path, length));
+    }
+
+    [Theory]
+    [InlineData(Dom + 1, true)]
+    [InlineData(5000, false)]
+    [InlineData((2 << 20) + 7, true)]
+    public async Task Data_that_does_not_fit_a_Data_on_MDT_component_is_created_and_written_the_usual_way(int length, bool dataOnMdt)
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        var path = $"{dir}/f";
+        var data = Random(length, length);
+
+        var created = await _fixture.Client.CreateFileAsync(path, data, dataOnMdt ? DomThenAllOsts() : FileLayout.Raid0(65536, 2));
+
+        Assert.Equal(length, created.Length);
+        Assert.Equal(dataOnMdt, created.Layout!.Components[0].IsOnMdt);
+        Assert.False(created.IsOpenForWrite);
+        Assert.Equal(data, await ReadAllAsync(path, length));
+    }
+
+    [Fact]
+    public async Task A_create_with_data_of_a_name_that_exists_is_EEXIST_and_leaves_the_file_as_it_was()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        await _fixture.Client.SetDirectoryLayoutAsync(dir, DomThenAllOsts());
+        var path = $"{dir}/f";
+        var first = Random(2000, 1);
+        await _fixture.Client.CreateFileAsync(path, first);
+
+        var ex = await Assert.ThrowsAnyAsync<IOException>(() => _fixture.Client.CreateFileAsync(path, Random(3000, 2)));
+        Assert.Equal(LustreErrno.EEXIST, Assert.IsAssignableFrom<LustreException>(ex).Errno);
+        Assert.Equal(first, await ReadAllAsync(path, first.Length));
+        Assert.Equal(first.Length, (await _fixture.Client.GetInfoAsync(path)).Length);
+    }
+
+    [Fact]
+    public async Task An_open_with_data_that_is_not_an_exclusive_create_or_does_not_fit_is_refused_and_creates_nothing()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        await _fixture.Client.SetDirectoryLayoutAsync(dir, DomOnly());
+        await using var rpc = _fixture.RawMdsClient();
+
+        async Task<LustreErrno> OpenWithDataAsync(string path, OpenFlags flags, byte[] data, FileLayout? layout = null)
+        {
+            using var frame = FrameBuffer.Rent();
+            new OpenRequest(path, flags, 0x1A4, layout is null ? [] : LayoutCodec.Encode(layout)).Write(frame.Body);
+            using var reply = await rpc.CallAsync(Opcode.MdsOpen, frame, data, default, CancellationToken.None);
+            return (LustreErrno)reply.Status;
+        }
+
+        Assert.Equal(LustreErrno.EINVAL, await OpenWithDataAsync($"{dir}/a", OpenFlags.Create, [1, 2, 3]));
+        Assert.Equal(LustreErrno.EINVAL, await OpenWithDataAsync($"{dir}/b", OpenFlags.Create | OpenFlags.Exclusive | OpenFlags.Write, [1, 2, 3]));
+        Assert.Equal(LustreErrno.EFBIG, await OpenWithDataAsync($"{dir}/c", OpenFlags.Create | OpenFlags.Exclusive, new byte[Dom + 1]));
+        Assert.Equal(LustreErrno.EFBIG, await OpenWithDataAsync($"{dir}/d", OpenFlags.Create | OpenFlags.Exclusive, [1], FileLayout.Raid0(65536, 1)));
+        foreach (var name in new[] { "a", "b", "c", "d" })
+        {
+            Assert.False(await _fixture.Client.ExistsAsync($"{dir}/{name}"), name);
+        }
+
+        Assert.Equal((LustreErrno)0, await OpenWithDataAsync($"{dir}/e", OpenFlags.Create | OpenFlags.Exclusive, [7, 8, 9]));
+        Assert.Equal([7, 8, 9], await ReadAllAsync($"{dir}/e", 3));
+    }
+
+    private async Task<byte[]> ReadAllAsync(string path, int length)
+    {
+        await using var file = await _fixture.Client.OpenFileAsync(path, FileMode.Open, FileAccess.Read);
+        var back = new byte[length + 16];
+        var read = 0;
+        while (read < back.Length && await file.ReadAtAsync(read, back.AsMemory(read)) is > 0 and var n)
+        {
+            read += n;
+        }
+
+        return back[..read];
+    }
+
     [Fact]
     public async Task Hostile_Data_on_MDT_requests_are_refused_and_change_nothing()
     {

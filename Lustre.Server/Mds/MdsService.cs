@@ -73,7 +73,8 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
     /// Counts an answered request in <c>md_stats</c> and its job's, under Lustre's MDT counter names: a create is an
     /// <c>open</c> (as Lustre counts an open that creates), a directory's default layout a <c>setxattr</c> (Lustre's
     /// <c>lfs setstripe</c> on a directory sets the <c>lustre.lov</c> xattr; so do a mirror change and a component change),
-    /// a directory page a <c>readpage</c>, Data-on-MDT reads and writes <c>read</c>/<c>write</c> and their bytes; batched
+    /// a directory page a <c>readpage</c>, Data-on-MDT reads and writes <c>read</c>/<c>write</c> and their bytes (a create with
+    /// data is an <c>open</c> and a <c>write</c>); batched
     /// getattrs and opens count one sample per file, each with its share of the time.
     /// </summary>
     public void Account(RpcRequest request, int replyBulk, TimeSpan elapsed)
@@ -85,6 +86,13 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         {
             case Opcode.MdsOpen:
                 stats.Add(TargetStats.MdtOpen, micros, job);
+                if (request.Header.BulkLength > 0)
+                {
+                    // A create with data: its bytes count as a Data-on-MDT write's do.
+                    stats.Add(TargetStats.MdtWriteBytes, request.Header.BulkLength, job);
+                    stats.Add(TargetStats.MdtWrite, micros, job);
+                }
+
                 break;
             case Opcode.MdsOpenBatch or Opcode.MdsGetAttrBatch:
                 var body = request.Body;
@@ -166,7 +174,8 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
 
         // Read before the inode is: a layout swap completed in between makes a writer read it again.
         var swaps = Namespace.LayoutSwaps;
-        var attributes = await Namespace.OpenAsync(open, ChangeOrigin.Of(request), request.Identity).ConfigureAwait(false);
+        // Bulk with an open is a create with data: the new file's Data-on-MDT bytes, committed with it.
+        var attributes = await Namespace.OpenAsync(open, ChangeOrigin.Of(request), request.Identity, request.Bulk).ConfigureAwait(false);
         if ((open.Flags & OpenFlags.Write) != 0)
         {
             attributes = await Namespace.OpenForWriteAsync(attributes, swaps).ConfigureAwait(false);

@@ -592,11 +592,23 @@ internal sealed class MdtNamespace
     public static Access OpenAccess(OpenFlags flags) =>
         ((flags & OpenFlags.Write) != 0 ? Access.Write : 0) | ((flags & OpenFlags.Read) != 0 || (flags & OpenFlags.Write) == 0 ? Access.Read : 0);
 
-    public ValueTask<InodeAttributes> OpenAsync(OpenRequest request, ChangeOrigin origin, ClientIdentity who)
+    /// <summary>
+    /// Opens or creates a file. With <paramref name="data"/> (a create with data, <see cref="Opcode.MdsOpen"/> carrying
+    /// bulk), the request must create a new file (create and exclusive) whose layout keeps at least those bytes on the
+    /// MDT: the inode, its entry and the bytes go in one batch with the reply record, durable with one group commit, and
+    /// no writer is left open. A layout whose Data-on-MDT component is smaller (or absent) is refused with EFBIG before
+    /// anything is placed, and nothing is created: the caller then creates, writes and closes.
+    /// </summary>
+    public ValueTask<InodeAttributes> OpenAsync(OpenRequest request, ChangeOrigin origin, ClientIdentity who, ReadOnlyMemory<byte> data = default)
     {
         if (IsRoot(request.Path))
         {
             throw new RpcStatusException(LustreErrno.EISDIR, "'/' is a directory");
+        }
+
+        if (!data.IsEmpty && (request.Flags & (OpenFlags.Create | OpenFlags.Exclusive | OpenFlags.Write | OpenFlags.Read)) != (OpenFlags.Create | OpenFlags.Exclusive))
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, $"'{request.Path}': data comes with an open only to create a new file (create and exclusive, no read or write flag), not with flags {request.Flags}");
         }
 
         var requestedLayout = request.Layout.Length == 0 ? null : DecodeLayout(request.Layout, "layout");
@@ -639,11 +651,24 @@ internal sealed class MdtNamespace
 
             Permissions.RequireChange(parentInode, who, request.Path);
 
+            var template = NewFileLayout(requestedLayout, defaults);
+            if (template.DataOnMdtEnd < data.Length)
+            {
+                throw new RpcStatusException(
+                    LustreErrno.EFBIG,
+                    $"'{request.Path}': {data.Length} bytes do not fit its Data-on-MDT component ({template.DataOnMdtEnd} bytes), so they cannot come with the create: create the file, then write");
+            }
+
             // Lazily: a PFL file's later components get objects when a write first reaches them (MdsLayout).
-            var encoded = Instantiate(NewFileLayout(requestedLayout, defaults), tx, request.Path, firstOnly: true);
+            var encoded = Instantiate(template, tx, request.Path, firstOnly: true);
             var fid = _store.AllocateFid(tx);
             var now = Now();
-            var created = new MdtInode(EntryType.File, 0x8000 | (request.Mode & 0xFFF), who.Uid, Permissions.NewGroup(parentInode, who), 0, 1, now, now, now, encoded, []);
+            var created = new MdtInode(EntryType.File, 0x8000 | (request.Mode & 0xFFF), who.Uid, Permissions.NewGroup(parentInode, who), data.Length, 1, now, now, now, encoded, []);
+            if (!data.IsEmpty)
+            {
+                DataOnMdt.Write(tx, fid, 0, data.Span, 0);
+            }
+
             tx.PutInode(fid, created);
             _store.CountInode(tx, 1);
             tx.PutEntry(parent, request.Path.AsSpan(name), fid, EntryType.File);

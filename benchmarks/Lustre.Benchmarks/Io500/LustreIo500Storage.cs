@@ -31,12 +31,9 @@ internal sealed class LustreIo500Storage(LustreClient client, string root, long 
     // One MDS operation: the MDS commits the create (group commit) before it answers.
     public async ValueTask CreateEmptyAsync(string path) => await client.CreateFileAsync(Full(path));
 
-    public async ValueTask CreateWithDataAsync(string path, ReadOnlyMemory<byte> data)
-    {
-        // Dispose flushes: the object is fsynced on its OST and the size recorded on the MDS with the close.
-        await using var file = await client.OpenFileAsync(Full(path), FileMode.CreateNew, FileAccess.Write);
-        await file.WriteAtAsync(0, data);
-    }
+    // Durable when it returns. Within the directory's Data-on-MDT component, one MDS operation (the create carries the
+    // bytes); otherwise create, write (fsynced on its OST) and close with the size.
+    public async ValueTask CreateWithDataAsync(string path, ReadOnlyMemory<byte> data) => await client.CreateFileAsync(Full(path), data);
 
     public async ValueTask<int> ReadSmallAsync(string path, Memory<byte> buffer)
     {
