@@ -369,6 +369,13 @@ public sealed class DataOnMdtTests
         var path = $"{dir}/f";
         var data = Random(length, length);
         await using var recording = RecordingClient.Create(_fixture.Address);
+
+        // A new client's first request may be a create with data: it connects first, as any metadata call does.
+        await using (var fresh = new LustreClient(_fixture.Address))
+        {
+            Assert.Equal(1, (await fresh.CreateFileAsync($"{dir}/first", new byte[] { 42 })).Length);
+        }
+
         await recording.Client.GetInfoAsync("/"); // connects: the configuration and the persistent parameters, once
         var calls = new ConcurrentQueue<string>();
         using (ListenToRpcs(_fixture.Cluster.Endpoint.ToString(), calls))

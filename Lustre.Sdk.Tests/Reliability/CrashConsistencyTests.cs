@@ -372,15 +372,23 @@ public sealed class CrashConsistencyTests : IDisposable
             Register(async c => await ResolveUnknownFileAsync(c, path));
             var data = new byte[length];
             Fill(data, key);
-            var file = await client.OpenFileAsync(path, FileMode.CreateNew, layout: layout);
-            try
+            if (layout.Components[0].IsOnMdt && _random.Next(2) == 0)
             {
-                await file.WriteAtAsync(0, data);
-                await file.FlushAsync();
+                // Created with its bytes: one MDS commit when they fit the component, else create, write and close.
+                await client.CreateFileAsync(path, data, layout);
             }
-            finally
+            else
             {
-                await DisposeQuietlyAsync(file);
+                var file = await client.OpenFileAsync(path, FileMode.CreateNew, layout: layout);
+                try
+                {
+                    await file.WriteAtAsync(0, data);
+                    await file.FlushAsync();
+                }
+                finally
+                {
+                    await DisposeQuietlyAsync(file);
+                }
             }
 
             Acknowledge(stats);

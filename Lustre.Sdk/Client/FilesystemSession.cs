@@ -168,16 +168,19 @@ internal sealed class FilesystemSession : IAsyncDisposable
 
     /// <summary>
     /// Sends one request with bulk to the MDS (a Data-on-MDT read or write) and returns the reply whatever its status, as
-    /// an OST call does: the caller names the bytes in its error.
+    /// an OST call does: the caller names the bytes in its error. Connects first, as every metadata call does (a create
+    /// with data may be a new client's first request).
     /// </summary>
-    public ValueTask<RpcReply> CallMdsWithBulkAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    public async ValueTask<RpcReply> CallMdsWithBulkAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, CancellationToken cancellationToken)
     {
+        await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
         if (!_changedMetadata && opcode.IsModifying())
         {
             _changedMetadata = true;
         }
 
-        return Targets.CallAsync(TargetKind.Mdt, 0, opcode, frame, bulkOut, bulkIn, cancellationToken);
+        return await Targets.CallAsync(TargetKind.Mdt, 0, opcode, frame, bulkOut, bulkIn, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The exception for an MDS refusal of the request about <paramref name="path"/> (null: not about a path).</summary>
