@@ -5,6 +5,7 @@ using Lustre.Layouts;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Tests.Cluster;
+using Lustre.Tests.Mirrors;
 
 namespace Lustre.Tests.IO;
 
@@ -391,7 +392,7 @@ public sealed class DataOnMdtTests
         var info = await _fixture.Client.GetInfoAsync(path);
         Assert.Equal(length, info.Length);
         Assert.False(info.IsOpenForWrite);
-        Assert.Equal(data, await ReadAllAsync(path, length));
+        Assert.Equal(data, await MirrorFiles.ReadAsync(_fixture.Client, path));
     }
 
     [Theory]
@@ -409,7 +410,7 @@ public sealed class DataOnMdtTests
         Assert.Equal(length, created.Length);
         Assert.Equal(dataOnMdt, created.Layout!.Components[0].IsOnMdt);
         Assert.False(created.IsOpenForWrite);
-        Assert.Equal(data, await ReadAllAsync(path, length));
+        Assert.Equal(data, await MirrorFiles.ReadAsync(_fixture.Client, path));
     }
 
     [Fact]
@@ -423,7 +424,7 @@ public sealed class DataOnMdtTests
 
         var ex = await Assert.ThrowsAnyAsync<IOException>(() => _fixture.Client.CreateFileAsync(path, Random(3000, 2)));
         Assert.Equal(LustreErrno.EEXIST, Assert.IsAssignableFrom<LustreException>(ex).Errno);
-        Assert.Equal(first, await ReadAllAsync(path, first.Length));
+        Assert.Equal(first, await MirrorFiles.ReadAsync(_fixture.Client, path));
         Assert.Equal(first.Length, (await _fixture.Client.GetInfoAsync(path)).Length);
     }
 
@@ -452,20 +453,7 @@ public sealed class DataOnMdtTests
         }
 
         Assert.Equal((LustreErrno)0, await OpenWithDataAsync($"{dir}/e", OpenFlags.Create | OpenFlags.Exclusive, [7, 8, 9]));
-        Assert.Equal([7, 8, 9], await ReadAllAsync($"{dir}/e", 3));
-    }
-
-    private async Task<byte[]> ReadAllAsync(string path, int length)
-    {
-        await using var file = await _fixture.Client.OpenFileAsync(path, FileMode.Open, FileAccess.Read);
-        var back = new byte[length + 16];
-        var read = 0;
-        while (read < back.Length && await file.ReadAtAsync(read, back.AsMemory(read)) is > 0 and var n)
-        {
-            read += n;
-        }
-
-        return back[..read];
+        Assert.Equal([7, 8, 9], await MirrorFiles.ReadAsync(_fixture.Client, $"{dir}/e"));
     }
 
     [Fact]

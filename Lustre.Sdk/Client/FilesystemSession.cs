@@ -132,14 +132,15 @@ internal sealed class FilesystemSession : IAsyncDisposable
 
     /// <summary>Sends one metadata request and returns the successful reply (throws on an error status).</summary>
     public ValueTask<RpcReply> CallMdsAsync(Opcode opcode, FrameBuffer frame, string? path, CancellationToken cancellationToken) =>
-        CallMdsAsync(opcode, frame, path, default, cancellationToken);
+        CallMdsAsync(opcode, frame, path, default, default, cancellationToken);
 
     /// <summary>
-    /// Sends one metadata request whose reply may carry bulk into <paramref name="bulkIn"/> (an open's read-on-open bytes)
-    /// and returns the successful reply (throws on an error status).
+    /// Sends one metadata request, with <paramref name="bulkOut"/> as its bulk (a create's bytes) and room for a reply bulk
+    /// in <paramref name="bulkIn"/> (an open's read-on-open bytes), and returns the successful reply (throws on an error
+    /// status).
     /// </summary>
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
-    public async ValueTask<RpcReply> CallMdsAsync(Opcode opcode, FrameBuffer frame, string? path, Memory<byte> bulkIn, CancellationToken cancellationToken)
+    public async ValueTask<RpcReply> CallMdsAsync(Opcode opcode, FrameBuffer frame, string? path, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, CancellationToken cancellationToken)
     {
         using var activity = path is null ? null : LustreDiagnostics.StartOperation(LustreDiagnostics.ActivityName(opcode), path);
         try
@@ -149,7 +150,7 @@ internal sealed class FilesystemSession : IAsyncDisposable
             {
                 _changedMetadata = true;
             }
-            var reply = await Targets.CallAsync(TargetKind.Mdt, 0, opcode, frame, default, bulkIn, cancellationToken).ConfigureAwait(false);
+            var reply = await Targets.CallAsync(TargetKind.Mdt, 0, opcode, frame, bulkOut, bulkIn, cancellationToken).ConfigureAwait(false);
             if (reply.Status != 0)
             {
                 var status = (LustreErrno)reply.Status;
@@ -168,19 +169,16 @@ internal sealed class FilesystemSession : IAsyncDisposable
 
     /// <summary>
     /// Sends one request with bulk to the MDS (a Data-on-MDT read or write) and returns the reply whatever its status, as
-    /// an OST call does: the caller names the bytes in its error. Connects first, as every metadata call does (a create
-    /// with data may be a new client's first request).
+    /// an OST call does: the caller names the bytes in its error.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
-    public async ValueTask<RpcReply> CallMdsWithBulkAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, CancellationToken cancellationToken)
+    public ValueTask<RpcReply> CallMdsWithBulkAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, CancellationToken cancellationToken)
     {
-        await EnsureConnectedAsync(cancellationToken).ConfigureAwait(false);
         if (!_changedMetadata && opcode.IsModifying())
         {
             _changedMetadata = true;
         }
 
-        return await Targets.CallAsync(TargetKind.Mdt, 0, opcode, frame, bulkOut, bulkIn, cancellationToken).ConfigureAwait(false);
+        return Targets.CallAsync(TargetKind.Mdt, 0, opcode, frame, bulkOut, bulkIn, cancellationToken);
     }
 
     /// <summary>The exception for an MDS refusal of the request about <paramref name="path"/> (null: not about a path).</summary>

@@ -575,7 +575,7 @@ public class LustreClient : IAsyncDisposable
             {
                 try
                 {
-                    using var reply = await Session.CallMdsAsync(Opcode.MdsOpen, frame, path, scratch.AsMemory(0, readOnOpen), cancellationToken).ConfigureAwait(false);
+                    using var reply = await Session.CallMdsAsync(Opcode.MdsOpen, frame, path, default, scratch.AsMemory(0, readOnOpen), cancellationToken).ConfigureAwait(false);
                     var reader = reply.Reader;
                     var attributes = InodeAttributes.Read(ref reader);
 
@@ -734,7 +734,35 @@ public class LustreClient : IAsyncDisposable
     /// Creates an empty file (failing with EEXIST if the name exists) without opening it: one durable MDS
     /// operation, no open handle to close — what <c>touch</c> and metadata benchmarks need.
     /// </summary>
-    public virtual async Task<LustreFileInfo> CreateFileAsync(string path, FileLayout? layout = null, CancellationToken cancellationToken = default)
+    public virtual Task<LustreFileInfo> CreateFileAsync(string path, FileLayout? layout = null, CancellationToken cancellationToken = default) =>
+        CreateAsync(path, layout, default, cancellationToken);
+
+    /// <summary>
+    /// Creates a file holding <paramref name="data"/> (failing with EEXIST if the name exists), durable when this
+    /// returns. When the new file's layout keeps at least those bytes on the MDT (Data-on-MDT), it is one MDS operation:
+    /// the create and the bytes are committed together and no open handle is left to close — what a writer of many
+    /// small files (one per sample, mdtest-hard) needs. Otherwise (no Data-on-MDT component, or one smaller than the
+    /// data), the file is created, written and closed as <see cref="OpenFileAsync"/> would.
+    /// </summary>
+    public virtual async Task<LustreFileInfo> CreateFileAsync(string path, ReadOnlyMemory<byte> data, FileLayout? layout = null, CancellationToken cancellationToken = default)
+    {
+        if (data.Length <= LayoutDefaults.MaxDataOnMdtSize)
+        {
+            try
+            {
+                return await CreateAsync(path, layout, data, cancellationToken).ConfigureAwait(false);
+            }
+            catch (LustreServerException ex) when (ex.Errno == LustreErrno.EFBIG && !data.IsEmpty)
+            {
+                // The bytes do not fit the new file's Data-on-MDT component (or it has none): nothing was created.
+            }
+        }
+
+        return await CreateAndWriteAsync(path, data, layout, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One exclusive create; <paramref name="data"/>, when not empty, goes with it as the new file's bytes.</summary>
+    private async Task<LustreFileInfo> CreateAsync(string path, FileLayout? layout, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         path = CheckPath(path);
         if (layout is not null && layout.AllObjects().Any())
@@ -747,56 +775,14 @@ public class LustreClient : IAsyncDisposable
         new OpenRequest(path, OpenFlags.Create | OpenFlags.Exclusive, 0x1A4, encoded).Write(frame.Body);
         try
         {
-            return new LustreFileInfo(path, await Session.CallForAttributesAsync(Opcode.MdsOpen, frame, path, cancellationToken).ConfigureAwait(false));
+            using var reply = await Session.CallMdsAsync(Opcode.MdsOpen, frame, path, data, default, cancellationToken).ConfigureAwait(false);
+            var reader = reply.Reader;
+            return new LustreFileInfo(path, InodeAttributes.Read(ref reader));
         }
         catch (Exception ex) when (ex is FileNotFoundException or LustreServerException { Errno: LustreErrno.ENOTDIR or LustreErrno.EISDIR })
         {
             throw await OpenErrorAsync(path, ex, creating: true, cancellationToken).ConfigureAwait(false);
         }
-    }
-
-    /// <summary>
-    /// Creates a file holding <paramref name="data"/> (failing with EEXIST if the name exists), durable when this
-    /// returns. When the new file's layout keeps at least those bytes on the MDT (Data-on-MDT), it is one MDS operation:
-    /// the create and the bytes are committed together and no open handle is left to close — what a writer of many
-    /// small files (one per sample, mdtest-hard) needs. Otherwise (no Data-on-MDT component, or one smaller than the
-    /// data), the file is created, written and closed as <see cref="OpenFileAsync"/> would.
-    /// </summary>
-    public virtual async Task<LustreFileInfo> CreateFileAsync(string path, ReadOnlyMemory<byte> data, FileLayout? layout = null, CancellationToken cancellationToken = default)
-    {
-        if (data.IsEmpty || data.Length > LayoutDefaults.MaxDataOnMdtSize)
-        {
-            return data.IsEmpty ? await CreateFileAsync(path, layout, cancellationToken).ConfigureAwait(false) : await CreateAndWriteAsync(path, data, layout, cancellationToken).ConfigureAwait(false);
-        }
-
-        path = CheckPath(path);
-        if (layout is not null && layout.AllObjects().Any())
-        {
-            throw new ArgumentException("A layout for a new file must not name OST objects; the MDS allocates them.", nameof(layout));
-        }
-
-        var encoded = layout is null ? [] : LayoutCodec.Encode(layout);
-        using (var frame = FrameBuffer.Rent(256 + encoded.Length))
-        {
-            new OpenRequest(path, OpenFlags.Create | OpenFlags.Exclusive, 0x1A4, encoded).Write(frame.Body);
-            using var reply = await Session.CallMdsWithBulkAsync(Opcode.MdsOpen, frame, data, default, cancellationToken).ConfigureAwait(false);
-            if (reply.Status == 0)
-            {
-                var reader = reply.Reader;
-                return new LustreFileInfo(path, InodeAttributes.Read(ref reader));
-            }
-
-            if (reply.Status != (int)LustreErrno.EFBIG)
-            {
-                var ex = Session.MdsError((LustreErrno)reply.Status, reply.ErrorMessage, path);
-                throw ex is FileNotFoundException or LustreServerException { Errno: LustreErrno.ENOTDIR or LustreErrno.EISDIR }
-                    ? await OpenErrorAsync(path, ex, creating: true, cancellationToken).ConfigureAwait(false)
-                    : ex;
-            }
-        }
-
-        // The bytes do not fit the new file's Data-on-MDT component (or it has none): nothing was created.
-        return await CreateAndWriteAsync(path, data, layout, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<LustreFileInfo> CreateAndWriteAsync(string path, ReadOnlyMemory<byte> data, FileLayout? layout, CancellationToken cancellationToken)
