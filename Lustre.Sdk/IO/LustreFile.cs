@@ -456,7 +456,7 @@ public sealed class LustreFile : IAsyncDisposable
             {
                 await SyncMirrorsAsync(layout, dirty, cancellationToken).ConfigureAwait(false);
             }
-            else
+            else if (dirty.Length > 0)
             {
                 await StripedIo.SyncAsync(this, dirty, cancellationToken).ConfigureAwait(false);
             }

@@ -205,11 +205,12 @@ internal sealed class LayoutMigrations(TimeSpan lease)
     }
 
     /// <summary>
-    /// A writer opens the file: <paramref name="register"/> (the MDS noting it) runs under the gate. A migration that
-    /// holds writers off refuses with EINPROGRESS (the client waits and tries again); a non-blocking one notes the change.
-    /// Returns true when a swap completed since <paramref name="swapsBefore"/>: the caller's inode may be the old one.
+    /// A writer opens the file: <paramref name="register"/> (the MDS noting it, given <paramref name="state"/> and the FID)
+    /// runs under the gate. A migration that holds writers off refuses with EINPROGRESS (the client waits and tries
+    /// again); a non-blocking one notes the change. Returns true when a swap completed since
+    /// <paramref name="swapsBefore"/>: the caller's inode may be the old one.
     /// </summary>
-    public bool RegisterWriter(LustreFid fid, long swapsBefore, Action register)
+    public bool RegisterWriter<TState>(LustreFid fid, long swapsBefore, TState state, Action<TState, LustreFid> register)
     {
         lock (_gate)
         {
@@ -223,7 +224,7 @@ internal sealed class LayoutMigrations(TimeSpan lease)
                 migration.Changed("it was opened for writing");
             }
 
-            register();
+            register(state, fid);
             return Interlocked.Read(ref _swaps) != swapsBefore;
         }
     }

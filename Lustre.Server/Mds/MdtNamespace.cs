@@ -238,9 +238,10 @@ internal sealed class MdtNamespace
     {
         var fid = attributes.Fid;
         var flags = attributes.Flags | InodeFlags.OpenForWrite;
-        if (!_migrations.RegisterWriter(fid, swapsBefore, () => _writers.AddOrUpdate(fid, 1, static (_, count) => count + 1)))
+        // Every write-open passes here: state-passing, so the registration allocates no closure.
+        if (!_migrations.RegisterWriter(fid, swapsBefore, _writers, static (writers, fid) => writers.AddOrUpdate(fid, 1, static (_, count) => count + 1)))
         {
-            return attributes with { Flags = flags };
+            return attributes.Flags == flags ? attributes : attributes with { Flags = flags };
         }
 
         try
@@ -623,58 +624,67 @@ internal sealed class MdtNamespace
             return new ValueTask<InodeAttributes>(OpenExisting(request.Path, OpenAccess(request.Flags), who));
         }
 
-        return ChangeWithFreshPlacementAsync(origin, ChangeResults.Attributes, requestedLayout, tx =>
+        return ChangeWithFreshPlacementAsync(
+            origin,
+            ChangeResults.Attributes,
+            requestedLayout,
+            (Self: this, Request: request, Who: who, Data: data, Layout: requestedLayout),
+            static (tx, s) => s.Self.CreateOrOpen(tx, s.Request, s.Who, s.Data, s.Layout));
+    }
+
+    /// <summary>The change of <see cref="OpenAsync"/> with create: in the writer loop, opens the file if it is there, else creates it.</summary>
+    private InodeAttributes CreateOrOpen(MdtTransaction tx, OpenRequest request, ClientIdentity who, ReadOnlyMemory<byte> data, FileLayout? requestedLayout)
+    {
+        var defaults = WalkedDefaults();
+        var (parent, parentInode, name) = WalkToParent(request.Path, who, defaults);
+        if (parentInode.Type != EntryType.Directory)
         {
-            var defaults = WalkedDefaults();
-            var (parent, parentInode, name) = WalkToParent(request.Path, who, defaults);
-            if (parentInode.Type != EntryType.Directory)
+            throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{LustrePath.Parent(request.Path)}' is not a directory");
+        }
+
+        if (LookupEntry(parent, request.Path.AsSpan(name)) is { } found)
+        {
+            if ((request.Flags & OpenFlags.Exclusive) != 0)
             {
-                throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{LustrePath.Parent(request.Path)}' is not a directory");
+                throw new RpcStatusException(LustreErrno.EEXIST, $"'{request.Path}' already exists");
             }
 
-            if (LookupEntry(parent, request.Path.AsSpan(name)) is { } found)
+            var inode = LoadInode(found.Fid);
+            if (inode.Type == EntryType.Directory)
             {
-                if ((request.Flags & OpenFlags.Exclusive) != 0)
-                {
-                    throw new RpcStatusException(LustreErrno.EEXIST, $"'{request.Path}' already exists");
-                }
-
-                var inode = LoadInode(found.Fid);
-                if (inode.Type == EntryType.Directory)
-                {
-                    throw new RpcStatusException(LustreErrno.EISDIR, $"'{request.Path}' is a directory");
-                }
-
-                Permissions.Require(inode, who, OpenAccess(request.Flags), request.Path);
-                return inode.ToAttributes(found.Fid, FlagsOf(found.Fid));
+                throw new RpcStatusException(LustreErrno.EISDIR, $"'{request.Path}' is a directory");
             }
 
-            Permissions.RequireChange(parentInode, who, request.Path);
+            Permissions.Require(inode, who, OpenAccess(request.Flags), request.Path);
+            return inode.ToAttributes(found.Fid, FlagsOf(found.Fid));
+        }
 
-            var template = NewFileLayout(requestedLayout, defaults);
-            if (template.DataOnMdtEnd < data.Length)
-            {
-                throw new RpcStatusException(
-                    LustreErrno.EFBIG,
-                    $"'{request.Path}': {data.Length} bytes do not fit its Data-on-MDT component ({template.DataOnMdtEnd} bytes), so they cannot come with the create: create the file, then write");
-            }
+        Permissions.RequireChange(parentInode, who, request.Path);
 
-            // Lazily: a PFL file's later components get objects when a write first reaches them (MdsLayout).
-            var encoded = Instantiate(template, tx, request.Path, firstOnly: true);
-            var fid = _store.AllocateFid(tx);
-            var now = Now();
-            var created = new MdtInode(EntryType.File, 0x8000 | (request.Mode & 0xFFF), who.Uid, Permissions.NewGroup(parentInode, who), data.Length, 1, now, now, now, encoded, []);
-            if (!data.IsEmpty)
-            {
-                DataOnMdt.Write(tx, fid, 0, data.Span, 0);
-            }
+        var template = NewFileLayout(requestedLayout, defaults);
+        if (template.DataOnMdtEnd < data.Length)
+        {
+            throw new RpcStatusException(
+                LustreErrno.EFBIG,
+                $"'{request.Path}': {data.Length} bytes do not fit its Data-on-MDT component ({template.DataOnMdtEnd} bytes), so they cannot come with the create: create the file, then write");
+        }
 
-            tx.PutInode(fid, created);
-            _store.CountInode(tx, 1);
-            tx.PutEntry(parent, request.Path.AsSpan(name), fid, EntryType.File);
-            tx.PutChangedDirectory(parent, parentInode, parentInode.LinkCount, now);
-            return created.ToAttributes(fid, InodeFlags.Created);
-        });
+        // Lazily: a PFL file's later components get objects when a write first reaches them (MdsLayout).
+        var encoded = Instantiate(template, tx, request.Path, firstOnly: true);
+        var fid = _store.AllocateFid(tx);
+        var now = Now();
+        var created = new MdtInode(EntryType.File, 0x8000 | (request.Mode & 0xFFF), who.Uid, Permissions.NewGroup(parentInode, who), data.Length, 1, now, now, now, encoded, []);
+        if (!data.IsEmpty)
+        {
+            DataOnMdt.Write(tx, fid, 0, data.Span, 0);
+        }
+
+        tx.PutInode(fid, created);
+        _store.CountInode(tx, 1);
+        tx.PutEntry(parent, request.Path.AsSpan(name), fid, EntryType.File);
+        tx.PutChangedDirectory(parent, parentInode, parentInode.LinkCount, now);
+        // A creating writer is open for write from its reply on: said here, the reply needs no second copy for it.
+        return created.ToAttributes(fid, (request.Flags & OpenFlags.Write) != 0 ? InodeFlags.Created | InodeFlags.OpenForWrite : InodeFlags.Created);
     }
 
     /// <summary>
@@ -768,8 +778,13 @@ internal sealed class MdtNamespace
     /// registered since (a cluster whose OSSs start after its MDS, an OSS that joined) would fail creates meanwhile.
     /// A layout the client gave (<paramref name="given"/>, null for a default) is first checked for its pools.
     /// </summary>
+    private ValueTask<T> ChangeWithFreshPlacementAsync<T>(ChangeOrigin origin, ChangeResult<T> result, FileLayout? given, Func<MdtTransaction, T> change) =>
+        ChangeWithFreshPlacementAsync(origin, result, given, change, static (tx, change) => change(tx));
+
+    /// <inheritdoc cref="ChangeWithFreshPlacementAsync{T}(ChangeOrigin, ChangeResult{T}, FileLayout?, Func{MdtTransaction, T})"/>
+    /// <remarks>The change gets <paramref name="state"/>: with a static change, no closure per create.</remarks>
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
-    private async ValueTask<T> ChangeWithFreshPlacementAsync<T>(ChangeOrigin origin, ChangeResult<T> result, FileLayout? given, Func<MdtTransaction, T> change)
+    private async ValueTask<T> ChangeWithFreshPlacementAsync<TState, T>(ChangeOrigin origin, ChangeResult<T> result, FileLayout? given, TState state, Func<MdtTransaction, TState, T> change)
     {
         if (given is not null)
         {
@@ -779,7 +794,7 @@ internal sealed class MdtNamespace
         RpcStatusException noSpace;
         try
         {
-            return await _store.ChangeAsync(origin, result, change, creates: true).ConfigureAwait(false);
+            return await _store.ChangeAsync(origin, result, state, change, creates: true).ConfigureAwait(false);
         }
         catch (RpcStatusException ex) when (ex.Errno == LustreErrno.ENOSPC)
         {
@@ -796,7 +811,7 @@ internal sealed class MdtNamespace
             throw noSpace;
         }
 
-        return await _store.ChangeAsync(origin, result, change, creates: true).ConfigureAwait(false);
+        return await _store.ChangeAsync(origin, result, state, change, creates: true).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -1583,15 +1598,19 @@ internal sealed class MdtNamespace
     /// </summary>
     /// <param name="attributes">The file as the open found it.</param>
     /// <param name="swapsBefore"><see cref="LayoutSwaps"/> as read before the open read the inode.</param>
-    public async ValueTask<InodeAttributes> OpenForWriteAsync(InodeAttributes attributes, long swapsBefore)
+    public ValueTask<InodeAttributes> OpenForWriteAsync(InodeAttributes attributes, long swapsBefore)
     {
-        // Every write-open passes here: only a mirrored layout (told from its first byte) is decoded.
+        // Every write-open passes here: only a mirrored layout (told from its first byte) is decoded, and the change
+        // (and its closure) is another method's.
         var registered = RegisterWriter(attributes, swapsBefore);
-        if (!LayoutCodec.IsMirrored(registered.Layout) || !LayoutCodec.Decode(registered.Layout).Mirrors.Any(m => m.IsStale))
-        {
-            return registered;
-        }
+        return !LayoutCodec.IsMirrored(registered.Layout) || !LayoutCodec.Decode(registered.Layout).Mirrors.Any(m => m.IsStale)
+            ? new ValueTask<InodeAttributes>(registered)
+            : MoveGenerationOnAsync(attributes, registered);
+    }
 
+    /// <summary>The part of <see cref="OpenForWriteAsync"/> for a file with a stale mirror: its generation moves on.</summary>
+    private async ValueTask<InodeAttributes> MoveGenerationOnAsync(InodeAttributes attributes, InodeAttributes registered)
+    {
         // Registered first: a resync that looks now sees the writer; one that looked before sees the new generation.
         try
         {

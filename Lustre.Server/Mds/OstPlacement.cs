@@ -195,8 +195,11 @@ internal sealed partial class OstPlacement : IOstPlacement
             return usage;
         }
 
-        return usage.Where(u => pool.Contains(u.Index)).ToList();
+        return InPool(usage, pool);
     }
+
+    // Its own method: a lambda over the pool in Candidates would cost a closure on every placement, pool or not.
+    private static List<OstUsage> InPool(IReadOnlyList<OstUsage> usage, OstPoolRecord pool) => usage.Where(u => pool.Contains(u.Index)).ToList();
 
     /// <summary>Gives objects to the components of <paramref name="template"/> that start below <paramref name="end"/> and have none.</summary>
     private FileLayout InstantiatePlain(FileLayout template, IReadOnlyList<OstUsage> usage, int shareAmong, long end, MdtTransaction transaction)
