@@ -919,50 +919,53 @@ internal sealed class MdtNamespace
             throw new RpcStatusException(LustreErrno.EFBIG, $"size {request.Size} is outside 0..{ProtocolLimits.MaxFileSize}");
         }
 
-        return _store.ChangeAsync(origin, ChangeResults.Attributes, tx =>
+        return _store.ChangeAsync(origin, ChangeResults.Attributes, (Self: this, Who: who, Request: request), static (tx, s) => s.Self.SetAttr(tx, s.Who, s.Request));
+    }
+
+    /// <summary>The change of <see cref="SetAttrAsync"/> (a flush's or close's size among them), in the writer loop, with no closure.</summary>
+    private InodeAttributes SetAttr(MdtTransaction tx, ClientIdentity who, SetAttrRequest request)
+    {
+        var inode = LoadInode(request.Fid);
+        RequireSetAttr(inode, who, request);
+        var now = Now();
+        var size = inode.Size;
+        if ((request.Mask & SetAttrMask.Size) != 0)
         {
-            var inode = LoadInode(request.Fid);
-            RequireSetAttr(inode, who, request);
-            var now = Now();
-            var size = inode.Size;
-            if ((request.Mask & SetAttrMask.Size) != 0)
+            if (inode.Type == EntryType.Directory)
             {
-                if (inode.Type == EntryType.Directory)
-                {
-                    throw new RpcStatusException(LustreErrno.EISDIR, $"{request.Fid} is a directory; it has no size to set");
-                }
-
-                size = request.Size;
-            }
-            else if ((request.Mask & SetAttrMask.SizeAtLeast) != 0)
-            {
-                size = Math.Max(size, request.Size);
+                throw new RpcStatusException(LustreErrno.EISDIR, $"{request.Fid} is a directory; it has no size to set");
             }
 
-            if ((request.Mask & (SetAttrMask.Size | SetAttrMask.SizeAtLeast)) != 0)
-            {
-                if (inode.Type == EntryType.File && LayoutCodec.DataOnMdtEnd(inode.Layout) > 0)
-                {
-                    SizeDataOnMdt(tx, request.Fid, inode, size, (request.Mask & SetAttrMask.Size) != 0);
-                }
+            size = request.Size;
+        }
+        else if ((request.Mask & SetAttrMask.SizeAtLeast) != 0)
+        {
+            size = Math.Max(size, request.Size);
+        }
 
-                // A writer flushed, closed or truncated: a migration copying the file must not swap without it.
-                _migrations.SizeSet(request.Fid);
+        if ((request.Mask & (SetAttrMask.Size | SetAttrMask.SizeAtLeast)) != 0)
+        {
+            if (inode.Type == EntryType.File && LayoutCodec.DataOnMdtEnd(inode.Layout) > 0)
+            {
+                SizeDataOnMdt(tx, request.Fid, inode, size, (request.Mask & SetAttrMask.Size) != 0);
             }
 
-            var updated = inode with
-            {
-                Size = size,
-                Mode = (request.Mask & SetAttrMask.Mode) != 0 ? (inode.Mode & 0xF000) | (request.Mode & 0xFFF) : inode.Mode,
-                Uid = (request.Mask & SetAttrMask.Uid) != 0 ? request.Uid : inode.Uid,
-                Gid = (request.Mask & SetAttrMask.Gid) != 0 ? request.Gid : inode.Gid,
-                AccessTimeNs = (request.Mask & SetAttrMask.AccessTime) != 0 ? request.AccessTimeNs : inode.AccessTimeNs,
-                ModifyTimeNs = (request.Mask & SetAttrMask.ModifyTime) != 0 ? request.ModifyTimeNs : inode.ModifyTimeNs,
-                ChangeTimeNs = now,
-            };
-            tx.PutInode(request.Fid, updated);
-            return updated.ToAttributes(request.Fid, FlagsOf(request.Fid));
-        });
+            // A writer flushed, closed or truncated: a migration copying the file must not swap without it.
+            _migrations.SizeSet(request.Fid);
+        }
+
+        var updated = inode with
+        {
+            Size = size,
+            Mode = (request.Mask & SetAttrMask.Mode) != 0 ? (inode.Mode & 0xF000) | (request.Mode & 0xFFF) : inode.Mode,
+            Uid = (request.Mask & SetAttrMask.Uid) != 0 ? request.Uid : inode.Uid,
+            Gid = (request.Mask & SetAttrMask.Gid) != 0 ? request.Gid : inode.Gid,
+            AccessTimeNs = (request.Mask & SetAttrMask.AccessTime) != 0 ? request.AccessTimeNs : inode.AccessTimeNs,
+            ModifyTimeNs = (request.Mask & SetAttrMask.ModifyTime) != 0 ? request.ModifyTimeNs : inode.ModifyTimeNs,
+            ChangeTimeNs = now,
+        };
+        tx.PutInode(request.Fid, updated);
+        return updated.ToAttributes(request.Fid, FlagsOf(request.Fid));
     }
 
     /// <summary>
@@ -1080,34 +1083,37 @@ internal sealed class MdtNamespace
             throw new RpcStatusException(LustreErrno.EBUSY, "'/' cannot be removed");
         }
 
-        return _store.ChangeAsync(origin, ChangeResults.Done, tx =>
+        return _store.ChangeAsync(origin, ChangeResults.Done, (Self: this, Path: path, Directory: directory, Who: who), static (tx, s) => s.Self.Remove(tx, s.Path, s.Directory, s.Who));
+    }
+
+    /// <summary>The change of <see cref="RemoveAsync"/>, in the writer loop: a static delegate and its state, so an unlink allocates no closure.</summary>
+    private bool Remove(MdtTransaction tx, string path, bool directory, ClientIdentity who)
+    {
+        var (parent, parentInode, name) = WalkToParent(path, who);
+        var entry = LookupEntry(parent, path.AsSpan(name)) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{path}': no such file or directory");
+        var inode = LoadInode(entry.Fid);
+        Permissions.RequireRemove(parentInode, inode, who, path);
+        if (directory && inode.Type != EntryType.Directory)
         {
-            var (parent, parentInode, name) = WalkToParent(path, who);
-            var entry = LookupEntry(parent, path.AsSpan(name)) ?? throw new RpcStatusException(LustreErrno.ENOENT, $"'{path}': no such file or directory");
-            var inode = LoadInode(entry.Fid);
-            Permissions.RequireRemove(parentInode, inode, who, path);
-            if (directory && inode.Type != EntryType.Directory)
-            {
-                throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{path}' is not a directory");
-            }
+            throw new RpcStatusException(LustreErrno.ENOTDIR, $"'{path}' is not a directory");
+        }
 
-            if (!directory && inode.Type == EntryType.Directory)
-            {
-                throw new RpcStatusException(LustreErrno.EISDIR, $"'{path}' is a directory (use rmdir)");
-            }
+        if (!directory && inode.Type == EntryType.Directory)
+        {
+            throw new RpcStatusException(LustreErrno.EISDIR, $"'{path}' is a directory (use rmdir)");
+        }
 
-            if (directory && HasEntries(entry.Fid))
-            {
-                throw new RpcStatusException(LustreErrno.ENOTEMPTY, $"'{path}' is not empty");
-            }
+        if (directory && HasEntries(entry.Fid))
+        {
+            throw new RpcStatusException(LustreErrno.ENOTEMPTY, $"'{path}' is not empty");
+        }
 
-            var now = Now();
-            tx.DeleteEntry(parent, path.AsSpan(name));
-            DropInode(tx, entry.Fid, inode);
-            var linkDelta = directory ? 1u : 0u;
-            tx.PutChangedDirectory(parent, parentInode, parentInode.LinkCount - linkDelta, now);
-            return true;
-        });
+        var now = Now();
+        tx.DeleteEntry(parent, path.AsSpan(name));
+        DropInode(tx, entry.Fid, inode);
+        var linkDelta = directory ? 1u : 0u;
+        tx.PutChangedDirectory(parent, parentInode, parentInode.LinkCount - linkDelta, now);
+        return true;
     }
 
     /// <summary>
