@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Net;
 using Lustre.Network;
 using Lustre.Server.Cluster;
+using Lustre.Server.Oss;
 using Lustre.Server.Rpc;
 using Lustre.Server.Security;
 using Microsoft.Extensions.Logging;
@@ -20,6 +21,7 @@ internal static class ServerCommands
     private static readonly Option<string?> OstCapacityOption = new("--ost-capacity") { Description = "Capacity limit of each OST, e.g. 64M (default: the disk's free space); writes past it fail with ENOSPC" };
     private static readonly Option<bool> DirectReadsOption = new("--direct-reads") { Description = "OSTs read ranges of 64 KiB or more that are not in the page cache with O_DIRECT, past the cache (Linux; for data sets larger than the servers' memory)" };
     private static readonly Option<bool> DirectWritesOption = new("--direct-writes") { Description = "OSTs write the aligned part of writes of 1 MiB or more with O_DIRECT, past the page cache (Linux; durable writes at the disk's speed, but reads of just-written data come from the disk)" };
+    private static readonly Option<CachedReadMode?> CachedReadsOption = new("--cached-reads") { Description = "How OSTs send large reads of cached data to clients on this host: copy (through a buffer, the default) or map (from a mapping of the page cache; cheaper on some machines, see docs/benchmarks.md)" };
     private static readonly Option<string?> KeyFileOption = new("--key-file") { Description = "Key file of named keys with roles (lustre key new), instead of --secret-file: clients prove a key, and what they may do follows its role" };
     private static readonly Option<bool> AllowPlainOption = new("--allow-plain") { Description = "Accept plain TCP from clients and servers off this host (by default they must use TLS 1.3; loopback may always talk plain)" };
     private static readonly Option<string?> MemoryBudgetOption = new("--memory-budget") { Description = "Bytes of request and reply data all connections may hold at once, e.g. 512M (default 1G); each connection at most a sixteenth, and a connection whose replies go unread for 30 s is closed" };
@@ -34,7 +36,7 @@ internal static class ServerCommands
         var port = new Option<int?>("--port") { Description = $"TCP port on 127.0.0.1 (default {DefaultPort}; 0 picks a free one)" };
         var command = new Command("up", "Start an all-in-one cluster (MGS + MDS + N OSTs) on loopback in this process")
         {
-            data, osts, port, FsNameOption, StripeSizeOption, StripeCountOption, DomStripeSizeOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption, DirectWritesOption, MemoryBudgetOption, KeyFileOption, AllowPlainOption, MetricsListenOption,
+            data, osts, port, FsNameOption, StripeSizeOption, StripeCountOption, DomStripeSizeOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption, DirectWritesOption, CachedReadsOption, MemoryBudgetOption, KeyFileOption, AllowPlainOption, MetricsListenOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -54,6 +56,7 @@ internal static class ServerCommands
                 OstCapacityBytes = parse.GetValue(OstCapacityOption) is { } capacity ? SizeParser.Parse(capacity, "--ost-capacity") : null,
                 DirectReads = parse.GetValue(DirectReadsOption) || (file.DirectReads ?? false),
                 DirectWrites = parse.GetValue(DirectWritesOption) || (file.DirectWrites ?? false),
+                CachedReads = parse.GetValue(CachedReadsOption) ?? CachedReads(file.CachedReads),
                 MemoryBudget = MemoryBudget(parse.GetValue(MemoryBudgetOption) ?? file.MemoryBudget),
                 AllowPlainRemote = parse.GetValue(AllowPlainOption) || (file.AllowPlain ?? false),
                 Keys = (parse.GetValue(KeyFileOption) ?? file.KeyFile) is { } keyFile ? KeyFile.Load(keyFile) : null,
@@ -76,7 +79,7 @@ internal static class ServerCommands
         var osts = new Option<int?>("--osts") { Description = "Number of OSTs this OSS serves (default 1)" };
         var command = new Command("serve", "Run one role (MGS, MDS or OSS) of a cluster in this process")
         {
-            role, data, listen, mgs, advertise, index, osts, FsNameOption, StripeSizeOption, StripeCountOption, DomStripeSizeOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption, DirectWritesOption, MemoryBudgetOption, KeyFileOption, AllowPlainOption, MetricsListenOption,
+            role, data, listen, mgs, advertise, index, osts, FsNameOption, StripeSizeOption, StripeCountOption, DomStripeSizeOption, ConfigOption, SecretFileOption, OstCapacityOption, DirectReadsOption, DirectWritesOption, CachedReadsOption, MemoryBudgetOption, KeyFileOption, AllowPlainOption, MetricsListenOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -108,6 +111,7 @@ internal static class ServerCommands
                 OstCapacityBytes = parse.GetValue(OstCapacityOption) is { } capacity ? SizeParser.Parse(capacity, "--ost-capacity") : null,
                 DirectReads = parse.GetValue(DirectReadsOption) || (file.DirectReads ?? false),
                 DirectWrites = parse.GetValue(DirectWritesOption) || (file.DirectWrites ?? false),
+                CachedReads = parse.GetValue(CachedReadsOption) ?? CachedReads(file.CachedReads),
                 MemoryBudget = MemoryBudget(parse.GetValue(MemoryBudgetOption) ?? file.MemoryBudget),
                 AllowPlainRemote = parse.GetValue(AllowPlainOption) || (file.AllowPlain ?? false),
                 Keys = (parse.GetValue(KeyFileOption) ?? file.KeyFile) is { } keyFile ? KeyFile.Load(keyFile) : null,
@@ -119,6 +123,11 @@ internal static class ServerCommands
     }
 
     private static IPEndPoint? MetricsListen(string? text) => text is null ? null : Endpoints.Parse(text, "--metrics-listen");
+
+    private static CachedReadMode CachedReads(string? text) =>
+        text is null ? CachedReadMode.Copy
+        : Enum.TryParse<CachedReadMode>(text, ignoreCase: true, out var mode) && Enum.IsDefined(mode) ? mode
+        : throw new FormatException($"cachedReads must be copy or map, not '{text}'.");
 
     private static long MemoryBudget(string? text) => text is null ? NodeOptions.DefaultMemoryBudget : SizeParser.Parse(text, "--memory-budget");
 

@@ -46,6 +46,9 @@ internal sealed class ServerConfigFile
 
     public bool? DirectWrites { get; set; }
 
+    /// <summary>As <c>--cached-reads</c>: copy or map.</summary>
+    public string? CachedReads { get; set; }
+
     public string? MemoryBudget { get; set; }
 
     /// <summary>As <c>--metrics-listen</c>: HOST:PORT of the Prometheus endpoint.</summary>

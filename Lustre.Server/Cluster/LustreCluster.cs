@@ -54,6 +54,7 @@ public sealed class LustreCluster : IAsyncDisposable
                 OstCapacityBytes = options.OstCapacityBytes,
                 DirectReads = options.DirectReads,
                 DirectWrites = options.DirectWrites,
+                CachedReads = options.CachedReads,
                 DataOnMdtLimit = options.DataOnMdtLimit,
             },
             options.LoggerFactory ?? NullLoggerFactory.Instance,

@@ -47,6 +47,14 @@ public sealed class LustreClusterOptions
     public bool DirectWrites { get; set; }
 
     /// <summary>
+    /// How OSTs send large reads of ranges in the page cache when the reply carries no checksum (a client on the
+    /// servers' host): through a pooled buffer (<see cref="Oss.CachedReadMode.Copy"/>, the default: two copies) or from a
+    /// mapping of the page cache (<see cref="Oss.CachedReadMode.Map"/>: one copy, but a mapping set up and torn down per
+    /// read). Which is cheaper depends on the machine.
+    /// </summary>
+    public Oss.CachedReadMode CachedReads { get; set; }
+
+    /// <summary>
     /// The largest Data-on-MDT component the MDS accepts, Lustre's <c>dom_stripesize</c> (default 1 MiB; 0 accepts none;
     /// at most 1 GiB, a multiple of 64 KiB). Files whose layout asks for a larger one are refused with EFBIG.
     /// </summary>

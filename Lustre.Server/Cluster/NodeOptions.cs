@@ -56,6 +56,9 @@ internal sealed class NodeOptions
     /// </summary>
     public bool DirectWrites { get; init; }
 
+    /// <summary>How OSTs send large reads of cached ranges without a checksum (<see cref="Oss.CachedReadMode"/>); default through a pooled buffer.</summary>
+    public Oss.CachedReadMode CachedReads { get; init; }
+
     /// <summary>
     /// Named keys with roles (a key file) instead of <see cref="Secret"/>: clients prove one of them, and this node
     /// proves its first server key to the other servers.

@@ -20,8 +20,9 @@ namespace Lustre.Server.Oss;
 internal sealed class OssService : IRpcService, IDisposable
 {
     /// <summary>
-    /// Reads at least this large whose reply needs no checksum are sent from a mapping of the page cache
-    /// (<see cref="MappedRegion"/>, Linux only: its mmap flags are Linux's); below it, mapping costs more than the copy it saves.
+    /// Reads at least this large whose reply needs no checksum may be sent from a mapping of the page cache
+    /// (<see cref="MappedRegion"/>, Linux only: its mmap flags are Linux's; with <see cref="CachedReadMode.Map"/>); below it,
+    /// mapping costs more than the copy it saves.
     /// </summary>
     internal const int ZeroCopyMinimum = 64 * 1024;
 
@@ -39,12 +40,19 @@ internal sealed class OssService : IRpcService, IDisposable
 
     private readonly CapabilityKeys? _capabilities;
 
-    public OssService(IEnumerable<ObjectStore> targets, CapabilityKeys? capabilities = null)
+    /// <param name="targets">The OSTs this server hosts.</param>
+    /// <param name="capabilities">The keys capabilities are checked with; null when none are needed.</param>
+    /// <param name="mapCachedReads">Whether large cached reads without a checksum are sent from a mapping of the page cache (<see cref="CachedReadMode.Map"/>); else through a pooled buffer.</param>
+    public OssService(IEnumerable<ObjectStore> targets, CapabilityKeys? capabilities = null, bool mapCachedReads = false)
     {
         _targets = targets.ToDictionary(t => t.Index);
         _stats = _targets.Keys.ToDictionary(i => i, _ => TargetStats.ForOst());
         _capabilities = capabilities;
+        MapsCachedReads = mapCachedReads && OperatingSystem.IsLinux();
     }
+
+    /// <summary>Whether large cached reads without a checksum go out from a mapping of the page cache (else through a pooled buffer).</summary>
+    public bool MapsCachedReads { get; }
 
     public IReadOnlyCollection<ObjectStore> Targets => _targets.Values;
 
@@ -163,16 +171,18 @@ internal sealed class OssService : IRpcService, IDisposable
         {
             if (read.Length >= ZeroCopyMinimum && OperatingSystem.IsLinux())
             {
-                if (!request.ReplyBulkChecksummed)
+                if (!request.ReplyBulkChecksummed && MapsCachedReads)
                 {
-                    // Nothing to hash: the socket copies the bytes straight from the page cache, or, for an
-                    // uncached range with direct reads on, from the buffer the disk wrote them into.
+                    // Nothing to hash, and mapping chosen (CachedReadMode.Map): the socket copies the bytes straight
+                    // from the page cache, or, for an uncached range with direct reads on, from the buffer the disk
+                    // wrote them into.
                     var region = await store.ReadRegionAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false);
                     return region is null ? RpcResponse.Ok() : RpcResponse.WithBulk(region, Counted(store, brw, io, ReadDirection, region.Memory.Length));
                 }
 
                 // The session hashes a checksummed reply's bulk, which a mapping must not be (an object truncated
-                // meanwhile would raise SIGBUS in this process); a direct read's buffer is ours, so it may.
+                // meanwhile would raise SIGBUS in this process); a direct read's buffer is ours, so it may. Without a
+                // checksum, cached reads come here too unless mapping was chosen (CachedReadMode.Copy, the default).
                 if (await store.TryReadDirectAsync(read.Object.ObjectId, read.Offset, read.Length).ConfigureAwait(false) is { } direct)
                 {
                     return RpcResponse.WithBulk(direct, Counted(store, brw, io, ReadDirection, direct.Memory.Length));

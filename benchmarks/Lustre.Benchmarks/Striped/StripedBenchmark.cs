@@ -2,11 +2,12 @@ using Lustre.Benchmarks.Baselines;
 using Lustre.Benchmarks.Runner;
 using Lustre.Client;
 using Lustre.Server.Cluster;
+using Lustre.Server.Oss;
 
 namespace Lustre.Benchmarks.Striped;
 
 /// <summary>
-/// <c>striped [--size 4G] [--quick] [--repeat N] [--markdown FILE] [--stripe-size 4M] [--chunk N] [--depth 2] [--tasks 32]
+/// <c>striped [--size 4G] [--quick] [--repeat N] [--cached-reads copy|map] [--markdown FILE] [--stripe-size 4M] [--chunk N] [--depth 2] [--tasks 32]
 /// [--seconds 10] [--api positional|stream] [--dir DIR] [--keep] [--no-verify] [--no-baselines] [--rpc-diagnostic] [--direct-writes] [--fail-on-miss]</c>: our striped I/O on an embedded 4-OST
 /// cluster against this machine's baselines measured in the same run, on the same disk, printed as a table of
 /// ratios. Exit code 1 when data read back differs from what was written; 2 on a missed target with --fail-on-miss.
@@ -36,6 +37,14 @@ internal static class StripedBenchmark
 
         // The OSTs write large aligned ranges with O_DIRECT (LustreClusterOptions.DirectWrites).
         var directWrites = args.Flag("direct-writes");
+
+        // How the OSTs send cached reads (LustreClusterOptions.CachedReads): through a buffer unless named.
+        var cachedReadsText = args.Text("cached-reads") ?? "copy";
+        if (!Enum.TryParse<CachedReadMode>(cachedReadsText, ignoreCase: true, out var cachedReads) || !Enum.IsDefined(cachedReads))
+        {
+            Console.Error.WriteLine($"--cached-reads must be copy or map, not '{cachedReadsText}'.");
+            return 2;
+        }
 
         // Repetitions inside this one command, each with its own cluster and baselines; ratios judged on their median.
         var repeat = args.Int("repeat", 1);
@@ -81,7 +90,9 @@ internal static class StripedBenchmark
                     DataDirectory = Path.Combine(scratch, $"cluster{repetition}"),
                     DeleteDataOnDispose = !keep,
                     DirectWrites = directWrites,
+                    CachedReads = cachedReads,
                 });
+                Console.WriteLine($"OSTs send large cached reads {(cluster.Node.Oss!.MapsCachedReads ? "from a mapping of the page cache" : "through a pooled buffer")} (--cached-reads {cachedReads.ToString().ToLowerInvariant()})");
                 await using var client = new LustreClient(cluster.Address, options);
                 await client.CreateDirectoryAsync("/bench");
                 var workload = new StripedWorkload(client, pattern, settings, buffers);
