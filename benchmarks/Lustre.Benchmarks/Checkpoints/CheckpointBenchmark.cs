@@ -5,6 +5,7 @@ using Lustre.Benchmarks.Runner;
 using Lustre.Checkpoints;
 using Lustre.Client;
 using Lustre.Server.Cluster;
+using Lustre.Server.Oss;
 
 namespace Lustre.Benchmarks.Checkpoints;
 
@@ -36,6 +37,7 @@ internal static class CheckpointBenchmark
         var keep = args.Flag("keep");
         var directReads = args.Flag("direct-reads");
         var directWrites = args.Flag("direct-writes");
+        var cachedReads = args.CachedReads();
         var directory = args.Text("dir") ?? Path.GetTempPath();
         var repeat = args.Int("repeat", 1);
         args.ThrowIfUnused();
@@ -53,7 +55,7 @@ internal static class CheckpointBenchmark
 
         var state = CheckpointState.Create(size, seed: 20240611);
         var destinations = state.NewDestinations();
-        var describe = $"{ResultTable.FormatBytes(state.Bytes)} in {state.Tensors.Count} F32 tensors (256 MiB to 4 KiB), {rounds} rounds, 8 MiB chunks, 1 GiB files, 4 MiB stripes over {OstCount} OSTs, zstd level {level}{(directReads ? ", OSTs with direct reads" : string.Empty)}{(directWrites ? ", OSTs with direct writes" : string.Empty)}";
+        var describe = $"{ResultTable.FormatBytes(state.Bytes)} in {state.Tensors.Count} F32 tensors (256 MiB to 4 KiB), {rounds} rounds, 8 MiB chunks, 1 GiB files, 4 MiB stripes over {OstCount} OSTs, zstd level {level}{(directReads ? ", OSTs with direct reads" : string.Empty)}{(directWrites ? ", OSTs with direct writes" : string.Empty)}, cached reads by {cachedReads.ToString().ToLowerInvariant()}";
         Console.WriteLine($"run: {describe}");
         var repetitions = new List<List<CheckpointRow>>();
         var details = new List<string>();
@@ -69,7 +71,7 @@ internal static class CheckpointBenchmark
                 }
 
                 var rows = new List<CheckpointRow>();
-                verified &= await RunOnceAsync(state, destinations, scratch, Path.Combine(scratch, $"cluster-{repetition}"), rounds, level, compression, keep, directReads, directWrites, rows, details);
+                verified &= await RunOnceAsync(state, destinations, scratch, Path.Combine(scratch, $"cluster-{repetition}"), rounds, level, compression, keep, directReads, directWrites, cachedReads, rows, details);
                 repetitions.Add(rows);
             }
         }
@@ -127,6 +129,7 @@ internal static class CheckpointBenchmark
         bool keep,
         bool directReads,
         bool directWrites,
+        CachedReadMode cachedReads,
         List<CheckpointRow> rows,
         List<string> details)
     {
@@ -138,6 +141,7 @@ internal static class CheckpointBenchmark
             DeleteDataOnDispose = !keep,
             DirectReads = directReads,
             DirectWrites = directWrites,
+            CachedReads = cachedReads,
         });
         await using var client = new LustreClient(cluster.Address);
 

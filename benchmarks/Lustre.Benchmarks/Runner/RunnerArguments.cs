@@ -1,5 +1,7 @@
 using System.Globalization;
 using Lustre.Cli;
+using Lustre.Server.Cluster;
+using Lustre.Server.Oss;
 
 namespace Lustre.Benchmarks.Runner;
 
@@ -68,6 +70,12 @@ internal sealed class RunnerArguments
         Text(name) is not { } text ? fallback
         : double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value
         : throw new ArgumentException($"--{name} takes a number, not '{text}'.", name);
+
+    /// <summary>How the OSTs send large cached reads (<c>--cached-reads copy|map</c>, <see cref="LustreClusterOptions.CachedReads"/>); copy by default.</summary>
+    public CachedReadMode CachedReads() =>
+        Text("cached-reads") is not { } text ? CachedReadMode.Copy
+        : Enum.TryParse<CachedReadMode>(text, ignoreCase: true, out var mode) && Enum.IsDefined(mode) ? mode
+        : throw new ArgumentException($"--cached-reads must be copy or map, not '{text}'.", "cached-reads");
 
     public void ThrowIfUnused()
     {

@@ -39,12 +39,7 @@ internal static class StripedBenchmark
         var directWrites = args.Flag("direct-writes");
 
         // How the OSTs send cached reads (LustreClusterOptions.CachedReads): through a buffer unless named.
-        var cachedReadsText = args.Text("cached-reads") ?? "copy";
-        if (!Enum.TryParse<CachedReadMode>(cachedReadsText, ignoreCase: true, out var cachedReads) || !Enum.IsDefined(cachedReads))
-        {
-            Console.Error.WriteLine($"--cached-reads must be copy or map, not '{cachedReadsText}'.");
-            return 2;
-        }
+        var cachedReads = args.CachedReads();
 
         // Repetitions inside this one command, each with its own cluster and baselines; ratios judged on their median.
         var repeat = args.Int("repeat", 1);
