@@ -124,10 +124,7 @@ internal static class ServerCommands
 
     private static IPEndPoint? MetricsListen(string? text) => text is null ? null : Endpoints.Parse(text, "--metrics-listen");
 
-    private static CachedReadMode CachedReads(string? text) =>
-        text is null ? CachedReadMode.Copy
-        : Enum.TryParse<CachedReadMode>(text, ignoreCase: true, out var mode) && Enum.IsDefined(mode) ? mode
-        : throw new FormatException($"cachedReads must be copy or map, not '{text}'.");
+    private static CachedReadMode CachedReads(string? text) => text is null ? CachedReadMode.Copy : CachedReadsParser.Parse(text, "cachedReads");
 
     private static long MemoryBudget(string? text) => text is null ? NodeOptions.DefaultMemoryBudget : SizeParser.Parse(text, "--memory-budget");
 

@@ -72,10 +72,7 @@ internal sealed class RunnerArguments
         : throw new ArgumentException($"--{name} takes a number, not '{text}'.", name);
 
     /// <summary>How the OSTs send large cached reads (<c>--cached-reads copy|map</c>, <see cref="LustreClusterOptions.CachedReads"/>); copy by default.</summary>
-    public CachedReadMode CachedReads() =>
-        Text("cached-reads") is not { } text ? CachedReadMode.Copy
-        : Enum.TryParse<CachedReadMode>(text, ignoreCase: true, out var mode) && Enum.IsDefined(mode) ? mode
-        : throw new ArgumentException($"--cached-reads must be copy or map, not '{text}'.", "cached-reads");
+    public CachedReadMode CachedReads() => Text("cached-reads") is { } text ? CachedReadsParser.Parse(text, "--cached-reads") : CachedReadMode.Copy;
 
     public void ThrowIfUnused()
     {
