@@ -20,7 +20,7 @@ internal static class ServerCommands
     private static readonly Option<string?> StripeSizeOption = new("--stripe-size") { Description = "Default stripe size of new files, e.g. 1M (default 4M)" };
     private static readonly Option<string?> OstCapacityOption = new("--ost-capacity") { Description = "Capacity limit of each OST, e.g. 64M (default: the disk's free space); writes past it fail with ENOSPC" };
     private static readonly Option<bool> DirectReadsOption = new("--direct-reads") { Description = "OSTs read ranges of 64 KiB or more that are not in the page cache with O_DIRECT, past the cache (Linux; for data sets larger than the servers' memory)" };
-    private static readonly Option<bool> DirectWritesOption = new("--direct-writes") { Description = "OSTs write the aligned part of writes of 1 MiB or more with O_DIRECT, past the page cache (Linux; durable writes at the disk's speed, but reads of just-written data come from the disk)" };
+    private static readonly Option<bool> DirectWritesOption = new("--direct-writes") { Description = "true (the default): OSTs write the aligned part of writes of 1 MiB or more with O_DIRECT, past the page cache (Linux; durable writes at the disk's speed, but reads of just-written data come from the disk); false: every write goes through the page cache" };
     private static readonly Option<CachedReadMode?> CachedReadsOption = new("--cached-reads") { Description = "How OSTs send large reads of cached data to clients on this host: copy (through a buffer, the default) or map (from a mapping of the page cache; cheaper on some machines, see docs/benchmarks.md)" };
     private static readonly Option<string?> KeyFileOption = new("--key-file") { Description = "Key file of named keys with roles (lustre key new), instead of --secret-file: clients prove a key, and what they may do follows its role" };
     private static readonly Option<bool> AllowPlainOption = new("--allow-plain") { Description = "Accept plain TCP from clients and servers off this host (by default they must use TLS 1.3; loopback may always talk plain)" };
@@ -55,7 +55,7 @@ internal static class ServerCommands
                 Secret = SecretLoader.Load(parse.GetValue(SecretFileOption) ?? file.SecretFile),
                 OstCapacityBytes = parse.GetValue(OstCapacityOption) is { } capacity ? SizeParser.Parse(capacity, "--ost-capacity") : null,
                 DirectReads = parse.GetValue(DirectReadsOption) || (file.DirectReads ?? false),
-                DirectWrites = parse.GetValue(DirectWritesOption) || (file.DirectWrites ?? false),
+                DirectWrites = DirectWrites(parse, file),
                 CachedReads = parse.GetValue(CachedReadsOption) ?? CachedReads(file.CachedReads),
                 MemoryBudget = MemoryBudget(parse.GetValue(MemoryBudgetOption) ?? file.MemoryBudget),
                 AllowPlainRemote = parse.GetValue(AllowPlainOption) || (file.AllowPlain ?? false),
@@ -110,7 +110,7 @@ internal static class ServerCommands
                 Secret = SecretLoader.Load(parse.GetValue(SecretFileOption) ?? file.SecretFile),
                 OstCapacityBytes = parse.GetValue(OstCapacityOption) is { } capacity ? SizeParser.Parse(capacity, "--ost-capacity") : null,
                 DirectReads = parse.GetValue(DirectReadsOption) || (file.DirectReads ?? false),
-                DirectWrites = parse.GetValue(DirectWritesOption) || (file.DirectWrites ?? false),
+                DirectWrites = DirectWrites(parse, file),
                 CachedReads = parse.GetValue(CachedReadsOption) ?? CachedReads(file.CachedReads),
                 MemoryBudget = MemoryBudget(parse.GetValue(MemoryBudgetOption) ?? file.MemoryBudget),
                 AllowPlainRemote = parse.GetValue(AllowPlainOption) || (file.AllowPlain ?? false),
@@ -121,6 +121,10 @@ internal static class ServerCommands
         });
         return command;
     }
+
+    /// <summary>On unless <c>--direct-writes false</c> or the config file's <c>"directWrites": false</c> turns it off; the option wins over the file.</summary>
+    internal static bool DirectWrites(ParseResult parse, ServerConfigFile file) =>
+        parse.GetResult(DirectWritesOption) is { Implicit: false } ? parse.GetValue(DirectWritesOption) : file.DirectWrites ?? true;
 
     private static IPEndPoint? MetricsListen(string? text) => text is null ? null : Endpoints.Parse(text, "--metrics-listen");
 

@@ -78,11 +78,19 @@ public sealed class DirectWriteTests : IDisposable
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task A_striped_stream_written_past_the_cache_reads_back_whole(bool bulkChecksums)
+    [InlineData(false, null)]
+    [InlineData(true, null)]
+    [InlineData(false, false)]
+    public async Task A_striped_stream_written_past_the_cache_or_through_it_reads_back_whole(bool bulkChecksums, bool? directWrites)
     {
-        await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions { OstCount = 2, DirectWrites = true });
+        // Unset: the default, which writes past the cache.
+        var options = new LustreClusterOptions { OstCount = 2 };
+        if (directWrites is { } direct)
+        {
+            options.DirectWrites = direct;
+        }
+
+        await using var cluster = await LustreCluster.StartAsync(options);
         await using var client = new LustreClient(cluster.Address, new LustreClientOptions { BulkChecksums = bulkChecksums });
         var data = Pattern((24 * MiB) + 12_345, 6);
         await using (var stream = await client.OpenStreamAsync("/direct", FileMode.CreateNew, FileAccess.Write, FileLayout.Raid0(4 * MiB, -1)))
@@ -91,18 +99,42 @@ public sealed class DirectWriteTests : IDisposable
             await stream.FlushAsync();
         }
 
-        Assert.True(cluster.Node.Oss!.Targets.Sum(t => t.DirectWriteCount) >= 4, "the OSTs wrote nothing past the cache");
+        var directCount = cluster.Node.Oss!.Targets.Sum(t => t.DirectWriteCount);
+        if (directWrites == false)
+        {
+            Assert.Equal(0, directCount);
+        }
+        else
+        {
+            Assert.True(directCount >= 4, $"the OSTs wrote {directCount} ranges past the cache, not one per stripe");
+        }
+
         await using var file = await client.OpenFileAsync("/direct", FileMode.Open, access: FileAccess.Read);
         var back = new byte[data.Length];
         Assert.Equal(data.Length, await file.ReadAtAsync(0, back));
         Assert.True(back.AsSpan().SequenceEqual(data), "the file read back differs");
     }
 
+    [Theory]
+    [InlineData(new string[0], null, true)]
+    [InlineData(new[] { "--direct-writes" }, null, true)]
+    [InlineData(new[] { "--direct-writes", "false" }, null, false)]
+    [InlineData(new string[0], false, false)]
+    [InlineData(new[] { "--direct-writes", "true" }, false, true)]
+    [InlineData(new[] { "--direct-writes", "false" }, true, false)]
+    public void Lustre_up_writes_directly_unless_the_option_or_the_config_file_says_false(string[] arguments, bool? inFile, bool expected)
+    {
+        var file = new Lustre.Cli.ServerConfigFile { DirectWrites = inFile };
+        var parse = Lustre.Cli.ServerCommands.Up().Parse(arguments);
+        Assert.Empty(parse.Errors);
+        Assert.Equal(expected, Lustre.Cli.ServerCommands.DirectWrites(parse, file));
+    }
+
     [Fact]
-    public async Task Lustre_up_with_direct_writes_keeps_a_file_across_a_restart()
+    public async Task Lustre_up_keeps_a_directly_written_file_across_a_restart_that_writes_through_the_cache()
     {
         var data = Pattern((6 * MiB) + 99, 7);
-        await using (var server = ServerProcess.Start("up", "--data", _root.Path, "--port", "0", "--osts", "2", "--direct-writes"))
+        await using (var server = ServerProcess.Start("up", "--data", _root.Path, "--port", "0", "--osts", "2"))
         {
             await using var client = new LustreClient(await server.WaitForAddressAsync());
             await using (var file = await client.OpenFileAsync("/kept", FileMode.CreateNew, layout: FileLayout.Raid0(MiB, -1)))
@@ -114,7 +146,8 @@ public sealed class DirectWriteTests : IDisposable
             Assert.Equal(0, await server.TerminateAsync());
         }
 
-        await using var restarted = ServerProcess.Start("up", "--data", _root.Path, "--port", "0", "--osts", "2");
+        // Restarted writing through the page cache: the choice is the server's, not the data's.
+        await using var restarted = ServerProcess.Start("up", "--data", _root.Path, "--port", "0", "--osts", "2", "--direct-writes", "false");
         await using var reader = new LustreClient(await restarted.WaitForAddressAsync());
         await using var kept = await reader.OpenFileAsync("/kept", FileMode.Open, access: FileAccess.Read);
         var back = new byte[data.Length];

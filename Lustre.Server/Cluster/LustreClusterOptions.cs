@@ -40,11 +40,12 @@ public sealed class LustreClusterOptions
     public bool DirectReads { get; set; }
 
     /// <summary>
-    /// OSTs write the page-aligned part of writes of 1 MiB or more with O_DIRECT, past the page cache (Linux): durable
-    /// writes at the disk's speed for a fraction of the CPU, at the price of reads of just-written data coming from
-    /// the disk. Off by default: written pages stay cached, as Lustre's OSS writethrough cache keeps them.
+    /// OSTs write the page-aligned part of writes of 1 MiB or more with O_DIRECT, past the page cache (Linux), as
+    /// Lustre's OSS sends bulk writes to its disk: durable writes at the disk's speed for a fraction of the CPU, at the
+    /// price of reads of just-written large ranges coming from the disk. On by default; false writes everything
+    /// through the page cache (written pages stay cached, for data read back soon after it is written).
     /// </summary>
-    public bool DirectWrites { get; set; }
+    public bool DirectWrites { get; set; } = true;
 
     /// <summary>
     /// How OSTs send large reads of ranges in the page cache when the reply carries no checksum (a client on the

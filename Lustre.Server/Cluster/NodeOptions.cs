@@ -51,10 +51,10 @@ internal sealed class NodeOptions
     /// <summary>
     /// OSTs write the page-aligned part of writes of 1 MiB or more with O_DIRECT, past the page cache (Linux;
     /// <see cref="Oss.DirectWriter"/>). For checkpoints and other large durable writes: the disk's speed for a fraction
-    /// of the CPU, and a flush with little left to sync; reads of just-written data then come from the disk. Off by
-    /// default, as Lustre's OSS keeps written pages in its writethrough cache.
+    /// of the CPU, and a flush with little left to sync; reads of just-written data then come from the disk. On by
+    /// default; false writes everything through the page cache.
     /// </summary>
-    public bool DirectWrites { get; init; }
+    public bool DirectWrites { get; init; } = true;
 
     /// <summary>How OSTs send large reads of cached ranges without a checksum (<see cref="Oss.CachedReadMode"/>); default through a pooled buffer.</summary>
     public Oss.CachedReadMode CachedReads { get; init; }

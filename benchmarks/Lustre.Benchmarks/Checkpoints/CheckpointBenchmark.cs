@@ -10,7 +10,7 @@ using Lustre.Server.Oss;
 namespace Lustre.Benchmarks.Checkpoints;
 
 /// <summary>
-/// <c>checkpoint [--size 4G] [--quick] [--rounds 2] [--repeat N] [--level 1] [--no-compression] [--markdown FILE] [--dir DIR] [--keep] [--direct-reads] [--direct-writes]</c>:
+/// <c>checkpoint [--size 4G] [--quick] [--rounds 2] [--repeat N] [--level 1] [--no-compression] [--markdown FILE] [--dir DIR] [--keep] [--direct-reads] [--buffered-writes]</c>:
 /// <see cref="CheckpointManager"/> on an embedded 4-OST cluster against same-run baselines on the same disk: how long
 /// <c>SaveAsync</c> blocks vs a plain in-memory copy of the same bytes (target ≤ 1.5×, the first save and the best
 /// later one), how long until committed vs the best local durable write of the same bytes to local files,
@@ -36,7 +36,7 @@ internal static class CheckpointBenchmark
         var markdown = args.Text("markdown");
         var keep = args.Flag("keep");
         var directReads = args.Flag("direct-reads");
-        var directWrites = args.Flag("direct-writes");
+        var directWrites = args.DirectWrites();
         var cachedReads = args.CachedReads();
         var directory = args.Text("dir") ?? Path.GetTempPath();
         var repeat = args.Int("repeat", 1);

@@ -8,7 +8,7 @@ using Lustre.Server.Cluster;
 namespace Lustre.Benchmarks.Io500;
 
 /// <summary>
-/// <c>io500 [--quick] [--processes N] [--tasks N] [--params FILE] [--repeat N] [--markdown FILE] [--dir DIR] [--keep] [--no-baselines] [--direct-writes] [--fail-on-miss]</c>:
+/// <c>io500 [--quick] [--processes N] [--tasks N] [--params FILE] [--repeat N] [--markdown FILE] [--dir DIR] [--keep] [--no-baselines] [--buffered-writes] [--fail-on-miss]</c>:
 /// the IO500 phases against an embedded cluster, each phase also run on the local filesystem in the same run (the
 /// baseline), plus raw loopback TCP, a loopback request/response, an O_DIRECT write at depth 16 (ior-easy-write is judged against
 /// the faster of it and the local phase) and the disk's durable-commit and durable-unlink rates; prints ours / baseline / ratio / target per
@@ -31,8 +31,8 @@ internal static class Io500Benchmark
         var baselines = !args.Flag("no-baselines");
         var failOnMiss = args.Flag("fail-on-miss");
 
-        // The OSTs write large aligned ranges with O_DIRECT (LustreClusterOptions.DirectWrites).
-        var directWrites = args.Flag("direct-writes");
+        // The OSTs write large aligned ranges with O_DIRECT (LustreClusterOptions.DirectWrites) unless --buffered-writes.
+        var directWrites = args.DirectWrites();
 
         // Repetitions inside this one command, each with its own cluster and baselines; ratios judged on their median.
         var repeat = args.Int("repeat", 1);

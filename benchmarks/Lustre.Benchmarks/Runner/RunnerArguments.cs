@@ -74,6 +74,12 @@ internal sealed class RunnerArguments
     /// <summary>How the OSTs send large cached reads (<c>--cached-reads copy|map</c>, <see cref="LustreClusterOptions.CachedReads"/>); copy by default.</summary>
     public CachedReadMode CachedReads() => Text("cached-reads") is { } text ? CachedReadsParser.Parse(text, "--cached-reads") : CachedReadMode.Copy;
 
+    /// <summary>
+    /// Whether the OSTs write large aligned ranges with O_DIRECT (<see cref="LustreClusterOptions.DirectWrites"/>): on,
+    /// as the servers default, unless <c>--buffered-writes</c> sends every write through the page cache.
+    /// </summary>
+    public bool DirectWrites() => !Flag("buffered-writes");
+
     public void ThrowIfUnused()
     {
         foreach (var name in _values.Keys)

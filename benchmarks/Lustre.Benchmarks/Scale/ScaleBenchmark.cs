@@ -5,7 +5,7 @@ namespace Lustre.Benchmarks.Scale;
 
 /// <summary>
 /// <c>scale [--osses N] [--osts K] [--clients M] [--size 1G] [--stripe-size 1M] [--chunk C] [--depth 2] [--repeat 3]
-/// [--quick] [--direct-writes] [--dir DIR] [--no-verify] [--markdown FILE]</c>: N OSS processes with K OSTs each, an MGS and an MDS
+/// [--quick] [--buffered-writes] [--dir DIR] [--no-verify] [--markdown FILE]</c>: N OSS processes with K OSTs each, an MGS and an MDS
 /// (<c>lustre serve</c>), and M client processes (<see cref="ScaleClients"/>), each writing its own file striped over
 /// every OST (ending in FlushAsync: durable) and reading it back; the aggregate GB/s of each phase (every client's bytes
 /// over the phase's wall time) against raw loopback TCP pushing the same bytes over as many connections, from the same

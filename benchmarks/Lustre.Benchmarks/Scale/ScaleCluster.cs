@@ -34,7 +34,7 @@ internal sealed class ScaleCluster : IAsyncDisposable
             // The OSSs before the MDS, so that the MDS knows every OST from its start and a file striped over all
             // OSTs gets them all (it would learn of a later one at its next look, up to 2 s after).
             await Task.WhenAll(Enumerable.Range(0, osses).Select(i => cluster.StartAsync($"oss{i}", "oss", data,
-                ["--mgs", mgs, "--listen", "127.0.0.1:0", "--index", Text(i * ostsPerOss), "--osts", Text(ostsPerOss), .. (directWrites ? (string[])["--direct-writes"] : [])])));
+                ["--mgs", mgs, "--listen", "127.0.0.1:0", "--index", Text(i * ostsPerOss), "--osts", Text(ostsPerOss), "--direct-writes", directWrites ? "true" : "false"])));
             await cluster.StartAsync("mds", "mds", data, ["--mgs", mgs, "--listen", "127.0.0.1:0"]);
             cluster.Address = $"{mgs}/{FsName}";
             return cluster;

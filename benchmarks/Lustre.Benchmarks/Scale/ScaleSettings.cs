@@ -34,7 +34,7 @@ internal sealed record ScaleSettings
 
     public required bool Verify { get; init; }
 
-    /// <summary>The OSSs write large aligned bulks with O_DIRECT (<c>lustre serve --direct-writes</c>).</summary>
+    /// <summary>The OSSs write large aligned bulks with O_DIRECT (<c>lustre serve</c>'s default; false with <c>--buffered-writes</c>).</summary>
     public required bool DirectWrites { get; init; }
 
     public required string Directory { get; init; }
@@ -73,7 +73,7 @@ internal sealed record ScaleSettings
             Repeat = args.Int("repeat", 3),
             Quick = quick,
             Verify = !args.Flag("no-verify"),
-            DirectWrites = args.Flag("direct-writes"),
+            DirectWrites = args.DirectWrites(),
             Directory = args.Text("dir") ?? System.IO.Directory.GetCurrentDirectory(),
         };
         settings.Validate(chunk);

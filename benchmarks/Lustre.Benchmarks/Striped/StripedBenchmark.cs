@@ -8,7 +8,7 @@ namespace Lustre.Benchmarks.Striped;
 
 /// <summary>
 /// <c>striped [--size 4G] [--quick] [--repeat N] [--cached-reads copy|map] [--markdown FILE] [--stripe-size 4M] [--chunk N] [--depth 2] [--tasks 32]
-/// [--seconds 10] [--api positional|stream] [--dir DIR] [--keep] [--no-verify] [--no-baselines] [--rpc-diagnostic] [--direct-writes] [--fail-on-miss]</c>: our striped I/O on an embedded 4-OST
+/// [--seconds 10] [--api positional|stream] [--dir DIR] [--keep] [--no-verify] [--no-baselines] [--rpc-diagnostic] [--buffered-writes] [--fail-on-miss]</c>: our striped I/O on an embedded 4-OST
 /// cluster against this machine's baselines measured in the same run, on the same disk, printed as a table of
 /// ratios. Exit code 1 when data read back differs from what was written; 2 on a missed target with --fail-on-miss.
 /// </summary>
@@ -35,8 +35,8 @@ internal static class StripedBenchmark
         // Splits a small read's cost: the same reads as bare RPCs, below the I/O layer.
         var rpcDiagnostic = args.Flag("rpc-diagnostic");
 
-        // The OSTs write large aligned ranges with O_DIRECT (LustreClusterOptions.DirectWrites).
-        var directWrites = args.Flag("direct-writes");
+        // The OSTs write large aligned ranges with O_DIRECT (LustreClusterOptions.DirectWrites) unless --buffered-writes.
+        var directWrites = args.DirectWrites();
 
         // How the OSTs send cached reads (LustreClusterOptions.CachedReads): through a buffer unless named.
         var cachedReads = args.CachedReads();
