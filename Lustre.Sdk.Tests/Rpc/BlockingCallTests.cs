@@ -82,4 +82,22 @@ public sealed class BlockingCallTests
         Assert.Equal(42, await pool.Run(static x => x * 2, 21));
         Assert.Equal(1, pool.ThreadCount);
     }
+
+    [Fact]
+    public async Task Pooled_calls_run_off_the_callers_thread_and_fail_to_their_caller_and_records_keep_no_state_between_calls()
+    {
+        var pool = Pool(2);
+        var caller = Environment.CurrentManagedThreadId;
+        var ran = new int[1];
+        await pool.RunPooled(static r => r[0] = Environment.CurrentManagedThreadId, ran);
+        Assert.NotEqual(caller, ran[0]);
+
+        var ex = await Assert.ThrowsAsync<IOException>(async () => await pool.RunPooled(static (string m) => throw new IOException(m), "disk gone"));
+        Assert.Equal("disk gone", ex.Message);
+
+        // The state goes with its call, whatever record carries it: no call sees another's.
+        var seen = new int[64];
+        await Task.WhenAll(Enumerable.Range(0, seen.Length).Select(i => pool.RunPooled(static s => s.Seen[s.I] = s.I + 1, (Seen: seen, I: i)).AsTask()));
+        Assert.Equal(Enumerable.Range(1, seen.Length), seen);
+    }
 }

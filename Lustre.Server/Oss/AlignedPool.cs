@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 
 namespace Lustre.Server.Oss;
@@ -10,17 +9,23 @@ namespace Lustre.Server.Oss;
 internal sealed unsafe class AlignedPool(long retainedBytes) : IDisposable
 {
     private const int Alignment = 4096;
-    private readonly ConcurrentDictionary<int, ConcurrentStack<nint>> _free = new();
+
+    // By size, under one lock: a ConcurrentStack would allocate a node on every return, that is on every direct write.
+    private readonly Lock _lock = new();
+    private readonly Dictionary<int, Stack<nint>> _free = [];
     private long _retained;
     private bool _disposed;
 
     /// <summary>A buffer of exactly <paramref name="length"/> bytes (a multiple of the page size), not cleared.</summary>
     public nint Rent(int length)
     {
-        if (_free.TryGetValue(length, out var stack) && stack.TryPop(out var buffer))
+        lock (_lock)
         {
-            Interlocked.Add(ref _retained, -length);
-            return buffer;
+            if (_free.TryGetValue(length, out var stack) && stack.TryPop(out var buffer))
+            {
+                _retained -= length;
+                return buffer;
+            }
         }
 
         return (nint)NativeMemory.AlignedAlloc((nuint)length, Alignment);
@@ -28,15 +33,19 @@ internal sealed unsafe class AlignedPool(long retainedBytes) : IDisposable
 
     public void Return(nint buffer, int length)
     {
-        if (!Volatile.Read(ref _disposed))
+        lock (_lock)
         {
-            if (Interlocked.Add(ref _retained, length) <= retainedBytes)
+            if (!_disposed && _retained + length <= retainedBytes)
             {
-                _free.GetOrAdd(length, _ => new ConcurrentStack<nint>()).Push(buffer);
+                if (!_free.TryGetValue(length, out var stack))
+                {
+                    _free[length] = stack = new Stack<nint>();
+                }
+
+                stack.Push(buffer);
+                _retained += length;
                 return;
             }
-
-            Interlocked.Add(ref _retained, -length);
         }
 
         NativeMemory.AlignedFree((void*)buffer);
@@ -44,13 +53,18 @@ internal sealed unsafe class AlignedPool(long retainedBytes) : IDisposable
 
     public void Dispose()
     {
-        Volatile.Write(ref _disposed, true);
-        foreach (var stack in _free.Values)
+        lock (_lock)
         {
-            while (stack.TryPop(out var buffer))
+            _disposed = true;
+            foreach (var stack in _free.Values)
             {
-                NativeMemory.AlignedFree((void*)buffer);
+                while (stack.TryPop(out var buffer))
+                {
+                    NativeMemory.AlignedFree((void*)buffer);
+                }
             }
+
+            _retained = 0;
         }
     }
 }

@@ -54,7 +54,7 @@ internal sealed partial class DirectReader : IDisposable
     /// </summary>
     public async ValueTask<DirectRegion?> ReadAsync(SafeFileHandle handle, long offset, int length)
     {
-        var fd = DirectDescriptor.Open(handle, DirectDescriptor.ReadOnly, $"a read of {length} bytes at {offset}");
+        var fd = DirectDescriptor.Open(handle, DirectDescriptor.ReadOnly, offset, length);
         if (fd < 0)
         {
             _unsupported = true;

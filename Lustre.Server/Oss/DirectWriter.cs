@@ -1,5 +1,7 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Lustre.Server.Rpc;
+using Lustre.Threading;
 using Microsoft.Win32.SafeHandles;
 
 namespace Lustre.Server.Oss;
@@ -44,6 +46,7 @@ internal sealed partial class DirectWriter : IDisposable
     /// page cache, through a second descriptor of the open file. False, with nothing written, when the filesystem
     /// refuses O_DIRECT: the caller writes through the cache.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<bool> WriteAsync(SafeFileHandle handle, long offset, ReadOnlyMemory<byte> data)
     {
         if (offset % Alignment != 0 || data.Length % Alignment != 0)
@@ -51,7 +54,7 @@ internal sealed partial class DirectWriter : IDisposable
             throw new ArgumentException($"a direct write needs {Alignment}-byte alignment; got {data.Length} bytes at {offset}");
         }
 
-        var fd = DirectDescriptor.Open(handle, DirectDescriptor.WriteOnly, $"a write of {data.Length} bytes at {offset}");
+        var fd = DirectDescriptor.Open(handle, DirectDescriptor.WriteOnly, offset, data.Length);
         if (fd < 0)
         {
             _unsupported = true;
@@ -63,7 +66,7 @@ internal sealed partial class DirectWriter : IDisposable
         try
         {
             Copy(data.Span, buffer);
-            await BlockingCall.RunAsync(static w => WriteAll(w.Fd, w.Buffer, w.Length, w.Offset), (Fd: fd, Buffer: buffer, data.Length, Offset: offset)).ConfigureAwait(false);
+            await BlockingCall.RunPooledAsync(static w => WriteAll(w.Fd, w.Buffer, w.Length, w.Offset), (Fd: fd, Buffer: buffer, data.Length, Offset: offset)).ConfigureAwait(false);
         }
         finally
         {

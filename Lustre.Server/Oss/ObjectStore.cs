@@ -234,6 +234,7 @@ internal sealed class ObjectStore : IDisposable
     /// (mapped by a read being sent meanwhile) would keep the bytes from before; then the aligned part is written again
     /// through the cache, so every later read sees this write.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
     private async ValueTask WriteDirectAsync(DirectWriter direct, SafeFileHandle handle, long offset, ReadOnlyMemory<byte> data, long start, long end, CancellationToken cancellationToken)
     {
         var head = (int)(start - offset);

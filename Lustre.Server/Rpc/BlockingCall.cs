@@ -1,3 +1,6 @@
+using System.Threading.Tasks.Sources;
+using Lustre.Threading;
+
 namespace Lustre.Server.Rpc;
 
 /// <summary>
@@ -62,6 +65,22 @@ internal sealed class BlockingCall
     public static Task RunAsync<TState>(Action<TState> call, TState state) => Shared.Run(call, state);
 
     public static Task<TResult> RunAsync<TState, TResult>(Func<TState, TResult> call, TState state) => Shared.Run(call, state);
+
+    /// <summary>
+    /// As <see cref="RunAsync{TState}(Action{TState}, TState)"/>, for calls made once per data RPC (a direct write):
+    /// the call's record is pooled and awaited as a <see cref="ValueTask"/>, so a call allocates nothing in steady
+    /// state. Await the result once.
+    /// </summary>
+    public static ValueTask RunPooledAsync<TState>(Action<TState> call, TState state) => Shared.RunPooled(call, state);
+
+    /// <summary>Runs <paramref name="call"/> on a thread of this pool, in a pooled record (<see cref="RunPooledAsync"/>).</summary>
+    internal ValueTask RunPooled<TState>(Action<TState> call, TState state)
+    {
+        var pending = PooledCall<TState>.Rent(call, state);
+        var task = pending.Task;
+        Post(pending);
+        return task;
+    }
 
     /// <summary>Runs <paramref name="call"/> on a thread of this pool.</summary>
     internal Task Run<TState>(Action<TState> call, TState state) =>
@@ -181,6 +200,93 @@ internal sealed class BlockingCall
         public abstract void Run();
 
         public abstract void Complete();
+    }
+
+    /// <summary>
+    /// A pooled call whose caller resumes on the thread pool (<see cref="DeferredCompletion{TResult}"/>), never on this
+    /// pool's thread, which serves the next blocking call; back in its type's pool once the caller has its outcome.
+    /// </summary>
+    private sealed class PooledCall<TState> : Call, IValueTaskSource
+    {
+        /// <summary>Records kept per state type: more than run at once here in practice; past it they are dropped.</summary>
+        private const int MaxPooled = 256;
+
+        private static readonly Lock PoolLock = new();
+        private static readonly Stack<PooledCall<TState>> Pool = new();
+
+        private readonly DeferredCompletion<bool> _core = new();
+        private Action<TState>? _call;
+        private TState? _state;
+        private Exception? _failure;
+
+        public ValueTask Task => new(this, _core.Version);
+
+        public static PooledCall<TState> Rent(Action<TState> call, TState state)
+        {
+            PooledCall<TState>? pooled;
+            lock (PoolLock)
+            {
+                Pool.TryPop(out pooled);
+            }
+
+            pooled ??= new PooledCall<TState>();
+            pooled._call = call;
+            pooled._state = state;
+            return pooled;
+        }
+
+        public override void Run()
+        {
+            try
+            {
+                _call!(_state!);
+            }
+#pragma warning disable CA1031 // The failure belongs to the caller, through its task.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                _failure = ex;
+            }
+        }
+
+        public override void Complete()
+        {
+            if (_failure is { } failure)
+            {
+                _core.SetException(failure);
+            }
+            else
+            {
+                _core.SetResult(true);
+            }
+        }
+
+        public void GetResult(short token)
+        {
+            try
+            {
+                _core.GetResult(token);
+            }
+            finally
+            {
+                _core.Reset();
+                _call = null;
+                _state = default;
+                _failure = null;
+                lock (PoolLock)
+                {
+                    if (Pool.Count < MaxPooled)
+                    {
+                        Pool.Push(this);
+                    }
+                }
+            }
+        }
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
     }
 
     private sealed class ResultCall<TState, TResult>(Func<TState, TResult> call, TState state) : Call
