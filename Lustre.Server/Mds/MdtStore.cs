@@ -200,7 +200,7 @@ internal sealed class MdtStore : IDisposable
     internal ReplyRecords Replies { get; }
 
     /// <summary>Runs <paramref name="change"/> in the writer loop and completes once its batch is durable; await it once.</summary>
-    public ValueTask<T> ChangeAsync<T>(Func<MdtTransaction, T> change) => Enqueue(DelegateChange<T>.Rent(change, null, null, creates: false));
+    public ValueTask<T> ChangeAsync<T>(Func<MdtTransaction, T> change) => Enqueue(PendingChange<Func<MdtTransaction, T>, T>.Rent(static (tx, change) => change(tx), change, null, null, creates: false));
 
     /// <summary>
     /// Runs a change a client asked for, exactly once per (client, xid): its result is recorded in the same batch, and
@@ -211,16 +211,16 @@ internal sealed class MdtStore : IDisposable
     /// <param name="change">The change.</param>
     /// <param name="creates">Whether it takes new space (a new inode, Data-on-MDT bytes): refused with ENOSPC while free space is under the reserve.</param>
     public ValueTask<T> ChangeAsync<T>(ChangeOrigin origin, ChangeResult<T> result, Func<MdtTransaction, T> change, bool creates = false) =>
-        Enqueue(DelegateChange<T>.Rent(change, origin, result, creates));
+        Enqueue(PendingChange<Func<MdtTransaction, T>, T>.Rent(static (tx, change) => change(tx), change, origin, result, creates));
 
     /// <summary>
     /// <see cref="ChangeAsync{T}(ChangeOrigin, ChangeResult{T}, Func{MdtTransaction, T}, bool)"/> with the change's
     /// <paramref name="state"/> passed to it: with a static <paramref name="change"/>, the change allocates no closure.
     /// </summary>
     public ValueTask<T> ChangeAsync<TState, T>(ChangeOrigin origin, ChangeResult<T> result, TState state, Func<MdtTransaction, TState, T> change, bool creates = false) =>
-        Enqueue(StateChange<TState, T>.Rent(change, state, origin, result, creates));
+        Enqueue(PendingChange<TState, T>.Rent(change, state, origin, result, creates));
 
-    private ValueTask<T> Enqueue<T>(PendingChange<T> pending)
+    private ValueTask<T> Enqueue<TState, T>(PendingChange<TState, T> pending)
     {
         // Taken before the write: once queued, the change may complete and be awaited (and go back to its pool) at once.
         var task = pending.Task;
@@ -563,41 +563,49 @@ internal sealed class MdtStore : IDisposable
     /// <summary>
     /// A change waiting for the writer loop, and its caller's completion: pooled, so a change costs no task or completion
     /// source of its own. It goes back to its pool once its caller has taken the result (awaited it once). What it runs
-    /// is its subclass's: a delegate (<see cref="DelegateChange{T}"/>) or a static delegate and its state
-    /// (<see cref="StateChange{TState, T}"/>, for the common changes: no closure per change).
+    /// is a delegate and its state: the common changes pass a static delegate, so no closure per change; a change given
+    /// as a plain delegate is its own state.
     /// </summary>
-    private abstract class PendingChange<T> : PendingChange, IValueTaskSource<T>
+    private sealed class PendingChange<TState, T> : PendingChange, IValueTaskSource<T>
     {
         /// <summary>Changes kept for reuse: above the changes in flight at once on a busy MDT.</summary>
-        protected const int PoolLimit = 1024;
+        private const int PoolLimit = 1024;
+
+        private static readonly ObjectPool<PendingChange<TState, T>> Pool = ReusedObjects.Pool(() => new PendingChange<TState, T>(), PoolLimit);
 
         private readonly DeferredCompletion<T> _completion = new();
+        private Func<MdtTransaction, TState, T>? _change;
+        private TState? _state;
         private ChangeOrigin? _origin;
         private ChangeResult<T>? _recorder;
         private bool _creates;
         private T? _result;
 
-        protected void Start(ChangeOrigin? origin, ChangeResult<T>? recorder, bool creates)
+        private PendingChange()
         {
-            _origin = origin;
-            _recorder = recorder;
-            _creates = creates;
         }
 
-        /// <summary>Runs the change itself.</summary>
-        protected abstract T Apply(MdtTransaction transaction);
-
-        /// <summary>Forgets the change and puts this object back in its pool.</summary>
-        protected abstract void Recycle();
+        public static PendingChange<TState, T> Rent(Func<MdtTransaction, TState, T> change, TState state, ChangeOrigin? origin, ChangeResult<T>? recorder, bool creates)
+        {
+            var pending = Pool.Get();
+            pending._change = change;
+            pending._state = state;
+            pending._origin = origin;
+            pending._recorder = recorder;
+            pending._creates = creates;
+            return pending;
+        }
 
         /// <summary>Clears this change and keeps it for the next one (the pool drops it when full).</summary>
         public void Return()
         {
+            _change = null;
+            _state = default;
             _origin = null;
             _recorder = null;
             _result = default;
             _completion.Reset();
-            Recycle();
+            Pool.Return(this);
         }
 
         public ValueTask<T> Task => new(this, _completion.Version);
@@ -614,14 +622,14 @@ internal sealed class MdtStore : IDisposable
         {
             if (_origin is not { } from || _recorder is null)
             {
-                _result = Apply(transaction);
+                _result = _change!(transaction, _state!);
                 return;
             }
 
             // Every send is checked, not only resends: a resend can overtake its first send on the way here.
             if (!Answered(transaction))
             {
-                _result = Apply(transaction);
+                _result = _change!(transaction, _state!);
                 transaction.Store.Replies.Record(transaction, from, _recorder, _result);
             }
         }
@@ -658,54 +666,5 @@ internal sealed class MdtStore : IDisposable
 
         public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
             _completion.OnCompleted(continuation, state, token, flags);
-    }
-
-    private sealed class DelegateChange<T> : PendingChange<T>
-    {
-        private static readonly ObjectPool<DelegateChange<T>> Pool = ReusedObjects.Pool(() => new DelegateChange<T>(), PoolLimit);
-
-        private Func<MdtTransaction, T>? _change;
-
-        public static DelegateChange<T> Rent(Func<MdtTransaction, T> change, ChangeOrigin? origin, ChangeResult<T>? recorder, bool creates)
-        {
-            var pending = Pool.Get();
-            pending._change = change;
-            pending.Start(origin, recorder, creates);
-            return pending;
-        }
-
-        protected override T Apply(MdtTransaction transaction) => _change!(transaction);
-
-        protected override void Recycle()
-        {
-            _change = null;
-            Pool.Return(this);
-        }
-    }
-
-    private sealed class StateChange<TState, T> : PendingChange<T>
-    {
-        private static readonly ObjectPool<StateChange<TState, T>> Pool = ReusedObjects.Pool(() => new StateChange<TState, T>(), PoolLimit);
-
-        private Func<MdtTransaction, TState, T>? _change;
-        private TState? _state;
-
-        public static StateChange<TState, T> Rent(Func<MdtTransaction, TState, T> change, TState state, ChangeOrigin? origin, ChangeResult<T>? recorder, bool creates)
-        {
-            var pending = Pool.Get();
-            pending._change = change;
-            pending._state = state;
-            pending.Start(origin, recorder, creates);
-            return pending;
-        }
-
-        protected override T Apply(MdtTransaction transaction) => _change!(transaction, _state!);
-
-        protected override void Recycle()
-        {
-            _change = null;
-            _state = default;
-            Pool.Return(this);
-        }
     }
 }
