@@ -66,7 +66,7 @@ internal sealed partial class DirectWriter : IDisposable
         try
         {
             Copy(data.Span, buffer);
-            await BlockingCall.RunPooledAsync(static w => WriteAll(w.Fd, w.Buffer, w.Length, w.Offset), (Fd: fd, Buffer: buffer, data.Length, Offset: offset)).ConfigureAwait(false);
+            await BlockingCall.RunAsync(static w => WriteAll(w.Fd, w.Buffer, w.Length, w.Offset), (Fd: fd, Buffer: buffer, data.Length, Offset: offset)).ConfigureAwait(false);
         }
         finally
         {

@@ -62,35 +62,23 @@ internal sealed class BlockingCall
         }
     }
 
-    public static Task RunAsync<TState>(Action<TState> call, TState state) => Shared.Run(call, state);
+    /// <summary>
+    /// Runs <paramref name="call"/> on a thread of the shared pool. The call's record is pooled and awaited as a
+    /// <see cref="ValueTask"/>, so a call allocates nothing in steady state (a direct write makes one per data RPC).
+    /// Await the result once.
+    /// </summary>
+    public static ValueTask RunAsync<TState>(Action<TState> call, TState state) => Shared.Run(call, state);
 
     public static Task<TResult> RunAsync<TState, TResult>(Func<TState, TResult> call, TState state) => Shared.Run(call, state);
 
-    /// <summary>
-    /// As <see cref="RunAsync{TState}(Action{TState}, TState)"/>, for calls made once per data RPC (a direct write):
-    /// the call's record is pooled and awaited as a <see cref="ValueTask"/>, so a call allocates nothing in steady
-    /// state. Await the result once.
-    /// </summary>
-    public static ValueTask RunPooledAsync<TState>(Action<TState> call, TState state) => Shared.RunPooled(call, state);
-
-    /// <summary>Runs <paramref name="call"/> on a thread of this pool, in a pooled record (<see cref="RunPooledAsync"/>).</summary>
-    internal ValueTask RunPooled<TState>(Action<TState> call, TState state)
+    /// <summary>Runs <paramref name="call"/> on a thread of this pool, in a pooled record (<see cref="RunAsync{TState}(Action{TState}, TState)"/>).</summary>
+    internal ValueTask Run<TState>(Action<TState> call, TState state)
     {
         var pending = PooledCall<TState>.Rent(call, state);
         var task = pending.Task;
         Post(pending);
         return task;
     }
-
-    /// <summary>Runs <paramref name="call"/> on a thread of this pool.</summary>
-    internal Task Run<TState>(Action<TState> call, TState state) =>
-        Run(
-            static s =>
-            {
-                s.call(s.state);
-                return true;
-            },
-            (call, state));
 
     /// <summary>Runs <paramref name="call"/> on a thread of this pool; its result or failure comes back through the task.</summary>
     internal Task<TResult> Run<TState, TResult>(Func<TState, TResult> call, TState state)
