@@ -88,6 +88,17 @@ public class CheckpointManager : IAsyncDisposable
 
     internal ArrayPool<byte> StagingPool { get; } = null!;
 
+    /// <summary>
+    /// A chunk of staging memory from <see cref="StagingPool"/>, with huge pages advised before its first touch
+    /// (<see cref="HugePages"/>): on a VM that fault costs most of what staging 4 GiB the first time costs.
+    /// </summary>
+    internal byte[] RentStaging(int length)
+    {
+        var chunk = StagingPool.Rent(length);
+        HugePages.Advise(chunk);
+        return chunk;
+    }
+
     internal SemaphoreSlim WriteGate { get; } = null!;
 
     /// <summary>Chunk compressions or decompressions at once: one per core, since each is CPU work.</summary>
@@ -101,7 +112,8 @@ public class CheckpointManager : IAsyncDisposable
     /// Makes staging memory for saves of up to <paramref name="bytes"/> ready before the first save: the chunks are
     /// allocated and every page of them touched now, off the caller's thread, and kept in the staging pool. Without it
     /// the first save pays for that itself, while it blocks its caller (on a 2-core VM, 1.3–13 s for 4 GiB against
-    /// 0.3–0.4 s for later saves). Call it once at start-up with the size of the state you save; what it prepares
+    /// 0.3–0.4 s for later saves). On Linux the chunks ask for transparent huge pages first, so far fewer pages fault
+    /// (<see cref="HugePages"/>). Call it once at start-up with the size of the state you save; what it prepares
     /// counts toward nothing and stays until the manager is collected. At most <see cref="CheckpointManagerOptions.StagingBudget"/>
     /// is prepared.
     /// </summary>
@@ -121,7 +133,7 @@ public class CheckpointManager : IAsyncDisposable
                 {
                     for (var i = 0; i < chunks && !cancellationToken.IsCancellationRequested; i++)
                     {
-                        var chunk = StagingPool.Rent(chunkSize);
+                        var chunk = RentStaging(chunkSize);
                         prepared.Add(chunk);
 
                         // A new array may be fresh pages the runtime never wrote: write one byte a page, so each is mapped now.
@@ -598,7 +610,15 @@ public class CheckpointManager : IAsyncDisposable
             throw new InvalidDataException($"{size} bytes is more than one tensor or file of a checkpoint may hold in memory.");
         }
 
-        return size <= MaxPooledLoadBuffer ? ArrayPool<byte>.Shared.Rent((int)size) : GC.AllocateUninitializedArray<byte>((int)size);
+        if (size <= MaxPooledLoadBuffer)
+        {
+            return ArrayPool<byte>.Shared.Rent((int)size);
+        }
+
+        // Fresh memory the load is the first to write: huge pages, where the host allows, cost far fewer faults.
+        var buffer = GC.AllocateUninitializedArray<byte>((int)size);
+        HugePages.Advise(buffer);
+        return buffer;
     }
 
     internal string StepPath(long step) => LustrePath.Combine(Root, StepName(step));

@@ -132,6 +132,7 @@ public class SafetensorsFile : IAsyncDisposable
         var wanted = slice ?? TensorSlice.Whole(located.Shape);
         wanted.CheckWithin(name, located.Shape, nameof(slice));
         var data = GC.AllocateUninitializedArray<byte>(checked((int)(wanted.ElementCount * description.DType.GetElementSize())));
+        HugePages.Advise(data);
         await ReadCoreAsync(located, wanted, data, cancellationToken).ConfigureAwait(false);
         return slice is null
             ? new NamedTensor(name, description.DType, located.Shape, data)
