@@ -88,17 +88,6 @@ public class CheckpointManager : IAsyncDisposable
 
     internal ArrayPool<byte> StagingPool { get; } = null!;
 
-    /// <summary>
-    /// A chunk of staging memory from <see cref="StagingPool"/>, with huge pages advised before its first touch
-    /// (<see cref="HugePages"/>): on a VM that fault costs most of what staging 4 GiB the first time costs.
-    /// </summary>
-    internal byte[] RentStaging(int length)
-    {
-        var chunk = StagingPool.Rent(length);
-        HugePages.Advise(chunk);
-        return chunk;
-    }
-
     internal SemaphoreSlim WriteGate { get; } = null!;
 
     /// <summary>Chunk compressions or decompressions at once: one per core, since each is CPU work.</summary>
@@ -112,8 +101,7 @@ public class CheckpointManager : IAsyncDisposable
     /// Makes staging memory for saves of up to <paramref name="bytes"/> ready before the first save: the chunks are
     /// allocated and every page of them touched now, off the caller's thread, and kept in the staging pool. Without it
     /// the first save pays for that itself, while it blocks its caller (on a 2-core VM, 1.3–13 s for 4 GiB against
-    /// 0.3–0.4 s for later saves). On Linux the chunks ask for transparent huge pages first, so far fewer pages fault
-    /// (<see cref="HugePages"/>). Call it once at start-up with the size of the state you save; what it prepares
+    /// 0.3–0.4 s for later saves). Call it once at start-up with the size of the state you save; what it prepares
     /// counts toward nothing and stays until the manager is collected. At most <see cref="CheckpointManagerOptions.StagingBudget"/>
     /// is prepared.
     /// </summary>
@@ -133,7 +121,7 @@ public class CheckpointManager : IAsyncDisposable
                 {
                     for (var i = 0; i < chunks && !cancellationToken.IsCancellationRequested; i++)
                     {
-                        var chunk = RentStaging(chunkSize);
+                        var chunk = StagingPool.Rent(chunkSize);
                         prepared.Add(chunk);
 
                         // A new array may be fresh pages the runtime never wrote: write one byte a page, so each is mapped now.

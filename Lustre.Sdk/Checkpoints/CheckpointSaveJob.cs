@@ -74,7 +74,7 @@ internal sealed class CheckpointSaveJob : IDisposable
                         await _manager.Staging.AcquireAsync(length, Token).ConfigureAwait(false);
                     }
 
-                    batch.Add(new StagedChunk(file, offset, length, _manager.RentStaging(length)));
+                    batch.Add(new StagedChunk(file, offset, length, _manager.StagingPool.Rent(length)));
                 }
             }
 
@@ -194,7 +194,7 @@ internal sealed class CheckpointSaveJob : IDisposable
         try
         {
             var codec = _manager.Codec;
-            var frame = _manager.RentStaging(chunk.Length);
+            var frame = _manager.StagingPool.Rent(chunk.Length);
             var length = await Task.Run(
                 () =>
                 {

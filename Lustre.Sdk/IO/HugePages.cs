@@ -38,6 +38,11 @@ internal static class HugePages
                 _refused = true;
             }
         }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+            // A C library without madvise: a hint we cannot give.
+            _refused = true;
+        }
         finally
         {
             pin.Free();
