@@ -29,21 +29,6 @@ public sealed class HugePagesTests
         Assert.Contains("hg", VmFlagsAt(firstHugePage));
     }
 
-    [Fact]
-    public void A_small_buffer_is_left_alone()
-    {
-        // Under two huge pages nothing whole fits reliably: no advice, and so no mapping split for it.
-        var buffer = GC.AllocateUninitializedArray<byte>(64 << 10, pinned: true);
-        HugePages.Advise(buffer);
-        if (!OperatingSystem.IsLinux() || !File.Exists("/sys/kernel/mm/transparent_hugepage/enabled"))
-        {
-            return;
-        }
-
-        var start = (long)Marshal.UnsafeAddrOfPinnedArrayElement(buffer, 0);
-        Assert.DoesNotContain("hg", VmFlagsAt(start));
-    }
-
     /// <summary>The VmFlags of the mapping holding <paramref name="address"/>, from /proc/self/smaps.</summary>
     private static string[] VmFlagsAt(long address)
     {
