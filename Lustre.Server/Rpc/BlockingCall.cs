@@ -1,5 +1,7 @@
 using System.Threading.Tasks.Sources;
+using Lustre.Protocol;
 using Lustre.Threading;
+using Microsoft.Extensions.ObjectPool;
 
 namespace Lustre.Server.Rpc;
 
@@ -199,8 +201,7 @@ internal sealed class BlockingCall
         /// <summary>Records kept per state type: more than run at once here in practice; past it they are dropped.</summary>
         private const int MaxPooled = 256;
 
-        private static readonly Lock PoolLock = new();
-        private static readonly Stack<PooledCall<TState>> Pool = new();
+        private static readonly ObjectPool<PooledCall<TState>> Pool = ReusedObjects.Pool(() => new PooledCall<TState>(), MaxPooled);
 
         private readonly DeferredCompletion<bool> _core = new();
         private Action<TState>? _call;
@@ -211,13 +212,7 @@ internal sealed class BlockingCall
 
         public static PooledCall<TState> Rent(Action<TState> call, TState state)
         {
-            PooledCall<TState>? pooled;
-            lock (PoolLock)
-            {
-                Pool.TryPop(out pooled);
-            }
-
-            pooled ??= new PooledCall<TState>();
+            var pooled = Pool.Get();
             pooled._call = call;
             pooled._state = state;
             return pooled;
@@ -261,13 +256,7 @@ internal sealed class BlockingCall
                 _call = null;
                 _state = default;
                 _failure = null;
-                lock (PoolLock)
-                {
-                    if (Pool.Count < MaxPooled)
-                    {
-                        Pool.Push(this);
-                    }
-                }
+                Pool.Return(this);
             }
         }
 
