@@ -97,6 +97,35 @@ public sealed class PermissionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Search_permission_taken_from_a_directory_on_the_path_applies_to_the_next_lookup()
+    {
+        await using var alice = As(_alice);
+        await using var bob = As(_bob);
+        await alice.CreateDirectoryAsync("/users/alice/shared");
+        await alice.CreateFileAsync("/users/alice/shared/notes");
+
+        // Bob's stats walk /users/alice and /users/alice/shared: the MDS keeps both directories' mode bits.
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("notes", (await bob.GetInfoAsync("/users/alice/shared/notes")).Name);
+        }
+
+        await alice.SetModeAsync("/users/alice", (UnixFileMode)0x1C0); // 0700
+        var denied = await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.GetInfoAsync("/users/alice/shared/notes"));
+        Assert.Contains("'/users/alice' needs search/execute permission", denied.Message, StringComparison.Ordinal);
+
+        await alice.SetModeAsync("/users/alice", (UnixFileMode)0x1ED); // 0755 again
+        Assert.Equal("notes", (await bob.GetInfoAsync("/users/alice/shared/notes")).Name);
+
+        // An owner change counts as well: the directory now belongs to bob, who gave himself no search bit.
+        await using var admin = As(_admin);
+        await admin.SetModeAsync("/users/alice/shared", (UnixFileMode)0x1BF); // 0677: the owner has no search bit, others have
+        await admin.SetOwnerAsync("/users/alice/shared", 1001, 1001);
+        await Assert.ThrowsAsync<UnauthorizedAccessException>(() => bob.GetInfoAsync("/users/alice/shared/notes"));
+        Assert.Equal("notes", (await alice.GetInfoAsync("/users/alice/shared/notes")).Name);
+    }
+
+    [Fact]
     public async Task A_second_identity_cannot_read_a_0600_file_nor_unlink_create_or_rename_in_a_directory_it_cannot_write()
     {
         var secret = new byte[3 << 20];

@@ -1109,7 +1109,7 @@ internal sealed class MdtNamespace
         }
 
         var now = Now();
-        tx.DeleteEntry(parent, path.AsSpan(name));
+        tx.DeleteEntry(parent, path.AsSpan(name), entry.Type);
         DropInode(tx, entry.Fid, inode);
         var linkDelta = directory ? 1u : 0u;
         tx.PutChangedDirectory(parent, parentInode, parentInode.LinkCount - linkDelta, now);
@@ -1123,7 +1123,7 @@ internal sealed class MdtNamespace
     /// </summary>
     private static void DropInode(MdtTransaction tx, LustreFid fid, MdtInode inode)
     {
-        tx.DeleteInode(fid);
+        tx.DeleteInode(fid, inode.Type);
         tx.Store.CountInode(tx, -1);
         if (inode.Type == EntryType.File && LayoutCodec.DataOnMdtEnd(inode.Layout) is > 0 and var onMdt)
         {
@@ -1709,7 +1709,7 @@ internal sealed class MdtNamespace
                 }
             }
 
-            tx.DeleteEntry(fromParent, fromName);
+            tx.DeleteEntry(fromParent, fromName, source.Type);
             tx.PutEntry(toParent, toName, source.Fid, source.Type);
             var linkMove = isDirectory ? 1u : 0u;
             if (fromParent == toParent)

@@ -80,6 +80,9 @@ internal sealed class MdtStore : IDisposable
 
     public byte[]? Get(byte[] key) => _db.Get(key);
 
+    /// <summary>The directories a path walk passes through, kept coherent by the writer loop (see <see cref="WalkCache"/>).</summary>
+    public WalkCache Walks { get; } = new();
+
     /// <summary>The inode of <paramref name="fid"/>, or null: decoded from RocksDB's own copy of the record, with no key or value array.</summary>
     public MdtInode? GetInode(LustreFid fid)
     {
@@ -88,12 +91,27 @@ internal sealed class MdtStore : IDisposable
         return _db.Get(key, InodeReader.Instance);
     }
 
-    /// <summary>The type and permission bits of <paramref name="fid"/>'s inode, or null: as <see cref="GetInode"/>, with no inode object.</summary>
+    /// <summary>
+    /// The type and permission bits of <paramref name="fid"/>'s inode, or null: as <see cref="GetInode"/>, with no inode
+    /// object; a directory's from <see cref="Walks"/> when kept there.
+    /// </summary>
     public InodeAccess? GetAccess(LustreFid fid)
     {
+        if (Walks.TryGetAccess(fid, out var kept))
+        {
+            return kept;
+        }
+
+        var generation = Walks.Generation;
         Span<byte> key = stackalloc byte[MdtKeys.FidKeyLength];
         MdtKeys.WriteInodeKey(key, fid);
-        return _db.Get(key, AccessReader.Instance);
+        var access = _db.Get(key, AccessReader.Instance);
+        if (access is { } read)
+        {
+            Walks.AddAccess(generation, fid, read);
+        }
+
+        return access;
     }
 
     /// <summary>The permission bits and default layout of <paramref name="fid"/>'s inode, or null: as <see cref="GetAccess"/>, with an array only for a default layout.</summary>
@@ -115,13 +133,28 @@ internal sealed class MdtStore : IDisposable
         return _db.Get(key, AttributesWriter.For(fid, flags));
     }
 
-    /// <summary>The entry <paramref name="name"/> of directory <paramref name="parent"/>, or null; as <see cref="GetInode"/>, with no array.</summary>
+    /// <summary>
+    /// The entry <paramref name="name"/> of directory <paramref name="parent"/>, or null; as <see cref="GetInode"/>, with
+    /// no array; an entry naming a directory from <see cref="Walks"/> when kept there.
+    /// </summary>
     public (LustreFid Fid, Protocol.Messages.EntryType Type)? GetEntry(LustreFid parent, ReadOnlySpan<char> name)
     {
+        if (Walks.TryGetDirectory(parent, name, out var child))
+        {
+            return (child, Protocol.Messages.EntryType.Directory);
+        }
+
+        var generation = Walks.Generation;
         var length = MdtKeys.EntryKeyLength(name);
         Span<byte> key = length <= MdtKeys.MaxEntryKeyLength ? stackalloc byte[MdtKeys.MaxEntryKeyLength] : new byte[length];
         MdtKeys.WriteEntryKey(key, parent, name);
-        return _db.Get(key[..length], EntryReader.Instance);
+        var entry = _db.Get(key[..length], EntryReader.Instance);
+        if (entry is { Type: Protocol.Messages.EntryType.Directory } directory)
+        {
+            Walks.AddDirectory(generation, parent, name, directory.Fid);
+        }
+
+        return entry;
     }
 
     /// <summary>A counter's value, 0 when missing or not 8 bytes.</summary>
@@ -436,7 +469,7 @@ internal sealed class MdtStore : IDisposable
 
                     if (batch.Count() > 0)
                     {
-                        _db.Write(batch, _applyOptions);
+                        Apply(batch, transaction.WalkChanged);
                         wrote = true;
                         if (transaction.PendingInodeCount is { } inodes)
                         {
@@ -492,6 +525,26 @@ internal sealed class MdtStore : IDisposable
 
             group.Clear();
             batch.Clear();
+        }
+    }
+
+    /// <summary>Applies one change's batch (not yet durable); one that may change what <see cref="Walks"/> keeps is bracketed by emptying it.</summary>
+    private void Apply(WriteBatch batch, bool walkChanged)
+    {
+        if (!walkChanged)
+        {
+            _db.Write(batch, _applyOptions);
+            return;
+        }
+
+        Walks.BeginChange();
+        try
+        {
+            _db.Write(batch, _applyOptions);
+        }
+        finally
+        {
+            Walks.EndChange();
         }
     }
 

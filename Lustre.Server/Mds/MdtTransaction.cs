@@ -28,21 +28,41 @@ internal sealed class MdtTransaction
     /// <summary>This operation allocated a FID or counted an inode: the writer loop writes the counters record once, with its batch.</summary>
     public bool CountersChanged { get; set; }
 
+    /// <summary>
+    /// This operation may change what <see cref="WalkCache"/> keeps: it rewrites a directory's record (other than
+    /// through <see cref="PutChangedDirectory"/>), deletes a directory or a directory's entry, or writes raw keys of the
+    /// inode or entry space. The writer loop empties the cache around its write.
+    /// </summary>
+    public bool WalkChanged { get; private set; }
+
     /// <summary>Forgets what the last operation advanced, for the next one on the same (cleared) batch.</summary>
     public void Reset()
     {
         PendingInodeCount = null;
         CountersChanged = false;
+        WalkChanged = false;
     }
 
     public byte[]? Get(byte[] key) => _store.Get(key);
 
-    public void Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value) => _batch.Put(key, value);
+    public void Put(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    {
+        WalkChanged |= InWalkSpace(key);
+        _batch.Put(key, value);
+    }
 
-    public void Delete(ReadOnlySpan<byte> key) => _batch.Delete(key);
+    public void Delete(ReadOnlySpan<byte> key)
+    {
+        WalkChanged |= InWalkSpace(key);
+        _batch.Delete(key);
+    }
 
     /// <summary>Writes <paramref name="inode"/> as the record of <paramref name="fid"/>, its key on the stack and its bytes in a pooled buffer.</summary>
-    public void PutInode(LustreFid fid, MdtInode inode) => PutInode(fid, inode, inode.LinkCount, inode.ModifyTimeNs, inode.ChangeTimeNs);
+    public void PutInode(LustreFid fid, MdtInode inode)
+    {
+        WalkChanged |= inode.Type == EntryType.Directory;
+        PutInode(fid, inode, inode.LinkCount, inode.ModifyTimeNs, inode.ChangeTimeNs);
+    }
 
     /// <summary>
     /// Writes directory <paramref name="directory"/> after an entry of it was added or removed: <paramref name="linkCount"/>
@@ -59,8 +79,10 @@ internal sealed class MdtTransaction
         _batch.Put(key, buffer.Written.Span[FrameHeader.Size..]);
     }
 
-    public void DeleteInode(LustreFid fid)
+    /// <summary>Deletes the record of <paramref name="fid"/>, an inode of type <paramref name="type"/>.</summary>
+    public void DeleteInode(LustreFid fid, EntryType type)
     {
+        WalkChanged |= type == EntryType.Directory;
         Span<byte> key = stackalloc byte[MdtKeys.FidKeyLength];
         MdtKeys.WriteInodeKey(key, fid);
         _batch.Delete(key);
@@ -76,8 +98,10 @@ internal sealed class MdtTransaction
         _batch.Put(key[..MdtKeys.WriteEntryKey(key, parent, name)], value);
     }
 
-    public void DeleteEntry(LustreFid parent, ReadOnlySpan<char> name)
+    /// <summary>Deletes entry <paramref name="name"/> of <paramref name="parent"/>, which names an inode of type <paramref name="type"/>.</summary>
+    public void DeleteEntry(LustreFid parent, ReadOnlySpan<char> name, EntryType type)
     {
+        WalkChanged |= type == EntryType.Directory;
         var length = MdtKeys.EntryKeyLength(name);
         Span<byte> key = length <= MdtKeys.MaxEntryKeyLength ? stackalloc byte[MdtKeys.MaxEntryKeyLength] : new byte[length];
         _batch.Delete(key[..MdtKeys.WriteEntryKey(key, parent, name)]);
@@ -92,5 +116,13 @@ internal sealed class MdtTransaction
     }
 
     /// <summary>Deletes every key from <paramref name="start"/> (inclusive) to <paramref name="end"/> (exclusive), in one range tombstone.</summary>
-    public void DeleteRange(byte[] start, byte[] end) => _batch.DeleteRange(start, (ulong)start.Length, end, (ulong)end.Length);
+    public void DeleteRange(byte[] start, byte[] end)
+    {
+        // Conservative: any range that does not stay inside one other key space counts as touching the walk's.
+        WalkChanged |= start.Length == 0 || end.Length == 0 || start[0] != end[0] || InWalkSpace(start);
+        _batch.DeleteRange(start, (ulong)start.Length, end, (ulong)end.Length);
+    }
+
+    /// <summary>Keys of inode records and directory entries: what <see cref="WalkCache"/> keeps is read from them.</summary>
+    private static bool InWalkSpace(ReadOnlySpan<byte> key) => key.IsEmpty || key[0] is MdtKeys.Inode or MdtKeys.Entry;
 }
