@@ -60,7 +60,8 @@ internal sealed class MdtStore : IDisposable
         Path = directory;
         _drive = new DriveInfo(System.IO.Path.GetFullPath(directory));
         ReserveBytes = reserveBytes ?? Math.Min(256L << 20, _drive.TotalSize / 20);
-        var options = new DbOptions().SetCreateIfMissing(true).SetKeepLogFileNum(4);
+        var options = new DbOptions().SetCreateIfMissing(true).SetKeepLogFileNum(4)
+            .SetBlockBasedTableFactory(new BlockBasedTableOptions().SetFilterPolicy(BloomFilterPolicy.Create(10, false)).SetWholeKeyFiltering(true));
         _db = RocksDb.Open(options, directory);
         LoadCounters();
         if (_db.Get(MdtKeys.RestoredKey) is not null)
