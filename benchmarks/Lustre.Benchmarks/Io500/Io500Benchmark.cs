@@ -222,7 +222,7 @@ internal static class Io500Benchmark
             var (baselineName, target) = phase switch
             {
                 Io500Phase.IorHardWrite => ("local shared-file write + fsync", 0.5),
-                Io500Phase.MdtestEasyWrite => ("local create + fsync each", 0.5),
+                Io500Phase.MdtestEasyWrite => ("local create + fsync each", 0.8), // issue 22
                 Io500Phase.MdtestHardWrite => ("local create + write + fsync each", 0.5),
                 Io500Phase.IorEasyRead or Io500Phase.IorHardRead => ("local read, page cache", (double?)null),
                 _ => ("local", (double?)null),
