@@ -14,7 +14,8 @@ namespace Lustre.Server.Mds;
 /// The MDT: a RocksDB database with one writer. Every metadata change is one write batch; changes queue to a
 /// single writer loop that applies each batch (so later changes see earlier ones), then makes the whole group
 /// durable with one WAL fsync before any of them is acknowledged — group commit: concurrent operations share
-/// one sync. Reads go straight to RocksDB from any thread.
+/// one sync. Reads go straight to RocksDB from any thread, except the directories of path walks, which
+/// <see cref="Walks"/> keeps.
 /// </summary>
 internal sealed class MdtStore : IDisposable
 {

@@ -11,8 +11,8 @@ namespace Lustre.Server.Mds;
 /// kept: only what every walk through a directory reads again.
 /// <para>
 /// Coherence. The MDT's writer loop is the only writer. A change that could make a kept value wrong (a directory's
-/// record rewritten other than for its link count and times, a kept entry removed or replaced, a directory's record
-/// deleted, a raw write to the inode or entry key space) is flagged by its <see cref="MdtTransaction"/>; the loop
+/// record rewritten other than for its link count and times, a directory's entry or record deleted (rmdir, rename, a
+/// directory replaced by a rename), a raw write to the inode or entry key space) is flagged by its <see cref="MdtTransaction"/>; the loop
 /// brackets that change's write with <see cref="BeginChange"/> and <see cref="EndChange"/>, each of which empties
 /// the cache and advances its generation. From the first until the second, lookups bypass the cache; a reader only
 /// adds what it read from RocksDB when the generation is still the one it saw before that read and no change is
