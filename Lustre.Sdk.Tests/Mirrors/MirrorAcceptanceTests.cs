@@ -110,18 +110,34 @@ public sealed class MirrorAcceptanceTests : IDisposable
     {
         await using var cluster = await StartMirroredAsync();
         await using var client = new LustreClient(cluster.Address);
-        var local = Path.Combine(_data.Path, "big.bin");
         var content = RandomBytes(192 << 20, 9);
-        await File.WriteAllBytesAsync(local, content);
 
-        var copy = CliProcess.RunAsync(["cp", local, "lustre:/big.bin", "--mgs", cluster.Address]);
-        await WaitForBytesAsync(client, "/big.bin", 16 << 20, copy);
-        var victim = (await client.GetInfoAsync("/big.bin")).Layout!.Mirrors[1].Layout.Components[0].Objects[0].OstIndex;
-        await cluster.KillOssAsync(victim);
+        // cp reads the bytes from a pipe the test feeds, so the OSS dies between two known parts of the copy. (Waiting
+        // for the file to show 16 MiB raced the copy: on a fast disk the 192 MiB took under 0.6 s, a stat of the file
+        // glimpses the busy OSTs, and the kill often landed after the last write, leaving nothing stale.)
+        var fifo = Path.Combine(_data.Path, "big.fifo");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        var copy = CliProcess.RunInShellAsync("exec \"$0\" \"$1\" cp - lustre:/big.bin --mgs \"$2\" < \"$3\"", cluster.Address, fifo);
+        const int BeforeKill = 32 << 20;
+        int victim;
+        await using (var feed = await Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Write, FileShare.Read, 1)))
+        {
+            await feed.WriteAsync(content.AsMemory(0, BeforeKill));
+            victim = (await client.GetInfoAsync("/big.bin")).Layout!.Mirrors[1].Layout.Components[0].Objects[0].OstIndex;
+            await cluster.KillOssAsync(victim);
+            await feed.WriteAsync(content.AsMemory(BeforeKill));
+        }
+
         var result = await copy;
         Assert.True(result.ExitCode == 0, $"cp exited {result.ExitCode}: {result.Error}");
 
-        Assert.True((await client.GetInfoAsync("/big.bin")).Layout!.Mirrors[1].IsStale);
+        var layout = (await client.GetInfoAsync("/big.bin")).Layout!;
+        Assert.True(layout.Mirrors[1].IsStale, $"OST {victim} was killed during the copy, yet: {string.Join(", ", layout.Mirrors.Select(m => $"mirror {m.Id} stale {m.IsStale}"))}; {result.Output}");
         Assert.Equal(content, await ReadAsync(client, "/big.bin"));
         await ReturnAndResyncAsync(cluster, client, victim);
     }
@@ -181,27 +197,6 @@ public sealed class MirrorAcceptanceTests : IDisposable
         }
 
         return files;
-    }
-
-    private static async Task WaitForBytesAsync(LustreClient client, string path, long bytes, Task<CliResult> copy)
-    {
-        for (var i = 0; i < 600 && !copy.IsCompleted; i++)
-        {
-            try
-            {
-                if ((await client.GetInfoAsync(path)).Length >= bytes)
-                {
-                    return;
-                }
-            }
-            catch (FileNotFoundException)
-            {
-            }
-
-            await Task.Delay(20);
-        }
-
-        Assert.Fail($"the copy finished or stalled before {bytes} bytes of {path} were written: {(copy.IsCompleted ? (await copy).Error : "still running")}");
     }
 
     private static string Key(long i) => "k" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
