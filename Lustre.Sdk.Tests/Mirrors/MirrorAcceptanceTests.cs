@@ -125,7 +125,8 @@ public sealed class MirrorAcceptanceTests : IDisposable
         var copy = CliProcess.RunInShellAsync("exec \"$0\" \"$1\" cp - lustre:/big.bin --mgs \"$2\" < \"$3\"", cluster.Address, fifo);
         const int BeforeKill = 32 << 20;
         int victim;
-        await using (var feed = await Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Write, FileShare.Read, 1)))
+        // Opening a pipe's write end waits for its reader (the shell's redirection): bounded, should the shell never start.
+        await using (var feed = await Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Write, FileShare.Read, 1)).WaitAsync(CliProcess.Timeout))
         {
             await feed.WriteAsync(content.AsMemory(0, BeforeKill));
             victim = (await client.GetInfoAsync("/big.bin")).Layout!.Mirrors[1].Layout.Components[0].Objects[0].OstIndex;
