@@ -36,7 +36,7 @@ public sealed class BlockingCallTests
         var pool = Pool(8);
         using var barrier = new Barrier(8);
         var calls = Enumerable.Range(0, 8)
-            .Select(_ => pool.Run(static b => b.SignalAndWait(Patience), barrier))
+            .Select(_ => pool.Run(static b => b.SignalAndWait(Patience), barrier).AsTask())
             .ToArray();
 
         var arrived = await Task.WhenAll(calls).WaitAsync(Patience);
@@ -51,10 +51,10 @@ public sealed class BlockingCallTests
         var pool = Pool(cap);
         using var release = new ManualResetEventSlim();
         var blocked = Enumerable.Range(0, cap)
-            .Select(_ => pool.Run(static r => r.Wait(Patience), release))
+            .Select(_ => pool.Run(static r => r.Wait(Patience), release).AsTask())
             .ToArray();
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var extra = pool.Run(static s => s.TrySetResult(), started);
+        var extra = pool.Run(static s => s.TrySetResult(), started).AsTask();
         try
         {
             // Queued behind the cap's worth of blocked calls, all posted before it: it cannot start until they end.

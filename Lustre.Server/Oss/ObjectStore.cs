@@ -117,9 +117,25 @@ internal sealed class ObjectStore : IDisposable
             return 0;
         }
 
+        if (total < destination.Length)
+        {
+            // Not (all) cached: the read waits for the disk, on a thread of the server's own (BlockingCall). On the
+            // thread pool, as few threads as cores would each hold one read, and the disk would see a queue that short.
+            cancellationToken.ThrowIfCancellationRequested();
+            total = await BlockingCall.RunAsync(
+                static r => ReadFully(r.Handle, r.Destination, r.Offset, r.Total),
+                (lease.Handle, Destination: destination, Offset: offset, Total: total)).ConfigureAwait(false);
+        }
+
+        return total;
+    }
+
+    /// <summary>Reads on from <paramref name="total"/> bytes into <paramref name="destination"/> until it is full or the file ends; returns the bytes read in all.</summary>
+    private static int ReadFully(SafeFileHandle handle, Memory<byte> destination, long offset, int total)
+    {
         while (total < destination.Length)
         {
-            var read = await RandomAccess.ReadAsync(lease.Handle, destination[total..], offset + total, cancellationToken).ConfigureAwait(false);
+            var read = RandomAccess.Read(handle, destination.Span[total..], offset + total);
             if (read == 0)
             {
                 break;

@@ -71,23 +71,25 @@ internal sealed class BlockingCall
     /// </summary>
     public static ValueTask RunAsync<TState>(Action<TState> call, TState state) => Shared.Run(call, state);
 
-    public static Task<TResult> RunAsync<TState, TResult>(Func<TState, TResult> call, TState state) => Shared.Run(call, state);
+    /// <summary>As <see cref="RunAsync{TState}(Action{TState}, TState)"/>, with the call's result; await it once.</summary>
+    public static ValueTask<TResult> RunAsync<TState, TResult>(Func<TState, TResult> call, TState state) => Shared.Run(call, state);
 
     /// <summary>Runs <paramref name="call"/> on a thread of this pool, in a pooled record (<see cref="RunAsync{TState}(Action{TState}, TState)"/>).</summary>
     internal ValueTask Run<TState>(Action<TState> call, TState state)
     {
-        var pending = PooledCall<TState>.Rent(call, state);
-        var task = pending.Task;
+        var pending = PooledCall<(Action<TState> Call, TState State), bool>.Rent(static s => { s.Call(s.State); return true; }, (call, state));
+        var task = pending.UntypedTask;
         Post(pending);
         return task;
     }
 
-    /// <summary>Runs <paramref name="call"/> on a thread of this pool; its result or failure comes back through the task.</summary>
-    internal Task<TResult> Run<TState, TResult>(Func<TState, TResult> call, TState state)
+    /// <summary>Runs <paramref name="call"/> on a thread of this pool; its result or failure comes back through the pooled task.</summary>
+    internal ValueTask<TResult> Run<TState, TResult>(Func<TState, TResult> call, TState state)
     {
-        var pending = new ResultCall<TState, TResult>(call, state);
+        var pending = PooledCall<TState, TResult>.Rent(call, state);
+        var task = pending.Task;
         Post(pending);
-        return pending.Task;
+        return task;
     }
 
     private void Post(Call call)
@@ -196,21 +198,24 @@ internal sealed class BlockingCall
     /// A pooled call whose caller resumes on the thread pool (<see cref="DeferredCompletion{TResult}"/>), never on this
     /// pool's thread, which serves the next blocking call; back in its type's pool once the caller has its outcome.
     /// </summary>
-    private sealed class PooledCall<TState> : Call, IValueTaskSource
+    private sealed class PooledCall<TState, TResult> : Call, IValueTaskSource, IValueTaskSource<TResult>
     {
         /// <summary>Records kept per state type: more than run at once here in practice; past it they are dropped.</summary>
         private const int MaxPooled = 256;
 
-        private static readonly ObjectPool<PooledCall<TState>> Pool = ReusedObjects.Pool(() => new PooledCall<TState>(), MaxPooled);
+        private static readonly ObjectPool<PooledCall<TState, TResult>> Pool = ReusedObjects.Pool(() => new PooledCall<TState, TResult>(), MaxPooled);
 
-        private readonly DeferredCompletion<bool> _core = new();
-        private Action<TState>? _call;
+        private readonly DeferredCompletion<TResult> _core = new();
+        private Func<TState, TResult>? _call;
         private TState? _state;
+        private TResult? _result;
         private Exception? _failure;
 
-        public ValueTask Task => new(this, _core.Version);
+        public ValueTask<TResult> Task => new(this, _core.Version);
 
-        public static PooledCall<TState> Rent(Action<TState> call, TState state)
+        public ValueTask UntypedTask => new(this, _core.Version);
+
+        public static PooledCall<TState, TResult> Rent(Func<TState, TResult> call, TState state)
         {
             var pooled = Pool.Get();
             pooled._call = call;
@@ -222,7 +227,7 @@ internal sealed class BlockingCall
         {
             try
             {
-                _call!(_state!);
+                _result = _call!(_state!);
             }
 #pragma warning disable CA1031 // The failure belongs to the caller, through its task.
             catch (Exception ex)
@@ -240,66 +245,32 @@ internal sealed class BlockingCall
             }
             else
             {
-                _core.SetResult(true);
+                _core.SetResult(_result!);
             }
         }
 
-        public void GetResult(short token)
+        public TResult GetResult(short token)
         {
             try
             {
-                _core.GetResult(token);
+                return _core.GetResult(token);
             }
             finally
             {
                 _core.Reset();
                 _call = null;
                 _state = default;
+                _result = default;
                 _failure = null;
                 Pool.Return(this);
             }
         }
 
+        void IValueTaskSource.GetResult(short token) => GetResult(token);
+
         public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
 
         public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
             _core.OnCompleted(continuation, state, token, flags);
-    }
-
-    private sealed class ResultCall<TState, TResult>(Func<TState, TResult> call, TState state) : Call
-    {
-        // Continuations go back to the thread pool: this thread serves the next blocking call, not the caller's reply.
-        private readonly TaskCompletionSource<TResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public Task<TResult> Task => _completion.Task;
-
-        private TResult? _result;
-        private Exception? _failure;
-
-        public override void Run()
-        {
-            try
-            {
-                _result = call(state);
-            }
-#pragma warning disable CA1031 // The failure belongs to the caller, through its task.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                _failure = ex;
-            }
-        }
-
-        public override void Complete()
-        {
-            if (_failure is null)
-            {
-                _completion.SetResult(_result!);
-            }
-            else
-            {
-                _completion.SetException(_failure);
-            }
-        }
     }
 }
