@@ -1,6 +1,7 @@
 using Lustre.Client;
 using Lustre.Layouts;
 using Lustre.Server.Cluster;
+using Lustre.Server.Mds;
 
 namespace Lustre.Tests.Mds;
 
@@ -29,5 +30,53 @@ public sealed class DestroyQueueTests
         await cluster.Node.Destroys!.RunOnceAsync(CancellationToken.None);
 
         Assert.Equal(0, (await client.GetUsageAsync()).Where(u => !u.IsMetadataTarget).Sum(u => u.Objects));
+    }
+
+    [Fact]
+    public async Task Batches_read_on_from_the_last_one_so_a_drain_sees_each_queued_object_once_in_key_order()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"lustre-destroys-{Guid.NewGuid():n}");
+        try
+        {
+            using var store = new MdtStore(directory);
+            var ns = new MdtNamespace(store, placement: null!);
+            var queued = Enumerable.Range(0, 2_000).Select(i => (OstIndex: i % 4, ObjectId: (ulong)(2 * i) + 2)).ToList();
+            await store.ChangeAsync(tx =>
+            {
+                Span<byte> key = stackalloc byte[MdtKeys.DestroyKeyLength];
+                foreach (var (ost, id) in queued)
+                {
+                    MdtKeys.WriteDestroyKey(key, ost, id);
+                    tx.Put(key, []);
+                }
+
+                return true;
+            });
+
+            // Nothing is forgotten between batches: only the cursor moves them on.
+            var seen = new List<(int, ulong)>();
+            (int, ulong)? after = null;
+            for (var batch = 0; batch < 10; batch++)
+            {
+                var pending = ns.PendingDestroys(300, after);
+                if (pending.Count == 0)
+                {
+                    break;
+                }
+
+                seen.AddRange(pending);
+                after = pending[^1];
+            }
+
+            Assert.Equal(queued.OrderBy(q => q.OstIndex).ThenBy(q => q.ObjectId).Select(q => (q.OstIndex, q.ObjectId)), seen);
+
+            // A cursor that is not itself queued (an odd id here; OST 1 holds 4, 12, 20, ...) starts at the next entry.
+            Assert.Equal((1, 12UL), ns.PendingDestroys(1, (1, 5))[0]);
+            Assert.Equal((0, 2UL), ns.PendingDestroys(1)[0]);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 }

@@ -35,13 +35,17 @@ internal sealed class DestroyQueue
     {
         await _namespace.DropLapsedMigrationsAsync().ConfigureAwait(false);
         var total = 0;
+        (int, ulong)? after = null;
         while (true)
         {
-            var pending = _namespace.PendingDestroys(BatchSize);
+            // Each batch goes on from the last one's end, past the entries it forgot (see PendingDestroys).
+            var pending = _namespace.PendingDestroys(BatchSize, after);
             if (pending.Count == 0)
             {
                 return total;
             }
+
+            after = pending[^1];
 
             var done = await DestroyBatchAsync(pending, cancellationToken).ConfigureAwait(false);
             if (done.Count > 0)

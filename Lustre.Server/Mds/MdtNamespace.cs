@@ -1764,16 +1764,34 @@ internal sealed class MdtNamespace
         }).ConfigureAwait(false);
     }
 
-    /// <summary>The objects waiting to be destroyed on their OSTs.</summary>
-    public List<(int OstIndex, ulong ObjectId)> PendingDestroys(int max)
+    /// <summary>
+    /// Up to <paramref name="max"/> objects waiting to be destroyed on their OSTs, in key order, from the start of the
+    /// queue or from just past <paramref name="after"/>: a caller that goes on from its last batch does not walk again
+    /// over the entries it has just forgotten, which RocksDB keeps as tombstones until a compaction drops them.
+    /// </summary>
+    public List<(int OstIndex, ulong ObjectId)> PendingDestroys(int max, (int OstIndex, ulong ObjectId)? after = null)
     {
         var result = new List<(int, ulong)>();
         using var iterator = _store.NewIterator();
-        iterator.Seek([MdtKeys.DestroyQueue]);
+        var start = new byte[MdtKeys.DestroyKeyLength];
+        if (after is { } last)
+        {
+            MdtKeys.WriteDestroyKey(start, last.OstIndex, last.ObjectId);
+            iterator.Seek(start);
+            if (iterator.Valid() && iterator.Key().AsSpan().SequenceEqual(start))
+            {
+                iterator.Next();
+            }
+        }
+        else
+        {
+            iterator.Seek([MdtKeys.DestroyQueue]);
+        }
+
         while (iterator.Valid() && result.Count < max)
         {
             var key = iterator.Key();
-            if (key.Length != 13 || key[0] != MdtKeys.DestroyQueue)
+            if (key.Length != MdtKeys.DestroyKeyLength || key[0] != MdtKeys.DestroyQueue)
             {
                 break;
             }
