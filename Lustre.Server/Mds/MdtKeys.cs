@@ -70,6 +70,25 @@ internal static class MdtKeys
         WriteFid(key[1..], fid);
     }
 
+    /// <summary>
+    /// The first key past every key that starts with <paramref name="prefix"/> (its last byte below 0xFF raised by one,
+    /// the 0xFF bytes after it dropped), or null when there is none (the prefix is all 0xFF): an iterator's upper bound.
+    /// </summary>
+    public static byte[]? PrefixEnd(ReadOnlySpan<byte> prefix)
+    {
+        for (var i = prefix.Length - 1; i >= 0; i--)
+        {
+            if (prefix[i] != 0xFF)
+            {
+                var end = prefix[..(i + 1)].ToArray();
+                end[i]++;
+                return end;
+            }
+        }
+
+        return null;
+    }
+
     public static byte[] EntryPrefix(LustreFid parent)
     {
         var key = new byte[17];

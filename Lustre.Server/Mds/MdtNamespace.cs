@@ -302,7 +302,7 @@ internal sealed class MdtNamespace
         maxEntries = Math.Min(maxEntries, ProtocolLimits.MaxDirectoryPageEntries);
         var prefix = MdtKeys.EntryPrefix(fid);
         var entries = new List<DirEntry>(Math.Min(maxEntries, 128));
-        using var iterator = _store.NewIterator();
+        using var iterator = _store.NewIterator(prefix);
         SeekAfter(iterator, fid, cookie);
         var end = true;
         while (iterator.Valid())
@@ -375,7 +375,7 @@ internal sealed class MdtNamespace
         var entries = new List<DirEntryPlus>(Math.Min(maxEntries, 128));
         using var snapshot = _store.Database.CreateSnapshot();
         var read = new ReadOptions().SetSnapshot(snapshot);
-        using var iterator = _store.Database.NewIterator(readOptions: read);
+        using var iterator = _store.NewIterator(prefix, snapshot);
         SeekAfter(iterator, fid, request.Cookie);
         var end = true;
         var used = 0;
@@ -1639,7 +1639,7 @@ internal sealed class MdtNamespace
     private bool HasEntries(LustreFid directory)
     {
         var prefix = MdtKeys.EntryPrefix(directory);
-        using var iterator = _store.NewIterator();
+        using var iterator = _store.NewIterator(prefix);
         iterator.Seek(prefix);
         return iterator.Valid() && iterator.Key().AsSpan().StartsWith(prefix);
     }
@@ -1772,7 +1772,7 @@ internal sealed class MdtNamespace
     public List<(int OstIndex, ulong ObjectId)> PendingDestroys(int max, (int OstIndex, ulong ObjectId)? after = null)
     {
         var result = new List<(int, ulong)>();
-        using var iterator = _store.NewIterator();
+        using var iterator = _store.NewIterator([MdtKeys.DestroyQueue]);
         var start = new byte[MdtKeys.DestroyKeyLength];
         if (after is { } last)
         {
@@ -1807,7 +1807,7 @@ internal sealed class MdtNamespace
     public long PendingDestroyCount()
     {
         long count = 0;
-        using var iterator = _store.NewIterator();
+        using var iterator = _store.NewIterator([MdtKeys.DestroyQueue]);
         for (iterator.Seek([MdtKeys.DestroyQueue]); iterator.Valid(); iterator.Next())
         {
             var key = iterator.Key();

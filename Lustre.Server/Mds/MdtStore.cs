@@ -217,6 +217,28 @@ internal sealed class MdtStore : IDisposable
 
     public Iterator NewIterator() => _db.NewIterator();
 
+    /// <summary>
+    /// An iterator over the keys that start with <paramref name="prefix"/> only, as of <paramref name="snapshot"/> if
+    /// given. Bounded, RocksDB stops at the end of the prefix; unbounded, a seek or next past its last live key walks on
+    /// over every tombstone that follows (the deleted entries of other directories, the reply records after the destroy
+    /// queue) to the next live key.
+    /// </summary>
+    public Iterator NewIterator(ReadOnlySpan<byte> prefix, Snapshot? snapshot = null)
+    {
+        var read = new ReadOptions();
+        if (snapshot is not null)
+        {
+            read.SetSnapshot(snapshot);
+        }
+
+        if (MdtKeys.PrefixEnd(prefix) is { } end)
+        {
+            read.SetIterateUpperBound(end);
+        }
+
+        return _db.NewIterator(readOptions: read);
+    }
+
     public RocksDb Database => _db;
 
     /// <summary>Free bytes below which creates are refused (see the constructor).</summary>
