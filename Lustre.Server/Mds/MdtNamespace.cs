@@ -1590,7 +1590,7 @@ internal sealed class MdtNamespace
     /// <summary>Migrations on the MDT at start were running when it stopped: each is dropped once a lease has passed.</summary>
     private void AdoptMigrations()
     {
-        using var iterator = _store.NewIterator();
+        using var iterator = _store.NewIterator([MdtKeys.Migration]);
         for (iterator.Seek([MdtKeys.Migration]); iterator.Valid() && iterator.Key() is [MdtKeys.Migration, ..] key && key.Length == 17; iterator.Next())
         {
             _migrations.Adopt(MdtKeys.ReadFid(key.AsSpan(1)), iterator.Value());
@@ -1826,7 +1826,7 @@ internal sealed class MdtNamespace
     public List<LustreFid> FilesWithStaleMirrors(int max, LustreFid? after = null)
     {
         var result = new List<LustreFid>();
-        using var iterator = _store.NewIterator();
+        using var iterator = _store.NewIterator([MdtKeys.StaleMirrors]);
         iterator.Seek(after is { } from ? MdtKeys.StaleMirrorsKey(from) : [MdtKeys.StaleMirrors]);
         for (; iterator.Valid() && result.Count < max; iterator.Next())
         {
@@ -1850,7 +1850,7 @@ internal sealed class MdtNamespace
     public long StaleMirrorFileCount()
     {
         long count = 0;
-        using var iterator = _store.NewIterator();
+        using var iterator = _store.NewIterator([MdtKeys.StaleMirrors]);
         for (iterator.Seek([MdtKeys.StaleMirrors]); iterator.Valid() && iterator.Key() is [MdtKeys.StaleMirrors, ..]; iterator.Next())
         {
             count++;
