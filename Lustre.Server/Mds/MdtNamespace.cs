@@ -1773,9 +1773,9 @@ internal sealed class MdtNamespace
     {
         var result = new List<(int, ulong)>();
         using var iterator = _store.NewIterator([MdtKeys.DestroyQueue]);
-        var start = new byte[MdtKeys.DestroyKeyLength];
         if (after is { } last)
         {
+            var start = new byte[MdtKeys.DestroyKeyLength];
             MdtKeys.WriteDestroyKey(start, last.OstIndex, last.ObjectId);
             iterator.Seek(start);
             if (iterator.Valid() && iterator.Key().AsSpan().SequenceEqual(start))
