@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Lustre.Client;
 using Lustre.IO;
 using Lustre.Layouts;
+using Lustre.Server.Cluster;
 using Lustre.Tests.Cluster;
 using Xunit.Abstractions;
 
@@ -88,10 +89,13 @@ public sealed class IoCancellationTests(ClusterFixture fixture, ITestOutputHelpe
     [Fact]
     public async Task A_cancelled_flush_stops_waiting_and_the_next_flush_makes_every_byte_durable()
     {
-        var dir = await fixture.NewDirectoryAsync();
-        await using var client = SmallBudgetClient();
+        // OSTs that write through the page cache, so the flush has the OSTs' fsync of the 96 MiB to wait for. With direct
+        // writes (the shared cluster's default) only the 16 MiB still in flight was left, which a fast disk took in less
+        // than the 2 ms this waits before cancelling: the flush could end first (1 run in about 40 here).
+        await using var cluster = await LustreCluster.StartAsync(new LustreClusterOptions { OstCount = 4, DirectWrites = false });
+        await using var client = new LustreClient(cluster.Address, new LustreClientOptions { DirtyBudget = 16 * MiB, MaxRpcsInFlightPerOst = 2 });
         var data = Pattern(96 * MiB, 4);
-        await using var stream = await client.OpenStreamAsync($"{dir}/f", FileMode.CreateNew, FileAccess.ReadWrite, FileLayout.Raid0(MiB, -1));
+        await using var stream = await client.OpenStreamAsync("/f", FileMode.CreateNew, FileAccess.ReadWrite, FileLayout.Raid0(MiB, -1));
         await stream.WriteAsync(data);
 
         using var cts = new CancellationTokenSource();
@@ -100,7 +104,7 @@ public sealed class IoCancellationTests(ClusterFixture fixture, ITestOutputHelpe
         await CancellationLatency.CancelAndMeasureAsync(flush, cts, () => started.ElapsedMilliseconds >= 2, output, "LustreStream.FlushAsync of 16 MiB in flight");
 
         await stream.FlushAsync();
-        Assert.Equal(data.Length, (await fixture.Client.GetInfoAsync($"{dir}/f")).Length);
+        Assert.Equal(data.Length, (await client.GetInfoAsync("/f")).Length);
         stream.Position = 0;
         var back = new byte[data.Length];
         await stream.ReadExactlyAsync(back);
