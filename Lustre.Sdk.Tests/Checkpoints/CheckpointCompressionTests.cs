@@ -51,6 +51,43 @@ public sealed class CheckpointCompressionTests
     }
 
     [Fact]
+    public async Task Chunks_that_do_not_shrink_are_stored_as_raw_frames_ending_on_a_page_beside_compressed_ones_and_load_back()
+    {
+        var root = await _fixture.NewDirectoryAsync() + "/ckpt";
+        var options = SmallOptions(CheckpointCompression.Zstd);
+        (options.ChunkSize, options.MaxFileSize) = (2 << 20, 64 << 20);
+        await using var manager = new CheckpointManager(_fixture.Client, root, options);
+
+        // 2 MiB chunks: the weights fill three chunks whole (level 1 would store them at 0.93 of their size). Each is
+        // stored raw: its frame is a little larger than the chunk buffer, so its last bytes, and the skippable frame
+        // that pads it to a page, are a second write. The compressible tensor fills the chunks after them.
+        List<NamedTensor> tensors = [Weights("a.weights", (3 * 512 * 1024) + 100, 41), Compressible("b.runs", [1024, 1024], 42)];
+        await (await manager.SaveAsync(7, tensors)).Completion.WaitAsync(TestTimeout);
+
+        var manifest = await ReadManifestAsync(root + "/step-00000007");
+        var file = Assert.Single(manifest.Files);
+        var frames = file.Frames!;
+        Assert.All(frames.Take(3), f => Assert.InRange(f.Length, ZstdChunkCodec.RawFrameLength(f.Size), ZstdChunkCodec.MaxFrameLength(f.Size)));
+        Assert.All(frames.Take(3), f => Assert.Equal(0, (f.Offset + f.Length) % 4096));
+        Assert.True(frames.Skip(4).All(f => f.Length < f.Size * 3 / 4), "the compressible chunks were not compressed");
+
+        using (var loaded = await manager.LoadAsync(7))
+        {
+            AssertSame(tensors, loaded);
+        }
+
+        var stored = await ReadAllAsync(root + "/step-00000007/" + file.Name);
+        using var plain = new MemoryStream();
+        await using (var zstd = new ZstdSharp.DecompressionStream(new MemoryStream(stored)))
+        {
+            await zstd.CopyToAsync(plain);
+        }
+
+        Assert.Equal(file.Size, plain.Length);
+        Assert.Equal(tensors[0].Data.ToArray(), SafetensorsCodec.Parse(plain.ToArray(), file.Name).Tensors.Single(t => t.Name == "a.weights").Data.ToArray());
+    }
+
+    [Fact]
     public async Task A_corrupt_compressed_chunk_fails_the_load_naming_the_file_and_chunk()
     {
         var root = await _fixture.NewDirectoryAsync() + "/ckpt";

@@ -28,6 +28,19 @@ internal static class CheckpointTestData
         return new NamedTensor(name, dtype, shape, data);
     }
 
+    /// <summary>Floats like trained weights: normally distributed around 0 (σ 0.02), which zstd level 1 stores at about 0.93 of their size.</summary>
+    public static NamedTensor Weights(string name, int count, int seed)
+    {
+        var random = new Random(seed);
+        var values = new float[count];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = (float)(0.02 * Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Sin(2 * Math.PI * random.NextDouble()));
+        }
+
+        return NamedTensor.FromValues(name, TensorDType.F32, [count], values.AsSpan());
+    }
+
     /// <summary>Floats that zstd shrinks: a few distinct values in runs, like a freshly initialised or quantised layer.</summary>
     public static NamedTensor Compressible(string name, long[] shape, int seed)
     {

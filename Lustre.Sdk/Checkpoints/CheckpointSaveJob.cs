@@ -123,27 +123,37 @@ internal sealed class CheckpointSaveJob : IDisposable
     private async Task WriteChunkAsync(StagedChunk chunk)
     {
         var gate = _manager.WriteGate;
-        byte[]? frame = null;
-        var frameShared = false;
+        EncodedChunk? encoded = null;
         var plainReturned = false;
         try
         {
             var files = await _prepare!.ConfigureAwait(false);
             var index = (int)(chunk.Offset / _options.ChunkSize);
             var data = chunk.Buffer.AsMemory(0, chunk.Length);
+            ReadOnlyMemory<byte> tail = default;
             var position = chunk.Offset;
             if (chunk.File.Frames is { } frames)
             {
                 // Compressed on the thread pool, never on the caller's thread, into another staging buffer; the plain
                 // one goes back at once, so compression holds no more memory than staging does. The frame's place in
                 // the file is known once every earlier frame is compressed: writes stay parallel and the file in order.
-                (frame, var length, frameShared) = await CompressAsync(chunk).ConfigureAwait(false);
+                var frame = await CompressAsync(chunk).ConfigureAwait(false);
+                encoded = frame;
                 _manager.StagingPool.Return(chunk.Buffer);
                 plainReturned = true;
                 position = await chunk.File.FrameStarts[index].Task.WaitAsync(Token).ConfigureAwait(false);
-                chunk.File.FrameStarts[index + 1].SetResult(position + length);
-                frames[index] = new ManifestFrame(position, length, chunk.Length, XxHash3.HashToUInt64(frame.AsSpan(0, length)));
-                data = frame.AsMemory(0, length);
+                if (frame.Tail is { } room)
+                {
+                    // A raw frame ends on a page boundary, so the raw frames after it are written page-aligned.
+                    var padding = ZstdChunkCodec.Pad(room.AsSpan(frame.TailLength), position, frame.Length + frame.TailLength, chunk.Length);
+                    frame = frame with { TailLength = frame.TailLength + padding };
+                }
+
+                var stored = frame.Length + frame.TailLength;
+                chunk.File.FrameStarts[index + 1].SetResult(position + stored);
+                frames[index] = new ManifestFrame(position, stored, chunk.Length, frame.Checksum());
+                data = frame.Frame.AsMemory(0, frame.Length);
+                tail = frame.Tail.AsMemory(0, frame.TailLength);
             }
             else
             {
@@ -155,6 +165,10 @@ internal sealed class CheckpointSaveJob : IDisposable
             {
                 Operation.Advance(CheckpointSaveStatus.Writing);
                 await files[chunk.File.Index].WriteAtAsync(position, data, Token).ConfigureAwait(false);
+                if (!tail.IsEmpty)
+                {
+                    await files[chunk.File.Index].WriteAtAsync(position + data.Length, tail, Token).ConfigureAwait(false);
+                }
             }
             finally
             {
@@ -169,9 +183,13 @@ internal sealed class CheckpointSaveJob : IDisposable
         }
         finally
         {
-            if (frame is not null)
+            if (encoded is { } frame)
             {
-                (frameShared ? ArrayPool<byte>.Shared : _manager.StagingPool).Return(frame);
+                _manager.StagingPool.Return(frame.Frame);
+                if (frame.Tail is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(frame.Tail);
+                }
             }
 
             if (!plainReturned)
@@ -184,39 +202,41 @@ internal sealed class CheckpointSaveJob : IDisposable
     }
 
     /// <summary>
-    /// Checksums the chunk's plain bytes and compresses them into one zstd frame, on a pool thread, one chunk per core
-    /// at a time. The frame buffer is rented only then (not when the chunk is queued), so frames never outnumber the
-    /// plain chunks they replace; an incompressible chunk, whose frame is a little larger, gets a shared-pool buffer.
+    /// Checksums the chunk's plain bytes and encodes them into one zstd frame, on a pool thread, one chunk per core at
+    /// a time. The frame buffer is rented only then (not when the chunk is queued), so frames never outnumber the plain
+    /// chunks they replace. A chunk not worth compressing (<see cref="ZstdChunkCodec.WorthCompressing"/>), or one
+    /// that did not shrink after all, is stored as a frame of raw blocks: all but its last few bytes fit the
+    /// chunk-sized buffer, and those go in a small tail with room for the padding that ends the frame on a page.
     /// </summary>
-    private async Task<(byte[] Frame, int Length, bool Shared)> CompressAsync(StagedChunk chunk)
+    private async Task<EncodedChunk> CompressAsync(StagedChunk chunk)
     {
         await _manager.CompressGate.WaitAsync(Token).ConfigureAwait(false);
         try
         {
             var codec = _manager.Codec;
             var frame = _manager.StagingPool.Rent(chunk.Length);
-            var length = await Task.Run(
-                () =>
-                {
-                    var plain = chunk.Buffer.AsSpan(0, chunk.Length);
-                    chunk.File.Checksums[chunk.Offset / _options.ChunkSize] = XxHash3.HashToUInt64(plain);
-                    return codec.TryCompress(plain, frame);
-                },
-                CancellationToken.None).ConfigureAwait(false);
-            if (length >= 0)
-            {
-                return (frame, length, false);
-            }
-
-            _manager.StagingPool.Return(frame);
-            frame = ArrayPool<byte>.Shared.Rent(ZstdChunkCodec.MaxFrameLength(chunk.Length));
-            length = codec.TryCompress(chunk.Buffer.AsSpan(0, chunk.Length), frame);
-            return (frame, length, true);
+            return await Task.Run(() => Encode(codec, chunk, frame), CancellationToken.None).ConfigureAwait(false);
         }
         finally
         {
             _manager.CompressGate.Release();
         }
+    }
+
+    private EncodedChunk Encode(ZstdChunkCodec codec, StagedChunk chunk, byte[] frame)
+    {
+        var plain = chunk.Buffer.AsSpan(0, chunk.Length);
+        chunk.File.Checksums[chunk.Offset / _options.ChunkSize] = XxHash3.HashToUInt64(plain);
+        if (codec.WorthCompressing(plain) && codec.TryCompress(plain, frame) is var length and >= 0)
+        {
+            return new EncodedChunk(frame, length, null, 0);
+        }
+
+        var stored = ZstdChunkCodec.RawFrameLength(plain.Length);
+        var head = Math.Min(stored, frame.Length);
+        var tail = head < stored ? ArrayPool<byte>.Shared.Rent(stored - head + ZstdChunkCodec.MaxPaddingLength) : null;
+        ZstdChunkCodec.WriteRawFrame(plain, frame.AsSpan(0, head), tail.AsSpan(0, stored - head));
+        return new EncodedChunk(frame, head, tail, stored - head);
     }
 
     private void Release(StagedChunk chunk)
@@ -494,6 +514,23 @@ internal sealed class CheckpointSaveJob : IDisposable
     }
 
     private readonly record struct StagedChunk(PlannedFile File, long Offset, int Length, byte[] Buffer);
+
+    /// <summary>A chunk's stored frame: <c>Frame[..Length]</c> (a staging-pool buffer), then <c>Tail[..TailLength]</c> (a shared-pool one) when a raw frame did not fit, with its padding.</summary>
+    private readonly record struct EncodedChunk(byte[] Frame, int Length, byte[]? Tail, int TailLength)
+    {
+        public ulong Checksum()
+        {
+            if (Tail is null)
+            {
+                return XxHash3.HashToUInt64(Frame.AsSpan(0, Length));
+            }
+
+            var hash = new XxHash3();
+            hash.Append(Frame.AsSpan(0, Length));
+            hash.Append(Tail.AsSpan(0, TailLength));
+            return hash.GetCurrentHashAsUInt64();
+        }
+    }
 
     /// <summary>One safetensors file: its header, where each tensor's bytes go, and its chunks' checksums once written.</summary>
     private sealed class PlannedFile
