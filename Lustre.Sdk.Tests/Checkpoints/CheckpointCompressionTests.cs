@@ -27,13 +27,19 @@ public sealed class CheckpointCompressionTests
             Assert.Equal("1e-3", loaded.Metadata["lr"]);
         }
 
+        // The files holding the compressible tensors are compressed; the one holding only random tensors would not
+        // shrink, so it is stored plain.
         var manifest = await ReadManifestAsync(root + "/step-00000003");
-        Assert.All(manifest.Files, file => Assert.EndsWith(".safetensors.zst", file.Name, StringComparison.Ordinal));
-        Assert.All(manifest.Files, file => Assert.Equal(file.Chunks.Length, file.Frames!.Length));
-        Assert.True(manifest.Files.Sum(f => f.StoredSize) < manifest.Files.Sum(f => f.Size) * 3 / 4, "the compressible tensors did not shrink");
+        Assert.All(manifest.Files, file => Assert.Equal(file.IsCompressed, file.Name.EndsWith(".safetensors.zst", StringComparison.Ordinal)));
+        var compressed = manifest.Files.Where(f => f.IsCompressed).ToList();
+        Assert.Equal(2, compressed.Count);
+        Assert.All(compressed, file => Assert.Equal(file.Chunks.Length, file.Frames!.Length));
+        Assert.True(compressed.Sum(f => f.StoredSize) < compressed.Sum(f => f.Size) * 3 / 4, "the compressible tensors did not shrink");
+        var plainFile = Assert.Single(manifest.Files, f => !f.IsCompressed);
+        Assert.Contains("random", plainFile.Tensors);
 
-        // Each file is its frames back to back: decompressed as one zstd stream it is the plain safetensors file.
-        foreach (var file in manifest.Files)
+        // Each compressed file is its frames back to back: decompressed as one zstd stream it is the plain safetensors file.
+        foreach (var file in compressed)
         {
             var stored = await ReadAllAsync(root + "/step-00000003/" + file.Name);
             Assert.Equal(file.StoredSize, stored.Length);
@@ -48,6 +54,27 @@ public sealed class CheckpointCompressionTests
             Assert.Equal(file.Tensors.Order(StringComparer.Ordinal), contents.Tensors.Select(t => t.Name).Order(StringComparer.Ordinal));
             Assert.Equal("3", contents.Metadata["step"]);
         }
+    }
+
+    [Fact]
+    public async Task A_file_that_would_not_shrink_is_stored_plain_by_a_compressing_manager()
+    {
+        var root = await _fixture.NewDirectoryAsync() + "/ckpt";
+        await using var manager = new CheckpointManager(_fixture.Client, root, SmallOptions(CheckpointCompression.Zstd));
+        List<NamedTensor> tensors = [Weights("w", 600 * 1024, 51), Random("r", TensorDType.U8, [100_000], 52)];
+        await (await manager.SaveAsync(4, tensors)).Completion.WaitAsync(TestTimeout);
+
+        var manifest = await ReadManifestAsync(root + "/step-00000004");
+        Assert.All(manifest.Files, file => Assert.False(file.IsCompressed, $"{file.Name} was compressed"));
+        Assert.All(manifest.Files, file => Assert.EndsWith(".safetensors", file.Name, StringComparison.Ordinal));
+        Assert.All(manifest.Files, file => Assert.Equal(file.Size, file.StoredSize));
+
+        // A plain safetensors file, as a manager that does not compress writes it.
+        var first = manifest.Files[0];
+        var contents = SafetensorsCodec.Parse(await ReadAllAsync(root + "/step-00000004/" + first.Name), first.Name);
+        Assert.Equal("4", contents.Metadata["step"]);
+        using var loaded = await manager.LoadAsync(4);
+        AssertSame(tensors, loaded);
     }
 
     [Fact]

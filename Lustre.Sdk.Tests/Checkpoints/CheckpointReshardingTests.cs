@@ -86,7 +86,9 @@ public sealed class CheckpointReshardingTests
     private async Task<(string Root, State State)> SaveWithFourRanksAsync(int dimension, CheckpointCompression compression = CheckpointCompression.None)
     {
         var root = await _fixture.NewDirectoryAsync() + "/ckpt";
-        var state = new State(RandomBytes(WeightShape[0] * WeightShape[1] * 4, 1), RandomBytes(BiasShape[0] * 8, 2), NamedTensor.FromValues("step", TensorDType.I64, [], [123L]));
+        // Random bytes would not shrink, and a compressing manager stores such files plain: compressed saves get a weight that does.
+        var weight = compression == CheckpointCompression.Zstd ? Compressible("w", WeightShape, 1).Data.ToArray() : RandomBytes(WeightShape[0] * WeightShape[1] * 4, 1);
+        var state = new State(weight, RandomBytes(BiasShape[0] * 8, 2), NamedTensor.FromValues("step", TensorDType.I64, [], [123L]));
         var runId = "run-" + Guid.NewGuid().ToString("N");
         var managers = Enumerable.Range(0, SaveWorld).Select(rank => new CheckpointManager(_fixture.Client, root, RankOptions(rank, SaveWorld, runId, compression))).ToArray();
         try
@@ -183,6 +185,13 @@ public sealed class CheckpointReshardingTests
     {
         var (root, state) = await SaveWithFourRanksAsync(dimension, CheckpointCompression.Zstd);
         await using var manager = new CheckpointManager(_fixture.Client, root, SmallOptions());
+        var names = new List<string>();
+        await foreach (var entry in _fixture.Client.EnumerateDirectoryAsync(root + "/step-00000003"))
+        {
+            names.Add(entry.Name);
+        }
+
+        Assert.Equal(SaveWorld, names.Count(n => n.EndsWith(".safetensors.zst", StringComparison.Ordinal)));
 
         for (var rank = 0; rank < 3; rank++)
         {

@@ -192,7 +192,7 @@ public sealed class SafetensorsFileTests
         var seen = 0;
         foreach (var name in names)
         {
-            var content = await ReadPlainAsync(root + "/step-00000001/" + name, compression);
+            var content = await ReadPlainAsync(root + "/step-00000001/" + name);
             var contents = SafetensorsCodec.Parse(content, name);
             Assert.Equal(0, contents.DataStart % 8);
             foreach (var entry in contents.Entries)
@@ -211,12 +211,13 @@ public sealed class SafetensorsFileTests
         AssertSame(tensors, loaded);
     }
 
-    private async Task<byte[]> ReadPlainAsync(string path, CheckpointCompression compression)
+    /// <summary>A data file's plain content: a compressing manager stores a file that would not shrink plain, so the name tells.</summary>
+    private async Task<byte[]> ReadPlainAsync(string path)
     {
         await using var file = await _fixture.Client.OpenFileAsync(path, FileMode.Open, FileAccess.Read);
         var stored = new byte[file.Length];
         Assert.Equal(stored.Length, await file.ReadAtAsync(0, stored));
-        if (compression == CheckpointCompression.None)
+        if (!path.EndsWith(".zst", StringComparison.Ordinal))
         {
             return stored;
         }

@@ -207,10 +207,11 @@ internal static class CheckpointBenchmark
                 }
             }
 
-            var stored = await StoredBytesAsync(client, $"/ckpt/step-{step:D8}");
+            var (stored, files, compressed) = await StoredBytesAsync(client, $"/ckpt/step-{step:D8}");
             if (compress)
             {
-                details.Add($"zstd level {level}: stored {ResultTable.FormatBytes(stored)} for {ResultTable.FormatBytes(state.Bytes)} of tensors (ratio {stored / (double)state.Bytes:0.000})");
+                details.Add($"zstd level {level}: stored {ResultTable.FormatBytes(stored)} for {ResultTable.FormatBytes(state.Bytes)} of tensors (ratio {stored / (double)state.Bytes:0.000}); " +
+                    $"{compressed} of {files} files compressed (one whose sample would not shrink by an eighth is stored plain)");
                 Console.WriteLine($"  {details[^1]}");
             }
 
@@ -348,19 +349,23 @@ internal static class CheckpointBenchmark
         }
     }
 
-    private static async Task<long> StoredBytesAsync(LustreClient client, string directory)
+    /// <summary>The bytes a checkpoint's data files take, how many files it has and how many of them are compressed.</summary>
+    private static async Task<(long Bytes, int Files, int Compressed)> StoredBytesAsync(LustreClient client, string directory)
     {
         long total = 0;
+        var (files, compressed) = (0, 0);
         await foreach (var entry in client.EnumerateDirectoryAsync(directory))
         {
             if (entry.Name.Contains(".safetensors", StringComparison.Ordinal))
             {
                 await using var file = await client.OpenFileAsync(entry.Path, FileMode.Open, access: FileAccess.Read);
                 total += file.Length;
+                files++;
+                compressed += entry.Name.EndsWith(".zst", StringComparison.Ordinal) ? 1 : 0;
             }
         }
 
-        return total;
+        return (total, files, compressed);
     }
 
     private static TimeSpan Best(int rounds, Action action, string name, List<string> details)
