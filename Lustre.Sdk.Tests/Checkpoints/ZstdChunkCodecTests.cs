@@ -77,10 +77,12 @@ public sealed class ZstdChunkCodecTests
         Assert.Contains("takes 112 bytes", error.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void Only_data_that_a_sample_shows_shrinking_by_an_eighth_is_worth_compressing()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(19)]
+    public void Only_data_that_a_sample_shows_shrinking_by_an_eighth_is_worth_compressing(int level)
     {
-        using var codec = new ZstdChunkCodec(1);
+        using var codec = new ZstdChunkCodec(level);
         var random = new Random(5);
 
         var noise = new byte[1 << 20];

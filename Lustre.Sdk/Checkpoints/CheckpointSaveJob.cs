@@ -609,7 +609,7 @@ internal sealed class CheckpointSaveJob : IDisposable
         /// Whether the file is worth compressing at all: 16 slices of 16 KiB spread over it, compressed each on its own,
         /// shrink by an eighth (<see cref="ZstdChunkCodec.WorthCompressing"/>). A file that does not (trained F32
         /// weights, 0.93 at level 1) is stored plain, as btrfs stops compressing a file whose start did not compress;
-        /// about 2–4 ms per file, on the caller's thread. Within a compressed file each chunk is judged again.
+        /// a few milliseconds per file, on the caller's thread. Within a compressed file each chunk is judged again.
         /// </summary>
         private bool WorthCompressing(ZstdChunkCodec codec)
         {

@@ -48,7 +48,11 @@ internal sealed class ZstdChunkCodec : IDisposable
     /// <summary>The most <see cref="Pad"/> writes: a skippable frame's header and up to a page less one byte of zeros.</summary>
     internal const int MaxPaddingLength = SkippableHeaderLength + PaddingAlignment - 1;
 
+    /// <summary>Samples are compressed at the chunk level, or at this one above it: the file's sample runs while SaveAsync blocks its caller.</summary>
+    private const int MaxSampleLevel = 3;
+
     private readonly ConcurrentBag<Compressor> _compressors = [];
+    private readonly ConcurrentBag<Compressor> _samplers = [];
     private readonly ConcurrentBag<Decompressor> _decompressors = [];
 
     public ZstdChunkCodec(int level) => Level = level;
@@ -82,7 +86,8 @@ internal sealed class ZstdChunkCodec : IDisposable
     /// over it (all of it when it is smaller), each compressed on its own, shrink to at most seven eighths of their size.
     /// On 8 MiB chunks of trained weights, bf16, sparse and random data, four slices' ratio was within 0.003 of the
     /// whole chunk's, for about 2 % of the chunk's compression time. A sample already gathered, slices back to back,
-    /// is judged the same way: pass its slice count.
+    /// is judged the same way: pass its slice count. Levels above 3 are judged by level 3's sample, so that a file's
+    /// sample stays a few milliseconds of the caller's wait: a level that would cross the eighth only above 3 is not caught.
     /// </summary>
     public bool WorthCompressing(ReadOnlySpan<byte> source, int slices = SampleSlices)
     {
@@ -98,7 +103,7 @@ internal sealed class ZstdChunkCodec : IDisposable
         }
 
         var scratch = ArrayPool<byte>.Shared.Rent(Compressor.GetCompressBound(sliceLength));
-        var compressor = TakeCompressor();
+        var compressor = _samplers.TryTake(out var sampler) ? sampler : new Compressor(Math.Min(Level, MaxSampleLevel));
         try
         {
             long compressed = 0;
@@ -112,7 +117,7 @@ internal sealed class ZstdChunkCodec : IDisposable
         }
         finally
         {
-            _compressors.Add(compressor);
+            _samplers.Add(compressor);
             ArrayPool<byte>.Shared.Return(scratch);
         }
     }
@@ -235,6 +240,11 @@ internal sealed class ZstdChunkCodec : IDisposable
         while (_compressors.TryTake(out var compressor))
         {
             compressor.Dispose();
+        }
+
+        while (_samplers.TryTake(out var sampler))
+        {
+            sampler.Dispose();
         }
 
         while (_decompressors.TryTake(out var decompressor))
