@@ -7,12 +7,13 @@ using Lustre.Benchmarks.Runner;
 using Lustre.Client;
 using Lustre.Dataset;
 using Lustre.Diagnostics;
+using Lustre.Layouts;
 
 namespace Lustre.Benchmarks.Dataset;
 
 /// <summary>
 /// <c>dataset --folder [--quick] [--files N] [--min-size 4K] [--max-size 100K] [--classes N] [--compute-us 50]
-/// [--budget B] [--reads N] [--prefetch-window N] [--epochs N] [--warm] [--dir DIR] [--no-direct-reads] [--verify-all]
+/// [--budget B] [--reads N] [--prefetch-window N] [--epochs N] [--warm] [--dom] [--dir DIR] [--no-direct-reads] [--verify-all]
 /// [--markdown FILE] [--fail-on-miss]</c>: a one-file-per-sample data set (ImageFolder: class folders of files of
 /// random sizes) written to an embedded 4-OST cluster and, byte for byte, to local files on the same disk. Each epoch
 /// is one shuffled pass through <see cref="LustreDataset"/> with <see cref="DatasetFormat.Folder"/>, against a local
@@ -27,6 +28,9 @@ internal static class FolderBenchmark
     private const double RateTarget = 0.8;
     private const double StallTarget = 0.05;
     private const int WritesInFlight = 32;
+
+    /// <summary>With <c>--dom</c>: the end of the files' Data-on-MDT component, Lustre's usual 64 KiB.</summary>
+    private const long DomEnd = 64 << 10;
 
     public static async Task<int> RunAsync(RunnerArguments args, string[] rawArgs)
     {
@@ -43,7 +47,8 @@ internal static class FolderBenchmark
             Epochs: args.Int("epochs", 1),
             VerifyAll: quick || args.Flag("verify-all"),
             DirectReads: !args.Flag("no-direct-reads"),
-            Warm: quick || args.Flag("warm"));
+            Warm: quick || args.Flag("warm"),
+            Dom: args.Flag("dom"));
         var directory = args.Text("dir") ?? Path.GetTempPath();
         var markdown = args.Text("markdown");
         var failOnMiss = args.Flag("fail-on-miss");
@@ -147,14 +152,14 @@ internal static class FolderBenchmark
                 EvictIf(cold, local);
                 var baseline = LocalEpoch($"local open + read + close per file, {name}, {settings.Scale}, {cache}", local, order, keys, numbers, content, settings);
                 ok &= Report(baseline, phases);
-                EvictObjectsIf(cold, cluster.DataDirectory);
+                EvictObjectsIf(cold, cluster.DataDirectory, settings.Dom);
                 using var rpcs = new RpcCounter();
                 var ours = await DatasetEpoch.ReadEpochAsync($"ours LustreDataset (Folder), {name}, {settings.Scale}, {cache}", dataset, rates.Count == 0 ? openCost.Wall : TimeSpan.Zero, Check, TimeSpan.Zero);
                 ok &= Report(ours, phases, rpcs.Describe());
                 rates.Add((cold, epoch, ours, baseline));
             }
 
-            EvictObjectsIf(cold, cluster.DataDirectory);
+            EvictObjectsIf(cold, cluster.DataDirectory, settings.Dom);
             using (var rpcs = new RpcCounter())
             {
                 var stall = await DatasetEpoch.ReadEpochAsync($"ours LustreDataset (Folder) + {settings.Compute.TotalMicroseconds:0} µs compute/file, global shuffle, {settings.Scale}, {cache}", dataset, TimeSpan.Zero, Check, settings.Compute);
@@ -177,15 +182,16 @@ internal static class FolderBenchmark
     /// <summary>
     /// Evicts the OST object files, the files' data, and not the MDT's: <c>posix_fadvise</c> drops data pages only, so
     /// the local side keeps its inodes and directory entries cached too, and a cold MDT would make this a benchmark of
-    /// RocksDB reads from the disk rather than of reading small files.
+    /// RocksDB reads from the disk rather than of reading small files. With <c>--dom</c> the files' first 64 KiB live
+    /// in the MDT's RocksDB, so its files are evicted too (its metadata with them: the cold side is then the colder).
     /// </summary>
-    private static void EvictObjectsIf(bool cold, string dataDirectory)
+    private static void EvictObjectsIf(bool cold, string dataDirectory, bool dom)
     {
         if (cold)
         {
-            foreach (var ost in Directory.EnumerateDirectories(dataDirectory, "ost*"))
+            foreach (var target in Directory.EnumerateDirectories(dataDirectory, dom ? "*" : "ost*"))
             {
-                PageCache.Evict(ost);
+                PageCache.Evict(target);
             }
         }
     }
@@ -200,6 +206,12 @@ internal static class FolderBenchmark
         var meter = new PhaseMeter();
         await client.CreateDirectoryAsync("/bench");
         await client.CreateDirectoryAsync(root);
+        if (settings.Dom)
+        {
+            // Lustre's advice for small files: lfs setstripe -E 64K -L mdt -E -1 -c 1. The class folders inherit it.
+            await client.SetDirectoryLayoutAsync(root, FileLayout.Composite([LayoutComponent.DataOnMdt(DomEnd), new LayoutComponent(DomEnd, LayoutComponent.Eof, LayoutDefaults.DefaultStripeSize, 1)]));
+        }
+
         for (var c = 0; c < settings.Classes; c++)
         {
             await client.CreateDirectoryAsync($"{root}/{ClassName(c)}");
@@ -325,7 +337,7 @@ internal static class FolderBenchmark
     }
 
     /// <summary>The run's parameters; <see cref="Describe"/> prints them beside the table.</summary>
-    private sealed record FolderSettings(int Files, int MinSize, int MaxSize, int Classes, TimeSpan Compute, long Budget, int Reads, int PrefetchWindow, int Epochs, bool VerifyAll, bool DirectReads, bool Warm)
+    private sealed record FolderSettings(int Files, int MinSize, int MaxSize, int Classes, TimeSpan Compute, long Budget, int Reads, int PrefetchWindow, int Epochs, bool VerifyAll, bool DirectReads, bool Warm, bool Dom)
     {
         public string Scale => $"{Files:N0} files of {ResultTable.FormatBytes(MinSize)}–{ResultTable.FormatBytes(MaxSize)}";
 
@@ -339,7 +351,7 @@ internal static class FolderBenchmark
         }
 
         public string Describe() =>
-            $"{Scale} (uniform sizes) in {Classes} class folders on a 4-OST cluster (default layout: one stripe per file) and byte for byte in local files on the same disk; " +
+            $"{Scale} (uniform sizes) in {Classes} class folders on a 4-OST cluster (default layout: {(Dom ? "the first 64 KiB on the MDT (Data-on-MDT), the rest one stripe" : "one stripe per file")}) and byte for byte in local files on the same disk; " +
             $"reader: Folder format, global shuffle, prefetch budget {ResultTable.FormatBytes(Budget)}, {Reads} read requests in flight, prefetch window {PrefetchWindow} files; " +
             $"OSTs {(DirectReads ? "with" : "without")} direct reads of uncached ranges; {(Warm ? "both sides from the page cache the writes left, then " : "")}both sides from a cold page cache (evicted before each epoch); simulated compute {Compute.TotalMicroseconds:0} µs per file (busy-wait) in the stall epoch; " +
             $"verify {(VerifyAll ? "every byte" : "tag, size, key and label")} of every file";
