@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Lustre.Client;
+using Lustre.IO;
 using Lustre.Layouts;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
@@ -498,6 +499,115 @@ public sealed class DataOnMdtTests
         }
 
         Assert.Equal(data.Length, (await _fixture.Client.GetInfoAsync(path)).Length);
+    }
+
+    [Fact]
+    public async Task A_batched_read_of_many_files_on_the_MDT_goes_in_batches_and_a_refused_batch_is_read_file_by_file()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        int[] sizes = [1, 100, 3000, 4096, Dom - 1, Dom, Dom + 5000, 777, 12345, 60000];
+        var data = new byte[sizes.Length][];
+        var files = new LustreFile[sizes.Length];
+        for (var i = 0; i < sizes.Length; i++)
+        {
+            data[i] = Random(sizes[i], 300 + i);
+            await _fixture.Client.CreateFileAsync($"{dir}/f{i}", data[i], DomThenAllOsts());
+
+            // Opened for writing: such an open brings no bytes (read-on-open is for read-only opens), so every read asks the MDT.
+            files[i] = await _fixture.Client.OpenFileAsync($"{dir}/f{i}", FileMode.Open, FileAccess.ReadWrite);
+        }
+
+        try
+        {
+            // Whole files in reverse order, then overlapping and out-of-order parts of some, one past a file's end.
+            var requests = new List<LustreReadRequest>();
+            for (var i = sizes.Length - 1; i >= 0; i--)
+            {
+                requests.Add(new LustreReadRequest(files[i], 0, new byte[sizes[i]]));
+            }
+
+            requests.Add(new LustreReadRequest(files[5], 1000, new byte[2000]));
+            requests.Add(new LustreReadRequest(files[5], 500, new byte[1000]));
+            requests.Add(new LustreReadRequest(files[6], Dom - 10, new byte[20])); // across the MDT component's end
+            requests.Add(new LustreReadRequest(files[2], 2990, new byte[50])); // 10 bytes, then the file's end
+
+            var calls = new ConcurrentQueue<string>();
+            int[] counts;
+            using (ListenToRpcs(_fixture.Cluster.Endpoint.ToString(), calls))
+            {
+                counts = await _fixture.Client.ReadBatchAsync(requests);
+            }
+
+            for (var r = 0; r < requests.Count; r++)
+            {
+                var (file, offset, destination) = requests[r];
+                var i = Array.IndexOf(files, file);
+                var expected = data[i].AsSpan((int)offset, Math.Min(destination.Length, sizes[i] - (int)offset)).ToArray();
+                Assert.Equal(expected.Length, counts[r]);
+                Assert.Equal(expected, destination[..counts[r]].ToArray());
+            }
+
+            Assert.Contains("MdsDomReadBatch", calls);
+            Assert.DoesNotContain("MdsDomRead", calls);
+
+            // One file of the batch removed: the batch is refused, its files are read one by one, and the error is that
+            // file's own read's, naming it.
+            await _fixture.Client.DeleteFileAsync($"{dir}/f3");
+            calls.Clear();
+            using (ListenToRpcs(_fixture.Cluster.Endpoint.ToString(), calls))
+            {
+                var error = await Assert.ThrowsAsync<LustreServerException>(() => _fixture.Client.ReadBatchAsync([.. requests.Take(sizes.Length)]));
+                Assert.Equal(LustreErrno.ESTALE, error.Errno);
+                Assert.Contains($"{dir}/f3", error.Message, StringComparison.Ordinal);
+            }
+
+            Assert.Contains("MdsDomReadBatch", calls);
+            Assert.Contains("MdsDomRead", calls);
+        }
+        finally
+        {
+            foreach (var file in files)
+            {
+                await file.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_batched_read_on_the_MDT_refuses_bad_ranges_and_files_without_a_component_naming_them()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        var dom = await _fixture.Client.CreateFileAsync($"{dir}/dom", Random(5000, 7), DomThenAllOsts());
+        var plain = await _fixture.Client.CreateFileAsync($"{dir}/plain", FileLayout.Raid0(65536, 1));
+        await using var rpc = _fixture.RawMdsClient();
+
+        Assert.Equal(LustreErrno.EINVAL, (await BatchStatusAsync(rpc, [new(dom.Fid, 0, 10), new(dom.Fid, -1, 10)])).Status);
+        Assert.Equal(LustreErrno.EINVAL, (await BatchStatusAsync(rpc, [new(dom.Fid, 0, -5)])).Status);
+        var (status, message) = await BatchStatusAsync(rpc, [.. Enumerable.Repeat(new DomReadRequest(dom.Fid, 0, 1 << 20), 20)]);
+        Assert.Equal(LustreErrno.EINVAL, status);
+        Assert.Contains("at most", message, StringComparison.Ordinal);
+        (status, message) = await BatchStatusAsync(rpc, [new(dom.Fid, 0, 10), new(plain.Fid, 0, 10)]);
+        Assert.Equal(LustreErrno.ESTALE, status);
+        Assert.Contains(plain.Fid.ToString(), message, StringComparison.Ordinal);
+
+        // More ranges than a request may carry: refused as malformed before anything is read.
+        using (var frame = FrameBuffer.Rent())
+        {
+            new DomReadBatchRequest([.. Enumerable.Repeat(new DomReadRequest(dom.Fid, 0, 1), DomReadBatchRequest.MaxRanges + 1)]).Write(frame.Body);
+            using var reply = await rpc.CallAsync(Opcode.MdsDomReadBatch, frame, default, new byte[64], CancellationToken.None);
+            Assert.NotEqual(0, reply.Status);
+            Assert.Contains("ranges", reply.ErrorMessage, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(5000, (await _fixture.Client.GetInfoAsync($"{dir}/dom")).Length);
+    }
+
+    private static async Task<(LustreErrno Status, string Message)> BatchStatusAsync(Rpc.ServerCaller rpc, DomReadRequest[] ranges)
+    {
+        using var frame = FrameBuffer.Rent();
+        new DomReadBatchRequest(ranges).Write(frame.Body);
+        using var reply = await rpc.CallAsync(Opcode.MdsDomReadBatch, frame, default, new byte[64], CancellationToken.None);
+        return ((LustreErrno)reply.Status, reply.ErrorMessage);
     }
 
     private static async Task<LustreErrno> ReadStatusAsync(Rpc.ServerCaller rpc, DomReadRequest request)

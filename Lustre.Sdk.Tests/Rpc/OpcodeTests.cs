@@ -156,6 +156,8 @@ public sealed class OpcodeTests
         Assert.Equal(13, DomWriteReply.Read(ref sizeReader).Size);
         var domRead = await Call(Opcode.MdsDomRead, w => new DomReadRequest(dom.Fid, 0, 100).Write(w));
         Assert.Equal([0, 0, 0, .. data], domRead.Bulk);
+        var domBatch = await Call(Opcode.MdsDomReadBatch, w => new DomReadBatchRequest([new(dom.Fid, 10, 6), new(dom.Fid, 0, 4)]).Write(w));
+        Assert.Equal([.. domRead.Bulk[10..13], 0, 0, 0, .. domRead.Bulk[..4]], domBatch.Bulk);
         await Call(Opcode.MdsClose, w => new CloseRequest(dom.Fid, true).Write(w));
         var onOpen = await Call(Opcode.MdsOpen, w => new OpenRequest(dir + "/dom", OpenFlags.Read, 0, [], 1 << 20).Write(w));
         Assert.Equal(13, Attributes(onOpen.Body).Size);

@@ -69,6 +69,7 @@ public sealed class WireFuzzTests(ITestOutputHelper output) : IDisposable
             Frame(Opcode.MdsOpen, w => new OpenRequest("/fz/f", OpenFlags.Read, 0, [], 1 << 20).Write(w)),
             Frame(Opcode.MdsDomRead, w => new DomReadRequest(fid, 0, 4096).Write(w)),
             Frame(Opcode.MdsDomWrite, w => new DomWriteRequest(fid, 10).Write(w), [1, 2, 3, 4]),
+            Frame(Opcode.MdsDomReadBatch, w => new DomReadBatchRequest([new(fid, 0, 4096), new(fid, 100, 10)]).Write(w)),
         ];
     }
 

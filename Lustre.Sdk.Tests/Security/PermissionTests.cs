@@ -84,6 +84,8 @@ public sealed class PermissionTests : IAsyncLifetime
         await alice.SetModeAsync("/users/alice/dom", (UnixFileMode)0x180); // 0600
         Assert.Equal(LustreErrno.EACCES, await DomCallAsync(bob, Opcode.MdsDomRead, w => new DomReadRequest(fid, 0, 100).Write(w), default, new byte[100]));
         Assert.Equal(LustreErrno.None, await DomCallAsync(alice, Opcode.MdsDomRead, w => new DomReadRequest(fid, 0, 100).Write(w), default, new byte[100]));
+        Assert.Equal(LustreErrno.EACCES, await DomCallAsync(bob, Opcode.MdsDomReadBatch, w => new DomReadBatchRequest([new(fid, 0, 100)]).Write(w), default, new byte[100]));
+        Assert.Equal(LustreErrno.None, await DomCallAsync(alice, Opcode.MdsDomReadBatch, w => new DomReadBatchRequest([new(fid, 0, 100)]).Write(w), default, new byte[100]));
         Assert.Equal(data.Length, (await alice.GetInfoAsync("/users/alice/dom")).Length);
     }
 

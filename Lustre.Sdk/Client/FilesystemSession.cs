@@ -280,6 +280,22 @@ internal sealed class FilesystemSession : IAsyncDisposable
         _anyNoReadBatch = true;
     }
 
+    // Set when the MDS answered ENOSYS to MdsDomReadBatch (an older MDS): Data-on-MDT reads go one file per request.
+    private volatile bool _noDomReadBatch;
+
+    /// <summary>Whether Data-on-MDT reads of many files may be batched (<see cref="Opcode.MdsDomReadBatch"/>).</summary>
+    public bool ServesDomReadBatch => !_noDomReadBatch;
+
+    /// <summary>The MDS does not know batched Data-on-MDT reads: this client reads one file per request from now on.</summary>
+    public void StopDomReadBatches()
+    {
+        if (!_noDomReadBatch)
+        {
+            _noDomReadBatch = true;
+            ClientLog.ReadBatchesUnsupported(Logger, TargetNames.Mdt(FsName));
+        }
+    }
+
     /// <summary>Fresh OST capabilities for an open file (<see cref="Opcode.MdsCapability"/>); the MDS checks the permission again.</summary>
     public async Task<InodeAttributes> RenewCapabilityAsync(CapabilityRequest request, string path, CancellationToken cancellationToken)
     {

@@ -26,6 +26,6 @@ internal static partial class ClientLog
     [LoggerMessage(EventId = 1006, Level = LogLevel.Debug, Message = "{Path}: being migrated (lfs migrate); the open for writing tries again in {DelayMs} ms")]
     public static partial void OpenWaitsForMigration(ILogger logger, string path, double delayMs);
 
-    [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "{Target} does not serve batched reads (an older OSS); this client reads it one range per request")]
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "{Target} does not serve batched reads (an older server); this client reads it one range per request")]
     public static partial void ReadBatchesUnsupported(ILogger logger, string target);
 }

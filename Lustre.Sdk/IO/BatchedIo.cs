@@ -15,7 +15,8 @@ namespace Lustre.IO;
 /// <see cref="Opcode.OstRead"/>, which the OSS can send from the page cache without a copy. Everything goes out at once,
 /// bounded per OST by the target's RPCs in flight (and by the caller's <c>limiter</c>, if any). A batch arrives in one
 /// buffer and is copied to the requests' destinations; a range read alone lands in its destination. Mirrored files are
-/// read one request at a time through <see cref="StripedIo"/>, which picks a mirror and fails over.
+/// read one request at a time through <see cref="StripedIo"/>, which picks a mirror and fails over. Bytes in a file's
+/// Data-on-MDT component travel in <see cref="Opcode.MdsDomReadBatch"/> requests to the MDS the same way.
 /// </summary>
 internal static class BatchedIo
 {
@@ -39,6 +40,7 @@ internal static class BatchedIo
     public static async Task ReadAsync(IReadOnlyList<LustreReadRequest> requests, int[] counts, SemaphoreSlim? limiter, CancellationToken cancellationToken)
     {
         var pieces = new List<Piece>();
+        var onMdt = new List<DomPiece>();
         var extents = new List<StripeExtent>();
         var tasks = new List<Task>();
         FilesystemSession? session = null;
@@ -69,12 +71,16 @@ internal static class BatchedIo
             {
                 if (extent.OnMdt)
                 {
-                    // Data-on-MDT bytes come from the MDS (or from the open, read-on-open), a file at a time.
+                    // Data-on-MDT bytes come from the open (read-on-open) or from the MDS, in batches below.
                     var mdtBulk = session.Targets.MdtMaxBulkLength();
                     for (long done = 0; done < extent.Length; done += mdtBulk)
                     {
                         var part = extent with { FileOffset = extent.FileOffset + done, ObjectOffset = extent.ObjectOffset + done, Length = Math.Min(mdtBulk, extent.Length - done) };
-                        tasks.Add(ReadOnMdtAsync(file, part, destination.Slice((int)(part.FileOffset - offset), (int)part.Length), limiter, cancellationToken));
+                        var into = destination.Slice((int)(part.FileOffset - offset), (int)part.Length);
+                        if (!file.TryReadOpened(part.FileOffset, into.Span))
+                        {
+                            onMdt.Add(new DomPiece(file, part, into));
+                        }
                     }
 
                     continue;
@@ -95,7 +101,119 @@ internal static class BatchedIo
             StartReads(session!, [.. pieces], requests, limiter, tasks, cancellationToken);
         }
 
+        if (onMdt.Count > 0)
+        {
+            StartMdtReads(session!, onMdt, limiter, tasks, cancellationToken);
+        }
+
         await StripedIo.WhenAllOrFirstFailure([.. tasks]).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Data-on-MDT pieces in <see cref="Opcode.MdsDomReadBatch"/> requests of up to 1,024 ranges and one bulk each (a
+    /// folder of small files on the MDT costs a round trip per batch, not per file); a lone piece, or every piece once
+    /// the MDS has answered that it does not know batches (an older one), in its own <see cref="Opcode.MdsDomRead"/>.
+    /// </summary>
+    private static void StartMdtReads(FilesystemSession session, List<DomPiece> onMdt, SemaphoreSlim? limiter, List<Task> tasks, CancellationToken cancellationToken)
+    {
+        if (onMdt.Count == 1 || !session.ServesDomReadBatch)
+        {
+            foreach (var piece in onMdt)
+            {
+                tasks.Add(ReadOnMdtAsync(piece, limiter, cancellationToken));
+            }
+
+            return;
+        }
+
+        var limit = (int)Math.Min(BatchBytes, session.Targets.MdtMaxBulkLength());
+        var batch = new List<DomPiece>();
+        var batchBytes = 0L;
+        foreach (var piece in onMdt)
+        {
+            if (batch.Count > 0 && (batch.Count == DomReadBatchRequest.MaxRanges || batchBytes + piece.Extent.Length > limit))
+            {
+                tasks.Add(ReadMdtBatchAsync(session, [.. batch], limiter, cancellationToken));
+                batch.Clear();
+                batchBytes = 0;
+            }
+
+            batch.Add(piece);
+            batchBytes += piece.Extent.Length;
+        }
+
+        tasks.Add(batch.Count == 1 ? ReadOnMdtAsync(batch[0], limiter, cancellationToken) : ReadMdtBatchAsync(session, [.. batch], limiter, cancellationToken));
+    }
+
+    /// <summary>
+    /// One batched Data-on-MDT read, copied out to the pieces' destinations. When the MDS refuses it (any file of it:
+    /// gone, migrated off the MDT, not readable) or does not know it, its pieces are read one by one instead, so each
+    /// fails or succeeds as a single read does, with that read's own error.
+    /// </summary>
+    private static async Task ReadMdtBatchAsync(FilesystemSession session, DomPiece[] batch, SemaphoreSlim? limiter, CancellationToken cancellationToken)
+    {
+        var ranges = new DomReadRequest[batch.Length];
+        var total = 0;
+        for (var i = 0; i < batch.Length; i++)
+        {
+            ranges[i] = new DomReadRequest(batch[i].File.Fid, batch[i].Extent.FileOffset, (int)batch[i].Extent.Length);
+            total += ranges[i].Length;
+        }
+
+        var scratch = BulkPool.Shared.Rent(total);
+        try
+        {
+            int status;
+            if (limiter is not null)
+            {
+                await limiter.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            try
+            {
+                using var frame = FrameBuffer.Rent(64 + (batch.Length * DomReadRequest.Size));
+                new DomReadBatchRequest(ranges).Write(frame.Body);
+                using var reply = await session.CallMdsWithBulkAsync(Opcode.MdsDomReadBatch, frame, default, scratch.AsMemory(0, total), cancellationToken).ConfigureAwait(false);
+                status = reply.Status;
+                if (status == 0 && reply.BulkLength != total)
+                {
+                    throw new LustreException($"{TargetNames.Mdt(session.FsName)}: batched Data-on-MDT read of {batch.Length} files (the first {batch[0].File.Path}): the reply holds {reply.BulkLength} bytes, not the {total} asked for", LustreErrno.EPROTO, isTransient: false);
+                }
+            }
+            finally
+            {
+                limiter?.Release();
+            }
+
+            if (status != 0)
+            {
+                if (status == (int)LustreErrno.ENOSYS)
+                {
+                    session.StopDomReadBatches();
+                }
+
+                var singles = new Task[batch.Length];
+                for (var i = 0; i < batch.Length; i++)
+                {
+                    singles[i] = ReadOnMdtAsync(batch[i], limiter, cancellationToken);
+                }
+
+                await StripedIo.WhenAllOrFirstFailure(singles).ConfigureAwait(false);
+                return;
+            }
+
+            LustreDiagnostics.IoBytes.Add(total, new("lustre.direction", "read"), new("lustre.target", TargetNames.Mdt(session.FsName)));
+            var at = 0;
+            foreach (var piece in batch)
+            {
+                scratch.AsSpan(at, piece.Destination.Length).CopyTo(piece.Destination.Span);
+                at += piece.Destination.Length;
+            }
+        }
+        finally
+        {
+            BulkPool.Shared.Return(scratch);
+        }
     }
 
     /// <summary>Sorts the pieces by OST, object and offset, merges each object's overlapping and touching ones, and starts the batches and single reads.</summary>
@@ -353,7 +471,7 @@ internal static class BatchedIo
         }
     }
 
-    private static async Task ReadOnMdtAsync(LustreFile file, StripeExtent extent, Memory<byte> destination, SemaphoreSlim? limiter, CancellationToken cancellationToken)
+    private static async Task ReadOnMdtAsync(DomPiece piece, SemaphoreSlim? limiter, CancellationToken cancellationToken)
     {
         if (limiter is not null)
         {
@@ -362,7 +480,7 @@ internal static class BatchedIo
 
         try
         {
-            await StripedIo.ReadPieceAsync(file, extent, destination, verifiedByCaller: false, cancellationToken).ConfigureAwait(false);
+            await StripedIo.ReadPieceAsync(piece.File, piece.Extent, piece.Destination, verifiedByCaller: false, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -386,6 +504,9 @@ internal static class BatchedIo
             limiter?.Release();
         }
     }
+
+    /// <summary>Bytes of a file's Data-on-MDT component (<paramref name="Extent"/>) and where they go.</summary>
+    private readonly record struct DomPiece(LustreFile File, StripeExtent Extent, Memory<byte> Destination);
 
     /// <summary>
     /// The part of request <paramref name="Request"/> that lives in one stripe unit of one object: object bytes

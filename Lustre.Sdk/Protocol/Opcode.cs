@@ -95,6 +95,12 @@ internal enum Opcode : ushort
     /// size and mtime go in one MDT batch, durable with its group commit before the reply.
     /// </summary>
     MdsDomWrite = 61,
+
+    /// <summary>
+    /// Reads bytes of many files' Data-on-MDT components in one request (<c>DomReadBatchRequest</c>): the reply's bulk is
+    /// the ranges back to back, each exactly its length (zeros past a file's bytes), as an <see cref="OstReadBatch"/>'s.
+    /// </summary>
+    MdsDomReadBatch = 62,
 }
 
 internal static class OpcodeExtensions

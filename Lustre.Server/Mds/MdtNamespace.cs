@@ -530,6 +530,64 @@ internal sealed class MdtNamespace
     }
 
     /// <summary>
+    /// Reads ranges of many files' Data-on-MDT components (<see cref="Opcode.MdsDomReadBatch"/>) into one pooled buffer,
+    /// back to back, each exactly its length (zeros past a file's bytes), all as of one snapshot. Each range is checked
+    /// as a single read is (the file, its component, read permission); the first refused fails the request, naming
+    /// its file. The ranges together take at most one bulk.
+    /// </summary>
+    public (byte[]? Buffer, int Length) ReadDataOnMdt(DomReadBatchRequest request, ClientIdentity who)
+    {
+        long total = 0;
+        foreach (var range in request.Ranges)
+        {
+            if (range.Offset < 0 || range.Length < 0 || range.Length > ProtocolLimits.MaxBulkLength)
+            {
+                throw new RpcStatusException(LustreErrno.EINVAL, $"a batched Data-on-MDT read of {range.Length} bytes at offset {range.Offset} of {range.Fid}: the offset must not be negative and the length 0 to {ProtocolLimits.MaxBulkLength}");
+            }
+
+            total += range.Length;
+        }
+
+        if (total > ProtocolLimits.MaxBulkLength)
+        {
+            throw new RpcStatusException(LustreErrno.EINVAL, $"a batched Data-on-MDT read of {request.Ranges.Length} ranges asks for {total} bytes; one request carries at most {ProtocolLimits.MaxBulkLength}");
+        }
+
+        if (total == 0)
+        {
+            return (null, 0);
+        }
+
+        var buffer = BulkPool.Shared.Rent((int)total);
+        try
+        {
+            using var snapshot = _store.Database.CreateSnapshot();
+            var read = new ReadOptions().SetSnapshot(snapshot);
+            var at = 0;
+            foreach (var range in request.Ranges)
+            {
+                var destination = buffer.AsSpan(at, range.Length);
+                at += range.Length;
+                var inode = _store.Database.Get(MdtKeys.InodeKey(range.Fid), readOptions: read) is { } bytes
+                    ? MdtInode.Decode(bytes)
+                    : throw new RpcStatusException(LustreErrno.ESTALE, $"no inode {range.Fid}");
+                var onMdt = RequireDataOnMdt(range.Fid, inode);
+                Permissions.Require(inode, who, Access.Read, range.Fid);
+                var available = (int)Math.Clamp(Math.Min(inode.Size, onMdt) - range.Offset, 0, range.Length);
+                DataOnMdt.Read(_store.Database, read, range.Fid, range.Offset, destination[..available]);
+                destination[available..].Clear();
+            }
+
+            return (buffer, (int)total);
+        }
+        catch
+        {
+            BulkPool.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Writes <paramref name="data"/> into a file's Data-on-MDT component (<see cref="Opcode.MdsDomWrite"/>): the bytes,
     /// the size raised to cover them and the mtime go in one batch with the reply record, durable with the group commit
     /// before the reply (exactly once, as every change a client asks for). Needs write permission; the range must lie in

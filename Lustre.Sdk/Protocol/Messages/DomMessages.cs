@@ -21,6 +21,54 @@ internal readonly record struct DomReadRequest(LustreFid Fid, long Offset, int L
 }
 
 /// <summary>
+/// Reads ranges of many files' Data-on-MDT components in one request (<see cref="Opcode.MdsDomReadBatch"/>): a loader of
+/// small files on the MDT pays one round trip per batch instead of one per file. The reply has no body; its bulk is the
+/// ranges' bytes back to back, each exactly its length: zeros past a file's bytes on the MDT, as a hole reads (the
+/// caller asks within the sizes its opens gave). One range the MDS refuses (no such file, no Data-on-MDT component,
+/// no permission) fails the whole request, naming the file.
+/// </summary>
+internal sealed record DomReadBatchRequest(DomReadRequest[] Ranges)
+{
+    /// <summary>Ranges per request at most, as <see cref="OstReadBatchRequest.MaxRanges"/>.</summary>
+    public const int MaxRanges = 1024;
+
+    /// <summary>Bytes of the reply's bulk: the sum of the ranges' lengths (negative lengths count as none; the MDS refuses them).</summary>
+    public long TotalLength
+    {
+        get
+        {
+            long total = 0;
+            foreach (var range in Ranges)
+            {
+                total += Math.Max(0, range.Length);
+            }
+
+            return total;
+        }
+    }
+
+    public void Write(BodyWriter writer)
+    {
+        writer.WriteInt32(Ranges.Length);
+        foreach (var range in Ranges)
+        {
+            range.Write(writer);
+        }
+    }
+
+    public static DomReadBatchRequest Read(ref BodyReader reader)
+    {
+        var ranges = new DomReadRequest[reader.ReadCount("ranges", MaxRanges, DomReadRequest.Size)];
+        for (var i = 0; i < ranges.Length; i++)
+        {
+            ranges[i] = DomReadRequest.Read(ref reader);
+        }
+
+        return new DomReadBatchRequest(ranges);
+    }
+}
+
+/// <summary>
 /// Writes the request's bulk at <see cref="Offset"/> of a file's Data-on-MDT component (<see cref="Opcode.MdsDomWrite"/>).
 /// The range must lie inside the component; the reply is a <see cref="DomWriteReply"/>.
 /// </summary>
