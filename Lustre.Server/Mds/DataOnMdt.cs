@@ -126,9 +126,25 @@ internal static class DataOnMdt
             return;
         }
 
+        using var iterator = db.NewIterator(readOptions: read);
+        Read(iterator, fid, offset, destination);
+    }
+
+    /// <summary>
+    /// As <see cref="Read(RocksDb, ReadOptions, LustreFid, long, Span{byte})"/>, with an iterator (of the snapshot the
+    /// inode was read from) that the caller reuses for many files, as a batched read does: one seek per range instead
+    /// of an iterator per file.
+    /// </summary>
+    public static void Read(Iterator iterator, LustreFid fid, long offset, Span<byte> destination)
+    {
+        destination.Clear();
+        if (destination.IsEmpty)
+        {
+            return;
+        }
+
         var end = offset + destination.Length;
         var first = MdtKeys.DataKey(fid, (uint)(offset / ChunkSize));
-        using var iterator = db.NewIterator(readOptions: read);
         for (iterator.Seek(first); iterator.Valid(); iterator.Next())
         {
             var key = iterator.GetKeySpan();

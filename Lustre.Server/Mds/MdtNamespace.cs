@@ -563,6 +563,7 @@ internal sealed class MdtNamespace
         {
             using var snapshot = _store.Database.CreateSnapshot();
             var read = new ReadOptions().SetSnapshot(snapshot);
+            using var iterator = _store.Database.NewIterator(readOptions: read);
             var at = 0;
             foreach (var range in request.Ranges)
             {
@@ -574,7 +575,7 @@ internal sealed class MdtNamespace
                 var onMdt = RequireDataOnMdt(range.Fid, inode);
                 Permissions.Require(inode, who, Access.Read, range.Fid);
                 var available = (int)Math.Clamp(Math.Min(inode.Size, onMdt) - range.Offset, 0, range.Length);
-                DataOnMdt.Read(_store.Database, read, range.Fid, range.Offset, destination[..available]);
+                DataOnMdt.Read(iterator, range.Fid, range.Offset, destination[..available]);
                 destination[available..].Clear();
             }
 
