@@ -574,6 +574,46 @@ public sealed class DataOnMdtTests
     }
 
     [Fact]
+    public async Task A_client_of_an_MDS_without_batched_reads_reads_each_file_on_the_MDT_alone_from_then_on()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        await using var older = RecordingClient.Create(_fixture.Address, refuseBatches: true);
+        var data = new byte[5][];
+        var files = new LustreFile[data.Length];
+        for (var i = 0; i < data.Length; i++)
+        {
+            data[i] = Random(1000 * (i + 1), 400 + i);
+            await _fixture.Client.CreateFileAsync($"{dir}/f{i}", data[i], DomThenAllOsts());
+            files[i] = await older.Client.OpenFileAsync($"{dir}/f{i}", FileMode.Open, FileAccess.ReadWrite);
+        }
+
+        try
+        {
+            for (var round = 1; round <= 2; round++)
+            {
+                var destinations = data.Select(d => new byte[d.Length]).ToArray();
+                var counts = await older.Client.ReadBatchAsync([.. files.Select((f, i) => new LustreReadRequest(f, 0, destinations[i]))]);
+                Assert.Equal(data.Select(d => d.Length), counts);
+                for (var i = 0; i < data.Length; i++)
+                {
+                    Assert.Equal(data[i], destinations[i]);
+                }
+
+                // Refused once (ENOSYS, as an MDS that does not know the opcode answers); never asked again.
+                Assert.Equal(1, older.Count(Opcode.MdsDomReadBatch));
+                Assert.Equal(data.Length * round, older.Count(Opcode.MdsDomRead));
+            }
+        }
+        finally
+        {
+            foreach (var file in files)
+            {
+                await file.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_batched_read_on_the_MDT_refuses_bad_ranges_and_files_without_a_component_naming_them()
     {
         var dir = await _fixture.NewDirectoryAsync();

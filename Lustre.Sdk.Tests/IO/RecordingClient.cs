@@ -4,7 +4,10 @@ using Lustre.Protocol;
 
 namespace Lustre.Tests.IO;
 
-/// <summary>A client whose OST requests are counted by opcode (and whose OSTs may refuse batches as an older OSS would).</summary>
+/// <summary>
+/// A client whose OST and MDT requests are counted by opcode (and whose servers may refuse batches, <c>OstReadBatch</c>
+/// and <c>MdsDomReadBatch</c>, as older ones would).
+/// </summary>
 internal sealed class RecordingClient : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<Opcode, (int Count, long Bulk)> _calls = new();
@@ -13,6 +16,7 @@ internal sealed class RecordingClient : IAsyncDisposable
     {
         Client = new LustreClient(address);
         Client.Session.Targets.OstConnectionOverride = (_, real) => new Recording(real, this, refuseBatches);
+        Client.Session.Targets.MdtConnectionOverride = real => new Recording(real, this, refuseBatches);
     }
 
     public LustreClient Client { get; }
@@ -33,7 +37,7 @@ internal sealed class RecordingClient : IAsyncDisposable
 
         public async ValueTask<RpcReply> CallAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
         {
-            if (refuseBatches && opcode == Opcode.OstReadBatch)
+            if (refuseBatches && opcode is Opcode.OstReadBatch or Opcode.MdsDomReadBatch)
             {
                 owner._calls.AddOrUpdate(opcode, (1, 0), (_, c) => (c.Count + 1, c.Bulk));
                 return new RpcReply((int)LustreErrno.ENOSYS, null, 0, 0);

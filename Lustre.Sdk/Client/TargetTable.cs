@@ -51,6 +51,9 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
     /// <summary>Tests replace the connection calls to one OST go over (to inject faults); set before the first configuration.</summary>
     internal Func<int, IRpcConnection, IRpcConnection>? OstConnectionOverride { get; set; }
 
+    /// <summary>Tests replace the connection calls to the MDT go over (to play an older MDS); set before the first configuration.</summary>
+    internal Func<IRpcConnection, IRpcConnection>? MdtConnectionOverride { get; set; }
+
     /// <summary>
     /// The client's bounds towards OST <paramref name="index"/> (RPCs in flight, bulk size), made with the defaults the
     /// first time it is asked for; every channel to that OST, now and after it moves, shares them.
@@ -342,7 +345,8 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
 
         _servers[key] = (entry.Server, entry.Channels + 1);
         var ost = target.Kind == TargetKind.Ost;
-        var wrap = ost && OstConnectionOverride is { } over ? (Func<IRpcConnection, IRpcConnection>)(c => over(target.Index, c)) : null;
+        var wrap = ost && OstConnectionOverride is { } over ? (Func<IRpcConnection, IRpcConnection>)(c => over(target.Index, c))
+            : target.Kind == TargetKind.Mdt ? MdtConnectionOverride : null;
         var limits = ost ? LimitsFor(target.Index) : null;
 
         return new TargetChannel($"{target.Kind.ToString().ToUpperInvariant()}{target.Index:X4}", entry.Server, limits, _maxBulkSize, Release, wrap);
