@@ -563,7 +563,10 @@ internal sealed class MdtNamespace
         {
             using var snapshot = _store.Database.CreateSnapshot();
             var read = new ReadOptions().SetSnapshot(snapshot);
-            using var iterator = _store.Database.NewIterator(readOptions: read);
+
+            // The files' bytes do not go into RocksDB's block cache: a loader streams a whole data set through here,
+            // which would push out the inodes and entries every metadata request reads (RocksDB's advice for bulk scans).
+            using var iterator = _store.Database.NewIterator(readOptions: new ReadOptions().SetSnapshot(snapshot).SetFillCache(false));
             var at = 0;
             foreach (var range in request.Ranges)
             {
