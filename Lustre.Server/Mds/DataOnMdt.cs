@@ -120,7 +120,6 @@ internal static class DataOnMdt
     /// </summary>
     public static void Read(RocksDb db, ReadOptions read, LustreFid fid, long offset, Span<byte> destination)
     {
-        destination.Clear();
         if (destination.IsEmpty)
         {
             return;

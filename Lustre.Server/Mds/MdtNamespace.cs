@@ -512,13 +512,7 @@ internal sealed class MdtNamespace
 
         using var snapshot = _store.Database.CreateSnapshot();
         var read = new ReadOptions().SetSnapshot(snapshot);
-        var inode = _store.Database.Get(MdtKeys.InodeKey(request.Fid), readOptions: read) is { } bytes
-            ? MdtInode.Decode(bytes)
-            : throw new RpcStatusException(LustreErrno.ESTALE, $"no inode {request.Fid}");
-        var onMdt = RequireDataOnMdt(request.Fid, inode);
-        Permissions.Require(inode, who, Access.Read, request.Fid);
-        var available = Math.Min(inode.Size, onMdt) - request.Offset;
-        var length = (int)Math.Clamp(available, 0, request.Length);
+        var length = ReadableLength(read, request, who);
         if (length == 0)
         {
             return (null, 0);
@@ -527,6 +521,21 @@ internal sealed class MdtNamespace
         var buffer = BulkPool.Shared.Rent(length);
         DataOnMdt.Read(_store.Database, read, request.Fid, request.Offset, buffer.AsSpan(0, length));
         return (buffer, length);
+    }
+
+    /// <summary>
+    /// The bytes of <paramref name="range"/> that lie below the file's size and its Data-on-MDT component's end, as of
+    /// <paramref name="read"/>'s snapshot, once the file is found (ESTALE), has the component and may be read by
+    /// <paramref name="who"/>: the checks of a single read and of each range of a batched one.
+    /// </summary>
+    private int ReadableLength(ReadOptions read, DomReadRequest range, ClientIdentity who)
+    {
+        var inode = _store.Database.Get(MdtKeys.InodeKey(range.Fid), readOptions: read) is { } bytes
+            ? MdtInode.Decode(bytes)
+            : throw new RpcStatusException(LustreErrno.ESTALE, $"no inode {range.Fid}");
+        var onMdt = RequireDataOnMdt(range.Fid, inode);
+        Permissions.Require(inode, who, Access.Read, range.Fid);
+        return (int)Math.Clamp(Math.Min(inode.Size, onMdt) - range.Offset, 0, range.Length);
     }
 
     /// <summary>
@@ -572,12 +581,7 @@ internal sealed class MdtNamespace
             {
                 var destination = buffer.AsSpan(at, range.Length);
                 at += range.Length;
-                var inode = _store.Database.Get(MdtKeys.InodeKey(range.Fid), readOptions: read) is { } bytes
-                    ? MdtInode.Decode(bytes)
-                    : throw new RpcStatusException(LustreErrno.ESTALE, $"no inode {range.Fid}");
-                var onMdt = RequireDataOnMdt(range.Fid, inode);
-                Permissions.Require(inode, who, Access.Read, range.Fid);
-                var available = (int)Math.Clamp(Math.Min(inode.Size, onMdt) - range.Offset, 0, range.Length);
+                var available = ReadableLength(read, range, who);
                 DataOnMdt.Read(iterator, range.Fid, range.Offset, destination[..available]);
                 destination[available..].Clear();
             }
