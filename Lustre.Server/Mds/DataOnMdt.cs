@@ -165,6 +165,13 @@ internal static class DataOnMdt
             {
                 value.Slice((int)(from - start), (int)(to - from)).CopyTo(destination[(int)(from - offset)..]);
             }
+
+            if (start + ChunkSize >= end)
+            {
+                // No later chunk holds bytes of the range. Stepping on would read the block of the next key (another
+                // file's chunk, up to 64 KiB, that a batch's next seek reads again) only to find it is not this file's.
+                return;
+            }
         }
     }
 }

@@ -1,0 +1,74 @@
+using Lustre.Protocol;
+using Lustre.Server.Mds;
+
+namespace Lustre.Tests.Mds;
+
+/// <summary>
+/// Reads of Data-on-MDT chunks through one iterator, as a batched read makes them (on a real MDT, RocksDB in a temp
+/// folder): the bytes of each range, and that a read stops at the last chunk its range can touch instead of stepping
+/// on to the next file's chunk, a block read the batch's next seek would make again.
+/// </summary>
+public sealed class DataOnMdtReadTests : IDisposable
+{
+    private static readonly LustreFid First = new(0x200000400, 10, 0);
+    private static readonly LustreFid Second = new(0x200000400, 11, 0);
+    private static readonly LustreFid Third = new(0x200000400, 12, 0);
+    private readonly TempFolder _directory = new("lustre-dom-read-");
+
+    public void Dispose() => _directory.Dispose();
+
+    [Fact]
+    public async Task A_read_returns_its_range_and_stops_at_the_last_chunk_it_can_touch()
+    {
+        using var store = new MdtStore(_directory.Path);
+        var first = Bytes(40_000, 1);
+        var second = Bytes(DataOnMdt.ChunkSize, 2);
+        var third = Bytes(100_000, 3);
+        await store.ChangeAsync(tx =>
+        {
+            DataOnMdt.Write(tx, First, 0, first, 0);
+            DataOnMdt.Write(tx, Second, 0, second, 0);
+            DataOnMdt.Write(tx, Third, 0, third, 0);
+            return true;
+        });
+
+        using var iterator = store.NewIterator();
+
+        // A whole one-chunk file: its bytes, and the iterator still on its chunk, not on the next file's.
+        var destination = new byte[first.Length];
+        DataOnMdt.Read(iterator, First, 0, destination);
+        Assert.Equal(first, destination);
+        Assert.Equal(MdtKeys.DataKey(First, 0), iterator.Key());
+
+        // A file exactly one chunk long, read whole.
+        destination = new byte[second.Length];
+        DataOnMdt.Read(iterator, Second, 0, destination);
+        Assert.Equal(second, destination);
+        Assert.Equal(MdtKeys.DataKey(Second, 0), iterator.Key());
+
+        // A range across the two chunks of a longer file ends on its second chunk.
+        destination = new byte[20_000];
+        DataOnMdt.Read(iterator, Third, 60_000, destination);
+        Assert.Equal(third.AsSpan(60_000, 20_000).ToArray(), destination);
+        Assert.Equal(MdtKeys.DataKey(Third, 1), iterator.Key());
+
+        // A range within the first chunk of that file stops on the first.
+        destination = new byte[1_000];
+        DataOnMdt.Read(iterator, Third, 5_000, destination);
+        Assert.Equal(third.AsSpan(5_000, 1_000).ToArray(), destination);
+        Assert.Equal(MdtKeys.DataKey(Third, 0), iterator.Key());
+
+        // Past a file's bytes: zeros (the next file's chunk is not read into it).
+        destination = new byte[2 * DataOnMdt.ChunkSize];
+        DataOnMdt.Read(iterator, First, 0, destination);
+        Assert.Equal(first, destination.AsSpan(0, first.Length).ToArray());
+        Assert.All(destination.AsSpan(first.Length).ToArray(), b => Assert.Equal(0, b));
+    }
+
+    private static byte[] Bytes(int length, int seed)
+    {
+        var bytes = new byte[length];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+}
