@@ -65,6 +65,40 @@ public sealed class DataOnMdtReadTests : IDisposable
         Assert.All(destination.AsSpan(first.Length).ToArray(), b => Assert.Equal(0, b));
     }
 
+    [Fact]
+    public async Task Holes_and_bytes_past_the_chunks_read_as_zeros_over_a_dirty_buffer()
+    {
+        using var store = new MdtStore(_directory.Path);
+        var head = Bytes(1_000, 4);
+        var tail = Bytes(1_000, 5);
+        await store.ChangeAsync(tx =>
+        {
+            // Chunk 0 holds 1,000 bytes, chunk 1 none (a hole), chunk 2 1,000 bytes at 5,000 into it.
+            DataOnMdt.Write(tx, First, 0, head, 0);
+            DataOnMdt.Write(tx, First, (2 * DataOnMdt.ChunkSize) + 5_000, tail, head.Length);
+            return true;
+        });
+
+        using var iterator = store.NewIterator();
+        foreach (var (offset, length) in new[] { (0L, 3 * DataOnMdt.ChunkSize), (500L, 2 * DataOnMdt.ChunkSize + 6_000), ((long)DataOnMdt.ChunkSize, 10_000) })
+        {
+            // A pooled buffer holds old bytes: every byte of the range must be written.
+            var destination = new byte[length];
+            Array.Fill(destination, (byte)0xA5);
+            DataOnMdt.Read(iterator, First, offset, destination);
+
+            var expected = new byte[length];
+            for (var i = 0; i < length; i++)
+            {
+                var position = offset + i;
+                expected[i] = position < head.Length ? head[position]
+                    : position - (2 * DataOnMdt.ChunkSize) - 5_000 is >= 0 and < 1_000 and var t ? tail[t] : (byte)0;
+            }
+
+            Assert.Equal(expected, destination);
+        }
+    }
+
     private static byte[] Bytes(int length, int seed)
     {
         var bytes = new byte[length];

@@ -136,10 +136,18 @@ internal static class DataOnMdt
     /// </summary>
     public static void Read(Iterator iterator, LustreFid fid, long offset, Span<byte> destination)
     {
-        destination.Clear();
+        // Only what no chunk fills is zeroed (a hole, the end past the file's bytes), not the whole range first.
+        var filled = ReadChunks(iterator, fid, offset, destination);
+        destination[filled..].Clear();
+    }
+
+    /// <summary>Copies the range's chunks into <paramref name="destination"/>, zeroing holes between them; returns the bytes filled from its start.</summary>
+    private static int ReadChunks(Iterator iterator, LustreFid fid, long offset, Span<byte> destination)
+    {
+        var filled = 0;
         if (destination.IsEmpty)
         {
-            return;
+            return filled;
         }
 
         var end = offset + destination.Length;
@@ -149,13 +157,13 @@ internal static class DataOnMdt
             var key = iterator.GetKeySpan();
             if (key.Length != first.Length || !key[..17].SequenceEqual(first.AsSpan(0, 17)))
             {
-                return;
+                return filled;
             }
 
             var start = (long)BinaryPrimitives.ReadUInt32BigEndian(key[17..]) * ChunkSize;
             if (start >= end)
             {
-                return;
+                return filled;
             }
 
             var value = iterator.GetValueSpan();
@@ -163,15 +171,21 @@ internal static class DataOnMdt
             var to = Math.Min(start + value.Length, end);
             if (to > from)
             {
-                value.Slice((int)(from - start), (int)(to - from)).CopyTo(destination[(int)(from - offset)..]);
+                // Chunks come in order, so this one starts at or after what is filled.
+                var at = (int)(from - offset);
+                destination[filled..at].Clear();
+                value.Slice((int)(from - start), (int)(to - from)).CopyTo(destination[at..]);
+                filled = at + (int)(to - from);
             }
 
             if (start + ChunkSize >= end)
             {
                 // No later chunk holds bytes of the range. Stepping on would read the block of the next key (another
                 // file's chunk, up to 64 KiB, that a batch's next seek reads again) only to find it is not this file's.
-                return;
+                return filled;
             }
         }
+
+        return filled;
     }
 }
