@@ -508,6 +508,32 @@ public class MessageRoundTripTests
     }
 
     [Fact]
+    public void Batch_reads_reply_bulk_is_summed_from_the_encoded_body_as_the_read_request_sums_it()
+    {
+        var ost = new OstReadBatchRequest(7, [new ObjectRange(80, 1L << 33, 4096), new ObjectRange(81, 0, 0), new ObjectRange(80, 100, 65536)]);
+        var dom = new DomReadBatchRequest([new DomReadRequest(new LustreFid(0x200000400, 5, 0), 0, 4096), new DomReadRequest(new LustreFid(0x200000400, 6, 0), 10, -7), new DomReadRequest(new LustreFid(0x200000400, 5, 0), 100, 300)]);
+        var ostBody = Encode(ost.Write);
+        var domBody = Encode(dom.Write);
+
+        Assert.Equal(4096 + 65536, OstReadBatchRequest.TotalLengthOf(ostBody));
+        Assert.Equal(4096 + 300, DomReadBatchRequest.TotalLengthOf(domBody));
+
+        // Cut short or with a count past the limit: refused as reading the request refuses it.
+        Assert.Throws<ProtocolException>(() => OstReadBatchRequest.TotalLengthOf(ostBody.AsSpan(0, ostBody.Length - 1)));
+        Assert.Throws<ProtocolException>(() => DomReadBatchRequest.TotalLengthOf(domBody.AsSpan(0, 10)));
+        var tooMany = new byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(tooMany, DomReadBatchRequest.MaxRanges + 1);
+        Assert.Throws<ProtocolException>(() => DomReadBatchRequest.TotalLengthOf(tooMany));
+
+        static byte[] Encode(WriteBody write)
+        {
+            using var frame = FrameBuffer.Rent();
+            write(frame.Body);
+            return frame.Written[FrameHeader.Size..].ToArray();
+        }
+    }
+
+    [Fact]
     public void OpenBatchRequest_round_trips()
     {
         var message = new OpenBatchRequest(OpenFlags.Read, [Fid, LustreFid.Root, new LustreFid(9, 8, 7)]);

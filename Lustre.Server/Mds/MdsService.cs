@@ -60,8 +60,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         {
             try
             {
-                var batch = new BodyReader(body);
-                return Math.Clamp(DomReadBatchRequest.Read(ref batch).TotalLength, 0, ProtocolLimits.MaxBulkLength);
+                return Math.Clamp(DomReadBatchRequest.TotalLengthOf(body), 0, ProtocolLimits.MaxBulkLength);
             }
             catch (ProtocolException)
             {

@@ -126,8 +126,7 @@ internal sealed class OssService : IRpcService, IDisposable
         {
             try
             {
-                var batch = new BodyReader(body);
-                return Math.Clamp(OstReadBatchRequest.Read(ref batch).TotalLength, 0, ProtocolLimits.MaxBulkLength);
+                return Math.Clamp(OstReadBatchRequest.TotalLengthOf(body), 0, ProtocolLimits.MaxBulkLength);
             }
             catch (ProtocolException)
             {

@@ -32,19 +32,23 @@ internal sealed record DomReadBatchRequest(DomReadRequest[] Ranges)
     /// <summary>Ranges per request at most, as <see cref="OstReadBatchRequest.MaxRanges"/>.</summary>
     public const int MaxRanges = 1024;
 
-    /// <summary>Bytes of the reply's bulk: the sum of the ranges' lengths (negative lengths count as none; the MDS refuses them).</summary>
-    public long TotalLength
+    /// <summary>
+    /// Bytes of the reply's bulk of an encoded request: the sum of its ranges' lengths (negative lengths count as none;
+    /// the MDS refuses them), read straight from <paramref name="body"/> with no array of ranges, so a server can set the
+    /// reply's memory aside before the handler reads the request. Throws <see cref="ProtocolException"/> as
+    /// <see cref="Read"/> does.
+    /// </summary>
+    public static long TotalLengthOf(ReadOnlySpan<byte> body)
     {
-        get
+        var reader = new BodyReader(body);
+        var count = reader.ReadCount("ranges", MaxRanges, DomReadRequest.Size);
+        long total = 0;
+        for (var i = 0; i < count; i++)
         {
-            long total = 0;
-            foreach (var range in Ranges)
-            {
-                total += Math.Max(0, range.Length);
-            }
-
-            return total;
+            total += Math.Max(0, DomReadRequest.Read(ref reader).Length);
         }
+
+        return total;
     }
 
     public void Write(BodyWriter writer)

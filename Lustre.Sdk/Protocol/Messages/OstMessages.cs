@@ -135,6 +135,27 @@ internal sealed record OstReadBatchRequest(int OstIndex, ObjectRange[] Ranges)
         }
     }
 
+    /// <summary>
+    /// <see cref="TotalLength"/> of an encoded request, read straight from <paramref name="body"/> with no array of
+    /// ranges, so a server can set the reply's memory aside before the handler reads the request. Throws
+    /// <see cref="ProtocolException"/> as <see cref="Read"/> does.
+    /// </summary>
+    public static long TotalLengthOf(ReadOnlySpan<byte> body)
+    {
+        var reader = new BodyReader(body);
+        reader.ReadInt32("ost_index");
+        var count = reader.ReadCount("ranges", MaxRanges, ObjectRange.Size);
+        long total = 0;
+        for (var i = 0; i < count; i++)
+        {
+            reader.ReadUInt64("object_id");
+            reader.ReadInt64("offset");
+            total += reader.ReadInt32("length");
+        }
+
+        return total;
+    }
+
     public void Write(BodyWriter writer)
     {
         writer.WriteInt32(OstIndex);
