@@ -99,6 +99,52 @@ public sealed class DataOnMdtReadTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task A_range_within_one_chunk_is_a_point_read_and_one_across_chunks_is_left_to_the_iterator()
+    {
+        using var store = new MdtStore(_directory.Path);
+        var small = Bytes(3_901, 6);
+        var large = Bytes(DataOnMdt.ChunkSize + 20_000, 7);
+        await store.ChangeAsync(tx =>
+        {
+            DataOnMdt.Write(tx, First, 0, small, 0);
+            DataOnMdt.Write(tx, Second, 0, large, 0);
+            return true;
+        });
+
+        using var snapshot = store.Database.CreateSnapshot();
+        var read = new RocksDbSharp.ReadOptions().SetSnapshot(snapshot);
+        var buffer = new byte[3 * DataOnMdt.ChunkSize];
+
+        // A whole small file, at an offset into a dirty buffer, asked past its bytes: its bytes, then zeros, nothing else touched.
+        Array.Fill(buffer, (byte)0xA5);
+        Assert.True(DataOnMdt.TryReadOneChunk(store.Database, read, First, 0, buffer, 100, 5_000));
+        Assert.Equal(small, buffer.AsSpan(100, small.Length).ToArray());
+        Assert.All(buffer.AsSpan(100 + small.Length, 5_000 - small.Length).ToArray(), b => Assert.Equal(0, b));
+        Assert.Equal(0xA5, buffer[99]);
+        Assert.Equal(0xA5, buffer[5_100]);
+
+        // Within the second chunk of a larger file, from inside it.
+        Assert.True(DataOnMdt.TryReadOneChunk(store.Database, read, Second, DataOnMdt.ChunkSize + 1_000, buffer, 0, 10_000));
+        Assert.Equal(large.AsSpan(DataOnMdt.ChunkSize + 1_000, 10_000).ToArray(), buffer.AsSpan(0, 10_000).ToArray());
+
+        // A chunk never written (a hole, or no such file): zeros.
+        Array.Fill(buffer, (byte)0xA5);
+        Assert.True(DataOnMdt.TryReadOneChunk(store.Database, read, Third, 0, buffer, 0, 4_096));
+        Assert.All(buffer.AsSpan(0, 4_096).ToArray(), b => Assert.Equal(0, b));
+
+        // Across the chunk boundary: not a point read, nothing read.
+        Array.Fill(buffer, (byte)0xA5);
+        Assert.False(DataOnMdt.TryReadOneChunk(store.Database, read, Second, DataOnMdt.ChunkSize - 10, buffer, 0, 20));
+        Assert.Equal(0xA5, buffer[0]);
+
+        // The whole-file read picks either way and gives the same bytes.
+        DataOnMdt.Read(store.Database, read, Second, 0, buffer, large.Length);
+        Assert.Equal(large, buffer.AsSpan(0, large.Length).ToArray());
+        DataOnMdt.Read(store.Database, read, First, 0, buffer, small.Length);
+        Assert.Equal(small, buffer.AsSpan(0, small.Length).ToArray());
+    }
+
     private static byte[] Bytes(int length, int seed)
     {
         var bytes = new byte[length];

@@ -115,22 +115,80 @@ internal static class DataOnMdt
     }
 
     /// <summary>
-    /// Fills <paramref name="destination"/> with the file's bytes from <paramref name="offset"/>, zeros where none were
-    /// written, as of <paramref name="read"/> (a snapshot taken with the inode, so the bytes match the size read).
+    /// Fills the first <paramref name="length"/> bytes of <paramref name="buffer"/> with the file's bytes from
+    /// <paramref name="offset"/>, zeros where none were written, as of <paramref name="read"/> (a snapshot taken with the
+    /// inode, so the bytes match the size read).
     /// </summary>
-    public static void Read(RocksDb db, ReadOptions read, LustreFid fid, long offset, Span<byte> destination)
+    public static void Read(RocksDb db, ReadOptions read, LustreFid fid, long offset, byte[] buffer, int length)
     {
-        if (destination.IsEmpty)
+        if (TryReadOneChunk(db, read, fid, offset, buffer, 0, length))
         {
             return;
         }
 
         using var iterator = db.NewIterator(readOptions: read);
-        Read(iterator, fid, offset, destination);
+        Read(iterator, fid, offset, buffer.AsSpan(0, length));
     }
 
     /// <summary>
-    /// As <see cref="Read(RocksDb, ReadOptions, LustreFid, long, Span{byte})"/>, with an iterator (of the snapshot the
+    /// Reads a range that lies within one chunk, as a small file's whole range does, with a point read: RocksDB's Bloom
+    /// filters skip the tables that do not hold the chunk, where an iterator's seek reads a block of every table of
+    /// level 0 and of each level below that covers the key. Fills <paramref name="buffer"/>[<paramref name="at"/>,
+    /// <paramref name="at"/> + <paramref name="length"/>): the chunk's bytes, zeros past them (all zeros for a hole).
+    /// False, having read nothing, when the range spans chunks.
+    /// </summary>
+    public static bool TryReadOneChunk(RocksDb db, ReadOptions read, LustreFid fid, long offset, byte[] buffer, int at, int length)
+    {
+        if (length == 0)
+        {
+            return true;
+        }
+
+        var chunk = offset / ChunkSize;
+        if ((offset + length - 1) / ChunkSize != chunk)
+        {
+            return false;
+        }
+
+        Span<byte> key = stackalloc byte[MdtKeys.DataKeyLength];
+        MdtKeys.WriteDataKey(key, fid, (uint)chunk);
+        var copied = db.Get(key, ChunkCopy.Into(buffer, at, (int)(offset - (chunk * ChunkSize)), length), readOptions: read);
+        buffer.AsSpan(at + copied, length - copied).Clear();
+        return true;
+    }
+
+    /// <summary>
+    /// Copies part of a chunk from RocksDB's own copy of the value into an array (no array of the value): one per thread,
+    /// reused, as a point read runs its deserializer before it returns. Answers the bytes copied; a missing chunk gives 0.
+    /// </summary>
+    private sealed class ChunkCopy : ISpanDeserializer<int>
+    {
+        [ThreadStatic]
+        private static ChunkCopy? t_copy;
+
+        private byte[] _buffer = [];
+        private int _at;
+        private int _skip;
+        private int _length;
+
+        public static ChunkCopy Into(byte[] buffer, int at, int skip, int length)
+        {
+            var copy = t_copy ??= new ChunkCopy();
+            (copy._buffer, copy._at, copy._skip, copy._length) = (buffer, at, skip, length);
+            return copy;
+        }
+
+        public int Deserialize(ReadOnlySpan<byte> value)
+        {
+            var count = Math.Clamp(value.Length - _skip, 0, _length);
+            value.Slice(Math.Min(_skip, value.Length), count).CopyTo(_buffer.AsSpan(_at, count));
+            _buffer = [];
+            return count;
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="Read(RocksDb, ReadOptions, LustreFid, long, byte[], int)"/>, with an iterator (of the snapshot the
     /// inode was read from) that the caller reuses for many files, as a batched read does: one seek per range instead
     /// of an iterator per file.
     /// </summary>

@@ -494,7 +494,7 @@ internal sealed class MdtNamespace
         }
 
         var buffer = BulkPool.Shared.Rent((int)size);
-        DataOnMdt.Read(_store.Database, read, opened.Fid, 0, buffer.AsSpan(0, (int)size));
+        DataOnMdt.Read(_store.Database, read, opened.Fid, 0, buffer, (int)size);
         return (buffer, (int)size);
     }
 
@@ -519,7 +519,7 @@ internal sealed class MdtNamespace
         }
 
         var buffer = BulkPool.Shared.Rent(length);
-        DataOnMdt.Read(_store.Database, read, request.Fid, request.Offset, buffer.AsSpan(0, length));
+        DataOnMdt.Read(_store.Database, read, request.Fid, request.Offset, buffer, length);
         return (buffer, length);
     }
 
@@ -575,15 +575,28 @@ internal sealed class MdtNamespace
 
             // The files' bytes do not go into RocksDB's block cache: a loader streams a whole data set through here,
             // which would push out the inodes and entries every metadata request reads (RocksDB's advice for bulk scans).
-            using var iterator = _store.Database.NewIterator(readOptions: new ReadOptions().SetSnapshot(snapshot).SetFillCache(false));
-            var at = 0;
-            foreach (var range in request.Ranges)
+            // A range within one chunk (a small file's) is a point read; an iterator only for those that span chunks.
+            var bytes = new ReadOptions().SetSnapshot(snapshot).SetFillCache(false);
+            Iterator? iterator = null;
+            try
             {
-                var destination = buffer.AsSpan(at, range.Length);
-                at += range.Length;
-                var available = ReadableLength(read, range, who);
-                DataOnMdt.Read(iterator, range.Fid, range.Offset, destination[..available]);
-                destination[available..].Clear();
+                var at = 0;
+                foreach (var range in request.Ranges)
+                {
+                    var available = ReadableLength(read, range, who);
+                    if (!DataOnMdt.TryReadOneChunk(_store.Database, bytes, range.Fid, range.Offset, buffer, at, available))
+                    {
+                        iterator ??= _store.Database.NewIterator(readOptions: bytes);
+                        DataOnMdt.Read(iterator, range.Fid, range.Offset, buffer.AsSpan(at, available));
+                    }
+
+                    buffer.AsSpan(at + available, range.Length - available).Clear();
+                    at += range.Length;
+                }
+            }
+            finally
+            {
+                iterator?.Dispose();
             }
 
             return (buffer, (int)total);
