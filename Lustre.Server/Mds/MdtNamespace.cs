@@ -505,11 +505,7 @@ internal sealed class MdtNamespace
     /// </summary>
     public (byte[]? Buffer, int Length) ReadDataOnMdt(DomReadRequest request, ClientIdentity who)
     {
-        if (request.Offset < 0 || request.Length < 0 || request.Length > ProtocolLimits.MaxBulkLength)
-        {
-            throw new RpcStatusException(LustreErrno.EINVAL, $"a Data-on-MDT read of {request.Length} bytes at offset {request.Offset}: the offset must not be negative and the length 0 to {ProtocolLimits.MaxBulkLength}");
-        }
-
+        RequireReadableRange(request, batched: false);
         using var snapshot = _store.Database.CreateSnapshot();
         var read = new ReadOptions().SetSnapshot(snapshot);
         var length = ReadableLength(read, request, who);
@@ -521,6 +517,18 @@ internal sealed class MdtNamespace
         var buffer = BulkPool.Shared.Rent(length);
         DataOnMdt.Read(_store.Database, read, request.Fid, request.Offset, buffer, length);
         return (buffer, length);
+    }
+
+    /// <summary>EINVAL for a range no Data-on-MDT read may ask for: a negative offset, or a length outside 0 to one bulk.</summary>
+    private static void RequireReadableRange(DomReadRequest range, bool batched)
+    {
+        if (range.Offset < 0 || range.Length < 0 || range.Length > ProtocolLimits.MaxBulkLength)
+        {
+            var what = batched
+                ? $"a batched Data-on-MDT read of {range.Length} bytes at offset {range.Offset} of {range.Fid}"
+                : $"a Data-on-MDT read of {range.Length} bytes at offset {range.Offset}";
+            throw new RpcStatusException(LustreErrno.EINVAL, $"{what}: the offset must not be negative and the length 0 to {ProtocolLimits.MaxBulkLength}");
+        }
     }
 
     /// <summary>
@@ -549,11 +557,7 @@ internal sealed class MdtNamespace
         long total = 0;
         foreach (var range in request.Ranges)
         {
-            if (range.Offset < 0 || range.Length < 0 || range.Length > ProtocolLimits.MaxBulkLength)
-            {
-                throw new RpcStatusException(LustreErrno.EINVAL, $"a batched Data-on-MDT read of {range.Length} bytes at offset {range.Offset} of {range.Fid}: the offset must not be negative and the length 0 to {ProtocolLimits.MaxBulkLength}");
-            }
-
+            RequireReadableRange(range, batched: true);
             total += range.Length;
         }
 
