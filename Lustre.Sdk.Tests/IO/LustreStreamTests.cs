@@ -1,6 +1,7 @@
 using Lustre.Client;
 using Lustre.IO;
 using Lustre.Layouts;
+using Lustre.Protocol;
 using Lustre.Tests.Cluster;
 
 namespace Lustre.Tests.IO;
@@ -318,5 +319,79 @@ public sealed class LustreStreamTests
         await using var readOnly = await Client.OpenStreamAsync($"{dir}/contract", FileMode.Open, FileAccess.Read);
         Assert.False(readOnly.CanWrite);
         await Assert.ThrowsAsync<NotSupportedException>(async () => await readOnly.WriteAsync(new byte[1]));
+    }
+
+    /// <summary>
+    /// A stream alone reads ahead a whole chunk (a stripe row) for a 1 MiB read. While four other streams of the process
+    /// have reads in flight (here held at an <see cref="OstGate"/>), its 1 MiB sequential reads go straight into the
+    /// caller's buffer, one RPC each, and it reads nothing ahead.
+    /// </summary>
+    [Fact]
+    public async Task Large_sequential_reads_skip_readahead_while_four_other_streams_have_reads_in_flight()
+    {
+        const int Mib = 1 << 20;
+        var dir = await _fixture.NewDirectoryAsync();
+        var data = Bytes(24 * Mib, 61);
+        await using (var writer = await Client.OpenFileAsync($"{dir}/f", FileMode.CreateNew, layout: FileLayout.Raid0(Mib, stripeCount: 4)))
+        {
+            await writer.WriteAtAsync(0, data);
+        }
+
+        var buffer = new byte[Mib];
+        for (var wait = 0; LustreStream.BusyStreams >= 4; wait++)
+        {
+            // Other tests' streams crowd the process too: this part needs it quiet.
+            Assert.True(wait < 1000, $"{LustreStream.BusyStreams} streams with reads in flight for 10 s");
+            await Task.Delay(10);
+        }
+
+        await using (var alone = RecordingClient.Create(_fixture.Address))
+        {
+            await using var stream = await alone.Client.OpenStreamAsync($"{dir}/f", FileMode.Open, FileAccess.Read);
+            await stream.ReadExactlyAsync(buffer);
+            Assert.Equal(data[..Mib], buffer);
+            Assert.True(alone.Sent(Opcode.OstRead) >= 4, $"a stream alone sent {alone.Sent(Opcode.OstRead)} OST reads for its first 1 MiB: no readahead");
+        }
+
+        var gate = new OstGate { Opcode = Opcode.OstRead };
+        await using var held = new LustreClient(_fixture.Address);
+        gate.Attach(held);
+        var others = new List<LustreStream>();
+        var pending = new List<Task>();
+        try
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                var other = await held.OpenStreamAsync($"{dir}/f", FileMode.Open, FileAccess.Read);
+                others.Add(other);
+                pending.Add(other.ReadExactlyAsync(new byte[Mib]).AsTask());
+            }
+
+            for (var wait = 0; LustreStream.BusyStreams < 4; wait++)
+            {
+                Assert.True(wait < 1000, $"only {LustreStream.BusyStreams} streams with reads in flight after 10 s");
+                await Task.Delay(10);
+            }
+
+            await using var crowded = RecordingClient.Create(_fixture.Address);
+            await using var stream = await crowded.Client.OpenStreamAsync($"{dir}/f", FileMode.Open, FileAccess.Read);
+            for (var i = 0; i < 8; i++)
+            {
+                await stream.ReadExactlyAsync(buffer);
+                Assert.Equal(data[(i * Mib)..((i + 1) * Mib)], buffer);
+            }
+
+            Assert.Equal(8, crowded.Sent(Opcode.OstRead));
+            Assert.Equal(8L * Mib, crowded.BulkBytes(Opcode.OstRead));
+        }
+        finally
+        {
+            gate.Open();
+            await Task.WhenAll(pending);
+            foreach (var other in others)
+            {
+                await other.DisposeAsync();
+            }
+        }
     }
 }

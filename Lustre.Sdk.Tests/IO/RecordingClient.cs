@@ -11,6 +11,7 @@ namespace Lustre.Tests.IO;
 internal sealed class RecordingClient : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<Opcode, (int Count, long Bulk)> _calls = new();
+    private readonly ConcurrentDictionary<Opcode, int> _sent = new();
 
     private RecordingClient(string address, bool refuseBatches)
     {
@@ -25,6 +26,9 @@ internal sealed class RecordingClient : IAsyncDisposable
 
     public int Count(Opcode opcode) => _calls.TryGetValue(opcode, out var calls) ? calls.Count : 0;
 
+    /// <summary>The calls sent so far, those still waiting for their reply included (<see cref="Count"/> has only the answered ones).</summary>
+    public int Sent(Opcode opcode) => _sent.TryGetValue(opcode, out var sent) ? sent : 0;
+
     public long BulkBytes(Opcode opcode) => _calls.TryGetValue(opcode, out var calls) ? calls.Bulk : 0;
 
     public ValueTask DisposeAsync() => Client.DisposeAsync();
@@ -37,6 +41,7 @@ internal sealed class RecordingClient : IAsyncDisposable
 
         public async ValueTask<RpcReply> CallAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
         {
+            owner._sent.AddOrUpdate(opcode, 1, (_, n) => n + 1);
             if (refuseBatches && opcode is Opcode.OstReadBatch or Opcode.MdsDomReadBatch)
             {
                 owner._calls.AddOrUpdate(opcode, (1, 0), (_, c) => (c.Count + 1, c.Bulk));

@@ -6,7 +6,8 @@ namespace Lustre.IO;
 
 /// <summary>
 /// A <see cref="Stream"/> over a striped file. Sequential reads are detected and read ahead in a window that
-/// doubles up to <c>LustreClientOptions.ReadaheadBudget</c>; writes are copied into chunks of a full stripe row and
+/// doubles up to <c>LustreClientOptions.ReadaheadBudget</c>, except large ones while other streams of the process keep
+/// the servers busy, which go straight into the caller's buffer (<see cref="Crowded"/>); writes are copied into chunks of a full stripe row and
 /// sent in the background (write-behind) while at most <c>DirtyBudget</c> bytes are outstanding. Every chunk fans
 /// out to all the OSTs it covers at once. <see cref="FlushAsync(CancellationToken)"/> returns when every byte
 /// written is durable on its OST and the size is recorded on the MDS; disposing flushes too.
@@ -25,6 +26,15 @@ public sealed class LustreStream : Stream
 {
     private const int MinChunk = 1 << 20;
     private const int MaxChunk = 16 << 20;
+
+    /// <summary>
+    /// Other streams of this process with reads in flight, every client's, that keep the OSTs' RPC windows busy
+    /// without this one reading ahead (see <see cref="Crowded"/>).
+    /// </summary>
+    private const int CrowdedStreams = 4;
+
+    /// <summary>Streams of this process with at least one read in flight (<see cref="_readsInFlight"/> above zero).</summary>
+    private static int s_busyStreams;
     private readonly LustreFile _file;
     private readonly bool _canRead;
     private readonly bool _canWrite;
@@ -41,6 +51,7 @@ public sealed class LustreStream : Stream
     private int _writeCount;
     private long _lastReadEnd;
     private long _window;
+    private int _readsInFlight;
     private bool _disposed;
 
     internal LustreStream(LustreFile file, FileAccess access, bool append)
@@ -64,6 +75,35 @@ public sealed class LustreStream : Stream
     /// a <c>set_param</c> applies to open streams), but no more than the OSTs' RPC windows carry: more only queues here.
     /// </summary>
     private long ReadaheadBudget => Math.Min(_file.Session.Parameters.ReadaheadBudget, (long)_chunkSize * _maxRpcsInFlight);
+
+    /// <summary>
+    /// True while at least <see cref="CrowdedStreams"/> other streams of this process have reads in flight. Then a
+    /// sequential read of at least <see cref="MinChunk"/> goes straight into the caller's buffer and the stream starts
+    /// no readahead: the other streams' RPCs keep the OSTs busy, so reading ahead would add a copy per byte (out of its
+    /// segment into the caller's buffer) and no overlap. Process-wide, as Lustre's readahead limits are per client
+    /// node; see docs/benchmarks.md, "Crowded stream reads go straight into the caller's buffer".
+    /// </summary>
+    private bool Crowded => Volatile.Read(ref s_busyStreams) - (Volatile.Read(ref _readsInFlight) > 0 ? 1 : 0) >= CrowdedStreams;
+
+    /// <summary>Streams of this process with reads in flight now.</summary>
+    internal static int BusyStreams => Volatile.Read(ref s_busyStreams);
+
+    /// <summary>Notes a read of this stream sent (for <see cref="Crowded"/>); <see cref="EndRead"/> when it is done.</summary>
+    private void BeginRead()
+    {
+        if (Interlocked.Increment(ref _readsInFlight) == 1)
+        {
+            Interlocked.Increment(ref s_busyStreams);
+        }
+    }
+
+    private void EndRead()
+    {
+        if (Interlocked.Decrement(ref _readsInFlight) == 0)
+        {
+            Interlocked.Decrement(ref s_busyStreams);
+        }
+    }
 
     /// <summary>The file under the stream, for positional reads and writes and its layout.</summary>
     public LustreFile File => _file;
@@ -170,16 +210,35 @@ public sealed class LustreStream : Stream
 
         _window = Math.Min(budget, Math.Max(_chunkSize, _window * 2));
         var done = 0;
-        if (FindSegment(_position) is null && count >= _chunkSize)
+        // Crowding changes only reads of at least MinChunk: a smaller one always needs a segment to copy from.
+        var crowded = count >= MinChunk && Crowded;
+        if (FindSegment(_position) is null && (count >= _chunkSize || crowded))
         {
             // A large read with nothing prefetched goes straight into the caller's buffer, no copy.
-            done = await _file.ReadAtAsync(_position, buffer[..count], cancellationToken).ConfigureAwait(false);
+            BeginRead();
+            try
+            {
+                done = await _file.ReadAtAsync(_position, buffer[..count], cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                EndRead();
+            }
+
             Advance(done);
-            StartReadahead(length);
+            if (!crowded)
+            {
+                StartReadahead(length);
+            }
+
             return done;
         }
 
-        StartReadahead(length);
+        if (!crowded)
+        {
+            StartReadahead(length);
+        }
+
         while (done < count)
         {
             var segment = FindSegment(_position);
@@ -213,7 +272,11 @@ public sealed class LustreStream : Stream
         }
 
         DropBefore(_position);
-        StartReadahead(length);
+        if (!crowded)
+        {
+            StartReadahead(length);
+        }
+
         return done;
     }
 
@@ -247,11 +310,24 @@ public sealed class LustreStream : Stream
             {
                 var size = (int)Math.Min(_chunkSize, length - next);
                 var buffer = BulkPool.Shared.Rent(size);
-                var fill = _file.ReadAtAsync(next, buffer.AsMemory(0, size)).AsTask();
+                var fill = FillAsync(next, buffer.AsMemory(0, size));
                 _readahead.Add(new Segment(next, size, buffer, fill));
             }
 
             next += _chunkSize;
+        }
+    }
+
+    private async Task<int> FillAsync(long offset, Memory<byte> buffer)
+    {
+        BeginRead();
+        try
+        {
+            return await _file.ReadAtAsync(offset, buffer).ConfigureAwait(false);
+        }
+        finally
+        {
+            EndRead();
         }
     }
 

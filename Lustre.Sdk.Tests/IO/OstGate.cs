@@ -4,16 +4,19 @@ using Lustre.Protocol;
 namespace Lustre.Tests.IO;
 
 /// <summary>
-/// Where a client's OST writes wait (those to every OST, or to one chosen by <see cref="Ost"/>): <see cref="Reached"/>
-/// when the first one arrives, all go on at <see cref="Open"/>. A write waiting here has not been sent; cancelling its
-/// token ends the wait, so it never is.
+/// Where a client's OST writes (or the calls chosen by <see cref="Opcode"/>) wait, those to every OST or to one chosen by
+/// <see cref="Ost"/>: <see cref="Reached"/> when the first one arrives, all go on at <see cref="Open"/>. A call waiting
+/// here has not been sent; cancelling its token ends the wait, so it never is.
 /// </summary>
-internal sealed class OstWriteGate
+internal sealed class OstGate
 {
     private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>The OST whose writes wait; -1 (the default) for every OST. May be set after the client connected.</summary>
     public int Ost { get; set; } = -1;
+
+    /// <summary>The calls that wait: OST writes unless set.</summary>
+    public Opcode Opcode { get; init; } = Opcode.OstWrite;
 
     public TaskCompletionSource Reached { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -25,7 +28,7 @@ internal sealed class OstWriteGate
     public void Attach(LustreClient client) =>
         client.Session.Targets.OstConnectionOverride = (index, real) => new Gated(real, this, index);
 
-    private sealed class Gated(IRpcConnection real, OstWriteGate gate, int index) : IRpcConnection
+    private sealed class Gated(IRpcConnection real, OstGate gate, int index) : IRpcConnection
     {
         public bool IsHealthy => real.IsHealthy;
 
@@ -33,7 +36,7 @@ internal sealed class OstWriteGate
 
         public async ValueTask<RpcReply> CallAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
         {
-            if (opcode == Opcode.OstWrite && gate.Ost is var ost && (ost < 0 || ost == index))
+            if (opcode == gate.Opcode && gate.Ost is var ost && (ost < 0 || ost == index))
             {
                 gate.Reached.TrySetResult();
                 await gate.Opened.WaitAsync(cancellationToken);
