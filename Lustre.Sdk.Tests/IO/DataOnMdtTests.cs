@@ -232,6 +232,15 @@ public sealed class DataOnMdtTests
 
         Assert.Equal(data.Length, await reader.ReadAtAsync(0, back.AsMemory(0, data.Length)));
         Assert.Equal([1, 2, 3, .. data[3..]], back[..data.Length]);
+
+        // The open's bytes sit in a pooled array larger than the file: a handle closed unread gives it back, and the
+        // next handle's first read, of the file's tail, gets exactly the file's bytes out of whichever array it has.
+        await (await recording.Client.OpenFileAsync(path, FileMode.Open, FileAccess.Read)).DisposeAsync();
+        await using var again = await recording.Client.OpenFileAsync(path, FileMode.Open, FileAccess.Read);
+        Array.Fill(back, (byte)0xEE);
+        Assert.Equal(901, await again.ReadAtAsync(3000, back));
+        Assert.Equal(data[3000..], back[..901]);
+        Assert.Equal(1, recording.Count(Opcode.MdsDomRead)); // the first handle's second read; the tail came with the open
     }
 
     [Fact]

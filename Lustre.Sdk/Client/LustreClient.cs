@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using Lustre.Diagnostics;
 using Lustre.IO;
@@ -567,7 +568,8 @@ public class LustreClient : IAsyncDisposable
     /// </summary>
     /// <remarks>
     /// With <paramref name="readOnOpen"/> above 0, the reply may bring the whole file as bulk (read-on-open): it lands
-    /// in a pooled buffer and is returned as an array of exactly the file's size; null when the reply has none.
+    /// in a pooled buffer and is returned in an array of <see cref="ArrayPool{T}.Shared"/> sized for it (the
+    /// <see cref="LustreFile"/> made with it gives it back); null when the reply has none.
     /// </remarks>
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     private async ValueTask<(InodeAttributes Attributes, byte[]? Opened)> OpenAsync(FrameBuffer frame, string path, int readOnOpen, CancellationToken cancellationToken)
@@ -586,7 +588,14 @@ public class LustreClient : IAsyncDisposable
                     var attributes = InodeAttributes.Read(ref reader);
 
                     // The bytes are the whole file or nothing (a reply rebuilt for a resend carries none).
-                    return (attributes, reply.BulkLength > 0 && reply.BulkLength == attributes.Size ? scratch.AsSpan(0, reply.BulkLength).ToArray() : null);
+                    if (reply.BulkLength == 0 || reply.BulkLength != attributes.Size)
+                    {
+                        return (attributes, null);
+                    }
+
+                    var opened = ArrayPool<byte>.Shared.Rent(reply.BulkLength);
+                    scratch.AsSpan(0, reply.BulkLength).CopyTo(opened);
+                    return (attributes, opened);
                 }
                 catch (LustreServerException ex) when (ex.Errno == LustreErrno.EINPROGRESS)
                 {

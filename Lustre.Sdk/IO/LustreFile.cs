@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using Lustre.Client;
 using Lustre.Diagnostics;
@@ -32,14 +33,17 @@ public sealed class LustreFile : IAsyncDisposable
 
     // The file's bytes as the open found them, when they all live on the MDT and the open brought them (read-on-open):
     // a read-only handle's first read they cover is answered from here, as Lustre's client reads from the pages the
-    // open reply filled; later reads go to the MDT (TryReadOpened).
+    // open reply filled; later reads go to the MDT (TryReadOpened). An array of ArrayPool<byte>.Shared holding
+    // _openedLength bytes, given back when that read or the dispose takes it.
     private byte[]? _opened;
+    private readonly int _openedLength;
 
     /// <param name="session">The client's session.</param>
     /// <param name="path">The path the file was opened by.</param>
     /// <param name="attributes">The file as the open found it.</param>
     /// <param name="writable">Opened for writing.</param>
-    /// <param name="opened">Read-on-open: every byte of the file (exactly its size), for a read-only handle; else null.</param>
+    /// <param name="opened">Read-on-open: every byte of the file (its size, at the start of an array of
+    /// <see cref="ArrayPool{T}.Shared"/> the file now owns), for a read-only handle; else null.</param>
     internal LustreFile(FilesystemSession session, string path, InodeAttributes attributes, bool writable, byte[]? opened = null)
     {
         _session = session;
@@ -49,7 +53,19 @@ public sealed class LustreFile : IAsyncDisposable
         _layout = LayoutCodec.Decode(attributes.Layout);
         _length = attributes.Size;
         _flushedLength = attributes.Size;
-        _opened = !writable && opened is not null && opened.Length == attributes.Size ? opened : null;
+        if (opened is not null)
+        {
+            if (!writable && (ulong)attributes.Size <= (ulong)opened.Length)
+            {
+                _opened = opened;
+                _openedLength = (int)attributes.Size;
+            }
+            else
+            {
+                ArrayPool<byte>.Shared.Return(opened);
+            }
+        }
+
         SetCapability(attributes.Capability);
     }
 
@@ -203,7 +219,7 @@ public sealed class LustreFile : IAsyncDisposable
             return false;
         }
 
-        if (offset > opened.Length - destination.Length)
+        if (offset > _openedLength - destination.Length)
         {
             // Not this range: the bytes stay for the read that wants them.
             Interlocked.CompareExchange(ref _opened, opened, null);
@@ -211,6 +227,7 @@ public sealed class LustreFile : IAsyncDisposable
         }
 
         opened.AsSpan((int)offset, destination.Length).CopyTo(destination);
+        ArrayPool<byte>.Shared.Return(opened);
         return true;
     }
 
@@ -555,6 +572,11 @@ public sealed class LustreFile : IAsyncDisposable
         if (!CanWrite)
         {
             _disposed = true;
+            if (Interlocked.Exchange(ref _opened, null) is { } unread)
+            {
+                ArrayPool<byte>.Shared.Return(unread);
+            }
+
             return;
         }
 
