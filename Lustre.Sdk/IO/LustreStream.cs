@@ -7,10 +7,10 @@ namespace Lustre.IO;
 /// <summary>
 /// A <see cref="Stream"/> over a striped file. Sequential reads are detected and read ahead in a window that
 /// doubles up to <c>LustreClientOptions.ReadaheadBudget</c>, except large ones while other streams of the process keep
-/// the servers busy, which go straight into the caller's buffer (<see cref="Crowded"/>); writes are copied into chunks of a full stripe row and
-/// sent in the background (write-behind) while at most <c>DirtyBudget</c> bytes are outstanding. Every chunk fans
-/// out to all the OSTs it covers at once. <see cref="FlushAsync(CancellationToken)"/> returns when every byte
-/// written is durable on its OST and the size is recorded on the MDS; disposing flushes too.
+/// the servers busy, which go straight into the caller's buffer (<see cref="Crowded"/>); writes are copied into chunks
+/// of a full stripe row and sent in the background (write-behind) while at most <c>DirtyBudget</c> bytes are
+/// outstanding. Every chunk fans out to all the OSTs it covers at once. <see cref="FlushAsync(CancellationToken)"/>
+/// returns when every byte written is durable on its OST and the size is recorded on the MDS; disposing flushes too.
 /// The async methods are the fast path; the sync ones block on them.
 /// </summary>
 /// <remarks>
