@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Lustre.Client;
@@ -241,6 +242,70 @@ public sealed class DataOnMdtTests
         Assert.Equal(901, await again.ReadAtAsync(3000, back));
         Assert.Equal(data[3000..], back[..901]);
         Assert.Equal(1, recording.Count(Opcode.MdsDomRead)); // the first handle's second read; the tail came with the open
+    }
+
+    /// <summary>
+    /// Many reads of fresh handles at once, each handle disposed while its reads may still run, and other opens renting
+    /// and returning pooled arrays meanwhile: every read that succeeds has exactly the file's bytes (the read-on-open
+    /// array is never read after it went back to the pool), and the others fail as reads of a closed handle. A race
+    /// test: it catches a read of a returned array when the timing lets it, not on every run.
+    /// </summary>
+    [Fact]
+    public async Task Reads_racing_each_other_and_the_dispose_of_a_read_on_open_handle_get_the_files_bytes_or_a_closed_handle()
+    {
+        var dir = await _fixture.NewDirectoryAsync();
+        byte[][] data = [Random(3901, 41), Random(3901, 42)];
+        for (var f = 0; f < data.Length; f++)
+        {
+            await _fixture.Client.CreateFileAsync($"{dir}/f{f}", data[f], DomThenAllOsts());
+        }
+
+        const int Rounds = 60;
+        var good = 0;
+        var closed = 0;
+        for (var round = 0; round < Rounds; round++)
+        {
+            var f = round % 2;
+            var file = await _fixture.Client.OpenFileAsync($"{dir}/f{f}", FileMode.Open, FileAccess.Read);
+            var reads = Enumerable.Range(0, 8).Select(r => Task.Run(async () =>
+            {
+                var buffer = new byte[4096];
+                Array.Fill(buffer, (byte)0xEE);
+                try
+                {
+                    var offset = r % 2 == 0 ? 0 : 1000;
+                    var read = await file.ReadAtAsync(offset, buffer);
+                    Assert.Equal(data[f].Length - offset, read);
+                    Assert.Equal(data[f][offset..], buffer[..read]);
+                    Interlocked.Increment(ref good);
+                }
+                catch (ObjectDisposedException)
+                {
+                    Interlocked.Increment(ref closed);
+                }
+            })).ToList();
+
+            // Another file's handles rent and return pooled arrays of the same size while this one's reads run.
+            var other = Task.Run(async () =>
+            {
+                for (var i = 0; i < 4; i++)
+                {
+                    await using var churn = await _fixture.Client.OpenFileAsync($"{dir}/f{1 - f}", FileMode.Open, FileAccess.Read);
+                }
+            });
+            await Task.Yield();
+            await file.DisposeAsync();
+
+            // A rent right after the dispose, on its thread, gets the array the dispose gave back, if any: scribbled
+            // on, it would show in a read still copying out of it.
+            var trap = ArrayPool<byte>.Shared.Rent(data[f].Length);
+            trap.AsSpan().Fill(0xEE);
+            await Task.WhenAll([.. reads, other]);
+            ArrayPool<byte>.Shared.Return(trap);
+        }
+
+        Assert.Equal(Rounds * 8, good + closed);
+        Assert.True(good > 0, "no read finished before its handle was closed");
     }
 
     [Fact]
