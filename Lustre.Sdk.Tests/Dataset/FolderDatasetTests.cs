@@ -184,6 +184,19 @@ public sealed class FolderDatasetTests(ClusterFixture fixture)
         Assert.Equal(bytes, dataset.Statistics.BytesFetched);
         Assert.Equal(bytes, recorder.BulkBytes(Opcode.OstReadBatch) + recorder.BulkBytes(Opcode.OstRead));
         Assert.InRange(recorder.Count(Opcode.OstReadBatch) + recorder.Count(Opcode.OstRead), 1, 20);
+
+        // The opening's one batch, then one per prefetch window: a Folder data set's default window is 256 files.
+        Assert.Equal(1 + 2, recorder.Count(Opcode.MdsOpenBatch));
+    }
+
+    [Fact]
+    public void The_prefetch_window_is_256_files_for_a_folder_and_1024_samples_for_shards_unless_set()
+    {
+        Assert.Equal(256, new LustreDatasetOptions { Format = DatasetFormat.Folder }.PrefetchWindow);
+        Assert.Equal(1024, new LustreDatasetOptions().PrefetchWindow);
+        Assert.Equal(1024, new LustreDatasetOptions { Format = DatasetFormat.WebDataset }.PrefetchWindow);
+        Assert.Equal(1024, new LustreDatasetOptions { Format = DatasetFormat.Folder, PrefetchWindow = 1024 }.PrefetchWindow);
+        Assert.Equal(64, new LustreDatasetOptions { PrefetchWindow = 64, Format = DatasetFormat.Folder }.PrefetchWindow);
     }
 
     [Fact]

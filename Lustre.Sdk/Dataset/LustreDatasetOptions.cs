@@ -75,8 +75,18 @@ public sealed class LustreDatasetOptions
     /// <summary>The largest coalesced read in bytes (default 4 MiB). 4 KiB to 256 MiB.</summary>
     public int MaxReadSize { get; set; } = 4 << 20;
 
-    /// <summary>Samples the prefetcher plans together, sorted by position to find neighbours (default 1,024). 1 to 1,048,576.</summary>
-    public int PrefetchWindow { get; set; } = 1024;
+    /// <summary>
+    /// Samples the prefetcher plans together, sorted by position to find neighbours (default 1,024; for a
+    /// <see cref="DatasetFormat.Folder"/> data set 256, as its files have no neighbours to find and a consumer that
+    /// catches up waits for a whole window). 1 to 1,048,576.
+    /// </summary>
+    public int PrefetchWindow
+    {
+        get => _prefetchWindow ?? (Format == DatasetFormat.Folder ? 256 : 1024);
+        set => _prefetchWindow = value;
+    }
+
+    private int? _prefetchWindow;
 
     /// <summary>Fields every sample must have (default none); a sample without one fails at open with its shard and key.</summary>
     public IReadOnlyList<string> RequiredFields { get; set; } = [];

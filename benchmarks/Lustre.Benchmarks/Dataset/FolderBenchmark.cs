@@ -43,7 +43,7 @@ internal static class FolderBenchmark
             Compute: TimeSpan.FromMicroseconds(args.Double("compute-us", 50)),
             Budget: args.Size("budget", 256L << 20),
             Reads: args.Int("reads", new LustreDatasetOptions().MaxConcurrentReads),
-            PrefetchWindow: args.Int("prefetch-window", new LustreDatasetOptions().PrefetchWindow),
+            PrefetchWindow: args.Int("prefetch-window", new LustreDatasetOptions { Format = DatasetFormat.Folder }.PrefetchWindow),
             Epochs: args.Int("epochs", 1),
             VerifyAll: quick || args.Flag("verify-all"),
             DirectReads: !args.Flag("no-direct-reads"),
