@@ -104,7 +104,9 @@ public sealed class MirrorFailoverTests : IDisposable
     public async Task A_write_that_reaches_no_mirror_fails_and_later_flushes_fail_too()
     {
         await using var cluster = await ProcessCluster.StartAsync(_data.Path, 2);
-        await using var client = new LustreClient(cluster.Address, new LustreClientOptions { MaxAttempts = 2, ConnectTimeout = TimeSpan.FromSeconds(1) });
+        // A killed server's port refuses at once, so the connect timeout only bounds a server still starting: 1 s was
+        // too short for the MDS's first connect on a loaded machine (a CI run failed on it).
+        await using var client = new LustreClient(cluster.Address, new LustreClientOptions { MaxAttempts = 2, ConnectTimeout = TimeSpan.FromSeconds(5) });
         var file = await client.OpenFileAsync("/doomed", FileMode.CreateNew, layout: FileLayout.Mirrored(2, FileLayout.Raid0(1L << 20, stripeCount: 1)));
         await file.WriteAtAsync(0, RandomBytes(1 << 20, seed: 5));
         await file.FlushAsync();
