@@ -107,6 +107,9 @@ internal readonly record struct ObjectRange(ulong ObjectId, long Offset, int Len
 {
     /// <summary>Encoded bytes: object_id, offset, length.</summary>
     public const int Size = 8 + 8 + 4;
+
+    public static ObjectRange Read(ref BodyReader reader) =>
+        new(reader.ReadUInt64("object_id"), reader.ReadInt64("offset"), reader.ReadInt32("length"));
 }
 
 /// <summary>
@@ -148,9 +151,7 @@ internal sealed record OstReadBatchRequest(int OstIndex, ObjectRange[] Ranges)
         long total = 0;
         for (var i = 0; i < count; i++)
         {
-            reader.ReadUInt64("object_id");
-            reader.ReadInt64("offset");
-            total += reader.ReadInt32("length");
+            total += ObjectRange.Read(ref reader).Length;
         }
 
         return total;
@@ -175,7 +176,7 @@ internal sealed record OstReadBatchRequest(int OstIndex, ObjectRange[] Ranges)
         var ranges = new ObjectRange[reader.ReadCount("ranges", MaxRanges, ObjectRange.Size)];
         for (var i = 0; i < ranges.Length; i++)
         {
-            ranges[i] = new ObjectRange(reader.ReadUInt64("object_id"), reader.ReadInt64("offset"), reader.ReadInt32("length"));
+            ranges[i] = ObjectRange.Read(ref reader);
         }
 
         return new OstReadBatchRequest(ost, ranges);
