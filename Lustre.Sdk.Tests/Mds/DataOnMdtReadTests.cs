@@ -1,5 +1,6 @@
 using Lustre.Protocol;
 using Lustre.Server.Mds;
+using static Lustre.Tests.Mirrors.MirrorFiles;
 
 namespace Lustre.Tests.Mds;
 
@@ -21,9 +22,9 @@ public sealed class DataOnMdtReadTests : IDisposable
     public async Task A_read_returns_its_range_and_stops_at_the_last_chunk_it_can_touch()
     {
         using var store = new MdtStore(_directory.Path);
-        var first = Bytes(40_000, 1);
-        var second = Bytes(DataOnMdt.ChunkSize, 2);
-        var third = Bytes(100_000, 3);
+        var first = RandomBytes(40_000, 1);
+        var second = RandomBytes(DataOnMdt.ChunkSize, 2);
+        var third = RandomBytes(100_000, 3);
         await store.ChangeAsync(tx =>
         {
             DataOnMdt.Write(tx, First, 0, first, 0);
@@ -69,8 +70,8 @@ public sealed class DataOnMdtReadTests : IDisposable
     public async Task Holes_and_bytes_past_the_chunks_read_as_zeros_over_a_dirty_buffer()
     {
         using var store = new MdtStore(_directory.Path);
-        var head = Bytes(1_000, 4);
-        var tail = Bytes(1_000, 5);
+        var head = RandomBytes(1_000, 4);
+        var tail = RandomBytes(1_000, 5);
         await store.ChangeAsync(tx =>
         {
             // Chunk 0 holds 1,000 bytes, chunk 1 none (a hole), chunk 2 1,000 bytes at 5,000 into it.
@@ -103,8 +104,8 @@ public sealed class DataOnMdtReadTests : IDisposable
     public async Task A_range_within_one_chunk_is_a_point_read_and_one_across_chunks_is_left_to_the_iterator()
     {
         using var store = new MdtStore(_directory.Path);
-        var small = Bytes(3_901, 6);
-        var large = Bytes(DataOnMdt.ChunkSize + 20_000, 7);
+        var small = RandomBytes(3_901, 6);
+        var large = RandomBytes(DataOnMdt.ChunkSize + 20_000, 7);
         await store.ChangeAsync(tx =>
         {
             DataOnMdt.Write(tx, First, 0, small, 0);
@@ -143,12 +144,5 @@ public sealed class DataOnMdtReadTests : IDisposable
         Assert.Equal(large, buffer.AsSpan(0, large.Length).ToArray());
         DataOnMdt.Read(store.Database, read, First, 0, buffer, small.Length);
         Assert.Equal(small, buffer.AsSpan(0, small.Length).ToArray());
-    }
-
-    private static byte[] Bytes(int length, int seed)
-    {
-        var bytes = new byte[length];
-        new Random(seed).NextBytes(bytes);
-        return bytes;
     }
 }
