@@ -190,6 +190,91 @@ public sealed class FolderDatasetTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task The_windows_of_an_epoch_open_their_files_one_after_another()
+    {
+        // 40 files in windows of 8: five windows, all started at once (the budget holds them all).
+        var root = await fixture.NewDirectoryAsync();
+        await fixture.Client.CreateDirectoryAsync($"{root}/only");
+        await Task.WhenAll(Enumerable.Range(0, 40).Select(async i =>
+        {
+            await using var file = await fixture.Client.OpenFileAsync($"{root}/only/{i:D4}.bin", FileMode.CreateNew);
+            await file.WriteAtAsync(0, new byte[100 + i]);
+        }));
+        var gate = new OpenBatchGate();
+        await using var client = new LustreClient(fixture.Address);
+        client.Session.Targets.MdtConnectionOverride = real => new OpenBatchGate.Gated(real, gate);
+        await using var dataset = await LustreDataset.OpenAsync(client, root, new LustreDatasetOptions { Format = DatasetFormat.Folder, PrefetchWindow = 8, Rank = 0, WorldSize = 1 });
+
+        gate.Armed = true;
+        var reading = Task.Run(async () =>
+        {
+            var sizes = new List<long>();
+            await foreach (var sample in dataset.ReadAsync())
+            {
+                using (sample)
+                {
+                    Assert.Equal(100 + int.Parse(sample.Key[5..9], System.Globalization.CultureInfo.InvariantCulture), sample.Length);
+                    sizes.Add(sample.Length);
+                }
+            }
+
+            return sizes;
+        });
+
+        // The first window's open waits at the gate; the four behind it wait for it rather than open beside it. Open
+        // together, their reads would share the read slots and the consumer, waiting for the first, would wait for all.
+        await gate.Reached.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await Task.Delay(300);
+        Assert.Equal(1, gate.Arrived);
+
+        gate.Open();
+        var sizes = await reading.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(Enumerable.Range(100, 40).Select(n => (long)n), sizes.Order());
+        Assert.Equal(5, gate.Arrived);
+    }
+
+    /// <summary>Once <see cref="Armed"/>, counts the MDT's batched opens and holds them until <see cref="Open"/>.</summary>
+    private sealed class OpenBatchGate
+    {
+        private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _arrived;
+        private bool _armed;
+
+        public bool Armed
+        {
+            get => Volatile.Read(ref _armed);
+            set => Volatile.Write(ref _armed, value);
+        }
+
+        public TaskCompletionSource Reached { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public int Arrived => Volatile.Read(ref _arrived);
+
+        public void Open() => _open.TrySetResult();
+
+        public sealed class Gated(IRpcConnection real, OpenBatchGate gate) : IRpcConnection
+        {
+            public bool IsHealthy => real.IsHealthy;
+
+            public int MaxBulkLength => real.MaxBulkLength;
+
+            public async ValueTask<RpcReply> CallAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
+            {
+                if (opcode == Opcode.MdsOpenBatch && gate.Armed)
+                {
+                    Interlocked.Increment(ref gate._arrived);
+                    gate.Reached.TrySetResult();
+                    await gate._open.Task.WaitAsync(cancellationToken);
+                }
+
+                return await real.CallAsync(opcode, frame, bulkOut, bulkIn, xid, resend, cancellationToken);
+            }
+
+            public ValueTask DisposeAsync() => real.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public void The_prefetch_window_is_256_files_for_a_folder_and_1024_samples_for_shards_unless_set()
     {
         Assert.Equal(256, new LustreDatasetOptions { Format = DatasetFormat.Folder }.PrefetchWindow);

@@ -565,6 +565,7 @@ public sealed class LustreDataset : IAsyncDisposable
         {
             var at = 0;
             var nextStart = 0;
+            var lastOpened = Task.CompletedTask;
             while (at < mine.Length)
             {
                 var end = at;
@@ -607,7 +608,10 @@ public sealed class LustreDataset : IAsyncDisposable
                     buffers[g] = new SharedBuffer(groups[g].Length, _budget, _pool);
                 }
 
-                var window = AssembleAsync(mine, at, end, groups, groupOf, buffers, ReadWindowAsync(groups, buffers, cancellationToken));
+                // A folder's windows open their files one after another, in order (see ReadWindowAsync).
+                var opened = _session is null ? null : new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                var window = AssembleAsync(mine, at, end, groups, groupOf, buffers, ReadWindowAsync(groups, buffers, lastOpened, opened, cancellationToken));
+                lastOpened = opened?.Task ?? lastOpened;
                 if (!writer.TryWrite(window))
                 {
                     try
@@ -685,23 +689,45 @@ public sealed class LustreDataset : IAsyncDisposable
     /// <summary>
     /// Reads a window's coalesced groups in one batch (<see cref="BatchedIo"/>: the small ones of each OST travel
     /// together, at most <c>MaxConcurrentReads</c> requests in flight). A folder data set's files are opened for it
-    /// first, a thousand per request, each checked against the size it had when the data set opened.
+    /// first, a thousand per request, each checked against the size it had when the data set opened: only once the
+    /// window before has opened its own (<paramref name="previousOpened"/>), and <paramref name="opened"/> tells the next.
+    /// Every window's reads queue for the <c>MaxConcurrentReads</c> slots as soon as its files are open, so windows
+    /// opening together would read interleaved and finish together, and the consumer, waiting for the first, would wait
+    /// for them all; in order, the first window's reads hold the first places in the queue.
     /// </summary>
-    private async Task ReadWindowAsync(List<ReadGroup> groups, SharedBuffer[] buffers, CancellationToken cancellationToken)
+    private async Task ReadWindowAsync(List<ReadGroup> groups, SharedBuffer[] buffers, Task previousOpened, TaskCompletionSource? opened, CancellationToken cancellationToken)
     {
         using var activity = LustreDiagnostics.StartOperation("lustre.read_batch", _index.ShardPaths[groups[0].Shard]);
         activity?.SetTag("lustre.requests", groups.Count);
         try
         {
-            var files = _session is null ? null : await OpenFilesAsync(groups, cancellationToken).ConfigureAwait(false);
             var requests = new LustreReadRequest[groups.Count];
-            for (var g = 0; g < groups.Count; g++)
+            var counts = new int[groups.Count];
+            Task reading;
+            try
             {
-                requests[g] = new LustreReadRequest(files?[g] ?? _files[groups[g].Shard], groups[g].Offset, buffers[g].Memory);
+                LustreFile[]? files = null;
+                if (opened is not null)
+                {
+                    // Completed however the window before fared: that window reports its own failure.
+                    await previousOpened.ConfigureAwait(false);
+                    files = await OpenFilesAsync(groups, cancellationToken).ConfigureAwait(false);
+                }
+
+                for (var g = 0; g < groups.Count; g++)
+                {
+                    requests[g] = new LustreReadRequest(files?[g] ?? _files[groups[g].Shard], groups[g].Offset, buffers[g].Memory);
+                }
+
+                // Runs up to the queue for the read slots before it returns: only then may the next window open.
+                reading = BatchedIo.ReadAsync(requests, counts, _reads, cancellationToken);
+            }
+            finally
+            {
+                opened?.TrySetResult();
             }
 
-            var counts = new int[groups.Count];
-            await BatchedIo.ReadAsync(requests, counts, _reads, cancellationToken).ConfigureAwait(false);
+            await reading.ConfigureAwait(false);
             long fetched = 0;
             for (var g = 0; g < groups.Count; g++)
             {
