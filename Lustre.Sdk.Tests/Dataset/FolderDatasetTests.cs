@@ -200,9 +200,9 @@ public sealed class FolderDatasetTests(ClusterFixture fixture)
             await using var file = await fixture.Client.OpenFileAsync($"{root}/only/{i:D4}.bin", FileMode.CreateNew);
             await file.WriteAtAsync(0, new byte[100 + i]);
         }));
-        var gate = new OpenBatchGate();
+        var gate = new RpcGate { Opcode = Opcode.MdsOpenBatch, Armed = false };
         await using var client = new LustreClient(fixture.Address);
-        client.Session.Targets.MdtConnectionOverride = real => new OpenBatchGate.Gated(real, gate);
+        gate.AttachToMdt(client);
         await using var dataset = await LustreDataset.OpenAsync(client, root, new LustreDatasetOptions { Format = DatasetFormat.Folder, PrefetchWindow = 8, Rank = 0, WorldSize = 1 });
 
         gate.Armed = true;
@@ -231,47 +231,6 @@ public sealed class FolderDatasetTests(ClusterFixture fixture)
         var sizes = await reading.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(Enumerable.Range(100, 40).Select(n => (long)n), sizes.Order());
         Assert.Equal(5, gate.Arrived);
-    }
-
-    /// <summary>Once <see cref="Armed"/>, counts the MDT's batched opens and holds them until <see cref="Open"/>.</summary>
-    private sealed class OpenBatchGate
-    {
-        private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private int _arrived;
-        private bool _armed;
-
-        public bool Armed
-        {
-            get => Volatile.Read(ref _armed);
-            set => Volatile.Write(ref _armed, value);
-        }
-
-        public TaskCompletionSource Reached { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public int Arrived => Volatile.Read(ref _arrived);
-
-        public void Open() => _open.TrySetResult();
-
-        public sealed class Gated(IRpcConnection real, OpenBatchGate gate) : IRpcConnection
-        {
-            public bool IsHealthy => real.IsHealthy;
-
-            public int MaxBulkLength => real.MaxBulkLength;
-
-            public async ValueTask<RpcReply> CallAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
-            {
-                if (opcode == Opcode.MdsOpenBatch && gate.Armed)
-                {
-                    Interlocked.Increment(ref gate._arrived);
-                    gate.Reached.TrySetResult();
-                    await gate._open.Task.WaitAsync(cancellationToken);
-                }
-
-                return await real.CallAsync(opcode, frame, bulkOut, bulkIn, xid, resend, cancellationToken);
-            }
-
-            public ValueTask DisposeAsync() => real.DisposeAsync();
-        }
     }
 
     [Fact]

@@ -139,7 +139,7 @@ public sealed class IoCancellationTests(ClusterFixture fixture, ITestOutputHelpe
     {
         var dir = await fixture.NewDirectoryAsync();
         await using var client = SmallBudgetClient();
-        var gate = new OstGate();
+        var gate = new RpcGate();
         gate.Attach(client);
         var first = Pattern(128 * MiB, 6);
         var second = Pattern(128 * MiB, 100);

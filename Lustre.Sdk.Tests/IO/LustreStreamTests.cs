@@ -323,7 +323,7 @@ public sealed class LustreStreamTests
 
     /// <summary>
     /// A stream alone reads ahead a whole chunk (a stripe row) for a 1 MiB read. While four other streams of the process
-    /// have reads in flight (here held at an <see cref="OstGate"/>), its 1 MiB sequential reads go straight into the
+    /// have reads in flight (here held at an <see cref="RpcGate"/>), its 1 MiB sequential reads go straight into the
     /// caller's buffer, one RPC each, and it reads nothing ahead.
     /// </summary>
     [Fact]
@@ -353,7 +353,7 @@ public sealed class LustreStreamTests
             Assert.True(alone.Sent(Opcode.OstRead) >= 4, $"a stream alone sent {alone.Sent(Opcode.OstRead)} OST reads for its first 1 MiB: no readahead");
         }
 
-        var gate = new OstGate { Opcode = Opcode.OstRead };
+        var gate = new RpcGate { Opcode = Opcode.OstRead };
         await using var held = new LustreClient(_fixture.Address);
         gate.Attach(held);
         var others = new List<LustreStream>();

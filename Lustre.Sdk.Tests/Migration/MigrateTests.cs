@@ -74,7 +74,7 @@ public sealed class MigrateTests(ClusterFixture cluster)
         var model = RandomBytes(12 << 20, seed: 3);
         await WriteAsync(path, model, FileLayout.Raid0(1 << 20, stripeCount: 1));
         var before = await cluster.Client.GetInfoAsync(path);
-        var gate = new OstGate();
+        var gate = new RpcGate();
         await using var migrator = GatedClient(gate);
         await using var writer = new LustreClient(cluster.Address);
 
@@ -179,7 +179,7 @@ public sealed class MigrateTests(ClusterFixture cluster)
         var path = await cluster.NewDirectoryAsync() + "/f";
         var model = RandomBytes(8 << 20, seed: 23);
         await WriteAsync(path, model, FileLayout.Raid0(1 << 20, stripeCount: 1));
-        var gate = new OstGate();
+        var gate = new RpcGate();
         await using var migrator = GatedClient(gate);
 
         var migration = migrator.MigrateAsync(path, FileLayout.Raid0(1 << 20, stripeCount: 2));
@@ -217,7 +217,7 @@ public sealed class MigrateTests(ClusterFixture cluster)
         await WriteAsync(path, model, FileLayout.Raid0(1 << 20, stripeCount: 1));
         var before = await cluster.Client.GetInfoAsync(path);
         var objects = await ObjectFilesAsync();
-        var gate = new OstGate();
+        var gate = new RpcGate();
         await using var migrator = GatedClient(gate);
         await using var writer = new LustreClient(cluster.Address);
 
@@ -273,7 +273,7 @@ public sealed class MigrateTests(ClusterFixture cluster)
         await WriteAsync(path, data, FileLayout.Raid0(1 << 20, stripeCount: 1));
         var before = await cluster.Client.GetInfoAsync(path);
         var objects = await ObjectFilesAsync();
-        var gate = new OstGate();
+        var gate = new RpcGate();
         await using var migrator = GatedClient(gate);
         using var cancel = new CancellationTokenSource();
 
@@ -330,7 +330,7 @@ public sealed class MigrateTests(ClusterFixture cluster)
         var path = await cluster.NewDirectoryAsync() + "/f";
         var data = RandomBytes(4 << 20, seed: 19);
         await WriteAsync(path, data, FileLayout.Raid0(1 << 20, stripeCount: 1));
-        var gate = new OstGate();
+        var gate = new RpcGate();
         await using var migrator = GatedClient(gate);
 
         var first = migrator.MigrateAsync(path, FileLayout.Raid0(1 << 20, stripeCount: 2));
@@ -358,7 +358,7 @@ public sealed class MigrateTests(ClusterFixture cluster)
         var objects = await ObjectFilesAsync();
 
         // Renamed: the swap is by FID, so the file under its new name has the new layout.
-        var gate = new OstGate();
+        var gate = new RpcGate();
         await using (var migrator = GatedClient(gate))
         {
             var migration = migrator.MigrateAsync(directory + "/moved", FileLayout.Raid0(1 << 20, stripeCount: 2));
@@ -374,7 +374,7 @@ public sealed class MigrateTests(ClusterFixture cluster)
 
         // Unlinked: the migration fails (its swap finds no inode, and starting again finds no file), and neither the
         // file's objects nor those the migration placed and wrote are left once it gave them back.
-        gate = new OstGate();
+        gate = new RpcGate();
         await using (var migrator = GatedClient(gate))
         {
             var migration = migrator.MigrateAsync(directory + "/gone", FileLayout.Raid0(1 << 20, stripeCount: 2));
@@ -405,7 +405,7 @@ public sealed class MigrateTests(ClusterFixture cluster)
     }
 
     /// <summary>A client of the cluster whose OST writes wait at <paramref name="gate"/>.</summary>
-    private LustreClient GatedClient(OstGate gate)
+    private LustreClient GatedClient(RpcGate gate)
     {
         var client = new LustreClient(cluster.Address);
         gate.Attach(client);
