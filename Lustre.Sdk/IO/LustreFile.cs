@@ -50,7 +50,15 @@ public sealed class LustreFile : IAsyncDisposable
         CanWrite = writable;
         Path = path;
         Fid = attributes.Fid;
-        _layout = LayoutCodec.Decode(attributes.Layout);
+        try
+        {
+            _layout = LayoutCodec.Decode(attributes.Layout);
+        }
+        catch when (opened is not null)
+        {
+            ArrayPool<byte>.Shared.Return(opened);
+            throw;
+        }
         _length = attributes.Size;
         _flushedLength = attributes.Size;
         if (opened is not null)
@@ -221,8 +229,14 @@ public sealed class LustreFile : IAsyncDisposable
 
         if (offset > _openedLength - destination.Length)
         {
-            // Not this range: the bytes stay for the read that wants them.
-            Interlocked.CompareExchange(ref _opened, opened, null);
+            // Not this range: the bytes stay for the read that wants them, unless the handle was disposed meanwhile
+            // (its dispose found nothing to give back), in which case they go back to the pool here.
+            if (Interlocked.CompareExchange(ref _opened, opened, null) is null && Volatile.Read(ref _disposed)
+                && Interlocked.Exchange(ref _opened, null) is { } late)
+            {
+                ArrayPool<byte>.Shared.Return(late);
+            }
+
             return false;
         }
 

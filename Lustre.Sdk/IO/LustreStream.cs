@@ -33,7 +33,11 @@ public sealed class LustreStream : Stream
     /// </summary>
     private const int CrowdedStreams = 4;
 
-    /// <summary>Streams of this process with at least one read in flight (<see cref="_readsInFlight"/> above zero).</summary>
+    /// <summary>
+    /// Streams of this process with at least one read in flight (<see cref="_readsInFlight"/> above zero): a
+    /// <see cref="ReadAsync(Memory{byte}, CancellationToken)"/> that reads the OSTs, sequential or not, or a readahead
+    /// fill. <see cref="ReadAtAsync"/> goes straight to the file and is not counted.
+    /// </summary>
     private static int s_busyStreams;
     private readonly LustreFile _file;
     private readonly bool _canRead;
@@ -203,7 +207,17 @@ public sealed class LustreStream : Stream
         {
             DropReadahead();
             _window = 0;
-            var direct = await _file.ReadAtAsync(_position, buffer[..count], cancellationToken).ConfigureAwait(false);
+            int direct;
+            BeginRead();
+            try
+            {
+                direct = await _file.ReadAtAsync(_position, buffer[..count], cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                EndRead();
+            }
+
             Advance(direct);
             return direct;
         }
