@@ -18,8 +18,9 @@ namespace Lustre.Benchmarks.Dataset;
 /// random sizes) written to an embedded 4-OST cluster and, byte for byte, to local files on the same disk. Each epoch
 /// is one shuffled pass through <see cref="LustreDataset"/> with <see cref="DatasetFormat.Folder"/>, against a local
 /// loop that opens, reads and closes each file in the same order on one thread; both from a cold page cache (each
-/// side's file data evicted just before it reads: the local files, or the OST object files). Then one more epoch of ours with a busy-wait of the compute time per
-/// sample, for the consumer's stall. With <c>--warm</c> (and in <c>--quick</c>) the same first, from the page cache the
+/// side's file data evicted just before it reads: the local files, or the OST object files). Then as many epochs of
+/// ours again with a busy-wait of the compute time per sample, for the consumer's stall; rate and stall are each judged
+/// on their median. With <c>--warm</c> (and in <c>--quick</c>) the same first, from the page cache the
 /// writes left: what the software costs without the disk. Judged on the cold rows. Exit 1 when a sample is wrong or
 /// missing; 2 on a missed target with --fail-on-miss.
 /// </summary>
@@ -66,7 +67,7 @@ internal static class FolderBenchmark
         Console.WriteLine($"machine: {machine}; load average {loadBefore}");
         Console.WriteLine($"run: {settings.Describe()}");
         var rates = new List<(bool Cold, int Epoch, EpochResult Ours, EpochResult Local)>();
-        var stalls = new List<(bool Cold, EpochResult Ours)>();
+        var stalls = new List<(bool Cold, int Epoch, EpochResult Ours)>();
         var phases = new List<(string Name, string Rate, PhaseCost Cost, string Note)>();
         var ok = true;
         try
@@ -90,7 +91,8 @@ internal static class FolderBenchmark
         }
 
         var cold = rates.Where(r => r.Cold).Select(r => Ratio(r.Ours, r.Local)).Order().ToArray();
-        var missed = (RepeatSummary.Median(cold) < RateTarget ? 1 : 0) + stalls.Count(s => s.Cold && s.Ours.WaitedShare >= StallTarget);
+        var coldStalls = stalls.Where(s => s.Cold).Select(s => s.Ours.WaitedShare).Order().ToArray();
+        var missed = (RepeatSummary.Median(cold) < RateTarget ? 1 : 0) + (RepeatSummary.Median(coldStalls) >= StallTarget ? 1 : 0);
         return !quick && failOnMiss && missed > 0 ? 2 : 0;
     }
 
@@ -98,7 +100,7 @@ internal static class FolderBenchmark
         FolderSettings settings,
         string scratch,
         List<(bool Cold, int Epoch, EpochResult Ours, EpochResult Local)> rates,
-        List<(bool Cold, EpochResult Ours)> stalls,
+        List<(bool Cold, int Epoch, EpochResult Ours)> stalls,
         List<(string Name, string Rate, PhaseCost Cost, string Note)> phases)
     {
         var content = new SampleContent(DatasetBenchmark.ContentSeed, settings.MaxSize);
@@ -159,12 +161,15 @@ internal static class FolderBenchmark
                 rates.Add((cold, epoch, ours, baseline));
             }
 
-            EvictObjectsIf(cold, cluster.DataDirectory, settings.Dom);
-            using (var rpcs = new RpcCounter())
+            // As many epochs with compute as without, so the stall is judged on a median too, not on one epoch's luck.
+            for (var epoch = 0; epoch < settings.Epochs; epoch++)
             {
-                var stall = await DatasetEpoch.ReadEpochAsync($"ours LustreDataset (Folder) + {settings.Compute.TotalMicroseconds:0} µs compute/file, global shuffle, {settings.Scale}, {cache}", dataset, TimeSpan.Zero, Check, settings.Compute);
+                var name = settings.Epochs > 1 ? $"global shuffle, epoch {epoch}" : "global shuffle";
+                EvictObjectsIf(cold, cluster.DataDirectory, settings.Dom);
+                using var rpcs = new RpcCounter();
+                var stall = await DatasetEpoch.ReadEpochAsync($"ours LustreDataset (Folder) + {settings.Compute.TotalMicroseconds:0} µs compute/file, {name}, {settings.Scale}, {cache}", dataset, TimeSpan.Zero, Check, settings.Compute);
                 ok &= Report(stall, phases, rpcs.Describe());
-                stalls.Add((cold, stall));
+                stalls.Add((cold, epoch, stall));
             }
         }
 
@@ -299,7 +304,7 @@ internal static class FolderBenchmark
     private static string Table(
         FolderSettings settings,
         List<(bool Cold, int Epoch, EpochResult Ours, EpochResult Local)> rates,
-        List<(bool Cold, EpochResult Ours)> stalls,
+        List<(bool Cold, int Epoch, EpochResult Ours)> stalls,
         List<(string Name, string Rate, PhaseCost Cost, string Note)> phases,
         bool judged)
     {
@@ -325,11 +330,21 @@ internal static class FolderBenchmark
         }
 
         text.AppendLine();
-        text.AppendLine(CultureInfo.InvariantCulture, $"| files | page cache | epoch with {settings.Compute.TotalMicroseconds:0} µs compute/file | files/s | consumer waited | share of epoch | target | result |");
-        text.AppendLine("|---|---|---:|---:|---:|---:|---:|---|");
-        foreach (var (cold, stall) in stalls)
+        text.AppendLine(CultureInfo.InvariantCulture, $"| files | epoch | page cache | epoch with {settings.Compute.TotalMicroseconds:0} µs compute/file | files/s | consumer waited | share of epoch | target | result |");
+        text.AppendLine("|---|---:|---|---:|---:|---:|---:|---:|---|");
+        foreach (var (cold, epoch, stall) in stalls)
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"| {settings.Scale} | {Cache(cold)} | {stall.Cost.Wall.TotalSeconds:0.00} s | {stall.SamplesPerSecond:N0} | {stall.Waited.TotalSeconds:0.000} s | {stall.WaitedShare * 100:0.0} % | < {StallTarget * 100:0} % | {Result(cold, stall.WaitedShare < StallTarget)} |");
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {settings.Scale} | {epoch} | {Cache(cold)} | {stall.Cost.Wall.TotalSeconds:0.00} s | {stall.SamplesPerSecond:N0} | {stall.Waited.TotalSeconds:0.000} s | {stall.WaitedShare * 100:0.0} % | < {StallTarget * 100:0} % | {Result(cold, stall.WaitedShare < StallTarget)} |");
+        }
+
+        foreach (var cold in new[] { false, true })
+        {
+            var sorted = stalls.Where(s => s.Cold == cold).Select(s => s.Ours.WaitedShare).Order().ToArray();
+            if (sorted.Length > 1)
+            {
+                var median = RepeatSummary.Median(sorted);
+                text.AppendLine(CultureInfo.InvariantCulture, $"| {settings.Scale} | median of {sorted.Length} ({sorted[0] * 100:0.0}–{sorted[^1] * 100:0.0} %) | {Cache(cold)} | | | | {median * 100:0.0} % | < {StallTarget * 100:0} % | {Result(cold, median < StallTarget)} |");
+            }
         }
 
         DatasetBenchmark.AppendPhases(text, phases);
@@ -353,7 +368,7 @@ internal static class FolderBenchmark
         public string Describe() =>
             $"{Scale} (uniform sizes) in {Classes} class folders on a 4-OST cluster (default layout: {(Dom ? "the first 64 KiB on the MDT (Data-on-MDT), the rest one stripe" : "one stripe per file")}) and byte for byte in local files on the same disk; " +
             $"reader: Folder format, global shuffle, prefetch budget {ResultTable.FormatBytes(Budget)}, {Reads} read requests in flight, prefetch window {PrefetchWindow} files; " +
-            $"OSTs {(DirectReads ? "with" : "without")} direct reads of uncached ranges; {(Warm ? "both sides from the page cache the writes left, then " : "")}both sides from a cold page cache (evicted before each epoch); simulated compute {Compute.TotalMicroseconds:0} µs per file (busy-wait) in the stall epoch; " +
+            $"OSTs {(DirectReads ? "with" : "without")} direct reads of uncached ranges; {(Warm ? "both sides from the page cache the writes left, then " : "")}both sides from a cold page cache (evicted before each epoch); simulated compute {Compute.TotalMicroseconds:0} µs per file (busy-wait) in {(Epochs > 1 ? $"{Epochs} stall epochs" : "the stall epoch")}; " +
             $"verify {(VerifyAll ? "every byte" : "tag, size, key and label")} of every file";
     }
 
