@@ -1,6 +1,8 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using Lustre.Layouts;
 using Lustre.Protocol;
+using Lustre.Threading;
 
 namespace Lustre.IO;
 
@@ -92,20 +94,25 @@ public sealed class LustreStream : Stream
     /// <summary>Streams of this process with reads in flight now.</summary>
     internal static int BusyStreams => Volatile.Read(ref s_busyStreams);
 
-    /// <summary>Notes a read of this stream sent (for <see cref="Crowded"/>); <see cref="EndRead"/> when it is done.</summary>
-    private void BeginRead()
+    /// <summary>Reads the file at <paramref name="offset"/>, counted as a read of this stream in flight (for <see cref="Crowded"/>).</summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
+    private async ValueTask<int> ReadCountedAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         if (Interlocked.Increment(ref _readsInFlight) == 1)
         {
             Interlocked.Increment(ref s_busyStreams);
         }
-    }
 
-    private void EndRead()
-    {
-        if (Interlocked.Decrement(ref _readsInFlight) == 0)
+        try
         {
-            Interlocked.Decrement(ref s_busyStreams);
+            return await _file.ReadAtAsync(offset, buffer, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (Interlocked.Decrement(ref _readsInFlight) == 0)
+            {
+                Interlocked.Decrement(ref s_busyStreams);
+            }
         }
     }
 
@@ -207,17 +214,7 @@ public sealed class LustreStream : Stream
         {
             DropReadahead();
             _window = 0;
-            int direct;
-            BeginRead();
-            try
-            {
-                direct = await _file.ReadAtAsync(_position, buffer[..count], cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                EndRead();
-            }
-
+            var direct = await ReadCountedAsync(_position, buffer[..count], cancellationToken).ConfigureAwait(false);
             Advance(direct);
             return direct;
         }
@@ -229,16 +226,7 @@ public sealed class LustreStream : Stream
         if (FindSegment(_position) is null && (count >= _chunkSize || crowded))
         {
             // A large read with nothing prefetched goes straight into the caller's buffer, no copy.
-            BeginRead();
-            try
-            {
-                done = await _file.ReadAtAsync(_position, buffer[..count], cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                EndRead();
-            }
-
+            done = await ReadCountedAsync(_position, buffer[..count], cancellationToken).ConfigureAwait(false);
             Advance(done);
             if (!crowded)
             {
@@ -324,24 +312,11 @@ public sealed class LustreStream : Stream
             {
                 var size = (int)Math.Min(_chunkSize, length - next);
                 var buffer = BulkPool.Shared.Rent(size);
-                var fill = FillAsync(next, buffer.AsMemory(0, size));
+                var fill = ReadCountedAsync(next, buffer.AsMemory(0, size), CancellationToken.None).AsTask();
                 _readahead.Add(new Segment(next, size, buffer, fill));
             }
 
             next += _chunkSize;
-        }
-    }
-
-    private async Task<int> FillAsync(long offset, Memory<byte> buffer)
-    {
-        BeginRead();
-        try
-        {
-            return await _file.ReadAtAsync(offset, buffer).ConfigureAwait(false);
-        }
-        finally
-        {
-            EndRead();
         }
     }
 
