@@ -98,6 +98,13 @@ internal sealed class NodeOptions
     /// </summary>
     public long DataOnMdtLimit { get; init; } = Layouts.LayoutDefaults.DefaultDataOnMdtLimit;
 
+    /// <summary>
+    /// How far the MDT writes each of its two recycled WAL files when it opens, so group commits overwrite disk blocks
+    /// instead of growing a file (Lustre's MDT has a journal of fixed size for the same reason); 0: not at all. Default
+    /// 64 MiB each, skipped when the filesystem has no room for them.
+    /// </summary>
+    public long MdtWalPrewriteBytes { get; init; } = Mds.MdtStore.DefaultWalPrewriteBytes;
+
     /// <summary>How often the MDS re-reads the target list and OST free space.</summary>
     public TimeSpan RefreshInterval { get; init; } = TimeSpan.FromSeconds(2);
 }

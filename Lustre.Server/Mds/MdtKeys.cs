@@ -50,6 +50,9 @@ internal static class MdtKeys
     /// <summary>Present in a backup until an MDS first starts on it: the counters must then skip ahead.</summary>
     public static readonly byte[] RestoredKey = Encoding.ASCII.GetBytes("M/restored");
 
+    /// <summary>Written and deleted when the MDT opens, to switch WAL files (<see cref="MdtStore"/>'s WAL prewrite); never read.</summary>
+    public static readonly byte[] WalPrewriteKey = Encoding.ASCII.GetBytes("M/wal-prewrite");
+
     /// <summary>The length of a key that is a prefix byte and a FID (an inode's, a directory's entry prefix).</summary>
     public const int FidKeyLength = 17;
 
