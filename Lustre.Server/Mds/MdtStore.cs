@@ -55,7 +55,15 @@ internal sealed class MdtStore : IDisposable
     /// </summary>
     public const long DefaultWalPrewriteBytes = 64L << 20;
 
-    /// <summary>WAL files RocksDB keeps to write over again instead of creating new ones (<c>recycle_log_file_num</c>).</summary>
+    /// <summary>The largest <c>walPrewriteBytes</c> taken: far more than a log holds before RocksDB switches to the next.</summary>
+    public const long MaxWalPrewriteBytes = 1L << 30;
+
+    /// <summary>
+    /// WAL files RocksDB keeps to write over again instead of creating new ones (<c>recycle_log_file_num</c>). Safe only
+    /// while every change goes through the WAL: recovery goes on from a log ending in records left from its last use
+    /// into the next log only when the sequence numbers join up, so the MDT must never write with the WAL disabled
+    /// (RocksDB refuses that with recycling) nor ingest table files.
+    /// </summary>
     private const int RecycledLogs = 2;
 
     /// <param name="directory">Where the RocksDB database lives.</param>
@@ -71,6 +79,7 @@ internal sealed class MdtStore : IDisposable
     public MdtStore(string directory, TimeSpan? replyLifetime = null, long? reserveBytes = null, long walPrewriteBytes = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(walPrewriteBytes);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(walPrewriteBytes, MaxWalPrewriteBytes);
         Directory.CreateDirectory(directory);
         Path = directory;
         _drive = new DriveInfo(System.IO.Path.GetFullPath(directory));
@@ -78,7 +87,16 @@ internal sealed class MdtStore : IDisposable
         var options = new DbOptions().SetCreateIfMissing(true).SetKeepLogFileNum(4).SetRecycleLogFileNum(RecycledLogs)
             .SetBlockBasedTableFactory(new BlockBasedTableOptions().SetFilterPolicy(BloomFilterPolicy.Create(10, false)).SetWholeKeyFiltering(true));
         _db = RocksDb.Open(options, directory);
-        WalPrewritten = walPrewriteBytes > 0 && PrewriteWal(walPrewriteBytes);
+        try
+        {
+            WalPrewritten = walPrewriteBytes > 0 && PrewriteWal(walPrewriteBytes);
+        }
+        catch
+        {
+            // Let go of the database (and its lock file), so that the MDT can be opened again once there is room.
+            _db.Dispose();
+            throw;
+        }
         LoadCounters();
         if (_db.Get(MdtKeys.RestoredKey) is not null)
         {
@@ -104,11 +122,14 @@ internal sealed class MdtStore : IDisposable
     /// first two logs (a whole io500 run's metadata fits in them). The filler is log data
     /// (<see cref="WriteBatch.PutLogData"/>): it goes to the WAL only, never to the memtable, and recovery skips it.
     /// A log of recycled records carries its log number in each, so recovery stops at the first record left from
-    /// before. Skipped (false) when the filesystem has no room for both logs above <see cref="ReserveBytes"/>.
+    /// before. Skipped (false) when the filesystem has no room for both logs above <see cref="ReserveBytes"/>. A disk
+    /// that fills up during these writes fails the open with RocksDB's error; the next open finds no room and skips them.
+    /// An online backup (<see cref="Backup"/>) flushes while RocksDB keeps every file, so the MDT goes on in a new log
+    /// that grows, until RocksDB has filled and recycled two logs of its own or the MDT opens again.
     /// </summary>
     private bool PrewriteWal(long bytes)
     {
-        if (_drive.AvailableFreeSpace < ReserveBytes + RecycledLogs * bytes)
+        if (_drive.AvailableFreeSpace - RecycledLogs * bytes < ReserveBytes)
         {
             return false;
         }
