@@ -208,9 +208,9 @@ internal sealed class OssService : IRpcService, IDisposable
 
     /// <summary>
     /// Many ranges of this OST's objects in one reply (<see cref="Opcode.OstReadBatch"/>): each range's capability is
-    /// checked before any is read, then the ranges are read in order into one pooled bulk, each exactly its length
-    /// (zeros past an object's end, or for a missing object, as a hole reads). The reads run one after another: a
-    /// client keeps several batches in flight per OST, which keeps the disk's queue as deep as single reads would.
+    /// checked before any is read, then the ranges are read into one pooled bulk, each exactly its length (zeros past
+    /// an object's end, or for a missing object, as a hole reads): cached ones at once, the others from the disk
+    /// together (<see cref="ObjectStore.ReadRangesAsync"/>).
     /// </summary>
     private async ValueTask<RpcResponse> ReadBatchAsync(RpcRequest request, CancellationToken cancellationToken)
     {
@@ -234,18 +234,8 @@ internal sealed class OssService : IRpcService, IDisposable
         var buffer = BulkPool.Shared.Rent(Math.Max((int)total, 1));
         try
         {
-            var at = 0;
-            foreach (var range in batch.Ranges)
-            {
-                var destination = buffer.AsMemory(at, range.Length);
-                // Cached ranges of any length are copied here: a batch of small files would otherwise hop to the thread
-                // pool and back for every file over 64 KiB.
-                var count = await store.ReadAsync(range.ObjectId, range.Offset, destination, cachedFirst: true, cancellationToken).ConfigureAwait(false);
-                destination.Span[count..].Clear();
-                at += range.Length;
-            }
-
-            return RpcResponse.WithBulk(null, buffer, Counted(store, brw, io, ReadDirection, at));
+            await store.ReadRangesAsync(batch.Ranges, buffer.AsMemory(0, (int)total), cancellationToken).ConfigureAwait(false);
+            return RpcResponse.WithBulk(null, buffer, Counted(store, brw, io, ReadDirection, (int)total));
         }
         catch
         {
