@@ -44,38 +44,6 @@ internal static unsafe partial class CachedRead
         }
     }
 
-    /// <summary>
-    /// Tells the kernel that <paramref name="length"/> bytes at <paramref name="offset"/> will be read soon
-    /// (<c>posix_fadvise(POSIX_FADV_WILLNEED)</c>): it starts reading them into the page cache and returns without
-    /// waiting. A hint only: nothing on other platforms, and a failure is ignored.
-    /// </summary>
-    public static void Prefetch(SafeFileHandle handle, long offset, long length)
-    {
-        if (!OperatingSystem.IsLinux() || length <= 0)
-        {
-            return;
-        }
-
-        var added = false;
-        handle.DangerousAddRef(ref added);
-        try
-        {
-            _ = PosixFadvise((int)handle.DangerousGetHandle(), offset, length, FadviseWillNeed);
-        }
-        finally
-        {
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
-        }
-    }
-
-    private const int FadviseWillNeed = 3;
-
-    [LibraryImport("libc", EntryPoint = "posix_fadvise")]
-    private static partial int PosixFadvise(int fd, long offset, long length, int advice);
-
     [StructLayout(LayoutKind.Sequential)]
     private struct IoVector
     {
