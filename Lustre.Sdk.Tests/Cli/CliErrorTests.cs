@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Lustre.Cli;
 
 namespace Lustre.Tests.Cli;
@@ -75,7 +73,8 @@ public sealed class CliErrorTests(CliClusterFixture cluster) : IClassFixture<Cli
     [Fact]
     public async Task A_cluster_that_is_not_running_gives_a_clear_message_quickly()
     {
-        var address = $"127.0.0.1:{FreePort()}/lustre";
+        using var stopped = new RefusedPort();
+        var address = $"{stopped}/lustre";
         var clock = Stopwatch.StartNew();
 
         var result = await CliClusterFixture.Run(["lfs", "df", "--mgs", address]).WaitAsync(TimeSpan.FromSeconds(30));
@@ -129,12 +128,5 @@ public sealed class CliErrorTests(CliClusterFixture cluster) : IClassFixture<Cli
 
         Assert.Contains($" lfs {command} ", result.Output, StringComparison.Ordinal);
         Assert.Contains("--mgs", result.Output, StringComparison.Ordinal);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,6 +1,4 @@
 using System.CommandLine;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
 using Lustre.Cli;
@@ -41,6 +39,7 @@ public sealed partial class CliFailureTests : IAsyncLifetime
     public async Task Every_command_fails_with_one_line_and_no_stack_trace()
     {
         var runs = new List<(string[] Args, Dictionary<string, string> Environment, string Expected)>();
+        using var stopped = new RefusedPort();
         foreach (var scenario in Enum.GetValues<Scenario>())
         {
             var endpoint = _cluster!.Endpoint.ToString();
@@ -48,7 +47,7 @@ public sealed partial class CliFailureTests : IAsyncLifetime
             {
                 Scenario.WrongSecret => (endpoint, "not-the-secret-0123456789abcdefgh", "wrong shared secret"),
                 Scenario.MissingSecret => (endpoint, null, "requires a shared secret"),
-                Scenario.StoppedCluster => ($"127.0.0.1:{FreePort()}", Secret, "Connection refused"),
+                Scenario.StoppedCluster => (stopped.ToString(), Secret, "Connection refused"),
                 Scenario.WrongFsName => (endpoint, Secret, "'wrong'"),
                 _ => (endpoint, Secret, "No such file or directory"),
             };
@@ -183,13 +182,6 @@ public sealed partial class CliFailureTests : IAsyncLifetime
         var file = Path.Combine(_data.Path, "a-file");
         File.WriteAllText(file, "not a directory");
         return file;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     [GeneratedRegex(@"^\s+at ", RegexOptions.Multiline)]
