@@ -138,49 +138,69 @@ internal sealed class ObjectStore : IDisposable
     public async ValueTask ReadRangesAsync(ObjectRange[] ranges, Memory<byte> destination, CancellationToken cancellationToken)
     {
         var misses = ArrayPool<Miss>.Shared.Rent(ranges.Length);
+        var count = 0;
         try
         {
-            var count = 0;
             var at = 0;
             foreach (var range in ranges)
             {
                 var slice = destination.Slice(at, range.Length);
                 at += range.Length;
-                using var lease = OpenExisting(range.ObjectId);
-                var cached = lease.Handle is null ? -1 : CachedRead.TryRead(lease.Handle, slice.Span, range.Offset);
-                if (cached < 0)
+                var lease = OpenExisting(range.ObjectId);
+                var kept = false;
+                try
                 {
-                    // Missing, or at or past its end.
-                    slice.Span.Clear();
+                    var cached = lease.Handle is null ? -1 : CachedRead.TryRead(lease.Handle, slice.Span, range.Offset);
+                    if (cached < 0)
+                    {
+                        // Missing, or at or past its end.
+                        slice.Span.Clear();
+                    }
+                    else if (cached < slice.Length)
+                    {
+                        // Not (all) cached, or the object ends inside the range: the read from the disk finds out which.
+                        // The lease goes with it, so the handle stays open however many other objects the batch opens.
+                        misses[count++] = new Miss(lease, range.Offset, slice, cached);
+                        kept = true;
+                    }
                 }
-                else if (cached < slice.Length)
+                finally
                 {
-                    // Not (all) cached, or the object ends inside the range: the read from the disk finds out which.
-                    misses[count++] = new Miss(range.ObjectId, range.Offset, slice, cached);
+                    if (!kept)
+                    {
+                        lease.Dispose();
+                    }
                 }
             }
 
             if (count > 0)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                await BlockingCall.RunAsync(static m => m.Store.ReadMisses(m.Misses.AsSpan(0, m.Count)), (Store: this, Misses: misses, Count: count)).ConfigureAwait(false);
+                await BlockingCall.RunAsync(static m => ReadMisses(m.Misses.AsSpan(0, m.Count)), (Misses: misses, Count: count)).ConfigureAwait(false);
             }
         }
         finally
         {
+            for (var i = 0; i < count; i++)
+            {
+                misses[i].Lease.Dispose();
+            }
+
             ArrayPool<Miss>.Shared.Return(misses, clearArray: true);
         }
     }
 
-    /// <summary>A range of <see cref="ReadRangesAsync"/> the page cache did not hold whole: <see cref="Done"/> bytes of it came from there.</summary>
-    private readonly record struct Miss(ulong ObjectId, long Offset, Memory<byte> Destination, int Done);
+    /// <summary>
+    /// A range of <see cref="ReadRangesAsync"/> the page cache did not hold whole, with the lease on its object's open
+    /// handle: <see cref="Done"/> bytes of it came from the cache.
+    /// </summary>
+    private readonly record struct Miss(HandleCache.Lease Lease, long Offset, Memory<byte> Destination, int Done);
 
-    private void ReadMisses(ReadOnlySpan<Miss> misses)
+    private static void ReadMisses(ReadOnlySpan<Miss> misses)
     {
         foreach (var miss in misses)
         {
-            using var lease = OpenExisting(miss.ObjectId);
-            var total = lease.Handle is null ? 0 : ReadFully(lease.Handle, miss.Destination, miss.Offset, miss.Done);
+            var total = ReadFully(miss.Lease.Handle!, miss.Destination, miss.Offset, miss.Done);
             miss.Destination.Span[total..].Clear();
         }
     }
