@@ -19,7 +19,7 @@ public sealed class ClientParametersTests(ClusterFixture fixture)
 
         public int MaxBulkLength => real.MaxBulkLength;
 
-        public async ValueTask<RpcReply> CallAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
+        public async ValueTask<RpcReply> CallAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, ReplyBulk bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
         {
             if (opcode is not (Opcode.OstWrite or Opcode.OstRead))
             {

@@ -34,10 +34,10 @@ public sealed class ClusterFixture : IAsyncLifetime
         {
             var connection = Substitute.For<IRpcConnection>();
             connection.IsHealthy.Returns(true);
-            connection.CallAsync(Opcode.OstWrite, Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<Memory<byte>>(), Arg.Any<ulong>(), Arg.Any<bool>(), Arg.Any<CancellationToken>())
+            connection.CallAsync(Opcode.OstWrite, Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<ReplyBulk>(), Arg.Any<ulong>(), Arg.Any<bool>(), Arg.Any<CancellationToken>())
                 .Throws(failure);
-            connection.CallAsync(Arg.Is<Opcode>(o => o != Opcode.OstWrite), Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<Memory<byte>>(), Arg.Any<ulong>(), Arg.Any<bool>(), Arg.Any<CancellationToken>())
-                .Returns(call => r.CallAsync(call.ArgAt<Opcode>(0), call.ArgAt<FrameBuffer>(1), call.ArgAt<ReadOnlyMemory<byte>>(2), call.ArgAt<Memory<byte>>(3), call.ArgAt<ulong>(4), call.ArgAt<bool>(5), call.ArgAt<CancellationToken>(6)));
+            connection.CallAsync(Arg.Is<Opcode>(o => o != Opcode.OstWrite), Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<ReplyBulk>(), Arg.Any<ulong>(), Arg.Any<bool>(), Arg.Any<CancellationToken>())
+                .Returns(call => r.CallAsync(call.ArgAt<Opcode>(0), call.ArgAt<FrameBuffer>(1), call.ArgAt<ReadOnlyMemory<byte>>(2), call.ArgAt<ReplyBulk>(3), call.ArgAt<ulong>(4), call.ArgAt<bool>(5), call.ArgAt<CancellationToken>(6)));
             return connection;
         });
         return client;

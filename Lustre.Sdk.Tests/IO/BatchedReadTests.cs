@@ -104,6 +104,38 @@ public sealed class BatchedReadTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Small_files_in_one_batch_with_bulk_checksums_on_land_whole_in_their_own_buffers()
+    {
+        // Sizes around the scatter receive's direct-segment size, and two files asked for twice (their span goes
+        // through a buffer); the checksum covers the reply's bulk across every segment it filled.
+        var dir = await fixture.NewDirectoryAsync();
+        int[] sizes = [1, 100, FrameReader.DirectSegment - 1, FrameReader.DirectSegment, FrameReader.DirectSegment + 1, 4096, 60_000, 3, 90_000, 16_000];
+        var contents = await Task.WhenAll(sizes.Select((size, i) => WriteAsync(fixture.Client, $"{dir}/c{i}", size, FileLayout.Raid0(Stripe, 1))));
+        await using var recorder = RecordingClient.Create(fixture.Address, options: new LustreClientOptions { BulkChecksums = true });
+        var files = new LustreFile[sizes.Length];
+        for (var i = 0; i < sizes.Length; i++)
+        {
+            files[i] = await recorder.Client.OpenFileAsync($"{dir}/c{i}", FileMode.Open, FileAccess.Read);
+        }
+
+        int[] order = [9, 0, 4, 2, 7, 4, 1, 8, 3, 5, 6, 0];
+        var (counts, destinations) = await ReadAsync(recorder.Client, order.Select(i => (files[i], 0L, sizes[i])).ToArray());
+
+        for (var k = 0; k < order.Length; k++)
+        {
+            Assert.Equal(sizes[order[k]], counts[k]);
+            Assert.True(contents[order[k]].AsSpan().SequenceEqual(destinations[k]), $"file c{order[k]} read other bytes");
+        }
+
+        Assert.Equal(0, recorder.Count(Opcode.OstRead));
+        Assert.InRange(recorder.Count(Opcode.OstReadBatch), 1, ClusterFixture.OstCount);
+        foreach (var file in files)
+        {
+            await file.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Holes_and_mirrored_files_read_in_a_batch_as_they_read_alone()
     {
         var dir = await fixture.NewDirectoryAsync();

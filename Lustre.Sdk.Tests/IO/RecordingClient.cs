@@ -13,16 +13,16 @@ internal sealed class RecordingClient : IAsyncDisposable
     private readonly ConcurrentDictionary<Opcode, (int Count, long Bulk)> _calls = new();
     private readonly ConcurrentDictionary<Opcode, int> _sent = new();
 
-    private RecordingClient(string address, bool refuseBatches)
+    private RecordingClient(string address, bool refuseBatches, LustreClientOptions? options)
     {
-        Client = new LustreClient(address);
+        Client = new LustreClient(address, options);
         Client.Session.Targets.OstConnectionOverride = (_, real) => new Recording(real, this, refuseBatches);
         Client.Session.Targets.MdtConnectionOverride = real => new Recording(real, this, refuseBatches);
     }
 
     public LustreClient Client { get; }
 
-    public static RecordingClient Create(string address, bool refuseBatches = false) => new(address, refuseBatches);
+    public static RecordingClient Create(string address, bool refuseBatches = false, LustreClientOptions? options = null) => new(address, refuseBatches, options);
 
     public int Count(Opcode opcode) => _calls.TryGetValue(opcode, out var calls) ? calls.Count : 0;
 
@@ -39,7 +39,7 @@ internal sealed class RecordingClient : IAsyncDisposable
 
         public int MaxBulkLength => real.MaxBulkLength;
 
-        public async ValueTask<RpcReply> CallAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
+        public async ValueTask<RpcReply> CallAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, ReplyBulk bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
         {
             owner._sent.AddOrUpdate(opcode, 1, (_, n) => n + 1);
             if (refuseBatches && opcode is Opcode.OstReadBatch or Opcode.MdsDomReadBatch)

@@ -51,7 +51,7 @@ internal sealed class RpcGate
 
         public int MaxBulkLength => real.MaxBulkLength;
 
-        public async ValueTask<RpcReply> CallAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
+        public async ValueTask<RpcReply> CallAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, ReplyBulk bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
         {
             if (opcode == gate.Opcode && gate.Armed && gate.Ost is var ost && (ost < 0 || ost == index))
             {

@@ -67,7 +67,7 @@ public sealed class StripedIoFaultTests
         connection.IsHealthy.Returns(true);
         var xids = new List<(ulong Xid, bool Resend)>();
         var attempts = 0;
-        connection.CallAsync(Opcode.OstRead, Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<Memory<byte>>(), Arg.Any<ulong>(), Arg.Any<bool>(), Arg.Any<CancellationToken>())
+        connection.CallAsync(Opcode.OstRead, Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<ReplyBulk>(), Arg.Any<ulong>(), Arg.Any<bool>(), Arg.Any<CancellationToken>())
             .Returns(call =>
             {
                 xids.Add((call.ArgAt<ulong>(4), call.ArgAt<bool>(5)));
@@ -92,13 +92,13 @@ public sealed class StripedIoFaultTests
     {
         var connection = Substitute.For<IRpcConnection>();
         connection.IsHealthy.Returns(true);
-        connection.CallAsync(Arg.Any<Opcode>(), Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<Memory<byte>>(), Arg.Any<ulong>(), Arg.Any<bool>(), Arg.Any<CancellationToken>())
+        connection.CallAsync(Arg.Any<Opcode>(), Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<ReplyBulk>(), Arg.Any<ulong>(), Arg.Any<bool>(), Arg.Any<CancellationToken>())
             .Returns(_ => ValueTask.FromException<RpcReply>(new BulkChecksumException("ost", 1, 4096)));
         await using var rpc = ClientOver(connection, maxAttempts: 3);
         using var frame = FrameBuffer.Rent();
 
         await Assert.ThrowsAsync<BulkChecksumException>(async () => await rpc.CallAsync(Opcode.OstRead, frame, default, new byte[4096], CancellationToken.None));
 
-        await connection.Received(3).CallAsync(Opcode.OstRead, Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<Memory<byte>>(), Arg.Any<ulong>(), Arg.Any<bool>(), Arg.Any<CancellationToken>());
+        await connection.Received(3).CallAsync(Opcode.OstRead, Arg.Any<FrameBuffer>(), Arg.Any<ReadOnlyMemory<byte>>(), Arg.Any<ReplyBulk>(), Arg.Any<ulong>(), Arg.Any<bool>(), Arg.Any<CancellationToken>());
     }
 }

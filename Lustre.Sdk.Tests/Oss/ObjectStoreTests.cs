@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using Lustre.Server.Oss;
 
@@ -167,13 +166,9 @@ public sealed class ObjectStoreTests : IDisposable
 
         // Only the kernel touches the mapping: the pages past the new end fault inside the send (EFAULT), not in
         // user code (SIGBUS), so the send fails and the connection can be closed.
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        using var sender = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        var accept = listener.AcceptAsync();
-        await sender.ConnectAsync(listener.LocalEndPoint!);
-        using var receiver = await accept;
+        var (receiver, sender) = await LoopbackPair.ConnectAsync();
+        using var _ = receiver;
+        using var __ = sender;
         var drain = Task.Run(async () =>
         {
             var buffer = new byte[1 << 20];

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Lustre.Protocol;
 
 namespace Lustre.Tests.Protocol;
@@ -11,7 +9,7 @@ public class FrameSenderTests
     {
         const int Senders = 16;
         const int FramesEach = 300;
-        var (server, client) = await ConnectAsync();
+        var (server, client) = await LoopbackPair.ConnectAsync();
         using var _ = server;
         using var __ = client;
         using var sender = new FrameSender(client);
@@ -59,7 +57,7 @@ public class FrameSenderTests
     [Fact]
     public async Task Send_on_a_closed_socket_fails_and_later_sends_fail_too()
     {
-        var (server, client) = await ConnectAsync();
+        var (server, client) = await LoopbackPair.ConnectAsync();
         server.Dispose();
         using var sender = new FrameSender(client);
         client.Dispose();
@@ -73,7 +71,7 @@ public class FrameSenderTests
     [Fact]
     public async Task A_sender_closed_while_a_gathered_send_waits_fails_that_send_and_nothing_throws_on_the_thread_pool()
     {
-        var (server, client) = await ConnectAsync();
+        var (server, client) = await LoopbackPair.ConnectAsync();
         using var _ = server;
         var sender = new FrameSender(client);
         using var frame = FrameBuffer.Rent();
@@ -105,16 +103,5 @@ public class FrameSenderTests
         protected override void Dispose(bool disposing)
         {
         }
-    }
-
-    private static async Task<(Socket Server, Socket Client)> ConnectAsync()
-    {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        var accept = listener.AcceptAsync();
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        return (await accept, client);
     }
 }

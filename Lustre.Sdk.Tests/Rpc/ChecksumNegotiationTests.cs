@@ -138,7 +138,7 @@ public sealed class ChecksumNegotiationTests
 
         public int MaxBulkLength => real.MaxBulkLength;
 
-        public ValueTask<RpcReply> CallAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
+        public ValueTask<RpcReply> CallAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, ReplyBulk bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
         {
             if (opcode == Opcode.OstWrite)
             {

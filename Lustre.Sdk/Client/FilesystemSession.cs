@@ -140,7 +140,7 @@ internal sealed class FilesystemSession : IAsyncDisposable
     /// status).
     /// </summary>
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
-    public async ValueTask<RpcReply> CallMdsAsync(Opcode opcode, FrameBuffer frame, string? path, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, CancellationToken cancellationToken)
+    public async ValueTask<RpcReply> CallMdsAsync(Opcode opcode, FrameBuffer frame, string? path, ReadOnlyMemory<byte> bulkOut, ReplyBulk bulkIn, CancellationToken cancellationToken)
     {
         using var activity = path is null ? null : LustreDiagnostics.StartOperation(LustreDiagnostics.ActivityName(opcode), path);
         try
@@ -171,7 +171,7 @@ internal sealed class FilesystemSession : IAsyncDisposable
     /// Sends one request with bulk to the MDS (a Data-on-MDT read or write) and returns the reply whatever its status, as
     /// an OST call does: the caller names the bytes in its error.
     /// </summary>
-    public ValueTask<RpcReply> CallMdsWithBulkAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, CancellationToken cancellationToken)
+    public ValueTask<RpcReply> CallMdsWithBulkAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, ReplyBulk bulkIn, CancellationToken cancellationToken)
     {
         if (!_changedMetadata && opcode.IsModifying())
         {

@@ -10,5 +10,5 @@ internal interface IRpcConnection : IAsyncDisposable
     /// <summary>The largest bulk the server accepts, as it said at connect (0: unknown).</summary>
     int MaxBulkLength { get; }
 
-    ValueTask<RpcReply> CallAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken);
+    ValueTask<RpcReply> CallAsync(Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, ReplyBulk bulkIn, ulong xid, bool resend, CancellationToken cancellationToken);
 }

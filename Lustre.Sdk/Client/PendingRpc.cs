@@ -24,7 +24,7 @@ internal sealed class PendingRpc : IValueTaskSource<RpcReply>
     public ulong Xid { get; private set; }
 
     /// <summary>Where the reply's bulk goes.</summary>
-    public Memory<byte> BulkDestination { get; private set; }
+    public ReplyBulk BulkDestination { get; private set; }
 
     public long DeadlineTicks { get; private set; }
 
@@ -35,7 +35,7 @@ internal sealed class PendingRpc : IValueTaskSource<RpcReply>
 
     public ValueTask<RpcReply> Task => new(this, _core.Version);
 
-    public void Arm(ulong xid, Memory<byte> bulkDestination, long deadlineTicks, bool verifyBulk)
+    public void Arm(ulong xid, ReplyBulk bulkDestination, long deadlineTicks, bool verifyBulk)
     {
         Xid = xid;
         BulkDestination = bulkDestination;

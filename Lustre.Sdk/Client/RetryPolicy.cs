@@ -29,7 +29,7 @@ internal sealed class RetryPolicy(RpcConnectionSettings settings, int maxAttempt
     /// </summary>
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<RpcReply> CallAsync(
-        ITargetResolver targets, TargetKind kind, int index, Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, CancellationToken cancellationToken)
+        ITargetResolver targets, TargetKind kind, int index, Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, ReplyBulk bulkIn, CancellationToken cancellationToken)
     {
         var xid = settings.Xids.Next();
         for (var attempt = 1; ; attempt++)

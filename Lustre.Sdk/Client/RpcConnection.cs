@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.IO.Hashing;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -56,6 +57,9 @@ internal sealed class RpcConnection : IRpcConnection
     // Whether each request may turn them off (ChecksumPerRequest), and what a request that does not choose gets.
     private bool _perRequest;
     private bool _defaultChecksums = true;
+
+    // The read loop's hasher for a bulk received into several segments (one loop per connection, so one hasher).
+    private XxHash3? _scatterHasher;
 
     /// <summary>The largest bulk the server accepts, as it said at connect (never more than the protocol's limit).</summary>
     public int MaxBulkLength { get; private set; }
@@ -255,7 +259,7 @@ internal sealed class RpcConnection : IRpcConnection
     /// </summary>
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<RpcReply> CallAsync(
-        Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
+        Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, ReplyBulk bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
     {
         ThrowIfFaulted();
         if (bulkOut.Length > MaxBulkLength || bulkIn.Length > MaxBulkLength)
@@ -396,9 +400,17 @@ internal sealed class RpcConnection : IRpcConnection
                         continue;
                     }
 
-                    var destination = pending.BulkDestination[..header.BulkLength];
-                    await _reader.ReadExactlyAsync(destination, _shutdown.Token).ConfigureAwait(false);
-                    if (pending.VerifyBulk && BulkChecksum.Compute(destination.Span) != header.BulkChecksum)
+                    var destination = pending.BulkDestination;
+                    if (destination.Segments is { } segments)
+                    {
+                        await _reader.ReadSegmentsAsync(segments, header.BulkLength, _shutdown.Token).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await _reader.ReadExactlyAsync(destination.Buffer[..header.BulkLength], _shutdown.Token).ConfigureAwait(false);
+                    }
+
+                    if (pending.VerifyBulk && Checksum(destination, header.BulkLength) != header.BulkChecksum)
                     {
                         reply.Dispose();
                         pending.SetException(new BulkChecksumException(Target, header.Xid, header.BulkLength));
@@ -421,6 +433,12 @@ internal sealed class RpcConnection : IRpcConnection
             Fault(new LustreException($"{Target}: connection lost: {reason}", LustreErrno.ENOTCONN, isTransient: true, ex));
         }
     }
+
+    /// <summary>The checksum of the first <paramref name="count"/> bytes a reply's bulk filled.</summary>
+    private ulong Checksum(ReplyBulk bulk, int count) =>
+        bulk.Segments is { } segments
+            ? BulkChecksum.Compute(segments, count, _scatterHasher ??= new XxHash3())
+            : BulkChecksum.Compute(bulk.Buffer.Span[..count]);
 
     private void Fault(LustreException exception)
     {

@@ -88,7 +88,7 @@ internal sealed class TargetChannel
     /// </summary>
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]
     public async ValueTask<RpcReply> CallOnceAsync(
-        Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
+        Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, ReplyBulk bulkIn, ulong xid, bool resend, CancellationToken cancellationToken)
     {
         var bulk = bulkOut.Length + bulkIn.Length;
         // Small I/O has its own, wider allowance: its RPCs cost the server little memory.

@@ -132,7 +132,7 @@ internal sealed class TargetTable : ITargetResolver, IAsyncDisposable
 
     /// <summary>Calls a target wherever it is now, under the <see cref="Policy"/>; returns the reply whatever its status.</summary>
     public ValueTask<RpcReply> CallAsync(
-        TargetKind kind, int index, Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, Memory<byte> bulkIn, CancellationToken cancellationToken) =>
+        TargetKind kind, int index, Opcode opcode, FrameBuffer frame, ReadOnlyMemory<byte> bulkOut, ReplyBulk bulkIn, CancellationToken cancellationToken) =>
         Policy.CallAsync(this, kind, index, opcode, frame, bulkOut, bulkIn, cancellationToken);
 
     /// <summary>Calls the MGS (the next address of its failover list after a failure) and throws on an error status.</summary>

@@ -13,16 +13,17 @@ namespace Lustre.IO;
 /// network once); an OST's small ranges travel together in <see cref="Opcode.OstReadBatch"/> requests of up to
 /// <see cref="BatchBytes"/> and 1,024 ranges, and a range of <see cref="SeparateRangeLimit"/> or more alone as an
 /// <see cref="Opcode.OstRead"/>, which the OSS can send from the page cache without a copy. Everything goes out at once,
-/// bounded per OST by the target's RPCs in flight (and by the caller's <c>limiter</c>, if any). A batch arrives in one
-/// buffer and is copied to the requests' destinations; a range read alone lands in its destination. Mirrored files are
+/// bounded per OST by the target's RPCs in flight (and by the caller's <c>limiter</c>, if any). A batch's ranges are
+/// received straight into the requests' destinations (<see cref="ReplyBulk"/>), as a range read alone is. Mirrored files are
 /// read one request at a time through <see cref="StripedIo"/>, which picks a mirror and fails over. Bytes in a file's
 /// Data-on-MDT component travel in <see cref="Opcode.MdsDomReadBatch"/> requests to the MDS the same way.
 /// </summary>
 internal static class BatchedIo
 {
     /// <summary>
-    /// Object ranges at least this long are read alone. A batched range costs a copy on each side (into the OSS's reply
-    /// buffer, out of the client's) and saves one round trip: worth it for small files, not for large ranges.
+    /// Object ranges at least this long are read alone. A batched range costs a copy on the OSS (into its reply buffer,
+    /// where a range read alone is sent from the page cache or read past it) and saves one round trip: worth it for
+    /// small files, not for large ranges.
     /// </summary>
     public const int SeparateRangeLimit = 256 << 10;
 
@@ -146,74 +147,62 @@ internal static class BatchedIo
     }
 
     /// <summary>
-    /// One batched Data-on-MDT read, copied out to the pieces' destinations. When the MDS refuses it (any file of it:
-    /// gone, migrated off the MDT, not readable) or does not know it, its pieces are read one by one instead, so each
-    /// fails or succeeds as a single read does, with that read's own error.
+    /// One batched Data-on-MDT read, received straight into the pieces' destinations. When the MDS refuses it (any file
+    /// of it: gone, migrated off the MDT, not readable) or does not know it, its pieces are read one by one instead, so
+    /// each fails or succeeds as a single read does, with that read's own error.
     /// </summary>
     private static async Task ReadMdtBatchAsync(FilesystemSession session, DomPiece[] batch, SemaphoreSlim? limiter, CancellationToken cancellationToken)
     {
         var ranges = new DomReadRequest[batch.Length];
+        var segments = new Memory<byte>[batch.Length];
         var total = 0;
         for (var i = 0; i < batch.Length; i++)
         {
             ranges[i] = new DomReadRequest(batch[i].File.Fid, batch[i].Extent.FileOffset, (int)batch[i].Extent.Length);
+            segments[i] = batch[i].Destination;
             total += ranges[i].Length;
         }
 
-        var scratch = BulkPool.Shared.Rent(total);
+        int status;
+        if (limiter is not null)
+        {
+            await limiter.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         try
         {
-            int status;
-            if (limiter is not null)
+            using var frame = FrameBuffer.Rent(64 + (batch.Length * DomReadRequest.Size));
+            new DomReadBatchRequest(ranges).Write(frame.Body);
+            using var reply = await session.CallMdsWithBulkAsync(Opcode.MdsDomReadBatch, frame, default, new ReplyBulk(segments), cancellationToken).ConfigureAwait(false);
+            status = reply.Status;
+            if (status == 0 && reply.BulkLength != total)
             {
-                await limiter.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            try
-            {
-                using var frame = FrameBuffer.Rent(64 + (batch.Length * DomReadRequest.Size));
-                new DomReadBatchRequest(ranges).Write(frame.Body);
-                using var reply = await session.CallMdsWithBulkAsync(Opcode.MdsDomReadBatch, frame, default, scratch.AsMemory(0, total), cancellationToken).ConfigureAwait(false);
-                status = reply.Status;
-                if (status == 0 && reply.BulkLength != total)
-                {
-                    throw new LustreException($"{TargetNames.Mdt(session.FsName)}: batched Data-on-MDT read of {batch.Length} files (the first {batch[0].File.Path}): the reply holds {reply.BulkLength} bytes, not the {total} asked for", LustreErrno.EPROTO, isTransient: false);
-                }
-            }
-            finally
-            {
-                limiter?.Release();
-            }
-
-            if (status != 0)
-            {
-                if (status == (int)LustreErrno.ENOSYS)
-                {
-                    session.StopDomReadBatches();
-                }
-
-                var singles = new Task[batch.Length];
-                for (var i = 0; i < batch.Length; i++)
-                {
-                    singles[i] = ReadOnMdtAsync(batch[i], limiter, cancellationToken);
-                }
-
-                await StripedIo.WhenAllOrFirstFailure(singles).ConfigureAwait(false);
-                return;
-            }
-
-            LustreDiagnostics.IoBytes.Add(total, new("lustre.direction", "read"), new("lustre.target", TargetNames.Mdt(session.FsName)));
-            var at = 0;
-            foreach (var piece in batch)
-            {
-                scratch.AsSpan(at, piece.Destination.Length).CopyTo(piece.Destination.Span);
-                at += piece.Destination.Length;
+                throw new LustreException($"{TargetNames.Mdt(session.FsName)}: batched Data-on-MDT read of {batch.Length} files (the first {batch[0].File.Path}): the reply holds {reply.BulkLength} bytes, not the {total} asked for", LustreErrno.EPROTO, isTransient: false);
             }
         }
         finally
         {
-            BulkPool.Shared.Return(scratch);
+            limiter?.Release();
         }
+
+        if (status != 0)
+        {
+            if (status == (int)LustreErrno.ENOSYS)
+            {
+                session.StopDomReadBatches();
+            }
+
+            var singles = new Task[batch.Length];
+            for (var i = 0; i < batch.Length; i++)
+            {
+                singles[i] = ReadOnMdtAsync(batch[i], limiter, cancellationToken);
+            }
+
+            await StripedIo.WhenAllOrFirstFailure(singles).ConfigureAwait(false);
+            return;
+        }
+
+        LustreDiagnostics.IoBytes.Add(total, new("lustre.direction", "read"), new("lustre.target", TargetNames.Mdt(session.FsName)));
     }
 
     /// <summary>Sorts the pieces by OST, object and offset, merges each object's overlapping and touching ones, and starts the batches and single reads.</summary>
@@ -325,18 +314,39 @@ internal static class BatchedIo
         }
     }
 
-    /// <summary>Several object ranges of one OST in one OstReadBatch; an OSS that does not serve it (an older one) gets them one by one from then on.</summary>
+    /// <summary>
+    /// Several object ranges of one OST in one OstReadBatch, received straight into the requests' buffers (a span that
+    /// several requests share goes through a buffer and is copied out); an OSS that does not serve batches (an older
+    /// one) gets them one by one from then on.
+    /// </summary>
     private static async Task ReadBatchAsync(FilesystemSession session, int ost, Piece[] pieces, ObjectSpan[] spans, IReadOnlyList<LustreReadRequest> requests, SemaphoreSlim? limiter, CancellationToken cancellationToken)
     {
-        var total = 0;
+        var shared = 0;
         foreach (var span in spans)
         {
-            total += span.Length;
+            shared += span.Count > 1 ? span.Length : 0;
         }
 
-        var scratch = BulkPool.Shared.Rent(total);
+        var scratch = shared == 0 ? null : BulkPool.Shared.Rent(shared);
         try
         {
+            var segments = new Memory<byte>[spans.Length];
+            var at = 0;
+            for (var s = 0; s < spans.Length; s++)
+            {
+                var span = spans[s];
+                if (span.Count == 1)
+                {
+                    var piece = pieces[span.First];
+                    segments[s] = requests[piece.Request].Destination.Slice(piece.DestinationOffset, piece.Length);
+                }
+                else
+                {
+                    segments[s] = scratch.AsMemory(at, span.Length);
+                    at += span.Length;
+                }
+            }
+
             bool served;
             if (limiter is not null)
             {
@@ -345,7 +355,7 @@ internal static class BatchedIo
 
             try
             {
-                served = await CallBatchAsync(session, ost, pieces, spans, scratch.AsMemory(0, total), renewed: false, cancellationToken).ConfigureAwait(false);
+                served = await CallBatchAsync(session, ost, pieces, spans, new ReplyBulk(segments), renewed: false, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
@@ -365,21 +375,27 @@ internal static class BatchedIo
                 return;
             }
 
-            var at = 0;
+            at = 0;
             foreach (var span in spans)
             {
-                Scatter(scratch, at, span, pieces, requests);
-                at += span.Length;
+                if (span.Count > 1)
+                {
+                    Scatter(scratch!, at, span, pieces, requests);
+                    at += span.Length;
+                }
             }
         }
         finally
         {
-            BulkPool.Shared.Return(scratch);
+            if (scratch is not null)
+            {
+                BulkPool.Shared.Return(scratch);
+            }
         }
     }
 
     /// <summary>Sends one batch; false when the OSS answers that it does not know the opcode. Renews the files' capabilities once after a refusal.</summary>
-    private static async Task<bool> CallBatchAsync(FilesystemSession session, int ost, Piece[] pieces, ObjectSpan[] spans, Memory<byte> bulk, bool renewed, CancellationToken cancellationToken)
+    private static async Task<bool> CallBatchAsync(FilesystemSession session, int ost, Piece[] pieces, ObjectSpan[] spans, ReplyBulk bulk, bool renewed, CancellationToken cancellationToken)
     {
         var first = pieces[spans[0].First];
         try

@@ -13,6 +13,10 @@ namespace Lustre.Protocol;
 internal sealed class FrameReader : IDisposable
 {
     private const int BufferSize = 64 * 1024;
+
+    /// <summary>Segments of a scatter receive at least this long are received into directly; smaller ones through the buffer.</summary>
+    internal const int DirectSegment = 16 * 1024;
+
     private readonly Socket _socket;
     private readonly Stream? _secure;
     private byte[] _buffer;
@@ -79,6 +83,43 @@ internal sealed class FrameReader : IDisposable
             }
 
             destination = destination[read..];
+        }
+    }
+
+    /// <summary>
+    /// Fills <paramref name="segments"/> in order with the next <paramref name="count"/> bytes (a scatter receive). A
+    /// segment of at least <see cref="DirectSegment"/> bytes is received straight into, as one buffer is; a smaller one
+    /// goes through the receive buffer, so a run of small segments costs one receive for many, not one each.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
+    public async ValueTask ReadSegmentsAsync(Memory<byte>[] segments, int count, CancellationToken cancellationToken)
+    {
+        foreach (var whole in segments)
+        {
+            if (count == 0)
+            {
+                return;
+            }
+
+            var segment = whole[..Math.Min(count, whole.Length)];
+            count -= segment.Length;
+            while (segment.Length < DirectSegment && Buffered < segment.Length)
+            {
+                var buffered = Buffered;
+                if (buffered > 0)
+                {
+                    _buffer.AsSpan(_start, buffered).CopyTo(segment.Span);
+                    _start += buffered;
+                    segment = segment[buffered..];
+                }
+
+                if (!await FillAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    throw new EndOfStreamException($"Connection closed with {segment.Length + count} bytes of the frame still to come.");
+                }
+            }
+
+            await ReadExactlyAsync(segment, cancellationToken).ConfigureAwait(false);
         }
     }
 
