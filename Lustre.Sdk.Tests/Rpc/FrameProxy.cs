@@ -90,8 +90,14 @@ internal sealed class FrameProxy : IAsyncDisposable
     /// <summary>Replies for which this says true are dropped as <see cref="DropRepliesOf"/>'s are.</summary>
     public Predicate<FrameHeader>? DropReply { get; set; }
 
-    /// <summary>Headers of the replies dropped by <see cref="DropRepliesOf"/> or <see cref="DropReply"/>, in order.</summary>
+    /// <summary>Headers of the replies dropped by <see cref="DropRepliesOf"/> or <see cref="DropReply"/>, or cut by <see cref="CutReply"/>, in order.</summary>
     public ConcurrentQueue<FrameHeader> DroppedReplies { get; } = new();
+
+    /// <summary>
+    /// Replies for which this says true are forwarded only up to half their bulk, then the connection closes: a
+    /// server or network that dies in the middle of sending a reply. Null (the default): nothing is cut.
+    /// </summary>
+    public Predicate<FrameHeader>? CutReply { get; set; }
 
     private async Task AcceptLoopAsync()
     {
@@ -166,6 +172,14 @@ internal sealed class FrameProxy : IAsyncDisposable
                 if (!toServer && (parsed.Opcode == DropRepliesOf || DropReply?.Invoke(parsed) == true))
                 {
                     DroppedReplies.Enqueue(parsed);
+                    break;
+                }
+
+                if (!toServer && CutReply?.Invoke(parsed) == true)
+                {
+                    DroppedReplies.Enqueue(parsed);
+                    await output.WriteAsync(header, _stopping.Token);
+                    await output.WriteAsync(rest.AsMemory(0, parsed.BodyLength + (parsed.BulkLength / 2)), _stopping.Token);
                     break;
                 }
 

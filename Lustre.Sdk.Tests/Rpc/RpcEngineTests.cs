@@ -201,6 +201,29 @@ public sealed class RpcEngineTests
         Assert.Equal(data, back);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_connection_lost_in_the_middle_of_a_reply_bulk_fails_the_call_that_was_receiving_it(bool segments)
+    {
+        // The call is out of the waiting list while its bulk comes in; it must not be left waiting for ever.
+        var (obj, _) = await WriteObjectAsync(256 * 1024);
+        await using var proxy = new FrameProxy(_fixture.Cluster.Endpoint) { CutReply = h => h.Opcode == Opcode.OstRead };
+        var settings = Settings();
+        await using var connection = await RpcConnection.ConnectAsync(proxy.Endpoint, settings, CancellationToken.None);
+        var back = new byte[256 * 1024];
+        var bulk = segments ? new ReplyBulk([back.AsMemory(0, 100_000), back.AsMemory(100_000, 1000), back.AsMemory(101_000)]) : new ReplyBulk(back);
+
+        using var frame = ReadFrame(obj, back.Length);
+        var call = connection.CallAsync(Opcode.OstRead, frame, default, bulk, settings.Xids.Next(), resend: false, CancellationToken.None).AsTask();
+        var ex = await Assert.ThrowsAsync<LustreException>(() => call.WaitAsync(Timeout));
+
+        Assert.Equal(LustreErrno.ENOTCONN, ex.Errno);
+        Assert.True(ex.IsTransient);
+        Assert.Single(proxy.DroppedReplies);
+        Assert.False(connection.IsHealthy);
+    }
+
     [Fact]
     public async Task An_end_to_end_verified_read_goes_without_a_bulk_checksum_and_the_client_leaves_the_check_to_its_caller()
     {

@@ -673,6 +673,7 @@ public class LustreClient : IAsyncDisposable
     /// <returns>How many bytes each request read, in request order: its destination's length, or fewer at the end of its file.</returns>
     /// <exception cref="ArgumentException">A request's file is null or belongs to another client.</exception>
     /// <exception cref="ObjectDisposedException">A request's file is disposed.</exception>
+    /// <exception cref="LustreException">A read failed (after its retries); every read has finished by then, and destinations may hold part of their bytes, or bytes a failed checksum refused.</exception>
     public virtual async Task<int[]> ReadBatchAsync(IReadOnlyList<LustreReadRequest> requests, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(requests);

@@ -367,6 +367,10 @@ internal sealed class RpcConnection : IRpcConnection
 
     private async Task ReadLoopAsync()
     {
+        // The call whose bulk is being received: already out of _pending, so a connection lost meanwhile must fail it
+        // here (Fault fails only the calls still waiting), and only once nothing writes into its buffers any more.
+        PendingRpc? receiving = null;
+        RpcReply receivingReply = default;
         try
         {
             while (true)
@@ -401,6 +405,7 @@ internal sealed class RpcConnection : IRpcConnection
                     }
 
                     var destination = pending.BulkDestination;
+                    (receiving, receivingReply) = (pending, reply);
                     if (destination.Segments is { } segments)
                     {
                         await _reader.ReadSegmentsAsync(segments, header.BulkLength, _shutdown.Token).ConfigureAwait(false);
@@ -410,6 +415,7 @@ internal sealed class RpcConnection : IRpcConnection
                         await _reader.ReadExactlyAsync(destination.Buffer[..header.BulkLength], _shutdown.Token).ConfigureAwait(false);
                     }
 
+                    receiving = null;
                     if (pending.VerifyBulk && Checksum(destination, header.BulkLength) != header.BulkChecksum)
                     {
                         reply.Dispose();
@@ -431,6 +437,11 @@ internal sealed class RpcConnection : IRpcConnection
         {
             var reason = ex is OperationCanceledException && _shutdown.IsCancellationRequested ? "connection closed by the client" : ex.Message;
             Fault(new LustreException($"{Target}: connection lost: {reason}", LustreErrno.ENOTCONN, isTransient: true, ex));
+            if (receiving is not null)
+            {
+                receivingReply.Dispose();
+                receiving.SetException(_fault!);
+            }
         }
     }
 

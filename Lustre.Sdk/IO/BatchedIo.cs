@@ -14,7 +14,8 @@ namespace Lustre.IO;
 /// <see cref="BatchBytes"/> and 1,024 ranges, and a range of <see cref="SeparateRangeLimit"/> or more alone as an
 /// <see cref="Opcode.OstRead"/>, which the OSS can send from the page cache without a copy. Everything goes out at once,
 /// bounded per OST by the target's RPCs in flight (and by the caller's <c>limiter</c>, if any). A batch's ranges are
-/// received straight into the requests' destinations (<see cref="ReplyBulk"/>), as a range read alone is. Mirrored files are
+/// received straight into the requests' destinations (<see cref="ReplyBulk"/>), as a range read alone is; a range
+/// that several requests share goes through a buffer and is copied out to each. Mirrored files are
 /// read one request at a time through <see cref="StripedIo"/>, which picks a mirror and fails over. Bytes in a file's
 /// Data-on-MDT component travel in <see cref="Opcode.MdsDomReadBatch"/> requests to the MDS the same way.
 /// </summary>

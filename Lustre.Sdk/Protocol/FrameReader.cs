@@ -121,6 +121,12 @@ internal sealed class FrameReader : IDisposable
 
             await ReadExactlyAsync(segment, cancellationToken).ConfigureAwait(false);
         }
+
+        if (count > 0)
+        {
+            // The caller checks the bulk against the segments first; reading on would lose the frame boundary.
+            throw new ArgumentOutOfRangeException(nameof(count), $"{count} bytes of the bulk are left over after its segments are full.");
+        }
     }
 
     /// <summary>Reads and drops <paramref name="count"/> bytes (a bulk nobody waits for).</summary>
