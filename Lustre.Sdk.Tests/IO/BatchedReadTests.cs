@@ -1,3 +1,4 @@
+using System.Buffers;
 using Lustre.Client;
 using Lustre.IO;
 using Lustre.Layouts;
@@ -205,6 +206,21 @@ public sealed class BatchedReadTests(ClusterFixture fixture)
         Assert.Contains("another client", wrongClient.Message, StringComparison.Ordinal);
         Assert.Contains("Request 0", (await Assert.ThrowsAsync<ArgumentException>(() => fixture.Client.ReadBatchAsync([default]))).Message, StringComparison.Ordinal);
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => fixture.Client.ReadBatchAsync([new LustreReadRequest(mine, -1, new byte[1])]));
+
+        // Destinations that share bytes, in one array or one memory manager, are refused before anything is read;
+        // touching ones, empty ones and the same range of the file twice are fine.
+        var shared = Enumerable.Repeat((byte)0xEE, 100).ToArray();
+        var overlap = await Assert.ThrowsAsync<ArgumentException>(() => fixture.Client.ReadBatchAsync(
+            [new LustreReadRequest(mine, 0, shared.AsMemory(0, 10)), new LustreReadRequest(mine, 0, new byte[5]), new LustreReadRequest(mine, 2, shared.AsMemory(8, 4))]));
+        Assert.Contains("Requests 0 and 2", overlap.Message, StringComparison.Ordinal);
+        Assert.Contains("2 bytes in common", overlap.Message, StringComparison.Ordinal);
+        Assert.All(shared, b => Assert.Equal(0xEE, b));
+        using var owner = MemoryPool<byte>.Shared.Rent(64);
+        await Assert.ThrowsAsync<ArgumentException>(() => fixture.Client.ReadBatchAsync(
+            [new LustreReadRequest(mine, 0, owner.Memory[..10]), new LustreReadRequest(mine, 0, owner.Memory[9..12])]));
+        int[] fine = [10, 3, 0];
+        Assert.Equal(fine, await fixture.Client.ReadBatchAsync(
+            [new LustreReadRequest(mine, 0, shared.AsMemory(0, 10)), new LustreReadRequest(mine, 7, shared.AsMemory(10, 5)), new LustreReadRequest(mine, 0, shared.AsMemory(15, 0))]));
         using var cancelled = new CancellationTokenSource();
         await cancelled.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => fixture.Client.ReadBatchAsync([new LustreReadRequest(mine, 0, new byte[10]), new LustreReadRequest(mine, 2, new byte[3])], cancelled.Token));

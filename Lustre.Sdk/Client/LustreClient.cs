@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Lustre.Diagnostics;
 using Lustre.IO;
 using Lustre.Layouts;
@@ -671,7 +672,7 @@ public class LustreClient : IAsyncDisposable
     /// <param name="requests">The ranges: files of this client, in any order; ranges may overlap, destinations must not.</param>
     /// <param name="cancellationToken">Cancels the reads in flight; destinations may then hold part of their bytes.</param>
     /// <returns>How many bytes each request read, in request order: its destination's length, or fewer at the end of its file.</returns>
-    /// <exception cref="ArgumentException">A request's file is null or belongs to another client.</exception>
+    /// <exception cref="ArgumentException">A request's file is null or belongs to another client, or two requests' destinations overlap.</exception>
     /// <exception cref="ObjectDisposedException">A request's file is disposed.</exception>
     /// <exception cref="LustreException">A read failed (after its retries); every read has finished by then, and destinations may hold part of their bytes, or bytes a failed checksum refused.</exception>
     public virtual async Task<int[]> ReadBatchAsync(IReadOnlyList<LustreReadRequest> requests, CancellationToken cancellationToken = default)
@@ -692,6 +693,7 @@ public class LustreClient : IAsyncDisposable
             }
         }
 
+        ThrowIfDestinationsOverlap(requests);
         var counts = new int[requests.Count];
         if (requests.Count == 0)
         {
@@ -710,6 +712,60 @@ public class LustreClient : IAsyncDisposable
         }
 
         return counts;
+    }
+
+    /// <summary>
+    /// Refuses two requests whose destinations share bytes: a batch receives each range straight into its destination
+    /// (or copies it there), so overlapping destinations would end with one another's bytes, or fail a checksum.
+    /// Destinations over the same array or the same memory manager are compared by where they lie in it.
+    /// </summary>
+    private static void ThrowIfDestinationsOverlap(IReadOnlyList<LustreReadRequest> requests)
+    {
+        var byOwner = new Dictionary<object, List<(int Start, int End, int Request)>>(ReferenceEqualityComparer.Instance);
+        for (var i = 0; i < requests.Count; i++)
+        {
+            var destination = requests[i].Destination;
+            if (destination.IsEmpty)
+            {
+                continue;
+            }
+
+            object owner;
+            int start;
+            if (MemoryMarshal.TryGetArray<byte>(destination, out var segment))
+            {
+                (owner, start) = (segment.Array!, segment.Offset);
+            }
+            else if (MemoryMarshal.TryGetMemoryManager<byte, MemoryManager<byte>>(destination, out var manager, out var index, out _))
+            {
+                (owner, start) = (manager, index);
+            }
+            else
+            {
+                continue;
+            }
+
+            if (!byOwner.TryGetValue(owner, out var spans))
+            {
+                byOwner[owner] = spans = [];
+            }
+
+            spans.Add((start, start + destination.Length, i));
+        }
+
+        foreach (var spans in byOwner.Values)
+        {
+            spans.Sort();
+            for (var k = 1; k < spans.Count; k++)
+            {
+                if (spans[k].Start < spans[k - 1].End)
+                {
+                    var (first, second) = (Math.Min(spans[k - 1].Request, spans[k].Request), Math.Max(spans[k - 1].Request, spans[k].Request));
+                    var shared = Math.Min(spans[k - 1].End, spans[k].End) - spans[k].Start;
+                    throw new ArgumentException($"Requests {first} and {second}: their destinations overlap ({shared} bytes in common); each range is read into its own destination, so destinations must not share bytes.", nameof(requests));
+                }
+            }
+        }
     }
 
     /// <summary>
