@@ -21,7 +21,7 @@ internal static class ServerCommands
     private static readonly Option<string?> OstCapacityOption = new("--ost-capacity") { Description = "Capacity limit of each OST, e.g. 64M (default: the disk's free space); writes past it fail with ENOSPC" };
     private static readonly Option<bool> DirectReadsOption = new("--direct-reads") { Description = "OSTs read ranges of 64 KiB or more that are not in the page cache with O_DIRECT, past the cache (Linux; for data sets larger than the servers' memory)" };
     private static readonly Option<bool> DirectWritesOption = new("--direct-writes") { Description = "true (the default): OSTs write the aligned part of writes of 1 MiB or more with O_DIRECT, past the page cache (Linux; durable writes at the disk's speed, but reads of just-written data come from the disk); false: every write goes through the page cache" };
-    private static readonly Option<CachedReadMode?> CachedReadsOption = new("--cached-reads") { Description = "How OSTs send large reads of cached data to clients on this host: copy (through a buffer, the default) or map (from a mapping of the page cache; cheaper on some machines, see docs/benchmarks.md)" };
+    private static readonly Option<CachedReadMode?> CachedReadsOption = new("--cached-reads") { Description = "How OSTs send large reads of cached data to clients on this host: copy (through a buffer), map (from a mapping of the page cache) or auto (the default: whichever this machine sends faster, measured once at start-up; see docs/operations.md)" };
     private static readonly Option<string?> KeyFileOption = new("--key-file") { Description = "Key file of named keys with roles (lustre key new), instead of --secret-file: clients prove a key, and what they may do follows its role" };
     private static readonly Option<bool> AllowPlainOption = new("--allow-plain") { Description = "Accept plain TCP from clients and servers off this host (by default they must use TLS 1.3; loopback may always talk plain)" };
     private static readonly Option<string?> MemoryBudgetOption = new("--memory-budget") { Description = "Bytes of request and reply data all connections may hold at once, e.g. 512M (default 1G); each connection at most a sixteenth, and a connection whose replies go unread for 30 s is closed" };
@@ -128,7 +128,7 @@ internal static class ServerCommands
 
     private static IPEndPoint? MetricsListen(string? text) => text is null ? null : Endpoints.Parse(text, "--metrics-listen");
 
-    private static CachedReadMode CachedReads(string? text) => text is null ? CachedReadMode.Copy : CachedReadsParser.Parse(text, "cachedReads");
+    private static CachedReadMode CachedReads(string? text) => text is null ? CachedReadMode.Auto : CachedReadsParser.Parse(text, "cachedReads");
 
     private static long MemoryBudget(string? text) => text is null ? NodeOptions.DefaultMemoryBudget : SizeParser.Parse(text, "--memory-budget");
 

@@ -46,7 +46,7 @@ internal sealed class ServerConfigFile
 
     public bool? DirectWrites { get; set; }
 
-    /// <summary>As <c>--cached-reads</c>: copy or map.</summary>
+    /// <summary>As <c>--cached-reads</c>: copy, map or auto.</summary>
     public string? CachedReads { get; set; }
 
     public string? MemoryBudget { get; set; }

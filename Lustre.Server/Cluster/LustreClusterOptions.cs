@@ -49,11 +49,12 @@ public sealed class LustreClusterOptions
 
     /// <summary>
     /// How OSTs send large reads of ranges in the page cache when the reply carries no checksum (a client on the
-    /// servers' host): through a pooled buffer (<see cref="Oss.CachedReadMode.Copy"/>, the default: two copies) or from a
-    /// mapping of the page cache (<see cref="Oss.CachedReadMode.Map"/>: one copy, but a mapping set up and torn down per
-    /// read). Which is cheaper depends on the machine.
+    /// servers' host): through a pooled buffer (<see cref="Oss.CachedReadMode.Copy"/>: two copies) or from a mapping of
+    /// the page cache (<see cref="Oss.CachedReadMode.Map"/>: one copy, but a mapping set up and torn down per read).
+    /// Which is cheaper depends on the machine, so by default the machine is asked once per process
+    /// (<see cref="Oss.CachedReadMode.Auto"/>).
     /// </summary>
-    public Oss.CachedReadMode CachedReads { get; set; }
+    public Oss.CachedReadMode CachedReads { get; set; } = Oss.CachedReadMode.Auto;
 
     /// <summary>
     /// The largest Data-on-MDT component the MDS accepts, Lustre's <c>dom_stripesize</c> (default 1 MiB; 0 accepts none;

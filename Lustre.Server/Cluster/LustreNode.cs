@@ -115,7 +115,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
             var stores = Enumerable.Range(options.FirstOstIndex, options.OstCount)
                 .Select(i => new ObjectStore(i, Path.Combine(options.DataDirectory, $"ost{i:X4}"), capacityBytes: options.OstCapacityBytes, directReads: directReads, directWrites: directWrites))
                 .ToList();
-            Oss = new OssService(stores, CapabilityKeys.From(options.Keys, options.CapabilityLifetime), options.CachedReads == CachedReadMode.Map);
+            Oss = new OssService(stores, CapabilityKeys.From(options.Keys, options.CapabilityLifetime), CachedReadProbe.Resolve(options.CachedReads, options.DataDirectory) == CachedReadMode.Map);
             _resources.Add(Oss);
             services.Add(Oss);
             ServerParameters.AddOss(Parameters, () => FsName, Oss);

@@ -56,8 +56,8 @@ internal sealed class NodeOptions
     /// </summary>
     public bool DirectWrites { get; init; } = true;
 
-    /// <summary>How OSTs send large reads of cached ranges without a checksum (<see cref="Oss.CachedReadMode"/>); default through a pooled buffer.</summary>
-    public Oss.CachedReadMode CachedReads { get; init; }
+    /// <summary>How OSTs send large reads of cached ranges without a checksum (<see cref="Oss.CachedReadMode"/>); by default whichever this machine sends faster (<see cref="Oss.CachedReadMode.Auto"/>).</summary>
+    public Oss.CachedReadMode CachedReads { get; init; } = Oss.CachedReadMode.Auto;
 
     /// <summary>
     /// Named keys with roles (a key file) instead of <see cref="Secret"/>: clients prove one of them, and this node

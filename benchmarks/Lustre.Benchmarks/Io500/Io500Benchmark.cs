@@ -34,6 +34,9 @@ internal static class Io500Benchmark
         // The OSTs write large aligned ranges with O_DIRECT (LustreClusterOptions.DirectWrites) unless --buffered-writes.
         var directWrites = args.DirectWrites();
 
+        // How the OSTs send large cached reads (LustreClusterOptions.CachedReads).
+        var cachedReads = args.CachedReads();
+
         // Repetitions inside this one command, each with its own cluster and baselines; ratios judged on their median.
         var repeat = args.Int("repeat", 1);
         args.ThrowIfUnused();
@@ -84,7 +87,12 @@ internal static class Io500Benchmark
                     DataDirectory = Path.Combine(scratch, $"cluster{repetition}"),
                     DeleteDataOnDispose = !keep,
                     DirectWrites = directWrites,
+                    CachedReads = cachedReads,
                 });
+                if (repetition == 1)
+                {
+                    Console.WriteLine($"OSTs send large cached reads {(cluster.Node.Oss!.MapsCachedReads ? "from a mapping of the page cache" : "through a pooled buffer")} (--cached-reads {cachedReads.ToString().ToLowerInvariant()})");
+                }
 
                 // A client per task, as IO500's ranks each mount the filesystem.
                 var storages = new List<IIo500Storage>();

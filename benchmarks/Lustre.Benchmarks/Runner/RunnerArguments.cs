@@ -71,8 +71,8 @@ internal sealed class RunnerArguments
         : double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value
         : throw new ArgumentException($"--{name} takes a number, not '{text}'.", name);
 
-    /// <summary>How the OSTs send large cached reads (<c>--cached-reads copy|map</c>, <see cref="LustreClusterOptions.CachedReads"/>); copy by default.</summary>
-    public CachedReadMode CachedReads() => Text("cached-reads") is { } text ? CachedReadsParser.Parse(text, "--cached-reads") : CachedReadMode.Copy;
+    /// <summary>How the OSTs send large cached reads (<c>--cached-reads copy|map|auto</c>, <see cref="LustreClusterOptions.CachedReads"/>); auto by default, as the servers.</summary>
+    public CachedReadMode CachedReads() => Text("cached-reads") is { } text ? CachedReadsParser.Parse(text, "--cached-reads") : CachedReadMode.Auto;
 
     /// <summary>
     /// Whether the OSTs write large aligned ranges with O_DIRECT (<see cref="LustreClusterOptions.DirectWrites"/>): on,
