@@ -80,8 +80,9 @@ internal static class CachedReadProbe
                     {
                     }
                 }
-                catch (SocketException)
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
                 {
+                    // The probe failed and closed the connection under it.
                 }
             }) { IsBackground = true, Name = "Lustre cached-read probe" };
             drain.Start();
@@ -118,8 +119,9 @@ internal static class CachedReadProbe
             var mode = best[1] < best[0] * MapMargin ? CachedReadMode.Map : CachedReadMode.Copy;
             return (mode, best[0], best[1]);
         }
-        catch (Exception ex) when (ex is IOException or SocketException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // Whatever went wrong (no room, no loopback, no mapping), a server must still start: with the copy.
             return (CachedReadMode.Copy, double.PositiveInfinity, double.PositiveInfinity);
         }
         finally
