@@ -303,7 +303,7 @@ internal static class BatchedIo
 
             if (scratch is not null)
             {
-                Scatter(scratch, 0, span, pieces, requests);
+                Scatter(scratch.AsSpan(0, length), span, pieces, requests);
             }
         }
         finally
@@ -376,13 +376,12 @@ internal static class BatchedIo
                 return;
             }
 
-            at = 0;
-            foreach (var span in spans)
+            // The spans several requests share came into the buffer: copied out to each.
+            for (var s = 0; s < spans.Length; s++)
             {
-                if (span.Count > 1)
+                if (spans[s].Count > 1)
                 {
-                    Scatter(scratch!, at, span, pieces, requests);
-                    at += span.Length;
+                    Scatter(segments[s].Span, spans[s], pieces, requests);
                 }
             }
         }
@@ -477,13 +476,13 @@ internal static class BatchedIo
         writer.WriteFixed(stackalloc byte[FileCapability.TagLength]);
     }
 
-    /// <summary>Copies each piece of <paramref name="span"/> from where the span's bytes start in <paramref name="buffer"/> to its request's destination.</summary>
-    private static void Scatter(byte[] buffer, int at, ObjectSpan span, Piece[] pieces, IReadOnlyList<LustreReadRequest> requests)
+    /// <summary>Copies each piece of <paramref name="span"/> from the span's bytes (<paramref name="bytes"/>) to its request's destination.</summary>
+    private static void Scatter(ReadOnlySpan<byte> bytes, ObjectSpan span, Piece[] pieces, IReadOnlyList<LustreReadRequest> requests)
     {
         for (var k = span.First; k < span.First + span.Count; k++)
         {
             var piece = pieces[k];
-            buffer.AsSpan(at + (int)(piece.ObjectOffset - span.Start), piece.Length)
+            bytes.Slice((int)(piece.ObjectOffset - span.Start), piece.Length)
                 .CopyTo(requests[piece.Request].Destination.Span.Slice(piece.DestinationOffset, piece.Length));
         }
     }

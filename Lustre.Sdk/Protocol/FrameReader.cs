@@ -103,6 +103,9 @@ internal sealed class FrameReader : IDisposable
 
             var segment = whole[..Math.Min(count, whole.Length)];
             count -= segment.Length;
+            // A small segment takes what is buffered, then fills the emptied buffer: filling first, as a header does,
+            // would move the buffered bytes to the buffer's front before copying them out (a few % slower in two
+            // alternating folder runs of 1–16 KiB files, an indication).
             while (segment.Length < DirectSegment && Buffered < segment.Length)
             {
                 var buffered = Buffered;
