@@ -90,6 +90,77 @@ public class FrameSenderTests
     }
 
     /// <summary>Memory over an array that does not admit to being one, so the sender cannot gather it.</summary>
+    [Fact]
+    public async Task Frames_sent_while_holding_wait_for_SendHeld_and_then_all_arrive_in_order()
+    {
+        var (server, client) = await LoopbackPair.ConnectAsync();
+        using var _ = server;
+        using var __ = client;
+        using var sender = new FrameSender(client);
+        using var reader = new FrameReader(server);
+        var frames = Enumerable.Range(0, 5).Select(_ => FrameBuffer.Rent()).ToArray();
+        var sends = new ValueTask[frames.Length];
+
+        sender.HoldSends();
+        for (var i = 0; i < frames.Length; i++)
+        {
+            frames[i].Body.WriteUInt64((ulong)i + 1);
+            sends[i] = sender.SendAsync(frames[i], new FrameHeader(Opcode.Ping, FrameFlags.None, 0, (ulong)i + 1, frames[i].BodyLength, 0, 0), default, default);
+        }
+
+        sender.EndHold();
+        await Task.Delay(100);
+        Assert.All(sends, send => Assert.False(send.IsCompleted, "a held frame was sent before SendHeld"));
+        Assert.Equal(0, server.Available);
+
+        sender.SendHeld();
+        foreach (var send in sends)
+        {
+            await send.AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        await ExpectXidsAsync(reader, 1, 2, 3, 4, 5);
+        Array.ForEach(frames, frame => frame.Dispose());
+    }
+
+    [Fact]
+    public async Task Held_frames_go_out_with_the_next_writer_from_another_thread()
+    {
+        var (server, client) = await LoopbackPair.ConnectAsync();
+        using var _ = server;
+        using var __ = client;
+        using var sender = new FrameSender(client);
+        using var reader = new FrameReader(server);
+        using var first = FrameBuffer.Rent();
+        using var second = FrameBuffer.Rent();
+        using var third = FrameBuffer.Rent();
+
+        sender.HoldSends();
+        var held = new[]
+        {
+            sender.SendAsync(first, new FrameHeader(Opcode.Ping, FrameFlags.None, 0, 1, 0, 0, 0), default, default).AsTask(),
+            sender.SendAsync(second, new FrameHeader(Opcode.Ping, FrameFlags.None, 0, 2, 0, 0, 0), default, default).AsTask(),
+        };
+        sender.EndHold();
+
+        // Not held: this thread is not the holder, so it writes, and takes the held frames along.
+        await Task.Run(async () => await sender.SendAsync(third, new FrameHeader(Opcode.Ping, FrameFlags.None, 0, 3, 0, 0, 0), default, default)).WaitAsync(TimeSpan.FromSeconds(10));
+        await Task.WhenAll(held).WaitAsync(TimeSpan.FromSeconds(10));
+        await ExpectXidsAsync(reader, 3, 1, 2);
+    }
+
+    private static async Task ExpectXidsAsync(FrameReader reader, params ulong[] xids)
+    {
+        foreach (var xid in xids)
+        {
+            var (hasFrame, error, header) = await reader.ReadHeaderAsync(ProtocolLimits.MaxBodyLength, ProtocolLimits.MaxBulkLength, default).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.True(hasFrame);
+            Assert.Equal(FrameError.None, error);
+            Assert.Equal(xid, header.Xid);
+            await reader.SkipAsync(header.BodyLength, default);
+        }
+    }
+
     private sealed class HiddenArray(byte[] array) : System.Buffers.MemoryManager<byte>
     {
         public override Span<byte> GetSpan() => array;

@@ -36,6 +36,12 @@ internal sealed class FrameReader : IDisposable
 
     private int Buffered => _end - _start;
 
+    /// <summary>Whether the next frame header has arrived already (reading it will not wait).</summary>
+    public bool HasHeader => Buffered >= FrameHeader.Size;
+
+    /// <summary>Whether the next <paramref name="count"/> bytes have arrived already.</summary>
+    public bool HasBuffered(long count) => Buffered >= count;
+
     /// <summary>
     /// Reads the next header. Returns false when the peer closed the connection cleanly between frames;
     /// throws <see cref="EndOfStreamException"/> when it closed inside one.

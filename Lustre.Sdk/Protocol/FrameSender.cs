@@ -38,6 +38,10 @@ internal sealed class FrameSender : IDisposable
     private bool _writing;
     private Exception? _failure;
 
+    // The thread whose sends are held back (HoldSends), and whether any are: touched by that thread only.
+    private int _holder;
+    private bool _held;
+
     /// <summary>Sends on <paramref name="socket"/>, or through <paramref name="secure"/> (TLS over it) when given.</summary>
     public FrameSender(Socket socket, Stream? secure = null)
     {
@@ -132,11 +136,13 @@ internal sealed class FrameSender : IDisposable
                     throw new IOException($"An earlier send on this connection failed: {failure.Message}", failure);
                 }
 
-                if (_writing)
+                var holding = _holder == Environment.CurrentManagedThreadId;
+                if (_writing || holding)
                 {
                     waiting = _pool.TryPop(out var pooled) ? pooled : new QueuedFrame(this);
-                    waiting.Arm(frame.Written, bulk);
+                    waiting.Arm(frame.Written, bulk, inline: holding);
                     _queue.Enqueue(waiting);
+                    _held |= holding;
                 }
                 else
                 {
@@ -156,6 +162,51 @@ internal sealed class FrameSender : IDisposable
         finally
         {
             frame.TrimTo(bodyEnd);
+        }
+    }
+
+    /// <summary>
+    /// Until <see cref="EndHold"/>, frames this thread sends wait in the queue instead of going out, so the replies to
+    /// a run of requests that arrived together leave in one gathered send (<see cref="SendHeld"/>) instead of one send
+    /// each. The caller must not wait for such a send before it calls <see cref="SendHeld"/>; any other writer that
+    /// comes meanwhile takes the held frames along. A held frame's caller goes on on the thread that sent it.
+    /// </summary>
+    public void HoldSends() => _holder = Environment.CurrentManagedThreadId;
+
+    /// <summary>Ends <see cref="HoldSends"/>; frames held so far stay held until <see cref="SendHeld"/>.</summary>
+    public void EndHold() => _holder = 0;
+
+    /// <summary>Sends the frames held back by <see cref="HoldSends"/>, unless a writer is on them already; does not wait.</summary>
+    public void SendHeld()
+    {
+        if (!_held)
+        {
+            return;
+        }
+
+        _held = false;
+        lock (_lock)
+        {
+            if (_writing || _queue.Count == 0 || _failure is not null)
+            {
+                return;
+            }
+
+            _writing = true;
+        }
+
+        _ = SendQueuedAsync();
+    }
+
+    private async Task SendQueuedAsync()
+    {
+        try
+        {
+            await WriteBatchAsync(default, default).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or ObjectDisposedException)
+        {
+            // Every frame of the batch was failed with it; the connection's reader sees the socket close.
         }
     }
 
@@ -359,21 +410,25 @@ internal sealed class FrameSender : IDisposable
 
         public ValueTask<bool> Task => new(this, _core.Version);
 
-        public void Arm(ReadOnlyMemory<byte> frame, ReadOnlyMemory<byte> bulk)
+        // Held back by HoldSends: its caller goes on on the sending thread (the rest of an inline reply).
+        private bool _inline;
+
+        public void Arm(ReadOnlyMemory<byte> frame, ReadOnlyMemory<byte> bulk, bool inline)
         {
             Frame = frame;
             Bulk = bulk;
+            _inline = inline;
         }
 
         public void Complete(Exception? failure)
         {
             if (failure is null)
             {
-                _core.SetResult(false);
+                _core.SetResult(false, _inline);
             }
             else
             {
-                _core.SetException(new IOException($"Send failed: {failure.Message}", failure));
+                _core.SetException(new IOException($"Send failed: {failure.Message}", failure), _inline);
             }
         }
 

@@ -19,16 +19,30 @@ internal sealed class DeferredCompletion<TResult> : IThreadPoolWorkItem
 
     public short Version => _core.Version;
 
-    public void SetResult(TResult result)
+    /// <summary>Completes on the pool, or here when <paramref name="inline"/> (a caller that may go on on this thread).</summary>
+    public void SetResult(TResult result, bool inline = false)
     {
         _result = result;
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+        Complete(inline);
     }
 
-    public void SetException(Exception exception)
+    /// <summary>Fails on the pool, or here when <paramref name="inline"/>.</summary>
+    public void SetException(Exception exception, bool inline = false)
     {
         _exception = exception;
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+        Complete(inline);
+    }
+
+    private void Complete(bool inline)
+    {
+        if (inline)
+        {
+            ((IThreadPoolWorkItem)this).Execute();
+        }
+        else
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+        }
     }
 
     void IThreadPoolWorkItem.Execute()

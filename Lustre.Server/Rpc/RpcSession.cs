@@ -212,6 +212,12 @@ internal sealed class RpcSession : IAsyncDisposable
 
             while (!stopping.IsCancellationRequested)
             {
+                if (!_reader.HasHeader)
+                {
+                    // About to wait for the client: the replies held back for the run of requests just read go out.
+                    _sender.SendHeld();
+                }
+
                 var (hasFrame, error, header) = await _reader.ReadHeaderAsync(ProtocolLimits.MaxBodyLength, ProtocolLimits.MaxBulkLength, stopping).ConfigureAwait(false);
                 Volatile.Write(ref _lastRequest, Environment.TickCount64);
                 if (!hasFrame)
@@ -238,6 +244,11 @@ internal sealed class RpcSession : IAsyncDisposable
                     return;
                 }
 
+                if (!_reader.HasBuffered(header.BodyLength + header.BulkLength))
+                {
+                    _sender.SendHeld();
+                }
+
                 var body = await ReadPooledAsync(header.BodyLength, ArrayPool<byte>.Shared, stopping).ConfigureAwait(false);
 
                 // The bulk this request brings and the most its reply can carry are set aside first: past the budget,
@@ -249,10 +260,10 @@ internal sealed class RpcSession : IAsyncDisposable
                     if (charge > 0)
                     {
                         charge = Math.Min(charge, Math.Min(_memory.Capacity, _server.Memory.Capacity));
-                        await _memory.AcquireAsync(charge, stopping).ConfigureAwait(false);
+                        await WhenReady(_memory.AcquireAsync(charge, stopping)).ConfigureAwait(false);
                         try
                         {
-                            await _server.Memory.AcquireAsync(charge, stopping).ConfigureAwait(false);
+                            await WhenReady(_server.Memory.AcquireAsync(charge, stopping)).ConfigureAwait(false);
                         }
                         catch
                         {
@@ -289,8 +300,21 @@ internal sealed class RpcSession : IAsyncDisposable
         }
         finally
         {
+            // Requests still running answer whole: their held replies go too.
+            _sender.SendHeld();
             await CloseAsync(graceful).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Before this loop waits on <paramref name="pending"/>, the replies it held back go out (they may be what frees it).</summary>
+    private Task WhenReady(Task pending)
+    {
+        if (!pending.IsCompleted)
+        {
+            _sender.SendHeld();
+        }
+
+        return pending;
     }
 
     private static string Describe(FrameError error) => error switch
@@ -377,7 +401,7 @@ internal sealed class RpcSession : IAsyncDisposable
             return true;
         }
 
-        await _inFlight.WaitAsync(_server.Stopping).ConfigureAwait(false);
+        await WhenReady(_inFlight.WaitAsync(_server.Stopping)).ConfigureAwait(false);
         var dispatcher = _server.Dispatcher;
         request.Session = this;
         request.AdmittedAt = Stopwatch.GetTimestamp();
@@ -385,15 +409,37 @@ internal sealed class RpcSession : IAsyncDisposable
         var queue = request.Target = dispatcher.TargetOf(request);
         if (RpcDispatcher.RunsInline(request))
         {
-            // Cannot block: runs here until its first wait, without the cost of a queue hop.
-            _ = ProcessAsync(request);
+            // Cannot block: runs here until its first wait, without the cost of a queue hop. When more requests have
+            // arrived already, its reply waits for theirs, and they leave in one send (before this loop next waits).
+            if (!_reader.HasHeader)
+            {
+                Detached.Run(ProcessAsync(request));
+                return true;
+            }
+
+            _sender.HoldSends();
+            try
+            {
+                Detached.Run(ProcessAsync(request));
+            }
+            finally
+            {
+                _sender.EndHold();
+            }
+
             return true;
         }
 
         try
         {
             // A full queue stops this loop, and so this connection's reads: TCP pushes back on the client.
-            await queue.EnqueueAsync(request, _server.Stopping).ConfigureAwait(false);
+            var enqueued = queue.EnqueueAsync(request, _server.Stopping);
+            if (!enqueued.IsCompleted)
+            {
+                _sender.SendHeld();
+            }
+
+            await enqueued.ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
