@@ -15,58 +15,35 @@ namespace Lustre.Benchmarks;
 /// </summary>
 internal static class BenchmarkProgram
 {
+    private static readonly Dictionary<string, Func<string[], Task<int>>> Runners = new()
+    {
+        ["striped"] = StripedBenchmark.RunAsync,
+        ["io500"] = Io500Benchmark.RunAsync,
+        ["io500-worker"] = WorkerProcessTasks.WorkerMainAsync,
+        ["scale"] = Scale.ScaleBenchmark.RunAsync,
+        ["scale-client"] = Scale.ScaleClients.ClientMainAsync,
+        ["dataset-rank"] = Dataset.DatasetRankWorker.MainAsync,
+        ["dataset"] = DatasetBenchmark.RunAsync,
+        ["checkpoint"] = Checkpoints.CheckpointBenchmark.RunAsync,
+        ["mirror"] = Mirrors.MirrorBenchmark.RunAsync,
+        ["listing"] = Listing.ListingBenchmark.RunAsync,
+        ["transport"] = Transport.TransportBenchmark.RunAsync,
+    };
+
     public static async Task<int> Main(string[] args)
     {
-        if (args.Length > 0 && args[0] == "striped")
+        if (args.Length > 0 && Runners.TryGetValue(args[0], out var run))
         {
-            return await StripedBenchmark.RunAsync(args[1..]);
-        }
-
-        if (args.Length > 0 && args[0] == "io500")
-        {
-            return await Io500Benchmark.RunAsync(args[1..]);
-        }
-
-        if (args.Length > 0 && args[0] == "io500-worker")
-        {
-            return await WorkerProcessTasks.WorkerMainAsync(args[1..]);
-        }
-
-        if (args.Length > 0 && args[0] == "scale")
-        {
-            return await Scale.ScaleBenchmark.RunAsync(args[1..]);
-        }
-
-        if (args.Length > 0 && args[0] == "scale-client")
-        {
-            return await Scale.ScaleClients.ClientMainAsync(args[1..]);
-        }
-
-        if (args.Length > 0 && args[0] == "dataset-rank")
-        {
-            return await Dataset.DatasetRankWorker.MainAsync(args[1..]);
-        }
-
-        if (args.Length > 0 && args[0] == "dataset")
-        {
-            return await DatasetBenchmark.RunAsync(args[1..]);
-        }
-
-        if (args.Length > 0 && args[0] == "checkpoint") return await Checkpoints.CheckpointBenchmark.RunAsync(args[1..]);
-
-        if (args.Length > 0 && args[0] == "mirror")
-        {
-            return await Mirrors.MirrorBenchmark.RunAsync(args[1..]);
-        }
-
-        if (args.Length > 0 && args[0] == "listing")
-        {
-            return await Listing.ListingBenchmark.RunAsync(args[1..]);
-        }
-
-        if (args.Length > 0 && args[0] == "transport")
-        {
-            return await Transport.TransportBenchmark.RunAsync(args[1..]);
+            try
+            {
+                return await run(args[1..]);
+            }
+            catch (ArgumentException ex)
+            {
+                // A bad option or parameter: say which, not a stack trace.
+                await Console.Error.WriteLineAsync($"{args[0]}: {ex.Message} The options are in docs/benchmarks.md.");
+                return 2;
+            }
         }
 
         BenchmarkSwitcher.FromAssembly(typeof(BenchmarkProgram).Assembly).Run(args);
