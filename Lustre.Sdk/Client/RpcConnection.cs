@@ -280,10 +280,13 @@ internal sealed class RpcConnection : IRpcConnection
         var endToEnd = frame.Flags & FrameFlags.EndToEndVerified;
         var checksummed = _checksums && (!_perRequest || (frame.BulkChecksum ?? _defaultChecksums));
         pending.Arm(xid, bulkIn, Environment.TickCount64 + (long)_settings.RequestTimeout.TotalMilliseconds, verifyBulk: checksummed && endToEnd == 0);
+        bool othersInFlight;
         lock (_pendingLock)
         {
             _pending[xid] = pending;
+            othersInFlight = _pending.Count > 1;
         }
+
         var task = pending.Task;
         if (abandonable && cancellationToken.CanBeCanceled)
         {
@@ -306,7 +309,7 @@ internal sealed class RpcConnection : IRpcConnection
         var header = new FrameHeader(opcode, flags, 0, xid, frame.BodyLength, bulkOut.Length, checksum);
         try
         {
-            await _sender.SendAsync(frame, header, bulkOut, CancellationToken.None).ConfigureAwait(false);
+            await _sender.SendAsync(frame, header, bulkOut, CancellationToken.None, othersInFlight).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or IOException)
         {

@@ -20,6 +20,12 @@ internal sealed class FrameSender : IDisposable
     /// <summary>A batch stops growing past this many bytes, so one writer does not hold large bulks back for long.</summary>
     private const int MaxBatchBytes = 16 << 20;
 
+    /// <summary>The most segments .NET's gathered send takes without allocating (it allocates its vectors past this).</summary>
+    private const int GatheredWithoutAllocation = 8;
+
+    /// <summary>The pooled buffers small frames of a long batch are packed into (<see cref="PackSmallSegments"/>).</summary>
+    private const int PackBytes = 64 * 1024;
+
     /// <summary>Over TLS, pieces up to this size are packed into one write (one TLS record holds 16 KiB).</summary>
     private const int SecurePackBytes = 16 * 1024;
 
@@ -34,6 +40,7 @@ internal sealed class FrameSender : IDisposable
     private readonly List<(int Before, ReadOnlyMemory<byte> Memory)> _direct = [];
     private readonly List<QueuedFrame> _batch = [];
     private readonly List<ArraySegment<byte>> _inPlaces = [];
+    private readonly List<byte[]> _packs = [];
     private GatheredSend? _gathered;
     private bool _writing;
     private Exception? _failure;
@@ -41,6 +48,9 @@ internal sealed class FrameSender : IDisposable
     // The thread whose sends are held back (HoldSends), and whether any are: touched by that thread only.
     private int _holder;
     private bool _held;
+
+    // Writes a deferred batch (SendAsync's othersInFlight): made at the first deferral, touched by the writer only.
+    private Flusher? _flusher;
 
     /// <summary>Sends on <paramref name="socket"/>, or through <paramref name="secure"/> (TLS over it) when given.</summary>
     public FrameSender(Socket socket, Stream? secure = null)
@@ -113,8 +123,14 @@ internal sealed class FrameSender : IDisposable
     }
 
     /// <summary>Stamps <paramref name="header"/> into <paramref name="frame"/> and sends it with <paramref name="bulk"/>; returns once all of it is sent.</summary>
+    /// <remarks>
+    /// <paramref name="othersInFlight"/>: the caller's connection has other calls waiting for their replies (a
+    /// client's), whose callers resume on the thread pool a few at a time and send again. Then a frame sent from the
+    /// pool while the pool has work queued waits behind that work, and the frames sent meanwhile leave with it in one
+    /// send, written by a work item queued after them. A lone call, or one from the caller's own thread, goes at once.
+    /// </remarks>
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
-    public async ValueTask SendAsync(FrameBuffer frame, FrameHeader header, ReadOnlyMemory<byte> bulk, CancellationToken cancellationToken)
+    public async ValueTask SendAsync(FrameBuffer frame, FrameHeader header, ReadOnlyMemory<byte> bulk, CancellationToken cancellationToken, bool othersInFlight = false)
     {
         // Once a frame is queued it must go out whole, or the stream is torn: only this point is cancellable.
         cancellationToken.ThrowIfCancellationRequested();
@@ -126,6 +142,7 @@ internal sealed class FrameSender : IDisposable
             bulk = default;
         }
 
+        var defer = othersInFlight && Thread.CurrentThread.IsThreadPoolThread && ThreadPool.PendingWorkItemCount > 0;
         try
         {
             QueuedFrame? waiting = null;
@@ -139,15 +156,25 @@ internal sealed class FrameSender : IDisposable
                 var holding = _holder == Environment.CurrentManagedThreadId;
                 if (_writing || holding)
                 {
-                    waiting = _pool.TryPop(out var pooled) ? pooled : new QueuedFrame(this);
-                    waiting.Arm(frame.Written, bulk, inline: holding);
-                    _queue.Enqueue(waiting);
+                    waiting = Enqueue(frame.Written, bulk, inline: holding);
                     _held |= holding;
+                    defer = false;
+                }
+                else if (defer)
+                {
+                    // The flusher is the writer: it sends this frame and those queued behind it once the pool gets to it.
+                    waiting = Enqueue(frame.Written, bulk, inline: false);
+                    _writing = true;
                 }
                 else
                 {
                     _writing = true;
                 }
+            }
+
+            if (defer)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(_flusher ??= new Flusher(this), preferLocal: false);
             }
 
             if (waiting is not null && !await waiting.Task.ConfigureAwait(false))
@@ -163,6 +190,15 @@ internal sealed class FrameSender : IDisposable
         {
             frame.TrimTo(bodyEnd);
         }
+    }
+
+    /// <summary>Queues a frame for the writer (under the lock).</summary>
+    private QueuedFrame Enqueue(ReadOnlyMemory<byte> frame, ReadOnlyMemory<byte> bulk, bool inline)
+    {
+        var waiting = _pool.TryPop(out var pooled) ? pooled : new QueuedFrame(this);
+        waiting.Arm(frame, bulk, inline);
+        _queue.Enqueue(waiting);
+        return waiting;
     }
 
     /// <summary>
@@ -198,6 +234,12 @@ internal sealed class FrameSender : IDisposable
         _ = SendQueuedAsync();
     }
 
+    /// <summary>The writer of a deferred batch, queued to the pool behind the work that was waiting (made once per sender).</summary>
+    private sealed class Flusher(FrameSender owner) : IThreadPoolWorkItem
+    {
+        public void Execute() => _ = owner.SendQueuedAsync();
+    }
+
     private async Task SendQueuedAsync()
     {
         try
@@ -231,6 +273,11 @@ internal sealed class FrameSender : IDisposable
         {
             if (_direct.Count == 0)
             {
+                if (_secure is null && _segments.Count > GatheredWithoutAllocation)
+                {
+                    PackSmallSegments();
+                }
+
                 await SendAllAsync(bytes).ConfigureAwait(false);
             }
             else
@@ -242,6 +289,13 @@ internal sealed class FrameSender : IDisposable
         {
             failure = ex;
         }
+
+        foreach (var pack in _packs)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(pack);
+        }
+
+        _packs.Clear();
 
         // Complete the batch while still the writer: the lists are the writer's, and the next writer clears them.
         _segments.Clear();
@@ -279,6 +333,53 @@ internal sealed class FrameSender : IDisposable
         if (failure is not null)
         {
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
+    }
+
+    /// <summary>
+    /// Copies the batch's small segments (frames and their inline bulks) side by side into pooled buffers, so a batch of
+    /// many small frames is a gathered send of a few segments: .NET's gathered send allocates its vectors past
+    /// <see cref="GatheredWithoutAllocation"/> segments. Large segments stay where they are, in their place in the order.
+    /// </summary>
+    private void PackSmallSegments()
+    {
+        var packed = _inPlaces;
+        packed.Clear();
+        byte[]? pack = null;
+        int start = 0, used = 0;
+        foreach (var segment in _segments)
+        {
+            if (segment.Count > PackBytes / 4)
+            {
+                Close();
+                packed.Add(segment);
+                continue;
+            }
+
+            if (pack is null || pack.Length - used < segment.Count)
+            {
+                Close();
+                pack = System.Buffers.ArrayPool<byte>.Shared.Rent(PackBytes);
+                _packs.Add(pack);
+                start = used = 0;
+            }
+
+            segment.AsSpan().CopyTo(pack.AsSpan(used));
+            used += segment.Count;
+        }
+
+        Close();
+        _segments.Clear();
+        _segments.AddRange(packed);
+        packed.Clear();
+
+        void Close()
+        {
+            if (pack is not null && used > start)
+            {
+                packed.Add(new ArraySegment<byte>(pack, start, used - start));
+                start = used;
+            }
         }
     }
 
