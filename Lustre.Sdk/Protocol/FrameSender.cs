@@ -13,7 +13,10 @@ namespace Lustre.Protocol;
 /// while the writer was busy is handed the writer's role when the writer's own batch is done, so no caller waits
 /// longer than one batch behind its own frame. A bulk that is not in an array (an OSS's mapping of the page cache)
 /// cannot join a gathered send; it goes out in its own send, in its place, without being copied. Over TLS each
-/// piece is written to the TLS stream in turn, which encrypts it into records.
+/// piece is written to the TLS stream in turn, which encrypts it into records. Two ways make batches where the
+/// socket is never busy: a server's reader loop holds the replies to requests that arrived together
+/// (<see cref="HoldSends"/>), and a client's frame sent while others are in flight waits behind the thread pool's
+/// queued work (<c>othersInFlight</c>), so the frames of callers resuming together leave in one send.
 /// </summary>
 internal sealed class FrameSender : IDisposable
 {
