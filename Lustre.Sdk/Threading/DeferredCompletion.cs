@@ -7,7 +7,9 @@ namespace Lustre.Threading;
 /// on the thread that completes it (a reader loop, the MDT's writer loop, a sender): the outcome is handed to the pool
 /// as this object itself, an <see cref="IThreadPoolWorkItem"/>, which completes the core there. The core's own
 /// <c>RunContinuationsAsynchronously</c> does the same but allocates a work item per completion. Made once per pooled
-/// owner, which forwards <see cref="GetStatus"/>, <see cref="OnCompleted"/> and <see cref="GetResult"/> here.
+/// owner, which forwards <see cref="GetStatus"/>, <see cref="OnCompleted"/> and <see cref="GetResult"/> here. The one
+/// exception is a completion marked inline: a server's held reply, whose caller is the rest of that request's own
+/// processing and may go on on the sending thread.
 /// </summary>
 internal sealed class DeferredCompletion<TResult> : IThreadPoolWorkItem
 {

@@ -317,6 +317,17 @@ internal sealed class RpcSession : IAsyncDisposable
         return pending;
     }
 
+    /// <inheritdoc cref="WhenReady(Task)"/>
+    private ValueTask WhenReady(ValueTask pending)
+    {
+        if (!pending.IsCompleted)
+        {
+            _sender.SendHeld();
+        }
+
+        return pending;
+    }
+
     private static string Describe(FrameError error) => error switch
     {
         FrameError.BadMagic => "wrong magic",
@@ -433,13 +444,7 @@ internal sealed class RpcSession : IAsyncDisposable
         try
         {
             // A full queue stops this loop, and so this connection's reads: TCP pushes back on the client.
-            var enqueued = queue.EnqueueAsync(request, _server.Stopping);
-            if (!enqueued.IsCompleted)
-            {
-                _sender.SendHeld();
-            }
-
-            await enqueued.ConfigureAwait(false);
+            await WhenReady(queue.EnqueueAsync(request, _server.Stopping)).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
