@@ -38,9 +38,9 @@ internal static class BenchmarkProgram
             {
                 return await run(args[1..]);
             }
-            catch (ArgumentException ex)
+            catch (Exception ex) when (ex is ArgumentException or FormatException)
             {
-                // A bad option or parameter: say which, not a stack trace.
+                // A bad option or parameter (a size or a mode is a FormatException from the CLI's parsers): say which, not a stack trace.
                 await Console.Error.WriteLineAsync($"{args[0]}: {ex.Message} The options are in docs/benchmarks.md.");
                 return 2;
             }

@@ -91,7 +91,7 @@ internal static class Io500Benchmark
                 });
                 if (repetition == 1)
                 {
-                    Console.WriteLine($"OSTs send large cached reads {(cluster.Node.Oss!.MapsCachedReads ? "from a mapping of the page cache" : "through a pooled buffer")} (--cached-reads {cachedReads.ToString().ToLowerInvariant()})");
+                    Console.WriteLine(ClusterChoices.CachedReads(cluster, cachedReads));
                 }
 
                 // A client per task, as IO500's ranks each mount the filesystem.

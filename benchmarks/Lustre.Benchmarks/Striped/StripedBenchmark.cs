@@ -87,7 +87,7 @@ internal static class StripedBenchmark
                     DirectWrites = directWrites,
                     CachedReads = cachedReads,
                 });
-                Console.WriteLine($"OSTs send large cached reads {(cluster.Node.Oss!.MapsCachedReads ? "from a mapping of the page cache" : "through a pooled buffer")} (--cached-reads {cachedReads.ToString().ToLowerInvariant()})");
+                Console.WriteLine(ClusterChoices.CachedReads(cluster, cachedReads));
                 await using var client = new LustreClient(cluster.Address, options);
                 await client.CreateDirectoryAsync("/bench");
                 var workload = new StripedWorkload(client, pattern, settings, buffers);
