@@ -1,7 +1,9 @@
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Lustre.Protocol;
+using Lustre.Protocol.Messages;
 
 namespace Lustre.Tests.Rpc;
 
@@ -163,6 +165,14 @@ internal sealed class FrameProxy : IAsyncDisposable
 
                 var rest = new byte[parsed.BodyLength + parsed.BulkLength];
                 await input.ReadExactlyAsync(rest, _stopping.Token);
+                if (toServer && parsed.Opcode == Opcode.Connect && parsed.BodyLength >= 10)
+                {
+                    // A proxy stays on the path: the client must not hear of the server's local socket, which would
+                    // take it around the proxy (the body starts with a ushort version, then the features).
+                    var features = BinaryPrimitives.ReadUInt64LittleEndian(rest.AsSpan(2));
+                    BinaryPrimitives.WriteUInt64LittleEndian(rest.AsSpan(2), features & ~(ulong)ProtocolFeatures.LocalSocket);
+                }
+
                 if (toServer && parsed.Opcode == DropRequestsOf)
                 {
                     Dropped.Enqueue(parsed);

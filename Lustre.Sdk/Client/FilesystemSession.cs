@@ -40,7 +40,8 @@ internal sealed class FilesystemSession : IAsyncDisposable
             options.BulkChecksums,
             options.KeyName ?? string.Empty,
             options.Transport,
-            jobId);
+            jobId,
+            options.LocalSockets);
         Targets = new TargetTable(address.Mgs, settings, options.ConnectionsPerServer, options.MaxAttempts, options.MaxRpcsInFlightPerOst, options.MaxBulkSize);
         Parameters = new ClientParameters(this, jobId, jobIdVariable);
     }

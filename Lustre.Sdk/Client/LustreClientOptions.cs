@@ -54,6 +54,14 @@ public sealed class LustreClientOptions
     /// </summary>
     public TransportSecurity Transport { get; set; } = TransportSecurity.Auto;
 
+    /// <summary>
+    /// Whether a server on this host that offers a local socket at connect is reached through it (default true): a
+    /// Unix-domain socket instead of loopback TCP, as LNet reaches its own node through <c>0@lo</c>. The kernel moves
+    /// bytes between two local sockets without TCP's segments and acknowledgements. The handshake, secret and TLS
+    /// choices are those of loopback; false stays on TCP.
+    /// </summary>
+    public bool LocalSockets { get; set; } = true;
+
     /// <summary>The cluster's shared secret, when its servers require one. Load it from a file or the environment, never a command line.</summary>
     public byte[]? SharedSecret { get; set; }
 

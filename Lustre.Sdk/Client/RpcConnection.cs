@@ -4,6 +4,7 @@ using System.IO.Hashing;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using Lustre.Diagnostics;
 using Lustre.Protocol;
 using Lustre.Protocol.Messages;
 using Lustre.Threading;
@@ -32,6 +33,9 @@ internal sealed class RpcConnection : IRpcConnection
     private readonly CancellationTokenSource _shutdown = new();
     private Task _readLoop = Task.CompletedTask;
     private volatile LustreException? _fault;
+
+    // The server's local socket, offered at connect to this loopback connection (ConnectAsync moves there).
+    private string? _localSocket;
 
     private RpcConnection(Socket socket, System.Net.Security.SslStream? tls, string target, RpcConnectionSettings settings)
     {
@@ -66,6 +70,9 @@ internal sealed class RpcConnection : IRpcConnection
 
     public bool IsHealthy => _fault is null;
 
+    /// <summary>Whether the connection runs over the server's local socket (<see cref="LustreClientOptions.LocalSockets"/>) rather than TCP.</summary>
+    public bool IsLocalSocket => _socket.AddressFamily == AddressFamily.Unix;
+
     /// <summary>Whether the connection runs over TLS (<see cref="LustreClientOptions.Transport"/>).</summary>
     public bool IsEncrypted => _tls is not null;
 
@@ -80,10 +87,44 @@ internal sealed class RpcConnection : IRpcConnection
         }
     }
 
+    /// <summary>
+    /// Connects and completes the handshake. A server on this host that offers its local socket at connect
+    /// (<see cref="ConnectReply.LocalSocket"/>) is reconnected to there, with the whole handshake again, and the
+    /// loopback TCP connection closed; if that fails for any reason but the caller's cancellation, the TCP
+    /// connection is kept.
+    /// </summary>
     public static async Task<RpcConnection> ConnectAsync(EndPoint endpoint, RpcConnectionSettings settings, CancellationToken cancellationToken)
     {
-        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         var target = endpoint.ToString() ?? "server";
+        var connection = await ConnectOnceAsync(endpoint, target, settings, cancellationToken).ConfigureAwait(false);
+        if (connection._localSocket is not { } local)
+        {
+            return connection;
+        }
+
+        try
+        {
+            var moved = await ConnectOnceAsync(new UnixDomainSocketEndPoint(local), target, settings, cancellationToken).ConfigureAwait(false);
+            await connection.DisposeAsync().ConfigureAwait(false);
+            return moved;
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            ClientLog.LocalSocketRefused(settings.Logger, target, ex.Message);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static async Task<RpcConnection> ConnectOnceAsync(EndPoint endpoint, string target, RpcConnectionSettings settings, CancellationToken cancellationToken)
+    {
+        var socket = endpoint is UnixDomainSocketEndPoint
+            ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+            : new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(settings.ConnectTimeout);
         RpcConnection? connection = null;
@@ -150,7 +191,7 @@ internal sealed class RpcConnection : IRpcConnection
         // bulk has one (NoBulkChecksum), so osc.*.checksums can turn them on and off later. (A server without
         // ChecksumPerRequest would checksum every bulk of the connection.)
         _defaultChecksums = _settings.BulkChecksums ?? !Network.Endpoints.IsLoopback(_socket.RemoteEndPoint);
-        var wanted = ProtocolFeatures.All;
+        var wanted = _settings.LocalSockets ? ProtocolFeatures.All : ProtocolFeatures.All & ~ProtocolFeatures.LocalSocket;
         var connect = new ConnectRequest(FrameHeader.CurrentVersion, wanted, _settings.ClientUuid, _settings.JobId);
         ConnectReply reply;
         using (var frame = FrameBuffer.Rent())
@@ -165,6 +206,7 @@ internal sealed class RpcConnection : IRpcConnection
         _checksums = (Features & ProtocolFeatures.BulkChecksumXxh3) != 0;
         _perRequest = _checksums && (Features & ProtocolFeatures.ChecksumPerRequest) != 0;
         MaxBulkLength = Math.Min(reply.MaxBulkLength, ProtocolLimits.MaxBulkLength);
+        var offered = (Features & ProtocolFeatures.LocalSocket) != 0 && _socket.AddressFamily != AddressFamily.Unix && reply.LocalSocket.Length > 0;
         if (!reply.AuthRequired)
         {
             if (_settings.Secret is not null)
@@ -173,6 +215,7 @@ internal sealed class RpcConnection : IRpcConnection
                 throw new UnauthorizedAccessException($"{Target} ({reply.ServerName}) does not ask for the shared secret this client holds, so it cannot prove it is the real server; refused before sending anything.");
             }
 
+            _localSocket = offered ? reply.LocalSocket : null;
             return;
         }
 
@@ -200,6 +243,9 @@ internal sealed class RpcConnection : IRpcConnection
         {
             throw new UnauthorizedAccessException($"{Target}: the server could not prove it holds the shared secret; refused before sending anything.");
         }
+
+        // Only a server that proved the secret is followed to its local socket, where it must prove it again.
+        _localSocket = offered ? reply.LocalSocket : null;
     }
 
     private async Task<RpcReply> ExchangeDuringHandshakeAsync(Opcode opcode, FrameBuffer frame, CancellationToken cancellationToken)

@@ -13,4 +13,5 @@ internal sealed record RpcConnectionSettings(
     bool? BulkChecksums = true,
     string KeyName = "",
     TransportSecurity Transport = TransportSecurity.Auto,
-    string JobId = "");
+    string JobId = "",
+    bool LocalSockets = true);

@@ -28,4 +28,7 @@ internal static partial class ClientLog
 
     [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "{Target} does not serve batched reads (an older server); this client reads it one range per request")]
     public static partial void ReadBatchesUnsupported(ILogger logger, string target);
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "{Target}: its local socket refused this client ({Reason}); staying on loopback TCP")]
+    public static partial void LocalSocketRefused(ILogger logger, string target, string reason);
 }

@@ -10,8 +10,8 @@ internal static class Endpoints
     /// <summary>Whether <paramref name="address"/> is this host's loopback (an IPv4-mapped IPv6 loopback included).</summary>
     public static bool IsLoopback(IPAddress address) => IPAddress.IsLoopback(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address);
 
-    /// <summary>Whether <paramref name="endpoint"/> is an address on this host's loopback.</summary>
-    public static bool IsLoopback(EndPoint? endpoint) => endpoint is IPEndPoint ip && IsLoopback(ip.Address);
+    /// <summary>Whether <paramref name="endpoint"/> is an address on this host's loopback, or a Unix-domain socket (on this host too).</summary>
+    public static bool IsLoopback(EndPoint? endpoint) => endpoint is IPEndPoint ip ? IsLoopback(ip.Address) : endpoint is System.Net.Sockets.UnixDomainSocketEndPoint;
 
     /// <summary>Parses "127.0.0.1:9880", "[::1]:9880" or "localhost:9880" (localhost is loopback, resolved without DNS).</summary>
     public static bool TryParse(string text, [NotNullWhen(true)] out IPEndPoint? endpoint)

@@ -8,7 +8,9 @@ namespace Lustre.Server.Rpc;
 
 /// <summary>
 /// A TCP listener that serves one or more roles. Each accepted connection gets a <see cref="RpcSession"/>
-/// with its own reader loop; a bad peer costs only its own connection.
+/// with its own reader loop; a bad peer costs only its own connection. On Linux it also listens on a Unix-domain
+/// socket under a random abstract name (<see cref="LocalSocketName"/>, LNet's <c>0@lo</c>): a client that reached it
+/// over loopback TCP is told the name at connect and moves there, where the kernel moves bytes without TCP's work.
 /// </summary>
 internal sealed class RpcServer : IAsyncDisposable
 {
@@ -18,6 +20,7 @@ internal sealed class RpcServer : IAsyncDisposable
     private readonly IReadOnlyList<IRpcService> _services;
     private readonly ILogger _logger;
     private readonly Socket _listener;
+    private readonly Socket? _localListener;
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<RpcSession> _sessions = [];
     private readonly Dictionary<IPAddress, int> _perAddress = [];
@@ -26,6 +29,7 @@ internal sealed class RpcServer : IAsyncDisposable
     private int _admitted;
     private readonly Lock _sessionsLock = new();
     private Task _acceptLoop = Task.CompletedTask;
+    private Task _localAcceptLoop = Task.CompletedTask;
     private Task _idleLoop = Task.CompletedTask;
     private RpcDispatcher? _dispatcher;
 
@@ -74,12 +78,27 @@ internal sealed class RpcServer : IAsyncDisposable
         }
 
         _listener = new Socket(options.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        if (options.LocalSocket && OperatingSystem.IsLinux())
+        {
+            // Abstract (a leading NUL): no file to leave behind or to guard, and as reachable as the loopback port is,
+            // from this network namespace only. The random name cannot be taken before this server binds it.
+            LocalSocketName = "\0lustre-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+            _localListener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        }
+
         Name = options.Name;
         ReplyCache = new ReplyCache(options.ReplyCacheEntries);
         Memory = new ByteBudget(options.MemoryBudget);
     }
 
     public IPEndPoint LocalEndPoint => (IPEndPoint)_listener.LocalEndPoint!;
+
+    /// <summary>
+    /// The abstract Unix-domain socket this server also listens on (a leading NUL), offered at connect to clients that
+    /// reached it over loopback TCP; null where there is none (not Linux, <see cref="RpcServerOptions.LocalSocket"/>
+    /// off, or its bind failed).
+    /// </summary>
+    public string? LocalSocketName { get; private set; }
 
     /// <summary>Shown to clients and in logs: the configured name and, once bound, the endpoint (e.g. "lustre MGS@127.0.0.1:9880").</summary>
     public string Name { get; private set; }
@@ -111,12 +130,33 @@ internal sealed class RpcServer : IAsyncDisposable
         _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         _listener.Bind(_options.Endpoint);
         _listener.Listen(512);
+        if (_localListener is not null)
+        {
+            try
+            {
+                _localListener.Bind(new UnixDomainSocketEndPoint(LocalSocketName!));
+                _localListener.Listen(512);
+            }
+            catch (SocketException ex)
+            {
+                // Clients stay on TCP; nothing else depends on the local socket.
+                ServerLog.NoLocalSocket(_logger, _options.Name, ex.Message);
+                _localListener.Dispose();
+                LocalSocketName = null;
+            }
+        }
+
         Name = $"{_options.Name}@{LocalEndPoint}";
         _dispatcher = new RpcDispatcher(Name, _services);
         // Sessions start without the caller's execution context: an activity current there is no parent of requests.
         using (ExecutionContext.SuppressFlow())
         {
-            _acceptLoop = Task.Run(AcceptLoopAsync);
+            _acceptLoop = Task.Run(() => AcceptLoopAsync(_listener));
+            if (LocalSocketName is not null)
+            {
+                _localAcceptLoop = Task.Run(() => AcceptLoopAsync(_localListener!));
+            }
+
             _idleLoop = Task.Run(CloseIdleLoopAsync);
         }
 
@@ -126,14 +166,14 @@ internal sealed class RpcServer : IAsyncDisposable
     /// <summary>Routes requests to their target's queue; built at <see cref="Start"/>, once every service is known.</summary>
     internal RpcDispatcher Dispatcher => _dispatcher ?? throw new InvalidOperationException("The server is not started.");
 
-    private async Task AcceptLoopAsync()
+    private async Task AcceptLoopAsync(Socket listener)
     {
         while (!_stopping.IsCancellationRequested)
         {
             Socket socket;
             try
             {
-                socket = await _listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+                socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
             {
@@ -145,8 +185,18 @@ internal sealed class RpcServer : IAsyncDisposable
                 continue;
             }
 
-            socket.NoDelay = true;
-            var address = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+            // A local socket's peer is on this host: it counts against the loopback address's limits.
+            IPAddress address;
+            if (socket.AddressFamily == AddressFamily.Unix)
+            {
+                address = IPAddress.Loopback;
+            }
+            else
+            {
+                socket.NoDelay = true;
+                address = (socket.RemoteEndPoint as IPEndPoint)?.Address ?? IPAddress.None;
+            }
+
             RpcSession session;
             lock (_sessionsLock)
             {
@@ -298,7 +348,9 @@ internal sealed class RpcServer : IAsyncDisposable
 
         _stopping.Cancel();
         _listener.Dispose();
+        _localListener?.Dispose();
         await _acceptLoop.ConfigureAwait(false);
+        await _localAcceptLoop.ConfigureAwait(false);
         await _idleLoop.ConfigureAwait(false);
         RpcSession[] sessions;
         lock (_sessionsLock)

@@ -24,6 +24,12 @@ internal sealed class RpcServerOptions
     public int MaxConnections { get; init; } = 1024;
 
     /// <summary>
+    /// Also listen on an abstract Unix-domain socket (Linux), offered to clients on this host at connect (default on):
+    /// <see cref="RpcServer.LocalSocketName"/>.
+    /// </summary>
+    public bool LocalSocket { get; init; } = true;
+
+    /// <summary>
     /// Connections still in the handshake (before Connect, or Auth where a secret is set), at once: their own small
     /// budget, so connections that never handshake cannot keep clients that do out of <see cref="MaxConnections"/>.
     /// </summary>

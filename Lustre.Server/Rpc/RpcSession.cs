@@ -58,7 +58,7 @@ internal sealed class RpcSession : IAsyncDisposable
         _inFlight = new SemaphoreSlim(server.Options.MaxRequestsInFlightPerConnection);
         _requests = RpcRequest.CreatePool(server.Options.MaxRequestsInFlightPerConnection);
         _memory = new ByteBudget(server.Options.ConnectionMemoryBudget);
-        _peer = socket.RemoteEndPoint?.ToString() ?? "?";
+        _peer = socket.AddressFamily == AddressFamily.Unix ? "local socket" : socket.RemoteEndPoint?.ToString() ?? "?";
 
         // Loopback peers need the secret only when one is configured; any other peer always does.
         _authRequired = server.Options.Secret is not null || server.Options.Keys is not null;
@@ -508,7 +508,10 @@ internal sealed class RpcSession : IAsyncDisposable
         var agreed = connect.Features & ProtocolFeatures.All;
         _checksums = (agreed & ProtocolFeatures.BulkChecksumXxh3) != 0;
         _perRequest = _checksums && (agreed & ProtocolFeatures.ChecksumPerRequest) != 0;
-        var reply = new ConnectReply(FrameHeader.CurrentVersion, agreed, _nonce, _authRequired, ProtocolLimits.MaxBulkLength, _server.Name);
+        // The local socket is offered to a client on this host's loopback that asked for it, never to one off the host.
+        var local = (agreed & ProtocolFeatures.LocalSocket) != 0 && _socket.AddressFamily != AddressFamily.Unix
+            && Network.Endpoints.IsLoopback(Address) && _server.LocalSocketName is { } name ? name : string.Empty;
+        var reply = new ConnectReply(FrameHeader.CurrentVersion, agreed, _nonce, _authRequired, ProtocolLimits.MaxBulkLength, _server.Name, local);
         var body = FrameBuffer.Rent();
         reply.Write(body.Body);
         await ReplyAsync(request.Header, RpcResponse.Ok(body)).ConfigureAwait(false);

@@ -8,6 +8,9 @@ internal static partial class ServerLog
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "{Name} listening on {Endpoint} (auth required: {AuthRequired})")]
     public static partial void Listening(ILogger logger, string name, string endpoint, bool authRequired);
 
+    [LoggerMessage(EventId = 111, Level = LogLevel.Warning, Message = "{Name}: no local socket ({Reason}); clients on this host use loopback TCP")]
+    public static partial void NoLocalSocket(ILogger logger, string name, string reason);
+
     [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "{Name}: refused connection from {Peer}: {Max} connections already open")]
     public static partial void TooManyConnections(ILogger logger, string name, string peer, int max);
 

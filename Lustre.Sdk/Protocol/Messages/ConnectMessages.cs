@@ -18,8 +18,14 @@ internal enum ProtocolFeatures : ulong
     /// </summary>
     ChecksumPerRequest = 4,
 
+    /// <summary>
+    /// The client would move to a Unix-domain socket the server offers (<see cref="ConnectReply.LocalSocket"/>); the
+    /// server offers one only on a connection from its own host's loopback.
+    /// </summary>
+    LocalSocket = 8,
+
     /// <summary>Everything this implementation speaks.</summary>
-    All = BulkChecksumXxh3 | ReplyReconstruction | ChecksumPerRequest,
+    All = BulkChecksumXxh3 | ReplyReconstruction | ChecksumPerRequest | LocalSocket,
 }
 
 /// <summary>
@@ -51,10 +57,17 @@ internal readonly record struct ConnectRequest(ushort Version, ProtocolFeatures 
         reader.Remaining > 0 ? reader.ReadString("job_id", MaxJobIdLength) : string.Empty);
 }
 
-/// <summary>The server's answer to <see cref="ConnectRequest"/>: what was agreed, and the nonce to prove a secret over.</summary>
-internal readonly record struct ConnectReply(ushort Version, ProtocolFeatures Features, byte[] Nonce, bool AuthRequired, int MaxBulkLength, string ServerName)
+/// <summary>
+/// The server's answer to <see cref="ConnectRequest"/>: what was agreed, and the nonce to prove a secret over.
+/// <see cref="LocalSocket"/> is a trailing field, written only when not empty: the Unix-domain socket (Linux abstract
+/// name, a leading NUL) the client may reconnect to, with the same handshake, instead of this loopback connection.
+/// </summary>
+internal readonly record struct ConnectReply(ushort Version, ProtocolFeatures Features, byte[] Nonce, bool AuthRequired, int MaxBulkLength, string ServerName, string LocalSocket = "")
 {
     public const int NonceLength = 32;
+
+    /// <summary>Linux's sun_path holds 108 bytes.</summary>
+    public const int MaxLocalSocketLength = 107;
 
     public void Write(BodyWriter writer)
     {
@@ -64,6 +77,10 @@ internal readonly record struct ConnectReply(ushort Version, ProtocolFeatures Fe
         writer.WriteBoolean(AuthRequired);
         writer.WriteInt32(MaxBulkLength);
         writer.WriteString(ServerName);
+        if (LocalSocket.Length > 0)
+        {
+            writer.WriteString(LocalSocket);
+        }
     }
 
     public static ConnectReply Read(ref BodyReader reader) => new(
@@ -72,7 +89,8 @@ internal readonly record struct ConnectReply(ushort Version, ProtocolFeatures Fe
         reader.ReadBytes("nonce", NonceLength).ToArray(),
         reader.ReadBoolean("auth_required"),
         reader.ReadInt32("max_bulk"),
-        reader.ReadString("server_name", 256));
+        reader.ReadString("server_name", 256),
+        reader.Remaining > 0 ? reader.ReadString("local_socket", MaxLocalSocketLength) : string.Empty);
 }
 
 /// <summary>
