@@ -416,6 +416,12 @@ internal sealed class FrameSender : IDisposable
         {
             await SendGatheredAsync(segments, from, before).ConfigureAwait(false);
             from = before;
+            if (_secure is null && OperatingSystem.IsLinux() && MemoryMarshal.TryGetMemoryManager(memory, out FileBulk? file, out var start, out var length))
+            {
+                await SendFileAsync(file, start, length).ConfigureAwait(false);
+                continue;
+            }
+
             for (var sent = 0; sent < memory.Length;)
             {
                 sent += await SendAsync(memory[sent..]).ConfigureAwait(false);
@@ -423,6 +429,41 @@ internal sealed class FrameSender : IDisposable
         }
 
         await SendGatheredAsync(segments, from, segments.Count).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends a file's range with sendfile. When the socket is full, the next piece goes by copy through an ordinary
+    /// async send, which waits for room without holding a thread; then sendfile again.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]
+    private async ValueTask SendFileAsync(FileBulk file, int start, int length)
+    {
+        for (var sent = 0; sent < length;)
+        {
+            var count = file.SendTo(_socket, start + sent, length - sent);
+            if (count < 0)
+            {
+                throw new IOException($"the file under a bulk of {length} bytes was cut while it was sent");
+            }
+
+            if (count > 0)
+            {
+                sent += count;
+                continue;
+            }
+
+            var piece = Math.Min(length - sent, PackBytes);
+            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(piece);
+            try
+            {
+                file.Read(start + sent, buffer.AsSpan(0, piece));
+                sent += await SendAsync(buffer.AsMemory(0, piece)).ConfigureAwait(false);
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
     }
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder))]

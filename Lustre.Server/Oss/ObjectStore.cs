@@ -24,6 +24,7 @@ internal sealed class ObjectStore : IDisposable
     private readonly DirectReader? _directReads;
     private readonly DirectWriter? _directWrites;
     private long _directReadCount;
+    private long _fileRangeCount;
     private long _directWriteCount;
     private long _objectCount;
     private long _usedBytes;
@@ -229,6 +230,34 @@ internal sealed class ObjectStore : IDisposable
     /// disposes the region.
     /// </summary>
     public ValueTask<MemoryManager<byte>?> ReadRegionAsync(ulong objectId, long offset, int length) => ReadRegionAsync(objectId, offset, length, map: true);
+
+    /// <summary>
+    /// The object's bytes in [offset, offset + length), clipped to its end, as a range of its file to send with sendfile
+    /// (<see cref="FileRegion"/>), when every page of it is in the page cache (the send must not wait for the disk).
+    /// Null otherwise (missing, past its end, not all cached): the caller reads it the other ways. The caller disposes
+    /// the region.
+    /// </summary>
+    public FileRegion? TryCachedFileRange(ulong objectId, long offset, int length)
+    {
+        var lease = OpenExisting(objectId);
+        if (lease.Handle is null)
+        {
+            return null;
+        }
+
+        var count = (int)Math.Clamp(RandomAccess.GetLength(lease.Handle) - offset, 0, length);
+        if (count <= 0 || !MappedRegion.IsCached(lease.Handle, offset, count))
+        {
+            lease.Dispose();
+            return null;
+        }
+
+        Interlocked.Increment(ref _fileRangeCount);
+        return FileRegion.Of(lease, offset, count);
+    }
+
+    /// <summary>Reads sent as a range of the object's file so far (<see cref="TryCachedFileRange"/>).</summary>
+    public long FileRangeCount => Interlocked.Read(ref _fileRangeCount);
 
     /// <summary>
     /// With direct reads on, the object's bytes in [offset, offset + length) (clipped to its end) read past the page

@@ -25,7 +25,7 @@ internal sealed class RpcRequest
     }
 
     /// <summary>A request from <paramref name="pool"/> (or new), holding <paramref name="body"/> until <see cref="Release"/>.</summary>
-    public static RpcRequest Rent(ObjectPool<RpcRequest>? pool, FrameHeader header, byte[]? body, string clientUuid, bool replyBulkChecksummed, NamedKey? key, string jobId = "")
+    public static RpcRequest Rent(ObjectPool<RpcRequest>? pool, FrameHeader header, byte[]? body, string clientUuid, bool replyBulkChecksummed, NamedKey? key, string jobId = "", bool plainLocalSocket = false)
     {
         var request = pool?.Get() ?? new RpcRequest();
         request._pool = pool;
@@ -35,6 +35,7 @@ internal sealed class RpcRequest
         request.Header = header;
         request.ClientUuid = clientUuid;
         request.ReplyBulkChecksummed = replyBulkChecksummed;
+        request.ReplyBulkFromFile = plainLocalSocket && !replyBulkChecksummed;
         request.Key = key;
         request.JobId = jobId;
         request.Session = null;
@@ -78,6 +79,12 @@ internal sealed class RpcRequest
     /// verify this reply end to end. Without one, a large read can go out from the page cache without a copy.
     /// </summary>
     public bool ReplyBulkChecksummed { get; private set; }
+
+    /// <summary>
+    /// Whether the reply's bulk may be a range of a file sent with sendfile (<see cref="Protocol.FileBulk"/>): it carries
+    /// no checksum and the connection is a local socket without TLS, where that saves the only copy a server makes.
+    /// </summary>
+    public bool ReplyBulkFromFile { get; private set; }
 
     public FrameHeader Header { get; private set; }
 

@@ -254,7 +254,7 @@ internal sealed class RpcSession : IAsyncDisposable
                 // The bulk this request brings and the most its reply can carry are set aside first: past the budget,
                 // this connection stops reading (TCP pushes back) until replies go out.
                 var charge = IsAdmitted ? header.BulkLength + _server.Dispatcher.ReplyBulkBytes(header.Opcode, body.AsSpan(0, header.BodyLength)) : 0;
-                var request = RpcRequest.Rent(_requests, header, body, _clientUuid ?? string.Empty, ReplyBulkChecksummed(header), _key, _jobId);
+                var request = RpcRequest.Rent(_requests, header, body, _clientUuid ?? string.Empty, ReplyBulkChecksummed(header), _key, _jobId, PlainLocalSocket);
                 try
                 {
                     if (charge > 0)
@@ -711,6 +711,9 @@ internal sealed class RpcSession : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>Whether this is a local socket without TLS: there a reply's bulk may go straight from a file (<see cref="RpcRequest.ReplyBulkFromFile"/>).</summary>
+    private bool PlainLocalSocket => _tls is null && _socket.AddressFamily == AddressFamily.Unix;
 
     /// <summary>
     /// Whether the reply to <paramref name="request"/> carries a bulk checksum: the connection agreed to them and the

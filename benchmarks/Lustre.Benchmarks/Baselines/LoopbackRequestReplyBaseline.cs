@@ -14,9 +14,10 @@ internal static class LoopbackRequestReplyBaseline
     public const int RequestSize = 64;
     public const int ReplySize = 4096;
 
-    public static async Task<PhaseResult> MeasureAsync(int connections, int inFlight, TimeSpan warmup, TimeSpan duration, int replySize = ReplySize)
+    /// <param name="local">Over Unix-domain sockets (<see cref="LoopbackPair"/>) instead of loopback TCP.</param>
+    public static async Task<PhaseResult> MeasureAsync(int connections, int inFlight, TimeSpan warmup, TimeSpan duration, int replySize = ReplySize, bool local = false)
     {
-        var pairs = await LoopbackPair.ConnectAsync(connections);
+        var pairs = await LoopbackPair.ConnectAsync(connections, local);
         using var stop = new CancellationTokenSource();
         long completed = 0;
         try
@@ -37,7 +38,8 @@ internal static class LoopbackRequestReplyBaseline
             var cost = meter.Stop();
             stop.Cancel();
             await Task.WhenAll(tasks);
-            return PhaseMeter.Operations($"loopback request/response, {inFlight} in flight over {connections} connections, {replySize} B replies", after - before, cost);
+            var name = local ? "local socket request/response" : "loopback request/response";
+            return PhaseMeter.Operations($"{name}, {inFlight} in flight over {connections} connections, {replySize} B replies", after - before, cost);
         }
         finally
         {

@@ -9,9 +9,10 @@ namespace Lustre.Benchmarks.Baselines;
 /// </summary>
 internal static class LoopbackTcpBaseline
 {
-    public static async Task<PhaseResult> MeasureAsync(int connections, long totalBytes, int sendSize)
+    /// <param name="local">Over Unix-domain sockets (<see cref="LoopbackPair"/>) instead of loopback TCP.</param>
+    public static async Task<PhaseResult> MeasureAsync(int connections, long totalBytes, int sendSize, bool local = false)
     {
-        var pairs = await LoopbackPair.ConnectAsync(connections);
+        var pairs = await LoopbackPair.ConnectAsync(connections, local);
         try
         {
             return await MeasureAsync(pairs, totalBytes, sendSize);
@@ -36,7 +37,7 @@ internal static class LoopbackTcpBaseline
         }
 
         await Task.WhenAll(tasks);
-        return PhaseMeter.Bytes($"raw loopback TCP, {connections} connections, {sendSize >> 20} MiB sends", totalBytes, meter.Stop());
+        return PhaseMeter.Bytes($"raw {LoopbackPair.Transport(pairs)}, {connections} connections, {sendSize >> 20} MiB sends", totalBytes, meter.Stop());
     }
 
     private static async Task SendAsync(Socket socket, long bytes, int sendSize)

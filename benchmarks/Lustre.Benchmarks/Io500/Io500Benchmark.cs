@@ -70,6 +70,8 @@ internal static class Io500Benchmark
             var ours = new Dictionary<Io500Phase, PhaseResult>();
             var local = new Dictionary<Io500Phase, PhaseResult>();
             PhaseResult? tcp = null;
+            PhaseResult? localSocket = null;
+            PhaseResult? localRpc = null;
             PhaseResult? commitOne = null;
             PhaseResult? commitMany = null;
             PhaseResult? rpc = null;
@@ -118,6 +120,10 @@ internal static class Io500Benchmark
                     var connections = settings.Tasks * new LustreClientOptions().ConnectionsPerServer;
                     tcp = table.Report(await LoopbackTcpBaseline.MeasureAsync(connections, settings.Tasks * settings.IorEasyBytesPerTask, 1 << 20));
 
+                    // Our clients reach the servers through their local socket (LustreClientOptions.LocalSockets): its
+                    // raw figures too, reported beside the issue's TCP baselines, not judged.
+                    localSocket = table.Report(await LoopbackTcpBaseline.MeasureAsync(connections, settings.Tasks * settings.IorEasyBytesPerTask, 1 << 20, local: true));
+
                     // The disk's best durable write of ior-easy's bytes (issue 21): O_DIRECT at depth 16, one file.
                     var directFile = Path.Combine(scratch, "local-direct.bin");
                     directWrite = table.Report(LocalFileBaseline.WriteDirect(directFile, settings.Tasks * settings.IorEasyBytesPerTask, new TestPattern(seed: 20240611)));
@@ -127,6 +133,7 @@ internal static class Io500Benchmark
 
                     // The stat phases' network ceiling: each task has one stat in flight, on its own client's connection.
                     rpc = table.Report(await LoopbackRequestReplyBaseline.MeasureAsync(settings.Tasks, settings.Tasks, settings.DurableCommitDuration / 10, settings.DurableCommitDuration, StatReplySize));
+                    localRpc = table.Report(await LoopbackRequestReplyBaseline.MeasureAsync(settings.Tasks, settings.Tasks, settings.DurableCommitDuration / 10, settings.DurableCommitDuration, StatReplySize, local: true));
 
                     // The delete phases' baseline with our guarantee: an unlink is acknowledged once durable.
                     unlinkEasy = table.Report(DurableUnlinkBaseline.Measure(scratch, settings.Tasks, settings.MdtestEasyFilesPerTask, 0, settings.DurableCommitDuration));
@@ -177,7 +184,7 @@ internal static class Io500Benchmark
 
             if (baselines)
             {
-                Compare(table, ours, local, tcp!, commitMany!, rpc!, unlinkEasy!, unlinkHard!, directWrite!);
+                Compare(table, ours, local, (tcp!, localSocket!), commitMany!, (rpc!, localRpc!), unlinkEasy!, unlinkHard!, directWrite!);
             }
 
             tables.Add(table);
@@ -215,7 +222,9 @@ internal static class Io500Benchmark
         return phase.IsBandwidth() ? PhaseMeter.Bytes(name, units, cost) : PhaseMeter.Operations(name, units, cost);
     }
 
-    private static void Compare(ResultTable table, Dictionary<Io500Phase, PhaseResult> ours, Dictionary<Io500Phase, PhaseResult> local, PhaseResult tcp, PhaseResult commit, PhaseResult rpc, PhaseResult unlinkEasy, PhaseResult unlinkHard, PhaseResult directWrite)
+    /// <param name="network">Raw bulk transfer over loopback TCP (judged) and over local sockets (shown).</param>
+    /// <param name="rpc">Request/response over loopback TCP (judged) and over local sockets (shown).</param>
+    private static void Compare(ResultTable table, Dictionary<Io500Phase, PhaseResult> ours, Dictionary<Io500Phase, PhaseResult> local, (PhaseResult Tcp, PhaseResult Local) network, PhaseResult commit, (PhaseResult Tcp, PhaseResult Local) rpc, PhaseResult unlinkEasy, PhaseResult unlinkHard, PhaseResult directWrite)
     {
         foreach (var phase in Enum.GetValues<Io500Phase>())
         {
@@ -238,7 +247,8 @@ internal static class Io500Benchmark
             table.Compare(phase.Name(), ours[phase], local[phase], baselineName, target);
             if (phase == Io500Phase.IorEasyRead)
             {
-                table.Compare("ior-easy-read vs network", ours[phase], tcp, "raw loopback TCP", 0.7);
+                table.Compare("ior-easy-read vs network", ours[phase], network.Tcp, "raw loopback TCP", 0.7);
+                table.Compare("ior-easy-read vs local socket", ours[phase], network.Local, "raw local socket", null);
             }
 
             if (phase == Io500Phase.MdtestEasyWrite)
@@ -248,7 +258,8 @@ internal static class Io500Benchmark
 
             if (phase is Io500Phase.MdtestEasyStat or Io500Phase.MdtestHardStat)
             {
-                table.Compare($"{phase.Name()} vs network", ours[phase], rpc, "loopback request/response, same concurrency", 0.5);
+                table.Compare($"{phase.Name()} vs network", ours[phase], rpc.Tcp, "loopback request/response, same concurrency", 0.5);
+                table.Compare($"{phase.Name()} vs local socket", ours[phase], rpc.Local, "local socket request/response, same concurrency", null);
             }
 
             if (phase is Io500Phase.MdtestEasyDelete or Io500Phase.MdtestHardDelete)

@@ -83,5 +83,5 @@ internal sealed record StripedSettings
             ? $"sequential LustreStream ReadAsync/WriteAsync calls of {ResultTable.FormatBytes(ChunkSize)}, one at a time; random"
             : $"sequential ReadAtAsync/WriteAtAsync calls of {ResultTable.FormatBytes(ChunkSize)}, {Depth} in flight; random") +
         $" 4 KiB reads from {RandomTasks} tasks for {RandomDuration.TotalSeconds:0.#} s; " +
-        $"{connections} TCP connections to the OSS";
+        $"{connections} connections to the OSS (its local socket: LustreClientOptions.LocalSockets)";
 }
