@@ -206,7 +206,9 @@ internal sealed class RpcConnection : IRpcConnection
         _checksums = (Features & ProtocolFeatures.BulkChecksumXxh3) != 0;
         _perRequest = _checksums && (Features & ProtocolFeatures.ChecksumPerRequest) != 0;
         MaxBulkLength = Math.Min(reply.MaxBulkLength, ProtocolLimits.MaxBulkLength);
-        var offered = (Features & ProtocolFeatures.LocalSocket) != 0 && _socket.AddressFamily != AddressFamily.Unix && reply.LocalSocket.Length > 0;
+        // Followed only from a TCP connection to this host's loopback: a server elsewhere cannot send a client to a local socket.
+        var offered = (Features & ProtocolFeatures.LocalSocket) != 0 && reply.LocalSocket.Length > 0
+            && _socket.AddressFamily != AddressFamily.Unix && Network.Endpoints.IsLoopback(_socket.RemoteEndPoint);
         if (!reply.AuthRequired)
         {
             if (_settings.Secret is not null)

@@ -171,7 +171,7 @@ internal sealed class OssService : IRpcService, IDisposable
             if (read.Length >= ZeroCopyMinimum && OperatingSystem.IsLinux())
             {
                 // On a plain local socket, bytes without a checksum go from the page cache with sendfile: the client's
-                // receive is their only copy (docs/benchmarks.md, "Cached reads over a local socket: sendfile").
+                // receive is their only copy (docs/benchmarks.md, "Servers on the client's host through a local socket").
                 if (request.ReplyBulkFromFile && store.TryCachedFileRange(read.Object.ObjectId, read.Offset, read.Length) is { } file)
                 {
                     return RpcResponse.WithBulk(file, Counted(store, brw, io, ReadDirection, file.Memory.Length));

@@ -14,14 +14,17 @@ namespace Lustre.Server.Rpc;
 /// </summary>
 internal sealed class RpcServer : IAsyncDisposable
 {
+    /// <summary>
+    /// The send buffer asked for on local sockets: a 4 MiB read's bytes (as much as loopback TCP's autotuning reaches
+    /// under the kernel's default <c>tcp_wmem</c>, so a peer that stops reading holds no more kernel memory than there).
+    /// </summary>
+    private const int LocalSendBuffer = 4 << 20;
+
     private readonly Lazy<(System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate, byte[] Binding)> _tls;
 
     private readonly RpcServerOptions _options;
     private readonly IReadOnlyList<IRpcService> _services;
     private readonly ILogger _logger;
-    /// <summary>The send buffer asked for on local sockets: a 4 MiB read's bytes.</summary>
-    private const int LocalSendBuffer = 4 << 20;
-
     private readonly Socket _listener;
     private readonly Socket? _localListener;
     private readonly CancellationTokenSource _stopping = new();

@@ -8,5 +8,5 @@ internal static class ClusterChoices
 {
     /// <summary>How the cluster's OSTs send large cached reads, and the mode asked for (<c>--cached-reads</c>).</summary>
     public static string CachedReads(LustreCluster cluster, CachedReadMode asked) =>
-        $"OSTs send large cached reads {(cluster.Node.Oss!.MapsCachedReads ? "from a mapping of the page cache" : "through a pooled buffer")} (--cached-reads {asked.ToString().ToLowerInvariant()})";
+        $"OSTs send large cached reads with sendfile to clients on their local socket, else {(cluster.Node.Oss!.MapsCachedReads ? "from a mapping of the page cache" : "through a pooled buffer")} (--cached-reads {asked.ToString().ToLowerInvariant()})";
 }

@@ -107,7 +107,7 @@ internal sealed record ScaleSettings
         $"{Osses} OSS processes × {OstsPerOss} OST{(OstsPerOss == 1 ? string.Empty : "s")}, an MGS and an MDS process (lustre serve), {Clients} client processes; " +
         $"each client writes {ResultTable.FormatBytes(Size)} to its own file striped over all {OstCount} OSTs in {ResultTable.FormatBytes(StripeSize)} stripes " +
         $"(WriteAtAsync calls of {ResultTable.FormatBytes(ChunkSize)}, {Depth} in flight, then FlushAsync{(DirectWrites ? "; the OSSs write with O_DIRECT" : string.Empty)}) and reads it back the same way; " +
-        $"{connectionsPerServer} TCP connections per client per OSS (ConnectionsPerServer), {Clients * Osses * connectionsPerServer} bulk streams in all; " +
+        $"{connectionsPerServer} connections per client per OSS (ConnectionsPerServer; each OSS's local socket on one host), {Clients * Osses * connectionsPerServer} bulk streams in all; " +
         $"raw TCP baseline: {Osses * connectionsPerServer} loopback connection pairs in each client process, 1 MiB sends, the same bytes; " +
         $"CPU of every process, allocations and GCs of the clients and the runner";
 
