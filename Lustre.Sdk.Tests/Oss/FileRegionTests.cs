@@ -19,15 +19,10 @@ public sealed class FileRegionTests : IDisposable
 
     public void Dispose() => _root.Dispose();
 
+    /// <summary>A local socket pair whose sending end has a 64 KiB send buffer, far smaller than the ranges sent.</summary>
     private static async Task<(Socket Sending, Socket Receiving)> LocalPairAsync()
     {
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint("\0lustre-test-" + Guid.NewGuid().ToString("N")));
-        listener.Listen(1);
-        var receiving = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        var accept = listener.AcceptAsync();
-        await receiving.ConnectAsync(listener.LocalEndPoint!);
-        var sending = await accept;
+        var (sending, receiving) = await LoopbackPair.ConnectAsync(local: true);
         sending.SendBufferSize = 64 * 1024;
         return (sending, receiving);
     }

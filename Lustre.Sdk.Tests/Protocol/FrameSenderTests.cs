@@ -93,7 +93,6 @@ public class FrameSenderTests
         await Assert.ThrowsAnyAsync<Exception>(() => send.WaitAsync(TimeSpan.FromSeconds(30)));
     }
 
-    /// <summary>Memory over an array that does not admit to being one, so the sender cannot gather it.</summary>
     [Fact]
     public async Task Frames_sent_while_holding_wait_for_SendHeld_and_then_all_arrive_in_order()
     {
@@ -165,6 +164,7 @@ public class FrameSenderTests
         }
     }
 
+    /// <summary>Memory over an array that does not admit to being one, so the sender cannot gather it.</summary>
     private sealed class HiddenArray(byte[] array) : System.Buffers.MemoryManager<byte>
     {
         public override Span<byte> GetSpan() => array;

@@ -208,7 +208,7 @@ internal sealed class RpcConnection : IRpcConnection
         MaxBulkLength = Math.Min(reply.MaxBulkLength, ProtocolLimits.MaxBulkLength);
         // Followed only from a TCP connection to this host's loopback: a server elsewhere cannot send a client to a local socket.
         var offered = (Features & ProtocolFeatures.LocalSocket) != 0 && reply.LocalSocket.Length > 0
-            && _socket.AddressFamily != AddressFamily.Unix && Network.Endpoints.IsLoopback(_socket.RemoteEndPoint);
+            && !IsLocalSocket && Network.Endpoints.IsLoopback(_socket.RemoteEndPoint);
         if (!reply.AuthRequired)
         {
             if (_settings.Secret is not null)

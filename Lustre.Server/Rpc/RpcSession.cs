@@ -58,7 +58,7 @@ internal sealed class RpcSession : IAsyncDisposable
         _inFlight = new SemaphoreSlim(server.Options.MaxRequestsInFlightPerConnection);
         _requests = RpcRequest.CreatePool(server.Options.MaxRequestsInFlightPerConnection);
         _memory = new ByteBudget(server.Options.ConnectionMemoryBudget);
-        _peer = socket.AddressFamily == AddressFamily.Unix ? "local socket" : socket.RemoteEndPoint?.ToString() ?? "?";
+        _peer = IsLocalSocket ? "local socket" : socket.RemoteEndPoint?.ToString() ?? "?";
 
         // Loopback peers need the secret only when one is configured; any other peer always does.
         _authRequired = server.Options.Secret is not null || server.Options.Keys is not null;
@@ -422,20 +422,22 @@ internal sealed class RpcSession : IAsyncDisposable
         {
             // Cannot block: runs here until its first wait, without the cost of a queue hop. When more requests have
             // arrived already, its reply waits for theirs, and they leave in one send (before this loop next waits).
-            if (!_reader.HasHeader)
+            var hold = _reader.HasHeader;
+            if (hold)
             {
-                Detached.Run(ProcessAsync(request));
-                return true;
+                _sender.HoldSends();
             }
 
-            _sender.HoldSends();
             try
             {
                 Detached.Run(ProcessAsync(request));
             }
             finally
             {
-                _sender.EndHold();
+                if (hold)
+                {
+                    _sender.EndHold();
+                }
             }
 
             return true;
@@ -509,7 +511,7 @@ internal sealed class RpcSession : IAsyncDisposable
         _checksums = (agreed & ProtocolFeatures.BulkChecksumXxh3) != 0;
         _perRequest = _checksums && (agreed & ProtocolFeatures.ChecksumPerRequest) != 0;
         // The local socket is offered to a client on this host's loopback that asked for it, never to one off the host.
-        var local = (agreed & ProtocolFeatures.LocalSocket) != 0 && _socket.AddressFamily != AddressFamily.Unix
+        var local = (agreed & ProtocolFeatures.LocalSocket) != 0 && !IsLocalSocket
             && Network.Endpoints.IsLoopback(Address) && _server.LocalSocketName is { } name ? name : string.Empty;
         var reply = new ConnectReply(FrameHeader.CurrentVersion, agreed, _nonce, _authRequired, ProtocolLimits.MaxBulkLength, _server.Name, local);
         var body = FrameBuffer.Rent();
@@ -712,8 +714,11 @@ internal sealed class RpcSession : IAsyncDisposable
         }
     }
 
+    /// <summary>Whether the connection came through the server's local socket (<see cref="RpcServer.LocalSocketName"/>), not TCP.</summary>
+    private bool IsLocalSocket => _socket.AddressFamily == AddressFamily.Unix;
+
     /// <summary>Whether this is a local socket without TLS: there a reply's bulk may go straight from a file (<see cref="RpcRequest.ReplyBulkFromFile"/>).</summary>
-    private bool PlainLocalSocket => _tls is null && _socket.AddressFamily == AddressFamily.Unix;
+    private bool PlainLocalSocket => _tls is null && IsLocalSocket;
 
     /// <summary>
     /// Whether the reply to <paramref name="request"/> carries a bulk checksum: the connection agreed to them and the
