@@ -234,6 +234,29 @@ public class MessageRoundTripTests
 
         Assert.Equal(OpenFlags.Read, read.Flags);
         Assert.Equal(message.Paths, read.Paths);
+        Assert.False(read.Lease);
+    }
+
+    [Fact]
+    public void GetAttrBatchRequest_asks_for_a_lease_in_a_trailing_byte_that_an_older_reader_ignores()
+    {
+        var message = new GetAttrBatchRequest(OpenFlags.None, ["/d/f.1", "/d/f.2"], Lease: true);
+
+        var read = RoundTrip(message.Write, GetAttrBatchRequest.Read, 4 + 4 + (2 + 6) + (2 + 6) + 1);
+
+        Assert.True(read.Lease);
+        Assert.Equal(message.Paths, read.Paths);
+    }
+
+    [Fact]
+    public void GetAttrBatchReply_carries_its_lease_in_microseconds_and_none_reads_as_zero()
+    {
+        var attributes = new InodeAttributes(Fid, EntryType.File, 0x81A4, 1000, 1001, 77, 1, 4, 5, 6, Bytes(40, 5));
+        var leased = new GetAttrBatchReply([GetAttrResult.Ok(attributes)], TimeSpan.FromMilliseconds(100));
+        var none = leased with { Lease = TimeSpan.Zero };
+
+        Assert.Equal(TimeSpan.FromMilliseconds(100), RoundTrip(leased.Write, GetAttrBatchReply.Read, GetAttrBatchReply.Overhead + leased.Results[0].EncodedLength).Lease);
+        Assert.Equal(TimeSpan.Zero, RoundTrip(none.Write, GetAttrBatchReply.Read, GetAttrBatchReply.Overhead - 4 + none.Results[0].EncodedLength).Lease);
     }
 
     [Fact]
@@ -242,7 +265,7 @@ public class MessageRoundTripTests
         var attributes = new InodeAttributes(Fid, EntryType.File, 0x81A4, 1000, 1001, 77, 1, 4, 5, 6, Bytes(40, 5));
         var message = new GetAttrBatchReply([GetAttrResult.Ok(attributes), GetAttrResult.Failed(LustreErrno.ENOENT, "'/b': no such file or directory"), GetAttrResult.Failed(LustreErrno.EACCES, new string('x', 5000))]);
 
-        var read = RoundTrip(message.Write, GetAttrBatchReply.Read, GetAttrBatchReply.Overhead + message.Results.Sum(r => r.EncodedLength));
+        var read = RoundTrip(message.Write, GetAttrBatchReply.Read, GetAttrBatchReply.Overhead - 4 + message.Results.Sum(r => r.EncodedLength));
 
         Assert.Equal((LustreErrno)0, read.Results[0].Status);
         Assert.Equal(attributes, read.Results[0].Attributes! with { Layout = attributes.Layout });

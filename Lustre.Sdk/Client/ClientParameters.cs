@@ -41,6 +41,15 @@ internal sealed class ClientParameters
             var mb = ParameterValues.Integer(llite + "max_read_ahead_per_file_mb", value, 0, Math.Max(1, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2 >> 20));
             return () => Volatile.Write(ref _readaheadBudget, mb << 20);
         }));
+        var statAhead = session.StatAhead;
+        Tree.Add(new Parameter(llite + "statahead_max", () => statAhead.Max.ToString(CultureInfo.InvariantCulture), value =>
+        {
+            var max = ParameterValues.Integer(llite + "statahead_max", value, 0, ProtocolLimits.MaxBatchPaths);
+            return () => statAhead.Max = (int)max;
+        }));
+        Tree.Add(new Parameter(llite + "statahead_stats", () => string.Create(
+            CultureInfo.InvariantCulture,
+            $"statahead total: {statAhead.Batches}\nstatahead wrong: {statAhead.Refused}\nhit_total: {statAhead.Hits}\nmiss_total: {statAhead.Misses}\n")));
         Tree.Add(TargetParameters);
     }
 

@@ -43,8 +43,12 @@ internal sealed class FilesystemSession : IAsyncDisposable
             jobId,
             options.LocalSockets);
         Targets = new TargetTable(address.Mgs, settings, options.ConnectionsPerServer, options.MaxAttempts, options.MaxRpcsInFlightPerOst, options.MaxBulkSize);
+        StatAhead = new StatAhead(options.StatAheadMax);
         Parameters = new ClientParameters(this, jobId, jobIdVariable);
     }
+
+    /// <summary>This client's statahead: stats answered from batches the MDS leased (<see cref="Client.StatAhead"/>).</summary>
+    public StatAhead StatAhead { get; }
 
     /// <summary>This client's identity on every server (the reply cache's key).</summary>
     public string ClientUuid => _settings.ClientUuid;

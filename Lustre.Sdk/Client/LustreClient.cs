@@ -174,10 +174,57 @@ public class LustreClient : IAsyncDisposable
     public virtual async Task<LustreFileInfo> GetInfoAsync(string path, CancellationToken cancellationToken = default)
     {
         path = CheckPath(path);
+        var statAhead = Session.StatAhead;
+        if (statAhead.TryTake(path, out var leased))
+        {
+            return new LustreFileInfo(path, leased);
+        }
+
+        if (statAhead.PlanFor(path) is { } plan)
+        {
+            return await StatAheadAsync(statAhead, plan, cancellationToken).ConfigureAwait(false);
+        }
+
         using var frame = FrameBuffer.Rent();
         new PathRequest(path).Write(frame.Body);
         var attributes = await Session.CallForAttributesAsync(Opcode.MdsGetAttr, frame, path, cancellationToken).ConfigureAwait(false);
         return await ToInfoAsync(path, attributes, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A stat that asks for the names after it too, under a lease (<see cref="StatAhead"/>); answers the first.</summary>
+    private async Task<LustreFileInfo> StatAheadAsync(StatAhead statAhead, StatAhead.Plan plan, CancellationToken cancellationToken)
+    {
+        var path = plan.Paths[0];
+        GetAttrBatchReply answered;
+        var sent = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            using var frame = FrameBuffer.Rent();
+            new GetAttrBatchRequest(OpenFlags.None, plan.Paths, Lease: true).Write(frame.Body);
+            using var reply = await Session.CallMdsAsync(Opcode.MdsGetAttrBatch, frame, path, cancellationToken).ConfigureAwait(false);
+            var reader = reply.Reader;
+            answered = GetAttrBatchReply.Read(ref reader);
+        }
+        catch
+        {
+            statAhead.Abandon(plan);
+            throw;
+        }
+
+        if (answered.Results.Count == 0 || answered.Results.Count > plan.Paths.Length)
+        {
+            statAhead.Abandon(plan);
+            throw new LustreException($"{TargetNames.Mdt(FsName)} answered {answered.Results.Count} of the {plan.Paths.Length} paths of a batched getattr: it must answer at least one and at most all", LustreErrno.EPROTO, isTransient: false);
+        }
+
+        statAhead.Complete(plan, answered.Results, answered.Lease, sent);
+        var first = answered.Results[0];
+        if (first.Status != 0)
+        {
+            throw Session.MdsError(first.Status, first.Message, path);
+        }
+
+        return await ToInfoAsync(path, first.Attributes!, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

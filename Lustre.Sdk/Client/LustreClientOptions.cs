@@ -62,6 +62,15 @@ public sealed class LustreClientOptions
     /// </summary>
     public bool LocalSockets { get; set; } = true;
 
+    /// <summary>
+    /// The most names a stat prefetches (Lustre's <c>llite.*.statahead_max</c>; default 1,024, at most 1,024; 0 turns
+    /// statahead off). When stats of one directory follow names that count up (<c>file.7</c>, <c>file.8</c>,
+    /// <c>file.9</c>), the next names' attributes come in one batched request under a short lease from the MDS, and
+    /// the stats that follow are answered from it: always what the MDS would answer, as no change applies on the MDT
+    /// while the lease runs.
+    /// </summary>
+    public int StatAheadMax { get; set; } = ProtocolLimits.MaxBatchPaths;
+
     /// <summary>The cluster's shared secret, when its servers require one. Load it from a file or the environment, never a command line.</summary>
     public byte[]? SharedSecret { get; set; }
 
@@ -107,6 +116,7 @@ public sealed class LustreClientOptions
         }
 
         Check(ConnectionsPerServer, 1, 64, nameof(ConnectionsPerServer));
+        Check(StatAheadMax, 0, ProtocolLimits.MaxBatchPaths, nameof(StatAheadMax));
         Check(MaxAttempts, 1, 100, nameof(MaxAttempts));
         CheckTime(ConnectTimeout, nameof(ConnectTimeout));
         CheckTime(RequestTimeout, nameof(RequestTimeout));

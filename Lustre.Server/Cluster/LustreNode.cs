@@ -128,7 +128,7 @@ internal sealed partial class LustreNode : IAsyncDisposable
         TargetTable? directory = null;
         if (options.RunMds)
         {
-            Mdt = new MdtStore(Path.Combine(options.DataDirectory, "mdt0000"), walPrewriteBytes: options.MdtWalPrewriteBytes);
+            Mdt = new MdtStore(Path.Combine(options.DataDirectory, "mdt0000"), walPrewriteBytes: options.MdtWalPrewriteBytes, leases: new StatAheadLeases(options.StatAheadLease, options.StatAheadQuiet));
             Mdt.FoundFull += reason => MdtFull(_logger, reason);
             Mdt.SpaceChanged += (low, free) =>
             {

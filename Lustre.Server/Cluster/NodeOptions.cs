@@ -93,6 +93,16 @@ internal sealed class NodeOptions
     public TimeSpan MigrationLease { get; init; } = Mds.LayoutMigrations.DefaultLease;
 
     /// <summary>
+    /// How long a statahead lease lasts (<see cref="Mds.StatAheadLeases"/>): a client answers stats from a batch it
+    /// prefetched for this long, and a change on the MDT waits at most this long for the leases to end. Zero grants
+    /// none (every stat asks the MDS). Default 100 ms, at most 10 s.
+    /// </summary>
+    public TimeSpan StatAheadLease { get; init; } = Mds.StatAheadLeases.DefaultDuration;
+
+    /// <summary>How long the MDT must have gone without a change before it grants a statahead lease. Default 100 ms.</summary>
+    public TimeSpan StatAheadQuiet { get; init; } = Mds.StatAheadLeases.DefaultQuiet;
+
+    /// <summary>
     /// The largest Data-on-MDT component the MDS accepts (Lustre's <c>dom_stripesize</c>; <c>--dom-stripesize</c>): 0 to
     /// 1 GiB in steps of 64 KiB, 0 for none; default 1 MiB, as Lustre's.
     /// </summary>

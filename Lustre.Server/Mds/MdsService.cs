@@ -386,10 +386,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
     {
         var reader = request.Reader;
         var batch = GetAttrBatchRequest.Read(ref reader);
-        var reply = Namespace.GetAttrBatch(batch, request.Identity, attributes => WithCapability(request, attributes, OpenFlags.Read));
-        var body = FrameBuffer.Rent(16 * 1024);
-        reply.Write(body.Body);
-        return ValueTask.FromResult(RpcResponse.Ok(body));
+        return ValueTask.FromResult(RpcResponse.Ok(Namespace.GetAttrBatch(batch, request.Identity, attributes => WithCapability(request, attributes, OpenFlags.Read))));
     }
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]

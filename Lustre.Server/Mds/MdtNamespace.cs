@@ -211,19 +211,13 @@ internal sealed class MdtNamespace
     }
 
     /// <summary>
-    /// A stat's reply: the attributes of <paramref name="path"/> as <see cref="GetAttr"/> gives them, written straight
-    /// from the stored record into a reply body (no inode object, no layout array).
+    /// A stat's reply: the attributes of <paramref name="path"/> (with <see cref="FlagsOf"/>), written straight from the
+    /// stored record into a reply body (no inode object, no layout array).
     /// </summary>
     public FrameBuffer GetAttrReply(string path, ClientIdentity who)
     {
         var fid = ResolveFid(path, who);
         return _store.GetAttributesReply(fid, FlagsOf(fid)) ?? throw new RpcStatusException(LustreErrno.ESTALE, $"no inode {fid}");
-    }
-
-    public InodeAttributes GetAttr(string path, ClientIdentity who)
-    {
-        var (fid, inode) = Resolve(path, who);
-        return inode.ToAttributes(fid, FlagsOf(fid));
     }
 
     /// <summary>What the MDS reports with a file's attributes: whether some client has it open for write.</summary>
@@ -416,12 +410,13 @@ internal sealed class MdtNamespace
     /// What a getattr of each path would return, or (with <see cref="OpenFlags.Read"/>) an open of each for reading, each
     /// with its own permission checks and its own errno on failure; in the request's order, as many as fit
     /// <see cref="ProtocolLimits.MaxMetadataPageBytes"/> of reply (the first always). Nothing is changed, so nothing is
-    /// recorded for resends.
+    /// recorded for resends. A request for a statahead lease gets one when <see cref="StatAheadLeases.TryGrant"/> does,
+    /// else only its first path answered. Returns the reply's body (<see cref="GetAttrBatchReply"/>).
     /// </summary>
     /// <param name="request">The paths and flags.</param>
     /// <param name="who">Who asks.</param>
     /// <param name="issue">Adds the OST capability an open for reading gets (the MDS service knows the keys).</param>
-    public GetAttrBatchReply GetAttrBatch(GetAttrBatchRequest request, ClientIdentity who, Func<InodeAttributes, InodeAttributes> issue)
+    public FrameBuffer GetAttrBatch(GetAttrBatchRequest request, ClientIdentity who, Func<InodeAttributes, InodeAttributes> issue)
     {
         if ((request.Flags & ~OpenFlags.Read) != 0)
         {
@@ -429,31 +424,54 @@ internal sealed class MdtNamespace
         }
 
         var open = (request.Flags & OpenFlags.Read) != 0;
-        var results = new List<GetAttrResult>(request.Paths.Count);
+
+        // Statahead: a lease over plain stats, when the MDT is quiet; refused, only the path the client waits for.
+        var leases = _store.Leases;
+        var lease = request.Lease && !open && leases.MayGrant;
+        var sequence = lease ? leases.Sequence : 0;
+        var count = request.Lease && !lease ? 1 : request.Paths.Count;
+
+        // The results as GetAttrBatchReply writes them; a stat's attributes straight from RocksDB's copy of the inode.
+        using var results = FrameBuffer.Rent(16 * 1024);
+        var writer = results.Body;
         var budget = ProtocolLimits.MaxMetadataPageBytes - GetAttrBatchReply.Overhead;
-        var used = 0;
-        foreach (var path in request.Paths)
+        var answered = 0;
+        for (; answered < count; answered++)
         {
-            GetAttrResult result;
+            var path = request.Paths[answered];
+            var mark = results.Length;
             try
             {
-                result = GetAttrResult.Ok(open ? issue(OpenExisting(path, Access.Read, who)) : GetAttr(path, who));
+                if (open)
+                {
+                    GetAttrResult.Ok(issue(OpenExisting(path, Access.Read, who))).Write(writer);
+                }
+                else
+                {
+                    using var attributes = GetAttrReply(path, who);
+                    writer.WriteInt32(0);
+                    results.Append(attributes.Written.Span[FrameHeader.Size..]);
+                }
             }
             catch (RpcStatusException ex)
             {
-                result = GetAttrResult.Failed(ex.Errno, ex.Message);
+                results.TrimTo(mark);
+                GetAttrResult.Failed(ex.Errno, ex.Message).Write(writer);
             }
 
-            used += result.EncodedLength;
-            if (used > budget && results.Count > 0)
+            if (results.BodyLength > budget && answered > 0)
             {
+                results.TrimTo(mark);
                 break;
             }
-
-            results.Add(result);
         }
 
-        return new GetAttrBatchReply(results);
+        var granted = lease ? leases.TryGrant(sequence) : TimeSpan.Zero;
+        var body = FrameBuffer.Rent(results.BodyLength + GetAttrBatchReply.Overhead + 64);
+        body.Body.WriteInt32(answered);
+        body.Append(results.Written.Span[FrameHeader.Size..]);
+        GetAttrBatchReply.WriteLease(body.Body, granted);
+        return body;
     }
 
     /// <summary>An open of an existing file without create: no change, so no transaction.</summary>
@@ -1689,9 +1707,47 @@ internal sealed class MdtNamespace
     /// <param name="swapsBefore"><see cref="LayoutSwaps"/> as read before the open read the inode.</param>
     public ValueTask<InodeAttributes> OpenForWriteAsync(InodeAttributes attributes, long swapsBefore)
     {
+        // A new writer changes what a stat answers (its size then comes from the OSTs), so it waits for the statahead
+        // leases as a change of the MDT does.
+        var leases = _store.Leases.BeginChangeAsync();
+        if (!leases.IsCompletedSuccessfully)
+        {
+            return OpenForWriteAfterLeasesAsync(leases, attributes, swapsBefore);
+        }
+
+        InodeAttributes registered;
+        try
+        {
+            registered = RegisterWriter(attributes, swapsBefore);
+        }
+        finally
+        {
+            _store.Leases.EndChange();
+        }
+
+        return Registered(attributes, registered);
+    }
+
+    private async ValueTask<InodeAttributes> OpenForWriteAfterLeasesAsync(ValueTask leases, InodeAttributes attributes, long swapsBefore)
+    {
+        InodeAttributes registered;
+        try
+        {
+            await leases.ConfigureAwait(false);
+            registered = RegisterWriter(attributes, swapsBefore);
+        }
+        finally
+        {
+            _store.Leases.EndChange();
+        }
+
+        return await Registered(attributes, registered).ConfigureAwait(false);
+    }
+
+    private ValueTask<InodeAttributes> Registered(InodeAttributes attributes, InodeAttributes registered)
+    {
         // Every write-open passes here: only a mirrored layout (told from its first byte) is decoded, and the change
         // (and its closure) is another method's.
-        var registered = RegisterWriter(attributes, swapsBefore);
         return !LayoutCodec.IsMirrored(registered.Layout) || !LayoutCodec.Decode(registered.Layout).Mirrors.Any(m => m.IsStale)
             ? new ValueTask<InodeAttributes>(registered)
             : MoveGenerationOnAsync(attributes, registered);

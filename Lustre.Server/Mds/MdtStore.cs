@@ -76,8 +76,10 @@ internal sealed class MdtStore : IDisposable
     /// How far to write each of the WAL files RocksDB recycles when the MDT opens, so group commits overwrite blocks
     /// already on disk (<see cref="PrewriteWal"/>); 0: not at all (the logs still recycle once RocksDB has filled them).
     /// </param>
-    public MdtStore(string directory, TimeSpan? replyLifetime = null, long? reserveBytes = null, long walPrewriteBytes = 0)
+    /// <param name="leases">The statahead leases every change waits for; default <see cref="StatAheadLeases.DefaultDuration"/> and <see cref="StatAheadLeases.DefaultQuiet"/>.</param>
+    public MdtStore(string directory, TimeSpan? replyLifetime = null, long? reserveBytes = null, long walPrewriteBytes = 0, StatAheadLeases? leases = null)
     {
+        Leases = leases ?? new StatAheadLeases(StatAheadLeases.DefaultDuration, StatAheadLeases.DefaultQuiet);
         ArgumentOutOfRangeException.ThrowIfNegative(walPrewriteBytes);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(walPrewriteBytes, MaxWalPrewriteBytes);
         Directory.CreateDirectory(directory);
@@ -154,6 +156,9 @@ internal sealed class MdtStore : IDisposable
         _db.Remove(MdtKeys.WalPrewriteKey, writeOptions: _syncOptions);
         return true;
     }
+
+    /// <summary>The statahead leases: the writer loop applies no change while one runs (<see cref="StatAheadLeases"/>).</summary>
+    public StatAheadLeases Leases { get; }
 
     /// <summary>How many group commits (WAL syncs) have run; lets tests and benchmarks see grouping.</summary>
     public ulong Commits => Interlocked.Read(ref _commits);
@@ -532,102 +537,117 @@ internal sealed class MdtStore : IDisposable
                 group.Add(change);
             }
 
-            var wrote = false;
-            var low = CheckSpace();
-            for (var i = 0; i < group.Count; i++)
+            // No change applies while a statahead lease runs; a lease is granted only over a read no change overlapped.
+            await Leases.BeginChangeAsync().ConfigureAwait(false);
+            try
             {
-                var change = group[i]!;
-                if (low is { } free && change.Creates)
+                ApplyGroup(group, batch, transaction);
+            }
+            finally
+            {
+                Leases.EndChange();
+            }
+        }
+    }
+
+    /// <summary>Runs and applies each change of <paramref name="group"/>, commits them with one WAL sync and answers each.</summary>
+    private void ApplyGroup(List<PendingChange?> group, WriteBatch batch, MdtTransaction transaction)
+    {
+        var wrote = false;
+        var low = CheckSpace();
+        for (var i = 0; i < group.Count; i++)
+        {
+            var change = group[i]!;
+            if (low is { } free && change.Creates)
+            {
+                // A resend of a create that was applied before space ran low is still answered from its record.
+                try
                 {
-                    // A resend of a create that was applied before space ran low is still answered from its record.
-                    try
+                    if (!change.AnsweredFromRecord(this))
                     {
-                        if (!change.AnsweredFromRecord(this))
-                        {
-                            change.Fail(new RpcStatusException(
-                                LustreErrno.ENOSPC,
-                                $"the MDT has {free} bytes free, under the {ReserveBytes} kept for unlink, rmdir and rename: no new files, directories or Data-on-MDT bytes until space is freed"));
-                            group[i] = null;
-                        }
-                    }
-                    catch (RpcStatusException ex)
-                    {
-                        change.Fail(ex);
+                        change.Fail(new RpcStatusException(
+                            LustreErrno.ENOSPC,
+                            $"the MDT has {free} bytes free, under the {ReserveBytes} kept for unlink, rmdir and rename: no new files, directories or Data-on-MDT bytes until space is freed"));
                         group[i] = null;
                     }
-
-                    continue;
                 }
-
-                batch.Clear();
-                transaction.Reset();
-                try
+                catch (RpcStatusException ex)
                 {
-                    change.Run(transaction);
-                    if (transaction.CountersChanged)
-                    {
-                        PutCounters(transaction);
-                    }
-
-                    if (batch.Count() > 0)
-                    {
-                        Apply(batch, transaction.WalkChanged);
-                        wrote = true;
-                        if (transaction.PendingInodeCount is { } inodes)
-                        {
-                            Volatile.Write(ref _inodeCount, inodes);
-                        }
-                    }
-                }
-#pragma warning disable CA1031 // The failure belongs to that one operation and goes back to its caller.
-                catch (Exception ex)
-#pragma warning restore CA1031
-                {
-                    change.Fail(IsNoSpace(ex) ? Full(ex) : ex);
+                    change.Fail(ex);
                     group[i] = null;
                 }
+
+                continue;
             }
 
-            Exception? syncError = null;
-            if (wrote)
-            {
-                try
-                {
-                    batch.Clear();
-                    transaction.Reset();
-                    transaction.PutCounter(MdtKeys.CommitKey, _commits + 1);
-                    _db.Write(batch, _syncOptions);
-                    Interlocked.Increment(ref _commits);
-                    ServerDiagnostics.CommitSize.Record(group.Count);
-                }
-#pragma warning disable CA1031 // Reported to every operation of the group: none of them is durable.
-                catch (Exception ex)
-#pragma warning restore CA1031
-                {
-                    syncError = IsNoSpace(ex) ? Full(ex) : new IOException($"The MDT could not sync its log: {ex.Message}", ex);
-                }
-            }
-
-            foreach (var change in group)
-            {
-                if (change is null)
-                {
-                    continue;
-                }
-
-                if (syncError is null)
-                {
-                    change.Complete();
-                }
-                else
-                {
-                    change.Fail(syncError);
-                }
-            }
-
-            group.Clear();
             batch.Clear();
+            transaction.Reset();
+            try
+            {
+                change.Run(transaction);
+                if (transaction.CountersChanged)
+                {
+                    PutCounters(transaction);
+                }
+
+                if (batch.Count() > 0)
+                {
+                    Apply(batch, transaction.WalkChanged);
+                    wrote = true;
+                    if (transaction.PendingInodeCount is { } inodes)
+                    {
+                        Volatile.Write(ref _inodeCount, inodes);
+                    }
+                }
+            }
+#pragma warning disable CA1031 // The failure belongs to that one operation and goes back to its caller.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                change.Fail(IsNoSpace(ex) ? Full(ex) : ex);
+                group[i] = null;
+            }
         }
+
+        Exception? syncError = null;
+        if (wrote)
+        {
+            try
+            {
+                batch.Clear();
+                transaction.Reset();
+                transaction.PutCounter(MdtKeys.CommitKey, _commits + 1);
+                _db.Write(batch, _syncOptions);
+                Interlocked.Increment(ref _commits);
+                ServerDiagnostics.CommitSize.Record(group.Count);
+            }
+#pragma warning disable CA1031 // Reported to every operation of the group: none of them is durable.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                syncError = IsNoSpace(ex) ? Full(ex) : new IOException($"The MDT could not sync its log: {ex.Message}", ex);
+            }
+        }
+
+        foreach (var change in group)
+        {
+            if (change is null)
+            {
+                continue;
+            }
+
+            if (syncError is null)
+            {
+                change.Complete();
+            }
+            else
+            {
+                change.Fail(syncError);
+            }
+        }
+
+        group.Clear();
+        batch.Clear();
     }
 
     /// <summary>Applies one change's batch (not yet durable); one that may change what <see cref="Walks"/> keeps is bracketed by emptying it.</summary>

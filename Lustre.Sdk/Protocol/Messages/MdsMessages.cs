@@ -383,9 +383,11 @@ internal sealed record ReadDirPlusReply(IReadOnlyList<DirEntryPlus> Entries, boo
 /// The attributes of many paths in one request (<see cref="Opcode.MdsGetAttrBatch"/>), each looked up as its own
 /// getattr would be. With <see cref="OpenFlags.Read"/> in <see cref="Flags"/>, each is opened for reading as an
 /// <see cref="OpenRequest"/> without create would open it (read permission checked, a capability issued); no other
-/// flag is allowed: a batch never changes anything.
+/// flag is allowed: a batch never changes anything. <see cref="Lease"/> (a trailing field, written only when set) asks
+/// for a statahead lease over the answers (<see cref="GetAttrBatchReply.Lease"/>); a server that grants none may then
+/// answer only the first path.
 /// </summary>
-internal sealed record GetAttrBatchRequest(OpenFlags Flags, IReadOnlyList<string> Paths)
+internal sealed record GetAttrBatchRequest(OpenFlags Flags, IReadOnlyList<string> Paths, bool Lease = false)
 {
     public void Write(BodyWriter writer)
     {
@@ -394,6 +396,11 @@ internal sealed record GetAttrBatchRequest(OpenFlags Flags, IReadOnlyList<string
         foreach (var path in Paths)
         {
             writer.WriteString(path);
+        }
+
+        if (Lease)
+        {
+            writer.WriteBoolean(true);
         }
     }
 
@@ -407,7 +414,7 @@ internal sealed record GetAttrBatchRequest(OpenFlags Flags, IReadOnlyList<string
             paths[i] = reader.ReadString("path", ProtocolLimits.MaxPathLength);
         }
 
-        return new GetAttrBatchRequest(flags, paths);
+        return new GetAttrBatchRequest(flags, paths, reader.Remaining > 0 && reader.ReadBoolean("lease"));
     }
 }
 
@@ -458,12 +465,15 @@ internal sealed record GetAttrResult(LustreErrno Status, InodeAttributes? Attrib
 /// <summary>
 /// The answers to the first <see cref="Results"/>.Count paths of a <see cref="GetAttrBatchRequest"/>, in its order. A
 /// reply may answer fewer paths than were asked (never none), to stay within
-/// <see cref="ProtocolLimits.MaxMetadataPageBytes"/>: the client asks again for the rest.
+/// <see cref="ProtocolLimits.MaxMetadataPageBytes"/>: the client asks again for the rest. <see cref="Lease"/> (a trailing
+/// field, written only when not zero) is the statahead lease granted over the answers: no change applies on the MDT
+/// until it has passed since the MDS read them, so the client may answer stats of these paths from them until it has
+/// passed since it sent the request.
 /// </summary>
-internal sealed record GetAttrBatchReply(IReadOnlyList<GetAttrResult> Results)
+internal sealed record GetAttrBatchReply(IReadOnlyList<GetAttrResult> Results, TimeSpan Lease = default)
 {
-    /// <summary>Bytes of a reply besides its results: the count.</summary>
-    public const int Overhead = 4;
+    /// <summary>Bytes of a reply besides its results: the count and the lease.</summary>
+    public const int Overhead = 4 + 4;
 
     public void Write(BodyWriter writer)
     {
@@ -471,6 +481,17 @@ internal sealed record GetAttrBatchReply(IReadOnlyList<GetAttrResult> Results)
         foreach (var result in Results)
         {
             result.Write(writer);
+        }
+
+        WriteLease(writer, Lease);
+    }
+
+    /// <summary>Writes the trailing lease after the results: nothing for none.</summary>
+    public static void WriteLease(BodyWriter writer, TimeSpan lease)
+    {
+        if (lease > TimeSpan.Zero)
+        {
+            writer.WriteUInt32((uint)lease.TotalMicroseconds);
         }
     }
 
@@ -484,7 +505,7 @@ internal sealed record GetAttrBatchReply(IReadOnlyList<GetAttrResult> Results)
             results[i] = GetAttrResult.Read(ref reader);
         }
 
-        return new GetAttrBatchReply(results);
+        return new GetAttrBatchReply(results, reader.Remaining > 0 ? TimeSpan.FromMicroseconds(reader.ReadUInt32("lease_us")) : TimeSpan.Zero);
     }
 }
 

@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using Lustre.Server.Mds;
+
+namespace Lustre.Tests.Mds;
+
+/// <summary>
+/// The MDT's statahead leases on their own: a change waits for every lease granted before it, and no lease is granted
+/// over a read that a change overlapped, nor while the MDT is busy.
+/// </summary>
+public sealed class StatAheadLeasesTests
+{
+    private static readonly TimeSpan Lease = TimeSpan.FromMilliseconds(300);
+
+    /// <summary>Leases past the hold every new instance starts with.</summary>
+    private static async Task<StatAheadLeases> StartedAsync(TimeSpan quiet)
+    {
+        var leases = new StatAheadLeases(Lease, quiet);
+        await leases.BeginChangeAsync();
+        leases.EndChange();
+        await Task.Delay(quiet);
+        return leases;
+    }
+
+    [Fact]
+    public async Task A_new_instance_holds_its_first_change_for_a_lease_one_before_it_may_have_granted()
+    {
+        var started = Stopwatch.StartNew();
+        var leases = new StatAheadLeases(Lease, TimeSpan.Zero);
+
+        await leases.BeginChangeAsync();
+        leases.EndChange();
+
+        Assert.True(started.Elapsed >= Lease, $"the first change went ahead after {started.Elapsed}");
+        Assert.Equal(1, leases.Waited);
+    }
+
+    [Fact]
+    public async Task A_change_waits_until_the_lease_granted_before_it_has_ended()
+    {
+        var leases = await StartedAsync(TimeSpan.Zero);
+        Assert.True(leases.MayGrant);
+        var sequence = leases.Sequence;
+        Assert.Equal(Lease, leases.TryGrant(sequence));
+        var granted = Stopwatch.StartNew();
+
+        var change = leases.BeginChangeAsync();
+        Assert.False(change.IsCompleted);
+
+        // No lease while a change waits or runs.
+        Assert.False(leases.MayGrant);
+        Assert.Equal(TimeSpan.Zero, leases.TryGrant(leases.Sequence));
+        await change;
+        Assert.True(granted.Elapsed >= Lease, $"the change went ahead {granted.Elapsed} after a lease of {Lease}");
+        leases.EndChange();
+        Assert.True(leases.MayGrant);
+    }
+
+    [Fact]
+    public async Task No_lease_is_granted_over_a_read_a_change_overlapped()
+    {
+        var leases = await StartedAsync(TimeSpan.Zero);
+        var sequence = leases.Sequence;
+
+        // A change that began and ended while the batch read.
+        await leases.BeginChangeAsync();
+        leases.EndChange();
+
+        Assert.Equal(TimeSpan.Zero, leases.TryGrant(sequence));
+        Assert.Equal(0, leases.Granted);
+
+        // Nor over one that began before the read and still runs.
+        await leases.BeginChangeAsync();
+        Assert.Equal(TimeSpan.Zero, leases.TryGrant(leases.Sequence));
+        leases.EndChange();
+        Assert.Equal(Lease, leases.TryGrant(leases.Sequence));
+    }
+
+    [Fact]
+    public async Task A_busy_MDT_grants_none_until_it_has_been_quiet()
+    {
+        var quiet = TimeSpan.FromMilliseconds(200);
+        var leases = await StartedAsync(quiet);
+        await leases.BeginChangeAsync();
+        leases.EndChange();
+
+        Assert.False(leases.MayGrant);
+        Assert.Equal(TimeSpan.Zero, leases.TryGrant(leases.Sequence));
+        await Task.Delay(quiet + TimeSpan.FromMilliseconds(20));
+        Assert.True(leases.MayGrant);
+        Assert.Equal(Lease, leases.TryGrant(leases.Sequence));
+    }
+
+    [Fact]
+    public async Task A_lease_of_zero_grants_none_and_holds_no_change()
+    {
+        var leases = new StatAheadLeases(TimeSpan.Zero, TimeSpan.Zero);
+
+        Assert.False(leases.MayGrant);
+        Assert.Equal(TimeSpan.Zero, leases.TryGrant(leases.Sequence));
+        Assert.True(leases.BeginChangeAsync().IsCompletedSuccessfully);
+        leases.EndChange();
+        Assert.Equal(0, leases.Waited);
+    }
+
+    [Fact]
+    public void A_lease_longer_than_the_limit_or_negative_is_refused()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new StatAheadLeases(StatAheadLeases.MaxDuration + TimeSpan.FromTicks(1), TimeSpan.Zero));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new StatAheadLeases(TimeSpan.FromTicks(-1), TimeSpan.Zero));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new StatAheadLeases(Lease, TimeSpan.FromTicks(-1)));
+    }
+}
