@@ -14,6 +14,20 @@ public sealed class StatAheadPlanTests
     private static InodeAttributes Attributes(InodeFlags flags = InodeFlags.None) =>
         new(Fid, EntryType.File, 0x81A4, 0, 0, 0, 1, 0, 0, 0, [], flags);
 
+    /// <summary>The names a plan's request asks for, as the MDS reads them.</summary>
+    private static GetAttrBatchRequest Request(StatAhead.Plan plan)
+    {
+        using var frame = FrameBuffer.Rent();
+        GetAttrBatchRequest.WriteNumbered(frame.Body, plan.Prefix, plan.Number, plan.Count, plan.Width);
+        var reader = new BodyReader(frame.Written[FrameHeader.Size..].Span);
+        var request = GetAttrBatchRequest.Read(ref reader);
+        Assert.Equal(0, reader.Remaining);
+        return request;
+    }
+
+    private static InodeAttributes?[] Answers(StatAhead.Plan plan, Func<int, InodeAttributes?>? answer = null) =>
+        Enumerable.Range(0, plan.Count).Select(i => answer is null ? Attributes() : answer(i)).ToArray();
+
     [Fact]
     public void The_third_stat_of_names_that_count_up_plans_the_next_names_keeping_zero_padding()
     {
@@ -24,10 +38,18 @@ public sealed class StatAheadPlanTests
         var plan = statAhead.PlanFor("/d/img0100");
 
         Assert.NotNull(plan);
-        Assert.Equal(StatAhead.InitialWindow, plan.Paths.Length);
-        Assert.Equal("/d/img0100", plan.Paths[0]);
-        Assert.Equal("/d/img0101", plan.Paths[1]);
-        Assert.Equal("/d/img0131", plan.Paths[^1]);
+        var request = Request(plan);
+        Assert.True(request.Lease);
+        Assert.Equal(OpenFlags.None, request.Flags);
+        Assert.Equal(StatAhead.InitialWindow, request.Paths.Count);
+        Assert.Equal("/d/img0100", request.Paths[0]);
+        Assert.Equal("/d/img0101", request.Paths[1]);
+        Assert.Equal("/d/img0131", request.Paths[^1]);
+
+        // Unpadded, the names grow a digit.
+        statAhead.PlanFor("/d/f.98");
+        statAhead.PlanFor("/d/f.99");
+        Assert.Equal(["/d/f.100", "/d/f.101"], Request(statAhead.PlanFor("/d/f.100")!).Paths.Take(2));
     }
 
     [Fact]
@@ -44,8 +66,8 @@ public sealed class StatAheadPlanTests
         Assert.Null(statAhead.PlanFor("/d/y.1"));
         Assert.Null(statAhead.PlanFor("/d/x.2"));
         Assert.Null(statAhead.PlanFor("/d/y.2"));
-        Assert.Equal("/d/x.4", statAhead.PlanFor("/d/x.3")!.Paths[1]);
-        Assert.Equal("/d/y.4", statAhead.PlanFor("/d/y.3")!.Paths[1]);
+        Assert.Equal("/d/x.4", Request(statAhead.PlanFor("/d/x.3")!).Paths[1]);
+        Assert.Equal("/d/y.4", Request(statAhead.PlanFor("/d/y.3")!).Paths[1]);
     }
 
     [Fact]
@@ -55,9 +77,9 @@ public sealed class StatAheadPlanTests
         statAhead.PlanFor("/d/f.0");
         statAhead.PlanFor("/d/f.1");
         var plan = statAhead.PlanFor("/d/f.2")!;
-        var results = plan.Paths.Select((p, i) => i == 5 ? GetAttrResult.Ok(Attributes(InodeFlags.OpenForWrite)) : i == 6 ? GetAttrResult.Failed(LustreErrno.ENOENT, "gone") : GetAttrResult.Ok(Attributes())).ToList();
+        var answers = Answers(plan, i => i == 5 ? Attributes(InodeFlags.OpenForWrite) : i == 6 ? null : Attributes());
 
-        statAhead.Complete(plan, results, TimeSpan.FromSeconds(10), System.Diagnostics.Stopwatch.GetTimestamp());
+        statAhead.Complete(plan, answers, TimeSpan.FromSeconds(10), System.Diagnostics.Stopwatch.GetTimestamp());
 
         Assert.False(statAhead.TryTake("/d/f.2", out _));
         Assert.True(statAhead.TryTake("/d/f.3", out var attributes));
@@ -66,10 +88,12 @@ public sealed class StatAheadPlanTests
         Assert.False(statAhead.TryTake("/d/f.7", out _));
         Assert.False(statAhead.TryTake("/d/f.8", out _));
         Assert.True(statAhead.TryTake("/d/f.9", out _));
+        Assert.False(statAhead.TryTake("/d/f.010", out _));
         Assert.Equal(2, statAhead.Hits);
+        Assert.Equal(StatAhead.InitialWindow - 5, statAhead.Count);
 
         // The stat after the window goes on the stream with a window twice as large.
-        Assert.Equal(2 * StatAhead.InitialWindow, statAhead.PlanFor("/d/f.34")!.Paths.Length);
+        Assert.Equal(2 * StatAhead.InitialWindow, statAhead.PlanFor("/d/f.34")!.Count);
     }
 
     [Fact]
@@ -79,16 +103,15 @@ public sealed class StatAheadPlanTests
         statAhead.PlanFor("/d/f.0");
         statAhead.PlanFor("/d/f.1");
         var plan = statAhead.PlanFor("/d/f.2")!;
-        var results = plan.Paths.Select(_ => GetAttrResult.Ok(Attributes())).ToList();
 
         // Sent a lease ago: over.
         var sent = System.Diagnostics.Stopwatch.GetTimestamp() - System.Diagnostics.Stopwatch.Frequency;
-        statAhead.Complete(plan, results, TimeSpan.FromSeconds(1), sent);
+        statAhead.Complete(plan, Answers(plan), TimeSpan.FromSeconds(1), sent);
         Assert.False(statAhead.TryTake("/d/f.3", out _));
 
         // Refused: nothing kept, and the stream waits two stats before it plans again.
         var next = statAhead.PlanFor("/d/f.34")!;
-        statAhead.Complete(next, results, TimeSpan.Zero, System.Diagnostics.Stopwatch.GetTimestamp());
+        statAhead.Complete(next, Answers(next), TimeSpan.Zero, System.Diagnostics.Stopwatch.GetTimestamp());
         Assert.False(statAhead.TryTake("/d/f.35", out _));
         Assert.Equal(1, statAhead.Refused);
         Assert.Null(statAhead.PlanFor("/d/f.35"));
@@ -105,7 +128,7 @@ public sealed class StatAheadPlanTests
         var plan = statAhead.PlanFor("/d/f.2")!;
         var sent = System.Diagnostics.Stopwatch.GetTimestamp() - (11 * System.Diagnostics.Stopwatch.Frequency);
 
-        statAhead.Complete(plan, plan.Paths.Select(_ => GetAttrResult.Ok(Attributes())).ToList(), TimeSpan.FromHours(1), sent);
+        statAhead.Complete(plan, Answers(plan), TimeSpan.FromHours(1), sent);
 
         Assert.False(statAhead.TryTake("/d/f.3", out _));
     }

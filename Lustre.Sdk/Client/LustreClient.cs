@@ -182,7 +182,7 @@ public class LustreClient : IAsyncDisposable
 
         if (statAhead.PlanFor(path) is { } plan)
         {
-            return await StatAheadAsync(statAhead, plan, cancellationToken).ConfigureAwait(false);
+            return await StatAheadAsync(path, statAhead, plan, cancellationToken).ConfigureAwait(false);
         }
 
         using var frame = FrameBuffer.Rent();
@@ -191,19 +191,30 @@ public class LustreClient : IAsyncDisposable
         return await ToInfoAsync(path, attributes, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>A stat that asks for the names after it too, under a lease (<see cref="StatAhead"/>); answers the first.</summary>
-    private async Task<LustreFileInfo> StatAheadAsync(StatAhead statAhead, StatAhead.Plan plan, CancellationToken cancellationToken)
+    /// <summary>
+    /// A stat that asks for the names after it too, under a lease (<see cref="StatAhead"/>), and answers the first; the
+    /// others are read into the stream's answers without a string or result object each.
+    /// </summary>
+    private async Task<LustreFileInfo> StatAheadAsync(string path, StatAhead statAhead, StatAhead.Plan plan, CancellationToken cancellationToken)
     {
-        var path = plan.Paths[0];
-        GetAttrBatchReply answered;
+        GetAttrResult first;
+        InodeAttributes?[] answers;
+        TimeSpan lease;
         var sent = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             using var frame = FrameBuffer.Rent();
-            new GetAttrBatchRequest(OpenFlags.None, plan.Paths, Lease: true).Write(frame.Body);
+            GetAttrBatchRequest.WriteNumbered(frame.Body, plan.Prefix, plan.Number, plan.Count, plan.Width);
             using var reply = await Session.CallMdsAsync(Opcode.MdsGetAttrBatch, frame, path, cancellationToken).ConfigureAwait(false);
             var reader = reply.Reader;
-            answered = GetAttrBatchReply.Read(ref reader);
+            answers = new InodeAttributes?[GetAttrBatchReply.ReadCount(ref reader, plan.Count)];
+            first = GetAttrResult.Read(ref reader);
+            for (var i = 1; i < answers.Length; i++)
+            {
+                answers[i] = GetAttrResult.ReadAttributes(ref reader);
+            }
+
+            lease = GetAttrBatchReply.ReadLease(ref reader);
         }
         catch
         {
@@ -211,14 +222,7 @@ public class LustreClient : IAsyncDisposable
             throw;
         }
 
-        if (answered.Results.Count == 0 || answered.Results.Count > plan.Paths.Length)
-        {
-            statAhead.Abandon(plan);
-            throw new LustreException($"{TargetNames.Mdt(FsName)} answered {answered.Results.Count} of the {plan.Paths.Length} paths of a batched getattr: it must answer at least one and at most all", LustreErrno.EPROTO, isTransient: false);
-        }
-
-        statAhead.Complete(plan, answered.Results, answered.Lease, sent);
-        var first = answered.Results[0];
+        statAhead.Complete(plan, answers, lease, sent);
         if (first.Status != 0)
         {
             throw Session.MdsError(first.Status, first.Message, path);

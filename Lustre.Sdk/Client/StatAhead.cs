@@ -16,9 +16,9 @@ namespace Lustre.Client;
 /// The MDS applies no change while a lease runs, so an answer from here is what the MDS would have answered; a lease
 /// is counted from before the request left, so it ends here first. An MDS that grants none (a change within its quiet
 /// time) answers only the name asked, and this stream then waits twice as many stats before asking again (at most 64).
-/// Each entry answers one stat. Thread-safe.
+/// Each answer serves one stat; a stream keeps only its last batch's. Thread-safe.
 /// </summary>
-internal sealed class StatAhead(int max)
+internal sealed class StatAhead
 {
     /// <summary>The first window of a stream.</summary>
     public const int InitialWindow = 32;
@@ -33,13 +33,20 @@ internal sealed class StatAhead(int max)
     public static readonly TimeSpan MaxLease = TimeSpan.FromSeconds(10);
 
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Stream> _streams = new(StringComparer.Ordinal);
-    private int _max = max;
+    private readonly Dictionary<string, Stream>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private int _max;
     private long _hits;
     private long _misses;
     private long _batches;
     private long _refused;
+
+    /// <param name="max">The largest window; 0 turns statahead off.</param>
+    public StatAhead(int max)
+    {
+        _max = max;
+        _lookup = _streams.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
 
     /// <summary>The largest window (<c>llite.*.statahead_max</c>); 0 turns statahead off.</summary>
     public int Max
@@ -60,14 +67,14 @@ internal sealed class StatAhead(int max)
     /// <summary>Batches the MDS granted no lease.</summary>
     public long Refused => Interlocked.Read(ref _refused);
 
-    /// <summary>Entries held now, used or expired ones included until they are cleared.</summary>
+    /// <summary>Answers held now and not yet used, expired ones included.</summary>
     public int Count
     {
         get
         {
             lock (_lock)
             {
-                return _entries.Count;
+                return _streams.Values.Sum(s => s.Answers?.Count(a => a is not null) ?? 0);
             }
         }
     }
@@ -75,12 +82,13 @@ internal sealed class StatAhead(int max)
     /// <summary>Takes the answer to a stat of <paramref name="path"/> (canonical) when a lease still covers it.</summary>
     public bool TryTake(string path, out InodeAttributes attributes)
     {
+        var (start, digits) = TrailingNumber(path);
         lock (_lock)
         {
-            if (_entries.Remove(path, out var entry) && Stopwatch.GetTimestamp() < entry.Expires)
+            if (digits > 0 && _lookup.TryGetValue(path.AsSpan(0, start), out var stream)
+                && stream.TryTake(long.Parse(path.AsSpan(start), NumberStyles.None, CultureInfo.InvariantCulture), digits, out attributes))
             {
                 _hits++;
-                attributes = entry.Attributes;
                 return true;
             }
 
@@ -92,40 +100,33 @@ internal sealed class StatAhead(int max)
     }
 
     /// <summary>
-    /// Notes a stat of <paramref name="path"/> (canonical) that <see cref="TryTake"/> missed; returns the paths to ask for
-    /// in one batch with a lease, <paramref name="path"/> first, or null to stat it alone. A plan is handed back to
-    /// <see cref="Complete"/> or <see cref="Abandon"/>.
+    /// Notes a stat of <paramref name="path"/> (canonical) that <see cref="TryTake"/> missed; returns the batch to ask
+    /// for, <paramref name="path"/> first, or null to stat it alone. A plan is handed back to <see cref="Complete"/> or
+    /// <see cref="Abandon"/>.
     /// </summary>
     public Plan? PlanFor(string path)
     {
         var max = Max;
-        var slash = path.LastIndexOf('/');
-        var digits = 0;
-        while (digits < path.Length - slash - 1 && char.IsAsciiDigit(path[path.Length - 1 - digits]))
-        {
-            digits++;
-        }
-
-        if (max <= 0 || digits is 0 or > MaxDigits)
+        var (start, digits) = TrailingNumber(path);
+        if (max <= 0 || digits == 0)
         {
             return null;
         }
 
-        var start = path.Length - digits;
         var number = long.Parse(path.AsSpan(start), NumberStyles.None, CultureInfo.InvariantCulture);
-        var key = path[..start];
-        Stream stream;
+        Stream? stream;
         int window;
         lock (_lock)
         {
-            if (!_streams.TryGetValue(key, out stream!))
+            if (!_lookup.TryGetValue(path.AsSpan(0, start), out stream))
             {
                 if (_streams.Count >= MaxStreams)
                 {
                     _streams.Clear();
                 }
 
-                _streams[key] = new Stream { Last = number };
+                var key = path[..start];
+                _streams[key] = new Stream(key) { Last = number };
                 return null;
             }
 
@@ -154,42 +155,21 @@ internal sealed class StatAhead(int max)
             stream.Window = Math.Min(stream.Window * 2, max);
         }
 
-        // A zero-padded number keeps its width (file.0099 is followed by file.0100).
+        // A zero-padded number keeps its width (file.0099 is followed by file.0100); a request stays within a page.
         var width = digits > 1 && path[start] == '0' ? digits : 0;
         var perPath = 2 + Encoding.UTF8.GetByteCount(path) + 2;
-        window = (int)Math.Clamp(Math.Min(window, (ProtocolLimits.MaxMetadataPageBytes - 64) / perPath), 1, Math.Min(ProtocolLimits.MaxBatchPaths, (long)Math.Pow(10, MaxDigits) - number));
-        var paths = new string[window];
-        paths[0] = path;
-        for (var i = 1; i < window; i++)
-        {
-            paths[i] = Name(key, number + i, width);
-        }
-
-        return new Plan(stream, paths, number);
-    }
-
-    /// <summary><paramref name="key"/> followed by <paramref name="number"/>, zero-padded to <paramref name="width"/> digits (0: none).</summary>
-    private static string Name(string key, long number, int width)
-    {
-        var digits = Math.Max(width, number == 0 ? 1 : (int)Math.Floor(Math.Log10(number)) + 1);
-        return string.Create(key.Length + digits, (key, number, digits), static (span, state) =>
-        {
-            state.key.CopyTo(span);
-            var value = state.number;
-            for (var i = span.Length - 1; i >= state.key.Length; i--)
-            {
-                span[i] = (char)('0' + (value % 10));
-                value /= 10;
-            }
-        });
+        var room = (long)Math.Pow(10, MaxDigits) - number;
+        window = (int)Math.Clamp(Math.Min(window, (ProtocolLimits.MaxMetadataPageBytes - 64) / perPath), 1, Math.Min(ProtocolLimits.MaxBatchPaths, room));
+        return new Plan(stream, number, window, width);
     }
 
     /// <summary>
     /// Keeps the answers of a planned batch sent at <paramref name="sent"/> (a <see cref="Stopwatch"/> timestamp taken
-    /// before the request left) until its lease ends: all but the first, which its caller is answered with, and none of a
-    /// file open for write (its size is the OSTs', not the MDS's).
+    /// before the request left) until its lease ends: <paramref name="answers"/>[i] answers the plan's i-th name (null:
+    /// it failed), all but the first, which its caller is answered with. None of a file open for write is kept: its size
+    /// is the OSTs', not the MDS's.
     /// </summary>
-    public void Complete(Plan plan, IReadOnlyList<GetAttrResult> results, TimeSpan lease, long sent)
+    public void Complete(Plan plan, InodeAttributes?[] answers, TimeSpan lease, long sent)
     {
         // Never trust a length from the wire: a lease is at most what an MDS grants.
         lease = lease > MaxLease ? MaxLease : lease;
@@ -208,22 +188,18 @@ internal sealed class StatAhead(int max)
 
             _batches++;
             stream.Refusals = 0;
-            stream.Last = Math.Max(stream.Last, plan.Number + results.Count - 1);
-
-            // Ends a sixteenth early: clocks of two hosts may run at slightly different rates.
-            var expires = sent + (long)((lease - (lease / 16)).TotalSeconds * Stopwatch.Frequency);
-            if (_entries.Count + results.Count > 4 * ProtocolLimits.MaxBatchPaths)
+            stream.Last = Math.Max(stream.Last, plan.Number + answers.Length - 1);
+            answers[0] = null;
+            for (var i = 1; i < answers.Length; i++)
             {
-                _entries.Clear();
-            }
-
-            for (var i = 1; i < results.Count; i++)
-            {
-                if (results[i] is { Status: 0, Attributes: { } attributes } && (attributes.Flags & InodeFlags.OpenForWrite) == 0)
+                if (answers[i] is { } attributes && (attributes.Flags & InodeFlags.OpenForWrite) != 0)
                 {
-                    _entries[plan.Paths[i]] = new Entry(attributes, expires);
+                    answers[i] = null;
                 }
             }
+
+            // Ends a sixteenth early: clocks of two hosts may run at slightly different rates.
+            stream.Keep(answers, plan.Number, plan.Width, sent + (long)((lease - (lease / 16)).TotalSeconds * Stopwatch.Frequency));
         }
     }
 
@@ -236,19 +212,70 @@ internal sealed class StatAhead(int max)
         }
     }
 
-    /// <summary>A batch to ask for: <see cref="Paths"/>[0] is the stat that planned it, whose trailing number is <see cref="Number"/>.</summary>
-    internal sealed record Plan(Stream Stream, string[] Paths, long Number);
-
-    /// <summary>Stats of one directory's names with one prefix, and their trailing numbers.</summary>
-    internal sealed class Stream
+    /// <summary>Where the trailing number of the last name of <paramref name="path"/> starts, and its digits (0: none, or too many).</summary>
+    private static (int Start, int Digits) TrailingNumber(string path)
     {
-        public long Last;
-        public int Run;
-        public int Window = InitialWindow;
-        public bool Busy;
-        public int Skip;
-        public int Refusals;
+        var nameLength = path.Length - path.LastIndexOf('/') - 1;
+        var digits = 0;
+        while (digits < nameLength && char.IsAsciiDigit(path[path.Length - 1 - digits]))
+        {
+            digits++;
+        }
+
+        return digits > MaxDigits ? (path.Length, 0) : (path.Length - digits, digits);
     }
 
-    private readonly record struct Entry(InodeAttributes Attributes, long Expires);
+    /// <summary>A batch to ask for: <see cref="Count"/> names of <see cref="Stream"/>'s prefix from <see cref="Number"/>, padded to <see cref="Width"/> digits (0: not).</summary>
+    internal sealed record Plan(Stream Stream, long Number, int Count, int Width)
+    {
+        public string Prefix => Stream.Prefix;
+    }
+
+    /// <summary>Stats of one directory's names with one prefix, their trailing numbers, and the answers of its last batch.</summary>
+    internal sealed class Stream(string prefix)
+    {
+        private long _base;
+        private int _width;
+        private long _expires;
+
+        public string Prefix { get; } = prefix;
+
+        public long Last { get; set; }
+
+        public int Run { get; set; }
+
+        public int Window { get; set; } = InitialWindow;
+
+        public bool Busy { get; set; }
+
+        public int Skip { get; set; }
+
+        public int Refusals { get; set; }
+
+        public InodeAttributes?[]? Answers { get; private set; }
+
+        public void Keep(InodeAttributes?[] answers, long first, int width, long expires)
+        {
+            Answers = answers;
+            _base = first;
+            _width = width;
+            _expires = expires;
+        }
+
+        /// <summary>Takes the answer for <paramref name="number"/> written with <paramref name="digits"/> digits, as the batch wrote it.</summary>
+        public bool TryTake(long number, int digits, out InodeAttributes attributes)
+        {
+            var index = number - _base;
+            if (Answers is { } answers && index > 0 && index < answers.Length && digits == Math.Max(_width, GetAttrBatchRequest.Digits(number))
+                && answers[index] is { } answer && Stopwatch.GetTimestamp() < _expires)
+            {
+                answers[index] = null;
+                attributes = answer;
+                return true;
+            }
+
+            attributes = null!;
+            return false;
+        }
+    }
 }

@@ -56,6 +56,18 @@ internal ref struct BodyReader
 
     public ulong ReadUInt64(string field) => BinaryPrimitives.ReadUInt64LittleEndian(Take(8, field));
 
+    /// <summary>Passes over a string as <see cref="ReadString"/> would read it, without decoding it.</summary>
+    public void SkipString(string field, int maxBytes)
+    {
+        var count = ReadUInt16(field);
+        if (count > maxBytes)
+        {
+            throw new ProtocolException($"Field '{field}' is {count} bytes, more than the limit of {maxBytes}.");
+        }
+
+        Take(count, field);
+    }
+
     public string ReadString(string field, int maxBytes)
     {
         var count = ReadUInt16(field);

@@ -50,7 +50,7 @@ internal readonly ref struct BodyWriter
     }
 
     /// <summary>A string: u16 byte count, then UTF-8 bytes.</summary>
-    public void WriteString(string value)
+    public void WriteString(ReadOnlySpan<char> value)
     {
         var count = Encoding.UTF8.GetByteCount(value);
         if (count > ushort.MaxValue)

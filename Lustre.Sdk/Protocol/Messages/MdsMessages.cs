@@ -416,6 +416,46 @@ internal sealed record GetAttrBatchRequest(OpenFlags Flags, IReadOnlyList<string
 
         return new GetAttrBatchRequest(flags, paths, reader.Remaining > 0 && reader.ReadBoolean("lease"));
     }
+
+    /// <summary>
+    /// Writes what a request for stats of <paramref name="count"/> numbered names with a lease writes: each
+    /// <paramref name="prefix"/> followed by <paramref name="first"/>, <paramref name="first"/> + 1, ..., zero-padded to
+    /// <paramref name="width"/> digits (0: not padded), built in place with no string each.
+    /// </summary>
+    public static void WriteNumbered(BodyWriter writer, ReadOnlySpan<char> prefix, long first, int count, int width)
+    {
+        writer.WriteUInt32((uint)OpenFlags.None);
+        writer.WriteInt32(count);
+        Span<char> name = stackalloc char[prefix.Length + 20];
+        prefix.CopyTo(name);
+        for (var i = 0; i < count; i++)
+        {
+            var number = first + i;
+            var digits = Math.Max(width, Digits(number));
+            var end = prefix.Length + digits;
+            for (var at = end - 1; at >= prefix.Length; at--)
+            {
+                name[at] = (char)('0' + (number % 10));
+                number /= 10;
+            }
+
+            writer.WriteString(name[..end]);
+        }
+
+        writer.WriteBoolean(true);
+    }
+
+    /// <summary>Decimal digits of a number at least 0.</summary>
+    public static int Digits(long number)
+    {
+        var digits = 1;
+        for (; number >= 10; number /= 10)
+        {
+            digits++;
+        }
+
+        return digits;
+    }
 }
 
 /// <summary>One path's answer in a <see cref="GetAttrBatchReply"/>: its attributes, or the errno and message its own getattr (or open) would have failed with.</summary>
@@ -459,6 +499,24 @@ internal sealed record GetAttrResult(LustreErrno Status, InodeAttributes? Attrib
         return status == 0
             ? Ok(InodeAttributes.Read(ref reader))
             : new GetAttrResult((LustreErrno)status, null, reader.ReadString("message", MaxMessageBytes));
+    }
+
+    /// <summary>Reads a result as <see cref="Read"/> does, but gives only its attributes: null for a failure, whose message is skipped.</summary>
+    public static InodeAttributes? ReadAttributes(ref BodyReader reader)
+    {
+        var status = reader.ReadInt32("status");
+        if (status < 0)
+        {
+            throw new ProtocolException($"Field 'status' must be 0 or a positive errno, got {status}.");
+        }
+
+        if (status == 0)
+        {
+            return InodeAttributes.Read(ref reader);
+        }
+
+        reader.SkipString("message", MaxMessageBytes);
+        return null;
     }
 }
 
@@ -505,8 +563,21 @@ internal sealed record GetAttrBatchReply(IReadOnlyList<GetAttrResult> Results, T
             results[i] = GetAttrResult.Read(ref reader);
         }
 
-        return new GetAttrBatchReply(results, reader.Remaining > 0 ? TimeSpan.FromMicroseconds(reader.ReadUInt32("lease_us")) : TimeSpan.Zero);
+        return new GetAttrBatchReply(results, ReadLease(ref reader));
     }
+
+    /// <summary>Reads the result count of a reply to a request of <paramref name="asked"/> paths: at least one, at most all.</summary>
+    public static int ReadCount(ref BodyReader reader, int asked)
+    {
+        var count = reader.ReadCount("results", ProtocolLimits.MaxBatchPaths, 4 + 2);
+        return count >= 1 && count <= asked
+            ? count
+            : throw new ProtocolException($"A batched getattr of {asked} paths was answered {count}: at least one and at most all.");
+    }
+
+    /// <summary>Reads the trailing lease after the results: zero when there is none.</summary>
+    public static TimeSpan ReadLease(ref BodyReader reader) =>
+        reader.Remaining > 0 ? TimeSpan.FromMicroseconds(reader.ReadUInt32("lease_us")) : TimeSpan.Zero;
 }
 
 /// <summary>Creates a directory.</summary>
