@@ -40,7 +40,7 @@ public sealed class StatAheadLeasesTests
         var leases = await StartedAsync(TimeSpan.Zero);
         Assert.True(leases.MayGrant);
         var sequence = leases.Sequence;
-        Assert.Equal(Lease, leases.TryGrant(sequence));
+        Assert.Equal(Lease, leases.TryGrant(sequence).Duration);
         var granted = Stopwatch.StartNew();
 
         var change = leases.BeginChangeAsync();
@@ -48,11 +48,33 @@ public sealed class StatAheadLeasesTests
 
         // No lease while a change waits or runs.
         Assert.False(leases.MayGrant);
-        Assert.Equal(TimeSpan.Zero, leases.TryGrant(leases.Sequence));
+        Assert.Equal(TimeSpan.Zero, leases.TryGrant(leases.Sequence).Duration);
         await change;
         Assert.True(granted.Elapsed >= Lease, $"the change went ahead {granted.Elapsed} after a lease of {Lease}");
         leases.EndChange();
         Assert.True(leases.MayGrant);
+    }
+
+    [Fact]
+    public async Task A_released_lease_lets_a_waiting_change_go_at_once_and_an_unknown_id_changes_nothing()
+    {
+        var leases = await StartedAsync(TimeSpan.Zero);
+        var (_, first) = leases.TryGrant(leases.Sequence);
+        var (_, second) = leases.TryGrant(leases.Sequence);
+        Assert.NotEqual(first, second);
+        Assert.Equal(2, leases.Active);
+
+        var waiting = Stopwatch.StartNew();
+        var change = leases.BeginChangeAsync();
+        leases.Release(first);
+        leases.Release(first + 1);
+        Assert.False(change.IsCompleted);
+        leases.Release(second);
+        await change;
+        leases.EndChange();
+
+        Assert.True(waiting.Elapsed < Lease / 2, $"the change waited {waiting.Elapsed} with both leases released");
+        Assert.Equal(0, leases.Active);
     }
 
     [Fact]
@@ -65,14 +87,14 @@ public sealed class StatAheadLeasesTests
         await leases.BeginChangeAsync();
         leases.EndChange();
 
-        Assert.Equal(TimeSpan.Zero, leases.TryGrant(sequence));
+        Assert.Equal(TimeSpan.Zero, leases.TryGrant(sequence).Duration);
         Assert.Equal(0, leases.Granted);
 
         // Nor over one that began before the read and still runs.
         await leases.BeginChangeAsync();
-        Assert.Equal(TimeSpan.Zero, leases.TryGrant(leases.Sequence));
+        Assert.Equal(TimeSpan.Zero, leases.TryGrant(leases.Sequence).Duration);
         leases.EndChange();
-        Assert.Equal(Lease, leases.TryGrant(leases.Sequence));
+        Assert.Equal(Lease, leases.TryGrant(leases.Sequence).Duration);
     }
 
     [Fact]
@@ -84,10 +106,10 @@ public sealed class StatAheadLeasesTests
         leases.EndChange();
 
         Assert.False(leases.MayGrant);
-        Assert.Equal(TimeSpan.Zero, leases.TryGrant(leases.Sequence));
+        Assert.Equal(TimeSpan.Zero, leases.TryGrant(leases.Sequence).Duration);
         await Task.Delay(quiet + TimeSpan.FromMilliseconds(20));
         Assert.True(leases.MayGrant);
-        Assert.Equal(Lease, leases.TryGrant(leases.Sequence));
+        Assert.Equal(Lease, leases.TryGrant(leases.Sequence).Duration);
     }
 
     [Fact]
@@ -96,7 +118,7 @@ public sealed class StatAheadLeasesTests
         var leases = new StatAheadLeases(TimeSpan.Zero, TimeSpan.Zero);
 
         Assert.False(leases.MayGrant);
-        Assert.Equal(TimeSpan.Zero, leases.TryGrant(leases.Sequence));
+        Assert.Equal(TimeSpan.Zero, leases.TryGrant(leases.Sequence).Duration);
         Assert.True(leases.BeginChangeAsync().IsCompletedSuccessfully);
         leases.EndChange();
         Assert.Equal(0, leases.Waited);

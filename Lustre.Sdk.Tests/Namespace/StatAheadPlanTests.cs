@@ -79,21 +79,46 @@ public sealed class StatAheadPlanTests
         var plan = statAhead.PlanFor("/d/f.2")!;
         var answers = Answers(plan, i => i == 5 ? Attributes(InodeFlags.OpenForWrite) : i == 6 ? null : Attributes());
 
-        statAhead.Complete(plan, answers, TimeSpan.FromSeconds(10), System.Diagnostics.Stopwatch.GetTimestamp());
+        statAhead.Complete(plan, answers, TimeSpan.FromSeconds(10), 1, System.Diagnostics.Stopwatch.GetTimestamp());
 
-        Assert.False(statAhead.TryTake("/d/f.2", out _));
-        Assert.True(statAhead.TryTake("/d/f.3", out var attributes));
+        Assert.False(statAhead.TryTake("/d/f.2", out _, out _));
+        Assert.True(statAhead.TryTake("/d/f.3", out var attributes, out _));
         Assert.Equal(Fid, attributes.Fid);
-        Assert.False(statAhead.TryTake("/d/f.3", out _));
-        Assert.False(statAhead.TryTake("/d/f.7", out _));
-        Assert.False(statAhead.TryTake("/d/f.8", out _));
-        Assert.True(statAhead.TryTake("/d/f.9", out _));
-        Assert.False(statAhead.TryTake("/d/f.010", out _));
+        Assert.False(statAhead.TryTake("/d/f.3", out _, out _));
+        Assert.False(statAhead.TryTake("/d/f.7", out _, out _));
+        Assert.False(statAhead.TryTake("/d/f.8", out _, out _));
+        Assert.True(statAhead.TryTake("/d/f.9", out _, out _));
+        Assert.False(statAhead.TryTake("/d/f.010", out _, out _));
         Assert.Equal(2, statAhead.Hits);
         Assert.Equal(StatAhead.InitialWindow - 5, statAhead.Count);
 
         // The stat after the window goes on the stream with a window twice as large.
         Assert.Equal(2 * StatAhead.InitialWindow, statAhead.PlanFor("/d/f.34")!.Count);
+    }
+
+    [Fact]
+    public void A_lease_is_handed_back_when_its_last_answer_is_used_or_its_answers_are_replaced_or_there_are_none()
+    {
+        var statAhead = new StatAhead(1024);
+        statAhead.PlanFor("/d/f.0");
+        statAhead.PlanFor("/d/f.1");
+        var plan = statAhead.PlanFor("/d/f.2")!;
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        Assert.Equal(0UL, statAhead.Complete(plan, Answers(plan, i => i <= 2 ? Attributes() : null), TimeSpan.FromSeconds(10), 7, now));
+
+        Assert.True(statAhead.TryTake("/d/f.3", out _, out var release));
+        Assert.Equal(0UL, release);
+        Assert.True(statAhead.TryTake("/d/f.4", out _, out release));
+        Assert.Equal(7UL, release);
+
+        // A batch replacing one with answers left hands back the old lease; one with no answers, its own.
+        var next = statAhead.PlanFor("/d/f.34")!;
+        Assert.Equal(0UL, statAhead.Complete(next, Answers(next), TimeSpan.FromSeconds(10), 8, now));
+        var third = statAhead.PlanFor("/d/f.98")!;
+        Assert.Equal(8UL, statAhead.Complete(third, Answers(third), TimeSpan.FromSeconds(10), 9, now));
+        var empty = statAhead.PlanFor("/d/f.226")!;
+        Assert.Equal(10UL, statAhead.Complete(empty, Answers(empty, _ => null), TimeSpan.FromSeconds(10), 10, now));
+        Assert.True(statAhead.TryTake("/d/f.99", out _, out _));
     }
 
     [Fact]
@@ -106,13 +131,13 @@ public sealed class StatAheadPlanTests
 
         // Sent a lease ago: over.
         var sent = System.Diagnostics.Stopwatch.GetTimestamp() - System.Diagnostics.Stopwatch.Frequency;
-        statAhead.Complete(plan, Answers(plan), TimeSpan.FromSeconds(1), sent);
-        Assert.False(statAhead.TryTake("/d/f.3", out _));
+        statAhead.Complete(plan, Answers(plan), TimeSpan.FromSeconds(1), 1, sent);
+        Assert.False(statAhead.TryTake("/d/f.3", out _, out _));
 
         // Refused: nothing kept, and the stream waits two stats before it plans again.
         var next = statAhead.PlanFor("/d/f.34")!;
-        statAhead.Complete(next, Answers(next), TimeSpan.Zero, System.Diagnostics.Stopwatch.GetTimestamp());
-        Assert.False(statAhead.TryTake("/d/f.35", out _));
+        statAhead.Complete(next, Answers(next), TimeSpan.Zero, 1, System.Diagnostics.Stopwatch.GetTimestamp());
+        Assert.False(statAhead.TryTake("/d/f.35", out _, out _));
         Assert.Equal(1, statAhead.Refused);
         Assert.Null(statAhead.PlanFor("/d/f.35"));
         Assert.Null(statAhead.PlanFor("/d/f.36"));
@@ -128,8 +153,8 @@ public sealed class StatAheadPlanTests
         var plan = statAhead.PlanFor("/d/f.2")!;
         var sent = System.Diagnostics.Stopwatch.GetTimestamp() - (11 * System.Diagnostics.Stopwatch.Frequency);
 
-        statAhead.Complete(plan, Answers(plan), TimeSpan.FromHours(1), sent);
+        statAhead.Complete(plan, Answers(plan), TimeSpan.FromHours(1), 1, sent);
 
-        Assert.False(statAhead.TryTake("/d/f.3", out _));
+        Assert.False(statAhead.TryTake("/d/f.3", out _, out _));
     }
 }

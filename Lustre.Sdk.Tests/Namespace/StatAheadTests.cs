@@ -121,6 +121,35 @@ public sealed class StatAheadTests : IDisposable
     }
 
     [Fact]
+    public async Task A_client_that_used_every_answer_releases_the_lease_and_a_change_then_does_not_wait()
+    {
+        await using var node = await StartAsync(TimeSpan.FromSeconds(5), TimeSpan.Zero);
+        await using var client = new LustreClient($"{node.Endpoint}/{node.FsName}");
+        await using var other = new LustreClient($"{node.Endpoint}/{node.FsName}");
+        await CreateAsync(client, "/d", 34);
+        var waited = node.Mdt!.Leases.Waited;
+
+        // file.2 brings file.3 to file.33; the stat of file.33 uses the last answer.
+        for (var i = 0; i < 34; i++)
+        {
+            await client.GetInfoAsync($"/d/file.{i}");
+        }
+
+        Assert.Equal(31, client.Session.StatAhead.Hits);
+        var released = Stopwatch.StartNew();
+        while (node.Mdt.Leases.Active > 0 && released.Elapsed < TimeSpan.FromSeconds(4))
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(0, node.Mdt.Leases.Active);
+        var unlink = Stopwatch.StartNew();
+        await other.DeleteFileAsync("/d/file.5");
+        Assert.True(unlink.Elapsed < TimeSpan.FromSeconds(2.5), $"the unlink took {unlink.Elapsed} with no lease held");
+        Assert.Equal(waited, node.Mdt.Leases.Waited);
+    }
+
+    [Fact]
     public async Task A_busy_MDT_grants_no_lease_and_every_stat_asks_it_with_no_names_prefetched()
     {
         await using var node = await StartAsync(Lease, TimeSpan.FromHours(1));

@@ -252,11 +252,19 @@ public class MessageRoundTripTests
     public void GetAttrBatchReply_carries_its_lease_in_microseconds_and_none_reads_as_zero()
     {
         var attributes = new InodeAttributes(Fid, EntryType.File, 0x81A4, 1000, 1001, 77, 1, 4, 5, 6, Bytes(40, 5));
-        var leased = new GetAttrBatchReply([GetAttrResult.Ok(attributes)], TimeSpan.FromMilliseconds(100));
-        var none = leased with { Lease = TimeSpan.Zero };
+        var leased = new GetAttrBatchReply([GetAttrResult.Ok(attributes)], TimeSpan.FromMilliseconds(100), 0xFEDCBA9876543210);
+        var none = new GetAttrBatchReply(leased.Results);
 
-        Assert.Equal(TimeSpan.FromMilliseconds(100), RoundTrip(leased.Write, GetAttrBatchReply.Read, GetAttrBatchReply.Overhead + leased.Results[0].EncodedLength).Lease);
-        Assert.Equal(TimeSpan.Zero, RoundTrip(none.Write, GetAttrBatchReply.Read, GetAttrBatchReply.Overhead - 4 + none.Results[0].EncodedLength).Lease);
+        var read = RoundTrip(leased.Write, GetAttrBatchReply.Read, GetAttrBatchReply.Overhead + leased.Results[0].EncodedLength);
+        Assert.Equal(TimeSpan.FromMilliseconds(100), read.Lease);
+        Assert.Equal(0xFEDCBA9876543210, read.LeaseId);
+        Assert.Equal(TimeSpan.Zero, RoundTrip(none.Write, GetAttrBatchReply.Read, 4 + none.Results[0].EncodedLength).Lease);
+    }
+
+    [Fact]
+    public void StatAheadReleaseRequest_round_trips_its_lease_id()
+    {
+        Assert.Equal(0x0123456789ABCDEFUL, RoundTrip(new StatAheadReleaseRequest(0x0123456789ABCDEFUL).Write, StatAheadReleaseRequest.Read, 8).LeaseId);
     }
 
     [Fact]
@@ -265,7 +273,7 @@ public class MessageRoundTripTests
         var attributes = new InodeAttributes(Fid, EntryType.File, 0x81A4, 1000, 1001, 77, 1, 4, 5, 6, Bytes(40, 5));
         var message = new GetAttrBatchReply([GetAttrResult.Ok(attributes), GetAttrResult.Failed(LustreErrno.ENOENT, "'/b': no such file or directory"), GetAttrResult.Failed(LustreErrno.EACCES, new string('x', 5000))]);
 
-        var read = RoundTrip(message.Write, GetAttrBatchReply.Read, GetAttrBatchReply.Overhead - 4 + message.Results.Sum(r => r.EncodedLength));
+        var read = RoundTrip(message.Write, GetAttrBatchReply.Read, 4 + message.Results.Sum(r => r.EncodedLength));
 
         Assert.Equal((LustreErrno)0, read.Results[0].Status);
         Assert.Equal(attributes, read.Results[0].Attributes! with { Layout = attributes.Layout });

@@ -158,6 +158,7 @@ public sealed class OpcodeTests
         Assert.Equal([0, 0, 0, .. data], domRead.Bulk);
         var domBatch = await Call(Opcode.MdsDomReadBatch, w => new DomReadBatchRequest([new(dom.Fid, 10, 6), new(dom.Fid, 0, 4)]).Write(w));
         Assert.Equal([.. domRead.Bulk[10..13], 0, 0, 0, .. domRead.Bulk[..4]], domBatch.Bulk);
+        await Call(Opcode.MdsStatAheadRelease, w => new StatAheadReleaseRequest(42).Write(w));
         await Call(Opcode.MdsClose, w => new CloseRequest(dom.Fid, true).Write(w));
         var onOpen = await Call(Opcode.MdsOpen, w => new OpenRequest(dir + "/dom", OpenFlags.Read, 0, [], 1 << 20).Write(w));
         Assert.Equal(13, Attributes(onOpen.Body).Size);

@@ -140,6 +140,32 @@ internal sealed class FilesystemSession : IAsyncDisposable
         CallMdsAsync(opcode, frame, path, default, default, cancellationToken);
 
     /// <summary>
+    /// Tells the MDS, in the background, that this client is done with statahead lease <paramref name="id"/>, so changes
+    /// need not wait for it. Nothing waits for the answer: a lease not released ends on its own.
+    /// </summary>
+    public void ReleaseStatAheadLease(ulong id)
+    {
+        if (id != 0)
+        {
+            _ = ReleaseAsync(id);
+        }
+
+        async Task ReleaseAsync(ulong lease)
+        {
+            try
+            {
+                using var frame = FrameBuffer.Rent();
+                new StatAheadReleaseRequest(lease).Write(frame.Body);
+                using var reply = await CallMdsAsync(Opcode.MdsStatAheadRelease, frame, null, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is LustreException or IOException or ObjectDisposedException or OperationCanceledException or UnauthorizedAccessException or ProtocolException or TimeoutException)
+            {
+                Logger.LogDebug("statahead lease not released (it ends on its own): {Reason}", ex.Message);
+            }
+        }
+    }
+
+    /// <summary>
     /// Sends one metadata request, with <paramref name="bulkOut"/> as its bulk (a create's bytes) and room for a reply bulk
     /// in <paramref name="bulkIn"/> (an open's read-on-open bytes), and returns the successful reply (throws on an error
     /// status).

@@ -175,8 +175,9 @@ public class LustreClient : IAsyncDisposable
     {
         path = CheckPath(path);
         var statAhead = Session.StatAhead;
-        if (statAhead.TryTake(path, out var leased))
+        if (statAhead.TryTake(path, out var leased, out var release))
         {
+            Session.ReleaseStatAheadLease(release);
             return new LustreFileInfo(path, leased);
         }
 
@@ -200,6 +201,7 @@ public class LustreClient : IAsyncDisposable
         GetAttrResult first;
         InodeAttributes?[] answers;
         TimeSpan lease;
+        ulong id;
         var sent = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
@@ -214,7 +216,7 @@ public class LustreClient : IAsyncDisposable
                 answers[i] = GetAttrResult.ReadAttributes(ref reader);
             }
 
-            lease = GetAttrBatchReply.ReadLease(ref reader);
+            (lease, id) = GetAttrBatchReply.ReadLease(ref reader);
         }
         catch
         {
@@ -222,7 +224,7 @@ public class LustreClient : IAsyncDisposable
             throw;
         }
 
-        statAhead.Complete(plan, answers, lease, sent);
+        Session.ReleaseStatAheadLease(statAhead.Complete(plan, answers, lease, id, sent));
         if (first.Status != 0)
         {
             throw Session.MdsError(first.Status, first.Message, path);

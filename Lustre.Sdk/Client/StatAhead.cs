@@ -16,7 +16,9 @@ namespace Lustre.Client;
 /// The MDS applies no change while a lease runs, so an answer from here is what the MDS would have answered; a lease
 /// is counted from before the request left, so it ends here first. An MDS that grants none (a change within its quiet
 /// time) answers only the name asked, and this stream then waits twice as many stats before asking again (at most 64).
-/// Each answer serves one stat; a stream keeps only its last batch's. Thread-safe.
+/// Each answer serves one stat; a stream keeps only its last batch's. When a batch's answers are all used, or replaced
+/// by the next batch's, its lease is handed back to be released (<see cref="FilesystemSession.ReleaseStatAheadLease"/>),
+/// so changes on the MDT wait for no lease nobody needs. Thread-safe.
 /// </summary>
 internal sealed class StatAhead
 {
@@ -79,14 +81,17 @@ internal sealed class StatAhead
         }
     }
 
-    /// <summary>Takes the answer to a stat of <paramref name="path"/> (canonical) when a lease still covers it.</summary>
-    public bool TryTake(string path, out InodeAttributes attributes)
+    /// <summary>
+    /// Takes the answer to a stat of <paramref name="path"/> (canonical) when a lease still covers it;
+    /// <paramref name="release"/> is the lease to release when that was its last answer (else 0).
+    /// </summary>
+    public bool TryTake(string path, out InodeAttributes attributes, out ulong release)
     {
         var (start, digits) = TrailingNumber(path);
         lock (_lock)
         {
             if (digits > 0 && _lookup.TryGetValue(path.AsSpan(0, start), out var stream)
-                && stream.TryTake(long.Parse(path.AsSpan(start), NumberStyles.None, CultureInfo.InvariantCulture), digits, out attributes))
+                && stream.TryTake(long.Parse(path.AsSpan(start), NumberStyles.None, CultureInfo.InvariantCulture), digits, out attributes, out release))
             {
                 _hits++;
                 return true;
@@ -96,6 +101,7 @@ internal sealed class StatAhead
         }
 
         attributes = null!;
+        release = 0;
         return false;
     }
 
@@ -165,11 +171,13 @@ internal sealed class StatAhead
 
     /// <summary>
     /// Keeps the answers of a planned batch sent at <paramref name="sent"/> (a <see cref="Stopwatch"/> timestamp taken
-    /// before the request left) until its lease ends: <paramref name="answers"/>[i] answers the plan's i-th name (null:
-    /// it failed), all but the first, which its caller is answered with. None of a file open for write is kept: its size
-    /// is the OSTs', not the MDS's.
+    /// before the request left) until its lease <paramref name="id"/> ends: <paramref name="answers"/>[i] answers the
+    /// plan's i-th name (null: it failed), all but the first, which its caller is answered with. None of a file open for
+    /// write is kept: its size is the OSTs', not the MDS's. Returns a lease to release (else 0): the one of the batch
+    /// these answers replace, when some of its answers were left, or this one, when it has none to keep (the last
+    /// batch's answers then stay).
     /// </summary>
-    public void Complete(Plan plan, InodeAttributes?[] answers, TimeSpan lease, long sent)
+    public ulong Complete(Plan plan, InodeAttributes?[] answers, TimeSpan lease, ulong id, long sent)
     {
         // Never trust a length from the wire: a lease is at most what an MDS grants.
         lease = lease > MaxLease ? MaxLease : lease;
@@ -183,7 +191,7 @@ internal sealed class StatAhead
                 stream.Refusals = Math.Min(stream.Refusals + 1, 6);
                 stream.Skip = 1 << stream.Refusals;
                 stream.Window = InitialWindow;
-                return;
+                return 0;
             }
 
             _batches++;
@@ -199,7 +207,7 @@ internal sealed class StatAhead
             }
 
             // Ends a sixteenth early: clocks of two hosts may run at slightly different rates.
-            stream.Keep(answers, plan.Number, plan.Width, sent + (long)((lease - (lease / 16)).TotalSeconds * Stopwatch.Frequency));
+            return stream.Keep(answers, plan.Number, plan.Width, id, sent + (long)((lease - (lease / 16)).TotalSeconds * Stopwatch.Frequency));
         }
     }
 
@@ -237,6 +245,8 @@ internal sealed class StatAhead
         private long _base;
         private int _width;
         private long _expires;
+        private ulong _lease;
+        private int _left;
 
         public string Prefix { get; } = prefix;
 
@@ -254,23 +264,46 @@ internal sealed class StatAhead
 
         public InodeAttributes?[]? Answers { get; private set; }
 
-        public void Keep(InodeAttributes?[] answers, long first, int width, long expires)
+        /// <summary>Keeps a batch's answers in place of the last one's; returns the lease to release (see <see cref="Complete"/>).</summary>
+        public ulong Keep(InodeAttributes?[] answers, long first, int width, ulong lease, long expires)
         {
+            var left = answers.Count(a => a is not null);
+            if (left == 0)
+            {
+                // Nothing to keep: the last batch's answers stay.
+                return lease;
+            }
+
+            var replaced = _left > 0 ? _lease : 0;
+            _left = left;
             Answers = answers;
             _base = first;
             _width = width;
+            _lease = lease;
             _expires = expires;
+            return replaced;
         }
 
-        /// <summary>Takes the answer for <paramref name="number"/> written with <paramref name="digits"/> digits, as the batch wrote it.</summary>
-        public bool TryTake(long number, int digits, out InodeAttributes attributes)
+        /// <summary>
+        /// Takes the answer for <paramref name="number"/> written with <paramref name="digits"/> digits, as the batch wrote
+        /// it; <paramref name="release"/> is the batch's lease when that was its last answer.
+        /// </summary>
+        public bool TryTake(long number, int digits, out InodeAttributes attributes, out ulong release)
         {
             var index = number - _base;
+            release = 0;
             if (Answers is { } answers && index > 0 && index < answers.Length && digits == Math.Max(_width, GetAttrBatchRequest.Digits(number))
                 && answers[index] is { } answer && Stopwatch.GetTimestamp() < _expires)
             {
                 answers[index] = null;
                 attributes = answer;
+                if (--_left == 0)
+                {
+                    Answers = null;
+                    release = _lease;
+                    _lease = 0;
+                }
+
                 return true;
             }
 

@@ -101,6 +101,12 @@ internal enum Opcode : ushort
     /// the ranges back to back, each exactly its length (zeros past a file's bytes), as an <see cref="OstReadBatch"/>'s.
     /// </summary>
     MdsDomReadBatch = 62,
+
+    /// <summary>
+    /// Ends a statahead lease early (<c>StatAheadReleaseRequest</c>): the client has used or dropped every answer it
+    /// covered, so changes on the MDT need not wait for it. An unknown or ended lease is no error.
+    /// </summary>
+    MdsStatAheadRelease = 63,
 }
 
 internal static class OpcodeExtensions

@@ -46,6 +46,7 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         (Opcode.MdsDomRead, DomRead),
         (Opcode.MdsDomWrite, DomWriteAsync),
         (Opcode.MdsDomReadBatch, DomReadBatch),
+        (Opcode.MdsStatAheadRelease, StatAheadRelease),
     ];
 
     /// <summary>A Data-on-MDT read's length, and the file bytes a read-only open asked for (read-on-open): set aside before the request is read.</summary>
@@ -387,6 +388,14 @@ internal sealed class MdsService(CapabilityKeys? capabilities = null) : IRpcServ
         var reader = request.Reader;
         var batch = GetAttrBatchRequest.Read(ref reader);
         return ValueTask.FromResult(RpcResponse.Ok(Namespace.GetAttrBatch(batch, request.Identity, attributes => WithCapability(request, attributes, OpenFlags.Read))));
+    }
+
+    /// <summary>A client is done with a statahead lease: changes need not wait for it any more.</summary>
+    private ValueTask<RpcResponse> StatAheadRelease(RpcRequest request, CancellationToken cancellationToken)
+    {
+        var reader = request.Reader;
+        Namespace.Store.Leases.Release(StatAheadReleaseRequest.Read(ref reader).LeaseId);
+        return ValueTask.FromResult(RpcResponse.Ok());
     }
 
     [AsyncMethodBuilder(typeof(PooledValueTaskBuilder<>))]

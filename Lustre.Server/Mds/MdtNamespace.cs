@@ -466,11 +466,11 @@ internal sealed class MdtNamespace
             }
         }
 
-        var granted = lease ? leases.TryGrant(sequence) : TimeSpan.Zero;
+        var (granted, id) = lease ? leases.TryGrant(sequence) : default;
         var body = FrameBuffer.Rent(results.BodyLength + GetAttrBatchReply.Overhead + 64);
         body.Body.WriteInt32(answered);
         body.Append(results.Written.Span[FrameHeader.Size..]);
-        GetAttrBatchReply.WriteLease(body.Body, granted);
+        GetAttrBatchReply.WriteLease(body.Body, granted, id);
         return body;
     }
 

@@ -9,10 +9,11 @@ namespace Lustre.Server.Mds;
 /// the MDT's writer loop and every open for write wait for the lease to end first. So whatever the batch answered stays
 /// true until the lease ends, and a client may answer stats from it until then, measured from when it sent the request
 /// (before the MDS granted it, so the client's lease always ends first, whatever the two clocks read). A lease covers
-/// the whole MDT: no table of who holds what, nothing to call back, and nothing lost when the MDS restarts, because a
-/// new instance holds its changes for one <see cref="Duration"/> after it starts. The price is paid by a change that
-/// comes within a lease: it waits at most <see cref="Duration"/>; a busy MDT (a change within <see cref="Quiet"/>)
-/// grants none. Thread-safe.
+/// the whole MDT: nothing to call back, and nothing lost when the MDS restarts, because a new instance holds its
+/// changes for one <see cref="Duration"/> after it starts. The price is paid by a change that comes within a lease: it
+/// waits at most <see cref="Duration"/>, less when the client releases the lease (<see cref="Release"/>) once it has
+/// used every answer; a busy MDT (a change within <see cref="Quiet"/>) grants none. Each lease has a random id, so only
+/// the client it was granted to can release it. Thread-safe.
 /// </summary>
 internal sealed class StatAheadLeases
 {
@@ -28,7 +29,15 @@ internal sealed class StatAheadLeases
     private readonly Lock _lock = new();
     private readonly long _duration;
     private readonly long _quiet;
-    private long _leaseEnd;
+
+    /// <summary>The leases granted and not released, by id: when each ends (expired ones are dropped as they are found).</summary>
+    private readonly Dictionary<ulong, long> _leases = [];
+
+    /// <summary>Completed (and replaced) when a lease is released, so a change waiting for the leases looks again.</summary>
+    private TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Until when a new instance holds its changes: leases a previous one granted may still run.</summary>
+    private readonly long _startHold;
     private long _lastChangeEnd;
     private long _sequence;
     private int _changing;
@@ -49,7 +58,7 @@ internal sealed class StatAheadLeases
 
         // Leases a previous instance granted may still run: hold changes for one lease (and count from a change, for the quiet time).
         var now = Stopwatch.GetTimestamp();
-        _leaseEnd = now + _duration;
+        _startHold = now + _duration;
         _lastChangeEnd = now;
     }
 
@@ -92,15 +101,27 @@ internal sealed class StatAheadLeases
         }
     }
 
+    /// <summary>Leases granted and neither released nor known to have ended.</summary>
+    public int Active
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _leases.Count;
+            }
+        }
+    }
+
     /// <summary>
     /// Grants a lease over what was read since <paramref name="sequence"/> was taken, when nothing changed meanwhile
-    /// nor for <see cref="Quiet"/> before; returns its length, or zero for none.
+    /// nor for <see cref="Quiet"/> before; returns its length and id, or zero for none.
     /// </summary>
-    public TimeSpan TryGrant(long sequence)
+    public (TimeSpan Duration, ulong Id) TryGrant(long sequence)
     {
         if (_duration == 0)
         {
-            return TimeSpan.Zero;
+            return default;
         }
 
         lock (_lock)
@@ -108,13 +129,40 @@ internal sealed class StatAheadLeases
             var now = Stopwatch.GetTimestamp();
             if (sequence != _sequence || _changing != 0 || now - _lastChangeEnd < _quiet)
             {
-                return TimeSpan.Zero;
+                return default;
             }
 
-            _leaseEnd = Math.Max(_leaseEnd, now + _duration);
+            DropEnded(now);
+            ulong id;
+            Span<byte> random = stackalloc byte[sizeof(ulong)];
+            do
+            {
+                System.Security.Cryptography.RandomNumberGenerator.Fill(random);
+                id = System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(random);
+            }
+            while (id == 0 || !_leases.TryAdd(id, now + _duration));
+
             _granted++;
-            return Duration;
+            return (Duration, id);
         }
+    }
+
+    /// <summary>Ends lease <paramref name="id"/> early; an unknown or ended one is ignored.</summary>
+    public void Release(ulong id)
+    {
+        TaskCompletionSource released;
+        lock (_lock)
+        {
+            if (!_leases.Remove(id))
+            {
+                return;
+            }
+
+            released = _released;
+            _released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        released.TrySetResult();
     }
 
     /// <summary>
@@ -128,7 +176,7 @@ internal sealed class StatAheadLeases
         {
             _changing++;
             _sequence++;
-            wait = _leaseEnd - Stopwatch.GetTimestamp();
+            wait = Wait(out _);
         }
 
         if (wait <= 0)
@@ -137,21 +185,58 @@ internal sealed class StatAheadLeases
         }
 
         Interlocked.Increment(ref _waited);
-        return WaitAsync(wait);
+        return WaitAsync();
     }
 
-    /// <summary>Waits out the leases (none is granted meanwhile, so their end stays put); a timer that fires early waits again.</summary>
-    private async ValueTask WaitAsync(long wait)
+    /// <summary>
+    /// Waits out the leases: none is granted meanwhile, so their end can only come sooner, when one is released (which
+    /// wakes this up to look again); a timer that fires early waits again.
+    /// </summary>
+    private async ValueTask WaitAsync()
     {
-        do
+        while (true)
         {
-            await Task.Delay(Stopwatch.GetElapsedTime(0, wait) + TimeSpan.FromMilliseconds(1)).ConfigureAwait(false);
+            long wait;
+            Task released;
             lock (_lock)
             {
-                wait = _leaseEnd - Stopwatch.GetTimestamp();
+                wait = Wait(out released);
+            }
+
+            if (wait <= 0)
+            {
+                return;
+            }
+
+            await Task.WhenAny(Task.Delay(Stopwatch.GetElapsedTime(0, wait) + TimeSpan.FromMilliseconds(1)), released).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>How long until every lease (and the start's hold) has ended, in ticks; under the lock.</summary>
+    private long Wait(out Task released)
+    {
+        var now = Stopwatch.GetTimestamp();
+        DropEnded(now);
+        var end = _startHold;
+        foreach (var leaseEnd in _leases.Values)
+        {
+            end = Math.Max(end, leaseEnd);
+        }
+
+        released = _released.Task;
+        return end - now;
+    }
+
+    /// <summary>Forgets leases that have ended; under the lock.</summary>
+    private void DropEnded(long now)
+    {
+        foreach (var (id, end) in _leases)
+        {
+            if (end <= now)
+            {
+                _leases.Remove(id);
             }
         }
-        while (wait > 0);
     }
 
     /// <summary>Ends a change begun with <see cref="BeginChangeAsync"/>; the MDT counts as busy for <see cref="Quiet"/> from now.</summary>

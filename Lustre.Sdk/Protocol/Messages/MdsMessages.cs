@@ -528,10 +528,10 @@ internal sealed record GetAttrResult(LustreErrno Status, InodeAttributes? Attrib
 /// until it has passed since the MDS read them, so the client may answer stats of these paths from them until it has
 /// passed since it sent the request.
 /// </summary>
-internal sealed record GetAttrBatchReply(IReadOnlyList<GetAttrResult> Results, TimeSpan Lease = default)
+internal sealed record GetAttrBatchReply(IReadOnlyList<GetAttrResult> Results, TimeSpan Lease = default, ulong LeaseId = 0)
 {
-    /// <summary>Bytes of a reply besides its results: the count and the lease.</summary>
-    public const int Overhead = 4 + 4;
+    /// <summary>Bytes of a reply besides its results: the count and the lease (its length and id).</summary>
+    public const int Overhead = 4 + 4 + 8;
 
     public void Write(BodyWriter writer)
     {
@@ -541,15 +541,16 @@ internal sealed record GetAttrBatchReply(IReadOnlyList<GetAttrResult> Results, T
             result.Write(writer);
         }
 
-        WriteLease(writer, Lease);
+        WriteLease(writer, Lease, LeaseId);
     }
 
-    /// <summary>Writes the trailing lease after the results: nothing for none.</summary>
-    public static void WriteLease(BodyWriter writer, TimeSpan lease)
+    /// <summary>Writes the trailing lease after the results, its length and the id that releases it: nothing for none.</summary>
+    public static void WriteLease(BodyWriter writer, TimeSpan lease, ulong id)
     {
         if (lease > TimeSpan.Zero)
         {
             writer.WriteUInt32((uint)lease.TotalMicroseconds);
+            writer.WriteUInt64(id);
         }
     }
 
@@ -563,7 +564,8 @@ internal sealed record GetAttrBatchReply(IReadOnlyList<GetAttrResult> Results, T
             results[i] = GetAttrResult.Read(ref reader);
         }
 
-        return new GetAttrBatchReply(results, ReadLease(ref reader));
+        var (lease, id) = ReadLease(ref reader);
+        return new GetAttrBatchReply(results, lease, id);
     }
 
     /// <summary>Reads the result count of a reply to a request of <paramref name="asked"/> paths: at least one, at most all.</summary>
@@ -576,8 +578,16 @@ internal sealed record GetAttrBatchReply(IReadOnlyList<GetAttrResult> Results, T
     }
 
     /// <summary>Reads the trailing lease after the results: zero when there is none.</summary>
-    public static TimeSpan ReadLease(ref BodyReader reader) =>
-        reader.Remaining > 0 ? TimeSpan.FromMicroseconds(reader.ReadUInt32("lease_us")) : TimeSpan.Zero;
+    public static (TimeSpan Lease, ulong Id) ReadLease(ref BodyReader reader) =>
+        reader.Remaining > 0 ? (TimeSpan.FromMicroseconds(reader.ReadUInt32("lease_us")), reader.ReadUInt64("lease_id")) : (TimeSpan.Zero, 0);
+}
+
+/// <summary>Ends the statahead lease <see cref="LeaseId"/> (<see cref="Opcode.MdsStatAheadRelease"/>); the reply is empty.</summary>
+internal readonly record struct StatAheadReleaseRequest(ulong LeaseId)
+{
+    public void Write(BodyWriter writer) => writer.WriteUInt64(LeaseId);
+
+    public static StatAheadReleaseRequest Read(ref BodyReader reader) => new(reader.ReadUInt64("lease_id"));
 }
 
 /// <summary>Creates a directory.</summary>
