@@ -25,6 +25,15 @@ public sealed class StatAheadPlanTests
         return request;
     }
 
+    /// <summary>A statahead whose stats of /d/f.0 and /d/f.1 made the stat of /d/f.2 plan a batch.</summary>
+    private static (StatAhead StatAhead, StatAhead.Plan Plan) Planned()
+    {
+        var statAhead = new StatAhead(1024);
+        Assert.Null(statAhead.PlanFor("/d/f.0"));
+        Assert.Null(statAhead.PlanFor("/d/f.1"));
+        return (statAhead, statAhead.PlanFor("/d/f.2")!);
+    }
+
     private static InodeAttributes?[] Answers(StatAhead.Plan plan, Func<int, InodeAttributes?>? answer = null) =>
         Enumerable.Range(0, plan.Count).Select(i => answer is null ? Attributes() : answer(i)).ToArray();
 
@@ -73,10 +82,7 @@ public sealed class StatAheadPlanTests
     [Fact]
     public void A_leased_batch_answers_each_later_name_once_and_never_the_first_nor_a_file_open_for_write()
     {
-        var statAhead = new StatAhead(1024);
-        statAhead.PlanFor("/d/f.0");
-        statAhead.PlanFor("/d/f.1");
-        var plan = statAhead.PlanFor("/d/f.2")!;
+        var (statAhead, plan) = Planned();
         var answers = Answers(plan, i => i == 5 ? Attributes(InodeFlags.OpenForWrite) : i == 6 ? null : Attributes());
 
         statAhead.Complete(plan, answers, TimeSpan.FromSeconds(10), 1, System.Diagnostics.Stopwatch.GetTimestamp());
@@ -99,10 +105,7 @@ public sealed class StatAheadPlanTests
     [Fact]
     public void A_lease_is_handed_back_when_its_last_answer_is_used_or_its_answers_are_replaced_or_there_are_none()
     {
-        var statAhead = new StatAhead(1024);
-        statAhead.PlanFor("/d/f.0");
-        statAhead.PlanFor("/d/f.1");
-        var plan = statAhead.PlanFor("/d/f.2")!;
+        var (statAhead, plan) = Planned();
         var now = System.Diagnostics.Stopwatch.GetTimestamp();
         Assert.Equal(0UL, statAhead.Complete(plan, Answers(plan, i => i <= 2 ? Attributes() : null), TimeSpan.FromSeconds(10), 7, now));
 
@@ -124,10 +127,7 @@ public sealed class StatAheadPlanTests
     [Fact]
     public void Answers_whose_lease_has_ended_or_that_got_none_are_not_used()
     {
-        var statAhead = new StatAhead(1024);
-        statAhead.PlanFor("/d/f.0");
-        statAhead.PlanFor("/d/f.1");
-        var plan = statAhead.PlanFor("/d/f.2")!;
+        var (statAhead, plan) = Planned();
 
         // Sent a lease ago: over.
         var sent = System.Diagnostics.Stopwatch.GetTimestamp() - System.Diagnostics.Stopwatch.Frequency;
@@ -147,10 +147,7 @@ public sealed class StatAheadPlanTests
     [Fact]
     public void An_absurd_lease_from_the_wire_is_cut_to_the_limit()
     {
-        var statAhead = new StatAhead(1024);
-        statAhead.PlanFor("/d/f.0");
-        statAhead.PlanFor("/d/f.1");
-        var plan = statAhead.PlanFor("/d/f.2")!;
+        var (statAhead, plan) = Planned();
         var sent = System.Diagnostics.Stopwatch.GetTimestamp() - (11 * System.Diagnostics.Stopwatch.Frequency);
 
         statAhead.Complete(plan, Answers(plan), TimeSpan.FromHours(1), 1, sent);

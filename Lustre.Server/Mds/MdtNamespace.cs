@@ -427,9 +427,9 @@ internal sealed class MdtNamespace
 
         // Statahead: a lease over plain stats, when the MDT is quiet; refused, only the path the client waits for.
         var leases = _store.Leases;
-        var lease = request.Lease && !open && leases.MayGrant;
+        var lease = request.Lease && !open && request.Paths.Count > 1 && leases.MayGrant;
         var sequence = lease ? leases.Sequence : 0;
-        var count = request.Lease && !lease ? 1 : request.Paths.Count;
+        var count = request.Lease && !lease ? Math.Min(1, request.Paths.Count) : request.Paths.Count;
 
         // The results as GetAttrBatchReply writes them; a stat's attributes straight from RocksDB's copy of the inode.
         using var results = FrameBuffer.Rent(16 * 1024);
