@@ -35,8 +35,8 @@ internal sealed class StatAhead
     public static readonly TimeSpan MaxLease = TimeSpan.FromSeconds(10);
 
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, Stream> _streams = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Stream>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly Dictionary<string, NameStream> _streams = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, NameStream>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private int _max;
     private long _hits;
     private long _misses;
@@ -120,7 +120,7 @@ internal sealed class StatAhead
         }
 
         var number = long.Parse(path.AsSpan(start), NumberStyles.None, CultureInfo.InvariantCulture);
-        Stream? stream;
+        NameStream? stream;
         int window;
         lock (_lock)
         {
@@ -132,7 +132,7 @@ internal sealed class StatAhead
                 }
 
                 var key = path[..start];
-                _streams[key] = new Stream(key) { Last = number };
+                _streams[key] = new NameStream(key) { Last = number };
                 return null;
             }
 
@@ -234,13 +234,13 @@ internal sealed class StatAhead
     }
 
     /// <summary>A batch to ask for: <see cref="Count"/> names of <see cref="Stream"/>'s prefix from <see cref="Number"/>, padded to <see cref="Width"/> digits (0: not).</summary>
-    internal sealed record Plan(Stream Stream, long Number, int Count, int Width)
+    internal sealed record Plan(NameStream Stream, long Number, int Count, int Width)
     {
         public string Prefix => Stream.Prefix;
     }
 
     /// <summary>Stats of one directory's names with one prefix, their trailing numbers, and the answers of its last batch.</summary>
-    internal sealed class Stream(string prefix)
+    internal sealed class NameStream(string prefix)
     {
         private long _base;
         private int _width;
