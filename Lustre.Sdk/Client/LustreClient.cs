@@ -209,7 +209,7 @@ public class LustreClient : IAsyncDisposable
             GetAttrBatchRequest.WriteNumbered(frame.Body, plan.Prefix, plan.Number, plan.Count, plan.Width);
             using var reply = await Session.CallMdsAsync(Opcode.MdsGetAttrBatch, frame, path, cancellationToken).ConfigureAwait(false);
             var reader = reply.Reader;
-            answers = new InodeAttributes?[GetAttrBatchReply.ReadCount(ref reader, plan.Count)];
+            answers = new InodeAttributes?[CheckAnswered(GetAttrBatchReply.ReadCount(ref reader), plan.Count)];
             first = GetAttrResult.Read(ref reader);
             for (var i = 1; i < answers.Length; i++)
             {
@@ -363,11 +363,7 @@ public class LustreClient : IAsyncDisposable
                 answered = GetAttrBatchReply.Read(ref reader).Results;
             }
 
-            if (answered.Count == 0 || answered.Count > count)
-            {
-                throw new LustreException($"{TargetNames.Mdt(FsName)} answered {answered.Count} of the {count} paths of a batched getattr: it must answer at least one and at most all", LustreErrno.EPROTO, isTransient: false);
-            }
-
+            CheckAnswered(answered.Count, count);
             for (var i = 0; i < answered.Count; i++)
             {
                 results[next + i] = answered[i];
@@ -378,6 +374,11 @@ public class LustreClient : IAsyncDisposable
 
         return results;
     }
+
+    /// <summary>Returns <paramref name="answered"/>, the results of a batched getattr of <paramref name="asked"/> paths, when it is at least one and at most all.</summary>
+    private int CheckAnswered(int answered, int asked) => answered >= 1 && answered <= asked
+        ? answered
+        : throw new LustreException($"{TargetNames.Mdt(FsName)} answered {answered} of the {asked} paths of a batched getattr: it must answer at least one and at most all", LustreErrno.EPROTO, isTransient: false);
 
     /// <summary>
     /// The info of attributes the MDS sent. For a file some client has open for write, the size comes from its OSTs (a

@@ -31,6 +31,9 @@ internal sealed class StatAhead
     /// <summary>Digits of the longest trailing number followed.</summary>
     private const int MaxDigits = 9;
 
+    /// <summary>The first number with more than <see cref="MaxDigits"/> digits.</summary>
+    private const long PastMaxNumber = 1_000_000_000;
+
     /// <summary>The longest lease taken from an MDS (the MDS's own limit).</summary>
     public static readonly TimeSpan MaxLease = TimeSpan.FromSeconds(10);
 
@@ -164,8 +167,7 @@ internal sealed class StatAhead
         // A zero-padded number keeps its width (file.0099 is followed by file.0100); a request stays within a page.
         var width = digits > 1 && path[start] == '0' ? digits : 0;
         var perPath = 2 + Encoding.UTF8.GetByteCount(path) + 2;
-        var room = (long)Math.Pow(10, MaxDigits) - number;
-        window = (int)Math.Clamp(Math.Min(window, (ProtocolLimits.MaxMetadataPageBytes - 64) / perPath), 1, Math.Min(ProtocolLimits.MaxBatchPaths, room));
+        window = (int)Math.Clamp(Math.Min(window, (ProtocolLimits.MaxMetadataPageBytes - 64) / perPath), 1, Math.Min(ProtocolLimits.MaxBatchPaths, PastMaxNumber - number));
         return new Plan(stream, number, window, width);
     }
 

@@ -66,6 +66,14 @@ internal sealed class FrameBuffer : IBufferWriter<byte>, IDisposable
         _length += bytes.Length;
     }
 
+    /// <summary>Writes <paramref name="value"/> over the four body bytes at <paramref name="bodyOffset"/>, already written: a count known only once what it counts is.</summary>
+    public void WriteInt32At(int bodyOffset, int value)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bodyOffset);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(bodyOffset, BodyLength - sizeof(int));
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(FrameHeader.Size + bodyOffset), value);
+    }
+
     /// <summary>Drops what was appended after <paramref name="length"/> bytes.</summary>
     public void TrimTo(int length)
     {

@@ -431,47 +431,55 @@ internal sealed class MdtNamespace
         var sequence = lease ? leases.Sequence : 0;
         var count = request.Lease && !lease ? Math.Min(1, request.Paths.Count) : request.Paths.Count;
 
-        // The results as GetAttrBatchReply writes them; a stat's attributes straight from RocksDB's copy of the inode.
-        using var results = FrameBuffer.Rent(16 * 1024);
-        var writer = results.Body;
-        var budget = ProtocolLimits.MaxMetadataPageBytes - GetAttrBatchReply.Overhead;
-        var answered = 0;
-        for (; answered < count; answered++)
+        // The reply as GetAttrBatchReply writes it, its count filled in at the end; a stat's attributes straight from
+        // RocksDB's copy of the inode. The count is in the body from the start; the lease comes after the results.
+        var results = FrameBuffer.Rent(16 * 1024);
+        try
         {
-            var path = request.Paths[answered];
-            var mark = results.Length;
-            try
+            var writer = results.Body;
+            writer.WriteInt32(0);
+            var budget = ProtocolLimits.MaxMetadataPageBytes - (GetAttrBatchReply.Overhead - sizeof(int));
+            var answered = 0;
+            for (; answered < count; answered++)
             {
-                if (open)
+                var path = request.Paths[answered];
+                var mark = results.Length;
+                try
                 {
-                    GetAttrResult.Ok(issue(OpenExisting(path, Access.Read, who))).Write(writer);
+                    if (open)
+                    {
+                        GetAttrResult.Ok(issue(OpenExisting(path, Access.Read, who))).Write(writer);
+                    }
+                    else
+                    {
+                        using var attributes = GetAttrReply(path, who);
+                        writer.WriteInt32(0);
+                        results.Append(attributes.Written.Span[FrameHeader.Size..]);
+                    }
                 }
-                else
+                catch (RpcStatusException ex)
                 {
-                    using var attributes = GetAttrReply(path, who);
-                    writer.WriteInt32(0);
-                    results.Append(attributes.Written.Span[FrameHeader.Size..]);
+                    results.TrimTo(mark);
+                    GetAttrResult.Failed(ex.Errno, ex.Message).Write(writer);
                 }
-            }
-            catch (RpcStatusException ex)
-            {
-                results.TrimTo(mark);
-                GetAttrResult.Failed(ex.Errno, ex.Message).Write(writer);
+
+                if (results.BodyLength > budget && answered > 0)
+                {
+                    results.TrimTo(mark);
+                    break;
+                }
             }
 
-            if (results.BodyLength > budget && answered > 0)
-            {
-                results.TrimTo(mark);
-                break;
-            }
+            var (granted, id) = lease ? leases.TryGrant(sequence) : default;
+            results.WriteInt32At(0, answered);
+            GetAttrBatchReply.WriteLease(writer, granted, id);
+            return results;
         }
-
-        var (granted, id) = lease ? leases.TryGrant(sequence) : default;
-        var body = FrameBuffer.Rent(results.BodyLength + GetAttrBatchReply.Overhead + 64);
-        body.Body.WriteInt32(answered);
-        body.Append(results.Written.Span[FrameHeader.Size..]);
-        GetAttrBatchReply.WriteLease(body.Body, granted, id);
-        return body;
+        catch
+        {
+            results.Dispose();
+            throw;
+        }
     }
 
     /// <summary>An open of an existing file without create: no change, so no transaction.</summary>
