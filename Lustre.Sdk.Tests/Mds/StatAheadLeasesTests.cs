@@ -113,6 +113,41 @@ public sealed class StatAheadLeasesTests
     }
 
     [Fact]
+    public async Task The_MDT_s_bookkeeping_neither_waits_for_a_lease_nor_refuses_one_and_a_change_waits()
+    {
+        using var folder = new TempFolder("lustre-leases-");
+        var leases = await StartedAsync(TimeSpan.Zero);
+        using var store = new MdtStore(folder.Path, leases: leases);
+        var (granted, id) = leases.TryGrant(leases.Sequence);
+        Assert.Equal(Lease, granted);
+        var sequence = leases.Sequence;
+
+        // The destroy queue's entries: no getattr, open or listing reads them.
+        var started = Stopwatch.StartNew();
+        await store.BookkeepingAsync(tx =>
+        {
+            Span<byte> key = stackalloc byte[MdtKeys.DestroyKeyLength];
+            MdtKeys.WriteDestroyKey(key, 0, 42);
+            tx.Put(key, []);
+            return true;
+        });
+        Assert.True(started.Elapsed < Lease / 2, $"the bookkeeping waited {started.Elapsed} for a lease of {Lease}");
+        Assert.Equal(sequence, leases.Sequence);
+        Assert.True(leases.MayGrant);
+
+        // A change waits for the lease, until it is released.
+        var change = store.ChangeAsync(tx =>
+        {
+            tx.Put([0xEE], [1]);
+            return true;
+        }).AsTask();
+        await Task.Delay(Lease / 3);
+        Assert.False(change.IsCompleted);
+        leases.Release(id);
+        Assert.True(await change);
+    }
+
+    [Fact]
     public async Task A_lease_of_zero_grants_none_and_holds_no_change()
     {
         var leases = new StatAheadLeases(TimeSpan.Zero, TimeSpan.Zero);

@@ -85,16 +85,16 @@ public sealed class StatAheadPlanTests
         var (statAhead, plan) = Planned();
         var answers = Answers(plan, i => i == 5 ? Attributes(InodeFlags.OpenForWrite) : i == 6 ? null : Attributes());
 
-        statAhead.Complete(plan, answers, TimeSpan.FromSeconds(10), 1, System.Diagnostics.Stopwatch.GetTimestamp());
+        statAhead.Complete(plan, answers, null, TimeSpan.FromSeconds(10), 1, System.Diagnostics.Stopwatch.GetTimestamp());
 
-        Assert.False(statAhead.TryTake("/d/f.2", out _, out _));
-        Assert.True(statAhead.TryTake("/d/f.3", out var attributes, out _));
+        Assert.False(statAhead.TryTake("/d/f.2", out _, out _, out _));
+        Assert.True(statAhead.TryTake("/d/f.3", out var attributes, out _, out _));
         Assert.Equal(Fid, attributes.Fid);
-        Assert.False(statAhead.TryTake("/d/f.3", out _, out _));
-        Assert.False(statAhead.TryTake("/d/f.7", out _, out _));
-        Assert.False(statAhead.TryTake("/d/f.8", out _, out _));
-        Assert.True(statAhead.TryTake("/d/f.9", out _, out _));
-        Assert.False(statAhead.TryTake("/d/f.010", out _, out _));
+        Assert.False(statAhead.TryTake("/d/f.3", out _, out _, out _));
+        Assert.False(statAhead.TryTake("/d/f.7", out _, out _, out _));
+        Assert.False(statAhead.TryTake("/d/f.8", out _, out _, out _));
+        Assert.True(statAhead.TryTake("/d/f.9", out _, out _, out _));
+        Assert.False(statAhead.TryTake("/d/f.010", out _, out _, out _));
         Assert.Equal(2, statAhead.Hits);
         Assert.Equal(StatAhead.InitialWindow - 5, statAhead.Count);
 
@@ -107,21 +107,21 @@ public sealed class StatAheadPlanTests
     {
         var (statAhead, plan) = Planned();
         var now = System.Diagnostics.Stopwatch.GetTimestamp();
-        Assert.Equal(0UL, statAhead.Complete(plan, Answers(plan, i => i <= 2 ? Attributes() : null), TimeSpan.FromSeconds(10), 7, now));
+        Assert.Equal(0UL, statAhead.Complete(plan, Answers(plan, i => i <= 2 ? Attributes() : null), null, TimeSpan.FromSeconds(10), 7, now));
 
-        Assert.True(statAhead.TryTake("/d/f.3", out _, out var release));
+        Assert.True(statAhead.TryTake("/d/f.3", out _, out _, out var release));
         Assert.Equal(0UL, release);
-        Assert.True(statAhead.TryTake("/d/f.4", out _, out release));
+        Assert.True(statAhead.TryTake("/d/f.4", out _, out _, out release));
         Assert.Equal(7UL, release);
 
         // A batch replacing one with answers left hands back the old lease; one with no answers, its own.
         var next = statAhead.PlanFor("/d/f.34")!;
-        Assert.Equal(0UL, statAhead.Complete(next, Answers(next), TimeSpan.FromSeconds(10), 8, now));
+        Assert.Equal(0UL, statAhead.Complete(next, Answers(next), null, TimeSpan.FromSeconds(10), 8, now));
         var third = statAhead.PlanFor("/d/f.98")!;
-        Assert.Equal(8UL, statAhead.Complete(third, Answers(third), TimeSpan.FromSeconds(10), 9, now));
+        Assert.Equal(8UL, statAhead.Complete(third, Answers(third), null, TimeSpan.FromSeconds(10), 9, now));
         var empty = statAhead.PlanFor("/d/f.226")!;
-        Assert.Equal(10UL, statAhead.Complete(empty, Answers(empty, _ => null), TimeSpan.FromSeconds(10), 10, now));
-        Assert.True(statAhead.TryTake("/d/f.99", out _, out _));
+        Assert.Equal(10UL, statAhead.Complete(empty, Answers(empty, _ => null), null, TimeSpan.FromSeconds(10), 10, now));
+        Assert.True(statAhead.TryTake("/d/f.99", out _, out _, out _));
     }
 
     [Fact]
@@ -131,13 +131,13 @@ public sealed class StatAheadPlanTests
 
         // Sent a lease ago: over.
         var sent = System.Diagnostics.Stopwatch.GetTimestamp() - System.Diagnostics.Stopwatch.Frequency;
-        statAhead.Complete(plan, Answers(plan), TimeSpan.FromSeconds(1), 1, sent);
-        Assert.False(statAhead.TryTake("/d/f.3", out _, out _));
+        statAhead.Complete(plan, Answers(plan), null, TimeSpan.FromSeconds(1), 1, sent);
+        Assert.False(statAhead.TryTake("/d/f.3", out _, out _, out _));
 
         // Refused: nothing kept, and the stream waits two stats before it plans again.
         var next = statAhead.PlanFor("/d/f.34")!;
-        statAhead.Complete(next, Answers(next), TimeSpan.Zero, 1, System.Diagnostics.Stopwatch.GetTimestamp());
-        Assert.False(statAhead.TryTake("/d/f.35", out _, out _));
+        statAhead.Complete(next, Answers(next), null, TimeSpan.Zero, 1, System.Diagnostics.Stopwatch.GetTimestamp());
+        Assert.False(statAhead.TryTake("/d/f.35", out _, out _, out _));
         Assert.Equal(1, statAhead.Refused);
         Assert.Null(statAhead.PlanFor("/d/f.35"));
         Assert.Null(statAhead.PlanFor("/d/f.36"));
@@ -150,8 +150,8 @@ public sealed class StatAheadPlanTests
         var (statAhead, plan) = Planned();
         var sent = System.Diagnostics.Stopwatch.GetTimestamp() - (11 * System.Diagnostics.Stopwatch.Frequency);
 
-        statAhead.Complete(plan, Answers(plan), TimeSpan.FromHours(1), 1, sent);
+        statAhead.Complete(plan, Answers(plan), null, TimeSpan.FromHours(1), 1, sent);
 
-        Assert.False(statAhead.TryTake("/d/f.3", out _, out _));
+        Assert.False(statAhead.TryTake("/d/f.3", out _, out _, out _));
     }
 }

@@ -262,6 +262,66 @@ public class MessageRoundTripTests
     }
 
     [Fact]
+    public void GetAttrBatchRequest_asks_for_files_bytes_after_its_lease_only_with_opens_for_reading_and_within_bounds()
+    {
+        var message = new GetAttrBatchRequest(OpenFlags.Read, ["/d/f.1", "/d/f.2"], Lease: true, ReadOnOpen: 64 << 10);
+        var read = RoundTrip(message.Write, GetAttrBatchRequest.Read, 4 + 4 + (2 + 6) + (2 + 6) + 1 + 4);
+        Assert.Equal(64 << 10, read.ReadOnOpen);
+
+        // The numbered form writes the same bytes.
+        using (var frame = FrameBuffer.Rent())
+        {
+            GetAttrBatchRequest.WriteNumbered(frame.Body, "/d/f.", 1, 2, 0, OpenFlags.Read, 64 << 10);
+            var reader = new BodyReader(frame.Written.Span[FrameHeader.Size..]);
+            Assert.Equal(message with { Paths = read.Paths }, GetAttrBatchRequest.Read(ref reader) with { Paths = read.Paths });
+        }
+
+        foreach (var (flags, bytes, field) in new[] { (OpenFlags.None, 100, "Read flag"), (OpenFlags.Read, -1, "read_on_open"), (OpenFlags.Read, GetAttrBatchRequest.MaxReadOnOpen + 1, "read_on_open") })
+        {
+            using var frame = FrameBuffer.Rent();
+            frame.Body.WriteUInt32((uint)flags);
+            frame.Body.WriteInt32(1);
+            frame.Body.WriteString("/d/f.1");
+            frame.Body.WriteBoolean(true);
+            frame.Body.WriteInt32(bytes);
+            var body = frame.Written[FrameHeader.Size..].ToArray();
+            var ex = Assert.Throws<ProtocolException>(() =>
+            {
+                var reader = new BodyReader(body);
+                GetAttrBatchRequest.Read(ref reader);
+            });
+            Assert.Contains(field, ex.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void GetAttrBatchReply_data_is_kept_only_where_it_is_exactly_its_answer_s_size_and_absent_data_reads_as_none()
+    {
+        var small = new InodeAttributes(Fid, EntryType.File, 0x81A4, 1000, 1001, 3, 1, 4, 5, 6, []);
+        using var frame = FrameBuffer.Rent();
+        frame.Body.WriteBytes([1, 2, 3]);
+        frame.Body.WriteBytes([]);
+        frame.Body.WriteBytes([7, 8]);
+        var body = frame.Written[FrameHeader.Size..].ToArray();
+
+        var reader = new BodyReader(body);
+        var data = GetAttrBatchReply.ReadData(ref reader, 3, 64, small, [null, small, small]);
+        Assert.Equal([1, 2, 3], data[0]![..3]);
+        Assert.Null(data[1]);
+        Assert.Null(data[2]);
+        Assert.Equal(0, reader.Remaining);
+
+        var none = new BodyReader([]);
+        Assert.All(GetAttrBatchReply.ReadData(ref none, 2, 64, small, [null, small]), Assert.Null);
+
+        Assert.Throws<ProtocolException>(() =>
+        {
+            var tooLong = new BodyReader(body);
+            GetAttrBatchReply.ReadData(ref tooLong, 3, 2, small, [null, small, small]);
+        });
+    }
+
+    [Fact]
     public void StatAheadReleaseRequest_round_trips_its_lease_id()
     {
         Assert.Equal(0x0123456789ABCDEFUL, RoundTrip(new StatAheadReleaseRequest(0x0123456789ABCDEFUL).Write, StatAheadReleaseRequest.Read, 8).LeaseId);

@@ -42,14 +42,16 @@ internal sealed class ClientParameters
             return () => Volatile.Write(ref _readaheadBudget, mb << 20);
         }));
         var statAhead = session.StatAhead;
+        var openAhead = session.OpenAhead;
         Tree.Add(new Parameter(llite + "statahead_max", () => statAhead.Max.ToString(CultureInfo.InvariantCulture), value =>
         {
             var max = ParameterValues.Integer(llite + "statahead_max", value, 0, ProtocolLimits.MaxBatchPaths);
-            return () => statAhead.Max = (int)max;
+            return () => statAhead.Max = openAhead.Max = (int)max;
         }));
         Tree.Add(new Parameter(llite + "statahead_stats", () => string.Create(
             CultureInfo.InvariantCulture,
-            $"statahead total: {statAhead.Batches}\nstatahead wrong: {statAhead.Refused}\nhit_total: {statAhead.Hits}\nmiss_total: {statAhead.Misses}\n")));
+            $"statahead total: {statAhead.Batches}\nstatahead wrong: {statAhead.Refused}\nhit_total: {statAhead.Hits}\nmiss_total: {statAhead.Misses}\n"
+            + $"openahead total: {openAhead.Batches}\nopenahead wrong: {openAhead.Refused}\nopen_hit_total: {openAhead.Hits}\nopen_miss_total: {openAhead.Misses}\n")));
         Tree.Add(TargetParameters);
     }
 

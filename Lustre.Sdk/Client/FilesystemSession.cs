@@ -44,11 +44,18 @@ internal sealed class FilesystemSession : IAsyncDisposable
             options.LocalSockets);
         Targets = new TargetTable(address.Mgs, settings, options.ConnectionsPerServer, options.MaxAttempts, options.MaxRpcsInFlightPerOst, options.MaxBulkSize);
         StatAhead = new StatAhead(options.StatAheadMax);
+        OpenAhead = new StatAhead(options.StatAheadMax);
         Parameters = new ClientParameters(this, jobId, jobIdVariable);
     }
 
     /// <summary>This client's statahead: stats answered from batches the MDS leased (<see cref="Client.StatAhead"/>).</summary>
     public StatAhead StatAhead { get; }
+
+    /// <summary>
+    /// This client's statahead of opens for reading: opens answered from batches the MDS leased, with the bytes of files
+    /// that all live on the MDT (<see cref="Client.StatAhead"/>). <see cref="LustreClientOptions.StatAheadMax"/> bounds both.
+    /// </summary>
+    public StatAhead OpenAhead { get; }
 
     /// <summary>This client's identity on every server (the reply cache's key).</summary>
     public string ClientUuid => _settings.ClientUuid;

@@ -175,7 +175,7 @@ public class LustreClient : IAsyncDisposable
     {
         path = CheckPath(path);
         var statAhead = Session.StatAhead;
-        if (statAhead.TryTake(path, out var leased, out var release))
+        if (statAhead.TryTake(path, out var leased, out _, out var release))
         {
             Session.ReleaseStatAheadLease(release);
             return new LustreFileInfo(path, leased);
@@ -224,7 +224,7 @@ public class LustreClient : IAsyncDisposable
             throw;
         }
 
-        Session.ReleaseStatAheadLease(statAhead.Complete(plan, answers, lease, id, sent));
+        Session.ReleaseStatAheadLease(statAhead.Complete(plan, answers, null, lease, id, sent));
         if (first.Status != 0)
         {
             throw Session.MdsError(first.Status, first.Message, path);
@@ -298,10 +298,7 @@ public class LustreClient : IAsyncDisposable
         {
             if (answers[i].Status != 0)
             {
-                var error = Session.MdsError(answers[i].Status, answers[i].Message, normalized[i]);
-                throw error is FileNotFoundException or LustreServerException { Errno: LustreErrno.ENOTDIR or LustreErrno.EISDIR }
-                    ? await OpenErrorAsync(normalized[i], error, creating: false, cancellationToken).ConfigureAwait(false)
-                    : error;
+                throw await OpenFailureAsync(normalized[i], answers[i], cancellationToken).ConfigureAwait(false);
             }
 
             files[i] = new LustreFile(Session, normalized[i], answers[i].Attributes!, writable: false);
@@ -309,6 +306,15 @@ public class LustreClient : IAsyncDisposable
         }
 
         return files;
+    }
+
+    /// <summary>What an open for reading of <paramref name="path"/> throws when a batch answered it with <paramref name="failed"/>.</summary>
+    private async Task<Exception> OpenFailureAsync(string path, GetAttrResult failed, CancellationToken cancellationToken)
+    {
+        var error = Session.MdsError(failed.Status, failed.Message, path);
+        return error is FileNotFoundException or LustreServerException { Errno: LustreErrno.ENOTDIR or LustreErrno.EISDIR }
+            ? await OpenErrorAsync(path, error, creating: false, cancellationToken).ConfigureAwait(false)
+            : error;
     }
 
     private static string[] CheckPaths(IEnumerable<string> paths, [CallerArgumentExpression(nameof(paths))] string? name = null)
@@ -578,6 +584,22 @@ public class LustreClient : IAsyncDisposable
             throw new ArgumentException("A layout for a new file must not name OST objects; the MDS allocates them.", nameof(layout));
         }
 
+        // Opens for reading of names that count up are answered from leased batches, with the bytes of small files.
+        if (mode == FileMode.Open && access == FileAccess.Read)
+        {
+            var openAhead = Session.OpenAhead;
+            if (openAhead.TryTake(path, out var leased, out var data, out var release))
+            {
+                Session.ReleaseStatAheadLease(release);
+                return await WithOstsKnownAsync(new LustreFile(Session, path, leased, writable: false, data), cancellationToken).ConfigureAwait(false);
+            }
+
+            if (openAhead.PlanFor(path) is { } plan)
+            {
+                return await OpenAheadAsync(path, openAhead, plan, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         var encoded = layout is null ? [] : LayoutCodec.Encode(layout);
         using var frame = FrameBuffer.Rent(256 + encoded.Length);
 
@@ -614,6 +636,66 @@ public class LustreClient : IAsyncDisposable
         }
 
         return file;
+    }
+
+    /// <summary>
+    /// An open for reading that asks for the names after it too, under a lease, with the bytes of those that all live on
+    /// the MDT (<see cref="FilesystemSession.OpenAhead"/>), and opens the first: the statahead of opens.
+    /// </summary>
+    private async Task<LustreFile> OpenAheadAsync(string path, StatAhead openAhead, StatAhead.Plan plan, CancellationToken cancellationToken)
+    {
+        GetAttrResult first;
+        InodeAttributes?[] answers;
+        byte[]?[] data;
+        TimeSpan lease;
+        ulong id;
+        var sent = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            using var frame = FrameBuffer.Rent();
+            GetAttrBatchRequest.WriteNumbered(frame.Body, plan.Prefix, plan.Number, plan.Count, plan.Width, OpenFlags.Read, ReadOnOpenBytes);
+            using var reply = await Session.CallMdsAsync(Opcode.MdsGetAttrBatch, frame, path, cancellationToken).ConfigureAwait(false);
+            var reader = reply.Reader;
+            answers = new InodeAttributes?[CheckAnswered(GetAttrBatchReply.ReadCount(ref reader), plan.Count)];
+            first = GetAttrResult.Read(ref reader);
+            for (var i = 1; i < answers.Length; i++)
+            {
+                answers[i] = GetAttrResult.ReadAttributes(ref reader);
+            }
+
+            (lease, id) = GetAttrBatchReply.ReadLease(ref reader);
+            data = GetAttrBatchReply.ReadData(ref reader, answers.Length, ReadOnOpenBytes, first.Attributes, answers);
+        }
+        catch
+        {
+            openAhead.Abandon(plan);
+            throw;
+        }
+
+        var opened = data[0];
+        data[0] = null;
+        Session.ReleaseStatAheadLease(openAhead.Complete(plan, answers, data, lease, id, sent));
+        if (first.Status != 0)
+        {
+            throw await OpenFailureAsync(path, first, cancellationToken).ConfigureAwait(false);
+        }
+
+        return await WithOstsKnownAsync(new LustreFile(Session, path, first.Attributes!, writable: false, opened), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Returns <paramref name="file"/> once the client knows its OSTs' addresses; disposes of it when that fails.</summary>
+    private async Task<LustreFile> WithOstsKnownAsync(LustreFile file, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Session.EnsureOstsKnownAsync(file.Layout, cancellationToken).ConfigureAwait(false);
+            return file;
+        }
+        catch
+        {
+            await file.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>

@@ -67,7 +67,8 @@ public sealed class LustreClientOptions
     /// statahead off). When stats of one directory follow names that count up (<c>file.7</c>, <c>file.8</c>,
     /// <c>file.9</c>), the next names' attributes come in one batched request under a short lease from the MDS, and
     /// the stats that follow are answered from it: always what the MDS would answer, as no change applies on the MDT
-    /// while the lease runs.
+    /// while the lease runs. Opens for reading of such names are batched the same way, with the bytes of the files that
+    /// live on the MDT; this bounds both.
     /// </summary>
     public int StatAheadMax { get; set; } = ProtocolLimits.MaxBatchPaths;
 

@@ -18,7 +18,9 @@ namespace Lustre.Client;
 /// time) answers only the name asked, and this stream then waits twice as many stats before asking again (at most 64).
 /// Each answer serves one stat; a stream keeps only its last batch's. When a batch's answers are all used, or replaced
 /// by the next batch's, its lease is handed back to be released (<see cref="FilesystemSession.ReleaseStatAheadLease"/>),
-/// so changes on the MDT wait for no lease nobody needs. Thread-safe.
+/// so changes on the MDT wait for no lease nobody needs. A client keeps a second instance for opens for reading
+/// (<see cref="FilesystemSession.OpenAhead"/>): its batches open the names and bring the bytes of those whose bytes all
+/// live on the MDT (read-on-open), so such files are opened and read with no round trip each. Thread-safe.
 /// </summary>
 internal sealed class StatAhead
 {
@@ -85,16 +87,17 @@ internal sealed class StatAhead
     }
 
     /// <summary>
-    /// Takes the answer to a stat of <paramref name="path"/> (canonical) when a lease still covers it;
-    /// <paramref name="release"/> is the lease to release when that was its last answer (else 0).
+    /// Takes the answer to a stat (or open) of <paramref name="path"/> (canonical) when a lease still covers it, with the
+    /// file's bytes when the batch brought them (an array of <see cref="System.Buffers.ArrayPool{T}.Shared"/>, now the
+    /// caller's; else null); <paramref name="release"/> is the lease to release when that was its last answer (else 0).
     /// </summary>
-    public bool TryTake(string path, out InodeAttributes attributes, out ulong release)
+    public bool TryTake(string path, out InodeAttributes attributes, out byte[]? data, out ulong release)
     {
         var (start, digits) = TrailingNumber(path);
         lock (_lock)
         {
             if (digits > 0 && _lookup.TryGetValue(path.AsSpan(0, start), out var stream)
-                && stream.TryTake(long.Parse(path.AsSpan(start), NumberStyles.None, CultureInfo.InvariantCulture), digits, out attributes, out release))
+                && stream.TryTake(long.Parse(path.AsSpan(start), NumberStyles.None, CultureInfo.InvariantCulture), digits, out attributes, out data, out release))
             {
                 _hits++;
                 return true;
@@ -104,6 +107,7 @@ internal sealed class StatAhead
         }
 
         attributes = null!;
+        data = null;
         release = 0;
         return false;
     }
@@ -174,12 +178,12 @@ internal sealed class StatAhead
     /// <summary>
     /// Keeps the answers of a planned batch sent at <paramref name="sent"/> (a <see cref="Stopwatch"/> timestamp taken
     /// before the request left) until its lease <paramref name="id"/> ends: <paramref name="answers"/>[i] answers the
-    /// plan's i-th name (null: it failed), all but the first, which its caller is answered with. None of a file open for
-    /// write is kept: its size is the OSTs', not the MDS's. Returns a lease to release (else 0): the one of the batch
-    /// these answers replace, when some of its answers were left, or this one, when it has none to keep (the last
-    /// batch's answers then stay).
+    /// plan's i-th name (null: it failed), all but the first, which its caller is answered with; <paramref name="data"/>
+    /// (null, or one per answer) the files' bytes the batch brought. None of a file open for write is kept: its size is
+    /// the OSTs', not the MDS's. Returns a lease to release (else 0): the one of the batch these answers replace, when
+    /// some of its answers were left, or this one, when it has none to keep (the last batch's answers then stay).
     /// </summary>
-    public ulong Complete(Plan plan, InodeAttributes?[] answers, TimeSpan lease, ulong id, long sent)
+    public ulong Complete(Plan plan, InodeAttributes?[] answers, byte[]?[]? data, TimeSpan lease, ulong id, long sent)
     {
         // Never trust a length from the wire: a lease is at most what an MDS grants.
         lease = lease > MaxLease ? MaxLease : lease;
@@ -205,11 +209,15 @@ internal sealed class StatAhead
                 if (answers[i] is { } attributes && (attributes.Flags & InodeFlags.OpenForWrite) != 0)
                 {
                     answers[i] = null;
+                    if (data is not null)
+                    {
+                        data[i] = null;
+                    }
                 }
             }
 
             // Ends a sixteenth early: clocks of two hosts may run at slightly different rates.
-            return stream.Keep(answers, plan.Number, plan.Width, id, sent + (long)((lease - (lease / 16)).TotalSeconds * Stopwatch.Frequency));
+            return stream.Keep(answers, data, plan.Number, plan.Width, id, sent + (long)((lease - (lease / 16)).TotalSeconds * Stopwatch.Frequency));
         }
     }
 
@@ -266,8 +274,11 @@ internal sealed class StatAhead
 
         public InodeAttributes?[]? Answers { get; private set; }
 
+        /// <summary>The files' bytes of <see cref="Answers"/>, when the batch brought them.</summary>
+        private byte[]?[]? _data;
+
         /// <summary>Keeps a batch's answers in place of the last one's; returns the lease to release (see <see cref="Complete"/>).</summary>
-        public ulong Keep(InodeAttributes?[] answers, long first, int width, ulong lease, long expires)
+        public ulong Keep(InodeAttributes?[] answers, byte[]?[]? data, long first, int width, ulong lease, long expires)
         {
             var left = answers.Count(a => a is not null);
             if (left == 0)
@@ -279,6 +290,7 @@ internal sealed class StatAhead
             var replaced = _left > 0 ? _lease : 0;
             _left = left;
             Answers = answers;
+            _data = data;
             _base = first;
             _width = width;
             _lease = lease;
@@ -290,7 +302,7 @@ internal sealed class StatAhead
         /// Takes the answer for <paramref name="number"/> written with <paramref name="digits"/> digits, as the batch wrote
         /// it; <paramref name="release"/> is the batch's lease when that was its last answer.
         /// </summary>
-        public bool TryTake(long number, int digits, out InodeAttributes attributes, out ulong release)
+        public bool TryTake(long number, int digits, out InodeAttributes attributes, out byte[]? data, out ulong release)
         {
             var index = number - _base;
             release = 0;
@@ -299,9 +311,16 @@ internal sealed class StatAhead
             {
                 answers[index] = null;
                 attributes = answer;
+                data = _data?[index];
+                if (_data is not null)
+                {
+                    _data[index] = null;
+                }
+
                 if (--_left == 0)
                 {
                     Answers = null;
+                    _data = null;
                     release = _lease;
                     _lease = 0;
                 }
@@ -310,6 +329,7 @@ internal sealed class StatAhead
             }
 
             attributes = null!;
+            data = null;
             return false;
         }
     }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Lustre.Layouts;
 using Lustre.Namespace;
 using Lustre.Protocol;
@@ -16,6 +17,12 @@ namespace Lustre.Server.Mds;
 /// </summary>
 internal sealed class MdtNamespace
 {
+    /// <summary>
+    /// Reads of files' bytes at the latest state, past RocksDB's block cache (as <see cref="ReadDataOnMdt(DomReadBatchRequest, ClientIdentity)"/>
+    /// reads them), shared: RocksDB's read options are only read by a read.
+    /// </summary>
+    private static readonly ReadOptions UncachedRead = new ReadOptions().SetFillCache(false);
+
     private readonly MdtStore _store;
     private readonly IOstPlacement _placement;
 
@@ -411,7 +418,11 @@ internal sealed class MdtNamespace
     /// with its own permission checks and its own errno on failure; in the request's order, as many as fit
     /// <see cref="ProtocolLimits.MaxMetadataPageBytes"/> of reply (the first always). Nothing is changed, so nothing is
     /// recorded for resends. A request for a statahead lease gets one when <see cref="StatAheadLeases.TryGrant"/> does,
-    /// else only its first path answered. Returns the reply's body (<see cref="GetAttrBatchReply"/>).
+    /// else only its first path answered. Opens asked with <see cref="GetAttrBatchRequest.ReadOnOpen"/> also bring each
+    /// file's bytes that a single open's read-on-open would bring (<see cref="ReadOnOpen"/>), within
+    /// <see cref="GetAttrBatchReply.MaxWithData"/> of reply: the first file's as a single open reads them, the others'
+    /// only under the lease, which lets no change apply between their attributes and their bytes. Returns the reply's
+    /// body (<see cref="GetAttrBatchReply"/>).
     /// </summary>
     /// <param name="request">The paths and flags.</param>
     /// <param name="who">Who asks.</param>
@@ -424,31 +435,43 @@ internal sealed class MdtNamespace
         }
 
         var open = (request.Flags & OpenFlags.Read) != 0;
+        var readOnOpen = open ? request.ReadOnOpen : 0;
 
-        // Statahead: a lease over plain stats, when the MDT is quiet; refused, only the path the client waits for.
+        // Statahead: a lease over plain stats or opens for reading, when the MDT is quiet; refused, only the path the
+        // client waits for.
         var leases = _store.Leases;
-        var lease = request.Lease && !open && request.Paths.Count > 1 && leases.MayGrant;
+        var lease = request.Lease && request.Paths.Count > 1 && leases.MayGrant;
         var sequence = lease ? leases.Sequence : 0;
         var count = request.Lease && !lease ? Math.Min(1, request.Paths.Count) : request.Paths.Count;
 
         // The reply as GetAttrBatchReply writes it, its count filled in at the end; a stat's attributes straight from
-        // RocksDB's copy of the inode. The count is in the body from the start; the lease comes after the results.
+        // RocksDB's copy of the inode. The count is in the body from the start; the lease comes after the results, and
+        // the files' bytes, when asked, after the lease.
         var results = FrameBuffer.Rent(16 * 1024);
+        var opened = readOnOpen > 0 ? new InodeAttributes?[count] : null;
         try
         {
             var writer = results.Body;
             writer.WriteInt32(0);
-            var budget = ProtocolLimits.MaxMetadataPageBytes - (GetAttrBatchReply.Overhead - sizeof(int));
+            var budget = (readOnOpen > 0 ? GetAttrBatchReply.MaxWithData : ProtocolLimits.MaxMetadataPageBytes) - (GetAttrBatchReply.Overhead - sizeof(int));
+            var dataBytes = 0L;
             var answered = 0;
             for (; answered < count; answered++)
             {
                 var path = request.Paths[answered];
                 var mark = results.Length;
+                var blob = 0L;
                 try
                 {
                     if (open)
                     {
-                        GetAttrResult.Ok(issue(OpenExisting(path, Access.Read, who))).Write(writer);
+                        var attributes = issue(OpenExisting(path, Access.Read, who));
+                        GetAttrResult.Ok(attributes).Write(writer);
+                        if (opened is not null)
+                        {
+                            opened[answered] = attributes;
+                            blob = sizeof(int) + (ReadsOnOpen(attributes, readOnOpen) ? attributes.Size : 0);
+                        }
                     }
                     else
                     {
@@ -461,18 +484,26 @@ internal sealed class MdtNamespace
                 {
                     results.TrimTo(mark);
                     GetAttrResult.Failed(ex.Errno, ex.Message).Write(writer);
+                    blob = opened is null ? 0 : sizeof(int);
                 }
 
-                if (results.BodyLength > budget && answered > 0)
+                if (results.BodyLength + dataBytes + blob > budget && answered > 0)
                 {
                     results.TrimTo(mark);
                     break;
                 }
+
+                dataBytes += blob;
             }
 
             var (granted, id) = lease ? leases.TryGrant(sequence) : default;
             results.WriteInt32At(0, answered);
-            GetAttrBatchReply.WriteLease(writer, granted, id);
+            GetAttrBatchReply.WriteLease(writer, granted, id, always: opened is not null);
+            if (opened is not null)
+            {
+                WriteOpenedData(writer, opened.AsSpan(0, answered), readOnOpen, granted > TimeSpan.Zero);
+            }
+
             return results;
         }
         catch
@@ -481,6 +512,59 @@ internal sealed class MdtNamespace
             throw;
         }
     }
+
+    /// <summary>
+    /// The byte blobs of a batch of opens that asked for files' bytes: the first file's read as a single open's
+    /// read-on-open reads them (from one snapshot, checked against its attributes), the others' only when
+    /// <paramref name="leased"/> (no change applied since their attributes were read, nor will until the lease ends);
+    /// an empty blob for every other.
+    /// </summary>
+    private void WriteOpenedData(BodyWriter writer, ReadOnlySpan<InodeAttributes?> opened, int max, bool leased)
+    {
+        byte[]? scratch = null;
+        try
+        {
+            for (var i = 0; i < opened.Length; i++)
+            {
+                if (opened[i] is not { } attributes)
+                {
+                    writer.WriteInt32(0);
+                }
+                else if (i == 0)
+                {
+                    var first = ReadOnOpen(attributes, max);
+                    writer.WriteBytes(first is { } read ? read.Buffer.AsSpan(0, read.Length) : []);
+                    if (first is { } rented)
+                    {
+                        BulkPool.Shared.Return(rented.Buffer);
+                    }
+                }
+                else if (leased && ReadsOnOpen(attributes, max))
+                {
+                    var size = (int)attributes.Size;
+                    scratch ??= ArrayPool<byte>.Shared.Rent(max);
+                    DataOnMdt.Read(_store.Database, UncachedRead, attributes.Fid, 0, scratch, size);
+                    writer.WriteBytes(scratch.AsSpan(0, size));
+                }
+                else
+                {
+                    writer.WriteInt32(0);
+                }
+            }
+        }
+        finally
+        {
+            if (scratch is not null)
+            {
+                ArrayPool<byte>.Shared.Return(scratch);
+            }
+        }
+    }
+
+    /// <summary>Whether an open for reading that found <paramref name="opened"/> brings its bytes (read-on-open): all on the MDT, at most <paramref name="max"/>, and no writer.</summary>
+    private static bool ReadsOnOpen(InodeAttributes opened, int max) =>
+        opened.Type == EntryType.File && opened.Size > 0 && opened.Size <= max && (opened.Flags & InodeFlags.OpenForWrite) == 0
+        && LayoutCodec.DataOnMdtEnd(opened.Layout) >= opened.Size;
 
     /// <summary>An open of an existing file without create: no change, so no transaction.</summary>
     private InodeAttributes OpenExisting(string path, Access access, ClientIdentity who)
@@ -505,8 +589,7 @@ internal sealed class MdtNamespace
     public (byte[] Buffer, int Length)? ReadOnOpen(InodeAttributes opened, int max)
     {
         var size = opened.Size;
-        if (opened.Type != EntryType.File || size <= 0 || size > max || (opened.Flags & InodeFlags.OpenForWrite) != 0
-            || LayoutCodec.DataOnMdtEnd(opened.Layout) < size)
+        if (!ReadsOnOpen(opened, max))
         {
             return null;
         }
@@ -2025,8 +2108,9 @@ internal sealed class MdtNamespace
     /// <summary>True while a client has the file open for writing (this MDS's memory of open handles).</summary>
     public bool IsOpenForWrite(LustreFid fid) => (FlagsOf(fid) & InodeFlags.OpenForWrite) != 0;
 
+    /// <summary>Drops objects the OSTs destroyed from the destroy queue: bookkeeping, which no statahead lease waits for.</summary>
     public ValueTask<bool> ForgetDestroyedAsync(IReadOnlyList<(int OstIndex, ulong ObjectId)> destroyed) =>
-        _store.ChangeAsync(tx =>
+        _store.BookkeepingAsync(tx =>
         {
             Span<byte> key = stackalloc byte[MdtKeys.DestroyKeyLength];
             foreach (var (ost, id) in destroyed)

@@ -343,6 +343,14 @@ internal sealed class MdtStore : IDisposable
     public ValueTask<T> ChangeAsync<T>(Func<MdtTransaction, T> change) => Enqueue(PendingChange<Func<MdtTransaction, T>, T>.Rent(static (tx, change) => change(tx), change, null, null, creates: false));
 
     /// <summary>
+    /// Runs a change of the MDT's own bookkeeping that no getattr, open or listing reads (the destroy queue's entries) as
+    /// <see cref="ChangeAsync{T}(Func{MdtTransaction, T})"/> does, except that a group of only such changes neither waits
+    /// for statahead leases nor ends the MDT's quiet time: a lease promises that what its answers show does not change.
+    /// </summary>
+    public ValueTask<T> BookkeepingAsync<T>(Func<MdtTransaction, T> change) =>
+        Enqueue(PendingChange<Func<MdtTransaction, T>, T>.Rent(static (tx, change) => change(tx), change, null, null, creates: false, unseen: true));
+
+    /// <summary>
     /// Runs a change a client asked for, exactly once per (client, xid): its result is recorded in the same batch, and
     /// a resend of an applied change gets the recorded result instead of running it again (<see cref="ReplyRecords"/>).
     /// </summary>
@@ -538,6 +546,13 @@ internal sealed class MdtStore : IDisposable
             }
 
             // No change applies while a statahead lease runs; a lease is granted only over a read no change overlapped.
+            // Bookkeeping alone changes nothing a lease's answers show.
+            if (group.TrueForAll(static change => change!.Unseen))
+            {
+                ApplyGroup(group, batch, transaction);
+                continue;
+            }
+
             await Leases.BeginChangeAsync().ConfigureAwait(false);
             try
             {
@@ -723,6 +738,9 @@ internal sealed class MdtStore : IDisposable
         /// <summary>Takes new space (an inode, Data-on-MDT bytes): refused while free space is under the reserve.</summary>
         public abstract bool Creates { get; }
 
+        /// <summary>Changes only the MDT's own bookkeeping, which no answer reads (<see cref="BookkeepingAsync"/>).</summary>
+        public abstract bool Unseen { get; }
+
         /// <summary>If a reply record answers this change, takes its result and returns true (nothing to run).</summary>
         public abstract bool AnsweredFromRecord(MdtStore store);
 
@@ -754,13 +772,14 @@ internal sealed class MdtStore : IDisposable
         private ChangeOrigin? _origin;
         private ChangeResult<T>? _recorder;
         private bool _creates;
+        private bool _unseen;
         private T? _result;
 
         private PendingChange()
         {
         }
 
-        public static PendingChange<TState, T> Rent(Func<MdtTransaction, TState, T> change, TState state, ChangeOrigin? origin, ChangeResult<T>? recorder, bool creates)
+        public static PendingChange<TState, T> Rent(Func<MdtTransaction, TState, T> change, TState state, ChangeOrigin? origin, ChangeResult<T>? recorder, bool creates, bool unseen = false)
         {
             var pending = Pool.Get();
             pending._change = change;
@@ -768,6 +787,7 @@ internal sealed class MdtStore : IDisposable
             pending._origin = origin;
             pending._recorder = recorder;
             pending._creates = creates;
+            pending._unseen = unseen;
             return pending;
         }
 
@@ -786,6 +806,8 @@ internal sealed class MdtStore : IDisposable
         public ValueTask<T> Task => new(this, _completion.Version);
 
         public override bool Creates => _creates;
+
+        public override bool Unseen => _unseen;
 
         public override bool AnsweredFromRecord(MdtStore store)
         {

@@ -385,10 +385,15 @@ internal sealed record ReadDirPlusReply(IReadOnlyList<DirEntryPlus> Entries, boo
 /// <see cref="OpenRequest"/> without create would open it (read permission checked, a capability issued); no other
 /// flag is allowed: a batch never changes anything. <see cref="Lease"/> (a trailing field, written only when set) asks
 /// for a statahead lease over the answers (<see cref="GetAttrBatchReply.Lease"/>); a server that grants none may then
-/// answer only the first path.
+/// answer only the first path. <see cref="ReadOnOpen"/> (a trailing field after the lease, written only when both are
+/// set, with <see cref="OpenFlags.Read"/>) asks for the bytes of each file opened that all live on the MDT and are no
+/// more than that many (read-on-open for a whole batch: <see cref="GetAttrBatchReply.ReadData"/>).
 /// </summary>
-internal sealed record GetAttrBatchRequest(OpenFlags Flags, IReadOnlyList<string> Paths, bool Lease = false)
+internal sealed record GetAttrBatchRequest(OpenFlags Flags, IReadOnlyList<string> Paths, bool Lease = false, int ReadOnOpen = 0)
 {
+    /// <summary>The most bytes of one file a batch may ask for: Data-on-MDT's largest component.</summary>
+    public const int MaxReadOnOpen = 1 << 20;
+
     public void Write(BodyWriter writer)
     {
         writer.WriteUInt32((uint)Flags);
@@ -398,9 +403,18 @@ internal sealed record GetAttrBatchRequest(OpenFlags Flags, IReadOnlyList<string
             writer.WriteString(path);
         }
 
-        if (Lease)
+        WriteTrailer(writer, Lease, ReadOnOpen);
+    }
+
+    private static void WriteTrailer(BodyWriter writer, bool lease, int readOnOpen)
+    {
+        if (lease)
         {
             writer.WriteBoolean(true);
+            if (readOnOpen > 0)
+            {
+                writer.WriteInt32(readOnOpen);
+            }
         }
     }
 
@@ -414,17 +428,30 @@ internal sealed record GetAttrBatchRequest(OpenFlags Flags, IReadOnlyList<string
             paths[i] = reader.ReadString("path", ProtocolLimits.MaxPathLength);
         }
 
-        return new GetAttrBatchRequest(flags, paths, reader.Remaining > 0 && reader.ReadBoolean("lease"));
+        var lease = reader.Remaining > 0 && reader.ReadBoolean("lease");
+        var readOnOpen = lease && reader.Remaining > 0 ? reader.ReadInt32("read_on_open") : 0;
+        if (readOnOpen is < 0 or > MaxReadOnOpen)
+        {
+            throw new ProtocolException($"Field 'read_on_open' must be 0 to {MaxReadOnOpen} bytes, got {readOnOpen}.");
+        }
+
+        if (readOnOpen > 0 && (flags & OpenFlags.Read) == 0)
+        {
+            throw new ProtocolException("Field 'read_on_open' needs the Read flag: only a batch of opens for reading reads files' bytes.");
+        }
+
+        return new GetAttrBatchRequest(flags, paths, lease, readOnOpen);
     }
 
     /// <summary>
-    /// Writes what a request for stats of <paramref name="count"/> numbered names with a lease writes: each
+    /// Writes what a request of <paramref name="count"/> numbered names with a lease writes: each
     /// <paramref name="prefix"/> followed by <paramref name="first"/>, <paramref name="first"/> + 1, ..., zero-padded to
-    /// <paramref name="width"/> digits (0: not padded), built in place with no string each.
+    /// <paramref name="width"/> digits (0: not padded), built in place with no string each. Stats, or with
+    /// <see cref="OpenFlags.Read"/> opens for reading that bring up to <paramref name="readOnOpen"/> bytes of each file.
     /// </summary>
-    public static void WriteNumbered(BodyWriter writer, ReadOnlySpan<char> prefix, long first, int count, int width)
+    public static void WriteNumbered(BodyWriter writer, ReadOnlySpan<char> prefix, long first, int count, int width, OpenFlags flags = OpenFlags.None, int readOnOpen = 0)
     {
-        writer.WriteUInt32((uint)OpenFlags.None);
+        writer.WriteUInt32((uint)flags);
         writer.WriteInt32(count);
         Span<char> name = stackalloc char[prefix.Length + 20];
         prefix.CopyTo(name);
@@ -442,7 +469,7 @@ internal sealed record GetAttrBatchRequest(OpenFlags Flags, IReadOnlyList<string
             writer.WriteString(name[..end]);
         }
 
-        writer.WriteBoolean(true);
+        WriteTrailer(writer, lease: true, readOnOpen);
     }
 
     /// <summary>Decimal digits of a number at least 0.</summary>
@@ -526,12 +553,20 @@ internal sealed record GetAttrResult(LustreErrno Status, InodeAttributes? Attrib
 /// <see cref="ProtocolLimits.MaxMetadataPageBytes"/>: the client asks again for the rest. <see cref="Lease"/> (a trailing
 /// field, written only when not zero) is the statahead lease granted over the answers: no change applies on the MDT
 /// until it has passed since the MDS read them, so the client may answer stats of these paths from them until it has
-/// passed since it sent the request.
+/// passed since it sent the request. A request that asked for files' bytes (<see cref="GetAttrBatchRequest.ReadOnOpen"/>)
+/// gets the lease written even when none was granted (zero), then a byte blob per answered path: the file's bytes, or
+/// none (a file not opened, empty, larger than asked, with bytes on OSTs or open for write).
 /// </summary>
 internal sealed record GetAttrBatchReply(IReadOnlyList<GetAttrResult> Results, TimeSpan Lease = default, ulong LeaseId = 0)
 {
     /// <summary>Bytes of a reply besides its results: the count and the lease (its length and id).</summary>
     public const int Overhead = 4 + 4 + 8;
+
+    /// <summary>
+    /// The most bytes of a reply that brings files' bytes: results and bytes together, within a frame's body. Only
+    /// statahead of opens asks for bytes, and it holds one such reply per stream of names.
+    /// </summary>
+    public const int MaxWithData = ProtocolLimits.MaxBodyLength - (64 << 10);
 
     public void Write(BodyWriter writer)
     {
@@ -545,9 +580,9 @@ internal sealed record GetAttrBatchReply(IReadOnlyList<GetAttrResult> Results, T
     }
 
     /// <summary>Writes the trailing lease after the results, its length and the id that releases it: nothing for none.</summary>
-    public static void WriteLease(BodyWriter writer, TimeSpan lease, ulong id)
+    public static void WriteLease(BodyWriter writer, TimeSpan lease, ulong id, bool always = false)
     {
-        if (lease > TimeSpan.Zero)
+        if (lease > TimeSpan.Zero || always)
         {
             writer.WriteUInt32((uint)lease.TotalMicroseconds);
             writer.WriteUInt64(id);
@@ -575,6 +610,34 @@ internal sealed record GetAttrBatchReply(IReadOnlyList<GetAttrResult> Results, T
     /// <summary>Reads the trailing lease after the results: zero when there is none.</summary>
     public static (TimeSpan Lease, ulong Id) ReadLease(ref BodyReader reader) =>
         reader.Remaining > 0 ? (TimeSpan.FromMicroseconds(reader.ReadUInt32("lease_us")), reader.ReadUInt64("lease_id")) : (TimeSpan.Zero, 0);
+
+    /// <summary>
+    /// Reads the bytes of the <paramref name="count"/> answered files after the lease, each into an array of
+    /// <see cref="System.Buffers.ArrayPool{T}.Shared"/> when it is exactly its answer's size (else null); all null when the
+    /// server sent none (one that predates them).
+    /// </summary>
+    public static byte[]?[] ReadData(ref BodyReader reader, int count, int max, InodeAttributes? first, InodeAttributes?[] answers)
+    {
+        var data = new byte[]?[count];
+        if (reader.Remaining == 0)
+        {
+            return data;
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            var bytes = reader.ReadBytes("data", max);
+            var attributes = i == 0 ? first : answers[i];
+            if (bytes.Length > 0 && attributes is not null && attributes.Size == bytes.Length)
+            {
+                var copy = System.Buffers.ArrayPool<byte>.Shared.Rent(bytes.Length);
+                bytes.CopyTo(copy);
+                data[i] = copy;
+            }
+        }
+
+        return data;
+    }
 }
 
 /// <summary>Ends the statahead lease <see cref="LeaseId"/> (<see cref="Opcode.MdsStatAheadRelease"/>); the reply is empty.</summary>
