@@ -132,7 +132,11 @@ public sealed class StatAheadPlanTests
         // Sent a lease ago: over.
         var sent = System.Diagnostics.Stopwatch.GetTimestamp() - System.Diagnostics.Stopwatch.Frequency;
         statAhead.Complete(plan, Answers(plan), null, TimeSpan.FromSeconds(1), 1, sent);
+        Assert.True(statAhead.Count > 0);
         Assert.False(statAhead.TryTake("/d/f.3", out _, out _, out _));
+
+        // The miss let go of the answers (a batch of opens holds files' bytes).
+        Assert.Equal(0, statAhead.Count);
 
         // Refused: nothing kept, and the stream waits two stats before it plans again.
         var next = statAhead.PlanFor("/d/f.34")!;

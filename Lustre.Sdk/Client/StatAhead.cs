@@ -328,6 +328,15 @@ internal sealed class StatAhead
                 return true;
             }
 
+            // Answers past their lease are never used: their memory (a batch of opens holds files' bytes) goes now.
+            if (Answers is not null && Stopwatch.GetTimestamp() >= _expires)
+            {
+                Answers = null;
+                _data = null;
+                _left = 0;
+                _lease = 0;
+            }
+
             attributes = null!;
             data = null;
             return false;
