@@ -9,7 +9,8 @@ namespace Lustre.IO;
 /// <summary>
 /// A <see cref="Stream"/> over a striped file. Sequential reads are detected and read ahead in a window that
 /// doubles up to <c>LustreClientOptions.ReadaheadBudget</c>, except large ones while other streams of the process keep
-/// the servers busy, which go straight into the caller's buffer (<see cref="Crowded"/>); writes are copied into chunks
+/// the servers busy, which go straight into the caller's buffer (<see cref="Crowded"/>); reads of one length at a fixed
+/// step (seek, read, seek, read) are read ahead in batches (<see cref="StrideReadahead"/>); writes are copied into chunks
 /// of a full stripe row and sent in the background (write-behind) while at most <c>DirtyBudget</c> bytes are
 /// outstanding. Every chunk fans out to all the OSTs it covers at once. <see cref="FlushAsync(CancellationToken)"/>
 /// returns when every byte written is durable on its OST and the size is recorded on the MDS; disposing flushes too.
@@ -48,6 +49,7 @@ public sealed class LustreStream : Stream
     private readonly int _maxRpcsInFlight;
     private readonly long _dirtyBudget;
     private readonly List<Segment> _readahead = [];
+    private readonly StrideReadahead _strides;
     private readonly Queue<PendingWrite> _writes = new();
     private long _position;
     private long _pendingEnd;
@@ -74,6 +76,7 @@ public sealed class LustreStream : Stream
         _maxRpcsInFlight = options.MaxRpcsInFlightPerOst;
         _position = append ? file.Length : 0;
         _lastReadEnd = 0;
+        _strides = new StrideReadahead(file);
     }
 
     /// <summary>
@@ -115,6 +118,9 @@ public sealed class LustreStream : Stream
             }
         }
     }
+
+    /// <summary>This stream's stride readahead (its counts, for tests).</summary>
+    internal StrideReadahead Strides => _strides;
 
     /// <summary>The file under the stream, for positional reads and writes and its layout.</summary>
     public LustreFile File => _file;
@@ -214,10 +220,13 @@ public sealed class LustreStream : Stream
         {
             DropReadahead();
             _window = 0;
-            var direct = await ReadCountedAsync(_position, buffer[..count], cancellationToken).ConfigureAwait(false);
+            var strided = sequential ? -1 : await _strides.TryReadAsync(_position, buffer[..count], budget, cancellationToken).ConfigureAwait(false);
+            var direct = strided >= 0 ? strided : await ReadCountedAsync(_position, buffer[..count], cancellationToken).ConfigureAwait(false);
             Advance(direct);
             return direct;
         }
+
+        _strides.Reset();
 
         _window = Math.Min(budget, Math.Max(_chunkSize, _window * 2));
         var done = 0;
@@ -343,6 +352,13 @@ public sealed class LustreStream : Stream
         _readahead.Clear();
     }
 
+    /// <summary>Everything read ahead, sequential or strided: before a write or a truncate, and at the end.</summary>
+    private void DropAllReadahead()
+    {
+        DropReadahead();
+        _strides.Reset();
+    }
+
     /// <summary>Returns a segment's buffer once nothing can still be receiving into it.</summary>
     private static void Release(Segment segment)
     {
@@ -371,10 +387,7 @@ public sealed class LustreStream : Stream
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        if (_readahead.Count > 0)
-        {
-            DropReadahead();
-        }
+        DropAllReadahead();
 
         while (!buffer.IsEmpty)
         {
@@ -524,7 +537,7 @@ public sealed class LustreStream : Stream
 
         cancellationToken.ThrowIfCancellationRequested();
         await DrainWritesAsync(cancellationToken).ConfigureAwait(false);
-        DropReadahead();
+        DropAllReadahead();
         await _file.SetLengthAsync(value, cancellationToken).ConfigureAwait(false);
         _pendingEnd = value;
         _position = Math.Min(_position, value);
@@ -629,7 +642,7 @@ public sealed class LustreStream : Stream
         finally
         {
             _disposed = true;
-            DropReadahead();
+            DropAllReadahead();
             await _file.DisposeAsync().ConfigureAwait(false);
             GC.SuppressFinalize(this);
         }

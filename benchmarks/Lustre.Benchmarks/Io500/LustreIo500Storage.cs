@@ -56,8 +56,9 @@ internal sealed class LustreIo500Storage(LustreClient client, string root, long 
     }
 
     /// <summary>
-    /// Sequential access (the next offset is where the last one ended: ior-easy) uses the stream, so readahead and
-    /// write-behind overlap the transfers; anything else (ior-hard's interleaved records) is positional.
+    /// Reads go through the stream as IOR's POSIX reads go through a Lustre client's page cache (lseek, then read):
+    /// ior-easy's sequential transfers meet its readahead, ior-hard's records its stride readahead. Sequential writes
+    /// (ior-easy) use the stream's write-behind; ior-hard's interleaved records are written positionally.
     /// </summary>
     private sealed class File(LustreStream stream) : IIo500File
     {
@@ -75,11 +76,7 @@ internal sealed class LustreIo500Storage(LustreClient client, string root, long 
 
         public async ValueTask<int> ReadAsync(long offset, Memory<byte> buffer)
         {
-            if (offset != stream.Position)
-            {
-                return await stream.ReadAtAsync(offset, buffer);
-            }
-
+            stream.Position = offset;
             var total = 0;
             while (total < buffer.Length)
             {
