@@ -96,16 +96,18 @@ public sealed class StrideReadaheadTests(ClusterFixture fixture)
         Assert.Equal(data.AsSpan(7 * Step, Record).ToArray(), await ReadAtAsync(stream, 7 * Step, Record));
     }
 
-    [Fact]
-    public async Task With_readahead_off_strided_reads_are_each_read_alone()
+    [Theory]
+    [InlineData("0", Record, Step)]
+    [InlineData("1", 200_000, 300_000)] // half of 1 MiB holds fewer than MinRecords of these
+    public async Task With_readahead_off_or_too_small_for_a_window_strided_reads_are_each_read_alone(string budgetMb, int record, int step)
     {
-        var (path, data) = await WriteAsync(1 << 20);
+        var (path, data) = await WriteAsync(8 << 20);
         await using var client = new LustreClient(fixture.Address);
-        await client.SetParametersAsync("llite.*.max_read_ahead_per_file_mb", "0");
+        await client.SetParametersAsync("llite.*.max_read_ahead_per_file_mb", budgetMb);
         await using var stream = await client.OpenStreamAsync(path, FileMode.Open, FileAccess.Read);
         for (var i = 0; i < 20; i++)
         {
-            Assert.Equal(data.AsSpan(i * Step, Record).ToArray(), await ReadAtAsync(stream, i * Step, Record));
+            Assert.Equal(data.AsSpan(i * step, record).ToArray(), await ReadAtAsync(stream, i * step, record));
         }
 
         Assert.Equal(0, stream.Strides.Windows);

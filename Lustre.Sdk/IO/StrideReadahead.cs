@@ -18,6 +18,9 @@ internal sealed class StrideReadahead(LustreFile file)
     /// <summary>The most records a window reads.</summary>
     public const int MaxRecords = 64;
 
+    /// <summary>The most bytes a window reads.</summary>
+    public const int MaxWindowBytes = 64 << 20;
+
     private long _last = -1;
     private long _step;
     private int _length;
@@ -35,7 +38,8 @@ internal sealed class StrideReadahead(LustreFile file)
     /// Notes a read of <paramref name="destination"/>.Length bytes at <paramref name="offset"/> that does not continue
     /// the stream's last read, and answers it from a window when the stride's windows hold it: returns the bytes read,
     /// or -1 when the caller must read it itself (the pattern is not seen yet, or a window is only starting with the
-    /// records after this one). <paramref name="budget"/> is the stream's readahead budget now; 0 reads nothing ahead.
+    /// records after this one). <paramref name="budget"/> is the stream's readahead budget now: a window takes at most
+    /// half of it, and a budget under <see cref="MinRecords"/> records (0 among them) reads nothing ahead.
     /// </summary>
     public async ValueTask<int> TryReadAsync(long offset, Memory<byte> destination, long budget, CancellationToken cancellationToken)
     {
@@ -54,7 +58,7 @@ internal sealed class StrideReadahead(LustreFile file)
         }
 
         _last = offset;
-        if (_run < 1 || budget <= 0 || count == 0)
+        if (_run < 1 || count == 0 || Records(budget) < MinRecords)
         {
             return -1;
         }
@@ -115,10 +119,13 @@ internal sealed class StrideReadahead(LustreFile file)
         _next = null;
     }
 
-    /// <summary>Reads the records from <paramref name="first"/> on, as many as half the budget holds, within the window's bounds.</summary>
+    /// <summary>Records of a window: as many as half the budget holds, within <see cref="MaxRecords"/> and <see cref="MaxWindowBytes"/>; under <see cref="MinRecords"/>, none is read ahead.</summary>
+    private int Records(long budget) => (int)Math.Min(Math.Min(MaxRecords, MaxWindowBytes / _length), Math.Max(0, budget) / 2 / _length);
+
+    /// <summary>Reads the records from <paramref name="first"/> on, as many as <see cref="Records"/> allows.</summary>
     private Window Start(long first, long budget)
     {
-        var records = (int)Math.Clamp(budget / 2 / _length, MinRecords, MaxRecords);
+        var records = Records(budget);
         var buffer = ArrayPool<byte>.Shared.Rent(records * _length);
         var requests = new LustreReadRequest[records];
         for (var i = 0; i < records; i++)
