@@ -198,15 +198,34 @@ public class LustreClient : IAsyncDisposable
     /// </summary>
     private async Task<LustreFileInfo> StatAheadAsync(string path, StatAhead statAhead, StatAhead.Plan plan, CancellationToken cancellationToken)
     {
+        var (first, _) = await LeasedBatchAsync(path, statAhead, plan, OpenFlags.None, cancellationToken).ConfigureAwait(false);
+        if (first.Status != 0)
+        {
+            throw Session.MdsError(first.Status, first.Message, path);
+        }
+
+        return await ToInfoAsync(path, first.Attributes!, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends a planned statahead batch: stats, or with <see cref="OpenFlags.Read"/> opens for reading that bring the bytes
+    /// of files that live on the MDT. Keeps the answers after the first in <paramref name="statAhead"/> (whose lease the
+    /// client releases when it is done with them) and returns the first, with its file's bytes when the batch brought
+    /// them (an array of <see cref="ArrayPool{T}.Shared"/>).
+    /// </summary>
+    private async Task<(GetAttrResult First, byte[]? Opened)> LeasedBatchAsync(string path, StatAhead statAhead, StatAhead.Plan plan, OpenFlags flags, CancellationToken cancellationToken)
+    {
+        var readOnOpen = flags == OpenFlags.Read ? ReadOnOpenBytes : 0;
         GetAttrResult first;
         InodeAttributes?[] answers;
+        byte[]?[]? data = null;
         TimeSpan lease;
         ulong id;
         var sent = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             using var frame = FrameBuffer.Rent();
-            GetAttrBatchRequest.WriteNumbered(frame.Body, plan.Prefix, plan.Number, plan.Count, plan.Width);
+            GetAttrBatchRequest.WriteNumbered(frame.Body, plan.Prefix, plan.Number, plan.Count, plan.Width, flags, readOnOpen);
             using var reply = await Session.CallMdsAsync(Opcode.MdsGetAttrBatch, frame, path, cancellationToken).ConfigureAwait(false);
             var reader = reply.Reader;
             answers = new InodeAttributes?[CheckAnswered(GetAttrBatchReply.ReadCount(ref reader), plan.Count)];
@@ -217,6 +236,10 @@ public class LustreClient : IAsyncDisposable
             }
 
             (lease, id) = GetAttrBatchReply.ReadLease(ref reader);
+            if (readOnOpen > 0)
+            {
+                data = GetAttrBatchReply.ReadData(ref reader, answers.Length, readOnOpen, first.Attributes, answers);
+            }
         }
         catch
         {
@@ -224,13 +247,14 @@ public class LustreClient : IAsyncDisposable
             throw;
         }
 
-        Session.ReleaseStatAheadLease(statAhead.Complete(plan, answers, null, lease, id, sent));
-        if (first.Status != 0)
+        var opened = data?[0];
+        if (data is not null)
         {
-            throw Session.MdsError(first.Status, first.Message, path);
+            data[0] = null;
         }
 
-        return await ToInfoAsync(path, first.Attributes!, cancellationToken).ConfigureAwait(false);
+        Session.ReleaseStatAheadLease(statAhead.Complete(plan, answers, data, lease, id, sent));
+        return (first, opened);
     }
 
     /// <summary>
@@ -644,37 +668,7 @@ public class LustreClient : IAsyncDisposable
     /// </summary>
     private async Task<LustreFile> OpenAheadAsync(string path, StatAhead openAhead, StatAhead.Plan plan, CancellationToken cancellationToken)
     {
-        GetAttrResult first;
-        InodeAttributes?[] answers;
-        byte[]?[] data;
-        TimeSpan lease;
-        ulong id;
-        var sent = System.Diagnostics.Stopwatch.GetTimestamp();
-        try
-        {
-            using var frame = FrameBuffer.Rent();
-            GetAttrBatchRequest.WriteNumbered(frame.Body, plan.Prefix, plan.Number, plan.Count, plan.Width, OpenFlags.Read, ReadOnOpenBytes);
-            using var reply = await Session.CallMdsAsync(Opcode.MdsGetAttrBatch, frame, path, cancellationToken).ConfigureAwait(false);
-            var reader = reply.Reader;
-            answers = new InodeAttributes?[CheckAnswered(GetAttrBatchReply.ReadCount(ref reader), plan.Count)];
-            first = GetAttrResult.Read(ref reader);
-            for (var i = 1; i < answers.Length; i++)
-            {
-                answers[i] = GetAttrResult.ReadAttributes(ref reader);
-            }
-
-            (lease, id) = GetAttrBatchReply.ReadLease(ref reader);
-            data = GetAttrBatchReply.ReadData(ref reader, answers.Length, ReadOnOpenBytes, first.Attributes, answers);
-        }
-        catch
-        {
-            openAhead.Abandon(plan);
-            throw;
-        }
-
-        var opened = data[0];
-        data[0] = null;
-        Session.ReleaseStatAheadLease(openAhead.Complete(plan, answers, data, lease, id, sent));
+        var (first, opened) = await LeasedBatchAsync(path, openAhead, plan, OpenFlags.Read, cancellationToken).ConfigureAwait(false);
         if (first.Status != 0)
         {
             throw await OpenFailureAsync(path, first, cancellationToken).ConfigureAwait(false);
