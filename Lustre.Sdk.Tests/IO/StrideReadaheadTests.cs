@@ -96,6 +96,31 @@ public sealed class StrideReadaheadTests(ClusterFixture fixture)
         Assert.Equal(data.AsSpan(7 * Step, Record).ToArray(), await ReadAtAsync(stream, 7 * Step, Record));
     }
 
+    [Fact]
+    public async Task A_record_a_window_read_past_the_end_is_read_again_once_the_file_has_grown()
+    {
+        var (path, data) = await WriteAsync(10 * Step);
+        await using var stream = await fixture.Client.OpenStreamAsync(path, FileMode.Open, FileAccess.ReadWrite);
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.Equal(data.AsSpan(i * Step, Record).ToArray(), await ReadAtAsync(stream, i * Step, Record));
+        }
+
+        // The window was read when the file ended at record 10; a positional write grows it.
+        var grown = Bytes(5 * Step, 11);
+        await stream.WriteAtAsync(10 * Step, grown);
+        for (var i = 6; i < 15; i++)
+        {
+            var expected = i < 10 ? data.AsSpan(i * Step, Record) : grown.AsSpan((i - 10) * Step, Record);
+            Assert.Equal(expected.ToArray(), await ReadAtAsync(stream, i * Step, Record));
+        }
+
+        // The read at 0 is the stream's sequential start, so the pattern is seen at records 1 to 3 and the window starts at
+        // record 4: records 4 to 9 come from it, the grown ones are read again.
+        Assert.Equal(6, stream.Strides.Hits);
+        Assert.Equal(1, stream.Strides.Windows);
+    }
+
     [Theory]
     [InlineData("0", Record, Step)]
     [InlineData("1", 200_000, 300_000)] // half of 1 MiB holds fewer than MinRecords of these

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -135,6 +136,11 @@ internal sealed class StatAhead
             {
                 if (_streams.Count >= MaxStreams)
                 {
+                    foreach (var dropped in _streams.Values)
+                    {
+                        dropped.Forget();
+                    }
+
                     _streams.Clear();
                 }
 
@@ -194,6 +200,7 @@ internal sealed class StatAhead
             if (lease <= TimeSpan.Zero)
             {
                 _refused++;
+                Recycle(data);
                 stream.Refusals = Math.Min(stream.Refusals + 1, 6);
                 stream.Skip = 1 << stream.Refusals;
                 stream.Window = InitialWindow;
@@ -209,8 +216,9 @@ internal sealed class StatAhead
                 if (answers[i] is { } attributes && (attributes.Flags & InodeFlags.OpenForWrite) != 0)
                 {
                     answers[i] = null;
-                    if (data is not null)
+                    if (data?[i] is { } bytes)
                     {
+                        ArrayPool<byte>.Shared.Return(bytes);
                         data[i] = null;
                     }
                 }
@@ -218,6 +226,24 @@ internal sealed class StatAhead
 
             // Ends a sixteenth early: clocks of two hosts may run at slightly different rates.
             return stream.Keep(answers, data, plan.Number, plan.Width, id, sent + (long)((lease - (lease / 16)).TotalSeconds * Stopwatch.Frequency));
+        }
+    }
+
+    /// <summary>Gives the files' bytes of answers nobody will take back to <see cref="ArrayPool{T}.Shared"/>, which they came from.</summary>
+    private static void Recycle(byte[]?[]? data)
+    {
+        if (data is null)
+        {
+            return;
+        }
+
+        for (var i = 0; i < data.Length; i++)
+        {
+            if (data[i] is { } bytes)
+            {
+                ArrayPool<byte>.Shared.Return(bytes);
+                data[i] = null;
+            }
         }
     }
 
@@ -284,10 +310,12 @@ internal sealed class StatAhead
             if (left == 0)
             {
                 // Nothing to keep: the last batch's answers stay.
+                Recycle(data);
                 return lease;
             }
 
             var replaced = _left > 0 ? _lease : 0;
+            Recycle(_data);
             _left = left;
             Answers = answers;
             _data = data;
@@ -296,6 +324,16 @@ internal sealed class StatAhead
             _lease = lease;
             _expires = expires;
             return replaced;
+        }
+
+        /// <summary>Lets go of the answers held, giving their files' bytes back to the pool (their lease is not released: it has ended, or ends on its own).</summary>
+        public void Forget()
+        {
+            Recycle(_data);
+            Answers = null;
+            _data = null;
+            _left = 0;
+            _lease = 0;
         }
 
         /// <summary>
@@ -331,10 +369,7 @@ internal sealed class StatAhead
             // Answers past their lease are never used: their memory (a batch of opens holds files' bytes) goes now.
             if (Answers is not null && Stopwatch.GetTimestamp() >= _expires)
             {
-                Answers = null;
-                _data = null;
-                _left = 0;
-                _lease = 0;
+                Forget();
             }
 
             attributes = null!;

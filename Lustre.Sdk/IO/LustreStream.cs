@@ -186,7 +186,12 @@ public sealed class LustreStream : Stream
     public ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken = default) =>
         _file.ReadAtAsync(offset, buffer, cancellationToken);
 
-    /// <summary>Writes at an offset without moving <see cref="Position"/>; thread-safe (see <see cref="LustreFile.WriteAtAsync"/>).</summary>
+    /// <summary>
+    /// Writes at an offset without moving <see cref="Position"/>; thread-safe (see <see cref="LustreFile.WriteAtAsync"/>).
+    /// It goes straight to the file: bytes the stream has already read ahead (sequential or strided) keep what they
+    /// held, as another client's write would leave them; write through <see cref="WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/>
+    /// to read your writes back through the stream.
+    /// </summary>
     public ValueTask WriteAtAsync(long offset, ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default) =>
         _file.WriteAtAsync(offset, data, cancellationToken);
 
@@ -220,6 +225,11 @@ public sealed class LustreStream : Stream
         {
             DropReadahead();
             _window = 0;
+            if (sequential)
+            {
+                _strides.Reset();
+            }
+
             var strided = sequential ? -1 : await _strides.TryReadAsync(_position, buffer[..count], budget, cancellationToken).ConfigureAwait(false);
             var direct = strided >= 0 ? strided : await ReadCountedAsync(_position, buffer[..count], cancellationToken).ConfigureAwait(false);
             Advance(direct);

@@ -97,10 +97,15 @@ internal sealed class StrideReadahead(LustreFile file)
             return -1;
         }
 
-        var read = Math.Min(counts[index], count);
-        window.Buffer.AsSpan(index * _length, read).CopyTo(destination.Span);
+        // A record the window read short (the file was shorter then) is read again, never answered as an end of file.
+        if (counts[index] < count)
+        {
+            return -1;
+        }
+
+        window.Buffer.AsSpan(index * _length, count).CopyTo(destination.Span);
         Hits++;
-        return read;
+        return count;
     }
 
     /// <summary>Forgets the pattern and lets go of the windows (a write, a truncate, a sequential read, the stream's end).</summary>

@@ -501,7 +501,16 @@ internal sealed class MdtNamespace
             GetAttrBatchReply.WriteLease(writer, granted, id, always: opened is not null);
             if (opened is not null)
             {
-                WriteOpenedData(writer, opened.AsSpan(0, answered), readOnOpen, granted > TimeSpan.Zero);
+                try
+                {
+                    WriteOpenedData(writer, opened.AsSpan(0, answered), readOnOpen, granted > TimeSpan.Zero);
+                }
+                catch when (granted > TimeSpan.Zero)
+                {
+                    // No reply goes out, so no client holds this lease: changes need not wait for it.
+                    leases.Release(id);
+                    throw;
+                }
             }
 
             return results;
@@ -532,11 +541,20 @@ internal sealed class MdtNamespace
                 }
                 else if (i == 0)
                 {
-                    var first = ReadOnOpen(attributes, max);
-                    writer.WriteBytes(first is { } read ? read.Buffer.AsSpan(0, read.Length) : []);
-                    if (first is { } rented)
+                    if (ReadOnOpen(attributes, max) is { } first)
                     {
-                        BulkPool.Shared.Return(rented.Buffer);
+                        try
+                        {
+                            writer.WriteBytes(first.Buffer.AsSpan(0, first.Length));
+                        }
+                        finally
+                        {
+                            BulkPool.Shared.Return(first.Buffer);
+                        }
+                    }
+                    else
+                    {
+                        writer.WriteInt32(0);
                     }
                 }
                 else if (leased && ReadsOnOpen(attributes, max))

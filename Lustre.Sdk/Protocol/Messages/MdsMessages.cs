@@ -391,8 +391,12 @@ internal sealed record ReadDirPlusReply(IReadOnlyList<DirEntryPlus> Entries, boo
 /// </summary>
 internal sealed record GetAttrBatchRequest(OpenFlags Flags, IReadOnlyList<string> Paths, bool Lease = false, int ReadOnOpen = 0)
 {
-    /// <summary>The most bytes of one file a batch may ask for: Data-on-MDT's largest component.</summary>
-    public const int MaxReadOnOpen = 1 << 20;
+    /// <summary>
+    /// The most bytes of one file a batch may ask for: what a reply's body holds besides
+    /// <see cref="GetAttrBatchReply.MaxWithData"/>, so that a batch's first file, always answered, never takes the body past
+    /// its limit.
+    /// </summary>
+    public const int MaxReadOnOpen = ProtocolLimits.MaxBodyLength - GetAttrBatchReply.MaxWithData;
 
     public void Write(BodyWriter writer)
     {
