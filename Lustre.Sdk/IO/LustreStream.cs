@@ -370,17 +370,7 @@ public sealed class LustreStream : Stream
     }
 
     /// <summary>Returns a segment's buffer once nothing can still be receiving into it.</summary>
-    private static void Release(Segment segment)
-    {
-        if (segment.Fill.IsCompleted)
-        {
-            BulkPool.Shared.Return(segment.Buffer);
-        }
-        else
-        {
-            segment.Fill.ContinueWith(static (_, state) => BulkPool.Shared.Return((byte[])state!), segment.Buffer, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        }
-    }
+    private static void Release(Segment segment) => BulkPool.ReturnWhenDone(segment.Fill, segment.Buffer);
 
     /// <inheritdoc/>
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)

@@ -1,4 +1,4 @@
-using System.Buffers;
+using Lustre.Protocol;
 
 namespace Lustre.IO;
 
@@ -131,7 +131,8 @@ internal sealed class StrideReadahead(LustreFile file)
     private Window Start(long first, long budget)
     {
         var records = Records(budget);
-        var buffer = ArrayPool<byte>.Shared.Rent(records * _length);
+        // From the bulk pool, as the stream's sequential readahead: it keeps enough buffers for many windows in flight.
+        var buffer = BulkPool.Shared.Rent(records * _length);
         var requests = new LustreReadRequest[records];
         for (var i = 0; i < records; i++)
         {
@@ -152,18 +153,9 @@ internal sealed class StrideReadahead(LustreFile file)
     /// <summary>Returns a window's buffer once nothing can still be receiving into it.</summary>
     private static void Release(Window? window)
     {
-        if (window is null)
+        if (window is not null)
         {
-            return;
-        }
-
-        if (window.Fill.IsCompleted)
-        {
-            ArrayPool<byte>.Shared.Return(window.Buffer);
-        }
-        else
-        {
-            window.Fill.ContinueWith(static (_, state) => ArrayPool<byte>.Shared.Return((byte[])state!), window.Buffer, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            BulkPool.ReturnWhenDone(window.Fill, window.Buffer);
         }
     }
 

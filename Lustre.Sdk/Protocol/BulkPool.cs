@@ -14,4 +14,17 @@ namespace Lustre.Protocol;
 internal static class BulkPool
 {
     public static ArrayPool<byte> Shared { get; } = ArrayPool<byte>.Create(ProtocolLimits.MaxBulkLength, maxArraysPerBucket: 128);
+
+    /// <summary>Returns <paramref name="buffer"/> to <see cref="Shared"/> once <paramref name="fill"/> has finished: a read ahead may still be receiving into it.</summary>
+    public static void ReturnWhenDone(Task fill, byte[] buffer)
+    {
+        if (fill.IsCompleted)
+        {
+            Shared.Return(buffer);
+        }
+        else
+        {
+            fill.ContinueWith(static (_, state) => Shared.Return((byte[])state!), buffer, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+    }
 }
