@@ -284,6 +284,9 @@ internal sealed class StatAhead
         private ulong _lease;
         private int _left;
 
+        /// <summary>The files' bytes of <see cref="Answers"/>, when the batch brought them.</summary>
+        private byte[]?[]? _data;
+
         public string Prefix { get; } = prefix;
 
         public long Last { get; set; }
@@ -299,9 +302,6 @@ internal sealed class StatAhead
         public int Refusals { get; set; }
 
         public InodeAttributes?[]? Answers { get; private set; }
-
-        /// <summary>The files' bytes of <see cref="Answers"/>, when the batch brought them.</summary>
-        private byte[]?[]? _data;
 
         /// <summary>Keeps a batch's answers in place of the last one's; returns the lease to release (see <see cref="Complete"/>).</summary>
         public ulong Keep(InodeAttributes?[] answers, byte[]?[]? data, long first, int width, ulong lease, long expires)

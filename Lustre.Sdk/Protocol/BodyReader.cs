@@ -57,26 +57,11 @@ internal ref struct BodyReader
     public ulong ReadUInt64(string field) => BinaryPrimitives.ReadUInt64LittleEndian(Take(8, field));
 
     /// <summary>Passes over a string as <see cref="ReadString"/> would read it, without decoding it.</summary>
-    public void SkipString(string field, int maxBytes)
-    {
-        var count = ReadUInt16(field);
-        if (count > maxBytes)
-        {
-            throw new ProtocolException($"Field '{field}' is {count} bytes, more than the limit of {maxBytes}.");
-        }
-
-        Take(count, field);
-    }
+    public void SkipString(string field, int maxBytes) => TakeString(field, maxBytes);
 
     public string ReadString(string field, int maxBytes)
     {
-        var count = ReadUInt16(field);
-        if (count > maxBytes)
-        {
-            throw new ProtocolException($"Field '{field}' is {count} bytes, more than the limit of {maxBytes}.");
-        }
-
-        var bytes = Take(count, field);
+        var bytes = TakeString(field, maxBytes);
         try
         {
             return StrictUtf8.GetString(bytes);
@@ -85,6 +70,15 @@ internal ref struct BodyReader
         {
             throw new ProtocolException($"Field '{field}' is not valid UTF-8.", ex);
         }
+    }
+
+    /// <summary>A string's bytes: a u16 length, at most <paramref name="maxBytes"/>, then the bytes.</summary>
+    private ReadOnlySpan<byte> TakeString(string field, int maxBytes)
+    {
+        var count = ReadUInt16(field);
+        return count <= maxBytes
+            ? Take(count, field)
+            : throw new ProtocolException($"Field '{field}' is {count} bytes, more than the limit of {maxBytes}.");
     }
 
     public ReadOnlySpan<byte> ReadBytes(string field, int maxBytes)

@@ -521,12 +521,7 @@ internal sealed record GetAttrResult(LustreErrno Status, InodeAttributes? Attrib
 
     public static GetAttrResult Read(ref BodyReader reader)
     {
-        var status = reader.ReadInt32("status");
-        if (status < 0)
-        {
-            throw new ProtocolException($"Field 'status' must be 0 or a positive errno, got {status}.");
-        }
-
+        var status = ReadStatus(ref reader);
         return status == 0
             ? Ok(InodeAttributes.Read(ref reader))
             : new GetAttrResult((LustreErrno)status, null, reader.ReadString("message", MaxMessageBytes));
@@ -535,19 +530,19 @@ internal sealed record GetAttrResult(LustreErrno Status, InodeAttributes? Attrib
     /// <summary>Reads a result as <see cref="Read"/> does, but gives only its attributes: null for a failure, whose message is skipped.</summary>
     public static InodeAttributes? ReadAttributes(ref BodyReader reader)
     {
-        var status = reader.ReadInt32("status");
-        if (status < 0)
-        {
-            throw new ProtocolException($"Field 'status' must be 0 or a positive errno, got {status}.");
-        }
-
-        if (status == 0)
+        if (ReadStatus(ref reader) == 0)
         {
             return InodeAttributes.Read(ref reader);
         }
 
         reader.SkipString("message", MaxMessageBytes);
         return null;
+    }
+
+    private static int ReadStatus(ref BodyReader reader)
+    {
+        var status = reader.ReadInt32("status");
+        return status >= 0 ? status : throw new ProtocolException($"Field 'status' must be 0 or a positive errno, got {status}.");
     }
 }
 
